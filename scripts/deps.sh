@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package hubsim needs to build, run and test.
+# Idempotent: when everything is present it does nothing and asks no registry.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer and the ASan/UBSan runtimes
+  libuv1-dev                        # event loop, timers, processes
+  libprotobuf-c-dev protobuf-c-compiler
+  libssl-dev                        # HMAC-SHA256, random bytes
+  libsqlite3-dev                    # reference platform store
+  libjansson-dev                    # JSON summaries
+  libcmocka-dev                     # unit tests
+  python3                           # test helpers that cross-check the wire format
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps.sh: missing packages: ${missing[*]}" >&2
+  echo "deps.sh: run as root (or install them with sudo apt-get install)" >&2
+  exit 2
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

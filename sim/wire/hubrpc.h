@@ -1,0 +1,37 @@
+/* The hubrpc codec: Envelope messages of proto/hubrpc.proto in varint-delimited frames.
+ * docs/protocol.md is the normative description. */
+#ifndef SIM_WIRE_HUBRPC_H
+#define SIM_WIRE_HUBRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/hubrpc.pb-c.h"
+#include "sim/core/buf.h"
+
+#define SIM_HUBRPC_VERSION 1u
+#define SIM_HUBRPC_NONCE_LEN 16u
+#define SIM_HUBRPC_MAC_LEN 32u
+#define SIM_HUBRPC_HUB_ID_MAX 64u
+#define SIM_HUBRPC_REASON_MAX 256u
+
+typedef Hubrpc__V1__Envelope sim_env;
+
+/* Appends env as one frame (varint length + body) to out. 0, SIM_ENOMEM or SIM_ETOOBIG. */
+int sim_hubrpc_encode(struct sim_buf *out, const sim_env *env);
+
+/* Decodes one frame body. On success *out is a message owned by the caller, freed with
+ * sim_hubrpc_free(). SIM_EMALFORMED: not a valid Envelope. SIM_EUNKNOWN_MSG: valid, but no body
+ * this version knows. *out is written only on success. */
+int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_env **out);
+void sim_hubrpc_free(sim_env *env);
+
+/* The ErrorCode that answers a local decode or session error (SIM_E* -> ERROR_*). */
+Hubrpc__V1__ErrorCode sim_hubrpc_error_code(int err);
+/* The name of a body case ("hello", "report"...), for logs and error reasons. */
+const char *sim_hubrpc_body_name(Hubrpc__V1__Envelope__BodyCase c);
+
+/* Appends an Error frame with code and reason (truncated to SIM_HUBRPC_REASON_MAX). */
+int sim_hubrpc_put_error(struct sim_buf *out, Hubrpc__V1__ErrorCode code, const char *reason);
+
+#endif

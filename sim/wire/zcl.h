@@ -1,0 +1,80 @@
+/* ZCL (Zigbee Cluster Library) data types and the hub-side decoder of attribute records.
+ *
+ * The encoder lives in devices/ (it is what a device does); decoding is what a hub does before
+ * forwarding a report, so it lives here. Both share the type table below.
+ * Bytes decoded here come from device models and, in tests, from anywhere: malformed input
+ * returns SIM_EMALFORMED and never reads past the given length. */
+#ifndef SIM_WIRE_ZCL_H
+#define SIM_WIRE_ZCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum sim_zcl_kind {
+  SIM_ZCL_KIND_UNKNOWN = 0,
+  SIM_ZCL_KIND_BOOL,   /* 0x10 */
+  SIM_ZCL_KIND_UINT,   /* 0x08-0x0F data, 0x18-0x1F bitmap, 0x20-0x27 uint, 0x30-0x31 enum */
+  SIM_ZCL_KIND_INT,    /* 0x28-0x2F */
+  SIM_ZCL_KIND_FLOAT,  /* 0x38 semi, 0x39 single, 0x3A double */
+  SIM_ZCL_KIND_OCTETS, /* 0x41 octet string (1-byte length), 0x43 long octet string */
+  SIM_ZCL_KIND_STRING, /* 0x42 char string (1-byte length), 0x44 long char string */
+  SIM_ZCL_KIND_STRUCT, /* 0x4C struct */
+};
+
+/* Fixed size in bytes of a value of type, 0 for variable-length types, -1 when unknown. */
+int sim_zcl_type_size(uint8_t type);
+enum sim_zcl_kind sim_zcl_type_kind(uint8_t type);
+
+/* ZCL frame control bits. */
+#define SIM_ZCL_FC_CLUSTER_SPECIFIC 0x01
+#define SIM_ZCL_FC_MANUFACTURER 0x04
+#define SIM_ZCL_FC_SERVER_TO_CLIENT 0x08
+#define SIM_ZCL_FC_DISABLE_DEFAULT_RSP 0x10
+
+/* Global command ids used by hubs and devices here. */
+#define SIM_ZCL_CMD_READ_ATTR 0x00
+#define SIM_ZCL_CMD_READ_ATTR_RSP 0x01
+#define SIM_ZCL_CMD_WRITE_ATTR 0x02
+#define SIM_ZCL_CMD_WRITE_ATTR_RSP 0x04
+#define SIM_ZCL_CMD_REPORT_ATTR 0x0A
+#define SIM_ZCL_CMD_DEFAULT_RSP 0x0B
+
+struct sim_zcl_header {
+  uint8_t frame_control;
+  uint16_t manufacturer_code; /* 0 when the manufacturer bit is clear */
+  uint8_t tsn;
+  uint8_t command;
+  size_t header_len; /* 3 or 5 */
+};
+
+/* Parses the ZCL header of frame p[0..n). 0 or SIM_EMALFORMED. */
+int sim_zcl_parse_header(const uint8_t *p, size_t n, struct sim_zcl_header *h);
+
+/* One decoded attribute (or TLV member). Strings point into the decoded frame (borrowed). */
+struct sim_zcl_attr {
+  uint16_t id;  /* attribute id, or the TLV tag for a member */
+  uint8_t type; /* ZCL type id */
+  uint8_t kind; /* enum sim_zcl_kind */
+  union {
+    int64_t i;
+    uint64_t u;
+    double f;
+    int b;
+  } v;
+  const uint8_t *data; /* OCTETS / STRING / STRUCT: the value bytes, without length prefix */
+  uint16_t len;
+  uint16_t first_member; /* TLV members: index into the same output array */
+  uint16_t n_members;
+};
+
+/* Decodes the attribute records of a whole ZCL frame (header included) when its command is
+ * Report Attributes (0x0A) or Read Attributes Response (0x01, records with status != 0 are
+ * skipped). The Xiaomi TLV lists are decoded into members too: attribute 0xFF01 of type 0x42
+ * on cluster 0x0000 and attribute 0x00F7 of type 0x41 on cluster 0xFCC0.
+ * Top-level attributes come first in out[0..*n_top); members follow, up to *n_total.
+ * Other commands decode to zero attributes and succeed.
+ * 0, SIM_EMALFORMED (truncated or unknown type), SIM_EFULL (cap too small). */
+int sim_zcl_decode_attrs(uint16_t cluster, const uint8_t *p, size_t n, struct sim_zcl_attr *out,
+                         size_t cap, size_t *n_top, size_t *n_total);
+
+#endif
