@@ -1,1 +1,51 @@
-int main(void) { return 0; }
+/* hubsim: the command dispatcher. Each command parses its own flags. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/run.h"
+#include "platform/platform.h"
+
+#define HUBSIM_VERSION "0.1.0"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: hubsim COMMAND [FLAGS]\n"
+          "\n"
+          "hubsim starts virtual Zigbee devices behind virtual hubs; every hub holds a real\n"
+          "connection to an IoT platform and speaks its device protocol (hubrpc v1).\n"
+          "\n"
+          "commands:\n"
+          "  run        run a fleet against a platform (default: an embedded reference platform)\n"
+          "  platform   run the reference platform alone\n"
+          "  version    print the version\n"
+          "\n"
+          "flags:\n"
+          "  -h, --help     this text; `hubsim COMMAND --help` describes a command's flags\n"
+          "  --version      print the version\n"
+          "\n"
+          "exit codes: 0 success, 1 an expectation or the accounting failed, 2 usage or input\n"
+          "error, 3 runtime failure (platform unreachable, resources), 4 the generator could not\n"
+          "keep its schedule.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("hubsim %s (hubrpc v1)\n", HUBSIM_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0)
+    return app_run_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "platform") == 0)
+    return plat_main(argc - 1, argv + 1);
+  fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);
+  return 2;
+}

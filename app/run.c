@@ -1,0 +1,602 @@
+/* `hubsim run`: builds a fleet from flags, starts the embedded reference platform unless
+ * --platform names one, runs for --duration with progress once a second, drains what is in
+ * flight, and ends with a summary in which every message is accounted for. */
+#include "app/run.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "app/opts.h"
+#include "devices/catalog.h"
+#include "platform/platform.h"
+#include "recorders/summary.h"
+#include "sim/core/err.h"
+#include "sim/core/log.h"
+#include "sim/fleet/fleet.h"
+#include "sim/transport/transport.h"
+
+#define DEFAULT_KEY "hubsim-demo-fleet-key"
+
+struct run_opts {
+  const char *platform;
+  uint64_t hubs, dph, seed;
+  double duration_s, ramp, drain_s, max_lag_ms, command_rate;
+  const char *mix;
+  const char *key;
+  const char *bind;
+  const char *summary;
+  const char *db;
+  int quiet;
+  int allow_lag;
+};
+
+static void run_usage(FILE *out) {
+  fprintf(out,
+          "usage: hubsim run [FLAGS]\n"
+          "\n"
+          "Runs a fleet of virtual hubs and devices against a hubrpc platform. Without --platform\n"
+          "it starts the reference platform on a free loopback port (in its own thread, with a\n"
+          "store in a temporary file) and runs the demo fleet against it.\n"
+          "\n"
+          "fleet:\n"
+          "  --hubs N              hubs in the fleet (default 100)\n"
+          "  --devices-per-hub N   devices behind each hub, 1..65535 (default 8)\n"
+          "  --mix LIST            device models and weights, e.g.\n"
+          "                        'lumi.sensor_ht.agl02:2,lumi.plug.maeu01:1'; 'all' (default)\n"
+          "                        weighs every known model equally\n"
+          "  --seed N              seed of every random choice (default 1): same seed, same fleet\n"
+          "                        and same device behaviour\n"
+          "  --fleet-key KEY       key the hub secrets derive from (default \"" DEFAULT_KEY "\")\n"
+          "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
+          "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
+          "                        source address reaches ~28k ports per destination\n"
+          "\n"
+          "run:\n"
+          "  --platform URL        hubrpc://HOST:PORT of the platform under test (default: the\n"
+          "                        embedded reference platform)\n"
+          "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
+          "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
+          "  --drain D             after the duration, how long to wait for acknowledgements of\n"
+          "                        what is in flight (default 10s)\n"
+          "  --max-lag MS          generator tick lag p99 above this fails the run with exit 4\n"
+          "                        (default 50)\n"
+          "  --allow-lag           report a late generator but do not fail the run for it\n"
+          "  --command-rate N      embedded platform only: background on/off commands per second\n"
+          "                        to smart plugs (default 5)\n"
+          "  --db FILE             embedded platform only: keep its store in FILE (default: a\n"
+          "                        temporary file removed at the end)\n"
+          "  --ui none             headless (the only interface of this build)\n"
+          "\n"
+          "output:\n"
+          "  --summary FILE        write the JSON summary (docs/summary.md) to FILE\n"
+          "  -q, --quiet           no progress lines on stderr\n"
+          "  -h, --help            this text\n"
+          "\n"
+          "Progress goes to stderr once a second; the summary to stdout at the end.\n"
+          "Exit codes: 0 every report accounted for, 1 reports lost, 2 usage error, 3 runtime\n"
+          "failure (platform unreachable), 4 the generator could not keep its schedule.\n");
+}
+
+/* ---- embedded platform in its own thread --------------------------------------------------- */
+
+struct embedded {
+  uv_thread_t thread;
+  uv_loop_t loop;
+  uv_async_t stop;
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  int ready;
+  int rc;
+  uint16_t port;
+  struct sim_transport *t;
+  struct plat_server *srv;
+  struct plat_config cfg;
+  struct plat_counters final;
+  char db[PATH_MAX];
+  int own_db;
+};
+
+static void emb_stopped(struct plat_server *srv, void *arg) {
+  struct embedded *e = arg;
+  plat_server_counters(srv, &e->final);
+  uv_close((uv_handle_t *)&e->stop, NULL);
+}
+
+static void emb_on_stop(uv_async_t *a) {
+  struct embedded *e = a->data;
+  if (plat_server_stop(e->srv, emb_stopped, e))
+    uv_close((uv_handle_t *)&e->stop, NULL);
+}
+
+static void emb_thread(void *arg) {
+  struct embedded *e = arg;
+  int rc = uv_loop_init(&e->loop);
+  if (rc == 0)
+    rc = sim_transport_tcp_new(&e->loop, &e->t);
+  if (rc == 0)
+    rc = plat_server_new(&e->loop, e->t, &e->cfg, &e->srv);
+  if (rc == 0)
+    rc = plat_server_start(e->srv);
+  if (rc == 0) {
+    uv_async_init(&e->loop, &e->stop, emb_on_stop);
+    e->stop.data = e;
+  }
+  uv_mutex_lock(&e->mu);
+  e->rc = rc;
+  e->port = rc == 0 ? plat_server_port(e->srv) : 0;
+  e->ready = 1;
+  uv_cond_signal(&e->cv);
+  uv_mutex_unlock(&e->mu);
+  if (rc == 0)
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+  if (e->srv)
+    plat_server_free(e->srv);
+  if (e->t) {
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+    sim_transport_free(e->t);
+  }
+  uv_loop_close(&e->loop);
+}
+
+static int emb_start(struct embedded *e, const struct run_opts *o) {
+  memset(e, 0, sizeof(*e));
+  if (o->db) {
+    snprintf(e->db, sizeof(e->db), "%s", o->db);
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(e->db, sizeof(e->db), "%s/hubsim-run-%d.db", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid());
+    unlink(e->db);
+    e->own_db = 1;
+  }
+  e->cfg.listen = "hubrpc://127.0.0.1:0";
+  e->cfg.db_path = e->db;
+  e->cfg.fleet_key = (const uint8_t *)o->key;
+  e->cfg.fleet_key_len = strlen(o->key);
+  e->cfg.command_rate = o->command_rate;
+  uv_mutex_init(&e->mu);
+  uv_cond_init(&e->cv);
+  int rc = uv_thread_create(&e->thread, emb_thread, e);
+  if (rc)
+    return rc;
+  uv_mutex_lock(&e->mu);
+  while (!e->ready)
+    uv_cond_wait(&e->cv, &e->mu);
+  uv_mutex_unlock(&e->mu);
+  if (e->rc) {
+    uv_thread_join(&e->thread);
+    return e->rc;
+  }
+  return 0;
+}
+
+static void emb_stop(struct embedded *e) {
+  uv_async_send(&e->stop);
+  uv_thread_join(&e->thread);
+  if (e->own_db) {
+    char p[PATH_MAX + 8];
+    unlink(e->db);
+    snprintf(p, sizeof(p), "%s-wal", e->db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", e->db);
+    unlink(p);
+  }
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+struct run {
+  struct run_opts o;
+  uv_loop_t *loop;
+  struct sim_transport *t;
+  struct sim_fleet *fleet;
+  uv_timer_t progress, end, drain;
+  uv_signal_t sigint, sigterm;
+  uint64_t start_ns;
+  double elapsed_s;
+  int phase; /* 0 running, 1 draining, 2 stopping */
+  int interrupted;
+  sim_time_t drain_deadline;
+  struct sim_fleet_stats *prev, *cur;
+};
+
+static void close_handles(struct run *r) {
+  uv_close((uv_handle_t *)&r->progress, NULL);
+  uv_close((uv_handle_t *)&r->end, NULL);
+  uv_close((uv_handle_t *)&r->drain, NULL);
+  uv_close((uv_handle_t *)&r->sigint, NULL);
+  uv_close((uv_handle_t *)&r->sigterm, NULL);
+}
+
+static void fleet_stopped(struct sim_fleet *f, void *arg) { (void)f; (void)arg; }
+
+static void stop_all(struct run *r) {
+  if (r->phase >= 2)
+    return;
+  r->phase = 2;
+  r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
+  sim_fleet_stats(r->fleet, r->cur);
+  sim_fleet_stop(r->fleet, fleet_stopped, r);
+  close_handles(r);
+}
+
+static void on_drain(uv_timer_t *t) {
+  struct run *r = t->data;
+  sim_fleet_stats(r->fleet, r->cur);
+  if ((r->cur->in_flight == 0 && r->cur->queued == 0) ||
+      sim_fleet_now(r->fleet) >= r->drain_deadline)
+    stop_all(r);
+}
+
+static void begin_drain(struct run *r) {
+  if (r->phase != 0)
+    return;
+  r->phase = 1;
+  sim_fleet_quiesce(r->fleet);
+  r->drain_deadline = sim_fleet_now(r->fleet) + (sim_time_t)(r->o.drain_s * 1e6);
+  uv_timer_start(&r->drain, on_drain, 0, 20);
+}
+
+static void on_end(uv_timer_t *t) { begin_drain(t->data); }
+
+static void on_signal(uv_signal_t *s, int sig) {
+  struct run *r = s->data;
+  if (r->phase == 0) {
+    fprintf(stderr, "hubsim: interrupted: draining (again to stop now)\n");
+    r->interrupted = 1;
+    begin_drain(r);
+  } else {
+    stop_all(r);
+  }
+}
+
+/* The histogram of what was recorded between two cumulative snapshots. */
+static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev, struct sim_hist *out) {
+  sim_hist_init(out);
+  for (uint32_t i = 0; i < SIM_HIST_BUCKETS; i++)
+    out->buckets[i] = cur->buckets[i] - prev->buckets[i];
+  out->count = cur->count - prev->count;
+  out->sum = cur->sum - prev->sum;
+  out->min = 0;
+  out->max = cur->max;
+}
+
+static void on_progress(uv_timer_t *t) {
+  struct run *r = t->data;
+  static struct sim_hist d_ack, d_lag;
+  sim_fleet_stats(r->fleet, r->cur);
+  const struct sim_fleet_stats *c = r->cur, *p = r->prev;
+  double el = (double)(uv_hrtime() - r->start_ns) / 1e9;
+  double dt = (double)(c->now - p->now) / 1e6;
+  if (dt <= 0)
+    dt = 1;
+  hist_delta(&c->ack_latency, &p->ack_latency, &d_ack);
+  hist_delta(&c->tick_lag, &p->tick_lag, &d_lag);
+  uint64_t sent = 0, acked = 0, psent = 0, packed = 0;
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
+    sent += c->kind[k].sent + c->kind[k].resent;
+    acked += c->kind[k].acked;
+    psent += p->kind[k].sent + p->kind[k].resent;
+    packed += p->kind[k].acked;
+  }
+  if (!r->o.quiet) {
+    char ack[64] = "ack -", lag[32] = "lag -";
+    if (d_ack.count)
+      snprintf(ack, sizeof(ack), "ack p50 %.1fms p99 %.1fms",
+               sim_hist_quantile(&d_ack, 0.5) / 1000.0, sim_hist_quantile(&d_ack, 0.99) / 1000.0);
+    if (d_lag.count)
+      snprintf(lag, sizeof(lag), "lag p99 %.2fms", sim_hist_quantile(&d_lag, 0.99) / 1000.0);
+    fprintf(stderr,
+            "[%5.0fs] hubs %u/%u online (%u connecting, %u backoff) | sent %.0f/s acked %.0f/s | "
+            "%s | %s | in flight %" PRIu64 " queued %" PRIu64 "%s\n",
+            el, c->hubs_by_state[SIM_HUB_OPEN], c->hubs,
+            c->hubs_by_state[SIM_HUB_CONNECTING] + c->hubs_by_state[SIM_HUB_HANDSHAKE],
+            c->hubs_by_state[SIM_HUB_BACKOFF], (double)(sent - psent) / dt,
+            (double)(acked - packed) / dt, ack, lag, c->in_flight, c->queued,
+            r->phase == 1 ? " (draining)" : "");
+  }
+  struct sim_fleet_stats *tmp = r->prev;
+  r->prev = r->cur;
+  r->cur = tmp;
+}
+
+/* ---- flags ----------------------------------------------------------------------------------- */
+
+static int parse_mix(const char *text, struct sim_fleet_config *cfg) {
+  cfg->n_mix = 0;
+  if (!text || strcmp(text, "all") == 0) {
+    for (size_t i = 0; i < sim_model_count() && i < SIM_FLEET_MAX_MIX; i++) {
+      cfg->mix_model[cfg->n_mix] = (uint16_t)i;
+      cfg->mix_weight[cfg->n_mix++] = 1;
+    }
+    return cfg->n_mix ? 0 : SIM_EINVAL;
+  }
+  char buf[1024];
+  if (snprintf(buf, sizeof(buf), "%s", text) >= (int)sizeof(buf))
+    return SIM_EINVAL;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *colon = strrchr(tok, ':');
+    double w = 1;
+    if (colon) {
+      *colon = 0;
+      if (app_parse_double(colon + 1, 0, 1e9, &w))
+        return SIM_EINVAL;
+    }
+    int idx = sim_model_find(tok);
+    if (idx < 0) {
+      fprintf(stderr, "hubsim run: --mix: unknown device model '%s' (known:", tok);
+      for (size_t i = 0; i < sim_model_count(); i++)
+        fprintf(stderr, " %s", sim_model_get((uint16_t)i)->model_id);
+      fprintf(stderr, ")\n");
+      return SIM_ENOTFOUND;
+    }
+    if (cfg->n_mix >= SIM_FLEET_MAX_MIX)
+      return SIM_EINVAL;
+    cfg->mix_model[cfg->n_mix] = (uint16_t)idx;
+    cfg->mix_weight[cfg->n_mix++] = w;
+  }
+  double sum = 0;
+  for (size_t i = 0; i < cfg->n_mix; i++)
+    sum += cfg->mix_weight[i];
+  return cfg->n_mix && sum > 0 ? 0 : SIM_EINVAL;
+}
+
+static int parse_bind(const char *text, struct sim_fleet_config *cfg) {
+  char buf[1024];
+  if (snprintf(buf, sizeof(buf), "%s", text) >= (int)sizeof(buf))
+    return SIM_EINVAL;
+  cfg->n_bind = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *dash = strchr(tok, '-');
+    struct in_addr a, b;
+    if (dash)
+      *dash = 0;
+    if (inet_pton(AF_INET, tok, &a) != 1)
+      return SIM_EINVAL;
+    b = a;
+    if (dash && inet_pton(AF_INET, dash + 1, &b) != 1)
+      return SIM_EINVAL;
+    uint32_t lo = ntohl(a.s_addr), hi = ntohl(b.s_addr);
+    if (hi < lo || hi - lo >= SIM_FLEET_MAX_BIND)
+      return SIM_EINVAL;
+    for (uint32_t x = lo; x <= hi; x++) {
+      if (cfg->n_bind >= SIM_FLEET_MAX_BIND)
+        return SIM_EINVAL;
+      struct in_addr o = {htonl(x)};
+      inet_ntop(AF_INET, &o, cfg->bind[cfg->n_bind].host, sizeof(cfg->bind[0].host));
+      cfg->bind[cfg->n_bind++].port = 0;
+    }
+  }
+  return cfg->n_bind ? 0 : SIM_EINVAL;
+}
+
+static int bad(const char *flag, const char *value, const char *why) {
+  fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value ? value : "",
+          why);
+  return 2;
+}
+
+int app_run_main(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"platform", required_argument, 0, 'P'}, {"hubs", required_argument, 0, 'H'},
+      {"devices-per-hub", required_argument, 0, 'D'}, {"mix", required_argument, 0, 'M'},
+      {"duration", required_argument, 0, 'd'}, {"seed", required_argument, 0, 'S'},
+      {"ramp", required_argument, 0, 'R'}, {"fleet-key", required_argument, 0, 'K'},
+      {"bind", required_argument, 0, 'B'}, {"summary", required_argument, 0, 'O'},
+      {"drain", required_argument, 0, 'r'}, {"max-lag", required_argument, 0, 'L'},
+      {"allow-lag", no_argument, 0, 'A'}, {"command-rate", required_argument, 0, 'C'},
+      {"db", required_argument, 0, 'b'}, {"ui", required_argument, 0, 'U'},
+      {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  struct run_opts o = {.hubs = 100, .dph = 8, .seed = 1, .duration_s = 20, .ramp = 0,
+                       .drain_s = 10, .max_lag_ms = 50, .command_rate = 5, .key = DEFAULT_KEY};
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'P':
+      o.platform = optarg;
+      break;
+    case 'H':
+      if (app_parse_u64(optarg, 1, 0xFFFFFF, &o.hubs))
+        return bad("--hubs", optarg, "expected a whole number from 1 to 16777215");
+      break;
+    case 'D':
+      if (app_parse_u64(optarg, 1, 65535, &o.dph))
+        return bad("--devices-per-hub", optarg, "expected a whole number from 1 to 65535");
+      break;
+    case 'M':
+      o.mix = optarg;
+      break;
+    case 'd':
+      if (app_parse_duration(optarg, &o.duration_s) || o.duration_s <= 0)
+        return bad("--duration", optarg, "expected a positive duration such as 30s, 5m or 2h");
+      break;
+    case 'S':
+      if (app_parse_u64(optarg, 0, UINT64_MAX, &o.seed))
+        return bad("--seed", optarg, "expected a whole number");
+      break;
+    case 'R':
+      if (app_parse_double(optarg, 0, 1e7, &o.ramp))
+        return bad("--ramp", optarg, "expected hubs per second, 0 or more");
+      break;
+    case 'K':
+      if (!*optarg || strlen(optarg) > 128)
+        return bad("--fleet-key", "...", "expected 1 to 128 bytes");
+      o.key = optarg;
+      break;
+    case 'B':
+      o.bind = optarg;
+      break;
+    case 'O':
+      o.summary = optarg;
+      break;
+    case 'r':
+      if (app_parse_duration(optarg, &o.drain_s))
+        return bad("--drain", optarg, "expected a duration such as 10s");
+      break;
+    case 'L':
+      if (app_parse_double(optarg, 0, 1e7, &o.max_lag_ms))
+        return bad("--max-lag", optarg, "expected milliseconds, 0 or more");
+      break;
+    case 'A':
+      o.allow_lag = 1;
+      break;
+    case 'C':
+      if (app_parse_double(optarg, 0, 1e6, &o.command_rate))
+        return bad("--command-rate", optarg, "expected commands per second, 0 or more");
+      break;
+    case 'b':
+      o.db = optarg;
+      break;
+    case 'U':
+      if (strcmp(optarg, "none") != 0)
+        return bad("--ui", optarg, "this build has only the headless interface: --ui none");
+      break;
+    case 'q':
+      o.quiet = 1;
+      break;
+    case 'h':
+      run_usage(stdout);
+      return 0;
+    case ':':
+      fprintf(stderr, "hubsim run: %s needs a value (see hubsim run --help)\n", argv[optind - 1]);
+      return 2;
+    default:
+      fprintf(stderr, "hubsim run: unknown flag '%s' (see hubsim run --help)\n", argv[optind - 1]);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "hubsim run: unexpected argument '%s': scenario scripts are not part of this "
+                    "build; use the fleet flags (see hubsim run --help)\n", argv[optind]);
+    return 2;
+  }
+
+  int rc = dev_catalog_register_all();
+  if (rc < 0) {
+    fprintf(stderr, "hubsim run: cannot load the device catalogue: %s\n", sim_strerror(rc));
+    return 3;
+  }
+  static struct sim_fleet_config cfg;
+  sim_fleet_config_default(&cfg);
+  cfg.hubs = (uint32_t)o.hubs;
+  cfg.devices_per_hub = (uint32_t)o.dph;
+  cfg.seed = o.seed;
+  cfg.ramp = o.ramp;
+  memcpy(cfg.fleet_key, o.key, strlen(o.key));
+  cfg.fleet_key_len = strlen(o.key);
+  rc = parse_mix(o.mix, &cfg);
+  if (rc == SIM_ENOTFOUND)
+    return 2;
+  if (rc)
+    return bad("--mix", o.mix, "expected MODEL[:WEIGHT],... with positive weights");
+  if (o.bind && parse_bind(o.bind, &cfg))
+    return bad("--bind", o.bind, "expected IPv4 addresses or ranges A-B (at most 256)");
+
+  struct embedded emb;
+  int embedded = !o.platform;
+  char url[128];
+  if (embedded) {
+    rc = emb_start(&emb, &o);
+    if (rc) {
+      fprintf(stderr, "hubsim run: cannot start the embedded platform: %s\n", sim_strerror(rc));
+      return 3;
+    }
+    snprintf(cfg.platform.host, sizeof(cfg.platform.host), "127.0.0.1");
+    cfg.platform.port = emb.port;
+    snprintf(url, sizeof(url), "embedded reference platform at hubrpc://127.0.0.1:%u", emb.port);
+  } else {
+    if (sim_addr_parse(o.platform, &cfg.platform) || cfg.platform.port == 0)
+      return bad("--platform", o.platform, "expected hubrpc://HOST:PORT");
+    snprintf(url, sizeof(url), "%s", o.platform);
+  }
+
+  static struct run r;
+  static struct sim_fleet_stats s1, s2;
+  memset(&r, 0, sizeof(r));
+  r.o = o;
+  r.prev = &s1;
+  r.cur = &s2;
+  r.loop = uv_default_loop();
+  rc = sim_transport_tcp_new(r.loop, &r.t);
+  if (rc == 0)
+    rc = sim_fleet_new(r.loop, r.t, &cfg, &r.fleet);
+  if (rc) {
+    fprintf(stderr, "hubsim run: cannot create the fleet: %s\n", sim_strerror(rc));
+    if (embedded)
+      emb_stop(&emb);
+    return 3;
+  }
+  char started[32];
+  time_t now = time(NULL);
+  strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  if (!o.quiet)
+    fprintf(stderr, "hubsim run: %u hubs x %u devices against %s, %.0f s, seed %" PRIu64 "\n",
+            cfg.hubs, cfg.devices_per_hub, url, o.duration_s, o.seed);
+  r.start_ns = uv_hrtime();
+  sim_fleet_stats(r.fleet, r.prev);
+  uv_timer_init(r.loop, &r.progress);
+  uv_timer_init(r.loop, &r.end);
+  uv_timer_init(r.loop, &r.drain);
+  uv_signal_init(r.loop, &r.sigint);
+  uv_signal_init(r.loop, &r.sigterm);
+  r.progress.data = r.end.data = r.drain.data = r.sigint.data = r.sigterm.data = &r;
+  uv_timer_start(&r.progress, on_progress, 1000, 1000);
+  uv_timer_start(&r.end, on_end, (uint64_t)(o.duration_s * 1000), 0);
+  uv_signal_start(&r.sigint, on_signal, SIGINT);
+  uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+  sim_fleet_start(r.fleet);
+  uv_run(r.loop, UV_RUN_DEFAULT);
+
+  struct rec_platform_view pv = {0};
+  if (embedded) {
+    emb_stop(&emb);
+    pv.present = 1;
+    pv.reports_stored = emb.final.reports_new;
+    pv.duplicates = emb.final.seq_duplicate;
+    pv.joined = emb.final.joined;
+    pv.commands_sent = emb.final.commands_sent;
+    pv.commands_ok = emb.final.commands_ok;
+    pv.commands_failed = emb.final.commands_failed;
+    pv.commands_timed_out = emb.final.commands_timed_out;
+    pv.sessions_accepted = emb.final.sessions_accepted;
+    pv.auth_failed = emb.final.auth_failed;
+  }
+  struct rec_run_info info = {
+      .platform_url = url, .seed = o.seed, .duration_s = o.duration_s, .elapsed_s = r.elapsed_s,
+      .ramp = o.ramp, .mix = o.mix ? o.mix : "all", .devices_per_hub = cfg.devices_per_hub,
+      .max_lag_ms = o.max_lag_ms, .started_at = started};
+  struct rec_verdict v;
+  rec_verdict_compute(&info, r.cur, &pv, &v);
+  if (v.exit_code == 4 && o.allow_lag) {
+    v.exit_code = 0;
+    v.text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
+  }
+  rec_summary_print(stdout, &info, r.cur, &pv, &v);
+  if (o.summary) {
+    rc = rec_summary_write(o.summary, &info, r.cur, &pv, &v);
+    if (rc) {
+      fprintf(stderr, "hubsim run: --summary '%s': cannot write: %s\n", o.summary,
+              sim_strerror(rc));
+      if (v.exit_code == 0)
+        v.exit_code = 3;
+    }
+  }
+  sim_fleet_free(r.fleet);
+  sim_transport_free(r.t);
+  uv_loop_close(r.loop);
+  return v.exit_code;
+}

@@ -1,0 +1,1140 @@
+/* The fleet: hub sessions of hubrpc v1 (docs/protocol.md) and the devices behind them.
+ *
+ * Data path of one report: the wheel fires a device timer -> the model emits a ZCL frame ->
+ * the hub decodes its attributes, wraps frame and attributes in a sequenced Report and appends
+ * the encoded frame to its queue -> at the end of the loop iteration (uv_check) every hub with
+ * new frames writes them in one send -> the platform's Ack releases them and records latency.
+ *
+ * A hub's queue holds the encoded frames of every sequenced message it has not seen
+ * acknowledged, oldest first, so a resend after a reconnect is the same bytes again. */
+#include "sim/fleet/fleet.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/core/buf.h"
+#include "sim/core/err.h"
+#include "sim/core/log.h"
+#include "sim/core/rng.h"
+#include "sim/wire/auth.h"
+#include "sim/wire/frame.h"
+#include "sim/wire/hubrpc.h"
+#include "sim/wire/zcl.h"
+
+#define HANDSHAKE_TIMEOUT SIM_SEC(10)
+#define BACKOFF_BASE SIM_MS(500)
+#define BACKOFF_MAX SIM_SEC(30)
+#define MAX_ATTRS 64
+
+struct frame_meta {
+  sim_time_t intended; /* when the device meant to send it */
+  uint32_t len;        /* encoded frame length in the queue */
+  uint8_t kind;        /* enum sim_seq_kind */
+  uint8_t pad[3];
+};
+
+struct hub {
+  struct sim_fleet *f;
+  struct sim_conn *conn;
+  uint32_t idx;
+  uint8_t state;
+  uint8_t fails;        /* consecutive failed connects, for the backoff */
+  uint8_t got_challenge;
+  uint8_t dirty;        /* listed in f->dirty */
+  uint8_t joined;       /* devices have joined (first start done) */
+  uint8_t pad[3];
+  uint32_t max_window;
+  uint32_t heartbeat_s;
+  struct sim_rng rng;
+  uint64_t boot_id;
+  uint8_t client_nonce[SIM_HUBRPC_NONCE_LEN];
+  uint64_t next_seq; /* next seq to assign */
+  uint64_t acked;    /* every seq <= acked is acknowledged */
+  uint64_t sent;     /* highest seq written in this session (acked when not open) */
+  uint64_t max_sent; /* highest seq ever written: below it a write is a resend */
+  size_t sent_bytes; /* bytes of frames acked+1..sent */
+  struct sim_buf q;  /* frames acked+1 .. next_seq-1, from q_off */
+  size_t q_off;
+  struct frame_meta *meta; /* ring, one per queued frame */
+  uint32_t meta_cap;
+  uint32_t meta_head;
+  sim_time_t last_rx;
+  sim_time_t connect_start;
+  struct sim_frame_reader rd;
+};
+
+struct sim_fleet {
+  uv_loop_t *loop;
+  struct sim_transport *t;
+  struct sim_fleet_config cfg;
+  struct sim_sched sched;
+  uv_check_t check;
+  struct hub *hubs;
+  struct sim_device *devs;
+  uint32_t n_hubs;
+  uint32_t n_devs;
+  uint32_t prefix_hash;
+  uint32_t *dirty;
+  uint32_t n_dirty;
+  uint32_t started; /* hubs started so far (ramp) */
+  int quiesced;
+  int stopping;
+  int open_handles;
+  void (*stop_cb)(struct sim_fleet *f, void *arg);
+  void *stop_arg;
+  struct sim_buf scratch; /* unsequenced frames are encoded here, then sent */
+  struct sim_fleet_stats st;
+};
+
+static const struct sim_conn_cbs hub_cbs;
+
+const char *sim_hub_state_name(enum sim_hub_state s) {
+  static const char *names[] = {"idle", "connecting", "handshake", "online", "backoff", "stopped"};
+  return s < SIM_HUB_NSTATES ? names[s] : "?";
+}
+
+void sim_fleet_config_default(struct sim_fleet_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->hubs = 10;
+  cfg->devices_per_hub = 5;
+  cfg->seed = 1;
+  snprintf(cfg->hub_prefix, sizeof(cfg->hub_prefix), "hub-");
+  static const char key[] = "hubsim-demo-fleet-key";
+  memcpy(cfg->fleet_key, key, sizeof(key) - 1);
+  cfg->fleet_key_len = sizeof(key) - 1;
+  snprintf(cfg->platform.host, sizeof(cfg->platform.host), "127.0.0.1");
+  cfg->platform.port = 7800;
+  cfg->queue_max = 4096;
+  cfg->hub_model = "lumi.gateway.aqhm01";
+  cfg->hub_firmware = "hubsim-" "0.1.0";
+}
+
+/* ---- counting ---------------------------------------------------------------------------- */
+
+static void count_error(struct sim_fleet *f, const char *name) {
+  struct sim_fleet_stats *st = &f->st;
+  for (size_t i = 0; i < st->n_errors; i++) {
+    if (strcmp(st->errors[i].name, name) == 0) {
+      st->errors[i].count++;
+      return;
+    }
+  }
+  if (st->n_errors < SIM_FLEET_MAX_REASONS) {
+    snprintf(st->errors[st->n_errors].name, sizeof(st->errors[0].name), "%s", name);
+    st->errors[st->n_errors++].count = 1;
+  }
+}
+
+static const char *peer_error_name(Hubrpc__V1__ErrorCode code) {
+  const ProtobufCEnumValue *v =
+      protobuf_c_enum_descriptor_get_value(&hubrpc__v1__error_code__descriptor, (int)code);
+  return v ? v->name : "ERROR_UNKNOWN_CODE";
+}
+
+/* ---- identity ------------------------------------------------------------------------------ */
+
+void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
+  snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub);
+}
+
+/* IEEE address: the model's OUI, then 24 bits naming the hub (mixed with the prefix so that two
+ * fleets with different prefixes do not collide), then 16 bits of slot. Reversible, so a
+ * command finds its device without a table. */
+uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_t slot) {
+  const struct sim_model *m = sim_model_get(f->devs[(size_t)hub * f->cfg.devices_per_hub + slot].model);
+  uint64_t oui = m ? m->ieee_oui : 0x00158D;
+  return (oui << 40) | ((uint64_t)((hub ^ f->prefix_hash) & 0xFFFFFF) << 16) | (slot & 0xFFFF);
+}
+
+static int device_of_eui(const struct sim_fleet *f, const struct hub *h, uint64_t eui,
+                         uint32_t *slot) {
+  uint32_t hubpart = (uint32_t)(eui >> 16) & 0xFFFFFF;
+  uint32_t s = (uint32_t)(eui & 0xFFFF);
+  if (hubpart != ((h->idx ^ f->prefix_hash) & 0xFFFFFF) || s >= f->cfg.devices_per_hub)
+    return SIM_ENOTFOUND;
+  if (sim_fleet_device_eui64(f, h->idx, s) != eui)
+    return SIM_ENOTFOUND;
+  *slot = s;
+  return 0;
+}
+
+static inline struct sim_device *dev_at(struct sim_fleet *f, const struct hub *h, uint32_t slot) {
+  return &f->devs[(size_t)h->idx * f->cfg.devices_per_hub + slot];
+}
+
+/* ---- queue of sequenced frames ---------------------------------------------------------------- */
+
+static inline uint32_t queued_frames(const struct hub *h) { return (uint32_t)(h->next_seq - 1 - h->acked); }
+
+static inline struct frame_meta *meta_at(struct hub *h, uint64_t seq) {
+  /* seq in acked+1 .. next_seq-1 */
+  uint32_t i = (uint32_t)(seq - h->acked - 1);
+  return &h->meta[(h->meta_head + i) % h->meta_cap];
+}
+
+static int meta_push(struct hub *h, uint32_t len, uint8_t kind, sim_time_t intended) {
+  uint32_t n = queued_frames(h);
+  if (n == h->meta_cap) {
+    uint32_t cap = h->meta_cap ? h->meta_cap * 2 : 8;
+    struct frame_meta *m = malloc((size_t)cap * sizeof(*m));
+    if (!m)
+      return SIM_ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+      m[i] = h->meta[(h->meta_head + i) % h->meta_cap];
+    free(h->meta);
+    h->meta = m;
+    h->meta_cap = cap;
+    h->meta_head = 0;
+  }
+  struct frame_meta *fm = &h->meta[(h->meta_head + n) % h->meta_cap];
+  fm->intended = intended;
+  fm->len = len;
+  fm->kind = kind;
+  return 0;
+}
+
+static void mark_dirty(struct sim_fleet *f, struct hub *h) {
+  if (h->dirty || h->state != SIM_HUB_OPEN)
+    return;
+  h->dirty = 1;
+  f->dirty[f->n_dirty++] = h->idx;
+}
+
+/* Appends one sequenced message; msg's seq field must point at seq_field. */
+static int enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *seq_field,
+                   enum sim_seq_kind kind, sim_time_t intended) {
+  struct sim_seq_counts *c = &f->st.kind[kind];
+  c->generated++;
+  if (queued_frames(h) >= f->cfg.queue_max) {
+    c->dropped++;
+    return SIM_EFULL;
+  }
+  *seq_field = h->next_seq;
+  size_t before = h->q.len;
+  int rc = sim_hubrpc_encode(&h->q, env);
+  if (rc == 0)
+    rc = meta_push(h, (uint32_t)(h->q.len - before), (uint8_t)kind, intended);
+  if (rc) {
+    h->q.len = before;
+    c->dropped++;
+    count_error(f, sim_errname(rc));
+    return rc;
+  }
+  h->next_seq++;
+  mark_dirty(f, h);
+  return 0;
+}
+
+/* Releases every frame up to seq (acknowledged), recording latencies. */
+static void release(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time_t now) {
+  size_t bytes = 0;
+  while (h->acked < up_to) {
+    struct frame_meta *fm = meta_at(h, h->acked + 1);
+    f->st.kind[fm->kind].acked++;
+    if (fm->kind == SIM_SEQ_REPORT)
+      sim_hist_record(&f->st.ack_latency, now > fm->intended ? now - fm->intended : 0);
+    bytes += fm->len;
+    h->meta_head = (h->meta_head + 1) % h->meta_cap;
+    h->acked++;
+  }
+  h->q_off += bytes;
+  h->sent_bytes = h->sent_bytes > bytes ? h->sent_bytes - bytes : 0;
+  if (h->q_off == h->q.len) {
+    h->q.len = h->q_off = 0;
+    if (h->q.cap > 65536)
+      sim_buf_fini(&h->q); /* give back what a long outage made it grow to */
+  } else if (h->q_off > 4096 && h->q_off * 2 > h->q.len) {
+    sim_buf_consume(&h->q, h->q_off);
+    h->q_off = 0;
+  }
+}
+
+/* Writes every queued frame the window allows, in one send. */
+static void flush(struct sim_fleet *f, struct hub *h) {
+  if (h->state != SIM_HUB_OPEN || !h->conn)
+    return;
+  uint64_t last = h->next_seq - 1;
+  if (last > h->acked + h->max_window)
+    last = h->acked + h->max_window;
+  if (last <= h->sent)
+    return;
+  sim_time_t now = sim_sched_now(&f->sched);
+  size_t bytes = 0;
+  for (uint64_t s = h->sent + 1; s <= last; s++) {
+    struct frame_meta *fm = meta_at(h, s);
+    bytes += fm->len;
+    if (s > h->max_sent) {
+      f->st.kind[fm->kind].sent++;
+      if (fm->kind == SIM_SEQ_REPORT)
+        sim_hist_record(&f->st.send_lag, now > fm->intended ? now - fm->intended : 0);
+    } else {
+      f->st.kind[fm->kind].resent++;
+    }
+    f->st.frames_out++;
+  }
+  int rc = sim_conn_send(h->conn, h->q.data + h->q_off + h->sent_bytes, bytes);
+  if (rc) {
+    count_error(f, sim_errname(rc));
+    return; /* the close callback follows; the frames stay queued */
+  }
+  f->st.bytes_out += bytes;
+  h->sent_bytes += bytes;
+  h->sent = last;
+  if (last > h->max_sent)
+    h->max_sent = last;
+}
+
+/* ---- unsequenced frames ------------------------------------------------------------------------ */
+
+static int send_env(struct sim_fleet *f, struct hub *h, const sim_env *env) {
+  if (!h->conn)
+    return SIM_ECLOSED;
+  f->scratch.len = 0;
+  int rc = sim_hubrpc_encode(&f->scratch, env);
+  if (rc)
+    return rc;
+  f->st.frames_out++;
+  f->st.bytes_out += f->scratch.len;
+  return sim_conn_send(h->conn, f->scratch.data, f->scratch.len);
+}
+
+static void send_error(struct sim_fleet *f, struct hub *h, int err, const char *reason) {
+  if (!h->conn)
+    return;
+  f->scratch.len = 0;
+  if (sim_hubrpc_put_error(&f->scratch, sim_hubrpc_error_code(err), reason) == 0) {
+    f->st.frames_out++;
+    sim_conn_send(h->conn, f->scratch.data, f->scratch.len);
+  }
+}
+
+/* ---- session lifecycle ----------------------------------------------------------------------- */
+
+static inline uint32_t hub_timer(const struct sim_fleet *f, const struct hub *h) {
+  return f->n_devs + h->idx;
+}
+
+static void hub_connect(struct sim_fleet *f, struct hub *h);
+
+/* The session ended, for reason (a SIM_E* code, or 0 for an orderly end): back off and retry. */
+static void session_ended(struct sim_fleet *f, struct hub *h, int reason, const char *what) {
+  if (h->conn) {
+    sim_conn_close(h->conn);
+    h->conn = NULL;
+  }
+  if (h->state == SIM_HUB_OPEN)
+    f->st.disconnects++;
+  if (what)
+    count_error(f, what);
+  else if (reason)
+    count_error(f, sim_errname(reason));
+  h->sent = h->acked; /* everything unacknowledged goes again in the next session */
+  h->sent_bytes = 0;
+  h->got_challenge = 0;
+  /* The frame reader may be mid-feed (this can run from its callback): it is reset when the
+   * next connection starts, not here. */
+  if (f->stopping) {
+    h->state = SIM_HUB_STOPPED;
+    sim_wheel_cancel(&f->sched.wheel, hub_timer(f, h));
+    return;
+  }
+  /* Jittered exponential backoff: uniform in [b/2, b], b doubling from 0.5 s up to 30 s. */
+  sim_time_t b = BACKOFF_BASE << (h->fails < 6 ? h->fails : 6);
+  if (b > BACKOFF_MAX)
+    b = BACKOFF_MAX;
+  if (h->fails < 255)
+    h->fails++;
+  sim_time_t delay = b / 2 + (sim_time_t)(sim_rng_unit(&h->rng) * (double)(b / 2));
+  h->state = SIM_HUB_BACKOFF;
+  sim_wheel_add(&f->sched.wheel, hub_timer(f, h), sim_sched_now(&f->sched) + delay);
+}
+
+static void fail_session(struct sim_fleet *f, struct hub *h, int err, const char *reason) {
+  send_error(f, h, err, reason);
+  session_ended(f, h, err, NULL);
+}
+
+static void send_hello(struct sim_fleet *f, struct hub *h) {
+  char id[SIM_HUBRPC_HUB_ID_MAX + 1];
+  sim_fleet_hub_id(f, h->idx, id, sizeof(id));
+  if (sim_auth_random(h->client_nonce, sizeof(h->client_nonce)))
+    for (size_t i = 0; i < sizeof(h->client_nonce); i++)
+      h->client_nonce[i] = (uint8_t)sim_rng_u32(&h->rng);
+  Hubrpc__V1__Hello hello = HUBRPC__V1__HELLO__INIT;
+  hello.proto_version = SIM_HUBRPC_VERSION;
+  hello.hub_id = id;
+  hello.model = (char *)f->cfg.hub_model;
+  hello.firmware = (char *)f->cfg.hub_firmware;
+  hello.client_nonce.data = h->client_nonce;
+  hello.client_nonce.len = sizeof(h->client_nonce);
+  hello.boot_id = h->boot_id;
+  hello.device_count = f->cfg.devices_per_hub;
+  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
+  env.hello = &hello;
+  int rc = send_env(f, h, &env);
+  if (rc)
+    session_ended(f, h, rc, NULL);
+}
+
+static void on_connect(struct sim_conn *c, int status, void *user) {
+  struct hub *h = user;
+  struct sim_fleet *f = h->f;
+  if (status < 0) {
+    h->conn = NULL; /* the transport has freed it */
+    session_ended(f, h, status, NULL);
+    return;
+  }
+  h->state = SIM_HUB_HANDSHAKE;
+  h->last_rx = sim_sched_now(&f->sched);
+  send_hello(f, h);
+}
+
+static void hub_connect(struct sim_fleet *f, struct hub *h) {
+  const struct sim_addr *src = f->cfg.n_bind ? &f->cfg.bind[h->idx % f->cfg.n_bind] : NULL;
+  sim_time_t now = sim_sched_now(&f->sched);
+  f->st.connects++;
+  h->connect_start = now;
+  sim_frame_reader_fini(&h->rd);
+  sim_frame_reader_init(&h->rd, SIM_FRAME_MAX);
+  h->state = SIM_HUB_CONNECTING;
+  sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + HANDSHAKE_TIMEOUT);
+  int rc = sim_conn_connect(f->t, &f->cfg.platform, src, &hub_cbs, h, &h->conn);
+  if (rc) {
+    h->conn = NULL;
+    session_ended(f, h, rc, NULL);
+  }
+}
+
+static void on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
+  sim_time_t now = sim_sched_now(&f->sched);
+  if (w->acked_seq > h->next_seq - 1) {
+    fail_session(f, h, SIM_EINVAL, "welcome.acked_seq is above the last seq of this boot");
+    return;
+  }
+  if (w->heartbeat_s == 0 || w->max_window == 0) {
+    fail_session(f, h, SIM_EINVAL, "welcome.heartbeat_s and max_window must be > 0");
+    return;
+  }
+  /* Stored before the last connection dropped: the Ack was lost, the data was not. */
+  if (w->acked_seq > h->acked)
+    release(f, h, w->acked_seq, now);
+  h->heartbeat_s = w->heartbeat_s;
+  h->max_window = w->max_window;
+  h->state = SIM_HUB_OPEN;
+  h->fails = 0;
+  h->sent = h->acked;
+  h->sent_bytes = 0;
+  f->st.sessions++;
+  sim_hist_record(&f->st.handshake, now - h->connect_start);
+  sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + SIM_SEC(h->heartbeat_s));
+  mark_dirty(f, h);
+}
+
+static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Command *cmd);
+
+/* One frame from the platform. Returns 0, or an error after which the caller closes. */
+static int on_frame(void *arg, const uint8_t *body, size_t len) {
+  struct hub *h = arg;
+  struct sim_fleet *f = h->f;
+  sim_env *env = NULL;
+  f->st.frames_in++;
+  int rc = sim_hubrpc_decode(body, len, &env);
+  if (rc) {
+    fail_session(f, h, rc, rc == SIM_EUNKNOWN_MSG ? "unknown message" : "malformed frame");
+    return SIM_ECLOSED;
+  }
+  sim_time_t now = sim_sched_now(&f->sched);
+  h->last_rx = now;
+  rc = 0;
+  switch (env->body_case) {
+  case HUBRPC__V1__ENVELOPE__BODY_CHALLENGE:
+    if (h->state != SIM_HUB_HANDSHAKE || h->got_challenge) {
+      rc = SIM_EUNEXPECTED;
+      break;
+    }
+    if (env->challenge->server_nonce.len != SIM_HUBRPC_NONCE_LEN) {
+      rc = SIM_EINVAL;
+      break;
+    }
+    {
+      char id[SIM_HUBRPC_HUB_ID_MAX + 1];
+      uint8_t secret[32], mac[32];
+      sim_fleet_hub_id(f, h->idx, id, sizeof(id));
+      if (sim_auth_hub_secret(f->cfg.fleet_key, f->cfg.fleet_key_len, id, secret) ||
+          sim_auth_mac(secret, h->client_nonce, env->challenge->server_nonce.data, mac)) {
+        rc = SIM_EIO;
+        break;
+      }
+      Hubrpc__V1__Auth auth = HUBRPC__V1__AUTH__INIT;
+      auth.mac.data = mac;
+      auth.mac.len = sizeof(mac);
+      sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+      out.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
+      out.auth = &auth;
+      h->got_challenge = 1;
+      rc = send_env(f, h, &out);
+    }
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_WELCOME:
+    if (h->state != SIM_HUB_HANDSHAKE || !h->got_challenge) {
+      rc = SIM_EUNEXPECTED;
+      break;
+    }
+    on_welcome(f, h, env->welcome);
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_ACK:
+    if (h->state != SIM_HUB_OPEN) {
+      rc = SIM_EUNEXPECTED;
+      break;
+    }
+    if (env->ack->up_to_seq > h->sent) {
+      fail_session(f, h, SIM_EINVAL, "ack.up_to_seq is above the last seq sent");
+      sim_hubrpc_free(env);
+      return SIM_ECLOSED;
+    }
+    if (env->ack->up_to_seq > h->acked) {
+      release(f, h, env->ack->up_to_seq, now);
+      mark_dirty(f, h); /* the window moved */
+    }
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT:
+    if (h->state != SIM_HUB_OPEN)
+      rc = SIM_EUNEXPECTED;
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND:
+    if (h->state != SIM_HUB_OPEN) {
+      rc = SIM_EUNEXPECTED;
+      break;
+    }
+    on_command(f, h, env->command);
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_PERMIT_JOIN:
+    if (h->state != SIM_HUB_OPEN)
+      rc = SIM_EUNEXPECTED;
+    /* Every device of this fleet is already in the network; nothing waits to join. */
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_ERROR: {
+    char name[48];
+    snprintf(name, sizeof(name), "peer:%s", peer_error_name(env->error->code));
+    session_ended(f, h, SIM_EPEER, name);
+    sim_hubrpc_free(env);
+    return SIM_ECLOSED;
+  }
+  case HUBRPC__V1__ENVELOPE__BODY_GOODBYE:
+    session_ended(f, h, 0, "peer:goodbye");
+    sim_hubrpc_free(env);
+    return SIM_ECLOSED;
+  default:
+    rc = SIM_EUNEXPECTED;
+    break;
+  }
+  if (rc) {
+    char reason[64];
+    snprintf(reason, sizeof(reason), "%s not allowed here",
+             sim_hubrpc_body_name(env->body_case));
+    fail_session(f, h, rc, rc == SIM_EUNEXPECTED ? reason : sim_strerror(rc));
+    rc = SIM_ECLOSED;
+  }
+  sim_hubrpc_free(env);
+  return rc;
+}
+
+static void on_data(struct sim_conn *c, const uint8_t *p, size_t n, void *user) {
+  struct hub *h = user;
+  struct sim_fleet *f = h->f;
+  f->st.bytes_in += n;
+  int rc = sim_frame_reader_feed(&h->rd, p, n, on_frame, h);
+  if (rc && rc != SIM_ECLOSED)
+    fail_session(f, h, rc, rc == SIM_ETOOBIG ? "frame too large" : "malformed frame");
+}
+
+static void on_closed(struct sim_conn *c, int err, void *user) {
+  struct hub *h = user;
+  h->conn = NULL; /* freed by the transport */
+  session_ended(h->f, h, err, err ? NULL : "closed by peer");
+}
+
+static const struct sim_conn_cbs hub_cbs = {on_connect, on_data, on_closed};
+
+/* ---- devices ------------------------------------------------------------------------------------ */
+
+struct emit_ctx {
+  struct sim_fleet *f;
+  struct hub *h;
+  struct sim_device *d;
+};
+
+/* 1 when p[0..n) is valid UTF-8. Protobuf runtimes other than protobuf-c reject a string
+ * field that is not, so such ZCL character strings (the Xiaomi 0xFF01 TLV list is one) are
+ * forwarded in bytes_value instead. */
+static int utf8_valid(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    size_t k;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      k = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      k = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      k = 3;
+      cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if (i + k >= n)
+      return 0;
+    for (size_t j = 1; j <= k; j++) {
+      if (i + j >= n || (p[i + j] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i + j] & 0x3F);
+    }
+    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+/* Converts decoded ZCL attributes into protobuf ones; strings are copied (NUL-terminated) into
+ * text. Returns the number of top-level attributes. */
+static size_t to_proto(const struct sim_zcl_attr *za, size_t n_top, Hubrpc__V1__Attribute *pa,
+                       Hubrpc__V1__Attribute **pp, char *text, size_t text_cap) {
+  static const Hubrpc__V1__Attribute init = HUBRPC__V1__ATTRIBUTE__INIT;
+  size_t used = 0;
+  /* All entries (top-level and members) are converted; members are linked afterwards. */
+  size_t total = n_top;
+  for (size_t i = 0; i < n_top; i++)
+    if (za[i].n_members && (size_t)za[i].first_member + za[i].n_members > total)
+      total = (size_t)za[i].first_member + za[i].n_members;
+  for (size_t i = 0; i < total; i++) {
+    Hubrpc__V1__Attribute *a = &pa[i];
+    *a = init;
+    a->id = za[i].id;
+    a->zcl_type = za[i].type;
+    switch (za[i].kind) {
+    case SIM_ZCL_KIND_BOOL:
+      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BOOL_VALUE;
+      a->bool_value = za[i].v.b != 0;
+      break;
+    case SIM_ZCL_KIND_UINT:
+      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
+      a->uint_value = za[i].v.u;
+      break;
+    case SIM_ZCL_KIND_INT:
+      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE;
+      a->int_value = za[i].v.i;
+      break;
+    case SIM_ZCL_KIND_FLOAT:
+      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_FLOAT_VALUE;
+      a->float_value = za[i].v.f;
+      break;
+    case SIM_ZCL_KIND_STRING:
+      if (used + za[i].len + 1 <= text_cap && utf8_valid(za[i].data, za[i].len) &&
+          !memchr(za[i].data, 0, za[i].len)) {
+        memcpy(text + used, za[i].data, za[i].len);
+        text[used + za[i].len] = 0;
+        a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_STRING_VALUE;
+        a->string_value = text + used;
+        used += za[i].len + 1u;
+        break;
+      }
+      /* Not text after all (or too long for the buffer): forward the bytes. */
+      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE;
+      a->bytes_value.data = (uint8_t *)za[i].data;
+      a->bytes_value.len = za[i].len;
+      break;
+    default:
+      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE;
+      a->bytes_value.data = (uint8_t *)za[i].data;
+      a->bytes_value.len = za[i].len;
+      break;
+    }
+    pp[i] = a;
+  }
+  for (size_t i = 0; i < n_top; i++) {
+    if (za[i].n_members) {
+      pa[i].n_members = za[i].n_members;
+      pa[i].members = &pp[za[i].first_member];
+    }
+  }
+  return n_top;
+}
+
+static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
+                      const uint8_t *zcl, size_t len) {
+  struct emit_ctx *ctx = env->engine;
+  struct sim_fleet *f = ctx->f;
+  struct sim_zcl_attr za[MAX_ATTRS];
+  Hubrpc__V1__Attribute pa[MAX_ATTRS];
+  Hubrpc__V1__Attribute *pp[MAX_ATTRS];
+  char text[1024];
+  size_t n_top = 0, n_total = 0;
+  struct sim_zcl_header hdr;
+  int rc = sim_zcl_parse_header(zcl, len, &hdr);
+  if (rc == 0)
+    rc = sim_zcl_decode_attrs(cluster, zcl, len, za, MAX_ATTRS, &n_top, &n_total);
+  if (rc) {
+    /* A model produced a frame its own hub cannot read: a bug worth counting, not a crash. */
+    count_error(f, "device:undecodable_zcl");
+    n_top = 0;
+    hdr.manufacturer_code = 0;
+  }
+  to_proto(za, n_top, pa, pp, text, sizeof(text));
+  Hubrpc__V1__Report rep = HUBRPC__V1__REPORT__INIT;
+  rep.device = env->eui64;
+  rep.endpoint = endpoint;
+  rep.cluster = cluster;
+  rep.n_attributes = n_top;
+  rep.attributes = pp;
+  rep.zcl_frame.data = (uint8_t *)zcl;
+  rep.zcl_frame.len = len;
+  rep.lqi = ctx->d->lqi;
+  rep.ts_ms = env->wall_ms;
+  rep.manufacturer_code = hdr.manufacturer_code;
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
+  out.report = &rep;
+  return enqueue(f, ctx->h, &out, &rep.seq, SIM_SEQ_REPORT, env->due);
+}
+
+static void env_setup(struct sim_fleet *f, struct hub *h, uint32_t slot, sim_time_t due,
+                      struct emit_ctx *ctx, struct sim_dev_env *env) {
+  ctx->f = f;
+  ctx->h = h;
+  ctx->d = dev_at(f, h, slot);
+  uint32_t id = h->idx * f->cfg.devices_per_hub + slot;
+  env->rng = &h->rng;
+  env->now = sim_sched_now(&f->sched);
+  env->due = due;
+  env->wall_ms = sim_clock_wall_ms(&f->sched.clock, due);
+  env->eui64 = sim_fleet_device_eui64(f, h->idx, slot);
+  env->next = sim_wheel_pending(&f->sched.wheel, id) ? f->sched.wheel.timers[id].due : 0;
+  env->emit = emit_frame;
+  env->engine = ctx;
+}
+
+static void env_finish(struct sim_fleet *f, uint32_t id, const struct sim_dev_env *env) {
+  if (f->quiesced || !env->next)
+    sim_wheel_cancel(&f->sched.wheel, id);
+  else
+    sim_wheel_add(&f->sched.wheel, id, env->next);
+}
+
+static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
+                         sim_time_t now) {
+  struct sim_device *d = dev_at(f, h, slot);
+  const struct sim_model *m = sim_model_get(d->model);
+  Hubrpc__V1__Endpoint eps[8], *epp[8];
+  uint32_t clusters[8][2][32];
+  size_t n_ep = m->n_endpoints < 8 ? m->n_endpoints : 8;
+  for (size_t i = 0; i < n_ep; i++) {
+    const struct sim_model_endpoint *me = &m->endpoints[i];
+    static const Hubrpc__V1__Endpoint init = HUBRPC__V1__ENDPOINT__INIT;
+    eps[i] = init;
+    eps[i].id = me->id;
+    eps[i].profile = me->profile;
+    eps[i].device_id = me->device_id;
+    size_t ni = me->n_in < 32 ? me->n_in : 32, no = me->n_out < 32 ? me->n_out : 32;
+    for (size_t k = 0; k < ni; k++)
+      clusters[i][0][k] = me->in[k];
+    for (size_t k = 0; k < no; k++)
+      clusters[i][1][k] = me->out[k];
+    eps[i].n_in_clusters = ni;
+    eps[i].in_clusters = clusters[i][0];
+    eps[i].n_out_clusters = no;
+    eps[i].out_clusters = clusters[i][1];
+    epp[i] = &eps[i];
+  }
+  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
+  j.device = sim_fleet_device_eui64(f, h->idx, slot);
+  j.nwk = (uint16_t)(sim_rng_u32(&h->rng) % 0xFFF7u) + 1u; /* 0x0000 is the coordinator */
+  j.model = (char *)m->model_id;
+  j.manufacturer = (char *)m->manufacturer;
+  j.power_source = m->power_source == SIM_POWER_BATTERY ? HUBRPC__V1__POWER_SOURCE__POWER_BATTERY
+                                                         : HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
+  j.logical_type = m->logical_type == SIM_LOGICAL_ROUTER
+                       ? HUBRPC__V1__LOGICAL_TYPE__LOGICAL_ROUTER
+                       : HUBRPC__V1__LOGICAL_TYPE__LOGICAL_END_DEVICE;
+  j.n_endpoints = n_ep;
+  j.endpoints = epp;
+  j.ts_ms = sim_clock_wall_ms(&f->sched.clock, now);
+  j.rejoin = rejoin != 0;
+  j.manufacturer_code = m->manufacturer_code;
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
+  out.device_joined = &j;
+  enqueue(f, h, &out, &j.seq, SIM_SEQ_JOINED, now);
+}
+
+/* The hub boots: its devices join its network (and announce themselves), then it connects. */
+static void hub_boot(struct sim_fleet *f, struct hub *h) {
+  sim_time_t now = sim_sched_now(&f->sched);
+  if (!h->joined) {
+    h->joined = 1;
+    for (uint32_t s = 0; s < f->cfg.devices_per_hub; s++) {
+      struct sim_device *d = dev_at(f, h, s);
+      const struct sim_model *m = sim_model_get(d->model);
+      queue_joined(f, h, s, 0, now);
+      d->flags |= SIM_DEV_JOINED | SIM_DEV_ANNOUNCED;
+      d->lqi = (uint8_t)(120 + sim_rng_below(&h->rng, 136));
+      struct emit_ctx ctx;
+      struct sim_dev_env env;
+      env_setup(f, h, s, now, &ctx, &env);
+      m->ops->join(m, d, &env, 0);
+      env_finish(f, h->idx * f->cfg.devices_per_hub + s, &env);
+    }
+  }
+  hub_connect(f, h);
+}
+
+static void device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
+  uint32_t hub = id / f->cfg.devices_per_hub, slot = id % f->cfg.devices_per_hub;
+  struct hub *h = &f->hubs[hub];
+  struct sim_device *d = &f->devs[id];
+  const struct sim_model *m = sim_model_get(d->model);
+  struct emit_ctx ctx;
+  struct sim_dev_env env;
+  env_setup(f, h, slot, due, &ctx, &env);
+  env.next = 0;
+  sim_hist_record(&f->st.tick_lag, env.now > due ? env.now - due : 0);
+  m->ops->tick(m, d, &env);
+  env_finish(f, id, &env);
+}
+
+static void queue_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
+                         Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
+                         uint32_t latency_ms) {
+  Hubrpc__V1__CommandResult r = HUBRPC__V1__COMMAND_RESULT__INIT;
+  r.cmd_id = cmd_id;
+  r.status = status;
+  r.zcl_status = zcl_status;
+  r.device_latency_ms = latency_ms;
+  r.device = eui;
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT;
+  out.command_result = &r;
+  sim_time_t now = sim_sched_now(&f->sched);
+  enqueue(f, h, &out, &r.seq, SIM_SEQ_RESULT, now);
+  if (status == HUBRPC__V1__COMMAND_STATUS__COMMAND_OK)
+    f->st.commands_ok++;
+  else
+    f->st.commands_failed++;
+}
+
+static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Command *cmd) {
+  uint32_t slot;
+  f->st.commands_received++;
+  if (device_of_eui(f, h, cmd->device, &slot) || cmd->endpoint > 255 || cmd->cluster > 0xFFFF ||
+      cmd->command > 255) {
+    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
+                 0, 0);
+    return;
+  }
+  struct sim_device *d = dev_at(f, h, slot);
+  const struct sim_model *m = sim_model_get(d->model);
+  if (!m->ops->command) {
+    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED,
+                 0x81, 0);
+    return;
+  }
+  struct sim_dev_cmd dc = {
+      .endpoint = (uint8_t)cmd->endpoint,
+      .cluster = (uint16_t)cmd->cluster,
+      .command = (uint8_t)cmd->command,
+      .global = cmd->global ? 1 : 0,
+      .manufacturer_code = (uint16_t)cmd->manufacturer_code,
+      .payload = cmd->zcl_payload.data,
+      .len = cmd->zcl_payload.len,
+  };
+  struct emit_ctx ctx;
+  struct sim_dev_env env;
+  sim_time_t now = sim_sched_now(&f->sched);
+  env_setup(f, h, slot, now, &ctx, &env);
+  uint32_t latency_us = 0;
+  int zs = m->ops->command(m, d, &env, &dc, &latency_us);
+  env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &env);
+  Hubrpc__V1__CommandStatus st = HUBRPC__V1__COMMAND_STATUS__COMMAND_OK;
+  if (zs < 0 || zs > 255) {
+    st = HUBRPC__V1__COMMAND_STATUS__COMMAND_MALFORMED;
+    zs = 0x80;
+  } else if (zs != 0) {
+    st = HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED;
+  }
+  queue_result(f, h, cmd->cmd_id, cmd->device, st, (uint32_t)zs, (latency_us + 999) / 1000);
+}
+
+/* ---- timers ----------------------------------------------------------------------------------- */
+
+static void hub_fire(struct sim_fleet *f, struct hub *h, sim_time_t due) {
+  sim_time_t now = sim_sched_now(&f->sched);
+  switch (h->state) {
+  case SIM_HUB_IDLE:
+    hub_boot(f, h);
+    break;
+  case SIM_HUB_BACKOFF:
+    hub_connect(f, h);
+    break;
+  case SIM_HUB_CONNECTING:
+  case SIM_HUB_HANDSHAKE:
+    fail_session(f, h, SIM_ETIMEOUT, "handshake timed out");
+    break;
+  case SIM_HUB_OPEN: {
+    if (now - h->last_rx > 3 * SIM_SEC(h->heartbeat_s)) {
+      fail_session(f, h, SIM_ETIMEOUT, "nothing received for 3 heartbeat periods");
+      break;
+    }
+    Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
+    hb.time_ms = sim_clock_wall_ms(&f->sched.clock, now);
+    sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+    env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    f->st.heartbeats_sent++;
+    if (send_env(f, h, &env) == 0)
+      sim_wheel_add(&f->sched.wheel, hub_timer(f, h), due + SIM_SEC(h->heartbeat_s));
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void on_fire(void *arg, uint32_t id, sim_time_t due) {
+  struct sim_fleet *f = arg;
+  if (id < f->n_devs)
+    device_fire(f, id, due);
+  else
+    hub_fire(f, &f->hubs[id - f->n_devs], due);
+}
+
+/* End of a loop iteration: every hub with new frames writes them, one send per hub. */
+static void on_check(uv_check_t *c) {
+  struct sim_fleet *f = c->data;
+  for (uint32_t i = 0; i < f->n_dirty; i++) {
+    struct hub *h = &f->hubs[f->dirty[i]];
+    h->dirty = 0;
+    flush(f, h);
+  }
+  f->n_dirty = 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------------- */
+
+int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fleet_config *cfg,
+                  struct sim_fleet **out) {
+  if (!cfg->hubs || !cfg->devices_per_hub || cfg->devices_per_hub > 65535 || !cfg->n_mix ||
+      cfg->hubs > 0xFFFFFF)
+    return SIM_EINVAL;
+  for (size_t i = 0; i < cfg->n_mix; i++)
+    if (!sim_model_get(cfg->mix_model[i]))
+      return SIM_EINVAL;
+  int rc = SIM_ENOMEM;
+  struct sim_fleet *f = calloc(1, sizeof(*f));
+  if (!f)
+    return SIM_ENOMEM;
+  f->loop = loop;
+  f->t = t;
+  f->cfg = *cfg;
+  if (!f->cfg.hub_model)
+    f->cfg.hub_model = "lumi.gateway.aqhm01";
+  if (!f->cfg.hub_firmware)
+    f->cfg.hub_firmware = "hubsim-0.1.0";
+  if (!f->cfg.queue_max)
+    f->cfg.queue_max = 4096;
+  f->n_hubs = cfg->hubs;
+  uint64_t nd = (uint64_t)cfg->hubs * cfg->devices_per_hub;
+  if (nd + cfg->hubs >= UINT32_MAX) {
+    rc = SIM_EINVAL;
+    goto fail;
+  }
+  f->n_devs = (uint32_t)nd;
+  f->hubs = calloc(f->n_hubs, sizeof(*f->hubs));
+  f->devs = calloc(f->n_devs, sizeof(*f->devs));
+  f->dirty = calloc(f->n_hubs, sizeof(*f->dirty));
+  if (!f->hubs || !f->devs || !f->dirty)
+    goto fail;
+  uint32_t hsh = 2166136261u; /* FNV-1a of the prefix */
+  for (const char *p = f->cfg.hub_prefix; *p; p++)
+    hsh = (hsh ^ (uint8_t)*p) * 16777619u;
+  f->prefix_hash = hsh & 0xFFFFFF;
+  double wsum = 0;
+  for (size_t i = 0; i < cfg->n_mix; i++)
+    wsum += cfg->mix_weight[i] > 0 ? cfg->mix_weight[i] : 0;
+  if (wsum <= 0) {
+    rc = SIM_EINVAL;
+    goto fail;
+  }
+  struct sim_rng boot;
+  sim_rng_seed(&boot, cfg->seed ^ 0xB007B007ull, 0);
+  for (uint32_t i = 0; i < f->n_hubs; i++) {
+    struct hub *h = &f->hubs[i];
+    h->f = f;
+    h->idx = i;
+    h->next_seq = 1;
+    h->max_window = 1;
+    h->heartbeat_s = 30;
+    sim_rng_seed(&h->rng, cfg->seed, i);
+    /* boot_id: fresh per run (a hub process boot), so a platform keeping its store across runs
+     * sees a new sequence instead of duplicates. */
+    if (sim_auth_random(&h->boot_id, sizeof(h->boot_id)))
+      h->boot_id = ((uint64_t)sim_rng_u32(&boot) << 32) | sim_rng_u32(&boot);
+    sim_frame_reader_init(&h->rd, SIM_FRAME_MAX);
+    for (uint32_t s = 0; s < cfg->devices_per_hub; s++) {
+      struct sim_device *d = &f->devs[(size_t)i * cfg->devices_per_hub + s];
+      double x = sim_rng_unit(&h->rng) * wsum, acc = 0;
+      size_t k = 0;
+      for (; k + 1 < cfg->n_mix; k++) {
+        acc += cfg->mix_weight[k] > 0 ? cfg->mix_weight[k] : 0;
+        if (x < acc)
+          break;
+      }
+      d->hub = i;
+      d->model = cfg->mix_model[k];
+    }
+  }
+  rc = sim_sched_init(&f->sched, loop, 0, f->n_devs + f->n_hubs, on_fire, f);
+  if (rc)
+    goto fail;
+  f->open_handles = 1;
+  uv_check_init(loop, &f->check);
+  f->check.data = f;
+  uv_check_start(&f->check, on_check);
+  sim_buf_init(&f->scratch);
+  sim_hist_init(&f->st.ack_latency);
+  sim_hist_init(&f->st.send_lag);
+  sim_hist_init(&f->st.handshake);
+  sim_hist_init(&f->st.tick_lag);
+  *out = f;
+  return 0;
+fail:
+  free(f->hubs);
+  free(f->devs);
+  free(f->dirty);
+  free(f);
+  return rc;
+}
+
+int sim_fleet_start(struct sim_fleet *f) {
+  sim_time_t now = sim_sched_now(&f->sched);
+  for (uint32_t i = 0; i < f->n_hubs; i++) {
+    sim_time_t at = now;
+    if (f->cfg.ramp > 0)
+      at += (sim_time_t)((double)i * 1e6 / f->cfg.ramp);
+    sim_wheel_add(&f->sched.wheel, f->n_devs + i, at);
+  }
+  return 0;
+}
+
+void sim_fleet_quiesce(struct sim_fleet *f) {
+  f->quiesced = 1;
+  for (uint32_t id = 0; id < f->n_devs; id++)
+    sim_wheel_cancel(&f->sched.wheel, id);
+}
+
+static void maybe_stopped(struct sim_fleet *f) {
+  if (--f->open_handles == 0 && f->stop_cb)
+    f->stop_cb(f, f->stop_arg);
+}
+
+static void on_check_closed(uv_handle_t *h) { maybe_stopped(((uv_check_t *)h)->data); }
+static void on_sched_closed(struct sim_sched *s) {
+  maybe_stopped((struct sim_fleet *)((char *)s - offsetof(struct sim_fleet, sched)));
+}
+
+void sim_fleet_stop(struct sim_fleet *f, void (*cb)(struct sim_fleet *f, void *arg), void *arg) {
+  f->stopping = 1;
+  f->quiesced = 1;
+  f->stop_cb = cb;
+  f->stop_arg = arg;
+  on_check(&f->check); /* last writes, then goodbye */
+  for (uint32_t i = 0; i < f->n_hubs; i++) {
+    struct hub *h = &f->hubs[i];
+    if (h->conn && h->state == SIM_HUB_OPEN) {
+      Hubrpc__V1__Goodbye g = HUBRPC__V1__GOODBYE__INIT;
+      g.reason = "run finished";
+      sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+      env.body_case = HUBRPC__V1__ENVELOPE__BODY_GOODBYE;
+      env.goodbye = &g;
+      send_env(f, h, &env);
+    }
+    if (h->conn) {
+      sim_conn_close(h->conn);
+      h->conn = NULL;
+    }
+    h->state = SIM_HUB_STOPPED;
+  }
+  f->open_handles = 2;
+  uv_close((uv_handle_t *)&f->check, on_check_closed);
+  sim_sched_close(&f->sched, on_sched_closed);
+}
+
+void sim_fleet_free(struct sim_fleet *f) {
+  if (!f)
+    return;
+  for (uint32_t i = 0; i < f->n_hubs; i++) {
+    sim_buf_fini(&f->hubs[i].q);
+    free(f->hubs[i].meta);
+    sim_frame_reader_fini(&f->hubs[i].rd);
+  }
+  sim_buf_fini(&f->scratch);
+  free(f->hubs);
+  free(f->devs);
+  free(f->dirty);
+  free(f);
+}
+
+void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out) {
+  *out = f->st;
+  out->now = sim_sched_now((struct sim_sched *)&f->sched);
+  out->hubs = f->n_hubs;
+  out->devices = f->n_devs;
+  memset(out->hubs_by_state, 0, sizeof(out->hubs_by_state));
+  out->in_flight = 0;
+  out->queued = 0;
+  for (uint32_t i = 0; i < f->n_hubs; i++) {
+    const struct hub *h = &f->hubs[i];
+    out->hubs_by_state[h->state]++;
+    /* max_sent <= next_seq - 1 always: in flight = sent but unacknowledged, queued = never sent */
+    uint64_t sent_top = h->max_sent > h->acked ? h->max_sent : h->acked;
+    out->in_flight += sent_top - h->acked;
+    out->queued += h->next_seq - 1 - sent_top;
+  }
+}
+
+sim_time_t sim_fleet_now(const struct sim_fleet *f) {
+  return sim_sched_now((struct sim_sched *)&f->sched);
+}
+
+struct sim_sched *sim_fleet_sched(struct sim_fleet *f) { return &f->sched; }
+
+int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event) {
+  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
+    return SIM_ENOTFOUND;
+  struct hub *h = &f->hubs[hub];
+  struct sim_device *d = dev_at(f, h, slot);
+  const struct sim_model *m = sim_model_get(d->model);
+  if (!m->ops->trigger)
+    return SIM_ENOTFOUND;
+  struct emit_ctx ctx;
+  struct sim_dev_env env;
+  sim_time_t now = sim_sched_now(&f->sched);
+  env_setup(f, h, slot, now, &ctx, &env);
+  int rc = m->ops->trigger(m, d, &env, event);
+  env_finish(f, hub * f->cfg.devices_per_hub + slot, &env);
+  return rc;
+}
+
+void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub) {
+  if (hub < f->n_hubs && f->hubs[hub].conn)
+    session_ended(f, &f->hubs[hub], 0, "fault:drop");
+}

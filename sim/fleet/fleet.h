@@ -1,0 +1,134 @@
+/* A fleet: hubs with their devices, each hub holding one hubrpc session to a platform.
+ *
+ * Hubs and devices live in two compact arrays owned by the fleet; every device has one timer in
+ * the scheduler's wheel (id = device index) and every hub one more (id = n_devices + hub index).
+ * No per-device allocation, no per-device handle. A hub allocates only its connection (while
+ * connected) and its queue of unacknowledged frames (which grows only while the platform lags).
+ *
+ * Threading: one fleet per libuv loop; every call from that loop's thread. */
+#ifndef SIM_FLEET_FLEET_H
+#define SIM_FLEET_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sim/core/hist.h"
+#include "sim/fleet/model.h"
+#include "sim/loop/sched.h"
+#include "sim/transport/transport.h"
+
+#define SIM_FLEET_MAX_BIND 256
+#define SIM_FLEET_MAX_MIX 32
+
+struct sim_fleet_config {
+  uint32_t hubs;
+  uint32_t devices_per_hub;
+  /* Model mix: model registry indices and relative weights; device slot j of every hub gets the
+   * model that a seeded draw picks, so the mix is the same for every run with the same seed. */
+  uint16_t mix_model[SIM_FLEET_MAX_MIX];
+  double mix_weight[SIM_FLEET_MAX_MIX];
+  size_t n_mix;
+  uint64_t seed;
+  char hub_prefix[32];    /* hub ids are prefix + 6-digit index: "hub-000001" */
+  uint8_t fleet_key[128]; /* the key hub secrets derive from */
+  size_t fleet_key_len;
+  struct sim_addr platform;
+  struct sim_addr bind[SIM_FLEET_MAX_BIND]; /* source addresses, round robin by hub index */
+  size_t n_bind;
+  double ramp;          /* hubs started per second; 0 = all at once */
+  uint32_t queue_max;   /* sequenced frames a hub keeps (unacked + unsent) before dropping */
+  const char *hub_model;
+  const char *hub_firmware;
+};
+
+/* Fills cfg with defaults: 10 hubs x 5 devices, prefix "hub-", ramp 0, queue_max 4096. */
+void sim_fleet_config_default(struct sim_fleet_config *cfg);
+
+enum sim_hub_state {
+  SIM_HUB_IDLE = 0,    /* not started yet (ramp) */
+  SIM_HUB_CONNECTING,  /* TCP connect in progress */
+  SIM_HUB_HANDSHAKE,   /* Hello sent, waiting for Challenge / Welcome */
+  SIM_HUB_OPEN,        /* session open */
+  SIM_HUB_BACKOFF,     /* waiting to reconnect */
+  SIM_HUB_STOPPED,     /* stopped by the owner */
+  SIM_HUB_NSTATES
+};
+
+/* Sequenced message kinds, counted separately. */
+enum sim_seq_kind { SIM_SEQ_REPORT = 0, SIM_SEQ_JOINED, SIM_SEQ_LEFT, SIM_SEQ_RESULT, SIM_SEQ_NKINDS };
+
+struct sim_seq_counts {
+  uint64_t generated; /* produced by devices / the hub */
+  uint64_t dropped;   /* discarded because the hub's queue was full: never sent */
+  uint64_t sent;      /* first transmissions */
+  uint64_t resent;    /* retransmissions after a reconnect */
+  uint64_t acked;     /* acknowledged by the platform (each message once) */
+};
+
+#define SIM_FLEET_MAX_REASONS 32
+struct sim_reason_count {
+  char name[40];
+  uint64_t count;
+};
+
+/* A snapshot of the fleet's figures. Histograms are cumulative since start, in µs. */
+struct sim_fleet_stats {
+  sim_time_t now;
+  uint32_t hubs;
+  uint32_t devices;
+  uint32_t hubs_by_state[SIM_HUB_NSTATES];
+  struct sim_seq_counts kind[SIM_SEQ_NKINDS];
+  uint64_t in_flight; /* sent, not yet acknowledged */
+  uint64_t queued;    /* generated, not yet sent */
+  uint64_t connects;  /* connection attempts */
+  uint64_t sessions;  /* sessions that reached OPEN */
+  uint64_t disconnects;
+  uint64_t heartbeats_sent;
+  uint64_t commands_received;
+  uint64_t commands_ok;
+  uint64_t commands_failed;
+  uint64_t frames_out;
+  uint64_t frames_in;
+  uint64_t bytes_out;
+  uint64_t bytes_in;
+  struct sim_hist ack_latency; /* report intended time -> its Ack (coordinated omission) */
+  struct sim_hist send_lag;    /* report intended time -> first write */
+  struct sim_hist handshake;   /* connect start -> Welcome */
+  struct sim_hist tick_lag;    /* device timer intended time -> it ran: the generator's own lag */
+  struct sim_reason_count errors[SIM_FLEET_MAX_REASONS];
+  size_t n_errors;
+};
+
+struct sim_fleet;
+
+/* Creates a fleet on loop using transport t (borrowed, must outlive the fleet). cfg is copied.
+ * Devices join their hubs when the hub starts; reports queue until the session opens. */
+int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fleet_config *cfg,
+                  struct sim_fleet **out);
+/* Starts the hubs, paced by cfg->ramp. */
+int sim_fleet_start(struct sim_fleet *f);
+/* Stops generating: device timers are cancelled; sessions stay open so that in-flight
+ * frames can still be acknowledged. */
+void sim_fleet_quiesce(struct sim_fleet *f);
+/* Closes every session (Goodbye) and stops the hubs; cb runs once everything is closed. */
+void sim_fleet_stop(struct sim_fleet *f, void (*cb)(struct sim_fleet *f, void *arg), void *arg);
+/* Frees a stopped fleet. */
+void sim_fleet_free(struct sim_fleet *f);
+
+/* Copies the current figures into out (about 40 KiB: give it heap or static storage). */
+void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out);
+sim_time_t sim_fleet_now(const struct sim_fleet *f);
+struct sim_sched *sim_fleet_sched(struct sim_fleet *f);
+
+/* Identity helpers, stable for a given hub prefix: the same fleet gets the same ids. */
+void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap);
+uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_t slot);
+/* Triggers a named event on a device ("motion"...). SIM_ENOTFOUND without such event. */
+int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event);
+/* Closes one hub's connection as a fault would (the hub reconnects with backoff). */
+void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub);
+
+const char *sim_hub_state_name(enum sim_hub_state s);
+
+#endif
