@@ -2,7 +2,7 @@
  *
  * Implementations: tcp (sim_transport_tcp), mem (sim_transport_mem, an in-process pair for
  * tests and the virtual clock). Every member of the ops table has a contract below; every
- * transport passes the shared conformance suite in tests/unit/sim/test_transport.c.
+ * transport passes the shared conformance suite in tests/unit/sim_transport/test_transport.c.
  *
  * Threading: a transport and its connections belong to one libuv loop and are used only from
  * that loop's thread.
@@ -61,7 +61,9 @@ struct sim_transport_ops {
   int (*send)(struct sim_conn *c, const void *p, size_t n);
   /* Bytes accepted by send() but not yet handed to the kernel (or the peer, for mem). */
   size_t (*pending)(const struct sim_conn *c);
-  /* Ends the connection; queued bytes are flushed when possible. No callback runs after it. */
+  /* Ends the connection. Bytes the kernel has taken are delivered; bytes still queued in the
+   * transport (sim_conn_pending() > 0) are dropped, so a sender that must deliver a last frame
+   * (an Error) waits for pending() == 0 first. No callback runs after it. */
   void (*close)(struct sim_conn *c);
   /* Stops listening; connections already accepted stay. No accept callback after it. */
   void (*listener_close)(struct sim_listener *l);
