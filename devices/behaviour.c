@@ -1,0 +1,91 @@
+/* Behaviour primitives. */
+#include "devices/behaviour.h"
+
+#include <math.h>
+
+static const double two_pi = 6.283185307179586;
+
+double dev_rng_normal(struct sim_rng *r) {
+  /* 1 - u keeps the logarithm's argument in (0, 1]. */
+  double u1 = 1.0 - sim_rng_unit(r);
+  double u2 = sim_rng_unit(r);
+  return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+}
+
+double dev_rng_range(struct sim_rng *r, double lo, double hi) {
+  return lo + (hi - lo) * sim_rng_unit(r);
+}
+
+double dev_rng_exp(struct sim_rng *r, double mean) {
+  return -mean * log(1.0 - sim_rng_unit(r));
+}
+
+double dev_hour_of_day(uint64_t wall_ms) {
+  return (double)(wall_ms % 86400000u) / 3600000.0;
+}
+
+double dev_daily_cycle(uint64_t wall_ms, double peak_hour) {
+  return cos(two_pi * (dev_hour_of_day(wall_ms) - peak_hour) / 24.0);
+}
+
+double dev_daylight(uint64_t wall_ms, double sunrise_h, double sunset_h) {
+  double h = dev_hour_of_day(wall_ms);
+  if (h <= sunrise_h || h >= sunset_h)
+    return 0.0;
+  return sin(two_pi / 2 * (h - sunrise_h) / (sunset_h - sunrise_h));
+}
+
+static double clamp(double v, double lo, double hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+double dev_walk_value(const struct dev_walk *p, float x, uint64_t wall_ms) {
+  return clamp(p->base + p->daily_amp * dev_daily_cycle(wall_ms, p->peak_hour) + x, p->min, p->max);
+}
+
+double dev_walk_step(const struct dev_walk *p, float *x, double dt_s, uint64_t wall_ms,
+                     struct sim_rng *r) {
+  double dt_h = dt_s / 3600.0;
+  /* Exact discretisation of the Ornstein-Uhlenbeck process: stable for any step length. */
+  double a = exp(-p->revert * dt_h);
+  double sd =
+      p->revert > 0 ? p->sigma * sqrt((1 - a * a) / (2 * p->revert)) : p->sigma * sqrt(dt_h);
+  *x = (float)(*x * a + sd * dev_rng_normal(r));
+  return dev_walk_value(p, *x, wall_ms);
+}
+
+float dev_walk_init(const struct dev_walk *p, struct sim_rng *r) {
+  double sd = p->revert > 0 ? p->sigma / sqrt(2 * p->revert) : 0;
+  return (float)(sd * dev_rng_normal(r));
+}
+
+static int is_day(const struct dev_bursts *p, uint64_t wall_ms) {
+  double h = dev_hour_of_day(wall_ms);
+  return h >= p->day_start_h && h < p->day_end_h;
+}
+
+sim_time_t dev_burst_gap(const struct dev_bursts *p, uint64_t wall_ms, struct sim_rng *r) {
+  double mean = is_day(p, wall_ms) ? p->gap_day_s : p->gap_night_s;
+  return (sim_time_t)(dev_rng_exp(r, mean) * 1e6) + 1;
+}
+
+sim_time_t dev_burst_length(const struct dev_bursts *p, struct sim_rng *r) {
+  return (sim_time_t)(dev_rng_exp(r, p->length_mean_s) * 1e6);
+}
+
+uint32_t dev_battery_fresh(const struct dev_battery *b, struct sim_rng *r) {
+  uint32_t span = b->fresh_max_uv > b->fresh_min_uv ? b->fresh_max_uv - b->fresh_min_uv : 0;
+  return b->fresh_min_uv + (span ? sim_rng_below(r, span + 1) : 0);
+}
+
+void dev_battery_tx(const struct dev_battery *b, uint32_t *uv) {
+  if (*uv > b->empty_uv + b->per_tx_uv)
+    *uv -= b->per_tx_uv;
+  else if (*uv > b->empty_uv)
+    *uv = b->empty_uv;
+}
+
+void dev_energy_add(uint64_t *mj, double watts, uint64_t dt_ms) {
+  if (watts > 0)
+    *mj += (uint64_t)(watts * (double)dt_ms + 0.5);
+}

@@ -1,0 +1,81 @@
+/* Behaviour primitives shared by device models: random draws, a mean-reverting random walk on
+ * top of a daily cycle, daylight, Poisson bursts, battery drain and an energy meter.
+ *
+ * All randomness comes from the caller's generator (the hub's), so the same seed gives the same
+ * device history. Nothing here allocates or keeps state: the state lives in the caller's
+ * sim_device.state bytes, passed in by pointer. */
+#ifndef DEVICES_BEHAVIOUR_H
+#define DEVICES_BEHAVIOUR_H
+
+#include <stdint.h>
+
+#include "sim/core/rng.h"
+#include "sim/loop/clock.h"
+
+/* Standard normal draw (Box-Muller; consumes two uniforms). */
+double dev_rng_normal(struct sim_rng *r);
+/* Uniform in [lo, hi]. */
+double dev_rng_range(struct sim_rng *r, double lo, double hi);
+/* Exponential with the given mean, in seconds (> 0). */
+double dev_rng_exp(struct sim_rng *r, double mean);
+
+/* Hours since midnight UTC (0 <= h < 24) at the Unix time wall_ms. */
+double dev_hour_of_day(uint64_t wall_ms);
+/* A daily cycle: cos() with its maximum 1 at peak_hour, minimum -1 twelve hours later. */
+double dev_daily_cycle(uint64_t wall_ms, double peak_hour);
+/* Daylight factor in [0, 1]: 0 at night, a half sine between sunrise and sunset (hours). */
+double dev_daylight(uint64_t wall_ms, double sunrise_h, double sunset_h);
+
+/* A quantity that wanders around a level with a daily cycle:
+ *   value = base + daily_amp * cycle(peak_hour) + x,
+ * where x is an Ornstein-Uhlenbeck process (noise sigma per sqrt(hour), pulled back to 0 at
+ * revert per hour), so it neither drifts away nor jumps. */
+struct dev_walk {
+  double base;
+  double daily_amp;
+  double peak_hour;
+  double sigma;  /* per sqrt(hour) */
+  double revert; /* per hour */
+  double min, max;
+};
+
+/* Advances *x by dt seconds and returns the clamped value at wall_ms. */
+double dev_walk_step(const struct dev_walk *p, float *x, double dt_s, uint64_t wall_ms,
+                     struct sim_rng *r);
+/* The value for a given deviation, without advancing (for initial values). */
+double dev_walk_value(const struct dev_walk *p, float x, uint64_t wall_ms);
+/* A draw of x from the walk's stationary distribution. */
+float dev_walk_init(const struct dev_walk *p, struct sim_rng *r);
+
+/* Activity in bursts: bursts start as a Poisson process whose mean gap depends on the time of
+ * day (day between day_start_h and day_end_h, else night); a burst lasts an exponential time. */
+struct dev_bursts {
+  double gap_day_s;
+  double gap_night_s;
+  double day_start_h, day_end_h;
+  double length_mean_s;
+};
+
+/* Gap until the next burst starts, drawn with the rate in force at wall_ms (a piecewise
+ * approximation of the non-homogeneous process, good enough at these rates). Microseconds. */
+sim_time_t dev_burst_gap(const struct dev_bursts *p, uint64_t wall_ms, struct sim_rng *r);
+sim_time_t dev_burst_length(const struct dev_bursts *p, struct sim_rng *r);
+
+/* A coin cell: a fresh voltage drawn in [fresh_min, fresh_max] (microvolts) that drops by
+ * per_tx for every frame sent, down to empty. */
+struct dev_battery {
+  uint32_t fresh_min_uv, fresh_max_uv;
+  uint32_t per_tx_uv;
+  uint32_t empty_uv;
+};
+uint32_t dev_battery_fresh(const struct dev_battery *b, struct sim_rng *r);
+void dev_battery_tx(const struct dev_battery *b, uint32_t *uv);
+
+/* Energy meter: adds watts over dt_ms to *mj (millijoules: W x ms). Negative power adds 0. */
+void dev_energy_add(uint64_t *mj, double watts, uint64_t dt_ms);
+/* Whole watt-hours in mj. */
+static inline uint64_t dev_energy_wh(uint64_t mj) {
+  return mj / 3600000u;
+}
+
+#endif
