@@ -1,0 +1,391 @@
+/* The admin line protocol: one request per line, one JSON reply line. Served over plain TCP
+ * with libuv directly (not through struct sim_transport, which may be the in-memory one for
+ * hubs), and callable in process through plat_server_admin(). Input is untrusted: every
+ * malformed line gets {"error":...}, an overlong line closes the client. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform/platform.h"
+#include "platform/server_internal.h"
+#include "platform/store.h"
+#include "sim/core/err.h"
+#include "sim/core/log.h"
+
+#define ADMIN_LINE_MAX 4096u
+
+struct plat_admin_client {
+  uv_tcp_t tcp;
+  struct plat_admin_client *prev, *next;
+  struct plat_server *srv;
+  struct sim_buf in;
+  int closing;
+};
+
+struct plat_admin {
+  uv_tcp_t tcp;
+  struct plat_admin_client *clients;
+  uint16_t port;
+};
+
+/* ---------------------------------------------------------------- JSON */
+
+static const char *error_name(int code) {
+  const ProtobufCEnumValue *v =
+      protobuf_c_enum_descriptor_get_value(&hubrpc__v1__error_code__descriptor, code);
+  if (!v)
+    return "UNKNOWN";
+  return strncmp(v->name, "ERROR_", 6) == 0 ? v->name + 6 : v->name;
+}
+
+static json_t *errors_json(const uint64_t *v) {
+  json_t *o = json_object();
+  for (int i = 0; i < PLAT_ERROR_CODES; i++)
+    if (v[i])
+      json_object_set_new(o, error_name(i), json_integer((json_int_t)v[i]));
+  return o;
+}
+
+char *plat_counters_json(const struct plat_counters *c) {
+  json_t *o = json_object();
+  if (!o)
+    return NULL;
+#define F(name) json_object_set_new(o, #name, json_integer((json_int_t)c->name))
+  F(sessions_accepted);
+  F(sessions_open);
+  F(sessions_closed);
+  F(auth_ok);
+  F(auth_failed);
+  F(handshake_timeouts);
+  F(idle_timeouts);
+  F(duplicate_sessions);
+  F(frames_in);
+  F(frames_out);
+  F(bytes_in);
+  F(bytes_out);
+  F(reports_new);
+  F(reports_duplicate);
+  F(seq_duplicate);
+  F(joined);
+  F(left);
+  F(rows_committed);
+  F(commits);
+  F(commit_failures);
+  F(acks_sent);
+  F(heartbeats);
+  F(commands_sent);
+  F(commands_ok);
+  F(commands_failed);
+  F(commands_timed_out);
+  F(command_results_unknown);
+  F(command_results_late);
+  F(hubs_known);
+#undef F
+  json_object_set_new(o, "errors_sent", errors_json(c->errors_sent));
+  json_object_set_new(o, "errors_received", errors_json(c->errors_received));
+  char *s = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  return s;
+}
+
+static char *reply_error(const char *fmt, const char *arg) {
+  char msg[256];
+  snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
+  /* Echoed input may be anything; JSON strings must be valid UTF-8, so keep printable ASCII. */
+  for (char *p = msg; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+      *p = '?';
+  json_t *o = json_pack("{s:s}", "error", msg);
+  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return s;
+}
+
+/* Parses hex (optionally 0x-prefixed) into *out, at most max. 0 or -1. */
+static int parse_hex(const char *t, uint64_t max, uint64_t *out) {
+  if (!t || !*t)
+    return -1;
+  if (t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+    t += 2;
+  if (!*t || strlen(t) > 16)
+    return -1;
+  for (const char *p = t; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+      return -1;
+  unsigned long long v = strtoull(t, NULL, 16);
+  if (v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_dec(const char *t, uint64_t max, uint64_t *out) {
+  if (!t || !*t || strlen(t) > 10)
+    return -1;
+  for (const char *p = t; *p; p++)
+    if (*p < '0' || *p > '9')
+      return -1;
+  unsigned long long v = strtoull(t, NULL, 10);
+  if (v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int hexval(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
+}
+
+static char *admin_command(struct plat_server *srv, char **tok, int n) {
+  uint64_t eui, ep, cl, cmd, id;
+  uint8_t payload[1024];
+  size_t plen = 0;
+  if (n < 6 || n > 7)
+    return reply_error("usage: command HUB_ID EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX "
+                       "[PAYLOADHEX]%s",
+                       "");
+  if (parse_hex(tok[2], UINT64_MAX, &eui))
+    return reply_error("bad EUI64HEX '%.64s'", tok[2]);
+  if (parse_dec(tok[3], 255, &ep))
+    return reply_error("bad ENDPOINT '%.64s' (0..255)", tok[3]);
+  if (parse_hex(tok[4], 0xFFFF, &cl))
+    return reply_error("bad CLUSTERHEX '%.64s'", tok[4]);
+  if (parse_hex(tok[5], 0xFF, &cmd))
+    return reply_error("bad COMMANDHEX '%.64s'", tok[5]);
+  if (n == 7) {
+    const char *p = tok[6];
+    size_t len = strlen(p);
+    if (len % 2 || len / 2 > sizeof(payload))
+      return reply_error("bad PAYLOADHEX '%.64s' (even number of hex digits, <= 1024 bytes)", p);
+    for (size_t i = 0; i < len / 2; i++) {
+      int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        return reply_error("bad PAYLOADHEX '%.64s'", p);
+      payload[plen++] = (uint8_t)(hi << 4 | lo);
+    }
+  }
+  int rc = plat_server_command(srv, tok[1], eui, (uint32_t)ep, (uint32_t)cl, (uint32_t)cmd, payload,
+                               plen, 0, 0, &id);
+  if (rc == SIM_ENOTFOUND)
+    return reply_error("hub '%.64s' is not online", tok[1]);
+  if (rc)
+    return reply_error("%s", sim_strerror(rc));
+  json_t *o = json_pack("{s:I}", "cmd_id", (json_int_t)id);
+  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return s;
+}
+
+char *plat_server_admin(struct plat_server *srv, const char *line) {
+  char buf[ADMIN_LINE_MAX + 1];
+  if (!line)
+    return reply_error("empty request%s", "");
+  if (strlen(line) > ADMIN_LINE_MAX)
+    return reply_error("line longer than 4096 bytes%s", "");
+  snprintf(buf, sizeof(buf), "%s", line);
+  char *tok[8], *save = NULL;
+  int n = 0;
+  for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+    if (n == 8)
+      return reply_error("too many arguments%s", "");
+    tok[n++] = t;
+  }
+  if (n == 0)
+    return reply_error("empty request%s", "");
+  if (strcmp(tok[0], "stats") == 0 && n == 1) {
+    struct plat_counters c;
+    plat_server_counters(srv, &c);
+    return plat_counters_json(&c);
+  }
+  if (strcmp(tok[0], "command") == 0)
+    return admin_command(srv, tok, n);
+  if (strcmp(tok[0], "device") == 0) {
+    uint64_t eui;
+    if (n != 2 || parse_hex(tok[1], UINT64_MAX, &eui))
+      return reply_error("usage: device EUI64HEX%s", "");
+    char *out = NULL;
+    int rc = plat_store_device_json(plat__store(srv), eui, &out);
+    if (rc == SIM_ENOTFOUND)
+      return reply_error("unknown device %.32s", tok[1]);
+    if (rc)
+      return reply_error("%s", sim_strerror(rc));
+    return out;
+  }
+  return reply_error("unknown request '%.64s' (stats, command, device)", tok[0]);
+}
+
+/* ---------------------------------------------------------------- tcp */
+
+static void client_closed_cb(uv_handle_t *h) {
+  struct plat_admin_client *cl = h->data;
+  struct plat_server *srv = cl->srv;
+  sim_buf_fini(&cl->in);
+  free(cl);
+  srv->admin_handles--;
+  plat__maybe_stopped(srv);
+}
+
+static void client_close(struct plat_admin_client *cl) {
+  if (cl->closing)
+    return;
+  cl->closing = 1;
+  struct plat_admin *a = cl->srv->admin;
+  if (cl->prev)
+    cl->prev->next = cl->next;
+  else
+    a->clients = cl->next;
+  if (cl->next)
+    cl->next->prev = cl->prev;
+  uv_close((uv_handle_t *)&cl->tcp, client_closed_cb);
+}
+
+static void write_cb(uv_write_t *w, int status) {
+  free(w->data);
+  free(w);
+}
+
+static void client_reply(struct plat_admin_client *cl, char *json) {
+  if (!json)
+    return;
+  size_t n = strlen(json);
+  char *p = realloc(json, n + 2);
+  uv_write_t *w = malloc(sizeof(*w));
+  if (!p || !w) {
+    free(p ? p : json);
+    free(w);
+    return;
+  }
+  p[n] = '\n';
+  p[n + 1] = 0;
+  w->data = p;
+  uv_buf_t b = uv_buf_init(p, (unsigned)(n + 1));
+  if (uv_write(w, (uv_stream_t *)&cl->tcp, &b, 1, write_cb)) {
+    free(p);
+    free(w);
+  }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  static char slab[8192]; /* one loop thread: the read is consumed before the next alloc */
+  buf->base = slab;
+  buf->len = sizeof(slab);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct plat_admin_client *cl = st->data;
+  if (n < 0) {
+    client_close(cl);
+    return;
+  }
+  if (n == 0 || cl->closing)
+    return;
+  if (sim_buf_append(&cl->in, buf->base, (size_t)n)) {
+    client_close(cl);
+    return;
+  }
+  size_t off = 0;
+  for (;;) {
+    uint8_t *nl = memchr(cl->in.data + off, '\n', cl->in.len - off);
+    if (!nl)
+      break;
+    size_t len = (size_t)(nl - (cl->in.data + off));
+    if (len > ADMIN_LINE_MAX) {
+      client_reply(cl, reply_error("line longer than 4096 bytes%s", ""));
+      client_close(cl);
+      return;
+    }
+    char line[ADMIN_LINE_MAX + 1];
+    memcpy(line, cl->in.data + off, len);
+    line[len] = 0;
+    if (memchr(line, 0, len))
+      client_reply(cl, reply_error("NUL byte in request%s", ""));
+    else
+      client_reply(cl, plat_server_admin(cl->srv, line));
+    off += len + 1;
+  }
+  sim_buf_consume(&cl->in, off);
+  if (cl->in.len > ADMIN_LINE_MAX) {
+    client_reply(cl, reply_error("line longer than 4096 bytes%s", ""));
+    client_close(cl);
+  }
+}
+
+static void connection_cb(uv_stream_t *server, int status) {
+  struct plat_server *srv = server->data;
+  struct plat_admin *a = srv->admin;
+  if (status < 0 || !a)
+    return;
+  struct plat_admin_client *cl = calloc(1, sizeof(*cl));
+  if (!cl)
+    return;
+  cl->srv = srv;
+  sim_buf_init(&cl->in);
+  uv_tcp_init(srv->loop, &cl->tcp);
+  cl->tcp.data = cl;
+  srv->admin_handles++;
+  cl->next = a->clients;
+  if (a->clients)
+    a->clients->prev = cl;
+  a->clients = cl;
+  if (uv_accept(server, (uv_stream_t *)&cl->tcp) ||
+      uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb))
+    client_close(cl);
+}
+
+static void listener_closed_cb(uv_handle_t *h) {
+  struct plat_server *srv = h->data;
+  free(srv->admin);
+  srv->admin = NULL;
+  srv->admin_handles--;
+  plat__maybe_stopped(srv);
+}
+
+int plat__admin_start(struct plat_server *srv) {
+  struct plat_admin *a = calloc(1, sizeof(*a));
+  if (!a)
+    return SIM_ENOMEM;
+  struct sockaddr_in sa;
+  int rc = uv_ip4_addr(srv->admin_addr.host, srv->admin_addr.port, &sa);
+  if (rc) {
+    SIM_LOGE("platform: bad admin address %s", srv->admin_addr.host);
+    free(a);
+    return SIM_EINVAL;
+  }
+  uv_tcp_init(srv->loop, &a->tcp);
+  a->tcp.data = srv;
+  srv->admin = a;
+  srv->admin_handles++;
+  if ((rc = uv_tcp_bind(&a->tcp, (const struct sockaddr *)&sa, 0)) ||
+      (rc = uv_listen((uv_stream_t *)&a->tcp, 64, connection_cb))) {
+    SIM_LOGE("platform: cannot listen for admin on %s:%u: %s", srv->admin_addr.host,
+             srv->admin_addr.port, uv_strerror(rc));
+    uv_close((uv_handle_t *)&a->tcp, listener_closed_cb);
+    return rc;
+  }
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getsockname(&a->tcp, (struct sockaddr *)&ss, &len) == 0)
+    a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  return 0;
+}
+
+void plat__admin_stop(struct plat_server *srv) {
+  struct plat_admin *a = srv->admin;
+  if (!a || uv_is_closing((uv_handle_t *)&a->tcp))
+    return;
+  while (a->clients)
+    client_close(a->clients);
+  uv_close((uv_handle_t *)&a->tcp, listener_closed_cb);
+}
+
+uint16_t plat_server_admin_port(const struct plat_server *srv) {
+  return srv->admin ? srv->admin->port : 0;
+}

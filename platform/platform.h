@@ -1,0 +1,109 @@
+/* The reference platform: the server side of hubrpc v1 (docs/protocol.md) with a SQLite store.
+ *
+ * It is the embedded default platform of `hubsim run`, runs alone as `hubsim platform`, and is
+ * the peer of hubsim's own tests and benchmarks. It accepts hub sessions on a transport,
+ * authenticates them with the fleet key, stores what they send (group commit), acknowledges
+ * only committed data, and sends commands (on demand, and optionally a background rate of
+ * on/off toggles to plugs).
+ *
+ * Threading: a server belongs to one libuv loop; every call is made from that loop's thread.
+ * Ownership: the caller owns the loop and the transport; both must outlive the server
+ * (until the stop callback has run and plat_server_free returned). */
+#ifndef PLATFORM_PLATFORM_H
+#define PLATFORM_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sim/transport/transport.h"
+
+#define PLAT_DEFAULT_LISTEN "hubrpc://127.0.0.1:7800"
+#define PLAT_DEFAULT_DB "hubsim-platform.db"
+#define PLAT_DEFAULT_FLEET_KEY "hubsim-demo-fleet-key"
+#define PLAT_DEFAULT_HEARTBEAT_S 30u
+#define PLAT_DEFAULT_WINDOW 256u
+#define PLAT_DEFAULT_COMMIT_MS 5u
+/* A group commits early once this many rows are pending. */
+#define PLAT_COMMIT_ROWS 2000u
+/* Handshake deadline from accept, and the time a command waits for its result. */
+#define PLAT_HANDSHAKE_MS 10000u
+#define PLAT_COMMAND_TIMEOUT_MS 30000u
+/* The model that receives the background on/off toggles. */
+#define PLAT_TOGGLE_MODEL "lumi.plug.maeu01"
+
+struct plat_config {
+  const char *listen;       /* "hubrpc://host:port" (port 0: any free port); borrowed */
+  const char *db_path;      /* SQLite file, created when missing; ":memory:" works; borrowed */
+  const uint8_t *fleet_key; /* borrowed; copied by plat_server_new */
+  size_t fleet_key_len;
+  uint32_t heartbeat_s; /* 0: PLAT_DEFAULT_HEARTBEAT_S */
+  uint32_t max_window;  /* 0: PLAT_DEFAULT_WINDOW */
+  uint32_t commit_ms;   /* 0: PLAT_DEFAULT_COMMIT_MS */
+  double command_rate;  /* background toggles per second; 0: none */
+  const char *admin;    /* "127.0.0.1:PORT" for the admin line protocol (tcp), NULL: none */
+};
+
+/* Every counter since the server started. Errors are indexed by hubrpc ErrorCode (0..15). */
+#define PLAT_ERROR_CODES 16
+struct plat_counters {
+  uint64_t sessions_accepted, sessions_open, sessions_closed;
+  uint64_t auth_ok, auth_failed, handshake_timeouts, idle_timeouts, duplicate_sessions;
+  uint64_t frames_in, frames_out, bytes_in, bytes_out;
+  uint64_t reports_new, reports_duplicate; /* Reports */
+  uint64_t seq_duplicate;                  /* duplicates of every sequenced type */
+  uint64_t joined, left;
+  uint64_t rows_committed, commits, commit_failures, acks_sent;
+  uint64_t heartbeats;
+  uint64_t commands_sent, commands_ok, commands_failed, commands_timed_out;
+  uint64_t command_results_unknown, command_results_late;
+  uint64_t errors_sent[PLAT_ERROR_CODES], errors_received[PLAT_ERROR_CODES];
+  uint64_t hubs_known;
+};
+
+struct plat_server;
+
+/* Creates a server: opens the store and loads hubs and the highest cmd_id. Nothing listens
+ * yet. On success *out is the server (freed by plat_server_free). SIM_EINVAL for a bad config
+ * (the log names the field), SIM_EDB when the store cannot be opened. */
+int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_config *cfg,
+                    struct plat_server **out);
+/* Listens on cfg->listen (and cfg->admin). 0 or the transport's error. */
+int plat_server_start(struct plat_server *srv);
+/* The port the hubrpc listener is bound to (0 before start). */
+uint16_t plat_server_port(const struct plat_server *srv);
+/* The admin listener's port (0: none). */
+uint16_t plat_server_admin_port(const struct plat_server *srv);
+
+/* Stops: closes the listeners, commits and acknowledges what was received, sends
+ * Error{SHUTTING_DOWN} to every session and closes them, then runs cb once every handle is
+ * closed. cb may be NULL. Calling it twice is an error (SIM_EINVAL). */
+typedef void (*plat_stop_cb)(struct plat_server *srv, void *arg);
+int plat_server_stop(struct plat_server *srv, plat_stop_cb cb, void *arg);
+/* Frees a stopped (or never started) server and closes the store. */
+void plat_server_free(struct plat_server *srv);
+
+void plat_server_counters(const struct plat_server *srv, struct plat_counters *out);
+/* The counters as one JSON object text (malloc'ed, freed by the caller), NULL on no memory. */
+char *plat_counters_json(const struct plat_counters *c);
+
+/* Sends a command to a device behind an online hub, as an app would. payload (len bytes) is
+ * borrowed. On success *cmd_id_out (may be NULL) is the new command's id. SIM_ENOTFOUND when
+ * the hub has no open session, SIM_EINVAL for a bad argument, SIM_ECLOSED when the send failed. */
+int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eui64,
+                        uint32_t endpoint, uint32_t cluster, uint32_t command,
+                        const uint8_t *payload, size_t len, int global, uint32_t mfr_code,
+                        uint64_t *cmd_id_out);
+
+/* Runs one admin request line (without its newline) and returns the JSON reply text
+ * (malloc'ed, no newline, freed by the caller); never NULL unless out of memory.
+ *   stats                                            -> counters
+ *   command HUB_ID EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX] -> {"cmd_id":N}
+ *   device EUI64HEX                                  -> latest state
+ * Anything else gets {"error":"..."}. */
+char *plat_server_admin(struct plat_server *srv, const char *line);
+
+/* The whole `hubsim platform` command: argv[0] is "platform". Returns the exit code. */
+int plat_main(int argc, char **argv);
+
+#endif

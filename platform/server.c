@@ -1,0 +1,1070 @@
+/* The reference platform server: hubrpc v1 sessions, group commit, acks, commands.
+ *
+ * Shape of the state:
+ *   - a hub record (struct plat_hub) per hub_id ever seen, loaded from the store at start, in
+ *     a hash table; it carries the sequence state of the hub's current boot (received: highest
+ *     seq accepted into the open transaction; stored: highest committed) because a sequence
+ *     continues across sessions of the same boot;
+ *   - a session (struct plat_session) per connection, small: no buffers besides the frame
+ *     reader's partial frame, and the decoded Hello while the handshake is under way;
+ *   - one group transaction in the store; a timer commits it every commit_ms (or at once at
+ *     PLAT_COMMIT_ROWS rows) and then acknowledges every hub that had data in it.
+ *
+ * Closing: a session that must end (protocol error, timeout, replaced) is moved to the closing
+ * list after its Error frame is queued; a check handle closes it once the transport has handed
+ * the Error to the kernel (sim_conn_pending() == 0), or after a short cap. Sessions are never
+ * freed inside the frame callback, so the frame reader is never freed under its own feet. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform/platform.h"
+#include "platform/server_internal.h"
+#include "platform/store.h"
+#include "sim/core/err.h"
+#include "sim/core/log.h"
+#include "sim/core/rng.h"
+#include "sim/wire/auth.h"
+#include "sim/wire/frame.h"
+#include "sim/wire/hubrpc.h"
+
+#define CLOSE_CAP_MS 1000u
+#define STOP_CAP_MS 500u
+#define SWEEP_MS 250u
+
+/* ---------------------------------------------------------------- time and sending */
+
+static uint64_t mono_ms(struct plat_server *srv) {
+  return uv_now(srv->loop);
+}
+
+static uint64_t wall_ms(void) {
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv))
+    return 0;
+  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static void begin_close(struct plat_session *s);
+
+/* Encodes env into the server's scratch buffer and queues it on s. */
+static int sess_send(struct plat_session *s, const sim_env *env) {
+  struct plat_server *srv = s->srv;
+  srv->out.len = 0;
+  int rc = sim_hubrpc_encode(&srv->out, env);
+  if (rc)
+    return rc;
+  rc = sim_conn_send(s->conn, srv->out.data, srv->out.len);
+  if (rc)
+    return rc;
+  srv->c.frames_out++;
+  srv->c.bytes_out += srv->out.len;
+  return 0;
+}
+
+/* Sends Error{code, reason} (when code >= 0) and starts closing s. Idempotent. */
+static void sess_fail(struct plat_session *s, int code, const char *reason) {
+  struct plat_server *srv = s->srv;
+  if (s->state == PLAT_S_CLOSING)
+    return;
+  if (code >= 0) {
+    srv->out.len = 0;
+    if (sim_hubrpc_put_error(&srv->out, (Hubrpc__V1__ErrorCode)code, reason) == 0 &&
+        sim_conn_send(s->conn, srv->out.data, srv->out.len) == 0) {
+      srv->c.frames_out++;
+      srv->c.bytes_out += srv->out.len;
+    }
+    if (code < PLAT_ERROR_CODES)
+      srv->c.errors_sent[code]++;
+    SIM_LOGD("platform: session %s: error %d: %s", s->hub ? s->hub->id : "-", code, reason);
+  }
+  begin_close(s);
+}
+
+static void list_remove(struct plat_session **head, struct plat_session *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    *head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  s->prev = s->next = NULL;
+}
+
+static void list_push(struct plat_session **head, struct plat_session *s) {
+  s->prev = NULL;
+  s->next = *head;
+  if (*head)
+    (*head)->prev = s;
+  *head = s;
+}
+
+/* Detaches s from its hub and from the bookkeeping of open sessions. */
+static void sess_detach(struct plat_session *s) {
+  struct plat_server *srv = s->srv;
+  if (s->state == PLAT_S_OPEN)
+    srv->c.sessions_open--;
+  if (s->hub && s->hub->sess == s)
+    s->hub->sess = NULL;
+  s->hub = NULL;
+  sim_hubrpc_free(s->hello);
+  s->hello = NULL;
+}
+
+static void begin_close(struct plat_session *s) {
+  struct plat_server *srv = s->srv;
+  if (s->state == PLAT_S_CLOSING)
+    return;
+  sess_detach(s);
+  s->state = PLAT_S_CLOSING;
+  list_remove(&srv->live, s);
+  list_push(&srv->closing, s);
+  s->deadline_ms = mono_ms(srv) + (srv->stopping ? STOP_CAP_MS : CLOSE_CAP_MS);
+  if (srv->started && !uv_is_active((uv_handle_t *)&srv->reaper))
+    uv_check_start(&srv->reaper, plat__reap_cb);
+}
+
+static void sess_free(struct plat_session *s) {
+  s->srv->c.sessions_closed++;
+  sim_frame_reader_fini(&s->reader);
+  free(s);
+}
+
+/* Closes the connections of closing sessions whose Error has left (or whose cap expired). */
+void plat__reap_cb(uv_check_t *h) {
+  struct plat_server *srv = h->data;
+  uint64_t now = mono_ms(srv);
+  struct plat_session *s = srv->closing, *next;
+  for (; s; s = next) {
+    next = s->next;
+    if (sim_conn_pending(s->conn) == 0 || now >= s->deadline_ms) {
+      list_remove(&srv->closing, s);
+      sim_conn_close(s->conn);
+      sess_free(s);
+    }
+  }
+  if (!srv->closing) {
+    uv_check_stop(&srv->reaper);
+    if (srv->stopping)
+      plat__stop_finish(srv);
+  }
+}
+
+/* ---------------------------------------------------------------- hubs */
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+struct plat_hub *plat__hub_find(struct plat_server *srv, const char *id) {
+  if (!srv->hcap)
+    return NULL;
+  struct plat_hub *h = srv->htab[hash_str(id) & (srv->hcap - 1)];
+  for (; h; h = h->hnext)
+    if (strcmp(h->id, id) == 0)
+      return h;
+  return NULL;
+}
+
+static int hub_grow(struct plat_server *srv) {
+  size_t ncap = srv->hcap ? srv->hcap * 2 : 1024;
+  struct plat_hub **nt = calloc(ncap, sizeof(*nt));
+  if (!nt)
+    return SIM_ENOMEM;
+  for (size_t i = 0; i < srv->hcap; i++) {
+    struct plat_hub *h = srv->htab[i], *next;
+    for (; h; h = next) {
+      next = h->hnext;
+      size_t b = hash_str(h->id) & (ncap - 1);
+      h->hnext = nt[b];
+      nt[b] = h;
+    }
+  }
+  free(srv->htab);
+  srv->htab = nt;
+  srv->hcap = ncap;
+  return 0;
+}
+
+static struct plat_hub *hub_add(struct plat_server *srv, const char *id) {
+  if (srv->hcount >= srv->hcap && hub_grow(srv))
+    return NULL;
+  size_t n = strlen(id);
+  struct plat_hub *h = calloc(1, sizeof(*h) + n + 1);
+  if (!h)
+    return NULL;
+  memcpy(h->id, id, n + 1);
+  size_t b = hash_str(id) & (srv->hcap - 1);
+  h->hnext = srv->htab[b];
+  srv->htab[b] = h;
+  srv->hcount++;
+  srv->c.hubs_known = srv->hcount;
+  return h;
+}
+
+static void load_hub_cb(void *arg, const char *id, uint64_t boot_id, uint64_t stored) {
+  struct plat_server *srv = arg;
+  struct plat_hub *h = plat__hub_find(srv, id);
+  if (!h)
+    h = hub_add(srv, id);
+  if (h) {
+    h->boot_id = boot_id;
+    h->stored = h->received = stored;
+  }
+}
+
+/* ---------------------------------------------------------------- plugs (toggle targets) */
+
+static struct plat_plug *plug_find(struct plat_server *srv, uint64_t eui64) {
+  if (!srv->pmap_cap)
+    return NULL;
+  size_t mask = srv->pmap_cap - 1;
+  for (size_t i = (size_t)(eui64 * 0x9E3779B97F4A7C15ull) & mask;; i = (i + 1) & mask) {
+    uint32_t idx = srv->pmap[i];
+    if (idx == UINT32_MAX)
+      return NULL;
+    if (srv->plugs[idx].eui64 == eui64)
+      return &srv->plugs[idx];
+  }
+}
+
+static int pmap_put(uint32_t *map, size_t cap, const struct plat_plug *plugs, uint32_t idx) {
+  size_t mask = cap - 1;
+  for (size_t i = (size_t)(plugs[idx].eui64 * 0x9E3779B97F4A7C15ull) & mask;; i = (i + 1) & mask) {
+    if (map[i] == UINT32_MAX) {
+      map[i] = idx;
+      return 0;
+    }
+  }
+}
+
+/* Adds or re-targets a plug. The map never deletes: a plug that left keeps its slot with
+ * hub == NULL, so a rejoin reuses it. */
+static void plug_set(struct plat_server *srv, uint64_t eui64, struct plat_hub *hub,
+                     uint8_t endpoint) {
+  struct plat_plug *p = plug_find(srv, eui64);
+  if (p) {
+    p->hub = hub;
+    p->endpoint = endpoint;
+    return;
+  }
+  if (!hub)
+    return;
+  if (srv->nplugs + 1 > srv->pmap_cap / 2) {
+    size_t ncap = srv->pmap_cap ? srv->pmap_cap * 2 : 1024;
+    uint32_t *nm = malloc(ncap * sizeof(*nm));
+    if (!nm)
+      return;
+    memset(nm, 0xFF, ncap * sizeof(*nm));
+    for (uint32_t i = 0; i < srv->nplugs; i++)
+      pmap_put(nm, ncap, srv->plugs, i);
+    free(srv->pmap);
+    srv->pmap = nm;
+    srv->pmap_cap = ncap;
+  }
+  if (srv->nplugs == srv->plugs_cap) {
+    size_t ncap = srv->plugs_cap ? srv->plugs_cap * 2 : 256;
+    struct plat_plug *np = realloc(srv->plugs, ncap * sizeof(*np));
+    if (!np)
+      return;
+    srv->plugs = np;
+    srv->plugs_cap = ncap;
+  }
+  srv->plugs[srv->nplugs] = (struct plat_plug){eui64, hub, endpoint};
+  pmap_put(srv->pmap, srv->pmap_cap, srv->plugs, (uint32_t)srv->nplugs);
+  srv->nplugs++;
+}
+
+static void load_plug_cb(void *arg, uint64_t eui64, const char *hub_id) {
+  struct plat_server *srv = arg;
+  struct plat_hub *h = plat__hub_find(srv, hub_id);
+  if (h)
+    plug_set(srv, eui64, h, 1);
+}
+
+/* ---------------------------------------------------------------- group commit */
+
+static void commit_timer_cb(uv_timer_t *t);
+
+static void arm_commit(struct plat_server *srv) {
+  if (!srv->started || srv->finishing || uv_is_active((uv_handle_t *)&srv->commit_timer))
+    return;
+  uv_timer_start(&srv->commit_timer, commit_timer_cb, srv->cfg.commit_ms, 0);
+}
+
+void plat__flush(struct plat_server *srv);
+
+static void mark_dirty(struct plat_server *srv, struct plat_hub *h) {
+  if (!h->dirty) {
+    h->dirty = 1;
+    h->dnext = srv->dirty;
+    srv->dirty = h;
+  }
+  if (plat_store_pending(srv->store) >= PLAT_COMMIT_ROWS)
+    plat__flush(srv);
+  else
+    arm_commit(srv);
+}
+
+/* Commits the open group and acknowledges every hub that had data (or duplicates) in it.
+ * A failed COMMIT loses the group: the hubs' received seq falls back to stored and their
+ * sessions are closed, so they reconnect and resend from their last Ack. */
+void plat__flush(struct plat_server *srv) {
+  if (srv->started && !srv->finishing)
+    uv_timer_stop(&srv->commit_timer);
+  uint64_t now = wall_ms();
+  int rc = 0;
+  for (struct plat_hub *h = srv->dirty; h && !rc; h = h->dnext)
+    if (h->received > h->stored)
+      rc = plat_store_hub_progress(srv->store, h->id, h->boot_id, h->received, now);
+  size_t rows = plat_store_pending(srv->store);
+  if (!rc)
+    rc = plat_store_commit(srv->store);
+  else
+    plat_store_commit(srv->store); /* whatever it does, the group is over */
+  if (rows) {
+    if (rc) {
+      srv->c.commit_failures++;
+    } else {
+      srv->c.commits++;
+      srv->c.rows_committed += rows;
+    }
+  }
+  struct plat_hub *h = srv->dirty, *next;
+  srv->dirty = NULL;
+  for (; h; h = next) {
+    next = h->dnext;
+    h->dnext = NULL;
+    h->dirty = 0;
+    struct plat_session *s = h->sess;
+    if (rc) {
+      h->received = h->stored;
+      if (s)
+        sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "store failure, resend");
+      continue;
+    }
+    h->stored = h->received;
+    if (!s || s->state != PLAT_S_OPEN)
+      continue;
+    Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
+    ack.up_to_seq = h->stored;
+    sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+    env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    if (sess_send(s, &env)) {
+      begin_close(s);
+      continue;
+    }
+    s->acked = h->stored;
+    srv->c.acks_sent++;
+  }
+}
+
+static void commit_timer_cb(uv_timer_t *t) {
+  plat__flush(t->data);
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static void cmd_track(struct plat_server *srv, uint64_t id, uint64_t deadline) {
+  if (srv->cmd_head > 0 && srv->cmd_head >= srv->cmd_len / 2) {
+    memmove(srv->cmds, srv->cmds + srv->cmd_head,
+            (srv->cmd_len - srv->cmd_head) * sizeof(*srv->cmds));
+    srv->cmd_len -= srv->cmd_head;
+    srv->cmd_head = 0;
+  }
+  if (srv->cmd_len == srv->cmd_cap) {
+    size_t ncap = srv->cmd_cap ? srv->cmd_cap * 2 : 64;
+    struct plat_pcmd *n = realloc(srv->cmds, ncap * sizeof(*n));
+    if (!n)
+      return; /* untracked: its result will count as late/unknown, never crash */
+    srv->cmds = n;
+    srv->cmd_cap = ncap;
+  }
+  srv->cmds[srv->cmd_len++] = (struct plat_pcmd){id, deadline, 0};
+}
+
+/* Pending commands are in cmd_id order (ids are issued monotonically): binary search. */
+static struct plat_pcmd *cmd_find(struct plat_server *srv, uint64_t id) {
+  size_t lo = srv->cmd_head, hi = srv->cmd_len;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (srv->cmds[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < srv->cmd_len && srv->cmds[lo].id == id ? &srv->cmds[lo] : NULL;
+}
+
+static void cmd_sweep(struct plat_server *srv, uint64_t now) {
+  while (srv->cmd_head < srv->cmd_len) {
+    struct plat_pcmd *p = &srv->cmds[srv->cmd_head];
+    if (!p->done && p->deadline > now)
+      break;
+    if (!p->done)
+      srv->c.commands_timed_out++;
+    srv->cmd_head++;
+  }
+  if (srv->cmd_head == srv->cmd_len)
+    srv->cmd_head = srv->cmd_len = 0;
+}
+
+int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eui64,
+                        uint32_t endpoint, uint32_t cluster, uint32_t command,
+                        const uint8_t *payload, size_t len, int global, uint32_t mfr_code,
+                        uint64_t *cmd_id_out) {
+  if (!hub_id || endpoint > 0xFF || cluster > 0xFFFF || command > 0xFF || mfr_code > 0xFFFF ||
+      len > 1024 || (len && !payload))
+    return SIM_EINVAL;
+  if (srv->stopping)
+    return SIM_ECLOSED;
+  struct plat_hub *h = plat__hub_find(srv, hub_id);
+  if (!h || !h->sess || h->sess->state != PLAT_S_OPEN)
+    return SIM_ENOTFOUND;
+  uint64_t id = srv->next_cmd_id + 1;
+  uint64_t issued = wall_ms();
+  Hubrpc__V1__Command cmd = HUBRPC__V1__COMMAND__INIT;
+  cmd.cmd_id = id;
+  cmd.device = eui64;
+  cmd.endpoint = endpoint;
+  cmd.cluster = cluster;
+  cmd.command = command;
+  cmd.zcl_payload.data = (uint8_t *)payload;
+  cmd.zcl_payload.len = len;
+  cmd.global = global ? 1 : 0;
+  cmd.manufacturer_code = mfr_code;
+  cmd.issued_ms = issued;
+  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND;
+  env.command = &cmd;
+  int rc = sess_send(h->sess, &env);
+  if (rc) {
+    begin_close(h->sess);
+    return SIM_ECLOSED;
+  }
+  srv->next_cmd_id = id;
+  srv->c.commands_sent++;
+  /* The row persists the id (its max is reloaded at start) and is where the result lands. */
+  if (plat_store_cmd_issued(srv->store, id, eui64, h->id, cluster, command, issued) == 0)
+    arm_commit(srv);
+  cmd_track(srv, id, mono_ms(srv) + PLAT_COMMAND_TIMEOUT_MS);
+  if (cmd_id_out)
+    *cmd_id_out = id;
+  return 0;
+}
+
+/* Background toggles: every 1/rate s one on/off Toggle (cluster 0x0006, command 0x02) to a
+ * random plug behind an online hub. Rates above the timer resolution send several per tick,
+ * keeping the average. */
+static void toggle_timer_cb(uv_timer_t *t) {
+  struct plat_server *srv = t->data;
+  uint64_t now = mono_ms(srv);
+  double due = (double)(now - srv->toggle_start_ms) * srv->cfg.command_rate / 1000.0;
+  uint64_t n = due > (double)srv->toggles ? (uint64_t)(due - (double)srv->toggles) : 0;
+  if (n > 10000)
+    n = 10000;
+  for (uint64_t i = 0; i < n; i++) {
+    srv->toggles++;
+    if (!srv->nplugs)
+      continue;
+    for (int tries = 0; tries < 16; tries++) {
+      struct plat_plug *p = &srv->plugs[sim_rng_below(&srv->rng, (uint32_t)srv->nplugs)];
+      if (p->hub && p->hub->sess && p->hub->sess->state == PLAT_S_OPEN) {
+        plat_server_command(srv, p->hub->id, p->eui64, p->endpoint, 0x0006, 0x02, NULL, 0, 0, 0,
+                            NULL);
+        break;
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- protocol */
+
+static int valid_hub_id(const char *id) {
+  size_t n = strlen(id);
+  if (n < 1 || n > SIM_HUBRPC_HUB_ID_MAX)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = id[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+/* Handles Hello. Returns 1 when env is kept by the session (until Auth). */
+static int on_hello(struct plat_session *s, sim_env *env) {
+  const Hubrpc__V1__Hello *h = env->hello;
+  if (h->proto_version != SIM_HUBRPC_VERSION) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSUPPORTED_VERSION, "supported: 1");
+    return 0;
+  }
+  if (!h->hub_id || !valid_hub_id(h->hub_id)) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD,
+              "hub_id: 1..64 bytes of [A-Za-z0-9._:-]");
+    return 0;
+  }
+  if (h->client_nonce.len != SIM_HUBRPC_NONCE_LEN) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "client_nonce: exactly 16 bytes");
+    return 0;
+  }
+  if (sim_auth_random(s->server_nonce, sizeof(s->server_nonce))) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "no random bytes");
+    return 0;
+  }
+  Hubrpc__V1__Challenge ch = HUBRPC__V1__CHALLENGE__INIT;
+  ch.server_nonce.data = s->server_nonce;
+  ch.server_nonce.len = sizeof(s->server_nonce);
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_CHALLENGE;
+  out.challenge = &ch;
+  if (sess_send(s, &out)) {
+    begin_close(s);
+    return 0;
+  }
+  s->hello = env;
+  s->state = PLAT_S_AUTH;
+  return 1;
+}
+
+static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
+  struct plat_server *srv = s->srv;
+  const Hubrpc__V1__Hello *hello = s->hello->hello;
+  uint8_t secret[32], mac[32];
+  int ok = a->mac.len == SIM_HUBRPC_MAC_LEN &&
+           sim_auth_hub_secret(srv->fleet_key, srv->fleet_key_len, hello->hub_id, secret) == 0 &&
+           sim_auth_mac(secret, hello->client_nonce.data, s->server_nonce, mac) == 0 &&
+           sim_auth_equal(mac, a->mac.data, sizeof(mac));
+  if (!ok) {
+    srv->c.auth_failed++;
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, "wrong mac");
+    return;
+  }
+  srv->c.auth_ok++;
+  struct plat_hub *h = plat__hub_find(srv, hello->hub_id);
+  int known = h != NULL;
+  if (!h && !(h = hub_add(srv, hello->hub_id))) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "out of memory");
+    return;
+  }
+  if (h->sess && h->sess != s) {
+    srv->c.duplicate_sessions++;
+    sess_fail(h->sess, HUBRPC__V1__ERROR_CODE__ERROR_DUPLICATE_SESSION,
+              "a newer session of this hub replaced this one");
+  }
+  if (!known || h->boot_id != hello->boot_id) {
+    /* A new boot starts a new sequence. Rows of the old boot still in the open group keep
+     * their keys; the hub's progress row now follows the new boot. */
+    h->boot_id = hello->boot_id;
+    h->received = h->stored = 0;
+  }
+  h->sess = s;
+  s->hub = h;
+  s->acked = h->stored;
+  uint64_t now = wall_ms();
+  if (plat_store_hub_seen(srv->store, h->id, h->boot_id, h->stored, hello->model, hello->firmware,
+                          now) == 0)
+    arm_commit(srv);
+  if (sim_auth_random(&s->session_id, sizeof(s->session_id)))
+    s->session_id = sim_rng_u32(&srv->rng);
+  Hubrpc__V1__Welcome w = HUBRPC__V1__WELCOME__INIT;
+  w.session_id = s->session_id;
+  w.heartbeat_s = srv->cfg.heartbeat_s;
+  w.server_time_ms = now;
+  w.acked_seq = h->stored;
+  w.max_window = srv->cfg.max_window;
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
+  out.welcome = &w;
+  sim_hubrpc_free(s->hello);
+  s->hello = NULL;
+  s->state = PLAT_S_OPEN;
+  srv->c.sessions_open++;
+  if (sess_send(s, &out))
+    begin_close(s);
+}
+
+/* Applies the sequencing rules to seq. Returns 1: new, 0: duplicate (acked, not stored),
+ * -1: the session failed. */
+static int seq_check(struct plat_session *s, uint64_t seq) {
+  struct plat_server *srv = s->srv;
+  struct plat_hub *h = s->hub;
+  char why[96];
+  if (seq == 0) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "seq: starts at 1");
+    return -1;
+  }
+  if (seq <= h->received) {
+    srv->c.seq_duplicate++;
+    mark_dirty(srv, h); /* a resend of stored data still gets its Ack */
+    return 0;
+  }
+  if (seq > h->received + 1) {
+    snprintf(why, sizeof(why), "expected seq %llu, got %llu", (unsigned long long)h->received + 1,
+             (unsigned long long)seq);
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_BAD_SEQUENCE, why);
+    return -1;
+  }
+  if (seq > s->acked + srv->cfg.max_window) {
+    snprintf(why, sizeof(why), "seq %llu beyond acked %llu + window %u", (unsigned long long)seq,
+             (unsigned long long)s->acked, srv->cfg.max_window);
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_WINDOW_EXCEEDED, why);
+    return -1;
+  }
+  return 1;
+}
+
+/* Ends the handling of a new sequenced message after its store write. */
+static void seq_accept(struct plat_session *s, uint64_t seq, int store_rc) {
+  if (store_rc) {
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "store failure, resend");
+    return;
+  }
+  s->hub->received = seq;
+  mark_dirty(s->srv, s->hub);
+}
+
+static void on_open_msg(struct plat_session *s, const sim_env *env) {
+  struct plat_server *srv = s->srv;
+  struct plat_hub *h = s->hub;
+  uint64_t now = wall_ms();
+  int r;
+  switch (env->body_case) {
+  case HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT: {
+    srv->c.heartbeats++;
+    Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
+    hb.time_ms = now;
+    sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+    out.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
+    out.heartbeat = &hb;
+    if (sess_send(s, &out))
+      begin_close(s);
+    break;
+  }
+  case HUBRPC__V1__ENVELOPE__BODY_REPORT:
+    r = seq_check(s, env->report->seq);
+    if (r == 0)
+      srv->c.reports_duplicate++;
+    if (r == 1) {
+      srv->c.reports_new++;
+      seq_accept(s, env->report->seq,
+                 plat_store_report(srv->store, h->id, h->boot_id, env->report, now));
+    }
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED: {
+    const Hubrpc__V1__DeviceJoined *j = env->device_joined;
+    if (seq_check(s, j->seq) != 1)
+      break;
+    srv->c.joined++;
+    if (j->model && strcmp(j->model, PLAT_TOGGLE_MODEL) == 0) {
+      uint8_t ep = 1;
+      for (size_t i = 0; i < j->n_endpoints; i++)
+        for (size_t k = 0; k < j->endpoints[i]->n_in_clusters; k++)
+          if (j->endpoints[i]->in_clusters[k] == 0x0006 && ep == 1 && j->endpoints[i]->id <= 0xFF)
+            ep = (uint8_t)j->endpoints[i]->id;
+      plug_set(srv, j->device, h, ep);
+    }
+    seq_accept(s, j->seq, plat_store_joined(srv->store, h->id, j, now));
+    break;
+  }
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT: {
+    const Hubrpc__V1__DeviceLeft *l = env->device_left;
+    if (seq_check(s, l->seq) != 1)
+      break;
+    srv->c.left++;
+    plug_set(srv, l->device, NULL, 0);
+    seq_accept(s, l->seq, plat_store_left(srv->store, h->id, l, now));
+    break;
+  }
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT: {
+    const Hubrpc__V1__CommandResult *cr = env->command_result;
+    if (seq_check(s, cr->seq) != 1)
+      break;
+    int known = 0;
+    int rc = plat_store_cmd_result(srv->store, h->id, cr, now, &known);
+    struct plat_pcmd *p = cmd_find(srv, cr->cmd_id);
+    if (p && !p->done) {
+      p->done = 1;
+      if (cr->status == HUBRPC__V1__COMMAND_STATUS__COMMAND_OK)
+        srv->c.commands_ok++;
+      else
+        srv->c.commands_failed++;
+    } else if (known) {
+      srv->c.command_results_late++;
+    } else {
+      srv->c.command_results_unknown++;
+    }
+    seq_accept(s, cr->seq, rc);
+    break;
+  }
+  default:
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE,
+              sim_hubrpc_body_name(env->body_case));
+    break;
+  }
+}
+
+/* Handles one decoded envelope. Returns 1 when the session keeps env. */
+static int dispatch(struct plat_session *s, sim_env *env) {
+  struct plat_server *srv = s->srv;
+  char why[64];
+  switch (env->body_case) {
+  case HUBRPC__V1__ENVELOPE__BODY_ERROR: {
+    uint32_t code = (uint32_t)env->error->code;
+    srv->c.errors_received[code < PLAT_ERROR_CODES ? code : 0]++;
+    SIM_LOGD("platform: hub error %u: %s", code, env->error->reason ? env->error->reason : "");
+    begin_close(s);
+    return 0;
+  }
+  case HUBRPC__V1__ENVELOPE__BODY_GOODBYE:
+    begin_close(s);
+    return 0;
+  case HUBRPC__V1__ENVELOPE__BODY_CHALLENGE:
+  case HUBRPC__V1__ENVELOPE__BODY_WELCOME:
+  case HUBRPC__V1__ENVELOPE__BODY_ACK:
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND:
+  case HUBRPC__V1__ENVELOPE__BODY_PERMIT_JOIN:
+    snprintf(why, sizeof(why), "%s is a platform message", sim_hubrpc_body_name(env->body_case));
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, why);
+    return 0;
+  default:
+    break;
+  }
+  switch (s->state) {
+  case PLAT_S_HELLO:
+    if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_HELLO)
+      return on_hello(s, env);
+    break;
+  case PLAT_S_AUTH:
+    if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_AUTH) {
+      on_auth(s, env->auth);
+      return 0;
+    }
+    break;
+  case PLAT_S_OPEN:
+    if (env->body_case != HUBRPC__V1__ENVELOPE__BODY_HELLO &&
+        env->body_case != HUBRPC__V1__ENVELOPE__BODY_AUTH) {
+      on_open_msg(s, env);
+      return 0;
+    }
+    break;
+  default:
+    return 0;
+  }
+  snprintf(why, sizeof(why), "%s not allowed %s", sim_hubrpc_body_name(env->body_case),
+           s->state == PLAT_S_OPEN ? "after the handshake" : "before the handshake ends");
+  sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, why);
+  return 0;
+}
+
+static int on_frame(void *arg, const uint8_t *body, size_t len) {
+  struct plat_session *s = arg;
+  struct plat_server *srv = s->srv;
+  srv->c.frames_in++;
+  sim_env *env = NULL;
+  int rc = sim_hubrpc_decode(body, len, &env);
+  if (rc) {
+    sess_fail(s, sim_hubrpc_error_code(rc),
+              rc == SIM_EUNKNOWN_MSG ? "envelope without a known body" : "undecodable envelope");
+    return rc;
+  }
+  if (!dispatch(s, env))
+    sim_hubrpc_free(env);
+  /* Stop feeding once the session ends: later bytes of a failed peer are not ours to read. */
+  return s->state == PLAT_S_CLOSING ? SIM_ECLOSED : 0;
+}
+
+static void conn_data_cb(struct sim_conn *c, const uint8_t *p, size_t n, void *user) {
+  struct plat_session *s = user;
+  struct plat_server *srv = s->srv;
+  srv->c.bytes_in += n;
+  if (s->state == PLAT_S_CLOSING)
+    return;
+  s->last_rx_ms = mono_ms(srv);
+  int rc = sim_frame_reader_feed(&s->reader, p, n, on_frame, s);
+  if (rc && s->state != PLAT_S_CLOSING) {
+    /* A framing error: the frame callback fails the session itself for everything else. */
+    sess_fail(s, sim_hubrpc_error_code(rc),
+              rc == SIM_ETOOBIG      ? "declared frame length above 65536"
+              : rc == SIM_EMALFORMED ? "bad frame length varint"
+                                     : "frame reader failure");
+  }
+}
+
+static void conn_closed_cb(struct sim_conn *c, int err, void *user) {
+  struct plat_session *s = user;
+  struct plat_server *srv = s->srv;
+  if (s->state == PLAT_S_CLOSING) {
+    list_remove(&srv->closing, s);
+  } else {
+    sess_detach(s);
+    list_remove(&srv->live, s);
+  }
+  sess_free(s);
+  if (srv->stopping && !srv->closing && !srv->live)
+    plat__stop_finish(srv);
+}
+
+static const struct sim_conn_cbs conn_cbs = {
+    .connect_cb = NULL,
+    .data_cb = conn_data_cb,
+    .closed_cb = conn_closed_cb,
+};
+
+static void accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
+  struct plat_server *srv = user;
+  struct plat_session *s = srv->stopping ? NULL : calloc(1, sizeof(*s));
+  if (!s) {
+    sim_conn_close(c);
+    return;
+  }
+  s->srv = srv;
+  s->conn = c;
+  s->state = PLAT_S_HELLO;
+  s->accepted_ms = s->last_rx_ms = mono_ms(srv);
+  sim_frame_reader_init(&s->reader, SIM_FRAME_MAX);
+  if (sim_conn_start(c, &conn_cbs, s)) {
+    sim_frame_reader_fini(&s->reader);
+    free(s);
+    sim_conn_close(c);
+    return;
+  }
+  list_push(&srv->live, s);
+  srv->c.sessions_accepted++;
+}
+
+/* Timeouts (handshake, idle), command deadlines and the cap of lingering closes. */
+static void sweep_cb(uv_timer_t *t) {
+  struct plat_server *srv = t->data;
+  uint64_t now = mono_ms(srv);
+  uint64_t idle = (uint64_t)srv->cfg.heartbeat_s * 3000u;
+  struct plat_session *s = srv->live, *next;
+  for (; s; s = next) {
+    next = s->next;
+    if (s->state == PLAT_S_OPEN) {
+      if (now - s->last_rx_ms >= idle) {
+        srv->c.idle_timeouts++;
+        sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT, "nothing received for 3 heartbeats");
+      }
+    } else if (now - s->accepted_ms >= PLAT_HANDSHAKE_MS) {
+      srv->c.handshake_timeouts++;
+      sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT, "handshake not completed in 10 s");
+    }
+  }
+  cmd_sweep(srv, now);
+  if (srv->closing)
+    plat__reap_cb(&srv->reaper);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_config *cfg,
+                    struct plat_server **out) {
+  if (!loop || !t || !cfg)
+    return SIM_EINVAL;
+  struct sim_addr addr;
+  const char *listen = cfg->listen ? cfg->listen : PLAT_DEFAULT_LISTEN;
+  if (sim_addr_parse(listen, &addr)) {
+    SIM_LOGE("platform: bad listen address '%s'", listen);
+    return SIM_EINVAL;
+  }
+  if (cfg->command_rate < 0 || cfg->command_rate > 100000) {
+    SIM_LOGE("platform: command rate %g out of range 0..100000", cfg->command_rate);
+    return SIM_EINVAL;
+  }
+  struct plat_server *srv = calloc(1, sizeof(*srv));
+  if (!srv)
+    return SIM_ENOMEM;
+  srv->loop = loop;
+  srv->t = t;
+  srv->cfg = *cfg;
+  srv->listen_addr = addr;
+  if (!srv->cfg.heartbeat_s)
+    srv->cfg.heartbeat_s = PLAT_DEFAULT_HEARTBEAT_S;
+  if (!srv->cfg.max_window)
+    srv->cfg.max_window = PLAT_DEFAULT_WINDOW;
+  if (!srv->cfg.commit_ms)
+    srv->cfg.commit_ms = PLAT_DEFAULT_COMMIT_MS;
+  const uint8_t *key = cfg->fleet_key;
+  size_t klen = cfg->fleet_key_len;
+  if (!key) {
+    key = (const uint8_t *)PLAT_DEFAULT_FLEET_KEY;
+    klen = strlen(PLAT_DEFAULT_FLEET_KEY);
+  }
+  int rc = SIM_ENOMEM;
+  srv->fleet_key = malloc(klen ? klen : 1);
+  if (!srv->fleet_key)
+    goto fail;
+  memcpy(srv->fleet_key, key, klen);
+  srv->fleet_key_len = klen;
+  srv->cfg.fleet_key = NULL;
+  srv->cfg.listen = NULL;
+  srv->cfg.db_path = NULL;
+  if (cfg->admin) {
+    if (sim_addr_parse(cfg->admin, &srv->admin_addr)) {
+      SIM_LOGE("platform: bad admin address '%s'", cfg->admin);
+      rc = SIM_EINVAL;
+      goto fail;
+    }
+    srv->has_admin = 1;
+  }
+  srv->cfg.admin = NULL;
+  sim_buf_init(&srv->out);
+  uint64_t seed;
+  if (sim_auth_random(&seed, sizeof(seed)))
+    seed = uv_hrtime();
+  sim_rng_seed(&srv->rng, seed, 0);
+  rc = plat_store_open(cfg->db_path ? cfg->db_path : PLAT_DEFAULT_DB, &srv->store);
+  if (rc)
+    goto fail;
+  if ((rc = plat_store_load_hubs(srv->store, load_hub_cb, srv)) ||
+      (rc = plat_store_load_devices(srv->store, PLAT_TOGGLE_MODEL, load_plug_cb, srv)) ||
+      (rc = plat_store_max_cmd_id(srv->store, &srv->next_cmd_id)))
+    goto fail;
+  *out = srv;
+  return 0;
+fail:
+  plat_server_free(srv);
+  return rc;
+}
+
+int plat_server_start(struct plat_server *srv) {
+  if (srv->started)
+    return SIM_EINVAL;
+  int rc = sim_transport_listen(srv->t, &srv->listen_addr, accept_cb, srv, &srv->listener);
+  if (rc) {
+    SIM_LOGE("platform: cannot listen on %s:%u: %s", srv->listen_addr.host, srv->listen_addr.port,
+             sim_strerror(rc));
+    return rc;
+  }
+  if (srv->has_admin && (rc = plat__admin_start(srv))) {
+    sim_listener_close(srv->listener);
+    srv->listener = NULL;
+    return rc;
+  }
+  srv->started = 1;
+  uv_timer_init(srv->loop, &srv->commit_timer);
+  srv->commit_timer.data = srv;
+  uv_timer_init(srv->loop, &srv->sweep_timer);
+  srv->sweep_timer.data = srv;
+  uv_timer_start(&srv->sweep_timer, sweep_cb, SWEEP_MS, SWEEP_MS);
+  uv_check_init(srv->loop, &srv->reaper);
+  srv->reaper.data = srv;
+  uv_timer_init(srv->loop, &srv->toggle_timer);
+  srv->toggle_timer.data = srv;
+  if (srv->cfg.command_rate > 0) {
+    double period = 1000.0 / srv->cfg.command_rate;
+    uint64_t ms = period < 1 ? 1 : (uint64_t)period;
+    srv->toggle_start_ms = mono_ms(srv);
+    uv_timer_start(&srv->toggle_timer, toggle_timer_cb, ms, ms);
+  }
+  srv->handles = 4;
+  return 0;
+}
+
+uint16_t plat_server_port(const struct plat_server *srv) {
+  return srv->listener ? sim_listener_port(srv->listener) : 0;
+}
+
+/* Runs the stop callback once our handles and the admin's are all closed. */
+void plat__maybe_stopped(struct plat_server *srv) {
+  if (srv->finishing && srv->handles == 0 && srv->admin_handles == 0 && !srv->stopped) {
+    srv->stopped = 1;
+    if (srv->stop_cb) {
+      plat_stop_cb cb = srv->stop_cb;
+      srv->stop_cb = NULL;
+      cb(srv, srv->stop_arg);
+    }
+  }
+}
+
+static void handle_closed_cb(uv_handle_t *h) {
+  struct plat_server *srv = h->data;
+  srv->handles--;
+  plat__maybe_stopped(srv);
+}
+
+/* Runs once every session is gone during a stop: final commit, close our handles. */
+void plat__stop_finish(struct plat_server *srv) {
+  if (srv->finishing || srv->live || srv->closing)
+    return;
+  srv->finishing = 1;
+  plat__flush(srv); /* nothing new arrives now; a last commit covers what is in the group */
+  uv_close((uv_handle_t *)&srv->commit_timer, handle_closed_cb);
+  uv_close((uv_handle_t *)&srv->sweep_timer, handle_closed_cb);
+  uv_close((uv_handle_t *)&srv->reaper, handle_closed_cb);
+  uv_close((uv_handle_t *)&srv->toggle_timer, handle_closed_cb);
+}
+
+int plat_server_stop(struct plat_server *srv, plat_stop_cb cb, void *arg) {
+  if (srv->stopping || !srv->started)
+    return SIM_EINVAL;
+  srv->stopping = 1;
+  srv->stop_cb = cb;
+  srv->stop_arg = arg;
+  if (srv->listener) {
+    sim_listener_close(srv->listener);
+    srv->listener = NULL;
+  }
+  uv_timer_stop(&srv->toggle_timer);
+  plat__admin_stop(srv);
+  /* Commit and acknowledge first, so hubs learn what is stored before they are told to go. */
+  plat__flush(srv);
+  uint64_t now = mono_ms(srv);
+  for (struct plat_session *s = srv->closing; s; s = s->next)
+    if (s->deadline_ms > now + STOP_CAP_MS)
+      s->deadline_ms = now + STOP_CAP_MS;
+  while (srv->live)
+    sess_fail(srv->live, HUBRPC__V1__ERROR_CODE__ERROR_SHUTTING_DOWN, "platform stopping");
+  if (!srv->closing)
+    plat__stop_finish(srv);
+  return 0;
+}
+
+void plat_server_free(struct plat_server *srv) {
+  if (!srv)
+    return;
+  /* Sessions remain only when the server was freed without a stop (caller's bug) or the
+   * loop was not run to completion; release the memory anyway. */
+  struct plat_session *lists[2] = {srv->live, srv->closing};
+  for (int i = 0; i < 2; i++) {
+    struct plat_session *s = lists[i], *next;
+    for (; s; s = next) {
+      next = s->next;
+      sim_hubrpc_free(s->hello);
+      sim_frame_reader_fini(&s->reader);
+      free(s);
+    }
+  }
+  if (srv->store) {
+    plat_store_commit(srv->store);
+    plat_store_close(srv->store);
+  }
+  for (size_t i = 0; i < srv->hcap; i++) {
+    struct plat_hub *h = srv->htab[i], *next;
+    for (; h; h = next) {
+      next = h->hnext;
+      free(h);
+    }
+  }
+  free(srv->htab);
+  free(srv->plugs);
+  free(srv->pmap);
+  free(srv->cmds);
+  free(srv->fleet_key);
+  sim_buf_fini(&srv->out);
+  free(srv);
+}
+
+void plat_server_counters(const struct plat_server *srv, struct plat_counters *out) {
+  *out = srv->c;
+}
+
+struct plat_store *plat__store(struct plat_server *srv) {
+  return srv->store;
+}

@@ -1,0 +1,111 @@
+/* Internals of the reference platform shared by server.c, admin.c and cli.c. Not an API. */
+#ifndef PLATFORM_SERVER_INTERNAL_H
+#define PLATFORM_SERVER_INTERNAL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "platform/platform.h"
+#include "sim/core/buf.h"
+#include "sim/core/rng.h"
+#include "sim/wire/frame.h"
+#include "sim/wire/hubrpc.h"
+
+enum plat_sess_state { PLAT_S_HELLO = 0, PLAT_S_AUTH, PLAT_S_OPEN, PLAT_S_CLOSING };
+
+/* One hub_id ever seen; lives as long as the server. */
+struct plat_hub {
+  struct plat_hub *hnext;    /* hash chain */
+  struct plat_hub *dnext;    /* list of hubs with data in the open group */
+  struct plat_session *sess; /* the open (authenticated) session, NULL when offline */
+  uint64_t boot_id;
+  uint64_t received; /* highest seq accepted into the store (committed or not) */
+  uint64_t stored;   /* highest seq committed */
+  uint8_t dirty;     /* on the dnext list */
+  char id[];
+};
+
+/* One connection. Kept small: 100k of them is the target. */
+struct plat_session {
+  struct plat_session *prev, *next; /* live or closing list */
+  struct plat_server *srv;
+  struct sim_conn *conn;
+  struct plat_hub *hub; /* after Auth */
+  sim_env *hello;       /* the Hello, kept between Hello and Auth only */
+  struct sim_frame_reader reader;
+  uint64_t accepted_ms, last_rx_ms, deadline_ms; /* loop (monotonic) time */
+  uint64_t acked; /* last seq acknowledged to this session: the window base */
+  uint64_t session_id;
+  uint8_t state; /* enum plat_sess_state */
+  uint8_t server_nonce[16];
+};
+
+struct plat_plug {
+  uint64_t eui64;
+  struct plat_hub *hub; /* NULL: left the network */
+  uint8_t endpoint;
+};
+
+struct plat_pcmd {
+  uint64_t id;
+  uint64_t deadline; /* loop time */
+  uint8_t done;
+};
+
+struct plat_admin;
+
+struct plat_server {
+  uv_loop_t *loop;
+  struct sim_transport *t;
+  struct plat_config cfg; /* borrowed pointers cleared; defaults applied */
+  struct sim_addr listen_addr, admin_addr;
+  int has_admin;
+  uint8_t *fleet_key;
+  size_t fleet_key_len;
+  struct plat_store *store;
+  struct sim_listener *listener;
+
+  struct plat_hub **htab;
+  size_t hcap, hcount;
+  struct plat_hub *dirty;
+
+  struct plat_session *live, *closing;
+
+  struct plat_plug *plugs;
+  size_t nplugs, plugs_cap;
+  uint32_t *pmap; /* open addressing: eui64 -> index in plugs; UINT32_MAX empty */
+  size_t pmap_cap;
+
+  struct plat_pcmd *cmds; /* commands awaiting a result, in cmd_id order, from cmd_head */
+  size_t cmd_head, cmd_len, cmd_cap;
+  uint64_t next_cmd_id; /* the last id issued */
+
+  uv_timer_t commit_timer, sweep_timer, toggle_timer;
+  uv_check_t reaper;
+  int handles; /* our uv handles not yet closed after a stop */
+  uint64_t toggle_start_ms, toggles;
+  struct sim_rng rng;
+
+  struct plat_admin *admin;
+  int admin_handles; /* admin uv handles not yet closed */
+
+  struct sim_buf out; /* scratch for encoding one frame */
+  struct plat_counters c;
+
+  int started, stopping, finishing, stopped;
+  plat_stop_cb stop_cb;
+  void *stop_arg;
+};
+
+struct plat_hub *plat__hub_find(struct plat_server *srv, const char *id);
+void plat__flush(struct plat_server *srv);
+void plat__reap_cb(uv_check_t *h);
+void plat__stop_finish(struct plat_server *srv);
+void plat__maybe_stopped(struct plat_server *srv);
+struct plat_store *plat__store(struct plat_server *srv);
+
+/* admin.c: the admin line protocol over tcp. */
+int plat__admin_start(struct plat_server *srv);
+void plat__admin_stop(struct plat_server *srv);
+
+#endif

@@ -1,0 +1,80 @@
+/* The reference platform's store: one SQLite database (WAL, synchronous=NORMAL) with prepared
+ * statements. Internal to platform/.
+ *
+ * Writes are grouped: the first write of a group opens a transaction (BEGIN), every write
+ * runs inside it at once, and plat_store_commit() ends it. The server commits every few
+ * milliseconds and acknowledges hubs only after the COMMIT returned, so an Ack means the data
+ * is in the database file (WAL) and survives a kill -9.
+ *
+ * Schema (see plat_store_open):
+ *   hubs(hub_id PK, boot_id, stored_seq, last_seen_ms, model, firmware)
+ *   devices(eui64 PK, hub_id, model, manufacturer, joined, left, last_seen_ms)
+ *   device_state(eui64, endpoint, cluster, attr, member, zcl_type, value, ts_ms,
+ *                PK(eui64, endpoint, cluster, attr, member))
+ *     the latest value of every attribute; member is -1 for the attribute itself and the TLV
+ *     tag for a member of a decoded Xiaomi TLV list (0xFF01 / 0x00F7).
+ *   reports(hub_id, boot_id, seq, eui64, endpoint, cluster, zcl_frame, ts_ms, received_ms,
+ *           PK(hub_id, boot_id, seq)), an append log
+ *   commands(cmd_id PK, eui64, hub_id, cluster, command, issued_ms, result_status, zcl_status,
+ *            device_latency_ms, done_ms)
+ *   meta(key PK, value)
+ * eui64 and boot_id are stored as signed 64-bit integers (the bit pattern of the uint64).
+ *
+ * Threading: one store per loop thread. Every call returns 0 or a negative SIM_E* code
+ * (SIM_EDB for a database error, logged with SQLite's message). */
+#ifndef PLATFORM_STORE_H
+#define PLATFORM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/hubrpc.pb-c.h"
+
+struct plat_store;
+
+/* Opens (creating when missing) the database at path. */
+int plat_store_open(const char *path, struct plat_store **out);
+/* Rolls back an open group (callers commit first) and closes. NULL is allowed. */
+void plat_store_close(struct plat_store *st);
+
+/* Loading at start. The callbacks borrow their strings for the call. */
+typedef void (*plat_store_hub_cb)(void *arg, const char *hub_id, uint64_t boot_id,
+                                  uint64_t stored_seq);
+int plat_store_load_hubs(struct plat_store *st, plat_store_hub_cb cb, void *arg);
+/* Every device of the given model that has not left, with its hub. */
+typedef void (*plat_store_dev_cb)(void *arg, uint64_t eui64, const char *hub_id);
+int plat_store_load_devices(struct plat_store *st, const char *model, plat_store_dev_cb cb,
+                            void *arg);
+/* The highest cmd_id ever issued (0 when none). */
+int plat_store_max_cmd_id(struct plat_store *st, uint64_t *out);
+
+/* Rows written in the open group (0: no group open). */
+size_t plat_store_pending(const struct plat_store *st);
+/* Commits the open group; no-op when none is open. */
+int plat_store_commit(struct plat_store *st);
+
+/* Group writes. Strings may be NULL (stored as NULL). */
+int plat_store_hub_seen(struct plat_store *st, const char *hub_id, uint64_t boot_id,
+                        uint64_t stored_seq, const char *model, const char *firmware,
+                        uint64_t now_ms);
+int plat_store_hub_progress(struct plat_store *st, const char *hub_id, uint64_t boot_id,
+                            uint64_t stored_seq, uint64_t now_ms);
+int plat_store_report(struct plat_store *st, const char *hub_id, uint64_t boot_id,
+                      const Hubrpc__V1__Report *r, uint64_t now_ms);
+int plat_store_joined(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceJoined *j,
+                      uint64_t now_ms);
+int plat_store_left(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceLeft *l,
+                    uint64_t now_ms);
+int plat_store_cmd_issued(struct plat_store *st, uint64_t cmd_id, uint64_t eui64,
+                          const char *hub_id, uint32_t cluster, uint32_t command,
+                          uint64_t issued_ms);
+/* Records a result. *known is set to 1 when a command row with that id existed (it is
+ * updated), 0 when not (a row is inserted with what the result says). */
+int plat_store_cmd_result(struct plat_store *st, const char *hub_id,
+                          const Hubrpc__V1__CommandResult *r, uint64_t now_ms, int *known);
+
+/* Latest state of one device as a JSON object text (malloc'ed, freed by the caller) in *out.
+ * SIM_ENOTFOUND when the device is unknown. Reads see the open group's writes. */
+int plat_store_device_json(struct plat_store *st, uint64_t eui64, char **out);
+
+#endif
