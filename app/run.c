@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -29,7 +30,7 @@
 struct run_opts {
   const char *platform;
   uint64_t hubs, dph, seed;
-  double duration_s, ramp, drain_s, max_lag_ms, command_rate;
+  double duration_s, ramp, drain_s, max_lag_ms, command_rate, speedup;
   const char *mix;
   const char *key;
   const char *bind;
@@ -56,6 +57,9 @@ static void run_usage(FILE *out) {
           "  --seed N              seed of every random choice (default 1): same seed, same fleet\n"
           "                        and same device behaviour\n"
           "  --fleet-key KEY       key the hub secrets derive from (default \"" DEFAULT_KEY "\")\n"
+          "  --speedup X           device behaviour runs X times faster than real time (default 1):\n"
+          "                        the same report patterns, compressed, for load tests; frame\n"
+          "                        timestamps stay real\n"
           "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
           "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
           "                        source address reaches ~28k ports per destination\n"
@@ -206,6 +210,7 @@ struct run {
   int phase; /* 0 running, 1 draining, 2 stopping */
   int interrupted;
   sim_time_t drain_deadline;
+  double cpu_user_s, cpu_sys_s;
   struct sim_fleet_stats *prev, *cur;
 };
 
@@ -224,6 +229,12 @@ static void stop_all(struct run *r) {
     return;
   r->phase = 2;
   r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
+  /* The fleet runs on this thread only; the embedded platform has its own. */
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+    r->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    r->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  }
   sim_fleet_stats(r->fleet, r->cur);
   sim_fleet_stop(r->fleet, fleet_stopped, r);
   close_handles(r);
@@ -397,9 +408,9 @@ int app_run_main(int argc, char **argv) {
       {"drain", required_argument, 0, 'r'}, {"max-lag", required_argument, 0, 'L'},
       {"allow-lag", no_argument, 0, 'A'}, {"command-rate", required_argument, 0, 'C'},
       {"db", required_argument, 0, 'b'}, {"ui", required_argument, 0, 'U'},
-      {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+      {"speedup", required_argument, 0, 'X'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   struct run_opts o = {.hubs = 100, .dph = 8, .seed = 1, .duration_s = 20, .ramp = 0,
-                       .drain_s = 10, .max_lag_ms = 50, .command_rate = 5, .key = DEFAULT_KEY};
+                       .drain_s = 10, .max_lag_ms = 50, .command_rate = 5, .speedup = 1, .key = DEFAULT_KEY};
   int c;
   optind = 1;
   opterr = 0;
@@ -464,6 +475,10 @@ int app_run_main(int argc, char **argv) {
       if (strcmp(optarg, "none") != 0)
         return bad("--ui", optarg, "this build has only the headless interface: --ui none");
       break;
+    case 'X':
+      if (app_parse_double(optarg, 0.001, 1e6, &o.speedup))
+        return bad("--speedup", optarg, "expected a factor from 0.001 to 1000000");
+      break;
     case 'q':
       o.quiet = 1;
       break;
@@ -495,6 +510,7 @@ int app_run_main(int argc, char **argv) {
   cfg.devices_per_hub = (uint32_t)o.dph;
   cfg.seed = o.seed;
   cfg.ramp = o.ramp;
+  cfg.speedup = o.speedup;
   memcpy(cfg.fleet_key, o.key, strlen(o.key));
   cfg.fleet_key_len = strlen(o.key);
   rc = parse_mix(o.mix, &cfg);
@@ -578,7 +594,11 @@ int app_run_main(int argc, char **argv) {
   struct rec_run_info info = {
       .platform_url = url, .seed = o.seed, .duration_s = o.duration_s, .elapsed_s = r.elapsed_s,
       .ramp = o.ramp, .mix = o.mix ? o.mix : "all", .devices_per_hub = cfg.devices_per_hub,
-      .max_lag_ms = o.max_lag_ms, .started_at = started};
+      .max_lag_ms = o.max_lag_ms, .started_at = started, .cpu_user_s = r.cpu_user_s,
+      .cpu_sys_s = r.cpu_sys_s, .platform_in_process = embedded};
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;
   struct rec_verdict v;
   rec_verdict_compute(&info, r.cur, &pv, &v);
   if (v.exit_code == 4 && o.allow_lag) {

@@ -5,3 +5,13 @@ if(HUBSIM_SANITIZE)
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# libFuzzer build (clang): everything is instrumented for coverage; only the fuzz targets link
+# the fuzzer's main.
+if(HUBSIM_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "HUBSIM_FUZZ needs clang: CC=clang cmake ...")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

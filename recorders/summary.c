@@ -85,6 +85,20 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   print_hist(out, "report send lag", &st->send_lag);
   print_hist(out, "generator tick lag", &st->tick_lag);
   print_hist(out, "handshake", &st->handshake);
+  uint64_t msgs = 0;
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++)
+    msgs += st->kind[k].sent + st->kind[k].resent;
+  fprintf(out, "  generator              cpu %.2f s user + %.2f s sys", run->cpu_user_s, run->cpu_sys_s);
+  if (msgs)
+    fprintf(out, " = %.2f us per message sent", (run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs);
+  fprintf(out, "; peak RSS %.1f MiB%s\n", (double)run->max_rss_bytes / 1048576.0,
+          run->platform_in_process ? " (with the embedded platform)" : "");
+  if (st->all_online_at)
+    fprintf(out, "  ramp                   all %u hubs online after %.2f s (%.0f hubs/s)\n", st->hubs,
+            (double)st->all_online_at / 1e6, (double)st->hubs * 1e6 / (double)st->all_online_at);
+  else
+    fprintf(out, "  ramp                   %u of %u hubs were ever online\n", st->hubs_ever_online,
+            st->hubs);
   fprintf(out, "  commands               received %llu  ok %llu  failed %llu\n",
           (unsigned long long)st->commands_received, (unsigned long long)st->commands_ok,
           (unsigned long long)st->commands_failed);
@@ -163,6 +177,21 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   json_object_set_new(lat, "generator_tick_lag", hist_json(&st->tick_lag));
   json_object_set_new(lat, "handshake", hist_json(&st->handshake));
   json_object_set_new(root, "latency", lat);
+  uint64_t msgs = 0;
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++)
+    msgs += st->kind[k].sent + st->kind[k].resent;
+  json_t *gen = json_pack("{s:f,s:f,s:I,s:b}", "cpu_user_s", run->cpu_user_s, "cpu_sys_s",
+                          run->cpu_sys_s, "max_rss_bytes", (json_int_t)run->max_rss_bytes,
+                          "platform_in_process", run->platform_in_process);
+  json_object_set_new(gen, "cpu_us_per_message",
+                      msgs ? json_real((run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs)
+                           : json_null());
+  json_object_set_new(root, "generator", gen);
+  json_object_set_new(root, "ramp",
+                      json_pack("{s:I,s:o}", "hubs_ever_online", (json_int_t)st->hubs_ever_online,
+                                "all_online_s",
+                                st->all_online_at ? json_real((double)st->all_online_at / 1e6)
+                                                  : json_null()));
   json_object_set_new(root, "commands",
                       json_pack("{s:I,s:I,s:I}", "received", (json_int_t)st->commands_received,
                                 "ok", (json_int_t)st->commands_ok, "failed",

@@ -30,6 +30,11 @@ struct rec_run_info {
   uint32_t devices_per_hub;
   double max_lag_ms;        /* threshold for the generator verdict */
   const char *started_at;   /* ISO 8601 UTC */
+  /* The generator's own cost, measured on the thread that runs the fleet. */
+  double cpu_user_s;
+  double cpu_sys_s;
+  uint64_t max_rss_bytes;   /* peak resident memory of the whole process */
+  int platform_in_process;  /* the embedded platform shares the process (and its RSS) */
 };
 
 /* The verdict of a run from its figures. */

@@ -10,6 +10,7 @@
 #include "sim/fleet/fleet.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ struct hub {
   uint8_t got_challenge;
   uint8_t dirty;        /* listed in f->dirty */
   uint8_t joined;       /* devices have joined (first start done) */
-  uint8_t pad[3];
+  uint8_t opened_once;  /* a session has reached OPEN at least once */
+  uint8_t pad[2];
   uint32_t max_window;
   uint32_t heartbeat_s;
   struct sim_rng rng;
@@ -107,6 +109,7 @@ void sim_fleet_config_default(struct sim_fleet_config *cfg) {
   snprintf(cfg->platform.host, sizeof(cfg->platform.host), "127.0.0.1");
   cfg->platform.port = 7800;
   cfg->queue_max = 4096;
+  cfg->speedup = 1.0;
   cfg->hub_model = "lumi.gateway.aqhm01";
   cfg->hub_firmware = "hubsim-" "0.1.0";
 }
@@ -428,6 +431,11 @@ static void on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Wel
   h->sent = h->acked;
   h->sent_bytes = 0;
   f->st.sessions++;
+  if (!h->opened_once) {
+    h->opened_once = 1;
+    if (++f->st.hubs_ever_online == f->n_hubs)
+      f->st.all_online_at = now;
+  }
   sim_hist_record(&f->st.handshake, now - h->connect_start);
   sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + SIM_SEC(h->heartbeat_s));
   mark_dirty(f, h);
@@ -565,6 +573,7 @@ struct emit_ctx {
   struct sim_fleet *f;
   struct hub *h;
   struct sim_device *d;
+  sim_time_t due; /* engine time of the wakeup: the intended time of what it emits */
 };
 
 /* 1 when p[0..n) is valid UTF-8. Protobuf runtimes other than protobuf-c reject a string
@@ -705,7 +714,15 @@ static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluste
   sim_env out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   out.report = &rep;
-  return enqueue(f, ctx->h, &out, &rep.seq, SIM_SEQ_REPORT, env->due);
+  return enqueue(f, ctx->h, &out, &rep.seq, SIM_SEQ_REPORT, ctx->due);
+}
+
+/* Models live in device time: engine time x speedup. */
+static inline sim_time_t to_dev(const struct sim_fleet *f, sim_time_t t) {
+  return f->cfg.speedup == 1.0 ? t : (sim_time_t)((double)t * f->cfg.speedup);
+}
+static inline sim_time_t to_engine(const struct sim_fleet *f, sim_time_t t) {
+  return f->cfg.speedup == 1.0 ? t : (sim_time_t)ceil((double)t / f->cfg.speedup);
 }
 
 static void env_setup(struct sim_fleet *f, struct hub *h, uint32_t slot, sim_time_t due,
@@ -715,20 +732,29 @@ static void env_setup(struct sim_fleet *f, struct hub *h, uint32_t slot, sim_tim
   ctx->d = dev_at(f, h, slot);
   uint32_t id = h->idx * f->cfg.devices_per_hub + slot;
   env->rng = &h->rng;
-  env->now = sim_sched_now(&f->sched);
-  env->due = due;
+  env->now = to_dev(f, sim_sched_now(&f->sched));
+  env->due = to_dev(f, due);
   env->wall_ms = sim_clock_wall_ms(&f->sched.clock, due);
   env->eui64 = sim_fleet_device_eui64(f, h->idx, slot);
-  env->next = sim_wheel_pending(&f->sched.wheel, id) ? f->sched.wheel.timers[id].due : 0;
+  env->next = sim_wheel_pending(&f->sched.wheel, id) ? to_dev(f, f->sched.wheel.timers[id].due) : 0;
+  ctx->due = due;
   env->emit = emit_frame;
   env->engine = ctx;
 }
 
-static void env_finish(struct sim_fleet *f, uint32_t id, const struct sim_dev_env *env) {
-  if (f->quiesced || !env->next)
+/* Schedules the model's next wakeup. It must lie strictly after this one in engine time: a
+ * model asking for "now" again (or a rounding of device time) would otherwise fire forever
+ * without time moving. */
+static void env_finish(struct sim_fleet *f, uint32_t id, const struct emit_ctx *ctx,
+                       const struct sim_dev_env *env) {
+  if (f->quiesced || !env->next) {
     sim_wheel_cancel(&f->sched.wheel, id);
-  else
-    sim_wheel_add(&f->sched.wheel, id, env->next);
+    return;
+  }
+  sim_time_t at = to_engine(f, env->next);
+  if (at <= ctx->due)
+    at = ctx->due + 1;
+  sim_wheel_add(&f->sched.wheel, id, at);
 }
 
 static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
@@ -792,7 +818,7 @@ static void hub_boot(struct sim_fleet *f, struct hub *h) {
       struct sim_dev_env env;
       env_setup(f, h, s, now, &ctx, &env);
       m->ops->join(m, d, &env, 0);
-      env_finish(f, h->idx * f->cfg.devices_per_hub + s, &env);
+      env_finish(f, h->idx * f->cfg.devices_per_hub + s, &ctx, &env);
     }
   }
   hub_connect(f, h);
@@ -807,9 +833,10 @@ static void device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
   struct sim_dev_env env;
   env_setup(f, h, slot, due, &ctx, &env);
   env.next = 0;
-  sim_hist_record(&f->st.tick_lag, env.now > due ? env.now - due : 0);
+  sim_time_t now = sim_sched_now(&f->sched);
+  sim_hist_record(&f->st.tick_lag, now > due ? now - due : 0);
   m->ops->tick(m, d, &env);
-  env_finish(f, id, &env);
+  env_finish(f, id, &ctx, &env);
 }
 
 static void queue_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
@@ -863,7 +890,7 @@ static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Com
   env_setup(f, h, slot, now, &ctx, &env);
   uint32_t latency_us = 0;
   int zs = m->ops->command(m, d, &env, &dc, &latency_us);
-  env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &env);
+  env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &ctx, &env);
   Hubrpc__V1__CommandStatus st = HUBRPC__V1__COMMAND_STATUS__COMMAND_OK;
   if (zs < 0 || zs > 255) {
     st = HUBRPC__V1__COMMAND_STATUS__COMMAND_MALFORMED;
@@ -951,6 +978,8 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
     f->cfg.hub_firmware = "hubsim-0.1.0";
   if (!f->cfg.queue_max)
     f->cfg.queue_max = 4096;
+  if (!(f->cfg.speedup > 0))
+    f->cfg.speedup = 1.0;
   f->n_hubs = cfg->hubs;
   uint64_t nd = (uint64_t)cfg->hubs * cfg->devices_per_hub;
   if (nd + cfg->hubs >= UINT32_MAX) {
@@ -1130,7 +1159,7 @@ int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const ch
   sim_time_t now = sim_sched_now(&f->sched);
   env_setup(f, h, slot, now, &ctx, &env);
   int rc = m->ops->trigger(m, d, &env, event);
-  env_finish(f, hub * f->cfg.devices_per_hub + slot, &env);
+  env_finish(f, hub * f->cfg.devices_per_hub + slot, &ctx, &env);
   return rc;
 }
 

@@ -38,6 +38,9 @@ struct sim_fleet_config {
   size_t n_bind;
   double ramp;          /* hubs started per second; 0 = all at once */
   uint32_t queue_max;   /* sequenced frames a hub keeps (unacked + unsent) before dropping */
+  /* Device time runs this many times faster than engine time (1 = real behaviour): a load
+   * knob that keeps every device's pattern, compressed. Timestamps in frames stay real. */
+  double speedup;
   const char *hub_model;
   const char *hub_firmware;
 };
@@ -83,6 +86,8 @@ struct sim_fleet_stats {
   uint64_t queued;    /* generated, not yet sent */
   uint64_t connects;  /* connection attempts */
   uint64_t sessions;  /* sessions that reached OPEN */
+  uint32_t hubs_ever_online; /* hubs that opened a session at least once */
+  sim_time_t all_online_at;  /* when the last of them first did (0: not yet) */
   uint64_t disconnects;
   uint64_t heartbeats_sent;
   uint64_t commands_received;

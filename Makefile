@@ -1,0 +1,50 @@
+# Thin wrapper: every target installs what is missing, configures and builds first.
+#   make run    build, then run the demo fleet against the embedded reference platform
+#   make test   build with -Werror and run every test; rebuild with ASan+UBSan and run the
+#               unit and integration tests again; fuzz the frame decoder for 60 s
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+ARGS       ?=
+
+.PHONY: all deps build run test test-main test-asan fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHUBSIM_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/hubsim run $(ARGS)
+
+test: test-main test-asan fuzz
+
+test-main: build
+	cd $(BUILD) && ctest --output-on-failure -j2 --timeout 600
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHUBSIM_SANITIZE=ON -DHUBSIM_WERROR=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j2 -L 'unit|integration' --timeout 900
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHUBSIM_FUZZ=ON -DHUBSIM_TESTS=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_frame
+	mkdir -p $(FUZZ_BUILD)/corpus
+	cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
+	./$(FUZZ_BUILD)/tests/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -print_final_stats=1 $(FUZZ_BUILD)/corpus
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
