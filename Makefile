@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
-ARGS       ?=
+ARGS       ?= --speedup 60
 
 .PHONY: all deps build run test test-main test-asan fuzz format clean
 
