@@ -10,6 +10,8 @@
 /* Arms the timerfd for the wheel's next deadline, if that changed. */
 static void rearm(struct sim_sched *s) {
   sim_time_t next = sim_wheel_next(&s->wheel);
+  if (next != UINT64_MAX)
+    next = (next + SIM_SCHED_GRID_US - 1) / SIM_SCHED_GRID_US * SIM_SCHED_GRID_US;
   if (next == s->armed)
     return;
   struct itimerspec its = {0};
