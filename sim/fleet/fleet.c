@@ -840,25 +840,65 @@ static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int 
   enqueue(f, h, &out, &j.seq, SIM_SEQ_JOINED, now);
 }
 
+static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
+                        sim_time_t now);
+
 /* The hub boots: its devices join its network (and announce themselves), then it connects. */
 static void hub_boot(struct sim_fleet *f, struct hub *h) {
   sim_time_t now = sim_sched_now(&f->sched);
   if (!h->joined) {
     h->joined = 1;
     for (uint32_t s = 0; s < f->cfg.devices_per_hub; s++) {
-      struct sim_device *d = dev_at(f, h, s);
-      const struct sim_model *m = sim_model_get(d->model);
-      queue_joined(f, h, s, 0, now);
-      d->flags |= SIM_DEV_JOINED | SIM_DEV_ANNOUNCED;
-      d->lqi = (uint8_t)(120 + sim_rng_below(&h->rng, 136));
-      struct emit_ctx ctx;
-      struct sim_dev_env env;
-      env_setup(f, h, s, now, &ctx, &env);
-      m->ops->join(m, d, &env, 0);
-      env_finish(f, h->idx * f->cfg.devices_per_hub + s, &ctx, &env);
+      dev_at(f, h, s)->lqi = (uint8_t)(120 + sim_rng_below(&h->rng, 136));
+      device_join(f, h, s, 0, now);
     }
   }
   hub_connect(f, h);
+}
+
+/* A device joins (or rejoins) the network of a booted hub: announce, then the model's join. */
+static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
+                        sim_time_t now) {
+  struct sim_device *d = dev_at(f, h, slot);
+  const struct sim_model *m = sim_model_get(d->model);
+  queue_joined(f, h, slot, rejoin, now);
+  d->flags |= SIM_DEV_JOINED | SIM_DEV_ANNOUNCED;
+  struct emit_ctx ctx;
+  struct sim_dev_env env;
+  env_setup(f, h, slot, now, &ctx, &env);
+  m->ops->join(m, d, &env, rejoin);
+  env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &ctx, &env);
+}
+
+int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
+  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
+    return SIM_ENOTFOUND;
+  struct hub *h = &f->hubs[hub];
+  struct sim_device *d = dev_at(f, h, slot);
+  if (!(d->flags & SIM_DEV_JOINED))
+    return SIM_EINVAL;
+  d->flags &= (uint8_t)~SIM_DEV_JOINED;
+  sim_wheel_cancel(&f->sched.wheel, hub * f->cfg.devices_per_hub + slot);
+  sim_time_t now = sim_sched_now(&f->sched);
+  Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
+  l.device = sim_fleet_device_eui64(f, hub, slot);
+  l.ts_ms = sim_clock_wall_ms(&f->sched.clock, now);
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT;
+  out.device_left = &l;
+  return enqueue(f, h, &out, &l.seq, SIM_SEQ_LEFT, now);
+}
+
+int sim_fleet_device_join(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
+  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
+    return SIM_ENOTFOUND;
+  struct hub *h = &f->hubs[hub];
+  if (dev_at(f, h, slot)->flags & SIM_DEV_JOINED)
+    return SIM_EEXISTS;
+  if (!h->joined)
+    return SIM_EINVAL; /* the hub has not booted: its devices join when it does */
+  device_join(f, h, slot, 1, sim_sched_now(&f->sched));
+  return 0;
 }
 
 static void device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
@@ -907,6 +947,11 @@ static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Com
   }
   struct sim_device *d = dev_at(f, h, slot);
   const struct sim_model *m = sim_model_get(d->model);
+  if (!(d->flags & SIM_DEV_JOINED)) {
+    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
+                 0, 0);
+    return;
+  }
   if (!m->ops->command) {
     queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED,
                  0x81, 0);
@@ -1189,7 +1234,7 @@ int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const ch
   struct hub *h = &f->hubs[hub];
   struct sim_device *d = dev_at(f, h, slot);
   const struct sim_model *m = sim_model_get(d->model);
-  if (!m->ops->trigger)
+  if (!m->ops->trigger || !(d->flags & SIM_DEV_JOINED))
     return SIM_ENOTFOUND;
   struct emit_ctx ctx;
   struct sim_dev_env env;

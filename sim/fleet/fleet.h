@@ -131,6 +131,13 @@ void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t
 uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_t slot);
 /* Triggers a named event on a device ("motion"...). SIM_ENOTFOUND without such event. */
 int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event);
+/* A device leaves its hub's network: its timer stops and the hub queues DeviceLeft. Commands
+ * to it are answered COMMAND_UNKNOWN_DEVICE until it joins again. SIM_ENOTFOUND for a bad
+ * index, SIM_EINVAL when it is not in the network. */
+int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot);
+/* The device joins again (DeviceJoined with rejoin = true, then what the model sends on
+ * joining). SIM_EEXISTS when it is already in the network. */
+int sim_fleet_device_join(struct sim_fleet *f, uint32_t hub, uint32_t slot);
 /* Closes one hub's connection as a fault would (the hub reconnects with backoff). */
 void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub);
 
