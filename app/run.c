@@ -281,9 +281,11 @@ static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev, 
   out->max = cur->max;
 }
 
+/* One line a second on stderr: what the last second did. Rates and percentiles are of that
+ * second (differences of cumulative snapshots), never of the whole run. */
 static void on_progress(uv_timer_t *t) {
   struct run *r = t->data;
-  static struct sim_hist d_ack, d_lag;
+  static struct sim_hist d_ack, d_send, d_tick;
   sim_fleet_stats(r->fleet, r->cur);
   const struct sim_fleet_stats *c = r->cur, *p = r->prev;
   double el = (double)(uv_hrtime() - r->start_ns) / 1e9;
@@ -291,28 +293,29 @@ static void on_progress(uv_timer_t *t) {
   if (dt <= 0)
     dt = 1;
   hist_delta(&c->ack_latency, &p->ack_latency, &d_ack);
-  hist_delta(&c->tick_lag, &p->tick_lag, &d_lag);
-  uint64_t sent = 0, acked = 0, psent = 0, packed = 0;
+  hist_delta(&c->send_lag, &p->send_lag, &d_send);
+  hist_delta(&c->tick_lag, &p->tick_lag, &d_tick);
+  const struct sim_seq_counts *cr = &c->kind[SIM_SEQ_REPORT], *pr = &p->kind[SIM_SEQ_REPORT];
+  uint64_t acked = 0, packed = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
-    sent += c->kind[k].sent + c->kind[k].resent;
     acked += c->kind[k].acked;
-    psent += p->kind[k].sent + p->kind[k].resent;
     packed += p->kind[k].acked;
   }
   if (!r->o.quiet) {
-    char ack[64] = "ack -", lag[32] = "lag -";
+    char ack[48] = "ack rtt -", send[32] = "send lag -", tick[32] = "tick lag -";
     if (d_ack.count)
-      snprintf(ack, sizeof(ack), "ack p50 %.1fms p99 %.1fms",
+      snprintf(ack, sizeof(ack), "ack rtt p50 %.1f p99 %.1f ms",
                sim_hist_quantile(&d_ack, 0.5) / 1000.0, sim_hist_quantile(&d_ack, 0.99) / 1000.0);
-    if (d_lag.count)
-      snprintf(lag, sizeof(lag), "lag p99 %.2fms", sim_hist_quantile(&d_lag, 0.99) / 1000.0);
+    if (d_send.count)
+      snprintf(send, sizeof(send), "send lag p99 %.2f ms", sim_hist_quantile(&d_send, 0.99) / 1000.0);
+    if (d_tick.count)
+      snprintf(tick, sizeof(tick), "tick lag p99 %.2f ms", sim_hist_quantile(&d_tick, 0.99) / 1000.0);
     fprintf(stderr,
-            "[%5.0fs] hubs %u/%u online (%u connecting, %u backoff) | sent %.0f/s acked %.0f/s | "
-            "%s | %s | in flight %" PRIu64 " queued %" PRIu64 "%s\n",
+            "[%4.0fs] online %u/%u | reports %.0f/s acks %.0f/s | %s | %s | %s | in flight %" PRIu64
+            " queued %" PRIu64 "%s\n",
             el, c->hubs_by_state[SIM_HUB_OPEN], c->hubs,
-            c->hubs_by_state[SIM_HUB_CONNECTING] + c->hubs_by_state[SIM_HUB_HANDSHAKE],
-            c->hubs_by_state[SIM_HUB_BACKOFF], (double)(sent - psent) / dt,
-            (double)(acked - packed) / dt, ack, lag, c->in_flight, c->queued,
+            (double)(cr->sent + cr->resent - pr->sent - pr->resent) / dt,
+            (double)(acked - packed) / dt, ack, send, tick, c->in_flight, c->queued,
             r->phase == 1 ? " (draining)" : "");
   }
   struct sim_fleet_stats *tmp = r->prev;
