@@ -1,0 +1,187 @@
+/* docs/summary.md against recorders/summary.c: every key of the document's key table is in the
+ * JSON that rec_summary_write() produces, and every key of that JSON is in the table.
+ *
+ * The table is read from the document at test time ($HUBSIM_SOURCE_DIR, set by ctest): rows
+ * whose first cell is a backquoted path such as `counts.reports.sent`. In paths, KIND stands
+ * for each message kind and H for each latency histogram. When this test fails, either the
+ * writer changed the schema (then the document and, for a breaking change, the schema id must
+ * change too) or the document is wrong. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "recorders/summary.h"
+
+#define MAX_KEYS 256
+
+static const char *kinds[] = {"reports", "device_joined", "device_left", "command_results"};
+static const char *hists[] = {"report_ack", "report_send_lag", "generator_tick_lag", "handshake"};
+
+static char *doc_keys[MAX_KEYS];
+static size_t n_doc;
+
+static void add_key(const char *k) {
+  assert_true(n_doc < MAX_KEYS);
+  doc_keys[n_doc] = strdup(k);
+  assert_non_null(doc_keys[n_doc]);
+  n_doc++;
+}
+
+/* Expands KIND and H placeholders (one of each at most) and records the result. */
+static void add_doc_path(const char *path) {
+  const char *ph = strstr(path, "KIND") ? "KIND" : strstr(path, ".H.") ? "H" : NULL;
+  if (!ph) {
+    add_key(path);
+    return;
+  }
+  const char **names = ph[0] == 'K' ? kinds : hists;
+  const char *at = ph[0] == 'K' ? strstr(path, "KIND") : strstr(path, ".H.") + 1;
+  for (size_t i = 0; i < 4; i++) {
+    char buf[160];
+    snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - path), path, names[i], at + strlen(ph));
+    add_key(buf);
+  }
+}
+
+static void read_doc(void) {
+  const char *src = getenv("HUBSIM_SOURCE_DIR");
+  assert_non_null(src);
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/docs/summary.md", src);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[4096];
+  int in_table = 0;
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "| key | type |", 14) == 0) {
+      in_table = 1;
+      continue;
+    }
+    if (!in_table)
+      continue;
+    if (line[0] != '|')
+      break; /* end of the key table */
+    if (strncmp(line, "| `", 3) != 0)
+      continue;
+    char *end = strchr(line + 3, '`');
+    assert_non_null(end);
+    *end = '\0';
+    add_doc_path(line + 3);
+  }
+  fclose(f);
+  assert_true(n_doc > 50);
+}
+
+static int doc_has(const char *k) {
+  for (size_t i = 0; i < n_doc; i++)
+    if (strcmp(doc_keys[i], k) == 0)
+      return 1;
+  return 0;
+}
+
+/* The value at a dotted path, or NULL. */
+static json_t *at_path(json_t *root, const char *path) {
+  char buf[160];
+  snprintf(buf, sizeof(buf), "%s", path);
+  json_t *cur = root;
+  for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+    if (!json_is_object(cur))
+      return NULL;
+    cur = json_object_get(cur, tok);
+    if (!cur)
+      return NULL;
+  }
+  return cur;
+}
+
+/* Every key path of the JSON (objects recursed) must be documented. */
+static void check_documented(json_t *o, const char *prefix) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(o, k, v) {
+    char p[160];
+    snprintf(p, sizeof(p), "%s%s%s", prefix, *prefix ? "." : "", k);
+    if (strcmp(prefix, "errors") == 0)
+      continue; /* reason names are data, not schema */
+    if (!doc_has(p))
+      fail_msg("key '%s' is written but not documented in docs/summary.md", p);
+    if (json_is_object(v))
+      check_documented(v, p);
+  }
+}
+
+static void fill(struct sim_fleet_stats *st) {
+  memset(st, 0, sizeof(*st));
+  st->hubs = 2;
+  st->devices = 4;
+  st->hubs_by_state[SIM_HUB_OPEN] = 2;
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
+    st->kind[k].generated = 10;
+    st->kind[k].sent = 10;
+    st->kind[k].acked = 10;
+  }
+  st->connects = st->sessions = 2;
+  st->hubs_ever_online = 2;
+  st->all_online_at = 1500;
+  st->frames_out = st->frames_in = 9;
+  struct sim_hist *h[] = {&st->ack_latency, &st->send_lag, &st->handshake, &st->tick_lag};
+  for (size_t i = 0; i < 4; i++) {
+    sim_hist_init(h[i]);
+    sim_hist_record(h[i], 100);
+    sim_hist_record(h[i], 2000);
+  }
+  st->n_errors = 1;
+  snprintf(st->errors[0].name, sizeof(st->errors[0].name), "peer:ERROR_SHUTTING_DOWN");
+  st->errors[0].count = 1;
+}
+
+static void test_keys_match(void **state) {
+  (void)state;
+  read_doc();
+  static struct sim_fleet_stats st;
+  fill(&st);
+  struct rec_run_info run = {.platform_url = "embedded",
+                             .seed = 1,
+                             .duration_s = 1,
+                             .elapsed_s = 1.2,
+                             .mix = "all",
+                             .devices_per_hub = 2,
+                             .max_lag_ms = 50,
+                             .started_at = "2026-01-01T00:00:00Z",
+                             .cpu_user_s = 0.1,
+                             .cpu_sys_s = 0.1,
+                             .max_rss_bytes = 1,
+                             .platform_in_process = 1};
+  struct rec_platform_view pv = {.present = 1, .reports_stored = 10};
+  struct rec_verdict v;
+  rec_verdict_compute(&run, &st, &pv, &v);
+  assert_int_equal(v.exit_code, 0);
+  char path[] = "/tmp/hubsim-summary-doc-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);
+  json_error_t err;
+  json_t *root = json_load_file(path, 0, &err);
+  remove(path);
+  assert_non_null(root);
+  for (size_t i = 0; i < n_doc; i++)
+    if (!at_path(root, doc_keys[i]))
+      fail_msg("docs/summary.md documents '%s', which the summary does not contain", doc_keys[i]);
+  check_documented(root, "");
+  assert_string_equal(json_string_value(json_object_get(root, "schema")), "hubsim.summary/1");
+  json_decref(root);
+  for (size_t i = 0; i < n_doc; i++)
+    free(doc_keys[i]);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_keys_match)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
