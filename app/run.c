@@ -86,7 +86,8 @@ static void run_usage(FILE *out) {
           "  -h, --help            this text\n"
           "\n"
           "Progress goes to stderr once a second; the summary to stdout at the end.\n"
-          "Exit codes: 0 every report accounted for, 1 reports lost, 2 usage error, 3 runtime\n"
+          "Exit codes: 0 every report accounted for, 1 messages lost (by hubsim, or by the\n"
+          "platform after acknowledging them), 2 usage error, 3 runtime\n"
           "failure (platform unreachable), 4 the generator could not keep its schedule.\n");
 }
 
@@ -584,7 +585,7 @@ int app_run_main(int argc, char **argv) {
   if (embedded) {
     emb_stop(&emb);
     pv.present = 1;
-    pv.reports_stored = emb.final.reports_new;
+    pv.reports_stored = emb.final.reports_committed;
     pv.duplicates = emb.final.seq_duplicate;
     pv.joined = emb.final.joined;
     pv.commands_sent = emb.final.commands_sent;
@@ -598,7 +599,8 @@ int app_run_main(int argc, char **argv) {
       .platform_url = url, .seed = o.seed, .duration_s = o.duration_s, .elapsed_s = r.elapsed_s,
       .ramp = o.ramp, .mix = o.mix ? o.mix : "all", .devices_per_hub = cfg.devices_per_hub,
       .max_lag_ms = o.max_lag_ms, .started_at = started, .cpu_user_s = r.cpu_user_s,
-      .cpu_sys_s = r.cpu_sys_s, .platform_in_process = embedded};
+      .cpu_sys_s = r.cpu_sys_s, .platform_in_process = embedded, .speedup = o.speedup,
+      .drain_s = o.drain_s, .queue_max = cfg.queue_max, .allow_lag = o.allow_lag};
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0)
     info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;

@@ -66,6 +66,7 @@ char *plat_counters_json(const struct plat_counters *c) {
   F(bytes_in);
   F(bytes_out);
   F(reports_new);
+  F(reports_committed);
   F(reports_duplicate);
   F(seq_duplicate);
   F(joined);

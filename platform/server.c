@@ -331,8 +331,10 @@ void plat__flush(struct plat_server *srv) {
     } else {
       srv->c.commits++;
       srv->c.rows_committed += rows;
+      srv->c.reports_committed += srv->group_reports;
     }
   }
+  srv->group_reports = 0;
   struct plat_hub *h = srv->dirty, *next;
   srv->dirty = NULL;
   for (; h; h = next) {
@@ -652,8 +654,10 @@ static void on_open_msg(struct plat_session *s, const sim_env *env) {
       srv->c.reports_duplicate++;
     if (r == 1) {
       srv->c.reports_new++;
-      seq_accept(s, env->report->seq,
-                 plat_store_report(srv->store, h->id, h->boot_id, env->report, now));
+      int src = plat_store_report(srv->store, h->id, h->boot_id, env->report, now);
+      if (src == 0)
+        srv->group_reports++; /* before seq_accept: it may commit the group */
+      seq_accept(s, env->report->seq, src);
     }
     break;
   case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED: {

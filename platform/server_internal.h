@@ -68,6 +68,7 @@ struct plat_server {
   struct plat_hub **htab;
   size_t hcap, hcount;
   struct plat_hub *dirty;
+  uint64_t group_reports; /* new Reports written in the open group */
 
   struct plat_session *live, *closing;
 

@@ -28,9 +28,15 @@ void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_
   if (v->never_online) {
     v->exit_code = 3;
     v->text = "FAIL: no hub ever opened a session with the platform";
-  } else if (v->lost || v->platform_gap > 0) {
+  } else if (v->lost) {
     v->exit_code = 1;
-    v->text = v->lost ? "FAIL: reports were lost" : "FAIL: the platform stored fewer reports than it acknowledged";
+    v->text = "FAIL: messages were lost";
+  } else if (st->forgotten) {
+    v->exit_code = 1;
+    v->text = "FAIL: the platform lost messages it had acknowledged";
+  } else if (v->platform_gap > 0) {
+    v->exit_code = 1;
+    v->text = "FAIL: the platform stored fewer reports than it acknowledged";
   } else if (v->generator_late) {
     v->exit_code = 4;
     v->text = "FAIL: the generator could not keep its schedule (tick lag p99 above the limit); its figures are not trustworthy";
@@ -81,6 +87,9 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   fprintf(out, "  accounting             in flight %llu  queued %llu  lost %llu\n",
           (unsigned long long)st->in_flight, (unsigned long long)st->queued,
           (unsigned long long)v->lost);
+  if (st->forgotten)
+    fprintf(out, "  platform loss          %llu messages acknowledged, then missing after a "
+                 "reconnect\n", (unsigned long long)st->forgotten);
   print_hist(out, "report ack latency", &st->ack_latency);
   print_hist(out, "report send lag", &st->send_lag);
   print_hist(out, "generator tick lag", &st->tick_lag);
@@ -154,6 +163,10 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                 run->mix ? run->mix : "", "seed", (json_int_t)run->seed, "ramp_hubs_per_s",
                 run->ramp));
   json_object_set_new(root, "platform", json_string(run->platform_url));
+  json_object_set_new(root, "run",
+                      json_pack("{s:f,s:f,s:f,s:I,s:b}", "speedup", run->speedup, "drain_s",
+                                run->drain_s, "max_lag_ms", run->max_lag_ms, "queue_max",
+                                (json_int_t)run->queue_max, "allow_lag", run->allow_lag));
   json_object_set_new(root, "duration_s", json_real(run->duration_s));
   json_object_set_new(root, "elapsed_s", json_real(run->elapsed_s));
   json_t *counts = json_object();
@@ -162,6 +175,7 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   json_object_set_new(counts, "in_flight", json_integer((json_int_t)st->in_flight));
   json_object_set_new(counts, "queued", json_integer((json_int_t)st->queued));
   json_object_set_new(counts, "lost", json_integer((json_int_t)v->lost));
+  json_object_set_new(counts, "forgotten_by_platform", json_integer((json_int_t)st->forgotten));
   json_object_set_new(counts, "duplicated",
                       json_integer(pv && pv->present ? (json_int_t)pv->duplicates : -1));
   json_object_set_new(root, "counts", counts);

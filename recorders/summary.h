@@ -13,7 +13,7 @@
 /* What the platform side says, when hubsim can see it (the embedded reference platform). */
 struct rec_platform_view {
   int present;
-  uint64_t reports_stored;     /* new reports committed */
+  uint64_t reports_stored;     /* new reports whose COMMIT succeeded */
   uint64_t duplicates;         /* resent messages recognised as already stored */
   uint64_t joined;
   uint64_t commands_sent, commands_ok, commands_failed, commands_timed_out;
@@ -28,6 +28,10 @@ struct rec_run_info {
   double ramp;
   const char *mix;          /* the --mix text */
   uint32_t devices_per_hub;
+  double speedup;           /* --speedup */
+  double drain_s;           /* --drain */
+  uint32_t queue_max;       /* messages a hub keeps before dropping */
+  int allow_lag;            /* --allow-lag */
   double max_lag_ms;        /* threshold for the generator verdict */
   const char *started_at;   /* ISO 8601 UTC */
   /* The generator's own cost, measured on the thread that runs the fleet. */

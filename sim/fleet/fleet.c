@@ -254,7 +254,8 @@ static void release(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time
   }
 }
 
-/* Writes every queued frame the window allows, in one send. */
+/* Writes every queued frame the window allows, in one send. Frames are counted only once the
+ * transport has taken them. */
 static void flush(struct sim_fleet *f, struct hub *h) {
   if (h->state != SIM_HUB_OPEN || !h->conn)
     return;
@@ -263,11 +264,17 @@ static void flush(struct sim_fleet *f, struct hub *h) {
     last = h->acked + h->max_window;
   if (last <= h->sent)
     return;
-  sim_time_t now = sim_sched_now(&f->sched);
   size_t bytes = 0;
+  for (uint64_t s = h->sent + 1; s <= last; s++)
+    bytes += meta_at(h, s)->len;
+  int rc = sim_conn_send(h->conn, h->q.data + h->q_off + h->sent_bytes, bytes);
+  if (rc) {
+    count_error(f, sim_errname(rc));
+    return; /* the close callback follows; the frames stay queued */
+  }
+  sim_time_t now = sim_sched_now(&f->sched);
   for (uint64_t s = h->sent + 1; s <= last; s++) {
     struct frame_meta *fm = meta_at(h, s);
-    bytes += fm->len;
     if (s > h->max_sent) {
       f->st.kind[fm->kind].sent++;
       if (fm->kind == SIM_SEQ_REPORT)
@@ -275,13 +282,8 @@ static void flush(struct sim_fleet *f, struct hub *h) {
     } else {
       f->st.kind[fm->kind].resent++;
     }
-    f->st.frames_out++;
   }
-  int rc = sim_conn_send(h->conn, h->q.data + h->q_off + h->sent_bytes, bytes);
-  if (rc) {
-    count_error(f, sim_errname(rc));
-    return; /* the close callback follows; the frames stay queued */
-  }
+  f->st.frames_out += last - h->sent;
   f->st.bytes_out += bytes;
   h->sent_bytes += bytes;
   h->sent = last;
@@ -309,6 +311,7 @@ static void send_error(struct sim_fleet *f, struct hub *h, int err, const char *
   f->scratch.len = 0;
   if (sim_hubrpc_put_error(&f->scratch, sim_hubrpc_error_code(err), reason) == 0) {
     f->st.frames_out++;
+    f->st.bytes_out += f->scratch.len;
     sim_conn_send(h->conn, f->scratch.data, f->scratch.len);
   }
 }
@@ -411,10 +414,79 @@ static void hub_connect(struct sim_fleet *f, struct hub *h) {
   }
 }
 
+/* Sets the seq field of a sequenced message. */
+static void set_seq(sim_env *env, uint64_t seq) {
+  switch (env->body_case) {
+  case HUBRPC__V1__ENVELOPE__BODY_REPORT: env->report->seq = seq; break;
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED: env->device_joined->seq = seq; break;
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT: env->device_left->seq = seq; break;
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT: env->command_result->seq = seq; break;
+  default: break;
+  }
+}
+
+/* The platform no longer has messages it acknowledged (its store went back in time). They are
+ * gone for good: counted as forgotten by the platform. So that what the hub still holds can be
+ * delivered, the hub starts a new boot sequence: a new boot_id, and every queued frame
+ * renumbered from 1 (re-encoded: the seq varint may change length). Frames that had been sent
+ * before count as resent when they go again. 0, or an error after which the queue is intact. */
+static int restart_sequence(struct sim_fleet *f, struct hub *h) {
+  struct sim_buf nq;
+  sim_buf_init(&nq);
+  uint32_t n = queued_frames(h);
+  size_t off = h->q_off;
+  for (uint32_t i = 0; i < n; i++) {
+    struct frame_meta *fm = meta_at(h, h->acked + 1 + i);
+    size_t hdr, body;
+    sim_env *env = NULL;
+    int rc = sim_frame_peek(h->q.data + off, fm->len, SIM_FRAME_MAX, &hdr, &body);
+    if (rc == 0)
+      rc = sim_hubrpc_decode(h->q.data + off + hdr, body, &env);
+    if (rc) {
+      sim_buf_fini(&nq);
+      return rc;
+    }
+    set_seq(env, i + 1u);
+    rc = sim_hubrpc_encode(&nq, env);
+    sim_hubrpc_free(env);
+    if (rc) {
+      sim_buf_fini(&nq);
+      return rc;
+    }
+    off += fm->len;
+  }
+  /* Second pass: the new lengths, now that nothing can fail. */
+  size_t pos = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    size_t hdr, body;
+    sim_frame_peek(nq.data + pos, nq.len - pos, SIM_FRAME_MAX, &hdr, &body);
+    meta_at(h, h->acked + 1 + i)->len = (uint32_t)(hdr + body);
+    pos += hdr + body;
+  }
+  sim_buf_fini(&h->q);
+  h->q = nq;
+  h->q_off = 0;
+  uint64_t were_sent = h->max_sent > h->acked ? h->max_sent - h->acked : 0;
+  h->acked = 0;
+  h->sent = 0;
+  h->sent_bytes = 0;
+  h->max_sent = were_sent;
+  h->next_seq = (uint64_t)n + 1u;
+  if (sim_auth_random(&h->boot_id, sizeof(h->boot_id)))
+    h->boot_id ^= ((uint64_t)sim_rng_u32(&h->rng) << 32) | sim_rng_u32(&h->rng);
+  return 0;
+}
+
 static void on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
   sim_time_t now = sim_sched_now(&f->sched);
-  if (w->acked_seq > h->next_seq - 1) {
-    fail_session(f, h, SIM_EINVAL, "welcome.acked_seq is above the last seq of this boot");
+  if (w->acked_seq > h->max_sent) {
+    fail_session(f, h, SIM_EINVAL, "welcome.acked_seq is above the last seq sent in this boot");
+    return;
+  }
+  if (w->acked_seq < h->acked) {
+    f->st.forgotten += h->acked - w->acked_seq;
+    int rc = restart_sequence(f, h);
+    session_ended(f, h, rc, rc ? NULL : "platform:forgot_acknowledged");
     return;
   }
   if (w->heartbeat_s == 0 || w->max_window == 0) {

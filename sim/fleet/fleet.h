@@ -83,6 +83,7 @@ struct sim_fleet_stats {
   uint32_t hubs_by_state[SIM_HUB_NSTATES];
   struct sim_seq_counts kind[SIM_SEQ_NKINDS];
   uint64_t in_flight; /* sent, not yet acknowledged */
+  uint64_t forgotten; /* acknowledged, then missing from the platform's Welcome: platform loss */
   uint64_t queued;    /* generated, not yet sent */
   uint64_t connects;  /* connection attempts */
   uint64_t sessions;  /* sessions that reached OPEN */
@@ -121,7 +122,7 @@ void sim_fleet_stop(struct sim_fleet *f, void (*cb)(struct sim_fleet *f, void *a
 /* Frees a stopped fleet. */
 void sim_fleet_free(struct sim_fleet *f);
 
-/* Copies the current figures into out (about 40 KiB: give it heap or static storage). */
+/* Copies the current figures into out (about 70 KiB: give it heap or static storage). */
 void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out);
 sim_time_t sim_fleet_now(const struct sim_fleet *f);
 struct sim_sched *sim_fleet_sched(struct sim_fleet *f);

@@ -27,6 +27,7 @@ enum bad {
   BAD_NONCE,
   BAD_TRUNCATED_CLOSE,
   BAD_ACK_ABOVE,
+  BAD_FORGET, /* acknowledges, drops the connection, then claims it never stored anything */
 };
 
 struct peer_conn {
@@ -36,6 +37,7 @@ struct peer_conn {
   uint8_t cn[16];
   uint64_t received; /* highest seq received */
   int close_me;      /* close once the frame reader has returned */
+  int conn_no;       /* hub 0: which of its connections this is (1, 2, ...) */
 };
 
 static struct {
@@ -44,6 +46,10 @@ static struct {
   int hub0_closed;    /* hub 0 closed a connection after its Error */
   uint64_t hub1_acks; /* Acks sent to hub 1 */
   uint64_t hub0_hellos;
+  uint64_t hub0_boot[4];       /* boot_id of hub 0's first Hellos */
+  uint64_t hub0_acked;         /* messages of hub 0 acknowledged on its first connection */
+  uint64_t hub0_first_seq_new; /* first seq hub 0 sent on its third connection */
+  uint64_t hub0_new_acks;
   struct sim_listener *l;
   struct sim_buf out;
 } T;
@@ -117,7 +123,8 @@ static void misbehave(struct peer_conn *p) {
     return;
   }
   case BAD_ACK_ABOVE:
-    send_challenge(p, 16); /* a proper session first; the Ack comes after the Welcome */
+  case BAD_FORGET:
+    send_challenge(p, 16); /* a proper session first */
     break;
   }
 }
@@ -132,7 +139,10 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
     assert_int_equal(env->hello->client_nonce.len, 16);
     memcpy(p->cn, env->hello->client_nonce.data, 16);
     if (p->hub == 0) {
+      if (T.hub0_hellos < 4)
+        T.hub0_boot[T.hub0_hellos] = env->hello->boot_id;
       T.hub0_hellos++;
+      p->conn_no = (int)T.hub0_hellos;
       sim_hubrpc_free(env);
       misbehave(p);
       return p->close_me;
@@ -162,6 +172,15 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
       p->received = seq;
       send_ack(p, seq);
       T.hub1_acks++;
+    } else if (T.mode == BAD_FORGET && p->conn_no == 1) {
+      send_ack(p, seq);
+      if (++T.hub0_acked == 3)
+        p->close_me = 1; /* a crash right after acknowledging three messages */
+    } else if (T.mode == BAD_FORGET && p->conn_no >= 3) {
+      if (!T.hub0_first_seq_new)
+        T.hub0_first_seq_new = seq;
+      send_ack(p, seq);
+      T.hub0_new_acks++;
     }
     break;
   }
@@ -173,7 +192,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
     break;
   }
   sim_hubrpc_free(env);
-  return 0;
+  return p->close_me; /* stop reading once the connection is to close */
 }
 
 static void on_data(struct sim_conn *c, const uint8_t *d, size_t n, void *user) {
@@ -211,7 +230,9 @@ static struct sim_fleet *F;
 static void on_tick(uv_timer_t *t) {
   static struct sim_fleet_stats st;
   sim_fleet_stats(F, &st);
-  int hub0_done = T.mode == BAD_TRUNCATED_CLOSE ? T.hub0_hellos >= 2 : T.hub0_closed >= 1;
+  int hub0_done = T.mode == BAD_TRUNCATED_CLOSE ? T.hub0_hellos >= 2
+                  : T.mode == BAD_FORGET        ? T.hub0_new_acks >= 3
+                                                : T.hub0_closed >= 1;
   if (hub0_done && st.hubs_by_state[SIM_HUB_OPEN] >= 1 && T.hub1_acks >= 5)
     done = 1;
   if (done || uv_hrtime() > *(uint64_t *)t->data)
@@ -263,6 +284,13 @@ static void run_mode(enum bad mode, int want_code, const char *want_reason) {
   assert_int_equal(uv_loop_close(&loop), 0);
   sim_buf_fini(&T.out);
 
+  if (mode == BAD_FORGET) {
+    /* Three acknowledged messages forgotten; a new boot sequence delivers the rest from 1. */
+    assert_int_equal(st.forgotten, 3);
+    assert_int_equal(T.hub0_boot[0], T.hub0_boot[1]);
+    assert_true(T.hub0_boot[2] != T.hub0_boot[1]);
+    assert_int_equal(T.hub0_first_seq_new, 1);
+  }
   int found = 0;
   for (size_t i = 0; i < st.n_errors; i++)
     if (strcmp(st.errors[i].name, want_reason) == 0)
@@ -283,6 +311,7 @@ static void test_unknown(void **s) { (void)s; run_mode(BAD_UNKNOWN, HUBRPC__V1__
 static void test_out_of_order(void **s) { (void)s; run_mode(BAD_OUT_OF_ORDER, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, "UNEXPECTED"); }
 static void test_bad_nonce(void **s) { (void)s; run_mode(BAD_NONCE, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "INVAL"); }
 static void test_truncated_close(void **s) { (void)s; run_mode(BAD_TRUNCATED_CLOSE, -1, "closed by peer"); }
+static void test_platform_forgets(void **s) { (void)s; run_mode(BAD_FORGET, -1, "platform:forgot_acknowledged"); }
 static void test_ack_above(void **s) { (void)s; run_mode(BAD_ACK_ABOVE, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "INVAL"); }
 
 static int setup(void **state) {
@@ -295,7 +324,7 @@ int main(void) {
       cmocka_unit_test(test_garbage),       cmocka_unit_test(test_too_large),
       cmocka_unit_test(test_unknown),       cmocka_unit_test(test_out_of_order),
       cmocka_unit_test(test_bad_nonce),     cmocka_unit_test(test_truncated_close),
-      cmocka_unit_test(test_ack_above),
+      cmocka_unit_test(test_ack_above),     cmocka_unit_test(test_platform_forgets),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
