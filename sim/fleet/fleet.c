@@ -246,8 +246,16 @@ static void release(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time
   h->sent_bytes = h->sent_bytes > bytes ? h->sent_bytes - bytes : 0;
   if (h->q_off == h->q.len) {
     h->q.len = h->q_off = 0;
-    if (h->q.cap > 65536)
-      sim_buf_fini(&h->q); /* give back what a long outage made it grow to */
+    /* Everything is acknowledged: give back what a burst (the boot, an outage) made the queue
+     * grow to. A steady hub keeps a small buffer, so this is not a free per report. */
+    if (h->q.cap > 512)
+      sim_buf_fini(&h->q);
+    if (h->meta_cap > 8) {
+      free(h->meta);
+      h->meta = NULL;
+      h->meta_cap = 0;
+      h->meta_head = 0;
+    }
   } else if (h->q_off > 4096 && h->q_off * 2 > h->q.len) {
     sim_buf_consume(&h->q, h->q_off);
     h->q_off = 0;

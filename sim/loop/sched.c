@@ -7,12 +7,15 @@
 
 #include "sim/core/err.h"
 
-/* Arms the timerfd for the wheel's next deadline, if that changed. */
+/* Arms the timerfd for the wheel's next deadline. timerfd_settime is a costly call here, and
+ * this runs before every poll, so it re-arms only when the deadline moved earlier or the armed
+ * one has fired: a deadline that moved later (its timer was cancelled) costs at most one early
+ * wakeup, in which the wheel finds nothing due and the timer is armed again. */
 static void rearm(struct sim_sched *s) {
   sim_time_t next = sim_wheel_next(&s->wheel);
   if (next != UINT64_MAX)
     next = (next + SIM_SCHED_GRID_US - 1) / SIM_SCHED_GRID_US * SIM_SCHED_GRID_US;
-  if (next == s->armed)
+  if (next >= s->armed)
     return;
   struct itimerspec its = {0};
   if (next != UINT64_MAX) {

@@ -19,7 +19,9 @@
 /* Wakeups are rounded up to this grid, so that events due close together fire in one wakeup
  * (one epoll round, one batch of writes) instead of one each. Nothing fires before its time;
  * the grid adds at most this much lag, which the lag figures include. */
+#ifndef SIM_SCHED_GRID_US
 #define SIM_SCHED_GRID_US 256u
+#endif
 
 struct sim_sched {
   uv_loop_t *loop;
