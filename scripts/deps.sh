@@ -12,7 +12,8 @@ PKGS=(
   libsqlite3-dev                    # reference platform store
   libjansson-dev                    # JSON summaries
   libcmocka-dev                     # unit tests
-  python3                           # test helpers that cross-check the wire format
+  python3                           # bench/fleet/run.sh reads summaries with it
+  time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
 )
 
 missing=()
