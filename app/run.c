@@ -41,54 +41,55 @@ struct run_opts {
 };
 
 static void run_usage(FILE *out) {
-  fprintf(out,
-          "usage: hubsim run [FLAGS]\n"
-          "\n"
-          "Runs a fleet of virtual hubs and devices against a hubrpc platform. Without --platform\n"
-          "it starts the reference platform on a free loopback port (in its own thread, with a\n"
-          "store in a temporary file) and runs the demo fleet against it.\n"
-          "\n"
-          "fleet:\n"
-          "  --hubs N              hubs in the fleet (default 100)\n"
-          "  --devices-per-hub N   devices behind each hub, 1..65535 (default 8)\n"
-          "  --mix LIST            device models and weights, e.g.\n"
-          "                        'lumi.sensor_ht.agl02:2,lumi.plug.maeu01:1'; 'all' (default)\n"
-          "                        weighs every known model equally\n"
-          "  --seed N              seed of every random choice (default 1): same seed, same fleet\n"
-          "                        and same device behaviour\n"
-          "  --fleet-key KEY       key the hub secrets derive from (default \"" DEFAULT_KEY "\")\n"
-          "  --speedup X           device behaviour runs X times faster than real time (default 1):\n"
-          "                        the same report patterns, compressed, for load tests; frame\n"
-          "                        timestamps stay real\n"
-          "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
-          "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
-          "                        source address reaches ~28k ports per destination\n"
-          "\n"
-          "run:\n"
-          "  --platform URL        hubrpc://HOST:PORT of the platform under test (default: the\n"
-          "                        embedded reference platform)\n"
-          "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
-          "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
-          "  --drain D             after the duration, how long to wait for acknowledgements of\n"
-          "                        what is in flight (default 10s)\n"
-          "  --max-lag MS          generator tick lag p99 above this fails the run with exit 4\n"
-          "                        (default 50)\n"
-          "  --allow-lag           report a late generator but do not fail the run for it\n"
-          "  --command-rate N      embedded platform only: background on/off commands per second\n"
-          "                        to smart plugs (default 5)\n"
-          "  --db FILE             embedded platform only: keep its store in FILE (default: a\n"
-          "                        temporary file removed at the end)\n"
-          "  --ui none             headless (the only interface of this build)\n"
-          "\n"
-          "output:\n"
-          "  --summary FILE        write the JSON summary (docs/summary.md) to FILE\n"
-          "  -q, --quiet           no progress lines on stderr\n"
-          "  -h, --help            this text\n"
-          "\n"
-          "Progress goes to stderr once a second; the summary to stdout at the end.\n"
-          "Exit codes: 0 every report accounted for, 1 messages lost (by hubsim, or by the\n"
-          "platform after acknowledging them), 2 usage error, 3 runtime\n"
-          "failure (platform unreachable), 4 the generator could not keep its schedule.\n");
+  fprintf(
+      out,
+      "usage: hubsim run [FLAGS]\n"
+      "\n"
+      "Runs a fleet of virtual hubs and devices against a hubrpc platform. Without --platform\n"
+      "it starts the reference platform on a free loopback port (in its own thread, with a\n"
+      "store in a temporary file) and runs the demo fleet against it.\n"
+      "\n"
+      "fleet:\n"
+      "  --hubs N              hubs in the fleet (default 100)\n"
+      "  --devices-per-hub N   devices behind each hub, 1..65535 (default 8)\n"
+      "  --mix LIST            device models and weights, e.g.\n"
+      "                        'lumi.sensor_ht.agl02:2,lumi.plug.maeu01:1'; 'all' (default)\n"
+      "                        weighs every known model equally\n"
+      "  --seed N              seed of every random choice (default 1): same seed, same fleet\n"
+      "                        and same device behaviour\n"
+      "  --fleet-key KEY       key the hub secrets derive from (default \"" DEFAULT_KEY "\")\n"
+      "  --speedup X           device behaviour runs X times faster than real time (default 1):\n"
+      "                        the same report patterns, compressed, for load tests; frame\n"
+      "                        timestamps stay real\n"
+      "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
+      "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
+      "                        source address reaches ~28k ports per destination\n"
+      "\n"
+      "run:\n"
+      "  --platform URL        hubrpc://HOST:PORT of the platform under test (default: the\n"
+      "                        embedded reference platform)\n"
+      "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
+      "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
+      "  --drain D             after the duration, how long to wait for acknowledgements of\n"
+      "                        what is in flight (default 10s)\n"
+      "  --max-lag MS          generator tick lag p99 above this fails the run with exit 4\n"
+      "                        (default 50)\n"
+      "  --allow-lag           report a late generator but do not fail the run for it\n"
+      "  --command-rate N      embedded platform only: background on/off commands per second\n"
+      "                        to smart plugs (default 5)\n"
+      "  --db FILE             embedded platform only: keep its store in FILE (default: a\n"
+      "                        temporary file removed at the end)\n"
+      "  --ui none             headless (the only interface of this build)\n"
+      "\n"
+      "output:\n"
+      "  --summary FILE        write the JSON summary (docs/summary.md) to FILE\n"
+      "  -q, --quiet           no progress lines on stderr\n"
+      "  -h, --help            this text\n"
+      "\n"
+      "Progress goes to stderr once a second; the summary to stdout at the end.\n"
+      "Exit codes: 0 every report accounted for, 1 messages lost (by hubsim, or by the\n"
+      "platform after acknowledging them), 2 usage error, 3 runtime\n"
+      "failure (platform unreachable), 4 the generator could not keep its schedule.\n");
 }
 
 /* ---- embedded platform in its own thread --------------------------------------------------- */
@@ -223,7 +224,10 @@ static void close_handles(struct run *r) {
   uv_close((uv_handle_t *)&r->sigterm, NULL);
 }
 
-static void fleet_stopped(struct sim_fleet *f, void *arg) { (void)f; (void)arg; }
+static void fleet_stopped(struct sim_fleet *f, void *arg) {
+  (void)f;
+  (void)arg;
+}
 
 static void stop_all(struct run *r) {
   if (r->phase >= 2)
@@ -258,7 +262,9 @@ static void begin_drain(struct run *r) {
   uv_timer_start(&r->drain, on_drain, 0, 20);
 }
 
-static void on_end(uv_timer_t *t) { begin_drain(t->data); }
+static void on_end(uv_timer_t *t) {
+  begin_drain(t->data);
+}
 
 static void on_signal(uv_signal_t *s, int sig) {
   struct run *r = s->data;
@@ -272,7 +278,8 @@ static void on_signal(uv_signal_t *s, int sig) {
 }
 
 /* The histogram of what was recorded between two cumulative snapshots. */
-static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev, struct sim_hist *out) {
+static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev,
+                       struct sim_hist *out) {
   sim_hist_init(out);
   for (uint32_t i = 0; i < SIM_HIST_BUCKETS; i++)
     out->buckets[i] = cur->buckets[i] - prev->buckets[i];
@@ -308,9 +315,11 @@ static void on_progress(uv_timer_t *t) {
       snprintf(ack, sizeof(ack), "ack rtt p50 %.1f p99 %.1f ms",
                sim_hist_quantile(&d_ack, 0.5) / 1000.0, sim_hist_quantile(&d_ack, 0.99) / 1000.0);
     if (d_send.count)
-      snprintf(send, sizeof(send), "send lag p99 %.2f ms", sim_hist_quantile(&d_send, 0.99) / 1000.0);
+      snprintf(send, sizeof(send), "send lag p99 %.2f ms",
+               sim_hist_quantile(&d_send, 0.99) / 1000.0);
     if (d_tick.count)
-      snprintf(tick, sizeof(tick), "tick lag p99 %.2f ms", sim_hist_quantile(&d_tick, 0.99) / 1000.0);
+      snprintf(tick, sizeof(tick), "tick lag p99 %.2f ms",
+               sim_hist_quantile(&d_tick, 0.99) / 1000.0);
     fprintf(stderr,
             "[%4.0fs] online %u/%u | reports %.0f/s acks %.0f/s | %s | %s | %s | in flight %" PRIu64
             " queued %" PRIu64 "%s\n",
@@ -403,18 +412,36 @@ static int bad(const char *flag, const char *value, const char *why) {
 }
 
 int app_run_main(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"platform", required_argument, 0, 'P'}, {"hubs", required_argument, 0, 'H'},
-      {"devices-per-hub", required_argument, 0, 'D'}, {"mix", required_argument, 0, 'M'},
-      {"duration", required_argument, 0, 'd'}, {"seed", required_argument, 0, 'S'},
-      {"ramp", required_argument, 0, 'R'}, {"fleet-key", required_argument, 0, 'K'},
-      {"bind", required_argument, 0, 'B'}, {"summary", required_argument, 0, 'O'},
-      {"drain", required_argument, 0, 'r'}, {"max-lag", required_argument, 0, 'L'},
-      {"allow-lag", no_argument, 0, 'A'}, {"command-rate", required_argument, 0, 'C'},
-      {"db", required_argument, 0, 'b'}, {"ui", required_argument, 0, 'U'},
-      {"speedup", required_argument, 0, 'X'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  struct run_opts o = {.hubs = 100, .dph = 8, .seed = 1, .duration_s = 20, .ramp = 0,
-                       .drain_s = 10, .max_lag_ms = 50, .command_rate = 5, .speedup = 1, .key = DEFAULT_KEY};
+  static const struct option longopts[] = {{"platform", required_argument, 0, 'P'},
+                                           {"hubs", required_argument, 0, 'H'},
+                                           {"devices-per-hub", required_argument, 0, 'D'},
+                                           {"mix", required_argument, 0, 'M'},
+                                           {"duration", required_argument, 0, 'd'},
+                                           {"seed", required_argument, 0, 'S'},
+                                           {"ramp", required_argument, 0, 'R'},
+                                           {"fleet-key", required_argument, 0, 'K'},
+                                           {"bind", required_argument, 0, 'B'},
+                                           {"summary", required_argument, 0, 'O'},
+                                           {"drain", required_argument, 0, 'r'},
+                                           {"max-lag", required_argument, 0, 'L'},
+                                           {"allow-lag", no_argument, 0, 'A'},
+                                           {"command-rate", required_argument, 0, 'C'},
+                                           {"db", required_argument, 0, 'b'},
+                                           {"ui", required_argument, 0, 'U'},
+                                           {"speedup", required_argument, 0, 'X'},
+                                           {"quiet", no_argument, 0, 'q'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
+  struct run_opts o = {.hubs = 100,
+                       .dph = 8,
+                       .seed = 1,
+                       .duration_s = 20,
+                       .ramp = 0,
+                       .drain_s = 10,
+                       .max_lag_ms = 50,
+                       .command_rate = 5,
+                       .speedup = 1,
+                       .key = DEFAULT_KEY};
   int c;
   optind = 1;
   opterr = 0;
@@ -498,8 +525,10 @@ int app_run_main(int argc, char **argv) {
     }
   }
   if (optind < argc) {
-    fprintf(stderr, "hubsim run: unexpected argument '%s': scenario scripts are not part of this "
-                    "build; use the fleet flags (see hubsim run --help)\n", argv[optind]);
+    fprintf(stderr,
+            "hubsim run: unexpected argument '%s': scenario scripts are not part of this "
+            "build; use the fleet flags (see hubsim run --help)\n",
+            argv[optind]);
     return 2;
   }
 
@@ -595,12 +624,22 @@ int app_run_main(int argc, char **argv) {
     pv.sessions_accepted = emb.final.sessions_accepted;
     pv.auth_failed = emb.final.auth_failed;
   }
-  struct rec_run_info info = {
-      .platform_url = url, .seed = o.seed, .duration_s = o.duration_s, .elapsed_s = r.elapsed_s,
-      .ramp = o.ramp, .mix = o.mix ? o.mix : "all", .devices_per_hub = cfg.devices_per_hub,
-      .max_lag_ms = o.max_lag_ms, .started_at = started, .cpu_user_s = r.cpu_user_s,
-      .cpu_sys_s = r.cpu_sys_s, .platform_in_process = embedded, .speedup = o.speedup,
-      .drain_s = o.drain_s, .queue_max = cfg.queue_max, .allow_lag = o.allow_lag};
+  struct rec_run_info info = {.platform_url = url,
+                              .seed = o.seed,
+                              .duration_s = o.duration_s,
+                              .elapsed_s = r.elapsed_s,
+                              .ramp = o.ramp,
+                              .mix = o.mix ? o.mix : "all",
+                              .devices_per_hub = cfg.devices_per_hub,
+                              .max_lag_ms = o.max_lag_ms,
+                              .started_at = started,
+                              .cpu_user_s = r.cpu_user_s,
+                              .cpu_sys_s = r.cpu_sys_s,
+                              .platform_in_process = embedded,
+                              .speedup = o.speedup,
+                              .drain_s = o.drain_s,
+                              .queue_max = cfg.queue_max,
+                              .allow_lag = o.allow_lag};
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0)
     info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;

@@ -51,7 +51,7 @@ struct plat_counters {
   uint64_t auth_ok, auth_failed, handshake_timeouts, idle_timeouts, duplicate_sessions;
   uint64_t frames_in, frames_out, bytes_in, bytes_out;
   uint64_t reports_new, reports_duplicate; /* Reports accepted (new) and recognised as resent */
-  uint64_t reports_committed;               /* new Reports whose group COMMIT succeeded */
+  uint64_t reports_committed;              /* new Reports whose group COMMIT succeeded */
   uint64_t seq_duplicate;                  /* duplicates of every sequenced type */
   uint64_t joined, left;
   uint64_t rows_committed, commits, commit_failures, acks_sent;

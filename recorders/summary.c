@@ -39,21 +39,25 @@ void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_
     v->text = "FAIL: the platform stored fewer reports than it acknowledged";
   } else if (v->generator_late) {
     v->exit_code = 4;
-    v->text = "FAIL: the generator could not keep its schedule (tick lag p99 above the limit); its figures are not trustworthy";
+    v->text = "FAIL: the generator could not keep its schedule (tick lag p99 above the limit); its "
+              "figures are not trustworthy";
   } else {
     v->exit_code = 0;
     v->text = "PASS: every report accounted for";
   }
 }
 
-static double ms(uint64_t us) { return (double)us / 1000.0; }
+static double ms(uint64_t us) {
+  return (double)us / 1000.0;
+}
 
 static void print_hist(FILE *out, const char *name, const struct sim_hist *h) {
   if (!h->count) {
     fprintf(out, "  %-22s no samples\n", name);
     return;
   }
-  fprintf(out, "  %-22s p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms  (n=%llu)\n",
+  fprintf(out,
+          "  %-22s p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms  (n=%llu)\n",
           name, ms(sim_hist_quantile(h, 0.5)), ms(sim_hist_quantile(h, 0.9)),
           ms(sim_hist_quantile(h, 0.99)), ms(sim_hist_quantile(h, 0.999)), ms(h->max),
           (unsigned long long)h->count);
@@ -69,11 +73,13 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   fprintf(out, "  platform               %s\n", run->platform_url);
   fprintf(out, "  time                   %.1f s requested, %.1f s elapsed\n", run->duration_s,
           run->elapsed_s);
-  fprintf(out, "  sessions               %llu connects, %llu opened, %llu dropped, %u online at end\n",
+  fprintf(out,
+          "  sessions               %llu connects, %llu opened, %llu dropped, %u online at end\n",
           (unsigned long long)st->connects, (unsigned long long)st->sessions,
           (unsigned long long)st->disconnects, st->hubs_by_state[SIM_HUB_OPEN]);
-  fprintf(out, "  reports                generated %llu  sent %llu  acked %llu  resent %llu  "
-               "dropped %llu\n",
+  fprintf(out,
+          "  reports                generated %llu  sent %llu  acked %llu  resent %llu  "
+          "dropped %llu\n",
           (unsigned long long)r->generated, (unsigned long long)r->sent,
           (unsigned long long)r->acked, (unsigned long long)r->resent,
           (unsigned long long)r->dropped);
@@ -88,8 +94,10 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
           (unsigned long long)st->in_flight, (unsigned long long)st->queued,
           (unsigned long long)v->lost);
   if (st->forgotten)
-    fprintf(out, "  platform loss          %llu messages acknowledged, then missing after a "
-                 "reconnect\n", (unsigned long long)st->forgotten);
+    fprintf(out,
+            "  platform loss          %llu messages acknowledged, then missing after a "
+            "reconnect\n",
+            (unsigned long long)st->forgotten);
   print_hist(out, "report ack latency", &st->ack_latency);
   print_hist(out, "report send lag", &st->send_lag);
   print_hist(out, "generator tick lag", &st->tick_lag);
@@ -97,14 +105,17 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   uint64_t msgs = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++)
     msgs += st->kind[k].sent + st->kind[k].resent;
-  fprintf(out, "  generator              cpu %.2f s user + %.2f s sys", run->cpu_user_s, run->cpu_sys_s);
+  fprintf(out, "  generator              cpu %.2f s user + %.2f s sys", run->cpu_user_s,
+          run->cpu_sys_s);
   if (msgs)
-    fprintf(out, " = %.2f us per message sent", (run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs);
+    fprintf(out, " = %.2f us per message sent",
+            (run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs);
   fprintf(out, "; peak RSS %.1f MiB%s\n", (double)run->max_rss_bytes / 1048576.0,
           run->platform_in_process ? " (with the embedded platform)" : "");
   if (st->all_online_at)
-    fprintf(out, "  ramp                   all %u hubs online after %.2f s (%.0f hubs/s)\n", st->hubs,
-            (double)st->all_online_at / 1e6, (double)st->hubs * 1e6 / (double)st->all_online_at);
+    fprintf(out, "  ramp                   all %u hubs online after %.2f s (%.0f hubs/s)\n",
+            st->hubs, (double)st->all_online_at / 1e6,
+            (double)st->hubs * 1e6 / (double)st->all_online_at);
   else
     fprintf(out, "  ramp                   %u of %u hubs were ever online\n", st->hubs_ever_online,
             st->hubs);
@@ -112,8 +123,9 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
           (unsigned long long)st->commands_received, (unsigned long long)st->commands_ok,
           (unsigned long long)st->commands_failed);
   if (pv && pv->present)
-    fprintf(out, "  platform counts        stored %llu reports, %llu duplicates dropped, %llu joins; "
-                 "commands sent %llu ok %llu failed %llu timed out %llu\n",
+    fprintf(out,
+            "  platform counts        stored %llu reports, %llu duplicates dropped, %llu joins; "
+            "commands sent %llu ok %llu failed %llu timed out %llu\n",
             (unsigned long long)pv->reports_stored, (unsigned long long)pv->duplicates,
             (unsigned long long)pv->joined, (unsigned long long)pv->commands_sent,
             (unsigned long long)pv->commands_ok, (unsigned long long)pv->commands_failed,
@@ -156,12 +168,11 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   json_t *root = json_object();
   json_object_set_new(root, "schema", json_string("hubsim.summary/1"));
   json_object_set_new(root, "started_at", json_string(run->started_at ? run->started_at : ""));
-  json_object_set_new(
-      root, "fleet",
-      json_pack("{s:I,s:I,s:I,s:s,s:I,s:f}", "hubs", (json_int_t)st->hubs, "devices_per_hub",
-                (json_int_t)run->devices_per_hub, "devices", (json_int_t)st->devices, "mix",
-                run->mix ? run->mix : "", "seed", (json_int_t)run->seed, "ramp_hubs_per_s",
-                run->ramp));
+  json_object_set_new(root, "fleet",
+                      json_pack("{s:I,s:I,s:I,s:s,s:I,s:f}", "hubs", (json_int_t)st->hubs,
+                                "devices_per_hub", (json_int_t)run->devices_per_hub, "devices",
+                                (json_int_t)st->devices, "mix", run->mix ? run->mix : "", "seed",
+                                (json_int_t)run->seed, "ramp_hubs_per_s", run->ramp));
   json_object_set_new(root, "platform", json_string(run->platform_url));
   json_object_set_new(root, "run",
                       json_pack("{s:f,s:f,s:f,s:I,s:b}", "speedup", run->speedup, "drain_s",
@@ -179,12 +190,12 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   json_object_set_new(counts, "duplicated",
                       json_integer(pv && pv->present ? (json_int_t)pv->duplicates : -1));
   json_object_set_new(root, "counts", counts);
-  json_object_set_new(
-      root, "sessions",
-      json_pack("{s:I,s:I,s:I,s:I,s:I}", "connects", (json_int_t)st->connects, "opened",
-                (json_int_t)st->sessions, "dropped", (json_int_t)st->disconnects,
-                "online_at_end", (json_int_t)st->hubs_by_state[SIM_HUB_OPEN], "heartbeats_sent",
-                (json_int_t)st->heartbeats_sent));
+  json_object_set_new(root, "sessions",
+                      json_pack("{s:I,s:I,s:I,s:I,s:I}", "connects", (json_int_t)st->connects,
+                                "opened", (json_int_t)st->sessions, "dropped",
+                                (json_int_t)st->disconnects, "online_at_end",
+                                (json_int_t)st->hubs_by_state[SIM_HUB_OPEN], "heartbeats_sent",
+                                (json_int_t)st->heartbeats_sent));
   json_t *lat = json_object();
   json_object_set_new(lat, "report_ack", hist_json(&st->ack_latency));
   json_object_set_new(lat, "report_send_lag", hist_json(&st->send_lag));
@@ -201,11 +212,10 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                       msgs ? json_real((run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs)
                            : json_null());
   json_object_set_new(root, "generator", gen);
-  json_object_set_new(root, "ramp",
-                      json_pack("{s:I,s:o}", "hubs_ever_online", (json_int_t)st->hubs_ever_online,
-                                "all_online_s",
-                                st->all_online_at ? json_real((double)st->all_online_at / 1e6)
-                                                  : json_null()));
+  json_object_set_new(
+      root, "ramp",
+      json_pack("{s:I,s:o}", "hubs_ever_online", (json_int_t)st->hubs_ever_online, "all_online_s",
+                st->all_online_at ? json_real((double)st->all_online_at / 1e6) : json_null()));
   json_object_set_new(root, "commands",
                       json_pack("{s:I,s:I,s:I}", "received", (json_int_t)st->commands_received,
                                 "ok", (json_int_t)st->commands_ok, "failed",
@@ -223,9 +233,9 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
         root, "platform_counts",
         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "reports_stored",
                   (json_int_t)pv->reports_stored, "duplicates", (json_int_t)pv->duplicates,
-                  "joined", (json_int_t)pv->joined, "commands_sent",
-                  (json_int_t)pv->commands_sent, "commands_ok", (json_int_t)pv->commands_ok,
-                  "commands_failed", (json_int_t)pv->commands_failed, "commands_timed_out",
+                  "joined", (json_int_t)pv->joined, "commands_sent", (json_int_t)pv->commands_sent,
+                  "commands_ok", (json_int_t)pv->commands_ok, "commands_failed",
+                  (json_int_t)pv->commands_failed, "commands_timed_out",
                   (json_int_t)pv->commands_timed_out, "sessions_accepted",
                   (json_int_t)pv->sessions_accepted, "auth_failed", (json_int_t)pv->auth_failed));
   else

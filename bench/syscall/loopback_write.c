@@ -24,8 +24,8 @@ static double mono(void) {
 static double cpu(void) {
   struct rusage r;
   getrusage(RUSAGE_SELF, &r);
-  return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 +
-         (double)r.ru_stime.tv_sec + (double)r.ru_stime.tv_usec / 1e6;
+  return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 + (double)r.ru_stime.tv_sec +
+         (double)r.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv) {
@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
     }
   c1 = cpu();
   t1 = mono();
-  printf("read  %d B, %d connections: %.2f us CPU, %.2f us wall per call (%ld bytes read)\n",
-         bytes, n, (c1 - c0) * 1e6 / (double)calls, (t1 - t0) * 1e6 / (double)calls, got);
+  printf("read  %d B, %d connections: %.2f us CPU, %.2f us wall per call (%ld bytes read)\n", bytes,
+         n, (c1 - c0) * 1e6 / (double)calls, (t1 - t0) * 1e6 / (double)calls, got);
   return 0;
 }

@@ -4,8 +4,8 @@
 
 const char *sim_strerror(int err) {
   switch (err) {
-#define SIM__ERR_MSG(name, code, msg) \
-  case -(code):                       \
+#define SIM__ERR_MSG(name, code, msg)                                                              \
+  case -(code):                                                                                    \
     return msg;
     SIM_ERRNO_MAP(SIM__ERR_MSG)
 #undef SIM__ERR_MSG
@@ -19,8 +19,8 @@ const char *sim_strerror(int err) {
 
 const char *sim_errname(int err) {
   switch (err) {
-#define SIM__ERR_NAME(name, code, msg) \
-  case -(code):                        \
+#define SIM__ERR_NAME(name, code, msg)                                                             \
+  case -(code):                                                                                    \
     return #name;
     SIM_ERRNO_MAP(SIM__ERR_NAME)
 #undef SIM__ERR_NAME

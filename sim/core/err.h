@@ -5,26 +5,26 @@
 #ifndef SIM_CORE_ERR_H
 #define SIM_CORE_ERR_H
 
-#define SIM_ERRNO_MAP(X)                                                        \
-  X(NOMEM, 1000, "out of memory")                                               \
-  X(INVAL, 1001, "invalid argument")                                            \
-  X(AGAIN, 1002, "need more data")                                              \
-  X(TOOBIG, 1003, "frame larger than the limit")                                \
-  X(MALFORMED, 1004, "malformed input")                                         \
-  X(UNKNOWN_MSG, 1005, "unknown message")                                       \
-  X(UNEXPECTED, 1006, "message not allowed in this state")                      \
-  X(AUTH, 1007, "authentication failed")                                        \
-  X(VERSION, 1008, "unsupported protocol version")                              \
-  X(TIMEOUT, 1009, "timed out")                                                 \
-  X(WINDOW, 1010, "unacknowledged window exceeded")                             \
-  X(SEQ, 1011, "bad sequence number")                                           \
-  X(FULL, 1012, "queue full")                                                   \
-  X(CLOSED, 1013, "connection closed")                                          \
-  X(NOTFOUND, 1014, "not found")                                                \
-  X(EXISTS, 1015, "already exists")                                             \
-  X(IO, 1016, "input/output error")                                             \
-  X(PEER, 1017, "peer reported an error")                                       \
-  X(DB, 1018, "database error")                                                 \
+#define SIM_ERRNO_MAP(X)                                                                           \
+  X(NOMEM, 1000, "out of memory")                                                                  \
+  X(INVAL, 1001, "invalid argument")                                                               \
+  X(AGAIN, 1002, "need more data")                                                                 \
+  X(TOOBIG, 1003, "frame larger than the limit")                                                   \
+  X(MALFORMED, 1004, "malformed input")                                                            \
+  X(UNKNOWN_MSG, 1005, "unknown message")                                                          \
+  X(UNEXPECTED, 1006, "message not allowed in this state")                                         \
+  X(AUTH, 1007, "authentication failed")                                                           \
+  X(VERSION, 1008, "unsupported protocol version")                                                 \
+  X(TIMEOUT, 1009, "timed out")                                                                    \
+  X(WINDOW, 1010, "unacknowledged window exceeded")                                                \
+  X(SEQ, 1011, "bad sequence number")                                                              \
+  X(FULL, 1012, "queue full")                                                                      \
+  X(CLOSED, 1013, "connection closed")                                                             \
+  X(NOTFOUND, 1014, "not found")                                                                   \
+  X(EXISTS, 1015, "already exists")                                                                \
+  X(IO, 1016, "input/output error")                                                                \
+  X(PEER, 1017, "peer reported an error")                                                          \
+  X(DB, 1018, "database error")                                                                    \
   X(USAGE, 1019, "usage error")
 
 enum sim_err {

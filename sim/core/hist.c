@@ -2,7 +2,9 @@
 
 #include <string.h>
 
-void sim_hist_init(struct sim_hist *h) { memset(h, 0, sizeof(*h)); }
+void sim_hist_init(struct sim_hist *h) {
+  memset(h, 0, sizeof(*h));
+}
 
 /* Bucket index: values below SIM_HIST_SUB map to themselves; above, the exponent picks a
  * group of SIM_HIST_SUB buckets and the next SIM_HIST_SUB_BITS bits pick within it. */

@@ -5,8 +5,12 @@
 
 static enum sim_log_level level = SIM_LOG_INFO;
 
-void sim_log_set_level(enum sim_log_level lvl) { level = lvl; }
-enum sim_log_level sim_log_get_level(void) { return level; }
+void sim_log_set_level(enum sim_log_level lvl) {
+  level = lvl;
+}
+enum sim_log_level sim_log_get_level(void) {
+  return level;
+}
 
 void sim_log(enum sim_log_level lvl, const char *fmt, ...) {
   static const char *names[] = {"error", "warn", "info", "debug"};

@@ -12,10 +12,10 @@ void sim_log(enum sim_log_level lvl, const char *fmt, ...) __attribute__((format
 #define SIM_LOGE(...) sim_log(SIM_LOG_ERROR, __VA_ARGS__)
 #define SIM_LOGW(...) sim_log(SIM_LOG_WARN, __VA_ARGS__)
 #define SIM_LOGI(...) sim_log(SIM_LOG_INFO, __VA_ARGS__)
-#define SIM_LOGD(...)                              \
-  do {                                             \
-    if (sim_log_get_level() >= SIM_LOG_DEBUG)      \
-      sim_log(SIM_LOG_DEBUG, __VA_ARGS__);         \
+#define SIM_LOGD(...)                                                                              \
+  do {                                                                                             \
+    if (sim_log_get_level() >= SIM_LOG_DEBUG)                                                      \
+      sim_log(SIM_LOG_DEBUG, __VA_ARGS__);                                                         \
   } while (0)
 
 #endif

@@ -29,7 +29,9 @@ static inline void sim_rng_seed(struct sim_rng *r, uint64_t seed, uint64_t strea
     r->s[0] = 1;
 }
 
-static inline uint32_t sim__rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+static inline uint32_t sim__rotl32(uint32_t x, int k) {
+  return (x << k) | (x >> (32 - k));
+}
 
 static inline uint32_t sim_rng_u32(struct sim_rng *r) {
   uint32_t *s = r->s;
@@ -45,7 +47,9 @@ static inline uint32_t sim_rng_u32(struct sim_rng *r) {
 }
 
 /* Uniform in [0, 1). */
-static inline double sim_rng_unit(struct sim_rng *r) { return (sim_rng_u32(r) >> 8) * (1.0 / 16777216.0); }
+static inline double sim_rng_unit(struct sim_rng *r) {
+  return (sim_rng_u32(r) >> 8) * (1.0 / 16777216.0);
+}
 
 /* Uniform in [0, n) for n > 0 (Lemire's multiply-shift; the bias is below 2^-32 * n). */
 static inline uint32_t sim_rng_below(struct sim_rng *r, uint32_t n) {

@@ -41,11 +41,11 @@ struct hub {
   struct sim_conn *conn;
   uint32_t idx;
   uint8_t state;
-  uint8_t fails;        /* consecutive failed connects, for the backoff */
+  uint8_t fails; /* consecutive failed connects, for the backoff */
   uint8_t got_challenge;
-  uint8_t dirty;        /* listed in f->dirty */
-  uint8_t joined;       /* devices have joined (first start done) */
-  uint8_t opened_once;  /* a session has reached OPEN at least once */
+  uint8_t dirty;       /* listed in f->dirty */
+  uint8_t joined;      /* devices have joined (first start done) */
+  uint8_t opened_once; /* a session has reached OPEN at least once */
   uint8_t pad[2];
   uint32_t max_window;
   uint32_t heartbeat_s;
@@ -111,7 +111,8 @@ void sim_fleet_config_default(struct sim_fleet_config *cfg) {
   cfg->queue_max = 4096;
   cfg->speedup = 1.0;
   cfg->hub_model = "lumi.gateway.aqhm01";
-  cfg->hub_firmware = "hubsim-" "0.1.0";
+  cfg->hub_firmware = "hubsim-"
+                      "0.1.0";
 }
 
 /* ---- counting ---------------------------------------------------------------------------- */
@@ -146,7 +147,8 @@ void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t
  * fleets with different prefixes do not collide), then 16 bits of slot. Reversible, so a
  * command finds its device without a table. */
 uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_t slot) {
-  const struct sim_model *m = sim_model_get(f->devs[(size_t)hub * f->cfg.devices_per_hub + slot].model);
+  const struct sim_model *m =
+      sim_model_get(f->devs[(size_t)hub * f->cfg.devices_per_hub + slot].model);
   uint64_t oui = m ? m->ieee_oui : 0x00158D;
   return (oui << 40) | ((uint64_t)((hub ^ f->prefix_hash) & 0xFFFFFF) << 16) | (slot & 0xFFFF);
 }
@@ -167,9 +169,12 @@ static inline struct sim_device *dev_at(struct sim_fleet *f, const struct hub *h
   return &f->devs[(size_t)h->idx * f->cfg.devices_per_hub + slot];
 }
 
-/* ---- queue of sequenced frames ---------------------------------------------------------------- */
+/* ---- queue of sequenced frames ----------------------------------------------------------------
+ */
 
-static inline uint32_t queued_frames(const struct hub *h) { return (uint32_t)(h->next_seq - 1 - h->acked); }
+static inline uint32_t queued_frames(const struct hub *h) {
+  return (uint32_t)(h->next_seq - 1 - h->acked);
+}
 
 static inline struct frame_meta *meta_at(struct hub *h, uint64_t seq) {
   /* seq in acked+1 .. next_seq-1 */
@@ -299,7 +304,8 @@ static void flush(struct sim_fleet *f, struct hub *h) {
     h->max_sent = last;
 }
 
-/* ---- unsequenced frames ------------------------------------------------------------------------ */
+/* ---- unsequenced frames ------------------------------------------------------------------------
+ */
 
 static int send_env(struct sim_fleet *f, struct hub *h, const sim_env *env) {
   if (!h->conn)
@@ -425,11 +431,20 @@ static void hub_connect(struct sim_fleet *f, struct hub *h) {
 /* Sets the seq field of a sequenced message. */
 static void set_seq(sim_env *env, uint64_t seq) {
   switch (env->body_case) {
-  case HUBRPC__V1__ENVELOPE__BODY_REPORT: env->report->seq = seq; break;
-  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED: env->device_joined->seq = seq; break;
-  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT: env->device_left->seq = seq; break;
-  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT: env->command_result->seq = seq; break;
-  default: break;
+  case HUBRPC__V1__ENVELOPE__BODY_REPORT:
+    env->report->seq = seq;
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED:
+    env->device_joined->seq = seq;
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT:
+    env->device_left->seq = seq;
+    break;
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT:
+    env->command_result->seq = seq;
+    break;
+  default:
+    break;
   }
 }
 
@@ -658,8 +673,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   }
   if (rc) {
     char reason[64];
-    snprintf(reason, sizeof(reason), "%s not allowed here",
-             sim_hubrpc_body_name(env->body_case));
+    snprintf(reason, sizeof(reason), "%s not allowed here", sim_hubrpc_body_name(env->body_case));
     fail_session(f, h, rc, rc == SIM_EUNEXPECTED ? reason : sim_strerror(rc));
     rc = SIM_ECLOSED;
   }
@@ -684,7 +698,8 @@ static void on_closed(struct sim_conn *c, int err, void *user) {
 
 static const struct sim_conn_cbs hub_cbs = {on_connect, on_data, on_closed};
 
-/* ---- devices ------------------------------------------------------------------------------------ */
+/* ---- devices ------------------------------------------------------------------------------------
+ */
 
 struct emit_ctx {
   struct sim_fleet *f;
@@ -905,7 +920,7 @@ static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int 
   j.model = (char *)m->model_id;
   j.manufacturer = (char *)m->manufacturer;
   j.power_source = m->power_source == SIM_POWER_BATTERY ? HUBRPC__V1__POWER_SOURCE__POWER_BATTERY
-                                                         : HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
+                                                        : HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
   j.logical_type = m->logical_type == SIM_LOGICAL_ROUTER
                        ? HUBRPC__V1__LOGICAL_TYPE__LOGICAL_ROUTER
                        : HUBRPC__V1__LOGICAL_TYPE__LOGICAL_END_DEVICE;
@@ -1063,7 +1078,8 @@ static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Com
   queue_result(f, h, cmd->cmd_id, cmd->device, st, (uint32_t)zs, (latency_us + 999) / 1000);
 }
 
-/* ---- timers ----------------------------------------------------------------------------------- */
+/* ---- timers -----------------------------------------------------------------------------------
+ */
 
 static void hub_fire(struct sim_fleet *f, struct hub *h, sim_time_t due) {
   sim_time_t now = sim_sched_now(&f->sched);
@@ -1117,7 +1133,8 @@ static void on_check(uv_check_t *c) {
   f->n_dirty = 0;
 }
 
-/* ---- lifecycle ----------------------------------------------------------------------------------- */
+/* ---- lifecycle
+ * ----------------------------------------------------------------------------------- */
 
 int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fleet_config *cfg,
                   struct sim_fleet **out) {
@@ -1237,7 +1254,9 @@ static void maybe_stopped(struct sim_fleet *f) {
     f->stop_cb(f, f->stop_arg);
 }
 
-static void on_check_closed(uv_handle_t *h) { maybe_stopped(((uv_check_t *)h)->data); }
+static void on_check_closed(uv_handle_t *h) {
+  maybe_stopped(((uv_check_t *)h)->data);
+}
 static void on_sched_closed(struct sim_sched *s) {
   maybe_stopped((struct sim_fleet *)((char *)s - offsetof(struct sim_fleet, sched)));
 }
@@ -1306,7 +1325,9 @@ sim_time_t sim_fleet_now(const struct sim_fleet *f) {
   return sim_sched_now((struct sim_sched *)&f->sched);
 }
 
-struct sim_sched *sim_fleet_sched(struct sim_fleet *f) { return &f->sched; }
+struct sim_sched *sim_fleet_sched(struct sim_fleet *f) {
+  return &f->sched;
+}
 
 int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event) {
   if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)

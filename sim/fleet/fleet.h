@@ -36,8 +36,8 @@ struct sim_fleet_config {
   struct sim_addr platform;
   struct sim_addr bind[SIM_FLEET_MAX_BIND]; /* source addresses, round robin by hub index */
   size_t n_bind;
-  double ramp;          /* hubs started per second; 0 = all at once */
-  uint32_t queue_max;   /* sequenced frames a hub keeps (unacked + unsent) before dropping */
+  double ramp;        /* hubs started per second; 0 = all at once */
+  uint32_t queue_max; /* sequenced frames a hub keeps (unacked + unsent) before dropping */
   /* Device time runs this many times faster than engine time (1 = real behaviour): a load
    * knob that keeps every device's pattern, compressed. Timestamps in frames stay real. */
   double speedup;
@@ -49,17 +49,23 @@ struct sim_fleet_config {
 void sim_fleet_config_default(struct sim_fleet_config *cfg);
 
 enum sim_hub_state {
-  SIM_HUB_IDLE = 0,    /* not started yet (ramp) */
-  SIM_HUB_CONNECTING,  /* TCP connect in progress */
-  SIM_HUB_HANDSHAKE,   /* Hello sent, waiting for Challenge / Welcome */
-  SIM_HUB_OPEN,        /* session open */
-  SIM_HUB_BACKOFF,     /* waiting to reconnect */
-  SIM_HUB_STOPPED,     /* stopped by the owner */
+  SIM_HUB_IDLE = 0,   /* not started yet (ramp) */
+  SIM_HUB_CONNECTING, /* TCP connect in progress */
+  SIM_HUB_HANDSHAKE,  /* Hello sent, waiting for Challenge / Welcome */
+  SIM_HUB_OPEN,       /* session open */
+  SIM_HUB_BACKOFF,    /* waiting to reconnect */
+  SIM_HUB_STOPPED,    /* stopped by the owner */
   SIM_HUB_NSTATES
 };
 
 /* Sequenced message kinds, counted separately. */
-enum sim_seq_kind { SIM_SEQ_REPORT = 0, SIM_SEQ_JOINED, SIM_SEQ_LEFT, SIM_SEQ_RESULT, SIM_SEQ_NKINDS };
+enum sim_seq_kind {
+  SIM_SEQ_REPORT = 0,
+  SIM_SEQ_JOINED,
+  SIM_SEQ_LEFT,
+  SIM_SEQ_RESULT,
+  SIM_SEQ_NKINDS
+};
 
 struct sim_seq_counts {
   uint64_t generated; /* produced by devices / the hub */

@@ -18,7 +18,9 @@ int sim_model_register(const struct sim_model *m) {
   return (int)n_models++;
 }
 
-const struct sim_model *sim_model_get(uint16_t idx) { return idx < n_models ? models[idx] : NULL; }
+const struct sim_model *sim_model_get(uint16_t idx) {
+  return idx < n_models ? models[idx] : NULL;
+}
 
 int sim_model_find(const char *model_id) {
   for (size_t i = 0; i < n_models; i++)
@@ -27,6 +29,10 @@ int sim_model_find(const char *model_id) {
   return SIM_ENOTFOUND;
 }
 
-size_t sim_model_count(void) { return n_models; }
+size_t sim_model_count(void) {
+  return n_models;
+}
 
-void sim_model_reset(void) { n_models = 0; }
+void sim_model_reset(void) {
+  n_models = 0;
+}

@@ -18,7 +18,7 @@
 #define SIM_DEV_STATE_BYTES 40
 
 /* Device flags. */
-#define SIM_DEV_JOINED 0x01  /* in the hub's network */
+#define SIM_DEV_JOINED 0x01    /* in the hub's network */
 #define SIM_DEV_ANNOUNCED 0x02 /* DeviceJoined has been queued for the platform */
 
 /* One device: 56 bytes (plus its 24-byte timer in the wheel). The model interprets state; the
@@ -113,9 +113,9 @@ struct sim_model {
   const char *manufacturer; /* genBasic manufacturerName, e.g. "LUMI" */
   const char *vendor_model; /* e.g. "WSDCGQ12LM" */
   const char *description;
-  uint8_t power_source; /* SIM_POWER_* */
-  uint8_t logical_type; /* SIM_LOGICAL_* */
-  uint8_t sleepy;       /* 1: receives commands only when it polls */
+  uint8_t power_source;       /* SIM_POWER_* */
+  uint8_t logical_type;       /* SIM_LOGICAL_* */
+  uint8_t sleepy;             /* 1: receives commands only when it polls */
   uint16_t manufacturer_code; /* node descriptor manufacturer code */
   uint32_t ieee_oui;          /* first three bytes of the IEEE address, e.g. 0x00158D */
   const struct sim_model_endpoint *endpoints;

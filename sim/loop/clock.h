@@ -10,8 +10,8 @@
 typedef uint64_t sim_time_t;
 
 #define SIM_US(x) ((sim_time_t)(x))
-#define SIM_MS(x) ((sim_time_t)(x) * 1000u)
-#define SIM_SEC(x) ((sim_time_t)(x) * 1000000u)
+#define SIM_MS(x) ((sim_time_t)(x)*1000u)
+#define SIM_SEC(x) ((sim_time_t)(x)*1000000u)
 
 struct sim_clock {
   int is_virtual;

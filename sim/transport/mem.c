@@ -79,9 +79,13 @@ struct mem_transport {
   uint16_t next_port;
 };
 
-static struct mem_transport *mem_tp(struct sim_transport *t) { return (struct mem_transport *)t; }
+static struct mem_transport *mem_tp(struct sim_transport *t) {
+  return (struct mem_transport *)t;
+}
 
-static void mem_idle_free_cb(uv_handle_t *h) { free(h); }
+static void mem_idle_free_cb(uv_handle_t *h) {
+  free(h);
+}
 
 /* Closes the idle handle once there is nothing left that could queue an event. */
 static void mem_quiesce(struct mem_transport *tp) {

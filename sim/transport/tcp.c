@@ -76,7 +76,9 @@ struct tcp_listener {
   uint8_t closing;
 };
 
-static struct tcp_transport *tcp_tp(struct sim_transport *t) { return (struct tcp_transport *)t; }
+static struct tcp_transport *tcp_tp(struct sim_transport *t) {
+  return (struct tcp_transport *)t;
+}
 
 static void tcp_wq_free(struct tcp_conn *c) {
   if (!c->wq)

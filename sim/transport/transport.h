@@ -52,8 +52,8 @@ struct sim_transport_ops {
   int (*connect)(struct sim_transport *t, const struct sim_addr *dst, const struct sim_addr *src,
                  const struct sim_conn_cbs *cbs, void *user, struct sim_conn **out);
   /* Listens on addr (tcp: port 0 picks a free port, see sim_listener_port()). */
-  int (*listen)(struct sim_transport *t, const struct sim_addr *addr, sim_accept_cb cb,
-                void *user, struct sim_listener **out);
+  int (*listen)(struct sim_transport *t, const struct sim_addr *addr, sim_accept_cb cb, void *user,
+                struct sim_listener **out);
   /* Sets the callbacks of an accepted connection and starts reading. */
   int (*start)(struct sim_conn *c, const struct sim_conn_cbs *cbs, void *user);
   /* Queues n bytes for sending. The bytes are copied or written before it returns: the caller
@@ -110,9 +110,15 @@ static inline int sim_conn_start(struct sim_conn *c, const struct sim_conn_cbs *
 static inline int sim_conn_send(struct sim_conn *c, const void *p, size_t n) {
   return c->t->ops->send(c, p, n);
 }
-static inline size_t sim_conn_pending(const struct sim_conn *c) { return c->t->ops->pending(c); }
-static inline void sim_conn_close(struct sim_conn *c) { c->t->ops->close(c); }
-static inline void sim_listener_close(struct sim_listener *l) { l->t->ops->listener_close(l); }
+static inline size_t sim_conn_pending(const struct sim_conn *c) {
+  return c->t->ops->pending(c);
+}
+static inline void sim_conn_close(struct sim_conn *c) {
+  c->t->ops->close(c);
+}
+static inline void sim_listener_close(struct sim_listener *l) {
+  l->t->ops->listener_close(l);
+}
 static inline uint16_t sim_listener_port(const struct sim_listener *l) {
   return l->t->ops->listener_port(l);
 }

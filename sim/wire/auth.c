@@ -32,4 +32,6 @@ int sim_auth_equal(const uint8_t *a, const uint8_t *b, size_t n) {
   return CRYPTO_memcmp(a, b, n) == 0;
 }
 
-int sim_auth_random(void *p, size_t n) { return RAND_bytes(p, (int)n) == 1 ? 0 : SIM_EIO; }
+int sim_auth_random(void *p, size_t n) {
+  return RAND_bytes(p, (int)n) == 1 ? 0 : SIM_EIO;
+}

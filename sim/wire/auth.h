@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int sim_auth_hub_secret(const void *fleet_key, size_t key_len, const char *hub_id,
-                        uint8_t out[32]);
+int sim_auth_hub_secret(const void *fleet_key, size_t key_len, const char *hub_id, uint8_t out[32]);
 int sim_auth_mac(const uint8_t secret[32], const uint8_t client_nonce[16],
                  const uint8_t server_nonce[16], uint8_t out[32]);
 /* Constant-time comparison: 1 when equal. */

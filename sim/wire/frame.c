@@ -36,7 +36,9 @@ void sim_frame_reader_init(struct sim_frame_reader *r, size_t max) {
   r->max = max;
 }
 
-void sim_frame_reader_fini(struct sim_frame_reader *r) { sim_buf_fini(&r->pending); }
+void sim_frame_reader_fini(struct sim_frame_reader *r) {
+  sim_buf_fini(&r->pending);
+}
 
 /* Hands out every complete frame of p[0..n); returns the number of bytes consumed through
  * *used, or an error. */

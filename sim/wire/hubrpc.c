@@ -64,21 +64,36 @@ Hubrpc__V1__ErrorCode sim_hubrpc_error_code(int err) {
 
 const char *sim_hubrpc_body_name(Hubrpc__V1__Envelope__BodyCase c) {
   switch (c) {
-  case HUBRPC__V1__ENVELOPE__BODY_HELLO: return "hello";
-  case HUBRPC__V1__ENVELOPE__BODY_CHALLENGE: return "challenge";
-  case HUBRPC__V1__ENVELOPE__BODY_AUTH: return "auth";
-  case HUBRPC__V1__ENVELOPE__BODY_WELCOME: return "welcome";
-  case HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
-  case HUBRPC__V1__ENVELOPE__BODY_REPORT: return "report";
-  case HUBRPC__V1__ENVELOPE__BODY_ACK: return "ack";
-  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED: return "device_joined";
-  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT: return "device_left";
-  case HUBRPC__V1__ENVELOPE__BODY_COMMAND: return "command";
-  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT: return "command_result";
-  case HUBRPC__V1__ENVELOPE__BODY_PERMIT_JOIN: return "permit_join";
-  case HUBRPC__V1__ENVELOPE__BODY_ERROR: return "error";
-  case HUBRPC__V1__ENVELOPE__BODY_GOODBYE: return "goodbye";
-  default: return "unknown";
+  case HUBRPC__V1__ENVELOPE__BODY_HELLO:
+    return "hello";
+  case HUBRPC__V1__ENVELOPE__BODY_CHALLENGE:
+    return "challenge";
+  case HUBRPC__V1__ENVELOPE__BODY_AUTH:
+    return "auth";
+  case HUBRPC__V1__ENVELOPE__BODY_WELCOME:
+    return "welcome";
+  case HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT:
+    return "heartbeat";
+  case HUBRPC__V1__ENVELOPE__BODY_REPORT:
+    return "report";
+  case HUBRPC__V1__ENVELOPE__BODY_ACK:
+    return "ack";
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED:
+    return "device_joined";
+  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT:
+    return "device_left";
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND:
+    return "command";
+  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT:
+    return "command_result";
+  case HUBRPC__V1__ENVELOPE__BODY_PERMIT_JOIN:
+    return "permit_join";
+  case HUBRPC__V1__ENVELOPE__BODY_ERROR:
+    return "error";
+  case HUBRPC__V1__ENVELOPE__BODY_GOODBYE:
+    return "goodbye";
+  default:
+    return "unknown";
   }
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -57,10 +59,15 @@ static void test_help(void **state) {
   assert_non_null(strstr(buf, "platform"));
   const char *a2[] = {"run", "--help", NULL};
   assert_int_equal(run(a2, buf, sizeof(buf)), 0);
-  static const char *flags[] = {"--hubs", "--devices-per-hub", "--mix", "--duration", "--seed",
-                                "--ramp", "--fleet-key", "--bind", "--platform", "--summary",
-                                "--speedup", "--drain", "--max-lag", "--command-rate", "--db",
-                                "--quiet", NULL};
+  static const char *flags[] = {"--hubs",      "--devices-per-hub",
+                                "--mix",       "--duration",
+                                "--seed",      "--ramp",
+                                "--fleet-key", "--bind",
+                                "--platform",  "--summary",
+                                "--speedup",   "--drain",
+                                "--max-lag",   "--command-rate",
+                                "--db",        "--quiet",
+                                NULL};
   for (int i = 0; flags[i]; i++)
     assert_non_null(strstr(buf, flags[i]));
   const char *a3[] = {"platform", "--help", NULL};
@@ -97,10 +104,24 @@ static void test_bad_flags(void **state) {
       {"run", "scenario.lua", NULL},
       {"platform", "--window", "0", NULL},
   };
-  const char *named[] = {"frobnicate", "--hubs", "--hubs", "--devices-per-hub", "--duration",
-                         "--duration", "lumi.no_such_model", "--mix", "--seed", "--ramp", "--bind",
-                         "--platform", "--speedup", "--ui", "--no-such-flag", "--hubs",
-                         "scenario.lua", "--window"};
+  const char *named[] = {"frobnicate",
+                         "--hubs",
+                         "--hubs",
+                         "--devices-per-hub",
+                         "--duration",
+                         "--duration",
+                         "lumi.no_such_model",
+                         "--mix",
+                         "--seed",
+                         "--ramp",
+                         "--bind",
+                         "--platform",
+                         "--speedup",
+                         "--ui",
+                         "--no-such-flag",
+                         "--hubs",
+                         "scenario.lua",
+                         "--window"};
   for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
     expect_usage_error(a[i], named[i]);
 }
@@ -109,8 +130,9 @@ static void test_short_run(void **state) {
   (void)state;
   char path[256];
   snprintf(path, sizeof(path), "/tmp/hubsim-cli-%d.json", (int)getpid());
-  const char *a[] = {"run", "--hubs", "30", "--devices-per-hub", "4", "--duration", "2s",
-                     "--speedup", "50", "--seed", "3", "--summary", path, "-q", NULL};
+  const char *a[] = {
+      "run", "--hubs", "30", "--devices-per-hub", "4",  "--duration", "2s", "--speedup",
+      "50",  "--seed", "3",  "--summary",         path, "-q",         NULL};
   int rc = run(a, buf, sizeof(buf));
   if (rc != 0)
     fail_msg("exit %d: %s", rc, buf);
@@ -127,14 +149,14 @@ static void test_short_run(void **state) {
   assert_true(sent > 0);
   assert_int_equal(sent, acked);
   assert_int_equal(json_integer_value(json_object_get(counts, "lost")), 0);
-  json_int_t stored = json_integer_value(
-      json_object_get(json_object_get(j, "platform_counts"), "reports_stored"));
+  json_int_t stored =
+      json_integer_value(json_object_get(json_object_get(j, "platform_counts"), "reports_stored"));
   assert_int_equal(stored, acked);
   json_decref(j);
   unlink(path);
   /* Nothing half-written: a summary path in a missing folder fails cleanly with exit 3. */
-  const char *b[] = {"run", "--hubs", "2", "--duration", "1s", "--summary",
-                     "/nonexistent-dir/s.json", "-q", NULL};
+  const char *b[] = {
+      "run", "--hubs", "2", "--duration", "1s", "--summary", "/nonexistent-dir/s.json", "-q", NULL};
   rc = run(b, buf, sizeof(buf));
   assert_int_equal(rc, 3);
   assert_non_null(strstr(buf, "/nonexistent-dir/s.json"));
@@ -144,8 +166,10 @@ static void test_platform_unreachable(void **state) {
   (void)state;
   /* Port 1 on loopback: nothing listens there. Hubs back off and retry; the run ends with
    * exit 3 and says why. */
-  const char *a[] = {"run", "--platform", "hubrpc://127.0.0.1:1", "--hubs", "3",
-                     "--duration", "1s", "--drain", "0s", "-q", NULL};
+  const char *a[] = {"run",    "--platform", "hubrpc://127.0.0.1:1",
+                     "--hubs", "3",          "--duration",
+                     "1s",     "--drain",    "0s",
+                     "-q",     NULL};
   int rc = run(a, buf, sizeof(buf));
   if (rc != 3)
     fail_msg("exit %d: %s", rc, buf);

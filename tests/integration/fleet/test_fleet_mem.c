@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <uv.h>
 
@@ -47,24 +49,42 @@ static int wait_for(pred_fn p, double timeout_s) {
   return p();
 }
 
-static int online(void) { return T.st.hubs_by_state[SIM_HUB_OPEN] == 3; }
-static int drained(void) { return online() && T.st.in_flight == 0 && T.st.queued == 0; }
+static int online(void) {
+  return T.st.hubs_by_state[SIM_HUB_OPEN] == 3;
+}
+static int drained(void) {
+  return online() && T.st.in_flight == 0 && T.st.queued == 0;
+}
 static uint64_t ok0, failed0, left0, joined0;
-static int cmd_ok(void) { return T.pc.commands_ok == ok0 + 1 && drained(); }
-static int cmd_failed(void) { return T.pc.commands_failed == failed0 + 1 && drained(); }
-static int left(void) { return T.pc.left == left0 + 1 && drained(); }
-static int rejoined(void) { return T.pc.joined == joined0 + 1 && drained(); }
+static int cmd_ok(void) {
+  return T.pc.commands_ok == ok0 + 1 && drained();
+}
+static int cmd_failed(void) {
+  return T.pc.commands_failed == failed0 + 1 && drained();
+}
+static int left(void) {
+  return T.pc.left == left0 + 1 && drained();
+}
+static int rejoined(void) {
+  return T.pc.joined == joined0 + 1 && drained();
+}
 
-static void stopped_fleet(struct sim_fleet *f, void *arg) { *(int *)arg = 1; }
-static void stopped_plat(struct plat_server *s, void *arg) { *(int *)arg = 1; }
+static void stopped_fleet(struct sim_fleet *f, void *arg) {
+  *(int *)arg = 1;
+}
+static void stopped_plat(struct plat_server *s, void *arg) {
+  *(int *)arg = 1;
+}
 
 static void test_commands_leave_rejoin(void **state) {
   (void)state;
   assert_int_equal(uv_loop_init(&T.loop), 0);
   assert_int_equal(sim_transport_mem_new(&T.loop, &T.t), 0);
   static const uint8_t key[] = "hubsim-demo-fleet-key";
-  struct plat_config pc = {.listen = "mem://platform:0", .db_path = ":memory:",
-                           .fleet_key = key, .fleet_key_len = sizeof(key) - 1};
+  struct plat_config pc = {.listen = "mem://platform:0",
+                           .db_path = ":memory:",
+                           .fleet_key = key,
+                           .fleet_key_len = sizeof(key) - 1};
   assert_int_equal(plat_server_new(&T.loop, T.t, &pc, &T.srv), 0);
   assert_int_equal(plat_server_start(T.srv), 0);
   static struct sim_fleet_config cfg;
@@ -96,7 +116,8 @@ static void test_commands_leave_rejoin(void **state) {
   uint64_t eui = sim_fleet_device_eui64(T.f, 0, plug);
   ok0 = T.pc.commands_ok;
   uint64_t id;
-  assert_int_equal(plat_server_command(T.srv, "hub-000000", eui, 1, 0x0006, 0x02, NULL, 0, 0, 0, &id), 0);
+  assert_int_equal(
+      plat_server_command(T.srv, "hub-000000", eui, 1, 0x0006, 0x02, NULL, 0, 0, 0, &id), 0);
   assert_true(wait_for(cmd_ok, 10));
 
   /* The plug leaves: the platform learns it, and a command to it fails as unknown. */
@@ -105,7 +126,8 @@ static void test_commands_leave_rejoin(void **state) {
   assert_int_equal(sim_fleet_device_leave(T.f, 0, plug), SIM_EINVAL);
   assert_true(wait_for(left, 10));
   failed0 = T.pc.commands_failed;
-  assert_int_equal(plat_server_command(T.srv, "hub-000000", eui, 1, 0x0006, 0x01, NULL, 0, 0, 0, &id), 0);
+  assert_int_equal(
+      plat_server_command(T.srv, "hub-000000", eui, 1, 0x0006, 0x01, NULL, 0, 0, 0, &id), 0);
   assert_true(wait_for(cmd_failed, 10));
   assert_int_equal(T.st.commands_failed, 1);
 
@@ -115,7 +137,8 @@ static void test_commands_leave_rejoin(void **state) {
   assert_int_equal(sim_fleet_device_join(T.f, 0, plug), SIM_EEXISTS);
   assert_true(wait_for(rejoined, 10));
   ok0 = T.pc.commands_ok;
-  assert_int_equal(plat_server_command(T.srv, "hub-000000", eui, 1, 0x0006, 0x01, NULL, 0, 0, 0, &id), 0);
+  assert_int_equal(
+      plat_server_command(T.srv, "hub-000000", eui, 1, 0x0006, 0x01, NULL, 0, 0, 0, &id), 0);
   assert_true(wait_for(cmd_ok, 10));
 
   /* Both sides agree on every report. */
@@ -125,9 +148,8 @@ static void test_commands_leave_rejoin(void **state) {
   assert_int_equal(T.st.kind[SIM_SEQ_LEFT].acked, 1);
   assert_int_equal(T.st.kind[SIM_SEQ_JOINED].acked, 18 + 1);
   printf("reports %llu acked, platform stored %llu; commands ok %llu failed %llu\n",
-         (unsigned long long)T.st.kind[SIM_SEQ_REPORT].acked,
-         (unsigned long long)T.pc.reports_new, (unsigned long long)T.pc.commands_ok,
-         (unsigned long long)T.pc.commands_failed);
+         (unsigned long long)T.st.kind[SIM_SEQ_REPORT].acked, (unsigned long long)T.pc.reports_new,
+         (unsigned long long)T.pc.commands_ok, (unsigned long long)T.pc.commands_failed);
 
   int fs = 0, ps = 0;
   sim_fleet_stop(T.f, stopped_fleet, &fs);

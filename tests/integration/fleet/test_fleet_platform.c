@@ -6,14 +6,16 @@
  *    reconnects with backoff and resends what was not acknowledged, the platform drops the
  *    duplicates, and the final counts show nothing lost. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <uv.h>
 
@@ -64,9 +66,12 @@ static int run_until(uv_loop_t *loop, struct waiter *w, int (*done)(struct waite
 static int all_online(struct waiter *w) {
   return w->st.hubs_by_state[SIM_HUB_OPEN] == w->want_online;
 }
-static int drained(struct waiter *w) { return w->st.in_flight == 0 && w->st.queued == 0; }
+static int drained(struct waiter *w) {
+  return w->st.in_flight == 0 && w->st.queued == 0;
+}
 static int all_reconnected(struct waiter *w) {
-  return w->st.hubs_by_state[SIM_HUB_OPEN] == w->want_online && w->st.sessions >= 2 * w->want_online;
+  return w->st.hubs_by_state[SIM_HUB_OPEN] == w->want_online &&
+         w->st.sessions >= 2 * w->want_online;
 }
 
 static void fleet_stopped(struct sim_fleet *f, void *arg) {
@@ -280,7 +285,7 @@ static void test_platform_killed_and_restarted(void **state) {
   assert_true(unacked_at_crash > 0);
   assert_true(resent_after_restart >= unacked_at_crash);
   assert_true(dups > 0);
-  assert_true(st->connects > 600); /* failed attempts while the platform was down */
+  assert_true(st->connects > 600);              /* failed attempts while the platform was down */
   assert_int_equal(total(st, 0), total(st, 1)); /* every message acknowledged in the end */
   assert_int_equal(total(st, 2), total(st, 1)); /* and nothing dropped */
   /* Exactly once in the store, whatever was resent. */

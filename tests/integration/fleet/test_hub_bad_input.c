@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <uv.h>
 
@@ -239,7 +241,9 @@ static void on_tick(uv_timer_t *t) {
     uv_stop(t->loop);
 }
 
-static void stopped(struct sim_fleet *f, void *arg) { *(int *)arg = 1; }
+static void stopped(struct sim_fleet *f, void *arg) {
+  *(int *)arg = 1;
+}
 
 static void run_mode(enum bad mode, int want_code, const char *want_reason) {
   memset(&T, 0, sizeof(T));
@@ -305,14 +309,38 @@ static void run_mode(enum bad mode, int want_code, const char *want_reason) {
   }
 }
 
-static void test_garbage(void **s) { (void)s; run_mode(BAD_GARBAGE, HUBRPC__V1__ERROR_CODE__ERROR_MALFORMED_FRAME, "MALFORMED"); }
-static void test_too_large(void **s) { (void)s; run_mode(BAD_TOO_LARGE, HUBRPC__V1__ERROR_CODE__ERROR_FRAME_TOO_LARGE, "TOOBIG"); }
-static void test_unknown(void **s) { (void)s; run_mode(BAD_UNKNOWN, HUBRPC__V1__ERROR_CODE__ERROR_UNKNOWN_MESSAGE, "UNKNOWN_MSG"); }
-static void test_out_of_order(void **s) { (void)s; run_mode(BAD_OUT_OF_ORDER, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, "UNEXPECTED"); }
-static void test_bad_nonce(void **s) { (void)s; run_mode(BAD_NONCE, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "INVAL"); }
-static void test_truncated_close(void **s) { (void)s; run_mode(BAD_TRUNCATED_CLOSE, -1, "closed by peer"); }
-static void test_platform_forgets(void **s) { (void)s; run_mode(BAD_FORGET, -1, "platform:forgot_acknowledged"); }
-static void test_ack_above(void **s) { (void)s; run_mode(BAD_ACK_ABOVE, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "INVAL"); }
+static void test_garbage(void **s) {
+  (void)s;
+  run_mode(BAD_GARBAGE, HUBRPC__V1__ERROR_CODE__ERROR_MALFORMED_FRAME, "MALFORMED");
+}
+static void test_too_large(void **s) {
+  (void)s;
+  run_mode(BAD_TOO_LARGE, HUBRPC__V1__ERROR_CODE__ERROR_FRAME_TOO_LARGE, "TOOBIG");
+}
+static void test_unknown(void **s) {
+  (void)s;
+  run_mode(BAD_UNKNOWN, HUBRPC__V1__ERROR_CODE__ERROR_UNKNOWN_MESSAGE, "UNKNOWN_MSG");
+}
+static void test_out_of_order(void **s) {
+  (void)s;
+  run_mode(BAD_OUT_OF_ORDER, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, "UNEXPECTED");
+}
+static void test_bad_nonce(void **s) {
+  (void)s;
+  run_mode(BAD_NONCE, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "INVAL");
+}
+static void test_truncated_close(void **s) {
+  (void)s;
+  run_mode(BAD_TRUNCATED_CLOSE, -1, "closed by peer");
+}
+static void test_platform_forgets(void **s) {
+  (void)s;
+  run_mode(BAD_FORGET, -1, "platform:forgot_acknowledged");
+}
+static void test_ack_above(void **s) {
+  (void)s;
+  run_mode(BAD_ACK_ABOVE, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "INVAL");
+}
 
 static int setup(void **state) {
   (void)state;
@@ -321,10 +349,10 @@ static int setup(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_garbage),       cmocka_unit_test(test_too_large),
-      cmocka_unit_test(test_unknown),       cmocka_unit_test(test_out_of_order),
-      cmocka_unit_test(test_bad_nonce),     cmocka_unit_test(test_truncated_close),
-      cmocka_unit_test(test_ack_above),     cmocka_unit_test(test_platform_forgets),
+      cmocka_unit_test(test_garbage),   cmocka_unit_test(test_too_large),
+      cmocka_unit_test(test_unknown),   cmocka_unit_test(test_out_of_order),
+      cmocka_unit_test(test_bad_nonce), cmocka_unit_test(test_truncated_close),
+      cmocka_unit_test(test_ack_above), cmocka_unit_test(test_platform_forgets),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <sqlite3.h>
 

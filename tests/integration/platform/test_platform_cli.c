@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "platform/platform.h"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "sim/core/buf.h"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 #include <jansson.h>
 

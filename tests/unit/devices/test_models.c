@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "devices/catalog.h"

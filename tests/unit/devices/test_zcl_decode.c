@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "devices/models.h"

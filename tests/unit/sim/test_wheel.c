@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include "sim/core/rng.h"
@@ -44,7 +46,8 @@ static void test_random_schedule(void **state) {
   struct sim_rng rng;
   sim_rng_seed(&rng, 42, 0);
   /* Horizons from microseconds to four days, so every level and the overflow list are used. */
-  static const sim_time_t spans[] = {100, SIM_MS(20), SIM_SEC(10), SIM_SEC(3600), SIM_SEC(4 * 86400)};
+  static const sim_time_t spans[] = {100, SIM_MS(20), SIM_SEC(10), SIM_SEC(3600),
+                                     SIM_SEC(4 * 86400)};
   for (uint32_t i = 0; i < N; i++) {
     sim_time_t d = (sim_time_t)(sim_rng_unit(&rng) * (double)spans[i % 5]);
     r.due[i] = d;
@@ -135,7 +138,8 @@ static void test_past_due_fires_next_advance(void **state) {
   r.due[0] = SIM_SEC(1);
   r.pending[0] = 1;
   sim_wheel_add(&w, 0, SIM_SEC(1));
-  assert_int_equal(sim_wheel_next(&w), (SIM_SEC(100) >> SIM_WHEEL_TICK_SHIFT) << SIM_WHEEL_TICK_SHIFT);
+  assert_int_equal(sim_wheel_next(&w), (SIM_SEC(100) >> SIM_WHEEL_TICK_SHIFT)
+                                           << SIM_WHEEL_TICK_SHIFT);
   assert_int_equal(sim_wheel_advance(&w, r.now), 1);
   assert_int_equal(r.fired[0], 1);
   sim_wheel_fini(&w);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -61,7 +62,9 @@ struct fx {
   struct peer cli[MAX_PEERS];
 };
 
-static uint8_t pattern(size_t i) { return (uint8_t)(i * 31u + (i >> 11)); }
+static uint8_t pattern(size_t i) {
+  return (uint8_t)(i * 31u + (i >> 11));
+}
 
 static void peer_connect_cb(struct sim_conn *c, int status, void *user) {
   struct peer *p = user;
