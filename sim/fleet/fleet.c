@@ -8,6 +8,7 @@
  * A hub's queue holds the encoded frames of every sequenced message it has not seen
  * acknowledged, oldest first, so a resend after a reconnect is the same bytes again. */
 #include "sim/fleet/fleet.h"
+#include "sim/fleet/fleet_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,68 +28,6 @@
 #define HANDSHAKE_TIMEOUT SIM_SEC(10)
 #define BACKOFF_BASE SIM_MS(500)
 #define BACKOFF_MAX SIM_SEC(30)
-#define MAX_ATTRS 64
-
-struct frame_meta {
-  sim_time_t intended; /* when the device meant to send it */
-  uint32_t len;        /* encoded frame length in the queue */
-  uint8_t kind;        /* enum sim_seq_kind */
-  uint8_t pad[3];
-};
-
-struct hub {
-  struct sim_fleet *f;
-  struct sim_conn *conn;
-  uint32_t idx;
-  uint8_t state;
-  uint8_t fails; /* consecutive failed connects, for the backoff */
-  uint8_t got_challenge;
-  uint8_t dirty;       /* listed in f->dirty */
-  uint8_t joined;      /* devices have joined (first start done) */
-  uint8_t opened_once; /* a session has reached OPEN at least once */
-  uint8_t pad[2];
-  uint32_t max_window;
-  uint32_t heartbeat_s;
-  struct sim_rng rng;
-  uint64_t boot_id;
-  uint8_t client_nonce[SIM_HUBRPC_NONCE_LEN];
-  uint64_t next_seq; /* next seq to assign */
-  uint64_t acked;    /* every seq <= acked is acknowledged */
-  uint64_t sent;     /* highest seq written in this session (acked when not open) */
-  uint64_t max_sent; /* highest seq ever written: below it a write is a resend */
-  size_t sent_bytes; /* bytes of frames acked+1..sent */
-  struct sim_buf q;  /* frames acked+1 .. next_seq-1, from q_off */
-  size_t q_off;
-  struct frame_meta *meta; /* ring, one per queued frame */
-  uint32_t meta_cap;
-  uint32_t meta_head;
-  sim_time_t last_rx;
-  sim_time_t connect_start;
-  struct sim_frame_reader rd;
-};
-
-struct sim_fleet {
-  uv_loop_t *loop;
-  struct sim_transport *t;
-  struct sim_fleet_config cfg;
-  struct sim_sched sched;
-  uv_check_t check;
-  struct hub *hubs;
-  struct sim_device *devs;
-  uint32_t n_hubs;
-  uint32_t n_devs;
-  uint32_t prefix_hash;
-  uint32_t *dirty;
-  uint32_t n_dirty;
-  uint32_t started; /* hubs started so far (ramp) */
-  int quiesced;
-  int stopping;
-  int open_handles;
-  void (*stop_cb)(struct sim_fleet *f, void *arg);
-  void *stop_arg;
-  struct sim_buf scratch; /* unsequenced frames are encoded here, then sent */
-  struct sim_fleet_stats st;
-};
 
 static const struct sim_conn_cbs hub_cbs;
 
@@ -115,9 +54,9 @@ void sim_fleet_config_default(struct sim_fleet_config *cfg) {
                       "0.1.0";
 }
 
-/* ---- counting ---------------------------------------------------------------------------- */
+/* ---- counting ---- */
 
-static void count_error(struct sim_fleet *f, const char *name) {
+void sim__fleet_count_error(struct sim_fleet *f, const char *name) {
   struct sim_fleet_stats *st = &f->st;
   for (size_t i = 0; i < st->n_errors; i++) {
     if (strcmp(st->errors[i].name, name) == 0) {
@@ -137,7 +76,7 @@ static const char *peer_error_name(Hubrpc__V1__ErrorCode code) {
   return v ? v->name : "ERROR_UNKNOWN_CODE";
 }
 
-/* ---- identity ------------------------------------------------------------------------------ */
+/* ---- identity ---- */
 
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
   snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub);
@@ -153,34 +92,7 @@ uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_
   return (oui << 40) | ((uint64_t)((hub ^ f->prefix_hash) & 0xFFFFFF) << 16) | (slot & 0xFFFF);
 }
 
-static int device_of_eui(const struct sim_fleet *f, const struct hub *h, uint64_t eui,
-                         uint32_t *slot) {
-  uint32_t hubpart = (uint32_t)(eui >> 16) & 0xFFFFFF;
-  uint32_t s = (uint32_t)(eui & 0xFFFF);
-  if (hubpart != ((h->idx ^ f->prefix_hash) & 0xFFFFFF) || s >= f->cfg.devices_per_hub)
-    return SIM_ENOTFOUND;
-  if (sim_fleet_device_eui64(f, h->idx, s) != eui)
-    return SIM_ENOTFOUND;
-  *slot = s;
-  return 0;
-}
-
-static inline struct sim_device *dev_at(struct sim_fleet *f, const struct hub *h, uint32_t slot) {
-  return &f->devs[(size_t)h->idx * f->cfg.devices_per_hub + slot];
-}
-
-/* ---- queue of sequenced frames ----------------------------------------------------------------
- */
-
-static inline uint32_t queued_frames(const struct hub *h) {
-  return (uint32_t)(h->next_seq - 1 - h->acked);
-}
-
-static inline struct frame_meta *meta_at(struct hub *h, uint64_t seq) {
-  /* seq in acked+1 .. next_seq-1 */
-  uint32_t i = (uint32_t)(seq - h->acked - 1);
-  return &h->meta[(h->meta_head + i) % h->meta_cap];
-}
+/* ---- queue of sequenced frames ---- */
 
 static int meta_push(struct hub *h, uint32_t len, uint8_t kind, sim_time_t intended) {
   uint32_t n = queued_frames(h);
@@ -211,8 +123,8 @@ static void mark_dirty(struct sim_fleet *f, struct hub *h) {
 }
 
 /* Appends one sequenced message; msg's seq field must point at seq_field. */
-static int enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *seq_field,
-                   enum sim_seq_kind kind, sim_time_t intended) {
+int sim__fleet_enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *seq_field,
+                       enum sim_seq_kind kind, sim_time_t intended) {
   struct sim_seq_counts *c = &f->st.kind[kind];
   c->generated++;
   if (queued_frames(h) >= f->cfg.queue_max) {
@@ -227,7 +139,7 @@ static int enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *s
   if (rc) {
     h->q.len = before;
     c->dropped++;
-    count_error(f, sim_errname(rc));
+    sim__fleet_count_error(f, sim_errname(rc));
     return rc;
   }
   h->next_seq++;
@@ -282,7 +194,7 @@ static void flush(struct sim_fleet *f, struct hub *h) {
     bytes += meta_at(h, s)->len;
   int rc = sim_conn_send(h->conn, h->q.data + h->q_off + h->sent_bytes, bytes);
   if (rc) {
-    count_error(f, sim_errname(rc));
+    sim__fleet_count_error(f, sim_errname(rc));
     return; /* the close callback follows; the frames stay queued */
   }
   sim_time_t now = sim_sched_now(&f->sched);
@@ -304,8 +216,7 @@ static void flush(struct sim_fleet *f, struct hub *h) {
     h->max_sent = last;
 }
 
-/* ---- unsequenced frames ------------------------------------------------------------------------
- */
+/* ---- unsequenced frames ---- */
 
 static int send_env(struct sim_fleet *f, struct hub *h, const sim_env *env) {
   if (!h->conn)
@@ -330,13 +241,7 @@ static void send_error(struct sim_fleet *f, struct hub *h, int err, const char *
   }
 }
 
-/* ---- session lifecycle ----------------------------------------------------------------------- */
-
-static inline uint32_t hub_timer(const struct sim_fleet *f, const struct hub *h) {
-  return f->n_devs + h->idx;
-}
-
-static void hub_connect(struct sim_fleet *f, struct hub *h);
+/* ---- session lifecycle ---- */
 
 /* The session ended, for reason (a SIM_E* code, or 0 for an orderly end): back off and retry. */
 static void session_ended(struct sim_fleet *f, struct hub *h, int reason, const char *what) {
@@ -347,9 +252,9 @@ static void session_ended(struct sim_fleet *f, struct hub *h, int reason, const 
   if (h->state == SIM_HUB_OPEN)
     f->st.disconnects++;
   if (what)
-    count_error(f, what);
+    sim__fleet_count_error(f, what);
   else if (reason)
-    count_error(f, sim_errname(reason));
+    sim__fleet_count_error(f, sim_errname(reason));
   h->sent = h->acked; /* everything unacknowledged goes again in the next session */
   h->sent_bytes = 0;
   h->got_challenge = 0;
@@ -412,7 +317,7 @@ static void on_connect(struct sim_conn *c, int status, void *user) {
   send_hello(f, h);
 }
 
-static void hub_connect(struct sim_fleet *f, struct hub *h) {
+void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h) {
   const struct sim_addr *src = f->cfg.n_bind ? &f->cfg.bind[h->idx % f->cfg.n_bind] : NULL;
   sim_time_t now = sim_sched_now(&f->sched);
   f->st.connects++;
@@ -536,8 +441,6 @@ static void on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Wel
   mark_dirty(f, h);
 }
 
-static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Command *cmd);
-
 /* Recognises the common form of an Ack envelope: field 7 holding only field 1 (up_to_seq) as a
  * varint. Acks are most of what a hub receives, and this skips protobuf-c's allocating unpack;
  * any other form (extra fields, long forms) goes through the general decoder. */
@@ -649,7 +552,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
       rc = SIM_EUNEXPECTED;
       break;
     }
-    on_command(f, h, env->command);
+    sim__fleet_on_command(f, h, env->command);
     break;
   case HUBRPC__V1__ENVELOPE__BODY_PERMIT_JOIN:
     if (h->state != SIM_HUB_OPEN)
@@ -698,397 +601,16 @@ static void on_closed(struct sim_conn *c, int err, void *user) {
 
 static const struct sim_conn_cbs hub_cbs = {on_connect, on_data, on_closed};
 
-/* ---- devices ------------------------------------------------------------------------------------
- */
-
-struct emit_ctx {
-  struct sim_fleet *f;
-  struct hub *h;
-  struct sim_device *d;
-  sim_time_t due; /* engine time of the wakeup: the intended time of what it emits */
-};
-
-/* 1 when p[0..n) is valid UTF-8. Protobuf runtimes other than protobuf-c reject a string
- * field that is not, so such ZCL character strings (the Xiaomi 0xFF01 TLV list is one) are
- * forwarded in bytes_value instead. */
-static int utf8_valid(const uint8_t *p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    size_t k;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      k = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      k = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      k = 3;
-      cp = c & 0x07;
-    } else {
-      return 0;
-    }
-    if (i + k >= n)
-      return 0;
-    for (size_t j = 1; j <= k; j++) {
-      if (i + j >= n || (p[i + j] & 0xC0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (p[i + j] & 0x3F);
-    }
-    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    i += k + 1;
-  }
-  return 1;
-}
-
-/* Converts decoded ZCL attributes into protobuf ones; strings are copied (NUL-terminated) into
- * text. Returns the number of top-level attributes. */
-static size_t to_proto(const struct sim_zcl_attr *za, size_t n_top, Hubrpc__V1__Attribute *pa,
-                       Hubrpc__V1__Attribute **pp, char *text, size_t text_cap) {
-  static const Hubrpc__V1__Attribute init = HUBRPC__V1__ATTRIBUTE__INIT;
-  size_t used = 0;
-  /* All entries (top-level and members) are converted; members are linked afterwards. */
-  size_t total = n_top;
-  for (size_t i = 0; i < n_top; i++)
-    if (za[i].n_members && (size_t)za[i].first_member + za[i].n_members > total)
-      total = (size_t)za[i].first_member + za[i].n_members;
-  for (size_t i = 0; i < total; i++) {
-    Hubrpc__V1__Attribute *a = &pa[i];
-    *a = init;
-    a->id = za[i].id;
-    a->zcl_type = za[i].type;
-    switch (za[i].kind) {
-    case SIM_ZCL_KIND_BOOL:
-      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BOOL_VALUE;
-      a->bool_value = za[i].v.b != 0;
-      break;
-    case SIM_ZCL_KIND_UINT:
-      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
-      a->uint_value = za[i].v.u;
-      break;
-    case SIM_ZCL_KIND_INT:
-      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE;
-      a->int_value = za[i].v.i;
-      break;
-    case SIM_ZCL_KIND_FLOAT:
-      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_FLOAT_VALUE;
-      a->float_value = za[i].v.f;
-      break;
-    case SIM_ZCL_KIND_STRING:
-      if (used + za[i].len + 1 <= text_cap && utf8_valid(za[i].data, za[i].len) &&
-          !memchr(za[i].data, 0, za[i].len)) {
-        memcpy(text + used, za[i].data, za[i].len);
-        text[used + za[i].len] = 0;
-        a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_STRING_VALUE;
-        a->string_value = text + used;
-        used += za[i].len + 1u;
-        break;
-      }
-      /* Not text after all (or too long for the buffer): forward the bytes. */
-      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE;
-      a->bytes_value.data = (uint8_t *)za[i].data;
-      a->bytes_value.len = za[i].len;
-      break;
-    default:
-      a->value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE;
-      a->bytes_value.data = (uint8_t *)za[i].data;
-      a->bytes_value.len = za[i].len;
-      break;
-    }
-    pp[i] = a;
-  }
-  for (size_t i = 0; i < n_top; i++) {
-    if (za[i].n_members) {
-      pa[i].n_members = za[i].n_members;
-      pa[i].members = &pp[za[i].first_member];
-    }
-  }
-  return n_top;
-}
-
-static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
-                      const uint8_t *zcl, size_t len) {
-  struct emit_ctx *ctx = env->engine;
-  struct sim_fleet *f = ctx->f;
-  struct sim_zcl_attr za[MAX_ATTRS];
-  Hubrpc__V1__Attribute pa[MAX_ATTRS];
-  Hubrpc__V1__Attribute *pp[MAX_ATTRS];
-  char text[1024];
-  size_t n_top = 0, n_total = 0;
-  struct sim_zcl_header hdr;
-  int rc = sim_zcl_parse_header(zcl, len, &hdr);
-  if (rc == 0)
-    rc = sim_zcl_decode_attrs(cluster, zcl, len, za, MAX_ATTRS, &n_top, &n_total);
-  if (rc) {
-    /* A model produced a frame its own hub cannot read: a bug worth counting, not a crash. */
-    count_error(f, "device:undecodable_zcl");
-    n_top = 0;
-    hdr.manufacturer_code = 0;
-  }
-  to_proto(za, n_top, pa, pp, text, sizeof(text));
-  Hubrpc__V1__Report rep = HUBRPC__V1__REPORT__INIT;
-  rep.device = env->eui64;
-  rep.endpoint = endpoint;
-  rep.cluster = cluster;
-  rep.n_attributes = n_top;
-  rep.attributes = pp;
-  rep.zcl_frame.data = (uint8_t *)zcl;
-  rep.zcl_frame.len = len;
-  rep.lqi = ctx->d->lqi;
-  rep.ts_ms = env->wall_ms;
-  rep.manufacturer_code = hdr.manufacturer_code;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
-  out.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
-  out.report = &rep;
-  return enqueue(f, ctx->h, &out, &rep.seq, SIM_SEQ_REPORT, ctx->due);
-}
-
-/* Models live in device time: engine time x speedup. */
-static inline sim_time_t to_dev(const struct sim_fleet *f, sim_time_t t) {
-  return f->cfg.speedup == 1.0 ? t : (sim_time_t)((double)t * f->cfg.speedup);
-}
-static inline sim_time_t to_engine(const struct sim_fleet *f, sim_time_t t) {
-  return f->cfg.speedup == 1.0 ? t : (sim_time_t)ceil((double)t / f->cfg.speedup);
-}
-
-static void env_setup(struct sim_fleet *f, struct hub *h, uint32_t slot, sim_time_t due,
-                      struct emit_ctx *ctx, struct sim_dev_env *env) {
-  ctx->f = f;
-  ctx->h = h;
-  ctx->d = dev_at(f, h, slot);
-  uint32_t id = h->idx * f->cfg.devices_per_hub + slot;
-  env->rng = &h->rng;
-  env->now = to_dev(f, sim_sched_now(&f->sched));
-  env->due = to_dev(f, due);
-  env->wall_ms = sim_clock_wall_ms(&f->sched.clock, due);
-  env->eui64 = sim_fleet_device_eui64(f, h->idx, slot);
-  env->next = sim_wheel_pending(&f->sched.wheel, id) ? to_dev(f, f->sched.wheel.timers[id].due) : 0;
-  ctx->due = due;
-  env->emit = emit_frame;
-  env->engine = ctx;
-}
-
-/* Schedules the model's next wakeup. It must lie strictly after this one in engine time: a
- * model asking for "now" again (or a rounding of device time) would otherwise fire forever
- * without time moving. */
-static void env_finish(struct sim_fleet *f, uint32_t id, const struct emit_ctx *ctx,
-                       const struct sim_dev_env *env) {
-  if (f->quiesced || !env->next) {
-    sim_wheel_cancel(&f->sched.wheel, id);
-    return;
-  }
-  sim_time_t at = to_engine(f, env->next);
-  if (at <= ctx->due)
-    at = ctx->due + 1;
-  sim_wheel_add(&f->sched.wheel, id, at);
-}
-
-static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
-                         sim_time_t now) {
-  struct sim_device *d = dev_at(f, h, slot);
-  const struct sim_model *m = sim_model_get(d->model);
-  Hubrpc__V1__Endpoint eps[8], *epp[8];
-  uint32_t clusters[8][2][32];
-  size_t n_ep = m->n_endpoints < 8 ? m->n_endpoints : 8;
-  for (size_t i = 0; i < n_ep; i++) {
-    const struct sim_model_endpoint *me = &m->endpoints[i];
-    static const Hubrpc__V1__Endpoint init = HUBRPC__V1__ENDPOINT__INIT;
-    eps[i] = init;
-    eps[i].id = me->id;
-    eps[i].profile = me->profile;
-    eps[i].device_id = me->device_id;
-    size_t ni = me->n_in < 32 ? me->n_in : 32, no = me->n_out < 32 ? me->n_out : 32;
-    for (size_t k = 0; k < ni; k++)
-      clusters[i][0][k] = me->in[k];
-    for (size_t k = 0; k < no; k++)
-      clusters[i][1][k] = me->out[k];
-    eps[i].n_in_clusters = ni;
-    eps[i].in_clusters = clusters[i][0];
-    eps[i].n_out_clusters = no;
-    eps[i].out_clusters = clusters[i][1];
-    epp[i] = &eps[i];
-  }
-  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
-  j.device = sim_fleet_device_eui64(f, h->idx, slot);
-  j.nwk = (uint16_t)(sim_rng_u32(&h->rng) % 0xFFF7u) + 1u; /* 0x0000 is the coordinator */
-  j.model = (char *)m->model_id;
-  j.manufacturer = (char *)m->manufacturer;
-  j.power_source = m->power_source == SIM_POWER_BATTERY ? HUBRPC__V1__POWER_SOURCE__POWER_BATTERY
-                                                        : HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
-  j.logical_type = m->logical_type == SIM_LOGICAL_ROUTER
-                       ? HUBRPC__V1__LOGICAL_TYPE__LOGICAL_ROUTER
-                       : HUBRPC__V1__LOGICAL_TYPE__LOGICAL_END_DEVICE;
-  j.n_endpoints = n_ep;
-  j.endpoints = epp;
-  j.ts_ms = sim_clock_wall_ms(&f->sched.clock, now);
-  j.rejoin = rejoin != 0;
-  j.manufacturer_code = m->manufacturer_code;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
-  out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
-  out.device_joined = &j;
-  enqueue(f, h, &out, &j.seq, SIM_SEQ_JOINED, now);
-}
-
-static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
-                        sim_time_t now);
-
-/* The hub boots: its devices join its network (and announce themselves), then it connects. */
-static void hub_boot(struct sim_fleet *f, struct hub *h) {
-  sim_time_t now = sim_sched_now(&f->sched);
-  if (!h->joined) {
-    h->joined = 1;
-    for (uint32_t s = 0; s < f->cfg.devices_per_hub; s++) {
-      dev_at(f, h, s)->lqi = (uint8_t)(120 + sim_rng_below(&h->rng, 136));
-      device_join(f, h, s, 0, now);
-    }
-  }
-  hub_connect(f, h);
-}
-
-/* A device joins (or rejoins) the network of a booted hub: announce, then the model's join. */
-static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int rejoin,
-                        sim_time_t now) {
-  struct sim_device *d = dev_at(f, h, slot);
-  const struct sim_model *m = sim_model_get(d->model);
-  queue_joined(f, h, slot, rejoin, now);
-  d->flags |= SIM_DEV_JOINED | SIM_DEV_ANNOUNCED;
-  struct emit_ctx ctx;
-  struct sim_dev_env env;
-  env_setup(f, h, slot, now, &ctx, &env);
-  m->ops->join(m, d, &env, rejoin);
-  env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &ctx, &env);
-}
-
-int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
-  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
-    return SIM_ENOTFOUND;
-  struct hub *h = &f->hubs[hub];
-  struct sim_device *d = dev_at(f, h, slot);
-  if (!(d->flags & SIM_DEV_JOINED))
-    return SIM_EINVAL;
-  d->flags &= (uint8_t)~SIM_DEV_JOINED;
-  sim_wheel_cancel(&f->sched.wheel, hub * f->cfg.devices_per_hub + slot);
-  sim_time_t now = sim_sched_now(&f->sched);
-  Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
-  l.device = sim_fleet_device_eui64(f, hub, slot);
-  l.ts_ms = sim_clock_wall_ms(&f->sched.clock, now);
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
-  out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT;
-  out.device_left = &l;
-  return enqueue(f, h, &out, &l.seq, SIM_SEQ_LEFT, now);
-}
-
-int sim_fleet_device_join(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
-  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
-    return SIM_ENOTFOUND;
-  struct hub *h = &f->hubs[hub];
-  if (dev_at(f, h, slot)->flags & SIM_DEV_JOINED)
-    return SIM_EEXISTS;
-  if (!h->joined)
-    return SIM_EINVAL; /* the hub has not booted: its devices join when it does */
-  device_join(f, h, slot, 1, sim_sched_now(&f->sched));
-  return 0;
-}
-
-static void device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
-  uint32_t hub = id / f->cfg.devices_per_hub, slot = id % f->cfg.devices_per_hub;
-  struct hub *h = &f->hubs[hub];
-  struct sim_device *d = &f->devs[id];
-  const struct sim_model *m = sim_model_get(d->model);
-  struct emit_ctx ctx;
-  struct sim_dev_env env;
-  env_setup(f, h, slot, due, &ctx, &env);
-  env.next = 0;
-  sim_time_t now = sim_sched_now(&f->sched);
-  sim_hist_record(&f->st.tick_lag, now > due ? now - due : 0);
-  m->ops->tick(m, d, &env);
-  env_finish(f, id, &ctx, &env);
-}
-
-static void queue_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
-                         Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
-                         uint32_t latency_ms) {
-  Hubrpc__V1__CommandResult r = HUBRPC__V1__COMMAND_RESULT__INIT;
-  r.cmd_id = cmd_id;
-  r.status = status;
-  r.zcl_status = zcl_status;
-  r.device_latency_ms = latency_ms;
-  r.device = eui;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
-  out.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT;
-  out.command_result = &r;
-  sim_time_t now = sim_sched_now(&f->sched);
-  enqueue(f, h, &out, &r.seq, SIM_SEQ_RESULT, now);
-  if (status == HUBRPC__V1__COMMAND_STATUS__COMMAND_OK)
-    f->st.commands_ok++;
-  else
-    f->st.commands_failed++;
-}
-
-static void on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Command *cmd) {
-  uint32_t slot;
-  f->st.commands_received++;
-  if (device_of_eui(f, h, cmd->device, &slot) || cmd->endpoint > 255 || cmd->cluster > 0xFFFF ||
-      cmd->command > 255) {
-    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
-                 0, 0);
-    return;
-  }
-  struct sim_device *d = dev_at(f, h, slot);
-  const struct sim_model *m = sim_model_get(d->model);
-  if (!(d->flags & SIM_DEV_JOINED)) {
-    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
-                 0, 0);
-    return;
-  }
-  if (!m->ops->command) {
-    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED,
-                 0x81, 0);
-    return;
-  }
-  struct sim_dev_cmd dc = {
-      .endpoint = (uint8_t)cmd->endpoint,
-      .cluster = (uint16_t)cmd->cluster,
-      .command = (uint8_t)cmd->command,
-      .global = cmd->global ? 1 : 0,
-      .manufacturer_code = (uint16_t)cmd->manufacturer_code,
-      .payload = cmd->zcl_payload.data,
-      .len = cmd->zcl_payload.len,
-  };
-  struct emit_ctx ctx;
-  struct sim_dev_env env;
-  sim_time_t now = sim_sched_now(&f->sched);
-  env_setup(f, h, slot, now, &ctx, &env);
-  uint32_t latency_us = 0;
-  int zs = m->ops->command(m, d, &env, &dc, &latency_us);
-  env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &ctx, &env);
-  Hubrpc__V1__CommandStatus st = HUBRPC__V1__COMMAND_STATUS__COMMAND_OK;
-  if (zs < 0 || zs > 255) {
-    st = HUBRPC__V1__COMMAND_STATUS__COMMAND_MALFORMED;
-    zs = 0x80;
-  } else if (zs != 0) {
-    st = HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED;
-  }
-  queue_result(f, h, cmd->cmd_id, cmd->device, st, (uint32_t)zs, (latency_us + 999) / 1000);
-}
-
-/* ---- timers -----------------------------------------------------------------------------------
- */
+/* ---- timers ---- */
 
 static void hub_fire(struct sim_fleet *f, struct hub *h, sim_time_t due) {
   sim_time_t now = sim_sched_now(&f->sched);
   switch (h->state) {
   case SIM_HUB_IDLE:
-    hub_boot(f, h);
+    sim__fleet_hub_boot(f, h);
     break;
   case SIM_HUB_BACKOFF:
-    hub_connect(f, h);
+    sim__fleet_hub_connect(f, h);
     break;
   case SIM_HUB_CONNECTING:
   case SIM_HUB_HANDSHAKE:
@@ -1117,7 +639,7 @@ static void hub_fire(struct sim_fleet *f, struct hub *h, sim_time_t due) {
 static void on_fire(void *arg, uint32_t id, sim_time_t due) {
   struct sim_fleet *f = arg;
   if (id < f->n_devs)
-    device_fire(f, id, due);
+    sim__fleet_device_fire(f, id, due);
   else
     hub_fire(f, &f->hubs[id - f->n_devs], due);
 }
@@ -1133,8 +655,7 @@ static void on_check(uv_check_t *c) {
   f->n_dirty = 0;
 }
 
-/* ---- lifecycle
- * ----------------------------------------------------------------------------------- */
+/* ---- lifecycle ---- */
 
 int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fleet_config *cfg,
                   struct sim_fleet **out) {
@@ -1327,23 +848,6 @@ sim_time_t sim_fleet_now(const struct sim_fleet *f) {
 
 struct sim_sched *sim_fleet_sched(struct sim_fleet *f) {
   return &f->sched;
-}
-
-int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event) {
-  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
-    return SIM_ENOTFOUND;
-  struct hub *h = &f->hubs[hub];
-  struct sim_device *d = dev_at(f, h, slot);
-  const struct sim_model *m = sim_model_get(d->model);
-  if (!m->ops->trigger || !(d->flags & SIM_DEV_JOINED))
-    return SIM_ENOTFOUND;
-  struct emit_ctx ctx;
-  struct sim_dev_env env;
-  sim_time_t now = sim_sched_now(&f->sched);
-  env_setup(f, h, slot, now, &ctx, &env);
-  int rc = m->ops->trigger(m, d, &env, event);
-  env_finish(f, hub * f->cfg.devices_per_hub + slot, &ctx, &env);
-  return rc;
 }
 
 void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub) {

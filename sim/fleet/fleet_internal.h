@@ -1,0 +1,119 @@
+/* Internals of the fleet shared by its files: fleet.c (hub sessions, the queue of sequenced
+ * frames, timers, lifecycle) and hubdev.c (the devices behind each hub: their environment,
+ * reports, join and leave, commands). Not an API: include only from sim/fleet/. */
+#ifndef SIM_FLEET_FLEET_INTERNAL_H
+#define SIM_FLEET_FLEET_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/core/buf.h"
+#include "sim/fleet/fleet.h"
+#include "sim/wire/frame.h"
+#include "sim/wire/hubrpc.h"
+
+struct frame_meta {
+  sim_time_t intended; /* when the device meant to send it */
+  uint32_t len;        /* encoded frame length in the queue */
+  uint8_t kind;        /* enum sim_seq_kind */
+  uint8_t pad[3];
+};
+
+struct hub {
+  struct sim_fleet *f;
+  struct sim_conn *conn;
+  uint32_t idx;
+  uint8_t state;
+  uint8_t fails; /* consecutive failed connects, for the backoff */
+  uint8_t got_challenge;
+  uint8_t dirty;       /* listed in f->dirty */
+  uint8_t joined;      /* devices have joined (first start done) */
+  uint8_t opened_once; /* a session has reached OPEN at least once */
+  uint8_t pad[2];
+  uint32_t max_window;
+  uint32_t heartbeat_s;
+  struct sim_rng rng;
+  uint64_t boot_id;
+  uint8_t client_nonce[SIM_HUBRPC_NONCE_LEN];
+  uint64_t next_seq; /* next seq to assign */
+  uint64_t acked;    /* every seq <= acked is acknowledged */
+  uint64_t sent;     /* highest seq written in this session (acked when not open) */
+  uint64_t max_sent; /* highest seq ever written: below it a write is a resend */
+  size_t sent_bytes; /* bytes of frames acked+1..sent */
+  struct sim_buf q;  /* frames acked+1 .. next_seq-1, from q_off */
+  size_t q_off;
+  struct frame_meta *meta; /* ring, one per queued frame */
+  uint32_t meta_cap;
+  uint32_t meta_head;
+  sim_time_t last_rx;
+  sim_time_t connect_start;
+  struct sim_frame_reader rd;
+};
+
+struct sim_fleet {
+  uv_loop_t *loop;
+  struct sim_transport *t;
+  struct sim_fleet_config cfg;
+  struct sim_sched sched;
+  uv_check_t check;
+  struct hub *hubs;
+  struct sim_device *devs;
+  uint32_t n_hubs;
+  uint32_t n_devs;
+  uint32_t prefix_hash;
+  uint32_t *dirty;
+  uint32_t n_dirty;
+  uint32_t started; /* hubs started so far (ramp) */
+  int quiesced;
+  int stopping;
+  int open_handles;
+  void (*stop_cb)(struct sim_fleet *f, void *arg);
+  void *stop_arg;
+  struct sim_buf scratch; /* unsequenced frames are encoded here, then sent */
+  struct sim_fleet_stats st;
+};
+
+struct emit_ctx {
+  struct sim_fleet *f;
+  struct hub *h;
+  struct sim_device *d;
+  sim_time_t due; /* engine time of the wakeup: the intended time of what it emits */
+};
+
+static inline struct sim_device *dev_at(struct sim_fleet *f, const struct hub *h, uint32_t slot) {
+  return &f->devs[(size_t)h->idx * f->cfg.devices_per_hub + slot];
+}
+
+static inline uint32_t queued_frames(const struct hub *h) {
+  return (uint32_t)(h->next_seq - 1 - h->acked);
+}
+
+static inline struct frame_meta *meta_at(struct hub *h, uint64_t seq) {
+  /* seq in acked+1 .. next_seq-1 */
+  uint32_t i = (uint32_t)(seq - h->acked - 1);
+  return &h->meta[(h->meta_head + i) % h->meta_cap];
+}
+
+static inline uint32_t hub_timer(const struct sim_fleet *f, const struct hub *h) {
+  return f->n_devs + h->idx;
+}
+
+/* fleet.c */
+/* Counts one error under name (a reason from docs/summary.md). */
+void sim__fleet_count_error(struct sim_fleet *f, const char *name);
+/* Appends one sequenced message to the hub's queue; *seq_field (inside env) gets its seq.
+ * 0, or SIM_EFULL / an encoding error: the message is dropped and counted. */
+int sim__fleet_enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *seq_field,
+                       enum sim_seq_kind kind, sim_time_t intended);
+
+/* hubdev.c */
+/* The hub boots: its devices join its network (each announced), then it connects. */
+void sim__fleet_hub_boot(struct sim_fleet *f, struct hub *h);
+/* Timer id (a device index) fired at its intended time due. */
+void sim__fleet_device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due);
+/* A Command from the platform: executed on the device, answered with a CommandResult. */
+void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Command *cmd);
+/* Connects the hub (fleet.c; called by hub boot). */
+void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h);
+
+#endif
