@@ -405,6 +405,19 @@ static int parse_bind(const char *text, struct sim_fleet_config *cfg) {
   return cfg->n_bind ? 0 : SIM_EINVAL;
 }
 
+/* Raises the soft open-file limit to the hard one and returns it (0 when unknown). */
+static uint64_t nofile_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
 static int bad(const char *flag, const char *value, const char *why) {
   fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value ? value : "",
           why);
@@ -556,6 +569,21 @@ int app_run_main(int argc, char **argv) {
 
   struct embedded emb;
   int embedded = !o.platform;
+  /* One socket per hub, and as many again for an embedded platform in this process: refuse a
+   * fleet that cannot fit rather than fail its connects one by one. */
+  uint64_t limit = nofile_limit();
+  uint64_t need = o.hubs * (embedded ? 2u : 1u) + 64u;
+  if (limit && need > limit) {
+    fprintf(stderr,
+            "hubsim run: --hubs %" PRIu64 " needs about %" PRIu64 " open files (one socket per "
+            "hub%s) but this process may open %" PRIu64 " (ulimit -n).\n"
+            "  Run fewer hubs per process%s.\n",
+            o.hubs, need, embedded ? ", and one per hub for the embedded platform" : "", limit,
+            embedded ? ", or start the platform as its own process (hubsim platform) and pass "
+                       "--platform"
+                     : "");
+    return 3;
+  }
   char url[128];
   if (embedded) {
     rc = emb_start(&emb, &o);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "platform/platform.h"
 #include "sim/core/err.h"
@@ -207,6 +208,12 @@ int plat_main(int argc, char **argv) {
   if (verbose)
     sim_log_set_level(SIM_LOG_DEBUG);
 
+  /* Every hub is a socket: take every open file the hard limit allows. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   /* SIGPIPE would kill us on a write to a hub that went away; the transport sees EPIPE. */
   signal(SIGPIPE, SIG_IGN);
   struct cli cli = {0};

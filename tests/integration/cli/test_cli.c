@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 
 /* Runs HUBSIM_BIN with args (a shell-free argv), captures stdout+stderr into out. Returns the
  * exit code, or -1. */
+static int nofile_cap; /* when > 0, the child runs with this open-file limit (soft and hard) */
+
 static int run(const char *const *args, char *out, size_t cap) {
   const char *bin = getenv("HUBSIM_BIN");
   assert_non_null(bin);
@@ -28,6 +31,10 @@ static int run(const char *const *args, char *out, size_t cap) {
     dup2(pfd[1], 1);
     dup2(pfd[1], 2);
     close(pfd[0]);
+    if (nofile_cap > 0) {
+      struct rlimit rl = {(rlim_t)nofile_cap, (rlim_t)nofile_cap};
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
@@ -176,12 +183,24 @@ static void test_platform_unreachable(void **state) {
   assert_non_null(strstr(buf, "ECONNREFUSED"));
 }
 
+static void test_open_file_limit(void **state) {
+  (void)state;
+  /* A fleet that cannot fit in the process's open files is refused up front, naming --hubs. */
+  nofile_cap = 256;
+  const char *a[] = {"run", "--hubs", "300", "--duration", "1s", NULL};
+  int rc = run(a, buf, sizeof(buf));
+  nofile_cap = 0;
+  if (rc != 3 || !strstr(buf, "--hubs 300") || !strstr(buf, "256"))
+    fail_msg("exit %d: %s", rc, buf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help),
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_short_run),
       cmocka_unit_test(test_platform_unreachable),
+      cmocka_unit_test(test_open_file_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
