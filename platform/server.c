@@ -218,11 +218,24 @@ static void load_hub_cb(void *arg, const char *id, uint64_t boot_id, uint64_t st
 
 /* ---------------------------------------------------------------- plugs (toggle targets) */
 
+/* Slot of an EUI-64 in a power-of-two table. Every bit of the key must reach the low bits the
+ * mask keeps: a plain multiply leaves them depending on the key's low bits only, and EUI-64s
+ * of one fleet differ mostly in their middle bits (hubsim puts the device slot, 0..N, lowest),
+ * which piled every plug into a handful of buckets. */
+static size_t eui_slot(uint64_t x, size_t mask) {
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDull;
+  x ^= x >> 33;
+  x *= 0xC4CEB9FE1A85EC53ull;
+  x ^= x >> 33;
+  return (size_t)x & mask;
+}
+
 static struct plat_plug *plug_find(struct plat_server *srv, uint64_t eui64) {
   if (!srv->pmap_cap)
     return NULL;
   size_t mask = srv->pmap_cap - 1;
-  for (size_t i = (size_t)(eui64 * 0x9E3779B97F4A7C15ull) & mask;; i = (i + 1) & mask) {
+  for (size_t i = eui_slot(eui64, mask);; i = (i + 1) & mask) {
     uint32_t idx = srv->pmap[i];
     if (idx == UINT32_MAX)
       return NULL;
@@ -233,7 +246,7 @@ static struct plat_plug *plug_find(struct plat_server *srv, uint64_t eui64) {
 
 static int pmap_put(uint32_t *map, size_t cap, const struct plat_plug *plugs, uint32_t idx) {
   size_t mask = cap - 1;
-  for (size_t i = (size_t)(plugs[idx].eui64 * 0x9E3779B97F4A7C15ull) & mask;; i = (i + 1) & mask) {
+  for (size_t i = eui_slot(plugs[idx].eui64, mask);; i = (i + 1) & mask) {
     if (map[i] == UINT32_MAX) {
       map[i] = idx;
       return 0;

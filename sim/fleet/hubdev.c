@@ -262,6 +262,9 @@ static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int r
 /* The hub boots: its devices join its network (and announce themselves), then it connects. */
 void sim__fleet_hub_boot(struct sim_fleet *f, struct hub *h) {
   sim_time_t now = sim_sched_now(&f->sched);
+  /* Connect first: the devices' join frames wait in the queue for the session anyway, and
+   * encoding them while the handshake is in flight shortens the ramp. */
+  sim__fleet_hub_connect(f, h);
   if (!h->joined) {
     h->joined = 1;
     for (uint32_t s = 0; s < f->cfg.devices_per_hub; s++) {
@@ -269,7 +272,6 @@ void sim__fleet_hub_boot(struct sim_fleet *f, struct hub *h) {
       device_join(f, h, s, 0, now);
     }
   }
-  sim__fleet_hub_connect(f, h);
 }
 
 /* A device joins (or rejoins) the network of a booted hub: announce, then the model's join. */
