@@ -183,6 +183,22 @@ static void test_platform_unreachable(void **state) {
   assert_non_null(strstr(buf, "ECONNREFUSED"));
 }
 
+static void test_generator_late(void **state) {
+  (void)state;
+  /* --max-lag 0: any measured tick lag is too much, so the generator is late: exit 4, and the
+   * verdict says why. --allow-lag turns it into a warning with exit 0. */
+  const char *a[] = {"run", "--hubs",    "5", "--duration", "1s", "--speedup",
+                     "100", "--max-lag", "0", "-q",         NULL};
+  int rc = run(a, buf, sizeof(buf));
+  if (rc != 4 || !strstr(buf, "could not keep its schedule"))
+    fail_msg("exit %d: %s", rc, buf);
+  const char *b[] = {"run", "--hubs",    "5", "--duration",  "1s", "--speedup",
+                     "100", "--max-lag", "0", "--allow-lag", "-q", NULL};
+  rc = run(b, buf, sizeof(buf));
+  if (rc != 0 || !strstr(buf, "fell behind its schedule"))
+    fail_msg("exit %d: %s", rc, buf);
+}
+
 static void test_open_file_limit(void **state) {
   (void)state;
   /* A fleet that cannot fit in the process's open files is refused up front, naming --hubs. */
@@ -201,6 +217,7 @@ int main(void) {
       cmocka_unit_test(test_short_run),
       cmocka_unit_test(test_platform_unreachable),
       cmocka_unit_test(test_open_file_limit),
+      cmocka_unit_test(test_generator_late),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,6 +294,50 @@ static void test_platform_killed_and_restarted(void **state) {
   cleanup_db(db);
 }
 
+/* A platform that stops answering (frozen, its sockets still accepting bytes) is detected by
+ * the heartbeat rule: nothing received for 3 heartbeat periods closes the session with
+ * TIMEOUT. Once it answers again, every hub is back and nothing is lost. */
+static void test_silent_platform(void **state) {
+  (void)state;
+  char db[256];
+  make_db(db, sizeof(db), "silent");
+  struct platproc p = {0};
+  const char *hb[] = {"--heartbeat", "1", NULL};
+  assert_int_equal(platproc_start(&p, db, 0, hb), 0);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct sim_transport *t = NULL;
+  assert_int_equal(sim_transport_tcp_new(&loop, &t), 0);
+  struct sim_fleet *f = make_fleet(&loop, t, 50, 4, p.port, "silent-");
+  struct waiter w = {.f = f, .want_online = 50};
+  assert_int_equal(sim_fleet_start(f), 0);
+  assert_true(run_until(&loop, &w, all_online, 30));
+  kill(p.pid, SIGSTOP);
+  run_until(&loop, &w, NULL, 5.5);
+  uint64_t timeouts = 0;
+  for (size_t i = 0; i < w.st.n_errors; i++)
+    if (strcmp(w.st.errors[i].name, "TIMEOUT") == 0)
+      timeouts = w.st.errors[i].count;
+  printf("silent platform: %llu sessions timed out, %u hubs online while it was frozen\n",
+         (unsigned long long)timeouts, w.st.hubs_by_state[SIM_HUB_OPEN]);
+  assert_true(timeouts >= 50);
+  assert_int_equal(w.st.hubs_by_state[SIM_HUB_OPEN], 0);
+  kill(p.pid, SIGCONT);
+  assert_true(run_until(&loop, &w, all_reconnected, 60));
+  sim_fleet_quiesce(f);
+  assert_true(run_until(&loop, &w, drained, 30));
+  stop_fleet(&loop, f);
+  sim_transport_free(t);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(platproc_stop(&p), 0);
+  assert_int_equal(total(&w.st, 0), total(&w.st, 1));
+  assert_int_equal(total(&w.st, 2), total(&w.st, 1));
+  assert_int_equal(platproc_query(db, "SELECT count(*) FROM reports"),
+                   (long long)w.st.kind[SIM_SEQ_REPORT].acked);
+  cleanup_db(db);
+}
+
 static int setup(void **state) {
   (void)state;
   return dev_catalog_register_all() < 0;
@@ -303,6 +347,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_thousand_hubs),
       cmocka_unit_test(test_platform_killed_and_restarted),
+      cmocka_unit_test(test_silent_platform),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
