@@ -30,7 +30,7 @@
 struct run_opts {
   const char *platform;
   uint64_t hubs, dph, seed;
-  double duration_s, ramp, drain_s, max_lag_ms, command_rate, speedup;
+  double duration_s, ramp, drain_s, max_lag_ms, command_rate, speedup, warmup_s;
   const char *mix;
   const char *key;
   const char *bind;
@@ -442,6 +442,7 @@ int app_run_main(int argc, char **argv) {
                                            {"db", required_argument, 0, 'b'},
                                            {"ui", required_argument, 0, 'U'},
                                            {"speedup", required_argument, 0, 'X'},
+                                           {"warmup", required_argument, 0, 'W'},
                                            {"quiet", no_argument, 0, 'q'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -519,6 +520,10 @@ int app_run_main(int argc, char **argv) {
       if (strcmp(optarg, "none") != 0)
         return bad("--ui", optarg, "this build has only the headless interface: --ui none");
       break;
+    case 'W':
+      if (app_parse_duration(optarg, &o.warmup_s))
+        return bad("--warmup", optarg, "expected a duration such as 10s");
+      break;
     case 'X':
       if (app_parse_double(optarg, 0.001, 1e6, &o.speedup))
         return bad("--speedup", optarg, "expected a factor from 0.001 to 1000000");
@@ -557,6 +562,7 @@ int app_run_main(int argc, char **argv) {
   cfg.seed = o.seed;
   cfg.ramp = o.ramp;
   cfg.speedup = o.speedup;
+  cfg.warmup = (sim_time_t)(o.warmup_s * 1e6);
   memcpy(cfg.fleet_key, o.key, strlen(o.key));
   cfg.fleet_key_len = strlen(o.key);
   rc = parse_mix(o.mix, &cfg);
@@ -667,7 +673,8 @@ int app_run_main(int argc, char **argv) {
                               .speedup = o.speedup,
                               .drain_s = o.drain_s,
                               .queue_max = cfg.queue_max,
-                              .allow_lag = o.allow_lag};
+                              .allow_lag = o.allow_lag,
+                              .warmup_s = o.warmup_s};
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0)
     info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;

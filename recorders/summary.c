@@ -98,6 +98,9 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
             "  platform loss          %llu messages acknowledged, then missing after a "
             "reconnect\n",
             (unsigned long long)st->forgotten);
+  if (run->warmup_s > 0)
+    fprintf(out, "  warm-up                latencies below leave out the first %.1f s\n",
+            run->warmup_s);
   print_hist(out, "report ack latency", &st->ack_latency);
   print_hist(out, "report send lag", &st->send_lag);
   print_hist(out, "generator tick lag", &st->tick_lag);
@@ -175,9 +178,10 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                                 (json_int_t)run->seed, "ramp_hubs_per_s", run->ramp));
   json_object_set_new(root, "platform", json_string(run->platform_url));
   json_object_set_new(root, "run",
-                      json_pack("{s:f,s:f,s:f,s:I,s:b}", "speedup", run->speedup, "drain_s",
+                      json_pack("{s:f,s:f,s:f,s:I,s:b,s:f}", "speedup", run->speedup, "drain_s",
                                 run->drain_s, "max_lag_ms", run->max_lag_ms, "queue_max",
-                                (json_int_t)run->queue_max, "allow_lag", run->allow_lag));
+                                (json_int_t)run->queue_max, "allow_lag", run->allow_lag, "warmup_s",
+                                run->warmup_s));
   json_object_set_new(root, "duration_s", json_real(run->duration_s));
   json_object_set_new(root, "elapsed_s", json_real(run->elapsed_s));
   json_t *counts = json_object();

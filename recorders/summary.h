@@ -30,6 +30,7 @@ struct rec_run_info {
   uint32_t devices_per_hub;
   double speedup;         /* --speedup */
   double drain_s;         /* --drain */
+  double warmup_s;        /* --warmup */
   uint32_t queue_max;     /* messages a hub keeps before dropping */
   int allow_lag;          /* --allow-lag */
   double max_lag_ms;      /* threshold for the generator verdict */

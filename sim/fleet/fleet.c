@@ -154,7 +154,8 @@ static void release(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time
     struct frame_meta *fm = meta_at(h, h->acked + 1);
     f->st.kind[fm->kind].acked++;
     if (fm->kind == SIM_SEQ_REPORT)
-      sim_hist_record(&f->st.ack_latency, now > fm->intended ? now - fm->intended : 0);
+      if (fm->intended >= f->cfg.warmup)
+        sim_hist_record(&f->st.ack_latency, now > fm->intended ? now - fm->intended : 0);
     bytes += fm->len;
     h->meta_head = (h->meta_head + 1) % h->meta_cap;
     h->acked++;
@@ -202,7 +203,7 @@ static void flush(struct sim_fleet *f, struct hub *h) {
     struct frame_meta *fm = meta_at(h, s);
     if (s > h->max_sent) {
       f->st.kind[fm->kind].sent++;
-      if (fm->kind == SIM_SEQ_REPORT)
+      if (fm->kind == SIM_SEQ_REPORT && fm->intended >= f->cfg.warmup)
         sim_hist_record(&f->st.send_lag, now > fm->intended ? now - fm->intended : 0);
     } else {
       f->st.kind[fm->kind].resent++;

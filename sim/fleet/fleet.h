@@ -41,6 +41,9 @@ struct sim_fleet_config {
   /* Device time runs this many times faster than engine time (1 = real behaviour): a load
    * knob that keeps every device's pattern, compressed. Timestamps in frames stay real. */
   double speedup;
+  /* Latency histograms skip samples whose intended time is before this engine time (a
+   * warm-up: the start-up burst); every count still includes them. 0: none. */
+  sim_time_t warmup;
   const char *hub_model;
   const char *hub_firmware;
 };

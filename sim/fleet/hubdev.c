@@ -329,7 +329,8 @@ void sim__fleet_device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
   env_setup(f, h, slot, due, &ctx, &env);
   env.next = 0;
   sim_time_t now = sim_sched_now(&f->sched);
-  sim_hist_record(&f->st.tick_lag, now > due ? now - due : 0);
+  if (due >= f->cfg.warmup)
+    sim_hist_record(&f->st.tick_lag, now > due ? now - due : 0);
   m->ops->tick(m, d, &env);
   env_finish(f, id, &ctx, &env);
 }
