@@ -66,15 +66,11 @@ static void test_help(void **state) {
   assert_non_null(strstr(buf, "platform"));
   const char *a2[] = {"run", "--help", NULL};
   assert_int_equal(run(a2, buf, sizeof(buf)), 0);
-  static const char *flags[] = {"--hubs",      "--devices-per-hub",
-                                "--mix",       "--duration",
-                                "--seed",      "--ramp",
-                                "--fleet-key", "--bind",
-                                "--platform",  "--summary",
-                                "--speedup",   "--drain",
-                                "--max-lag",   "--command-rate",
-                                "--db",        "--quiet",
-                                NULL};
+  static const char *flags[] = {
+      "--hubs",    "--warmup",       "--allow-lag", "--ui",      "--devices-per-hub",
+      "--mix",     "--duration",     "--seed",      "--ramp",    "--fleet-key",
+      "--bind",    "--platform",     "--summary",   "--speedup", "--drain",
+      "--max-lag", "--command-rate", "--db",        "--quiet",   NULL};
   for (int i = 0; flags[i]; i++)
     assert_non_null(strstr(buf, flags[i]));
   const char *a3[] = {"platform", "--help", NULL};
