@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "app/opts.h"
+#include "app/workers.h"
 #include "devices/catalog.h"
 #include "platform/platform.h"
 #include "recorders/summary.h"
@@ -38,6 +39,9 @@ struct run_opts {
   const char *db;
   int quiet;
   int allow_lag;
+  uint64_t workers; /* --workers: processes holding the fleet (1: this one) */
+  uint32_t shard;   /* --worker K/N: this process is worker K of N (internal) */
+  uint32_t shards;
 };
 
 static void run_usage(FILE *out) {
@@ -61,6 +65,10 @@ static void run_usage(FILE *out) {
       "  --speedup X           device behaviour runs X times faster than real time (default 1):\n"
       "                        the same report patterns, compressed, for load tests; frame\n"
       "                        timestamps stay real\n"
+      "  --workers N           run the fleet in N worker processes (shards of the hubs; one\n"
+      "                        process holds at most ~20k sockets); figures are merged\n"
+      "                        exactly (default 1: in this process)\n"
+      "  --worker K/N          internal: run shard K of N and report to the parent on fd 3\n"
       "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
       "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
       "                        source address reaches ~28k ports per destination\n"
@@ -216,8 +224,27 @@ struct run {
   int interrupted;
   sim_time_t drain_deadline;
   double cpu_user_s, cpu_sys_s;
+  uint64_t workers_rss;
   struct sim_fleet_stats *prev, *cur;
+  struct app_workers *workers; /* control of --workers N: the fleet runs in them */
 };
+
+/* CPU of this thread so far (the fleet runs on it; an embedded platform has its own). */
+static void thread_cpu(double *user, double *sys) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  }
+}
+
+/* The current figures: of this process's fleet, or merged from the workers. */
+static void snapshot(struct run *r, struct sim_fleet_stats *out) {
+  if (r->workers)
+    app_workers_merged(r->workers, out, NULL, NULL, NULL);
+  else
+    sim_fleet_stats(r->fleet, out);
+}
 
 static void close_handles(struct run *r) {
   uv_close((uv_handle_t *)&r->progress, NULL);
@@ -237,13 +264,11 @@ static void stop_all(struct run *r) {
     return;
   r->phase = 2;
   r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
-  /* The fleet runs on this thread only; the embedded platform has its own. */
-  struct rusage ru;
-  if (getrusage(RUSAGE_THREAD, &ru) == 0) {
-    r->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-    r->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-  }
+  thread_cpu(&r->cpu_user_s, &r->cpu_sys_s);
   sim_fleet_stats(r->fleet, r->cur);
+  if (r->o.shards > 1 &&
+      app_worker_send(APP_WORKER_FD, r->cur, r->cpu_user_s, r->cpu_sys_s, 1) != 0)
+    fprintf(stderr, "hubsim run: worker %u: cannot report to the control process\n", r->o.shard);
   sim_fleet_stop(r->fleet, fleet_stopped, r);
   close_handles(r);
 }
@@ -271,6 +296,14 @@ static void on_end(uv_timer_t *t) {
 
 static void on_signal(uv_signal_t *s, int sig) {
   struct run *r = s->data;
+  if (r->workers) {
+    /* Each worker drains on the first signal and stops on the second, as a single run does. */
+    if (r->phase == 0)
+      fprintf(stderr, "hubsim: interrupted: the workers drain (again to stop now)\n");
+    r->phase = 1;
+    app_workers_signal(r->workers, sig);
+    return;
+  }
   if (r->phase == 0) {
     fprintf(stderr, "hubsim: interrupted: draining (again to stop now)\n");
     r->interrupted = 1;
@@ -297,7 +330,14 @@ static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev,
 static void on_progress(uv_timer_t *t) {
   struct run *r = t->data;
   static struct sim_hist d_ack, d_send, d_tick;
-  sim_fleet_stats(r->fleet, r->cur);
+  snapshot(r, r->cur);
+  if (r->workers && r->cur->hubs == 0)
+    return; /* no worker has reported yet */
+  if (r->o.shards > 1) {
+    double cu = 0, cs = 0;
+    thread_cpu(&cu, &cs);
+    app_worker_send(APP_WORKER_FD, r->cur, cu, cs, 0);
+  }
   const struct sim_fleet_stats *c = r->cur, *p = r->prev;
   double el = (double)(uv_hrtime() - r->start_ns) / 1e9;
   double dt = (double)(c->now - p->now) / 1e6;
@@ -334,6 +374,71 @@ static void on_progress(uv_timer_t *t) {
   struct sim_fleet_stats *tmp = r->prev;
   r->prev = r->cur;
   r->cur = tmp;
+}
+
+/* ---- workers ---- */
+
+static void workers_done(void *arg) {
+  struct run *r = arg;
+  r->phase = 2;
+  r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
+  close_handles(r);
+}
+
+/* The command line of worker k: the same fleet, shard k of N, against the same platform. */
+static struct {
+  const struct run_opts *o;
+  const char *platform;
+  char exe[4096];
+  char s[16][64];
+  const char *argv[48];
+} WA;
+
+static const char *const *worker_argv(int k, void *arg) {
+  (void)arg;
+  const struct run_opts *o = WA.o;
+  int n = 0, s = 0;
+#define ARG(x) (WA.argv[n++] = (x))
+#define FMT(...) (snprintf(WA.s[s], sizeof(WA.s[s]), __VA_ARGS__), WA.argv[n++] = WA.s[s++])
+  ARG(WA.exe);
+  ARG("run");
+  ARG("--worker");
+  FMT("%d/%" PRIu64, k, o->workers);
+  ARG("--platform");
+  ARG(WA.platform);
+  ARG("--hubs");
+  FMT("%" PRIu64, o->hubs);
+  ARG("--devices-per-hub");
+  FMT("%" PRIu64, o->dph);
+  ARG("--duration");
+  FMT("%.6fs", o->duration_s);
+  ARG("--seed");
+  FMT("%" PRIu64, o->seed);
+  ARG("--ramp");
+  FMT("%.6f", o->ramp);
+  ARG("--drain");
+  FMT("%.6fs", o->drain_s);
+  ARG("--speedup");
+  FMT("%.6f", o->speedup);
+  ARG("--warmup");
+  FMT("%.6fs", o->warmup_s);
+  ARG("--max-lag");
+  FMT("%.6f", o->max_lag_ms);
+  ARG("--fleet-key");
+  ARG(o->key);
+  if (o->mix) {
+    ARG("--mix");
+    ARG(o->mix);
+  }
+  if (o->bind) {
+    ARG("--bind");
+    ARG(o->bind);
+  }
+  ARG("-q");
+  WA.argv[n] = NULL;
+#undef ARG
+#undef FMT
+  return WA.argv;
 }
 
 /* ---- flags ----------------------------------------------------------------------------------- */
@@ -444,6 +549,8 @@ int app_run_main(int argc, char **argv) {
                                            {"command-rate", required_argument, 0, 'C'},
                                            {"db", required_argument, 0, 'b'},
                                            {"ui", required_argument, 0, 'U'},
+                                           {"workers", required_argument, 0, 'w'},
+                                           {"worker", required_argument, 0, 'k'},
                                            {"speedup", required_argument, 0, 'X'},
                                            {"warmup", required_argument, 0, 'W'},
                                            {"quiet", no_argument, 0, 'q'},
@@ -458,7 +565,9 @@ int app_run_main(int argc, char **argv) {
                        .max_lag_ms = 50,
                        .command_rate = 5,
                        .speedup = 1,
-                       .key = DEFAULT_KEY};
+                       .key = DEFAULT_KEY,
+                       .workers = 1,
+                       .shards = 1};
   int c;
   optind = 1;
   opterr = 0;
@@ -523,6 +632,20 @@ int app_run_main(int argc, char **argv) {
       if (strcmp(optarg, "none") != 0)
         return bad("--ui", optarg, "this build has only the headless interface: --ui none");
       break;
+    case 'w':
+      if (app_parse_u64(optarg, 1, 256, &o.workers))
+        return bad("--workers", optarg, "expected a whole number from 1 to 256");
+      break;
+    case 'k': {
+      unsigned k, n;
+      char tail;
+      if (sscanf(optarg, "%u/%u%c", &k, &n, &tail) != 2 || n < 2 || n > 256 || k >= n)
+        return bad("--worker", optarg, "expected K/N with 0 <= K < N <= 256 (internal flag)");
+      o.shard = k;
+      o.shards = n;
+      o.quiet = 1;
+      break;
+    }
     case 'W':
       if (app_parse_duration(optarg, &o.warmup_s))
         return bad("--warmup", optarg, "expected a duration such as 10s");
@@ -553,6 +676,10 @@ int app_run_main(int argc, char **argv) {
     return 2;
   }
 
+  if (o.workers > 1 && o.shards > 1)
+    return bad("--workers", "", "a worker does not start workers of its own");
+  if (o.shards > 1 && !o.platform)
+    return bad("--worker", "", "needs --platform (the control process passes it)");
   int rc = dev_catalog_register_all();
   if (rc < 0) {
     fprintf(stderr, "hubsim run: cannot load the device catalogue: %s\n", sim_strerror(rc));
@@ -565,6 +692,8 @@ int app_run_main(int argc, char **argv) {
   cfg.seed = o.seed;
   cfg.ramp = o.ramp;
   cfg.speedup = o.speedup;
+  cfg.shard = o.shard;
+  cfg.shards = o.shards;
   cfg.warmup = (sim_time_t)(o.warmup_s * 1e6);
   memcpy(cfg.fleet_key, o.key, strlen(o.key));
   cfg.fleet_key_len = strlen(o.key);
@@ -581,7 +710,17 @@ int app_run_main(int argc, char **argv) {
   /* One socket per hub, and as many again for an embedded platform in this process: refuse a
    * fleet that cannot fit rather than fail its connects one by one. */
   uint64_t limit = nofile_limit();
-  uint64_t need = o.hubs * (embedded ? 2u : 1u) + 64u;
+  uint64_t here = o.workers > 1 ? 0 : (o.hubs + o.shards - 1) / o.shards;
+  uint64_t need = here + (embedded ? o.hubs : 0u) + 64u;
+  uint64_t per_worker = o.workers > 1 ? (o.hubs + o.workers - 1) / o.workers + 64u : 0;
+  if (limit && per_worker > limit) {
+    fprintf(stderr,
+            "hubsim run: --hubs %" PRIu64 " over --workers %" PRIu64 " needs about %" PRIu64
+            " open files in each worker, but a process may open %" PRIu64
+            " (ulimit -n): use more workers.\n",
+            o.hubs, o.workers, per_worker, limit);
+    return 3;
+  }
   if (limit && need > limit) {
     fprintf(stderr,
             "hubsim run: --hubs %" PRIu64 " needs about %" PRIu64 " open files (one socket per "
@@ -616,9 +755,20 @@ int app_run_main(int argc, char **argv) {
   r.prev = &s1;
   r.cur = &s2;
   r.loop = uv_default_loop();
-  rc = sim_transport_tcp_new(r.loop, &r.t);
-  if (rc == 0)
-    rc = sim_fleet_new(r.loop, r.t, &cfg, &r.fleet);
+  if (o.workers > 1) {
+    /* The fleet runs in the workers; this process keeps the platform (when embedded), the
+     * progress and the summary. */
+    static char purl[96];
+    snprintf(purl, sizeof(purl), "hubrpc://%s:%u", cfg.platform.host, cfg.platform.port);
+    size_t len = sizeof(WA.exe);
+    WA.o = &r.o;
+    WA.platform = purl;
+    rc = uv_exepath(WA.exe, &len);
+  } else {
+    rc = sim_transport_tcp_new(r.loop, &r.t);
+    if (rc == 0)
+      rc = sim_fleet_new(r.loop, r.t, &cfg, &r.fleet);
+  }
   if (rc) {
     fprintf(stderr, "hubsim run: cannot create the fleet: %s\n", sim_strerror(rc));
     if (embedded)
@@ -632,7 +782,12 @@ int app_run_main(int argc, char **argv) {
     fprintf(stderr, "hubsim run: %u hubs x %u devices against %s, %.0f s, seed %" PRIu64 "\n",
             cfg.hubs, cfg.devices_per_hub, url, o.duration_s, o.seed);
   r.start_ns = uv_hrtime();
-  sim_fleet_stats(r.fleet, r.prev);
+  if (o.workers > 1) {
+    rc = app_workers_start(r.loop, (int)o.workers, worker_argv, &r, workers_done, &r.workers);
+    if (rc)
+      fprintf(stderr, "hubsim run: cannot start the workers: %s\n", sim_strerror(rc));
+  }
+  snapshot(&r, r.prev);
   uv_timer_init(r.loop, &r.progress);
   uv_timer_init(r.loop, &r.end);
   uv_timer_init(r.loop, &r.drain);
@@ -640,12 +795,27 @@ int app_run_main(int argc, char **argv) {
   uv_signal_init(r.loop, &r.sigterm);
   r.progress.data = r.end.data = r.drain.data = r.sigint.data = r.sigterm.data = &r;
   uv_timer_start(&r.progress, on_progress, 1000, 1000);
-  uv_timer_start(&r.end, on_end, (uint64_t)(o.duration_s * 1000), 0);
+  if (!r.workers)
+    uv_timer_start(&r.end, on_end, (uint64_t)(o.duration_s * 1000), 0);
   uv_signal_start(&r.sigint, on_signal, SIGINT);
   uv_signal_start(&r.sigterm, on_signal, SIGTERM);
   signal(SIGPIPE, SIG_IGN);
-  sim_fleet_start(r.fleet);
+  if (r.fleet)
+    sim_fleet_start(r.fleet);
   uv_run(r.loop, UV_RUN_DEFAULT);
+
+  if (o.shards > 1) {
+    /* A worker: its figures went to the control process, which judges the run. */
+    sim_fleet_free(r.fleet);
+    sim_transport_free(r.t);
+    uv_loop_close(r.loop);
+    return 0;
+  }
+  int worker_failed = -1, worker_status = 0;
+  if (r.workers) {
+    app_workers_merged(r.workers, r.cur, &r.cpu_user_s, &r.cpu_sys_s, &r.workers_rss);
+    worker_failed = app_workers_failed(r.workers, &worker_status);
+  }
 
   struct rec_platform_view pv = {0};
   if (embedded) {
@@ -672,17 +842,27 @@ int app_run_main(int argc, char **argv) {
                               .started_at = started,
                               .cpu_user_s = r.cpu_user_s,
                               .cpu_sys_s = r.cpu_sys_s,
-                              .platform_in_process = embedded,
+                              .platform_in_process = embedded && !r.workers,
+                              .workers = (uint32_t)o.workers,
                               .speedup = o.speedup,
                               .drain_s = o.drain_s,
                               .queue_max = cfg.queue_max,
                               .allow_lag = o.allow_lag,
                               .warmup_s = o.warmup_s};
   struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) == 0)
+  if (r.workers)
+    info.max_rss_bytes = r.workers_rss; /* the generator processes, summed */
+  else if (getrusage(RUSAGE_SELF, &ru) == 0)
     info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;
   struct rec_verdict v;
   rec_verdict_compute(&info, r.cur, &pv, &v);
+  if (worker_failed >= 0) {
+    /* Its last figures are in the merge, but not its end: the run cannot be judged. */
+    v.exit_code = 3;
+    v.text = "FAIL: a worker process ended without its final figures";
+    fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
+            worker_failed, worker_status);
+  }
   if (v.exit_code == 4 && o.allow_lag) {
     v.exit_code = 0;
     v.text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
@@ -698,7 +878,9 @@ int app_run_main(int argc, char **argv) {
     }
   }
   sim_fleet_free(r.fleet);
-  sim_transport_free(r.t);
+  if (r.t)
+    sim_transport_free(r.t);
+  app_workers_free(r.workers);
   uv_loop_close(r.loop);
   return v.exit_code;
 }

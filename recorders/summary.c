@@ -114,7 +114,9 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
     fprintf(out, " = %.2f us per message sent",
             (run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs);
   fprintf(out, "; peak RSS %.1f MiB%s\n", (double)run->max_rss_bytes / 1048576.0,
-          run->platform_in_process ? " (with the embedded platform)" : "");
+          run->platform_in_process ? " (with the embedded platform)"
+          : run->workers > 1       ? " (worker processes, summed)"
+                                   : "");
   if (st->all_online_at)
     fprintf(out, "  ramp                   all %u hubs online after %.2f s (%.0f hubs/s)\n",
             st->hubs, (double)st->all_online_at / 1e6,
@@ -212,6 +214,7 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   json_t *gen = json_pack("{s:f,s:f,s:I,s:b}", "cpu_user_s", run->cpu_user_s, "cpu_sys_s",
                           run->cpu_sys_s, "max_rss_bytes", (json_int_t)run->max_rss_bytes,
                           "platform_in_process", run->platform_in_process);
+  json_object_set_new(gen, "workers", json_integer(run->workers ? run->workers : 1));
   json_object_set_new(gen, "cpu_us_per_message",
                       msgs ? json_real((run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs)
                            : json_null());

@@ -31,6 +31,7 @@ struct rec_run_info {
   double speedup;         /* --speedup */
   double drain_s;         /* --drain */
   double warmup_s;        /* --warmup */
+  uint32_t workers;       /* generator processes (1: the fleet ran in this one) */
   uint32_t queue_max;     /* messages a hub keeps before dropping */
   int allow_lag;          /* --allow-lag */
   double max_lag_ms;      /* threshold for the generator verdict */

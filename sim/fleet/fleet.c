@@ -39,6 +39,7 @@ const char *sim_hub_state_name(enum sim_hub_state s) {
 void sim_fleet_config_default(struct sim_fleet_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->hubs = 10;
+  cfg->shards = 1;
   cfg->devices_per_hub = 5;
   cfg->seed = 1;
   snprintf(cfg->hub_prefix, sizeof(cfg->hub_prefix), "hub-");
@@ -79,7 +80,7 @@ static const char *peer_error_name(Hubrpc__V1__ErrorCode code) {
 /* ---- identity ---- */
 
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
-  snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub);
+  snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub_global(f, hub));
 }
 
 /* IEEE address: the model's OUI, then 24 bits naming the hub (mixed with the prefix so that two
@@ -89,7 +90,8 @@ uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_
   const struct sim_model *m =
       sim_model_get(f->devs[(size_t)hub * f->cfg.devices_per_hub + slot].model);
   uint64_t oui = m ? m->ieee_oui : 0x00158D;
-  return (oui << 40) | ((uint64_t)((hub ^ f->prefix_hash) & 0xFFFFFF) << 16) | (slot & 0xFFFF);
+  uint32_t g = hub_global(f, hub);
+  return (oui << 40) | ((uint64_t)((g ^ f->prefix_hash) & 0xFFFFFF) << 16) | (slot & 0xFFFF);
 }
 
 /* ---- queue of sequenced frames ---- */
@@ -319,7 +321,8 @@ static void on_connect(struct sim_conn *c, int status, void *user) {
 }
 
 void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h) {
-  const struct sim_addr *src = f->cfg.n_bind ? &f->cfg.bind[h->idx % f->cfg.n_bind] : NULL;
+  const struct sim_addr *src =
+      f->cfg.n_bind ? &f->cfg.bind[hub_global(f, h->idx) % f->cfg.n_bind] : NULL;
   sim_time_t now = sim_sched_now(&f->sched);
   f->st.connects++;
   h->connect_start = now;
@@ -681,9 +684,15 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
     f->cfg.queue_max = 4096;
   if (!(f->cfg.speedup > 0))
     f->cfg.speedup = 1.0;
-  f->n_hubs = cfg->hubs;
-  uint64_t nd = (uint64_t)cfg->hubs * cfg->devices_per_hub;
-  if (nd + cfg->hubs >= UINT32_MAX) {
+  if (!f->cfg.shards)
+    f->cfg.shards = 1;
+  if (f->cfg.shard >= f->cfg.shards || f->cfg.shard >= cfg->hubs) {
+    rc = SIM_EINVAL;
+    goto fail;
+  }
+  f->n_hubs = (cfg->hubs - f->cfg.shard + f->cfg.shards - 1) / f->cfg.shards;
+  uint64_t nd = (uint64_t)f->n_hubs * cfg->devices_per_hub;
+  if (nd + f->n_hubs >= UINT32_MAX) {
     rc = SIM_EINVAL;
     goto fail;
   }
@@ -713,7 +722,7 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
     h->next_seq = 1;
     h->max_window = 1;
     h->heartbeat_s = 30;
-    sim_rng_seed(&h->rng, cfg->seed, i);
+    sim_rng_seed(&h->rng, cfg->seed, hub_global(f, i));
     /* boot_id: fresh per run (a hub process boot), so a platform keeping its store across runs
      * sees a new sequence instead of duplicates. */
     if (sim_auth_random(&h->boot_id, sizeof(h->boot_id)))
@@ -759,7 +768,7 @@ int sim_fleet_start(struct sim_fleet *f) {
   for (uint32_t i = 0; i < f->n_hubs; i++) {
     sim_time_t at = now;
     if (f->cfg.ramp > 0)
-      at += (sim_time_t)((double)i * 1e6 / f->cfg.ramp);
+      at += (sim_time_t)((double)hub_global(f, i) * 1e6 / f->cfg.ramp);
     sim_wheel_add(&f->sched.wheel, f->n_devs + i, at);
   }
   return 0;
@@ -840,6 +849,60 @@ void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out) {
     uint64_t sent_top = h->max_sent > h->acked ? h->max_sent : h->acked;
     out->in_flight += sent_top - h->acked;
     out->queued += h->next_seq - 1 - sent_top;
+  }
+}
+
+void sim_fleet_stats_merge(struct sim_fleet_stats *dst, const struct sim_fleet_stats *src) {
+  int all_dst = dst->hubs && dst->hubs_ever_online == dst->hubs;
+  int all_src = src->hubs && src->hubs_ever_online == src->hubs;
+  if (src->now > dst->now)
+    dst->now = src->now;
+  dst->hubs += src->hubs;
+  dst->devices += src->devices;
+  for (int i = 0; i < SIM_HUB_NSTATES; i++)
+    dst->hubs_by_state[i] += src->hubs_by_state[i];
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
+    dst->kind[k].generated += src->kind[k].generated;
+    dst->kind[k].dropped += src->kind[k].dropped;
+    dst->kind[k].sent += src->kind[k].sent;
+    dst->kind[k].resent += src->kind[k].resent;
+    dst->kind[k].acked += src->kind[k].acked;
+  }
+  dst->in_flight += src->in_flight;
+  dst->forgotten += src->forgotten;
+  dst->queued += src->queued;
+  dst->connects += src->connects;
+  dst->sessions += src->sessions;
+  dst->disconnects += src->disconnects;
+  dst->heartbeats_sent += src->heartbeats_sent;
+  dst->commands_received += src->commands_received;
+  dst->commands_ok += src->commands_ok;
+  dst->commands_failed += src->commands_failed;
+  dst->frames_out += src->frames_out;
+  dst->frames_in += src->frames_in;
+  dst->bytes_out += src->bytes_out;
+  dst->bytes_in += src->bytes_in;
+  dst->hubs_ever_online += src->hubs_ever_online;
+  if (all_dst && all_src)
+    dst->all_online_at = src->all_online_at > dst->all_online_at ? src->all_online_at
+                                                                 : dst->all_online_at;
+  else
+    dst->all_online_at = 0;
+  sim_hist_merge(&dst->ack_latency, &src->ack_latency);
+  sim_hist_merge(&dst->send_lag, &src->send_lag);
+  sim_hist_merge(&dst->handshake, &src->handshake);
+  sim_hist_merge(&dst->tick_lag, &src->tick_lag);
+  for (size_t i = 0; i < src->n_errors; i++) {
+    size_t j = 0;
+    while (j < dst->n_errors && strcmp(dst->errors[j].name, src->errors[i].name) != 0)
+      j++;
+    if (j == dst->n_errors) {
+      if (dst->n_errors == SIM_FLEET_MAX_REASONS)
+        continue;
+      dst->errors[dst->n_errors++] = src->errors[i];
+    } else {
+      dst->errors[j].count += src->errors[i].count;
+    }
   }
 }
 

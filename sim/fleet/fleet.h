@@ -22,7 +22,12 @@
 #define SIM_FLEET_MAX_MIX 32
 
 struct sim_fleet_config {
-  uint32_t hubs;
+  uint32_t hubs; /* hubs of the whole fleet, over every shard */
+  /* This process runs shard `shard` of `shards` (0 of 1: all of them). Its hubs are those whose
+   * global index g has g % shards == shard; identities, random streams, source addresses and
+   * start times follow g, so a hub is the same whatever the shard count. */
+  uint32_t shard;
+  uint32_t shards;
   uint32_t devices_per_hub;
   /* Model mix: model registry indices and relative weights; device slot j of every hub gets the
    * model that a seeded draw picks, so the mix is the same for every run with the same seed. */
@@ -134,9 +139,14 @@ void sim_fleet_free(struct sim_fleet *f);
 /* Copies the current figures into out (about 70 KiB: give it heap or static storage). */
 void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out);
 sim_time_t sim_fleet_now(const struct sim_fleet *f);
+/* Adds the figures of src (another shard of the same fleet) into dst, exactly: counts add,
+ * histograms merge bucket by bucket, errors merge by name. all_online_at is kept only when
+ * both sides have every hub online (the later of the two times). */
+void sim_fleet_stats_merge(struct sim_fleet_stats *dst, const struct sim_fleet_stats *src);
 struct sim_sched *sim_fleet_sched(struct sim_fleet *f);
 
-/* Identity helpers, stable for a given hub prefix: the same fleet gets the same ids. */
+/* Identity helpers, stable for a given hub prefix: the same fleet gets the same ids. Hub
+ * indices given to the fleet's functions are local to this shard (0 .. hubs in this process). */
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap);
 uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_t slot);
 /* Triggers a named event on a device ("motion"...). SIM_ENOTFOUND without such event. */

@@ -98,6 +98,11 @@ static inline uint32_t hub_timer(const struct sim_fleet *f, const struct hub *h)
   return f->n_devs + h->idx;
 }
 
+/* The index of local hub idx in the whole fleet (over every shard). */
+static inline uint32_t hub_global(const struct sim_fleet *f, uint32_t idx) {
+  return idx * f->cfg.shards + f->cfg.shard;
+}
+
 /* fleet.c */
 /* Counts one error under name (a reason from docs/summary.md). */
 void sim__fleet_count_error(struct sim_fleet *f, const char *name);

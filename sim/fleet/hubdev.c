@@ -21,7 +21,8 @@ static int device_of_eui(const struct sim_fleet *f, const struct hub *h, uint64_
                          uint32_t *slot) {
   uint32_t hubpart = (uint32_t)(eui >> 16) & 0xFFFFFF;
   uint32_t s = (uint32_t)(eui & 0xFFFF);
-  if (hubpart != ((h->idx ^ f->prefix_hash) & 0xFFFFFF) || s >= f->cfg.devices_per_hub)
+  if (hubpart != ((hub_global(f, h->idx) ^ f->prefix_hash) & 0xFFFFFF) ||
+      s >= f->cfg.devices_per_hub)
     return SIM_ENOTFOUND;
   if (sim_fleet_device_eui64(f, h->idx, s) != eui)
     return SIM_ENOTFOUND;

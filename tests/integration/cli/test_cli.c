@@ -16,6 +16,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "support/platproc.h"
+
 /* Runs HUBSIM_BIN with args (a shell-free argv), captures stdout+stderr into out. Returns the
  * exit code, or -1. */
 static int nofile_cap; /* when > 0, the child runs with this open-file limit (soft and hard) */
@@ -206,6 +208,61 @@ static void test_open_file_limit(void **state) {
     fail_msg("exit %d: %s", rc, buf);
 }
 
+/* --workers N: the fleet runs in N processes and its figures are merged exactly; and the fleet
+ * is the same whatever N: the same hubs, the same devices of the same models for a seed. */
+static void test_workers(void **state) {
+  (void)state;
+  char db1[128], db3[128], js[128];
+  snprintf(db1, sizeof(db1), "/tmp/hubsim-cli-w1-%d.db", (int)getpid());
+  snprintf(db3, sizeof(db3), "/tmp/hubsim-cli-w3-%d.db", (int)getpid());
+  snprintf(js, sizeof(js), "/tmp/hubsim-cli-w3-%d.json", (int)getpid());
+  const char *a[] = {"run", "--workers",  "3",  "--hubs",    "61", "--devices-per-hub",
+                     "5",   "--duration", "2s", "--speedup", "50", "--seed",
+                     "9",   "--db",       db3,  "--summary", js,   "-q",
+                     NULL};
+  int rc = run(a, buf, sizeof(buf));
+  if (rc != 0)
+    fail_msg("exit %d: %s", rc, buf);
+  json_error_t err;
+  json_t *j = json_load_file(js, 0, &err);
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "generator"), "workers")),
+                   3);
+  json_t *rep = json_object_get(json_object_get(j, "counts"), "reports");
+  json_int_t acked = json_integer_value(json_object_get(rep, "acked"));
+  assert_true(acked > 0);
+  assert_int_equal(json_integer_value(json_object_get(rep, "sent")), acked);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(j, "platform_counts"), "reports_stored")),
+      acked);
+  json_decref(j);
+  const char *b[] = {
+      "run", "--hubs", "61", "--devices-per-hub", "5", "--duration", "1s", "--seed", "9", "--db",
+      db1,   "-q",     NULL};
+  rc = run(b, buf, sizeof(buf));
+  if (rc != 0)
+    fail_msg("exit %d: %s", rc, buf);
+  /* The same 61 hubs and 305 devices, with the same model for every IEEE address. */
+  static const char *q[] = {"SELECT count(*) FROM hubs", "SELECT count(*) FROM devices",
+                            "SELECT sum((eui64 % 1000003) * length(model)) FROM devices",
+                            "SELECT sum(length(hub_id) * (eui64 % 7919)) FROM devices"};
+  for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+    long long v1 = platproc_query(db1, q[i]), v3 = platproc_query(db3, q[i]);
+    if (v1 != v3 || v1 <= 0)
+      fail_msg("%s: %lld with 1 process, %lld with 3 workers", q[i], v1, v3);
+  }
+  assert_int_equal(platproc_query(db3, "SELECT count(*) FROM hubs"), 61);
+  const char *sfx[] = {"", "-wal", "-shm"};
+  char p[160];
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof(p), "%s%s", db1, sfx[i]);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s%s", db3, sfx[i]);
+    unlink(p);
+  }
+  unlink(js);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help),
@@ -214,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_platform_unreachable),
       cmocka_unit_test(test_open_file_limit),
       cmocka_unit_test(test_generator_late),
+      cmocka_unit_test(test_workers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

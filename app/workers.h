@@ -1,0 +1,49 @@
+/* Worker processes of `hubsim run --workers N`: one process holds at most as many sockets as
+ * its open-file limit allows (~20k here), so a large fleet runs as N shards, each a
+ * `hubsim run --worker K/N` child of the control process. A worker writes snapshots of its
+ * figures (struct app_worker_msg, binary: parent and child are the same build) to fd 3 once a
+ * second and once more, marked final, before it exits; the control process merges them.
+ *
+ * Threading: the control side belongs to one libuv loop. */
+#ifndef APP_WORKERS_H
+#define APP_WORKERS_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "sim/fleet/fleet.h"
+
+#define APP_WORKER_FD 3
+#define APP_WORKER_MAGIC 0x31575348u /* "HSW1" */
+
+struct app_worker_msg {
+  uint32_t magic;
+  uint32_t final;
+  double cpu_user_s; /* the worker's fleet thread */
+  double cpu_sys_s;
+  uint64_t max_rss_bytes; /* the worker process */
+  struct sim_fleet_stats st;
+};
+
+/* Worker side: writes one snapshot to fd (blocking). 0 or -errno. */
+int app_worker_send(int fd, const struct sim_fleet_stats *st, double cpu_user_s, double cpu_sys_s,
+                    int final);
+
+struct app_workers;
+
+/* Spawns n workers: argv_of(k, arg) returns worker k's argv (NULL-terminated; argv[0] is the
+ * executable path). all_exited runs once, when every worker has exited. */
+int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int k, void *arg),
+                      void *arg, void (*all_exited)(void *arg), struct app_workers **out);
+/* The merged figures of the latest snapshots (of the final ones once every worker ended),
+ * with the summed CPU and peak RSS of the workers. */
+void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out,
+                        double *cpu_user_s, double *cpu_sys_s, uint64_t *max_rss_bytes);
+/* The first worker that ended without a final snapshot or with a non-zero status (its index),
+ * or -1 when all ended well. *status gets its exit status (or 128 + signal). */
+int app_workers_failed(const struct app_workers *w, int *status);
+void app_workers_signal(struct app_workers *w, int signum);
+/* Frees the workers after all_exited (or a failed start) and after their handles closed. */
+void app_workers_free(struct app_workers *w);
+
+#endif
