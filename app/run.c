@@ -221,7 +221,6 @@ struct run {
   uint64_t start_ns;
   double elapsed_s;
   int phase; /* 0 running, 1 draining, 2 stopping */
-  int interrupted;
   sim_time_t drain_deadline;
   double cpu_user_s, cpu_sys_s;
   uint64_t workers_rss;
@@ -306,7 +305,6 @@ static void on_signal(uv_signal_t *s, int sig) {
   }
   if (r->phase == 0) {
     fprintf(stderr, "hubsim: interrupted: draining (again to stop now)\n");
-    r->interrupted = 1;
     begin_drain(r);
   } else {
     stop_all(r);

@@ -128,6 +128,16 @@ static void stop_fleet(uv_loop_t *loop, struct sim_fleet *f) {
   sim_fleet_free(f);
 }
 
+/* Stops the fleet, frees its transport and loop, and stops the platform (its final commit). */
+static void teardown(uv_loop_t *loop, struct sim_fleet *f, struct sim_transport *t,
+                     struct platproc *p) {
+  stop_fleet(loop, f);
+  sim_transport_free(t);
+  uv_run(loop, UV_RUN_NOWAIT);
+  assert_int_equal(uv_loop_close(loop), 0);
+  assert_int_equal(platproc_stop(p), 0);
+}
+
 static uint64_t total(const struct sim_fleet_stats *st, int what) {
   uint64_t n = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++)
@@ -166,11 +176,7 @@ static void test_thousand_hubs(void **state) {
   sim_fleet_quiesce(f);
   assert_true(run_until(&loop, &w, drained, 30));
   print_stats("1000x10", &w.st);
-  stop_fleet(&loop, f);
-  sim_transport_free(t);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  assert_int_equal(platproc_stop(&p), 0);
+  teardown(&loop, f, t, &p);
 
   const struct sim_fleet_stats *st = &w.st;
   /* Hub side: everything generated was sent (nothing dropped), acknowledged, nothing lost. */
@@ -266,11 +272,7 @@ static void test_platform_killed_and_restarted(void **state) {
   sim_fleet_quiesce(f);
   assert_true(run_until(&loop, &w, drained, 30));
   print_stats("kill+restart", &w.st);
-  stop_fleet(&loop, f);
-  sim_transport_free(t);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  assert_int_equal(platproc_stop(&p), 0);
+  teardown(&loop, f, t, &p);
 
   const struct sim_fleet_stats *st = &w.st;
   uint64_t resent = 0;
@@ -326,11 +328,7 @@ static void test_silent_platform(void **state) {
   assert_true(run_until(&loop, &w, all_reconnected, 60));
   sim_fleet_quiesce(f);
   assert_true(run_until(&loop, &w, drained, 30));
-  stop_fleet(&loop, f);
-  sim_transport_free(t);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  assert_int_equal(platproc_stop(&p), 0);
+  teardown(&loop, f, t, &p);
   assert_int_equal(total(&w.st, 0), total(&w.st, 1));
   assert_int_equal(total(&w.st, 2), total(&w.st, 1));
   assert_int_equal(platproc_query(db, "SELECT count(*) FROM reports"),
