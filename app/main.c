@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/devices_cmd.h"
 #include "app/run.h"
 #include "platform/platform.h"
 
@@ -17,6 +18,7 @@ static void usage(FILE *out) {
           "commands:\n"
           "  run        run a fleet against a platform (default: an embedded reference platform)\n"
           "  platform   run the reference platform alone\n"
+          "  devices    the device catalogue: list, show MODEL, sample MODEL (frames it sends)\n"
           "  version    print the version\n"
           "\n"
           "flags:\n"
@@ -44,6 +46,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0)
     return app_run_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "devices") == 0)
+    return app_devices_main(argc - 1, argv + 1);
   if (strcmp(cmd, "platform") == 0)
     return plat_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);

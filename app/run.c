@@ -18,6 +18,7 @@
 
 #include "app/opts.h"
 #include "app/workers.h"
+#include "devices/cat.h"
 #include "devices/catalog.h"
 #include "platform/platform.h"
 #include "recorders/summary.h"
@@ -42,6 +43,11 @@ struct run_opts {
   uint64_t workers; /* --workers: processes holding the fleet (1: this one) */
   uint32_t shard;   /* --worker K/N: this process is worker K of N (internal) */
   uint32_t shards;
+  const char *catalog[8]; /* --catalog DIR, repeatable */
+  size_t n_catalog;
+  const char *hub_model;
+  uint64_t radio_hops;
+  double radio_delay_ms, radio_loss, sleepy_hold_s;
 };
 
 static void run_usage(FILE *out) {
@@ -72,6 +78,20 @@ static void run_usage(FILE *out) {
       "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
       "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
       "                        source address reaches ~28k ports per destination\n"
+      "  --hub-model ID        the hub model every hub announces in Hello, with its firmware;\n"
+      "                        it limits --devices-per-hub (default lumi.gateway.aqcn02,\n"
+      "                        see hubsim devices list)\n"
+      "  --catalog DIR         add the device models of DIR/*.yaml (docs/catalog.md);\n"
+      "                        repeatable\n"
+      "\n"
+      "radio (between devices and their hub):\n"
+      "  --radio-hops N        devices are 1..N hops from their hub, fixed per device\n"
+      "                        (default 1)\n"
+      "  --radio-delay MS      delay of one hop, per attempt (default 0)\n"
+      "  --radio-loss P        chance that one attempt on one hop fails, 0..1; a hop is tried\n"
+      "                        4 times before the frame is lost (default 0)\n"
+      "  --sleepy-hold D       how long a hub keeps a command for a sleepy device that polls\n"
+      "                        only when it transmits (default 1h, device time)\n"
       "\n"
       "run:\n"
       "  --platform URL        hubrpc://HOST:PORT of the platform under test (default: the\n"
@@ -432,6 +452,22 @@ static const char *const *worker_argv(int k, void *arg) {
     ARG("--bind");
     ARG(o->bind);
   }
+  for (size_t i = 0; i < o->n_catalog; i++) {
+    ARG("--catalog");
+    ARG(o->catalog[i]);
+  }
+  if (o->hub_model) {
+    ARG("--hub-model");
+    ARG(o->hub_model);
+  }
+  ARG("--radio-hops");
+  FMT("%" PRIu64, o->radio_hops);
+  ARG("--radio-delay");
+  FMT("%.6f", o->radio_delay_ms);
+  ARG("--radio-loss");
+  FMT("%.9f", o->radio_loss);
+  ARG("--sleepy-hold");
+  FMT("%.6fs", o->sleepy_hold_s);
   ARG("-q");
   WA.argv[n] = NULL;
 #undef ARG
@@ -551,6 +587,12 @@ int app_run_main(int argc, char **argv) {
                                            {"worker", required_argument, 0, 'k'},
                                            {"speedup", required_argument, 0, 'X'},
                                            {"warmup", required_argument, 0, 'W'},
+                                           {"catalog", required_argument, 0, 'c'},
+                                           {"hub-model", required_argument, 0, 'g'},
+                                           {"radio-hops", required_argument, 0, 'j'},
+                                           {"radio-delay", required_argument, 0, 'y'},
+                                           {"radio-loss", required_argument, 0, 'l'},
+                                           {"sleepy-hold", required_argument, 0, 'Y'},
                                            {"quiet", no_argument, 0, 'q'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -565,7 +607,9 @@ int app_run_main(int argc, char **argv) {
                        .speedup = 1,
                        .key = DEFAULT_KEY,
                        .workers = 1,
-                       .shards = 1};
+                       .shards = 1,
+                       .radio_hops = 1,
+                       .sleepy_hold_s = 3600};
   int c;
   optind = 1;
   opterr = 0;
@@ -652,6 +696,30 @@ int app_run_main(int argc, char **argv) {
       if (app_parse_double(optarg, 0.001, 1e6, &o.speedup))
         return bad("--speedup", optarg, "expected a factor from 0.001 to 1000000");
       break;
+    case 'c':
+      if (o.n_catalog == sizeof(o.catalog) / sizeof(o.catalog[0]))
+        return bad("--catalog", optarg, "at most 8 catalogue directories");
+      o.catalog[o.n_catalog++] = optarg;
+      break;
+    case 'g':
+      o.hub_model = optarg;
+      break;
+    case 'j':
+      if (app_parse_u64(optarg, 1, 16, &o.radio_hops))
+        return bad("--radio-hops", optarg, "expected a whole number from 1 to 16");
+      break;
+    case 'y':
+      if (app_parse_double(optarg, 0, 10000, &o.radio_delay_ms))
+        return bad("--radio-delay", optarg, "expected milliseconds from 0 to 10000");
+      break;
+    case 'l':
+      if (app_parse_double(optarg, 0, 0.99, &o.radio_loss))
+        return bad("--radio-loss", optarg, "expected a probability from 0 to 0.99");
+      break;
+    case 'Y':
+      if (app_parse_duration(optarg, &o.sleepy_hold_s) || o.sleepy_hold_s <= 0)
+        return bad("--sleepy-hold", optarg, "expected a positive duration such as 10m");
+      break;
     case 'q':
       o.quiet = 1;
       break;
@@ -678,10 +746,26 @@ int app_run_main(int argc, char **argv) {
     return bad("--workers", "", "a worker does not start workers of its own");
   if (o.shards > 1 && !o.platform)
     return bad("--worker", "", "needs --platform (the control process passes it)");
-  int rc = dev_catalog_register_all();
+  struct dev_cat_error cerr;
+  int rc = dev_cat_global_init(o.catalog, o.n_catalog, &cerr);
   if (rc < 0) {
-    fprintf(stderr, "hubsim run: cannot load the device catalogue: %s\n", sim_strerror(rc));
-    return 3;
+    if (cerr.line > 0)
+      fprintf(stderr, "hubsim run: %s:%d: %s\n", cerr.file, cerr.line, cerr.reason);
+    else
+      fprintf(stderr, "hubsim run: %s: %s\n", cerr.file, cerr.reason);
+    return 2;
+  }
+  const char *hub_id = o.hub_model ? o.hub_model : "lumi.gateway.aqcn02";
+  const struct dev_cat_hub *hub = dev_cat_find_hub(dev_cat_global(), hub_id);
+  if (!hub)
+    return bad("--hub-model", hub_id, "unknown hub model (see hubsim devices list)");
+  if (o.dph > hub->max_devices) {
+    char why[160];
+    snprintf(why, sizeof why, "%s accepts at most %u devices (choose another --hub-model)",
+             hub->model_id, hub->max_devices);
+    char v[32];
+    snprintf(v, sizeof v, "%" PRIu64, o.dph);
+    return bad("--devices-per-hub", v, why);
   }
   static struct sim_fleet_config cfg;
   sim_fleet_config_default(&cfg);
@@ -693,6 +777,12 @@ int app_run_main(int argc, char **argv) {
   cfg.shard = o.shard;
   cfg.shards = o.shards;
   cfg.warmup = (sim_time_t)(o.warmup_s * 1e6);
+  cfg.hub_model = hub->model_id;
+  cfg.hub_firmware = hub->firmware;
+  cfg.radio_hops = (uint32_t)o.radio_hops;
+  cfg.radio_hop_delay = (sim_time_t)(o.radio_delay_ms * 1000);
+  cfg.radio_loss = o.radio_loss;
+  cfg.sleepy_hold = (sim_time_t)(o.sleepy_hold_s * 1e6);
   memcpy(cfg.fleet_key, o.key, strlen(o.key));
   cfg.fleet_key_len = strlen(o.key);
   rc = parse_mix(o.mix, &cfg);

@@ -1,36 +1,68 @@
-/* The catalogue of built-in models, registration, and single-device sampling. */
+/* The catalogue: the process-wide data-driven catalogue (devices/cat.h) seen as engine models,
+ * registration, and single-device sampling. */
 #include "devices/catalog.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include "devices/models.h"
+#include "devices/cat.h"
 #include "sim/core/err.h"
 
-static const struct sim_model *const catalog[] = {
-    &dev_lumi_sensor_ht_agl02,
-    &dev_lumi_sensor_motion_aq2,
-    &dev_lumi_plug_maeu01,
-};
-
-const struct sim_model *const *dev_catalog_models(size_t *n) {
-  *n = sizeof catalog / sizeof catalog[0];
-  return catalog;
-}
-
-const struct sim_model *dev_catalog_find(const char *model_id) {
-  for (size_t i = 0; i < sizeof catalog / sizeof catalog[0]; i++)
-    if (strcmp(catalog[i]->model_id, model_id) == 0)
-      return catalog[i];
-  return NULL;
-}
-
 int dev_catalog_register_all(void) {
-  for (size_t i = 0; i < sizeof catalog / sizeof catalog[0]; i++) {
-    int rc = sim_model_register(catalog[i]);
-    if (rc < 0 && rc != SIM_EEXISTS)
+  struct dev_cat_error err;
+  memset(&err, 0, sizeof err);
+  int rc = dev_cat_global_init(NULL, 0, &err);
+  if (rc < 0) {
+    if (err.file[0])
+      fprintf(stderr, "%s:%d: %s\n", err.file, err.line, err.reason);
+    else
+      fprintf(stderr, "device catalogue: %s\n", err.reason[0] ? err.reason : sim_strerror(rc));
+    return rc;
+  }
+  /* The catalogue loads once per process; a registry emptied since (tests) gets the models
+   * again. */
+  const struct dev_cat *c = dev_cat_global();
+  for (size_t i = 0; c && i < c->n_models; i++) {
+    if (sim_model_find(c->models[i]->m.model_id) >= 0)
+      continue;
+    rc = sim_model_register(&c->models[i]->m);
+    if (rc < 0)
       return rc;
   }
   return 0;
+}
+
+/* The global catalogue's models as sim_model pointers (built once; the catalogue is never
+ * freed once registered). */
+static const struct sim_model *model_list[SIM_MODEL_MAX];
+static size_t model_n;
+
+static const struct dev_cat *catalogue(void) {
+  const struct dev_cat *c = dev_cat_global();
+  if (!c) {
+    /* Loading registers the models too: the registry borrows them for good. */
+    if (dev_catalog_register_all() < 0)
+      return NULL;
+    c = dev_cat_global();
+  }
+  return c;
+}
+
+const struct sim_model *const *dev_catalog_models(size_t *n) {
+  const struct dev_cat *c = catalogue();
+  if (c && model_n == 0) {
+    for (size_t i = 0; i < c->n_models && i < SIM_MODEL_MAX; i++)
+      model_list[i] = &c->models[i]->m;
+    model_n = c->n_models < SIM_MODEL_MAX ? c->n_models : SIM_MODEL_MAX;
+  }
+  *n = c ? model_n : 0;
+  return model_list;
+}
+
+const struct sim_model *dev_catalog_find(const char *model_id) {
+  const struct dev_cat *c = catalogue();
+  const struct dev_cat_model *cm = c ? dev_cat_find(c, model_id) : NULL;
+  return cm ? &cm->m : NULL;
 }
 
 /* The sampler's environment: the engine's fields plus what the collector needs. The env is the
@@ -38,6 +70,7 @@ int dev_catalog_register_all(void) {
 struct sampler {
   struct sim_dev_env env;
   struct sim_device dev;
+  const struct sim_model *m;
   uint64_t start_wall_ms;
   dev_sample_cb cb;
   void *arg;
@@ -60,6 +93,9 @@ static int sampler_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t clus
       .zcl = zcl,
       .len = len,
       .tsn = len >= 3 ? zcl[(zcl[0] & 0x04) ? 3 : 1] : 0,
+      .model = s->m,
+      .dev = &s->dev,
+      .env = env,
   };
   s->frames++;
   if (s->cb(s->arg, &f) != 0 || (s->max_frames > 0 && s->frames >= s->max_frames))
@@ -87,6 +123,7 @@ int dev_sample_run(const struct dev_sample_opts *o, dev_sample_cb cb, void *arg)
   s.cb = cb;
   s.arg = arg;
   s.max_frames = o->max_frames;
+  s.m = m;
   s.env.rng = &rng;
   s.env.emit = sampler_emit;
   /* The IEEE address: the model's OUI and 40 bits derived from the seed, as the engine does. */

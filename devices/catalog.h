@@ -8,12 +8,14 @@
 
 #include "sim/fleet/model.h"
 
-/* Registers every catalogue model with sim_model_register(). Idempotent: models already in the
- * registry are skipped. 0 or SIM_EFULL. Call at start, before any loop runs. */
+/* Loads the process-wide catalogue (the built-in devices/catalog/ files: dev_cat_global_init)
+ * and registers every model with sim_model_register(). Idempotent: models already in the
+ * registry are skipped. 0 or an error; a malformed catalogue file is reported on stderr as
+ * FILE:LINE: reason. Call at start, before any loop runs. */
 int dev_catalog_register_all(void);
 
-/* The catalogue's models, independent of the registry. n is set to their count; the array is
- * static. */
+/* The catalogue's models (loading the catalogue on first use). n is set to their count (0 when
+ * the catalogue does not load); the array is static. */
 const struct sim_model *const *dev_catalog_models(size_t *n);
 /* A catalogue model by modelId, or NULL. */
 const struct sim_model *dev_catalog_find(const char *model_id);
@@ -28,6 +30,11 @@ struct dev_sample_frame {
   const uint8_t *zcl; /* whole ZCL frame, header included */
   size_t len;
   uint8_t tsn; /* the frame's transaction sequence number */
+  /* The device right after it sent the frame, for reading channel values (dev_generic_value);
+   * borrowed for the duration of the callback. */
+  const struct sim_model *model;
+  const struct sim_device *dev;
+  const struct sim_dev_env *env;
 };
 
 /* Returns 0 to go on, non-zero to stop the sample. */

@@ -1,6 +1,7 @@
 /* ZCL encoder. All multi-byte values are little endian, as ZCL requires. */
 #include "devices/zcl_enc.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -54,6 +55,29 @@ void dev_zcl_put_header(struct dev_zcl_w *w, uint16_t manufacturer_code, uint8_t
   dev_zcl_put_le(w, command, 1);
 }
 
+void dev_zcl_put_cmd_header(struct dev_zcl_w *w, uint16_t manufacturer_code, uint8_t tsn,
+                            uint8_t command, int disable_default_rsp) {
+  uint8_t fc = SIM_ZCL_FC_CLUSTER_SPECIFIC | SIM_ZCL_FC_SERVER_TO_CLIENT;
+  if (disable_default_rsp)
+    fc |= SIM_ZCL_FC_DISABLE_DEFAULT_RSP;
+  if (manufacturer_code) {
+    dev_zcl_put_le(w, fc | SIM_ZCL_FC_MANUFACTURER, 1);
+    dev_zcl_put_le(w, manufacturer_code, 2);
+  } else {
+    dev_zcl_put_le(w, fc, 1);
+  }
+  dev_zcl_put_le(w, tsn, 1);
+  dev_zcl_put_le(w, command, 1);
+}
+
+void dev_zcl_default_rsp(struct dev_zcl_w *w, uint16_t manufacturer_code, uint8_t tsn,
+                         uint8_t command, uint8_t status) {
+  /* A Default Response is never itself answered, hence "default response disabled". */
+  dev_zcl_put_header(w, manufacturer_code, tsn, SIM_ZCL_CMD_DEFAULT_RSP);
+  dev_zcl_put_le(w, command, 1);
+  dev_zcl_put_le(w, status, 1);
+}
+
 static void set_err(struct dev_zcl_w *w, int err) {
   if (!w->err)
     w->err = err;
@@ -101,6 +125,8 @@ void dev_zcl_put_uint(struct dev_zcl_w *w, uint8_t type, uint64_t u) {
     return;
   if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_FLOAT)
     dev_zcl_put_float(w, type, (double)u);
+  else if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_BOOL)
+    dev_zcl_put_le(w, u != 0, 1);
   else
     dev_zcl_put_le(w, u, sz);
 }
@@ -111,6 +137,8 @@ void dev_zcl_put_int(struct dev_zcl_w *w, uint8_t type, int64_t i) {
     return;
   if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_FLOAT)
     dev_zcl_put_float(w, type, (double)i);
+  else if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_BOOL)
+    dev_zcl_put_le(w, i != 0, 1);
   else
     dev_zcl_put_le(w, (uint64_t)i, sz);
 }
@@ -119,6 +147,11 @@ void dev_zcl_put_float(struct dev_zcl_w *w, uint8_t type, double f) {
   if (type == 0x38) {
     dev_zcl_put_le(w, double_to_half(f), 2);
   } else if (type == 0x39) {
+    /* Out of a single's range the conversion is undefined in C: clamp, as integers are. */
+    if (f > FLT_MAX)
+      f = FLT_MAX;
+    else if (f < -FLT_MAX)
+      f = -FLT_MAX;
     float s = (float)f;
     uint32_t u;
     memcpy(&u, &s, sizeof u);
@@ -162,8 +195,8 @@ void dev_zcl_put_num(struct dev_zcl_w *w, uint8_t type, double v) {
     return;
   case SIM_ZCL_KIND_INT: {
     double lim = ldexp(1, sz * 8 - 1);
-    double r = nearbyint(v);
-    if (!(r >= -lim)) /* also catches NaN */
+    double r = round(v);
+    if (!(r >= -lim)) /* also catches NaN: the most negative value is ZCL's "invalid" */
       r = -lim;
     if (r > lim - 1)
       r = lim - 1;
@@ -175,7 +208,9 @@ void dev_zcl_put_num(struct dev_zcl_w *w, uint8_t type, double v) {
     return;
   default: {
     double lim = ldexp(1, sz * 8) - 1;
-    double r = nearbyint(v);
+    double r = round(v);
+    if (isnan(r))
+      r = lim; /* all ones: ZCL's "invalid value" */
     if (!(r >= 0))
       r = 0;
     if (r > lim)
@@ -219,4 +254,55 @@ void dev_zcl_attr_cstr(struct dev_zcl_w *w, uint16_t id, const char *s) {
 void dev_zcl_attr_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) {
   put_attr_head(w, id, type);
   dev_zcl_put_num(w, type, v);
+}
+
+static void put_rsp_head(struct dev_zcl_w *w, uint16_t id, uint8_t type) {
+  dev_zcl_put_le(w, id, 2);
+  dev_zcl_put_le(w, 0, 1); /* SUCCESS */
+  dev_zcl_put_le(w, type, 1);
+}
+
+void dev_zcl_rsp_uint(struct dev_zcl_w *w, uint16_t id, uint8_t type, uint64_t u) {
+  put_rsp_head(w, id, type);
+  dev_zcl_put_uint(w, type, u);
+}
+
+void dev_zcl_rsp_int(struct dev_zcl_w *w, uint16_t id, uint8_t type, int64_t i) {
+  put_rsp_head(w, id, type);
+  dev_zcl_put_int(w, type, i);
+}
+
+void dev_zcl_rsp_float(struct dev_zcl_w *w, uint16_t id, uint8_t type, double f) {
+  put_rsp_head(w, id, type);
+  dev_zcl_put_float(w, type, f);
+}
+
+void dev_zcl_rsp_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) {
+  put_rsp_head(w, id, type);
+  dev_zcl_put_num(w, type, v);
+}
+
+void dev_zcl_rsp_str(struct dev_zcl_w *w, uint16_t id, uint8_t type, const void *p, size_t n) {
+  put_rsp_head(w, id, type);
+  dev_zcl_put_str(w, type, p, n);
+}
+
+void dev_zcl_rsp_status(struct dev_zcl_w *w, uint16_t id, uint8_t status) {
+  dev_zcl_put_le(w, id, 2);
+  dev_zcl_put_le(w, status, 1);
+}
+
+void dev_zcl_put_all_ok(struct dev_zcl_w *w) {
+  dev_zcl_put_le(w, 0, 1);
+}
+
+void dev_zcl_write_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint16_t id) {
+  dev_zcl_put_le(w, status, 1);
+  dev_zcl_put_le(w, id, 2);
+}
+
+void dev_zcl_config_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint8_t direction, uint16_t id) {
+  dev_zcl_put_le(w, status, 1);
+  dev_zcl_put_le(w, direction, 1);
+  dev_zcl_put_le(w, id, 2);
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sim/loop/sched.h"
+
 #include "sim/transport/transport.h"
 
 #define PLAT_DEFAULT_LISTEN "hubrpc://127.0.0.1:7800"
@@ -42,6 +44,12 @@ struct plat_config {
   uint32_t commit_ms;   /* 0: PLAT_DEFAULT_COMMIT_MS */
   double command_rate;  /* background toggles per second; 0: none */
   const char *admin;    /* "127.0.0.1:PORT" for the admin line protocol (tcp), NULL: none */
+  /* 1: the server's time is virtual: its timers live in a scheduler (plat_server_sched())
+   * that a sim_vdriver moves, and nothing reads the real clock. */
+  int virtual_clock;
+  /* Non-zero: every random choice (nonces, session ids, background command targets) comes from
+   * this seed, so a virtual run repeats byte for byte. 0: fresh randomness. */
+  uint64_t seed;
 };
 
 /* Every counter since the server started. Errors are indexed by hubrpc ErrorCode (0..15). */
@@ -71,6 +79,9 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
                     struct plat_server **out);
 /* Listens on cfg->listen (and cfg->admin). 0 or the transport's error. */
 int plat_server_start(struct plat_server *srv);
+/* The scheduler of a virtual-clock server (register it with the sim_vdriver), NULL for a
+ * real-clock one. Valid from plat_server_new to plat_server_free. */
+struct sim_sched *plat_server_sched(struct plat_server *srv);
 /* The port the hubrpc listener is bound to (0 before start). */
 uint16_t plat_server_port(const struct plat_server *srv);
 /* The admin listener's port (0: none). */

@@ -35,10 +35,14 @@
 /* ---------------------------------------------------------------- time and sending */
 
 static uint64_t mono_ms(struct plat_server *srv) {
+  if (srv->is_virtual)
+    return sim_sched_now(&srv->vsched) / 1000u;
   return uv_now(srv->loop);
 }
 
-static uint64_t wall_ms(void) {
+static uint64_t wall_ms(struct plat_server *srv) {
+  if (srv->is_virtual)
+    return sim_clock_wall_ms(&srv->vsched.clock, sim_sched_now(&srv->vsched));
   uv_timeval64_t tv;
   if (uv_gettimeofday(&tv))
     return 0;
@@ -300,12 +304,75 @@ static void load_plug_cb(void *arg, uint64_t eui64, const char *hub_id) {
 
 /* ---------------------------------------------------------------- group commit */
 
+/* The server's three timers: libuv timers on a real clock, wheel timers on a virtual one. */
+enum { PLAT_T_COMMIT = 0, PLAT_T_SWEEP, PLAT_T_TOGGLE };
+
 static void commit_timer_cb(uv_timer_t *t);
+static void sweep_cb(uv_timer_t *t);
+static void toggle_timer_cb(uv_timer_t *t);
+
+static uv_timer_t *timer_handle(struct plat_server *srv, int id) {
+  return id == PLAT_T_COMMIT  ? &srv->commit_timer
+         : id == PLAT_T_SWEEP ? &srv->sweep_timer
+                              : &srv->toggle_timer;
+}
+
+static void timer_start(struct plat_server *srv, int id, uint64_t ms, uint64_t repeat_ms) {
+  if (srv->is_virtual) {
+    srv->vrepeat_ms[id] = repeat_ms;
+    sim_wheel_add(&srv->vsched.wheel, (uint32_t)id, sim_sched_now(&srv->vsched) + ms * 1000u);
+    return;
+  }
+  uv_timer_cb cb = id == PLAT_T_COMMIT  ? commit_timer_cb
+                   : id == PLAT_T_SWEEP ? sweep_cb
+                                        : toggle_timer_cb;
+  uv_timer_start(timer_handle(srv, id), cb, ms, repeat_ms);
+}
+
+static void timer_stop(struct plat_server *srv, int id) {
+  if (srv->is_virtual)
+    sim_wheel_cancel(&srv->vsched.wheel, (uint32_t)id);
+  else
+    uv_timer_stop(timer_handle(srv, id));
+}
+
+static int timer_active(struct plat_server *srv, int id) {
+  if (srv->is_virtual)
+    return sim_wheel_pending(&srv->vsched.wheel, (uint32_t)id);
+  return uv_is_active((uv_handle_t *)timer_handle(srv, id));
+}
+
+static void vtimer_fire(void *arg, uint32_t id, sim_time_t due) {
+  struct plat_server *srv = arg;
+  if (srv->vrepeat_ms[id])
+    sim_wheel_add(&srv->vsched.wheel, id, due + srv->vrepeat_ms[id] * 1000u);
+  uv_timer_t *t = timer_handle(srv, (int)id);
+  if (id == PLAT_T_COMMIT)
+    commit_timer_cb(t);
+  else if (id == PLAT_T_SWEEP)
+    sweep_cb(t);
+  else
+    toggle_timer_cb(t);
+}
+
+struct sim_sched *plat_server_sched(struct plat_server *srv) {
+  return srv->is_virtual ? &srv->vsched : NULL;
+}
+
+/* Random bytes: from the seed when the run must repeat, else from the system. */
+static int plat_random(struct plat_server *srv, void *p, size_t n) {
+  if (!srv->cfg.seed)
+    return sim_auth_random(p, n);
+  uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    b[i] = (uint8_t)sim_rng_u32(&srv->rng);
+  return 0;
+}
 
 static void arm_commit(struct plat_server *srv) {
-  if (!srv->started || srv->finishing || uv_is_active((uv_handle_t *)&srv->commit_timer))
+  if (!srv->started || srv->finishing || timer_active(srv, PLAT_T_COMMIT))
     return;
-  uv_timer_start(&srv->commit_timer, commit_timer_cb, srv->cfg.commit_ms, 0);
+  timer_start(srv, PLAT_T_COMMIT, srv->cfg.commit_ms, 0);
 }
 
 void plat__flush(struct plat_server *srv);
@@ -327,8 +394,8 @@ static void mark_dirty(struct plat_server *srv, struct plat_hub *h) {
  * sessions are closed, so they reconnect and resend from their last Ack. */
 void plat__flush(struct plat_server *srv) {
   if (srv->started && !srv->finishing)
-    uv_timer_stop(&srv->commit_timer);
-  uint64_t now = wall_ms();
+    timer_stop(srv, PLAT_T_COMMIT);
+  uint64_t now = wall_ms(srv);
   int rc = 0;
   for (struct plat_hub *h = srv->dirty; h && !rc; h = h->dnext)
     if (h->received > h->stored)
@@ -441,7 +508,7 @@ int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eu
   if (!h || !h->sess || h->sess->state != PLAT_S_OPEN)
     return SIM_ENOTFOUND;
   uint64_t id = srv->next_cmd_id + 1;
-  uint64_t issued = wall_ms();
+  uint64_t issued = wall_ms(srv);
   Hubrpc__V1__Command cmd = HUBRPC__V1__COMMAND__INIT;
   cmd.cmd_id = id;
   cmd.device = eui64;
@@ -528,7 +595,7 @@ static int on_hello(struct plat_session *s, sim_env *env) {
     sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "client_nonce: exactly 16 bytes");
     return 0;
   }
-  if (sim_auth_random(s->server_nonce, sizeof(s->server_nonce))) {
+  if (plat_random(s->srv, s->server_nonce, sizeof(s->server_nonce))) {
     sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "no random bytes");
     return 0;
   }
@@ -581,11 +648,11 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
   h->sess = s;
   s->hub = h;
   s->acked = h->stored;
-  uint64_t now = wall_ms();
+  uint64_t now = wall_ms(srv);
   if (plat_store_hub_seen(srv->store, h->id, h->boot_id, h->stored, hello->model, hello->firmware,
                           now) == 0)
     arm_commit(srv);
-  if (sim_auth_random(&s->session_id, sizeof(s->session_id)))
+  if (plat_random(srv, &s->session_id, sizeof(s->session_id)))
     s->session_id = sim_rng_u32(&srv->rng);
   Hubrpc__V1__Welcome w = HUBRPC__V1__WELCOME__INIT;
   w.session_id = s->session_id;
@@ -647,7 +714,7 @@ static void seq_accept(struct plat_session *s, uint64_t seq, int store_rc) {
 static void on_open_msg(struct plat_session *s, const sim_env *env) {
   struct plat_server *srv = s->srv;
   struct plat_hub *h = s->hub;
-  uint64_t now = wall_ms();
+  uint64_t now = wall_ms(srv);
   int r;
   switch (env->body_case) {
   case HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT: {
@@ -932,10 +999,16 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
   }
   srv->cfg.admin = NULL;
   sim_buf_init(&srv->out);
-  uint64_t seed;
-  if (sim_auth_random(&seed, sizeof(seed)))
+  uint64_t seed = cfg->seed;
+  if (!seed && sim_auth_random(&seed, sizeof(seed)))
     seed = uv_hrtime();
   sim_rng_seed(&srv->rng, seed, 0);
+  if (cfg->virtual_clock) {
+    rc = sim_sched_init(&srv->vsched, loop, 1, 3, vtimer_fire, srv);
+    if (rc)
+      goto fail;
+    srv->is_virtual = 1;
+  }
   rc = plat_store_open(cfg->db_path ? cfg->db_path : PLAT_DEFAULT_DB, &srv->store);
   if (rc)
     goto fail;
@@ -969,7 +1042,7 @@ int plat_server_start(struct plat_server *srv) {
   srv->commit_timer.data = srv;
   uv_timer_init(srv->loop, &srv->sweep_timer);
   srv->sweep_timer.data = srv;
-  uv_timer_start(&srv->sweep_timer, sweep_cb, SWEEP_MS, SWEEP_MS);
+  timer_start(srv, PLAT_T_SWEEP, SWEEP_MS, SWEEP_MS);
   uv_check_init(srv->loop, &srv->reaper);
   srv->reaper.data = srv;
   uv_timer_init(srv->loop, &srv->toggle_timer);
@@ -978,7 +1051,7 @@ int plat_server_start(struct plat_server *srv) {
     double period = 1000.0 / srv->cfg.command_rate;
     uint64_t ms = period < 1 ? 1 : (uint64_t)period;
     srv->toggle_start_ms = mono_ms(srv);
-    uv_timer_start(&srv->toggle_timer, toggle_timer_cb, ms, ms);
+    timer_start(srv, PLAT_T_TOGGLE, ms, ms);
   }
   srv->handles = 4;
   return 0;
@@ -1012,6 +1085,11 @@ void plat__stop_finish(struct plat_server *srv) {
     return;
   srv->finishing = 1;
   plat__flush(srv); /* nothing new arrives now; a last commit covers what is in the group */
+  if (srv->is_virtual) {
+    timer_stop(srv, PLAT_T_COMMIT);
+    timer_stop(srv, PLAT_T_SWEEP);
+    timer_stop(srv, PLAT_T_TOGGLE);
+  }
   uv_close((uv_handle_t *)&srv->commit_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&srv->sweep_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&srv->reaper, handle_closed_cb);
@@ -1028,7 +1106,7 @@ int plat_server_stop(struct plat_server *srv, plat_stop_cb cb, void *arg) {
     sim_listener_close(srv->listener);
     srv->listener = NULL;
   }
-  uv_timer_stop(&srv->toggle_timer);
+  timer_stop(srv, PLAT_T_TOGGLE);
   plat__admin_stop(srv);
   /* Commit and acknowledge first, so hubs learn what is stored before they are told to go. */
   plat__flush(srv);
@@ -1062,6 +1140,8 @@ void plat_server_free(struct plat_server *srv) {
     plat_store_commit(srv->store);
     plat_store_close(srv->store);
   }
+  if (srv->is_virtual)
+    sim_sched_close(&srv->vsched, NULL); /* no handles on a virtual clock: frees the wheel */
   for (size_t i = 0; i < srv->hcap; i++) {
     struct plat_hub *h = srv->htab[i], *next;
     for (; h; h = next) {

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sim/loop/sched.h"
+
 #include "platform/platform.h"
 #include "sim/core/buf.h"
 #include "sim/core/rng.h"
@@ -82,6 +84,10 @@ struct plat_server {
   uint64_t next_cmd_id; /* the last id issued */
 
   uv_timer_t commit_timer, sweep_timer, toggle_timer;
+  /* Virtual clock: the three timers above live in this wheel instead (ids PLAT_T_*). */
+  int is_virtual;
+  struct sim_sched vsched;
+  uint64_t vrepeat_ms[3];
   uv_check_t reaper;
   int handles; /* our uv handles not yet closed after a stop */
   uint64_t toggle_start_ms, toggles;

@@ -127,6 +127,17 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   fprintf(out, "  commands               received %llu  ok %llu  failed %llu\n",
           (unsigned long long)st->commands_received, (unsigned long long)st->commands_ok,
           (unsigned long long)st->commands_failed);
+  if (st->cmds_held || st->cmds_expired)
+    fprintf(out,
+            "  sleepy devices         %llu commands held until the device polled, %llu "
+            "expired unpolled\n",
+            (unsigned long long)st->cmds_held, (unsigned long long)st->cmds_expired);
+  if (st->radio_lost || st->radio_retries || st->air_full)
+    fprintf(out,
+            "  radio                  %llu device frames lost before the hub (never reported), "
+            "%llu retries, %llu without an air slot\n",
+            (unsigned long long)st->radio_lost, (unsigned long long)st->radio_retries,
+            (unsigned long long)st->air_full);
   if (pv && pv->present)
     fprintf(out,
             "  platform counts        stored %llu reports, %llu duplicates dropped, %llu joins; "
@@ -223,10 +234,16 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
       root, "ramp",
       json_pack("{s:I,s:o}", "hubs_ever_online", (json_int_t)st->hubs_ever_online, "all_online_s",
                 st->all_online_at ? json_real((double)st->all_online_at / 1e6) : json_null()));
-  json_object_set_new(root, "commands",
-                      json_pack("{s:I,s:I,s:I}", "received", (json_int_t)st->commands_received,
-                                "ok", (json_int_t)st->commands_ok, "failed",
-                                (json_int_t)st->commands_failed));
+  json_object_set_new(
+      root, "commands",
+      json_pack("{s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)st->commands_received, "ok",
+                (json_int_t)st->commands_ok, "failed", (json_int_t)st->commands_failed,
+                "held_for_poll", (json_int_t)st->cmds_held, "expired_unpolled",
+                (json_int_t)st->cmds_expired));
+  json_object_set_new(root, "radio",
+                      json_pack("{s:I,s:I,s:I}", "lost", (json_int_t)st->radio_lost, "retries",
+                                (json_int_t)st->radio_retries, "no_air_slot",
+                                (json_int_t)st->air_full));
   json_object_set_new(root, "traffic",
                       json_pack("{s:I,s:I,s:I,s:I}", "frames_out", (json_int_t)st->frames_out,
                                 "frames_in", (json_int_t)st->frames_in, "bytes_out",

@@ -11,8 +11,10 @@ PKGS=(
   libssl-dev                        # HMAC-SHA256, random bytes
   libsqlite3-dev                    # reference platform store
   libjansson-dev                    # JSON summaries
+  libyaml-dev                       # device catalogue files
   libcmocka-dev                     # unit tests
   python3                           # bench/fleet/run.sh reads summaries with it
+  python3-yaml                      # scripts/devices-doc.py regenerates docs/devices.md
   time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
 )
 

@@ -25,7 +25,8 @@
   X(IO, 1016, "input/output error")                                                                \
   X(PEER, 1017, "peer reported an error")                                                          \
   X(DB, 1018, "database error")                                                                    \
-  X(USAGE, 1019, "usage error")
+  X(USAGE, 1019, "usage error")                                                                    \
+  X(LIVELOCK, 1020, "virtual time cannot advance: the loop never settles")
 
 enum sim_err {
 #define SIM__ERR_ENUM(name, code, msg) SIM_E##name = -(code),

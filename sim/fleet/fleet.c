@@ -55,6 +55,18 @@ void sim_fleet_config_default(struct sim_fleet_config *cfg) {
                       "0.1.0";
 }
 
+/* Random bytes for nonces and boot ids: from the system, or on a virtual clock from the seed,
+ * so that a virtual run repeats byte for byte. Never from a hub's own generator, which belongs
+ * to its devices' behaviour. */
+static int fleet_random(struct sim_fleet *f, void *p, size_t n) {
+  if (!f->cfg.virtual_clock)
+    return sim_auth_random(p, n);
+  uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    b[i] = (uint8_t)sim_rng_u32(&f->nonce_rng);
+  return 0;
+}
+
 /* ---- counting ---- */
 
 void sim__fleet_count_error(struct sim_fleet *f, const char *name) {
@@ -287,7 +299,7 @@ static void fail_session(struct sim_fleet *f, struct hub *h, int err, const char
 static void send_hello(struct sim_fleet *f, struct hub *h) {
   char id[SIM_HUBRPC_HUB_ID_MAX + 1];
   sim_fleet_hub_id(f, h->idx, id, sizeof(id));
-  if (sim_auth_random(h->client_nonce, sizeof(h->client_nonce)))
+  if (fleet_random(f, h->client_nonce, sizeof(h->client_nonce)))
     for (size_t i = 0; i < sizeof(h->client_nonce); i++)
       h->client_nonce[i] = (uint8_t)sim_rng_u32(&h->rng);
   Hubrpc__V1__Hello hello = HUBRPC__V1__HELLO__INIT;
@@ -404,7 +416,7 @@ static int restart_sequence(struct sim_fleet *f, struct hub *h) {
   h->sent_bytes = 0;
   h->max_sent = were_sent;
   h->next_seq = (uint64_t)n + 1u;
-  if (sim_auth_random(&h->boot_id, sizeof(h->boot_id)))
+  if (fleet_random(f, &h->boot_id, sizeof(h->boot_id)))
     h->boot_id ^= ((uint64_t)sim_rng_u32(&h->rng) << 32) | sim_rng_u32(&h->rng);
   return 0;
 }
@@ -644,8 +656,10 @@ static void on_fire(void *arg, uint32_t id, sim_time_t due) {
   struct sim_fleet *f = arg;
   if (id < f->n_devs)
     sim__fleet_device_fire(f, id, due);
-  else
+  else if (id < f->n_devs + f->n_hubs)
     hub_fire(f, &f->hubs[id - f->n_devs], due);
+  else
+    sim__radio_fire(f, id - f->n_devs - f->n_hubs);
 }
 
 /* End of a loop iteration: every hub with new frames writes them, one send per hub. */
@@ -715,6 +729,7 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
   }
   struct sim_rng boot;
   sim_rng_seed(&boot, cfg->seed ^ 0xB007B007ull, 0);
+  sim_rng_seed(&f->nonce_rng, cfg->seed ^ 0x4E04CEull, cfg->shard);
   for (uint32_t i = 0; i < f->n_hubs; i++) {
     struct hub *h = &f->hubs[i];
     h->f = f;
@@ -725,7 +740,7 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
     sim_rng_seed(&h->rng, cfg->seed, hub_global(f, i));
     /* boot_id: fresh per run (a hub process boot), so a platform keeping its store across runs
      * sees a new sequence instead of duplicates. */
-    if (sim_auth_random(&h->boot_id, sizeof(h->boot_id)))
+    if (fleet_random(f, &h->boot_id, sizeof(h->boot_id)))
       h->boot_id = ((uint64_t)sim_rng_u32(&boot) << 32) | sim_rng_u32(&boot);
     sim_frame_reader_init(&h->rd, SIM_FRAME_MAX);
     for (uint32_t s = 0; s < cfg->devices_per_hub; s++) {
@@ -741,7 +756,9 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
       d->model = cfg->mix_model[k];
     }
   }
-  rc = sim_sched_init(&f->sched, loop, 0, f->n_devs + f->n_hubs, on_fire, f);
+  f->air_cap = sim__radio_slots(cfg, f->n_devs);
+  rc = sim_sched_init(&f->sched, loop, cfg->virtual_clock, f->n_devs + f->n_hubs + f->air_cap,
+                      on_fire, f);
   if (rc)
     goto fail;
   f->open_handles = 1;
@@ -778,6 +795,7 @@ void sim_fleet_quiesce(struct sim_fleet *f) {
   f->quiesced = 1;
   for (uint32_t id = 0; id < f->n_devs; id++)
     sim_wheel_cancel(&f->sched.wheel, id);
+  sim__radio_flush(f);
 }
 
 static void maybe_stopped(struct sim_fleet *f) {
@@ -794,6 +812,8 @@ static void on_sched_closed(struct sim_sched *s) {
 
 void sim_fleet_stop(struct sim_fleet *f, void (*cb)(struct sim_fleet *f, void *arg), void *arg) {
   f->stopping = 1;
+  if (!f->quiesced)
+    sim__radio_flush(f);
   f->quiesced = 1;
   f->stop_cb = cb;
   f->stop_arg = arg;
@@ -828,6 +848,7 @@ void sim_fleet_free(struct sim_fleet *f) {
     sim_frame_reader_fini(&f->hubs[i].rd);
   }
   sim_buf_fini(&f->scratch);
+  sim__radio_free(f);
   free(f->hubs);
   free(f->devs);
   free(f->dirty);
@@ -878,14 +899,19 @@ void sim_fleet_stats_merge(struct sim_fleet_stats *dst, const struct sim_fleet_s
   dst->commands_received += src->commands_received;
   dst->commands_ok += src->commands_ok;
   dst->commands_failed += src->commands_failed;
+  dst->radio_lost += src->radio_lost;
+  dst->radio_retries += src->radio_retries;
+  dst->cmds_held += src->cmds_held;
+  dst->cmds_expired += src->cmds_expired;
+  dst->air_full += src->air_full;
   dst->frames_out += src->frames_out;
   dst->frames_in += src->frames_in;
   dst->bytes_out += src->bytes_out;
   dst->bytes_in += src->bytes_in;
   dst->hubs_ever_online += src->hubs_ever_online;
   if (all_dst && all_src)
-    dst->all_online_at = src->all_online_at > dst->all_online_at ? src->all_online_at
-                                                                 : dst->all_online_at;
+    dst->all_online_at =
+        src->all_online_at > dst->all_online_at ? src->all_online_at : dst->all_online_at;
   else
     dst->all_online_at = 0;
   sim_hist_merge(&dst->ack_latency, &src->ack_latency);

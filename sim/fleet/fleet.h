@@ -49,9 +49,28 @@ struct sim_fleet_config {
   /* Latency histograms skip samples whose intended time is before this engine time (a
    * warm-up: the start-up burst); every count still includes them. 0: none. */
   sim_time_t warmup;
-  const char *hub_model;
-  const char *hub_firmware;
+  const char *hub_model;    /* announced in Hello */
+  const char *hub_firmware; /* announced in Hello */
+  /* The radio between devices and their hub (sim/fleet/radio.c). A device is 1..radio_hops
+   * hops away (fixed per device); each hop takes radio_hop_delay (engine µs, real time: not
+   * compressed by speedup) per attempt and fails with probability radio_loss, retried up to
+   * SIM_RADIO_RETRIES times. All zero: frames reach the hub at once (no cost). */
+  uint32_t radio_hops;
+  sim_time_t radio_hop_delay;
+  double radio_loss;
+  /* How long (device time) the hub keeps a command for a sleepy device that polls only when it
+   * transmits, before answering COMMAND_TIMEOUT. 0: one hour. */
+  sim_time_t sleepy_hold;
+  /* Frames and commands that can be in the air (radio delay, sleepy polls) at once, fleet-wide;
+   * 0: max(1024, devices / 4). Beyond it, frames go through undelayed and commands time out,
+   * both counted. */
+  uint32_t air_slots;
+  /* 1: the fleet's scheduler is virtual (a sim_vdriver moves it; the transport is mem) and
+   * nonces and boot ids come from the seed, so the run repeats byte for byte. */
+  int virtual_clock;
 };
+
+#define SIM_RADIO_RETRIES 3
 
 /* Fills cfg with defaults: 10 hubs x 5 devices, prefix "hub-", ramp 0, queue_max 4096. */
 void sim_fleet_config_default(struct sim_fleet_config *cfg);
@@ -108,6 +127,11 @@ struct sim_fleet_stats {
   uint64_t commands_received;
   uint64_t commands_ok;
   uint64_t commands_failed;
+  uint64_t radio_lost;    /* device frames lost on the radio after every retry: never reported */
+  uint64_t radio_retries; /* radio attempts that failed and were retried (both directions) */
+  uint64_t cmds_held;     /* commands held for a sleepy device until it polled */
+  uint64_t cmds_expired;  /* commands for a sleepy device that did not poll in time */
+  uint64_t air_full;      /* frames or commands that found no air slot */
   uint64_t frames_out;
   uint64_t frames_in;
   uint64_t bytes_out;

@@ -50,6 +50,10 @@ struct hub {
   struct sim_frame_reader rd;
 };
 
+#define SIM_AIR_FRAME_MAX 128
+#define SIM_CMD_TIMEOUT HUBRPC__V1__COMMAND_STATUS__COMMAND_TIMEOUT
+struct air_slot;
+
 struct sim_fleet {
   uv_loop_t *loop;
   struct sim_transport *t;
@@ -69,7 +73,12 @@ struct sim_fleet {
   int open_handles;
   void (*stop_cb)(struct sim_fleet *f, void *arg);
   void *stop_arg;
-  struct sim_buf scratch; /* unsequenced frames are encoded here, then sent */
+  struct sim_buf scratch;   /* unsequenced frames are encoded here, then sent */
+  struct sim_rng nonce_rng; /* virtual clock: nonces and boot ids from the seed */
+  struct air_slot *air;     /* radio.c: frames and commands in the air (lazily allocated) */
+  uint32_t *air_free;
+  uint32_t n_air_free;
+  uint32_t air_cap; /* timer ids n_devs + n_hubs .. + air_cap */
   struct sim_fleet_stats st;
 };
 
@@ -120,5 +129,36 @@ void sim__fleet_device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due);
 void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Command *cmd);
 /* Connects the hub (fleet.c; called by hub boot). */
 void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h);
+/* The hub received a device's frame: decodes it and queues the Report (intended: when the
+ * device sent it). 0 or the enqueue error. */
+int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint64_t eui, uint8_t lqi,
+                      uint8_t endpoint, uint16_t cluster, const uint8_t *zcl, size_t len,
+                      uint64_t wall_ms, sim_time_t intended);
+/* Executes a command on a device now and answers it; waited is how long it was held (radio,
+ * sleepy poll) and counts into the reported latency. */
+void sim__fleet_exec_command(struct sim_fleet *f, struct hub *h, uint32_t slot,
+                             const struct sim_dev_cmd *dc, uint64_t cmd_id, uint64_t eui,
+                             sim_time_t waited);
+void sim__fleet_command_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
+                               Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
+                               uint32_t latency_ms);
+
+/* radio.c */
+int sim__radio_enabled(const struct sim_fleet *f);
+/* Air slots for a fleet of n_devs devices. */
+uint32_t sim__radio_slots(const struct sim_fleet_config *cfg, uint32_t n_devs);
+/* A device's frame crosses the air to its hub (possibly later, possibly lost). */
+int sim__radio_uplink(struct sim_fleet *f, struct hub *h, uint32_t dev_slot, uint64_t eui,
+                      uint8_t lqi, uint8_t endpoint, uint16_t cluster, const uint8_t *zcl,
+                      size_t len, uint64_t wall_ms, sim_time_t intended);
+/* A command on its way to a device: 1 when the radio took it (it is executed or answered
+ * later), 0 when it is to be executed at once. */
+int sim__radio_downlink(struct sim_fleet *f, struct hub *h, uint32_t dev_slot,
+                        const struct sim_dev_cmd *dc, uint64_t cmd_id, uint64_t eui);
+/* Air slot i's timer fired. */
+void sim__radio_fire(struct sim_fleet *f, uint32_t i);
+/* Delivers everything in the air now (end of run). */
+void sim__radio_flush(struct sim_fleet *f);
+void sim__radio_free(struct sim_fleet *f);
 
 #endif

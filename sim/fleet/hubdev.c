@@ -134,10 +134,9 @@ static size_t to_proto(const struct sim_zcl_attr *za, size_t n_top, Hubrpc__V1__
   return n_top;
 }
 
-static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
-                      const uint8_t *zcl, size_t len) {
-  struct emit_ctx *ctx = env->engine;
-  struct sim_fleet *f = ctx->f;
+int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint64_t eui, uint8_t lqi,
+                      uint8_t endpoint, uint16_t cluster, const uint8_t *zcl, size_t len,
+                      uint64_t wall_ms, sim_time_t intended) {
   struct sim_zcl_attr za[MAX_ATTRS];
   Hubrpc__V1__Attribute pa[MAX_ATTRS];
   Hubrpc__V1__Attribute *pp[MAX_ATTRS];
@@ -155,20 +154,31 @@ static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluste
   }
   to_proto(za, n_top, pa, pp, text, sizeof(text));
   Hubrpc__V1__Report rep = HUBRPC__V1__REPORT__INIT;
-  rep.device = env->eui64;
+  rep.device = eui;
   rep.endpoint = endpoint;
   rep.cluster = cluster;
   rep.n_attributes = n_top;
   rep.attributes = pp;
   rep.zcl_frame.data = (uint8_t *)zcl;
   rep.zcl_frame.len = len;
-  rep.lqi = ctx->d->lqi;
-  rep.ts_ms = env->wall_ms;
+  rep.lqi = lqi;
+  rep.ts_ms = wall_ms;
   rep.manufacturer_code = hdr.manufacturer_code;
   sim_env out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   out.report = &rep;
-  return sim__fleet_enqueue(f, ctx->h, &out, &rep.seq, SIM_SEQ_REPORT, ctx->due);
+  return sim__fleet_enqueue(f, h, &out, &rep.seq, SIM_SEQ_REPORT, intended);
+}
+
+static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
+                      const uint8_t *zcl, size_t len) {
+  struct emit_ctx *ctx = env->engine;
+  struct sim_fleet *f = ctx->f;
+  if (sim__radio_enabled(f))
+    return sim__radio_uplink(f, ctx->h, (uint32_t)(ctx->d - dev_at(f, ctx->h, 0)), env->eui64,
+                             ctx->d->lqi, endpoint, cluster, zcl, len, env->wall_ms, ctx->due);
+  return sim__fleet_report(f, ctx->h, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
+                           env->wall_ms, ctx->due);
 }
 
 /* Models live in device time: engine time x speedup. */
@@ -336,9 +346,9 @@ void sim__fleet_device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
   env_finish(f, id, &ctx, &env);
 }
 
-static void queue_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
-                         Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
-                         uint32_t latency_ms) {
+void sim__fleet_command_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
+                               Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
+                               uint32_t latency_ms) {
   Hubrpc__V1__CommandResult r = HUBRPC__V1__COMMAND_RESULT__INIT;
   r.cmd_id = cmd_id;
   r.status = status;
@@ -361,20 +371,20 @@ void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1_
   f->st.commands_received++;
   if (device_of_eui(f, h, cmd->device, &slot) || cmd->endpoint > 255 || cmd->cluster > 0xFFFF ||
       cmd->command > 255) {
-    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
-                 0, 0);
+    sim__fleet_command_result(f, h, cmd->cmd_id, cmd->device,
+                              HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE, 0, 0);
     return;
   }
   struct sim_device *d = dev_at(f, h, slot);
   const struct sim_model *m = sim_model_get(d->model);
   if (!(d->flags & SIM_DEV_JOINED)) {
-    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
-                 0, 0);
+    sim__fleet_command_result(f, h, cmd->cmd_id, cmd->device,
+                              HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE, 0, 0);
     return;
   }
   if (!m->ops->command) {
-    queue_result(f, h, cmd->cmd_id, cmd->device, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED,
-                 0x81, 0);
+    sim__fleet_command_result(f, h, cmd->cmd_id, cmd->device,
+                              HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED, 0x81, 0);
     return;
   }
   struct sim_dev_cmd dc = {
@@ -386,12 +396,28 @@ void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1_
       .payload = cmd->zcl_payload.data,
       .len = cmd->zcl_payload.len,
   };
+  if (sim__radio_downlink(f, h, slot, &dc, cmd->cmd_id, cmd->device))
+    return;
+  sim__fleet_exec_command(f, h, slot, &dc, cmd->cmd_id, cmd->device, 0);
+}
+
+void sim__fleet_exec_command(struct sim_fleet *f, struct hub *h, uint32_t slot,
+                             const struct sim_dev_cmd *dc, uint64_t cmd_id, uint64_t eui,
+                             sim_time_t waited) {
+  struct sim_device *d = dev_at(f, h, slot);
+  const struct sim_model *m = sim_model_get(d->model);
+  if (!(d->flags & SIM_DEV_JOINED)) {
+    /* It left the network while the command was on its way. */
+    sim__fleet_command_result(f, h, cmd_id, eui, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
+                              0, 0);
+    return;
+  }
   struct emit_ctx ctx;
   struct sim_dev_env env;
   sim_time_t now = sim_sched_now(&f->sched);
   env_setup(f, h, slot, now, &ctx, &env);
   uint32_t latency_us = 0;
-  int zs = m->ops->command(m, d, &env, &dc, &latency_us);
+  int zs = m->ops->command(m, d, &env, dc, &latency_us);
   env_finish(f, h->idx * f->cfg.devices_per_hub + slot, &ctx, &env);
   Hubrpc__V1__CommandStatus st = HUBRPC__V1__COMMAND_STATUS__COMMAND_OK;
   if (zs < 0 || zs > 255) {
@@ -400,7 +426,10 @@ void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1_
   } else if (zs != 0) {
     st = HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED;
   }
-  queue_result(f, h, cmd->cmd_id, cmd->device, st, (uint32_t)zs, (latency_us + 999) / 1000);
+  /* The wait (radio, the device's poll) in device time, as the device's own latency is. */
+  uint64_t total_us = (uint64_t)to_dev(f, waited) + latency_us;
+  sim__fleet_command_result(f, h, cmd_id, eui, st, (uint32_t)zs,
+                            (uint32_t)((total_us + 999) / 1000));
 }
 
 int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event) {

@@ -15,13 +15,13 @@
 #include "sim/core/rng.h"
 #include "sim/loop/clock.h"
 
-#define SIM_DEV_STATE_BYTES 40
+#define SIM_DEV_STATE_BYTES 96
 
 /* Device flags. */
 #define SIM_DEV_JOINED 0x01    /* in the hub's network */
 #define SIM_DEV_ANNOUNCED 0x02 /* DeviceJoined has been queued for the platform */
 
-/* One device: 56 bytes (plus its 24-byte timer in the wheel). The model interprets state; the
+/* One device: 112 bytes (plus its 24-byte timer in the wheel). The model interprets state; the
  * engine the rest. */
 struct sim_device {
   uint32_t hub;   /* index of the owning hub in its worker */
@@ -35,7 +35,7 @@ struct sim_device {
     uint64_t align;
   } state;
 };
-_Static_assert(sizeof(struct sim_device) == 56, "the device record is part of the memory budget");
+_Static_assert(sizeof(struct sim_device) == 112, "the device record is part of the memory budget");
 
 struct sim_dev_env;
 
@@ -113,9 +113,12 @@ struct sim_model {
   const char *manufacturer; /* genBasic manufacturerName, e.g. "LUMI" */
   const char *vendor_model; /* e.g. "WSDCGQ12LM" */
   const char *description;
-  uint8_t power_source;       /* SIM_POWER_* */
-  uint8_t logical_type;       /* SIM_LOGICAL_* */
-  uint8_t sleepy;             /* 1: receives commands only when it polls */
+  uint8_t power_source; /* SIM_POWER_* */
+  uint8_t logical_type; /* SIM_LOGICAL_* */
+  uint8_t sleepy;       /* 1: receives commands only when it polls */
+  /* A sleepy device polls its parent for pending commands every poll_ms (device time); 0: it
+   * polls only right after it transmits (its next wakeup). Ignored when sleepy == 0. */
+  uint32_t poll_ms;
   uint16_t manufacturer_code; /* node descriptor manufacturer code */
   uint32_t ieee_oui;          /* first three bytes of the IEEE address, e.g. 0x00158D */
   const struct sim_model_endpoint *endpoints;

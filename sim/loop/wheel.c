@@ -29,6 +29,12 @@ void sim_wheel_fini(struct sim_wheel *w) {
   free(w->timers);
   w->timers = NULL;
   w->cap = 0;
+  /* Left as an empty wheel: a driver that still polls it finds nothing to do. */
+  for (size_t i = 0; i < sizeof(w->head) / sizeof(w->head[0]); i++)
+    w->head[i] = SIM_WHEEL_NONE;
+  memset(w->bits, 0, sizeof(w->bits));
+  w->expired_tail = SIM_WHEEL_NONE;
+  w->active = 0;
 }
 
 int sim_wheel_grow(struct sim_wheel *w, uint32_t cap) {

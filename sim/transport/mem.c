@@ -108,6 +108,10 @@ static void mem_unref(struct mem_conn *c) {
 
 static void mem_idle_cb(uv_idle_t *h);
 
+int sim_transport_mem_busy(const struct sim_transport *t) {
+  return ((const struct mem_transport *)t)->head != NULL;
+}
+
 static int mem_enqueue(struct mem_transport *tp, struct mem_ev *ev) {
   if (!tp->idle) {
     uv_idle_t *idle = malloc(sizeof *idle);

@@ -89,6 +89,9 @@ struct sim_listener {
  * and the loop has run once more (libuv closes handles asynchronously). */
 int sim_transport_tcp_new(uv_loop_t *loop, struct sim_transport **out);
 int sim_transport_mem_new(uv_loop_t *loop, struct sim_transport **out);
+/* A mem transport has deliveries queued (the virtual-clock driver waits for none before it
+ * moves time). */
+int sim_transport_mem_busy(const struct sim_transport *t);
 void sim_transport_free(struct sim_transport *t);
 
 /* Parses "hubrpc://host:port" (scheme optional) into addr; SIM_EINVAL names nothing, the

@@ -75,6 +75,34 @@ static struct zcl_type_info zcl_type_info(uint8_t t) {
   return ti;
 }
 
+/* The catalogue's type names (docs/catalog.md), in one table so the loader, `hubsim devices`
+ * and the tests agree. */
+static const struct {
+  const char *name;
+  uint8_t type;
+} zcl_type_names[] = {
+    {"bool", 0x10},   {"bitmap8", 0x18}, {"bitmap16", 0x19}, {"bitmap32", 0x1B}, {"uint8", 0x20},
+    {"uint16", 0x21}, {"uint24", 0x22},  {"uint32", 0x23},   {"uint40", 0x24},   {"uint48", 0x25},
+    {"int8", 0x28},   {"int16", 0x29},   {"int24", 0x2A},    {"int32", 0x2B},    {"enum8", 0x30},
+    {"enum16", 0x31}, {"float", 0x39},   {"double", 0x3A},   {"octstr", 0x41},   {"string", 0x42},
+};
+
+const char *sim_zcl_type_name(uint8_t type) {
+  for (size_t i = 0; i < sizeof zcl_type_names / sizeof zcl_type_names[0]; i++)
+    if (zcl_type_names[i].type == type)
+      return zcl_type_names[i].name;
+  return NULL;
+}
+
+int sim_zcl_type_from_name(const char *name) {
+  if (!name)
+    return -1;
+  for (size_t i = 0; i < sizeof zcl_type_names / sizeof zcl_type_names[0]; i++)
+    if (strcmp(zcl_type_names[i].name, name) == 0)
+      return zcl_type_names[i].type;
+  return -1;
+}
+
 int sim_zcl_type_size(uint8_t type) {
   return zcl_type_info(type).size;
 }
@@ -326,12 +354,31 @@ int sim_zcl_decode_attrs(uint16_t cluster, const uint8_t *p, size_t n, struct si
       if (k >= cap)
         return SIM_EFULL;
       size_t used = 0;
-      rc = decode_value(type, p + off, n - off, &out[k], &used);
+      out[k].id = id;
+      out[k].type = type;
+      int xiaomi = is_xiaomi_tlv(cluster, &out[k]);
+      if (xiaomi && off < n && p[off] != 0xFF && (size_t)p[off] == n - off) {
+        /* A real Xiaomi list whose length byte claims one byte more than the frame holds
+         * (lumi.sensor_wleak.aq1 does this; ZHA tolerates +-1): take what is there. */
+        rc = decode_value(type, p + off, n - off, &out[k], &used);
+        if (rc == SIM_EMALFORMED) {
+          out[k].data = p + off + 1;
+          out[k].len = (uint16_t)(n - off - 1);
+          used = n - off;
+          rc = 0;
+        }
+      } else {
+        rc = decode_value(type, p + off, n - off, &out[k], &used);
+      }
       if (rc)
         return rc;
       out[k].id = id;
       off += used;
       k++;
+      /* ... or one stray byte after the list (a lumi.ctrl_ln2 frame ends with a 00 the length
+       * byte does not count): skipped, as zigbee-herdsman does. */
+      if (xiaomi && n - off == 1)
+        off = n;
     }
   }
   size_t top = k;
@@ -354,4 +401,56 @@ int sim_zcl_decode_attrs(uint16_t cluster, const uint8_t *p, size_t n, struct si
   *n_top = top;
   *n_total = k;
   return 0;
+}
+
+int sim_zcl_decode_status(const uint8_t *p, size_t n, struct sim_zcl_status *out, size_t cap,
+                          size_t *n_out) {
+  struct sim_zcl_header h;
+  int rc = sim_zcl_parse_header(p, n, &h);
+  if (rc)
+    return rc;
+  *n_out = 0;
+  if (h.frame_control & SIM_ZCL_FC_CLUSTER_SPECIFIC)
+    return 0;
+  const uint8_t *q = p + h.header_len;
+  size_t len = n - h.header_len, k = 0;
+  switch (h.command) {
+  case SIM_ZCL_CMD_DEFAULT_RSP:
+    if (len != 2)
+      return SIM_EMALFORMED;
+    if (cap < 1)
+      return SIM_EFULL;
+    out[0] = (struct sim_zcl_status){.status = q[1], .command = q[0]};
+    *n_out = 1;
+    return 0;
+  case SIM_ZCL_CMD_WRITE_ATTR_RSP:
+  case SIM_ZCL_CMD_CONFIG_REPORT_RSP: {
+    /* All successful: one status byte and no attribute id. */
+    if (len == 1) {
+      if (q[0] != 0)
+        return SIM_EMALFORMED;
+      if (cap < 1)
+        return SIM_EFULL;
+      out[0] = (struct sim_zcl_status){.status = 0, .command = h.command, .attr = 0xFFFF};
+      *n_out = 1;
+      return 0;
+    }
+    size_t rec = h.command == SIM_ZCL_CMD_WRITE_ATTR_RSP ? 3 : 4;
+    if (len == 0 || len % rec != 0)
+      return SIM_EMALFORMED;
+    for (size_t off = 0; off < len; off += rec) {
+      if (k >= cap)
+        return SIM_EFULL;
+      struct sim_zcl_status *s = &out[k++];
+      s->status = q[off];
+      s->command = h.command;
+      s->direction = rec == 4 ? q[off + 1] : 0;
+      s->attr = (uint16_t)(q[off + rec - 2] | q[off + rec - 1] << 8);
+    }
+    *n_out = k;
+    return 0;
+  }
+  default:
+    return 0;
+  }
 }

@@ -21,6 +21,34 @@ enum sim_zcl_kind {
   SIM_ZCL_KIND_STRUCT, /* 0x4C struct */
 };
 
+/* Type ids of the types the device catalogue uses (docs/catalog.md "ZCL type names"). */
+#define SIM_ZCL_T_BOOL 0x10
+#define SIM_ZCL_T_BITMAP8 0x18
+#define SIM_ZCL_T_BITMAP16 0x19
+#define SIM_ZCL_T_BITMAP32 0x1B
+#define SIM_ZCL_T_UINT8 0x20
+#define SIM_ZCL_T_UINT16 0x21
+#define SIM_ZCL_T_UINT24 0x22
+#define SIM_ZCL_T_UINT32 0x23
+#define SIM_ZCL_T_UINT40 0x24
+#define SIM_ZCL_T_UINT48 0x25
+#define SIM_ZCL_T_INT8 0x28
+#define SIM_ZCL_T_INT16 0x29
+#define SIM_ZCL_T_INT24 0x2A
+#define SIM_ZCL_T_INT32 0x2B
+#define SIM_ZCL_T_ENUM8 0x30
+#define SIM_ZCL_T_ENUM16 0x31
+#define SIM_ZCL_T_SINGLE 0x39
+#define SIM_ZCL_T_DOUBLE 0x3A
+#define SIM_ZCL_T_OCTSTR 0x41
+#define SIM_ZCL_T_STRING 0x42
+
+/* The catalogue's name of a type id ("uint16", "float" for single, "octstr", "string"...), or
+ * NULL for a type the catalogue does not name. */
+const char *sim_zcl_type_name(uint8_t type);
+/* The type id of a catalogue type name, or -1 when the name is not one of them. */
+int sim_zcl_type_from_name(const char *name);
+
 /* Fixed size in bytes of a value of type, 0 for variable-length types, -1 when unknown. */
 int sim_zcl_type_size(uint8_t type);
 enum sim_zcl_kind sim_zcl_type_kind(uint8_t type);
@@ -36,6 +64,8 @@ enum sim_zcl_kind sim_zcl_type_kind(uint8_t type);
 #define SIM_ZCL_CMD_READ_ATTR_RSP 0x01
 #define SIM_ZCL_CMD_WRITE_ATTR 0x02
 #define SIM_ZCL_CMD_WRITE_ATTR_RSP 0x04
+#define SIM_ZCL_CMD_CONFIG_REPORT 0x06
+#define SIM_ZCL_CMD_CONFIG_REPORT_RSP 0x07
 #define SIM_ZCL_CMD_REPORT_ATTR 0x0A
 #define SIM_ZCL_CMD_DEFAULT_RSP 0x0B
 
@@ -76,5 +106,23 @@ struct sim_zcl_attr {
  * 0, SIM_EMALFORMED (truncated or unknown type), SIM_EFULL (cap too small). */
 int sim_zcl_decode_attrs(uint16_t cluster, const uint8_t *p, size_t n, struct sim_zcl_attr *out,
                          size_t cap, size_t *n_top, size_t *n_total);
+
+/* One status record of a response frame:
+ * - Default Response (0x0B): command = the command answered, status; attr = 0.
+ * - Write Attributes Response (0x04) and Configure Reporting Response (0x07): status, attr
+ *   (and direction for 0x07). A response whose every write succeeded is the single byte 0x00,
+ *   decoded as one record {status 0, attr 0xFFFF}. */
+struct sim_zcl_status {
+  uint8_t status;
+  uint8_t command;
+  uint8_t direction;
+  uint16_t attr;
+};
+
+/* Decodes the status records of a whole ZCL frame (header included) whose command is one of
+ * the three above (global frame type); *n_out gets the count. Any other command decodes to
+ * zero records and succeeds. 0, SIM_EMALFORMED (truncated or trailing bytes), SIM_EFULL. */
+int sim_zcl_decode_status(const uint8_t *p, size_t n, struct sim_zcl_status *out, size_t cap,
+                          size_t *n_out);
 
 #endif

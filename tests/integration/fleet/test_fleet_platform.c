@@ -214,12 +214,19 @@ static long long platform_duplicates(const struct platproc *p) {
 
 /* Motion on every motion sensor of hubs [from, to): about a third of the devices, two frames
  * each (occupancy and illuminance). Other models have no such event. */
+/* A physical event on every device of hubs [from, to) that has one: each sends at least one
+ * frame at once. Returns how many devices reacted. */
 static uint64_t wave(struct sim_fleet *f, uint32_t from, uint32_t to, uint32_t dph) {
+  static const char *const events[] = {"motion", "open", "single", "vibration",    "leak",
+                                       "smoke",  "gas",  "toggle", "unlock_finger"};
   uint64_t n = 0;
   for (uint32_t h = from; h < to; h++)
     for (uint32_t s = 0; s < dph; s++)
-      if (sim_fleet_trigger(f, h, s, "motion") == 0)
-        n++;
+      for (size_t e = 0; e < sizeof events / sizeof events[0]; e++)
+        if (sim_fleet_trigger(f, h, s, events[e]) == 0) {
+          n++;
+          break;
+        }
   return n;
 }
 

@@ -1,62 +1,35 @@
-/* The three models stepped directly (dev_sample_run, no engine): 24 simulated hours each, frame
- * counts and plausibility, battery drain, determinism; commands and triggers on a hand-built
- * device; registration. */
+/* Catalogue models under the generic behaviour (devices/generic.c), stepped directly
+ * (dev_sample_run or a hand-built device, no engine): determinism, the legacy join frame of
+ * lumi.sensor_motion.aq2 against the facts' example bytes, commands (on/off/toggle with latency
+ * and Default Response, curtain travel, Read/Write Attributes, unknown commands), triggers,
+ * registration. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include "devices/cat.h"
 #include "devices/catalog.h"
-#include "devices/models.h"
+#include "devices/zcl_enc.h"
 #include "sim/core/err.h"
 #include "sim/wire/zcl.h"
 
 #define HOUR SIM_SEC(3600)
-#define CAP 64
+#define NOON 1767268800000ull /* 2026-01-01T12:00:00Z */
 
-struct stats {
-  int frames;
-  int heartbeats;
-  int by_cluster[8]; /* see slot() */
-  int bad_decode;
-  int bad_tsn;
-  int bad_header;
-  uint8_t last_tsn;
-  int first_mv, last_mv, mv_rises;
-  uint64_t last_energy;
-  int energy_falls;
-  int occupancy_not_one;
-  sim_time_t last_occupancy;
-  sim_time_t min_occupancy_gap;
-  uint64_t hash;
-};
-
-static int slot(uint16_t cluster) {
-  switch (cluster) {
-  case 0x0402:
-    return 0;
-  case 0x0405:
-    return 1;
-  case 0x0403:
-    return 2;
-  case 0x0406:
-    return 3;
-  case 0x0400:
-    return 4;
-  case 0x0006:
-    return 5;
-  case 0x0B04:
-    return 6;
-  case 0x0702:
-    return 7;
-  default:
-    return -1;
-  }
+static const struct dev_cat_model *cat_model(const char *id) {
+  const struct sim_model *m = dev_catalog_find(id);
+  if (!m)
+    fail_msg("model %s is not in the catalogue", id);
+  assert_ptr_equal(m->ops, &dev_generic_ops);
+  return m->params;
 }
 
 static void hash_bytes(uint64_t *h, const void *p, size_t n) {
@@ -65,149 +38,43 @@ static void hash_bytes(uint64_t *h, const void *p, size_t n) {
     *h = (*h ^ b[i]) * 0x100000001B3ull;
 }
 
-static int collect(void *arg, const struct dev_sample_frame *f) {
-  struct stats *s = arg;
-  hash_bytes(&s->hash, &f->t, sizeof f->t);
-  hash_bytes(&s->hash, &f->cluster, sizeof f->cluster);
-  hash_bytes(&s->hash, f->zcl, f->len);
-  if (s->frames > 0 && f->tsn != (uint8_t)(s->last_tsn + 1))
-    s->bad_tsn++;
-  s->last_tsn = f->tsn;
-  s->frames++;
-  if (f->len < 3 || (f->zcl[0] != 0x18 && f->zcl[0] != 0x1C))
-    s->bad_header++;
-  struct sim_zcl_attr a[CAP];
-  size_t top, total;
-  if (sim_zcl_decode_attrs(f->cluster, f->zcl, f->len, a, CAP, &top, &total) != 0 || top == 0) {
-    s->bad_decode++;
-    return 0;
-  }
-  int k = slot(f->cluster);
-  if (k >= 0)
-    s->by_cluster[k]++;
-  for (size_t i = 0; i < top; i++) {
-    if (a[i].n_members) { /* a heartbeat */
-      s->heartbeats++;
-      for (uint16_t j = 0; j < a[i].n_members; j++) {
-        const struct sim_zcl_attr *m = &a[a[i].first_member + j];
-        if (m->id == 0x01) {
-          int mv = (int)m->v.u;
-          if (s->first_mv == 0)
-            s->first_mv = mv;
-          if (s->last_mv && mv > s->last_mv)
-            s->mv_rises++;
-          s->last_mv = mv;
-        }
-      }
-    }
-  }
-  if (f->cluster == 0x0702) {
-    if (a[0].v.u < s->last_energy)
-      s->energy_falls++;
-    s->last_energy = a[0].v.u;
-  }
-  if (f->cluster == 0x0406) {
-    if (a[0].v.u != 1)
-      s->occupancy_not_one++;
-    if (s->last_occupancy) {
-      sim_time_t gap = f->t - s->last_occupancy;
-      if (!s->min_occupancy_gap || gap < s->min_occupancy_gap)
-        s->min_occupancy_gap = gap;
-    }
-    s->last_occupancy = f->t;
-  }
+struct digest {
+  uint64_t hash;
+  int frames;
+};
+
+static int digest_cb(void *arg, const struct dev_sample_frame *f) {
+  struct digest *d = arg;
+  hash_bytes(&d->hash, &f->t, sizeof f->t);
+  hash_bytes(&d->hash, &f->cluster, sizeof f->cluster);
+  hash_bytes(&d->hash, f->zcl, f->len);
+  d->frames++;
   return 0;
 }
 
-static struct stats run(const char *model, uint64_t seed, sim_time_t duration) {
-  struct stats s;
-  memset(&s, 0, sizeof s);
-  s.hash = 0xCBF29CE484222325ull;
-  struct dev_sample_opts o = {.model_id = model, .seed = seed, .duration = duration};
-  int n = dev_sample_run(&o, collect, &s);
-  assert_int_equal(n, s.frames);
-  assert_int_equal(s.bad_decode, 0);
-  assert_int_equal(s.bad_tsn, 0);
-  assert_int_equal(s.bad_header, 0);
-  return s;
+static struct digest digest_of(const char *model, uint64_t seed) {
+  struct digest d = {0xCBF29CE484222325ull, 0};
+  struct dev_sample_opts o = {.model_id = model, .seed = seed, .duration = 24 * HOUR};
+  int n = dev_sample_run(&o, digest_cb, &d);
+  assert_int_equal(n, d.frames);
+  return d;
 }
 
-static void print(const char *model, const struct stats *s) {
-  printf("# %-24s 24h: %4d frames, %2d heartbeats, temp %d hum %d press %d occ %d lux %d "
-         "onoff %d power %d energy %d, battery %d -> %d mV\n",
-         model, s->frames, s->heartbeats, s->by_cluster[0], s->by_cluster[1], s->by_cluster[2],
-         s->by_cluster[3], s->by_cluster[4], s->by_cluster[5], s->by_cluster[6], s->by_cluster[7],
-         s->first_mv, s->last_mv);
-}
-
-static void test_t1_day(void **state) {
-  (void)state;
-  for (uint64_t seed = 1; seed <= 5; seed++) {
-    struct stats s = run("lumi.sensor_ht.agl02", seed, 24 * HOUR);
-    print("lumi.sensor_ht.agl02", &s);
-    assert_in_range(s.heartbeats, 20, 30);
-    assert_in_range(s.by_cluster[0], 2, 200); /* temperature on change */
-    assert_in_range(s.by_cluster[1], 2, 200);
-    assert_in_range(s.by_cluster[2], 1, 200);
-    assert_in_range(s.frames, 30, 500);
-    assert_int_equal(s.mv_rises, 0);
-    assert_in_range(s.first_mv, 2990, 3100);
-  }
-}
-
-static void test_motion_day(void **state) {
-  (void)state;
-  for (uint64_t seed = 1; seed <= 5; seed++) {
-    struct stats s = run("lumi.sensor_motion.aq2", seed, 24 * HOUR);
-    print("lumi.sensor_motion.aq2", &s);
-    /* The join frame carries a heartbeat too: 1 + ~26. */
-    assert_in_range(s.heartbeats, 20, 31);
-    assert_in_range(s.by_cluster[3], 5, 1000);
-    assert_int_equal(s.by_cluster[3], s.by_cluster[4]); /* lux with every motion */
-    assert_int_equal(s.occupancy_not_one, 0);
-    assert_true(s.min_occupancy_gap >= SIM_SEC(60)); /* the blind time */
-    assert_int_equal(s.mv_rises, 0);
-  }
-}
-
-static void test_plug_day(void **state) {
-  (void)state;
-  for (uint64_t seed = 1; seed <= 5; seed++) {
-    struct stats s = run("lumi.plug.maeu01", seed, 24 * HOUR);
-    print("lumi.plug.maeu01", &s);
-    assert_in_range(s.heartbeats, 20, 30);
-    assert_true(s.by_cluster[5] >= 1);  /* onOff at join at least */
-    assert_true(s.by_cluster[6] >= 24); /* activePower: at least every max interval */
-    assert_true(s.by_cluster[7] >= 24);
-    assert_int_equal(s.energy_falls, 0);
-    assert_in_range(s.frames, 50, 6000);
-  }
-}
-
-/* The battery drains per frame: over a week the reported voltage falls and never rises. */
-static void test_battery_falls(void **state) {
-  (void)state;
-  const char *models[] = {"lumi.sensor_ht.agl02", "lumi.sensor_motion.aq2"};
-  for (size_t i = 0; i < 2; i++) {
-    struct stats s = run(models[i], 7, 7 * 24 * HOUR);
-    printf("# %s 7 days: %d frames, battery %d -> %d mV\n", models[i], s.frames, s.first_mv,
-           s.last_mv);
-    assert_true(s.last_mv < s.first_mv);
-    assert_int_equal(s.mv_rises, 0);
-  }
-}
-
+/* Same seed, same bytes; another seed, other bytes: every catalogue model. */
 static void test_determinism(void **state) {
   (void)state;
   size_t n;
   const struct sim_model *const *ms = dev_catalog_models(&n);
+  assert_true(n >= 3);
   for (size_t i = 0; i < n; i++) {
-    struct stats a = run(ms[i]->model_id, 42, 24 * HOUR);
-    struct stats b = run(ms[i]->model_id, 42, 24 * HOUR);
-    struct stats c = run(ms[i]->model_id, 43, 24 * HOUR);
+    struct digest a = digest_of(ms[i]->model_id, 42);
+    struct digest b = digest_of(ms[i]->model_id, 42);
+    struct digest c = digest_of(ms[i]->model_id, 43);
+    assert_true(a.frames > 0);
     assert_int_equal(a.frames, b.frames);
     assert_true(a.hash == b.hash);
-    assert_true(a.hash != c.hash);
+    if (a.hash == c.hash)
+      fail_msg("%s: seeds 42 and 43 give the same frames", ms[i]->model_id);
   }
 }
 
@@ -220,29 +87,33 @@ static int count_cb(void *arg, const struct dev_sample_frame *f) {
 static void test_sample_api(void **state) {
   (void)state;
   int n = 0;
-  assert_int_equal(dev_sample("lumi.plug.maeu01", 1, 10, count_cb, &n), 10);
+  assert_int_equal(dev_sample("lumi.sensor_motion.aq2", 1, 10, count_cb, &n), 10);
   assert_int_equal(n, 10);
   assert_int_equal(dev_sample("lumi.nope", 1, 10, count_cb, &n), SIM_ENOTFOUND);
-  assert_int_equal(dev_sample("lumi.plug.maeu01", 1, 0, count_cb, &n), SIM_EINVAL);
+  assert_int_equal(dev_sample("lumi.sensor_motion.aq2", 1, 0, count_cb, &n), SIM_EINVAL);
 }
 
-/* A hand-built device: what the engine does, minus the engine. */
+/* ---- a hand-built device: what the engine does, minus the engine ------------------------- */
+
+#define RIG_FRAMES 32
 struct rig {
   struct sim_dev_env env;
   struct sim_device dev;
   struct sim_rng rng;
+  const struct sim_model *m;
   int n;
-  uint16_t cluster[16];
-  uint8_t frame[16][DEV_ZCL_FRAME_MAX];
-  size_t len[16];
+  uint16_t cluster[RIG_FRAMES];
+  uint8_t ep[RIG_FRAMES];
+  uint8_t frame[RIG_FRAMES][DEV_ZCL_FRAME_MAX];
+  size_t len[RIG_FRAMES];
 };
 
 static int rig_emit(struct sim_dev_env *env, uint8_t ep, uint16_t cluster, const uint8_t *zcl,
                     size_t len) {
   struct rig *r = (struct rig *)env;
-  (void)ep;
-  if (r->n < 16) {
+  if (r->n < RIG_FRAMES) {
     r->cluster[r->n] = cluster;
+    r->ep[r->n] = ep;
     memcpy(r->frame[r->n], zcl, len);
     r->len[r->n] = len;
   }
@@ -250,104 +121,358 @@ static int rig_emit(struct sim_dev_env *env, uint8_t ep, uint16_t cluster, const
   return 0;
 }
 
+static void rig_at(struct rig *r, sim_time_t t) {
+  r->env.now = r->env.due = t;
+  r->env.wall_ms = NOON + t / 1000;
+}
+
 static void rig_init(struct rig *r, const struct sim_model *m) {
   memset(r, 0, sizeof *r);
   sim_rng_seed(&r->rng, 99, 1);
+  r->m = m;
   r->env.rng = &r->rng;
   r->env.emit = rig_emit;
-  r->env.wall_ms = 1767268800000ull; /* noon */
+  r->env.eui64 = (uint64_t)m->ieee_oui << 40 | 0x123456;
+  rig_at(r, 0);
   m->ops->join(m, &r->dev, &r->env, 0);
   r->n = 0;
 }
 
-static void rig_at(struct rig *r, sim_time_t t) {
-  r->env.now = r->env.due = t;
-  r->env.wall_ms = 1767268800000ull + t / 1000;
+/* Runs the device's wakeups up to t (bounded). */
+static void rig_run_until(struct rig *r, sim_time_t t) {
+  for (int i = 0; i < 100000 && r->env.next && r->env.next <= t; i++) {
+    rig_at(r, r->env.next);
+    r->m->ops->tick(r->m, &r->dev, &r->env);
+  }
+  rig_at(r, t);
 }
 
-static int decode_first_bool(struct rig *r, int i) {
-  struct sim_zcl_attr a[CAP];
+/* Index of the first frame of cluster with ZCL command cmd (global) at or after from, or -1. */
+static int find_frame(const struct rig *r, int from, uint16_t cluster, uint8_t cmd) {
+  for (int i = from; i < r->n && i < RIG_FRAMES; i++) {
+    struct sim_zcl_header h;
+    if (r->cluster[i] == cluster && sim_zcl_parse_header(r->frame[i], r->len[i], &h) == 0 &&
+        !(h.frame_control & SIM_ZCL_FC_CLUSTER_SPECIFIC) && h.command == cmd)
+      return i;
+  }
+  return -1;
+}
+
+/* The first attribute of a report or read response frame. */
+static struct sim_zcl_attr first_attr(const struct rig *r, int i) {
+  struct sim_zcl_attr a[16];
   size_t top, total;
-  assert_int_equal(
-      sim_zcl_decode_attrs(r->cluster[i], r->frame[i], r->len[i], a, CAP, &top, &total), 0);
+  assert_int_equal(sim_zcl_decode_attrs(r->cluster[i], r->frame[i], r->len[i], a, 16, &top, &total),
+                   0);
   assert_true(top >= 1);
-  return a[0].v.b;
+  return a[0];
 }
 
+static uint16_t state_u16_of(const struct dev_cat_model *cm, const struct rig *r, uint8_t kind) {
+  for (int i = 0; i < cm->n_ch; i++)
+    if (cm->ch[i].kind == kind) {
+      uint16_t v;
+      memcpy(&v, r->dev.state.b + cm->ch[i].off, 2);
+      return v;
+    }
+  return 0xFFFF;
+}
+
+/* The legacy join frame of lumi.sensor_motion.aq2 from the catalogue's own tables reproduces
+ * the real frame in aqara-zigbee.json (example_hex, from ZHA's tests) given its inputs: 2965 mV,
+ * chip 22 degC, power-on count 68, trigger count 1, parent 0xBE7C, no occupancy, 9 lx. The chip
+ * temperature and the parent are per-device constants of the simulation, so the test pins
+ * them in a copy of the tables; everything else comes from the device state. */
+static void test_motion_example_hex(void **state) {
+  (void)state;
+  const char *example = "050042166C756D692E73656E736F725F6D6F74696F6E2E61713201FF42210121950B03"
+                        "28160421A83105214400062401000000000A217CBE6410000B210900";
+  const struct dev_cat_model *orig = cat_model("lumi.sensor_motion.aq2");
+  struct dev_cat_model cm = *orig;
+  struct dev_cat_tag tags[32];
+  assert_true(cm.hb.n_tags <= 32);
+  memcpy(tags, orig->hb.tags, cm.hb.n_tags * sizeof tags[0]);
+  for (uint8_t i = 0; i < cm.hb.n_tags; i++) {
+    int ch = tags[i].v.ch;
+    if (ch >= 0 && cm.ch[ch].kind == DEV_CH_DEVICE_TEMP)
+      tags[i].v.ch = -1, tags[i].v.k = 22;
+    if (ch >= 0 && cm.ch[ch].kind == DEV_CH_PARENT)
+      tags[i].v.ch = -1, tags[i].v.k = 48764;
+  }
+  cm.hb.tags = tags;
+  cm.m.params = &cm;
+  struct rig r;
+  rig_init(&r, &cm.m);
+  /* The device state the real frame describes (after the rejoin below adds one power-on). */
+  for (int i = 0; i < cm.n_ch; i++) {
+    const struct dev_cat_channel *c = &cm.ch[i];
+    uint32_t u32;
+    uint16_t u16;
+    float f;
+    switch (c->kind) {
+    case DEV_CH_BATTERY_MV:
+      u32 = 2965000; /* the frame is encoded before its own drain */
+      memcpy(r.dev.state.b + c->off, &u32, 4);
+      break;
+    case DEV_CH_POWER_ON:
+      u16 = 67;
+      memcpy(r.dev.state.b + c->off, &u16, 2);
+      break;
+    case DEV_CH_TRIGGERS:
+      u16 = 0;
+      memcpy(r.dev.state.b + c->off, &u16, 2);
+      break;
+    case DEV_CH_BURSTS:
+      f = 0;
+      memcpy(r.dev.state.b + c->off, &f, 4);
+      break;
+    case DEV_CH_DAYLIGHT:
+      f = 9;
+      memcpy(r.dev.state.b + c->off, &f, 4);
+      break;
+    default:
+      break;
+    }
+  }
+  rig_at(&r, SIM_SEC(10));
+  cm.m.ops->join(&cm.m, &r.dev, &r.env, 1);
+  assert_true(r.n >= 1);
+  assert_int_equal(r.cluster[0], 0x0000);
+  /* 1C 5F 11 tsn 0A, then the attribute records of the real frame. */
+  uint8_t want[128];
+  size_t n = 0;
+  for (const char *s = example; s[0] && s[1]; s += 2) {
+    unsigned v;
+    assert_int_equal(sscanf(s, "%2x", &v), 1);
+    want[n++] = (uint8_t)v;
+  }
+  assert_int_equal(r.len[0], 5 + n);
+  assert_int_equal(r.frame[0][0], 0x1C);
+  assert_int_equal(r.frame[0][1], 0x5F);
+  assert_int_equal(r.frame[0][2], 0x11);
+  assert_int_equal(r.frame[0][4], 0x0A);
+  assert_memory_equal(r.frame[0] + 5, want, n);
+  assert_int_equal(state_u16_of(&cm, &r, DEV_CH_POWER_ON), 68);
+}
+
+static const struct dev_cat_command *find_cmd(const struct dev_cat_model *cm, uint16_t cluster,
+                                              uint8_t command) {
+  for (uint8_t i = 0; i < cm->n_cmd; i++)
+    if (cm->cmd[i].cluster == cluster && cm->cmd[i].command == command)
+      return &cm->cmd[i];
+  return NULL;
+}
+
+static void check_default_rsp(const struct rig *r, int i, uint8_t cmd, uint8_t status) {
+  int k = find_frame(r, i, r->cluster[i], SIM_ZCL_CMD_DEFAULT_RSP);
+  assert_int_equal(k, i);
+  struct sim_zcl_status st;
+  size_t n;
+  assert_int_equal(sim_zcl_decode_status(r->frame[i], r->len[i], &st, 1, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st.command, cmd);
+  assert_int_equal(st.status, status);
+}
+
+/* On, off, toggle, toggle: each answered at once with a Default Response, the relay switches
+ * after the latency and the device reports onOff then. */
 static void test_plug_commands(void **state) {
   (void)state;
-  const struct sim_model *m = &dev_lumi_plug_maeu01;
+  const struct dev_cat_model *cm = cat_model("lumi.plug.maeu01");
+  const struct sim_model *m = &cm->m;
   struct rig r;
   rig_init(&r, m);
   const uint8_t cmds[] = {0x01, 0x00, 0x02, 0x02};
   const int want[] = {1, 0, 1, 0};
   sim_time_t t = SIM_SEC(100);
   for (int i = 0; i < 4; i++) {
-    rig_at(&r, t);
+    rig_run_until(&r, t);
     struct sim_dev_cmd c = {.endpoint = 1, .cluster = 0x0006, .command = cmds[i]};
     uint32_t lat = 0;
     r.n = 0;
     assert_int_equal(m->ops->command(m, &r.dev, &r.env, &c, &lat), 0);
-    assert_in_range(lat, 30000, 80000);
+    assert_in_range(lat, (uint32_t)(cm->latency_min_ms * 1000),
+                    (uint32_t)(cm->latency_max_ms * 1000));
+    assert_int_equal(r.n, 1); /* only the Default Response before the relay has switched */
+    check_default_rsp(&r, 0, cmds[i], 0);
     assert_true(r.env.next <= t + lat);
-    assert_int_equal(r.n, 0); /* nothing before the relay has switched */
-    rig_at(&r, r.env.next);
-    m->ops->tick(m, &r.dev, &r.env);
-    assert_true(r.n >= 1);
-    assert_int_equal(r.cluster[0], 0x0006);
-    assert_int_equal(decode_first_bool(&r, 0), want[i]);
+    rig_run_until(&r, t + lat);
+    int k = find_frame(&r, 1, 0x0006, SIM_ZCL_CMD_REPORT_ATTR);
+    assert_true(k >= 1);
+    assert_int_equal(first_attr(&r, k).v.b, want[i]);
     t += SIM_SEC(1);
   }
-  /* Unsupported cluster command, and a command on a cluster with none. */
+  /* An unlisted cluster command: 0x81, and said so in a Default Response. */
   struct sim_dev_cmd bad = {.endpoint = 1, .cluster = 0x0006, .command = 0x40};
   uint32_t lat;
+  r.n = 0;
   assert_int_equal(m->ops->command(m, &r.dev, &r.env, &bad, &lat), 0x81);
+  check_default_rsp(&r, 0, 0x40, 0x81);
   bad.cluster = 0x0702;
   bad.command = 0x00;
   assert_int_equal(m->ops->command(m, &r.dev, &r.env, &bad, &lat), 0x81);
-  /* Read Attributes: onOff, an unsupported id, zclVersion (genBasic). */
-  const uint8_t ids[] = {0x00, 0x00, 0x34, 0x12};
+  /* Unsupported global command, malformed Read Attributes. */
+  const uint8_t odd[] = {0x00};
+  struct sim_dev_cmd rd = {.endpoint = 1, .cluster = 0x0006, .global = 1, .payload = odd, .len = 1};
+  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &rd, &lat), 0x80);
+  rd.command = 0x0C; /* Discover Attributes */
+  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &rd, &lat), 0x82);
+}
+
+/* Read Attributes, byte for byte: onOff, an unsupported id, genBasic zclVersion and modelId. */
+static void test_read_attributes(void **state) {
+  (void)state;
+  const struct dev_cat_model *cm = cat_model("lumi.sensor_motion.aq2");
+  const struct sim_model *m = &cm->m;
+  struct rig r;
+  rig_init(&r, m);
+  const uint8_t ids[] = {0x00, 0x00, 0x34, 0x12, 0x05, 0x00, 0x07, 0x00};
   struct sim_dev_cmd rd = {.endpoint = 1,
-                           .cluster = 0x0006,
+                           .cluster = 0x0000,
                            .command = 0x00,
                            .global = 1,
                            .payload = ids,
                            .len = sizeof ids};
+  uint32_t lat;
   r.n = 0;
+  uint8_t tsn = r.dev.tsn;
   assert_int_equal(m->ops->command(m, &r.dev, &r.env, &rd, &lat), 0);
   assert_int_equal(r.n, 1);
-  assert_int_equal(r.frame[0][0], 0x18);
-  assert_int_equal(r.frame[0][2], 0x01); /* Read Attributes Response */
-  assert_int_equal(r.len[0], 3 + 5 + 3);
-  assert_int_equal(r.frame[0][3 + 5 + 2], 0x86);
-  assert_false(decode_first_bool(&r, 0));
-  const uint8_t odd[] = {0x00};
-  rd.payload = odd;
-  rd.len = 1;
-  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &rd, &lat), 0x80);
-  rd.command = 0x0C; /* Discover Attributes: not supported */
-  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &rd, &lat), 0x82);
+  const char *id = "lumi.sensor_motion.aq2";
+  uint8_t want[128];
+  size_t n = 0;
+  want[n++] = 0x18, want[n++] = tsn, want[n++] = 0x01;
+  want[n++] = 0x00, want[n++] = 0x00, want[n++] = 0x00, want[n++] = 0x20,
+  want[n++] = cm->zcl_version;
+  want[n++] = 0x34, want[n++] = 0x12, want[n++] = 0x86;
+  want[n++] = 0x05, want[n++] = 0x00, want[n++] = 0x00, want[n++] = 0x42;
+  want[n++] = (uint8_t)strlen(id);
+  memcpy(want + n, id, strlen(id));
+  n += strlen(id);
+  want[n++] = 0x07, want[n++] = 0x00, want[n++] = 0x00, want[n++] = 0x30, want[n++] = 0x03;
+  assert_int_equal(r.len[0], n);
+  assert_memory_equal(r.frame[0], want, n);
+  /* A table attribute: occupancy (bitmap8). */
+  const uint8_t occ[] = {0x00, 0x00};
+  rd.cluster = 0x0406;
+  rd.payload = occ;
+  rd.len = 2;
+  r.n = 0;
+  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &rd, &lat), 0);
+  assert_int_equal(r.len[0], 3 + 5);
+  assert_int_equal(r.frame[0][5], 0x00); /* status */
+  assert_int_equal(r.frame[0][6], 0x18); /* bitmap8 */
 }
 
-static void test_motion_trigger(void **state) {
+/* A curtain goes to a position (lumi.curtain: Write Attributes genAnalogOutput presentValue,
+ * float percent): the Write Attributes Response at once, the position moving at the rail's
+ * speed after the latency, and reported when it arrives. */
+static void test_curtain_travel(void **state) {
   (void)state;
-  const struct sim_model *m = &dev_lumi_sensor_motion_aq2;
+  const struct dev_cat_model *cm = cat_model("lumi.curtain");
+  const struct sim_model *m = &cm->m;
+  const struct dev_cat_attr *pv = NULL;
+  for (uint8_t i = 0; i < cm->n_attr; i++)
+    if (cm->attr[i].cluster == 0x000D && cm->attr[i].attr == 0x0055)
+      pv = &cm->attr[i];
+  assert_non_null(pv);
+  assert_true(pv->writable);
+  const struct dev_cat_channel *pos = &cm->ch[pv->v.ch];
+  assert_int_equal(pos->kind, DEV_CH_ACTUATOR);
+  assert_true(pos->p.act.travel_s > 0);
   struct rig r;
   rig_init(&r, m);
-  rig_at(&r, SIM_SEC(1000));
-  assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, "motion"), 0);
-  assert_int_equal(r.n, 2);
-  assert_int_equal(r.cluster[0], 0x0406);
-  assert_int_equal(r.cluster[1], 0x0400);
-  rig_at(&r, SIM_SEC(1030)); /* blind */
-  assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, "motion"), 0);
-  assert_int_equal(r.n, 2);
-  assert_true(r.env.next >= SIM_SEC(1060) || r.env.next <= SIM_SEC(1000) + 3600 * SIM_SEC(1));
-  rig_at(&r, SIM_SEC(1061));
-  assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, "motion"), 0);
-  assert_int_equal(r.n, 4);
-  assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, "open"), SIM_ENOTFOUND);
-  assert_null(m->ops->command);
+  rig_run_until(&r, SIM_SEC(60));
+  double from = dev_generic_value(cm, &r.dev, &r.env, pv->v.ch);
+  double target = from >= 50 ? 10 : 90;
+  float f = (float)target;
+  uint8_t pl[7] = {0x55, 0x00, 0x39};
+  memcpy(pl + 3, &f, 4); /* little-endian host, as the test hosts are */
+  struct sim_dev_cmd c = {.endpoint = 1,
+                          .cluster = 0x000D,
+                          .command = SIM_ZCL_CMD_WRITE_ATTR,
+                          .global = 1,
+                          .payload = pl,
+                          .len = sizeof pl};
+  uint32_t lat;
+  r.n = 0;
+  uint8_t tsn = r.dev.tsn;
+  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &c, &lat), 0);
+  assert_int_equal(r.n, 1);
+  const uint8_t wrsp[] = {0x18, tsn, 0x04, 0x00};
+  assert_int_equal(r.len[0], sizeof wrsp);
+  assert_memory_equal(r.frame[0], wrsp, sizeof wrsp);
+  assert_in_range(lat, (uint32_t)(cm->latency_min_ms * 1000),
+                  (uint32_t)(cm->latency_max_ms * 1000));
+  double travel = fabs(target - from) / (pos->p.act.max - pos->p.act.min) * pos->p.act.travel_s;
+  sim_time_t start = SIM_SEC(60) + lat;
+  /* Half way it is moving, neither at the start nor at the target, and says which way. */
+  rig_run_until(&r, start + (sim_time_t)(travel * 0.5e6));
+  double mid = dev_generic_value(cm, &r.dev, &r.env, pv->v.ch);
+  assert_true(fabs(mid - (from + target) / 2) < 2);
+  int dir = dev_cat_channel_find(cm, "motor_state");
+  if (dir >= 0)
+    assert_true(dev_generic_value(cm, &r.dev, &r.env, dir) == (target > from ? 1 : 2));
+  assert_int_equal(find_frame(&r, 1, 0x000D, SIM_ZCL_CMD_REPORT_ATTR), -1);
+  rig_run_until(&r, start + (sim_time_t)(travel * 1e6) + SIM_MS(2));
+  assert_true(fabs(dev_generic_value(cm, &r.dev, &r.env, pv->v.ch) - target) < 1e-6);
+  int k = find_frame(&r, 1, 0x000D, SIM_ZCL_CMD_REPORT_ATTR);
+  assert_true(k >= 1);
+  assert_true(fabs(first_attr(&r, k).v.f - target) < 1e-6);
+  printf("# curtain %.0f -> %.0f %%: travel %.1f s after %u us latency\n", from, target, travel,
+         lat);
+  /* Stop while moving: it stays where it is and reports it. */
+  rig_run_until(&r, start + SIM_SEC(100));
+  const struct dev_cat_command *stop = find_cmd(cm, 0x0102, 0x02);
+  assert_non_null(stop);
+  assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, target > 50 ? "close" : "open"), 0);
+  rig_run_until(&r, r.env.now + SIM_SEC(5));
+  struct sim_dev_cmd st = {.endpoint = 1, .cluster = 0x0102, .command = 0x02};
+  assert_int_equal(m->ops->command(m, &r.dev, &r.env, &st, &lat), 0);
+  double here = dev_generic_value(cm, &r.dev, &r.env, pv->v.ch);
+  rig_run_until(&r, r.env.now + SIM_SEC(60));
+  assert_true(fabs(dev_generic_value(cm, &r.dev, &r.env, pv->v.ch) - here) < 1e-6);
+  assert_true(here > 0 && here < 100);
+}
+
+/* Triggers from the table: a door opens (and closes again after its hold), a leak, motion. */
+static void test_triggers(void **state) {
+  (void)state;
+  struct {
+    const char *model, *event;
+    uint16_t cluster;
+  } cases[] = {
+      {"lumi.sensor_magnet.aq2", "open", 0x0006},
+      {"lumi.sensor_wleak.aq1", "leak", 0x0500},
+      {"lumi.sensor_motion.aq2", "motion", 0x0406},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const struct dev_cat_model *cm = cat_model(cases[i].model);
+    const struct sim_model *m = &cm->m;
+    struct rig r;
+    rig_init(&r, m);
+    /* A motion sensor still blind from its own last detection does not see the trigger (as
+     * the real one): try again once the blind time is over. */
+    sim_time_t t = SIM_SEC(1000);
+    for (int k = 0; k < 10; k++, t += SIM_SEC(61)) {
+      rig_run_until(&r, t);
+      r.n = 0;
+      assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, cases[i].event), 0);
+      if (r.n >= 1)
+        break;
+    }
+    if (r.n < 1)
+      fail_msg("%s: trigger %s sent nothing", cases[i].model, cases[i].event);
+    int seen = 0;
+    for (int k = 0; k < r.n && k < RIG_FRAMES; k++)
+      if (r.cluster[k] == cases[i].cluster)
+        seen = 1;
+    if (!seen)
+      fail_msg("%s: trigger %s sent no frame on 0x%04x", cases[i].model, cases[i].event,
+               cases[i].cluster);
+    assert_true(r.env.next > t);
+    assert_int_equal(m->ops->trigger(m, &r.dev, &r.env, "no-such-event"), SIM_ENOTFOUND);
+  }
 }
 
 static void test_register_all(void **state) {
@@ -355,14 +480,11 @@ static void test_register_all(void **state) {
   sim_model_reset();
   assert_int_equal(dev_catalog_register_all(), 0);
   assert_int_equal(dev_catalog_register_all(), 0);
-  assert_int_equal(sim_model_count(), 3);
-  int i = sim_model_find("lumi.plug.maeu01");
-  assert_true(i >= 0);
-  const struct sim_model *m = sim_model_get((uint16_t)i);
-  assert_int_equal(m->manufacturer_code, 0x115F);
-  assert_int_equal(m->ieee_oui, 0x54EF44);
-  assert_int_equal(m->endpoints[1].id, 242);
-  m = sim_model_get((uint16_t)sim_model_find("lumi.sensor_motion.aq2"));
+  size_t n;
+  dev_catalog_models(&n);
+  assert_int_equal(sim_model_count(), n);
+  const struct sim_model *m = sim_model_get((uint16_t)sim_model_find("lumi.sensor_motion.aq2"));
+  assert_non_null(m);
   assert_int_equal(m->manufacturer_code, 0x1037);
   assert_int_equal(m->ieee_oui, 0x00158D);
   assert_int_equal(m->endpoints[0].device_id, 0x0107);
@@ -371,11 +493,10 @@ static void test_register_all(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_t1_day),        cmocka_unit_test(test_motion_day),
-      cmocka_unit_test(test_plug_day),      cmocka_unit_test(test_battery_falls),
-      cmocka_unit_test(test_determinism),   cmocka_unit_test(test_sample_api),
-      cmocka_unit_test(test_plug_commands), cmocka_unit_test(test_motion_trigger),
-      cmocka_unit_test(test_register_all),
+      cmocka_unit_test(test_determinism),        cmocka_unit_test(test_sample_api),
+      cmocka_unit_test(test_motion_example_hex), cmocka_unit_test(test_plug_commands),
+      cmocka_unit_test(test_read_attributes),    cmocka_unit_test(test_curtain_travel),
+      cmocka_unit_test(test_triggers),           cmocka_unit_test(test_register_all),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

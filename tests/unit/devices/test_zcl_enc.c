@@ -9,7 +9,6 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
-#include "devices/models.h"
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
@@ -192,9 +191,29 @@ static void test_writer_errors(void **state) {
   assert_int_equal(t3.err, SIM_EINVAL);
 }
 
-static const struct dev_hb_layout *hb_of(const struct sim_model *m) {
-  return &((const struct dev_common_params *)m->params)->hb;
-}
+/* Heartbeat layouts as the catalogue's models send them (devices/catalog/), written out here so
+ * that the encoder is tested on its own. */
+static const struct dev_hb_tag ht_agl02_tags[] = {
+    {0x01, 0x21, DEV_HB_BATTERY_MV, 0},  {0x03, 0x28, DEV_HB_DEVICE_TEMP, 0},
+    {0x05, 0x21, DEV_HB_POWER_ON, 0},    {0x08, 0x21, DEV_HB_CONST, 25},
+    {0x64, 0x29, DEV_HB_TEMP_C100, 0},   {0x65, 0x21, DEV_HB_HUMIDITY_100, 0},
+    {0x66, 0x2B, DEV_HB_PRESSURE_PA, 0},
+};
+static const struct dev_hb_layout ht_agl02_hb = {0xFCC0, 0x00F7, 0x41, ht_agl02_tags, 7};
+static const struct dev_hb_tag motion_aq2_tags[] = {
+    {0x01, 0x21, DEV_HB_BATTERY_MV, 0}, {0x03, 0x28, DEV_HB_DEVICE_TEMP, 0},
+    {0x04, 0x21, DEV_HB_CONST, 12712},  {0x05, 0x21, DEV_HB_POWER_ON, 0},
+    {0x06, 0x24, DEV_HB_TRIGGERS, 0},   {0x0A, 0x21, DEV_HB_PARENT, 0},
+    {0x64, 0x10, DEV_HB_OCCUPANCY, 0},  {0x0B, 0x21, DEV_HB_ILLUMINANCE, 0},
+};
+static const struct dev_hb_layout motion_aq2_hb = {0x0000, 0xFF01, 0x42, motion_aq2_tags, 8};
+static const struct dev_hb_tag plug_maeu01_tags[] = {
+    {0x03, 0x28, DEV_HB_DEVICE_TEMP, 0}, {0x05, 0x21, DEV_HB_POWER_ON, 0},
+    {0x08, 0x21, DEV_HB_CONST, 30},      {0x64, 0x10, DEV_HB_ONOFF, 0},
+    {0x95, 0x39, DEV_HB_ENERGY_KWH, 0},  {0x96, 0x39, DEV_HB_VOLTAGE_DV, 0},
+    {0x97, 0x39, DEV_HB_CURRENT_MA, 0},  {0x98, 0x39, DEV_HB_POWER_W, 0},
+};
+static const struct dev_hb_layout plug_maeu01_hb = {0xFCC0, 0x00F7, 0x41, plug_maeu01_tags, 8};
 
 /* The T1 heartbeat: 1C 5F 11 tsn 0A, F7 00 41 len, tags 01 03 05 08 64 65 66. */
 static void test_t1_heartbeat_bytes(void **state) {
@@ -207,7 +226,7 @@ static void test_t1_heartbeat_bytes(void **state) {
   v[DEV_HB_HUMIDITY_100] = 4520;
   v[DEV_HB_PRESSURE_PA] = 101325;
   W(w);
-  assert_int_equal(dev_xiaomi_hb_frame(&w, 7, hb_of(&dev_lumi_sensor_ht_agl02), v), 0);
+  assert_int_equal(dev_xiaomi_hb_frame(&w, 7, &ht_agl02_hb, v), 0);
   expect_bytes(&w, "1C 5F11 07 0A  F700 41 1D"
                    " 01 21 C40B  03 28 16  05 21 0100  08 21 1900"
                    " 64 29 6608  65 21 A811  66 2B CD8B0100");
@@ -225,7 +244,7 @@ static void test_plug_heartbeat_bytes(void **state) {
   v[DEV_HB_CURRENT_MA] = 43;
   v[DEV_HB_POWER_W] = 10;
   W(w);
-  assert_int_equal(dev_xiaomi_hb_frame(&w, 0, hb_of(&dev_lumi_plug_maeu01), v), 0);
+  assert_int_equal(dev_xiaomi_hb_frame(&w, 0, &plug_maeu01_hb, v), 0);
   expect_bytes(&w, "1C 5F11 00 0A  F700 41 26"
                    " 03 28 1E  05 21 0200  08 21 1E00  64 10 01"
                    " 95 39 00008C41  96 39 00C00F45  97 39 00002C42  98 39 00002041");
@@ -247,8 +266,8 @@ static void test_motion_example_hex(void **state) {
   v[DEV_HB_OCCUPANCY] = 0;
   v[DEV_HB_ILLUMINANCE] = 9;
   W(w);
-  dev_zcl_attr_cstr(&w, 0x0005, dev_lumi_sensor_motion_aq2.model_id);
-  dev_xiaomi_put_hb(&w, hb_of(&dev_lumi_sensor_motion_aq2), v);
+  dev_zcl_attr_cstr(&w, 0x0005, "lumi.sensor_motion.aq2");
+  dev_xiaomi_put_hb(&w, &motion_aq2_hb, v);
   expect_bytes(&w, example);
 }
 

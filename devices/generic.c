@@ -1,0 +1,1391 @@
+/* The generic device behaviour: interprets a model's compiled catalogue tables (devices/cat.h,
+ * docs/catalog.md). Nothing about a particular product is here.
+ *
+ * State: every stateful piece lives in sim_device.state at the offsets the loader assigned.
+ * Times in state are engine milliseconds (uint32; DEV_T_NONE: nothing scheduled). Per-device
+ * constants (walk offsets, loads, sampling phases, the base link quality...) come from a hash
+ * of the IEEE address and a salt, so they cost no state.
+ *
+ * Time: everything a tick decides uses env->due (the intended time), not env->now, so a late
+ * wakeup behaves exactly like a punctual one and the same seed gives the same frames.
+ *
+ * Order within a wakeup (deterministic): energy integration, channels in table order, meters
+ * whose switch changed, then attributes in table order (event reports, change reports), then
+ * the heartbeat. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/behaviour.h"
+#include "devices/cat.h"
+#include "devices/common.h"
+#include "devices/xiaomi.h"
+#include "devices/zcl_enc.h"
+#include "sim/core/err.h"
+#include "sim/core/log.h"
+#include "sim/wire/zcl.h"
+
+#define DEV_T_NONE UINT32_MAX
+
+#define ZCL_SUCCESS DEV_ZCL_SUCCESS
+#define ZCL_MALFORMED DEV_ZCL_MALFORMED
+#define ZCL_UNSUP_CLUSTER_CMD DEV_ZCL_UNSUP_CLUSTER_CMD
+#define ZCL_UNSUP_GENERAL_CMD DEV_ZCL_UNSUP_GENERAL_CMD
+#define ZCL_UNSUP_ATTRIBUTE DEV_ZCL_UNSUP_ATTRIBUTE
+#define ZCL_INVALID_VALUE DEV_ZCL_INVALID_VALUE
+#define ZCL_READ_ONLY DEV_ZCL_READ_ONLY
+#define ZCL_INVALID_DATA_TYPE DEV_ZCL_INVALID_DATA_TYPE
+
+/* Salts of the per-device constants. */
+enum {
+  SALT_WALK_OFF = 1,
+  SALT_PHASE,
+  SALT_ROOM,
+  SALT_LOAD,
+  SALT_CONST,
+  SALT_LQI = 0x10001,
+  SALT_DEVTEMP,
+};
+
+/* ---- state access ------------------------------------------------------------------------ */
+
+static float get_f(const struct sim_device *d, uint16_t off) {
+  float v = 0;
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(&v, d->state.b + off, sizeof v);
+  return v;
+}
+static void set_f(struct sim_device *d, uint16_t off, double v) {
+  float f = (float)v;
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(d->state.b + off, &f, sizeof f);
+}
+static uint32_t get_u32(const struct sim_device *d, uint16_t off) {
+  uint32_t v = DEV_T_NONE;
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(&v, d->state.b + off, sizeof v);
+  return v;
+}
+static void set_u32(struct sim_device *d, uint16_t off, uint32_t v) {
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(d->state.b + off, &v, sizeof v);
+}
+static uint16_t get_u16(const struct sim_device *d, uint16_t off) {
+  uint16_t v = 0;
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(&v, d->state.b + off, sizeof v);
+  return v;
+}
+static void set_u16(struct sim_device *d, uint16_t off, uint16_t v) {
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(d->state.b + off, &v, sizeof v);
+}
+static double get_d(const struct sim_device *d, uint16_t off) {
+  double v = 0;
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(&v, d->state.b + off, sizeof v);
+  return v;
+}
+static void set_d(struct sim_device *d, uint16_t off, double v) {
+  if (off != DEV_CAT_NO_OFF)
+    memcpy(d->state.b + off, &v, sizeof v);
+}
+
+/* ---- time, draws, per-device constants --------------------------------------------------- */
+
+static uint32_t ms_of(sim_time_t t) {
+  return (uint32_t)(t / 1000u);
+}
+/* Engine ms after `from` by s seconds, at least 1 ms later. */
+static uint32_t after_s(uint32_t from, double s) {
+  double ms = ceil(s * 1000.0);
+  if (!(ms >= 1))
+    ms = 1;
+  if (ms > 4e9)
+    ms = 4e9;
+  uint64_t t = (uint64_t)from + (uint64_t)ms;
+  return t >= DEV_T_NONE ? DEV_T_NONE - 1 : (uint32_t)t;
+}
+/* Unix ms at engine ms t, given the env's (due, wall_ms) pair. */
+static uint64_t wall_at(const struct sim_dev_env *env, uint32_t t_ms) {
+  return env->wall_ms + (uint64_t)t_ms - ms_of(env->due);
+}
+
+static double hash_unit(uint64_t eui, uint32_t salt) {
+  uint64_t x = eui ^ ((uint64_t)salt * 0xD1B54A32D192ED03ull);
+  sim_splitmix64(&x);
+  return (double)(sim_splitmix64(&x) >> 11) * 0x1p-53;
+}
+static uint32_t salt_ch(int ch, int what) {
+  return (uint32_t)(ch + 1) << 8 | (uint32_t)what;
+}
+
+static double clampd(double v, double lo, double hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int is_day(double h, double start, double end) {
+  return start <= end ? (h >= start && h < end) : (h >= start || h < end);
+}
+
+static double log_uniform(struct sim_rng *r, double lo, double hi) {
+  if (lo <= 0 || hi <= lo)
+    return lo > 0 ? lo : hi;
+  return exp(dev_rng_range(r, log(lo), log(hi)));
+}
+
+/* ---- channel helpers --------------------------------------------------------------------- */
+
+static const struct dev_cat_model *cat_of(const struct sim_model *m) {
+  return m->params;
+}
+
+static int find_kind(const struct dev_cat_model *cm, uint8_t kind) {
+  for (int i = 0; i < cm->n_ch; i++)
+    if (cm->ch[i].kind == kind)
+      return i;
+  return -1;
+}
+
+static double sample_period_s(const struct dev_cat_channel *c) {
+  switch (c->kind) {
+  case DEV_CH_WALK:
+    return c->p.walk.sample_s;
+  case DEV_CH_DAYLIGHT:
+    return c->p.daylight.sample_s;
+  case DEV_CH_METER:
+    return c->p.meter.sample_s;
+  default:
+    return 0;
+  }
+}
+
+/* Sampled channels sample at phase + k * period (ms grid); the phase is per device. */
+static uint32_t sample_phase_ms(uint64_t eui, int ch, uint32_t period_ms) {
+  return (uint32_t)(hash_unit(eui, salt_ch(ch, SALT_PHASE)) * period_ms);
+}
+static int sample_due(uint64_t eui, int ch, uint32_t period_ms, uint32_t t) {
+  uint32_t ph = sample_phase_ms(eui, ch, period_ms);
+  return t >= ph && (t - ph) % period_ms == 0;
+}
+static uint32_t next_sample(uint64_t eui, int ch, uint32_t period_ms, uint32_t t) {
+  uint32_t ph = sample_phase_ms(eui, ch, period_ms);
+  if (t < ph)
+    return ph;
+  uint64_t k = (t - ph) / period_ms + 1;
+  uint64_t n = ph + k * period_ms;
+  return n >= DEV_T_NONE ? DEV_T_NONE - 1 : (uint32_t)n;
+}
+static uint32_t period_ms_of(const struct dev_cat_channel *c) {
+  double s = sample_period_s(c);
+  return s > 0 ? (uint32_t)fmax(1, llround(s * 1000)) : 0;
+}
+
+static double meter_load(const struct dev_cat_channel *c, uint64_t eui, int ch) {
+  double lo = c->p.meter.load_min_w, hi = c->p.meter.load_max_w;
+  double u = hash_unit(eui, salt_ch(ch, SALT_LOAD));
+  if (lo > 0 && hi > lo)
+    return exp(log(lo) + u * (log(hi) - log(lo)));
+  return lo + u * (hi - lo);
+}
+
+static double battery_mv(const struct dev_cat_model *cm, const struct sim_device *d) {
+  int b = find_kind(cm, DEV_CH_BATTERY_MV);
+  if (!cm->has_battery || b < 0)
+    return cm->has_battery ? cm->battery.fresh_max_mv : 0;
+  return get_u32(d, cm->ch[b].off) / 1000.0;
+}
+static double battery_pct(const struct dev_cat_model *cm, const struct sim_device *d) {
+  if (!cm->has_battery)
+    return 100;
+  double lo = cm->battery.pct_min_mv, hi = cm->battery.pct_max_mv;
+  if (hi <= lo)
+    return 100;
+  return clampd((battery_mv(cm, d) - lo) / (hi - lo) * 100.0, 0, 100);
+}
+
+static double value_at(const struct dev_cat_model *cm, const struct sim_device *d,
+                       const struct sim_dev_env *env, int ch, int depth);
+
+static double operand(const struct dev_cat_model *cm, const struct sim_device *d,
+                      const struct sim_dev_env *env, const struct dev_cat_operand *o, int depth) {
+  return o->ch >= 0 ? value_at(cm, d, env, o->ch, depth + 1) : o->k;
+}
+
+/* Where a travelling actuator is at t (ms): it left its stored value towards target and
+ * arrives at `arrival`, moving at (max - min) / travel_s. */
+static double act_now(const struct dev_cat_channel *c, const struct sim_device *d, uint32_t t) {
+  double v0 = get_f(d, c->off), tgt = get_f(d, c->off_a);
+  uint32_t arr = get_u32(d, c->off_b);
+  if (arr == DEV_T_NONE || v0 == tgt)
+    return v0;
+  if (t >= arr)
+    return tgt;
+  if (c->p.act.travel_s <= 0)
+    return v0;
+  double speed = (c->p.act.max - c->p.act.min) / c->p.act.travel_s / 1000.0; /* per ms */
+  double left = speed * (double)(arr - t);
+  double v = tgt > v0 ? tgt - left : tgt + left;
+  return tgt > v0 ? clampd(v, v0, tgt) : clampd(v, tgt, v0);
+}
+
+static double device_temp(const struct dev_cat_model *cm, const struct sim_device *d,
+                          const struct sim_dev_env *env, int depth) {
+  double t =
+      cm->device_temp_base + cm->device_temp_spread * (2 * hash_unit(env->eui64, SALT_DEVTEMP) - 1);
+  if (cm->device_temp_power >= 0)
+    t += cm->device_temp_per_w * value_at(cm, d, env, cm->device_temp_power, depth + 1);
+  return t;
+}
+
+static double value_at(const struct dev_cat_model *cm, const struct sim_device *d,
+                       const struct sim_dev_env *env, int ch, int depth) {
+  if (ch < 0 || ch >= cm->n_ch || depth > 8)
+    return 0;
+  const struct dev_cat_channel *c = &cm->ch[ch];
+  uint32_t t = ms_of(env->due);
+  switch (c->kind) {
+  case DEV_CH_WALK:
+  case DEV_CH_DAYLIGHT:
+  case DEV_CH_BURSTS:
+  case DEV_CH_TWO_STATE:
+  case DEV_CH_METER:
+    return get_f(d, c->off);
+  case DEV_CH_ACTUATOR:
+    return act_now(c, d, t);
+  case DEV_CH_ENERGY: {
+    /* Up to now without touching state: the power has been constant since the last
+     * integration. */
+    uint32_t last = get_u32(d, c->off_a);
+    double kwh = get_d(d, c->off);
+    if (last != DEV_T_NONE && t > last) {
+      double w = value_at(cm, d, env, c->p.energy.of, depth + 1);
+      if (w > 0)
+        kwh += w * (double)(t - last) / 3.6e9;
+    }
+    return kwh;
+  }
+  case DEV_CH_DERIVE: {
+    double a = operand(cm, d, env, &c->p.derive.a, depth);
+    double b = operand(cm, d, env, &c->p.derive.b, depth);
+    switch (c->p.derive.op) {
+    case DEV_OP_ADD:
+      return a + b;
+    case DEV_OP_SUB:
+      return a - b;
+    case DEV_OP_MUL:
+      return a * b;
+    case DEV_OP_DIV:
+      return b != 0 ? a / b : 0;
+    default:
+      return 0;
+    }
+  }
+  case DEV_CH_CONST:
+    return c->p.konst.lo +
+           (c->p.konst.hi - c->p.konst.lo) * hash_unit(env->eui64, salt_ch(ch, SALT_CONST));
+  case DEV_CH_DIRECTION: {
+    const struct dev_cat_channel *a =
+        c->p.dir.of >= 0 && c->p.dir.of < cm->n_ch ? &cm->ch[c->p.dir.of] : NULL;
+    if (!a || a->kind != DEV_CH_ACTUATOR)
+      return c->p.dir.stopped;
+    double now = act_now(a, d, t), tgt = get_f(d, a->off_a);
+    if (now == tgt)
+      return c->p.dir.stopped;
+    return tgt > now ? c->p.dir.opening : c->p.dir.closing;
+  }
+  case DEV_CH_BATTERY_MV:
+    return cm->has_battery ? get_u32(d, c->off) / 1000.0 : 0;
+  case DEV_CH_BATTERY_PCT:
+    return battery_pct(cm, d);
+  case DEV_CH_BATTERY_LOW:
+    return cm->has_battery && battery_pct(cm, d) < cm->battery.low_pct;
+  case DEV_CH_DEVICE_TEMP:
+    return device_temp(cm, d, env, depth);
+  case DEV_CH_POWER_ON:
+  case DEV_CH_TRIGGERS:
+    return get_u16(d, c->off);
+  case DEV_CH_PARENT:
+    return 0; /* every device is a direct child of the hub */
+  case DEV_CH_LQI:
+    return d->lqi;
+  case DEV_CH_UPTIME:
+    return (double)(env->due / 1000000u);
+  default:
+    return 0;
+  }
+}
+
+double dev_generic_value(const struct dev_cat_model *cm, const struct sim_device *d,
+                         const struct sim_dev_env *env, int ch) {
+  return value_at(cm, d, env, ch, 0);
+}
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+
+static int is_string_type(uint8_t type) {
+  return type == 0x41 || type == 0x42 || type == 0x43 || type == 0x44;
+}
+
+/* The channel-unit value of v (before encoding). */
+static double raw_value(const struct dev_cat_model *cm, const struct sim_device *d,
+                        const struct sim_dev_env *env, const struct dev_cat_value *v) {
+  return v->ch >= 0 ? value_at(cm, d, env, v->ch, 0) : v->k;
+}
+
+/* The wire number of a numeric value. */
+static double wire_num(const struct dev_cat_model *cm, const struct sim_device *d,
+                       const struct dev_cat_value *v, double x) {
+  switch (v->encode) {
+  case DEV_ENC_NOT:
+    return x == 0;
+  case DEV_ENC_LOG_LUX:
+    return round(10000.0 * log10(x > 1 ? x : 1)) + 1;
+  case DEV_ENC_ZONE_STATUS: {
+    double s = (x != 0) ? ldexp(1, v->bit) : 0;
+    if (cm->has_battery && battery_pct(cm, d) < cm->battery.low_pct)
+      s += (x != 0 && v->bit == 3) ? 0 : 8;
+    return s;
+  }
+  default:
+    return x * v->scale + v->offset;
+  }
+}
+
+/* Writes the value of v (without type id) into w. */
+static void put_value(struct dev_zcl_w *w, const struct dev_cat_model *cm,
+                      const struct sim_device *d, const struct sim_dev_env *env,
+                      const struct dev_cat_value *v) {
+  double x = raw_value(cm, d, env, v);
+  if (v->encode == DEV_ENC_HEX || v->encode == DEV_ENC_MAP) {
+    const struct dev_cat_bytes *b = &v->hex;
+    if (v->encode == DEV_ENC_MAP) {
+      static const struct dev_cat_bytes none = {{0}, 0};
+      b = &none;
+      for (uint8_t i = 0; i < v->n_map; i++)
+        if (fabs(v->map_key[i] - x) < 1e-9) {
+          b = &v->map_val[i];
+          break;
+        }
+    }
+    if (is_string_type(v->type))
+      dev_zcl_put_str(w, v->type, b->b, b->n);
+    else
+      dev_zcl_put_bytes(w, b->b, b->n);
+    return;
+  }
+  dev_zcl_put_num(w, v->type, wire_num(cm, d, v, x));
+}
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+static uint8_t first_ep(const struct sim_model *m) {
+  return m->n_endpoints ? m->endpoints[0].id : 1;
+}
+
+/* Every frame the device sends: link quality drifts around its base, the battery pays. */
+static void send(const struct dev_cat_model *cm, struct sim_device *d, struct sim_dev_env *env,
+                 uint8_t ep, uint16_t cluster, const struct dev_zcl_w *w) {
+  if (w->err) {
+    /* Only a catalogue the loader should have refused gets here; say so once. */
+    static int warned;
+    if (!warned++)
+      SIM_LOGE("devices: %s: frame for cluster 0x%04x does not encode: %s", cm->m.model_id, cluster,
+               sim_strerror(w->err));
+    return;
+  }
+  double lo = cm->lqi_min, hi = cm->lqi_max > cm->lqi_min ? cm->lqi_max : cm->lqi_min;
+  double base = lo + (hi - lo) * hash_unit(env->eui64, SALT_LQI);
+  double l = d->lqi + 0.2 * (base - d->lqi) + cm->lqi_drift * dev_rng_normal(env->rng);
+  d->lqi = (uint8_t)clampd(round(l), 0, 255);
+  env->emit(env, ep, cluster, w->p, w->len);
+  int b = find_kind(cm, DEV_CH_BATTERY_MV);
+  if (cm->has_battery && b >= 0) {
+    uint32_t uv = get_u32(d, cm->ch[b].off);
+    double empty = cm->battery.empty_mv * 1000.0;
+    double n = uv - cm->battery.per_frame_uv;
+    set_u32(d, cm->ch[b].off, (uint32_t)(n > empty ? n : (uv > empty ? empty : uv)));
+  }
+}
+
+static void begin(struct dev_zcl_w *w, uint8_t *buf, size_t cap, struct sim_device *d, uint16_t mfr,
+                  uint8_t command) {
+  dev__frame_begin(w, buf, cap, d, mfr, command);
+}
+
+/* One attribute report (or the IAS Zone Status Change Notification). */
+static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
+                        struct sim_dev_env *env, const struct dev_cat_attr *a) {
+  uint8_t buf[DEV_ZCL_FRAME_MAX];
+  struct dev_zcl_w w;
+  if (a->as_zone_status) {
+    /* Cluster specific, server to client, default response disabled: 0x19. */
+    dev_zcl_w_init(&w, buf, sizeof buf);
+    dev_zcl_put_le(&w, 0x19, 1);
+    dev_zcl_put_le(&w, d->tsn++, 1);
+    dev_zcl_put_le(&w, 0x00, 1);
+    struct dev_cat_value v = a->v;
+    v.type = 0x19; /* bitmap16 */
+    put_value(&w, cm, d, env, &v);
+    dev_zcl_put_le(&w, 0, 1); /* extended status */
+    dev_zcl_put_le(&w, 0, 1); /* zone id */
+    dev_zcl_put_le(&w, 0, 2); /* delay */
+  } else {
+    begin(&w, buf, sizeof buf, d, a->mfr, SIM_ZCL_CMD_REPORT_ATTR);
+    dev_zcl_put_le(&w, a->attr, 2);
+    dev_zcl_put_le(&w, a->v.type, 1);
+    put_value(&w, cm, d, env, &a->v);
+  }
+  send(cm, d, env, a->ep, a->cluster, &w);
+  if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
+    set_f(d, a->off_last, raw_value(cm, d, env, &a->v));
+    set_u32(d, (uint16_t)(a->off_last + 4), ms_of(env->due));
+  }
+}
+
+/* The heartbeat record (attr id, type, length, TLVs), values from the channels. */
+static void put_heartbeat(struct dev_zcl_w *w, const struct dev_cat_model *cm,
+                          const struct sim_device *d, const struct sim_dev_env *env) {
+  struct dev_hb_tag tags[256];
+  const struct dev_cat_heartbeat *hb = &cm->hb;
+  for (uint8_t i = 0; i < hb->n_tags; i++) {
+    const struct dev_cat_tag *t = &hb->tags[i];
+    tags[i].tag = t->tag;
+    tags[i].type = t->v.type;
+    tags[i].src = DEV_HB_CONST;
+    tags[i].k = wire_num(cm, d, &t->v, raw_value(cm, d, env, &t->v));
+  }
+  struct dev_hb_layout l = {hb->cluster, hb->attr, hb->type, tags, hb->n_tags};
+  size_t at = w->len + 3; /* attr id (2), type (1), then the length byte */
+  dev_xiaomi_put_hb(w, &l, NULL);
+  if (hb->length_adjust && !dev_zcl_w_err(w) && at < w->len)
+    w->p[at] = (uint8_t)(w->p[at] + hb->length_adjust);
+}
+
+static void send_heartbeat(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                           int with_model_id) {
+  const struct dev_cat_model *cm = cat_of(m);
+  uint8_t buf[DEV_ZCL_FRAME_MAX];
+  struct dev_zcl_w w;
+  begin(&w, buf, sizeof buf, d, DEV_LUMI_MFR_CODE, SIM_ZCL_CMD_REPORT_ATTR);
+  if (with_model_id)
+    dev_zcl_attr_cstr(&w, 0x0005, m->model_id);
+  if (cm->hb.present)
+    put_heartbeat(&w, cm, d, env);
+  send(cm, d, env, first_ep(m), with_model_id ? 0x0000 : cm->hb.cluster, &w);
+}
+
+/* ---- behaviours -------------------------------------------------------------------------- */
+
+struct run {
+  const struct sim_model *m;
+  const struct dev_cat_model *cm;
+  struct sim_device *d;
+  struct sim_dev_env *env;
+  uint32_t t; /* engine ms of this wakeup */
+  uint8_t fired[256];
+  int any_fired;
+};
+
+static void fire(struct run *r, int ch, int count) {
+  r->fired[ch] = 1;
+  r->any_fired = 1;
+  if (count) {
+    int k = find_kind(r->cm, DEV_CH_TRIGGERS);
+    if (k >= 0)
+      set_u16(r->d, r->cm->ch[k].off, (uint16_t)(get_u16(r->d, r->cm->ch[k].off) + 1));
+  }
+}
+
+static double round_step(double v, double step) {
+  return step > 0 ? round(v / step) * step : v;
+}
+
+static double walk_level(const struct run *r, const struct dev_cat_channel *c) {
+  if (c->p.walk.toward < 0)
+    return c->p.walk.base;
+  return value_at(r->cm, r->d, r->env, c->p.walk.toward, 1);
+}
+
+static void walk_sample(struct run *r, int ch, int init) {
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  double off = c->p.walk.spread * (2 * hash_unit(r->env->eui64, salt_ch(ch, SALT_WALK_OFF)) - 1);
+  uint64_t wall = wall_at(r->env, r->t);
+  double level = walk_level(r, c);
+  if (!init && c->p.walk.toward >= 0 && c->p.walk.toward_rate > 0) {
+    /* The level follows its target at toward_rate per hour; the previous level is what the
+     * stored value says once the cycle, deviation and offset are taken out. */
+    double dt_h = c->p.walk.sample_s / 3600.0;
+    uint64_t prev_wall = wall - (uint64_t)(c->p.walk.sample_s * 1000);
+    double prev = get_f(r->d, c->off) -
+                  c->p.walk.daily_amp * dev_daily_cycle(prev_wall, c->p.walk.peak_hour) -
+                  get_f(r->d, c->off_a) - off;
+    level = level + (prev - level) * exp(-c->p.walk.toward_rate * dt_h);
+  }
+  struct dev_walk p = {level + off,      c->p.walk.daily_amp, c->p.walk.peak_hour, c->p.walk.sigma,
+                       c->p.walk.revert, c->p.walk.min,       c->p.walk.max};
+  float x = get_f(r->d, c->off_a);
+  double v;
+  if (init) {
+    x = dev_walk_init(&p, r->env->rng);
+    v = dev_walk_value(&p, x, wall);
+  } else {
+    v = dev_walk_step(&p, &x, c->p.walk.sample_s, wall, r->env->rng);
+  }
+  set_f(r->d, c->off_a, x);
+  set_f(r->d, c->off, v);
+}
+
+static void daylight_sample(struct run *r, int ch) {
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  double room = 1 - c->p.daylight.spread * hash_unit(r->env->eui64, salt_ch(ch, SALT_ROOM));
+  double day = dev_daylight(wall_at(r->env, r->t), c->p.daylight.sunrise_h, c->p.daylight.sunset_h);
+  double lx =
+      c->p.daylight.max_lx * day * room + dev_rng_range(r->env->rng, 0, c->p.daylight.night_lx);
+  set_f(r->d, c->off, lx);
+}
+
+static void meter_sample(struct run *r, int ch) {
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  int on = 0;
+  for (uint8_t i = 0; i < c->p.meter.n_on; i++)
+    if (value_at(r->cm, r->d, r->env, c->p.meter.on[i], 1) != 0)
+      on = 1;
+  double w = c->p.meter.standby_w;
+  if (on) {
+    double noise = c->p.meter.noise_pct / 100.0 * dev_rng_normal(r->env->rng);
+    w = meter_load(c, r->env->eui64, ch) * (1 + clampd(noise, -0.5, 0.5));
+  }
+  set_f(r->d, c->off, w > 0 ? w : 0);
+}
+
+/* Brings every energy channel up to now with the power drawn since its last integration. */
+static void integrate(struct run *r) {
+  for (int i = 0; i < r->cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &r->cm->ch[i];
+    if (c->kind != DEV_CH_ENERGY)
+      continue;
+    set_d(r->d, c->off, value_at(r->cm, r->d, r->env, i, 0));
+    set_u32(r->d, c->off_a, r->t);
+  }
+}
+
+static double bursts_gap_s(const struct dev_cat_channel *c, uint64_t wall, struct sim_rng *rng) {
+  double h = dev_hour_of_day(wall);
+  double mean = is_day(h, c->p.bursts.day_start_h, c->p.bursts.day_end_h) ? c->p.bursts.gap_day_s
+                                                                          : c->p.bursts.gap_night_s;
+  return dev_rng_exp(rng, mean > 0 ? mean : 1);
+}
+
+static double bursts_draw(const struct dev_cat_channel *c, struct sim_rng *rng) {
+  uint8_t n = c->p.bursts.n_values;
+  if (n == 0)
+    return 1;
+  double total = 0;
+  for (uint8_t i = 0; i < n; i++)
+    total += c->p.bursts.weights[i] > 0 ? c->p.bursts.weights[i] : 0;
+  if (total <= 0)
+    return c->p.bursts.values[0];
+  double u = sim_rng_unit(rng) * total;
+  for (uint8_t i = 0; i < n; i++) {
+    double wgt = c->p.bursts.weights[i] > 0 ? c->p.bursts.weights[i] : 0;
+    if (u < wgt)
+      return c->p.bursts.values[i];
+    u -= wgt;
+  }
+  return c->p.bursts.values[n - 1];
+}
+
+/* Plans the first detection of the next burst, starting at `from`. */
+static void bursts_plan_burst(struct run *r, const struct dev_cat_channel *c, uint32_t from,
+                              uint32_t not_before) {
+  uint32_t next = after_s(from, bursts_gap_s(c, wall_at(r->env, from), r->env->rng));
+  if (next < not_before)
+    next = not_before;
+  uint32_t end = next;
+  if (c->p.bursts.length_s > 0)
+    end = after_s(next, dev_rng_exp(r->env->rng, c->p.bursts.length_s));
+  set_u32(r->d, c->off_a, next);
+  set_u32(r->d, c->off_b, end);
+}
+
+/* A detection at r->t with value v; plans the next one. */
+static void bursts_detect(struct run *r, int ch, double v) {
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  set_f(r->d, c->off, v);
+  fire(r, ch, 1);
+  uint32_t blind_until = after_s(r->t, c->p.bursts.blind_s);
+  if (c->p.bursts.reset_s > 0)
+    set_u32(r->d, c->off_c, after_s(r->t, c->p.bursts.reset_s));
+  uint32_t end = get_u32(r->d, c->off_b);
+  /* Continuing activity is seen again after the blind time; never more than once a second. */
+  double again = c->p.bursts.blind_s + dev_rng_range(r->env->rng, 0, c->p.bursts.retrigger_s);
+  uint32_t wake = after_s(r->t, again > 1 ? again : 1);
+  if (c->p.bursts.length_s > 0 && wake < end && end != DEV_T_NONE) {
+    set_u32(r->d, c->off_a, wake);
+    return;
+  }
+  uint32_t from = end != DEV_T_NONE && end > r->t ? end : r->t;
+  bursts_plan_burst(r, c, from, blind_until);
+}
+
+/* Blind after the last detection? Known only when the channel resets (its reset time tells
+ * when the last detection was). */
+static int bursts_blind(const struct run *r, const struct dev_cat_channel *c) {
+  if (c->p.bursts.reset_s <= 0 || c->p.bursts.blind_s <= 0)
+    return 0;
+  uint32_t reset = get_u32(r->d, c->off_c);
+  if (reset == DEV_T_NONE)
+    return 0;
+  double last = (double)reset - c->p.bursts.reset_s * 1000.0;
+  return (double)r->t < last + c->p.bursts.blind_s * 1000.0;
+}
+
+static void two_state_schedule(struct run *r, const struct dev_cat_channel *c, int active) {
+  double s;
+  if (active) {
+    s = log_uniform(r->env->rng, c->p.two.hold_min_s, c->p.two.hold_max_s);
+  } else {
+    double h = dev_hour_of_day(wall_at(r->env, r->t));
+    double mean = is_day(h, c->p.two.day_start_h, c->p.two.day_end_h) ? c->p.two.gap_day_s
+                                                                      : c->p.two.gap_night_s;
+    s = dev_rng_exp(r->env->rng, mean > 0 ? mean : 1);
+  }
+  set_u32(r->d, c->off_a, after_s(r->t, s));
+}
+
+static void local_schedule(struct run *r, const struct dev_cat_channel *c) {
+  if (c->p.act.local_s > 0)
+    set_u32(r->d, c->off_c, after_s(r->t, dev_rng_exp(r->env->rng, c->p.act.local_s)));
+  else
+    set_u32(r->d, c->off_c, DEV_T_NONE);
+}
+
+/* Sets an actuator's target: it takes effect at r->t + delay_ms (and travels from there). */
+static void act_set(struct run *r, int ch, double target, uint32_t delay_ms) {
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  target = clampd(round_step(target, c->p.act.step), c->p.act.min, c->p.act.max);
+  double cur = act_now(c, r->d, r->t);
+  set_f(r->d, c->off, cur); /* a moving actuator re-plans from where it is */
+  set_f(r->d, c->off_a, target);
+  uint32_t arr = r->t + delay_ms;
+  if (c->p.act.travel_s > 0 && c->p.act.max > c->p.act.min) {
+    double s = fabs(target - cur) / (c->p.act.max - c->p.act.min) * c->p.act.travel_s;
+    if (s > 0)
+      arr = after_s(arr, s);
+  }
+  if (arr <= r->t) {
+    /* No latency (a trigger): the change is now. */
+    set_f(r->d, c->off, target);
+    set_u32(r->d, c->off_b, DEV_T_NONE);
+    fire(r, ch, 0);
+    return;
+  }
+  /* Pending until the arrival, even when the value does not change: the device confirms the
+   * state after the latency, as real ones do. */
+  set_u32(r->d, c->off_b, arr);
+}
+
+static void act_stop(struct run *r, int ch) {
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  double cur = act_now(c, r->d, r->t);
+  set_f(r->d, c->off, cur);
+  set_f(r->d, c->off_a, cur);
+  set_u32(r->d, c->off_b, DEV_T_NONE);
+  fire(r, ch, 0);
+}
+
+/* Applies an action to channel ch now (triggers) or after delay_ms (commands, actuators). */
+static void apply(struct run *r, uint8_t action, int ch, double k, uint32_t delay_ms) {
+  if (ch < 0 || ch >= r->cm->n_ch)
+    return;
+  const struct dev_cat_channel *c = &r->cm->ch[ch];
+  double cur = value_at(r->cm, r->d, r->env, ch, 0);
+  if (c->kind == DEV_CH_ACTUATOR) {
+    double base = get_f(r->d, c->off_a); /* toggles act on the state once earlier commands land */
+    switch (action) {
+    case DEV_DO_STOP:
+      act_stop(r, ch);
+      return;
+    case DEV_DO_ON:
+      k = 1;
+      break;
+    case DEV_DO_OFF:
+      k = 0;
+      break;
+    case DEV_DO_TOGGLE:
+      k = base == 0;
+      break;
+    default:
+      break;
+    }
+    act_set(r, ch, k, delay_ms);
+    return;
+  }
+  if (c->kind == DEV_CH_BURSTS && action == DEV_DO_DETECT) {
+    if (!bursts_blind(r, c)) {
+      bursts_detect(r, ch, isnan(k) ? bursts_draw(c, r->env->rng) : k);
+    }
+    return;
+  }
+  switch (action) {
+  case DEV_DO_ON:
+    k = 1;
+    break;
+  case DEV_DO_OFF:
+    k = 0;
+    break;
+  case DEV_DO_TOGGLE:
+    k = cur == 0;
+    break;
+  case DEV_DO_DETECT:
+    if (isnan(k))
+      k = 1;
+    break;
+  default:
+    break;
+  }
+  if (c->off == DEV_CAT_NO_OFF)
+    return;
+  if (c->kind == DEV_CH_TWO_STATE) {
+    if (k == cur)
+      return;
+    set_f(r->d, c->off, k);
+    int active = k != c->p.two.idle;
+    fire(r, ch, active);
+    two_state_schedule(r, c, active);
+    return;
+  }
+  set_f(r->d, c->off, k);
+  if (c->kind == DEV_CH_BURSTS) {
+    fire(r, ch, 1);
+    if (c->p.bursts.reset_s > 0)
+      set_u32(r->d, c->off_c, after_s(r->t, c->p.bursts.reset_s));
+  }
+}
+
+/* Meters whose switch fired are resampled at once. */
+static void meters_follow(struct run *r) {
+  for (int i = 0; i < r->cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &r->cm->ch[i];
+    if (c->kind != DEV_CH_METER)
+      continue;
+    for (uint8_t k = 0; k < c->p.meter.n_on; k++)
+      if (c->p.meter.on[k] >= 0 && r->fired[c->p.meter.on[k]]) {
+        meter_sample(r, i);
+        break;
+      }
+  }
+}
+
+/* Event reports: the attributes whose event channel fired (their own, the actuator a direction
+ * follows, or the one named by `with`), in table order. */
+static void report_events(struct run *r) {
+  if (!r->any_fired)
+    return;
+  for (uint8_t i = 0; i < r->cm->n_attr; i++) {
+    const struct dev_cat_attr *a = &r->cm->attr[i];
+    if (a->report != DEV_REP_EVENT)
+      continue;
+    int ch = a->event_ch;
+    if (ch >= 0 && ch < r->cm->n_ch && r->fired[ch])
+      report_attr(r->cm, r->d, r->env, a);
+  }
+}
+
+static double change_threshold(const struct dev_cat_attr *a, double last) {
+  double pct = a->change_pct / 100.0 * fabs(last);
+  return a->change > pct ? a->change : pct;
+}
+
+static int change_pending(const struct run *r, const struct dev_cat_attr *a, double *x) {
+  double last = get_f(r->d, a->off_last);
+  *x = raw_value(r->cm, r->d, r->env, &a->v);
+  double thr = change_threshold(a, last);
+  double delta = fabs(*x - last);
+  return thr > 0 ? delta >= thr - 1e-9 : delta > 0;
+}
+
+static void report_changes(struct run *r) {
+  for (uint8_t i = 0; i < r->cm->n_attr; i++) {
+    const struct dev_cat_attr *a = &r->cm->attr[i];
+    if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
+      continue;
+    uint32_t last_t = get_u32(r->d, (uint16_t)(a->off_last + 4));
+    double since = (double)(r->t - last_t) / 1000.0;
+    double x;
+    int changed = change_pending(r, a, &x);
+    if ((changed && since >= a->min_s) || (a->max_s > 0 && since >= a->max_s))
+      report_attr(r->cm, r->d, r->env, a);
+  }
+}
+
+static void consider(uint32_t *best, uint32_t t) {
+  if (t != DEV_T_NONE && t < *best)
+    *best = t;
+}
+
+/* The earliest pending time, strictly after r->t. */
+static void set_next(struct run *r) {
+  const struct dev_cat_model *cm = r->cm;
+  uint32_t best = DEV_T_NONE;
+  for (int i = 0; i < cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &cm->ch[i];
+    uint32_t per = period_ms_of(c);
+    if (per)
+      consider(&best, next_sample(r->env->eui64, i, per, r->t));
+    switch (c->kind) {
+    case DEV_CH_BURSTS:
+      consider(&best, get_u32(r->d, c->off_a));
+      if (c->p.bursts.reset_s > 0)
+        consider(&best, get_u32(r->d, c->off_c));
+      break;
+    case DEV_CH_TWO_STATE:
+      consider(&best, get_u32(r->d, c->off_a));
+      break;
+    case DEV_CH_ACTUATOR:
+      consider(&best, get_u32(r->d, c->off_b));
+      if (c->p.act.local_s > 0)
+        consider(&best, get_u32(r->d, c->off_c));
+      break;
+    default:
+      break;
+    }
+  }
+  for (uint8_t i = 0; i < cm->n_attr; i++) {
+    const struct dev_cat_attr *a = &cm->attr[i];
+    if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
+      continue;
+    uint32_t last_t = get_u32(r->d, (uint16_t)(a->off_last + 4));
+    if (a->max_s > 0)
+      consider(&best, after_s(last_t, a->max_s));
+    double x;
+    if (a->min_s > 0 && change_pending(r, a, &x))
+      consider(&best, after_s(last_t, a->min_s));
+  }
+  if (cm->hb.present)
+    consider(&best, get_u32(r->d, cm->hb.off_next));
+  if (best == DEV_T_NONE) {
+    r->env->next = 0;
+    return;
+  }
+  if (best <= r->t)
+    best = r->t + 1;
+  r->env->next = (sim_time_t)best * 1000u;
+}
+
+static void run_init(struct run *r, const struct sim_model *m, struct sim_device *d,
+                     struct sim_dev_env *env) {
+  r->m = m;
+  r->cm = cat_of(m);
+  r->d = d;
+  r->env = env;
+  r->t = ms_of(env->due);
+  memset(r->fired, 0, sizeof r->fired);
+  r->any_fired = 0;
+}
+
+static void heartbeat_schedule(struct run *r, int first) {
+  const struct dev_cat_heartbeat *hb = &r->cm->hb;
+  if (!hb->present)
+    return;
+  double period = dev_rng_range(r->env->rng, hb->period_min_s, hb->period_max_s);
+  if (first)
+    period *= sim_rng_unit(r->env->rng);
+  set_u32(r->d, hb->off_next, after_s(r->t, period));
+  /* Self-discharge, paid ahead for the period just drawn. */
+  int b = find_kind(r->cm, DEV_CH_BATTERY_MV);
+  if (!first && r->cm->has_battery && b >= 0 && r->cm->battery.per_day_uv > 0) {
+    double uv = get_u32(r->d, r->cm->ch[b].off) - r->cm->battery.per_day_uv * period / 86400.0;
+    double empty = r->cm->battery.empty_mv * 1000.0;
+    set_u32(r->d, r->cm->ch[b].off, (uint32_t)(uv > empty ? uv : empty));
+  }
+}
+
+/* ---- ops --------------------------------------------------------------------------------- */
+
+static int state_blank(const struct dev_cat_model *cm, const struct sim_device *d) {
+  for (uint16_t i = 0; i < cm->state_bytes && i < SIM_DEV_STATE_BYTES; i++)
+    if (d->state.b[i])
+      return 0;
+  return 1;
+}
+
+static void first_join(struct run *r) {
+  const struct dev_cat_model *cm = r->cm;
+  struct sim_device *d = r->d;
+  memset(d->state.b, 0, SIM_DEV_STATE_BYTES);
+  /* Nothing scheduled anywhere until a behaviour says so. */
+  for (int i = 0; i < cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &cm->ch[i];
+    if (c->kind == DEV_CH_BURSTS || c->kind == DEV_CH_TWO_STATE || c->kind == DEV_CH_ACTUATOR) {
+      set_u32(d, c->off_a, DEV_T_NONE);
+      set_u32(d, c->off_b, DEV_T_NONE);
+      set_u32(d, c->off_c, DEV_T_NONE);
+    }
+  }
+  double lo = cm->lqi_min, hi = cm->lqi_max > cm->lqi_min ? cm->lqi_max : cm->lqi_min;
+  d->lqi = (uint8_t)clampd(round(lo + (hi - lo) * hash_unit(r->env->eui64, SALT_LQI)), 0, 255);
+  /* Pass 1: state set directly (battery, counters, actuators, events). */
+  for (int i = 0; i < cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &cm->ch[i];
+    switch (c->kind) {
+    case DEV_CH_BATTERY_MV:
+      if (cm->has_battery)
+        set_u32(d, c->off,
+                (uint32_t)llround(1000.0 * dev_rng_range(r->env->rng, cm->battery.fresh_min_mv,
+                                                         cm->battery.fresh_max_mv)));
+      break;
+    case DEV_CH_POWER_ON:
+      set_u16(d, c->off, 1);
+      break;
+    case DEV_CH_ACTUATOR: {
+      double v = clampd(round_step(c->p.act.initial, c->p.act.step), c->p.act.min, c->p.act.max);
+      set_f(d, c->off, v);
+      set_f(d, c->off_a, v);
+      local_schedule(r, c);
+      break;
+    }
+    case DEV_CH_TWO_STATE:
+      set_f(d, c->off, c->p.two.idle);
+      two_state_schedule(r, c, 0);
+      break;
+    case DEV_CH_BURSTS:
+      set_f(d, c->off, c->p.bursts.reset_s > 0 ? c->p.bursts.reset : 0);
+      set_u32(d, c->off_b, r->t);
+      bursts_plan_burst(r, c, r->t, r->t);
+      break;
+    default:
+      break;
+    }
+  }
+  /* Pass 2: sampled quantities (a walk may follow an actuator), then meters, then energy. */
+  for (int i = 0; i < cm->n_ch; i++) {
+    if (cm->ch[i].kind == DEV_CH_WALK)
+      walk_sample(r, i, 1);
+    else if (cm->ch[i].kind == DEV_CH_DAYLIGHT)
+      daylight_sample(r, i);
+  }
+  for (int i = 0; i < cm->n_ch; i++)
+    if (cm->ch[i].kind == DEV_CH_METER)
+      meter_sample(r, i);
+  for (int i = 0; i < cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &cm->ch[i];
+    if (c->kind == DEV_CH_ENERGY) {
+      set_d(d, c->off, dev_rng_range(r->env->rng, 0, c->p.energy.initial_kwh_max));
+      set_u32(d, c->off_a, r->t);
+    }
+  }
+  for (uint8_t i = 0; i < cm->n_attr; i++) {
+    const struct dev_cat_attr *a = &cm->attr[i];
+    if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
+      set_f(d, a->off_last, raw_value(cm, d, r->env, &a->v));
+      set_u32(d, (uint16_t)(a->off_last + 4), r->t);
+    }
+  }
+  heartbeat_schedule(r, 1);
+}
+
+static void generic_join(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                         int rejoin) {
+  struct run r;
+  run_init(&r, m, d, env);
+  const struct dev_cat_model *cm = r.cm;
+  if (!rejoin || state_blank(cm, d)) {
+    first_join(&r);
+  } else {
+    integrate(&r);
+    int k = find_kind(cm, DEV_CH_POWER_ON);
+    if (k >= 0)
+      set_u16(d, cm->ch[k].off, (uint16_t)(get_u16(d, cm->ch[k].off) + 1));
+  }
+  /* What the device says right after joining. */
+  if (cm->legacy_join)
+    send_heartbeat(m, d, env, 1);
+  for (uint8_t i = 0; i < cm->n_attr; i++)
+    if (cm->attr[i].on_join)
+      report_attr(cm, d, env, &cm->attr[i]);
+  set_next(&r);
+}
+
+static void generic_tick(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env) {
+  struct run r;
+  run_init(&r, m, d, env);
+  const struct dev_cat_model *cm = r.cm;
+  integrate(&r);
+  for (int i = 0; i < cm->n_ch; i++) {
+    const struct dev_cat_channel *c = &cm->ch[i];
+    uint32_t per = period_ms_of(c);
+    int due = per && sample_due(env->eui64, i, per, r.t);
+    switch (c->kind) {
+    case DEV_CH_WALK:
+      if (due)
+        walk_sample(&r, i, 0);
+      break;
+    case DEV_CH_DAYLIGHT:
+      if (due)
+        daylight_sample(&r, i);
+      break;
+    case DEV_CH_METER:
+      if (due)
+        meter_sample(&r, i);
+      break;
+    case DEV_CH_BURSTS: {
+      if (get_u32(d, c->off_a) <= r.t) {
+        bursts_detect(&r, i, bursts_draw(c, env->rng));
+      } else if (c->p.bursts.reset_s > 0 && get_u32(d, c->off_c) <= r.t) {
+        set_u32(d, c->off_c, DEV_T_NONE);
+        if (get_f(d, c->off) != c->p.bursts.reset) {
+          set_f(d, c->off, c->p.bursts.reset);
+          if (c->p.bursts.reset_event)
+            fire(&r, i, 0);
+        }
+      }
+      break;
+    }
+    case DEV_CH_TWO_STATE:
+      if (get_u32(d, c->off_a) <= r.t) {
+        int active = get_f(d, c->off) == c->p.two.idle;
+        set_f(d, c->off, active ? c->p.two.active : c->p.two.idle);
+        fire(&r, i, active);
+        two_state_schedule(&r, c, active);
+      }
+      break;
+    case DEV_CH_ACTUATOR:
+      if (get_u32(d, c->off_b) <= r.t) { /* DEV_T_NONE: nothing pending */
+        set_f(d, c->off, get_f(d, c->off_a));
+        set_u32(d, c->off_b, DEV_T_NONE);
+        fire(&r, i, 0);
+      }
+      if (c->p.act.local_s > 0 && get_u32(d, c->off_c) <= r.t) {
+        /* Someone presses the button: at once, from the state it is in. */
+        double v = act_now(c, d, r.t) == 0;
+        set_f(d, c->off, v);
+        set_f(d, c->off_a, v);
+        set_u32(d, c->off_b, DEV_T_NONE);
+        fire(&r, i, 0);
+        local_schedule(&r, c);
+      }
+      break;
+    default:
+      break;
+    }
+  }
+  meters_follow(&r);
+  report_events(&r);
+  report_changes(&r);
+  if (cm->hb.present && get_u32(d, cm->hb.off_next) <= r.t) {
+    send_heartbeat(m, d, env, 0);
+    heartbeat_schedule(&r, 0);
+  }
+  set_next(&r);
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+static const struct dev_cat_attr *find_attr(const struct dev_cat_model *cm, uint8_t ep,
+                                            uint16_t cluster, uint16_t id) {
+  const struct dev_cat_attr *any = NULL;
+  for (uint8_t i = 0; i < cm->n_attr; i++) {
+    const struct dev_cat_attr *a = &cm->attr[i];
+    if (a->cluster != cluster || a->attr != id)
+      continue;
+    if (a->ep == ep)
+      return a;
+    if (!any)
+      any = a;
+  }
+  return any;
+}
+
+/* Writes type and value of a readable attribute, or returns 0x86. */
+static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
+                    const struct sim_dev_env *env, uint8_t ep, uint16_t cluster, uint16_t id,
+                    struct dev_zcl_w *w) {
+  const struct dev_cat_attr *a = find_attr(cm, ep, cluster, id);
+  if (a) {
+    dev_zcl_put_le(w, a->v.type, 1);
+    put_value(w, cm, d, env, &a->v);
+    return 0;
+  }
+  if (cluster != 0x0000)
+    return ZCL_UNSUP_ATTRIBUTE;
+  const struct sim_model *m = &cm->m;
+  switch (id) {
+  case 0x0000:
+  case 0x0001:
+  case 0x0003:
+    dev_zcl_put_le(w, 0x20, 1);
+    dev_zcl_put_le(w, id == 0 ? cm->zcl_version : id == 1 ? cm->app_version : cm->hw_version, 1);
+    return 0;
+  case 0x0004:
+    dev_zcl_put_le(w, 0x42, 1);
+    dev_zcl_put_str(w, 0x42, m->manufacturer, strlen(m->manufacturer));
+    return 0;
+  case 0x0005:
+    dev_zcl_put_le(w, 0x42, 1);
+    dev_zcl_put_str(w, 0x42, m->model_id, strlen(m->model_id));
+    return 0;
+  case 0x0007: /* powerSource: 0x01 mains single phase, 0x03 battery */
+    dev_zcl_put_le(w, 0x30, 1);
+    dev_zcl_put_le(w, m->power_source == SIM_POWER_BATTERY ? 0x03 : 0x01, 1);
+    return 0;
+  case 0x4000:
+    if (!cm->sw_build)
+      return ZCL_UNSUP_ATTRIBUTE;
+    dev_zcl_put_le(w, 0x42, 1);
+    dev_zcl_put_str(w, 0x42, cm->sw_build, strlen(cm->sw_build));
+    return 0;
+  default:
+    return ZCL_UNSUP_ATTRIBUTE;
+  }
+}
+
+/* Read Attributes: one record per id, unsupported ones with status 0x86. The request's tsn is
+ * not part of sim_dev_cmd, so the response takes the device's next tsn (docs/devices.md). */
+static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
+  if (cmd->len % 2 != 0 || (cmd->len && !cmd->payload))
+    return ZCL_MALFORMED;
+  uint8_t buf[DEV_ZCL_FRAME_MAX];
+  struct dev_zcl_w w;
+  begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_READ_ATTR_RSP);
+  for (size_t i = 0; i + 1 < cmd->len; i += 2) {
+    uint16_t id = (uint16_t)(cmd->payload[i] | cmd->payload[i + 1] << 8);
+    size_t rec = w.len;
+    dev_zcl_put_le(&w, id, 2);
+    size_t mark = w.len;
+    dev_zcl_put_le(&w, 0, 1);
+    int st = read_one(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, id, &w);
+    if (w.err == SIM_EFULL) {
+      /* Too many ids for one frame: answer the records that fit, as devices do. */
+      w.len = rec;
+      w.err = 0;
+      break;
+    }
+    if (st) {
+      w.len = mark;
+      dev_zcl_put_le(&w, (uint64_t)st, 1);
+    }
+  }
+  if (w.err)
+    return ZCL_MALFORMED;
+  send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
+  return ZCL_SUCCESS;
+}
+
+/* Decodes a numeric ZCL value of type at p (n bytes available) into *v; returns its size, 0 for
+ * a non-numeric type, -1 when too short. */
+static int read_num(uint8_t type, const uint8_t *p, size_t n, double *v) {
+  int sz = sim_zcl_type_size(type);
+  enum sim_zcl_kind k = sim_zcl_type_kind(type);
+  if (sz <= 0 || k == SIM_ZCL_KIND_OCTETS || k == SIM_ZCL_KIND_UNKNOWN)
+    return 0;
+  if ((size_t)sz > n)
+    return -1;
+  uint64_t u = 0;
+  for (int i = 0; i < sz; i++)
+    u |= (uint64_t)p[i] << (8 * i);
+  if (k == SIM_ZCL_KIND_FLOAT) {
+    if (sz == 4) {
+      uint32_t b = (uint32_t)u;
+      float f;
+      memcpy(&f, &b, sizeof f);
+      *v = f;
+    } else if (sz == 8) {
+      double f;
+      memcpy(&f, &u, sizeof f);
+      *v = f;
+    } else {
+      return 0; /* half precision is never writable in the catalogue */
+    }
+  } else if (k == SIM_ZCL_KIND_INT) {
+    if (sz < 8 && (u >> (8 * sz - 1)) & 1)
+      u |= ~0ull << (8 * sz);
+    *v = (double)(int64_t)u;
+  } else {
+    *v = (double)u;
+  }
+  return sz;
+}
+
+/* Write Attributes (0x02, 0x03 undivided, 0x05 no response). */
+static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t delay_ms) {
+  uint8_t buf[DEV_ZCL_FRAME_MAX];
+  struct dev_zcl_w w;
+  int first_err = 0;
+  begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_WRITE_ATTR_RSP);
+  size_t off = 0;
+  if (cmd->len && !cmd->payload)
+    return ZCL_MALFORMED;
+  while (off < cmd->len) {
+    if (cmd->len - off < 3)
+      return ZCL_MALFORMED;
+    uint16_t id = (uint16_t)(cmd->payload[off] | cmd->payload[off + 1] << 8);
+    uint8_t type = cmd->payload[off + 2];
+    off += 3;
+    double v = 0;
+    int sz = read_num(type, cmd->payload + off, cmd->len - off, &v);
+    size_t used;
+    if (sz < 0)
+      return ZCL_MALFORMED;
+    if (sz == 0) { /* a string: skip it by its length prefix */
+      int hs = type == 0x43 || type == 0x44 ? 2 : 1;
+      if (!is_string_type(type) || cmd->len - off < (size_t)hs)
+        return ZCL_MALFORMED;
+      size_t sl = cmd->payload[off] | (hs == 2 ? (size_t)cmd->payload[off + 1] << 8 : 0);
+      if (cmd->len - off - (size_t)hs < sl)
+        return ZCL_MALFORMED;
+      used = (size_t)hs + sl;
+    } else {
+      used = (size_t)sz;
+    }
+    off += used;
+    const struct dev_cat_attr *a = find_attr(r->cm, cmd->endpoint, cmd->cluster, id);
+    int st = 0;
+    if (!a)
+      st = ZCL_UNSUP_ATTRIBUTE;
+    else if (!a->writable || a->v.ch < 0)
+      st = ZCL_READ_ONLY;
+    else if (type != a->v.type)
+      st = ZCL_INVALID_DATA_TYPE;
+    else if (sz == 0 || (a->v.encode != DEV_ENC_LINEAR && a->v.encode != DEV_ENC_NOT))
+      st = ZCL_INVALID_VALUE;
+    if (!st) {
+      double x = a->v.encode == DEV_ENC_NOT
+                     ? (v == 0)
+                     : (v - a->v.offset) / (a->v.scale != 0 ? a->v.scale : 1);
+      apply(r, DEV_DO_SET, a->v.ch, x, delay_ms);
+    } else {
+      if (!first_err)
+        first_err = st;
+      dev_zcl_put_le(&w, (uint64_t)st, 1);
+      dev_zcl_put_le(&w, id, 2);
+    }
+  }
+  if (cmd->command != 0x05) {
+    if (!first_err)
+      dev_zcl_put_le(&w, 0, 1); /* all succeeded: one status byte */
+    send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
+  }
+  return first_err;
+}
+
+static void default_response(struct run *r, const struct sim_dev_cmd *cmd, int status) {
+  uint8_t buf[16];
+  struct dev_zcl_w w;
+  begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_DEFAULT_RSP);
+  dev_zcl_put_le(&w, cmd->command, 1);
+  dev_zcl_put_le(&w, (uint64_t)status, 1);
+  send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
+}
+
+static double arg_value(const struct dev_cat_command *c, const struct sim_dev_cmd *cmd, int *ok) {
+  double v = 0;
+  *ok = 0;
+  if (!cmd->payload || c->arg_off > cmd->len)
+    return 0;
+  int sz = read_num(c->arg_type, cmd->payload + c->arg_off, cmd->len - c->arg_off, &v);
+  if (sz <= 0)
+    return 0;
+  *ok = 1;
+  return v / (c->arg_scale != 0 ? c->arg_scale : 1);
+}
+
+static int generic_command(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                           const struct sim_dev_cmd *cmd, uint32_t *latency_us) {
+  struct run r;
+  run_init(&r, m, d, env);
+  const struct dev_cat_model *cm = r.cm;
+  double lat_ms = dev_rng_range(env->rng, cm->latency_min_ms,
+                                cm->latency_max_ms > cm->latency_min_ms ? cm->latency_max_ms
+                                                                        : cm->latency_min_ms);
+  uint32_t delay_ms = (uint32_t)llround(lat_ms > 0 ? lat_ms : 0);
+  *latency_us = delay_ms * 1000u;
+  if (state_blank(cm, d))
+    first_join(&r); /* a command before the join: the device starts from its initial state */
+  integrate(&r);
+  int st;
+  if (cmd->global) {
+    switch (cmd->command) {
+    case SIM_ZCL_CMD_READ_ATTR:
+      st = read_attrs(&r, cmd);
+      break;
+    case SIM_ZCL_CMD_WRITE_ATTR:
+    case 0x03: /* undivided */
+    case 0x05: /* no response */
+      st = write_attrs(&r, cmd, delay_ms);
+      break;
+    case 0x06: { /* Configure Reporting: accepted; the device keeps its own reporting rules */
+      uint8_t buf[16];
+      struct dev_zcl_w w;
+      begin(&w, buf, sizeof buf, d, cmd->manufacturer_code, 0x07);
+      dev_zcl_put_le(&w, 0, 1);
+      send(cm, d, env, cmd->endpoint, cmd->cluster, &w);
+      st = ZCL_SUCCESS;
+      break;
+    }
+    default:
+      st = ZCL_UNSUP_GENERAL_CMD;
+      break;
+    }
+  } else {
+    const struct dev_cat_command *c = NULL;
+    for (uint8_t i = 0; i < cm->n_cmd; i++) {
+      const struct dev_cat_command *x = &cm->cmd[i];
+      if (x->cluster == cmd->cluster && x->command == cmd->command &&
+          (x->ep == 0 || x->ep == cmd->endpoint)) {
+        c = x;
+        break;
+      }
+    }
+    if (!c) {
+      st = ZCL_UNSUP_CLUSTER_CMD;
+    } else {
+      double k = c->k;
+      int ok = 1;
+      if (c->action == DEV_DO_ARG)
+        k = arg_value(c, cmd, &ok);
+      if (!ok) {
+        st = ZCL_MALFORMED;
+      } else {
+        apply(&r, c->action == DEV_DO_ARG ? DEV_DO_SET : c->action, c->ch, k, delay_ms);
+        st = ZCL_SUCCESS;
+      }
+    }
+    default_response(&r, cmd, st);
+  }
+  meters_follow(&r);
+  report_events(&r);
+  set_next(&r);
+  return st;
+}
+
+static int generic_trigger(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                           const char *event) {
+  struct run r;
+  run_init(&r, m, d, env);
+  const struct dev_cat_model *cm = r.cm;
+  const struct dev_cat_trigger *t = NULL;
+  for (uint8_t i = 0; i < cm->n_trig; i++)
+    if (strcmp(cm->trig[i].name, event) == 0) {
+      t = &cm->trig[i];
+      break;
+    }
+  if (!t)
+    return SIM_ENOTFOUND;
+  if (state_blank(cm, d))
+    first_join(&r);
+  integrate(&r);
+  apply(&r, t->action, t->ch, t->k, 0);
+  meters_follow(&r);
+  report_events(&r);
+  set_next(&r);
+  return 0;
+}
+
+const struct sim_model_ops dev_generic_ops = {
+    .join = generic_join,
+    .tick = generic_tick,
+    .command = generic_command,
+    .trigger = generic_trigger,
+};
