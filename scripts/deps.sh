@@ -12,6 +12,8 @@ PKGS=(
   libsqlite3-dev                    # reference platform store
   libjansson-dev                    # JSON summaries
   libyaml-dev                       # device catalogue files
+  liblua5.4-dev                     # scenario scripts
+  python3-junitparser               # tests: a JUnit consumer reads --junit files
   libcmocka-dev                     # unit tests
   python3                           # bench/fleet/run.sh reads summaries with it
   python3-yaml                      # scripts/devices-doc.py regenerates docs/devices.md

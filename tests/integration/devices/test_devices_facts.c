@@ -1,6 +1,6 @@
 /* THE FACTS WALK: the acceptance test of the device catalogue.
  *
- * Reads the facts file (../shared/devices/aqara-zigbee.json; HUBSIM_FACTS overrides) and, for
+ * Reads the facts file (tests/data/aqara-zigbee.json; HUBSIM_FACTS overrides) and, for
  * every device entry and every model id in it, runs `hubsim devices show ID --json` and
  * `hubsim devices sample ID --seed 1 --duration 26h --json`, then checks each fact the file
  * states against what the binary says and sends: endpoints and clusters, reported attributes
@@ -1023,7 +1023,7 @@ static json_t *load_facts(void) {
   if (!*path) {
     const char *src = getenv("HUBSIM_SOURCE_DIR");
     assert_non_null(src);
-    snprintf(def, sizeof def, "%s/../shared/devices/aqara-zigbee.json", src);
+    snprintf(def, sizeof def, "%s/tests/data/aqara-zigbee.json", src);
     path = def;
   }
   json_error_t e;

@@ -1,7 +1,7 @@
 /* Every ZCL data type the device catalogue uses (docs/catalog.md "ZCL type names"), byte for
  * byte through the device encoder (devices/zcl_enc.c) and back through the hub-side decoder
  * (sim/wire/zcl.c); the response helpers; and the Xiaomi heartbeat examples of
- * ../shared/devices/aqara-zigbee.json rebuilt tag by tag with dev_xiaomi_put_hb. */
+ * tests/data/aqara-zigbee.json rebuilt tag by tag with dev_xiaomi_put_hb. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
