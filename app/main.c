@@ -6,7 +6,7 @@
 #include "app/run.h"
 #include "platform/platform.h"
 
-#define HUBSIM_VERSION "0.1.0"
+#include "app/version.h"
 
 static void usage(FILE *out) {
   fprintf(out,

@@ -16,11 +16,15 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "app/admin_client.h"
 #include "app/opts.h"
+#include "app/run_internal.h"
+#include "app/version.h"
 #include "app/workers.h"
 #include "devices/cat.h"
 #include "devices/catalog.h"
 #include "platform/platform.h"
+#include "recorders/junit.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
 #include "sim/core/log.h"
@@ -29,35 +33,21 @@
 
 #define DEFAULT_KEY "hubsim-demo-fleet-key"
 
-struct run_opts {
-  const char *platform;
-  uint64_t hubs, dph, seed;
-  double duration_s, ramp, drain_s, max_lag_ms, command_rate, speedup, warmup_s;
-  const char *mix;
-  const char *key;
-  const char *bind;
-  const char *summary;
-  const char *db;
-  int quiet;
-  int allow_lag;
-  uint64_t workers; /* --workers: processes holding the fleet (1: this one) */
-  uint32_t shard;   /* --worker K/N: this process is worker K of N (internal) */
-  uint32_t shards;
-  const char *catalog[8]; /* --catalog DIR, repeatable */
-  size_t n_catalog;
-  const char *hub_model;
-  uint64_t radio_hops;
-  double radio_delay_ms, radio_loss, sleepy_hold_s;
-};
-
 static void run_usage(FILE *out) {
   fprintf(
       out,
-      "usage: hubsim run [FLAGS]\n"
+      "usage: hubsim run [SCENARIO] [FLAGS]\n"
       "\n"
       "Runs a fleet of virtual hubs and devices against a hubrpc platform. Without --platform\n"
       "it starts the reference platform on a free loopback port (in its own thread, with a\n"
-      "store in a temporary file) and runs the demo fleet against it.\n"
+      "store in a temporary file).\n"
+      "\n"
+      "SCENARIO is a Lua script (docs/scenarios.md) that sets up the fleet, drives it over\n"
+      "time and states expectations: a path (my.lua) or the name of one of the built-in\n"
+      "library (demo, smoke, morning-rush, power-cut, reconnect-storm, automation-latency,\n"
+      "battery-day, command-fanout). Flags given explicitly override the scenario's values.\n"
+      "Without SCENARIO and without --hubs, --devices-per-hub, --mix or --duration, the\n"
+      "demo scenario runs.\n"
       "\n"
       "fleet:\n"
       "  --hubs N              hubs in the fleet (default 100)\n"
@@ -112,15 +102,25 @@ static void run_usage(FILE *out) {
       "                        temporary file removed at the end)\n"
       "  --ui none             headless (the only interface of this build)\n"
       "\n"
+      "clock:\n"
+      "  --clock real|virtual  virtual: discrete-event time with the embedded platform in this\n"
+      "                        process over an in-memory transport; a simulated day takes\n"
+      "                        seconds and the same seed repeats byte for byte (default real,\n"
+      "                        or the scenario's)\n"
+      "  --platform-admin H:P  an external platform's admin line interface, for the scenario's\n"
+      "                        platform operations (commands, automations, timers)\n"
+      "\n"
       "output:\n"
       "  --summary FILE        write the JSON summary (docs/summary.md) to FILE\n"
+      "  --junit FILE          write JUnit XML: a test case per expectation (docs/ci.md)\n"
       "  -q, --quiet           no progress lines on stderr\n"
       "  -h, --help            this text\n"
       "\n"
       "Progress goes to stderr once a second; the summary to stdout at the end.\n"
-      "Exit codes: 0 every report accounted for, 1 messages lost (by hubsim, or by the\n"
-      "platform after acknowledging them), 2 usage error, 3 runtime\n"
-      "failure (platform unreachable), 4 the generator could not keep its schedule.\n");
+      "Exit codes: 0 every report accounted for and every expectation held, 1 messages lost\n"
+      "(by hubsim, or by the platform after acknowledging them) or an expectation failed, 2\n"
+      "usage, input or scenario script error, 3 runtime failure (platform unreachable), 4 the\n"
+      "generator could not keep its schedule.\n");
 }
 
 /* ---- embedded platform in its own thread --------------------------------------------------- */
@@ -129,6 +129,10 @@ struct embedded {
   uv_thread_t thread;
   uv_loop_t loop;
   uv_async_t stop;
+  uv_async_t call; /* runs call_fn in the platform's thread (scenario platform operations) */
+  int (*call_fn)(struct embedded *e, void *arg);
+  void *call_arg;
+  int call_rc, call_done;
   uv_mutex_t mu;
   uv_cond_t cv;
   int ready;
@@ -146,12 +150,99 @@ static void emb_stopped(struct plat_server *srv, void *arg) {
   struct embedded *e = arg;
   plat_server_counters(srv, &e->final);
   uv_close((uv_handle_t *)&e->stop, NULL);
+  uv_close((uv_handle_t *)&e->call, NULL);
 }
 
 static void emb_on_stop(uv_async_t *a) {
   struct embedded *e = a->data;
-  if (plat_server_stop(e->srv, emb_stopped, e))
+  if (plat_server_stop(e->srv, emb_stopped, e)) {
     uv_close((uv_handle_t *)&e->stop, NULL);
+    uv_close((uv_handle_t *)&e->call, NULL);
+  }
+}
+
+static void emb_on_call(uv_async_t *a) {
+  struct embedded *e = a->data;
+  uv_mutex_lock(&e->mu);
+  if (e->call_fn && !e->call_done) {
+    e->call_rc = e->call_fn(e, e->call_arg);
+    e->call_done = 1;
+    uv_cond_broadcast(&e->cv);
+  }
+  uv_mutex_unlock(&e->mu);
+}
+
+/* Runs fn in the platform's thread and waits for it: the control path only (a scenario's
+ * platform operations), never per report. */
+static int emb_call(struct embedded *e, int (*fn)(struct embedded *e, void *arg), void *arg) {
+  uv_mutex_lock(&e->mu);
+  e->call_fn = fn;
+  e->call_arg = arg;
+  e->call_done = 0;
+  uv_mutex_unlock(&e->mu);
+  uv_async_send(&e->call);
+  uv_mutex_lock(&e->mu);
+  while (!e->call_done)
+    uv_cond_wait(&e->cv, &e->mu);
+  int rc = e->call_rc;
+  e->call_fn = NULL;
+  uv_mutex_unlock(&e->mu);
+  return rc;
+}
+
+/* The scenario's platform operations, run in the platform's thread: each packs its arguments
+ * and runs the direct operation (run_virtual.c) there. */
+struct emb_op {
+  int which;
+  const void *a;
+  uint8_t ep, command;
+  uint16_t cluster;
+  const uint8_t *payload;
+  size_t len;
+  uint64_t *id;
+  const char *name;
+  double *out;
+};
+
+static int emb_op_run(struct embedded *e, void *arg) {
+  struct emb_op *op = arg;
+  struct scn_platform_ops d;
+  app_platform_ops_direct(&d, e->srv);
+  switch (op->which) {
+  case 0:
+    return d.command(d.arg, op->a, op->ep, op->cluster, op->command, op->payload, op->len, op->id);
+  case 1:
+    return d.rule_add(d.arg, op->a, op->id);
+  case 2:
+    return d.timer_add(d.arg, op->a, op->id);
+  default:
+    return d.metric(d.arg, op->name, op->out);
+  }
+}
+
+static int emb_command(void *arg, const struct scn_device_ref *dev, uint8_t ep, uint16_t cluster,
+                       uint8_t command, const uint8_t *payload, size_t len, uint64_t *cmd_id) {
+  struct emb_op op = {.which = 0,
+                      .a = dev,
+                      .ep = ep,
+                      .command = command,
+                      .cluster = cluster,
+                      .payload = payload,
+                      .len = len,
+                      .id = cmd_id};
+  return emb_call(arg, emb_op_run, &op);
+}
+static int emb_rule_add(void *arg, const struct scn_rule *r, uint64_t *id) {
+  struct emb_op op = {.which = 1, .a = r, .id = id};
+  return emb_call(arg, emb_op_run, &op);
+}
+static int emb_timer_add(void *arg, const struct scn_timer *t, uint64_t *id) {
+  struct emb_op op = {.which = 2, .a = t, .id = id};
+  return emb_call(arg, emb_op_run, &op);
+}
+static int emb_metric(void *arg, const char *name, double *out) {
+  struct emb_op op = {.which = 3, .name = name, .out = out};
+  return emb_call(arg, emb_op_run, &op);
 }
 
 static void emb_thread(void *arg) {
@@ -166,6 +257,8 @@ static void emb_thread(void *arg) {
   if (rc == 0) {
     uv_async_init(&e->loop, &e->stop, emb_on_stop);
     e->stop.data = e;
+    uv_async_init(&e->loop, &e->call, emb_on_call);
+    e->call.data = e;
   }
   uv_mutex_lock(&e->mu);
   e->rc = rc;
@@ -246,6 +339,10 @@ struct run {
   uint64_t workers_rss;
   struct sim_fleet_stats *prev, *cur;
   struct app_workers *workers; /* control of --workers N: the fleet runs in them */
+  struct scn *scn;             /* the scenario, NULL: none */
+  int script_failed;           /* a scenario callback failed: the run stops, exit 2 */
+  struct scn_results res;      /* taken in stop_all, before the fleet stops */
+  int have_res;
 };
 
 /* CPU of this thread so far (the fleet runs on it; an embedded platform has its own). */
@@ -288,7 +385,14 @@ static void stop_all(struct run *r) {
   if (r->o.shards > 1 &&
       app_worker_send(APP_WORKER_FD, r->cur, r->cpu_user_s, r->cpu_sys_s, 1) != 0)
     fprintf(stderr, "hubsim run: worker %u: cannot report to the control process\n", r->o.shard);
+  if (r->scn) {
+    /* Judged while the fleet still runs: "hubs online" means something only now. */
+    scn_finish(r->scn, &r->res);
+    r->have_res = 1;
+  }
   sim_fleet_stop(r->fleet, fleet_stopped, r);
+  if (r->scn)
+    scn_stop(r->scn); /* its scheduler's handles close with the others */
   close_handles(r);
 }
 
@@ -348,6 +452,15 @@ static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev,
 static void on_progress(uv_timer_t *t) {
   struct run *r = t->data;
   static struct sim_hist d_ack, d_send, d_tick;
+  if (r->scn && r->phase == 0) {
+    struct scn_error err;
+    scn_poll(r->scn);
+    if (scn_failed(r->scn, &err)) {
+      fprintf(stderr, "hubsim run: %s:%d: %s\n", err.file, err.line, err.message);
+      r->script_failed = 1;
+      begin_drain(r);
+    }
+  }
   snapshot(r, r->cur);
   if (r->workers && r->cur->hubs == 0)
     return; /* no worker has reported yet */
@@ -475,6 +588,144 @@ static const char *const *worker_argv(int k, void *arg) {
   return WA.argv;
 }
 
+/* ---- scenarios and outputs ---------------------------------------------------------------------
+ */
+
+const char *app__builtin_scenario_file(size_t i, const char **name, size_t *len);
+
+/* A scenario named without a path or an extension ("smoke") is one of the built-in library
+ * (scenarios/NAME.lua, embedded at build time). 0 and the text, or SIM_ENOTFOUND. */
+static int app_builtin_scenario(const char *arg, char *path, size_t cap, const char **text,
+                                size_t *len) {
+  if (strchr(arg, '/') || strstr(arg, ".lua"))
+    return SIM_ENOTFOUND;
+  const char *name;
+  size_t n;
+  for (size_t i = 0;; i++) {
+    const char *t = app__builtin_scenario_file(i, &name, &n);
+    if (!t)
+      return SIM_ENOTFOUND;
+    size_t l = strlen(arg);
+    if (strncmp(name, arg, l) == 0 && strcmp(name + l, ".lua") == 0) {
+      snprintf(path, cap, "scenarios/%s", name);
+      *text = t;
+      *len = n;
+      return 0;
+    }
+  }
+}
+
+/* Devices per hub from the scenario's range or distribution (fleet.h devices_of_hub). */
+static struct scn *dph_scn;
+static uint64_t dph_seed;
+static uint32_t devices_of_hub(void *arg, uint32_t g) {
+  (void)arg;
+  return scn_devices_of_hub(dph_scn, dph_seed, g);
+}
+
+static void fill_platform_view(struct rec_platform_view *pv, const struct plat_counters *c) {
+  pv->present = 1;
+  pv->reports_stored = c->reports_committed;
+  pv->duplicates = c->seq_duplicate;
+  pv->joined = c->joined;
+  pv->commands_sent = c->commands_sent;
+  pv->commands_ok = c->commands_ok;
+  pv->commands_failed = c->commands_failed;
+  pv->commands_timed_out = c->commands_timed_out;
+  pv->sessions_accepted = c->sessions_accepted;
+  pv->auth_failed = c->auth_failed;
+}
+
+/* The summary (stdout, --summary) and the JUnit file (--junit) of a finished run; returns the
+ * exit code. */
+static int report_run(const struct run_opts *o, struct scn *scn, struct run_outcome *oc,
+                      struct rec_run_info *info, const char *forced_fail, int is_virtual) {
+  static struct rec_expectation exps[256];
+  struct rec_scenario sc;
+  struct scn_results res;
+  struct scn_error serr;
+  memset(&sc, 0, sizeof sc);
+  if (scn) {
+    if (oc->have_res)
+      res = oc->res;
+    else
+      scn_finish(scn, &res);
+    size_t n = res.n_exp < 256 ? res.n_exp : 256;
+    for (size_t i = 0; i < n; i++) {
+      const struct scn_expectation *e = &res.exp[i];
+      exps[i] = (struct rec_expectation){.metric = e->metric,
+                                         .op = e->op,
+                                         .threshold = e->threshold,
+                                         .threshold_text = e->threshold_text,
+                                         .unit = e->unit,
+                                         .after_s = e->after_s,
+                                         .value = e->value,
+                                         .at_s = e->at_s,
+                                         .verdict = e->verdict == SCN_PASS   ? REC_EXP_PASS
+                                                    : e->verdict == SCN_FAIL ? REC_EXP_FAIL
+                                                                             : REC_EXP_NO_DATA,
+                                         .file = e->file,
+                                         .line = e->line};
+    }
+    sc.name = scn_config(scn)->name;
+    sc.phase = res.phase;
+    sc.steps_run = res.steps_run;
+    sc.exp = exps;
+    sc.n_exp = n;
+    sc.automation = res.automation && res.automation->count ? res.automation : NULL;
+    if (oc->script_failed && scn_failed(scn, &serr)) {
+      static char msg[600], file[256];
+      snprintf(msg, sizeof msg, "%s", serr.message);
+      snprintf(file, sizeof file, "%s", serr.file);
+      sc.error = msg;
+      sc.error_file = file;
+      sc.error_line = serr.line;
+    } else if (oc->script_failed) {
+      sc.error = "the scenario could not start";
+    }
+  }
+  info->virtual_clock = is_virtual;
+  info->wall_s = oc->elapsed_s;
+  info->scenario = scn ? &sc : NULL;
+  struct rec_verdict v;
+  rec_verdict_compute(info, oc->st, &oc->pv, &v);
+  if (forced_fail) {
+    v.exit_code = 3;
+    v.text = forced_fail;
+  }
+  if (oc->runtime_failed && v.exit_code == 0) {
+    v.exit_code = 3;
+    v.text = "FAIL: the run could not go on (see the messages above)";
+  }
+  if (v.exit_code == 4 && o->allow_lag) {
+    v.exit_code = 0;
+    v.text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
+  }
+  rec_summary_print(stdout, info, oc->st, &oc->pv, &v);
+  if (o->summary) {
+    int rc = rec_summary_write(o->summary, info, oc->st, &oc->pv, &v);
+    if (rc) {
+      fprintf(stderr, "hubsim run: --summary '%s': cannot write: %s\n", o->summary,
+              sim_strerror(rc));
+      if (v.exit_code == 0)
+        v.exit_code = 3;
+    }
+  }
+  if (o->junit) {
+    struct rec_junit_suite js;
+    rec_junit_suite_from_run(&js, info, &v);
+    js.clock = is_virtual ? "virtual" : "real";
+    js.version = HUBSIM_VERSION;
+    int rc = rec_junit_write(o->junit, &js);
+    if (rc) {
+      fprintf(stderr, "hubsim run: --junit '%s': cannot write: %s\n", o->junit, sim_strerror(rc));
+      if (v.exit_code == 0)
+        v.exit_code = 3;
+    }
+  }
+  return v.exit_code;
+}
+
 /* ---- flags ----------------------------------------------------------------------------------- */
 
 static int parse_mix(const char *text, struct sim_fleet_config *cfg) {
@@ -593,6 +844,9 @@ int app_run_main(int argc, char **argv) {
                                            {"radio-delay", required_argument, 0, 'y'},
                                            {"radio-loss", required_argument, 0, 'l'},
                                            {"sleepy-hold", required_argument, 0, 'Y'},
+                                           {"clock", required_argument, 0, 'T'},
+                                           {"junit", required_argument, 0, 'J'},
+                                           {"platform-admin", required_argument, 0, 'a'},
                                            {"quiet", no_argument, 0, 'q'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -621,30 +875,37 @@ int app_run_main(int argc, char **argv) {
     case 'H':
       if (app_parse_u64(optarg, 1, 0xFFFFFF, &o.hubs))
         return bad("--hubs", optarg, "expected a whole number from 1 to 16777215");
+      o.set |= RUN_SET_HUBS;
       break;
     case 'D':
       if (app_parse_u64(optarg, 1, 65535, &o.dph))
         return bad("--devices-per-hub", optarg, "expected a whole number from 1 to 65535");
+      o.set |= RUN_SET_DPH;
       break;
     case 'M':
       o.mix = optarg;
+      o.set |= RUN_SET_MIX;
       break;
     case 'd':
       if (app_parse_duration(optarg, &o.duration_s) || o.duration_s <= 0)
         return bad("--duration", optarg, "expected a positive duration such as 30s, 5m or 2h");
+      o.set |= RUN_SET_DURATION;
       break;
     case 'S':
       if (app_parse_u64(optarg, 0, UINT64_MAX, &o.seed))
         return bad("--seed", optarg, "expected a whole number");
+      o.set |= RUN_SET_SEED;
       break;
     case 'R':
       if (app_parse_double(optarg, 0, 1e7, &o.ramp))
         return bad("--ramp", optarg, "expected hubs per second, 0 or more");
+      o.set |= RUN_SET_RAMP;
       break;
     case 'K':
       if (!*optarg || strlen(optarg) > 128)
         return bad("--fleet-key", "...", "expected 1 to 128 bytes");
       o.key = optarg;
+      o.set |= RUN_SET_KEY;
       break;
     case 'B':
       o.bind = optarg;
@@ -695,6 +956,7 @@ int app_run_main(int argc, char **argv) {
     case 'X':
       if (app_parse_double(optarg, 0.001, 1e6, &o.speedup))
         return bad("--speedup", optarg, "expected a factor from 0.001 to 1000000");
+      o.set |= RUN_SET_SPEEDUP;
       break;
     case 'c':
       if (o.n_catalog == sizeof(o.catalog) / sizeof(o.catalog[0]))
@@ -703,6 +965,22 @@ int app_run_main(int argc, char **argv) {
       break;
     case 'g':
       o.hub_model = optarg;
+      o.set |= RUN_SET_HUB_MODEL;
+      break;
+    case 'T':
+      if (strcmp(optarg, "virtual") == 0)
+        o.clock_virtual = 1;
+      else if (strcmp(optarg, "real") == 0)
+        o.clock_virtual = 0;
+      else
+        return bad("--clock", optarg, "expected real or virtual");
+      o.set |= RUN_SET_CLOCK;
+      break;
+    case 'J':
+      o.junit = optarg;
+      break;
+    case 'a':
+      o.platform_admin = optarg;
       break;
     case 'j':
       if (app_parse_u64(optarg, 1, 16, &o.radio_hops))
@@ -734,10 +1012,21 @@ int app_run_main(int argc, char **argv) {
       return 2;
     }
   }
+  if (optind < argc)
+    o.scenario = argv[optind++];
+  if (!o.scenario && o.workers <= 1 && o.shards <= 1 &&
+      !(o.set & (RUN_SET_HUBS | RUN_SET_DPH | RUN_SET_MIX | RUN_SET_DURATION))) {
+    /* Nothing says what to run: the demo scenario of the library, when this build has it. */
+    char p[64];
+    const char *t;
+    size_t n;
+    if (app_builtin_scenario("demo", p, sizeof p, &t, &n) == 0)
+      o.scenario = "demo";
+  }
   if (optind < argc) {
     fprintf(stderr,
-            "hubsim run: unexpected argument '%s': scenario scripts are not part of this "
-            "build; use the fleet flags (see hubsim run --help)\n",
+            "hubsim run: unexpected argument '%s': one scenario at most (see hubsim run "
+            "--help)\n",
             argv[optind]);
     return 2;
   }
@@ -754,6 +1043,60 @@ int app_run_main(int argc, char **argv) {
     else
       fprintf(stderr, "hubsim run: %s: %s\n", cerr.file, cerr.reason);
     return 2;
+  }
+  /* The scenario: its declarations are defaults that explicit flags override. */
+  static struct scn *scn;
+  scn = NULL;
+  if (o.scenario) {
+    struct scn_limits lim;
+    struct scn_error serr;
+    scn_limits_default(&lim);
+    char path[PATH_MAX];
+    const char *text = NULL;
+    size_t text_len = 0;
+    if (app_builtin_scenario(o.scenario, path, sizeof path, &text, &text_len) != 0)
+      snprintf(path, sizeof path, "%s", o.scenario);
+    if (scn_load(path, text, text_len, &lim, &scn, &serr)) {
+      if (serr.line > 0)
+        fprintf(stderr, "hubsim run: %s:%d: %s\n", serr.file, serr.line, serr.message);
+      else
+        fprintf(stderr, "hubsim run: %s: %s\n", serr.file[0] ? serr.file : path, serr.message);
+      return 2;
+    }
+    const struct scn_config *sc = scn_config(scn);
+    if (sc->has_fleet) {
+      if (!(o.set & RUN_SET_HUBS) && sc->hubs)
+        o.hubs = sc->hubs;
+      if (!(o.set & RUN_SET_DPH))
+        o.dph = sc->dph_kind == SCN_DPH_FIXED ? sc->dph : sc->dph_max;
+      if (!(o.set & RUN_SET_MIX) && sc->mix)
+        o.mix = sc->mix;
+      if (!(o.set & RUN_SET_HUB_MODEL) && sc->hub_model)
+        o.hub_model = sc->hub_model;
+      if (!(o.set & RUN_SET_KEY) && sc->fleet_key)
+        o.key = sc->fleet_key;
+    }
+    if (!(o.set & RUN_SET_DURATION) && sc->duration_s > 0)
+      o.duration_s = sc->duration_s;
+    if (!(o.set & RUN_SET_RAMP) && sc->ramp >= 0)
+      o.ramp = sc->ramp;
+    if (!(o.set & RUN_SET_SEED) && sc->seed)
+      o.seed = sc->seed;
+    if (!(o.set & RUN_SET_SPEEDUP) && sc->speedup > 0)
+      o.speedup = sc->speedup;
+    if (!(o.set & RUN_SET_CLOCK) && sc->clock_virtual >= 0)
+      o.clock_virtual = sc->clock_virtual;
+    if (o.workers > 1 || o.shards > 1) {
+      scn_free(scn);
+      return bad("--workers", "", "a scenario runs its fleet in one process in this version");
+    }
+  }
+  if (o.clock_virtual && (o.platform || o.workers > 1)) {
+    if (scn)
+      scn_free(scn);
+    return bad("--clock", "virtual",
+               "needs the embedded platform in this process (no --platform, "
+               "no --workers)");
   }
   const char *hub_id = o.hub_model ? o.hub_model : "lumi.gateway.aqcn02";
   const struct dev_cat_hub *hub = dev_cat_find_hub(dev_cat_global(), hub_id);
@@ -783,6 +1126,16 @@ int app_run_main(int argc, char **argv) {
   cfg.radio_hop_delay = (sim_time_t)(o.radio_delay_ms * 1000);
   cfg.radio_loss = o.radio_loss;
   cfg.sleepy_hold = (sim_time_t)(o.sleepy_hold_s * 1e6);
+  if (scn) {
+    const struct scn_config *sc = scn_config(scn);
+    if (sc->has_fleet && sc->prefix)
+      snprintf(cfg.hub_prefix, sizeof cfg.hub_prefix, "%s", sc->prefix);
+    if (sc->has_fleet && sc->dph_kind != SCN_DPH_FIXED && !(o.set & RUN_SET_DPH)) {
+      dph_scn = scn;
+      dph_seed = o.seed;
+      cfg.devices_of_hub = devices_of_hub;
+    }
+  }
   memcpy(cfg.fleet_key, o.key, strlen(o.key));
   cfg.fleet_key_len = strlen(o.key);
   rc = parse_mix(o.mix, &cfg);
@@ -792,6 +1145,56 @@ int app_run_main(int argc, char **argv) {
     return bad("--mix", o.mix, "expected MODEL[:WEIGHT],... with positive weights");
   if (o.bind && parse_bind(o.bind, &cfg))
     return bad("--bind", o.bind, "expected IPv4 addresses or ranges A-B (at most 256)");
+
+  if (o.clock_virtual) {
+    static struct sim_fleet_stats fin;
+    struct run_outcome oc;
+    memset(&oc, 0, sizeof oc);
+    oc.st = &fin;
+    int ec = 0;
+    /* The virtual clock starts at 2026-01-01T00:00:00Z whatever the date: the summary of a
+     * virtual run depends on its inputs only. */
+    const char *started_v = "2026-01-01T00:00:00Z";
+    if (!o.quiet)
+      fprintf(stderr,
+              "hubsim run: %u hubs x %u devices against the embedded reference platform, virtual "
+              "clock, %.0f s, seed %" PRIu64 "%s%s\n",
+              cfg.hubs, cfg.devices_per_hub, o.duration_s, o.seed, scn ? ", scenario " : "",
+              scn ? scn_config(scn)->name : "");
+    app_run_virtual(&o, &cfg, scn, &oc, &ec);
+    if (oc.runtime_failed && !oc.st->hubs) {
+      if (scn)
+        scn_free(scn);
+      return 3;
+    }
+    fill_platform_view(&oc.pv, &oc.pc_raw);
+    oc.pv.present = 1;
+    struct rec_run_info vinfo = {.platform_url = "embedded reference platform (virtual clock)",
+                                 .seed = o.seed,
+                                 .duration_s = o.duration_s,
+                                 .elapsed_s = oc.virtual_s,
+                                 .ramp = o.ramp,
+                                 .mix = o.mix ? o.mix : "all",
+                                 .devices_per_hub = cfg.devices_per_hub,
+                                 .max_lag_ms = o.max_lag_ms,
+                                 .started_at = started_v,
+                                 .cpu_user_s = oc.cpu_user_s,
+                                 .cpu_sys_s = oc.cpu_sys_s,
+                                 .platform_in_process = 1,
+                                 .workers = 1,
+                                 .speedup = o.speedup,
+                                 .drain_s = o.drain_s,
+                                 .queue_max = cfg.queue_max,
+                                 .allow_lag = o.allow_lag,
+                                 .warmup_s = o.warmup_s};
+    struct rusage vru;
+    if (getrusage(RUSAGE_SELF, &vru) == 0)
+      vinfo.max_rss_bytes = (uint64_t)vru.ru_maxrss * 1024u;
+    int code = report_run(&o, scn, &oc, &vinfo, NULL, 1);
+    if (scn)
+      scn_free(scn);
+    return code;
+  }
 
   struct embedded emb;
   int embedded = !o.platform;
@@ -888,6 +1291,37 @@ int app_run_main(int argc, char **argv) {
   uv_signal_start(&r.sigint, on_signal, SIGINT);
   uv_signal_start(&r.sigterm, on_signal, SIGTERM);
   signal(SIGPIPE, SIG_IGN);
+  if (scn) {
+    struct scn_platform_ops ops;
+    struct scn_error serr;
+    memset(&ops, 0, sizeof ops);
+    if (embedded) {
+      ops.arg = &emb;
+      ops.command = emb_command;
+      ops.rule_add = emb_rule_add;
+      ops.timer_add = emb_timer_add;
+      ops.metric = emb_metric;
+    }
+    /* An external platform offers them through its admin lines (--platform-admin); without
+     * it the script's platform calls fail with a message that says so. */
+    static struct app_admin admin;
+    if (!embedded && o.platform_admin) {
+      if (app_admin_init(&admin, o.platform_admin))
+        fprintf(stderr, "hubsim run: --platform-admin '%s': expected HOST:PORT\n",
+                o.platform_admin);
+      else
+        app_admin_ops(&admin, &ops);
+    }
+    scn_set_seed(scn, o.seed);
+    if (scn_start(scn, r.fleet, &ops, &serr)) {
+      fprintf(stderr, "hubsim run: %s:%d: %s\n", serr.file, serr.line, serr.message);
+      r.script_failed = 1;
+      scn_stop(scn);
+      begin_drain(&r);
+    } else {
+      r.scn = scn;
+    }
+  }
   if (r.fleet)
     sim_fleet_start(r.fleet);
   uv_run(r.loop, UV_RUN_DEFAULT);
@@ -942,33 +1376,29 @@ int app_run_main(int argc, char **argv) {
     info.max_rss_bytes = r.workers_rss; /* the generator processes, summed */
   else if (getrusage(RUSAGE_SELF, &ru) == 0)
     info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;
-  struct rec_verdict v;
-  rec_verdict_compute(&info, r.cur, &pv, &v);
-  if (worker_failed >= 0) {
-    /* Its last figures are in the merge, but not its end: the run cannot be judged. */
-    v.exit_code = 3;
-    v.text = "FAIL: a worker process ended without its final figures";
+  if (worker_failed >= 0)
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);
-  }
-  if (v.exit_code == 4 && o.allow_lag) {
-    v.exit_code = 0;
-    v.text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
-  }
-  rec_summary_print(stdout, &info, r.cur, &pv, &v);
-  if (o.summary) {
-    rc = rec_summary_write(o.summary, &info, r.cur, &pv, &v);
-    if (rc) {
-      fprintf(stderr, "hubsim run: --summary '%s': cannot write: %s\n", o.summary,
-              sim_strerror(rc));
-      if (v.exit_code == 0)
-        v.exit_code = 3;
-    }
-  }
+  struct run_outcome oc;
+  memset(&oc, 0, sizeof oc);
+  oc.st = r.cur;
+  oc.pv = pv;
+  oc.elapsed_s = r.elapsed_s;
+  oc.cpu_user_s = r.cpu_user_s;
+  oc.cpu_sys_s = r.cpu_sys_s;
+  oc.script_failed = r.script_failed;
+  oc.res = r.res;
+  oc.have_res = r.have_res;
+  int exit_code = report_run(
+      &o, scn, &oc, &info,
+      worker_failed >= 0 ? "FAIL: a worker process ended without its final figures" : NULL, 0);
+  if (scn)
+    scn_free(scn);
+  r.scn = NULL;
   sim_fleet_free(r.fleet);
   if (r.t)
     sim_transport_free(r.t);
   app_workers_free(r.workers);
   uv_loop_close(r.loop);
-  return v.exit_code;
+  return exit_code;
 }

@@ -4,6 +4,7 @@
  * malformed line gets {"error":...}, an overlong line closes the client. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,12 @@ char *plat_counters_json(const struct plat_counters *c) {
   F(command_results_unknown);
   F(command_results_late);
   F(hubs_known);
+  F(rules_fired);
+  F(rule_commands);
+  F(rule_target_offline);
+  F(timers_fired);
+  F(timer_commands);
+  F(timer_target_offline);
 #undef F
   json_object_set_new(o, "errors_sent", errors_json(c->errors_sent));
   json_object_set_new(o, "errors_received", errors_json(c->errors_received));
@@ -145,6 +152,167 @@ static int hexval(char ch) {
   return -1;
 }
 
+/* Parses PAYLOADHEX into buf (cap bytes). 0 or -1. */
+static int parse_payload(const char *p, uint8_t *buf, size_t cap, size_t *len) {
+  size_t n = strlen(p);
+  if (n % 2 || n / 2 > cap)
+    return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return -1;
+    buf[i] = (uint8_t)(hi << 4 | lo);
+  }
+  *len = n / 2;
+  return 0;
+}
+
+static char *reply_id(const char *key, uint64_t id) {
+  json_t *o = json_pack("{s:I}", key, (json_int_t)id);
+  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return s;
+}
+
+/* Parses "THEN_HUB THEN_EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX]" (n is 5 or 6
+ * tokens) into a (whose pointers point into tok and payload). NULL, or the error reply. */
+static char *parse_action(char **tok, int n, struct plat_action *a, uint8_t *payload, size_t cap) {
+  uint64_t eui, ep, cl, cmd;
+  memset(a, 0, sizeof(*a));
+  size_t hl = strlen(tok[0]);
+  int hub_ok = hl >= 1 && hl <= SIM_HUBRPC_HUB_ID_MAX;
+  for (size_t i = 0; hub_ok && i < hl; i++) {
+    char ch = tok[0][i];
+    hub_ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '.' || ch == '_' || ch == ':' || ch == '-';
+  }
+  if (!hub_ok)
+    return reply_error("bad THEN_HUB '%.64s' (1..64 of [A-Za-z0-9._:-])", tok[0]);
+  if (parse_hex(tok[1], UINT64_MAX, &eui))
+    return reply_error("bad THEN_EUI64HEX '%.64s'", tok[1]);
+  if (parse_dec(tok[2], 255, &ep))
+    return reply_error("bad ENDPOINT '%.64s' (0..255)", tok[2]);
+  if (parse_hex(tok[3], 0xFFFF, &cl))
+    return reply_error("bad CLUSTERHEX '%.64s' (0..ffff)", tok[3]);
+  if (parse_hex(tok[4], 0xFF, &cmd))
+    return reply_error("bad COMMANDHEX '%.64s' (0..ff)", tok[4]);
+  if (n == 6 && parse_payload(tok[5], payload, cap, &a->len))
+    return reply_error("bad PAYLOADHEX '%.64s' (even number of hex digits, <= 1024 bytes)", tok[5]);
+  a->hub_id = tok[0];
+  a->eui64 = eui;
+  a->endpoint = (uint32_t)ep;
+  a->cluster = (uint32_t)cl;
+  a->command = (uint32_t)cmd;
+  a->payload = a->len ? payload : NULL;
+  return NULL;
+}
+
+#define RULE_USAGE                                                                                 \
+  "usage: rule add WHEN_EUI64HEX CLUSTERHEX ATTRHEX [=VALUE|<VALUE|>VALUE|*] THEN_HUB "            \
+  "THEN_EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX] | rule del ID%s"
+#define TIMER_USAGE                                                                                \
+  "usage: timer add HH:MM THEN_HUB THEN_EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX] | "   \
+  "timer del ID%s"
+
+/* Parses a condition token: "*", or "=V", "<V", ">V" with V a number (decimal, 0x hex, or
+ * true/false). 0 or -1. */
+static int parse_cond(const char *t, struct plat_rule *r) {
+  if (strcmp(t, "*") == 0) {
+    r->op = PLAT_RULE_ANY;
+    return 0;
+  }
+  r->op = t[0] == '=' ? PLAT_RULE_EQ : t[0] == '<' ? PLAT_RULE_LT : PLAT_RULE_GT;
+  const char *v = t + 1;
+  if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+    r->value = v[0] == 't';
+    return 0;
+  }
+  if (!*v || strlen(v) > 40)
+    return -1;
+  char *end = NULL;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (*end || errno || !isfinite(d))
+    return -1;
+  r->value = d;
+  return 0;
+}
+
+static int is_cond(const char *t) {
+  return strcmp(t, "*") == 0 || t[0] == '=' || t[0] == '<' || t[0] == '>';
+}
+
+static char *admin_del(int (*rm)(struct plat_server *, uint64_t), struct plat_server *srv,
+                       const char *what, char **tok, int n) {
+  uint64_t id;
+  if (n != 3 || parse_dec(tok[2], UINT32_MAX, &id))
+    return reply_error(strcmp(what, "rule") == 0 ? RULE_USAGE : TIMER_USAGE, "");
+  if (rm(srv, id))
+    return reply_error(strcmp(what, "rule") == 0 ? "no rule %.32s" : "no timer %.32s", tok[2]);
+  return reply_id("removed", id);
+}
+
+static char *admin_rule(struct plat_server *srv, char **tok, int n) {
+  if (n >= 2 && strcmp(tok[1], "del") == 0)
+    return admin_del(plat_server_rule_remove, srv, "rule", tok, n);
+  if (n < 2 || strcmp(tok[1], "add") != 0)
+    return reply_error(RULE_USAGE, "");
+  struct plat_rule r = {0};
+  uint64_t eui, cl, attr, id;
+  uint8_t payload[1024];
+  int k = n > 5 && is_cond(tok[5]) ? 6 : 5;
+  if (n - k < 5 || n - k > 6)
+    return reply_error(RULE_USAGE, "");
+  if (parse_hex(tok[2], UINT64_MAX, &eui))
+    return reply_error("bad WHEN_EUI64HEX '%.64s'", tok[2]);
+  if (parse_hex(tok[3], 0xFFFF, &cl))
+    return reply_error("bad CLUSTERHEX '%.64s' (0..ffff)", tok[3]);
+  if (parse_hex(tok[4], 0xFFFF, &attr))
+    return reply_error("bad ATTRHEX '%.64s' (0..ffff)", tok[4]);
+  if (k == 6 && parse_cond(tok[5], &r))
+    return reply_error("bad VALUE '%.64s' (=N, <N or >N with N a number or true/false, or *)",
+                       tok[5]);
+  char *err = parse_action(tok + k, n - k, &r.then, payload, sizeof(payload));
+  if (err)
+    return err;
+  r.when_eui64 = eui;
+  r.cluster = (uint32_t)cl;
+  r.attr = (uint32_t)attr;
+  int rc = plat_server_rule_add(srv, &r, &id);
+  if (rc)
+    return reply_error("%s", sim_strerror(rc));
+  return reply_id("rule_id", id);
+}
+
+static char *admin_timer(struct plat_server *srv, char **tok, int n) {
+  if (n >= 2 && strcmp(tok[1], "del") == 0)
+    return admin_del(plat_server_timer_remove, srv, "timer", tok, n);
+  if (n < 2 || strcmp(tok[1], "add") != 0 || n < 8 || n > 9)
+    return reply_error(TIMER_USAGE, "");
+  struct plat_timer t = {0};
+  uint8_t payload[1024];
+  uint64_t id;
+  const char *hm = tok[2], *colon = strchr(hm, ':');
+  char hh[3] = {0}, mm[3] = {0};
+  size_t hl = colon ? (size_t)(colon - hm) : 0;
+  if (!colon || hl < 1 || hl > 2 || strlen(colon + 1) != 2)
+    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", hm);
+  memcpy(hh, hm, hl);
+  memcpy(mm, colon + 1, 2);
+  uint64_t h, m;
+  if (parse_dec(hh, 23, &h) || parse_dec(mm, 59, &m))
+    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", hm);
+  char *err = parse_action(tok + 3, n - 3, &t.then, payload, sizeof(payload));
+  if (err)
+    return err;
+  t.hour = (uint32_t)h;
+  t.minute = (uint32_t)m;
+  int rc = plat_server_timer_add(srv, &t, &id);
+  if (rc)
+    return reply_error("%s", sim_strerror(rc));
+  return reply_id("timer_id", id);
+}
+
 static char *admin_command(struct plat_server *srv, char **tok, int n) {
   uint64_t eui, ep, cl, cmd, id;
   uint8_t payload[1024];
@@ -192,10 +360,10 @@ char *plat_server_admin(struct plat_server *srv, const char *line) {
   if (strlen(line) > ADMIN_LINE_MAX)
     return reply_error("line longer than 4096 bytes%s", "");
   snprintf(buf, sizeof(buf), "%s", line);
-  char *tok[8], *save = NULL;
+  char *tok[16], *save = NULL;
   int n = 0;
   for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
-    if (n == 8)
+    if (n == 16)
       return reply_error("too many arguments%s", "");
     tok[n++] = t;
   }
@@ -208,6 +376,12 @@ char *plat_server_admin(struct plat_server *srv, const char *line) {
   }
   if (strcmp(tok[0], "command") == 0)
     return admin_command(srv, tok, n);
+  if (strcmp(tok[0], "rule") == 0)
+    return admin_rule(srv, tok, n);
+  if (strcmp(tok[0], "timer") == 0)
+    return admin_timer(srv, tok, n);
+  if ((strcmp(tok[0], "rules") == 0 || strcmp(tok[0], "timers") == 0) && n == 1)
+    return tok[0][0] == 'r' ? plat_server_rules_json(srv) : plat_server_timers_json(srv);
   if (strcmp(tok[0], "device") == 0) {
     uint64_t eui;
     if (n != 2 || parse_hex(tok[1], UINT64_MAX, &eui))
@@ -220,7 +394,8 @@ char *plat_server_admin(struct plat_server *srv, const char *line) {
       return reply_error("%s", sim_strerror(rc));
     return out;
   }
-  return reply_error("unknown request '%.64s' (stats, command, device)", tok[0]);
+  return reply_error("unknown request '%.64s' (stats, command, device, rule, rules, timer, timers)",
+                     tok[0]);
 }
 
 /* ---------------------------------------------------------------- tcp */

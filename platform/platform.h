@@ -68,6 +68,12 @@ struct plat_counters {
   uint64_t command_results_unknown, command_results_late;
   uint64_t errors_sent[PLAT_ERROR_CODES], errors_received[PLAT_ERROR_CODES];
   uint64_t hubs_known;
+  /* Automations (plat_server_rule_add, plat_server_timer_add). A rule "fires" once per new
+   * Report that matches it; its command is then sent (rule_commands, also counted in
+   * commands_sent) or not, because the target hub has no open session (rule_target_offline).
+   * Timers likewise, once per day each. */
+  uint64_t rules_fired, rule_commands, rule_target_offline;
+  uint64_t timers_fired, timer_commands, timer_target_offline;
 };
 
 struct plat_server;
@@ -107,11 +113,76 @@ int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eu
                         const uint8_t *payload, size_t len, int global, uint32_t mfr_code,
                         uint64_t *cmd_id_out);
 
+/* ---- automations: IFTTT-style rules and daily timers, as an app defines them -------------- *
+ * They live in memory only (not in the SQLite store): a restarted platform has none. Their
+ * commands go out exactly as plat_server_command's do (same ids, tracking, timeouts, counts). */
+
+/* What an automation does: a cluster-specific (global = 0) or global ZCL command to a device
+ * behind a hub. Every pointer is borrowed and copied by the call that takes the action. */
+struct plat_action {
+  const char *hub_id; /* 1..64 bytes of [A-Za-z0-9._:-]; the hub need not be known yet */
+  uint64_t eui64;
+  uint32_t endpoint; /* 0..255 */
+  uint32_t cluster;  /* 0..0xFFFF */
+  uint32_t command;  /* 0..0xFF */
+  const uint8_t *payload;
+  size_t len; /* 0..1024 */
+  int global;
+  uint32_t mfr_code; /* 0..0xFFFF, 0: not manufacturer specific */
+};
+
+/* How a rule compares the reported attribute value: not at all, ==, < or >. The comparison is
+ * numeric on the value hubrpc decoded (Report.attributes: int, uint, float, bool as 0/1);
+ * string and bytes values never match a comparison. == on an integer value is exact (no
+ * rounding through double) when the rule's value is an integer. */
+enum plat_rule_op { PLAT_RULE_ANY = 0, PLAT_RULE_EQ, PLAT_RULE_LT, PLAT_RULE_GT };
+
+/* "When device when_eui64 reports attribute attr of cluster (top-level attributes of the
+ * Report, not TLV members) [op value], do then". It fires at most once per Report, when the
+ * platform accepts the Report as new (a resent duplicate never fires it). */
+struct plat_rule {
+  uint64_t when_eui64;
+  uint32_t cluster; /* 0..0xFFFF */
+  uint32_t attr;    /* 0..0xFFFF */
+  enum plat_rule_op op;
+  double value; /* finite; ignored for PLAT_RULE_ANY */
+  struct plat_action then;
+};
+
+/* "Every day at hour:minute UTC (by the platform's wall clock: virtual time on a virtual
+ * clock), do then". Occurrences are strictly after the moment the timer is added; if the clock
+ * jumps past several, the timer fires once and waits for the next. */
+struct plat_timer {
+  uint32_t hour;   /* 0..23 */
+  uint32_t minute; /* 0..59 */
+  struct plat_action then;
+};
+
+/* Adds a rule (or timer). On success *id (may be NULL) is its id (1, 2, ... per kind, never
+ * reused). SIM_EINVAL for a field out of range (the log names it), SIM_ENOMEM. Allowed before
+ * plat_server_start; timers are armed from the start on. */
+int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t *id);
+int plat_server_timer_add(struct plat_server *srv, const struct plat_timer *t, uint64_t *id);
+/* Removes one. 0 or SIM_ENOTFOUND. */
+int plat_server_rule_remove(struct plat_server *srv, uint64_t id);
+int plat_server_timer_remove(struct plat_server *srv, uint64_t id);
+/* Every rule (timer) as JSON text, in id order, with what each did so far:
+ * {"rules":[{"id":1,"when":{...},"then":{...},"fired":N,"sent":N,"offline":N}]}. Malloc'ed,
+ * freed by the caller; NULL on no memory. docs/platform.md shows the exact shape. */
+char *plat_server_rules_json(struct plat_server *srv);
+char *plat_server_timers_json(struct plat_server *srv);
+
 /* Runs one admin request line (without its newline) and returns the JSON reply text
  * (malloc'ed, no newline, freed by the caller); never NULL unless out of memory.
  *   stats                                            -> counters
  *   command HUB_ID EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX] -> {"cmd_id":N}
  *   device EUI64HEX                                  -> latest state
+ *   rule add WHEN_EUI64HEX CLUSTERHEX ATTRHEX [=VALUE|<VALUE|>VALUE|*] THEN_HUB THEN_EUI64HEX
+ *            ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX]  -> {"rule_id":N}
+ *   timer add HH:MM THEN_HUB THEN_EUI64HEX ENDPOINT CLUSTERHEX COMMANDHEX [PAYLOADHEX]
+ *                                                    -> {"timer_id":N}
+ *   rule del ID | timer del ID                       -> {"removed":ID}
+ *   rules | timers                                   -> plat_server_rules_json / timers_json
  * Anything else gets {"error":"..."}. */
 char *plat_server_admin(struct plat_server *srv, const char *line);
 

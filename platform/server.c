@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/automation.h"
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "platform/store.h"
@@ -47,6 +48,14 @@ static uint64_t wall_ms(struct plat_server *srv) {
   if (uv_gettimeofday(&tv))
     return 0;
   return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+uint64_t plat__mono_ms(struct plat_server *srv) {
+  return mono_ms(srv);
+}
+
+uint64_t plat__wall_ms(struct plat_server *srv) {
+  return wall_ms(srv);
 }
 
 static void begin_close(struct plat_session *s);
@@ -304,17 +313,25 @@ static void load_plug_cb(void *arg, uint64_t eui64, const char *hub_id) {
 
 /* ---------------------------------------------------------------- group commit */
 
-/* The server's three timers: libuv timers on a real clock, wheel timers on a virtual one. */
-enum { PLAT_T_COMMIT = 0, PLAT_T_SWEEP, PLAT_T_TOGGLE };
-
+/* The server's timers (PLAT_T_*, server_internal.h): libuv timers on a real clock, wheel timers
+ * on a virtual one. */
 static void commit_timer_cb(uv_timer_t *t);
 static void sweep_cb(uv_timer_t *t);
 static void toggle_timer_cb(uv_timer_t *t);
+static void auto_timer_cb(uv_timer_t *t);
 
 static uv_timer_t *timer_handle(struct plat_server *srv, int id) {
-  return id == PLAT_T_COMMIT  ? &srv->commit_timer
-         : id == PLAT_T_SWEEP ? &srv->sweep_timer
-                              : &srv->toggle_timer;
+  return id == PLAT_T_COMMIT   ? &srv->commit_timer
+         : id == PLAT_T_SWEEP  ? &srv->sweep_timer
+         : id == PLAT_T_TOGGLE ? &srv->toggle_timer
+                               : &srv->auto_timer;
+}
+
+static uv_timer_cb timer_cb_of(int id) {
+  return id == PLAT_T_COMMIT   ? commit_timer_cb
+         : id == PLAT_T_SWEEP  ? sweep_cb
+         : id == PLAT_T_TOGGLE ? toggle_timer_cb
+                               : auto_timer_cb;
 }
 
 static void timer_start(struct plat_server *srv, int id, uint64_t ms, uint64_t repeat_ms) {
@@ -323,10 +340,7 @@ static void timer_start(struct plat_server *srv, int id, uint64_t ms, uint64_t r
     sim_wheel_add(&srv->vsched.wheel, (uint32_t)id, sim_sched_now(&srv->vsched) + ms * 1000u);
     return;
   }
-  uv_timer_cb cb = id == PLAT_T_COMMIT  ? commit_timer_cb
-                   : id == PLAT_T_SWEEP ? sweep_cb
-                                        : toggle_timer_cb;
-  uv_timer_start(timer_handle(srv, id), cb, ms, repeat_ms);
+  uv_timer_start(timer_handle(srv, id), timer_cb_of(id), ms, repeat_ms);
 }
 
 static void timer_stop(struct plat_server *srv, int id) {
@@ -346,13 +360,41 @@ static void vtimer_fire(void *arg, uint32_t id, sim_time_t due) {
   struct plat_server *srv = arg;
   if (srv->vrepeat_ms[id])
     sim_wheel_add(&srv->vsched.wheel, id, due + srv->vrepeat_ms[id] * 1000u);
-  uv_timer_t *t = timer_handle(srv, (int)id);
-  if (id == PLAT_T_COMMIT)
-    commit_timer_cb(t);
-  else if (id == PLAT_T_SWEEP)
-    sweep_cb(t);
-  else
-    toggle_timer_cb(t);
+  timer_cb_of((int)id)(timer_handle(srv, (int)id));
+}
+
+void plat__timer_start_wall(struct plat_server *srv, int id, uint64_t at_ms, uint64_t cap_ms) {
+  if (!plat__timers_live(srv))
+    return;
+  if (srv->is_virtual) {
+    /* In µs from the clock's origin, not ms from now: now is rarely on a whole ms. */
+    sim_time_t now = sim_sched_now(&srv->vsched), due = 0;
+    uint64_t origin = srv->vsched.clock.start_wall_us;
+    if (at_ms <= UINT64_MAX / 1000u && at_ms * 1000u > origin)
+      due = at_ms * 1000u - origin;
+    srv->vrepeat_ms[id] = 0;
+    sim_wheel_add(&srv->vsched.wheel, (uint32_t)id, due > now ? due : now);
+    return;
+  }
+  uint64_t wall = wall_ms(srv);
+  uint64_t ms = at_ms > wall ? at_ms - wall : 0;
+  if (cap_ms && ms > cap_ms)
+    ms = cap_ms;
+  timer_start(srv, id, ms, 0);
+}
+
+void plat__timer_stop(struct plat_server *srv, int id) {
+  if (plat__timers_live(srv))
+    timer_stop(srv, id);
+}
+
+/* Between the start and the stop: a stopping server arms nothing new. */
+int plat__timers_live(const struct plat_server *srv) {
+  return srv->started && !srv->stopping;
+}
+
+static void auto_timer_cb(uv_timer_t *t) {
+  plat__auto_timer_cb(t->data);
 }
 
 struct sim_sched *plat_server_sched(struct plat_server *srv) {
@@ -738,6 +780,9 @@ static void on_open_msg(struct plat_session *s, const sim_env *env) {
       if (src == 0)
         srv->group_reports++; /* before seq_accept: it may commit the group */
       seq_accept(s, env->report->seq, src);
+      /* Automations see the Report once it is accepted into the store's group. */
+      if (src == 0 && srv->autom)
+        plat__auto_report(srv, env->report);
     }
     break;
   case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED: {
@@ -941,6 +986,8 @@ static void sweep_cb(uv_timer_t *t) {
     }
   }
   cmd_sweep(srv, now);
+  if (srv->autom)
+    plat__auto_check_clock(srv);
   if (srv->closing)
     plat__reap_cb(&srv->reaper);
 }
@@ -1004,7 +1051,7 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
     seed = uv_hrtime();
   sim_rng_seed(&srv->rng, seed, 0);
   if (cfg->virtual_clock) {
-    rc = sim_sched_init(&srv->vsched, loop, 1, 3, vtimer_fire, srv);
+    rc = sim_sched_init(&srv->vsched, loop, 1, PLAT_T_COUNT, vtimer_fire, srv);
     if (rc)
       goto fail;
     srv->is_virtual = 1;
@@ -1053,7 +1100,11 @@ int plat_server_start(struct plat_server *srv) {
     srv->toggle_start_ms = mono_ms(srv);
     timer_start(srv, PLAT_T_TOGGLE, ms, ms);
   }
-  srv->handles = 4;
+  uv_timer_init(srv->loop, &srv->auto_timer);
+  srv->auto_timer.data = srv;
+  srv->handles = 5;
+  if (srv->autom)
+    plat__auto_arm(srv, 1); /* timers added before the start */
   return 0;
 }
 
@@ -1089,7 +1140,9 @@ void plat__stop_finish(struct plat_server *srv) {
     timer_stop(srv, PLAT_T_COMMIT);
     timer_stop(srv, PLAT_T_SWEEP);
     timer_stop(srv, PLAT_T_TOGGLE);
+    timer_stop(srv, PLAT_T_AUTO);
   }
+  uv_close((uv_handle_t *)&srv->auto_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&srv->commit_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&srv->sweep_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&srv->reaper, handle_closed_cb);
@@ -1107,6 +1160,7 @@ int plat_server_stop(struct plat_server *srv, plat_stop_cb cb, void *arg) {
     srv->listener = NULL;
   }
   timer_stop(srv, PLAT_T_TOGGLE);
+  timer_stop(srv, PLAT_T_AUTO);
   plat__admin_stop(srv);
   /* Commit and acknowledge first, so hubs learn what is stored before they are told to go. */
   plat__flush(srv);
@@ -1153,6 +1207,7 @@ void plat_server_free(struct plat_server *srv) {
   free(srv->plugs);
   free(srv->pmap);
   free(srv->cmds);
+  plat__auto_free(srv->autom);
   free(srv->fleet_key);
   sim_buf_fini(&srv->out);
   free(srv);

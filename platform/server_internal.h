@@ -55,6 +55,10 @@ struct plat_pcmd {
 };
 
 struct plat_admin;
+struct plat_auto;
+
+/* The server's timers: libuv timers on a real clock, wheel timers (these ids) on a virtual one. */
+enum { PLAT_T_COMMIT = 0, PLAT_T_SWEEP, PLAT_T_TOGGLE, PLAT_T_AUTO, PLAT_T_COUNT };
 
 struct plat_server {
   uv_loop_t *loop;
@@ -83,11 +87,11 @@ struct plat_server {
   size_t cmd_head, cmd_len, cmd_cap;
   uint64_t next_cmd_id; /* the last id issued */
 
-  uv_timer_t commit_timer, sweep_timer, toggle_timer;
-  /* Virtual clock: the three timers above live in this wheel instead (ids PLAT_T_*). */
+  uv_timer_t commit_timer, sweep_timer, toggle_timer, auto_timer;
+  /* Virtual clock: the timers above live in this wheel instead (ids PLAT_T_*). */
   int is_virtual;
   struct sim_sched vsched;
-  uint64_t vrepeat_ms[3];
+  uint64_t vrepeat_ms[PLAT_T_COUNT];
   uv_check_t reaper;
   int handles; /* our uv handles not yet closed after a stop */
   uint64_t toggle_start_ms, toggles;
@@ -95,6 +99,8 @@ struct plat_server {
 
   struct plat_admin *admin;
   int admin_handles; /* admin uv handles not yet closed */
+
+  struct plat_auto *autom; /* rules and timers (automation.c); NULL until the first is added */
 
   struct sim_buf out; /* scratch for encoding one frame */
   struct plat_counters c;
@@ -110,6 +116,17 @@ void plat__reap_cb(uv_check_t *h);
 void plat__stop_finish(struct plat_server *srv);
 void plat__maybe_stopped(struct plat_server *srv);
 struct plat_store *plat__store(struct plat_server *srv);
+
+/* The server's clocks (virtual-clock aware): loop time for deadlines, Unix ms for stamps. */
+uint64_t plat__mono_ms(struct plat_server *srv);
+uint64_t plat__wall_ms(struct plat_server *srv);
+/* Starts timer id to fire once when the wall clock reads at_ms (at once if that is past): to the
+ * µs on a virtual clock; on a real one within the loop's ms resolution, waiting at most cap_ms
+ * (0: no cap) before firing anyway. */
+void plat__timer_start_wall(struct plat_server *srv, int id, uint64_t at_ms, uint64_t cap_ms);
+void plat__timer_stop(struct plat_server *srv, int id);
+/* Timers may be (re)armed: between plat_server_start and plat_server_stop. */
+int plat__timers_live(const struct plat_server *srv);
 
 /* admin.c: the admin line protocol over tcp. */
 int plat__admin_start(struct plat_server *srv);

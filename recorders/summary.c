@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,9 +13,33 @@
 static const char *kind_names[SIM_SEQ_NKINDS] = {"reports", "device_joined", "device_left",
                                                  "command_results"};
 
+void rec_scenario_counts(const struct rec_scenario *sc, size_t *passed, size_t *failed,
+                         size_t *no_data) {
+  size_t p = 0, f = 0, nd = 0;
+  for (size_t i = 0; sc && i < sc->n_exp; i++) {
+    if (sc->exp[i].verdict == REC_EXP_PASS)
+      p++;
+    else if (sc->exp[i].verdict == REC_EXP_NO_DATA)
+      nd++;
+    else
+      f++;
+  }
+  if (passed)
+    *passed = p;
+  if (failed)
+    *failed = f + nd;
+  if (no_data)
+    *no_data = nd;
+}
+
 void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_stats *st,
                          const struct rec_platform_view *pv, struct rec_verdict *v) {
   memset(v, 0, sizeof(*v));
+  const struct rec_scenario *sc = run->scenario;
+  if (sc) {
+    v->script_error = sc->error != NULL;
+    rec_scenario_counts(sc, NULL, &v->exp_failed, NULL);
+  }
   uint64_t sent = 0, acked = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
     sent += st->kind[k].sent;
@@ -25,7 +51,11 @@ void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_
   double p99 = (double)sim_hist_quantile(&st->tick_lag, 0.99) / 1000.0;
   v->generator_late = st->tick_lag.count && p99 > run->max_lag_ms;
   v->never_online = st->sessions == 0;
-  if (v->never_online) {
+  if (v->script_error) {
+    /* The timeline stopped part-way: no other figure answers the scenario's question. */
+    v->exit_code = 2;
+    v->text = "FAIL: the scenario script stopped the run with an error";
+  } else if (v->never_online) {
     v->exit_code = 3;
     v->text = "FAIL: no hub ever opened a session with the platform";
   } else if (v->lost) {
@@ -37,10 +67,20 @@ void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_
   } else if (v->platform_gap > 0) {
     v->exit_code = 1;
     v->text = "FAIL: the platform stored fewer reports than it acknowledged";
-  } else if (v->generator_late) {
+  } else if (v->generator_late && !run->allow_lag) {
     v->exit_code = 4;
     v->text = "FAIL: the generator could not keep its schedule (tick lag p99 above the limit); its "
               "figures are not trustworthy";
+  } else if (v->exp_failed) {
+    v->exit_code = 1;
+    v->by_expectations = 1;
+    v->text = "FAIL: an expectation of the scenario did not hold";
+  } else if (v->generator_late) {
+    v->exit_code = 0;
+    v->text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
+  } else if (sc) {
+    v->exit_code = 0;
+    v->text = "PASS: every expectation held and every report accounted for";
   } else {
     v->exit_code = 0;
     v->text = "PASS: every report accounted for";
@@ -63,6 +103,82 @@ static void print_hist(FILE *out, const char *name, const struct sim_hist *h) {
           (unsigned long long)h->count);
 }
 
+static const char *verdict_names[] = {"pass", "fail", "no_data"};
+static const char *verdict_text[] = {"PASS", "FAIL", "NO DATA"};
+
+static int verdict_index(int verdict) {
+  return verdict == REC_EXP_PASS ? 0 : verdict == REC_EXP_NO_DATA ? 2 : 1;
+}
+
+int rec_format_number(char *buf, size_t n, double x) {
+  /* Whole values (counts) print without a fraction; others with up to 3 decimals, trailing
+   * zeros removed, so "12.3" and "0.99" read as written in a script. */
+  if (!isfinite(x))
+    return snprintf(buf, n, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+  if (x == floor(x) && fabs(x) < 1e15)
+    return snprintf(buf, n, "%.0f", x);
+  int len = snprintf(buf, n, "%.3f", x);
+  if (len <= 0 || (size_t)len >= n)
+    return len;
+  while (len > 1 && buf[len - 1] == '0')
+    buf[--len] = '\0';
+  if (buf[len - 1] == '.')
+    buf[--len] = '\0';
+  if (strcmp(buf, "-0") == 0 || strcmp(buf, "0") == 0)
+    len = snprintf(buf, n, "%.3g", x); /* tiny values: keep their magnitude visible */
+  return len;
+}
+
+int rec_expectation_title(char *buf, size_t n, const struct rec_expectation *e) {
+  char th[48];
+  if (e->threshold_text && e->threshold_text[0])
+    snprintf(th, sizeof(th), "%s", e->threshold_text);
+  else
+    rec_format_number(th, sizeof(th), e->threshold);
+  if (e->after_s > 0) {
+    char after[48];
+    rec_format_number(after, sizeof(after), e->after_s);
+    return snprintf(buf, n, "%s %s %s (after %s s)", e->metric ? e->metric : "?",
+                    e->op ? e->op : "?", th, after);
+  }
+  return snprintf(buf, n, "%s %s %s", e->metric ? e->metric : "?", e->op ? e->op : "?", th);
+}
+
+static void print_scenario(FILE *out, const struct rec_scenario *sc) {
+  size_t passed, failed, no_data;
+  rec_scenario_counts(sc, &passed, &failed, &no_data);
+  fprintf(out,
+          "  scenario               %s: %llu steps run, last phase %s; %zu of %zu expectations "
+          "held\n",
+          sc->name ? sc->name : "-", (unsigned long long)sc->steps_run,
+          sc->phase && sc->phase[0] ? sc->phase : "-", passed, sc->n_exp);
+  static const struct sim_hist empty = {0};
+  print_hist(out, "automation latency", sc->automation ? sc->automation : &empty);
+  for (size_t i = 0; i < sc->n_exp; i++) {
+    const struct rec_expectation *e = &sc->exp[i];
+    char title[192], val[48];
+    rec_expectation_title(title, sizeof(title), e);
+    fprintf(out, "  expectation            %s: %s", title, verdict_text[verdict_index(e->verdict)]);
+    if (e->verdict != REC_EXP_NO_DATA) {
+      rec_format_number(val, sizeof(val), e->value);
+      fprintf(out, " (measured %s%s%s", val, e->unit && e->unit[0] ? " " : "",
+              e->unit ? e->unit : "");
+      if (e->verdict != REC_EXP_PASS)
+        fprintf(out, " at %.1f s", e->at_s);
+      fputc(')', out);
+    } else {
+      fprintf(out, " (the metric had no samples)");
+    }
+    if (e->verdict != REC_EXP_PASS && e->file)
+      fprintf(out, " [%s:%d]", e->file, e->line);
+    fputc('\n', out);
+  }
+  if (sc->error && sc->error_file && sc->error_file[0])
+    fprintf(out, "  scenario error         %s:%d: %s\n", sc->error_file, sc->error_line, sc->error);
+  else if (sc->error)
+    fprintf(out, "  scenario error         %s\n", sc->error);
+}
+
 void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct sim_fleet_stats *st,
                        const struct rec_platform_view *pv, const struct rec_verdict *v) {
   const struct sim_seq_counts *r = &st->kind[SIM_SEQ_REPORT];
@@ -71,8 +187,14 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
           st->hubs, run->devices_per_hub, st->devices, (unsigned long long)run->seed,
           run->mix ? run->mix : "-");
   fprintf(out, "  platform               %s\n", run->platform_url);
-  fprintf(out, "  time                   %.1f s requested, %.1f s elapsed\n", run->duration_s,
-          run->elapsed_s);
+  if (run->virtual_clock)
+    fprintf(out,
+            "  time                   %.1f s requested, %.1f s elapsed on the virtual clock in "
+            "%.2f s of wall time\n",
+            run->duration_s, run->elapsed_s, run->wall_s);
+  else
+    fprintf(out, "  time                   %.1f s requested, %.1f s elapsed\n", run->duration_s,
+            run->elapsed_s);
   fprintf(out,
           "  sessions               %llu connects, %llu opened, %llu dropped, %u online at end\n",
           (unsigned long long)st->connects, (unsigned long long)st->sessions,
@@ -93,6 +215,11 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   fprintf(out, "  accounting             in flight %llu  queued %llu  lost %llu\n",
           (unsigned long long)st->in_flight, (unsigned long long)st->queued,
           (unsigned long long)v->lost);
+  if (st->lost_power)
+    fprintf(out,
+            "  power cuts             %llu cuts; %llu messages the hubs held were lost with their "
+            "power (never sent; a fault of the run, not of hubsim or the platform)\n",
+            (unsigned long long)st->power_cuts, (unsigned long long)st->lost_power);
   if (st->forgotten)
     fprintf(out,
             "  platform loss          %llu messages acknowledged, then missing after a "
@@ -154,6 +281,8 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
       fprintf(out, " %s=%llu", st->errors[i].name, (unsigned long long)st->errors[i].count);
     fputc('\n', out);
   }
+  if (run->scenario)
+    print_scenario(out, run->scenario);
   fprintf(out, "  verdict                %s\n", v->text);
 }
 
@@ -178,6 +307,122 @@ static json_t *counts_json(const struct sim_seq_counts *c) {
                    (json_int_t)c->resent, "acked", (json_int_t)c->acked);
 }
 
+/* A double that JSON can hold: NaN and infinities (which JSON has no spelling for) become null. */
+static json_t *real_or_null(double x) {
+  return isfinite(x) ? json_real(x) : json_null();
+}
+
+size_t rec_utf8_seq(const unsigned char *s, size_t n) {
+  if (n == 0)
+    return 0;
+  unsigned c = s[0];
+  if (c < 0x80)
+    return 1;
+  size_t len;
+  uint32_t cp;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n < len)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    return 0; /* overlong or out of range */
+  if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+    return 0;
+  return len;
+}
+
+/* Script text (metric names, messages) may hold any bytes, and jansson refuses invalid UTF-8:
+ * such bytes become '?' rather than the key going missing. */
+static json_t *text_json(const char *s) {
+  json_t *j = json_string(s);
+  if (j)
+    return j;
+  size_t n = strlen(s);
+  char *copy = malloc(n + 1);
+  if (!copy)
+    return json_string("");
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t l = rec_utf8_seq((const unsigned char *)s + i, n - i);
+    if (l == 0) {
+      copy[o++] = '?';
+      i++;
+    } else {
+      memcpy(copy + o, s + i, l);
+      o += l;
+      i += l;
+    }
+  }
+  copy[o] = '\0';
+  j = json_string(copy);
+  free(copy);
+  return j ? j : json_string("");
+}
+
+static json_t *str_or_null(const char *s) {
+  return s ? text_json(s) : json_null();
+}
+
+static json_t *scenario_json(const struct rec_scenario *sc) {
+  size_t passed, failed, no_data;
+  rec_scenario_counts(sc, &passed, &failed, &no_data);
+  json_t *o = json_object();
+  json_object_set_new(o, "name", text_json(sc->name ? sc->name : ""));
+  json_object_set_new(o, "phase", text_json(sc->phase ? sc->phase : ""));
+  json_object_set_new(o, "steps_run", json_integer((json_int_t)sc->steps_run));
+  json_object_set_new(o, "passed", json_integer((json_int_t)passed));
+  json_object_set_new(o, "failed", json_integer((json_int_t)failed));
+  json_object_set_new(o, "no_data", json_integer((json_int_t)no_data));
+  static const struct sim_hist empty = {0};
+  json_object_set_new(o, "automation_latency", hist_json(sc->automation ? sc->automation : &empty));
+  json_t *arr = json_array();
+  for (size_t i = 0; i < sc->n_exp; i++) {
+    const struct rec_expectation *e = &sc->exp[i];
+    int nd = e->verdict == REC_EXP_NO_DATA;
+    json_t *x = json_object();
+    json_object_set_new(x, "metric", text_json(e->metric ? e->metric : ""));
+    json_object_set_new(x, "op", text_json(e->op ? e->op : ""));
+    json_object_set_new(x, "threshold", real_or_null(e->threshold));
+    char th[48];
+    if (e->threshold_text && e->threshold_text[0])
+      snprintf(th, sizeof(th), "%s", e->threshold_text);
+    else
+      rec_format_number(th, sizeof(th), e->threshold);
+    json_object_set_new(x, "threshold_text", text_json(th));
+    json_object_set_new(x, "unit", text_json(e->unit ? e->unit : ""));
+    json_object_set_new(x, "after_s", real_or_null(e->after_s));
+    json_object_set_new(x, "value", nd ? json_null() : real_or_null(e->value));
+    json_object_set_new(x, "at_s", nd ? json_null() : real_or_null(e->at_s));
+    json_object_set_new(x, "verdict", json_string(verdict_names[verdict_index(e->verdict)]));
+    json_object_set_new(x, "file", str_or_null(e->file));
+    json_object_set_new(x, "line", json_integer(e->line));
+    json_array_append_new(arr, x);
+  }
+  json_object_set_new(o, "expectations", arr);
+  if (sc->error)
+    json_object_set_new(o, "error",
+                        json_pack("{s:o,s:i,s:o}", "file", str_or_null(sc->error_file), "line",
+                                  sc->error_line, "message", text_json(sc->error)));
+  else
+    json_object_set_new(o, "error", json_null());
+  return o;
+}
+
 int rec_summary_write(const char *path, const struct rec_run_info *run,
                       const struct sim_fleet_stats *st, const struct rec_platform_view *pv,
                       const struct rec_verdict *v) {
@@ -195,6 +440,8 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                                 run->drain_s, "max_lag_ms", run->max_lag_ms, "queue_max",
                                 (json_int_t)run->queue_max, "allow_lag", run->allow_lag, "warmup_s",
                                 run->warmup_s));
+  json_object_set_new(json_object_get(root, "run"), "clock",
+                      json_string(run->virtual_clock ? "virtual" : "real"));
   json_object_set_new(root, "duration_s", json_real(run->duration_s));
   json_object_set_new(root, "elapsed_s", json_real(run->elapsed_s));
   json_t *counts = json_object();
@@ -202,6 +449,7 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
     json_object_set_new(counts, kind_names[k], counts_json(&st->kind[k]));
   json_object_set_new(counts, "in_flight", json_integer((json_int_t)st->in_flight));
   json_object_set_new(counts, "queued", json_integer((json_int_t)st->queued));
+  json_object_set_new(counts, "lost_power", json_integer((json_int_t)st->lost_power));
   json_object_set_new(counts, "lost", json_integer((json_int_t)v->lost));
   json_object_set_new(counts, "forgotten_by_platform", json_integer((json_int_t)st->forgotten));
   json_object_set_new(counts, "duplicated",
@@ -222,13 +470,17 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   uint64_t msgs = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++)
     msgs += st->kind[k].sent + st->kind[k].resent;
-  json_t *gen = json_pack("{s:f,s:f,s:I,s:b}", "cpu_user_s", run->cpu_user_s, "cpu_sys_s",
-                          run->cpu_sys_s, "max_rss_bytes", (json_int_t)run->max_rss_bytes,
-                          "platform_in_process", run->platform_in_process);
+  /* On the virtual clock the machine's figures would make two runs of one seed differ. */
+  int measured = !run->virtual_clock;
+  json_t *gen = json_pack("{s:f,s:f,s:I,s:b}", "cpu_user_s", measured ? run->cpu_user_s : 0.0,
+                          "cpu_sys_s", measured ? run->cpu_sys_s : 0.0, "max_rss_bytes",
+                          (json_int_t)(measured ? run->max_rss_bytes : 0), "platform_in_process",
+                          run->platform_in_process);
   json_object_set_new(gen, "workers", json_integer(run->workers ? run->workers : 1));
   json_object_set_new(gen, "cpu_us_per_message",
-                      msgs ? json_real((run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs)
-                           : json_null());
+                      msgs && measured
+                          ? json_real((run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs)
+                          : json_null());
   json_object_set_new(root, "generator", gen);
   json_object_set_new(
       root, "ramp",
@@ -264,6 +516,8 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                   (json_int_t)pv->sessions_accepted, "auth_failed", (json_int_t)pv->auth_failed));
   else
     json_object_set_new(root, "platform_counts", json_null());
+  if (run->scenario)
+    json_object_set_new(root, "scenario", scenario_json(run->scenario));
   json_object_set_new(root, "verdict",
                       json_pack("{s:i,s:s,s:b}", "exit_code", v->exit_code, "text", v->text,
                                 "generator_late", v->generator_late));

@@ -1,10 +1,16 @@
 /* Run summaries: the human text at the end of a run and the JSON file of --summary, whose
  * schema docs/summary.md documents (schema "hubsim.summary/1").
  *
- * Writing is atomic: the JSON goes to FILE.tmp and is renamed over FILE only when complete. */
+ * Writing is atomic: the JSON goes to FILE.tmp and is renamed over FILE only when complete.
+ *
+ * A scenario run adds a "scenario" object (expectations, automation latency, script error):
+ * point rec_run_info.scenario at a struct rec_scenario. The recorders do not include scenarios/
+ * headers (dependencies point app -> recorders, scenarios); app/run.c converts the scenario's
+ * results into the plain structs below. */
 #ifndef REC_SUMMARY_H
 #define REC_SUMMARY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,6 +25,53 @@ struct rec_platform_view {
   uint64_t commands_sent, commands_ok, commands_failed, commands_timed_out;
   uint64_t sessions_accepted, auth_failed;
 };
+
+/* One expectation of a scenario, judged at the end of the run (or at its first violation). */
+enum rec_exp_verdict { REC_EXP_PASS = 0, REC_EXP_FAIL, REC_EXP_NO_DATA };
+
+struct rec_expectation {
+  const char *metric;         /* "report.rtt.p99" */
+  const char *op;             /* "<", "<=", ">", ">=", "==", "!=" */
+  double threshold;           /* in the metric's unit */
+  const char *threshold_text; /* as written in the script ("250ms"); NULL or "": from threshold */
+  const char *unit;           /* the metric's unit ("ms", "", "count"...); NULL: "" */
+  double after_s;             /* evaluated from this engine time on; 0: at the end only */
+  double value;               /* measured value (the first violating one for a failure) */
+  double at_s;                /* engine time of value */
+  int verdict;                /* enum rec_exp_verdict */
+  const char *file;           /* where expect() was called; NULL: unknown */
+  int line;                   /* 0: unknown */
+};
+
+/* What a scenario did. Every pointer is borrowed for the duration of the call it is passed to. */
+struct rec_scenario {
+  const char *name;
+  const char *phase;  /* the last phase; NULL or "": none */
+  uint64_t steps_run; /* timeline callbacks run */
+  const struct rec_expectation *exp;
+  size_t n_exp;
+  const struct sim_hist *automation; /* end-to-end automation latency (µs); NULL: no samples */
+  /* A script error that stopped the run (the run then exits 2): error NULL when none. */
+  const char *error;
+  const char *error_file; /* NULL: unknown */
+  int error_line;         /* 0: unknown */
+};
+
+/* Counts of expectations by verdict (failed counts FAIL and NO_DATA: a missing figure never
+ * passes). */
+void rec_scenario_counts(const struct rec_scenario *sc, size_t *passed, size_t *failed,
+                         size_t *no_data);
+
+/* "report.rtt.p99 < 250ms" (with " (after 120 s)" for a continuous one): the expectation as
+ * the script wrote it; the JUnit test case name. snprintf's return. */
+int rec_expectation_title(char *buf, size_t n, const struct rec_expectation *e);
+/* A measured value for people: whole values without a fraction, others with up to 3 decimals
+ * ("12.3", "0.99", "1500"). snprintf's return. */
+int rec_format_number(char *buf, size_t n, double x);
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the bytes there are not
+ * valid UTF-8 (overlong forms, surrogates, U+FFFE/U+FFFF and code points above U+10FFFF
+ * included). For writers of text formats that must not carry invalid text. */
+size_t rec_utf8_seq(const unsigned char *s, size_t n);
 
 struct rec_run_info {
   const char *platform_url; /* "embedded" or the URL */
@@ -41,6 +94,13 @@ struct rec_run_info {
   double cpu_sys_s;
   uint64_t max_rss_bytes;  /* peak resident memory of the whole process */
   int platform_in_process; /* the embedded platform shares the process (and its RSS) */
+  /* The virtual clock (discrete-event, --clock virtual): elapsed_s is engine time, and the
+   * JSON leaves out what the machine decides (CPU time, RSS: written as 0 / null) so that the
+   * same seed gives a byte-identical file; the human summary still shows them. */
+  int virtual_clock;
+  double wall_s; /* wall time of the run (0: unknown); the human summary and JUnit's time */
+  /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
+  const struct rec_scenario *scenario;
 };
 
 /* The verdict of a run from its figures. */
@@ -49,10 +109,18 @@ struct rec_verdict {
   int64_t platform_gap; /* hub acked reports - platform stored reports (0 when absent) */
   int generator_late;   /* tick lag p99 above the threshold */
   int never_online;     /* no session ever opened */
-  int exit_code;        /* 0 ok, 1 accounting failed, 3 runtime failure, 4 generator late */
-  const char *text;
+  int exit_code;        /* 0 ok, 1 accounting or an expectation failed, 2 scenario script error,
+                           3 runtime failure, 4 generator late */
+  const char *text;     /* static storage */
+  /* With a scenario: */
+  int script_error;    /* the script stopped the run with an error */
+  size_t exp_failed;   /* expectations that did not hold or had no data */
+  int by_expectations; /* exit 1 comes from expectations alone, the run itself held */
 };
 
+/* In order: a scenario script error gives 2; no session ever opened 3; messages lost, forgotten
+ * or missing on the platform 1; a late generator 4 (unless run->allow_lag, which then only
+ * warns); an expectation that failed or had no data 1; else 0. */
 void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_stats *st,
                          const struct rec_platform_view *pv, struct rec_verdict *v);
 /* Prints the human summary. */

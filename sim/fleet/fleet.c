@@ -199,6 +199,17 @@ static void release(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time
 static void flush(struct sim_fleet *f, struct hub *h) {
   if (h->state != SIM_HUB_OPEN || !h->conn)
     return;
+  if (h->write_delay) {
+    /* A delay-writes fault: what is queued now leaves write_delay later. */
+    sim_time_t now = sim_sched_now(&f->sched);
+    if (now < h->delay_until) {
+      if (!h->flush_pending &&
+          sim__radio_hub_timer(f, h->idx, SIM_HUB_EV_FLUSH, now + h->write_delay) == 0)
+        h->flush_pending = 1;
+      if (h->flush_pending)
+        return;
+    }
+  }
   uint64_t last = h->next_seq - 1;
   if (last > h->acked + h->max_window)
     last = h->acked + h->max_window;
@@ -273,10 +284,16 @@ static void session_ended(struct sim_fleet *f, struct hub *h, int reason, const 
   h->sent = h->acked; /* everything unacknowledged goes again in the next session */
   h->sent_bytes = 0;
   h->got_challenge = 0;
+  h->stash.len = 0; /* what a stalled hub had not read belonged to that session */
   /* The frame reader may be mid-feed (this can run from its callback): it is reset when the
    * next connection starts, not here. */
   if (f->stopping) {
     h->state = SIM_HUB_STOPPED;
+    sim_wheel_cancel(&f->sched.wheel, hub_timer(f, h));
+    return;
+  }
+  if (h->offline || h->powered_off) {
+    h->state = SIM_HUB_STOPPED; /* until connected or powered again */
     sim_wheel_cancel(&f->sched.wheel, hub_timer(f, h));
     return;
   }
@@ -333,6 +350,11 @@ static void on_connect(struct sim_conn *c, int status, void *user) {
 }
 
 void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h) {
+  if (h->offline || h->powered_off) {
+    h->state = SIM_HUB_STOPPED;
+    sim_wheel_cancel(&f->sched.wheel, hub_timer(f, h));
+    return;
+  }
   const struct sim_addr *src =
       f->cfg.n_bind ? &f->cfg.bind[hub_global(f, h->idx) % f->cfg.n_bind] : NULL;
   sim_time_t now = sim_sched_now(&f->sched);
@@ -600,10 +622,22 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   return rc;
 }
 
+void sim__fleet_feed(struct sim_fleet *f, struct hub *h, const uint8_t *p, size_t n) {
+  int rc = sim_frame_reader_feed(&h->rd, p, n, on_frame, h);
+  if (rc && rc != SIM_ECLOSED)
+    fail_session(f, h, rc, rc == SIM_ETOOBIG ? "frame too large" : "malformed frame");
+}
+
 static void on_data(struct sim_conn *c, const uint8_t *p, size_t n, void *user) {
   struct hub *h = user;
   struct sim_fleet *f = h->f;
+  (void)c;
   f->st.bytes_in += n;
+  if (h->stalled) {
+    if (sim_buf_append(&h->stash, p, n))
+      fail_session(f, h, SIM_ENOMEM, "stalled hub out of memory");
+    return;
+  }
   int rc = sim_frame_reader_feed(&h->rd, p, n, on_frame, h);
   if (rc && rc != SIM_ECLOSED)
     fail_session(f, h, rc, rc == SIM_ETOOBIG ? "frame too large" : "malformed frame");
@@ -638,7 +672,7 @@ static void hub_fire(struct sim_fleet *f, struct hub *h, sim_time_t due) {
       break;
     }
     Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
-    hb.time_ms = sim_clock_wall_ms(&f->sched.clock, now);
+    hb.time_ms = (uint64_t)((int64_t)sim_clock_wall_ms(&f->sched.clock, now) + h->skew_ms);
     sim_env env = HUBRPC__V1__ENVELOPE__INIT;
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
@@ -743,6 +777,12 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
     if (fleet_random(f, &h->boot_id, sizeof(h->boot_id)))
       h->boot_id = ((uint64_t)sim_rng_u32(&boot) << 32) | sim_rng_u32(&boot);
     sim_frame_reader_init(&h->rd, SIM_FRAME_MAX);
+    sim_buf_init(&h->stash);
+    h->n_devs = cfg->devices_per_hub;
+    if (cfg->devices_of_hub) {
+      uint32_t n = cfg->devices_of_hub(cfg->devices_arg, hub_global(f, i));
+      h->n_devs = n < cfg->devices_per_hub ? n : cfg->devices_per_hub;
+    }
     for (uint32_t s = 0; s < cfg->devices_per_hub; s++) {
       struct sim_device *d = &f->devs[(size_t)i * cfg->devices_per_hub + s];
       double x = sim_rng_unit(&h->rng) * wsum, acc = 0;
@@ -844,6 +884,7 @@ void sim_fleet_free(struct sim_fleet *f) {
     return;
   for (uint32_t i = 0; i < f->n_hubs; i++) {
     sim_buf_fini(&f->hubs[i].q);
+    sim_buf_fini(&f->hubs[i].stash);
     free(f->hubs[i].meta);
     sim_frame_reader_fini(&f->hubs[i].rd);
   }
@@ -859,7 +900,9 @@ void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out) {
   *out = f->st;
   out->now = sim_sched_now((struct sim_sched *)&f->sched);
   out->hubs = f->n_hubs;
-  out->devices = f->n_devs;
+  out->devices = 0;
+  for (uint32_t i = 0; i < f->n_hubs; i++)
+    out->devices += f->hubs[i].n_devs;
   memset(out->hubs_by_state, 0, sizeof(out->hubs_by_state));
   out->in_flight = 0;
   out->queued = 0;
@@ -943,4 +986,36 @@ struct sim_sched *sim_fleet_sched(struct sim_fleet *f) {
 void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub) {
   if (hub < f->n_hubs && f->hubs[hub].conn)
     session_ended(f, &f->hubs[hub], 0, "fault:drop");
+}
+
+/* ---- for control.c ---- */
+
+void sim__fleet_session_end(struct sim_fleet *f, struct hub *h, int reason, const char *what) {
+  session_ended(f, h, reason, what);
+}
+
+void sim__fleet_flush(struct sim_fleet *f, struct hub *h) {
+  flush(f, h);
+}
+
+void sim__fleet_mark_dirty(struct sim_fleet *f, struct hub *h) {
+  mark_dirty(f, h);
+}
+
+/* A hub process boot: a new boot id and an empty sequence (what the old boot held is gone). */
+void sim__fleet_new_boot(struct sim_fleet *f, struct hub *h) {
+  uint64_t old = h->boot_id;
+  if (fleet_random(f, &h->boot_id, sizeof(h->boot_id)) || h->boot_id == old)
+    h->boot_id = old ^ (((uint64_t)sim_rng_u32(&h->rng) << 32) | sim_rng_u32(&h->rng));
+  sim_buf_fini(&h->q);
+  h->q_off = 0;
+  free(h->meta);
+  h->meta = NULL;
+  h->meta_cap = 0;
+  h->meta_head = 0;
+  h->next_seq = 1;
+  h->acked = 0;
+  h->sent = 0;
+  h->max_sent = 0;
+  h->sent_bytes = 0;
 }

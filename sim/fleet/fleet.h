@@ -68,6 +68,10 @@ struct sim_fleet_config {
   /* 1: the fleet's scheduler is virtual (a sim_vdriver moves it; the transport is mem) and
    * nonces and boot ids come from the seed, so the run repeats byte for byte. */
   int virtual_clock;
+  /* Devices behind hub g (global index), at most devices_per_hub; NULL: devices_per_hub for
+   * every hub. Slots beyond it stay empty (never join). Called once per hub at creation. */
+  uint32_t (*devices_of_hub)(void *arg, uint32_t g);
+  void *devices_arg;
 };
 
 #define SIM_RADIO_RETRIES 3
@@ -132,6 +136,10 @@ struct sim_fleet_stats {
   uint64_t cmds_held;     /* commands held for a sleepy device until it polled */
   uint64_t cmds_expired;  /* commands for a sleepy device that did not poll in time */
   uint64_t air_full;      /* frames or commands that found no air slot */
+  uint64_t lost_power;    /* sequenced messages a hub held (unacked or unsent) when its power
+                             was cut: gone with its memory, counted as lost */
+  uint64_t power_cuts;
+  uint64_t faults; /* faults injected (stalls, delays, malformed frames, drops, skews) */
   uint64_t frames_out;
   uint64_t frames_in;
   uint64_t bytes_out;
@@ -186,5 +194,54 @@ int sim_fleet_device_join(struct sim_fleet *f, uint32_t hub, uint32_t slot);
 void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub);
 
 const char *sim_hub_state_name(enum sim_hub_state s);
+
+/* ---- the control surface (scenarios, UIs) ------------------------------------------------ *
+ * Hub and slot indices are local to this process's shard. Every call returns 0, SIM_ENOTFOUND
+ * for a bad index, or SIM_EINVAL when the hub is in no state for it. */
+
+uint32_t sim_fleet_hub_count(const struct sim_fleet *f);
+uint32_t sim_fleet_devices_per_hub(const struct sim_fleet *f);
+enum sim_hub_state sim_fleet_hub_state(const struct sim_fleet *f, uint32_t hub);
+
+struct sim_device_info {
+  const struct sim_model *model; /* NULL for an empty slot */
+  uint64_t eui64;
+  int joined;
+  uint8_t lqi;
+};
+int sim_fleet_device_info(const struct sim_fleet *f, uint32_t hub, uint32_t slot,
+                          struct sim_device_info *out);
+
+/* Takes the hub offline: its session is closed (no Goodbye) and it stays off until
+ * sim_fleet_hub_connect(). Its devices keep running and their frames queue. */
+int sim_fleet_hub_disconnect(struct sim_fleet *f, uint32_t hub);
+/* Connects an offline (or backing off) hub now. */
+int sim_fleet_hub_connect(struct sim_fleet *f, uint32_t hub);
+/* Power cut (on = 0): the hub and its devices go dark at once; the frames its queue held are
+ * lost (stats.lost_power). Restore (on = 1): the hub boots again with a new boot id, its devices
+ * rejoin (DeviceJoined with rejoin = true) and resume. */
+int sim_fleet_hub_power(struct sim_fleet *f, uint32_t hub, int on);
+/* The hub stops reading its connection for dur (what arrives waits; acks and commands are late),
+ * then reads everything that arrived. */
+int sim_fleet_hub_stall_reads(struct sim_fleet *f, uint32_t hub, sim_time_t dur);
+/* For dur, every write of the hub leaves delay late. */
+int sim_fleet_hub_delay_writes(struct sim_fleet *f, uint32_t hub, sim_time_t delay, sim_time_t dur);
+/* The hub sends one malformed frame (a declared length above the limit); a platform must
+ * answer with an Error and close, and the hub reconnects. */
+int sim_fleet_hub_send_malformed(struct sim_fleet *f, uint32_t hub);
+/* The hub's clock runs skew_ms off from now on: timestamps in its messages move by it. */
+int sim_fleet_hub_skew_clock(struct sim_fleet *f, uint32_t hub, int64_t skew_ms);
+
+/* Observers for the control part (automation latency, UIs). report runs for every Report the
+ * hub generates (intended: when the device sent it); command runs when a command reaches a
+ * device (now: engine time), before the device acts. Either may be NULL. One set per fleet;
+ * they run on the hot path, so they must be cheap. */
+typedef void (*sim_report_observer)(void *arg, uint32_t hub, uint32_t slot, uint8_t endpoint,
+                                    uint16_t cluster, const uint8_t *zcl, size_t len,
+                                    sim_time_t intended);
+typedef void (*sim_command_observer)(void *arg, uint32_t hub, uint32_t slot,
+                                     const struct sim_dev_cmd *cmd, sim_time_t now);
+void sim_fleet_observe(struct sim_fleet *f, sim_report_observer report,
+                       sim_command_observer command, void *arg);
 
 #endif

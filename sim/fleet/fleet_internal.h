@@ -48,6 +48,16 @@ struct hub {
   sim_time_t last_rx;
   sim_time_t connect_start;
   struct sim_frame_reader rd;
+  /* The control surface (control.c): faults and power. */
+  uint32_t n_devs;        /* devices behind this hub (slots beyond are empty) */
+  uint8_t offline;        /* disconnected on purpose: no reconnect until connected again */
+  uint8_t powered_off;    /* power cut: hub and devices dark */
+  uint8_t stalled;        /* not reading: what arrives waits in stash */
+  uint8_t flush_pending;  /* a delayed flush is scheduled */
+  int32_t skew_ms;        /* the hub's clock error, added to the timestamps it sends */
+  sim_time_t write_delay; /* while now < delay_until, writes leave this late */
+  sim_time_t delay_until;
+  struct sim_buf stash; /* bytes received while stalled */
 };
 
 #define SIM_AIR_FRAME_MAX 128
@@ -75,7 +85,10 @@ struct sim_fleet {
   void *stop_arg;
   struct sim_buf scratch;   /* unsequenced frames are encoded here, then sent */
   struct sim_rng nonce_rng; /* virtual clock: nonces and boot ids from the seed */
-  struct air_slot *air;     /* radio.c: frames and commands in the air (lazily allocated) */
+  sim_report_observer obs_report;
+  sim_command_observer obs_command;
+  void *obs_arg;
+  struct air_slot *air; /* radio.c: frames and commands in the air (lazily allocated) */
   uint32_t *air_free;
   uint32_t n_air_free;
   uint32_t air_cap; /* timer ids n_devs + n_hubs .. + air_cap */
@@ -131,7 +144,7 @@ void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1_
 void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h);
 /* The hub received a device's frame: decodes it and queues the Report (intended: when the
  * device sent it). 0 or the enqueue error. */
-int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint64_t eui, uint8_t lqi,
+int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint32_t slot, uint64_t eui, uint8_t lqi,
                       uint8_t endpoint, uint16_t cluster, const uint8_t *zcl, size_t len,
                       uint64_t wall_ms, sim_time_t intended);
 /* Executes a command on a device now and answers it; waited is how long it was held (radio,
@@ -143,7 +156,25 @@ void sim__fleet_command_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_
                                Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
                                uint32_t latency_ms);
 
+/* fleet.c, for control.c */
+void sim__fleet_session_end(struct sim_fleet *f, struct hub *h, int reason, const char *what);
+void sim__fleet_flush(struct sim_fleet *f, struct hub *h);
+void sim__fleet_mark_dirty(struct sim_fleet *f, struct hub *h);
+void sim__fleet_new_boot(struct sim_fleet *f, struct hub *h);
+/* Feeds bytes the hub received (control.c replays a stall's stash through it). */
+void sim__fleet_feed(struct sim_fleet *f, struct hub *h, const uint8_t *p, size_t n);
+
+/* hubdev.c, for control.c */
+/* Boots a hub whose devices had joined before (a power restore): they rejoin. */
+void sim__fleet_hub_reboot(struct sim_fleet *f, struct hub *h);
+
+/* control.c */
+enum { SIM_HUB_EV_UNSTALL = 1, SIM_HUB_EV_FLUSH, SIM_HUB_EV_UNDELAY };
+void sim__fleet_hub_event(struct sim_fleet *f, struct hub *h, int what);
+
 /* radio.c */
+/* Runs sim__fleet_hub_event(f, hub, what) at engine time at (an air slot). 0 or SIM_EFULL. */
+int sim__radio_hub_timer(struct sim_fleet *f, uint32_t hub, int what, sim_time_t at);
 int sim__radio_enabled(const struct sim_fleet *f);
 /* Air slots for a fleet of n_devs devices. */
 uint32_t sim__radio_slots(const struct sim_fleet_config *cfg, uint32_t n_devs);

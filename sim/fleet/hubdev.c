@@ -21,8 +21,7 @@ static int device_of_eui(const struct sim_fleet *f, const struct hub *h, uint64_
                          uint32_t *slot) {
   uint32_t hubpart = (uint32_t)(eui >> 16) & 0xFFFFFF;
   uint32_t s = (uint32_t)(eui & 0xFFFF);
-  if (hubpart != ((hub_global(f, h->idx) ^ f->prefix_hash) & 0xFFFFFF) ||
-      s >= f->cfg.devices_per_hub)
+  if (hubpart != ((hub_global(f, h->idx) ^ f->prefix_hash) & 0xFFFFFF) || s >= h->n_devs)
     return SIM_ENOTFOUND;
   if (sim_fleet_device_eui64(f, h->idx, s) != eui)
     return SIM_ENOTFOUND;
@@ -134,9 +133,11 @@ static size_t to_proto(const struct sim_zcl_attr *za, size_t n_top, Hubrpc__V1__
   return n_top;
 }
 
-int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint64_t eui, uint8_t lqi,
+int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint32_t slot, uint64_t eui, uint8_t lqi,
                       uint8_t endpoint, uint16_t cluster, const uint8_t *zcl, size_t len,
                       uint64_t wall_ms, sim_time_t intended) {
+  if (f->obs_report)
+    f->obs_report(f->obs_arg, h->idx, slot, endpoint, cluster, zcl, len, intended);
   struct sim_zcl_attr za[MAX_ATTRS];
   Hubrpc__V1__Attribute pa[MAX_ATTRS];
   Hubrpc__V1__Attribute *pp[MAX_ATTRS];
@@ -162,7 +163,7 @@ int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint64_t eui, uint8_t 
   rep.zcl_frame.data = (uint8_t *)zcl;
   rep.zcl_frame.len = len;
   rep.lqi = lqi;
-  rep.ts_ms = wall_ms;
+  rep.ts_ms = (uint64_t)((int64_t)wall_ms + h->skew_ms); /* the hub stamps it with its clock */
   rep.manufacturer_code = hdr.manufacturer_code;
   sim_env out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
@@ -174,10 +175,11 @@ static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluste
                       const uint8_t *zcl, size_t len) {
   struct emit_ctx *ctx = env->engine;
   struct sim_fleet *f = ctx->f;
+  uint32_t slot = (uint32_t)(ctx->d - dev_at(f, ctx->h, 0));
   if (sim__radio_enabled(f))
-    return sim__radio_uplink(f, ctx->h, (uint32_t)(ctx->d - dev_at(f, ctx->h, 0)), env->eui64,
-                             ctx->d->lqi, endpoint, cluster, zcl, len, env->wall_ms, ctx->due);
-  return sim__fleet_report(f, ctx->h, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
+    return sim__radio_uplink(f, ctx->h, slot, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
+                             env->wall_ms, ctx->due);
+  return sim__fleet_report(f, ctx->h, slot, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
                            env->wall_ms, ctx->due);
 }
 
@@ -258,7 +260,7 @@ static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int 
                        : HUBRPC__V1__LOGICAL_TYPE__LOGICAL_END_DEVICE;
   j.n_endpoints = n_ep;
   j.endpoints = epp;
-  j.ts_ms = sim_clock_wall_ms(&f->sched.clock, now);
+  j.ts_ms = (uint64_t)((int64_t)sim_clock_wall_ms(&f->sched.clock, now) + h->skew_ms);
   j.rejoin = rejoin != 0;
   j.manufacturer_code = m->manufacturer_code;
   sim_env out = HUBRPC__V1__ENVELOPE__INIT;
@@ -278,10 +280,22 @@ void sim__fleet_hub_boot(struct sim_fleet *f, struct hub *h) {
   sim__fleet_hub_connect(f, h);
   if (!h->joined) {
     h->joined = 1;
-    for (uint32_t s = 0; s < f->cfg.devices_per_hub; s++) {
+    for (uint32_t s = 0; s < h->n_devs; s++) {
       dev_at(f, h, s)->lqi = (uint8_t)(120 + sim_rng_below(&h->rng, 136));
       device_join(f, h, s, 0, now);
     }
+  }
+}
+
+/* Power restored: the hub boots and every device that was in its network rejoins. */
+void sim__fleet_hub_reboot(struct sim_fleet *f, struct hub *h) {
+  sim_time_t now = sim_sched_now(&f->sched);
+  sim__fleet_hub_connect(f, h);
+  h->joined = 1;
+  for (uint32_t s = 0; s < h->n_devs; s++) {
+    struct sim_device *d = dev_at(f, h, s);
+    if (d->flags & SIM_DEV_ANNOUNCED)
+      device_join(f, h, s, 1, now);
   }
 }
 
@@ -300,7 +314,7 @@ static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int r
 }
 
 int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
-  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
+  if (hub >= f->n_hubs || slot >= f->hubs[hub].n_devs)
     return SIM_ENOTFOUND;
   struct hub *h = &f->hubs[hub];
   struct sim_device *d = dev_at(f, h, slot);
@@ -311,7 +325,7 @@ int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
   sim_time_t now = sim_sched_now(&f->sched);
   Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
   l.device = sim_fleet_device_eui64(f, hub, slot);
-  l.ts_ms = sim_clock_wall_ms(&f->sched.clock, now);
+  l.ts_ms = (uint64_t)((int64_t)sim_clock_wall_ms(&f->sched.clock, now) + h->skew_ms);
   sim_env out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT;
   out.device_left = &l;
@@ -319,7 +333,7 @@ int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
 }
 
 int sim_fleet_device_join(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
-  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
+  if (hub >= f->n_hubs || slot >= f->hubs[hub].n_devs)
     return SIM_ENOTFOUND;
   struct hub *h = &f->hubs[hub];
   if (dev_at(f, h, slot)->flags & SIM_DEV_JOINED)
@@ -415,6 +429,8 @@ void sim__fleet_exec_command(struct sim_fleet *f, struct hub *h, uint32_t slot,
   struct emit_ctx ctx;
   struct sim_dev_env env;
   sim_time_t now = sim_sched_now(&f->sched);
+  if (f->obs_command)
+    f->obs_command(f->obs_arg, h->idx, slot, dc, now);
   env_setup(f, h, slot, now, &ctx, &env);
   uint32_t latency_us = 0;
   int zs = m->ops->command(m, d, &env, dc, &latency_us);
@@ -433,7 +449,7 @@ void sim__fleet_exec_command(struct sim_fleet *f, struct hub *h, uint32_t slot,
 }
 
 int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event) {
-  if (hub >= f->n_hubs || slot >= f->cfg.devices_per_hub)
+  if (hub >= f->n_hubs || slot >= f->hubs[hub].n_devs)
     return SIM_ENOTFOUND;
   struct hub *h = &f->hubs[hub];
   struct sim_device *d = dev_at(f, h, slot);

@@ -12,7 +12,7 @@
 #include "sim/core/err.h"
 #include "sim/fleet/fleet_internal.h"
 
-enum { AIR_UP = 1, AIR_DOWN, AIR_EXPIRE };
+enum { AIR_UP = 1, AIR_DOWN, AIR_EXPIRE, AIR_HUB };
 
 struct air_slot {
   uint8_t kind;
@@ -114,7 +114,8 @@ int sim__radio_uplink(struct sim_fleet *f, struct hub *h, uint32_t dev_slot, uin
   }
   uint32_t i;
   if (d == 0 || len > SIM_AIR_FRAME_MAX || air_alloc(f, &i))
-    return sim__fleet_report(f, h, eui, lqi, endpoint, cluster, zcl, len, wall_ms, intended);
+    return sim__fleet_report(f, h, dev_slot, eui, lqi, endpoint, cluster, zcl, len, wall_ms,
+                             intended);
   struct air_slot *a = &f->air[i];
   a->kind = AIR_UP;
   a->hub = h->idx;
@@ -221,10 +222,18 @@ static void deliver(struct sim_fleet *f, uint32_t i) {
   sim_time_t now = sim_sched_now(&f->sched);
   switch (a->kind) {
   case AIR_UP:
-    sim__fleet_report(f, h, eui, a->lqi, a->endpoint, a->cluster, a->data, a->len, a->wall_ms,
-                      a->intended);
+    if (h->powered_off) {
+      f->st.radio_lost++; /* it reached a hub with no power */
+      break;
+    }
+    sim__fleet_report(f, h, a->dev_slot, eui, a->lqi, a->endpoint, a->cluster, a->data, a->len,
+                      a->wall_ms, a->intended);
     break;
   case AIR_DOWN: {
+    if (h->powered_off) {
+      f->st.cmds_expired++; /* the hub lost it with its power; the platform times it out */
+      break;
+    }
     struct sim_dev_cmd dc = {
         .endpoint = a->endpoint,
         .cluster = a->cluster,
@@ -237,8 +246,13 @@ static void deliver(struct sim_fleet *f, uint32_t i) {
     sim__fleet_exec_command(f, h, a->dev_slot, &dc, a->cmd_id, eui, now - a->intended);
     break;
   }
+  case AIR_HUB:
+    sim__fleet_hub_event(f, h, a->command);
+    break;
   case AIR_EXPIRE:
     f->st.cmds_expired++;
+    if (h->powered_off)
+      break; /* nobody left to answer */
     sim__fleet_command_result(f, h, a->cmd_id, eui, SIM_CMD_TIMEOUT, 0,
                               (uint32_t)((double)(now - a->intended) *
                                          (f->cfg.speedup > 0 ? f->cfg.speedup : 1.0) / 1000));
@@ -247,6 +261,19 @@ static void deliver(struct sim_fleet *f, uint32_t i) {
     break;
   }
   air_release(f, i);
+}
+
+int sim__radio_hub_timer(struct sim_fleet *f, uint32_t hub, int what, sim_time_t at) {
+  uint32_t i;
+  int rc = air_alloc(f, &i);
+  if (rc)
+    return rc;
+  struct air_slot *a = &f->air[i];
+  a->kind = AIR_HUB;
+  a->hub = hub;
+  a->command = (uint8_t)what;
+  sim_wheel_add(&f->sched.wheel, air_timer(f, i), at);
+  return 0;
 }
 
 void sim__radio_fire(struct sim_fleet *f, uint32_t i) {
@@ -264,7 +291,7 @@ void sim__radio_flush(struct sim_fleet *f) {
     if (!a->kind)
       continue;
     sim_wheel_cancel(&f->sched.wheel, air_timer(f, i));
-    if (a->kind != AIR_UP)
+    if (a->kind == AIR_DOWN)
       a->kind = AIR_EXPIRE;
     deliver(f, i);
   }

@@ -3,7 +3,11 @@
  *
  * The table is read from the document at test time ($HUBSIM_SOURCE_DIR, set by ctest): rows
  * whose first cell is a backquoted path such as `counts.reports.sent`. In paths, KIND stands
- * for each message kind and H for each latency histogram. When this test fails, either the
+ * for each message kind and H for each latency histogram, and `[]` an element of an array
+ * (`scenario.expectations[].metric`). Keys under `scenario` exist only in the summary of a
+ * scenario run: the test writes one summary with a scenario (every documented key present) and
+ * one without (every documented key but those present, and no `scenario`). When this test
+ * fails, either the
  * writer changed the schema (then the document and, for a breaking change, the schema id must
  * change too) or the document is wrong. */
 #include <setjmp.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
@@ -87,7 +92,7 @@ static int doc_has(const char *k) {
   return 0;
 }
 
-/* The value at a dotted path, or NULL. */
+/* The value at a dotted path, or NULL. "name[]" steps into the first element of array name. */
 static json_t *at_path(json_t *root, const char *path) {
   char buf[160];
   snprintf(buf, sizeof(buf), "%s", path);
@@ -95,11 +100,21 @@ static json_t *at_path(json_t *root, const char *path) {
   for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
     if (!json_is_object(cur))
       return NULL;
+    size_t n = strlen(tok);
+    int elem = n > 2 && strcmp(tok + n - 2, "[]") == 0;
+    if (elem)
+      tok[n - 2] = '\0';
     cur = json_object_get(cur, tok);
+    if (cur && elem)
+      cur = json_is_array(cur) ? json_array_get(cur, 0) : NULL;
     if (!cur)
       return NULL;
   }
   return cur;
+}
+
+static int scenario_key(const char *k) {
+  return strncmp(k, "scenario", 8) == 0 && (k[8] == '\0' || k[8] == '.');
 }
 
 /* Every key path of the JSON (objects recursed) must be documented. */
@@ -115,6 +130,17 @@ static void check_documented(json_t *o, const char *prefix) {
       fail_msg("key '%s' is written but not documented in docs/summary.md", p);
     if (json_is_object(v))
       check_documented(v, p);
+    if (json_is_array(v)) {
+      /* Arrays of objects: every element's keys, as "PATH[].KEY". */
+      char pa[168];
+      snprintf(pa, sizeof(pa), "%s[]", p);
+      size_t i;
+      json_t *el;
+      json_array_foreach(v, i, el) {
+        if (json_is_object(el))
+          check_documented(el, pa);
+      }
+    }
   }
 }
 
@@ -167,16 +193,64 @@ static void test_keys_match(void **state) {
   char path[] = "/tmp/hubsim-summary-doc-XXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
+  close(fd);
   assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);
   json_error_t err;
   json_t *root = json_load_file(path, 0, &err);
   remove(path);
   assert_non_null(root);
   for (size_t i = 0; i < n_doc; i++)
-    if (!at_path(root, doc_keys[i]))
+    if (!scenario_key(doc_keys[i]) && !at_path(root, doc_keys[i]))
       fail_msg("docs/summary.md documents '%s', which the summary does not contain", doc_keys[i]);
+  assert_null(json_object_get(root, "scenario"));
   check_documented(root, "");
   assert_string_equal(json_string_value(json_object_get(root, "schema")), "hubsim.summary/1");
+  json_decref(root);
+
+  /* A scenario run: every key, the scenario's included. The script error is set so that the
+   * keys of scenario.error exist (it is null otherwise). */
+  static struct sim_hist autom;
+  sim_hist_init(&autom);
+  sim_hist_record(&autom, 150000);
+  struct rec_expectation exp[2] = {{.metric = "report.rtt.p99",
+                                    .op = "<",
+                                    .threshold = 250,
+                                    .threshold_text = "250ms",
+                                    .unit = "ms",
+                                    .value = 12.3,
+                                    .at_s = 1,
+                                    .verdict = REC_EXP_PASS,
+                                    .file = "x.lua",
+                                    .line = 3},
+                                   {.metric = "reports.lost",
+                                    .op = "==",
+                                    .unit = "",
+                                    .value = 0,
+                                    .at_s = 1,
+                                    .verdict = REC_EXP_PASS,
+                                    .file = "x.lua",
+                                    .line = 4}};
+  struct rec_scenario sc = {.name = "x",
+                            .phase = "steady",
+                            .steps_run = 2,
+                            .exp = exp,
+                            .n_exp = 2,
+                            .automation = &autom,
+                            .error = "boom",
+                            .error_file = "x.lua",
+                            .error_line = 9};
+  run.scenario = &sc;
+  rec_verdict_compute(&run, &st, &pv, &v);
+  assert_int_equal(v.exit_code, 2);
+  assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);
+  root = json_load_file(path, 0, &err);
+  remove(path);
+  assert_non_null(root);
+  for (size_t i = 0; i < n_doc; i++)
+    if (!at_path(root, doc_keys[i]))
+      fail_msg("docs/summary.md documents '%s', which a scenario's summary does not contain",
+               doc_keys[i]);
+  check_documented(root, "");
   json_decref(root);
   for (size_t i = 0; i < n_doc; i++)
     free(doc_keys[i]);

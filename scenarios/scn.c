@@ -1,0 +1,648 @@
+/* The scenario engine: the sandboxed Lua state, error reporting, the script's lifecycle.
+ *
+ * Sandbox: a custom allocator counts every byte of the state against lim.memory_bytes, and a
+ * count hook charges instructions against lim.instructions_per_call for the top level and for
+ * each callback. Only the safe part of base, string, table and math is opened; io, os, debug,
+ * package, coroutine and every way to load code are absent.
+ *
+ * Memory: an allocation that would cross the ceiling is first refused, so that Lua runs an
+ * emergency collection and retries; if the retry still crosses it, it is granted within a small
+ * slack and the state is marked: the next hook (a few instructions later) raises "memory limit
+ * exceeded" as an ordinary error, which carries the line. Only an allocation larger than the
+ * slack fails outright (Lua's memory error, which names no line: the last line the hook saw is
+ * used). Either way the error is fatal: the sandbox's pcall does not catch it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/cat.h"
+#include "devices/catalog.h"
+#include "scenarios/scn_int.h"
+#include "sim/core/err.h"
+
+#define SCN_HOOK_EVERY 100
+#define SCN_MEM_SLACK (4u << 20)
+
+/* ---- state access -------------------------------------------------------------------------- */
+
+struct scn *scn_from_L(lua_State *L) {
+  struct scn *s;
+  memcpy(&s, lua_getextraspace(L), sizeof s);
+  return s;
+}
+
+sim_time_t scn_engine_now(const struct scn *s) {
+  if (s->in_callback)
+    return s->cb_now;
+  if (s->sched_open)
+    return sim_sched_now(&s->sched);
+  return 0;
+}
+
+void scn_limits_default(struct scn_limits *l) {
+  l->memory_bytes = (size_t)64 << 20;
+  l->instructions_per_call = 100000000u;
+}
+
+/* ---- allocator and hook -------------------------------------------------------------------- */
+
+static void *scn_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  struct scn *s = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    s->mem_used -= old;
+    return NULL;
+  }
+  if (nsize > old && s->mem_used - old + nsize > s->lim.memory_bytes) {
+    size_t after = s->mem_used - old + nsize;
+    /* A second try of the same request after Lua's emergency collection: grant it within the
+     * slack and let the hook raise the error with its line. */
+    if (s->refused_ptr == ptr && s->refused_size == nsize && s->running &&
+        after <= s->lim.memory_bytes + SCN_MEM_SLACK) {
+      s->refused_ptr = NULL;
+      s->refused_size = 0;
+      s->mem_hit = 1;
+    } else {
+      s->refused_ptr = ptr;
+      s->refused_size = nsize;
+      return NULL;
+    }
+  }
+  void *p = realloc(ptr, nsize);
+  if (!p)
+    return NULL;
+  s->mem_used = s->mem_used - old + nsize;
+  return p;
+}
+
+static void mem_message(const struct scn *s, char *buf, size_t cap) {
+  size_t mib = s->lim.memory_bytes >> 20;
+  if (mib << 20 == s->lim.memory_bytes)
+    snprintf(buf, cap, "memory limit of %zu MiB exceeded", mib);
+  else
+    snprintf(buf, cap, "memory limit of %.2f MiB exceeded",
+             (double)s->lim.memory_bytes / 1048576.0);
+}
+
+static void scn_hook(lua_State *L, lua_Debug *ar) {
+  struct scn *s = scn_from_L(L);
+  if (lua_getinfo(L, "l", ar) && ar->currentline > 0)
+    s->budget_line = ar->currentline;
+  s->insn_used += SCN_HOOK_EVERY;
+  if (s->mem_hit) {
+    char m[96];
+    mem_message(s, m, sizeof m);
+    s->mem_fatal = 1;
+    scn_raise(L, "%s", m);
+  }
+  if (s->insn_used > s->lim.instructions_per_call) {
+    s->budget_hit = 1;
+    scn_raise(L, "instruction budget of %" PRIu64 " exceeded", s->lim.instructions_per_call);
+  }
+}
+
+int scn_current_line(lua_State *L) {
+  lua_Debug ar;
+  for (int level = 0; level < 64 && lua_getstack(L, level, &ar); level++) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+      return ar.currentline;
+  }
+  return 0;
+}
+
+int scn_raise(lua_State *L, const char *fmt, ...) {
+  struct scn *s = scn_from_L(L);
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  int line = scn_current_line(L);
+  if (line > 0)
+    lua_pushfstring(L, "%s:%d: %s", s->short_src, line, msg);
+  else
+    lua_pushstring(L, msg);
+  return lua_error(L);
+}
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+/* Splits "SHORT_SRC:LINE: rest" into line and rest; other texts keep line 0. */
+static void parse_message(const struct scn *s, const char *msg, struct scn_error *err) {
+  size_t n = strlen(s->short_src);
+  snprintf(err->file, sizeof err->file, "%s", s->path);
+  err->line = 0;
+  if (n && strncmp(msg, s->short_src, n) == 0 && msg[n] == ':') {
+    char *end;
+    long line = strtol(msg + n + 1, &end, 10);
+    if (end != msg + n + 1 && end[0] == ':' && line > 0) {
+      err->line = (int)line;
+      msg = end + 1;
+      while (*msg == ' ')
+        msg++;
+    }
+  }
+  snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+/* Message handler: gives every error object a text carrying the innermost Lua line. */
+static int msgh(lua_State *L) {
+  struct scn *s = scn_from_L(L);
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  size_t n = strlen(s->short_src);
+  if (n && strncmp(msg, s->short_src, n) == 0 && msg[n] == ':')
+    return 1;
+  int line = scn_current_line(L);
+  if (line > 0)
+    lua_pushfstring(L, "%s:%d: %s", s->short_src, line, msg);
+  else
+    lua_pushstring(L, msg);
+  return 1;
+}
+
+int scn_pcall(struct scn *s, int nargs, struct scn_error *err) {
+  lua_State *L = s->L;
+  int base = lua_gettop(L) - nargs; /* the function's index */
+  lua_pushcfunction(L, msgh);
+  lua_insert(L, base);
+  s->insn_used = 0;
+  s->running = 1;
+  int rc = lua_pcall(L, nargs, 0, base);
+  s->running = 0;
+  if (rc == LUA_OK) {
+    lua_remove(L, base);
+    return 0;
+  }
+  if (rc == LUA_ERRMEM || s->mem_fatal) {
+    char m[96];
+    mem_message(s, m, sizeof m);
+    snprintf(err->file, sizeof err->file, "%s", s->path);
+    /* a memory error raised by Lua itself carries no position: the last line seen */
+    const char *msg = lua_tostring(L, -1);
+    struct scn_error tmp;
+    parse_message(s, msg ? msg : "", &tmp);
+    err->line = tmp.line ? tmp.line : s->budget_line;
+    snprintf(err->message, sizeof err->message, "%s", m);
+  } else {
+    const char *msg = lua_tostring(L, -1);
+    parse_message(s, msg ? msg : "error", err);
+  }
+  lua_settop(L, base - 1);
+  s->mem_fatal = 1; /* a state that failed once runs nothing more */
+  return SIM_EINVAL;
+}
+
+int scn_error_format(const struct scn_error *e, char *buf, size_t cap) {
+  if (e->line > 0)
+    return snprintf(buf, cap, "%s:%d: %s", e->file, e->line, e->message);
+  return snprintf(buf, cap, "%s: %s", e->file, e->message);
+}
+
+static void set_error(struct scn_error *err, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_error(struct scn_error *err, const char *file, int line, const char *fmt, ...) {
+  snprintf(err->file, sizeof err->file, "%s", file);
+  err->line = line;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- the sandbox --------------------------------------------------------------------------- */
+
+/* pcall that catches the script's own errors but never a budget or memory error. */
+static int safe_pcall(lua_State *L) {
+  struct scn *s = scn_from_L(L);
+  luaL_checkany(L, 1);
+  int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  if (rc == LUA_ERRMEM || s->mem_hit || s->mem_fatal || s->budget_hit) {
+    if (rc == LUA_ERRMEM)
+      s->mem_fatal = 1;
+    return lua_error(L); /* the error object is on top */
+  }
+  lua_pushboolean(L, rc == LUA_OK);
+  lua_insert(L, 1);
+  return lua_gettop(L);
+}
+
+static void drop_field(lua_State *L, const char *table, const char *name) {
+  if (lua_getglobal(L, table) == LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_setfield(L, -2, name);
+  }
+  lua_pop(L, 1);
+}
+
+void scn_seed_random(struct scn *s, uint64_t seed) {
+  lua_State *L = s->L;
+  /* math.randomseed was removed from the sandbox; the original is kept in the registry */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "hubsim.randomseed") == LUA_TFUNCTION) {
+    lua_pushinteger(L, (lua_Integer)(seed & 0x7FFFFFFFFFFFFFFFull));
+    lua_pushinteger(L, 0x5CE0);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+      lua_pop(L, 1);
+  } else {
+    lua_pop(L, 1);
+  }
+}
+
+static void open_sandbox(struct scn *s) {
+  lua_State *L = s->L;
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+  lua_pop(L, 4);
+  static const char *const gone[] = {"dofile", "loadfile", "load",  "require",    "collectgarbage",
+                                     "rawset", "xpcall",   "print", "loadstring", NULL};
+  for (size_t i = 0; gone[i]; i++) {
+    lua_pushnil(L);
+    lua_setglobal(L, gone[i]);
+  }
+  lua_pushcfunction(L, safe_pcall);
+  lua_setglobal(L, "pcall");
+  drop_field(L, LUA_STRLIBNAME, "dump");
+  if (lua_getglobal(L, LUA_MATHLIBNAME) == LUA_TTABLE) {
+    lua_getfield(L, -1, "randomseed");
+    lua_setfield(L, LUA_REGISTRYINDEX, "hubsim.randomseed");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "randomseed");
+  }
+  lua_pop(L, 1);
+}
+
+/* ---- load ---------------------------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len, struct scn_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    set_error(err, path, 0, "cannot open: %s", strerror(errno));
+    return NULL;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0)
+      break;
+    if (n == cap) {
+      if (cap >= (64u << 20)) {
+        free(buf);
+        buf = NULL;
+        fclose(f);
+        set_error(err, path, 0, "script larger than 64 MiB");
+        return NULL;
+      }
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf || bad) {
+    free(buf);
+    set_error(err, path, 0, "cannot read");
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+static void default_name(struct scn *s) {
+  const char *b = strrchr(s->path, '/');
+  b = b ? b + 1 : s->path;
+  size_t n = strlen(b);
+  if (n > 4 && strcmp(b + n - 4, ".lua") == 0)
+    n -= 4;
+  s->s_name = malloc(n + 1);
+  if (s->s_name) {
+    memcpy(s->s_name, b, n);
+    s->s_name[n] = 0;
+  }
+  s->cfg.name = s->s_name;
+}
+
+int scn_load(const char *path, const char *text, size_t len, const struct scn_limits *lim,
+             struct scn **out, struct scn_error *err) {
+  struct scn_error dummy;
+  if (!err)
+    err = &dummy;
+  memset(err, 0, sizeof *err);
+  *out = NULL;
+  if (!path)
+    path = "scenario";
+  char *owned = NULL;
+  if (!text) {
+    owned = read_file(path, &len, err);
+    if (!owned)
+      return SIM_EINVAL;
+    text = owned;
+  }
+  struct scn *s = calloc(1, sizeof *s);
+  if (!s) {
+    free(owned);
+    set_error(err, path, 0, "out of memory");
+    return SIM_ENOMEM;
+  }
+  if (lim)
+    s->lim = *lim;
+  else
+    scn_limits_default(&s->lim);
+  if (!s->lim.memory_bytes)
+    s->lim.memory_bytes = (size_t)64 << 20;
+  if (!s->lim.instructions_per_call)
+    s->lim.instructions_per_call = 100000000u;
+  snprintf(s->path, sizeof s->path, "%s", path);
+  s->cfg.ramp = -1;
+  s->cfg.clock_virtual = -1;
+  sim_hist_init(&s->automation);
+  s->stats = malloc(sizeof *s->stats);
+  s->L = lua_newstate(scn_alloc, s);
+  if (!s->L || !s->stats) {
+    free(owned);
+    set_error(err, path, 0, "out of memory");
+    scn_free(s);
+    return SIM_ENOMEM;
+  }
+  memcpy(lua_getextraspace(s->L), &s, sizeof s);
+  (void)dev_catalog_register_all(); /* model ids must be known; idempotent */
+  open_sandbox(s);
+  scn_api_open(s->L);
+  scn_seed_random(s, 1);
+  lua_sethook(s->L, scn_hook, LUA_MASKCOUNT, SCN_HOOK_EVERY);
+
+  /* the chunk's name in messages is Lua's short form of "@path" */
+  char chunk[300];
+  snprintf(chunk, sizeof chunk, "@%s", path);
+  int rc = luaL_loadbufferx(s->L, text, len, chunk, "t");
+  free(owned);
+  {
+    lua_Debug ar;
+    lua_pushvalue(s->L, -1);
+    if (rc == LUA_OK && lua_getinfo(s->L, ">S", &ar))
+      snprintf(s->short_src, sizeof s->short_src, "%s", ar.short_src);
+    else
+      lua_pop(s->L, 1);
+  }
+  if (rc != LUA_OK) {
+    /* no function to ask: name the chunk the way Lua does (luaO_chunkid: a path too long
+     * keeps its tail after "...") */
+    size_t n = strlen(path), keep = LUA_IDSIZE - 4;
+    if (n + 1 <= LUA_IDSIZE)
+      snprintf(s->short_src, sizeof s->short_src, "%s", path);
+    else
+      snprintf(s->short_src, sizeof s->short_src, "...%s", path + n - keep);
+    if (rc == LUA_ERRMEM) {
+      char m[96];
+      mem_message(s, m, sizeof m);
+      set_error(err, path, 0, "%s", m);
+    } else {
+      const char *msg = lua_tostring(s->L, -1);
+      parse_message(s, msg ? msg : "syntax error", err);
+    }
+    scn_free(s);
+    return SIM_EINVAL;
+  }
+  rc = scn_pcall(s, 0, err);
+  if (rc) {
+    scn_free(s);
+    return rc;
+  }
+  if (!s->cfg.name)
+    default_name(s);
+  *out = s;
+  return 0;
+}
+
+const struct scn_config *scn_config(const struct scn *s) {
+  return &s->cfg;
+}
+
+void scn_set_seed(struct scn *s, uint64_t seed) {
+  s->seed_override = seed;
+  s->has_seed_override = 1;
+}
+
+uint64_t scn_seed(const struct scn *s) {
+  if (s->has_seed_override)
+    return s->seed_override;
+  return s->cfg.seed ? s->cfg.seed : 1;
+}
+
+uint32_t scn_devices_of_hub(const struct scn *s, uint64_t seed, uint32_t g) {
+  const struct scn_config *c = &s->cfg;
+  struct sim_rng r;
+  sim_rng_seed(&r, seed, 0xD9E0000000ull + g);
+  switch (c->dph_kind) {
+  case SCN_DPH_RANGE:
+    if (c->dph_max <= c->dph_min)
+      return c->dph_min;
+    return c->dph_min + sim_rng_below(&r, c->dph_max - c->dph_min + 1);
+  case SCN_DPH_NORMAL: {
+    /* Box-Muller, one draw per hub */
+    double u1 = sim_rng_unit(&r), u2 = sim_rng_unit(&r);
+    if (u1 < 1e-12)
+      u1 = 1e-12;
+    double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    double v = c->dph_mean + c->dph_sd * z;
+    if (v < c->dph_min)
+      v = c->dph_min;
+    if (v > c->dph_max)
+      v = c->dph_max;
+    return (uint32_t)(v + 0.5);
+  }
+  default:
+    return c->dph;
+  }
+}
+
+/* ---- log ----------------------------------------------------------------------------------- */
+
+void scn_logf(struct scn *s, const char *fmt, ...) {
+  if (s->n_log >= SCN_MAX_LOG) {
+    s->log_dropped++;
+    return;
+  }
+  if (s->n_log == s->cap_log) {
+    size_t cap = s->cap_log ? s->cap_log * 2 : 64;
+    char **nl = realloc(s->log, cap * sizeof *nl);
+    if (!nl) {
+      s->log_dropped++;
+      return;
+    }
+    s->log = nl;
+    s->cap_log = cap;
+  }
+  char line[SCN_LOG_LINE];
+  sim_time_t now = scn_engine_now(s);
+  int n = snprintf(line, sizeof line, "%10.3f ", (double)now / 1e6);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+  va_end(ap);
+  char *copy = strdup(line);
+  if (!copy) {
+    s->log_dropped++;
+    return;
+  }
+  s->log[s->n_log++] = copy;
+}
+
+size_t scn_log(const struct scn *s, const char *const **lines) {
+  *lines = (const char *const *)s->log;
+  return s->n_log;
+}
+
+const char *scn_phase(const struct scn *s) {
+  return s->phase;
+}
+
+int scn_failed(const struct scn *s, struct scn_error *err) {
+  if (s->failed && err)
+    *err = s->fail_err;
+  return s->failed;
+}
+
+struct sim_sched *scn_sched(struct scn *s) {
+  return s->sched_open ? &s->sched : NULL;
+}
+
+/* ---- start / free -------------------------------------------------------------------------- */
+
+static int check_platform_metrics(struct scn *s, struct scn_error *err) {
+  for (size_t i = 0; i < s->n_exp; i++) {
+    struct scn_expectation *e = &s->exp[i];
+    if (strncmp(e->metric, "platform.", 9) != 0)
+      continue;
+    double v;
+    if (!s->has_ops || !s->ops.metric) {
+      set_error(err, e->file, e->line, "metric '%s': this platform offers no metrics", e->metric);
+      return SIM_EINVAL;
+    }
+    if (s->ops.metric(s->ops.arg, e->metric + 9, &v) == SIM_ENOTFOUND) {
+      set_error(err, e->file, e->line, "unknown metric '%s': the platform does not report it",
+                e->metric);
+      return SIM_EINVAL;
+    }
+  }
+  return 0;
+}
+
+int scn_start(struct scn *s, struct sim_fleet *f, const struct scn_platform_ops *p,
+              struct scn_error *err) {
+  struct scn_error dummy;
+  if (!err)
+    err = &dummy;
+  memset(err, 0, sizeof *err);
+  if (s->started || s->mem_fatal || s->stopping) {
+    set_error(err, s->path, 0, "scenario already started or failed");
+    return SIM_EINVAL;
+  }
+  s->fleet = f;
+  if (p) {
+    s->ops = *p;
+    s->has_ops = 1;
+  }
+  int rc = check_platform_metrics(s, err);
+  if (rc)
+    return rc;
+  struct sim_sched *fs = sim_fleet_sched(f);
+  uint32_t cap = s->n_steps + 64;
+  rc = sim_sched_init(&s->sched, fs->loop, fs->clock.is_virtual, cap, scn_timeline_fire, s);
+  if (rc) {
+    set_error(err, s->path, 0, "scheduler: %s", sim_strerror(rc));
+    return rc;
+  }
+  /* engine time is the fleet's: share its clock (a vdriver keeps virtual ones in step) */
+  s->sched.clock = fs->clock;
+  s->sched_open = 1;
+  s->started = 1;
+  scn_seed_random(s, scn_seed(s));
+  scn_observe_install(s);
+  rc = scn_platform_install(s, err);
+  if (rc)
+    return rc;
+  for (uint32_t i = 0; i < s->n_steps; i++)
+    if (s->steps[i].ref != LUA_NOREF)
+      sim_wheel_add(&s->sched.wheel, i, s->steps[i].due);
+  scn_logf(s, "scenario %s started (seed %" PRIu64 ")", s->cfg.name ? s->cfg.name : "",
+           scn_seed(s));
+  return 0;
+}
+
+static void free_rest(struct scn *s) {
+  for (size_t i = 0; i < s->n_log; i++)
+    free(s->log[i]);
+  free(s->log);
+  free(s->steps);
+  free(s->free_steps);
+  free(s->rules);
+  free(s->stats);
+  free(s->s_name);
+  free(s->s_desc);
+  free(s->s_hub_model);
+  free(s->s_mix);
+  free(s->s_prefix);
+  free(s->s_key);
+  free(s);
+}
+
+static void sched_closed(struct sim_sched *sc) {
+  struct scn *s = (struct scn *)((char *)sc - offsetof(struct scn, sched));
+  s->sched_closed = 1;
+  if (s->free_pending)
+    free_rest(s);
+}
+
+void scn_stop(struct scn *s) {
+  if (!s || !s->sched_open || s->stopping)
+    return;
+  s->stopping = 1;
+  for (uint32_t i = 0; i < s->n_steps; i++) {
+    if (s->steps[i].ref != LUA_NOREF && s->L)
+      luaL_unref(s->L, LUA_REGISTRYINDEX, s->steps[i].ref);
+    s->steps[i].ref = LUA_NOREF;
+  }
+  s->n_free = 0;
+  /* the wheel is emptied at once (a vdriver still polling it finds nothing); on a real clock
+   * the handles close with the loop's next turn */
+  sim_sched_close(&s->sched, sched_closed);
+}
+
+void scn_free(struct scn *s) {
+  if (!s)
+    return;
+  if (s->fleet && s->started)
+    sim_fleet_observe(s->fleet, NULL, NULL, NULL);
+  scn_stop(s);
+  if (s->L)
+    lua_close(s->L);
+  s->L = NULL;
+  if (s->sched_open && !s->sched_closed) {
+    s->free_pending = 1; /* freed by sched_closed once libuv closed the handles */
+    return;
+  }
+  free_rest(s);
+}

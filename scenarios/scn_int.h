@@ -1,0 +1,151 @@
+/* Internals of the scenario engine, shared by the scenarios/ sources. Not a public header. */
+#ifndef SCENARIOS_SCN_INT_H
+#define SCENARIOS_SCN_INT_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scenarios/scn.h"
+#include "sim/core/rng.h"
+
+#define SCN_MAX_EXP 256
+#define SCN_MAX_RULES 64
+#define SCN_MAX_TIMERS 64
+#define SCN_MAX_STEPS 1000000u
+#define SCN_MAX_LOG 100000u
+#define SCN_LOG_LINE 512
+#define SCN_RULE_PENDING 4096 /* intended times remembered per rule (a ring) */
+
+/* One timeline entry: at/after (period 0) or every. Its id in the scheduler is its index. */
+struct scn_step {
+  int ref; /* the Lua function (registry), LUA_NOREF when free */
+  sim_time_t due;
+  sim_time_t period;   /* every: the period; 0: one shot */
+  sim_time_t to;       /* every: last time it may fire (UINT64_MAX: none) */
+  uint64_t count_left; /* every: firings left (UINT64_MAX: no limit) */
+  uint64_t fired;
+  int line;
+};
+
+struct scn_prule {
+  struct scn_rule r;
+  int line;
+  uint64_t id;
+  /* intended times of matching reports not yet answered by a command: a ring */
+  sim_time_t pend[SCN_RULE_PENDING];
+  uint32_t head, n;
+  uint64_t overflow;
+};
+
+struct scn_ptimer {
+  struct scn_timer t;
+  int line;
+};
+
+struct scn {
+  lua_State *L;
+  struct scn_limits lim;
+  char path[256];
+  char short_src[LUA_IDSIZE]; /* how Lua names the chunk in its messages */
+  /* memory accounting */
+  size_t mem_used;
+  int mem_hit;  /* an allocation was refused */
+  int mem_line; /* where (innermost Lua line) the last refusal happened, 0 unknown */
+  int mem_fatal;
+  const void *refused_ptr; /* the last refused request: its retry is the second try */
+  size_t refused_size;
+  /* instruction budget */
+  uint64_t insn_used;
+  int budget_hit;
+  int budget_line;
+  int running; /* inside a protected call of ours */
+
+  struct scn_config cfg;
+  char *s_name, *s_desc, *s_hub_model, *s_mix, *s_prefix, *s_key; /* owned strings of cfg */
+  uint64_t seed_override;
+  int has_seed_override;
+
+  /* timeline */
+  struct scn_step *steps;
+  uint32_t n_steps, cap_steps;
+  uint32_t *free_steps;
+  uint32_t n_free;
+  uint64_t steps_run;
+  sim_time_t cb_now; /* engine time of the callback running (its intended time) */
+  int in_callback;
+
+  /* bound at scn_start */
+  struct sim_fleet *fleet;
+  struct scn_platform_ops ops;
+  int has_ops;
+  struct sim_sched sched;
+  int sched_open;
+  int stopping;     /* scn_stop(): the scheduler is closing or closed */
+  int sched_closed; /* its close callback ran */
+  int free_pending; /* scn_free() ran before it: free then */
+  int started;
+  uint64_t sel_counter; /* selections drawn with a share: each gets its own stream */
+
+  /* failure of a callback */
+  int failed;
+  struct scn_error fail_err;
+
+  char phase[64];
+
+  /* platform objects */
+  struct scn_prule *rules;
+  size_t n_rules;
+  struct scn_ptimer timers[SCN_MAX_TIMERS];
+  size_t n_timers;
+  struct sim_hist automation; /* µs */
+  uint64_t triggers_ok, triggers_unknown, actions;
+
+  /* expectations */
+  struct scn_expectation exp[SCN_MAX_EXP];
+  size_t n_exp;
+  struct sim_fleet_stats *stats; /* snapshot buffer (heap: about 70 KiB) */
+
+  /* log */
+  char **log;
+  size_t n_log, cap_log;
+  uint64_t log_dropped;
+};
+
+/* scn.c */
+struct scn *scn_from_L(lua_State *L);
+/* Raises a Lua error "short_src:LINE: msg" with the line of the innermost Lua frame. */
+int scn_raise(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The line of the innermost Lua function on the stack, 0 when none. */
+int scn_current_line(lua_State *L);
+/* Runs the function on top of the stack (nargs arguments above it) under the budget; 0 or
+ * SIM_EINVAL with *err filled. Pops the function and its arguments. */
+int scn_pcall(struct scn *s, int nargs, struct scn_error *err);
+void scn_logf(struct scn *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A duration argument: a number (seconds) or a string; raises naming the text when bad. */
+double scn_check_duration(lua_State *L, int idx, const char *what, int allow_negative);
+sim_time_t scn_engine_now(const struct scn *s);
+/* Seeds math.random (the sandbox has no math.randomseed). */
+void scn_seed_random(struct scn *s, uint64_t seed);
+
+/* scn_api.c: the global functions */
+void scn_api_open(lua_State *L);
+int scn_step_add(struct scn *s, int fn_idx, sim_time_t due, sim_time_t period, sim_time_t to,
+                 uint64_t count);
+void scn_timeline_fire(void *arg, uint32_t id, sim_time_t due);
+int scn_device_ref_fill(struct scn *s, uint32_t hub, uint32_t slot, struct scn_device_ref *r);
+/* Installs the automations and timers declared at top level (scn_start). */
+int scn_platform_install(struct scn *s, struct scn_error *err);
+
+/* scn_metrics.c */
+/* Whether name is a known metric; unit set. 1 known, 0 not. */
+int scn_metric_known(const char *name, const char **unit, int *is_latency);
+/* The value of metric name now (stats refreshed by the caller). 0, or SIM_ENOTFOUND /
+ * SIM_EAGAIN (no data). */
+int scn_metric_value(struct scn *s, const char *name, double *out);
+void scn_stats_refresh(struct scn *s);
+void scn_observe_install(struct scn *s);
+int scn_api_expect(lua_State *L);
+
+#endif
