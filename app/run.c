@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "app/admin_client.h"
 #include "app/opts.h"
 #include "app/run_internal.h"
+#include "app/ui_host.h"
 #include "app/version.h"
 #include "app/workers.h"
 #include "devices/cat.h"
@@ -30,6 +32,7 @@
 #include "sim/core/log.h"
 #include "sim/fleet/fleet.h"
 #include "sim/transport/transport.h"
+#include "ui/tui/tui.h"
 
 #define DEFAULT_KEY "hubsim-demo-fleet-key"
 
@@ -343,6 +346,8 @@ struct run {
   int script_failed;           /* a scenario callback failed: the run stops, exit 2 */
   struct scn_results res;      /* taken in stop_all, before the fleet stops */
   int have_res;
+  struct app_ui *ui; /* the dashboard, NULL: none */
+  size_t log_done;   /* scenario log lines printed so far */
 };
 
 /* CPU of this thread so far (the fleet runs on it; an embedded platform has its own). */
@@ -390,6 +395,10 @@ static void stop_all(struct run *r) {
     scn_finish(r->scn, &r->res);
     r->have_res = 1;
   }
+  if (r->ui && r->ui->stop) {
+    r->ui->stop(r->ui); /* the terminal is the summary's again */
+    r->ui = NULL;
+  }
   sim_fleet_stop(r->fleet, fleet_stopped, r);
   if (r->scn)
     scn_stop(r->scn); /* its scheduler's handles close with the others */
@@ -408,6 +417,8 @@ static void begin_drain(struct run *r) {
   if (r->phase != 0)
     return;
   r->phase = 1;
+  if (r->ui)
+    r->ui->draining = 1;
   sim_fleet_quiesce(r->fleet);
   r->drain_deadline = sim_fleet_now(r->fleet) + (sim_time_t)(r->o.drain_s * 1e6);
   uv_timer_start(&r->drain, on_drain, 0, 20);
@@ -455,6 +466,8 @@ static void on_progress(uv_timer_t *t) {
   if (r->scn && r->phase == 0) {
     struct scn_error err;
     scn_poll(r->scn);
+    if (!r->o.quiet)
+      app_print_scn_log(r->scn, &r->log_done);
     if (scn_failed(r->scn, &err)) {
       fprintf(stderr, "hubsim run: %s:%d: %s\n", err.file, err.line, err.message);
       r->script_failed = 1;
@@ -726,6 +739,28 @@ static int report_run(const struct run_opts *o, struct scn *scn, struct run_outc
   return v.exit_code;
 }
 
+/* The terminal dashboard (ui/tui), started once the fleet exists and stopped before the
+ * summary is printed. */
+static int tui_start(struct app_ui *u) {
+  setlocale(LC_ALL, "");
+  struct ui_tui_opts to = {.refresh_hz = 4, .color = UI_TUI_COLOR_AUTO};
+  struct ui_tui *t;
+  int rc = ui_tui_start(&u->host, &to, &t);
+  if (rc)
+    return rc;
+  u->ui = t;
+  return 0;
+}
+
+static void tui_stop(struct app_ui *u) {
+  ui_tui_stop(u->ui);
+  u->ui = NULL;
+}
+
+static void ui_quit_real(void *arg) {
+  begin_drain(arg);
+}
+
 /* ---- flags ----------------------------------------------------------------------------------- */
 
 static int parse_mix(const char *text, struct sim_fleet_config *cfg) {
@@ -863,7 +898,8 @@ int app_run_main(int argc, char **argv) {
                        .workers = 1,
                        .shards = 1,
                        .radio_hops = 1,
-                       .sleepy_hold_s = 3600};
+                       .sleepy_hold_s = 3600,
+                       .ui = RUN_UI_DEFAULT};
   int c;
   optind = 1;
   opterr = 0;
@@ -932,8 +968,12 @@ int app_run_main(int argc, char **argv) {
       o.db = optarg;
       break;
     case 'U':
-      if (strcmp(optarg, "none") != 0)
-        return bad("--ui", optarg, "this build has only the headless interface: --ui none");
+      if (strcmp(optarg, "none") == 0)
+        o.ui = RUN_UI_NONE;
+      else if (strcmp(optarg, "tui") == 0)
+        o.ui = RUN_UI_TUI;
+      else
+        return bad("--ui", optarg, "expected none or tui (the terminal dashboard)");
       break;
     case 'w':
       if (app_parse_u64(optarg, 1, 256, &o.workers))
@@ -1014,6 +1054,17 @@ int app_run_main(int argc, char **argv) {
   }
   if (optind < argc)
     o.scenario = argv[optind++];
+  if (o.ui == RUN_UI_DEFAULT)
+    o.ui = o.shards <= 1 && o.workers <= 1 && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
+                   getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0
+               ? RUN_UI_TUI
+               : RUN_UI_NONE;
+  if (o.ui == RUN_UI_TUI && (o.workers > 1 || o.shards > 1))
+    return bad("--ui", "tui", "the dashboard needs the fleet in this process (no --workers)");
+  if (o.ui == RUN_UI_TUI && !isatty(STDOUT_FILENO))
+    return bad("--ui", "tui", "standard output is not a terminal");
+  if (o.ui == RUN_UI_TUI)
+    o.quiet = 1; /* progress lines would garble the dashboard */
   if (!o.scenario && o.workers <= 1 && o.shards <= 1 &&
       !(o.set & (RUN_SET_HUBS | RUN_SET_DPH | RUN_SET_MIX | RUN_SET_DURATION))) {
     /* Nothing says what to run: the demo scenario of the library, when this build has it. */
@@ -1161,7 +1212,15 @@ int app_run_main(int argc, char **argv) {
               "clock, %.0f s, seed %" PRIu64 "%s%s\n",
               cfg.hubs, cfg.devices_per_hub, o.duration_s, o.seed, scn ? ", scenario " : "",
               scn ? scn_config(scn)->name : "");
-    app_run_virtual(&o, &cfg, scn, &oc, &ec);
+    static struct app_ui vui;
+    memset(&vui, 0, sizeof vui);
+    vui.seed = o.seed;
+    vui.platform = "embedded reference platform (virtual clock)";
+    vui.duration_s = o.duration_s;
+    vui.speed = 10; /* with a dashboard, ten simulated seconds a second (+/- change it) */
+    vui.start = tui_start;
+    vui.stop = tui_stop;
+    app_run_virtual(&o, &cfg, scn, o.ui == RUN_UI_TUI ? &vui : NULL, &oc, &ec);
     if (oc.runtime_failed && !oc.st->hubs) {
       if (scn)
         scn_free(scn);
@@ -1291,27 +1350,27 @@ int app_run_main(int argc, char **argv) {
   uv_signal_start(&r.sigint, on_signal, SIGINT);
   uv_signal_start(&r.sigterm, on_signal, SIGTERM);
   signal(SIGPIPE, SIG_IGN);
+  /* The platform's operations, for the scenario and the UI's commands. */
+  struct scn_platform_ops ops;
+  memset(&ops, 0, sizeof ops);
+  if (embedded) {
+    ops.arg = &emb;
+    ops.command = emb_command;
+    ops.rule_add = emb_rule_add;
+    ops.timer_add = emb_timer_add;
+    ops.metric = emb_metric;
+  }
+  /* An external platform offers them through its admin lines (--platform-admin); without it
+   * the script's platform calls fail with a message that says so. */
+  static struct app_admin admin;
+  if (!embedded && o.platform_admin) {
+    if (app_admin_init(&admin, o.platform_admin))
+      fprintf(stderr, "hubsim run: --platform-admin '%s': expected HOST:PORT\n", o.platform_admin);
+    else
+      app_admin_ops(&admin, &ops);
+  }
   if (scn) {
-    struct scn_platform_ops ops;
     struct scn_error serr;
-    memset(&ops, 0, sizeof ops);
-    if (embedded) {
-      ops.arg = &emb;
-      ops.command = emb_command;
-      ops.rule_add = emb_rule_add;
-      ops.timer_add = emb_timer_add;
-      ops.metric = emb_metric;
-    }
-    /* An external platform offers them through its admin lines (--platform-admin); without
-     * it the script's platform calls fail with a message that says so. */
-    static struct app_admin admin;
-    if (!embedded && o.platform_admin) {
-      if (app_admin_init(&admin, o.platform_admin))
-        fprintf(stderr, "hubsim run: --platform-admin '%s': expected HOST:PORT\n",
-                o.platform_admin);
-      else
-        app_admin_ops(&admin, &ops);
-    }
     scn_set_seed(scn, o.seed);
     if (scn_start(scn, r.fleet, &ops, &serr)) {
       fprintf(stderr, "hubsim run: %s:%d: %s\n", serr.file, serr.line, serr.message);
@@ -1321,6 +1380,27 @@ int app_run_main(int argc, char **argv) {
     } else {
       r.scn = scn;
     }
+  }
+  if (o.ui == RUN_UI_TUI && r.fleet) {
+    static struct app_ui ui;
+    memset(&ui, 0, sizeof ui);
+    ui.loop = r.loop;
+    ui.fleet = r.fleet;
+    ui.scn = r.scn;
+    ui.ops = ops;
+    ui.seed = o.seed;
+    ui.platform = url;
+    ui.duration_s = o.duration_s;
+    ui.on_quit = ui_quit_real;
+    ui.on_quit_arg = &r;
+    ui.start = tui_start;
+    ui.stop = tui_stop;
+    app_ui_init(&ui);
+    if (ui.start(&ui))
+      fprintf(stderr, "hubsim run: --ui tui: cannot take over this terminal; running "
+                      "headless\n");
+    else
+      r.ui = &ui;
   }
   if (r.fleet)
     sim_fleet_start(r.fleet);

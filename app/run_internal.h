@@ -23,6 +23,10 @@
 #define RUN_SET_HUB_MODEL 0x0100u
 #define RUN_SET_CLOCK 0x0200u
 
+#define RUN_UI_DEFAULT (-1) /* tui when stdin and stdout are a terminal, else none */
+#define RUN_UI_NONE 0
+#define RUN_UI_TUI 1
+
 struct run_opts {
   const char *platform;
   uint64_t hubs, dph, seed;
@@ -47,6 +51,7 @@ struct run_opts {
   const char *junit;          /* --junit FILE */
   const char *platform_admin; /* --platform-admin HOST:PORT of an external platform */
   unsigned set;               /* RUN_SET_*: flags given explicitly */
+  int ui;                     /* RUN_UI_* */
 };
 
 /* What a run produced, for the outputs. */
@@ -66,8 +71,14 @@ struct run_outcome {
 /* The virtual-clock run: the reference platform in this loop over the mem transport, the fleet
  * and the scenario (may be NULL) driven by sim_vdriver. cfg is completed (platform address,
  * virtual clock). 0, or an error already printed (then *exit_code is set). */
+struct app_ui;
+/* ui (may be NULL): a user interface drawn from this loop; its controls pause, step, pace and
+ * end the run. */
 int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, struct scn *scn,
-                    struct run_outcome *out, int *exit_code);
+                    struct app_ui *ui, struct run_outcome *out, int *exit_code);
+
+/* Prints the scenario log lines not printed yet (from *done on) to stderr. */
+void app_print_scn_log(struct scn *scn, size_t *done);
 
 /* The platform operations a scenario uses, on a reference platform in this thread. */
 void app_platform_ops_direct(struct scn_platform_ops *ops, struct plat_server *srv);

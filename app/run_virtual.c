@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "app/run_internal.h"
+#include "app/ui_host.h"
 #include "sim/core/err.h"
 #include "sim/loop/vdriver.h"
 #include "sim/transport/transport.h"
@@ -105,6 +106,13 @@ static int op_metric(void *arg, const char *name, double *out) {
   return SIM_ENOTFOUND;
 }
 
+void app_print_scn_log(struct scn *scn, size_t *done) {
+  const char *const *lines;
+  size_t n = scn_log(scn, &lines);
+  for (; *done < n; (*done)++)
+    fprintf(stderr, "scenario: %s\n", lines[*done]);
+}
+
 void app_platform_ops_direct(struct scn_platform_ops *ops, struct plat_server *srv) {
   memset(ops, 0, sizeof(*ops));
   ops->arg = srv;
@@ -118,6 +126,20 @@ void app_platform_ops_direct(struct scn_platform_ops *ops, struct plat_server *s
 
 static int mem_busy(void *arg) {
   return sim_transport_mem_busy(arg);
+}
+
+struct vpump {
+  struct sim_transport *t;
+  struct sim_fleet *f;
+};
+
+/* The driver's pump: frames delivered and hubs' queues written without a loop turn. */
+static int vpump(void *arg) {
+  struct vpump *p = arg;
+  int did = sim_transport_mem_deliver(p->t) != 0;
+  if (p->f && sim_fleet_flush(p->f))
+    did = 1;
+  return did;
 }
 
 static void fleet_stopped(struct sim_fleet *f, void *arg) {
@@ -138,8 +160,43 @@ static void thread_cpu(double *user, double *sys) {
   }
 }
 
+/* Waits (running the loop: the UI's timers and keys) until the UI lets simulated time go on:
+ * not paused, or a step asked for, or quit. */
+static void pace_timer_cb(uv_timer_t *t) {
+  (void)t; /* only wakes uv_run(UV_RUN_ONCE) */
+}
+
+static void ui_wait_running(uv_loop_t *loop, uv_timer_t *pace, struct app_ui *ui) {
+  if (ui->paused && !ui->step_requests && !ui->quit) {
+    /* The dashboard's own handles do not keep the loop alive: this timer does, and wakes it. */
+    uv_timer_start(pace, pace_timer_cb, 100, 100);
+    while (ui->paused && !ui->step_requests && !ui->quit)
+      uv_run(loop, UV_RUN_ONCE);
+    uv_timer_stop(pace);
+  }
+  if (ui->paused && ui->step_requests)
+    ui->step_requests--;
+}
+
+/* Paces simulated time at ui->speed simulated seconds per wall second: waits until the wall
+ * clock has caught up with sim_elapsed (seconds since the pacing started at pace_wall0). */
+static void ui_pace(uv_loop_t *loop, uv_timer_t *pace, struct app_ui *ui, uint64_t pace_wall0,
+                    double sim_elapsed) {
+  if (ui->speed <= 0)
+    return;
+  for (;;) {
+    double wall = (double)(uv_hrtime() - pace_wall0) / 1e9;
+    double due = sim_elapsed / ui->speed;
+    if (wall >= due || ui->quit || ui->paused || ui->pace_reset)
+      return;
+    uint64_t ms = (uint64_t)((due - wall) * 1000) + 1;
+    uv_timer_start(pace, pace_timer_cb, ms > 250 ? 250 : ms, 0);
+    uv_run(loop, UV_RUN_ONCE);
+  }
+}
+
 int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, struct scn *scn,
-                    struct run_outcome *out, int *exit_code) {
+                    struct app_ui *ui, struct run_outcome *out, int *exit_code) {
   uv_loop_t loop;
   struct sim_transport *t = NULL;
   struct plat_server *srv = NULL;
@@ -151,10 +208,9 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   if (o->db) {
     snprintf(db, sizeof db, "%s", o->db);
   } else {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(db, sizeof db, "%s/hubsim-vrun-%d.db", tmp && *tmp ? tmp : "/tmp", (int)getpid());
-    unlink(db);
-    own_db = 1;
+    /* Nothing outlives a virtual run unless --db asks: the store stays in memory, where a
+     * commit costs no write (a simulated day commits millions of times). */
+    snprintf(db, sizeof db, ":memory:");
   }
   if ((rc = uv_loop_init(&loop)))
     goto fail_msg;
@@ -176,7 +232,13 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
     goto fail_platform;
 
   struct sim_vdriver d;
+  uv_timer_t pace; /* wakes the loop while a UI paces simulated time */
+  uv_timer_init(&loop, &pace);
   sim_vdriver_init(&d, &loop, mem_busy, t);
+  static struct vpump vp;
+  vp.t = t;
+  vp.f = f;
+  sim_vdriver_set_pump(&d, vpump, &vp);
   sim_vdriver_add(&d, sim_fleet_sched(f));
   sim_vdriver_add(&d, plat_server_sched(srv));
   if (scn) {
@@ -193,12 +255,39 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
     sim_vdriver_add(&d, scn_sched(scn));
   }
   sim_fleet_start(f);
+  uint64_t pace_wall0 = uv_hrtime();
+  sim_time_t pace_sim0 = 0;
+  if (ui) {
+    ui->loop = &loop;
+    ui->fleet = f;
+    ui->scn = scn;
+    ui->virtual_clock = 1;
+    app_platform_ops_direct(&ui->ops, srv);
+    app_ui_init(ui);
+    if (ui->start && ui->start(ui)) {
+      fprintf(stderr, "hubsim run: cannot start the user interface\n");
+      ui->start = NULL;
+      ui->stop = NULL;
+    }
+  }
 
   /* Run second by second of simulated time: the scenario's continuous checks and the progress
    * lines need a regular beat. */
+  size_t log_done = 0;
   sim_time_t end = (sim_time_t)(o->duration_s * 1e6);
   sim_time_t tenth = end / 10 ? end / 10 : 1, next_line = tenth;
   for (sim_time_t now = 0; now < end && !out->script_failed;) {
+    if (ui) {
+      int was_paused = ui->paused;
+      ui_wait_running(&loop, &pace, ui);
+      if (ui->quit)
+        break;
+      if (was_paused || ui->pace_reset) {
+        ui->pace_reset = 0;
+        pace_wall0 = uv_hrtime();
+        pace_sim0 = now;
+      }
+    }
     sim_time_t step = now + SIM_SEC(1) < end ? now + SIM_SEC(1) : end;
     if ((rc = sim_vdriver_run(&d, step, NULL, NULL))) {
       fprintf(stderr, "hubsim run: the virtual clock stopped at %.3f s: %s\n", (double)now / 1e6,
@@ -209,13 +298,17 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
     now = step;
     if (scn) {
       scn_poll(scn);
+      if (!o->quiet && !ui)
+        app_print_scn_log(scn, &log_done);
       struct scn_error err;
       if (scn_failed(scn, &err)) {
         fprintf(stderr, "hubsim run: %s:%d: %s\n", err.file, err.line, err.message);
         out->script_failed = 1;
       }
     }
-    if (!o->quiet && now >= next_line) {
+    if (ui)
+      ui_pace(&loop, &pace, ui, pace_wall0, (double)(now - pace_sim0) / 1e6);
+    if (!o->quiet && !ui && now >= next_line) {
       sim_fleet_stats(f, out->st);
       fprintf(stderr,
               "[virtual %7.0fs | wall %6.2fs] online %u/%u | reports %" PRIu64 " acked %" PRIu64
@@ -230,6 +323,8 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   }
 
   /* Drain: what is in flight gets its acknowledgement, within --drain of simulated time. */
+  if (ui)
+    ui->draining = 1;
   sim_fleet_quiesce(f);
   sim_time_t deadline = d.now + (sim_time_t)(o->drain_s * 1e6);
   while (d.now < deadline && !out->runtime_failed) {
@@ -249,6 +344,9 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   *exit_code = 0;
 
 stop:;
+  if (ui && ui->stop)
+    ui->stop(ui); /* the terminal is the summary's again */
+  uv_close((uv_handle_t *)&pace, NULL);
   int fs = 0, ps = 0;
   sim_fleet_stop(f, fleet_stopped, &fs);
   plat_server_stop(srv, plat_stopped, &ps);
@@ -257,6 +355,8 @@ stop:;
       break;
   plat_server_counters(srv, &out->pc_raw);
   thread_cpu(&out->cpu_user_s, &out->cpu_sys_s);
+  if (scn)
+    scn_stop(scn); /* it lets go of the fleet and its scheduler before they are freed */
   sim_vdriver_remove(&d, sim_fleet_sched(f));
   sim_vdriver_remove(&d, plat_server_sched(srv));
   if (scn)

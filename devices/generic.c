@@ -160,9 +160,12 @@ static double sample_period_s(const struct dev_cat_channel *c) {
   }
 }
 
-/* Sampled channels sample at phase + k * period (ms grid); the phase is per device. */
+/* Sampled channels sample at phase + k * period (ms grid). The phase is per device, shared by
+ * its channels: one sensor chip measures temperature, humidity and pressure together, and the
+ * device wakes once for all of them, not once each. */
 static uint32_t sample_phase_ms(uint64_t eui, int ch, uint32_t period_ms) {
-  return (uint32_t)(hash_unit(eui, salt_ch(ch, SALT_PHASE)) * period_ms);
+  (void)ch;
+  return (uint32_t)(hash_unit(eui, SALT_PHASE) * period_ms);
 }
 static int sample_due(uint64_t eui, int ch, uint32_t period_ms, uint32_t t) {
   uint32_t ph = sample_phase_ms(eui, ch, period_ms);

@@ -617,7 +617,13 @@ static void sched_closed(struct sim_sched *sc) {
 }
 
 void scn_stop(struct scn *s) {
-  if (!s || !s->sched_open || s->stopping)
+  if (!s)
+    return;
+  /* The fleet may be freed after this: forget it (the last figures stay in s->stats). */
+  if (s->fleet && s->started)
+    sim_fleet_observe(s->fleet, NULL, NULL, NULL);
+  s->fleet = NULL;
+  if (!s->sched_open || s->stopping)
     return;
   s->stopping = 1;
   for (uint32_t i = 0; i < s->n_steps; i++) {

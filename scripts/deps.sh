@@ -13,6 +13,11 @@ PKGS=(
   libjansson-dev                    # JSON summaries
   libyaml-dev                       # device catalogue files
   liblua5.4-dev                     # scenario scripts
+  libncurses-dev                    # the terminal dashboard (--ui tui)
+  libsdl2-dev libsdl2-ttf-dev       # the graphical dashboard (--ui gui)
+  libsdl2-image-dev                 # its --screenshot PNG files
+  fonts-dejavu-core                 # its text
+  tmux                              # tests: the dashboard driven as an operator would
   python3-junitparser               # tests: a JUnit consumer reads --junit files
   libcmocka-dev                     # unit tests
   python3                           # bench/fleet/run.sh reads summaries with it

@@ -39,6 +39,8 @@ int sim_fleet_device_info(const struct sim_fleet *f, uint32_t hub, uint32_t slot
   out->eui64 = sim_fleet_device_eui64(f, hub, slot);
   out->joined = (d->flags & SIM_DEV_JOINED) != 0;
   out->lqi = d->lqi;
+  out->activity = d->activity;
+  out->dev = d;
   return 0;
 }
 
@@ -211,4 +213,35 @@ void sim__fleet_hub_event(struct sim_fleet *f, struct hub *h, int what) {
   default:
     break;
   }
+}
+
+int sim_fleet_pause(struct sim_fleet *f, int on) {
+  if (f->quiesced || (on != 0) == (f->paused != 0))
+    return SIM_EINVAL;
+  sim_time_t now = sim_sched_now(&f->sched);
+  if (on) {
+    f->paused = 1;
+    f->paused_at = now;
+    for (uint32_t id = 0; id < f->n_devs; id++) {
+      if (sim_wheel_pending(&f->sched.wheel, id)) {
+        sim_wheel_cancel(&f->sched.wheel, id); /* the timer keeps its due time */
+        f->devs[id].flags |= SIM_DEV_PAUSED;
+      }
+    }
+    return 0;
+  }
+  f->paused = 0;
+  sim_time_t shift = now - f->paused_at;
+  for (uint32_t id = 0; id < f->n_devs; id++) {
+    struct sim_device *d = &f->devs[id];
+    if (d->flags & SIM_DEV_PAUSED) {
+      d->flags &= (uint8_t)~SIM_DEV_PAUSED;
+      sim_wheel_add(&f->sched.wheel, id, f->sched.wheel.timers[id].due + shift);
+    }
+  }
+  return 0;
+}
+
+int sim_fleet_paused(const struct sim_fleet *f) {
+  return f->paused;
 }

@@ -698,13 +698,18 @@ static void on_fire(void *arg, uint32_t id, sim_time_t due) {
 
 /* End of a loop iteration: every hub with new frames writes them, one send per hub. */
 static void on_check(uv_check_t *c) {
-  struct sim_fleet *f = c->data;
+  sim_fleet_flush(c->data);
+}
+
+int sim_fleet_flush(struct sim_fleet *f) {
+  uint32_t n = f->n_dirty;
   for (uint32_t i = 0; i < f->n_dirty; i++) {
     struct hub *h = &f->hubs[f->dirty[i]];
     h->dirty = 0;
     flush(f, h);
   }
   f->n_dirty = 0;
+  return n != 0;
 }
 
 /* ---- lifecycle ---- */

@@ -176,6 +176,9 @@ sim_time_t sim_fleet_now(const struct sim_fleet *f);
  * both sides have every hub online (the later of the two times). */
 void sim_fleet_stats_merge(struct sim_fleet_stats *dst, const struct sim_fleet_stats *src);
 struct sim_sched *sim_fleet_sched(struct sim_fleet *f);
+/* Writes what the hubs have queued now (what the loop does at the end of each turn); for the
+ * virtual-clock driver's pump. Non-zero when some hub had something to write. */
+int sim_fleet_flush(struct sim_fleet *f);
 
 /* Identity helpers, stable for a given hub prefix: the same fleet gets the same ids. Hub
  * indices given to the fleet's functions are local to this shard (0 .. hubs in this process). */
@@ -208,6 +211,8 @@ struct sim_device_info {
   uint64_t eui64;
   int joined;
   uint8_t lqi;
+  uint8_t activity;             /* frames sent, modulo 256: a change means the device reported */
+  const struct sim_device *dev; /* the record itself (read only; e.g. dev_generic_value()) */
 };
 int sim_fleet_device_info(const struct sim_fleet *f, uint32_t hub, uint32_t slot,
                           struct sim_device_info *out);
@@ -231,6 +236,13 @@ int sim_fleet_hub_delay_writes(struct sim_fleet *f, uint32_t hub, sim_time_t del
 int sim_fleet_hub_send_malformed(struct sim_fleet *f, uint32_t hub);
 /* The hub's clock runs skew_ms off from now on: timestamps in its messages move by it. */
 int sim_fleet_hub_skew_clock(struct sim_fleet *f, uint32_t hub, int64_t skew_ms);
+
+/* Pauses (on = 1) or resumes device time: while paused no device timer fires (sessions,
+ * heartbeats and commands go on); on resume every device's pending wakeup moves later by the
+ * pause's length, so device behaviour continues where it stopped. SIM_EINVAL when already in
+ * that state or quiesced. */
+int sim_fleet_pause(struct sim_fleet *f, int on);
+int sim_fleet_paused(const struct sim_fleet *f);
 
 /* Observers for the control part (automation latency, UIs). report runs for every Report the
  * hub generates (intended: when the device sent it); command runs when a command reaches a

@@ -85,6 +85,8 @@ struct sim_fleet {
   void *stop_arg;
   struct sim_buf scratch;   /* unsequenced frames are encoded here, then sent */
   struct sim_rng nonce_rng; /* virtual clock: nonces and boot ids from the seed */
+  int paused;
+  sim_time_t paused_at;
   sim_report_observer obs_report;
   sim_command_observer obs_command;
   void *obs_arg;

@@ -176,6 +176,7 @@ static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluste
   struct emit_ctx *ctx = env->engine;
   struct sim_fleet *f = ctx->f;
   uint32_t slot = (uint32_t)(ctx->d - dev_at(f, ctx->h, 0));
+  ctx->d->activity++;
   if (sim__radio_enabled(f))
     return sim__radio_uplink(f, ctx->h, slot, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
                              env->wall_ms, ctx->due);
@@ -215,11 +216,19 @@ static void env_finish(struct sim_fleet *f, uint32_t id, const struct emit_ctx *
                        const struct sim_dev_env *env) {
   if (f->quiesced || !env->next) {
     sim_wheel_cancel(&f->sched.wheel, id);
+    f->devs[id].flags &= (uint8_t)~SIM_DEV_PAUSED;
     return;
   }
   sim_time_t at = to_engine(f, env->next);
   if (at <= ctx->due)
     at = ctx->due + 1;
+  if (f->paused) {
+    /* Device time stands still: the wakeup waits for the resume (sim_fleet_pause). */
+    sim_wheel_cancel(&f->sched.wheel, id);
+    f->sched.wheel.timers[id].due = at;
+    f->devs[id].flags |= SIM_DEV_PAUSED;
+    return;
+  }
   sim_wheel_add(&f->sched.wheel, id, at);
 }
 

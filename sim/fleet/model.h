@@ -20,16 +20,18 @@
 /* Device flags. */
 #define SIM_DEV_JOINED 0x01    /* in the hub's network */
 #define SIM_DEV_ANNOUNCED 0x02 /* DeviceJoined has been queued for the platform */
+#define SIM_DEV_PAUSED 0x04    /* its timer was pending when the fleet paused (engine only) */
 
 /* One device: 112 bytes (plus its 24-byte timer in the wheel). The model interprets state; the
  * engine the rest. */
 struct sim_device {
-  uint32_t hub;   /* index of the owning hub in its worker */
-  uint16_t model; /* index in the model registry */
-  uint8_t flags;  /* SIM_DEV_* */
-  uint8_t tsn;    /* ZCL transaction sequence number, per device as on real devices */
-  uint8_t lqi;    /* link quality of the last frame */
-  uint8_t pad[7];
+  uint32_t hub;     /* index of the owning hub in its worker */
+  uint16_t model;   /* index in the model registry */
+  uint8_t flags;    /* SIM_DEV_* */
+  uint8_t tsn;      /* ZCL transaction sequence number, per device as on real devices */
+  uint8_t lqi;      /* link quality of the last frame */
+  uint8_t activity; /* frames sent, modulo 256: UIs pulse a device when it changes */
+  uint8_t pad[6];
   union {
     uint8_t b[SIM_DEV_STATE_BYTES];
     uint64_t align;

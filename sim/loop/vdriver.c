@@ -12,6 +12,9 @@
 void sim_vdriver_init(struct sim_vdriver *d, uv_loop_t *loop, sim_vdriver_busy_fn busy,
                       void *busy_arg) {
   d->loop = loop;
+  d->pump = NULL;
+  d->pump_arg = NULL;
+  d->loop_at = 0;
   d->n_scheds = 0;
   d->busy = busy;
   d->busy_arg = busy_arg;
@@ -41,10 +44,42 @@ void sim_vdriver_remove(struct sim_vdriver *d, struct sim_sched *s) {
   }
 }
 
+void sim_vdriver_set_pump(struct sim_vdriver *d, sim_vdriver_pump_fn pump, void *arg) {
+  d->pump = pump;
+  d->pump_arg = arg;
+}
+
+/* Runs the pump and the timers due now until neither has work. 0 or SIM_ELIVELOCK. */
+static int pump_settle(struct sim_vdriver *d) {
+  for (int turns = 0; turns < SETTLE_MAX_TURNS; turns++) {
+    int did = d->pump(d->pump_arg);
+    for (size_t i = 0; i < d->n_scheds; i++) {
+      if (sim_wheel_next(&d->scheds[i]->wheel) <= d->now) {
+        sim_sched_poll(d->scheds[i]);
+        did = 1;
+      }
+    }
+    if (!did)
+      return 0;
+  }
+  return SIM_ELIVELOCK;
+}
+
 int sim_vdriver_settle(struct sim_vdriver *d) {
+  if (d->pump) {
+    int rc = pump_settle(d);
+    if (rc || d->now < d->loop_at + 1000)
+      return rc;
+    d->loop_at = d->now; /* a full loop turn once per virtual millisecond */
+  }
   for (int turns = 0; turns < SETTLE_MAX_TURNS; turns++) {
     uv_run(d->loop, UV_RUN_NOWAIT);
     d->spins++;
+    if (d->pump) {
+      int rc = pump_settle(d);
+      if (rc)
+        return rc;
+    }
     /* Timers due now (an answer scheduled with zero delay) run before time moves. */
     int fired = 0;
     for (size_t i = 0; i < d->n_scheds; i++) {

@@ -22,8 +22,15 @@
 /* Whether the loop has work that must run before time may move (frames in flight). */
 typedef int (*sim_vdriver_busy_fn)(void *arg);
 
+/* Immediate work done without the loop (no system call): deliver queued frames, write what is
+ * queued. Non-zero when it did something. */
+typedef int (*sim_vdriver_pump_fn)(void *arg);
+
 struct sim_vdriver {
   uv_loop_t *loop;
+  sim_vdriver_pump_fn pump;
+  void *pump_arg;
+  sim_time_t loop_at; /* virtual time of the last full loop turn */
   struct sim_sched *scheds[SIM_VDRIVER_MAX_SCHEDS];
   size_t n_scheds;
   sim_vdriver_busy_fn busy;
@@ -39,6 +46,11 @@ struct sim_vdriver {
 /* busy may be NULL (then the loop is run once per step). */
 void sim_vdriver_init(struct sim_vdriver *d, uv_loop_t *loop, sim_vdriver_busy_fn busy,
                       void *busy_arg);
+/* With a pump, settling runs it (and the due timers) until neither has work, and turns the
+ * loop itself (one epoll round) only once per millisecond of virtual time, and before time
+ * moves when the pump found nothing: the loop's other handles (closes, a UI) still run, and a
+ * simulated day does not cost millions of system calls. */
+void sim_vdriver_set_pump(struct sim_vdriver *d, sim_vdriver_pump_fn pump, void *arg);
 /* Registers a virtual scheduler; its clock is set to the driver's time. 0 or SIM_EFULL /
  * SIM_EINVAL (not virtual). */
 int sim_vdriver_add(struct sim_vdriver *d, struct sim_sched *s);

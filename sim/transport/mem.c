@@ -228,8 +228,20 @@ static void mem_deliver(struct mem_transport *tp, struct mem_ev *ev) {
   }
 }
 
+static size_t mem_deliver_all(struct mem_transport *tp);
+
 static void mem_idle_cb(uv_idle_t *h) {
-  struct mem_transport *tp = h->data;
+  mem_deliver_all(h->data);
+}
+
+size_t sim_transport_mem_deliver(struct sim_transport *t) {
+  return mem_deliver_all(mem_tp(t));
+}
+
+/* Delivers the events queued so far (not those queued while delivering: they wait for the next
+ * turn, so that one turn is bounded). Returns how many. */
+static size_t mem_deliver_all(struct mem_transport *tp) {
+  size_t n = 0;
   struct mem_ev *ev = tp->head;
   tp->head = tp->tail = NULL; /* events queued from here on wait for the next turn */
   while (ev) {
@@ -242,9 +254,11 @@ static void mem_idle_cb(uv_idle_t *h) {
       mem_unref(from);
     mem_unref(to); /* may close the idle handle: h is not used below */
     ev = next;
+    n++;
   }
   if (!tp->head && tp->idle)
     uv_idle_stop(tp->idle);
+  return n;
 }
 
 static int mem_connect(struct sim_transport *t, const struct sim_addr *dst,

@@ -92,6 +92,9 @@ int sim_transport_mem_new(uv_loop_t *loop, struct sim_transport **out);
 /* A mem transport has deliveries queued (the virtual-clock driver waits for none before it
  * moves time). */
 int sim_transport_mem_busy(const struct sim_transport *t);
+/* Delivers what a mem transport has queued now, without the loop (the virtual-clock driver's
+ * pump); events queued meanwhile wait. Returns how many were delivered. */
+size_t sim_transport_mem_deliver(struct sim_transport *t);
 void sim_transport_free(struct sim_transport *t);
 
 /* Parses "hubrpc://host:port" (scheme optional) into addr; SIM_EINVAL names nothing, the

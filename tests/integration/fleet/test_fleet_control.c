@@ -223,6 +223,19 @@ static void test_control_surface(void **state) {
     sim_fleet_trigger(T.f, 0, s, "motion");
   advance(3);
 
+  /* Pause: device time stands still (no device wakes up), sessions go on; resume continues. */
+  advance(1);
+  assert_int_equal(sim_fleet_pause(T.f, 1), 0);
+  assert_int_equal(sim_fleet_pause(T.f, 1), SIM_EINVAL);
+  uint64_t gen0 = T.st.kind[SIM_SEQ_REPORT].generated, hb0 = T.st.heartbeats_sent;
+  advance(600);
+  assert_int_equal(T.st.kind[SIM_SEQ_REPORT].generated, gen0);
+  assert_true(T.st.heartbeats_sent > hb0); /* the hubs keep their sessions */
+  assert_int_equal(sim_fleet_paused(T.f), 1);
+  assert_int_equal(sim_fleet_pause(T.f, 0), 0);
+  advance(600);
+  assert_true(T.st.kind[SIM_SEQ_REPORT].generated > gen0);
+
   /* Everything settles and adds up. */
   for (uint32_t h = 0; h < HUBS; h++)
     assert_int_equal(sim_fleet_hub_state(T.f, h), SIM_HUB_OPEN);
