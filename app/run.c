@@ -32,6 +32,7 @@
 #include "sim/core/log.h"
 #include "sim/fleet/fleet.h"
 #include "sim/transport/transport.h"
+#include "ui/gui/gui.h"
 #include "ui/tui/tui.h"
 
 #define DEFAULT_KEY "hubsim-demo-fleet-key"
@@ -103,7 +104,13 @@ static void run_usage(FILE *out) {
       "                        to smart plugs (default 5)\n"
       "  --db FILE             embedded platform only: keep its store in FILE (default: a\n"
       "                        temporary file removed at the end)\n"
-      "  --ui none             headless (the only interface of this build)\n"
+      "  --ui none|tui|gui     none: headless; tui: the terminal dashboard (docs/tui.md;\n"
+      "                        the default when stdin and stdout are a terminal); gui: the\n"
+      "                        SDL2 window for demos (docs/gui.md; SDL_VIDEODRIVER=offscreen\n"
+      "                        without a display)\n"
+      "  --screenshot FILE.png --ui gui: write a PNG of the window at --after D of engine time\n"
+      "  --after D             when to take the screenshot (default 0s)\n"
+      "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
       "\n"
       "clock:\n"
       "  --clock real|virtual  virtual: discrete-event time with the embedded platform in this\n"
@@ -757,6 +764,26 @@ static void tui_stop(struct app_ui *u) {
   u->ui = NULL;
 }
 
+static const struct run_opts *gui_opts; /* the flags gui_start reads */
+
+static int gui_start(struct app_ui *u) {
+  struct ui_gui_opts go = {.screenshot_path = gui_opts->screenshot,
+                           .screenshot_after_s = gui_opts->screenshot_after_s,
+                           .exit_after_screenshot = gui_opts->exit_after_screenshot,
+                           .title = "hubsim"};
+  struct ui_gui *g;
+  int rc = ui_gui_start(&u->host, &go, &g);
+  if (rc)
+    return rc;
+  u->ui = g;
+  return 0;
+}
+
+static void gui_stop(struct app_ui *u) {
+  ui_gui_stop(u->ui);
+  u->ui = NULL;
+}
+
 static void ui_quit_real(void *arg) {
   begin_drain(arg);
 }
@@ -882,6 +909,9 @@ int app_run_main(int argc, char **argv) {
                                            {"clock", required_argument, 0, 'T'},
                                            {"junit", required_argument, 0, 'J'},
                                            {"platform-admin", required_argument, 0, 'a'},
+                                           {"screenshot", required_argument, 0, 'z'},
+                                           {"after", required_argument, 0, 'Z'},
+                                           {"exit-after-screenshot", no_argument, 0, 'x'},
                                            {"quiet", no_argument, 0, 'q'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -972,8 +1002,20 @@ int app_run_main(int argc, char **argv) {
         o.ui = RUN_UI_NONE;
       else if (strcmp(optarg, "tui") == 0)
         o.ui = RUN_UI_TUI;
+      else if (strcmp(optarg, "gui") == 0)
+        o.ui = RUN_UI_GUI;
       else
-        return bad("--ui", optarg, "expected none or tui (the terminal dashboard)");
+        return bad("--ui", optarg, "expected none, tui (terminal) or gui (SDL2 window)");
+      break;
+    case 'z':
+      o.screenshot = optarg;
+      break;
+    case 'Z':
+      if (app_parse_duration(optarg, &o.screenshot_after_s))
+        return bad("--after", optarg, "expected a duration such as 10s");
+      break;
+    case 'x':
+      o.exit_after_screenshot = 1;
       break;
     case 'w':
       if (app_parse_u64(optarg, 1, 256, &o.workers))
@@ -1059,8 +1101,13 @@ int app_run_main(int argc, char **argv) {
                    getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0
                ? RUN_UI_TUI
                : RUN_UI_NONE;
-  if (o.ui == RUN_UI_TUI && (o.workers > 1 || o.shards > 1))
-    return bad("--ui", "tui", "the dashboard needs the fleet in this process (no --workers)");
+  if (o.ui >= RUN_UI_TUI && (o.workers > 1 || o.shards > 1))
+    return bad("--ui", o.ui == RUN_UI_TUI ? "tui" : "gui",
+               "the dashboard needs the fleet in this process (no --workers)");
+  if ((o.screenshot || o.exit_after_screenshot) && o.ui != RUN_UI_GUI)
+    return bad("--screenshot", o.screenshot ? o.screenshot : "", "needs --ui gui");
+  if (o.exit_after_screenshot && !o.screenshot)
+    return bad("--exit-after-screenshot", "", "needs --screenshot FILE.png");
   if (o.ui == RUN_UI_TUI && !isatty(STDOUT_FILENO))
     return bad("--ui", "tui", "standard output is not a terminal");
   if (o.ui == RUN_UI_TUI)
@@ -1218,9 +1265,10 @@ int app_run_main(int argc, char **argv) {
     vui.platform = "embedded reference platform (virtual clock)";
     vui.duration_s = o.duration_s;
     vui.speed = 10; /* with a dashboard, ten simulated seconds a second (+/- change it) */
-    vui.start = tui_start;
-    vui.stop = tui_stop;
-    app_run_virtual(&o, &cfg, scn, o.ui == RUN_UI_TUI ? &vui : NULL, &oc, &ec);
+    vui.start = o.ui == RUN_UI_GUI ? gui_start : tui_start;
+    vui.stop = o.ui == RUN_UI_GUI ? gui_stop : tui_stop;
+    gui_opts = &o;
+    app_run_virtual(&o, &cfg, scn, o.ui >= RUN_UI_TUI ? &vui : NULL, &oc, &ec);
     if (oc.runtime_failed && !oc.st->hubs) {
       if (scn)
         scn_free(scn);
@@ -1381,7 +1429,7 @@ int app_run_main(int argc, char **argv) {
       r.scn = scn;
     }
   }
-  if (o.ui == RUN_UI_TUI && r.fleet) {
+  if (o.ui >= RUN_UI_TUI && r.fleet) {
     static struct app_ui ui;
     memset(&ui, 0, sizeof ui);
     ui.loop = r.loop;
@@ -1393,12 +1441,14 @@ int app_run_main(int argc, char **argv) {
     ui.duration_s = o.duration_s;
     ui.on_quit = ui_quit_real;
     ui.on_quit_arg = &r;
-    ui.start = tui_start;
-    ui.stop = tui_stop;
+    ui.start = o.ui == RUN_UI_GUI ? gui_start : tui_start;
+    ui.stop = o.ui == RUN_UI_GUI ? gui_stop : tui_stop;
+    gui_opts = &o;
     app_ui_init(&ui);
     if (ui.start(&ui))
-      fprintf(stderr, "hubsim run: --ui tui: cannot take over this terminal; running "
-                      "headless\n");
+      fprintf(stderr, "hubsim run: --ui %s: cannot open the dashboard; running headless\n",
+              o.ui == RUN_UI_GUI ? "gui (is there a display, or SDL_VIDEODRIVER=offscreen?)"
+                                 : "tui");
     else
       r.ui = &ui;
   }

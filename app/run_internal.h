@@ -26,6 +26,7 @@
 #define RUN_UI_DEFAULT (-1) /* tui when stdin and stdout are a terminal, else none */
 #define RUN_UI_NONE 0
 #define RUN_UI_TUI 1
+#define RUN_UI_GUI 2
 
 struct run_opts {
   const char *platform;
@@ -52,6 +53,9 @@ struct run_opts {
   const char *platform_admin; /* --platform-admin HOST:PORT of an external platform */
   unsigned set;               /* RUN_SET_*: flags given explicitly */
   int ui;                     /* RUN_UI_* */
+  const char *screenshot;     /* --screenshot FILE.png (--ui gui) */
+  double screenshot_after_s;  /* --after */
+  int exit_after_screenshot;
 };
 
 /* What a run produced, for the outputs. */

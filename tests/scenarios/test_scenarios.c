@@ -346,8 +346,44 @@ static void test_unknown_metric_exit_2(void **state) {
   assert_int_not_equal(access(summary, F_OK), 0);
 }
 
+/* Bad scripts through the binary: each is refused when it loads, with its file and line on
+ * stderr, exit 2, and no summary written. */
+static const struct {
+  const char *file;
+  int line;
+  const char *says;
+} BAD[] = {
+    {"syntax.lua", 3, "'}' expected"},
+    {"runtime.lua", 4, "attempt to index a nil value"},
+    {"model.lua", 3, "unknown device model 'lumi.no_such_thing'"},
+    {"loop.lua", 4, "instruction budget"},
+    {"bomb.lua", 5, "memory limit"},
+    {"io.lua", 3, "global 'io'"},
+    {"os.lua", 3, "global 'os'"},
+};
+
+static void test_bad_scripts_exit_2(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+    char script[8192], summary[8192], where[64];
+    snprintf(script, sizeof script, "%s/tests/scenarios/bad/%s", src(), BAD[i].file);
+    tmp_path(summary, sizeof summary, "bad.json");
+    struct scnrun_out r;
+    int rc = run_virtual(script, GOLDEN_SEED, summary, NULL, NULL, &r);
+    snprintf(where, sizeof where, "%s:%d:", BAD[i].file, BAD[i].line);
+    if (rc != 2 || !strstr(r.err, where) || !strstr(r.err, BAD[i].says))
+      show(BAD[i].file, &r);
+    printf("bad/%s: exit %d, %s", BAD[i].file, rc, r.err);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(r.err, where));
+    assert_non_null(strstr(r.err, BAD[i].says));
+    scnrun_free(&r);
+    assert_int_not_equal(access(summary, F_OK), 0);
+  }
+}
+
 int main(void) {
-  struct CMUnitTest tests[N_LIBRARY + 7];
+  struct CMUnitTest tests[N_LIBRARY + 8];
   size_t n = 0;
   for (size_t i = 0; i < N_LIBRARY; i++) {
     tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(test_golden, (void *)LIBRARY[i]);
@@ -360,6 +396,7 @@ int main(void) {
       cmocka_unit_test(test_junit_smoke_verifies),
       cmocka_unit_test(test_failing_expectation_exit_1),
       cmocka_unit_test(test_unknown_metric_exit_2),
+      cmocka_unit_test(test_bad_scripts_exit_2),
       cmocka_unit_test(test_real_clock_smoke),
       cmocka_unit_test(test_real_clock_demo),
   };

@@ -103,7 +103,7 @@ static void test_bad_flags(void **state) {
       {"run", "--bind", "300.0.0.1", NULL},
       {"run", "--platform", "hubrpc://127.0.0.1", NULL},
       {"run", "--speedup", "0", NULL},
-      {"run", "--ui", "gui", NULL},
+      {"run", "--ui", "holo", NULL},
       {"run", "--no-such-flag", NULL},
       {"run", "--hubs", NULL},
       {"run", "scenario.lua", NULL},

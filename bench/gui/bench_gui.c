@@ -1,0 +1,262 @@
+/* bench_gui: the graphical dashboard drawing a large fleet, and what it costs the engine.
+ *
+ * A fleet (default 10,000 hubs x 10 devices) and the reference platform run in this process on
+ * the virtual clock (mem transport, sim_vdriver): the engine runs as fast as it can, so the
+ * virtual seconds it gets through per wall second, and the reports it generates per wall second,
+ * are its throughput. Wall-clock windows alternate without and with the dashboard; the slowdown
+ * is the throughput lost with it. With the dashboard, the render thread runs uncapped (or at the
+ * cap given) and its frames per second are measured at three zooms: the whole fleet (tiles by
+ * health), hubs with device dots (cells of 40 px), full detail with hub ids (cells of 200 px).
+ *
+ *   bench_gui [--hubs N] [--dph N] [--window S] [--fps CAP] [--shot DIR]
+ *
+ * Prints one line per window and a summary; lines starting with "perf:" go to
+ * docs/performance.md. Needs a display or SDL_VIDEODRIVER=offscreen (set when unset). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "devices/catalog.h"
+#include "platform/platform.h"
+#include "sim/core/err.h"
+#include "sim/fleet/fleet.h"
+#include "sim/loop/vdriver.h"
+#include "ui/gui/gui.h"
+
+static struct {
+  uv_loop_t loop;
+  struct sim_transport *t;
+  struct plat_server *srv;
+  struct sim_fleet *f;
+  struct sim_vdriver d;
+  struct sim_fleet_stats st;
+  double duration_s;
+} B;
+
+static double wall(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double thread_cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_THREAD, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int mem_busy(void *arg) {
+  return sim_transport_mem_busy(arg);
+}
+
+static void h_stats(void *arg, struct sim_fleet_stats *out) {
+  (void)arg;
+  sim_fleet_stats(B.f, out);
+}
+
+static void h_header(void *arg, struct ui_header *out) {
+  (void)arg;
+  out->scenario = "bench-gui";
+  out->phase = "steady";
+  out->virtual_clock = 1;
+  out->speed = 0;
+  out->seed = 7;
+  out->platform = "embedded reference platform at mem://platform";
+  out->elapsed_s = (double)sim_fleet_now(B.f) / 1e6;
+  out->duration_s = B.duration_s;
+}
+
+struct window {
+  double wall_s, virt_s, reports, loop_cpu_s;
+};
+
+/* Runs the engine for wall_s seconds of wall time as fast as it can. */
+static void run_window(double wall_s, struct window *w) {
+  sim_fleet_stats(B.f, &B.st);
+  uint64_t r0 = B.st.kind[SIM_SEQ_REPORT].generated;
+  sim_time_t v0 = B.d.now;
+  double t0 = wall(), c0 = thread_cpu();
+  while (wall() - t0 < wall_s) {
+    int rc = sim_vdriver_step(&B.d, B.d.now + SIM_MS(100));
+    if (rc < 0) {
+      fprintf(stderr, "bench_gui: vdriver: %s\n", sim_strerror(rc));
+      exit(1);
+    }
+  }
+  sim_fleet_stats(B.f, &B.st);
+  w->wall_s = wall() - t0;
+  w->loop_cpu_s = thread_cpu() - c0;
+  w->virt_s = (double)(B.d.now - v0) / 1e6;
+  w->reports = (double)(B.st.kind[SIM_SEQ_REPORT].generated - r0);
+}
+
+static int all_online(void *arg) {
+  (void)arg;
+  sim_fleet_stats(B.f, &B.st);
+  return B.st.hubs_by_state[SIM_HUB_OPEN] == B.st.hubs;
+}
+
+int main(int argc, char **argv) {
+  uint32_t hubs = 10000, dph = 10;
+  double win = 8, cap = -1;
+  const char *shot = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--hubs") && i + 1 < argc)
+      hubs = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--dph") && i + 1 < argc)
+      dph = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--window") && i + 1 < argc)
+      win = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--fps") && i + 1 < argc)
+      cap = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--shot") && i + 1 < argc)
+      shot = argv[++i];
+    else {
+      fprintf(stderr, "usage: bench_gui [--hubs N] [--dph N] [--window S] [--fps CAP] "
+                      "[--shot DIR]\n");
+      return 2;
+    }
+  }
+  setenv("SDL_VIDEODRIVER", "offscreen", 0);
+  if (dev_catalog_register_all() < 0)
+    return 1;
+  uv_loop_init(&B.loop);
+  sim_transport_mem_new(&B.loop, &B.t);
+  static const uint8_t key[] = "hubsim-demo-fleet-key";
+  struct plat_config pc = {.listen = "mem://platform:0",
+                           .db_path = ":memory:",
+                           .fleet_key = key,
+                           .fleet_key_len = sizeof(key) - 1,
+                           .virtual_clock = 1,
+                           .seed = 7};
+  if (plat_server_new(&B.loop, B.t, &pc, &B.srv) || plat_server_start(B.srv))
+    return 1;
+  static struct sim_fleet_config cfg;
+  sim_fleet_config_default(&cfg);
+  cfg.hubs = hubs;
+  cfg.devices_per_hub = dph;
+  snprintf(cfg.platform.host, sizeof cfg.platform.host, "platform");
+  cfg.platform.port = plat_server_port(B.srv);
+  cfg.n_mix = 0;
+  for (size_t i = 0; i < sim_model_count() && cfg.n_mix < SIM_FLEET_MAX_MIX; i++) {
+    cfg.mix_model[cfg.n_mix] = (uint16_t)i;
+    cfg.mix_weight[cfg.n_mix++] = 1;
+  }
+  cfg.seed = 7;
+  cfg.virtual_clock = 1;
+  if (sim_fleet_new(&B.loop, B.t, &cfg, &B.f))
+    return 1;
+  sim_vdriver_init(&B.d, &B.loop, mem_busy, B.t);
+  sim_vdriver_add(&B.d, sim_fleet_sched(B.f));
+  sim_vdriver_add(&B.d, plat_server_sched(B.srv));
+  sim_fleet_start(B.f);
+  double t0 = wall();
+  if (sim_vdriver_run(&B.d, SIM_SEC(3600), all_online, NULL) != 0 || !all_online(NULL)) {
+    fprintf(stderr, "bench_gui: the fleet did not come online\n");
+    return 1;
+  }
+  B.duration_s = 86400;
+  printf("fleet: %u hubs x %u devices online after %.1f s wall (%.1f s virtual)\n", hubs, dph,
+         wall() - t0, (double)B.d.now / 1e6);
+  struct window warm;
+  run_window(2, &warm);
+
+  struct ui_host h = {.loop = &B.loop, .fleet = B.f, .stats = h_stats, .header = h_header};
+  static const struct {
+    const char *name;
+    double cell; /* 0: fit; < 0: no dashboard */
+  } plan[] = {{"none", -1},       {"gui-fit", 0}, {"none", -1},
+              {"gui-cell40", 40}, {"none", -1},   {"gui-cell200", 200},
+              {"none", -1},       {"gui-fit", 0}, {"none", -1}};
+  double base_sum = 0, base_rep = 0, gui_sum = 0, gui_rep = 0, fps_min = 1e9;
+  double base_cpv = 0, gui_cpv = 0;
+  int nb = 0, ng = 0;
+  for (size_t k = 0; k < sizeof plan / sizeof plan[0]; k++) {
+    struct ui_gui *g = NULL;
+    if (plan[k].cell >= 0) {
+      struct ui_gui_opts o = {.width = 1600, .height = 1000, .max_fps = cap};
+      int rc = ui_gui_start(&h, &o, &g);
+      if (rc) {
+        fprintf(stderr, "bench_gui: ui_gui_start: %s\n", sim_strerror(rc));
+        return 1;
+      }
+      ui_gui_zoom(g, plan[k].cell, -1);
+      run_window(1, &warm); /* the first frames and the text cache */
+    }
+    struct window w;
+    run_window(win, &w);
+    struct ui_gui_info in;
+    memset(&in, 0, sizeof in);
+    if (g) {
+      ui_gui_info(g, &in);
+      if (shot) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/gui-%s.png", shot, plan[k].name + 4);
+        uint64_t n0 = in.screenshots;
+        ui_gui_screenshot(g, p);
+        for (int i = 0; i < 200; i++) {
+          struct window tiny;
+          run_window(0.05, &tiny);
+          struct ui_gui_info i2;
+          ui_gui_info(g, &i2);
+          if (i2.screenshots > n0)
+            break;
+        }
+      }
+      ui_gui_stop(g);
+      uv_run(&B.loop, UV_RUN_NOWAIT);
+    }
+    double vps = w.virt_s / w.wall_s, rps = w.reports / w.wall_s;
+    /* The loop's own CPU per virtual second: what the engine pays for the same work, whatever
+     * else (another process, the render thread) takes the cores. */
+    double cpv = w.virt_s > 0 ? 1000 * w.loop_cpu_s / w.virt_s : 0;
+    printf("%-12s virtual %6.1f s/s  reports %8.0f /s  loop cpu %3.0f%%  %.2f cpu-ms/virtual-s",
+           plan[k].name, vps, rps, 100 * w.loop_cpu_s / w.wall_s, cpv);
+    if (g) {
+      printf("  | fps %5.1f  frame avg %.2f ms max %.1f  level %d  snapshot %.2f ms (max %.2f)",
+             (double)in.frames / (w.wall_s + 1),
+             in.frames ? (double)in.busy_ns / 1e6 / (double)in.frames : 0,
+             (double)in.max_frame_ns / 1e6, in.zoom_level, (double)in.last_snapshot_ns / 1e6,
+             (double)in.max_snapshot_ns / 1e6);
+      double fps = in.fps;
+      if (fps < fps_min)
+        fps_min = fps;
+      gui_sum += vps;
+      gui_rep += rps;
+      gui_cpv += cpv;
+      ng++;
+    } else {
+      base_sum += vps;
+      base_rep += rps;
+      base_cpv += cpv;
+      nb++;
+    }
+    printf("\n");
+    fflush(stdout);
+  }
+  double bv = base_sum / nb, gv = gui_sum / ng, br = base_rep / nb, gr = gui_rep / ng;
+  double bc = base_cpv / nb, gc = gui_cpv / ng;
+  time_t now = time(NULL);
+  char date[32];
+  strftime(date, sizeof date, "%Y-%m-%d", localtime(&now));
+  printf("perf: %s  bench/gui/bench_gui --hubs %u --dph %u --window %g --fps %g  (%ld cpus)\n",
+         date, hubs, dph, win, cap, sysconf(_SC_NPROCESSORS_ONLN));
+  printf("perf:   engine without GUI %.1f virtual s/s, %.0f reports/s; with GUI %.1f virtual "
+         "s/s, %.0f reports/s: slowdown %.1f%% (reports %.1f%%)\n",
+         bv, br, gv, gr, 100 * (1 - gv / bv), 100 * (1 - gr / br));
+  printf("perf:   engine CPU per virtual second: without GUI %.2f ms, with GUI %.2f ms: the "
+         "engine's own cost %+.1f%%\n",
+         bc, gc, 100 * (gc / bc - 1));
+  printf("perf:   render thread: lowest fps over the zooms %.1f (software renderer, offscreen, "
+         "1600x1000)\n",
+         fps_min);
+
+  sim_fleet_quiesce(B.f);
+  return 0; /* the process ends here: the fleet and platform go with it */
+}
