@@ -202,7 +202,7 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   struct plat_server *srv = NULL;
   struct sim_fleet *f = NULL;
   char db[PATH_MAX];
-  int own_db = 0, rc;
+  int rc;
   uint64_t t0 = uv_hrtime();
   *exit_code = 3;
   if (o->db) {
@@ -367,14 +367,6 @@ stop:;
   sim_transport_free(t);
   uv_run(&loop, UV_RUN_NOWAIT);
   uv_loop_close(&loop);
-  if (own_db) {
-    char p[PATH_MAX + 8];
-    unlink(db);
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
-  }
   out->elapsed_s = (double)(uv_hrtime() - t0) / 1e9;
   return *exit_code ? SIM_EINVAL : 0;
 

@@ -88,10 +88,10 @@ static size_t h_expectations(void *arg, struct ui_expectation *out, size_t cap) 
     out[i].title = u->titles[i];
     out[i].value = e->verdict == SCN_NO_DATA ? NAN : e->value;
     out[i].unit = e->unit;
-    out[i].verdict = e->verdict == SCN_PASS                                    ? UI_PASS
-                     : e->verdict == SCN_FAIL && e->after_s > 0 && e->at_s > 0 ? UI_FAIL
-                     : e->verdict == SCN_FAIL                                  ? UI_FAIL
-                                                                               : UI_PENDING;
+    /* no data yet: pending */
+    out[i].verdict = e->verdict == SCN_PASS   ? UI_PASS
+                     : e->verdict == SCN_FAIL ? UI_FAIL
+                                              : UI_PENDING;
   }
   return n;
 }
