@@ -83,8 +83,8 @@ int ui_gui_locate(struct ui_gui *g, const char *what, int *x, int *y);
 struct ui_gui_info {
   int win_w, win_h; /* window, points */
   int out_w, out_h; /* renderer output, pixels (high-DPI: larger than the window) */
-  uint64_t frames;  /* frames drawn */
-  double fps;       /* over the last second */
+  uint64_t frames;  /* frames drawn (and presented): only when something changed */
+  double fps;       /* frames drawn over the last second */
   uint64_t last_frame_ns, max_frame_ns;       /* drawing one frame (without the pacing sleep) */
   uint64_t busy_ns;                           /* every frame's drawing, summed */
   uint64_t snapshots;                         /* taken on the loop */
@@ -95,6 +95,12 @@ struct ui_gui_info {
   int screenshot_rc;                          /* of the last one: 0 or a SIM_E* code */
   int zoom_level; /* map drawing: 0 tiles by health, 1 hubs with device dots, 2 full detail */
   int64_t sel_hub, sel_slot; /* selection (-1: none) */
+  /* The render loop wakes at the fps cap to handle input, but draws and presents a frame only
+   * when something on screen changed: a new snapshot (10 Hz), input, an animation (a command's
+   * path, the fade of a report's halo). A still screen costs neither drawing nor presenting. */
+  uint64_t ticks;     /* render loop iterations (input handled; a frame drawn or skipped) */
+  double tick_hz;     /* loop iterations over the last second */
+  uint64_t map_draws; /* the map's pixels drawn anew (else the last ones are copied again) */
 };
 void ui_gui_info(struct ui_gui *g, struct ui_gui_info *out);
 

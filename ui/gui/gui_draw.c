@@ -10,11 +10,13 @@
  * crisp text): a header bar with the timeline, the map, the charts under it, a side panel on the
  * right (scenario controls, fleet figures, the selection with its buttons, expectations, recent
  * events), a footer with the last message or the key hints. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <SDL.h>
 #include <SDL_image.h>
@@ -125,6 +127,9 @@ enum btn_act {
   B_BACK,
 };
 
+#define GUI_PULSE_S 0.6 /* a report's halo (or tile flash) fades over this */
+#define GUI_FADE 32     /* steps of the fade */
+
 struct gui_render {
   struct ui_gui *g;
   SDL_Window *win;
@@ -180,8 +185,27 @@ struct gui_render {
   int n_fl;
 
   uint64_t fps_t0;
-  uint64_t fps_frames;
-  double fps;
+  uint64_t fps_frames, fps_ticks;
+  double fps, tick_hz;
+
+  /* Drawing only what changed. A frame is drawn (and presented) when dirty; the map's pixels
+   * are drawn anew only when the snapshot, the view or the selection changed, or the halos of
+   * the last map pixels are still fading (then at most every GUI_ANIM_S): otherwise the map's
+   * texture is copied as it is (a tooltip moving over the map costs no map pixels). */
+  int dirty, map_dirty;
+  double *slot_dir; /* per slot: cos, sin of its place on the ring */
+  uint32_t tile_fade[GUI_FADE + 1], halo_fade[GUI_FADE + 1];
+  int force_draw; /* uncapped (max_fps < 0): every tick draws all, to measure a frame's cost */
+  struct {
+    double scale, ox, oy;
+    int w, h, level;
+    uint32_t cols;
+    int64_t sel_hub, sel_slot;
+  } map_key;       /* what the map's pixels were drawn for */
+  double map_at;   /* r->now when they were */
+  int map_anim;    /* they hold halos or tile flashes still fading */
+  double drawn_at; /* r->now of the last frame drawn */
+  uint64_t ticks, map_draws;
   int opt_shot_done;
   int quit_asked;
   SDL_Event ev[GUI_MAX_INJECT];
@@ -447,6 +471,20 @@ static void flow_button(struct gui_render *r, struct flow *f, const char *label,
 /* ---- the map ------------------------------------------------------------------------------------
  */
 
+/* floor, ceil and round to int, inline: libm's are calls at -O2 on baseline x86-64, and the map
+ * needs them per row of every disc. Arguments are pixels of visible cells (small). */
+static inline int ifloor(double v) {
+  int i = (int)v;
+  return i - (v < i);
+}
+static inline int iceil(double v) {
+  int i = (int)v;
+  return i + (v > i);
+}
+static inline int iround(double v) {
+  return v >= 0 ? (int)(v + 0.5) : -(int)(-v + 0.5);
+}
+
 static void px_rect(struct gui_render *r, int x, int y, int w, int h, uint32_t c) {
   int x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
   int x1 = x + w > r->map_tw ? r->map_tw : x + w, y1 = y + h > r->map_th ? r->map_th : y + h;
@@ -464,7 +502,7 @@ static void px_disc(struct gui_render *r, double cx, double cy, double rad, uint
     px_rect(r, (int)cx, (int)cy, 1, 1, c);
     return;
   }
-  int y0 = (int)floor(cy - rad), y1 = (int)ceil(cy + rad);
+  int y0 = ifloor(cy - rad), y1 = iceil(cy + rad);
   if (y0 < 0)
     y0 = 0;
   if (y1 > r->map_th)
@@ -476,7 +514,7 @@ static void px_disc(struct gui_render *r, double cx, double cy, double rad, uint
     if (q < 0)
       continue;
     double dx = sqrt(q);
-    int x0 = (int)lround(cx - dx), x1 = (int)lround(cx + dx);
+    int x0 = iround(cx - dx), x1 = iround(cx + dx);
     if (x0 < 0)
       x0 = 0;
     if (x1 > r->map_tw)
@@ -490,7 +528,7 @@ static void px_disc(struct gui_render *r, double cx, double cy, double rad, uint
 /* A ring between radii rin and rout. */
 static void px_ring(struct gui_render *r, double cx, double cy, double rin, double rout,
                     uint32_t c) {
-  int y0 = (int)floor(cy - rout), y1 = (int)ceil(cy + rout);
+  int y0 = ifloor(cy - rout), y1 = iceil(cy + rout);
   if (y0 < 0)
     y0 = 0;
   if (y1 > r->map_th)
@@ -502,8 +540,7 @@ static void px_ring(struct gui_render *r, double cx, double cy, double rin, doub
     if (qo < 0)
       continue;
     double dxo = sqrt(qo), dxi = qi > 0 ? sqrt(qi) : 0;
-    int segs[2][2] = {{(int)lround(cx - dxo), (int)lround(cx - dxi)},
-                      {(int)lround(cx + dxi), (int)lround(cx + dxo)}};
+    int segs[2][2] = {{iround(cx - dxo), iround(cx - dxi)}, {iround(cx + dxi), iround(cx + dxo)}};
     uint32_t *row = r->px + (size_t)y * (size_t)r->pitch;
     for (int k = 0; k < 2; k++) {
       int a = segs[k][0] < 0 ? 0 : segs[k][0];
@@ -566,11 +603,11 @@ static double dot_radius_world(uint32_t dph) {
   return d > GUI_CELL * 0.07 ? GUI_CELL * 0.07 : d;
 }
 
+/* A device's place on its hub's ring: the slot's direction comes from a table made once. */
 static void dev_pos(const struct gui_render *r, uint32_t hub, uint32_t slot, double *x, double *y) {
   double wx = (hub % r->cols + 0.5) * GUI_CELL, wy = (hub / r->cols + 0.5) * GUI_CELL;
-  double a = 2 * M_PI * slot / (r->fs->dph ? r->fs->dph : 1) - M_PI / 2;
-  wx += cos(a) * GUI_CELL * 0.34;
-  wy += sin(a) * GUI_CELL * 0.34;
+  wx += r->slot_dir[2 * slot] * GUI_CELL * 0.34;
+  wy += r->slot_dir[2 * slot + 1] * GUI_CELL * 0.34;
   *x = (wx - r->ox) * r->scale;
   *y = (wy - r->oy) * r->scale;
 }
@@ -585,12 +622,22 @@ static uint32_t dev_color(const struct gui_dev *e, int hub_state) {
   return C_DEV_OK;
 }
 
+/* The colours of a fading tile flash and device halo, by age in GUI_FADE steps (a lookup: the
+ * map colours thousands of them a frame). */
+static void fade_tables(struct gui_render *r) {
+  for (int i = 0; i <= GUI_FADE; i++) {
+    double t = (double)i / GUI_FADE;
+    r->tile_fade[i] = mix(C_OK, 0xffffff, 0.45 * (1 - t));
+    r->halo_fade[i] = mix(0xffffff, 0x101317, t);
+  }
+}
+
 /* The map's pixels: tiles by health when a hub cell is small, else hubs ringed by their
  * devices. Only the visible cells are visited. */
 static void draw_map_pixels(struct gui_render *r) {
   const struct gui_snap *s = r->fs;
   double cs = GUI_CELL * r->scale;
-  r->level = cs < 14 ? 0 : cs < 180 ? 1 : 2;
+  r->map_anim = 0;
   uint32_t bg = 0xff101317u;
   for (int y = 0; y < r->map_th; y++) {
     uint32_t *row = r->px + (size_t)y * (size_t)r->pitch;
@@ -611,7 +658,7 @@ static void draw_map_pixels(struct gui_render *r) {
     c1 = (long)r->cols;
   if (r1 > (long)r->rows)
     r1 = (long)r->rows;
-  double pulse_s = 0.6;
+  double pulse_s = GUI_PULSE_S;
   for (long row = r0; row < r1; row++) {
     for (long col = c0; col < c1; col++) {
       uint64_t hub = (uint64_t)row * r->cols + (uint64_t)col;
@@ -622,11 +669,13 @@ static void draw_map_pixels(struct gui_render *r) {
       double age = r->now - r->hub_pulse[hub];
       if (r->level == 0) {
         uint32_t c = hub_color(st);
-        if (st == SIM_HUB_OPEN && age < pulse_s)
-          c = mix(c, 0xffffff, 0.45 * (1 - age / pulse_s));
+        if (st == SIM_HUB_OPEN && age < pulse_s) {
+          c = r->tile_fade[(int)(age / pulse_s * GUI_FADE)];
+          r->map_anim = 1;
+        }
         int gap = cs >= 4 ? 1 : 0;
-        int xi = (int)floor(x0), yi = (int)floor(y0);
-        int w = (int)floor(x0 + cs) - xi - gap, h = (int)floor(y0 + cs) - yi - gap;
+        int xi = ifloor(x0), yi = ifloor(y0);
+        int w = ifloor(x0 + cs) - xi - gap, h = ifloor(y0 + cs) - yi - gap;
         px_rect(r, xi, yi, w > 0 ? w : 1, h > 0 ? h : 1, c);
         continue;
       }
@@ -640,9 +689,11 @@ static void draw_map_pixels(struct gui_render *r) {
         double dx, dy;
         dev_pos(r, (uint32_t)hub, k, &dx, &dy);
         double dage = r->now - r->dev_pulse[hub * s->dph + k];
-        if (dage < pulse_s)
+        if (dage < pulse_s) {
           px_disc(r, dx, dy, dr * (1.0 + 1.2 * dage / pulse_s + 0.3),
-                  mix(0xffffff, 0x101317, dage / pulse_s));
+                  r->halo_fade[(int)(dage / pulse_s * GUI_FADE)]);
+          r->map_anim = 1;
+        }
         px_disc(r, dx, dy, dr, dev_color(e, st));
       }
     }
@@ -704,28 +755,71 @@ static void draw_flashes(struct gui_render *r) {
   r->n_fl = keep;
 }
 
+static int map_level(const struct gui_render *r) {
+  double cs = GUI_CELL * r->scale;
+  return cs < 14 ? 0 : cs < 180 ? 1 : 2;
+}
+
+/* Notes whether the map's pixels must be drawn anew: the view or the selection moved since they
+ * were drawn, or their halos are still fading and GUI_ANIM_S has passed. A new snapshot sets
+ * map_dirty itself. */
+#define GUI_ANIM_S 0.1
+static void map_check(struct gui_render *r) {
+  r->level = map_level(r);
+  if (r->map_key.scale != r->scale || r->map_key.ox != r->ox || r->map_key.oy != r->oy ||
+      r->map_key.w != r->map.w || r->map_key.h != r->map.h || r->map_key.level != r->level ||
+      r->map_key.cols != r->cols || r->map_key.sel_hub != r->sel_hub ||
+      r->map_key.sel_slot != r->sel_slot)
+    r->map_dirty = 1;
+  if (r->map_anim && r->now - r->map_at >= GUI_ANIM_S)
+    r->map_dirty = 1;
+  if (r->map_dirty)
+    r->dirty = 1;
+}
+
 static void draw_map(struct gui_render *r) {
   if (r->map.w <= 0 || r->map.h <= 0)
     return;
   if (!r->map_tex || r->map_tw != r->map.w || r->map_th != r->map.h) {
     if (r->map_tex)
       SDL_DestroyTexture(r->map_tex);
-    r->map_tex = SDL_CreateTexture(r->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING,
-                                   r->map.w, r->map.h);
+    /* The window's own format when it is 0xXXRRGGBB (the pixels are written so), and no
+     * blending (the map is opaque): the copy to the window is then a plain copy, not a
+     * conversion or a per-pixel blend (an ARGB texture blends by default). */
+    Uint32 wf = SDL_GetWindowPixelFormat(r->win);
+    Uint32 tf = wf == SDL_PIXELFORMAT_RGB888 ? wf : SDL_PIXELFORMAT_ARGB8888;
+    r->map_tex = SDL_CreateTexture(r->ren, tf, SDL_TEXTUREACCESS_STREAMING, r->map.w, r->map.h);
+    if (r->map_tex)
+      SDL_SetTextureBlendMode(r->map_tex, SDL_BLENDMODE_NONE);
     r->map_tw = r->map.w;
     r->map_th = r->map.h;
+    r->map_dirty = 1;
   }
   if (!r->map_tex)
     return;
-  void *pixels;
-  int pitch;
-  if (SDL_LockTexture(r->map_tex, NULL, &pixels, &pitch) != 0)
-    return;
-  r->px = pixels;
-  r->pitch = pitch / 4;
-  draw_map_pixels(r);
-  SDL_UnlockTexture(r->map_tex);
-  r->px = NULL;
+  if (r->map_dirty) {
+    void *pixels;
+    int pitch;
+    if (SDL_LockTexture(r->map_tex, NULL, &pixels, &pitch) != 0)
+      return;
+    r->px = pixels;
+    r->pitch = pitch / 4;
+    draw_map_pixels(r);
+    SDL_UnlockTexture(r->map_tex);
+    r->px = NULL;
+    r->map_dirty = 0;
+    r->map_at = r->now;
+    r->map_draws++;
+    r->map_key.scale = r->scale;
+    r->map_key.ox = r->ox;
+    r->map_key.oy = r->oy;
+    r->map_key.w = r->map.w;
+    r->map_key.h = r->map.h;
+    r->map_key.level = r->level;
+    r->map_key.cols = r->cols;
+    r->map_key.sel_hub = r->sel_hub;
+    r->map_key.sel_slot = r->sel_slot;
+  }
   SDL_RenderCopy(r->ren, r->map_tex, NULL, &r->map);
 
   const struct gui_snap *s = r->fs;
@@ -1554,6 +1648,23 @@ static void key(struct gui_render *r, const SDL_KeyboardEvent *k) {
 }
 
 static void handle(struct gui_render *r, const SDL_Event *e) {
+  /* What the user does, and the window being resized, uncovered or entered, shows in the next
+   * frame; other events (SDL's internal ones) change nothing on screen. */
+  switch (e->type) {
+  case SDL_QUIT:
+  case SDL_WINDOWEVENT:
+  case SDL_MOUSEMOTION:
+  case SDL_MOUSEBUTTONDOWN:
+  case SDL_MOUSEBUTTONUP:
+  case SDL_MOUSEWHEEL:
+  case SDL_KEYDOWN:
+  case SDL_RENDER_TARGETS_RESET:
+  case SDL_RENDER_DEVICE_RESET:
+    r->dirty = 1;
+    break;
+  default:
+    break;
+  }
   switch (e->type) {
   case SDL_QUIT:
     if (!r->quit_asked && (r->fs->controls & GUI_HAVE_QUIT))
@@ -1666,7 +1777,8 @@ static void layout(struct gui_render *r) {
     layout_fleet(r);
 }
 
-/* Takes the latest snapshot when there is a newer one; notes which devices reported since. */
+/* Takes the latest snapshot when there is a newer one (the frame and the map are then dirty);
+ * notes which devices reported since. */
 static void take_snapshot(struct gui_render *r, int *n_ev) {
   struct ui_gui *g = r->g;
   pthread_mutex_lock(&g->mu);
@@ -1681,7 +1793,10 @@ static void take_snapshot(struct gui_render *r, int *n_ev) {
   int64_t zh = g->zoom_req_hub;
   g->zoom_req = 0;
   pthread_mutex_unlock(&g->mu);
+  if (fresh)
+    r->dirty = r->map_dirty = 1;
   if (zr) {
+    r->dirty = 1;
     layout_fleet(r);
     if (zc <= 0) {
       fit(r);
@@ -1757,6 +1872,16 @@ static int write_png(struct gui_render *r, const char *path) {
   return rc;
 }
 
+/* A screenshot is due with this snapshot: the frame must be drawn to be read back. */
+static int shot_due(struct gui_render *r) {
+  struct ui_gui *g = r->g;
+  pthread_mutex_lock(&g->mu);
+  int due = g->shot_pending && r->fs->seq > g->shot_after_seq;
+  pthread_mutex_unlock(&g->mu);
+  return due || (g->o.screenshot_path && !r->opt_shot_done &&
+                 r->fs->hd.elapsed_s >= g->o.screenshot_after_s);
+}
+
 static void screenshots(struct gui_render *r) {
   struct ui_gui *g = r->g;
   char path[512] = "";
@@ -1784,7 +1909,7 @@ static void screenshots(struct gui_render *r) {
   }
 }
 
-static void publish(struct gui_render *r, uint64_t frame_ns) {
+static void publish(struct gui_render *r, uint64_t frame_ns, int drawn) {
   struct ui_gui *g = r->g;
   uint32_t v0 = 0, v1 = 0;
   if (r->level > 0 && r->fs->n_hubs) {
@@ -1798,8 +1923,10 @@ static void publish(struct gui_render *r, uint64_t frame_ns) {
   g->req_slot = r->sel_slot;
   g->view_h0 = v0;
   g->view_h1 = v1;
-  memcpy(g->pub_btn, r->btn, (size_t)r->n_btn * sizeof r->btn[0]);
-  g->pub_n_btn = r->n_btn;
+  if (drawn) { /* the buttons of the frame on screen */
+    memcpy(g->pub_btn, r->btn, (size_t)r->n_btn * sizeof r->btn[0]);
+    g->pub_n_btn = r->n_btn;
+  }
   g->pub_view = (struct gui_view){.scale = r->scale,
                                   .ox = r->ox,
                                   .oy = r->oy,
@@ -1817,10 +1944,15 @@ static void publish(struct gui_render *r, uint64_t frame_ns) {
   in->out_h = r->out_h;
   in->frames = r->frame;
   in->fps = r->fps;
-  in->last_frame_ns = frame_ns;
+  in->ticks = r->ticks;
+  in->tick_hz = r->tick_hz;
+  in->map_draws = r->map_draws;
+  if (drawn) {
+    in->last_frame_ns = frame_ns;
+    if (frame_ns > in->max_frame_ns)
+      in->max_frame_ns = frame_ns;
+  }
   in->busy_ns += frame_ns;
-  if (frame_ns > in->max_frame_ns)
-    in->max_frame_ns = frame_ns;
   in->snapshots_drawn = r->fs->seq;
   in->zoom_level = r->level;
   in->sel_hub = r->sel_hub;
@@ -1828,12 +1960,39 @@ static void publish(struct gui_render *r, uint64_t frame_ns) {
   pthread_mutex_unlock(&g->mu);
 }
 
+/* The background around the map and under the charts. Every other part paints its whole
+ * rectangle (header, side panel, footer: fills; the map: its texture), so only the gaps between
+ * them are cleared, not the whole window once more per frame. Without a map texture (a window
+ * too small, no memory) the whole window is cleared before anything else is drawn. */
+static void clear_gaps(struct gui_render *r) {
+  set_color(r, C_BG, 255);
+  if (!r->map_tex || r->map.w <= 0 || r->map.h <= 0) {
+    SDL_RenderClear(r->ren);
+    return;
+  }
+  int top = r->header.y + r->header.h, right = r->side.x, bottom = r->footer.y;
+  int mr = r->map.x + r->map.w, mb = r->map.y + r->map.h;
+  SDL_Rect gaps[4] = {{0, top, right, r->map.y - top},
+                      {0, r->map.y, r->map.x, bottom - r->map.y},
+                      {mr, r->map.y, right - mr, bottom - r->map.y},
+                      {r->map.x, mb, r->map.w, bottom - mb}};
+  for (int i = 0; i < 4; i++)
+    if (gaps[i].w > 0 && gaps[i].h > 0)
+      SDL_RenderFillRect(r->ren, &gaps[i]);
+}
+
+/* One iteration of the render loop: input, the latest snapshot, and a frame drawn and presented
+ * only when something on screen changed. */
 static void frame(struct gui_render *r) {
   uint64_t t0 = gui__now_ns();
   r->now = (double)(t0 - r->t0_ns) / 1e9;
   int n_ev = 0;
   take_snapshot(r, &n_ev);
+  int out_w = r->out_w, out_h = r->out_h;
+  SDL_Rect map = r->map;
   layout(r);
+  if (out_w != r->out_w || out_h != r->out_h || map.w != r->map.w || map.h != r->map.h)
+    r->dirty = 1;
   SDL_Event e;
   while (SDL_PollEvent(&e))
     handle(r, &e);
@@ -1841,35 +2000,50 @@ static void frame(struct gui_render *r) {
     handle(r, &r->ev[i]);
   if (r->sel_hub >= (int64_t)r->fs->n_hubs)
     r->sel_hub = r->sel_slot = -1;
-
-  r->frame++;
-  r->n_btn = 0;
-  set_color(r, C_BG, 255);
-  SDL_RenderClear(r->ren);
-  draw_map(r);
-  draw_charts(r);
-  draw_header(r);
-  draw_side(r);
-  draw_footer(r);
-  draw_tooltip(r);
-  draw_modal(r);
-  screenshots(r);
-  SDL_RenderPresent(r->ren);
-  /* Forget strings not drawn for a while (a log line scrolled away, an old value). */
-  if (r->frame % 64 == 0)
-    for (int i = 0; i < TC_SIZE; i++)
-      if (r->tc[i].tex && r->frame - r->tc[i].used > 256) {
-        SDL_DestroyTexture(r->tc[i].tex);
-        r->tc[i].tex = NULL;
-      }
+  if (r->force_draw) /* uncapped: every frame drawn in full, the map's pixels too */
+    r->dirty = r->map_dirty = 1;
+  map_check(r);
+  if (r->n_fl > 0)
+    r->dirty = 1; /* a command's path moving */
+  if (r->msg_until > r->drawn_at && r->msg_until <= r->now)
+    r->dirty = 1; /* the message gives way to the key hints */
+  if (!r->dirty && shot_due(r))
+    r->dirty = 1;
+  r->ticks++;
+  r->fps_ticks++;
+  int drawn = r->dirty;
+  if (drawn) {
+    r->dirty = 0;
+    r->drawn_at = r->now;
+    r->frame++;
+    r->fps_frames++;
+    r->n_btn = 0;
+    draw_map(r);
+    clear_gaps(r);
+    draw_charts(r);
+    draw_header(r);
+    draw_side(r);
+    draw_footer(r);
+    draw_tooltip(r);
+    draw_modal(r);
+    screenshots(r);
+    SDL_RenderPresent(r->ren);
+    /* Forget strings not drawn for a while (a log line scrolled away, an old value). */
+    if (r->frame % 64 == 0)
+      for (int i = 0; i < TC_SIZE; i++)
+        if (r->tc[i].tex && r->frame - r->tc[i].used > 256) {
+          SDL_DestroyTexture(r->tc[i].tex);
+          r->tc[i].tex = NULL;
+        }
+  }
   uint64_t t1 = gui__now_ns();
-  r->fps_frames++;
   if (t1 - r->fps_t0 >= 1000000000ull) {
     r->fps = (double)r->fps_frames * 1e9 / (double)(t1 - r->fps_t0);
-    r->fps_frames = 0;
+    r->tick_hz = (double)r->fps_ticks * 1e9 / (double)(t1 - r->fps_t0);
+    r->fps_frames = r->fps_ticks = 0;
     r->fps_t0 = t1;
   }
-  publish(r, t1 - t0);
+  publish(r, t1 - t0, drawn);
 }
 
 static void render_free(struct gui_render *r) {
@@ -1896,6 +2070,7 @@ static void render_free(struct gui_render *r) {
     free(r->fs);
   }
   free(r->prev_act);
+  free(r->slot_dir);
   free(r->dev_pulse);
   free(r->hub_pulse);
   free(r);
@@ -1928,6 +2103,17 @@ static int render_init(struct gui_render *r) {
   r->have_snap = 1;
   r->sel_hub = r->sel_slot = -1;
   r->fitted = 1;
+  r->dirty = r->map_dirty = 1;
+  r->force_draw = g->o.max_fps < 0;
+  fade_tables(r);
+  r->slot_dir = calloc(ss->dph ? 2 * (size_t)ss->dph : 2, sizeof(double));
+  if (!r->slot_dir)
+    return SIM_ENOMEM;
+  for (uint32_t k = 0; k < ss->dph; k++) {
+    double a = 2 * M_PI * k / ss->dph - M_PI / 2;
+    r->slot_dir[2 * k] = cos(a);
+    r->slot_dir[2 * k + 1] = sin(a);
+  }
 
   int w = g->o.width > 0 ? g->o.width : 1280, h = g->o.height > 0 ? g->o.height : 800;
   r->win = SDL_CreateWindow(g->title, SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, w, h,
@@ -1993,18 +2179,26 @@ report:
 
   if (rc == 0) {
     double fps = g->o.max_fps == 0 ? 60 : g->o.max_fps;
+    uint64_t period = fps > 0 ? (uint64_t)(1e9 / fps) : 0, next = gui__now_ns();
     for (;;) {
       pthread_mutex_lock(&g->mu);
       int stop = g->stop_flag;
       pthread_mutex_unlock(&g->mu);
       if (stop)
         break;
-      uint64_t t0 = gui__now_ns();
       frame(r);
-      if (fps > 0) {
-        uint64_t spent = gui__now_ns() - t0, want = (uint64_t)(1e9 / fps);
-        if (spent + 1000000 < want)
-          SDL_Delay((Uint32)((want - spent) / 1000000));
+      if (period) {
+        /* Sleep until the next tick's deadline (absolute: no drift, no spinning); a late frame
+         * moves the deadline instead of being caught up with a burst. */
+        uint64_t now = gui__now_ns();
+        next += period;
+        if (next <= now) {
+          next = now;
+        } else {
+          struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+          while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        }
       }
     }
   }
