@@ -1279,22 +1279,27 @@ static int parse_attr(struct ld *x, struct dev_cat_model *cm, struct dev_cat_att
   return 0;
 }
 
+/* The head of a model's list of up to 255 entries (attributes, commands, triggers): checks
+ * that seq is such a list and allocates *n elements of size bytes in *arr. 0 or the error. */
+static int list_head(struct ld *x, const yaml_node_t *seq, const char *what, size_t size,
+                     void **arr, uint8_t *n) {
+  if (!is_seq(seq) || seq_len(seq) > 255)
+    return fail(x, seq, "expected a list of at most 255 %s", what);
+  *n = (uint8_t)seq_len(seq);
+  *arr = ar_alloc(&x->ar, (*n ? *n : 1) * size);
+  return *arr ? 0 : fail_oom(x);
+}
+
 static int parse_attrs(struct ld *x, struct dev_cat_model *cm, const yaml_node_t *model) {
   yaml_node_t *as = get(x, model, "attributes");
   if (!as)
     return 0;
   int r = 0;
   size_t o = push_key(x, "attributes");
-  if (!is_seq(as) || seq_len(as) > 255) {
-    r = fail(x, as, "expected a list of at most 255 attributes");
+  void *arr;
+  if ((r = list_head(x, as, "attributes", sizeof(*cm->attr), &arr, &cm->n_attr)))
     goto out;
-  }
-  cm->n_attr = (uint8_t)seq_len(as);
-  cm->attr = ar_alloc(&x->ar, (cm->n_attr ? cm->n_attr : 1) * sizeof(*cm->attr));
-  if (!cm->attr) {
-    r = fail_oom(x);
-    goto out;
-  }
+  cm->attr = arr;
   for (size_t i = 0; i < cm->n_attr; i++) {
     yaml_node_t *m = node(x, as->data.sequence.items.start[i]);
     size_t o2 = push_idx(x, i);
@@ -1393,16 +1398,10 @@ static int parse_commands(struct ld *x, struct dev_cat_model *cm, const yaml_nod
     return 0;
   int r = 0;
   size_t o = push_key(x, "commands");
-  if (!is_seq(cs) || seq_len(cs) > 255) {
-    r = fail(x, cs, "expected a list of at most 255 commands");
+  void *arr;
+  if ((r = list_head(x, cs, "commands", sizeof(*cm->cmd), &arr, &cm->n_cmd)))
     goto out;
-  }
-  cm->n_cmd = (uint8_t)seq_len(cs);
-  cm->cmd = ar_alloc(&x->ar, (cm->n_cmd ? cm->n_cmd : 1) * sizeof(*cm->cmd));
-  if (!cm->cmd) {
-    r = fail_oom(x);
-    goto out;
-  }
+  cm->cmd = arr;
   for (size_t i = 0; i < cm->n_cmd; i++) {
     yaml_node_t *m = node(x, cs->data.sequence.items.start[i]);
     struct dev_cat_command *c = &cm->cmd[i];
@@ -1484,16 +1483,10 @@ static int parse_triggers(struct ld *x, struct dev_cat_model *cm, const yaml_nod
     return 0;
   int r = 0;
   size_t o = push_key(x, "triggers");
-  if (!is_seq(ts) || seq_len(ts) > 255) {
-    r = fail(x, ts, "expected a list of at most 255 triggers");
+  void *arr;
+  if ((r = list_head(x, ts, "triggers", sizeof(*cm->trig), &arr, &cm->n_trig)))
     goto out;
-  }
-  cm->n_trig = (uint8_t)seq_len(ts);
-  cm->trig = ar_alloc(&x->ar, (cm->n_trig ? cm->n_trig : 1) * sizeof(*cm->trig));
-  if (!cm->trig) {
-    r = fail_oom(x);
-    goto out;
-  }
+  cm->trig = arr;
   for (size_t i = 0; i < cm->n_trig; i++) {
     yaml_node_t *m = node(x, ts->data.sequence.items.start[i]);
     struct dev_cat_trigger *t = &cm->trig[i];
