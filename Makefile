@@ -1,12 +1,13 @@
 # Thin wrapper: every target installs what is missing, configures and builds first.
 #   make run    build, then run the demo fleet against the embedded reference platform
 #   make test   build with -Werror and run every test; rebuild with ASan+UBSan and run the
-#               unit and integration tests again; fuzz the frame decoder for 60 s
+#               unit and integration tests again; run every fuzz target (tests/fuzz) for FUZZ_SECONDS each
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 ARGS       ?= --speedup 60
 
 .PHONY: all deps build run test test-main test-asan fuzz format clean
@@ -37,11 +38,14 @@ test-asan: deps
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHUBSIM_FUZZ=ON -DHUBSIM_TESTS=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_frame
-	mkdir -p $(FUZZ_BUILD)/corpus
-	cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
-	./$(FUZZ_BUILD)/tests/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	  -print_final_stats=1 $(FUZZ_BUILD)/corpus
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  if [ -d tests/fuzz/corpus/$$t ]; then cp -r tests/fuzz/corpus/$$t/. $(FUZZ_BUILD)/corpus/$$t/; fi; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $$(cat tests/fuzz/fuzz_$$t.args 2>/dev/null) $(FUZZ_BUILD)/corpus/$$t; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
