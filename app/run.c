@@ -950,8 +950,10 @@ static uint64_t nofile_limit(void) {
 }
 
 static int bad(const char *flag, const char *value, const char *why) {
-  fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value ? value : "",
-          why);
+  if (value && *value)
+    fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value, why);
+  else
+    fprintf(stderr, "hubsim run: %s: %s (see hubsim run --help)\n", flag, why);
   return 2;
 }
 
@@ -1418,32 +1420,38 @@ int app_run_main(int argc, char **argv) {
   }
   /* Checks that need the scenario's values (its duration, its fleet). */
   {
-    const char *why = NULL, *flag = NULL, *val = "";
-    char dur[32];
-    snprintf(dur, sizeof dur, "%gs", o.duration_s);
+    char why[200] = "";
+    const char *flag = NULL, *val = "";
     if (o.bind && o.clock_virtual) {
       flag = "--bind";
       val = o.bind;
-      why = "sets source addresses of tcp connections; the virtual clock has none";
+      snprintf(why, sizeof why,
+               "sets source addresses of tcp connections; the virtual clock has none");
     } else if (o.warmup_s > 0 && o.warmup_s >= o.duration_s) {
       flag = "--warmup";
-      why = "is not shorter than the run (--duration): no latency would be measured";
+      snprintf(why, sizeof why,
+               "%g s is not shorter than the run (%g s): no latency would be measured", o.warmup_s,
+               o.duration_s);
     } else if (o.screenshot && o.screenshot_after_s > o.duration_s) {
       flag = "--after";
-      why = "is after the end of the run (--duration): the screenshot would never be taken";
+      snprintf(why, sizeof why,
+               "%g s is after the end of the run (%g s): the screenshot would never be taken",
+               o.screenshot_after_s, o.duration_s);
     } else if ((double)o.hubs * (double)o.dph > 1e9) {
       flag = "--hubs";
-      why = "times --devices-per-hub is above 1,000,000,000 devices";
+      snprintf(why, sizeof why,
+               "%" PRIu64 " hubs x %" PRIu64
+               " devices is above 1,000,000,000 devices (--devices-per-hub)",
+               o.hubs, o.dph);
     } else if (o.workers > 1 && o.workers > o.hubs) {
       flag = "--workers";
-      why = "more worker processes than hubs: some would hold none";
+      snprintf(why, sizeof why, "%" PRIu64 " processes for %" PRIu64 " hubs: some would hold none",
+               o.workers, o.hubs);
     }
-    if (why) {
+    if (flag) {
       if (scn)
         scn_free(scn);
-      fprintf(stderr, "hubsim run: %s%s%s%s: %s (duration %s)\n", flag, *val ? " '" : "", val,
-              *val ? "'" : "", why, dur);
-      return 2;
+      return bad(flag, val, why);
     }
   }
   const char *hub_id = o.hub_model ? o.hub_model : "lumi.gateway.aqcn02";
