@@ -598,6 +598,34 @@ static void test_healthy_external(void **state) {
   }
 }
 
+/* The exclusion rules: a power cut that takes in-flight messages with it (they were once
+ * counted "lost", failing the run), a hub left dark and a hub left disconnected by the
+ * scenario (power_cut_in_flight.lua) are what the run did, not the platform: the run passes. */
+static void test_power_cut_excluded(void **state) {
+  (void)state;
+  const char *src = getenv("HUBSIM_SOURCE_DIR");
+  assert_non_null(src);
+  char script[512];
+  snprintf(script, sizeof script, "%s/tests/integration/verdicts/power_cut_in_flight.lua", src);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const char *args[] = {script, "-q", NULL};
+  struct child ch;
+  child_start(&loop, &ch, run_argv(args), "powercut");
+  run_until_exit(&loop, &ch, NULL, NULL, 60);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  json_t *j = load_summary();
+  if (ch.status != 0 || strncmp(verdict_text(j), "PASS", 4) != 0)
+    fail_msg("exit %d, verdict %s: %s", ch.status, verdict_text(j), child_output(&ch));
+  check_accounting(j);
+  assert_true(jint(j, "counts", "lost_power_sent") > 0);
+  assert_int_equal(jint(j, "counts", "lost"), 0);
+  assert_int_equal(jint(j, "sessions", "off_by_run_at_end"), 2);
+  assert_int_equal(jint(j, "sessions", "expected_online_at_end"), 4);
+  assert_int_equal(jint(j, "sessions", "online_at_end"), 4);
+  json_decref(j);
+}
+
 /* ---- SIGINT ends any run within 2 s ----------------------------------------------------- */
 
 struct sig_ctx {
@@ -713,6 +741,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_dropped, teardown),
       cmocka_unit_test_teardown(test_healthy_embedded, teardown),
       cmocka_unit_test_teardown(test_healthy_external, teardown),
+      cmocka_unit_test_teardown(test_power_cut_excluded, teardown),
       cmocka_unit_test_teardown(test_sigint_drain_capped, teardown),
       cmocka_unit_test_teardown(test_sigint_twice, teardown),
       cmocka_unit_test_teardown(test_sigint_workers, teardown),
