@@ -1393,8 +1393,16 @@ int app_run_main(int argc, char **argv) {
         o.mix = sc->mix;
       if (!(o.set & RUN_SET_HUB_MODEL) && sc->hub_model)
         o.hub_model = sc->hub_model;
-      if (!(o.set & RUN_SET_KEY) && sc->fleet_key)
+      if (!(o.set & RUN_SET_KEY) && sc->fleet_key) {
+        /* The key is copied into the fleet's 128 bytes: a script's longer key is refused. */
+        if (!*sc->fleet_key || strlen(sc->fleet_key) > APP_KEY_MAX) {
+          fprintf(stderr, "hubsim run: %s: fleet{key = ...}: expected 1 to %d bytes\n", path,
+                  APP_KEY_MAX);
+          scn_free(scn);
+          return 2;
+        }
         o.key = sc->fleet_key;
+      }
     }
     if (!(o.set & RUN_SET_DURATION) && sc->duration_s > 0)
       o.duration_s = sc->duration_s;

@@ -298,6 +298,25 @@ static void test_key_file_errors(void **state) {
     fail_msg("empty HUBSIM_FLEET_KEY: exit %d: %s", rc, buf);
 }
 
+/* A scenario's fleet key longer than the fleet's 128 bytes was copied over what follows it;
+ * it is refused at load time, naming the script. */
+static void test_scenario_key_too_long(void **state) {
+  (void)state;
+  char script[128];
+  snprintf(script, sizeof script, "/tmp/hubsim-cli-longkey-%d.lua", (int)getpid());
+  FILE *f = fopen(script, "w");
+  assert_non_null(f);
+  fputs("scenario{name = \"longkey\", duration = \"1s\"}\n"
+        "fleet{hubs = 1, devices_per_hub = 1, key = string.rep(\"k\", 200)}\n",
+        f);
+  fclose(f);
+  const char *a[] = {"run", script, "--clock", "virtual", "-q", NULL};
+  int rc = run(a, buf, sizeof(buf));
+  unlink(script);
+  if (rc != 2 || !strstr(buf, script) || !strstr(buf, "fleet{key"))
+    fail_msg("exit %d: %s", rc, buf);
+}
+
 /* The command line of process pid, its NULs turned into spaces. 0, or -1 when it is gone. */
 static int cmdline_of(pid_t pid, char *out, size_t cap) {
   char p[64];
@@ -611,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_bad_values_and_combinations),
       cmocka_unit_test(test_key_file_errors),
+      cmocka_unit_test(test_scenario_key_too_long),
       cmocka_unit_test(test_worker_key_not_in_argv),
       cmocka_unit_test(test_summary_link_not_followed),
       cmocka_unit_test(test_short_run),
