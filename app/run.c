@@ -962,6 +962,40 @@ static int bad(const char *flag, const char *value, const char *why) {
  * would send the hubs' traffic in the clear. Names are refused because the tcp transport does
  * not resolve them: the run would only fail later, blaming the platform. 0, or 2 after the
  * message. */
+/* An output file (--summary, --junit, --screenshot) that can be written: its folder exists and
+ * is writable, checked before the run rather than found out at its end. NULL, or why not. */
+static const char *output_problem(const char *path, size_t max_len) {
+  static char why[160];
+  if (!*path)
+    return "empty file name";
+  if (strlen(path) > max_len) {
+    snprintf(why, sizeof why, "path longer than %zu bytes", max_len);
+    return why;
+  }
+  const char *slash = strrchr(path, '/');
+  if (slash && !slash[1])
+    return "names a folder, not a file";
+  char dir[PATH_MAX];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    snprintf(why, sizeof why, "its folder '%.100s' does not exist", dir);
+    return why;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    snprintf(why, sizeof why, "its folder '%.100s' is not writable", dir);
+    return why;
+  }
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return "is a folder";
+  return NULL;
+}
+
 /* Two output paths naming one file: the same text, or an existing file seen twice. */
 static int same_file(const char *a, const char *b) {
   struct stat sa, sb;
@@ -1310,6 +1344,19 @@ int app_run_main(int argc, char **argv) {
                "needs --platform: the embedded platform's operations are built in");
   if (seen['Z'] && !o.screenshot)
     return bad("--after", "", "says when to take the --screenshot; there is none");
+  {
+    const struct {
+      const char *flag, *path;
+      size_t max;
+    } outs[] = {{"--summary", o.summary, PATH_MAX - 32},
+                {"--junit", o.junit, PATH_MAX - 32},
+                {"--screenshot", o.screenshot, 500}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+      const char *why = outs[i].path ? output_problem(outs[i].path, outs[i].max) : NULL;
+      if (why)
+        return bad(outs[i].flag, outs[i].path, why);
+    }
+  }
   if (o.summary && o.junit && same_file(o.summary, o.junit))
     return bad("--junit", o.junit, "is the --summary file too: one would overwrite the other");
   if (o.workers > 1 && (o.set & RUN_SET_HUBS) && o.workers > o.hubs)

@@ -197,6 +197,10 @@ static void test_bad_values_and_combinations(void **state) {
       {"run", "--hubs", "2", "--workers", "3", NULL},
       {"run", "--hubs", "2", "--clock", "virtual", "--bind", "127.0.0.2", NULL},
       {"run", "--hubs", "2", "--fleet-key", "k", "--fleet-key-file", "/nonexistent-key", NULL},
+      /* Output files that could not be written at the end of the run. */
+      {"run", "--hubs", "2", "--junit", "/nonexistent-dir/r.xml", NULL},
+      {"run", "--hubs", "2", "--summary", "/tmp", NULL},
+      {"run", "--hubs", "2", "--summary", "/tmp/", NULL},
       /* Duplicates: a second value silently replaced the first. */
       {"run", "--hubs", "5", "--hubs", "10", NULL},
       {"run", "--duration", "5s", "--duration=10s", NULL},
@@ -249,6 +253,9 @@ static void test_bad_values_and_combinations(void **state) {
       "--workers",
       "--bind",
       "--fleet-key-file",
+      "--junit",
+      "--summary",
+      "--summary",
       "--hubs",
       "--duration",
       "--quiet",
@@ -262,6 +269,11 @@ static void test_bad_values_and_combinations(void **state) {
   const char *late[] = {"run", "--hubs",       "2",          "--duration", "5s",  "--ui",
                         "gui", "--screenshot", "/tmp/s.png", "--after",    "10s", NULL};
   expect_usage_error(late, "--after");
+  static char longpath[700];
+  memset(longpath, 'a', sizeof longpath - 1);
+  memcpy(longpath, "/tmp/", 5);
+  const char *shot[] = {"run", "--hubs", "2", "--ui", "gui", "--screenshot", longpath, NULL};
+  expect_usage_error(shot, "--screenshot");
 }
 
 /* --fleet-key-file: a missing, empty or world-readable file is refused with the file named
@@ -520,11 +532,11 @@ static void test_short_run(void **state) {
   assert_int_equal(stored, acked);
   json_decref(j);
   unlink(path);
-  /* Nothing half-written: a summary path in a missing folder fails cleanly with exit 3. */
+  /* Nothing half-written: a summary path in a missing folder is refused before the run. */
   const char *b[] = {
       "run", "--hubs", "2", "--duration", "1s", "--summary", "/nonexistent-dir/s.json", "-q", NULL};
   rc = run(b, buf, sizeof(buf));
-  assert_int_equal(rc, 3);
+  assert_int_equal(rc, 2);
   assert_non_null(strstr(buf, "/nonexistent-dir/s.json"));
 }
 
