@@ -415,7 +415,9 @@ static void workers_keep_key_off_argv(const char *const *args, const char *key,
     pid_t kids[8];
     int n = children_of(pid, kids, 8);
     for (int i = 0; i < n; i++) {
-      if (cmdline_of(kids[i], cl, sizeof cl) != 0 || !strstr(cl, "--worker"))
+      /* A worker once it runs its own program: between fork and exec a child still shows the
+       * control process's command line. */
+      if (cmdline_of(kids[i], cl, sizeof cl) != 0 || !strstr(cl, " run --worker "))
         continue;
       if (strstr(cl, key))
         fail_msg("the fleet key is on a worker's command line: %s", cl);
