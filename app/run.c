@@ -957,11 +957,6 @@ static int bad(const char *flag, const char *value, const char *why) {
   return 2;
 }
 
-/* --platform: a hubrpc:// URL (or HOST:PORT) with an IPv4 host and a port. hubrpcs:// is
- * refused outright: TLS is not built, and connecting in plaintext to a URL that asks for TLS
- * would send the hubs' traffic in the clear. Names are refused because the tcp transport does
- * not resolve them: the run would only fail later, blaming the platform. 0, or 2 after the
- * message. */
 /* An output file (--summary, --junit, --screenshot) that can be written: its folder exists and
  * is writable, checked before the run rather than found out at its end. NULL, or why not. */
 static const char *output_problem(const char *path, size_t max_len) {
@@ -1004,6 +999,11 @@ static int same_file(const char *a, const char *b) {
   return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* --platform: a hubrpc:// URL (or HOST:PORT) with an IPv4 host and a port. hubrpcs:// is
+ * refused outright: TLS is not built, and connecting in plaintext to a URL that asks for TLS
+ * would send the hubs' traffic in the clear. Names are refused because the tcp transport does
+ * not resolve them: the run would only fail later, blaming the platform. 0, or 2 after the
+ * message. */
 static int check_platform_url(const char *url) {
   struct sim_addr a;
   struct in_addr ip;
@@ -1359,8 +1359,6 @@ int app_run_main(int argc, char **argv) {
   }
   if (o.summary && o.junit && same_file(o.summary, o.junit))
     return bad("--junit", o.junit, "is the --summary file too: one would overwrite the other");
-  if (o.workers > 1 && (o.set & RUN_SET_HUBS) && o.workers > o.hubs)
-    return bad("--workers", "", "more worker processes than hubs: some would hold none");
 
   /* Where the fleet key comes from: --fleet-key (visible in ps), --fleet-key-file or
    * HUBSIM_FLEET_KEY; a worker gets it from its control process on fd 4. */
