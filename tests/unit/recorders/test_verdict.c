@@ -207,8 +207,8 @@ static void test_interrupted_and_warnings(void **state) {
   expect(0, "PASS with a warning: the generator fell behind its schedule (--allow-lag)");
   assert_int_equal(v.reasons[0].exit_code, 0);
   /* A failure found outside the figures decides when asked to. */
-  rec_verdict_add(&v, "worker_failed", 3, 1, "a worker process ended without its final figures",
-                  1, &run);
+  rec_verdict_add(&v, "worker_failed", 3, 1, "a worker process ended without its final figures", 1,
+                  &run);
   assert_int_equal(v.exit_code, 3);
   assert_string_equal(v.text, "FAIL: a worker process ended without its final figures");
   assert_string_equal(v.reasons[1].check, "generator_late");
