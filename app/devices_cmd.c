@@ -320,6 +320,7 @@ static int bad(int sub, const char *flag, const char *value, const char *why) {
 static int parse(int argc, char **argv, struct dopts *o) {
   /* argv[0] = "devices", argv[1] = the subcommand */
   o->seed = 1;
+  unsigned seen = 0; /* value flags given so far: each at most once (--catalog repeats) */
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char *val = NULL;
@@ -341,6 +342,14 @@ static int parse(int argc, char **argv, struct dopts *o) {
     } else if (!takes && val) {
       return bad(o->sub, a, NULL, "takes no value");
     }
+    unsigned bit = strcmp(a, "--seed") == 0       ? 1u
+                   : strcmp(a, "--count") == 0    ? 2u
+                   : strcmp(a, "--duration") == 0 ? 4u
+                   : strcmp(a, "--json") == 0     ? 8u
+                                                  : 0u;
+    if (bit & seen)
+      return bad(o->sub, a, val, "given twice");
+    seen |= bit;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage_sub(stdout, o->sub);
       return 0;
@@ -364,7 +373,7 @@ static int parse(int argc, char **argv, struct dopts *o) {
       double s;
       /* 400 days: engine milliseconds kept in device state are uint32 (49 days), and nobody
        * reads a longer sample; the bound keeps the microsecond product far from overflow */
-      if (app_parse_duration(val, &s) != 0 || s <= 0 || s > 49.0 * 86400)
+      if (app_parse_duration(val, 1, 49.0 * 86400, &s) != 0 || s <= 0)
         return bad(o->sub, a, val, "expected a positive duration up to 49d, such as 30s, 2h, 1d");
       o->duration = s;
     } else if (a[0] == '-' && a[1]) {

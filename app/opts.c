@@ -1,44 +1,26 @@
 #include "app/opts.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/core/dur.h"
 #include "sim/core/err.h"
 
-int app_parse_duration(const char *s, double *seconds) {
-  if (!s || !*s)
+int app_parse_duration(const char *s, double plain_unit_s, double max_s, double *seconds) {
+  double v;
+  if (sim_dur_parse(s, plain_unit_s, &v) || v > max_s)
     return SIM_EINVAL;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || !isfinite(v) || v < 0)
-    return SIM_EINVAL;
-  double mul;
-  if (*end == 0 || strcmp(end, "s") == 0)
-    mul = 1;
-  else if (strcmp(end, "ms") == 0)
-    mul = 0.001;
-  else if (strcmp(end, "m") == 0)
-    mul = 60;
-  else if (strcmp(end, "h") == 0)
-    mul = 3600;
-  else if (strcmp(end, "d") == 0)
-    mul = 86400;
-  else
-    return SIM_EINVAL;
-  *seconds = v * mul;
+  *seconds = v;
   return 0;
 }
 
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
-  if (!s || !*s || *s == '-')
+  if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 20)
     return SIM_EINVAL;
-  char *end;
   errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v < min || v > max)
+  unsigned long long v = strtoull(s, NULL, 10);
+  if (errno || v < min || v > max)
     return SIM_EINVAL;
   *out = v;
   return 0;
@@ -47,10 +29,21 @@ int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
 int app_parse_double(const char *s, double min, double max, double *out) {
   if (!s || !*s)
     return SIM_EINVAL;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || *end || !isfinite(v) || v < min || v > max)
+  /* Digits, then at most one point followed by digits: what strtod reads then is exactly the
+   * decimal value written. */
+  size_t i = strspn(s, "0123456789");
+  if (i == 0 || i > 30)
+    return SIM_EINVAL;
+  if (s[i] == '.') {
+    size_t f = strspn(s + i + 1, "0123456789");
+    if (f == 0 || f > 30)
+      return SIM_EINVAL;
+    i += 1 + f;
+  }
+  if (s[i])
+    return SIM_EINVAL;
+  double v = strtod(s, NULL);
+  if (v < min || v > max)
     return SIM_EINVAL;
   *out = v;
   return 0;

@@ -1,15 +1,22 @@
 /* Command-line value parsing shared by the commands: every parser names nothing itself and
- * returns 0 or SIM_EINVAL; the caller reports the flag and the value. */
+ * returns 0 or SIM_EINVAL; the caller reports the flag and the value. Every number is plain
+ * decimal text: no sign, no exponent, no hex, no spaces, no "inf" or "nan". */
 #ifndef APP_OPTS_H
 #define APP_OPTS_H
 
 #include <stdint.h>
 
-/* "30s", "5m", "2h", "1d", "250ms", or a plain number of seconds (may have a fraction). */
-int app_parse_duration(const char *s, double *seconds);
+/* The longest duration any flag accepts: a year is beyond any run, and far from the overflow
+ * of engine microseconds and libuv's millisecond timers. */
+#define APP_DURATION_MAX_S (365.0 * 86400)
+
+/* A duration in the one grammar of sim/core/dur.h ("30s", "5m", "1h30m", "250ms", "1d"); a
+ * plain number counts in plain_unit_s seconds (1 for flags in seconds, 0.001 for flags in
+ * milliseconds). The result, in seconds, must be in [0, max_s]. */
+int app_parse_duration(const char *s, double plain_unit_s, double max_s, double *seconds);
 /* A whole number in [min, max]. */
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-/* A finite number in [min, max]. */
+/* A decimal number ("12", "0.25") in [min, max] (min >= 0: no sign is accepted). */
 int app_parse_double(const char *s, double min, double max, double *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include "app/run.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -29,6 +32,7 @@
 #include "recorders/junit.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
+#include "sim/core/keyfile.h"
 #include "sim/core/log.h"
 #include "sim/fleet/fleet.h"
 #include "sim/transport/transport.h"
@@ -36,6 +40,7 @@
 #include "ui/tui/tui.h"
 
 #define DEFAULT_KEY "hubsim-demo-fleet-key"
+#define APP_KEY_MAX 128 /* bytes of a fleet key (struct sim_fleet_config.fleet_key) */
 
 static void run_usage(FILE *out) {
   fprintf(
@@ -61,14 +66,19 @@ static void run_usage(FILE *out) {
       "                        weighs every known model equally\n"
       "  --seed N              seed of every random choice (default 1): same seed, same fleet\n"
       "                        and same device behaviour\n"
-      "  --fleet-key KEY       key the hub secrets derive from (default \"" DEFAULT_KEY "\")\n"
+      "  --fleet-key KEY       key the hub secrets derive from (default \"" DEFAULT_KEY "\");\n"
+      "                        a value on the command line is visible to every local user\n"
+      "                        (ps): for a real key use --fleet-key-file or HUBSIM_FLEET_KEY\n"
+      "  --fleet-key-file FILE read the key from FILE (one trailing newline is not part of\n"
+      "                        it); FILE must not be readable by other users (chmod 600)\n"
       "  --speedup X           device behaviour runs X times faster than real time (default 1):\n"
       "                        the same report patterns, compressed, for load tests; frame\n"
       "                        timestamps stay real\n"
       "  --workers N           run the fleet in N worker processes (shards of the hubs; one\n"
       "                        process holds at most ~20k sockets); figures are merged\n"
       "                        exactly (default 1: in this process)\n"
-      "  --worker K/N          internal: run shard K of N and report to the parent on fd 3\n"
+      "  --worker K/N          internal: run shard K of N, read the fleet key from fd 4 and\n"
+      "                        report to the parent on fd 3\n"
       "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
       "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
       "                        source address reaches ~28k ports per destination\n"
@@ -88,28 +98,33 @@ static void run_usage(FILE *out) {
       "                        only when it transmits (default 1h, device time)\n"
       "\n"
       "run:\n"
-      "  --platform URL        hubrpc://HOST:PORT of the platform under test (default: the\n"
-      "                        embedded reference platform)\n"
+      "  --platform URL        hubrpc://HOST:PORT of the platform under test, HOST an IPv4\n"
+      "                        address (default: the embedded reference platform);\n"
+      "                        hubrpcs:// (TLS) is refused: TLS is not built yet\n"
       "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
       "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
       "  --warmup D            latency figures leave out what was meant to happen in the\n"
       "                        first D of the run (the start-up burst); counts include it\n"
       "                        (default 0s)\n"
       "  --drain D             after the duration, how long to wait for acknowledgements of\n"
-      "                        what is in flight (default 10s)\n"
+      "                        what is in flight and for every hub to be online (default 10s);\n"
+      "                        after SIGINT or SIGTERM at most 1s, a second one stops at once\n"
+      "  --queue-max N         sequenced messages a hub keeps, unacknowledged plus unsent,\n"
+      "                        before it drops new ones, 1..1048576 (default 4096)\n"
       "  --max-lag MS          generator tick lag p99 above this fails the run with exit 4\n"
-      "                        (default 50)\n"
+      "                        (default 50; a plain number is in ms, or 0.1s, 500us)\n"
       "  --allow-lag           report a late generator but do not fail the run for it\n"
-      "  --command-rate N      embedded platform only: background on/off commands per second\n"
-      "                        to smart plugs (default 5)\n"
-      "  --db FILE             embedded platform only: keep its store in FILE (default: a\n"
-      "                        temporary file removed at the end)\n"
+      "  --command-rate N      embedded platform only (not with --platform): background on/off\n"
+      "                        commands per second to smart plugs (default 5)\n"
+      "  --db FILE             embedded platform only (not with --platform): keep its store\n"
+      "                        in FILE (default: a private temporary folder removed at the end)\n"
       "  --ui none|tui|gui     none: headless; tui: the terminal dashboard (docs/tui.md;\n"
       "                        the default when stdin and stdout are a terminal); gui: the\n"
       "                        SDL2 window for demos (docs/gui.md; SDL_VIDEODRIVER=offscreen\n"
       "                        without a display)\n"
       "  --screenshot FILE.png --ui gui: write a PNG of the window at --after D of engine time\n"
-      "  --after D             when to take the screenshot (default 0s)\n"
+      "  --after D             with --screenshot: when to take it, within --duration\n"
+      "                        (default 0s)\n"
       "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
       "\n"
       "clock:\n"
@@ -117,8 +132,9 @@ static void run_usage(FILE *out) {
       "                        process over an in-memory transport; a simulated day takes\n"
       "                        seconds and the same seed repeats byte for byte (default real,\n"
       "                        or the scenario's)\n"
-      "  --platform-admin H:P  an external platform's admin line interface, for the scenario's\n"
-      "                        platform operations (commands, automations, timers)\n"
+      "  --platform-admin H:P  with --platform: the external platform's admin line interface\n"
+      "                        (IPv4 HOST:PORT), for the scenario's platform operations\n"
+      "                        (commands, automations, timers)\n"
       "\n"
       "output:\n"
       "  --summary FILE        write the JSON summary (docs/summary.md) to FILE\n"
@@ -126,10 +142,19 @@ static void run_usage(FILE *out) {
       "  -q, --quiet           no progress lines on stderr\n"
       "  -h, --help            this text\n"
       "\n"
-      "Progress goes to stderr once a second; the summary to stdout at the end.\n"
-      "Exit codes: 0 every report accounted for and every expectation held, 1 messages lost\n"
-      "(by hubsim, or by the platform after acknowledging them) or an expectation failed, 2\n"
-      "usage, input or scenario script error, 3 runtime failure (platform unreachable), 4 the\n"
+      "Durations (D): a number with a unit, us ms s m h d, parts may add up (1h30m); a plain\n"
+      "number is seconds; at most 365d. Every flag may be given once (--catalog repeats).\n"
+      "The fleet key may also come from the environment: HUBSIM_FLEET_KEY (used when neither\n"
+      "--fleet-key nor --fleet-key-file is given).\n"
+      "\n"
+      "Progress goes to stderr once a second; the summary to stdout at the end. SIGINT or\n"
+      "SIGTERM ends the run within 2 s: a drain of at most 1 s, then the summary (a second\n"
+      "signal skips the drain); the verdict says the run was interrupted.\n"
+      "Exit codes: 0 every generated message acknowledged (or excluded by a documented rule,\n"
+      "docs/summary.md), every hub that should be online online, nothing dropped, and every\n"
+      "expectation held; 1 messages lost, dropped or never acknowledged, hubs not online at the\n"
+      "end, the platform lost what it acknowledged, or an expectation failed; 2 usage, input or\n"
+      "scenario script error; 3 runtime failure (no hub ever reached the platform); 4 the\n"
       "generator could not keep its schedule.\n");
 }
 
@@ -152,7 +177,8 @@ struct embedded {
   struct plat_server *srv;
   struct plat_config cfg;
   struct plat_counters final;
-  char db[PATH_MAX];
+  char db[PATH_MAX + 16];
+  char dir[PATH_MAX]; /* the private folder of a temporary store; "" with --db */
   int own_db;
 };
 
@@ -287,15 +313,34 @@ static void emb_thread(void *arg) {
   uv_loop_close(&e->loop);
 }
 
+/* Removes a temporary store and its folder (nothing with --db). */
+static void emb_remove_store(struct embedded *e) {
+  if (!e->own_db)
+    return;
+  char p[PATH_MAX + 32];
+  unlink(e->db);
+  snprintf(p, sizeof(p), "%s-wal", e->db);
+  unlink(p);
+  snprintf(p, sizeof(p), "%s-shm", e->db);
+  unlink(p);
+  snprintf(p, sizeof(p), "%s-journal", e->db);
+  unlink(p);
+  rmdir(e->dir);
+}
+
 static int emb_start(struct embedded *e, const struct run_opts *o) {
   memset(e, 0, sizeof(*e));
   if (o->db) {
     snprintf(e->db, sizeof(e->db), "%s", o->db);
   } else {
+    /* A folder of our own (mkdtemp: mode 0700, a new name): a store at a guessable name in a
+     * shared /tmp could be a link planted by another user, and SQLite follows links for the
+     * database and its -wal and -shm files. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(e->db, sizeof(e->db), "%s/hubsim-run-%d.db", tmp && *tmp ? tmp : "/tmp",
-             (int)getpid());
-    unlink(e->db);
+    snprintf(e->dir, sizeof(e->dir), "%s/hubsim-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(e->dir))
+      return -errno;
+    snprintf(e->db, sizeof(e->db), "%s/store.db", e->dir);
     e->own_db = 1;
   }
   e->cfg.listen = "hubrpc://127.0.0.1:0";
@@ -306,14 +351,17 @@ static int emb_start(struct embedded *e, const struct run_opts *o) {
   uv_mutex_init(&e->mu);
   uv_cond_init(&e->cv);
   int rc = uv_thread_create(&e->thread, emb_thread, e);
-  if (rc)
+  if (rc) {
+    emb_remove_store(e);
     return rc;
+  }
   uv_mutex_lock(&e->mu);
   while (!e->ready)
     uv_cond_wait(&e->cv, &e->mu);
   uv_mutex_unlock(&e->mu);
   if (e->rc) {
     uv_thread_join(&e->thread);
+    emb_remove_store(e);
     return e->rc;
   }
   return 0;
@@ -322,14 +370,7 @@ static int emb_start(struct embedded *e, const struct run_opts *o) {
 static void emb_stop(struct embedded *e) {
   uv_async_send(&e->stop);
   uv_thread_join(&e->thread);
-  if (e->own_db) {
-    char p[PATH_MAX + 8];
-    unlink(e->db);
-    snprintf(p, sizeof(p), "%s-wal", e->db);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", e->db);
-    unlink(p);
-  }
+  emb_remove_store(e);
 }
 
 /* ---- the run --------------------------------------------------------------------------------- */
@@ -339,8 +380,10 @@ struct run {
   uv_loop_t *loop;
   struct sim_transport *t;
   struct sim_fleet *fleet;
-  uv_timer_t progress, end, drain;
+  uv_timer_t progress, end, drain, escalate;
   uv_signal_t sigint, sigterm;
+  const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
+  int signals;             /* signals received */
   uint64_t start_ns;
   double elapsed_s;
   int phase; /* 0 running, 1 draining, 2 stopping */
@@ -378,6 +421,7 @@ static void close_handles(struct run *r) {
   uv_close((uv_handle_t *)&r->progress, NULL);
   uv_close((uv_handle_t *)&r->end, NULL);
   uv_close((uv_handle_t *)&r->drain, NULL);
+  uv_close((uv_handle_t *)&r->escalate, NULL);
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
 }
@@ -412,42 +456,77 @@ static void stop_all(struct run *r) {
   close_handles(r);
 }
 
+/* The drain is over when every message is acknowledged and every hub that should be online
+ * is (rec_settled()), or at its deadline: the verdict then names what is missing. */
 static void on_drain(uv_timer_t *t) {
   struct run *r = t->data;
   sim_fleet_stats(r->fleet, r->cur);
-  if ((r->cur->in_flight == 0 && r->cur->queued == 0) ||
-      sim_fleet_now(r->fleet) >= r->drain_deadline)
+  if (rec_settled(r->cur) || sim_fleet_now(r->fleet) >= r->drain_deadline)
     stop_all(r);
 }
 
-static void begin_drain(struct run *r) {
+static void begin_drain_for(struct run *r, double drain_s) {
   if (r->phase != 0)
     return;
   r->phase = 1;
   if (r->ui)
     r->ui->draining = 1;
   sim_fleet_quiesce(r->fleet);
-  r->drain_deadline = sim_fleet_now(r->fleet) + (sim_time_t)(r->o.drain_s * 1e6);
+  r->drain_deadline = sim_fleet_now(r->fleet) + (sim_time_t)(drain_s * 1e6);
   uv_timer_start(&r->drain, on_drain, 0, 20);
+}
+
+static void begin_drain(struct run *r) {
+  begin_drain_for(r, r->o.drain_s);
 }
 
 static void on_end(uv_timer_t *t) {
   begin_drain(t->data);
 }
 
+/* Workers that have not ended 1.5 s after the first signal get the second one (stop now), so
+ * that the whole run ends within 2 s of the first. */
+static void on_escalate(uv_timer_t *t) {
+  struct run *r = t->data;
+  if (r->workers && r->phase < 2)
+    app_workers_signal(r->workers, SIGTERM);
+}
+
+/* SIGINT/SIGTERM end the run within 2 s, whatever --drain says and whatever the platform does:
+ * the first starts a drain of at most APP_SIGNAL_DRAIN_S (what is in flight on a healthy
+ * platform is acknowledged well within it), the second stops at once. Either way the verdict
+ * says the run was interrupted, and what was not acknowledged is counted, never passed over. */
+#define APP_SIGNAL_DRAIN_S 1.0
+
 static void on_signal(uv_signal_t *s, int sig) {
   struct run *r = s->data;
+  if (!r->interrupted)
+    r->interrupted = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  r->signals++;
   if (r->workers) {
     /* Each worker drains on the first signal and stops on the second, as a single run does. */
-    if (r->phase == 0)
-      fprintf(stderr, "hubsim: interrupted: the workers drain (again to stop now)\n");
+    if (r->phase == 0) {
+      fprintf(stderr,
+              "hubsim: interrupted: the workers drain for at most %.0f s (again to stop "
+              "now)\n",
+              APP_SIGNAL_DRAIN_S);
+      uv_timer_start(&r->escalate, on_escalate, (uint64_t)(APP_SIGNAL_DRAIN_S * 1500), 0);
+    }
     r->phase = 1;
     app_workers_signal(r->workers, sig);
     return;
   }
   if (r->phase == 0) {
-    fprintf(stderr, "hubsim: interrupted: draining (again to stop now)\n");
-    begin_drain(r);
+    fprintf(stderr, "hubsim: interrupted: draining for at most %.0f s (again to stop now)\n",
+            APP_SIGNAL_DRAIN_S);
+    begin_drain_for(r, r->o.drain_s < APP_SIGNAL_DRAIN_S ? r->o.drain_s : APP_SIGNAL_DRAIN_S);
+  } else if (r->phase == 1 && r->signals == 1) {
+    /* Already draining after the duration: the drain now ends within the same bound. */
+    fprintf(stderr, "hubsim: interrupted: the drain ends within %.0f s (again to stop now)\n",
+            APP_SIGNAL_DRAIN_S);
+    sim_time_t cap = sim_fleet_now(r->fleet) + (sim_time_t)(APP_SIGNAL_DRAIN_S * 1e6);
+    if (r->drain_deadline > cap)
+      r->drain_deadline = cap;
   } else {
     stop_all(r);
   }
@@ -541,7 +620,7 @@ static struct {
   const struct run_opts *o;
   const char *platform;
   char exe[4096];
-  char s[16][64];
+  char s[24][64];
   const char *argv[48];
 } WA;
 
@@ -575,8 +654,10 @@ static const char *const *worker_argv(int k, void *arg) {
   FMT("%.6fs", o->warmup_s);
   ARG("--max-lag");
   FMT("%.6f", o->max_lag_ms);
-  ARG("--fleet-key");
-  ARG(o->key);
+  /* The fleet key is not here: it goes through fd 4 (app_worker_read_key), off the command
+   * line that every local user can read. */
+  ARG("--queue-max");
+  FMT("%" PRIu64, o->queue_max);
   if (o->mix) {
     ARG("--mix");
     ARG(o->mix);
@@ -707,20 +788,15 @@ static int report_run(const struct run_opts *o, struct scn *scn, struct run_outc
   info->virtual_clock = is_virtual;
   info->wall_s = oc->elapsed_s;
   info->scenario = scn ? &sc : NULL;
-  struct rec_verdict v;
+  static struct rec_verdict v;
   rec_verdict_compute(info, oc->st, &oc->pv, &v);
-  if (forced_fail) {
-    v.exit_code = 3;
-    v.text = forced_fail;
-  }
-  if (oc->runtime_failed && v.exit_code == 0) {
-    v.exit_code = 3;
-    v.text = "FAIL: the run could not go on (see the messages above)";
-  }
-  if (v.exit_code == 4 && o->allow_lag) {
-    v.exit_code = 0;
-    v.text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
-  }
+  /* Failures the figures cannot show decide: with a worker's figures missing, or a run that
+   * could not go on, every other figure is incomplete. */
+  if (oc->runtime_failed)
+    rec_verdict_add(&v, "runtime", 3, 1, "the run could not go on (see the messages above)", 1,
+                    info);
+  if (forced_fail)
+    rec_verdict_add(&v, "worker_failed", 3, 1, forced_fail, 1, info);
   rec_summary_print(stdout, info, oc->st, &oc->pv, &v);
   if (o->summary) {
     int rc = rec_summary_write(o->summary, info, oc->st, &oc->pv, &v);
@@ -874,9 +950,92 @@ static uint64_t nofile_limit(void) {
 }
 
 static int bad(const char *flag, const char *value, const char *why) {
-  fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value ? value : "",
-          why);
+  if (value && *value)
+    fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value, why);
+  else
+    fprintf(stderr, "hubsim run: %s: %s (see hubsim run --help)\n", flag, why);
   return 2;
+}
+
+/* An output file (--summary, --junit, --screenshot) that can be written: its folder exists and
+ * is writable, checked before the run rather than found out at its end. NULL, or why not. */
+static const char *output_problem(const char *path, size_t max_len) {
+  static char why[160];
+  if (!*path)
+    return "empty file name";
+  if (strlen(path) > max_len) {
+    snprintf(why, sizeof why, "path longer than %zu bytes", max_len);
+    return why;
+  }
+  const char *slash = strrchr(path, '/');
+  if (slash && !slash[1])
+    return "names a folder, not a file";
+  char dir[PATH_MAX];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    snprintf(why, sizeof why, "its folder '%.100s' does not exist", dir);
+    return why;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    snprintf(why, sizeof why, "its folder '%.100s' is not writable", dir);
+    return why;
+  }
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return "is a folder";
+  return NULL;
+}
+
+/* Two output paths naming one file: the same text, or an existing file seen twice. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (strcmp(a, b) == 0)
+    return 1;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* --platform: a hubrpc:// URL (or HOST:PORT) with an IPv4 host and a port. hubrpcs:// is
+ * refused outright: TLS is not built, and connecting in plaintext to a URL that asks for TLS
+ * would send the hubs' traffic in the clear. Names are refused because the tcp transport does
+ * not resolve them: the run would only fail later, blaming the platform. 0, or 2 after the
+ * message. */
+static int check_platform_url(const char *url) {
+  struct sim_addr a;
+  struct in_addr ip;
+  if (strncasecmp(url, "hubrpcs://", 10) == 0)
+    return bad("--platform", url,
+               "hubrpcs:// (hubrpc over TLS) is not built yet, and hubsim will not speak "
+               "plaintext to a TLS URL; use hubrpc:// or a TLS terminator in front of the "
+               "platform");
+  const char *sep = strstr(url, "://");
+  if (sep && !(sep - url == 6 && strncasecmp(url, "hubrpc", 6) == 0))
+    return bad("--platform", url, "expected hubrpc://HOST:PORT (the only scheme hubsim speaks)");
+  if (sim_addr_parse(url, &a) || a.port == 0)
+    return bad("--platform", url, "expected hubrpc://HOST:PORT with a port from 1 to 65535");
+  if (inet_pton(AF_INET, a.host, &ip) != 1)
+    return bad("--platform", url,
+               "HOST must be an IPv4 address such as 127.0.0.1 (names are not resolved)");
+  return 0;
+}
+
+/* The fleet key when no flag gives it: HUBSIM_FLEET_KEY, kept off the command line. NULL when
+ * unset; exits through *rc = 2 when set but unusable. */
+static const char *env_key(int *rc) {
+  const char *k = getenv("HUBSIM_FLEET_KEY");
+  *rc = 0;
+  if (!k)
+    return NULL;
+  if (!*k || strlen(k) > APP_KEY_MAX) {
+    fprintf(stderr, "hubsim run: HUBSIM_FLEET_KEY: expected 1 to %d bytes (it is %s)\n",
+            APP_KEY_MAX, *k ? "longer" : "empty");
+    *rc = 2;
+  }
+  return k;
 }
 
 int app_run_main(int argc, char **argv) {
@@ -888,6 +1047,8 @@ int app_run_main(int argc, char **argv) {
                                            {"seed", required_argument, 0, 'S'},
                                            {"ramp", required_argument, 0, 'R'},
                                            {"fleet-key", required_argument, 0, 'K'},
+                                           {"fleet-key-file", required_argument, 0, 'F'},
+                                           {"queue-max", required_argument, 0, 'Q'},
                                            {"bind", required_argument, 0, 'B'},
                                            {"summary", required_argument, 0, 'O'},
                                            {"drain", required_argument, 0, 'r'},
@@ -925,6 +1086,7 @@ int app_run_main(int argc, char **argv) {
                        .command_rate = 5,
                        .speedup = 1,
                        .key = DEFAULT_KEY,
+                       .queue_max = 4096,
                        .workers = 1,
                        .shards = 1,
                        .radio_hops = 1,
@@ -933,9 +1095,21 @@ int app_run_main(int argc, char **argv) {
   int c;
   optind = 1;
   opterr = 0;
+  /* Every flag once: a second value would silently replace the first (or, for a flag without
+   * a value, mean nothing), which hides a mistake in a long command line. --catalog repeats. */
+  unsigned char seen[128] = {0};
   while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+    if (c > 0 && c < 128 && c != 'c' && c != 'h' && c != ':' && c != '?' && seen[c]++) {
+      char name[40] = "-?";
+      for (const struct option *lo = longopts; lo->name; lo++)
+        if (lo->val == c)
+          snprintf(name, sizeof name, "--%s", lo->name);
+      return bad(name, c == 'K' ? "..." : optarg ? optarg : "", "given twice");
+    }
     switch (c) {
     case 'P':
+      if (check_platform_url(optarg))
+        return 2;
       o.platform = optarg;
       break;
     case 'H':
@@ -953,8 +1127,9 @@ int app_run_main(int argc, char **argv) {
       o.set |= RUN_SET_MIX;
       break;
     case 'd':
-      if (app_parse_duration(optarg, &o.duration_s) || o.duration_s <= 0)
-        return bad("--duration", optarg, "expected a positive duration such as 30s, 5m or 2h");
+      if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o.duration_s) || o.duration_s < 0.001)
+        return bad("--duration", optarg,
+                   "expected a duration from 1ms to 365d such as 30s, 5m or 2h");
       o.set |= RUN_SET_DURATION;
       break;
     case 'S':
@@ -968,10 +1143,17 @@ int app_run_main(int argc, char **argv) {
       o.set |= RUN_SET_RAMP;
       break;
     case 'K':
-      if (!*optarg || strlen(optarg) > 128)
+      if (!*optarg || strlen(optarg) > APP_KEY_MAX)
         return bad("--fleet-key", "...", "expected 1 to 128 bytes");
       o.key = optarg;
       o.set |= RUN_SET_KEY;
+      break;
+    case 'F':
+      o.key_file = optarg;
+      break;
+    case 'Q':
+      if (app_parse_u64(optarg, 1, 1048576, &o.queue_max))
+        return bad("--queue-max", optarg, "expected a whole number from 1 to 1048576");
       break;
     case 'B':
       o.bind = optarg;
@@ -980,13 +1162,17 @@ int app_run_main(int argc, char **argv) {
       o.summary = optarg;
       break;
     case 'r':
-      if (app_parse_duration(optarg, &o.drain_s))
-        return bad("--drain", optarg, "expected a duration such as 10s");
+      if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o.drain_s))
+        return bad("--drain", optarg, "expected a duration from 0s to 365d such as 10s");
       break;
-    case 'L':
-      if (app_parse_double(optarg, 0, 1e7, &o.max_lag_ms))
-        return bad("--max-lag", optarg, "expected milliseconds, 0 or more");
+    case 'L': {
+      double sec;
+      if (app_parse_duration(optarg, 0.001, 10000, &sec))
+        return bad("--max-lag", optarg,
+                   "expected milliseconds from 0 to 10000000 (a plain number, or 50ms, 0.1s)");
+      o.max_lag_ms = sec * 1000;
       break;
+    }
     case 'A':
       o.allow_lag = 1;
       break;
@@ -1011,8 +1197,8 @@ int app_run_main(int argc, char **argv) {
       o.screenshot = optarg;
       break;
     case 'Z':
-      if (app_parse_duration(optarg, &o.screenshot_after_s))
-        return bad("--after", optarg, "expected a duration such as 10s");
+      if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o.screenshot_after_s))
+        return bad("--after", optarg, "expected a duration from 0s to 365d such as 10s");
       break;
     case 'x':
       o.exit_after_screenshot = 1;
@@ -1032,8 +1218,8 @@ int app_run_main(int argc, char **argv) {
       break;
     }
     case 'W':
-      if (app_parse_duration(optarg, &o.warmup_s))
-        return bad("--warmup", optarg, "expected a duration such as 10s");
+      if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o.warmup_s))
+        return bad("--warmup", optarg, "expected a duration from 0s to 365d such as 10s");
       break;
     case 'X':
       if (app_parse_double(optarg, 0.001, 1e6, &o.speedup))
@@ -1061,24 +1247,35 @@ int app_run_main(int argc, char **argv) {
     case 'J':
       o.junit = optarg;
       break;
-    case 'a':
+    case 'a': {
+      struct sim_addr aa;
+      struct in_addr ip;
+      if (strstr(optarg, "://") || sim_addr_parse(optarg, &aa) || aa.port == 0 ||
+          inet_pton(AF_INET, aa.host, &ip) != 1)
+        return bad("--platform-admin", optarg, "expected HOST:PORT with an IPv4 HOST and a port");
       o.platform_admin = optarg;
       break;
+    }
     case 'j':
       if (app_parse_u64(optarg, 1, 16, &o.radio_hops))
         return bad("--radio-hops", optarg, "expected a whole number from 1 to 16");
       break;
-    case 'y':
-      if (app_parse_double(optarg, 0, 10000, &o.radio_delay_ms))
-        return bad("--radio-delay", optarg, "expected milliseconds from 0 to 10000");
+    case 'y': {
+      double sec;
+      if (app_parse_duration(optarg, 0.001, 10, &sec))
+        return bad("--radio-delay", optarg,
+                   "expected milliseconds from 0 to 10000 (a plain number, or 15ms, 0.5s)");
+      o.radio_delay_ms = sec * 1000;
       break;
+    }
     case 'l':
       if (app_parse_double(optarg, 0, 0.99, &o.radio_loss))
         return bad("--radio-loss", optarg, "expected a probability from 0 to 0.99");
       break;
     case 'Y':
-      if (app_parse_duration(optarg, &o.sleepy_hold_s) || o.sleepy_hold_s <= 0)
-        return bad("--sleepy-hold", optarg, "expected a positive duration such as 10m");
+      if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o.sleepy_hold_s) ||
+          o.sleepy_hold_s < 0.001)
+        return bad("--sleepy-hold", optarg, "expected a duration from 1ms to 365d such as 10m");
       break;
     case 'q':
       o.quiet = 1;
@@ -1133,6 +1330,76 @@ int app_run_main(int argc, char **argv) {
     return bad("--workers", "", "a worker does not start workers of its own");
   if (o.shards > 1 && !o.platform)
     return bad("--worker", "", "needs --platform (the control process passes it)");
+  /* Flags that make no sense together: refused here rather than ignored during the run. */
+  if (o.db && o.platform)
+    return bad("--db", o.db,
+               "keeps the embedded platform's store; with --platform there is no embedded "
+               "platform (the platform under test keeps its own)");
+  if (seen['C'] && o.platform)
+    return bad("--command-rate", "",
+               "drives the embedded platform; with --platform send commands through the "
+               "platform under test (or a scenario with --platform-admin)");
+  if (o.platform_admin && !o.platform)
+    return bad("--platform-admin", o.platform_admin,
+               "needs --platform: the embedded platform's operations are built in");
+  if (seen['Z'] && !o.screenshot)
+    return bad("--after", "", "says when to take the --screenshot; there is none");
+  {
+    const struct {
+      const char *flag, *path;
+      size_t max;
+    } outs[] = {{"--summary", o.summary, PATH_MAX - 32},
+                {"--junit", o.junit, PATH_MAX - 32},
+                {"--screenshot", o.screenshot, 500}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+      const char *why = outs[i].path ? output_problem(outs[i].path, outs[i].max) : NULL;
+      if (why)
+        return bad(outs[i].flag, outs[i].path, why);
+    }
+  }
+  if (o.summary && o.junit && same_file(o.summary, o.junit))
+    return bad("--junit", o.junit, "is the --summary file too: one would overwrite the other");
+
+  /* Where the fleet key comes from: --fleet-key (visible in ps), --fleet-key-file or
+   * HUBSIM_FLEET_KEY; a worker gets it from its control process on fd 4. */
+  static char keybuf[APP_KEY_MAX + 1];
+  if (o.key_file && (o.set & RUN_SET_KEY))
+    return bad("--fleet-key-file", o.key_file,
+               "give the key once: --fleet-key or --fleet-key-file, not both");
+  if (o.key_file) {
+    size_t kl = 0;
+    const char *why;
+    if (sim_keyfile_read(o.key_file, (uint8_t *)keybuf, APP_KEY_MAX, &kl, &why)) {
+      fprintf(stderr, "hubsim run: --fleet-key-file '%s': %s%s\n", o.key_file, why,
+              strstr(why, "longer") ? " (at most 128 bytes)" : "");
+      return 2;
+    }
+    keybuf[kl] = '\0';
+    o.key = keybuf;
+    o.set |= RUN_SET_KEY;
+  } else if (!(o.set & RUN_SET_KEY)) {
+    int erc;
+    const char *k = env_key(&erc);
+    if (erc)
+      return erc;
+    if (k) {
+      o.key = k;
+      o.set |= RUN_SET_KEY;
+    }
+  }
+  if (o.shards > 1) {
+    size_t kl = 0;
+    int krc = app_worker_read_key(keybuf, APP_KEY_MAX, &kl);
+    if (krc == 0) {
+      keybuf[kl] = '\0';
+      o.key = keybuf;
+      o.set |= RUN_SET_KEY;
+    } else if (krc != SIM_ENOTFOUND) {
+      fprintf(stderr, "hubsim run: worker: cannot read the fleet key on fd 4: %s\n",
+              sim_strerror(krc));
+      return 2;
+    }
+  }
   struct dev_cat_error cerr;
   int rc = dev_cat_global_init(o.catalog, o.n_catalog, &cerr);
   if (rc < 0) {
@@ -1171,8 +1438,16 @@ int app_run_main(int argc, char **argv) {
         o.mix = sc->mix;
       if (!(o.set & RUN_SET_HUB_MODEL) && sc->hub_model)
         o.hub_model = sc->hub_model;
-      if (!(o.set & RUN_SET_KEY) && sc->fleet_key)
+      if (!(o.set & RUN_SET_KEY) && sc->fleet_key) {
+        /* The key is copied into the fleet's 128 bytes: a script's longer key is refused. */
+        if (!*sc->fleet_key || strlen(sc->fleet_key) > APP_KEY_MAX) {
+          fprintf(stderr, "hubsim run: %s: fleet{key = ...}: expected 1 to %d bytes\n", path,
+                  APP_KEY_MAX);
+          scn_free(scn);
+          return 2;
+        }
         o.key = sc->fleet_key;
+      }
     }
     if (!(o.set & RUN_SET_DURATION) && sc->duration_s > 0)
       o.duration_s = sc->duration_s;
@@ -1196,6 +1471,42 @@ int app_run_main(int argc, char **argv) {
                "needs the embedded platform in this process (no --platform, "
                "no --workers)");
   }
+  /* Checks that need the scenario's values (its duration, its fleet). */
+  {
+    char why[200] = "";
+    const char *flag = NULL, *val = "";
+    if (o.bind && o.clock_virtual) {
+      flag = "--bind";
+      val = o.bind;
+      snprintf(why, sizeof why,
+               "sets source addresses of tcp connections; the virtual clock has none");
+    } else if (o.warmup_s > 0 && o.warmup_s >= o.duration_s) {
+      flag = "--warmup";
+      snprintf(why, sizeof why,
+               "%g s is not shorter than the run (%g s): no latency would be measured", o.warmup_s,
+               o.duration_s);
+    } else if (o.screenshot && o.screenshot_after_s > o.duration_s) {
+      flag = "--after";
+      snprintf(why, sizeof why,
+               "%g s is after the end of the run (%g s): the screenshot would never be taken",
+               o.screenshot_after_s, o.duration_s);
+    } else if ((double)o.hubs * (double)o.dph > 1e9) {
+      flag = "--hubs";
+      snprintf(why, sizeof why,
+               "%" PRIu64 " hubs x %" PRIu64
+               " devices is above 1,000,000,000 devices (--devices-per-hub)",
+               o.hubs, o.dph);
+    } else if (o.workers > 1 && o.workers > o.hubs) {
+      flag = "--workers";
+      snprintf(why, sizeof why, "%" PRIu64 " processes for %" PRIu64 " hubs: some would hold none",
+               o.workers, o.hubs);
+    }
+    if (flag) {
+      if (scn)
+        scn_free(scn);
+      return bad(flag, val, why);
+    }
+  }
   const char *hub_id = o.hub_model ? o.hub_model : "lumi.gateway.aqcn02";
   const struct dev_cat_hub *hub = dev_cat_find_hub(dev_cat_global(), hub_id);
   if (!hub)
@@ -1211,6 +1522,7 @@ int app_run_main(int argc, char **argv) {
   static struct sim_fleet_config cfg;
   sim_fleet_config_default(&cfg);
   cfg.hubs = (uint32_t)o.hubs;
+  cfg.queue_max = (uint32_t)o.queue_max;
   cfg.devices_per_hub = (uint32_t)o.dph;
   cfg.seed = o.seed;
   cfg.ramp = o.ramp;
@@ -1381,7 +1693,8 @@ int app_run_main(int argc, char **argv) {
             cfg.hubs, cfg.devices_per_hub, url, o.duration_s, o.seed);
   r.start_ns = uv_hrtime();
   if (o.workers > 1) {
-    rc = app_workers_start(r.loop, (int)o.workers, worker_argv, &r, workers_done, &r.workers);
+    rc = app_workers_start(r.loop, (int)o.workers, worker_argv, &r, o.key, strlen(o.key),
+                           workers_done, &r.workers);
     if (rc)
       fprintf(stderr, "hubsim run: cannot start the workers: %s\n", sim_strerror(rc));
   }
@@ -1389,9 +1702,11 @@ int app_run_main(int argc, char **argv) {
   uv_timer_init(r.loop, &r.progress);
   uv_timer_init(r.loop, &r.end);
   uv_timer_init(r.loop, &r.drain);
+  uv_timer_init(r.loop, &r.escalate);
   uv_signal_init(r.loop, &r.sigint);
   uv_signal_init(r.loop, &r.sigterm);
-  r.progress.data = r.end.data = r.drain.data = r.sigint.data = r.sigterm.data = &r;
+  r.progress.data = r.end.data = r.drain.data = r.escalate.data = r.sigint.data = r.sigterm.data =
+      &r;
   uv_timer_start(&r.progress, on_progress, 1000, 1000);
   if (!r.workers)
     uv_timer_start(&r.end, on_end, (uint64_t)(o.duration_s * 1000), 0);
@@ -1511,6 +1826,7 @@ int app_run_main(int argc, char **argv) {
             worker_failed, worker_status);
   struct run_outcome oc;
   memset(&oc, 0, sizeof oc);
+  info.interrupted = r.interrupted;
   oc.st = r.cur;
   oc.pv = pv;
   oc.elapsed_s = r.elapsed_s;
@@ -1519,9 +1835,9 @@ int app_run_main(int argc, char **argv) {
   oc.script_failed = r.script_failed;
   oc.res = r.res;
   oc.have_res = r.have_res;
-  int exit_code = report_run(
-      &o, scn, &oc, &info,
-      worker_failed >= 0 ? "FAIL: a worker process ended without its final figures" : NULL, 0);
+  int exit_code =
+      report_run(&o, scn, &oc, &info,
+                 worker_failed >= 0 ? "a worker process ended without its final figures" : NULL, 0);
   if (scn)
     scn_free(scn);
   r.scn = NULL;

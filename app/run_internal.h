@@ -33,7 +33,9 @@ struct run_opts {
   uint64_t hubs, dph, seed;
   double duration_s, ramp, drain_s, max_lag_ms, command_rate, speedup, warmup_s;
   const char *mix;
-  const char *key;
+  const char *key;      /* the fleet key (from a flag, the file, the environment or fd 4) */
+  const char *key_file; /* --fleet-key-file */
+  uint64_t queue_max;   /* --queue-max */
   const char *bind;
   const char *summary;
   const char *db;

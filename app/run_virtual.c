@@ -322,14 +322,15 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
     }
   }
 
-  /* Drain: what is in flight gets its acknowledgement, within --drain of simulated time. */
+  /* Drain: what is in flight gets its acknowledgement and every hub that should be online
+   * gets back online, within --drain of simulated time. */
   if (ui)
     ui->draining = 1;
   sim_fleet_quiesce(f);
   sim_time_t deadline = d.now + (sim_time_t)(o->drain_s * 1e6);
   while (d.now < deadline && !out->runtime_failed) {
     sim_fleet_stats(f, out->st);
-    if (out->st->in_flight == 0 && out->st->queued == 0)
+    if (rec_settled(out->st))
       break;
     if (sim_vdriver_run(&d, d.now + SIM_MS(100), NULL, NULL))
       break;

@@ -1,6 +1,7 @@
 #include "app/workers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,66 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, double cpu_user_s,
     left -= (size_t)n;
   }
   return 0;
+}
+
+int app_worker_read_key(char *out, size_t cap, size_t *len) {
+  if (fcntl(APP_WORKER_KEY_FD, F_GETFD) < 0)
+    return SIM_ENOTFOUND;
+  size_t n = 0;
+  int rc = 0;
+  for (;;) {
+    char tmp[256];
+    ssize_t r = read(APP_WORKER_KEY_FD, tmp, sizeof tmp);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      rc = -errno;
+      break;
+    }
+    if (r == 0)
+      break;
+    if (n + (size_t)r > cap) {
+      rc = SIM_EINVAL;
+      explicit_bzero(tmp, sizeof tmp);
+      break;
+    }
+    memcpy(out + n, tmp, (size_t)r);
+    n += (size_t)r;
+    explicit_bzero(tmp, sizeof tmp);
+  }
+  close(APP_WORKER_KEY_FD);
+  if (rc == 0 && n == 0)
+    rc = SIM_EINVAL;
+  if (rc == 0)
+    *len = n;
+  return rc;
+}
+
+/* The read end of a pipe already holding the key and closed for writing (the key is far
+ * below the pipe's capacity, so the write cannot block), or -errno. */
+static int key_pipe(const void *key, size_t key_len) {
+  int p[2];
+  if (key_len > 4096)
+    return -EINVAL;
+  if (pipe2(p, O_CLOEXEC) != 0)
+    return -errno;
+  const char *c = key;
+  size_t left = key_len;
+  while (left) {
+    ssize_t w = write(p[1], c, left);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0) {
+      int e = errno;
+      close(p[0]);
+      close(p[1]);
+      return -e;
+    }
+    c += w;
+    left -= (size_t)w;
+  }
+  close(p[1]);
+  return p[0];
 }
 
 struct worker {
@@ -117,7 +178,8 @@ static void on_worker_exit(uv_process_t *p, int64_t status, int signum) {
 }
 
 int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int k, void *arg),
-                      void *arg, void (*all_exited)(void *arg), struct app_workers **out) {
+                      void *arg, const void *key, size_t key_len, void (*all_exited)(void *arg),
+                      struct app_workers **out) {
   struct app_workers *w = calloc(1, sizeof(*w));
   if (!w)
     return SIM_ENOMEM;
@@ -138,7 +200,7 @@ int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int 
     k->pipe.data = k;
     k->pipe_open = 1;
     w->handles++;
-    uv_stdio_container_t stdio[4];
+    uv_stdio_container_t stdio[5];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
@@ -146,15 +208,27 @@ int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int 
     stdio[2].data.fd = 2;
     stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&k->pipe;
+    int kfd = key_pipe(key, key_len);
+    if (kfd < 0) {
+      rc = kfd;
+      k->exited = 1;
+      k->status = 127;
+      k->pipe_open = 0;
+      uv_close((uv_handle_t *)&k->pipe, handle_closed);
+      break;
+    }
+    stdio[4].flags = UV_INHERIT_FD;
+    stdio[4].data.fd = kfd;
     const char *const *argv = argv_of(i, arg);
     uv_process_options_t opt = {0};
     opt.file = argv[0];
     opt.args = (char **)argv;
     opt.exit_cb = on_worker_exit;
     opt.stdio = stdio;
-    opt.stdio_count = 4;
+    opt.stdio_count = 5;
     k->proc.data = k;
     rc = uv_spawn(loop, &k->proc, &opt);
+    close(kfd); /* the worker holds its own copy now */
     if (rc) {
       k->exited = 1;
       k->status = 127;

@@ -4,6 +4,10 @@
  * figures (struct app_worker_msg, binary: parent and child are the same build) to fd 3 once a
  * second and once more, marked final, before it exits; the control process merges them.
  *
+ * The fleet key never goes on a worker's command line, which every local user can read (ps,
+ * /proc/PID/cmdline): the control process writes it into a pipe that the worker inherits as
+ * fd 4 and reads to its end before it starts.
+ *
  * Threading: the control side belongs to one libuv loop. */
 #ifndef APP_WORKERS_H
 #define APP_WORKERS_H
@@ -14,6 +18,7 @@
 #include "sim/fleet/fleet.h"
 
 #define APP_WORKER_FD 3
+#define APP_WORKER_KEY_FD 4
 #define APP_WORKER_MAGIC 0x31575348u /* "HSW1" */
 
 struct app_worker_msg {
@@ -31,10 +36,17 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, double cpu_user_s,
 
 struct app_workers;
 
+/* Worker side: reads the fleet key from fd APP_WORKER_KEY_FD to its end and closes the fd.
+ * 0 with the key in out and its length in *len (no terminator added); SIM_ENOTFOUND when fd 4
+ * is not open; SIM_EINVAL when it holds nothing or more than cap bytes; or -errno. */
+int app_worker_read_key(char *out, size_t cap, size_t *len);
+
 /* Spawns n workers: argv_of(k, arg) returns worker k's argv (NULL-terminated; argv[0] is the
- * executable path). all_exited runs once, when every worker has exited. */
+ * executable path). Each worker gets key (key_len bytes, at most 4096; borrowed) on fd
+ * APP_WORKER_KEY_FD. all_exited runs once, when every worker has exited. */
 int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int k, void *arg),
-                      void *arg, void (*all_exited)(void *arg), struct app_workers **out);
+                      void *arg, const void *key, size_t key_len, void (*all_exited)(void *arg),
+                      struct app_workers **out);
 /* The merged figures of the latest snapshots (of the final ones once every worker ended),
  * with the summed CPU and peak RSS of the workers. */
 void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out,

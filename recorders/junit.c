@@ -1,16 +1,12 @@
 #include "recorders/junit.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sim/core/err.h"
+#include "sim/core/wfile.h"
 
 /* ---- a growing text buffer -------------------------------------------------------------- */
 
@@ -236,7 +232,11 @@ static void run_case(struct rec_junit_buf *b, const struct rec_junit_suite *s) {
   buf_str(b, "\" type=\"");
   rec_junit_escape(b, s->run_type ? s->run_type : el, 1);
   buf_str(b, "\">");
-  rec_junit_escape(b, s->run_details ? s->run_details : s->run_message, 0);
+  rec_junit_escape(b,
+                   s->run_details          ? s->run_details
+                   : s->run_details_buf[0] ? s->run_details_buf
+                                           : s->run_message,
+                   0);
   buf_printf(b, "</%s>\n    </testcase>\n", el);
 }
 
@@ -291,7 +291,13 @@ void rec_junit_suite_from_run(struct rec_junit_suite *s, const struct rec_run_in
   s->seed = run->seed;
   s->clock = run->virtual_clock ? "virtual" : "real";
   s->platform_url = run->platform_url;
-  snprintf(s->run_message, sizeof(s->run_message), "%s", v->text ? v->text : "");
+  snprintf(s->run_message, sizeof(s->run_message), "%s", v->text);
+  size_t o = 0;
+  for (size_t i = 0; i < v->n_reasons && o < sizeof(s->run_details_buf); i++) {
+    const struct rec_reason *r = &v->reasons[i];
+    o += (size_t)snprintf(s->run_details_buf + o, sizeof(s->run_details_buf) - o, "%s%s: %s\n",
+                          r->exit_code ? "" : "warning: ", r->check, r->text);
+  }
   if (v->script_error && sc && sc->error) {
     s->run_status = REC_JUNIT_RUN_ERROR;
     s->run_type = "script_error";
@@ -323,84 +329,25 @@ void rec_junit_suite_from_run(struct rec_junit_suite *s, const struct rec_run_in
 
 /* ---- the atomic write -------------------------------------------------------------------- */
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int rec_junit_write(const char *path, const struct rec_junit_suite *s) {
-  static atomic_uint counter;
   if (!path || !path[0] || !s || !s->name || (s->n_exp && !s->exp))
     return SIM_EINVAL;
-  const char *slash = strrchr(path, '/');
-  const char *base = slash ? slash + 1 : path;
-  if (!base[0])
-    return SIM_EINVAL; /* "dir/": no file name */
-  char dir[PATH_MAX], tmp[PATH_MAX];
-  if (slash == path)
-    snprintf(dir, sizeof(dir), "/");
-  else if (slash) {
-    if ((size_t)(slash - path) >= sizeof(dir))
-      return -ENAMETOOLONG;
-    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-  } else
-    snprintf(dir, sizeof(dir), ".");
-
   struct rec_junit_buf b = {0};
   document(&b, s);
   if (b.oom) {
     rec_junit_buf_fini(&b);
     return SIM_ENOMEM;
   }
-
-  int fd = -1, rc = 0;
-  for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-    /* Same directory, so the rename cannot cross file systems; a dot name so that globs such
-     * as "*.xml" in a CI step never pick up a half-written file. */
-    int n = snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.%u.tmp", dir, base, (long)getpid(),
-                     atomic_fetch_add(&counter, 1u));
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-      rec_junit_buf_fini(&b);
-      return -ENAMETOOLONG;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) {
-      rc = -errno;
-      rec_junit_buf_fini(&b);
-      return rc;
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, path);
+  if (rc == 0) {
+    if (fwrite(b.data, 1, b.len, w.fp) != b.len) {
+      rc = SIM_EIO;
+      sim_wfile_abort(&w);
+    } else {
+      rc = sim_wfile_commit(&w);
     }
   }
-  if (fd < 0) {
-    rec_junit_buf_fini(&b);
-    return -EEXIST;
-  }
-  rc = write_all(fd, b.data, b.len);
   rec_junit_buf_fini(&b);
-  if (rc == 0 && fsync(fd) != 0)
-    rc = -errno;
-  if (close(fd) != 0 && rc == 0)
-    rc = -errno;
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = -errno;
-  if (rc) {
-    unlink(tmp);
-    return rc;
-  }
-  /* The rename itself is durable only once the directory is on disk. Some file systems refuse
-   * fsync on a directory (EINVAL): the file is complete either way. */
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)fsync(dfd);
-    close(dfd);
-  }
-  return 0;
+  return rc;
 }

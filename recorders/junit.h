@@ -9,8 +9,10 @@
  *       <failure type="no_data" ...>, because a figure that was never measured never passes;
  *   - one <testcase name="run"> for the run itself, always present so that a CI history sees
  *     the same test cases every time: it passes when the run's own verdict is good, carries a
- *     <failure type="accounting"> when messages were lost, and an <error> (type "script_error",
- *     "runtime" or "generator_late") when the run could not answer the question at all.
+ *     <failure type="accounting"> when the accounting failed (messages lost, dropped or never
+ *     acknowledged, hubs that should be online and are not), and an <error> (type
+ *     "script_error", "runtime" or "generator_late") when the run could not answer the question
+ *     at all. The message is the verdict line; the text lists every reason.
  * <properties> carry the seed, the clock, the platform URL and the hubsim version.
  *
  * Text is escaped for XML (& < > " ', control characters, invalid UTF-8): a metric name or an
@@ -36,11 +38,12 @@ struct rec_junit_suite {
   double time_s;         /* wall time of the whole run */
   const struct rec_expectation *exp; /* borrowed; may be NULL when n_exp is 0 */
   size_t n_exp;
-  int run_status;          /* enum rec_junit_run */
-  const char *run_type;    /* failure/error type attribute ("accounting", "script_error"...) */
-  char run_message[768];   /* one line: the verdict text, or the script error with file:line */
-  const char *run_details; /* element text; NULL: none */
-  double run_time_s;       /* time of the "run" test case (the run's elapsed time) */
+  int run_status;             /* enum rec_junit_run */
+  const char *run_type;       /* failure/error type attribute ("accounting", "script_error"...) */
+  char run_message[768];      /* one line: the verdict text, or the script error with file:line */
+  const char *run_details;    /* element text; NULL: run_details_buf, or run_message if empty */
+  char run_details_buf[4096]; /* rec_junit_suite_from_run(): every reason, one per line */
+  double run_time_s;          /* time of the "run" test case (the run's elapsed time) */
   /* <properties>; a NULL string leaves the property out. */
   uint64_t seed;
   const char *clock;        /* "real" or "virtual" */
@@ -51,18 +54,20 @@ struct rec_junit_suite {
 /* Fills s from what the summary uses: the scenario (run->scenario; NULL gives a suite of the
  * "run" test case alone, named "hubsim"), the verdict (the "run" test case: exit 0 passes, 1
  * from accounting is a failure, 2 (script error), 3 and 4 are errors; an exit 1 that comes only
- * from failed expectations leaves "run" passing, the expectations carry it), run->seed,
+ * from failed expectations leaves "run" passing, the expectations carry it; the element's text
+ * lists every reason of the verdict, one per line, as "CHECK: TEXT"), run->seed,
  * run->platform_url, run->virtual_clock, run->started_at and run->wall_s (run->elapsed_s when
  * 0). version is left NULL for the caller to set. The pointers in s borrow from run and v (and what
  * they point to). */
 void rec_junit_suite_from_run(struct rec_junit_suite *s, const struct rec_run_info *run,
                               const struct rec_verdict *v);
 
-/* Writes s to path atomically: a temporary file in the same directory (".NAME.PID.N.tmp"),
- * written, flushed and fsync'ed, then renamed over path (the directory is fsync'ed too). On any
- * error the temporary file is removed and nothing at path changes. 0, or a negative errno
- * (SIM_EINVAL for an empty path or a suite without a name); the caller names the path in its
- * message: "--junit 'PATH': cannot write: sim_strerror(rc)". */
+/* Writes s to path atomically with sim_wfile (sim/core/wfile.h): a new temporary file in the
+ * same directory (".NAME.XXXXXX.tmp", created exclusively, never through a link), written,
+ * flushed and fsync'ed, then renamed over path (the directory is fsync'ed too). On any error the
+ * temporary file is removed and nothing at path changes. 0, or a negative errno (SIM_EINVAL for
+ * an empty path or a suite without a name); the caller names the path in its message:
+ * "--junit 'PATH': cannot write: sim_strerror(rc)". */
 int rec_junit_write(const char *path, const struct rec_junit_suite *s);
 
 /* Appends text to b with XML escaping: & < > " ' as entities, tab, newline and carriage return

@@ -1,14 +1,13 @@
 #include "recorders/summary.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sim/core/err.h"
+#include "sim/core/wfile.h"
 
 static const char *kind_names[SIM_SEQ_NKINDS] = {"reports", "device_joined", "device_left",
                                                  "command_results"};
@@ -32,6 +31,83 @@ void rec_scenario_counts(const struct rec_scenario *sc, size_t *passed, size_t *
     *no_data = nd;
 }
 
+/* 79575 -> "79,575": counts in verdict lines are read by people. */
+static const char *grouped(char *buf, size_t n, uint64_t x) {
+  char d[32];
+  int len = snprintf(d, sizeof d, "%llu", (unsigned long long)x);
+  size_t o = 0;
+  for (int i = 0; i < len && o + 2 < n; i++) {
+    if (i > 0 && (len - i) % 3 == 0)
+      buf[o++] = ',';
+    buf[o++] = d[i];
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+static struct rec_reason *add_reason(struct rec_verdict *v, const char *check, int exit_code,
+                                     uint64_t count) {
+  if (v->n_reasons == REC_VERDICT_MAX_REASONS)
+    return NULL;
+  struct rec_reason *r = &v->reasons[v->n_reasons++];
+  memset(r, 0, sizeof(*r));
+  r->check = check;
+  r->exit_code = exit_code;
+  r->count = count;
+  return r;
+}
+
+#define REASON(v, check, code, count, ...)                                                         \
+  do {                                                                                             \
+    struct rec_reason *r_ = add_reason((v), (check), (code), (count));                             \
+    if (r_)                                                                                        \
+      snprintf(r_->text, sizeof(r_->text), __VA_ARGS__);                                           \
+  } while (0)
+
+/* The verdict line and exit code from the reasons: the first with a non-zero exit code decides;
+ * without one the run passes (with a warning when a check only warned). An interrupted run
+ * says so whatever the outcome. */
+static void decide(struct rec_verdict *v, const struct rec_run_info *run) {
+  const struct rec_reason *first = NULL, *warn = NULL;
+  for (size_t i = 0; i < v->n_reasons && !first; i++) {
+    if (v->reasons[i].exit_code)
+      first = &v->reasons[i];
+    else if (!warn)
+      warn = &v->reasons[i];
+  }
+  v->exit_code = first ? first->exit_code : 0;
+  v->by_expectations = first && strcmp(first->check, "expectations") == 0;
+  int n;
+  if (first)
+    n = snprintf(v->text, sizeof(v->text), "FAIL: %s", first->text);
+  else if (warn)
+    n = snprintf(v->text, sizeof(v->text), "PASS with a warning: %s", warn->text);
+  else if (run->scenario)
+    n = snprintf(v->text, sizeof(v->text),
+                 "PASS: every expectation held and every report accounted for");
+  else
+    n = snprintf(v->text, sizeof(v->text), "PASS: every report accounted for");
+  if (run->interrupted && n > 0 && (size_t)n < sizeof(v->text))
+    snprintf(v->text + n, sizeof(v->text) - (size_t)n,
+             " [interrupted by %s after %.1f s of %.1f s]", run->interrupted, run->elapsed_s,
+             run->duration_s);
+}
+
+static const char *kind_words[SIM_SEQ_NKINDS] = {"reports", "device joins", "device leaves",
+                                                 "command results"};
+
+/* Hubs that should be online at the end: all but those the run held off on purpose (power
+ * cut, disconnected) and those whose start (--ramp) had not come yet. */
+static uint32_t expected_online(const struct sim_fleet_stats *st) {
+  uint32_t not_expected = st->hubs_off_by_run + st->hubs_by_state[SIM_HUB_IDLE];
+  return st->hubs > not_expected ? st->hubs - not_expected : 0;
+}
+
+int rec_settled(const struct sim_fleet_stats *st) {
+  return st->in_flight + st->queued <= st->held_by_off_hubs &&
+         st->hubs_by_state[SIM_HUB_OPEN] >= expected_online(st);
+}
+
 void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_stats *st,
                          const struct rec_platform_view *pv, struct rec_verdict *v) {
   memset(v, 0, sizeof(*v));
@@ -44,47 +120,139 @@ void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_
   for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
     sent += st->kind[k].sent;
     acked += st->kind[k].acked;
+    v->dropped += st->kind[k].dropped;
   }
-  v->lost = sent > acked + st->in_flight ? sent - acked - st->in_flight : 0;
+  /* Sent messages are acknowledged, still held by their hub (in flight), or gone with a hub's
+   * power (counted apart, the run caused it); anything else was lost. */
+  uint64_t accounted = acked + st->in_flight + st->lost_power_sent;
+  v->lost = sent > accounted ? sent - accounted : 0;
+  uint64_t held = st->in_flight + st->queued;
+  v->unacknowledged = held > st->held_by_off_hubs ? held - st->held_by_off_hubs : 0;
+  v->hubs_expected_online = expected_online(st);
+  uint32_t online = st->hubs_by_state[SIM_HUB_OPEN];
+  v->hubs_not_online = v->hubs_expected_online > online ? v->hubs_expected_online - online : 0;
   if (pv && pv->present)
     v->platform_gap = (int64_t)st->kind[SIM_SEQ_REPORT].acked - (int64_t)pv->reports_stored;
   double p99 = (double)sim_hist_quantile(&st->tick_lag, 0.99) / 1000.0;
   v->generator_late = st->tick_lag.count && p99 > run->max_lag_ms;
   v->never_online = st->sessions == 0;
+
+  char a[32], b[32], c[32];
   if (v->script_error) {
     /* The timeline stopped part-way: no other figure answers the scenario's question. */
-    v->exit_code = 2;
-    v->text = "FAIL: the scenario script stopped the run with an error";
-  } else if (v->never_online) {
-    v->exit_code = 3;
-    v->text = "FAIL: no hub ever opened a session with the platform";
-  } else if (v->lost) {
-    v->exit_code = 1;
-    v->text = "FAIL: messages were lost";
-  } else if (st->forgotten) {
-    v->exit_code = 1;
-    v->text = "FAIL: the platform lost messages it had acknowledged";
-  } else if (v->platform_gap > 0) {
-    v->exit_code = 1;
-    v->text = "FAIL: the platform stored fewer reports than it acknowledged";
-  } else if (v->generator_late && !run->allow_lag) {
-    v->exit_code = 4;
-    v->text = "FAIL: the generator could not keep its schedule (tick lag p99 above the limit); its "
-              "figures are not trustworthy";
-  } else if (v->exp_failed) {
-    v->exit_code = 1;
-    v->by_expectations = 1;
-    v->text = "FAIL: an expectation of the scenario did not hold";
-  } else if (v->generator_late) {
-    v->exit_code = 0;
-    v->text = "PASS with a warning: the generator fell behind its schedule (--allow-lag)";
-  } else if (sc) {
-    v->exit_code = 0;
-    v->text = "PASS: every expectation held and every report accounted for";
-  } else {
-    v->exit_code = 0;
-    v->text = "PASS: every report accounted for";
+    if (sc->error_file && sc->error_file[0])
+      REASON(v, "script_error", 2, 1, "the scenario script stopped the run with an error (%s:%d)",
+             sc->error_file, sc->error_line);
+    else
+      REASON(v, "script_error", 2, 1, "the scenario script stopped the run with an error");
   }
+  if (v->never_online) {
+    /* The question could not be asked at all: exit 3, with the commonest error as the hint. */
+    const struct sim_reason_count *top = NULL;
+    for (size_t i = 0; i < st->n_errors; i++)
+      if (!top || st->errors[i].count > top->count)
+        top = &st->errors[i];
+    if (top)
+      REASON(v, "never_online", 3, st->hubs,
+             "no hub ever opened a session with the platform (%s hubs tried; most frequent "
+             "error %s, %s times)",
+             grouped(a, sizeof a, st->hubs), top->name, grouped(b, sizeof b, top->count));
+    else
+      REASON(v, "never_online", 3, st->hubs,
+             "no hub ever opened a session with the platform (%s hubs)",
+             grouped(a, sizeof a, st->hubs));
+  }
+  if (v->lost)
+    REASON(v, "lost", 1, v->lost,
+           "%s messages were lost (sent, then neither acknowledged nor held by their hub)",
+           grouped(a, sizeof a, v->lost));
+  if (st->forgotten)
+    REASON(v, "forgotten", 1, st->forgotten, "the platform lost %s messages it had acknowledged",
+           grouped(a, sizeof a, st->forgotten));
+  if (v->platform_gap > 0)
+    REASON(v, "platform_gap", 1, (uint64_t)v->platform_gap,
+           "the platform acknowledged %s reports more than it stored (acked %s, stored %s)",
+           grouped(a, sizeof a, (uint64_t)v->platform_gap),
+           grouped(b, sizeof b, st->kind[SIM_SEQ_REPORT].acked),
+           grouped(c, sizeof c, pv->reports_stored));
+  if (!v->never_online && v->hubs_not_online) {
+    if (st->hubs_off_by_run || st->hubs_by_state[SIM_HUB_IDLE])
+      REASON(v, "hubs_not_online", 1, v->hubs_not_online,
+             "%s of %s hubs that should be online were not online at the end (%u held off by "
+             "the run and %u not started are not counted)",
+             grouped(a, sizeof a, v->hubs_not_online),
+             grouped(b, sizeof b, v->hubs_expected_online), st->hubs_off_by_run,
+             st->hubs_by_state[SIM_HUB_IDLE]);
+    else
+      REASON(v, "hubs_not_online", 1, v->hubs_not_online,
+             "%s of %s hubs were not online at the end", grouped(a, sizeof a, v->hubs_not_online),
+             grouped(b, sizeof b, v->hubs_expected_online));
+  }
+  if (v->unacknowledged) {
+    if (st->held_by_off_hubs)
+      REASON(v, "unacknowledged", 1, v->unacknowledged,
+             "%s messages were never acknowledged (in flight %s and queued %s at the end, less "
+             "%llu held by hubs the run took offline)",
+             grouped(a, sizeof a, v->unacknowledged), grouped(b, sizeof b, st->in_flight),
+             grouped(c, sizeof c, st->queued), (unsigned long long)st->held_by_off_hubs);
+    else
+      REASON(v, "unacknowledged", 1, v->unacknowledged,
+             "%s messages were never acknowledged (in flight %s, queued %s at the end)",
+             grouped(a, sizeof a, v->unacknowledged), grouped(b, sizeof b, st->in_flight),
+             grouped(c, sizeof c, st->queued));
+  }
+  if (v->dropped) {
+    int kinds = 0, only = 0;
+    for (int k = 0; k < SIM_SEQ_NKINDS; k++)
+      if (st->kind[k].dropped) {
+        kinds++;
+        only = k;
+      }
+    if (kinds == 1) {
+      REASON(v, "dropped", 1, v->dropped, "%s %s were dropped (hub queue full)",
+             grouped(a, sizeof a, v->dropped), kind_words[only]);
+    } else {
+      char list[160] = "";
+      size_t o = 0;
+      for (int k = 0; k < SIM_SEQ_NKINDS; k++)
+        if (st->kind[k].dropped && o < sizeof list)
+          o += (size_t)snprintf(list + o, sizeof list - o, "%s%s %s", o ? ", " : "",
+                                grouped(b, sizeof b, st->kind[k].dropped), kind_words[k]);
+      REASON(v, "dropped", 1, v->dropped, "%s messages were dropped (hub queue full): %s",
+             grouped(a, sizeof a, v->dropped), list);
+    }
+  }
+  if (v->generator_late)
+    REASON(v, "generator_late", run->allow_lag ? 0 : 4, 1,
+           run->allow_lag ? "the generator fell behind its schedule (--allow-lag)"
+                          : "the generator could not keep its schedule (tick lag p99 %.2f ms above "
+                            "the limit of %.2f ms); its figures are not trustworthy",
+           p99, run->max_lag_ms);
+  if (v->exp_failed)
+    REASON(v, "expectations", 1, v->exp_failed,
+           "%zu of %zu expectations of the scenario did not hold", v->exp_failed, sc->n_exp);
+  decide(v, run);
+}
+
+void rec_verdict_add(struct rec_verdict *v, const char *check, int exit_code, uint64_t count,
+                     const char *text, int first, const struct rec_run_info *run) {
+  int decides = first || v->exit_code == 0;
+  if (decides && v->n_reasons) {
+    /* In front of the others: it is the first reason now. */
+    size_t n = v->n_reasons < REC_VERDICT_MAX_REASONS ? v->n_reasons : REC_VERDICT_MAX_REASONS - 1;
+    memmove(&v->reasons[1], &v->reasons[0], n * sizeof(v->reasons[0]));
+    v->n_reasons = n;
+    struct rec_reason *r = &v->reasons[0];
+    memset(r, 0, sizeof(*r));
+    r->check = check;
+    r->exit_code = exit_code;
+    r->count = count;
+    snprintf(r->text, sizeof(r->text), "%s", text);
+    v->n_reasons++;
+  } else {
+    REASON(v, check, exit_code, count, "%s", text);
+  }
+  decide(v, run);
 }
 
 static double ms(uint64_t us) {
@@ -196,9 +364,16 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
     fprintf(out, "  time                   %.1f s requested, %.1f s elapsed\n", run->duration_s,
             run->elapsed_s);
   fprintf(out,
-          "  sessions               %llu connects, %llu opened, %llu dropped, %u online at end\n",
+          "  sessions               %llu connects, %llu opened, %llu dropped, %u online at end",
           (unsigned long long)st->connects, (unsigned long long)st->sessions,
           (unsigned long long)st->disconnects, st->hubs_by_state[SIM_HUB_OPEN]);
+  if (v->hubs_not_online)
+    fprintf(out, ", %u not online", v->hubs_not_online);
+  if (st->hubs_off_by_run)
+    fprintf(out, ", %u held off by the run", st->hubs_off_by_run);
+  if (st->hubs_by_state[SIM_HUB_IDLE])
+    fprintf(out, ", %u not started", st->hubs_by_state[SIM_HUB_IDLE]);
+  fputc('\n', out);
   fprintf(out,
           "  reports                generated %llu  sent %llu  acked %llu  resent %llu  "
           "dropped %llu\n",
@@ -212,9 +387,13 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
               (unsigned long long)c->generated, (unsigned long long)c->sent,
               (unsigned long long)c->acked, (unsigned long long)c->resent);
   }
-  fprintf(out, "  accounting             in flight %llu  queued %llu  lost %llu\n",
+  fprintf(out, "  accounting             in flight %llu  queued %llu  lost %llu",
           (unsigned long long)st->in_flight, (unsigned long long)st->queued,
           (unsigned long long)v->lost);
+  if (st->held_by_off_hubs)
+    fprintf(out, "  (%llu held by hubs the run took offline)",
+            (unsigned long long)st->held_by_off_hubs);
+  fputc('\n', out);
   if (st->lost_power)
     fprintf(out,
             "  power cuts             %llu cuts; %llu messages the hubs held were lost with their "
@@ -284,6 +463,16 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   if (run->scenario)
     print_scenario(out, run->scenario);
   fprintf(out, "  verdict                %s\n", v->text);
+  /* The verdict names the first reason; the others follow, so nothing is hidden behind it. */
+  int skipped = 0;
+  for (size_t i = 0; i < v->n_reasons; i++) {
+    const struct rec_reason *why = &v->reasons[i];
+    if (!skipped && (why->exit_code || v->exit_code == 0)) {
+      skipped = 1; /* the one the verdict line already shows */
+      continue;
+    }
+    fprintf(out, "  %-22s %s%s\n", "also", why->exit_code ? "" : "warning: ", why->text);
+  }
 }
 
 static json_t *hist_json(const struct sim_hist *h) {
@@ -450,6 +639,9 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   json_object_set_new(counts, "in_flight", json_integer((json_int_t)st->in_flight));
   json_object_set_new(counts, "queued", json_integer((json_int_t)st->queued));
   json_object_set_new(counts, "lost_power", json_integer((json_int_t)st->lost_power));
+  json_object_set_new(counts, "lost_power_sent", json_integer((json_int_t)st->lost_power_sent));
+  json_object_set_new(counts, "held_by_off_hubs", json_integer((json_int_t)st->held_by_off_hubs));
+  json_object_set_new(counts, "unacknowledged", json_integer((json_int_t)v->unacknowledged));
   json_object_set_new(counts, "lost", json_integer((json_int_t)v->lost));
   json_object_set_new(counts, "forgotten_by_platform", json_integer((json_int_t)st->forgotten));
   json_object_set_new(counts, "duplicated",
@@ -461,6 +653,13 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                                 (json_int_t)st->disconnects, "online_at_end",
                                 (json_int_t)st->hubs_by_state[SIM_HUB_OPEN], "heartbeats_sent",
                                 (json_int_t)st->heartbeats_sent));
+  json_t *sess = json_object_get(root, "sessions");
+  json_object_set_new(sess, "expected_online_at_end",
+                      json_integer((json_int_t)v->hubs_expected_online));
+  json_object_set_new(sess, "not_online_at_end", json_integer((json_int_t)v->hubs_not_online));
+  json_object_set_new(sess, "off_by_run_at_end", json_integer((json_int_t)st->hubs_off_by_run));
+  json_object_set_new(sess, "not_started_at_end",
+                      json_integer((json_int_t)st->hubs_by_state[SIM_HUB_IDLE]));
   json_t *lat = json_object();
   json_object_set_new(lat, "report_ack", hist_json(&st->ack_latency));
   json_object_set_new(lat, "report_send_lag", hist_json(&st->send_lag));
@@ -518,22 +717,27 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
     json_object_set_new(root, "platform_counts", json_null());
   if (run->scenario)
     json_object_set_new(root, "scenario", scenario_json(run->scenario));
-  json_object_set_new(root, "verdict",
-                      json_pack("{s:i,s:s,s:b}", "exit_code", v->exit_code, "text", v->text,
-                                "generator_late", v->generator_late));
+  json_t *verdict = json_pack("{s:i,s:s,s:b}", "exit_code", v->exit_code, "text", v->text,
+                              "generator_late", v->generator_late);
+  json_t *reasons = json_array();
+  for (size_t i = 0; i < v->n_reasons; i++)
+    json_array_append_new(reasons, json_pack("{s:s,s:i,s:I,s:o}", "check", v->reasons[i].check,
+                                             "exit_code", v->reasons[i].exit_code, "count",
+                                             (json_int_t)v->reasons[i].count, "text",
+                                             text_json(v->reasons[i].text)));
+  json_object_set_new(verdict, "reasons", reasons);
+  json_object_set_new(verdict, "interrupted", str_or_null(run->interrupted));
+  json_object_set_new(root, "verdict", verdict);
 
-  char tmp[4096];
-  int rc = 0;
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-    json_decref(root);
-    return SIM_EINVAL;
-  }
-  if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-    rc = errno ? -errno : SIM_EIO;
-    unlink(tmp);
-  } else if (rename(tmp, path) != 0) {
-    rc = -errno;
-    unlink(tmp);
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, path);
+  if (rc == 0) {
+    if (json_dumpf(root, w.fp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+      rc = SIM_EIO;
+      sim_wfile_abort(&w);
+    } else {
+      rc = sim_wfile_commit(&w);
+    }
   }
   json_decref(root);
   return rc;

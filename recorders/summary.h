@@ -1,7 +1,8 @@
 /* Run summaries: the human text at the end of a run and the JSON file of --summary, whose
  * schema docs/summary.md documents (schema "hubsim.summary/1").
  *
- * Writing is atomic: the JSON goes to FILE.tmp and is renamed over FILE only when complete.
+ * Writing is atomic (sim/core/wfile.h): the JSON goes to a new temporary file in FILE's folder,
+ * created exclusively and never through a link, and is renamed over FILE only when complete.
  *
  * A scenario run adds a "scenario" object (expectations, automation latency, script error):
  * point rec_run_info.scenario at a struct rec_scenario. The recorders do not include scenarios/
@@ -99,30 +100,64 @@ struct rec_run_info {
    * same seed gives a byte-identical file; the human summary still shows them. */
   int virtual_clock;
   double wall_s; /* wall time of the run (0: unknown); the human summary and JUnit's time */
+  /* "SIGINT" or "SIGTERM" when a signal ended the run before its duration (static storage);
+   * NULL when it ran its course. The verdict says so; it never makes a run pass. */
+  const char *interrupted;
   /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
   const struct rec_scenario *scenario;
 };
 
-/* The verdict of a run from its figures. */
+/* One check of the verdict that did not hold (docs/summary.md section 6). */
+struct rec_reason {
+  const char *check; /* stable name: "unacknowledged", "hubs_not_online", ... (static) */
+  int exit_code;     /* the exit code this check gives; 0: a warning (--allow-lag) */
+  uint64_t count;    /* the figure that failed it: messages, hubs, expectations, ... */
+  char text[240];    /* one line for people, without "FAIL: " */
+};
+
+#define REC_VERDICT_MAX_REASONS 16
+
+/* The verdict of a run from its figures. Plain data: it may be copied. */
 struct rec_verdict {
-  uint64_t lost;        /* sent - acked - in flight, over every sequenced kind */
+  uint64_t lost;        /* sent - acked - in flight - sent and lost with power, all kinds */
   int64_t platform_gap; /* hub acked reports - platform stored reports (0 when absent) */
   int generator_late;   /* tick lag p99 above the threshold */
   int never_online;     /* no session ever opened */
-  int exit_code;        /* 0 ok, 1 accounting or an expectation failed, 2 scenario script error,
-                           3 runtime failure, 4 generator late */
-  const char *text;     /* static storage */
+  /* Every generated message is acked, dropped, lost with power, held by a hub the run took
+   * offline, unacknowledged at the end, or lost (section 4 of docs/summary.md). */
+  uint64_t unacknowledged;       /* in flight + queued at the end, less held_by_off_hubs */
+  uint64_t dropped;              /* over every kind */
+  uint32_t hubs_expected_online; /* hubs, less those the run held off and those not started */
+  uint32_t hubs_not_online;      /* of those, hubs without an open session at the end */
+  int exit_code;  /* 0 ok, 1 accounting or an expectation failed, 2 scenario script error,
+                     3 runtime failure, 4 generator late */
+  char text[320]; /* the verdict line: "PASS: ..." or "FAIL: " and the first reason */
   /* With a scenario: */
   int script_error;    /* the script stopped the run with an error */
   size_t exp_failed;   /* expectations that did not hold or had no data */
   int by_expectations; /* exit 1 comes from expectations alone, the run itself held */
+  /* Every check that did not hold, in the order of section 6: the first with a non-zero exit
+   * code decides exit_code and text. */
+  struct rec_reason reasons[REC_VERDICT_MAX_REASONS];
+  size_t n_reasons;
 };
 
-/* In order: a scenario script error gives 2; no session ever opened 3; messages lost, forgotten
- * or missing on the platform 1; a late generator 4 (unless run->allow_lag, which then only
- * warns); an expectation that failed or had no data 1; else 0. */
+/* Every check of docs/summary.md section 6, in its order: a scenario script error gives 2; no
+ * session ever opened 3; messages lost, forgotten or missing on the platform, hubs that should
+ * be online and are not, messages not acknowledged at the end, messages dropped 1; a late
+ * generator 4 (unless run->allow_lag, which then only warns); an expectation that failed or had
+ * no data 1; else 0. */
 void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_stats *st,
                          const struct rec_platform_view *pv, struct rec_verdict *v);
+/* Nothing left to wait for at the end of a run: every message acknowledged (what hubs the run
+ * itself took offline hold aside) and every hub that should be online online. The drain of a
+ * run ends as soon as this holds (or at its deadline). */
+int rec_settled(const struct sim_fleet_stats *st);
+/* A failure found outside the figures (a worker process that died, a run that could not go on):
+ * the reason is added; it decides the verdict when first is set or when nothing failed before.
+ * text is copied. */
+void rec_verdict_add(struct rec_verdict *v, const char *check, int exit_code, uint64_t count,
+                     const char *text, int first, const struct rec_run_info *run);
 /* Prints the human summary. */
 void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct sim_fleet_stats *st,
                        const struct rec_platform_view *pv, const struct rec_verdict *v);

@@ -93,8 +93,10 @@ int sim_fleet_hub_power(struct sim_fleet *f, uint32_t hub, int on) {
     h->stalled = 0;
     h->stash.len = 0;
     h->write_delay = 0;
-    /* Everything the hub held in memory is gone: unacknowledged and unsent alike. */
+    /* Everything the hub held in memory is gone: unacknowledged and unsent alike. Those sent
+     * are kept apart so that the summary's `lost` (sent, neither acked nor held) excludes them. */
     f->st.lost_power += h->next_seq - 1 - h->acked;
+    f->st.lost_power_sent += (h->max_sent > h->acked ? h->max_sent : h->acked) - h->acked;
     sim__fleet_new_boot(f, h);
     /* The devices go dark with it (same circuit): no timers, out of the network. */
     for (uint32_t s = 0; s < h->n_devs; s++) {

@@ -911,6 +911,8 @@ void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out) {
   memset(out->hubs_by_state, 0, sizeof(out->hubs_by_state));
   out->in_flight = 0;
   out->queued = 0;
+  out->hubs_off_by_run = 0;
+  out->held_by_off_hubs = 0;
   for (uint32_t i = 0; i < f->n_hubs; i++) {
     const struct hub *h = &f->hubs[i];
     out->hubs_by_state[h->state]++;
@@ -918,6 +920,10 @@ void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out) {
     uint64_t sent_top = h->max_sent > h->acked ? h->max_sent : h->acked;
     out->in_flight += sent_top - h->acked;
     out->queued += h->next_seq - 1 - sent_top;
+    if (h->offline || h->powered_off) {
+      out->hubs_off_by_run++;
+      out->held_by_off_hubs += h->next_seq - 1 - h->acked;
+    }
   }
 }
 
@@ -938,6 +944,12 @@ void sim_fleet_stats_merge(struct sim_fleet_stats *dst, const struct sim_fleet_s
     dst->kind[k].acked += src->kind[k].acked;
   }
   dst->in_flight += src->in_flight;
+  dst->lost_power += src->lost_power;
+  dst->lost_power_sent += src->lost_power_sent;
+  dst->power_cuts += src->power_cuts;
+  dst->faults += src->faults;
+  dst->hubs_off_by_run += src->hubs_off_by_run;
+  dst->held_by_off_hubs += src->held_by_off_hubs;
   dst->forgotten += src->forgotten;
   dst->queued += src->queued;
   dst->connects += src->connects;

@@ -139,6 +139,13 @@ struct sim_fleet_stats {
   uint64_t lost_power;    /* sequenced messages a hub held (unacked or unsent) when its power
                              was cut: gone with its memory, counted as lost */
   uint64_t power_cuts;
+  /* Of lost_power, the messages that had been sent (in flight when the power went). */
+  uint64_t lost_power_sent;
+  /* Hubs the run itself holds off at the snapshot: power cut, or disconnected through the
+   * control surface (sim_fleet_hub_disconnect) and not connected again. They are not expected
+   * online, and what they hold (held_by_off_hubs: in flight + queued) is not expected acked. */
+  uint32_t hubs_off_by_run;
+  uint64_t held_by_off_hubs;
   uint64_t faults; /* faults injected (stalls, delays, malformed frames, drops, skews) */
   uint64_t frames_out;
   uint64_t frames_in;

@@ -60,9 +60,10 @@ int ui_gui_start(const struct ui_host *h, const struct ui_gui_opts *o, struct ui
  * thread. */
 void ui_gui_stop(struct ui_gui *g);
 
-/* Asks for a PNG of the window at path (written to path.tmp, then renamed): the render thread
- * writes it after its next frame drawn from a snapshot taken after this call. Completion shows
- * in ui_gui_info().screenshots. path is copied. 0, SIM_EINVAL, SIM_EFULL (one pending already). */
+/* Asks for a PNG of the window at path (written through sim_wfile: a temporary file, then
+ * renamed): the render thread writes it after its next frame drawn from a snapshot taken after
+ * this call. Completion shows in ui_gui_info().screenshots. path is copied. 0, SIM_EINVAL,
+ * SIM_EFULL (one pending already). */
 int ui_gui_screenshot(struct ui_gui *g, const char *path);
 
 /* Test hook: queues an SDL event (mouse, wheel, key, window) that the render thread handles as

@@ -23,6 +23,7 @@
 #include <SDL_ttf.h>
 
 #include "sim/core/err.h"
+#include "sim/core/wfile.h"
 #include "ui/gui/gui_int.h"
 
 /* ---- colours ------------------------------------------------------------------------------- */
@@ -1849,24 +1850,34 @@ static void take_snapshot(struct gui_render *r, int *n_ev) {
     r->quit_asked = 1;
 }
 
-/* Writes the frame being drawn as a PNG: to path.tmp, then renamed, so a reader never sees a
- * half-written file. */
+/* Writes the frame being drawn as a PNG through sim_wfile (a new temporary file created
+ * exclusively, never through a link, then renamed), so a reader never sees a half-written file. */
 static int write_png(struct gui_render *r, const char *path) {
   SDL_Surface *sf =
       SDL_CreateRGBSurfaceWithFormat(0, r->out_w, r->out_h, 32, SDL_PIXELFORMAT_ARGB8888);
   if (!sf)
     return SIM_ENOMEM;
-  int rc = 0;
-  char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (SDL_RenderReadPixels(r->ren, NULL, SDL_PIXELFORMAT_ARGB8888, sf->pixels, sf->pitch) != 0 ||
-      IMG_SavePNG(sf, tmp) != 0) {
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, path);
+  if (rc) {
+    fprintf(stderr, "hubsim gui: screenshot '%s': %s\n", path, sim_strerror(rc));
+    SDL_FreeSurface(sf);
+    return rc;
+  }
+  /* The stream stays the writer's: SDL frees its RWops (freedst) without closing the file. */
+  SDL_RWops *rw = SDL_RWFromFP(w.fp, SDL_FALSE);
+  int ok = rw &&
+           SDL_RenderReadPixels(r->ren, NULL, SDL_PIXELFORMAT_ARGB8888, sf->pixels, sf->pitch) == 0;
+  if (ok)
+    ok = IMG_SavePNG_RW(sf, rw, 1) == 0;
+  else if (rw)
+    SDL_RWclose(rw);
+  if (!ok) {
     fprintf(stderr, "hubsim gui: screenshot '%s': %s\n", path, SDL_GetError());
     rc = SIM_EIO;
-    remove(tmp);
-  } else if (rename(tmp, path) != 0) {
-    rc = SIM_EIO;
-    remove(tmp);
+    sim_wfile_abort(&w);
+  } else {
+    rc = sim_wfile_commit(&w);
   }
   SDL_FreeSurface(sf);
   return rc;

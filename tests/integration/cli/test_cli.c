@@ -1,7 +1,13 @@
 /* The hubsim command line: help texts describe every flag, a bad flag or value exits 2 with a
- * message naming it, and a short run against the embedded platform ends with exit 0, a
- * summary in which nothing is lost, and a JSON file that parses. */
+ * message naming it (ranges, the one duration grammar, combinations that make no sense,
+ * duplicates, hubrpcs://), and a short run against the embedded platform ends with exit 0, a
+ * summary in which nothing is lost, and a JSON file that parses. Secrets and files: the fleet
+ * key from a file or the environment, never on a worker's command line; a link planted at the
+ * summary's old temporary name is not followed. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* cmocka needs the headers above first. */
@@ -21,6 +29,7 @@
 /* Runs HUBSIM_BIN with args (a shell-free argv), captures stdout+stderr into out. Returns the
  * exit code, or -1. */
 static int nofile_cap; /* when > 0, the child runs with this open-file limit (soft and hard) */
+static const char *child_env_key; /* when set, the child gets HUBSIM_FLEET_KEY=this */
 
 static int run(const char *const *args, char *out, size_t cap) {
   const char *bin = getenv("HUBSIM_BIN");
@@ -37,6 +46,8 @@ static int run(const char *const *args, char *out, size_t cap) {
       struct rlimit rl = {(rlim_t)nofile_cap, (rlim_t)nofile_cap};
       setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (child_env_key)
+      setenv("HUBSIM_FLEET_KEY", child_env_key, 1);
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
@@ -69,10 +80,11 @@ static void test_help(void **state) {
   const char *a2[] = {"run", "--help", NULL};
   assert_int_equal(run(a2, buf, sizeof(buf)), 0);
   static const char *flags[] = {
-      "--hubs",    "--warmup",       "--allow-lag", "--ui",      "--devices-per-hub",
-      "--mix",     "--duration",     "--seed",      "--ramp",    "--fleet-key",
-      "--bind",    "--platform",     "--summary",   "--speedup", "--drain",
-      "--max-lag", "--command-rate", "--db",        "--quiet",   NULL};
+      "--hubs",      "--warmup",         "--allow-lag", "--ui",      "--devices-per-hub",
+      "--mix",       "--duration",       "--seed",      "--ramp",    "--fleet-key",
+      "--bind",      "--platform",       "--summary",   "--speedup", "--drain",
+      "--max-lag",   "--command-rate",   "--db",        "--quiet",   "--fleet-key-file",
+      "--queue-max", "HUBSIM_FLEET_KEY", NULL};
   for (int i = 0; flags[i]; i++)
     assert_non_null(strstr(buf, flags[i]));
   const char *a3[] = {"platform", "--help", NULL};
@@ -89,7 +101,7 @@ static void expect_usage_error(const char *const *args, const char *named) {
 
 static void test_bad_flags(void **state) {
   (void)state;
-  const char *a[][6] = {
+  const char *a[][8] = {
       {"frobnicate", NULL},
       {"run", "--hubs", "0", NULL},
       {"run", "--hubs", "ten", NULL},
@@ -131,6 +143,369 @@ static void test_bad_flags(void **state) {
     expect_usage_error(a[i], named[i]);
 }
 
+/* Values out of range, numbers that are not plain decimal text, flags that make no sense
+ * together and flags given twice: each refused at load time, exit 2, naming the input. */
+static void test_bad_values_and_combinations(void **state) {
+  (void)state;
+  static const char *const a[][10] = {
+      /* TLS is not built: a hubrpcs:// URL would otherwise be spoken to in plaintext. */
+      {"run", "--hubs", "2", "--platform", "hubrpcs://127.0.0.1:7443", NULL},
+      {"run", "--hubs", "2", "--platform", "HUBRPCS://127.0.0.1:7443", NULL},
+      {"run", "--hubs", "2", "--platform", "mem://platform:1", NULL},
+      {"run", "--hubs", "2", "--platform", "hubrpc://localhost:7800", NULL},
+      {"run", "--hubs", "2", "--platform", "hubrpc://127.0.0.1:0", NULL},
+      /* Durations: one grammar, finite, at most 365 days. */
+      {"run", "--duration", "1e308", NULL},
+      {"run", "--duration", "1e308s", NULL},
+      {"run", "--duration", "inf", NULL},
+      {"run", "--duration", "nan", NULL},
+      {"run", "--duration", "0x10s", NULL},
+      {"run", "--duration", "366d", NULL},
+      {"run", "--duration", "0s", NULL},
+      {"run", "--duration", " 5s", NULL},
+      {"run", "--hubs", "2", "--drain", "1e9", NULL},
+      {"run", "--hubs", "2", "--drain", "-1s", NULL},
+      {"run", "--hubs", "2", "--warmup", "99999999999999999999d", NULL},
+      {"run", "--hubs", "2", "--sleepy-hold", "0", NULL},
+      {"run", "--hubs", "2", "--max-lag", "1e400", NULL},
+      {"run", "--hubs", "2", "--max-lag", "-5", NULL},
+      {"run", "--hubs", "2", "--radio-delay", "11s", NULL},
+      /* Numbers: plain decimal text in range. */
+      {"run", "--hubs", "1e3", NULL},
+      {"run", "--hubs", "+5", NULL},
+      {"run", "--hubs", " 5", NULL},
+      {"run", "--hubs", "99999999999999999999999", NULL},
+      {"run", "--hubs", "2", "--seed", "18446744073709551616", NULL},
+      {"run", "--hubs", "2", "--ramp", "inf", NULL},
+      {"run", "--hubs", "2", "--ramp", "1e3", NULL},
+      {"run", "--hubs", "2", "--speedup", "nan", NULL},
+      {"run", "--hubs", "2", "--radio-loss", "0x1p-1", NULL},
+      {"run", "--hubs", "2", "--command-rate", "-1", NULL},
+      {"run", "--hubs", "2", "--queue-max", "0", NULL},
+      {"run", "--hubs", "2", "--queue-max", "2000000", NULL},
+      {"run", "--hubs", "2", "--workers", "0", NULL},
+      {"run", "--hubs", "16777215", "--devices-per-hub", "65535", "--clock", "virtual", NULL},
+      /* Combinations. */
+      {"run", "--hubs", "2", "--db", "/tmp/x.db", "--platform", "hubrpc://127.0.0.1:7800", NULL},
+      {"run", "--hubs", "2", "--command-rate", "9", "--platform", "hubrpc://127.0.0.1:7800", NULL},
+      {"run", "--hubs", "2", "--platform-admin", "127.0.0.1:7801", NULL},
+      {"run", "--hubs", "2", "--platform", "hubrpc://127.0.0.1:7800", "--platform-admin",
+       "admin:7801", NULL},
+      {"run", "--after", "10s", "--hubs", "2", NULL},
+      {"run", "--hubs", "2", "--summary", "/tmp/same", "--junit", "/tmp/same", NULL},
+      {"run", "--hubs", "2", "--duration", "5s", "--warmup", "5s", NULL},
+      {"run", "--hubs", "2", "--workers", "3", NULL},
+      {"run", "--hubs", "2", "--clock", "virtual", "--bind", "127.0.0.2", NULL},
+      {"run", "--hubs", "2", "--fleet-key", "k", "--fleet-key-file", "/nonexistent-key", NULL},
+      /* Output files that could not be written at the end of the run. */
+      {"run", "--hubs", "2", "--junit", "/nonexistent-dir/r.xml", NULL},
+      {"run", "--hubs", "2", "--summary", "/tmp", NULL},
+      {"run", "--hubs", "2", "--summary", "/tmp/", NULL},
+      /* Duplicates: a second value silently replaced the first. */
+      {"run", "--hubs", "5", "--hubs", "10", NULL},
+      {"run", "--duration", "5s", "--duration=10s", NULL},
+      {"run", "--hubs", "2", "-q", "--quiet", NULL},
+      {"devices", "sample", "lumi.plug.maeu01", "--seed", "1", "--seed", "2", NULL},
+      {"devices", "sample", "lumi.plug.maeu01", "--duration", "1e308", NULL},
+  };
+  static const char *const named[] = {
+      "hubrpcs://",
+      "HUBRPCS://",
+      "mem://platform:1",
+      "localhost",
+      "--platform",
+      "--duration",
+      "--duration",
+      "--duration",
+      "--duration",
+      "--duration",
+      "--duration",
+      "--duration",
+      "--duration",
+      "--drain",
+      "--drain",
+      "--warmup",
+      "--sleepy-hold",
+      "--max-lag",
+      "--max-lag",
+      "--radio-delay",
+      "--hubs",
+      "--hubs",
+      "--hubs",
+      "--hubs",
+      "--seed",
+      "--ramp",
+      "--ramp",
+      "--speedup",
+      "--radio-loss",
+      "--command-rate",
+      "--queue-max",
+      "--queue-max",
+      "--workers",
+      "--hubs",
+      "--db",
+      "--command-rate",
+      "--platform-admin",
+      "--platform-admin",
+      "--after",
+      "--junit",
+      "--warmup",
+      "--workers",
+      "--bind",
+      "--fleet-key-file",
+      "--junit",
+      "--summary",
+      "--summary",
+      "--hubs",
+      "--duration",
+      "--quiet",
+      "--seed",
+      "--duration",
+  };
+  assert_int_equal(sizeof(a) / sizeof(a[0]), sizeof(named) / sizeof(named[0]));
+  for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+    expect_usage_error(a[i], named[i]);
+  /* The screenshot must fall within the run. */
+  const char *late[] = {"run", "--hubs",       "2",          "--duration", "5s",  "--ui",
+                        "gui", "--screenshot", "/tmp/s.png", "--after",    "10s", NULL};
+  expect_usage_error(late, "--after");
+  static char longpath[700];
+  memset(longpath, 'a', sizeof longpath - 1);
+  memcpy(longpath, "/tmp/", 5);
+  const char *shot[] = {"run", "--hubs", "2", "--ui", "gui", "--screenshot", longpath, NULL};
+  expect_usage_error(shot, "--screenshot");
+}
+
+/* --fleet-key-file: a missing, empty or world-readable file is refused with the file named
+ * (world-readable: a key every local user can read is no secret; group-readable is allowed);
+ * HUBSIM_FLEET_KEY set but empty is refused too. */
+static void test_key_file_errors(void **state) {
+  (void)state;
+  char kf[128];
+  snprintf(kf, sizeof kf, "/tmp/hubsim-cli-key-%d", (int)getpid());
+  unlink(kf);
+  const char *a[] = {"run", "--hubs", "2", "--duration", "1s", "--fleet-key-file", kf, "-q", NULL};
+  int rc = run(a, buf, sizeof(buf));
+  if (rc != 2 || !strstr(buf, kf) || !strstr(buf, "No such file"))
+    fail_msg("missing: exit %d: %s", rc, buf);
+  int fd = open(kf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  close(fd);
+  rc = run(a, buf, sizeof(buf));
+  if (rc != 2 || !strstr(buf, kf) || !strstr(buf, "is empty"))
+    fail_msg("empty: exit %d: %s", rc, buf);
+  fd = open(kf, O_WRONLY | O_TRUNC);
+  assert_int_equal(write(fd, "k3y\n", 4), 4);
+  close(fd);
+  chmod(kf, 0644);
+  rc = run(a, buf, sizeof(buf));
+  if (rc != 2 || !strstr(buf, kf) || !strstr(buf, "other users"))
+    fail_msg("world-readable: exit %d: %s", rc, buf);
+  unlink(kf);
+  child_env_key = "";
+  const char *b[] = {"run", "--hubs", "2", "--duration", "1s", "-q", NULL};
+  rc = run(b, buf, sizeof(buf));
+  child_env_key = NULL;
+  if (rc != 2 || !strstr(buf, "HUBSIM_FLEET_KEY"))
+    fail_msg("empty HUBSIM_FLEET_KEY: exit %d: %s", rc, buf);
+}
+
+/* A scenario's fleet key longer than the fleet's 128 bytes was copied over what follows it;
+ * it is refused at load time, naming the script. */
+static void test_scenario_key_too_long(void **state) {
+  (void)state;
+  char script[128];
+  snprintf(script, sizeof script, "/tmp/hubsim-cli-longkey-%d.lua", (int)getpid());
+  FILE *f = fopen(script, "w");
+  assert_non_null(f);
+  fputs("scenario{name = \"longkey\", duration = \"1s\"}\n"
+        "fleet{hubs = 1, devices_per_hub = 1, key = string.rep(\"k\", 200)}\n",
+        f);
+  fclose(f);
+  const char *a[] = {"run", script, "--clock", "virtual", "-q", NULL};
+  int rc = run(a, buf, sizeof(buf));
+  unlink(script);
+  if (rc != 2 || !strstr(buf, script) || !strstr(buf, "fleet{key"))
+    fail_msg("exit %d: %s", rc, buf);
+}
+
+/* The command line of process pid, its NULs turned into spaces. 0, or -1 when it is gone. */
+static int cmdline_of(pid_t pid, char *out, size_t cap) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/cmdline", (int)pid);
+  int fd = open(p, O_RDONLY);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, out, cap - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  for (ssize_t i = 0; i < n; i++)
+    if (!out[i])
+      out[i] = ' ';
+  out[n] = '\0';
+  return 0;
+}
+
+/* Children of parent (their pids), from /proc. */
+static int children_of(pid_t parent, pid_t *kids, int cap) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir(d)) && n < cap) {
+    char p[300], st[512];
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
+    snprintf(p, sizeof p, "/proc/%s/stat", e->d_name);
+    int fd = open(p, O_RDONLY);
+    if (fd < 0)
+      continue;
+    ssize_t r = read(fd, st, sizeof st - 1);
+    close(fd);
+    if (r <= 0)
+      continue;
+    st[r] = '\0';
+    /* pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'. */
+    const char *rp = strrchr(st, ')');
+    int ppid = 0;
+    char state;
+    if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == parent)
+      kids[n++] = (pid_t)atoi(e->d_name);
+  }
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A --workers run: its workers' command lines are read while they run (what `ps` shows every
+ * local user) and must not hold the key; the run must pass, so the key reached them. */
+static void workers_keep_key_off_argv(const char *const *args, const char *key,
+                                      int control_may_show) {
+  const char *bin = getenv("HUBSIM_BIN");
+  char out[128];
+  snprintf(out, sizeof out, "/tmp/hubsim-cli-wk-%d.out", (int)getpid());
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (child_env_key)
+      setenv("HUBSIM_FLEET_KEY", child_env_key, 1);
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = bin;
+    for (int i = 0; args[i] && n < 31; i++)
+      argv[n++] = args[i];
+    argv[n] = NULL;
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  /* Watch until both workers were seen (bounded by the run's own deadline). */
+  int seen = 0, st = 0, done = 0;
+  char cl[4096];
+  double deadline = mono() + 60;
+  while (!done && mono() < deadline) {
+    pid_t kids[8];
+    int n = children_of(pid, kids, 8);
+    for (int i = 0; i < n; i++) {
+      /* A worker once it runs its own program: between fork and exec a child still shows the
+       * control process's command line. */
+      if (cmdline_of(kids[i], cl, sizeof cl) != 0 || !strstr(cl, " run --worker "))
+        continue;
+      if (strstr(cl, key))
+        fail_msg("the fleet key is on a worker's command line: %s", cl);
+      seen |= strstr(cl, "--worker 0/2") ? 1 : strstr(cl, "--worker 1/2") ? 2 : 0;
+    }
+    if (!control_may_show && cmdline_of(pid, cl, sizeof cl) == 0 && strstr(cl, key))
+      fail_msg("the fleet key is on the control process's command line: %s", cl);
+    if (waitpid(pid, &st, WNOHANG) == pid)
+      done = 1;
+    else
+      usleep(2000); /* the workers appear within the run's first moments: look again soon */
+  }
+  if (!done) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+  }
+  FILE *f = fopen(out, "r");
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f)
+    fclose(f);
+  buf[n] = '\0';
+  unlink(out);
+  if (!done || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || seen != 3)
+    fail_msg("exit %d, workers seen %d: %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, seen, buf);
+}
+
+static void test_worker_key_not_in_argv(void **state) {
+  (void)state;
+  static const char key[] = "s3cret-fleet-key-7f2a";
+  /* --fleet-key: the user's own command line shows it (the help says so), the workers' not. */
+  const char *a[] = {"run", "--workers",  "2",  "--hubs",    "4",  "--devices-per-hub",
+                     "2",   "--duration", "2s", "--speedup", "50", "--fleet-key",
+                     key,   "-q",         NULL};
+  workers_keep_key_off_argv(a, key, 1);
+  /* --fleet-key-file: on no command line at all. */
+  char kf[128];
+  snprintf(kf, sizeof kf, "/tmp/hubsim-cli-wkey-%d", (int)getpid());
+  int fd = open(kf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, key, sizeof key - 1), (ssize_t)(sizeof key - 1));
+  assert_int_equal(write(fd, "\n", 1), 1);
+  close(fd);
+  const char *b[] = {"run", "--workers",  "2",  "--hubs",    "4",  "--devices-per-hub",
+                     "2",   "--duration", "2s", "--speedup", "50", "--fleet-key-file",
+                     kf,    "-q",         NULL};
+  workers_keep_key_off_argv(b, key, 0);
+  unlink(kf);
+  /* HUBSIM_FLEET_KEY: likewise. */
+  child_env_key = key;
+  const char *c[] = {"run", "--workers",  "2",  "--hubs",    "4",  "--devices-per-hub",
+                     "2",   "--duration", "2s", "--speedup", "50", "-q",
+                     NULL};
+  workers_keep_key_off_argv(c, key, 0);
+  child_env_key = NULL;
+}
+
+/* The summary writer once wrote through a link planted at FILE.tmp: here the link points at a
+ * victim file, which must be untouched after the run, and FILE must be the summary. */
+static void test_summary_link_not_followed(void **state) {
+  (void)state;
+  char dir[] = "/tmp/hubsim-cli-link-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128], tmp[160], victim[128];
+  snprintf(path, sizeof path, "%s/s.json", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  snprintf(victim, sizeof victim, "%s/victim", dir);
+  int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_int_equal(write(fd, "precious", 8), 8);
+  close(fd);
+  assert_int_equal(symlink(victim, tmp), 0);
+  const char *a[] = {"run", "--hubs", "2", "--duration", "1s", "--summary", path, "-q", NULL};
+  int rc = run(a, buf, sizeof(buf));
+  char got[32] = "";
+  fd = open(victim, O_RDONLY);
+  ssize_t n = read(fd, got, sizeof got - 1);
+  close(fd);
+  got[n > 0 ? n : 0] = '\0';
+  struct stat sb;
+  int regular = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+  unlink(path);
+  unlink(tmp);
+  unlink(victim);
+  rmdir(dir);
+  if (rc != 0 || strcmp(got, "precious") != 0 || !regular)
+    fail_msg("exit %d; the victim holds \"%.20s\"; %s is %sa regular file", rc, got, path,
+             regular ? "" : "not ");
+}
+
 static void test_short_run(void **state) {
   (void)state;
   char path[256];
@@ -159,11 +534,11 @@ static void test_short_run(void **state) {
   assert_int_equal(stored, acked);
   json_decref(j);
   unlink(path);
-  /* Nothing half-written: a summary path in a missing folder fails cleanly with exit 3. */
+  /* Nothing half-written: a summary path in a missing folder is refused before the run. */
   const char *b[] = {
       "run", "--hubs", "2", "--duration", "1s", "--summary", "/nonexistent-dir/s.json", "-q", NULL};
   rc = run(b, buf, sizeof(buf));
-  assert_int_equal(rc, 3);
+  assert_int_equal(rc, 2);
   assert_non_null(strstr(buf, "/nonexistent-dir/s.json"));
 }
 
@@ -267,6 +642,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help),
       cmocka_unit_test(test_bad_flags),
+      cmocka_unit_test(test_bad_values_and_combinations),
+      cmocka_unit_test(test_key_file_errors),
+      cmocka_unit_test(test_scenario_key_too_long),
+      cmocka_unit_test(test_worker_key_not_in_argv),
+      cmocka_unit_test(test_summary_link_not_followed),
       cmocka_unit_test(test_short_run),
       cmocka_unit_test(test_platform_unreachable),
       cmocka_unit_test(test_open_file_limit),

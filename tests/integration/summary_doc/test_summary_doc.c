@@ -113,6 +113,18 @@ static json_t *at_path(json_t *root, const char *path) {
   return cur;
 }
 
+/* A key of the elements of an array that is empty in this summary ("verdict.reasons[].check"
+ * when the run passed): nothing to check here; the scenario summary below has elements. */
+static int in_empty_array(json_t *root, const char *k) {
+  const char *br = strstr(k, "[]");
+  if (!br)
+    return 0;
+  char arr[160];
+  snprintf(arr, sizeof(arr), "%.*s", (int)(br - k), k);
+  json_t *a = at_path(root, arr);
+  return json_is_array(a) && json_array_size(a) == 0;
+}
+
 static int scenario_key(const char *k) {
   return strncmp(k, "scenario", 8) == 0 && (k[8] == '\0' || k[8] == '.');
 }
@@ -200,7 +212,8 @@ static void test_keys_match(void **state) {
   remove(path);
   assert_non_null(root);
   for (size_t i = 0; i < n_doc; i++)
-    if (!scenario_key(doc_keys[i]) && !at_path(root, doc_keys[i]))
+    if (!scenario_key(doc_keys[i]) && !at_path(root, doc_keys[i]) &&
+        !in_empty_array(root, doc_keys[i]))
       fail_msg("docs/summary.md documents '%s', which the summary does not contain", doc_keys[i]);
   assert_null(json_object_get(root, "scenario"));
   check_documented(root, "");

@@ -366,7 +366,7 @@ static void test_suite_from_run(void **state) {
 
   v.by_expectations = 0;
   v.lost = 4;
-  v.text = "FAIL: messages were lost";
+  snprintf(v.text, sizeof(v.text), "FAIL: messages were lost");
   rec_junit_suite_from_run(&s, &run, &v);
   assert_int_equal(s.run_status, REC_JUNIT_RUN_FAILURE);
   assert_string_equal(s.run_type, "accounting");

@@ -1,0 +1,110 @@
+#include "sim/core/wfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "sim/core/err.h"
+
+/* Six characters from a 64-letter alphabet: 36 bits, drawn fresh for every attempt, so that
+ * another user cannot predict (and pre-create) the name; O_EXCL makes a collision harmless. */
+static void random_suffix(char out[7]) {
+  static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+  uint8_t r[6];
+  if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    /* No entropy yet (early boot): the pid and a counter still make a collision unlikely, and
+     * O_EXCL keeps one harmless. */
+    static unsigned counter;
+    uint64_t x = ((uint64_t)getpid() << 20) ^ (uint64_t)counter++ * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < sizeof r; i++)
+      r[i] = (uint8_t)(x >> (8 * i));
+  }
+  for (size_t i = 0; i < sizeof r; i++)
+    out[i] = abc[r[i] & 63];
+  out[6] = '\0';
+}
+
+int sim_wfile_open(struct sim_wfile *w, const char *path) {
+  memset(w, 0, sizeof(*w));
+  w->fd = -1;
+  if (!path || !path[0])
+    return SIM_EINVAL;
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (!base[0])
+    return SIM_EINVAL; /* "dir/": no file name */
+  if (strlen(path) >= sizeof(w->path))
+    return -ENAMETOOLONG;
+  snprintf(w->path, sizeof(w->path), "%s", path);
+  if (slash == path)
+    snprintf(w->dir, sizeof(w->dir), "/");
+  else if (slash)
+    snprintf(w->dir, sizeof(w->dir), "%.*s", (int)(slash - path), path);
+  else
+    snprintf(w->dir, sizeof(w->dir), ".");
+  int rc = -EEXIST;
+  for (int attempt = 0; attempt < 32 && w->fd < 0; attempt++) {
+    char sfx[7];
+    random_suffix(sfx);
+    /* Same directory as the target, so the rename cannot cross file systems. */
+    int n = snprintf(w->tmp, sizeof(w->tmp), "%s/.%s.%s.tmp", w->dir, base, sfx);
+    if (n < 0 || (size_t)n >= sizeof(w->tmp))
+      return -ENAMETOOLONG;
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (w->fd < 0 && errno != EEXIST)
+      return -errno;
+  }
+  if (w->fd < 0)
+    return rc;
+  w->fp = fdopen(w->fd, "w");
+  if (!w->fp) {
+    rc = errno ? -errno : SIM_ENOMEM;
+    close(w->fd);
+    unlink(w->tmp);
+    w->fd = -1;
+    return rc;
+  }
+  return 0;
+}
+
+void sim_wfile_abort(struct sim_wfile *w) {
+  if (w->fd < 0)
+    return;
+  fclose(w->fp);
+  unlink(w->tmp);
+  w->fp = NULL;
+  w->fd = -1;
+}
+
+int sim_wfile_commit(struct sim_wfile *w) {
+  if (w->fd < 0)
+    return SIM_EINVAL;
+  int rc = 0;
+  errno = 0;
+  if (fflush(w->fp) != 0 || ferror(w->fp))
+    rc = errno ? -errno : SIM_EIO;
+  if (rc == 0 && fsync(w->fd) != 0)
+    rc = -errno;
+  if (fclose(w->fp) != 0 && rc == 0)
+    rc = errno ? -errno : SIM_EIO;
+  w->fp = NULL;
+  w->fd = -1;
+  if (rc == 0 && rename(w->tmp, w->path) != 0)
+    rc = -errno;
+  if (rc) {
+    unlink(w->tmp);
+    return rc;
+  }
+  /* The rename is durable only once the directory is on disk. Some file systems refuse fsync
+   * on a directory (EINVAL): the file is complete either way. */
+  int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}

@@ -1,0 +1,47 @@
+/* Crash-safe replacement of a file: every output file hubsim writes (the JSON summary, the
+ * JUnit file, a screenshot) goes through here, so that a reader never sees half a file and a
+ * planted link never redirects the write.
+ *
+ *   struct sim_wfile w;
+ *   int rc = sim_wfile_open(&w, "out/summary.json");
+ *   if (rc == 0) {
+ *     fputs(text, w.fp);                 (or write(w.fd, ...))
+ *     rc = sim_wfile_commit(&w);         (or sim_wfile_abort(&w) to give up)
+ *   }
+ *
+ * sim_wfile_open() creates a new temporary file in the target's directory, named
+ * ".NAME.XXXXXX.tmp" (six random characters; the leading dot keeps it out of globs such as
+ * "*.json"), with O_CREAT | O_EXCL | O_NOFOLLOW: it never opens an existing file and never
+ * follows a symbolic link, whatever an attacker planted there. Its mode is 0666 less the umask,
+ * as a plain fopen() would give. sim_wfile_commit() flushes the stream, fsyncs the file,
+ * renames it over the target (a link at the target is replaced, not followed) and fsyncs the
+ * directory; on any failure, and in sim_wfile_abort(), the temporary file is removed and the
+ * target is left as it was.
+ *
+ * Ownership: the caller owns struct sim_wfile; after a successful open exactly one of commit
+ * or abort must be called, which release everything. Blocking calls; any thread. */
+#ifndef SIM_CORE_WFILE_H
+#define SIM_CORE_WFILE_H
+
+#include <limits.h>
+#include <stdio.h>
+
+struct sim_wfile {
+  int fd;   /* the temporary file; -1 when not open */
+  FILE *fp; /* a stream over fd, for fprintf/fwrite writers (do not fclose it) */
+  char path[PATH_MAX];
+  char tmp[PATH_MAX];
+  char dir[PATH_MAX];
+};
+
+/* Creates the temporary file for path. 0, or SIM_EINVAL (empty path, or a path ending in '/'),
+ * -ENAMETOOLONG, or the negative errno of the create (e.g. -ENOENT for a missing directory). On
+ * failure nothing is left behind and *w needs no abort. */
+int sim_wfile_open(struct sim_wfile *w, const char *path);
+/* Makes the written bytes the new content of path. 0 or a negative errno; the temporary file is
+ * gone either way. */
+int sim_wfile_commit(struct sim_wfile *w);
+/* Gives up: the temporary file is closed and removed; path is untouched. */
+void sim_wfile_abort(struct sim_wfile *w);
+
+#endif
