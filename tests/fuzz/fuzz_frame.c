@@ -80,10 +80,10 @@ static void put_seed(const char *dir, const char *name, const struct sim_buf *b)
 static void write_seeds(const char *dir) {
   struct sim_buf b;
   sim_buf_init(&b);
-  wb_deep_report(&b, 8800, 0);
+  wb_deep_report(&b, 8800, 0, 0);
   put_seed(dir, "deep_8800", &b);
   b.len = 0;
-  wb_deep_report(&b, SIM_HUBRPC_ATTR_DEPTH_MAX, 1);
+  wb_deep_report(&b, SIM_HUBRPC_ATTR_DEPTH_MAX, 1, 0);
   put_seed(dir, "deep_at_limit_long_keys", &b);
   b.len = 0;
   /* A Report at the frame limit: 65536 bytes of body, most of it the raw ZCL frame. */

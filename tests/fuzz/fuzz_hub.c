@@ -337,7 +337,7 @@ static void write_seeds(const char *dir) {
   put_welcome(&b, 0, 0, 0);
   put_seed(dir, "welcome_zero", 1 | (7 << 2), &b);
   b.len = 0;
-  wb_deep_report(&b, 8800, 0);
+  wb_deep_report(&b, 8800, 0, 0);
   put_seed(dir, "deep_in_handshake", 0 | (7 << 2), &b);
   put_seed(dir, "deep_when_open", 2 | (7 << 2), &b);
   b.len = 0;

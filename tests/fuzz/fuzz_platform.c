@@ -329,7 +329,7 @@ static void write_seeds(const char *dir) {
   put_seed(dir, "open_report_at_limit", 0x01 | (7 << 1), &b);
   put_seed(dir, "open_report_at_limit_split", 0x01 | (4 << 1), &b);
   b.len = 0;
-  wb_deep_report(&b, 8800, 0);
+  wb_deep_report(&b, 8800, 0, 0);
   put_seed(dir, "deep_before_auth", 7 << 1, &b);
   put_seed(dir, "deep_after_auth", 0x01 | (7 << 1), &b);
   sim_buf_fini(&b);

@@ -69,7 +69,7 @@ static int finish(struct back *b, struct sim_buf *out) {
   return 0;
 }
 
-static int build(struct sim_buf *out, unsigned depth, int long_keys, int unknown) {
+static int build(struct sim_buf *out, unsigned depth, int long_keys, int unknown, uint64_t seq) {
   static const uint8_t k_attributes[] = {0x2A}, k_report[] = {0x32}, k_unknown[] = {0x7A};
   enum { CAP = SIM_FRAME_MAX + 64 };
   struct back b = {malloc(CAP), CAP, CAP};
@@ -80,6 +80,11 @@ static int build(struct sim_buf *out, unsigned depth, int long_keys, int unknown
     rc = wrap(&b, b.cap, k_unknown, 1);
   if (!rc && !unknown)
     rc = wrap(&b, b.cap, k_attributes, 1);
+  if (!rc && !unknown && seq) { /* Report.seq, field 1, ahead of the attributes */
+    rc = put_varint(&b, seq);
+    if (!rc)
+      rc = put_byte(&b, 0x08);
+  }
   if (!rc && !unknown)
     rc = wrap(&b, b.cap, k_report, 1);
   if (!rc)
@@ -88,18 +93,18 @@ static int build(struct sim_buf *out, unsigned depth, int long_keys, int unknown
   return rc;
 }
 
-int wb_deep_report(struct sim_buf *out, unsigned depth, int long_keys) {
-  return build(out, depth, long_keys, 0);
+int wb_deep_report(struct sim_buf *out, unsigned depth, int long_keys, uint64_t seq) {
+  return build(out, depth, long_keys, 0, seq);
 }
 
 int wb_deep_unknown(struct sim_buf *out, unsigned depth) {
-  return build(out, depth, 0, 1);
+  return build(out, depth, 0, 1, 0);
 }
 
 size_t wb_deep_report_size(unsigned depth) {
   struct sim_buf b;
   sim_buf_init(&b);
-  size_t n = wb_deep_report(&b, depth, 0) == 0 ? b.len : 0;
+  size_t n = wb_deep_report(&b, depth, 0, 0) == 0 ? b.len : 0;
   sim_buf_fini(&b);
   return n;
 }

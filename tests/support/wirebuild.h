@@ -12,11 +12,12 @@
 
 #include "sim/core/buf.h"
 
-/* Envelope{report{attributes = [A]}} where A is a chain of `depth` Attributes: A at level 1,
+/* Envelope{report{seq, attributes = [A]}} where A is a chain of `depth` Attributes: A at level 1,
  * its one member at level 2, and so on (depth >= 1); the innermost one is empty. About 3.4 bytes
  * a level: 8,800 levels make a 30 KB frame. With long_keys, every members key is
- * written in a two-byte, non-minimal form (CA 00 for field 9) that protobuf runtimes accept. */
-int wb_deep_report(struct sim_buf *out, unsigned depth, int long_keys);
+ * written in a two-byte, non-minimal form (CA 00 for field 9) that protobuf runtimes accept.
+ * seq 0 is left out (as protobuf leaves out a default). */
+int wb_deep_report(struct sim_buf *out, unsigned depth, int long_keys, uint64_t seq);
 
 /* The same chain of Attributes, but inside an unknown field (number 15) of the Envelope, which a
  * receiver keeps as opaque bytes: it decodes as an Envelope without a known body. */

@@ -91,7 +91,7 @@ static void act_ack_above(struct fp_conn *p) {
 static void send_deep(struct fp_conn *p, unsigned depth) {
   struct sim_buf b;
   sim_buf_init(&b);
-  assert_int_equal(wb_deep_report(&b, depth, 0), 0);
+  assert_int_equal(wb_deep_report(&b, depth, 0, 0), 0);
   send_raw(p, b.data, b.len);
   sim_buf_fini(&b);
 }

@@ -41,7 +41,7 @@ static void test_deep_frame_refused(void **state) {
   (void)state;
   struct sim_buf b;
   sim_buf_init(&b);
-  assert_int_equal(wb_deep_report(&b, 8800, 0), 0);
+  assert_int_equal(wb_deep_report(&b, 8800, 0, 0), 0);
   printf("8,800 levels: %zu bytes\n", b.len);
   assert_true(b.len > 25000 && b.len < 35000);
   const uint8_t *body;
@@ -55,7 +55,7 @@ static void test_deep_frame_refused(void **state) {
 
   /* The same with every members key in a two-byte form, which protobuf-c reads as field 9. */
   sim_buf_init(&b);
-  assert_int_equal(wb_deep_report(&b, 8800, 1), 0);
+  assert_int_equal(wb_deep_report(&b, 8800, 1, 0), 0);
   body_of(&b, &body, &len);
   assert_int_equal(sim_hubrpc_decode(body, len, &env), SIM_EMALFORMED);
   sim_buf_fini(&b);
@@ -65,7 +65,7 @@ static void test_deep_frame_refused(void **state) {
   while (wb_deep_report_size(deepest + 1000))
     deepest += 1000;
   sim_buf_init(&b);
-  assert_int_equal(wb_deep_report(&b, deepest, 0), 0);
+  assert_int_equal(wb_deep_report(&b, deepest, 0, 0), 0);
   body_of(&b, &body, &len);
   printf("%u levels: %zu bytes\n", deepest, b.len);
   assert_int_equal(sim_hubrpc_decode(body, len, &env), SIM_EMALFORMED);
@@ -79,7 +79,7 @@ static void test_depth_limit(void **state) {
     for (int long_keys = 0; long_keys < 2; long_keys++) {
       struct sim_buf b;
       sim_buf_init(&b);
-      assert_int_equal(wb_deep_report(&b, d, long_keys), 0);
+      assert_int_equal(wb_deep_report(&b, d, long_keys, 0), 0);
       const uint8_t *body;
       size_t len;
       body_of(&b, &body, &len);
