@@ -447,6 +447,17 @@ static int restart_sequence(struct sim_fleet *f, struct hub *h) {
  * (an Error sent, or the platform's loss detected), so that nothing after it is read. */
 static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
   sim_time_t now = sim_sched_now(&f->sched);
+  /* Every field is checked before acked_seq is believed: a Welcome that is invalid says nothing
+   * about what the platform has stored, so it must not count as the platform's loss (nor start
+   * a new boot sequence). */
+  if (w->heartbeat_s == 0) {
+    fail_session(f, h, SIM_EINVAL, "welcome.heartbeat_s must be at least 1");
+    return SIM_ECLOSED;
+  }
+  if (w->max_window == 0) {
+    fail_session(f, h, SIM_EINVAL, "welcome.max_window must be at least 1");
+    return SIM_ECLOSED;
+  }
   if (w->acked_seq > h->max_sent) {
     fail_session(f, h, SIM_EINVAL, "welcome.acked_seq is above the last seq sent in this boot");
     return SIM_ECLOSED;
@@ -455,14 +466,6 @@ static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welc
     f->st.forgotten += h->acked - w->acked_seq;
     int rc = restart_sequence(f, h);
     session_ended(f, h, rc, rc ? NULL : "platform:forgot_acknowledged");
-    return SIM_ECLOSED;
-  }
-  if (w->heartbeat_s == 0) {
-    fail_session(f, h, SIM_EINVAL, "welcome.heartbeat_s must be at least 1");
-    return SIM_ECLOSED;
-  }
-  if (w->max_window == 0) {
-    fail_session(f, h, SIM_EINVAL, "welcome.max_window must be at least 1");
     return SIM_ECLOSED;
   }
   /* Stored before the last connection dropped: the Ack was lost, the data was not. */

@@ -159,8 +159,9 @@ static void on_hello(struct fp_conn *p, const Hubrpc__V1__Hello *m) {
   if (m->boot_id != h->boot) { /* a new boot: a new sequence (docs/protocol.md 7.4) */
     h->boot = m->boot_id;
     h->received = 0;
+    h->boots++;
   }
-  p->hostile = p->hub == 0 && p->no == 1;
+  p->hostile = p->hub == 0 && p->no == (fp->c->act_on_reconnect_after ? 2u : 1u);
   if (p->hostile && fp->c->when == FP_AT_HELLO && fp->c->act)
     fp->c->act(p);
   else
@@ -219,12 +220,26 @@ static void on_sequenced(struct fp_conn *p, const sim_env *env, uint64_t seq) {
     return;
   }
   h->received = seq;
-  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_REPORT)
+  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED && h->n_joined < 16)
+    h->joined[h->n_joined++] = env->device_joined->device;
+  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_REPORT) {
     h->reports++;
+    unsigned k = 0;
+    while (k < h->n_joined && h->joined[k] != env->report->device)
+      k++;
+    if (k == h->n_joined && h->n_joined < 16 && h->boots == 1)
+      failf(fp, "hub %s reported device %016llx (seq %llu) before its DeviceJoined", h->id,
+            (unsigned long long)env->report->device, (unsigned long long)seq);
+  }
   if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT) {
     h->results++;
     h->last_cmd_id = env->command_result->cmd_id;
     h->last_cmd_status = (int)env->command_result->status;
+  }
+  if (p->hub == 0 && p->no == 1 && fp->c->act_on_reconnect_after &&
+      h->received >= fp->c->act_on_reconnect_after) {
+    fp_send_ack(p, h->received);
+    p->close_me = 1; /* served correctly; the case acts on the next connection */
   }
   if (p->hostile && fp->c->forget_after && h->received >= fp->c->forget_after) {
     fp_send_ack(p, h->received);

@@ -2,9 +2,14 @@
  *
  * It serves two hubs, named by their hub_id: the victim and a well-behaved neighbour. The
  * neighbour always gets a correct session (every sequenced message acknowledged, nothing ever
- * refused). The victim's first connection meets one hostile case (struct fp_case) at a chosen
- * point of the handshake; its later connections are served correctly again, so a test can check
- * that the victim answered as docs/protocol.md says, reconnected, and lost nothing.
+ * refused). One connection of the victim (its first, unless the case says otherwise) meets one
+ * hostile case (struct fp_case) at a chosen point of the handshake; its other connections are
+ * served correctly, so a test can check that the victim answered as docs/protocol.md says,
+ * reconnected, and lost nothing.
+ *
+ * Besides sequencing (no gap), the fake platform checks what docs/protocol.md 11 promises: a
+ * device's DeviceJoined comes before any Report of it (in a hub's first boot; a boot the hub
+ * starts because the platform lost acknowledged messages carries only what the hub still held).
  *
  * The hubs may run in the test's own process (a fleet on the same loop) or in a child process
  * (`hubsim run --platform hubrpc://127.0.0.1:PORT`): the fake platform only sees bytes.
@@ -23,7 +28,8 @@
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
 
-/* Where, on the victim's first connection, the case acts. */
+/* Where, on the victim's hostile connection (its first, or see act_on_reconnect_after), the case
+ * acts. */
 enum fp_when {
   FP_AT_HELLO, /* instead of the Challenge */
   FP_AT_AUTH,  /* instead of the Welcome (the act sends its own, or none) */
@@ -46,6 +52,9 @@ struct fp_case {
    * close and forget them (the next Welcome says acked_seq 0: a platform whose store went back
    * in time). */
   unsigned forget_after;
+  /* > 0: the victim's first connection is served correctly and closed by the fake platform
+   * once it has acknowledged this many sequenced messages; the case acts on the second one. */
+  unsigned act_on_reconnect_after;
   /* Non-NULL: an extra condition on the victim for the case to be done (e.g. a CommandResult
    * arrived), besides the error and the reconnect. */
   int (*done)(const struct fp_conn *victim_first);
@@ -62,10 +71,13 @@ struct fp_hub {
   unsigned hellos;         /* connections that sent a Hello */
   unsigned opens;          /* Welcomes sent */
   unsigned errors_rx;      /* Error frames received from it */
-  int first_error;         /* code of the first Error it sent on its first connection, -1 */
-  int first_closed_by_hub; /* its first connection was closed by the hub */
-  uint64_t results;        /* CommandResults received the first time */
-  uint64_t last_cmd_id;    /* cmd_id of the latest CommandResult */
+  int first_error;         /* code of the first Error it sent on the hostile connection, -1 */
+  int first_closed_by_hub; /* the hostile connection was closed by the hub */
+  uint64_t joined[16];     /* devices announced (DeviceJoined) in the first boot */
+  unsigned n_joined;
+  unsigned boots;       /* boot_ids seen */
+  uint64_t results;     /* CommandResults received the first time */
+  uint64_t last_cmd_id; /* cmd_id of the latest CommandResult */
   int last_cmd_status;
   struct fp_conn *live; /* its current connection, NULL while none */
 };
@@ -91,7 +103,7 @@ int fp_start(struct fakeplat *fp, uv_loop_t *loop, const struct fp_case *c, cons
 /* Closes the listener, every connection and the timer; run the loop afterwards. */
 void fp_stop(struct fakeplat *fp);
 
-/* For the cases' acts: p is the victim's first connection. */
+/* For the cases' acts: p is the victim's hostile connection. */
 void fp_send(struct fp_conn *p, const void *bytes, size_t n);
 void fp_send_env(struct fp_conn *p, const sim_env *env);
 void fp_send_challenge(struct fp_conn *p, size_t nonce_len);

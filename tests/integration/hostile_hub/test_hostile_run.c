@@ -53,9 +53,9 @@ static void on_tick(uv_timer_t *t) {
 static void run_against(enum fp_when when) {
   static const struct fp_case cases[] = {
       {"deep_in_handshake", FP_AT_HELLO, act_deep, HUBRPC__V1__ERROR_CODE__ERROR_MALFORMED_FRAME,
-       NULL, 1, 0, NULL},
+       NULL, 1, 0, 0, NULL},
       {"deep_when_open", FP_AT_OPEN, act_deep, HUBRPC__V1__ERROR_CODE__ERROR_MALFORMED_FRAME, NULL,
-       1, 0, NULL},
+       1, 0, 0, NULL},
   };
   const struct fp_case *c = &cases[when == FP_AT_HELLO ? 0 : 1];
   memset(&T, 0, sizeof(T));
