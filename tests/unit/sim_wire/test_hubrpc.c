@@ -1,7 +1,8 @@
-/* The hubrpc codec against hostile bodies: Attribute nesting beyond the limit of
+/* The decoders of sim/wire against hostile input: Attribute nesting beyond the limit of
  * docs/protocol.md 3.4 (which overflowed protobuf-c's recursive unpack), the nesting scan never
- * refusing what protobuf-c accepts, large flat frames, and Error reasons that stay well-formed
- * UTF-8 when they are cut. */
+ * refusing what protobuf-c accepts, large flat frames, Error reasons that stay well-formed UTF-8
+ * when they are cut, and the ZCL decoder's own nesting (structs, Xiaomi TLV lists) staying at
+ * the one level it supports. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "sim/core/utf8.h"
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
+#include "sim/wire/zcl.h"
 #include "support/wirebuild.h"
 
 /* The body of the one frame in b. */
@@ -317,6 +319,30 @@ static void test_utf8_seq(void **state) {
   assert_int_equal(sim_utf8_copy(out, sizeof(out), NULL), 0);
 }
 
+/* The ZCL decoder recurses once at most: a struct's elements, a TLV list's entries. A struct in
+ * a struct, or in a TLV list, is refused rather than followed. */
+static void test_zcl_nesting_bounded(void **state) {
+  (void)state;
+  struct sim_zcl_attr out[32];
+  size_t top, total;
+  /* Report Attributes: attr 0x0001, struct of 1 element, the element a struct of 1 uint8. */
+  static const uint8_t nested[] = {0x18, 0x01, 0x0A, 0x01, 0x00, 0x4C, 0x01,
+                                   0x00, 0x4C, 0x01, 0x00, 0x20, 0x05};
+  assert_int_equal(sim_zcl_decode_attrs(0x0006, nested, sizeof(nested), out, 32, &top, &total),
+                   SIM_EMALFORMED);
+  /* One level is fine: attr 0x0001, struct of 2 elements (uint8 5, bool 1). */
+  static const uint8_t flat[] = {0x18, 0x01, 0x0A, 0x01, 0x00, 0x4C,
+                                 0x02, 0x00, 0x20, 0x05, 0x10, 0x01};
+  assert_int_equal(sim_zcl_decode_attrs(0x0006, flat, sizeof(flat), out, 32, &top, &total), 0);
+  assert_int_equal(top, 1);
+  assert_int_equal(out[0].n_members, 2);
+  /* A Xiaomi TLV list (0xFF01, char string) whose entry claims to be a struct. */
+  static const uint8_t tlv[] = {0x18, 0x01, 0x0A, 0x01, 0xFF, 0x42, 0x06,
+                                0x01, 0x4C, 0x01, 0x00, 0x20, 0x05};
+  assert_int_equal(sim_zcl_decode_attrs(0x0000, tlv, sizeof(tlv), out, 32, &top, &total),
+                   SIM_EMALFORMED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_deep_frame_refused),
@@ -326,6 +352,7 @@ int main(void) {
       cmocka_unit_test(test_many_attributes),
       cmocka_unit_test(test_error_reason_utf8),
       cmocka_unit_test(test_utf8_seq),
+      cmocka_unit_test(test_zcl_nesting_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
