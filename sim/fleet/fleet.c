@@ -635,7 +635,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
     fail_session(f, h, rc, rc == SIM_EUNEXPECTED ? reason : sim_strerror(rc));
     rc = SIM_ECLOSED;
   } else if (!h->conn) {
-    rc = SIM_ECLOSED; /* a send failed while handling it, and the session ended */
+    rc = SIM_ECLOSED; /* the handler ended the session: read nothing more */
   }
   sim_hubrpc_free(env);
   return rc;
