@@ -393,7 +393,7 @@ static void run_case(const struct fp_case *c) {
   assert_int_equal(v->reports, T.generated[0]);
 }
 
-/* One test per case. */
+/* One test per case; the case is named after the test, without its "test_" prefix. */
 #define CASE(fn, ...)                                                                              \
   static void fn(void **s) {                                                                       \
     (void)s;                                                                                       \
