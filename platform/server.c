@@ -473,8 +473,13 @@ void plat__flush(struct plat_server *srv) {
     h->stored = h->received;
     if (!s || s->state != PLAT_S_OPEN)
       continue;
+    /* Data an earlier session delivered and this group stored is acknowledged once this
+     * session's hub has sent it again: a hub refuses an Ack above what it sent in the session. */
+    uint64_t up = h->stored < s->rx_top ? h->stored : s->rx_top;
+    if (up == 0)
+      continue; /* nothing this session sent is stored yet */
     Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
-    ack.up_to_seq = h->stored;
+    ack.up_to_seq = up;
     sim_env env = HUBRPC__V1__ENVELOPE__INIT;
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
     env.ack = &ack;
@@ -482,7 +487,7 @@ void plat__flush(struct plat_server *srv) {
       begin_close(s);
       continue;
     }
-    s->acked = h->stored;
+    s->acked = up;
     srv->c.acks_sent++;
   }
 }
@@ -689,7 +694,7 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
   }
   h->sess = s;
   s->hub = h;
-  s->acked = h->stored;
+  s->acked = s->rx_top = h->stored;
   uint64_t now = wall_ms(srv);
   if (plat_store_hub_seen(srv->store, h->id, h->boot_id, h->stored, hello->model, hello->firmware,
                           now) == 0)
@@ -723,6 +728,8 @@ static int seq_check(struct plat_session *s, uint64_t seq) {
     sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "seq: starts at 1");
     return -1;
   }
+  if (seq > s->rx_top)
+    s->rx_top = seq;
   if (seq <= h->received) {
     srv->c.seq_duplicate++;
     mark_dirty(srv, h); /* a resend of stored data still gets its Ack */

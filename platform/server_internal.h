@@ -36,7 +36,9 @@ struct plat_session {
   sim_env *hello;       /* the Hello, kept between Hello and Auth only */
   struct sim_frame_reader reader;
   uint64_t accepted_ms, last_rx_ms, deadline_ms; /* loop (monotonic) time */
-  uint64_t acked; /* last seq acknowledged to this session: the window base */
+  uint64_t acked;  /* last seq acknowledged to this session: the window base */
+  uint64_t rx_top; /* highest seq the hub sent in this session (from the Welcome's acked_seq):
+                      an Ack never goes above it (docs/protocol.md 4.9) */
   uint64_t session_id;
   uint8_t state; /* enum plat_sess_state */
   uint8_t server_nonce[16];

@@ -22,6 +22,7 @@ PKGS=(
   libcmocka-dev                     # unit tests
   python3                           # bench/fleet/run.sh reads summaries with it
   python3-yaml                      # scripts/devices-doc.py regenerates docs/devices.md
+  python3-protobuf protobuf-compiler  # tests: the Python platform of docs/protocol.md runs
   time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
 )
 

@@ -443,21 +443,30 @@ static int restart_sequence(struct sim_fleet *f, struct hub *h) {
   return 0;
 }
 
-static void on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
+/* A Welcome: the session opens. Returns 0, or SIM_ECLOSED when the Welcome ended the session
+ * (an Error sent, or the platform's loss detected), so that nothing after it is read. */
+static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
   sim_time_t now = sim_sched_now(&f->sched);
+  /* Every field is checked before acked_seq is believed: a Welcome that is invalid says nothing
+   * about what the platform has stored, so it must not count as the platform's loss (nor start
+   * a new boot sequence). */
+  if (w->heartbeat_s == 0) {
+    fail_session(f, h, SIM_EINVAL, "welcome.heartbeat_s must be at least 1");
+    return SIM_ECLOSED;
+  }
+  if (w->max_window == 0) {
+    fail_session(f, h, SIM_EINVAL, "welcome.max_window must be at least 1");
+    return SIM_ECLOSED;
+  }
   if (w->acked_seq > h->max_sent) {
     fail_session(f, h, SIM_EINVAL, "welcome.acked_seq is above the last seq sent in this boot");
-    return;
+    return SIM_ECLOSED;
   }
   if (w->acked_seq < h->acked) {
     f->st.forgotten += h->acked - w->acked_seq;
     int rc = restart_sequence(f, h);
     session_ended(f, h, rc, rc ? NULL : "platform:forgot_acknowledged");
-    return;
-  }
-  if (w->heartbeat_s == 0 || w->max_window == 0) {
-    fail_session(f, h, SIM_EINVAL, "welcome.heartbeat_s and max_window must be > 0");
-    return;
+    return SIM_ECLOSED;
   }
   /* Stored before the last connection dropped: the Ack was lost, the data was not. */
   if (w->acked_seq > h->acked)
@@ -477,6 +486,7 @@ static void on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Wel
   sim_hist_record(&f->st.handshake, now - h->connect_start);
   sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + SIM_SEC(h->heartbeat_s));
   mark_dirty(f, h);
+  return 0;
 }
 
 /* Recognises the common form of an Ack envelope: field 7 holding only field 1 (up_to_seq) as a
@@ -521,11 +531,15 @@ static int on_ack(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time_t
   return 0;
 }
 
-/* One frame from the platform. Returns 0, or an error after which the caller closes. */
+/* One frame from the platform. Returns 0, or an error after which the caller closes:
+ * SIM_ECLOSED when the session has already ended here, so that the frame reader stops and
+ * nothing the platform sent after the frame that ended it is acted on. */
 static int on_frame(void *arg, const uint8_t *body, size_t len) {
   struct hub *h = arg;
   struct sim_fleet *f = h->f;
   sim_env *env = NULL;
+  if (!h->conn)
+    return SIM_ECLOSED; /* the session ended earlier in this read */
   f->st.frames_in++;
   uint64_t up_to;
   if (ack_fast(body, len, &up_to)) {
@@ -575,7 +589,10 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
       rc = SIM_EUNEXPECTED;
       break;
     }
-    on_welcome(f, h, env->welcome);
+    if (on_welcome(f, h, env->welcome)) {
+      sim_hubrpc_free(env);
+      return SIM_ECLOSED;
+    }
     break;
   case HUBRPC__V1__ENVELOPE__BODY_ACK:
     rc = on_ack(f, h, env->ack->up_to_seq, now);
@@ -617,6 +634,8 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
     snprintf(reason, sizeof(reason), "%s not allowed here", sim_hubrpc_body_name(env->body_case));
     fail_session(f, h, rc, rc == SIM_EUNEXPECTED ? reason : sim_strerror(rc));
     rc = SIM_ECLOSED;
+  } else if (!h->conn) {
+    rc = SIM_ECLOSED; /* the handler ended the session: read nothing more */
   }
   sim_hubrpc_free(env);
   return rc;

@@ -1,9 +1,9 @@
 #include "sim/wire/hubrpc.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/core/utf8.h"
 #include "sim/wire/frame.h"
 
 int sim_hubrpc_encode(struct sim_buf *out, const sim_env *env) {
@@ -18,7 +18,150 @@ int sim_hubrpc_encode(struct sim_buf *out, const sim_env *env) {
   return 0;
 }
 
+/* ---- the nesting check ----
+ *
+ * protobuf-c unpacks a sub-message by calling itself, with no depth limit: Attribute.members
+ * nested some 9,000 levels (30 KB, well under the frame limit) exhausts the stack. So before
+ * protobuf-c sees a body, this scan walks the protobuf wire format with an explicit stack that
+ * follows only the fields leading to Attribute (Envelope.report -> Report.attributes ->
+ * Attribute.members -> ...) and refuses a body whose Attributes nest deeper than the limit.
+ * Every other message of the schema holds no sub-message or a fixed depth of them (DeviceJoined
+ * -> Endpoint), and unknown fields are kept as opaque bytes by protobuf-c, so this is the only
+ * path along which its recursion can grow.
+ *
+ * The scan reads keys and lengths exactly as protobuf-c does, so it descends wherever protobuf-c
+ * would. Each key is read once, so the cost is linear in the body. */
+
+enum scan_msg { SCAN_OTHER = 0, SCAN_ENVELOPE, SCAN_REPORT, SCAN_ATTRIBUTE };
+
+#define WT_VARINT 0u
+#define WT_FIXED64 1u
+#define WT_LEN 2u
+#define WT_FIXED32 5u
+
+/* What field `field` (length-delimited) of a `parent` message holds, as far as the scan cares. */
+static enum scan_msg scan_child(enum scan_msg parent, uint32_t field) {
+  if (parent == SCAN_ENVELOPE && field == 6)
+    return SCAN_REPORT; /* Envelope.report */
+  if (parent == SCAN_REPORT && field == 5)
+    return SCAN_ATTRIBUTE; /* Report.attributes */
+  if (parent == SCAN_ATTRIBUTE && field == 9)
+    return SCAN_ATTRIBUTE; /* Attribute.members */
+  return SCAN_OTHER;
+}
+
+/* A field key, read as protobuf-c reads it: at most 5 bytes, field number 0 refused. Returns the
+ * bytes used, or 0 when it does not parse. */
+static size_t scan_key(const uint8_t *p, size_t n, uint32_t *field, unsigned *wt) {
+  if (n == 0 || (p[0] & 0xF8) == 0)
+    return 0;
+  uint32_t v = (uint32_t)(p[0] & 0x7F) >> 3;
+  *wt = p[0] & 7u;
+  if (!(p[0] & 0x80)) {
+    *field = v;
+    return 1;
+  }
+  unsigned shift = 4;
+  size_t max = n < 5 ? n : 5;
+  for (size_t i = 1; i < max; i++) {
+    v |= (uint32_t)(p[i] & 0x7F) << shift;
+    if (!(p[i] & 0x80)) {
+      *field = v;
+      return i + 1;
+    }
+    shift += 7;
+  }
+  return 0;
+}
+
+/* A length prefix (at most 5 bytes, at most INT32_MAX, and the data within n). Returns the
+ * prefix size, or 0. */
+static size_t scan_len(const uint8_t *p, size_t n, size_t *len) {
+  uint64_t v = 0;
+  size_t max = n < 5 ? n : 5;
+  for (size_t i = 0; i < max; i++) {
+    v |= (uint64_t)(p[i] & 0x7F) << (7 * i);
+    if (!(p[i] & 0x80)) {
+      if (v > INT32_MAX || v > n - (i + 1))
+        return 0;
+      *len = (size_t)v;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+int sim_hubrpc_check_nesting(const uint8_t *body, size_t len) {
+  /* Envelope, Report, then one entry per Attribute level. */
+  struct {
+    size_t end;
+    enum scan_msg msg;
+    unsigned level; /* Attribute level, 1 for Report.attributes */
+  } st[SIM_HUBRPC_ATTR_DEPTH_MAX + 2];
+  int top = 0;
+  size_t off = 0;
+  st[0].end = len;
+  st[0].msg = SCAN_ENVELOPE;
+  st[0].level = 0;
+  while (top >= 0) {
+    if (off == st[top].end) {
+      top--;
+      continue;
+    }
+    size_t n = st[top].end - off, used, l;
+    uint32_t field;
+    unsigned wt;
+    if (!(used = scan_key(body + off, n, &field, &wt)))
+      return SIM_EMALFORMED;
+    off += used;
+    n -= used;
+    switch (wt) {
+    case WT_VARINT: {
+      size_t i = 0, max = n < 10 ? n : 10;
+      while (i < max && (body[off + i] & 0x80))
+        i++;
+      if (i == max)
+        return SIM_EMALFORMED;
+      off += i + 1;
+      break;
+    }
+    case WT_FIXED64:
+    case WT_FIXED32:
+      l = wt == WT_FIXED64 ? 8 : 4;
+      if (n < l)
+        return SIM_EMALFORMED;
+      off += l;
+      break;
+    case WT_LEN: {
+      if (!(used = scan_len(body + off, n, &l)))
+        return SIM_EMALFORMED;
+      off += used;
+      enum scan_msg child = scan_child(st[top].msg, field);
+      if (child == SCAN_OTHER) {
+        off += l;
+        break;
+      }
+      unsigned level = child != SCAN_ATTRIBUTE         ? 0
+                       : st[top].msg == SCAN_ATTRIBUTE ? st[top].level + 1
+                                                       : 1;
+      if (level > SIM_HUBRPC_ATTR_DEPTH_MAX)
+        return SIM_EMALFORMED;
+      top++;
+      st[top].end = off + l;
+      st[top].msg = child;
+      st[top].level = level;
+      break;
+    }
+    default: /* groups (3, 4) and 6, 7: protobuf-c refuses them too */
+      return SIM_EMALFORMED;
+    }
+  }
+  return 0;
+}
+
 int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_env **out) {
+  if (sim_hubrpc_check_nesting(body, len))
+    return SIM_EMALFORMED;
   sim_env *env = hubrpc__v1__envelope__unpack(NULL, len, body);
   if (!env)
     return SIM_EMALFORMED;
@@ -99,7 +242,7 @@ const char *sim_hubrpc_body_name(Hubrpc__V1__Envelope__BodyCase c) {
 
 int sim_hubrpc_put_error(struct sim_buf *out, Hubrpc__V1__ErrorCode code, const char *reason) {
   char r[SIM_HUBRPC_REASON_MAX + 1];
-  snprintf(r, sizeof(r), "%s", reason ? reason : "");
+  sim_utf8_copy(r, sizeof(r), reason);
   Hubrpc__V1__Error e = HUBRPC__V1__ERROR__INIT;
   e.code = code;
   e.reason = r;

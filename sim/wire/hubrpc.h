@@ -14,6 +14,10 @@
 #define SIM_HUBRPC_MAC_LEN 32u
 #define SIM_HUBRPC_HUB_ID_MAX 64u
 #define SIM_HUBRPC_REASON_MAX 256u
+/* Deepest Attribute nesting a frame may carry (docs/protocol.md 3.4): an Attribute of
+ * Report.attributes is level 1, each of its members level 2, and so on. Real Xiaomi TLV lists
+ * use 2 levels. Attribute is the only recursive message of the schema. */
+#define SIM_HUBRPC_ATTR_DEPTH_MAX 8u
 
 typedef Hubrpc__V1__Envelope sim_env;
 
@@ -21,9 +25,14 @@ typedef Hubrpc__V1__Envelope sim_env;
 int sim_hubrpc_encode(struct sim_buf *out, const sim_env *env);
 
 /* Decodes one frame body. On success *out is a message owned by the caller, freed with
- * sim_hubrpc_free(). SIM_EMALFORMED: not a valid Envelope. SIM_EUNKNOWN_MSG: valid, but no body
- * this version knows. *out is written only on success. */
+ * sim_hubrpc_free(). SIM_EMALFORMED: not a valid Envelope, or Attributes nested deeper than
+ * SIM_HUBRPC_ATTR_DEPTH_MAX (checked before protobuf-c's recursive unpack sees the bytes).
+ * SIM_EUNKNOWN_MSG: valid, but no body this version knows. *out is written only on success. */
 int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_env **out);
+/* The nesting check of sim_hubrpc_decode alone: 0 when no Attribute of body lies deeper than
+ * SIM_HUBRPC_ATTR_DEPTH_MAX, SIM_EMALFORMED when one does or when the bytes on the way there do
+ * not parse as protobuf. Iterative, linear in len; reads nothing outside body[0..len). */
+int sim_hubrpc_check_nesting(const uint8_t *body, size_t len);
 void sim_hubrpc_free(sim_env *env);
 
 /* The ErrorCode that answers a local decode or session error (SIM_E* -> ERROR_*). */
@@ -31,7 +40,9 @@ Hubrpc__V1__ErrorCode sim_hubrpc_error_code(int err);
 /* The name of a body case ("hello", "report"...), for logs and error reasons. */
 const char *sim_hubrpc_body_name(Hubrpc__V1__Envelope__BodyCase c);
 
-/* Appends an Error frame with code and reason (truncated to SIM_HUBRPC_REASON_MAX). */
+/* Appends an Error frame with code and reason. The reason is cut to SIM_HUBRPC_REASON_MAX bytes
+ * at a UTF-8 character boundary, and bytes that are not UTF-8 become '?': Error.reason is a
+ * protobuf string, which runtimes that check UTF-8 (Java, Python) refuse to parse otherwise. */
 int sim_hubrpc_put_error(struct sim_buf *out, Hubrpc__V1__ErrorCode code, const char *reason);
 
 #endif
