@@ -13,7 +13,10 @@
  * Per-device state: every stateful piece (a channel's value, a walk's deviation, a report's last
  * value...) has a byte offset into sim_device.state assigned by the loader; sizes are in the
  * comments below. A model whose state does not fit SIM_DEV_STATE_BYTES is refused at load.
- * Times kept in state are engine milliseconds as uint32 (runs up to 49 days). */
+ * Times kept in state are 32-bit and read relative to the device's clock, so they work for any
+ * run length (devices/generic.c): a deadline ("ms" below) is device milliseconds modulo 2^31,
+ * or, when it is more than ~23 days ahead, device seconds modulo 2^31 with the top bit set; a
+ * time stamp of the past ("stamp") is device milliseconds modulo 2^32. */
 #ifndef DEVICES_CAT_H
 #define DEVICES_CAT_H
 
@@ -45,7 +48,7 @@ enum dev_ch_kind {
   DEV_CH_BATTERY_LOW, /* 1 below the model's low_pct; no state */
   DEV_CH_DEVICE_TEMP, /* chip temperature, degC; no state */
   DEV_CH_POWER_ON,    /* power-on count, incremented on every rejoin (state: uint16) */
-  DEV_CH_TRIGGERS,    /* count of events of the device's event channels (state: uint16) */
+  DEV_CH_TRIGGERS,    /* count of events of the device's event channels (state: uint32) */
   DEV_CH_PARENT,      /* NWK address of the parent (0x0000: the hub); no state */
   DEV_CH_LQI,         /* link quality of the last frame (sim_device.lqi) */
   DEV_CH_UPTIME,      /* seconds since the device joined; no state */
@@ -117,7 +120,7 @@ struct dev_cat_channel {
       double sample_s;
     } meter;
     struct {      /* DEV_CH_ENERGY. off is a double (8 B) of kWh; off_a: last integration (uint32
-                     ms) */
+                     stamp) */
       int16_t of; /* the power channel, W */
       double initial_kwh_max; /* a new device starts in [0, initial_kwh_max] */
     } energy;
@@ -194,7 +197,7 @@ struct dev_cat_attr {
   double change;          /* DEV_REP_CHANGE threshold in channel units (0: any change) */
   double change_pct;      /* or percent of the last reported value, whichever is larger */
   double min_s, max_s;
-  uint16_t off_last; /* DEV_REP_CHANGE: last reported value (float) and time (uint32 ms) at
+  uint16_t off_last; /* DEV_REP_CHANGE: last reported value (float) and time (uint32 stamp) at
                         off_last + 4 */
 };
 

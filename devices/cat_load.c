@@ -1708,7 +1708,7 @@ static int parse_device_temp(struct ld *x, struct dev_cat_model *cm, const yaml_
 /* ---- state layout ------------------------------------------------------------------------- */
 
 /* Offsets into sim_device.state, as documented in cat.h: 8-byte values first, then 4-byte,
- * then 16-bit counters, so no padding is needed between groups. Returns the bytes used. */
+ * then the 16-bit counter, so no padding is needed between groups. Returns the bytes used. */
 static size_t layout(struct dev_cat_model *cm) {
   size_t off = 0;
 #define TAKE(field, n)                                                                             \
@@ -1755,6 +1755,9 @@ static size_t layout(struct dev_cat_model *cm) {
     case DEV_CH_ENERGY:
       TAKE(ch->off_a, 4);
       break;
+    case DEV_CH_TRIGGERS: /* 32 bits: a busy sensor passes 65,535 events within months */
+      TAKE(ch->off, 4);
+      break;
     default:
       break;
     }
@@ -1769,7 +1772,7 @@ static size_t layout(struct dev_cat_model *cm) {
     TAKE(cm->hb.off_next, 4);
   for (uint8_t i = 0; i < cm->n_ch; i++) {
     struct dev_cat_channel *ch = &cm->ch[i];
-    if (ch->kind == DEV_CH_POWER_ON || ch->kind == DEV_CH_TRIGGERS)
+    if (ch->kind == DEV_CH_POWER_ON) /* 16 bits, as the real devices' tag 0x05 */
       TAKE(ch->off, 2);
   }
 #undef TAKE
