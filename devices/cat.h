@@ -28,6 +28,49 @@
 #define DEV_CAT_NAME_MAX 32 /* channel and trigger names, including the NUL */
 #define DEV_CAT_NO_OFF 0xFFFF
 
+/* ---- limits the loader enforces (docs/catalog.md "Limits") ------------------------------- */
+
+/* The largest catalogue file: about a hundred times the largest built-in one. */
+#define DEV_CAT_FILE_MAX (1024 * 1024)
+/* The deepest nesting of mappings and sequences in a file; the format needs 7. */
+#define DEV_CAT_DEPTH_MAX 32
+/* Anchors (&name) one file may define. */
+#define DEV_CAT_ANCHORS_MAX 256
+/* *.yaml files one --catalog directory may hold. */
+#define DEV_CAT_DIR_FILES_MAX 512
+/* Model ids (aliases included) and hub ids in one catalogue: the engine's model registry holds
+ * SIM_MODEL_MAX models. */
+#define DEV_CAT_MODELS_MAX SIM_MODEL_MAX
+#define DEV_CAT_HUBS_MAX 256
+/* genBasic strings as the ZCL specification bounds them: modelIdentifier and
+ * manufacturerName 0..32 bytes, swBuildId 0..16 bytes. */
+#define DEV_CAT_ID_MAX 32
+#define DEV_CAT_SW_BUILD_MAX 16
+/* Strings shown by `hubsim devices` and the dashboards (vendor, vendor_model, category; hub
+ * name, vendor model and firmware) and the description. */
+#define DEV_CAT_LABEL_MAX 32
+#define DEV_CAT_HUB_LABEL_MAX 64
+#define DEV_CAT_DESCRIPTION_MAX 96
+/* What a hub carries of a device in DeviceJoined (sim/fleet/hubdev.c keeps at most 8 endpoints
+ * with at most 32 input and 32 output clusters each). */
+#define DEV_CAT_ENDPOINTS_MAX 8
+#define DEV_CAT_CLUSTERS_MAX 32
+/* The largest magnitude of any number in a file: no quantity of a device model needs more,
+ * integers are exact below it, and every value stays within a float's range. */
+#define DEV_CAT_NUMBER_MAX 1e15
+/* Fixed durations (sample_s, hold_s, blind_s, retrigger_s, reset_s, travel_s, period_s, min_s,
+ * max_s, poll_s): at most 10 days. Means of random gaps (gap_day_s, gap_night_s, length_s,
+ * local_s) may be longer, up to DEV_CAT_MEAN_MAX_S. */
+#define DEV_CAT_DURATION_MAX_S 864000.0
+#define DEV_CAT_MEAN_MAX_S 3.15e9 /* about a century */
+/* Command latency (latency_ms): at most 10 minutes. */
+#define DEV_CAT_LATENCY_MAX_MS 600000.0
+/* Battery voltages (fresh_mv, empty_mv, percent_mv), millivolts. */
+#define DEV_CAT_BATTERY_MAX_MV 100000.0
+/* The longest chain of channels read through one another (derive operands, an energy channel's
+ * power, device_temp's power), the channel itself included. */
+#define DEV_CAT_READ_DEPTH 8
+
 /* ---- channels: the named quantities of a device ------------------------------------------ */
 
 enum dev_ch_kind {
@@ -325,14 +368,24 @@ struct dev_cat_error {
 /* Creates an empty catalogue. NULL on out of memory. */
 struct dev_cat *dev_cat_new(void);
 
-/* Adds the models and hubs of one catalogue file given as text (name is used in errors).
- * 0, or SIM_EINVAL with *err filled (syntax error, unknown key, bad value, duplicate model id,
- * state too large...). On error the catalogue is unchanged. */
+/* Adds the models and hubs of one catalogue file given as text (name is used in errors): the
+ * entry point for files read elsewhere, built-in files and fuzzing. text need not end in a NUL;
+ * len is at most DEV_CAT_FILE_MAX. 0, or SIM_EINVAL with *err filled (syntax error, nesting too
+ * deep, unknown key, bad value, duplicate model id, state too large...), SIM_ENOMEM. On error
+ * the catalogue is unchanged. Time and memory are linear in len. */
 int dev_cat_add_text(struct dev_cat *c, const char *name, const char *text, size_t len,
                      struct dev_cat_error *err);
 
-/* Adds every *.yaml file of dir, in name order. 0, SIM_EINVAL (*err filled), SIM_ENOTFOUND
- * (dir cannot be read; *err filled). */
+/* Adds one catalogue file. path must name a regular file (a symbolic link to one is followed)
+ * of at most DEV_CAT_FILE_MAX bytes; anything else (a directory, a FIFO, a device, a socket) is
+ * refused without being read, with *err naming the path and what it is. Never blocks on the
+ * path: it is opened non-blocking and read with a bounded read. 0, SIM_EINVAL (*err filled),
+ * SIM_ENOMEM. */
+int dev_cat_add_file(struct dev_cat *c, const char *path, struct dev_cat_error *err);
+
+/* Adds every *.yaml file of dir (at most DEV_CAT_DIR_FILES_MAX), in name order, each as
+ * dev_cat_add_file() does. 0, SIM_EINVAL (*err filled), SIM_ENOTFOUND (dir cannot be read;
+ * *err filled), SIM_ENOMEM. */
 int dev_cat_add_dir(struct dev_cat *c, const char *dir, struct dev_cat_error *err);
 
 /* Adds the catalogue files built into the binary (devices/catalog/ at build time). */

@@ -121,12 +121,12 @@ static void set_d(struct sim_device *d, uint16_t off, double v) {
 typedef uint64_t dev_ms_t;
 
 #define T_S_FLAG 0x80000000u
-#define T_SPAN 0x80000000u       /* 2^31: the range of both deadline forms */
-#define T_LATE_MS (1u << 27)     /* a deadline read this long after it (~37 h) is still past */
-#define T_LATE_S (1u << 17)      /* the same in seconds */
+#define T_SPAN 0x80000000u   /* 2^31: the range of both deadline forms */
+#define T_LATE_MS (1u << 27) /* a deadline read this long after it (~37 h) is still past */
+#define T_LATE_S (1u << 17)  /* the same in seconds */
 #define T_MS_AHEAD (T_SPAN - T_LATE_MS - 1)
 #define T_S_AHEAD (T_SPAN - T_LATE_S - 1)
-#define T_AGE_MAX (1u << 30)     /* ~12.4 days, above every duration the loader accepts */
+#define T_AGE_MAX (1u << 30) /* ~12.4 days, above every duration the loader accepts */
 #define T_KEEP_MS (1u << 30)
 
 static dev_ms_t ms_of(sim_time_t t) {

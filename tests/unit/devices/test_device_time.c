@@ -53,8 +53,8 @@ static int day_of(const struct drv *d, sim_time_t t) {
   return k < MAX_DAYS ? (int)k : -1;
 }
 
-static int drv_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
-                    const uint8_t *zcl, size_t len) {
+static int drv_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster, const uint8_t *zcl,
+                    size_t len) {
   struct drv *d = (struct drv *)env;
   (void)endpoint;
   int k = day_of(d, env->due);
