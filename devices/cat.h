@@ -372,7 +372,7 @@ struct dev_cat *dev_cat_new(void);
  * entry point for files read elsewhere, built-in files and fuzzing. text need not end in a NUL;
  * len is at most DEV_CAT_FILE_MAX. 0, or SIM_EINVAL with *err filled (syntax error, nesting too
  * deep, unknown key, bad value, duplicate model id, state too large...), SIM_ENOMEM. On error
- * the catalogue is unchanged. Time and memory are linear in len. */
+ * the catalogue is unchanged. Time and memory grow no faster than len. */
 int dev_cat_add_text(struct dev_cat *c, const char *name, const char *text, size_t len,
                      struct dev_cat_error *err);
 
