@@ -13,7 +13,10 @@
  * Per-device state: every stateful piece (a channel's value, a walk's deviation, a report's last
  * value...) has a byte offset into sim_device.state assigned by the loader; sizes are in the
  * comments below. A model whose state does not fit SIM_DEV_STATE_BYTES is refused at load.
- * Times kept in state are engine milliseconds as uint32 (runs up to 49 days). */
+ * Times kept in state are 32-bit and read relative to the device's clock, so they work for any
+ * run length (devices/generic.c): a deadline ("ms" below) is device milliseconds modulo 2^31,
+ * or, when it is more than ~23 days ahead, device seconds modulo 2^31 with the top bit set; a
+ * time stamp of the past ("stamp") is device milliseconds modulo 2^32. */
 #ifndef DEVICES_CAT_H
 #define DEVICES_CAT_H
 
@@ -24,6 +27,49 @@
 
 #define DEV_CAT_NAME_MAX 32 /* channel and trigger names, including the NUL */
 #define DEV_CAT_NO_OFF 0xFFFF
+
+/* ---- limits the loader enforces (docs/catalog.md "Limits") ------------------------------- */
+
+/* The largest catalogue file: about a hundred times the largest built-in one. */
+#define DEV_CAT_FILE_MAX (1024 * 1024)
+/* The deepest nesting of mappings and sequences in a file; the format needs 7. */
+#define DEV_CAT_DEPTH_MAX 32
+/* Anchors (&name) one file may define. */
+#define DEV_CAT_ANCHORS_MAX 256
+/* *.yaml files one --catalog directory may hold. */
+#define DEV_CAT_DIR_FILES_MAX 512
+/* Model ids (aliases included) and hub ids in one catalogue: the engine's model registry holds
+ * SIM_MODEL_MAX models. */
+#define DEV_CAT_MODELS_MAX SIM_MODEL_MAX
+#define DEV_CAT_HUBS_MAX 256
+/* genBasic strings as the ZCL specification bounds them: modelIdentifier and
+ * manufacturerName 0..32 bytes, swBuildId 0..16 bytes. */
+#define DEV_CAT_ID_MAX 32
+#define DEV_CAT_SW_BUILD_MAX 16
+/* Strings shown by `hubsim devices` and the dashboards (vendor, vendor_model, category; hub
+ * name, vendor model and firmware) and the description. */
+#define DEV_CAT_LABEL_MAX 32
+#define DEV_CAT_HUB_LABEL_MAX 64
+#define DEV_CAT_DESCRIPTION_MAX 96
+/* What a hub carries of a device in DeviceJoined (sim/fleet/hubdev.c keeps at most 8 endpoints
+ * with at most 32 input and 32 output clusters each). */
+#define DEV_CAT_ENDPOINTS_MAX 8
+#define DEV_CAT_CLUSTERS_MAX 32
+/* The largest magnitude of any number in a file: no quantity of a device model needs more,
+ * integers are exact below it, and every value stays within a float's range. */
+#define DEV_CAT_NUMBER_MAX 1e15
+/* Fixed durations (sample_s, hold_s, blind_s, retrigger_s, reset_s, travel_s, period_s, min_s,
+ * max_s, poll_s): at most 10 days. Means of random gaps (gap_day_s, gap_night_s, length_s,
+ * local_s) may be longer, up to DEV_CAT_MEAN_MAX_S. */
+#define DEV_CAT_DURATION_MAX_S 864000.0
+#define DEV_CAT_MEAN_MAX_S 3.15e9 /* about a century */
+/* Command latency (latency_ms): at most 10 minutes. */
+#define DEV_CAT_LATENCY_MAX_MS 600000.0
+/* Battery voltages (fresh_mv, empty_mv, percent_mv), millivolts. */
+#define DEV_CAT_BATTERY_MAX_MV 100000.0
+/* The longest chain of channels read through one another (derive operands, an energy channel's
+ * power, device_temp's power), the channel itself included. */
+#define DEV_CAT_READ_DEPTH 8
 
 /* ---- channels: the named quantities of a device ------------------------------------------ */
 
@@ -45,7 +91,7 @@ enum dev_ch_kind {
   DEV_CH_BATTERY_LOW, /* 1 below the model's low_pct; no state */
   DEV_CH_DEVICE_TEMP, /* chip temperature, degC; no state */
   DEV_CH_POWER_ON,    /* power-on count, incremented on every rejoin (state: uint16) */
-  DEV_CH_TRIGGERS,    /* count of events of the device's event channels (state: uint16) */
+  DEV_CH_TRIGGERS,    /* count of events of the device's event channels (state: uint32) */
   DEV_CH_PARENT,      /* NWK address of the parent (0x0000: the hub); no state */
   DEV_CH_LQI,         /* link quality of the last frame (sim_device.lqi) */
   DEV_CH_UPTIME,      /* seconds since the device joined; no state */
@@ -117,7 +163,7 @@ struct dev_cat_channel {
       double sample_s;
     } meter;
     struct {      /* DEV_CH_ENERGY. off is a double (8 B) of kWh; off_a: last integration (uint32
-                     ms) */
+                     stamp) */
       int16_t of; /* the power channel, W */
       double initial_kwh_max; /* a new device starts in [0, initial_kwh_max] */
     } energy;
@@ -194,7 +240,7 @@ struct dev_cat_attr {
   double change;          /* DEV_REP_CHANGE threshold in channel units (0: any change) */
   double change_pct;      /* or percent of the last reported value, whichever is larger */
   double min_s, max_s;
-  uint16_t off_last; /* DEV_REP_CHANGE: last reported value (float) and time (uint32 ms) at
+  uint16_t off_last; /* DEV_REP_CHANGE: last reported value (float) and time (uint32 stamp) at
                         off_last + 4 */
 };
 
@@ -322,14 +368,24 @@ struct dev_cat_error {
 /* Creates an empty catalogue. NULL on out of memory. */
 struct dev_cat *dev_cat_new(void);
 
-/* Adds the models and hubs of one catalogue file given as text (name is used in errors).
- * 0, or SIM_EINVAL with *err filled (syntax error, unknown key, bad value, duplicate model id,
- * state too large...). On error the catalogue is unchanged. */
+/* Adds the models and hubs of one catalogue file given as text (name is used in errors): the
+ * entry point for files read elsewhere, built-in files and fuzzing. text need not end in a NUL;
+ * len is at most DEV_CAT_FILE_MAX. 0, or SIM_EINVAL with *err filled (syntax error, nesting too
+ * deep, unknown key, bad value, duplicate model id, state too large...), SIM_ENOMEM. On error
+ * the catalogue is unchanged. Time and memory grow no faster than len. */
 int dev_cat_add_text(struct dev_cat *c, const char *name, const char *text, size_t len,
                      struct dev_cat_error *err);
 
-/* Adds every *.yaml file of dir, in name order. 0, SIM_EINVAL (*err filled), SIM_ENOTFOUND
- * (dir cannot be read; *err filled). */
+/* Adds one catalogue file. path must name a regular file (a symbolic link to one is followed)
+ * of at most DEV_CAT_FILE_MAX bytes; anything else (a directory, a FIFO, a device, a socket) is
+ * refused without being read, with *err naming the path and what it is. Never blocks on the
+ * path: it is opened non-blocking and read with a bounded read. 0, SIM_EINVAL (*err filled),
+ * SIM_ENOMEM. */
+int dev_cat_add_file(struct dev_cat *c, const char *path, struct dev_cat_error *err);
+
+/* Adds every *.yaml file of dir (at most DEV_CAT_DIR_FILES_MAX), in name order, each as
+ * dev_cat_add_file() does. 0, SIM_EINVAL (*err filled), SIM_ENOTFOUND (dir cannot be read;
+ * *err filled), SIM_ENOMEM. */
 int dev_cat_add_dir(struct dev_cat *c, const char *dir, struct dev_cat_error *err);
 
 /* Adds the catalogue files built into the binary (devices/catalog/ at build time). */

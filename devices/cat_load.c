@@ -1,10 +1,16 @@
 /* The catalogue loader: the YAML files of devices/catalog/ (docs/catalog.md) into the tables of
  * cat.h.
  *
- * A file is parsed with libyaml's document API, so every node keeps its line and an error can
- * name FILE:LINE and the key path (`attributes[2].type`). Everything a file produces is built in
- * a private arena and list, and joined to the catalogue only when the whole file is valid: a
- * failed load leaves the catalogue as it was.
+ * A file is read with a bounded read (regular files only, DEV_CAT_FILE_MAX bytes at most) and
+ * parsed with libyaml's event API into a libyaml document whose nesting is bounded while it is
+ * built (compose()), so every node keeps its line and an error can name FILE:LINE and the key
+ * path (`attributes[2].type`). Everything a file produces is built in a private arena and list,
+ * and joined to the catalogue only when the whole file is valid: a failed load leaves the
+ * catalogue as it was.
+ *
+ * Every string, number and count is checked against what the rest of hubsim can carry (the
+ * limits of cat.h), so that a file that loads never has a piece silently cut, clamped or
+ * dropped later. No step is quadratic in the file: lists are bounded before they are searched.
  *
  * Each model's per-device state is laid out here, once, so the behaviour engine (generic.c) only
  * reads offsets: 8-byte values first (energy), then 4-byte ones, then the 16-bit counters. */
@@ -13,14 +19,21 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "devices/xiaomi.h"
+#include "devices/zcl_enc.h"
 #include "sim/core/err.h"
+#include "sim/wire/zcl.h"
 
 /* The generated cat_builtin.c (devices/cat_embed.cmake): file i of the built-in catalogue, or
  * NULL past the last one. */
@@ -223,7 +236,9 @@ static int require(struct ld *x, const yaml_node_t *map, const char *key, yaml_n
 
 /* ---- scalars ------------------------------------------------------------------------------ */
 
-/* A number: decimal (integer, fraction, exponent) or 0x hexadecimal, with an optional sign. */
+/* A number: decimal (integer, fraction, exponent) or 0x hexadecimal, with an optional sign.
+ * 0, -1 (not a number) or NUM_TOO_BIG (beyond DEV_CAT_NUMBER_MAX in magnitude). */
+#define NUM_TOO_BIG (-2)
 static int parse_number(const char *s, double *out) {
   size_t len = strlen(s);
   if (len == 0 || len > 63)
@@ -239,6 +254,8 @@ static int parse_number(const char *s, double *out) {
       if (!isxdigit((unsigned char)*q))
         return -1;
     unsigned long long v = strtoull(p + 2, NULL, 16);
+    if ((double)v > DEV_CAT_NUMBER_MAX)
+      return NUM_TOO_BIG;
     *out = neg ? -(double)v : (double)v;
     return 0;
   }
@@ -265,8 +282,8 @@ static int parse_number(const char *s, double *out) {
   if (*q)
     return -1;
   double v = strtod(s, NULL);
-  if (!isfinite(v))
-    return -1;
+  if (!(fabs(v) <= DEV_CAT_NUMBER_MAX))
+    return NUM_TOO_BIG; /* inf from an exponent such as 1e999 included */
   *out = v;
   return 0;
 }
@@ -274,7 +291,11 @@ static int parse_number(const char *s, double *out) {
 static int num(struct ld *x, const yaml_node_t *n, double *out) {
   if (!is_scalar(n))
     return fail(x, n, "expected a number");
-  if (parse_number(sc(n), out) != 0)
+  int r = parse_number(sc(n), out);
+  if (r == NUM_TOO_BIG)
+    return fail(x, n, "%s is beyond %g, the largest number a catalogue takes", sc(n),
+                DEV_CAT_NUMBER_MAX);
+  if (r != 0)
     return fail(x, n, "expected a number, got \"%s\"", sc(n));
   return 0;
 }
@@ -319,6 +340,33 @@ static int key_pos(struct ld *x, const yaml_node_t *map, const char *key, int re
     pop(x, o);
   }
   return r;
+}
+
+/* Fails unless v, read under key, is at most max; unit names max's unit in the message. */
+static int at_most(struct ld *x, const yaml_node_t *map, const char *key, double v, double max,
+                   const char *unit) {
+  if (v <= max)
+    return 0;
+  size_t o = push_key(x, key);
+  int r = fail(x, get(x, map, key), "%.15g is more than %.15g %s", v, max, unit);
+  pop(x, o);
+  return r;
+}
+
+/* A fixed duration in seconds: 0..DEV_CAT_DURATION_MAX_S. */
+static int key_dur(struct ld *x, const yaml_node_t *map, const char *key, int req, double def,
+                   double *out) {
+  int r = key_pos(x, map, key, req, def, out);
+  return r ? r
+           : at_most(x, map, key, *out, DEV_CAT_DURATION_MAX_S,
+                     "s (10 days, the longest duration)");
+}
+
+/* The mean of a random (exponential) gap in seconds: 0..DEV_CAT_MEAN_MAX_S. */
+static int key_mean(struct ld *x, const yaml_node_t *map, const char *key, int req, double def,
+                    double *out) {
+  int r = key_pos(x, map, key, req, def, out);
+  return r ? r : at_most(x, map, key, *out, DEV_CAT_MEAN_MAX_S, "s (about a century)");
 }
 
 static int key_int(struct ld *x, const yaml_node_t *map, const char *key, int req, double def,
@@ -377,9 +425,44 @@ static int key_bool(struct ld *x, const yaml_node_t *map, const char *key, int r
   return r;
 }
 
-/* A string, copied into the arena; max: longest allowed length (0: any). */
+/* The first bytes of s for a message, cut at a character boundary, with "..." when cut. */
+static const char *clip(const char *s, char buf[48]) {
+  size_t n = strlen(s);
+  if (n <= 40)
+    return s;
+  n = 32;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  snprintf(buf, 48, "%.*s...", (int)n, s);
+  return buf;
+}
+
+/* Checks a string scalar: not empty, no NUL or other control character (it would cut or
+ * garble every line it is printed on), at most max bytes. why says where the limit comes from
+ * (may be NULL). The path must name the key. */
+static int check_str(struct ld *x, const yaml_node_t *v, size_t max, const char *why) {
+  char cb[48];
+  if (!is_scalar(v))
+    return fail(x, v, "expected a string");
+  size_t len = v->data.scalar.length;
+  if (len == 0)
+    return fail(x, v, "must not be empty");
+  if (strlen(sc(v)) != len)
+    return fail(x, v, "contains a NUL byte");
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)sc(v)[i];
+    if (ch < 0x20 || ch == 0x7F) /* not echoed: it would garble the message too */
+      return fail(x, v, "contains a control character (byte 0x%02X at offset %zu)", ch, i);
+  }
+  if (len > max)
+    return fail(x, v, "\"%s\" is %zu bytes long, more than the %zu allowed%s%s", clip(sc(v), cb),
+                len, max, why ? " " : "", why ? why : "");
+  return 0;
+}
+
+/* A string, copied into the arena; max: longest allowed length in bytes, why: see check_str. */
 static int key_str(struct ld *x, const yaml_node_t *map, const char *key, int req, size_t max,
-                   const char **out) {
+                   const char *why, const char **out) {
   yaml_node_t *v = get(x, map, key);
   if (!v) {
     if (req)
@@ -388,16 +471,8 @@ static int key_str(struct ld *x, const yaml_node_t *map, const char *key, int re
     return 0;
   }
   size_t o = push_key(x, key);
-  int r = 0;
-  if (!is_scalar(v))
-    r = fail(x, v, "expected a string");
-  else if (v->data.scalar.length == 0)
-    r = fail(x, v, "must not be empty");
-  else if (strlen(sc(v)) != v->data.scalar.length)
-    r = fail(x, v, "contains a NUL byte");
-  else if (max && v->data.scalar.length > max)
-    r = fail(x, v, "\"%s\" is longer than %zu characters", sc(v), max);
-  else if (!(*out = ar_strdup(x, sc(v))))
+  int r = check_str(x, v, max, why);
+  if (!r && !(*out = ar_strdup(x, sc(v))))
     r = fail_oom(x);
   pop(x, o);
   return r;
@@ -620,8 +695,11 @@ static int key_operand(struct ld *x, const struct dev_cat_model *cm, const yaml_
   size_t o = push_key(x, key);
   out->ch = -1;
   out->k = 0;
-  if (is_scalar(v) && parse_number(sc(v), &out->k) == 0)
+  int pn = is_scalar(v) ? parse_number(sc(v), &out->k) : -1;
+  if (pn == 0)
     r = 0;
+  else if (pn == NUM_TOO_BIG)
+    r = num(x, v, &out->k);
   else
     r = chref(x, cm, v, &out->ch);
   pop(x, o);
@@ -655,11 +733,13 @@ static int parse_day_h(struct ld *x, const yaml_node_t *m, double *start, double
   return 0;
 }
 
+/* A sampling period: the device clock counts milliseconds, so at least 0.001 s. */
 static int parse_sample(struct ld *x, const yaml_node_t *m, double *out) {
-  int r = key_num(x, m, "sample_s", 1, 0, out);
-  if (!r && *out <= 0) {
+  int r = key_dur(x, m, "sample_s", 1, 0, out);
+  if (!r && *out < 0.001) {
     size_t o = push_key(x, "sample_s");
-    r = fail(x, get(x, m, "sample_s"), "must be positive");
+    r = fail(x, get(x, m, "sample_s"),
+             *out <= 0 ? "must be positive" : "must be at least 0.001 (one millisecond)");
     pop(x, o);
   }
   return r;
@@ -723,13 +803,13 @@ static int parse_channel(struct ld *x, struct dev_cat_model *cm, struct dev_cat_
                                        "reset_s",   "reset",       "reset_event", NULL};
     if ((r = check_map(x, m, keys)))
       return r;
-    if ((r = key_pos(x, m, "gap_day_s", 1, 0, &ch->p.bursts.gap_day_s)) ||
-        (r = key_pos(x, m, "gap_night_s", 1, 0, &ch->p.bursts.gap_night_s)) ||
+    if ((r = key_mean(x, m, "gap_day_s", 1, 0, &ch->p.bursts.gap_day_s)) ||
+        (r = key_mean(x, m, "gap_night_s", 1, 0, &ch->p.bursts.gap_night_s)) ||
         (r = parse_day_h(x, m, &ch->p.bursts.day_start_h, &ch->p.bursts.day_end_h)) ||
-        (r = key_pos(x, m, "length_s", 1, 0, &ch->p.bursts.length_s)) ||
-        (r = key_pos(x, m, "blind_s", 1, 0, &ch->p.bursts.blind_s)) ||
-        (r = key_pos(x, m, "retrigger_s", 1, 0, &ch->p.bursts.retrigger_s)) ||
-        (r = key_pos(x, m, "reset_s", 0, 0, &ch->p.bursts.reset_s)) ||
+        (r = key_mean(x, m, "length_s", 1, 0, &ch->p.bursts.length_s)) ||
+        (r = key_dur(x, m, "blind_s", 1, 0, &ch->p.bursts.blind_s)) ||
+        (r = key_dur(x, m, "retrigger_s", 1, 0, &ch->p.bursts.retrigger_s)) ||
+        (r = key_dur(x, m, "reset_s", 0, 0, &ch->p.bursts.reset_s)) ||
         (r = key_num(x, m, "reset", 0, 0, &ch->p.bursts.reset)) ||
         (r = key_bool(x, m, "reset_event", 0, 0, &ch->p.bursts.reset_event)))
       return r;
@@ -790,10 +870,12 @@ static int parse_channel(struct ld *x, struct dev_cat_model *cm, struct dev_cat_
       return r;
     if ((r = key_num(x, m, "idle", 1, 0, &ch->p.two.idle)) ||
         (r = key_num(x, m, "active", 1, 0, &ch->p.two.active)) ||
-        (r = key_pos(x, m, "gap_day_s", 1, 0, &ch->p.two.gap_day_s)) ||
-        (r = key_pos(x, m, "gap_night_s", 1, 0, &ch->p.two.gap_night_s)) ||
+        (r = key_mean(x, m, "gap_day_s", 1, 0, &ch->p.two.gap_day_s)) ||
+        (r = key_mean(x, m, "gap_night_s", 1, 0, &ch->p.two.gap_night_s)) ||
         (r = parse_day_h(x, m, &ch->p.two.day_start_h, &ch->p.two.day_end_h)) ||
-        (r = key_pair(x, m, "hold_s", 1, 0, 0, hold)))
+        (r = key_pair(x, m, "hold_s", 1, 0, 0, hold)) ||
+        (r = at_most(x, m, "hold_s", hold[1], DEV_CAT_DURATION_MAX_S,
+                     "s (10 days, the longest duration)")))
       return r;
     if (ch->p.two.gap_day_s <= 0 || ch->p.two.gap_night_s <= 0)
       return fail(x, m, "gap_day_s and gap_night_s must be positive");
@@ -815,8 +897,8 @@ static int parse_channel(struct ld *x, struct dev_cat_model *cm, struct dev_cat_
     if ((r = key_num(x, m, "min", 1, 0, &ch->p.act.min)) ||
         (r = key_num(x, m, "max", 1, 0, &ch->p.act.max)) ||
         (r = key_num(x, m, "initial", 1, 0, &ch->p.act.initial)) ||
-        (r = key_pos(x, m, "travel_s", 0, 0, &ch->p.act.travel_s)) ||
-        (r = key_pos(x, m, "local_s", 0, 0, &ch->p.act.local_s)) ||
+        (r = key_dur(x, m, "travel_s", 0, 0, &ch->p.act.travel_s)) ||
+        (r = key_mean(x, m, "local_s", 0, 0, &ch->p.act.local_s)) ||
         (r = key_pos(x, m, "step", 0, 0, &ch->p.act.step)))
       return r;
     if (ch->p.act.min > ch->p.act.max)
@@ -1017,19 +1099,74 @@ out:
   return r;
 }
 
-/* A derive whose operands lead back to itself would recurse forever when read. */
-static int derive_cycle(const struct dev_cat_model *cm, int start, int at, int depth) {
-  if (depth > cm->n_ch)
-    return 1;
-  const struct dev_cat_channel *ch = &cm->ch[at];
-  if (ch->kind != DEV_CH_DERIVE)
-    return 0;
-  const struct dev_cat_operand *ops[2] = {&ch->p.derive.a, &ch->p.derive.b};
-  for (int i = 0; i < 2; i++) {
-    if (ops[i]->ch < 0)
+/* The channels whose values reading channel ch reads (generic.c value_at): a derive's
+ * operands, an energy channel's power, the chip temperature's power. Returns their count. */
+static int reads_of(const struct dev_cat_model *cm, int ch, int out[2]) {
+  const struct dev_cat_channel *c = &cm->ch[ch];
+  int n = 0;
+  switch (c->kind) {
+  case DEV_CH_DERIVE:
+    if (c->p.derive.a.ch >= 0)
+      out[n++] = c->p.derive.a.ch;
+    if (c->p.derive.b.ch >= 0)
+      out[n++] = c->p.derive.b.ch;
+    break;
+  case DEV_CH_ENERGY:
+    out[n++] = c->p.energy.of;
+    break;
+  case DEV_CH_DEVICE_TEMP:
+    if (cm->device_temp_power >= 0)
+      out[n++] = cm->device_temp_power;
+    break;
+  default:
+    break;
+  }
+  return n;
+}
+
+/* Depth-first search with memory (state 0 new, 1 on the current path, 2 done; len[] the
+ * longest chain from a done channel), so the work is linear in the channels however the reads
+ * are shared. Returns the longest chain starting at ch, or -1 - k when channel k lies on a
+ * cycle. The recursion is at most n_ch deep (each level puts a new channel on the path), and
+ * n_ch <= 255. */
+static int read_chain(const struct dev_cat_model *cm, int ch, uint8_t *state, uint8_t *len) {
+  if (state[ch] == 1)
+    return -1 - ch;
+  if (state[ch] == 2)
+    return len[ch];
+  state[ch] = 1;
+  int deps[2], n = reads_of(cm, ch, deps), best = 1;
+  for (int i = 0; i < n; i++) {
+    int r = read_chain(cm, deps[i], state, len);
+    if (r < 0)
+      return r;
+    if (r + 1 > best)
+      best = r + 1 > 255 ? 255 : r + 1;
+  }
+  state[ch] = 2;
+  len[ch] = (uint8_t)best;
+  return best;
+}
+
+/* Reading a channel must end, and within the engine's bound on nested reads
+ * (DEV_CAT_READ_DEPTH), so that no value is cut short at run time. */
+static int check_reads(struct ld *x, const struct dev_cat_model *cm, const yaml_node_t *model) {
+  uint8_t state[256] = {0}, len[256] = {0};
+  for (int i = 0; i < cm->n_ch; i++) {
+    int r = read_chain(cm, i, state, len);
+    if (r >= 0 && r <= DEV_CAT_READ_DEPTH)
       continue;
-    if (ops[i]->ch == start || derive_cycle(cm, start, ops[i]->ch, depth + 1))
-      return 1;
+    size_t o = push_key(x, "channels");
+    if (r < 0)
+      r = fail(x, get(x, model, "channels"), "%s channel \"%s\" depends on itself",
+               kind_name(cm->ch[-1 - r].kind), cm->ch[-1 - r].name);
+    else
+      r = fail(x, get(x, model, "channels"),
+               "channel \"%s\" reads a chain of %d channels (derive, energy, device_temp), more "
+               "than %d",
+               cm->ch[i].name, r, DEV_CAT_READ_DEPTH);
+    pop(x, o);
+    return r;
   }
   return 0;
 }
@@ -1219,8 +1356,8 @@ static int parse_report(struct ld *x, const struct dev_cat_model *cm, const yaml
     a->report = DEV_REP_CHANGE;
     if ((r = check_map(x, rep, keys)) || (r = key_pos(x, rep, "change", 0, 0, &a->change)) ||
         (r = key_pos(x, rep, "change_pct", 0, 0, &a->change_pct)) ||
-        (r = key_pos(x, rep, "min_s", 0, 0, &a->min_s)) ||
-        (r = key_pos(x, rep, "max_s", 0, 0, &a->max_s)))
+        (r = key_dur(x, rep, "min_s", 0, 0, &a->min_s)) ||
+        (r = key_dur(x, rep, "max_s", 0, 0, &a->max_s)))
       goto out;
     if (a->max_s > 0 && a->min_s > a->max_s)
       r = fail(x, rep, "min_s must not be above max_s");
@@ -1247,11 +1384,12 @@ static int parse_attr(struct ld *x, struct dev_cat_model *cm, struct dev_cat_att
   static const char *const as_names[] = {"", "zone_status_change", NULL};
   int r, as;
   const char *name, *unit;
-  if ((r = check_map(x, m, keys)) || (r = key_str(x, m, "name", 1, DEV_CAT_NAME_MAX - 1, &name)) ||
+  if ((r = check_map(x, m, keys)) ||
+      (r = key_str(x, m, "name", 1, DEV_CAT_NAME_MAX - 1, NULL, &name)) ||
       (r = key_ep(x, cm, m, 1, &a->ep)) || (r = key_u16(x, m, "cluster", 1, 0, &a->cluster)) ||
       (r = key_u16(x, m, "attr", 1, 0, &a->attr)) || (r = key_type(x, m, "type", 0, &a->v.type)) ||
       (r = key_u16(x, m, "mfr", 0, 0, &a->mfr)) ||
-      (r = key_str(x, m, "unit", 0, sizeof(a->unit) - 1, &unit)) ||
+      (r = key_str(x, m, "unit", 0, sizeof(a->unit) - 1, NULL, &unit)) ||
       (r = parse_value(x, cm, m, &a->v, 0)) || (r = parse_report(x, cm, m, a)) ||
       (r = key_bool(x, m, "on_join", 0, 0, &a->on_join)) ||
       (r = key_enum(x, m, "as", 0, 0, as_names, &as)) ||
@@ -1275,6 +1413,8 @@ static int parse_attr(struct ld *x, struct dev_cat_model *cm, struct dev_cat_att
       return fail(x, get(x, m, "writable"), "writable: the value must be an actuator channel");
     if (type_is_string(a->v.type))
       return fail(x, get(x, m, "writable"), "writable: not for string types");
+    if (a->v.encode == DEV_ENC_LINEAR && a->v.scale == 0)
+      return fail(x, get(x, m, "scale"), "scale: 0 cannot be undone for a write (writable)");
   }
   return 0;
 }
@@ -1321,6 +1461,14 @@ out:
 
 /* ---- heartbeat ---------------------------------------------------------------------------- */
 
+/* Bytes of the heartbeat's attribute record: attr id, type, length byte and its TLVs. */
+static size_t hb_record_bytes(const struct dev_cat_heartbeat *hb) {
+  size_t n = 4;
+  for (uint8_t i = 0; i < hb->n_tags; i++)
+    n += 2 + (size_t)sim_zcl_type_size(hb->tags[i].v.type);
+  return n;
+}
+
 static int parse_heartbeat(struct ld *x, struct dev_cat_model *cm, const yaml_node_t *model) {
   static const char *const keys[] = {"format", "period_s", "tags", "length_adjust", NULL};
   static const char *const tag_keys[] = {"tag",    "type",   "value", "scale",
@@ -1337,6 +1485,9 @@ static int parse_heartbeat(struct ld *x, struct dev_cat_model *cm, const yaml_no
       (r = key_int(x, hb, "length_adjust", 0, 0, -1, 1, &adjust)))
     goto out;
   cm->hb.length_adjust = (int8_t)adjust;
+  if ((r = at_most(x, hb, "period_s", period[1], DEV_CAT_DURATION_MAX_S,
+                   "s (10 days, the longest duration)")))
+    goto out;
   if (period[0] <= 0) {
     size_t o2 = push_key(x, "period_s");
     r = fail(x, get(x, hb, "period_s"), "must be positive");
@@ -1378,6 +1529,12 @@ static int parse_heartbeat(struct ld *x, struct dev_cat_model *cm, const yaml_no
       goto out;
     }
   }
+  /* The record goes out in one frame with the Xiaomi header (5 bytes); one that does not fit
+   * would never be sent. */
+  size_t bytes = 5 + hb_record_bytes(&cm->hb);
+  if (bytes > DEV_ZCL_FRAME_MAX)
+    r = fail(x, tags, "the heartbeat frame would take %zu bytes, more than the %d of a ZCL frame",
+             bytes, DEV_ZCL_FRAME_MAX);
   pop(x, o2);
 out:
   pop(x, o);
@@ -1493,7 +1650,8 @@ static int parse_triggers(struct ld *x, struct dev_cat_model *cm, const yaml_nod
     size_t o2 = push_idx(x, i);
     const char *name;
     int act;
-    if ((r = check_map(x, m, keys)) || (r = key_str(x, m, "name", 1, 0, &name)))
+    if ((r = check_map(x, m, keys)) ||
+        (r = key_str(x, m, "name", 1, DEV_CAT_NAME_MAX - 1, NULL, &name)))
       goto item;
     {
       size_t o3 = push_key(x, "name");
@@ -1558,8 +1716,9 @@ static int cluster_list(struct ld *x, const yaml_node_t *m, const char *key, con
     return 0;
   int r = 0;
   size_t o = push_key(x, key);
-  if (!is_seq(v) || seq_len(v) > 255) {
-    r = fail(x, v, "expected a list of cluster ids");
+  if (!is_seq(v) || seq_len(v) > DEV_CAT_CLUSTERS_MAX) {
+    r = fail(x, v, "expected a list of at most %d cluster ids (what DeviceJoined carries)",
+             DEV_CAT_CLUSTERS_MAX);
     goto out;
   }
   *n = (uint8_t)seq_len(v);
@@ -1583,6 +1742,19 @@ out:
   return r;
 }
 
+/* Zigbee application endpoints are 1..240; 242 is the Green Power proxy endpoint real Zigbee
+ * 3.0 devices announce. 241 and 243..254 are reserved, 0 is the device object, 255 broadcast. */
+static int ep_id(struct ld *x, const yaml_node_t *m, double id) {
+  if (id != 241)
+    return 0;
+  size_t o = push_key(x, "id");
+  int r = fail(x, get(x, m, "id"),
+               "241 is reserved (application endpoints are 1..240, 242 is "
+               "Green Power)");
+  pop(x, o);
+  return r;
+}
+
 static int parse_endpoints(struct ld *x, struct dev_cat_model *cm, const yaml_node_t *model) {
   static const char *const keys[] = {"id", "profile", "device_id", "in", "out", NULL};
   yaml_node_t *eps;
@@ -1590,8 +1762,9 @@ static int parse_endpoints(struct ld *x, struct dev_cat_model *cm, const yaml_no
   if (r)
     return r;
   size_t o = push_key(x, "endpoints");
-  if (!is_seq(eps) || seq_len(eps) == 0 || seq_len(eps) > 255) {
-    r = fail(x, eps, "expected a list of 1 to 255 endpoints");
+  if (!is_seq(eps) || seq_len(eps) == 0 || seq_len(eps) > DEV_CAT_ENDPOINTS_MAX) {
+    r = fail(x, eps, "expected a list of 1 to %d endpoints (what DeviceJoined carries)",
+             DEV_CAT_ENDPOINTS_MAX);
     goto out;
   }
   size_t n = seq_len(eps);
@@ -1603,13 +1776,14 @@ static int parse_endpoints(struct ld *x, struct dev_cat_model *cm, const yaml_no
   for (size_t i = 0; i < n; i++) {
     yaml_node_t *m = node(x, eps->data.sequence.items.start[i]);
     size_t o2 = push_idx(x, i);
-    double id;
-    if (!(r = check_map(x, m, keys)) && !(r = key_int(x, m, "id", 1, 0, 1, 254, &id)) &&
-        !(r = key_u16(x, m, "profile", 1, 0, &e[i].profile)) &&
+    double id = 0;
+    if (!(r = check_map(x, m, keys)) && !(r = key_int(x, m, "id", 1, 0, 1, 242, &id)) &&
+        !(r = ep_id(x, m, id)) && !(r = key_u16(x, m, "profile", 1, 0, &e[i].profile)) &&
         !(r = key_u16(x, m, "device_id", 1, 0, &e[i].device_id)) &&
         !(r = cluster_list(x, m, "in", &e[i].in, &e[i].n_in)))
       r = cluster_list(x, m, "out", &e[i].out, &e[i].n_out);
-    e[i].id = (uint8_t)id;
+    if (!r) /* (an id out of range is still in `id`: converting it would be undefined) */
+      e[i].id = (uint8_t)id;
     for (size_t j = 0; !r && j < i; j++)
       if (e[j].id == e[i].id)
         r = fail(x, m, "endpoint %u listed twice", e[i].id);
@@ -1652,6 +1826,10 @@ static int parse_battery(struct ld *x, struct dev_cat_model *cm, const yaml_node
   bt->fresh_max_mv = fresh[1];
   bt->pct_min_mv = pct[0];
   bt->pct_max_mv = pct[1];
+  /* The voltage is kept as microvolts in 32 bits. */
+  if ((r = at_most(x, b, "fresh_mv", fresh[1], DEV_CAT_BATTERY_MAX_MV, "mV")) ||
+      (r = at_most(x, b, "percent_mv", pct[1], DEV_CAT_BATTERY_MAX_MV, "mV")))
+    goto out;
   if (bt->empty_mv > bt->fresh_min_mv)
     r = fail(x, b, "empty_mv must not be above fresh_mv");
   else if (pct[0] >= pct[1])
@@ -1708,7 +1886,7 @@ static int parse_device_temp(struct ld *x, struct dev_cat_model *cm, const yaml_
 /* ---- state layout ------------------------------------------------------------------------- */
 
 /* Offsets into sim_device.state, as documented in cat.h: 8-byte values first, then 4-byte,
- * then 16-bit counters, so no padding is needed between groups. Returns the bytes used. */
+ * then the 16-bit counter, so no padding is needed between groups. Returns the bytes used. */
 static size_t layout(struct dev_cat_model *cm) {
   size_t off = 0;
 #define TAKE(field, n)                                                                             \
@@ -1755,6 +1933,9 @@ static size_t layout(struct dev_cat_model *cm) {
     case DEV_CH_ENERGY:
       TAKE(ch->off_a, 4);
       break;
+    case DEV_CH_TRIGGERS: /* 32 bits: a busy sensor passes 65,535 events within months */
+      TAKE(ch->off, 4);
+      break;
     default:
       break;
     }
@@ -1769,7 +1950,7 @@ static size_t layout(struct dev_cat_model *cm) {
     TAKE(cm->hb.off_next, 4);
   for (uint8_t i = 0; i < cm->n_ch; i++) {
     struct dev_cat_channel *ch = &cm->ch[i];
-    if (ch->kind == DEV_CH_POWER_ON || ch->kind == DEV_CH_TRIGGERS)
+    if (ch->kind == DEV_CH_POWER_ON) /* 16 bits, as the real devices' tag 0x05 */
       TAKE(ch->off, 2);
   }
 #undef TAKE
@@ -1802,12 +1983,38 @@ static int add_model_ptr(struct ld *x, struct dev_cat_model *cm) {
   return 0;
 }
 
-static int dup_id(struct ld *x, const yaml_node_t *v, const char *id) {
+#define ID_WHY "(a ZCL modelIdentifier)"
+
+/* A model id (or alias) about to be added: not defined yet, and room for it in the registry.
+ * Checking the count first keeps the search bounded. */
+static int new_id(struct ld *x, const yaml_node_t *v, const char *id) {
+  if (x->c->n_models + x->n_models >= DEV_CAT_MODELS_MAX)
+    return fail(x, v,
+                "model id \"%s\": the catalogue already holds %d model ids, the most the "
+                "engine can register",
+                id, DEV_CAT_MODELS_MAX);
   const struct dev_cat_model *prev = find_loaded(x, id);
   if (!prev)
     return 0;
   return fail(x, v, "duplicate model id \"%s\" (first defined at %s:%d)", id, prev->source_file,
               prev->source_line);
+}
+
+/* A legacy model sends its model id and its heartbeat in one frame right after joining
+ * (generic.c send_heartbeat): header with manufacturer code (5), the modelId record (4 + id)
+ * and the heartbeat record. A frame that does not fit is never sent, so it is refused here. */
+static int join_frame_fits(struct ld *x, const struct dev_cat_model *cm, const yaml_node_t *v,
+                           const char *id) {
+  if (!cm->legacy_join)
+    return 0;
+  size_t n = 5 + 4 + strlen(id) + (cm->hb.present ? hb_record_bytes(&cm->hb) : 0);
+  if (n <= DEV_ZCL_FRAME_MAX)
+    return 0;
+  char cb[48];
+  return fail(x, v,
+              "\"%s\": the join frame of a legacy model (modelId and heartbeat) would take %zu "
+              "bytes, more than the %d of a ZCL frame",
+              clip(id, cb), n, DEV_ZCL_FRAME_MAX);
 }
 
 static int parse_model(struct ld *x, const yaml_node_t *m) {
@@ -1828,7 +2035,8 @@ static int parse_model(struct ld *x, const yaml_node_t *m) {
   struct dev_cat_model *cm = ar_alloc(&x->ar, sizeof(*cm));
   if (!cm)
     return fail_oom(x);
-  if ((r = check_map(x, m, keys)) || (r = key_str(x, m, "id", 1, 0, &cm->m.model_id)))
+  if ((r = check_map(x, m, keys)) ||
+      (r = key_str(x, m, "id", 1, DEV_CAT_ID_MAX, ID_WHY, &cm->m.model_id)))
     return r;
   cm->source_file = ar_strdup(x, x->file);
   if (!cm->source_file)
@@ -1836,16 +2044,17 @@ static int parse_model(struct ld *x, const yaml_node_t *m) {
   cm->source_line = node_line(m);
   {
     size_t o = push_key(x, "id");
-    r = dup_id(x, get(x, m, "id"), cm->m.model_id);
+    r = new_id(x, get(x, m, "id"), cm->m.model_id);
     pop(x, o);
     if (r)
       return r;
   }
-  if ((r = key_str(x, m, "vendor", 1, 0, &cm->vendor)) ||
-      (r = key_str(x, m, "vendor_model", 1, 0, &cm->m.vendor_model)) ||
-      (r = key_str(x, m, "description", 1, 0, &cm->m.description)) ||
-      (r = key_str(x, m, "category", 1, 0, &cm->category)) ||
-      (r = key_str(x, m, "manufacturer", 1, 0, &cm->m.manufacturer)) ||
+  if ((r = key_str(x, m, "vendor", 1, DEV_CAT_LABEL_MAX, NULL, &cm->vendor)) ||
+      (r = key_str(x, m, "vendor_model", 1, DEV_CAT_LABEL_MAX, NULL, &cm->m.vendor_model)) ||
+      (r = key_str(x, m, "description", 1, DEV_CAT_DESCRIPTION_MAX, NULL, &cm->m.description)) ||
+      (r = key_str(x, m, "category", 1, DEV_CAT_LABEL_MAX, NULL, &cm->category)) ||
+      (r = key_str(x, m, "manufacturer", 1, DEV_CAT_ID_MAX, "(a ZCL manufacturerName)",
+                   &cm->m.manufacturer)) ||
       (r = key_int(x, m, "manufacturer_code", 1, 0, 0, 0xFFFF, &mc)) ||
       (r = key_int(x, m, "ieee_oui", 1, 0, 0, 0xFFFFFF, &oui)) ||
       (r = key_enum(x, m, "power", 1, 0, powers, &power)) ||
@@ -1854,7 +2063,8 @@ static int parse_model(struct ld *x, const yaml_node_t *m) {
       (r = key_u8(x, m, "zcl_version", 0, 1, &cm->zcl_version)) ||
       (r = key_u8(x, m, "app_version", 0, 1, &cm->app_version)) ||
       (r = key_u8(x, m, "hw_version", 0, 1, &cm->hw_version)) ||
-      (r = key_str(x, m, "sw_build", 0, 0, &cm->sw_build)) ||
+      (r = key_str(x, m, "sw_build", 0, DEV_CAT_SW_BUILD_MAX, "(a ZCL swBuildId)",
+                   &cm->sw_build)) ||
       (r = key_enum(x, m, "join", 1, 0, joins, &join)) ||
       (r = key_pair(x, m, "latency_ms", 0, 20, 60, lat)))
     return r;
@@ -1868,11 +2078,11 @@ static int parse_model(struct ld *x, const yaml_node_t *m) {
   cm->latency_max_ms = lat[1];
   if (lat[0] < 0)
     return fail(x, get(x, m, "latency_ms"), "latency_ms: must not be negative");
+  if ((r = at_most(x, m, "latency_ms", lat[1], DEV_CAT_LATENCY_MAX_MS, "ms (10 minutes)")))
+    return r;
   if (cm->m.sleepy) {
-    if ((r = key_pos(x, m, "poll_s", 1, 0, &cm->poll_s)))
+    if ((r = key_dur(x, m, "poll_s", 1, 0, &cm->poll_s)))
       return r;
-    if (cm->poll_s * 1000 > UINT32_MAX)
-      return fail(x, get(x, m, "poll_s"), "poll_s: too long");
     cm->m.poll_ms = (uint32_t)llround(cm->poll_s * 1000);
     if (cm->m.logical_type != SIM_LOGICAL_END_DEVICE)
       return fail(x, get(x, m, "sleepy"), "sleepy: only end devices sleep");
@@ -1883,16 +2093,15 @@ static int parse_model(struct ld *x, const yaml_node_t *m) {
       (r = parse_endpoints(x, cm, m)) || (r = parse_channels(x, cm, m)) ||
       (r = parse_device_temp(x, cm, m)) || (r = parse_attrs(x, cm, m)) ||
       (r = parse_heartbeat(x, cm, m)) || (r = parse_commands(x, cm, m)) ||
-      (r = parse_triggers(x, cm, m)))
+      (r = parse_triggers(x, cm, m)) || (r = check_reads(x, cm, m)))
     return r;
-  for (uint8_t i = 0; i < cm->n_ch; i++)
-    if (derive_cycle(cm, i, i, 0)) {
-      yaml_node_t *chs = get(x, m, "channels");
-      size_t o = push_key(x, "channels");
-      r = fail(x, chs, "derive channel \"%s\" depends on itself", cm->ch[i].name);
-      pop(x, o);
+  {
+    size_t o = push_key(x, "id");
+    r = join_frame_fits(x, cm, get(x, m, "id"), cm->m.model_id);
+    pop(x, o);
+    if (r)
       return r;
-    }
+  }
   size_t bytes = layout(cm);
   if (bytes > SIM_DEV_STATE_BYTES)
     return fail(x, m,
@@ -1916,10 +2125,8 @@ static int parse_model(struct ld *x, const yaml_node_t *m) {
   for (size_t i = 0; i < seq_len(al); i++) {
     yaml_node_t *v = node(x, al->data.sequence.items.start[i]);
     size_t o2 = push_idx(x, i);
-    if (!is_scalar(v) || !*sc(v))
-      r = fail(x, v, "expected a model id");
-    else
-      r = dup_id(x, v, sc(v));
+    if (!(r = check_str(x, v, DEV_CAT_ID_MAX, ID_WHY)) && !(r = new_id(x, v, sc(v))))
+      r = join_frame_fits(x, cm, v, sc(v));
     struct dev_cat_model *am = NULL;
     if (!r && !(am = ar_alloc(&x->ar, sizeof(*am))))
       r = fail_oom(x);
@@ -1952,6 +2159,9 @@ static const struct dev_cat_hub *find_hub_loaded(struct ld *x, const char *id) {
 }
 
 static int add_hub(struct ld *x, const yaml_node_t *v, const struct dev_cat_hub *h) {
+  if (x->c->n_hubs + x->n_hubs >= DEV_CAT_HUBS_MAX)
+    return fail(x, v, "hub id \"%s\": the catalogue already holds %d hub ids, the most it takes",
+                h->model_id, DEV_CAT_HUBS_MAX);
   const struct dev_cat_hub *prev = find_hub_loaded(x, h->model_id);
   if (prev)
     return fail(x, v, "duplicate hub id \"%s\" (first defined at %s:%d)", h->model_id,
@@ -1974,10 +2184,11 @@ static int parse_hub(struct ld *x, const yaml_node_t *m) {
   struct dev_cat_hub h = {0};
   double maxd;
   int r;
-  if ((r = check_map(x, m, keys)) || (r = key_str(x, m, "id", 1, 0, &h.model_id)) ||
-      (r = key_str(x, m, "name", 1, 0, &h.name)) ||
-      (r = key_str(x, m, "vendor_model", 1, 0, &h.vendor_model)) ||
-      (r = key_str(x, m, "firmware", 1, 0, &h.firmware)) ||
+  if ((r = check_map(x, m, keys)) ||
+      (r = key_str(x, m, "id", 1, DEV_CAT_ID_MAX, NULL, &h.model_id)) ||
+      (r = key_str(x, m, "name", 1, DEV_CAT_HUB_LABEL_MAX, NULL, &h.name)) ||
+      (r = key_str(x, m, "vendor_model", 1, DEV_CAT_HUB_LABEL_MAX, NULL, &h.vendor_model)) ||
+      (r = key_str(x, m, "firmware", 1, DEV_CAT_HUB_LABEL_MAX, NULL, &h.firmware)) ||
       (r = key_int(x, m, "max_devices", 1, 0, 1, UINT32_MAX, &maxd)))
     return r;
   h.max_devices = (uint32_t)maxd;
@@ -1998,8 +2209,8 @@ static int parse_hub(struct ld *x, const yaml_node_t *m) {
   for (size_t i = 0; !r && i < seq_len(al); i++) {
     yaml_node_t *v = node(x, al->data.sequence.items.start[i]);
     size_t o2 = push_idx(x, i);
-    if (!is_scalar(v) || !*sc(v))
-      r = fail(x, v, "expected a hub model id");
+    if ((r = check_str(x, v, DEV_CAT_ID_MAX, NULL)))
+      ;
     else if (!(h.model_id = ar_strdup(x, sc(v))))
       r = fail_oom(x);
     else
@@ -2096,58 +2307,271 @@ static int commit(struct dev_cat *c, struct ld *x) {
   return 0;
 }
 
+/* ---- composing the document from parser events --------------------------------------------- */
+
+/* libyaml's own loader (yaml_parser_load) nests without bound, and its scanner keeps one entry
+ * per open flow collection that it walks at every token, so a deeply nested file costs time
+ * quadratic in its size (a megabyte of "[" ran for minutes). compose() builds the same
+ * document from parser events and refuses a collection nested deeper than DEV_CAT_DEPTH_MAX
+ * before opening it; the parser only ever reads a bounded distance ahead of the events it
+ * returns, so the scanner's bookkeeping stays bounded too. Anchors (&a) and aliases (*a) work
+ * as in libyaml's loader, except that an alias must follow the end of its anchor's node (so a
+ * node never contains itself). */
+
+struct compose_level {
+  int node;     /* the open sequence or mapping */
+  int key;      /* mapping: the key waiting for its value, or 0 */
+  char *anchor; /* its anchor (owned by the event, moved here), or NULL */
+};
+
+struct compose_anchor {
+  char *name;
+  int node;
+};
+
+struct composer {
+  struct compose_level stack[DEV_CAT_DEPTH_MAX];
+  int depth;
+  struct compose_anchor anchors[DEV_CAT_ANCHORS_MAX];
+  int n_anchors;
+};
+
+/* Fails at the event's position: FILE:LINE and the column in the reason. */
+static int fail_at(struct ld *x, const yaml_mark_t *mk, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(struct ld *x, const yaml_mark_t *mk, const char *fmt, ...) {
+  char msg[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  int r = fail(x, NULL, "%s (column %zu)", msg, mk->column + 1);
+  if (x->err)
+    x->err->line = (int)mk->line + 1;
+  return r;
+}
+
+static int syntax_error(struct ld *x, const yaml_parser_t *p, const char *text, size_t len) {
+  if (p->error == YAML_MEMORY_ERROR)
+    return fail_oom(x);
+  int r = fail(x, NULL, "syntax error: %s%s%s", p->problem ? p->problem : "invalid YAML",
+               p->context ? " " : "", p->context ? p->context : "");
+  if (x->err) {
+    x->err->line = (int)p->problem_mark.line + 1;
+    if (p->error == YAML_READER_ERROR) {
+      /* Encoding errors carry a byte offset, not a mark. */
+      x->err->line = 1;
+      for (size_t i = 0; i < p->problem_offset && i < len; i++)
+        x->err->line += text[i] == '\n';
+    }
+  }
+  return r;
+}
+
+static void set_mark(yaml_document_t *doc, int id, const yaml_event_t *ev) {
+  yaml_node_t *n = yaml_document_get_node(doc, id);
+  n->start_mark = ev->start_mark;
+  n->end_mark = ev->end_mark;
+}
+
+/* Puts node id where the open collection expects it. The root is the first node added. */
+static int attach(struct composer *k, yaml_document_t *doc, int id) {
+  if (k->depth == 0)
+    return 1;
+  struct compose_level *l = &k->stack[k->depth - 1];
+  yaml_node_t *n = yaml_document_get_node(doc, l->node);
+  if (n->type == YAML_SEQUENCE_NODE)
+    return yaml_document_append_sequence_item(doc, l->node, id);
+  if (!l->key) {
+    l->key = id;
+    return 1;
+  }
+  int ok = yaml_document_append_mapping_pair(doc, l->node, l->key, id);
+  l->key = 0;
+  return ok;
+}
+
+/* Records anchor name (taken: freed here or with the composer) for node id. */
+static int add_anchor(struct ld *x, struct composer *k, char *name, int id, const yaml_mark_t *mk) {
+  if (!name)
+    return 0;
+  int r = 0;
+  for (int i = 0; i < k->n_anchors && !r; i++)
+    if (strcmp(k->anchors[i].name, name) == 0)
+      r = fail_at(x, mk, "anchor &%s is defined twice", name);
+  if (!r && k->n_anchors == DEV_CAT_ANCHORS_MAX)
+    r = fail_at(x, mk, "more than %d anchors", DEV_CAT_ANCHORS_MAX);
+  if (r) {
+    free(name);
+    return r;
+  }
+  k->anchors[k->n_anchors].name = name;
+  k->anchors[k->n_anchors++].node = id;
+  return 0;
+}
+
+static void composer_fini(struct composer *k) {
+  for (int i = 0; i < k->depth; i++)
+    free(k->stack[i].anchor);
+  for (int i = 0; i < k->n_anchors; i++)
+    free(k->anchors[i].name);
+}
+
+/* Reads one document's events (after its DOCUMENT-START) into doc, which is initialised. */
+static int compose_nodes(struct ld *x, yaml_parser_t *p, yaml_document_t *doc, const char *text,
+                         size_t len) {
+  struct composer k;
+  yaml_event_t ev;
+  int r = 0;
+  k.depth = 0;
+  k.n_anchors = 0;
+  for (;;) {
+    if (!yaml_parser_parse(p, &ev)) {
+      r = syntax_error(x, p, text, len);
+      break;
+    }
+    int id = 0, done = 0;
+    char *anchor = NULL;
+    switch (ev.type) {
+    case YAML_SCALAR_EVENT:
+      if (ev.data.scalar.length > INT_MAX) {
+        r = fail_at(x, &ev.start_mark, "a scalar of %zu bytes", ev.data.scalar.length);
+        break;
+      }
+      id = yaml_document_add_scalar(doc, NULL, ev.data.scalar.value, (int)ev.data.scalar.length,
+                                    ev.data.scalar.style);
+      anchor = (char *)ev.data.scalar.anchor;
+      ev.data.scalar.anchor = NULL;
+      break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+      int seq = ev.type == YAML_SEQUENCE_START_EVENT;
+      if (k.depth == DEV_CAT_DEPTH_MAX) {
+        r = fail_at(x, &ev.start_mark, "nesting deeper than %d levels", DEV_CAT_DEPTH_MAX);
+        break;
+      }
+      id = seq ? yaml_document_add_sequence(doc, NULL, ev.data.sequence_start.style)
+               : yaml_document_add_mapping(doc, NULL, ev.data.mapping_start.style);
+      anchor = (char *)(seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor);
+      if (seq)
+        ev.data.sequence_start.anchor = NULL;
+      else
+        ev.data.mapping_start.anchor = NULL;
+      break;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+      /* The collection is complete: its anchor may be used from now on. */
+      struct compose_level *l = &k.stack[--k.depth];
+      char *a = l->anchor;
+      l->anchor = NULL;
+      r = add_anchor(x, &k, a, l->node, &ev.start_mark);
+      break;
+    }
+    case YAML_ALIAS_EVENT: {
+      const char *name = (const char *)ev.data.alias.anchor;
+      for (int i = 0; i < k.n_anchors && !id; i++)
+        if (strcmp(k.anchors[i].name, name) == 0)
+          id = k.anchors[i].node;
+      if (!id)
+        r = fail_at(x, &ev.start_mark, "alias *%s: no complete node has that anchor before it",
+                    name);
+      else if (!attach(&k, doc, id))
+        r = fail_oom(x);
+      id = 0;
+      break;
+    }
+    case YAML_DOCUMENT_END_EVENT:
+      done = 1;
+      break;
+    default: /* nothing else comes inside a document */
+      break;
+    }
+    if (!r && (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+               ev.type == YAML_MAPPING_START_EVENT)) {
+      if (!id || !attach(&k, doc, id)) {
+        r = fail_oom(x);
+      } else {
+        set_mark(doc, id, &ev);
+        if (ev.type == YAML_SCALAR_EVENT) {
+          r = add_anchor(x, &k, anchor, id, &ev.start_mark);
+        } else {
+          k.stack[k.depth].node = id;
+          k.stack[k.depth].key = 0;
+          k.stack[k.depth++].anchor = anchor;
+        }
+        anchor = NULL;
+      }
+    }
+    free(anchor);
+    yaml_event_delete(&ev);
+    if (r || done)
+      break;
+  }
+  composer_fini(&k);
+  return r;
+}
+
+/* Parses text into *doc: one document, at most DEV_CAT_DEPTH_MAX deep. *have_doc says whether
+ * *doc must be deleted. */
+static int compose(struct ld *x, const char *text, size_t len, yaml_document_t *doc,
+                   int *have_doc) {
+  yaml_parser_t parser;
+  yaml_event_t ev;
+  int r = 0, docs = 0;
+  *have_doc = 0;
+  if (!yaml_parser_initialize(&parser))
+    return fail_oom(x);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  for (;;) {
+    if (!yaml_parser_parse(&parser, &ev)) {
+      r = syntax_error(x, &parser, text, len);
+      break;
+    }
+    yaml_event_type_t type = ev.type;
+    yaml_mark_t mark = ev.start_mark;
+    yaml_event_delete(&ev);
+    if (type == YAML_STREAM_END_EVENT)
+      break;
+    if (type != YAML_DOCUMENT_START_EVENT)
+      continue;
+    if (docs++) {
+      r = fail(x, NULL, "a catalogue file holds one YAML document");
+      if (x->err)
+        x->err->line = (int)mark.line + 1;
+      break;
+    }
+    if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1)) {
+      r = fail_oom(x);
+      break;
+    }
+    *have_doc = 1;
+    if ((r = compose_nodes(x, &parser, doc, text, len)))
+      break;
+  }
+  yaml_parser_delete(&parser);
+  return r;
+}
+
 int dev_cat_add_text(struct dev_cat *c, const char *name, const char *text, size_t len,
                      struct dev_cat_error *err) {
   struct ld x = {.file = name ? name : "(catalogue)", .err = err, .c = c};
-  yaml_parser_t parser;
   yaml_document_t doc;
   int r, have_doc = 0;
   if (err)
     memset(err, 0, sizeof(*err));
-  if (!yaml_parser_initialize(&parser))
-    return fail_oom(&x);
-  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  if (!yaml_parser_load(&parser, &doc)) {
-    if (parser.error == YAML_MEMORY_ERROR) {
-      r = fail_oom(&x);
-    } else {
-      r = fail(&x, NULL, "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid YAML",
-               parser.context ? " " : "", parser.context ? parser.context : "");
-      if (err)
-        err->line = (int)parser.problem_mark.line + 1;
-      if (err && parser.error == YAML_READER_ERROR) {
-        /* Encoding errors carry a byte offset, not a mark. */
-        err->line = 1;
-        for (size_t i = 0; i < parser.problem_offset && i < len; i++)
-          err->line += text[i] == '\n';
-      }
-    }
+  if (len > DEV_CAT_FILE_MAX) {
+    r = fail(&x, NULL, "%zu bytes, more than the %d a catalogue file may have", len,
+             DEV_CAT_FILE_MAX);
     goto done;
   }
-  have_doc = 1;
+  if ((r = compose(&x, text, len, &doc, &have_doc)))
+    goto done;
   x.doc = &doc;
-  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  yaml_node_t *root = have_doc ? yaml_document_get_root_node(&doc) : NULL;
   if (!root) {
     r = fail(&x, NULL, "empty file: expected a mapping with models and/or hubs");
     goto done;
-  }
-  {
-    yaml_document_t more;
-    if (!yaml_parser_load(&parser, &more)) {
-      r = fail(&x, NULL, "syntax error: %s", parser.problem ? parser.problem : "invalid YAML");
-      if (err)
-        err->line = (int)parser.problem_mark.line + 1;
-      goto done;
-    }
-    int extra = yaml_document_get_root_node(&more) != NULL;
-    int line = (int)more.start_mark.line + 1;
-    yaml_document_delete(&more);
-    if (extra) {
-      r = fail(&x, NULL, "a catalogue file holds one YAML document");
-      if (err)
-        err->line = line;
-      goto done;
-    }
   }
   static const char *const keys[] = {"models", "hubs", NULL};
   if ((r = check_map(&x, root, keys)))
@@ -2159,65 +2583,148 @@ int dev_cat_add_text(struct dev_cat *c, const char *name, const char *text, size
   if ((r = parse_list(&x, root, "models", parse_model)) ||
       (r = parse_list(&x, root, "hubs", parse_hub)))
     goto done;
+  if (x.n_models == 0 && x.n_hubs == 0) {
+    /* An empty list is valid YAML, but a file that adds nothing is a mistake to report. */
+    r = fail(&x, root, "the file defines no model and no hub");
+    goto done;
+  }
   r = commit(c, &x);
 done:
   if (have_doc)
     yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
   ar_free(&x.ar);
   free(x.models);
   free(x.hubs);
   return r;
 }
 
-static int dir_error(struct dev_cat_error *err, const char *file, int code, const char *what) {
+/* ---- files and directories ---------------------------------------------------------------- */
+
+static int file_error(struct dev_cat_error *err, const char *file, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int file_error(struct dev_cat_error *err, const char *file, int rc, const char *fmt, ...) {
   if (err) {
     memset(err, 0, sizeof(*err));
     snprintf(err->file, sizeof(err->file), "%s", file);
-    snprintf(err->reason, sizeof(err->reason), "%s: %s", what, strerror(code));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+    va_end(ap);
   }
-  return code == ENOMEM ? SIM_ENOMEM : SIM_ENOTFOUND;
+  return rc;
 }
 
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+static int dir_error(struct dev_cat_error *err, const char *file, int code, const char *what) {
+  return file_error(err, file, code == ENOMEM ? SIM_ENOMEM : SIM_ENOTFOUND, "%s: %s", what,
+                    strerror(code));
 }
 
-/* Reads a whole file into a NUL-terminated heap buffer. 0 or an errno value. */
-static int read_file(const char *path, char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return errno;
+/* What a file that is not a regular file is, for the message. */
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m))
+    return "a directory";
+  if (S_ISFIFO(m))
+    return "a FIFO";
+  if (S_ISCHR(m))
+    return "a character device";
+  if (S_ISBLK(m))
+    return "a block device";
+  if (S_ISSOCK(m))
+    return "a socket";
+  return "not a regular file";
+}
+
+/* Reads the regular file path, at most DEV_CAT_FILE_MAX bytes, into a heap buffer. stat()
+ * first, so a device or a FIFO is refused without being opened at all; then open() without
+ * blocking (a FIFO swapped in meanwhile cannot hang the start) and fstat() again, because the
+ * path may have changed in between. The read stops one byte past the limit, so a file that
+ * grows, or lies about its size (/proc), is still bounded. */
+static int read_file(const char *path, char **out, size_t *len, struct dev_cat_error *err) {
+  struct stat st;
   char *buf = NULL;
-  size_t n = 0, cap = 0;
-  int e = 0;
-  for (;;) {
-    if (cap - n < 4096) {
-      cap = cap ? 2 * cap : 8192;
-      char *p = realloc(buf, cap + 1);
-      if (!p) {
-        e = ENOMEM;
-        break;
-      }
-      buf = p;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f))
-        e = EIO;
-      break;
-    }
+  int fd = -1, r = 0;
+  if (stat(path, &st) != 0)
+    return file_error(err, path, errno == ENOMEM ? SIM_ENOMEM : SIM_EINVAL,
+                      "cannot read the catalogue file: %s", strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return file_error(err, path, SIM_EINVAL, "is %s, not a regular file", file_kind(st.st_mode));
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return file_error(err, path, errno == ENOMEM ? SIM_ENOMEM : SIM_EINVAL,
+                      "cannot read the catalogue file: %s", strerror(errno));
+  if (fstat(fd, &st) != 0) {
+    r = file_error(err, path, SIM_EINVAL, "cannot read the catalogue file: %s", strerror(errno));
+    goto done;
   }
-  fclose(f);
-  if (e) {
-    free(buf);
-    return e;
+  if (!S_ISREG(st.st_mode)) {
+    r = file_error(err, path, SIM_EINVAL, "is %s, not a regular file", file_kind(st.st_mode));
+    goto done;
+  }
+  if (st.st_size > DEV_CAT_FILE_MAX) {
+    r = file_error(err, path, SIM_EINVAL,
+                   "is %lld bytes, more than the %d a catalogue file may "
+                   "have",
+                   (long long)st.st_size, DEV_CAT_FILE_MAX);
+    goto done;
+  }
+  size_t cap = (size_t)st.st_size + 1, n = 0;
+  buf = malloc(cap + 1);
+  if (!buf) {
+    r = file_error(err, path, SIM_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (;;) {
+    if (n == cap) {
+      if (cap > DEV_CAT_FILE_MAX) {
+        r = file_error(err, path, SIM_EINVAL, "is more than the %d bytes a catalogue file may have",
+                       DEV_CAT_FILE_MAX);
+        goto done;
+      }
+      size_t nc = cap * 2 > (size_t)DEV_CAT_FILE_MAX + 1 ? (size_t)DEV_CAT_FILE_MAX + 1 : cap * 2;
+      char *nb = realloc(buf, nc + 1);
+      if (!nb) {
+        r = file_error(err, path, SIM_ENOMEM, "out of memory");
+        goto done;
+      }
+      buf = nb;
+      cap = nc;
+    }
+    ssize_t got = read(fd, buf + n, cap - n);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      r = file_error(err, path, SIM_EINVAL, "cannot read the catalogue file: %s", strerror(errno));
+      goto done;
+    }
+    if (got == 0)
+      break;
+    n += (size_t)got;
   }
   buf[n] = '\0';
   *out = buf;
   *len = n;
-  return 0;
+  buf = NULL;
+done:
+  free(buf);
+  close(fd);
+  return r;
+}
+
+int dev_cat_add_file(struct dev_cat *c, const char *path, struct dev_cat_error *err) {
+  char *text = NULL;
+  size_t len = 0;
+  if (err)
+    memset(err, 0, sizeof(*err));
+  int r = read_file(path, &text, &len, err);
+  if (r)
+    return r;
+  r = dev_cat_add_text(c, path, text, len, err);
+  free(text);
+  return r;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int dev_cat_add_dir(struct dev_cat *c, const char *dir, struct dev_cat_error *err) {
@@ -2232,6 +2739,11 @@ int dev_cat_add_dir(struct dev_cat *c, const char *dir, struct dev_cat_error *er
     size_t l = strlen(e->d_name);
     if (e->d_name[0] == '.' || l <= 5 || strcmp(e->d_name + l - 5, ".yaml") != 0)
       continue;
+    if (n == DEV_CAT_DIR_FILES_MAX) {
+      r = file_error(err, dir, SIM_EINVAL, "more than %d *.yaml files in one catalogue directory",
+                     DEV_CAT_DIR_FILES_MAX);
+      goto done;
+    }
     if (n == cap) {
       cap = cap ? 2 * cap : 16;
       char **p = realloc(names, cap * sizeof(*p));
@@ -2251,18 +2763,14 @@ int dev_cat_add_dir(struct dev_cat *c, const char *dir, struct dev_cat_error *er
     qsort(names, n, sizeof(*names), cmp_names);
   for (size_t i = 0; i < n && !r; i++) {
     char path[4096];
-    snprintf(path, sizeof(path), "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-    char *text = NULL;
-    size_t len = 0;
-    int fe = read_file(path, &text, &len);
-    if (fe) {
-      r = dir_error(err, path, fe, "cannot read the catalogue file");
-      if (r == SIM_ENOTFOUND)
-        r = SIM_EINVAL; /* the directory was there: a broken file is a bad catalogue */
+    int pl = snprintf(path, sizeof(path), "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+                      names[i]);
+    if (pl < 0 || (size_t)pl >= sizeof(path)) {
+      r = file_error(err, dir, SIM_EINVAL, "the path of %s is longer than %zu bytes", names[i],
+                     sizeof(path) - 1);
       break;
     }
-    r = dev_cat_add_text(c, path, text, len, err);
-    free(text);
+    r = dev_cat_add_file(c, path, err);
   }
 done:
   for (size_t i = 0; i < n; i++)

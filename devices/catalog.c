@@ -103,6 +103,9 @@ static int sampler_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t clus
   return 0;
 }
 
+/* A century of device time. */
+#define SAMPLE_HORIZON ((sim_time_t)100 * 366 * 86400 * 1000000)
+
 static void set_time(struct sampler *s, sim_time_t t) {
   s->env.now = t;
   s->env.due = t;
@@ -135,10 +138,12 @@ int dev_sample_run(const struct dev_sample_opts *o, dev_sample_cb cb, void *arg)
   m->ops->join(m, &s.dev, &s.env, 0);
   s.dev.flags |= SIM_DEV_JOINED;
   /* Every wakeup must move time forward; this bound only trips on a model bug (a model that
-   * reschedules into the past forever). */
+   * reschedules into the past forever). A device that sends nothing more still wakes now and
+   * then (generic.c keeps its time stamps fresh), so a sample limited only by its frame count
+   * also ends at SAMPLE_HORIZON of device time. */
   for (long steps = 0; !s.stop && steps < 100000000L; steps++) {
     sim_time_t next = s.env.next;
-    if (next == 0 || (o->duration && next >= o->duration))
+    if (next == 0 || next > SAMPLE_HORIZON || (o->duration && next >= o->duration))
       break;
     if (next < s.env.now)
       next = s.env.now;

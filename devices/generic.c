@@ -2,9 +2,10 @@
  * docs/catalog.md). Nothing about a particular product is here.
  *
  * State: every stateful piece lives in sim_device.state at the offsets the loader assigned.
- * Times in state are engine milliseconds (uint32; DEV_T_NONE: nothing scheduled). Per-device
- * constants (walk offsets, loads, sampling phases, the base link quality...) come from a hash
- * of the IEEE address and a salt, so they cost no state.
+ * Times in state take 32 bits each and are read relative to the device's clock (section "device
+ * time" below), so runs of any length work without growing the state. Per-device constants
+ * (walk offsets, loads, sampling phases, the base link quality...) come from a hash of the IEEE
+ * address and a salt, so they cost no state.
  *
  * Time: everything a tick decides uses env->due (the intended time), not env->now, so a late
  * wakeup behaves exactly like a punctual one and the same seed gives the same frames.
@@ -12,6 +13,7 @@
  * Order within a wakeup (deterministic): energy integration, channels in table order, meters
  * whose switch changed, then attributes in table order (event reports, change reports), then
  * the heartbeat. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,9 @@ static float get_f(const struct sim_device *d, uint16_t off) {
   return v;
 }
 static void set_f(struct sim_device *d, uint16_t off, double v) {
-  float f = (float)v;
+  /* Out of a float's range the conversion is undefined in C; a derived value (a product of
+   * channels) may get there. */
+  float f = (float)(v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v);
   if (off != DEV_CAT_NO_OFF)
     memcpy(d->state.b + off, &f, sizeof f);
 }
@@ -91,24 +95,89 @@ static void set_d(struct sim_device *d, uint16_t off, double v) {
     memcpy(d->state.b + off, &v, sizeof v);
 }
 
-/* ---- time, draws, per-device constants --------------------------------------------------- */
+/* ---- device time ------------------------------------------------------------------------- */
 
-static uint32_t ms_of(sim_time_t t) {
-  return (uint32_t)(t / 1000u);
+/* The device's clock is env->due in whole milliseconds, 64 bits (dev_ms_t). The state keeps
+ * times in 32 bits, which as plain milliseconds would wrap after 49.7 days: `--speedup 1e6`
+ * gets there in four seconds. They are therefore read relative to the current time, and each
+ * kind is stored so that 32 bits always suffice:
+ *
+ * - A deadline (next detection, transition, arrival, toggle, heartbeat) is never far in the
+ *   past when it is read: the device wakes at its earliest deadline. Up to T_MS_AHEAD (~23
+ *   days) ahead it is stored as milliseconds modulo 2^31 and read as the one time congruent to
+ *   it in [now - T_LATE_MS, now - T_LATE_MS + 2^31): exact, as before. Further ahead (the rare
+ *   events of the catalogue wait months) it is stored as seconds modulo 2^31 with the top bit
+ *   set, rounded up (never early), read the same way; that reaches about 68 years, so a wait is
+ *   no longer cut short at 46 days, which made a "once in 3 months" event come every 36 days on
+ *   average. DEV_T_NONE (all ones) is never a stored deadline.
+ * - A stamp of the past (last report, last energy integration) is milliseconds modulo 2^32 and
+ *   read as an age below 2^32 ms. Ages are only compared with durations of at most 10 days (the
+ *   loader's bound), so refresh_stamps() moves a stamp older than T_AGE_MAX up to T_AGE_MAX,
+ *   and a device with stamps wakes at least every T_KEEP_MS (set_next), so no age ever wraps.
+ *
+ * In the first 2^30 ms (12.4 days) of device time the frames and their times are exactly what
+ * plain 32-bit milliseconds gave; later, a wait beyond ~23 days is rounded up to a whole second
+ * and a device with stamps wakes (silently) after 12.4 days without any other wakeup. */
+typedef uint64_t dev_ms_t;
+
+#define T_S_FLAG 0x80000000u
+#define T_SPAN 0x80000000u   /* 2^31: the range of both deadline forms */
+#define T_LATE_MS (1u << 27) /* a deadline read this long after it (~37 h) is still past */
+#define T_LATE_S (1u << 17)  /* the same in seconds */
+#define T_MS_AHEAD (T_SPAN - T_LATE_MS - 1)
+#define T_S_AHEAD (T_SPAN - T_LATE_S - 1)
+#define T_AGE_MAX (1u << 30) /* ~12.4 days, above every duration the loader accepts */
+#define T_KEEP_MS (1u << 30)
+
+static dev_ms_t ms_of(sim_time_t t) {
+  return t / 1000u;
 }
-/* Engine ms after `from` by s seconds, at least 1 ms later. */
-static uint32_t after_s(uint32_t from, double s) {
+
+/* The 32-bit form of the deadline `at`, read at `now` or later (at >= now). */
+static uint32_t dl_put(dev_ms_t now, dev_ms_t at) {
+  if (at < now)
+    at = now;
+  if (at - now <= T_MS_AHEAD)
+    return (uint32_t)(at % T_SPAN);
+  dev_ms_t now_s = now / 1000, s = (at + 999) / 1000;
+  if (s - now_s > T_S_AHEAD)
+    s = now_s + T_S_AHEAD;
+  uint32_t v = T_S_FLAG | (uint32_t)(s % T_SPAN);
+  return v == DEV_T_NONE ? T_S_FLAG | (uint32_t)((s + 1) % T_SPAN) : v;
+}
+
+/* The deadline v (not DEV_T_NONE) read at now. */
+static dev_ms_t dl_get(dev_ms_t now, uint32_t v) {
+  if (!(v & T_S_FLAG)) {
+    dev_ms_t base = now > T_LATE_MS ? now - T_LATE_MS : 0;
+    return base + ((v - (uint32_t)(base % T_SPAN)) % T_SPAN);
+  }
+  dev_ms_t now_s = now / 1000, base = now_s > T_LATE_S ? now_s - T_LATE_S : 0;
+  return (base + (((v & ~T_S_FLAG) - (uint32_t)(base % T_SPAN)) % T_SPAN)) * 1000;
+}
+
+/* The age in ms of a stamp written with stamp_of(). */
+static uint32_t stamp_age(dev_ms_t now, uint32_t v) {
+  return (uint32_t)now - v;
+}
+static uint32_t stamp_of(dev_ms_t t) {
+  return (uint32_t)t;
+}
+
+/* `from` plus s seconds, at least 1 ms later; waits beyond what a deadline holds are cut there
+ * (about 68 years). */
+static dev_ms_t after_s(dev_ms_t from, double s) {
   double ms = ceil(s * 1000.0);
   if (!(ms >= 1))
     ms = 1;
-  if (ms > 4e9)
-    ms = 4e9;
-  uint64_t t = (uint64_t)from + (uint64_t)ms;
-  return t >= DEV_T_NONE ? DEV_T_NONE - 1 : (uint32_t)t;
+  if (ms > (double)T_S_AHEAD * 1000.0)
+    ms = (double)T_S_AHEAD * 1000.0;
+  return from + (dev_ms_t)ms;
 }
-/* Unix ms at engine ms t, given the env's (due, wall_ms) pair. */
-static uint64_t wall_at(const struct sim_dev_env *env, uint32_t t_ms) {
-  return env->wall_ms + (uint64_t)t_ms - ms_of(env->due);
+
+/* Unix ms at device ms t, given the env's (due, wall_ms) pair. */
+static uint64_t wall_at(const struct sim_dev_env *env, dev_ms_t t) {
+  return env->wall_ms + t - ms_of(env->due);
 }
 
 static double hash_unit(uint64_t eui, uint32_t salt) {
@@ -167,17 +236,15 @@ static uint32_t sample_phase_ms(uint64_t eui, int ch, uint32_t period_ms) {
   (void)ch;
   return (uint32_t)(hash_unit(eui, SALT_PHASE) * period_ms);
 }
-static int sample_due(uint64_t eui, int ch, uint32_t period_ms, uint32_t t) {
+static int sample_due(uint64_t eui, int ch, uint32_t period_ms, dev_ms_t t) {
   uint32_t ph = sample_phase_ms(eui, ch, period_ms);
   return t >= ph && (t - ph) % period_ms == 0;
 }
-static uint32_t next_sample(uint64_t eui, int ch, uint32_t period_ms, uint32_t t) {
+static dev_ms_t next_sample(uint64_t eui, int ch, uint32_t period_ms, dev_ms_t t) {
   uint32_t ph = sample_phase_ms(eui, ch, period_ms);
   if (t < ph)
     return ph;
-  uint64_t k = (t - ph) / period_ms + 1;
-  uint64_t n = ph + k * period_ms;
-  return n >= DEV_T_NONE ? DEV_T_NONE - 1 : (uint32_t)n;
+  return ph + ((t - ph) / period_ms + 1) * period_ms;
 }
 static uint32_t period_ms_of(const struct dev_cat_channel *c) {
   double s = sample_period_s(c);
@@ -217,11 +284,12 @@ static double operand(const struct dev_cat_model *cm, const struct sim_device *d
 
 /* Where a travelling actuator is at t (ms): it left its stored value towards target and
  * arrives at `arrival`, moving at (max - min) / travel_s. */
-static double act_now(const struct dev_cat_channel *c, const struct sim_device *d, uint32_t t) {
+static double act_now(const struct dev_cat_channel *c, const struct sim_device *d, dev_ms_t t) {
   double v0 = get_f(d, c->off), tgt = get_f(d, c->off_a);
-  uint32_t arr = get_u32(d, c->off_b);
-  if (arr == DEV_T_NONE || v0 == tgt)
+  uint32_t raw = get_u32(d, c->off_b);
+  if (raw == DEV_T_NONE || v0 == tgt)
     return v0;
+  dev_ms_t arr = dl_get(t, raw);
   if (t >= arr)
     return tgt;
   if (c->p.act.travel_s <= 0)
@@ -246,7 +314,7 @@ static double value_at(const struct dev_cat_model *cm, const struct sim_device *
   if (ch < 0 || ch >= cm->n_ch || depth > 8)
     return 0;
   const struct dev_cat_channel *c = &cm->ch[ch];
-  uint32_t t = ms_of(env->due);
+  dev_ms_t t = ms_of(env->due);
   switch (c->kind) {
   case DEV_CH_WALK:
   case DEV_CH_DAYLIGHT:
@@ -259,12 +327,12 @@ static double value_at(const struct dev_cat_model *cm, const struct sim_device *
   case DEV_CH_ENERGY: {
     /* Up to now without touching state: the power has been constant since the last
      * integration. */
-    uint32_t last = get_u32(d, c->off_a);
+    uint32_t age = c->off_a != DEV_CAT_NO_OFF ? stamp_age(t, get_u32(d, c->off_a)) : 0;
     double kwh = get_d(d, c->off);
-    if (last != DEV_T_NONE && t > last) {
+    if (age > 0) {
       double w = value_at(cm, d, env, c->p.energy.of, depth + 1);
       if (w > 0)
-        kwh += w * (double)(t - last) / 3.6e9;
+        kwh += w * (double)age / 3.6e9;
     }
     return kwh;
   }
@@ -306,8 +374,9 @@ static double value_at(const struct dev_cat_model *cm, const struct sim_device *
   case DEV_CH_DEVICE_TEMP:
     return device_temp(cm, d, env, depth);
   case DEV_CH_POWER_ON:
-  case DEV_CH_TRIGGERS:
     return get_u16(d, c->off);
+  case DEV_CH_TRIGGERS:
+    return c->off != DEV_CAT_NO_OFF ? get_u32(d, c->off) : 0;
   case DEV_CH_PARENT:
     return 0; /* every device is a direct child of the hub */
   case DEV_CH_LQI:
@@ -442,7 +511,7 @@ static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
   send(cm, d, env, a->ep, a->cluster, &w);
   if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
     set_f(d, a->off_last, raw_value(cm, d, env, &a->v));
-    set_u32(d, (uint16_t)(a->off_last + 4), ms_of(env->due));
+    set_u32(d, (uint16_t)(a->off_last + 4), stamp_of(ms_of(env->due)));
   }
 }
 
@@ -485,18 +554,32 @@ struct run {
   const struct dev_cat_model *cm;
   struct sim_device *d;
   struct sim_dev_env *env;
-  uint32_t t; /* engine ms of this wakeup */
+  dev_ms_t t; /* device ms of this wakeup */
   uint8_t fired[256];
   int any_fired;
 };
+
+/* Deadlines of this wakeup's device (see "device time"). */
+static void dl_set(struct run *r, uint16_t off, dev_ms_t at) {
+  set_u32(r->d, off, dl_put(r->t, at));
+}
+/* The deadline at off, or 0 when none is set. Deadlines are never 0: the earliest is 1 ms. */
+static dev_ms_t dl_at(const struct run *r, uint16_t off) {
+  uint32_t v = get_u32(r->d, off);
+  return v == DEV_T_NONE ? 0 : dl_get(r->t, v);
+}
+static int dl_due(const struct run *r, uint16_t off) {
+  dev_ms_t at = dl_at(r, off);
+  return at && at <= r->t;
+}
 
 static void fire(struct run *r, int ch, int count) {
   r->fired[ch] = 1;
   r->any_fired = 1;
   if (count) {
     int k = find_kind(r->cm, DEV_CH_TRIGGERS);
-    if (k >= 0)
-      set_u16(r->d, r->cm->ch[k].off, (uint16_t)(get_u16(r->d, r->cm->ch[k].off) + 1));
+    if (k >= 0 && r->cm->ch[k].off != DEV_CAT_NO_OFF)
+      set_u32(r->d, r->cm->ch[k].off, get_u32(r->d, r->cm->ch[k].off) + 1);
   }
 }
 
@@ -569,7 +652,7 @@ static void integrate(struct run *r) {
     if (c->kind != DEV_CH_ENERGY)
       continue;
     set_d(r->d, c->off, value_at(r->cm, r->d, r->env, i, 0));
-    set_u32(r->d, c->off_a, r->t);
+    set_u32(r->d, c->off_a, stamp_of(r->t));
   }
 }
 
@@ -600,16 +683,16 @@ static double bursts_draw(const struct dev_cat_channel *c, struct sim_rng *rng) 
 }
 
 /* Plans the first detection of the next burst, starting at `from`. */
-static void bursts_plan_burst(struct run *r, const struct dev_cat_channel *c, uint32_t from,
-                              uint32_t not_before) {
-  uint32_t next = after_s(from, bursts_gap_s(c, wall_at(r->env, from), r->env->rng));
+static void bursts_plan_burst(struct run *r, const struct dev_cat_channel *c, dev_ms_t from,
+                              dev_ms_t not_before) {
+  dev_ms_t next = after_s(from, bursts_gap_s(c, wall_at(r->env, from), r->env->rng));
   if (next < not_before)
     next = not_before;
-  uint32_t end = next;
+  dev_ms_t end = next;
   if (c->p.bursts.length_s > 0)
     end = after_s(next, dev_rng_exp(r->env->rng, c->p.bursts.length_s));
-  set_u32(r->d, c->off_a, next);
-  set_u32(r->d, c->off_b, end);
+  dl_set(r, c->off_a, next);
+  dl_set(r, c->off_b, end);
 }
 
 /* A detection at r->t with value v; plans the next one. */
@@ -617,18 +700,18 @@ static void bursts_detect(struct run *r, int ch, double v) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   set_f(r->d, c->off, v);
   fire(r, ch, 1);
-  uint32_t blind_until = after_s(r->t, c->p.bursts.blind_s);
+  dev_ms_t blind_until = after_s(r->t, c->p.bursts.blind_s);
   if (c->p.bursts.reset_s > 0)
-    set_u32(r->d, c->off_c, after_s(r->t, c->p.bursts.reset_s));
-  uint32_t end = get_u32(r->d, c->off_b);
+    dl_set(r, c->off_c, after_s(r->t, c->p.bursts.reset_s));
+  dev_ms_t end = dl_at(r, c->off_b); /* 0: none */
   /* Continuing activity is seen again after the blind time; never more than once a second. */
   double again = c->p.bursts.blind_s + dev_rng_range(r->env->rng, 0, c->p.bursts.retrigger_s);
-  uint32_t wake = after_s(r->t, again > 1 ? again : 1);
-  if (c->p.bursts.length_s > 0 && wake < end && end != DEV_T_NONE) {
-    set_u32(r->d, c->off_a, wake);
+  dev_ms_t wake = after_s(r->t, again > 1 ? again : 1);
+  if (c->p.bursts.length_s > 0 && wake < end) {
+    dl_set(r, c->off_a, wake);
     return;
   }
-  uint32_t from = end != DEV_T_NONE && end > r->t ? end : r->t;
+  dev_ms_t from = end > r->t ? end : r->t;
   bursts_plan_burst(r, c, from, blind_until);
 }
 
@@ -637,8 +720,8 @@ static void bursts_detect(struct run *r, int ch, double v) {
 static int bursts_blind(const struct run *r, const struct dev_cat_channel *c) {
   if (c->p.bursts.reset_s <= 0 || c->p.bursts.blind_s <= 0)
     return 0;
-  uint32_t reset = get_u32(r->d, c->off_c);
-  if (reset == DEV_T_NONE)
+  dev_ms_t reset = dl_at(r, c->off_c);
+  if (!reset)
     return 0;
   double last = (double)reset - c->p.bursts.reset_s * 1000.0;
   return (double)r->t < last + c->p.bursts.blind_s * 1000.0;
@@ -654,12 +737,12 @@ static void two_state_schedule(struct run *r, const struct dev_cat_channel *c, i
                                                                       : c->p.two.gap_night_s;
     s = dev_rng_exp(r->env->rng, mean > 0 ? mean : 1);
   }
-  set_u32(r->d, c->off_a, after_s(r->t, s));
+  dl_set(r, c->off_a, after_s(r->t, s));
 }
 
 static void local_schedule(struct run *r, const struct dev_cat_channel *c) {
   if (c->p.act.local_s > 0)
-    set_u32(r->d, c->off_c, after_s(r->t, dev_rng_exp(r->env->rng, c->p.act.local_s)));
+    dl_set(r, c->off_c, after_s(r->t, dev_rng_exp(r->env->rng, c->p.act.local_s)));
   else
     set_u32(r->d, c->off_c, DEV_T_NONE);
 }
@@ -671,7 +754,7 @@ static void act_set(struct run *r, int ch, double target, uint32_t delay_ms) {
   double cur = act_now(c, r->d, r->t);
   set_f(r->d, c->off, cur); /* a moving actuator re-plans from where it is */
   set_f(r->d, c->off_a, target);
-  uint32_t arr = r->t + delay_ms;
+  dev_ms_t arr = r->t + delay_ms;
   if (c->p.act.travel_s > 0 && c->p.act.max > c->p.act.min) {
     double s = fabs(target - cur) / (c->p.act.max - c->p.act.min) * c->p.act.travel_s;
     if (s > 0)
@@ -686,7 +769,7 @@ static void act_set(struct run *r, int ch, double target, uint32_t delay_ms) {
   }
   /* Pending until the arrival, even when the value does not change: the device confirms the
    * state after the latency, as real ones do. */
-  set_u32(r->d, c->off_b, arr);
+  dl_set(r, c->off_b, arr);
 }
 
 static void act_stop(struct run *r, int ch) {
@@ -763,7 +846,7 @@ static void apply(struct run *r, uint8_t action, int ch, double k, uint32_t dela
   if (c->kind == DEV_CH_BURSTS) {
     fire(r, ch, 1);
     if (c->p.bursts.reset_s > 0)
-      set_u32(r->d, c->off_c, after_s(r->t, c->p.bursts.reset_s));
+      dl_set(r, c->off_c, after_s(r->t, c->p.bursts.reset_s));
   }
 }
 
@@ -814,8 +897,7 @@ static void report_changes(struct run *r) {
     const struct dev_cat_attr *a = &r->cm->attr[i];
     if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
       continue;
-    uint32_t last_t = get_u32(r->d, (uint16_t)(a->off_last + 4));
-    double since = (double)(r->t - last_t) / 1000.0;
+    double since = stamp_age(r->t, get_u32(r->d, (uint16_t)(a->off_last + 4))) / 1000.0;
     double x;
     int changed = change_pending(r, a, &x);
     if ((changed && since >= a->min_s) || (a->max_s > 0 && since >= a->max_s))
@@ -823,15 +905,39 @@ static void report_changes(struct run *r) {
   }
 }
 
-static void consider(uint32_t *best, uint32_t t) {
-  if (t != DEV_T_NONE && t < *best)
+/* Keeps the earliest of the times seen (0: none). */
+static void consider(dev_ms_t *best, dev_ms_t t) {
+  if (t && (!*best || t < *best))
     *best = t;
+}
+
+/* Whether the model keeps stamps of the past (change reports, energy), whose ages must be
+ * refreshed at least every T_KEEP_MS. */
+static int has_stamps(const struct dev_cat_model *cm) {
+  for (uint8_t i = 0; i < cm->n_attr; i++)
+    if (cm->attr[i].report == DEV_REP_CHANGE && cm->attr[i].off_last != DEV_CAT_NO_OFF)
+      return 1;
+  return find_kind(cm, DEV_CH_ENERGY) >= 0;
+}
+
+/* A stamp older than T_AGE_MAX becomes exactly that old: ages are only compared with
+ * durations of at most 10 days, so nothing changes but that the age cannot wrap. */
+static void refresh_stamps(struct run *r) {
+  const struct dev_cat_model *cm = r->cm;
+  uint32_t oldest = stamp_of(r->t - T_AGE_MAX);
+  for (uint8_t i = 0; i < cm->n_attr; i++) {
+    const struct dev_cat_attr *a = &cm->attr[i];
+    uint16_t off = (uint16_t)(a->off_last + 4);
+    if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF &&
+        stamp_age(r->t, get_u32(r->d, off)) > T_AGE_MAX)
+      set_u32(r->d, off, oldest);
+  }
 }
 
 /* The earliest pending time, strictly after r->t. */
 static void set_next(struct run *r) {
   const struct dev_cat_model *cm = r->cm;
-  uint32_t best = DEV_T_NONE;
+  dev_ms_t best = 0;
   for (int i = 0; i < cm->n_ch; i++) {
     const struct dev_cat_channel *c = &cm->ch[i];
     uint32_t per = period_ms_of(c);
@@ -839,17 +945,15 @@ static void set_next(struct run *r) {
       consider(&best, next_sample(r->env->eui64, i, per, r->t));
     switch (c->kind) {
     case DEV_CH_BURSTS:
-      consider(&best, get_u32(r->d, c->off_a));
-      if (c->p.bursts.reset_s > 0)
-        consider(&best, get_u32(r->d, c->off_c));
+      consider(&best, dl_at(r, c->off_a));
+      consider(&best, dl_at(r, c->off_c)); /* the reset, when the channel has one */
       break;
     case DEV_CH_TWO_STATE:
-      consider(&best, get_u32(r->d, c->off_a));
+      consider(&best, dl_at(r, c->off_a));
       break;
     case DEV_CH_ACTUATOR:
-      consider(&best, get_u32(r->d, c->off_b));
-      if (c->p.act.local_s > 0)
-        consider(&best, get_u32(r->d, c->off_c));
+      consider(&best, dl_at(r, c->off_b));
+      consider(&best, dl_at(r, c->off_c)); /* the next local toggle, when it has them */
       break;
     default:
       break;
@@ -859,7 +963,7 @@ static void set_next(struct run *r) {
     const struct dev_cat_attr *a = &cm->attr[i];
     if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
       continue;
-    uint32_t last_t = get_u32(r->d, (uint16_t)(a->off_last + 4));
+    dev_ms_t last_t = r->t - stamp_age(r->t, get_u32(r->d, (uint16_t)(a->off_last + 4)));
     if (a->max_s > 0)
       consider(&best, after_s(last_t, a->max_s));
     double x;
@@ -867,8 +971,10 @@ static void set_next(struct run *r) {
       consider(&best, after_s(last_t, a->min_s));
   }
   if (cm->hb.present)
-    consider(&best, get_u32(r->d, cm->hb.off_next));
-  if (best == DEV_T_NONE) {
+    consider(&best, dl_at(r, cm->hb.off_next));
+  if (has_stamps(cm))
+    consider(&best, r->t + T_KEEP_MS); /* even when nothing else is due: see refresh_stamps */
+  if (!best) {
     r->env->next = 0;
     return;
   }
@@ -895,7 +1001,7 @@ static void heartbeat_schedule(struct run *r, int first) {
   double period = dev_rng_range(r->env->rng, hb->period_min_s, hb->period_max_s);
   if (first)
     period *= sim_rng_unit(r->env->rng);
-  set_u32(r->d, hb->off_next, after_s(r->t, period));
+  dl_set(r, hb->off_next, after_s(r->t, period));
   /* Self-discharge, paid ahead for the period just drawn. */
   int b = find_kind(r->cm, DEV_CH_BATTERY_MV);
   if (!first && r->cm->has_battery && b >= 0 && r->cm->battery.per_day_uv > 0) {
@@ -955,7 +1061,6 @@ static void first_join(struct run *r) {
       break;
     case DEV_CH_BURSTS:
       set_f(d, c->off, c->p.bursts.reset_s > 0 ? c->p.bursts.reset : 0);
-      set_u32(d, c->off_b, r->t);
       bursts_plan_burst(r, c, r->t, r->t);
       break;
     default:
@@ -976,14 +1081,14 @@ static void first_join(struct run *r) {
     const struct dev_cat_channel *c = &cm->ch[i];
     if (c->kind == DEV_CH_ENERGY) {
       set_d(d, c->off, dev_rng_range(r->env->rng, 0, c->p.energy.initial_kwh_max));
-      set_u32(d, c->off_a, r->t);
+      set_u32(d, c->off_a, stamp_of(r->t));
     }
   }
   for (uint8_t i = 0; i < cm->n_attr; i++) {
     const struct dev_cat_attr *a = &cm->attr[i];
     if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
       set_f(d, a->off_last, raw_value(cm, d, r->env, &a->v));
-      set_u32(d, (uint16_t)(a->off_last + 4), r->t);
+      set_u32(d, (uint16_t)(a->off_last + 4), stamp_of(r->t));
     }
   }
   heartbeat_schedule(r, 1);
@@ -997,6 +1102,7 @@ static void generic_join(const struct sim_model *m, struct sim_device *d, struct
   if (!rejoin || state_blank(cm, d)) {
     first_join(&r);
   } else {
+    refresh_stamps(&r);
     integrate(&r);
     int k = find_kind(cm, DEV_CH_POWER_ON);
     if (k >= 0)
@@ -1015,6 +1121,7 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
   struct run r;
   run_init(&r, m, d, env);
   const struct dev_cat_model *cm = r.cm;
+  refresh_stamps(&r);
   integrate(&r);
   for (int i = 0; i < cm->n_ch; i++) {
     const struct dev_cat_channel *c = &cm->ch[i];
@@ -1034,11 +1141,12 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
         meter_sample(&r, i);
       break;
     case DEV_CH_BURSTS: {
-      if (get_u32(d, c->off_a) <= r.t) {
+      if (dl_due(&r, c->off_a)) {
         bursts_detect(&r, i, bursts_draw(c, env->rng));
-      } else if (c->p.bursts.reset_s > 0 && get_u32(d, c->off_c) <= r.t) {
+      } else if (dl_due(&r, c->off_c)) {
+        /* (reset_s may have been set to 0 since this was scheduled: then no reset) */
         set_u32(d, c->off_c, DEV_T_NONE);
-        if (get_f(d, c->off) != c->p.bursts.reset) {
+        if (c->p.bursts.reset_s > 0 && get_f(d, c->off) != c->p.bursts.reset) {
           set_f(d, c->off, c->p.bursts.reset);
           if (c->p.bursts.reset_event)
             fire(&r, i, 0);
@@ -1047,7 +1155,7 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
       break;
     }
     case DEV_CH_TWO_STATE:
-      if (get_u32(d, c->off_a) <= r.t) {
+      if (dl_due(&r, c->off_a)) {
         int active = get_f(d, c->off) == c->p.two.idle;
         set_f(d, c->off, active ? c->p.two.active : c->p.two.idle);
         fire(&r, i, active);
@@ -1055,12 +1163,14 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
       }
       break;
     case DEV_CH_ACTUATOR:
-      if (get_u32(d, c->off_b) <= r.t) { /* DEV_T_NONE: nothing pending */
+      if (dl_due(&r, c->off_b)) {
         set_f(d, c->off, get_f(d, c->off_a));
         set_u32(d, c->off_b, DEV_T_NONE);
         fire(&r, i, 0);
       }
-      if (c->p.act.local_s > 0 && get_u32(d, c->off_c) <= r.t) {
+      if (dl_due(&r, c->off_c) && c->p.act.local_s <= 0) {
+        set_u32(d, c->off_c, DEV_T_NONE); /* local_s set to 0 since: no more toggles */
+      } else if (dl_due(&r, c->off_c)) {
         /* Someone presses the button: at once, from the state it is in. */
         double v = act_now(c, d, r.t) == 0;
         set_f(d, c->off, v);
@@ -1077,7 +1187,7 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
   meters_follow(&r);
   report_events(&r);
   report_changes(&r);
-  if (cm->hb.present && get_u32(d, cm->hb.off_next) <= r.t) {
+  if (cm->hb.present && dl_due(&r, cm->hb.off_next)) {
     send_heartbeat(m, d, env, 0);
     heartbeat_schedule(&r, 0);
   }
@@ -1306,6 +1416,7 @@ static int generic_command(const struct sim_model *m, struct sim_device *d, stru
   *latency_us = delay_ms * 1000u;
   if (state_blank(cm, d))
     first_join(&r); /* a command before the join: the device starts from its initial state */
+  refresh_stamps(&r);
   integrate(&r);
   int st;
   if (cmd->global) {
@@ -1378,6 +1489,7 @@ static int generic_trigger(const struct sim_model *m, struct sim_device *d, stru
     return SIM_ENOTFOUND;
   if (state_blank(cm, d))
     first_join(&r);
+  refresh_stamps(&r);
   integrate(&r);
   apply(&r, t->action, t->ch, t->k, 0);
   meters_follow(&r);

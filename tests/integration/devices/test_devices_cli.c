@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* cmocka needs the headers above first. */
@@ -386,6 +387,67 @@ static void test_malformed_catalogue(void **state) {
   remove_dir(dir, "bad.yaml");
 }
 
+/* Catalogue paths that are not catalogue files, through both commands that take --catalog:
+ * each stops the start at once with exit 2 and a sentence naming the path and what it is. The
+ * FIFO blocked the start for ever (the timeout here fails the test instead), /dev/zero filled
+ * the memory, a directory said "Input/output error", and a 300-byte model id loaded and then
+ * could not be sent (the ZCL modelIdentifier holds 32 bytes). */
+static void test_hostile_catalogue_files(void **state) {
+  (void)state;
+  char dir[] = "/tmp/hubsim-devices-hostile-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[600], want[1024];
+  struct {
+    const char *name, *want;
+  } cases[] = {
+      {"fifo.yaml", "is a FIFO, not a regular file"},
+      {"zero.yaml", "is a character device, not a regular file"},
+      {"sub.yaml", "is a directory, not a regular file"},
+      {"long.yaml", ":3: id: \"hubsim.test.aaaaaaaaaaaaaaaaaaaa...\" is 300 bytes long, more than "
+                    "the 32 allowed (a ZCL modelIdentifier)"},
+  };
+  char long_yaml[sizeof user_yaml + 400];
+  char id[301];
+  memset(id, 'a', 300);
+  memcpy(id, "hubsim.test.", 12);
+  id[300] = '\0';
+  const char *at = strstr(user_yaml, "hubsim.test.thermo");
+  assert_non_null(at);
+  snprintf(long_yaml, sizeof long_yaml, "%.*s%s%s", (int)(at - user_yaml), user_yaml, id,
+           at + strlen("hubsim.test.thermo"));
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, cases[i].name);
+    if (i == 0)
+      assert_int_equal(mkfifo(path, 0600), 0);
+    else if (i == 1)
+      assert_int_equal(symlink("/dev/zero", path), 0);
+    else if (i == 2)
+      assert_int_equal(mkdir(path, 0700), 0);
+    else
+      write_file(dir, cases[i].name, long_yaml);
+    snprintf(want, sizeof want, "%s%s%s", path, i < 3 ? ": " : "", cases[i].want);
+    const char *cmds[][14] = {
+        {"devices", "list", "--catalog", dir, NULL},
+        {"run", "--catalog", dir, "--clock", "virtual", "--hubs", "1", "--devices-per-hub", "1",
+         "--duration", "1s", NULL},
+    };
+    for (size_t k = 0; k < 2; k++) {
+      struct devspawn_out r;
+      int rc = devspawn_run(cmds[k], 20, &r);
+      if (rc != 2 || !strstr(r.err, want))
+        fail_msg("%s --catalog with %s: exit %d (-1: killed after 20 s), stderr: %.600s "
+                 "(expected exit 2 and %s)",
+                 cmds[k][0], cases[i].name, rc, r.err, want);
+      devspawn_free(&r);
+    }
+    if (i == 2)
+      rmdir(path);
+    else
+      unlink(path);
+  }
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help),
@@ -395,6 +457,7 @@ int main(void) {
       cmocka_unit_test(test_unknown_model_and_bad_flags),
       cmocka_unit_test(test_user_catalogue),
       cmocka_unit_test(test_malformed_catalogue),
+      cmocka_unit_test(test_hostile_catalogue_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
