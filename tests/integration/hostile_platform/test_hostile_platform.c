@@ -1225,6 +1225,43 @@ static void test_fleet_through_full_store(void **state) {
   assert_int_equal(platproc_stop(&p), 0);
 }
 
+/* A scenario's automations through a token-protected admin port: `hubsim run smoke
+ * --platform-admin` sends the token from HUBSIM_ADMIN_TOKEN_FILE on each of its connections;
+ * without it, the scenario's platform calls are refused and the run fails. */
+static void test_scenario_through_admin_token(void **state) {
+  (void)state;
+  struct platproc p;
+  const char *tok = secret_file("run-token", "run-token-1\n", 0600);
+  const char *extra[] = {"--admin", "127.0.0.1:0", "--admin-token-file", tok, NULL};
+  plat_up(&p, "scn-token", extra);
+  uint16_t aport = admin_port(&p);
+  char url[64], adm[64], summary[256], log[256];
+  snprintf(url, sizeof url, "hubrpc://127.0.0.1:%u", p.port);
+  snprintf(adm, sizeof adm, "127.0.0.1:%u", aport);
+  snprintf(summary, sizeof summary, "%s/scn-token.json", dir);
+  snprintf(log, sizeof log, "%s/scn-token.log", dir);
+  const char *argv[] = {getenv("HUBSIM_BIN"),
+                        "run",
+                        "smoke",
+                        "--platform",
+                        url,
+                        "--platform-admin",
+                        adm,
+                        "--summary",
+                        summary,
+                        "-q",
+                        "--ui",
+                        "none",
+                        NULL};
+  setenv("HUBSIM_ADMIN_TOKEN_FILE", tok, 1);
+  int code = run_cmd(argv, log, 120000);
+  unsetenv("HUBSIM_ADMIN_TOKEN_FILE");
+  printf("smoke through the token: exit %d\n", code);
+  assert_int_equal(code, 0);
+  assert_true(stat_of(aport, "rules_fired") < 0); /* stats without the token: refused */
+  assert_int_equal(platproc_stop(&p), 0);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int group_setup(void **state) {
@@ -1264,6 +1301,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_fleet_key_file_and_env),
       cmocka_unit_test(test_fleet_beside_hostile_clients),
       cmocka_unit_test(test_fleet_through_full_store),
+      cmocka_unit_test(test_scenario_through_admin_token),
   };
   /* One case by name: test_hostile_platform NAME (cmocka's filter). */
   if (argc > 1)
