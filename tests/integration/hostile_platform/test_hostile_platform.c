@@ -452,7 +452,7 @@ static void test_one_byte_drip_times_out(void **state) {
   double took = now_s() - t0;
   printf("dripping session ended after %.2f s with error %d\n", took, code);
   assert_int_equal(code, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT);
-  assert_true(took >= 2.9);
+  assert_true(took >= 2.5); /* the idle timer (3 s from the Auth, the last frame), not sooner */
   hubclient_close(&c);
   assert_int_equal(platproc_stop(&p), 0);
 }
