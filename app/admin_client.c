@@ -9,21 +9,27 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sim/core/err.h"
 
 #define ADMIN_TIMEOUT_MS 5000
 
-/* Sends line and reads the reply line into reply. 0 or a negative error. */
+/* Sends line (after "auth TOKEN" when there is a token) and reads its reply line into reply.
+ * 0 or a negative error. */
 static int admin_request(const struct app_admin *a, const char *line, char *reply, size_t cap) {
+  if (a->token_bad)
+    return SIM_EINVAL;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
@@ -40,12 +46,21 @@ static int admin_request(const struct app_admin *a, const char *line, char *repl
     rc = -errno;
     goto out;
   }
+  if (a->token[0]) {
+    char auth[300];
+    int an = snprintf(auth, sizeof auth, "auth %s\n", a->token);
+    if (send(fd, auth, (size_t)an, MSG_NOSIGNAL) != an) {
+      rc = SIM_EIO;
+      goto out;
+    }
+  }
   size_t n = strlen(line);
   if (send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
     rc = SIM_EIO;
     goto out;
   }
   size_t got = 0;
+  int skip = a->token[0] ? 1 : 0; /* the {"auth":"ok"} line */
   while (got + 1 < cap) {
     ssize_t r = recv(fd, reply + got, cap - 1 - got, 0);
     if (r <= 0) {
@@ -54,7 +69,18 @@ static int admin_request(const struct app_admin *a, const char *line, char *repl
     }
     got += (size_t)r;
     reply[got] = 0;
-    char *nl = memchr(reply, '\n', got);
+    char *nl;
+    while ((nl = memchr(reply, '\n', got)) && skip) {
+      if (!strstr(reply, "\"auth\":\"ok\"")) {
+        *nl = 0;
+        fprintf(stderr, "hubsim run: --platform-admin: the token was refused: %s\n", reply);
+        rc = SIM_EAUTH;
+        goto out;
+      }
+      skip = 0;
+      got -= (size_t)(nl + 1 - reply);
+      memmove(reply, nl + 1, got + 1);
+    }
     if (nl) {
       *nl = 0;
       goto out;
@@ -146,10 +172,49 @@ static int cl_metric(void *arg, const char *name, double *out) {
   return rc;
 }
 
+/* Reads the token file: its bytes without a final newline, 1..256 printable characters without
+ * spaces, and not readable or writable by other users (a secret everyone can read protects
+ * nothing). 0, or a message naming the file and -1. */
+static int read_token(const char *path, char *out, size_t cap) {
+  const char *why = NULL;
+  struct stat sb;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = -1;
+  if (fd < 0 || fstat(fd, &sb) != 0)
+    why = strerror(errno);
+  else if (!S_ISREG(sb.st_mode))
+    why = "not a regular file";
+  else if (sb.st_mode & (S_IROTH | S_IWOTH))
+    why = "other users may read or write it (chmod o-rwx it)";
+  else if ((n = read(fd, out, cap - 1)) < 0)
+    why = strerror(errno);
+  if (fd >= 0)
+    close(fd);
+  if (!why) {
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+      n--;
+    out[n] = 0;
+    int ok = n >= 1 && n <= 256;
+    for (ssize_t i = 0; ok && i < n; i++)
+      ok = out[i] > 0x20 && out[i] < 0x7f;
+    if (!ok)
+      why = "not a token (1..256 printable characters without spaces)";
+  }
+  if (why) {
+    out[0] = 0;
+    fprintf(stderr, "hubsim run: HUBSIM_ADMIN_TOKEN_FILE %s: %s\n", path, why);
+    return -1;
+  }
+  return 0;
+}
+
 int app_admin_init(struct app_admin *a, const char *hostport) {
   memset(a, 0, sizeof(*a));
   if (sim_addr_parse(hostport, &a->addr) || a->addr.port == 0)
     return SIM_EINVAL;
+  const char *tf = getenv("HUBSIM_ADMIN_TOKEN_FILE");
+  if (tf && *tf && read_token(tf, a->token, sizeof a->token))
+    a->token_bad = 1;
   return 0;
 }
 

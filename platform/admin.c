@@ -1,7 +1,12 @@
 /* The admin line protocol: one request per line, one JSON reply line. Served over plain TCP
  * with libuv directly (not through struct sim_transport, which may be the in-memory one for
  * hubs), and callable in process through plat_server_admin(). Input is untrusted: every
- * malformed line gets {"error":...}, an overlong line closes the client. */
+ * malformed line gets {"error":...}, an overlong line closes the client.
+ *
+ * The bytes of a conversation go through plat__admin_feed, which knows nothing of sockets (the
+ * fuzzer feeds it directly): line splitting, the line limit and the token check live there.
+ * The tcp side adds what only sockets have: a cap on clients, their idle time, and a cap on
+ * replies queued for a client that does not read. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -9,25 +14,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/automation.h"
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "platform/store.h"
 #include "sim/core/err.h"
 #include "sim/core/log.h"
+#include "sim/wire/auth.h"
 
 #define ADMIN_LINE_MAX 4096u
+/* Replies waiting for a client that does not read: past this, it is closed. */
+#define ADMIN_WQ_MAX (1u << 20)
 
 struct plat_admin_client {
   uv_tcp_t tcp;
   struct plat_admin_client *prev, *next;
   struct plat_server *srv;
-  struct sim_buf in;
+  struct plat_admin_conv conv;
+  uint64_t last_ms; /* loop time of the accept or of the last complete line */
   int closing;
 };
 
 struct plat_admin {
   uv_tcp_t tcp;
   struct plat_admin_client *clients;
+  unsigned nclients;
   uint16_t port;
 };
 
@@ -87,10 +98,23 @@ char *plat_counters_json(const struct plat_counters *c) {
   F(rules_fired);
   F(rule_commands);
   F(rule_target_offline);
+  F(rules_limited);
   F(timers_fired);
   F(timer_commands);
   F(timer_target_offline);
+  F(conns_refused);
+  F(handshakes_evicted);
+  F(sendq_overflows);
+  F(boot_returns);
+  F(store_failures);
+  F(sessions_paused);
+  F(admin_refused);
+  F(admin_idle_closed);
+  F(admin_auth_failed);
 #undef F
+  static const char *const store_states[] = {"ok", "failing", "lost"};
+  json_object_set_new(o, "store",
+                      json_string(c->store_state < 3 ? store_states[c->store_state] : "?"));
   json_object_set_new(o, "errors_sent", errors_json(c->errors_sent));
   json_object_set_new(o, "errors_received", errors_json(c->errors_received));
   char *s = json_dumps(o, JSON_COMPACT);
@@ -278,10 +302,18 @@ static char *admin_rule(struct plat_server *srv, char **tok, int n) {
   r.when_eui64 = eui;
   r.cluster = (uint32_t)cl;
   r.attr = (uint32_t)attr;
-  int rc = plat_server_rule_add(srv, &r, &id);
+  char why[256];
+  int rc = plat__rule_add(srv, &r, &id, why, sizeof why);
   if (rc)
-    return reply_error("%s", sim_strerror(rc));
-  return reply_id("rule_id", id);
+    return reply_error("%s", why[0] ? why : sim_strerror(rc));
+  if (!why[0])
+    return reply_id("rule_id", id);
+  /* A rule that may trigger itself through conditions is kept (its rate limit cuts a loop),
+   * and the reply says so. */
+  json_t *o = json_pack("{s:I,s:s}", "rule_id", (json_int_t)id, "warning", why);
+  char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return out;
 }
 
 static char *admin_timer(struct plat_server *srv, char **tok, int n) {
@@ -307,9 +339,10 @@ static char *admin_timer(struct plat_server *srv, char **tok, int n) {
     return err;
   t.hour = (uint32_t)h;
   t.minute = (uint32_t)m;
-  int rc = plat_server_timer_add(srv, &t, &id);
+  char why[256];
+  int rc = plat__timer_add(srv, &t, &id, why, sizeof why);
   if (rc)
-    return reply_error("%s", sim_strerror(rc));
+    return reply_error("%s", why[0] ? why : sim_strerror(rc));
   return reply_id("timer_id", id);
 }
 
@@ -398,12 +431,112 @@ char *plat_server_admin(struct plat_server *srv, const char *line) {
                      tok[0]);
 }
 
+/* ---------------------------------------------------------------- conversations */
+
+static char *reply_auth_ok(void) {
+  return strdup("{\"auth\":\"ok\"}");
+}
+
+/* 1 when token is the configured one. Both sides go through HMAC under a random key first, so
+ * the comparison is of two 32-byte digests in constant time whatever the lengths. */
+static int token_ok(struct plat_server *srv, const char *token) {
+  uint8_t a[32], b[32];
+  return sim_auth_hub_secret(srv->admin_key, sizeof srv->admin_key, token, a) == 0 &&
+         sim_auth_hub_secret(srv->admin_key, sizeof srv->admin_key, srv->admin_token, b) == 0 &&
+         sim_auth_equal(a, b, sizeof a);
+}
+
+/* Answers one line of a conversation. 1: the conversation ends after this reply. */
+static int conv_line(struct plat_server *srv, struct plat_admin_conv *cv, const char *line,
+                     plat_admin_reply_fn reply, void *arg) {
+  char first[8] = {0};
+  const char *p = line + strspn(line, " \t\r");
+  size_t fl = strcspn(p, " \t\r");
+  if (fl < sizeof first)
+    memcpy(first, p, fl);
+  if (strcmp(first, "auth") == 0) {
+    if (!srv->admin_token) {
+      reply(arg, reply_auth_ok()); /* nothing to check: every client may ask */
+      return 0;
+    }
+    char tok[PLAT_ADMIN_TOKEN_MAX + 2] = {0};
+    const char *t = p + fl + strspn(p + fl, " \t\r");
+    size_t tl = strcspn(t, " \t\r");
+    int one = t[tl + strspn(t + tl, " \t\r")] == 0; /* exactly one argument */
+    if (tl >= 1 && tl <= PLAT_ADMIN_TOKEN_MAX && one) {
+      memcpy(tok, t, tl);
+      if (token_ok(srv, tok)) {
+        cv->authed = 1;
+        reply(arg, reply_auth_ok());
+        return 0;
+      }
+    }
+    srv->c.admin_auth_failed++;
+    reply(arg, reply_error("auth failed%s", ""));
+    return 1;
+  }
+  if (!cv->authed) {
+    srv->c.admin_auth_failed++;
+    reply(arg, reply_error("auth required: the first line must be 'auth TOKEN'%s", ""));
+    return 1;
+  }
+  reply(arg, plat_server_admin(srv, line));
+  return 0;
+}
+
+int plat__admin_feed(struct plat_server *srv, struct plat_admin_conv *cv, const uint8_t *p,
+                     size_t n, plat_admin_reply_fn reply, void *arg, unsigned *lines) {
+  unsigned count = 0;
+  int end = 0;
+  if (!srv->admin_token)
+    cv->authed = 1;
+  if (n && sim_buf_append(&cv->in, p, n))
+    return SIM_ENOMEM;
+  size_t off = 0;
+  while (!end) {
+    uint8_t *nl = cv->in.len > off ? memchr(cv->in.data + off, '\n', cv->in.len - off) : NULL;
+    if (!nl)
+      break;
+    size_t len = (size_t)(nl - (cv->in.data + off));
+    count++;
+    if (len > ADMIN_LINE_MAX) {
+      reply(arg, reply_error("line longer than 4096 bytes%s", ""));
+      end = 1;
+      break;
+    }
+    char line[ADMIN_LINE_MAX + 1];
+    memcpy(line, cv->in.data + off, len);
+    line[len] = 0;
+    off += len + 1;
+    if (memchr(line, 0, len)) {
+      reply(arg, reply_error("NUL byte in request%s", ""));
+      end = !cv->authed;
+      continue;
+    }
+    end = conv_line(srv, cv, line, reply, arg);
+  }
+  sim_buf_consume(&cv->in, off);
+  if (!end && cv->in.len > ADMIN_LINE_MAX) {
+    reply(arg, reply_error("line longer than 4096 bytes%s", ""));
+    end = 1;
+  }
+  if (end)
+    cv->in.len = 0;
+  if (lines)
+    *lines = count;
+  return end;
+}
+
+void plat__admin_conv_fini(struct plat_admin_conv *cv) {
+  sim_buf_fini(&cv->in);
+}
+
 /* ---------------------------------------------------------------- tcp */
 
 static void client_closed_cb(uv_handle_t *h) {
   struct plat_admin_client *cl = h->data;
   struct plat_server *srv = cl->srv;
-  sim_buf_fini(&cl->in);
+  plat__admin_conv_fini(&cl->conv);
   free(cl);
   srv->admin_handles--;
   plat__maybe_stopped(srv);
@@ -420,17 +553,27 @@ static void client_close(struct plat_admin_client *cl) {
     a->clients = cl->next;
   if (cl->next)
     cl->next->prev = cl->prev;
+  a->nclients--;
   uv_close((uv_handle_t *)&cl->tcp, client_closed_cb);
 }
 
 static void write_cb(uv_write_t *w, int status) {
+  (void)status;
   free(w->data);
   free(w);
 }
 
-static void client_reply(struct plat_admin_client *cl, char *json) {
+/* Queues one reply line (takes json). A client that lets a megabyte of replies wait does not
+ * read them: it is closed rather than let it hold the platform's memory. */
+static void client_reply(void *arg, char *json) {
+  struct plat_admin_client *cl = arg;
   if (!json)
     return;
+  if (cl->closing || cl->tcp.write_queue_size > ADMIN_WQ_MAX) {
+    free(json);
+    client_close(cl);
+    return;
+  }
   size_t n = strlen(json);
   char *p = realloc(json, n + 2);
   uv_write_t *w = malloc(sizeof(*w));
@@ -451,6 +594,8 @@ static void client_reply(struct plat_admin_client *cl, char *json) {
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   static char slab[8192]; /* one loop thread: the read is consumed before the next alloc */
+  (void)h;
+  (void)hint;
   buf->base = slab;
   buf->len = sizeof(slab);
 }
@@ -463,35 +608,13 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
   if (n == 0 || cl->closing)
     return;
-  if (sim_buf_append(&cl->in, buf->base, (size_t)n)) {
+  unsigned lines = 0;
+  int rc = plat__admin_feed(cl->srv, &cl->conv, (const uint8_t *)buf->base, (size_t)n, client_reply,
+                            cl, &lines);
+  if (lines)
+    cl->last_ms = plat__mono_ms(cl->srv);
+  if (rc)
     client_close(cl);
-    return;
-  }
-  size_t off = 0;
-  for (;;) {
-    uint8_t *nl = memchr(cl->in.data + off, '\n', cl->in.len - off);
-    if (!nl)
-      break;
-    size_t len = (size_t)(nl - (cl->in.data + off));
-    if (len > ADMIN_LINE_MAX) {
-      client_reply(cl, reply_error("line longer than 4096 bytes%s", ""));
-      client_close(cl);
-      return;
-    }
-    char line[ADMIN_LINE_MAX + 1];
-    memcpy(line, cl->in.data + off, len);
-    line[len] = 0;
-    if (memchr(line, 0, len))
-      client_reply(cl, reply_error("NUL byte in request%s", ""));
-    else
-      client_reply(cl, plat_server_admin(cl->srv, line));
-    off += len + 1;
-  }
-  sim_buf_consume(&cl->in, off);
-  if (cl->in.len > ADMIN_LINE_MAX) {
-    client_reply(cl, reply_error("line longer than 4096 bytes%s", ""));
-    client_close(cl);
-  }
 }
 
 static void connection_cb(uv_stream_t *server, int status) {
@@ -503,7 +626,7 @@ static void connection_cb(uv_stream_t *server, int status) {
   if (!cl)
     return;
   cl->srv = srv;
-  sim_buf_init(&cl->in);
+  cl->last_ms = plat__mono_ms(srv);
   uv_tcp_init(srv->loop, &cl->tcp);
   cl->tcp.data = cl;
   srv->admin_handles++;
@@ -511,9 +634,41 @@ static void connection_cb(uv_stream_t *server, int status) {
   if (a->clients)
     a->clients->prev = cl;
   a->clients = cl;
-  if (uv_accept(server, (uv_stream_t *)&cl->tcp) ||
-      uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb))
+  a->nclients++;
+  if (uv_accept(server, (uv_stream_t *)&cl->tcp)) {
     client_close(cl);
+    return;
+  }
+  if (a->nclients > PLAT_ADMIN_CLIENTS_MAX) {
+    srv->c.admin_refused++;
+    client_reply(cl,
+                 reply_error("too many admin clients (%s); try again later", "at most 32 at once"));
+    client_close(cl);
+    return;
+  }
+  if (uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb))
+    client_close(cl);
+}
+
+void plat__admin_sweep(struct plat_server *srv, uint64_t now_ms) {
+  struct plat_admin *a = srv->admin;
+  if (!a)
+    return;
+  uint64_t idle = (uint64_t)srv->cfg.admin_idle_s * 1000u;
+  struct plat_admin_client *cl = a->clients, *next;
+  for (; cl; cl = next) {
+    next = cl->next;
+    /* Without its token a client gets the handshake's 10 s, not the idle time. */
+    uint64_t limit = cl->conv.authed || !srv->admin_token ? idle : PLAT_ADMIN_AUTH_MS;
+    if (now_ms - cl->last_ms >= limit) {
+      srv->c.admin_idle_closed++;
+      client_reply(cl,
+                   reply_error("closed: nothing received for %s",
+                               cl->conv.authed || !srv->admin_token ? "the idle time (--admin-idle)"
+                                                                    : "10 s without 'auth TOKEN'"));
+      client_close(cl);
+    }
+  }
 }
 
 static void listener_closed_cb(uv_handle_t *h) {

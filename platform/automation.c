@@ -13,7 +13,14 @@
  * remainder), and the wait is capped so that a stepped system clock is noticed within a minute.
  *
  * Commands go through plat_server_command: same ids, tracking, timeouts and counters as an
- * app's. Nothing here is persisted: automations are defined by the run that uses them. */
+ * app's. Nothing here is persisted: automations are defined by the run that uses them.
+ *
+ * Loops: a rule whose command makes a device report what triggers the rule again fires for
+ * ever. Where that is plain from the rules alone (a command in cluster C to device B is taken
+ * to make B report cluster C, and every rule on the way back has no condition), rule_add
+ * refuses it; a loop through conditions may or may not happen, so such a rule is kept with a
+ * warning. Whatever slips through is cut at run time: each rule fires at most rule_rate times
+ * a second on average (a token bucket of twice that), and the matches beyond are counted. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +40,9 @@
 /* A change of (wall - loop) time above this is a clock jump, not jitter of the loop's cached
  * time against gettimeofday. */
 #define CLOCK_JUMP_MS 2000
+/* The loop check at rule_add visits at most this many rules: the work of one admin line stays
+ * bounded however many rules exist. */
+#define LOOP_SEARCH_MAX 10000u
 
 struct auto_action {
   char hub_id[SIM_HUBRPC_HUB_ID_MAX + 1];
@@ -51,7 +61,11 @@ struct auto_rule {
   uint8_t op; /* enum plat_rule_op */
   double value;
   struct auto_action then;
-  uint64_t fired, sent, offline;
+  uint64_t fired, sent, offline, limited;
+  double tokens;     /* firings it may make now (rate limit) */
+  uint64_t stamp_ms; /* loop time tokens was computed at; 0: not yet */
+  uint32_t mark;     /* loop check: visited in search number mark */
+  uint8_t warned;    /* its rate limit was logged */
 };
 
 struct auto_timer {
@@ -71,6 +85,8 @@ struct plat_auto {
   size_t ntimers, timers_cap;
   uint64_t last_rule_id, last_timer_id;
   int64_t wall_offset; /* wall - loop ms when the timers' times were last computed */
+  uint32_t search;     /* number of the last loop check (auto_rule.mark) */
+  struct sim_log_limit log_limited;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -104,8 +120,9 @@ static int valid_hub_id(const char *id) {
   return 1;
 }
 
-/* Checks and copies an action. 0, SIM_EINVAL (logged, naming the field) or SIM_ENOMEM. */
-static int action_copy(struct auto_action *dst, const struct plat_action *src, const char *what) {
+/* Checks and copies an action. 0, SIM_EINVAL (why names the field) or SIM_ENOMEM. */
+static int action_copy(struct auto_action *dst, const struct plat_action *src, const char *what,
+                       char *why, size_t cap) {
   const char *bad = !src->hub_id || !valid_hub_id(src->hub_id)              ? "hub_id"
                     : src->endpoint > 0xFF                                  ? "endpoint"
                     : src->cluster > 0xFFFF                                 ? "cluster"
@@ -114,7 +131,7 @@ static int action_copy(struct auto_action *dst, const struct plat_action *src, c
                     : src->len > PAYLOAD_MAX || (src->len && !src->payload) ? "payload"
                                                                             : NULL;
   if (bad) {
-    SIM_LOGE("platform: %s: bad action %s", what, bad);
+    snprintf(why, cap, "%s: bad action %s", what, bad);
     return SIM_EINVAL;
   }
   memset(dst, 0, sizeof(*dst));
@@ -184,7 +201,67 @@ static int rtab_grow(struct plat_auto *a) {
   return 0;
 }
 
-int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t *id) {
+/* Looks for a chain of rules from the node (eui, cluster) back to (to_eui, to_cluster), where
+ * a rule leads from its trigger (when, cluster) to its command's (then.eui64, then.cluster);
+ * only_any: through rules without a condition only. Breadth first, iterative, at most
+ * LOOP_SEARCH_MAX rules. On 1 (found) path holds the rule ids, "3 -> 5" ("" when the node is
+ * the target itself); 0: none; -1: gave up (too many rules to look at). */
+static int find_chain(struct plat_auto *a, uint64_t eui, uint16_t cluster, uint64_t to_eui,
+                      uint16_t to_cluster, int only_any, char *path, size_t cap) {
+  path[0] = 0;
+  if (eui == to_eui && cluster == to_cluster)
+    return 1;
+  if (!a->nrules)
+    return 0;
+  size_t qcap = a->nrules < LOOP_SEARCH_MAX ? a->nrules : LOOP_SEARCH_MAX;
+  struct step {
+    struct auto_rule *r;
+    size_t parent; /* index in q, SIZE_MAX for the first step */
+  } *q = malloc(qcap * sizeof(*q));
+  if (!q)
+    return -1;
+  uint32_t mark = ++a->search;
+  size_t head = 0, tail = 0, parent = SIZE_MAX;
+  int found = 0;
+  for (;;) {
+    /* Every rule triggered by the node (eui, cluster), in its hash chain. */
+    struct auto_rule *r = a->rtab[eui_slot(eui, a->rtab_cap - 1)];
+    for (; r && found == 0; r = r->hnext) {
+      if (r->when != eui || r->cluster != cluster || r->mark == mark ||
+          (only_any && r->op != PLAT_RULE_ANY))
+        continue;
+      if (tail == qcap) {
+        found = -1;
+        break;
+      }
+      r->mark = mark;
+      q[tail++] = (struct step){r, parent};
+      if (r->then.eui64 == to_eui && r->then.cluster == to_cluster)
+        found = 1;
+    }
+    if (found || head == tail)
+      break;
+    parent = head;
+    eui = q[head].r->then.eui64;
+    cluster = q[head].r->then.cluster;
+    head++;
+  }
+  if (found == 1) {
+    /* Walk back from the last step to the first, then print in order. */
+    size_t ids[64], n = 0;
+    for (size_t i = tail - 1; i != SIZE_MAX && n < 64; i = q[i].parent)
+      ids[n++] = (size_t)q[i].r->id;
+    size_t o = 0;
+    for (size_t k = n; k-- > 0 && o + 24 < cap;)
+      o += (size_t)snprintf(path + o, cap - o, "%s%zu", k + 1 == n ? "" : " -> ", ids[k]);
+  }
+  free(q);
+  return found;
+}
+
+int plat__rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t *id, char *why,
+                   size_t cap) {
+  why[0] = 0;
   if (!srv || !r)
     return SIM_EINVAL;
   const char *bad = r->cluster > 0xFFFF                             ? "cluster"
@@ -193,16 +270,20 @@ int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uin
                     : r->op != PLAT_RULE_ANY && !isfinite(r->value) ? "value"
                                                                     : NULL;
   if (bad) {
-    SIM_LOGE("platform: rule: bad %s", bad);
+    snprintf(why, cap, "rule: bad %s", bad);
     return SIM_EINVAL;
   }
   struct plat_auto *a = auto_get(srv);
   if (!a)
     return SIM_ENOMEM;
+  if (a->nrules >= srv->cfg.max_rules) {
+    snprintf(why, cap, "too many rules: at most %u (--max-rules)", srv->cfg.max_rules);
+    return SIM_EFULL;
+  }
   struct auto_rule *ru = calloc(1, sizeof(*ru));
   if (!ru)
     return SIM_ENOMEM;
-  int rc = action_copy(&ru->then, &r->then, "rule");
+  int rc = action_copy(&ru->then, &r->then, "rule", why, cap);
   if (!rc)
     GROW_ONE(a->rules, a->nrules, a->rules_cap, rc);
   if (!rc && a->nrules + 1 > a->rtab_cap)
@@ -212,6 +293,28 @@ int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uin
     free(ru);
     return rc;
   }
+  /* From what the new rule's command makes report, back to what triggers it. */
+  char path[192];
+  uint16_t then_cl = (uint16_t)r->then.cluster, when_cl = (uint16_t)r->cluster;
+  int loop = r->op == PLAT_RULE_ANY ? find_chain(a, r->then.eui64, then_cl, r->when_eui64, when_cl,
+                                                 1, path, sizeof path)
+                                    : 0;
+  if (loop == 1) {
+    snprintf(why, cap,
+             "rule loop: its command to %016llx (cluster %04x) can make that device report "
+             "what triggers this rule again%s%s, with no condition on the way; give a rule a "
+             "condition (=N, <N, >N) or drop the loop",
+             (unsigned long long)r->then.eui64, then_cl, path[0] ? ", through rules " : "", path);
+    free(ru->then.payload);
+    free(ru);
+    return SIM_EINVAL;
+  }
+  loop = find_chain(a, r->then.eui64, then_cl, r->when_eui64, when_cl, 0, path, sizeof path);
+  if (loop == 1)
+    snprintf(why, cap,
+             "may loop: its command can lead back to its own trigger%s%s when the conditions "
+             "hold; such a loop is cut at %g firings a second per rule",
+             path[0] ? " through rules " : "", path, srv->cfg.rule_rate);
   ru->id = ++a->last_rule_id;
   ru->when = r->when_eui64;
   ru->cluster = (uint16_t)r->cluster;
@@ -227,6 +330,16 @@ int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uin
   if (id)
     *id = ru->id;
   return 0;
+}
+
+int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t *id) {
+  char why[256];
+  int rc = plat__rule_add(srv, r, id, why, sizeof why);
+  if (rc && why[0])
+    SIM_LOGE("platform: %s", why);
+  else if (!rc && why[0])
+    SIM_LOGW("platform: rule %llu %s", (unsigned long long)(id ? *id : 0), why);
+  return rc;
 }
 
 int plat_server_rule_remove(struct plat_server *srv, uint64_t id) {
@@ -282,6 +395,26 @@ static int value_matches(const struct auto_rule *ru, const Hubrpc__V1__Attribute
   return ru->op == PLAT_RULE_EQ ? x == v : ru->op == PLAT_RULE_LT ? x < v : x > v;
 }
 
+/* Takes one firing from the rule's token bucket: 1 when it may fire now. The bucket holds
+ * twice the rate (at least one) and refills at the rate, on the server's loop clock (virtual
+ * time on a virtual clock, so a virtual run stays repeatable). */
+static int rule_take(struct plat_server *srv, struct auto_rule *ru) {
+  double rate = srv->cfg.rule_rate, burst = rate * 2 < 1 ? 1 : rate * 2;
+  uint64_t now = plat__mono_ms(srv);
+  if (!ru->stamp_ms) {
+    ru->tokens = burst;
+  } else if (now > ru->stamp_ms) {
+    ru->tokens += (double)(now - ru->stamp_ms) * rate / 1000.0;
+    if (ru->tokens > burst)
+      ru->tokens = burst;
+  }
+  ru->stamp_ms = now ? now : 1;
+  if (ru->tokens < 1)
+    return 0;
+  ru->tokens -= 1;
+  return 1;
+}
+
 void plat__auto_report(struct plat_server *srv, const Hubrpc__V1__Report *r) {
   struct plat_auto *a = srv->autom;
   if (!a || !a->nrules)
@@ -296,6 +429,15 @@ void plat__auto_report(struct plat_server *srv, const Hubrpc__V1__Report *r) {
         break;
     if (i == r->n_attributes)
       continue;
+    if (!rule_take(srv, ru)) {
+      ru->limited++;
+      srv->c.rules_limited++;
+      sim_log_limited(&a->log_limited, 10000, SIM_LOG_WARN,
+                      "platform: rule %llu matches more than %g times a second (a loop?): "
+                      "matches beyond that are dropped and counted (rules_limited)",
+                      (unsigned long long)ru->id, srv->cfg.rule_rate);
+      continue;
+    }
     ru->fired++;
     srv->c.rules_fired++;
     int sent = action_run(srv, &ru->then);
@@ -381,21 +523,27 @@ void plat__auto_timer_cb(struct plat_server *srv) {
   plat__auto_arm(srv, 0);
 }
 
-int plat_server_timer_add(struct plat_server *srv, const struct plat_timer *t, uint64_t *id) {
+int plat__timer_add(struct plat_server *srv, const struct plat_timer *t, uint64_t *id, char *why,
+                    size_t cap) {
+  why[0] = 0;
   if (!srv || !t)
     return SIM_EINVAL;
   if (t->hour > 23 || t->minute > 59) {
-    SIM_LOGE("platform: timer: bad time %u:%u (00:00..23:59)", t->hour, t->minute);
+    snprintf(why, cap, "timer: bad time %u:%u (00:00..23:59)", t->hour, t->minute);
     return SIM_EINVAL;
   }
   struct plat_auto *a = auto_get(srv);
   if (!a)
     return SIM_ENOMEM;
+  if (a->ntimers >= srv->cfg.max_timers) {
+    snprintf(why, cap, "too many timers: at most %u (--max-timers)", srv->cfg.max_timers);
+    return SIM_EFULL;
+  }
   plat__auto_check_clock(srv); /* times computed now must agree with the existing ones */
   struct auto_timer *ti = calloc(1, sizeof(*ti));
   if (!ti)
     return SIM_ENOMEM;
-  int rc = action_copy(&ti->then, &t->then, "timer");
+  int rc = action_copy(&ti->then, &t->then, "timer", why, cap);
   if (!rc)
     GROW_ONE(a->timers, a->ntimers, a->timers_cap, rc);
   if (rc) {
@@ -416,6 +564,14 @@ int plat_server_timer_add(struct plat_server *srv, const struct plat_timer *t, u
   if (id)
     *id = ti->id;
   return 0;
+}
+
+int plat_server_timer_add(struct plat_server *srv, const struct plat_timer *t, uint64_t *id) {
+  char why[256];
+  int rc = plat__timer_add(srv, t, id, why, sizeof why);
+  if (rc && why[0])
+    SIM_LOGE("platform: %s", why);
+  return rc;
 }
 
 int plat_server_timer_remove(struct plat_server *srv, uint64_t id) {
@@ -500,6 +656,7 @@ char *plat_server_rules_json(struct plat_server *srv) {
     json_object_set_new(o, "when", when);
     json_object_set_new(o, "then", action_json(&ru->then));
     add_counts(o, ru->fired, ru->sent, ru->offline);
+    json_object_set_new(o, "limited", json_integer((json_int_t)ru->limited));
     json_array_append_new(arr, o);
   }
   return arr ? dump(json_pack("{s:o}", "rules", arr)) : NULL;

@@ -7,6 +7,10 @@
 #ifndef PLATFORM_AUTOMATION_H
 #define PLATFORM_AUTOMATION_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform/platform.h"
 #include "sim/wire/hubrpc.h"
 
 struct plat_server;
@@ -25,5 +29,14 @@ void plat__auto_arm(struct plat_server *srv, int recompute);
  * clock may be stepped) and then recomputes and re-arms the timers. */
 void plat__auto_check_clock(struct plat_server *srv);
 void plat__auto_free(struct plat_auto *a);
+
+/* plat_server_rule_add / plat_server_timer_add, with the reason in words: on failure why (cap
+ * bytes) says what is wrong (empty for SIM_ENOMEM); on success it holds a warning for the
+ * caller to pass on (a rule that may trigger itself through conditions), or is empty. Nothing
+ * is logged. */
+int plat__rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t *id, char *why,
+                   size_t cap);
+int plat__timer_add(struct plat_server *srv, const struct plat_timer *t, uint64_t *id, char *why,
+                    size_t cap);
 
 #endif

@@ -1,13 +1,17 @@
 /* `hubsim platform`: the reference platform as a standalone process. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "platform/platform.h"
+#include "platform/server_internal.h"
 #include "sim/core/err.h"
 #include "sim/core/log.h"
 
@@ -19,7 +23,11 @@ static const char usage[] =
     "                      a free port, see --ready-file)\n"
     "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ")\n"
     "  --fleet-key KEY     fleet key; hub secrets are HMAC-SHA256(KEY, hub_id)\n"
-    "                      (default \"" PLAT_DEFAULT_FLEET_KEY "\")\n"
+    "                      (default \"" PLAT_DEFAULT_FLEET_KEY "\"). Other users of the machine\n"
+    "                      see it in the process list: prefer --fleet-key-file or\n"
+    "                      HUBSIM_FLEET_KEY\n"
+    "  --fleet-key-file FILE  read the fleet key from FILE (its bytes without a final newline);\n"
+    "                      FILE must not be readable or writable by other users\n"
     "  --heartbeat S       heartbeat period announced in Welcome, 1..3600 s (default 30); a\n"
     "                      session silent for 3 periods is closed\n"
     "  --window N          most unacknowledged sequenced frames per hub, 1..1000000 (default 256)\n"
@@ -29,13 +37,34 @@ static const char usage[] =
     "                      plugs of online hubs, 0..100000 (default 0)\n"
     "  --admin ADDR        admin line protocol on tcp ADDR (host:port, e.g. 127.0.0.1:7801):\n"
     "                      'stats', 'command HUB EUI64HEX EP CLUSTERHEX CMDHEX [PAYLOADHEX]',\n"
-    "                      'device EUI64HEX'; one JSON line per request\n"
+    "                      'device EUI64HEX', rules and timers (docs/platform.md); one JSON line\n"
+    "                      per request. A host outside 127.0.0.0/8 needs --admin-token-file\n"
+    "  --admin-token-file FILE  every admin client must first send 'auth TOKEN' with the\n"
+    "                      token in FILE (1..256 printable characters, no spaces); FILE must\n"
+    "                      not be readable or writable by other users\n"
+    "  --admin-idle S      close an admin client silent for S seconds, 1..86400 (default 300)\n"
+    "  --max-rules N       rules kept at most, 1..10000000 (default 100000)\n"
+    "  --max-timers N      timers kept at most, 1..1000000 (default 10000)\n"
+    "  --rule-rate N       firings per second one rule may make on average (bursts of twice\n"
+    "                      that), 0.01..100000 (default 5); matches beyond are counted\n"
+    "                      (rules_limited) and dropped\n"
+    "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096);\n"
+    "                      beyond that the oldest is closed for each new one\n"
+    "  --fd-reserve N      descriptors kept for the store and the admin port, 8..100000\n"
+    "                      (default 64): a hub connection that would take them closes the\n"
+    "                      oldest one still in its handshake, or is closed\n"
+    "  --send-queue-max B  bytes queued for a hub that does not read before it is cut off,\n"
+    "                      4096..1073741824 (default 262144)\n"
     "  --ready-file FILE   write the bound port to FILE once listening\n"
     "  --verbose           a one-line counter summary on stderr every 5 s, and debug logs\n"
     "  --help              this text\n"
     "\n"
+    "The fleet key comes from --fleet-key or --fleet-key-file, else from the environment\n"
+    "variable HUBSIM_FLEET_KEY, else the default.\n"
+    "\n"
     "SIGINT/SIGTERM stop it in order (final commit) with exit 0; the counters are printed on\n"
-    "stderr at exit. Exit codes: 0 ok, 2 usage error, 3 runtime failure.\n";
+    "stderr at exit. Exit codes: 0 ok, 2 usage error (a bad flag, or a --db file that is not\n"
+    "a platform database this hubsim reads), 3 runtime failure.\n";
 
 struct cli {
   uv_loop_t loop;
@@ -49,6 +78,58 @@ struct cli {
 static int bad(const char *flag, const char *value, const char *why) {
   fprintf(stderr, "hubsim platform: bad value '%s' for %s: %s\n", value, flag, why);
   return 2;
+}
+
+/* Reads a secret (a fleet key, an admin token) from path into buf (cap bytes, NUL-terminated):
+ * the file's bytes without one final newline. A file that other users may read or write is
+ * refused, not merely warned about: a secret every user of the machine can read protects
+ * nothing, and the fix (chmod o-rwx) is one command. 0, or 2 after a message naming the flag,
+ * the file and the problem. */
+static int read_secret(const char *flag, const char *path, char *buf, size_t cap, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "hubsim platform: %s %s: %s\n", flag, path, strerror(errno));
+    return 2;
+  }
+  struct stat sb;
+  const char *why = NULL;
+  char mode[8];
+  if (fstat(fd, &sb) != 0)
+    why = strerror(errno);
+  else if (!S_ISREG(sb.st_mode))
+    why = "not a regular file";
+  else if (sb.st_mode & (S_IROTH | S_IWOTH))
+    why = "other users may read or write it (chmod o-rwx it)";
+  else if ((size_t)sb.st_size >= cap)
+    why = "too long";
+  size_t n = 0;
+  while (!why && n + 1 < cap) {
+    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      why = strerror(errno);
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+  }
+  close(fd);
+  if (!why && n > 0 && buf[n - 1] == '\n')
+    n--;
+  if (!why && n > 0 && buf[n - 1] == '\r')
+    n--;
+  if (!why && n == 0)
+    why = "empty";
+  if (why) {
+    snprintf(mode, sizeof mode, "%04o", (unsigned)(sb.st_mode & 07777));
+    fprintf(stderr, "hubsim platform: %s %s: %s%s%s\n", flag, path, why,
+            sb.st_mode & (S_IROTH | S_IWOTH) ? ", mode " : "",
+            sb.st_mode & (S_IROTH | S_IWOTH) ? mode : "");
+    return 2;
+  }
+  buf[n] = 0;
+  *len = n;
+  return 0;
 }
 
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
@@ -116,7 +197,9 @@ static int write_ready(const char *path, uint16_t port) {
 
 int plat_main(int argc, char **argv) {
   struct plat_config cfg = {0};
-  const char *ready = NULL, *key = PLAT_DEFAULT_FLEET_KEY;
+  const char *ready = NULL, *key = NULL, *key_file = NULL, *token_file = NULL;
+  static char key_buf[4096], token_buf[PLAT_ADMIN_TOKEN_MAX + 2];
+  size_t key_len = 0;
   int verbose = 0;
   cfg.listen = PLAT_DEFAULT_LISTEN;
   cfg.db_path = PLAT_DEFAULT_DB;
@@ -128,6 +211,15 @@ int plat_main(int argc, char **argv) {
                                        {"commit-ms", required_argument, NULL, 'c'},
                                        {"command-rate", required_argument, NULL, 'r'},
                                        {"admin", required_argument, NULL, 'a'},
+                                       {"fleet-key-file", required_argument, NULL, 'K'},
+                                       {"admin-token-file", required_argument, NULL, 'T'},
+                                       {"admin-idle", required_argument, NULL, 'I'},
+                                       {"max-rules", required_argument, NULL, 'M'},
+                                       {"max-timers", required_argument, NULL, 'N'},
+                                       {"rule-rate", required_argument, NULL, 'F'},
+                                       {"max-unauth", required_argument, NULL, 'U'},
+                                       {"fd-reserve", required_argument, NULL, 'D'},
+                                       {"send-queue-max", required_argument, NULL, 'Q'},
                                        {"ready-file", required_argument, NULL, 'R'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
@@ -182,6 +274,45 @@ int plat_main(int argc, char **argv) {
       cfg.admin = optarg;
       break;
     }
+    case 'K':
+      key_file = optarg;
+      break;
+    case 'T':
+      token_file = optarg;
+      break;
+    case 'I':
+      if (parse_u32(optarg, 1, 86400, &cfg.admin_idle_s))
+        return bad("--admin-idle", optarg, "expected 1..86400 seconds");
+      break;
+    case 'M':
+      if (parse_u32(optarg, 1, 10000000, &cfg.max_rules))
+        return bad("--max-rules", optarg, "expected 1..10000000");
+      break;
+    case 'N':
+      if (parse_u32(optarg, 1, 1000000, &cfg.max_timers))
+        return bad("--max-timers", optarg, "expected 1..1000000");
+      break;
+    case 'F': {
+      char *end;
+      errno = 0;
+      double v = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(v >= 0.01 && v <= 100000))
+        return bad("--rule-rate", optarg, "expected 0.01..100000 per second");
+      cfg.rule_rate = v;
+      break;
+    }
+    case 'U':
+      if (parse_u32(optarg, 1, 1000000, &cfg.max_unauth))
+        return bad("--max-unauth", optarg, "expected 1..1000000");
+      break;
+    case 'D':
+      if (parse_u32(optarg, 8, 100000, &cfg.fd_reserve))
+        return bad("--fd-reserve", optarg, "expected 8..100000");
+      break;
+    case 'Q':
+      if (parse_u32(optarg, 4096, 1u << 30, &cfg.sendq_max))
+        return bad("--send-queue-max", optarg, "expected 4096..1073741824 bytes");
+      break;
     case 'R':
       ready = optarg;
       break;
@@ -203,8 +334,57 @@ int plat_main(int argc, char **argv) {
     fprintf(stderr, "hubsim platform: unexpected argument '%s' (see --help)\n", argv[optind]);
     return 2;
   }
+  /* The key: a flag, else the environment (invisible to other users), else the demo's. */
+  if (key && key_file) {
+    fprintf(stderr, "hubsim platform: give one of --fleet-key and --fleet-key-file\n");
+    return 2;
+  }
+  if (key_file) {
+    int rc = read_secret("--fleet-key-file", key_file, key_buf, sizeof key_buf, &key_len);
+    if (rc)
+      return rc;
+    key = key_buf;
+  } else if (!key && getenv("HUBSIM_FLEET_KEY")) {
+    key = getenv("HUBSIM_FLEET_KEY");
+    if (!*key) {
+      fprintf(stderr, "hubsim platform: HUBSIM_FLEET_KEY is set but empty\n");
+      return 2;
+    }
+  }
+  if (!key)
+    key = PLAT_DEFAULT_FLEET_KEY;
+  if (key != key_buf)
+    key_len = strlen(key);
   cfg.fleet_key = (const uint8_t *)key;
-  cfg.fleet_key_len = strlen(key);
+  cfg.fleet_key_len = key_len;
+  if (token_file) {
+    size_t tl = 0;
+    int rc = read_secret("--admin-token-file", token_file, token_buf, sizeof token_buf, &tl);
+    if (rc)
+      return rc;
+    for (size_t i = 0; i < tl; i++) {
+      if (token_buf[i] <= 0x20 || token_buf[i] >= 0x7f || tl > PLAT_ADMIN_TOKEN_MAX) {
+        fprintf(stderr,
+                "hubsim platform: --admin-token-file %s: the token must be 1..%u printable "
+                "characters without spaces\n",
+                token_file, PLAT_ADMIN_TOKEN_MAX);
+        return 2;
+      }
+    }
+    cfg.admin_token = token_buf;
+  }
+  if (cfg.admin) {
+    struct sim_addr a;
+    sim_addr_parse(cfg.admin, &a);
+    if (!plat__addr_is_loopback(a.host) && !cfg.admin_token) {
+      fprintf(stderr,
+              "hubsim platform: --admin %s is not a loopback address (127.0.0.0/8): anyone who "
+              "reaches it could command every device; give --admin-token-file FILE to require a "
+              "token, or use 127.0.0.1\n",
+              cfg.admin);
+      return 2;
+    }
+  }
   if (verbose)
     sim_log_set_level(SIM_LOG_DEBUG);
 
@@ -214,8 +394,11 @@ int plat_main(int argc, char **argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  /* SIGPIPE would kill us on a write to a hub that went away; the transport sees EPIPE. */
+  /* SIGPIPE would kill us on a write to a hub that went away; the transport sees EPIPE. A file
+   * size limit (RLIMIT_FSIZE) would kill us with SIGXFSZ at the store's next write: ignored,
+   * the write fails instead (EFBIG) and the store's failure handling takes over. */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   struct cli cli = {0};
   cli.verbose = verbose;
   struct sim_transport *t = NULL;
@@ -227,8 +410,13 @@ int plat_main(int argc, char **argv) {
     goto done;
   }
   if ((rc = plat_server_new(&cli.loop, t, &cfg, &cli.srv))) {
-    fprintf(stderr, "hubsim platform: cannot start with database %s: %s\n", cfg.db_path,
-            sim_strerror(rc));
+    /* SIM_EINVAL: the --db file is not one this platform reads (the line above says why). */
+    fprintf(stderr, "hubsim platform: cannot start with database %s%s\n", cfg.db_path,
+            rc == SIM_EINVAL ? " (see above)" : "");
+    if (rc == SIM_EINVAL)
+      code = 2;
+    else if (rc != SIM_EDB)
+      fprintf(stderr, "hubsim platform: %s\n", sim_strerror(rc));
     goto done;
   }
   if ((rc = plat_server_start(cli.srv))) {

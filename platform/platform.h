@@ -33,6 +33,20 @@
 #define PLAT_COMMAND_TIMEOUT_MS 30000u
 /* The model that receives the background on/off toggles. */
 #define PLAT_TOGGLE_MODEL "lumi.plug.maeu01"
+/* Limits against hostile or broken peers (docs/platform.md, "Limits"); each is a field of
+ * struct plat_config where 0 means this default. */
+#define PLAT_DEFAULT_MAX_UNAUTH 4096u  /* connections still in their handshake */
+#define PLAT_DEFAULT_FD_RESERVE 64u    /* descriptors no hub connection may take */
+#define PLAT_DEFAULT_SENDQ_MAX 262144u /* bytes queued for one hub that does not read */
+#define PLAT_DEFAULT_ADMIN_IDLE_S 300u /* an admin client silent this long is closed */
+#define PLAT_DEFAULT_MAX_RULES 100000u /* rules in memory */
+#define PLAT_DEFAULT_MAX_TIMERS 10000u /* timers in memory */
+#define PLAT_DEFAULT_RULE_RATE 5.0     /* firings per second one rule may make, on average */
+/* Admin clients at once, and the time an unauthenticated one has to send its token. */
+#define PLAT_ADMIN_CLIENTS_MAX 32u
+#define PLAT_ADMIN_AUTH_MS 10000u
+/* The most a token (--admin-token-file) may hold: printable ASCII without spaces. */
+#define PLAT_ADMIN_TOKEN_MAX 256u
 
 struct plat_config {
   const char *listen;       /* "hubrpc://host:port" (port 0: any free port); borrowed */
@@ -43,7 +57,19 @@ struct plat_config {
   uint32_t max_window;  /* 0: PLAT_DEFAULT_WINDOW */
   uint32_t commit_ms;   /* 0: PLAT_DEFAULT_COMMIT_MS */
   double command_rate;  /* background toggles per second; 0: none */
-  const char *admin;    /* "127.0.0.1:PORT" for the admin line protocol (tcp), NULL: none */
+  /* "HOST:PORT" for the admin line protocol (tcp), NULL: none. A host outside 127.0.0.0/8 is
+   * refused (SIM_EINVAL) unless admin_token is set. */
+  const char *admin;
+  /* The token every admin client must send first ("auth TOKEN"); NULL: none. 1..256 bytes of
+   * printable ASCII without spaces; borrowed, copied by plat_server_new. */
+  const char *admin_token;
+  uint32_t admin_idle_s; /* 0: PLAT_DEFAULT_ADMIN_IDLE_S */
+  uint32_t max_unauth;   /* 0: PLAT_DEFAULT_MAX_UNAUTH */
+  uint32_t fd_reserve;   /* 0: PLAT_DEFAULT_FD_RESERVE */
+  uint32_t sendq_max;    /* 0: PLAT_DEFAULT_SENDQ_MAX */
+  uint32_t max_rules;    /* 0: PLAT_DEFAULT_MAX_RULES */
+  uint32_t max_timers;   /* 0: PLAT_DEFAULT_MAX_TIMERS */
+  double rule_rate;      /* 0: PLAT_DEFAULT_RULE_RATE; bursts up to twice this (at least 1) */
   /* 1: the server's time is virtual: its timers live in a scheduler (plat_server_sched())
    * that a sim_vdriver moves, and nothing reads the real clock. */
   int virtual_clock;
@@ -74,6 +100,22 @@ struct plat_counters {
    * Timers likewise, once per day each. */
   uint64_t rules_fired, rule_commands, rule_target_offline;
   uint64_t timers_fired, timer_commands, timer_target_offline;
+  /* Matches of a rule beyond its rate (PLAT_DEFAULT_RULE_RATE): not acted upon, not in
+   * rules_fired. */
+  uint64_t rules_limited;
+  /* Hostile peers. conns_refused: connections closed at accept because only the descriptor
+   * reserve was left and no handshake could make room; handshakes_evicted: connections still
+   * in their handshake closed to make room for a new one (the oldest first); sendq_overflows:
+   * sessions closed because more than sendq_max bytes waited for a hub that does not read;
+   * boot_returns: a hub authenticated with a boot_id it had left for another one (two devices
+   * holding its credentials, docs/protocol.md 6.1). */
+  uint64_t conns_refused, handshakes_evicted, sendq_overflows, boot_returns;
+  /* The store. store_state: 0 writes, 1 failing (nothing acknowledged, hubs not read, a test
+   * write every so often), 2 lost (the file was deleted or replaced: until a restart).
+   * store_failures: times it went from 0 to 1 or 2. sessions_paused: open sessions not read now. */
+  uint64_t store_state, store_failures, sessions_paused;
+  /* The admin port: clients refused (too many), closed for silence, failed token checks. */
+  uint64_t admin_refused, admin_idle_closed, admin_auth_failed;
 };
 
 struct plat_server;
@@ -159,8 +201,9 @@ struct plat_timer {
 };
 
 /* Adds a rule (or timer). On success *id (may be NULL) is its id (1, 2, ... per kind, never
- * reused). SIM_EINVAL for a field out of range (the log names it), SIM_ENOMEM. Allowed before
- * plat_server_start; timers are armed from the start on. */
+ * reused). SIM_EINVAL for a field out of range, or a rule that would trigger itself through
+ * rules without a condition (the log says which); SIM_EFULL at max_rules (max_timers);
+ * SIM_ENOMEM. Allowed before plat_server_start; timers are armed from the start on. */
 int plat_server_rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t *id);
 int plat_server_timer_add(struct plat_server *srv, const struct plat_timer *t, uint64_t *id);
 /* Removes one. 0 or SIM_ENOTFOUND. */
@@ -183,7 +226,8 @@ char *plat_server_timers_json(struct plat_server *srv);
  *                                                    -> {"timer_id":N}
  *   rule del ID | timer del ID                       -> {"removed":ID}
  *   rules | timers                                   -> plat_server_rules_json / timers_json
- * Anything else gets {"error":"..."}. */
+ * Anything else gets {"error":"..."}. The token check ("auth TOKEN") belongs to the admin port,
+ * not to this in-process call. */
 char *plat_server_admin(struct plat_server *srv, const char *line);
 
 /* The whole `hubsim platform` command: argv[0] is "platform". Returns the exit code. */

@@ -13,10 +13,27 @@
  * Closing: a session that must end (protocol error, timeout, replaced) is moved to the closing
  * list after its Error frame is queued; a check handle closes it once the transport has handed
  * the Error to the kernel (sim_conn_pending() == 0), or after a short cap. Sessions are never
- * freed inside the frame callback, so the frame reader is never freed under its own feet. */
+ * freed inside the frame callback, so the frame reader is never freed under its own feet.
+ *
+ * Hostile peers: connections still in their handshake are few and short-lived for real hubs,
+ * so they are capped (the oldest gives way to a new one), and a descriptor reserve keeps the
+ * store and the admin port working when sockets run out; a hub that does not read is cut off
+ * after a small send queue; the idle timer counts complete frames only.
+ *
+ * Store failures: the platform acknowledges only what a COMMIT stored in the file it opened. When
+ * a write or a commit fails, or the file was deleted, the hubs with data in that group are told
+ * to resend (Error, close), every other open session stops being read (backpressure: the hubs
+ * keep their data and their sessions; a Heartbeat every heartbeat_s keeps their idle timers
+ * quiet), and a test write now and then finds out when the store works again. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "platform/automation.h"
 #include "platform/platform.h"
@@ -32,6 +49,13 @@
 #define CLOSE_CAP_MS 1000u
 #define STOP_CAP_MS 500u
 #define SWEEP_MS 250u
+/* Test writes of a failing store: every PROBE_MS, and twice as long after each failure that
+ * follows a resume within RELAPSE_MS (a store that works only for a moment), up to PROBE_MAX_MS. */
+#define PROBE_MS 1000u
+#define PROBE_MAX_MS 60000u
+#define RELAPSE_MS 10000u
+/* One line per this many ms for each recurring condition (sim_log_limited). */
+#define LOG_EVERY_MS 10000u
 
 /* ---------------------------------------------------------------- time and sending */
 
@@ -59,10 +83,23 @@ uint64_t plat__wall_ms(struct plat_server *srv) {
 }
 
 static void begin_close(struct plat_session *s);
+static void sess_fail(struct plat_session *s, int code, const char *reason);
 
-/* Encodes env into the server's scratch buffer and queues it on s. */
+/* Encodes env into the server's scratch buffer and queues it on s. A hub that lets more than
+ * sendq_max bytes pile up does not read (Acks, Heartbeat answers and commands all wait for it):
+ * it is cut off with an Error rather than let it hold the platform's memory (SIM_EFULL). */
 static int sess_send(struct plat_session *s, const sim_env *env) {
   struct plat_server *srv = s->srv;
+  if (sim_conn_pending(s->conn) > srv->cfg.sendq_max) {
+    srv->c.sendq_overflows++;
+    sim_log_limited(&srv->log_sendq, LOG_EVERY_MS, SIM_LOG_WARN,
+                    "platform: hub %s does not read: more than %u bytes wait for it; session "
+                    "closed",
+                    s->hub ? s->hub->id : "-", srv->cfg.sendq_max);
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED,
+              "send queue full: the hub does not read");
+    return SIM_EFULL;
+  }
   srv->out.len = 0;
   int rc = sim_hubrpc_encode(&srv->out, env);
   if (rc)
@@ -94,22 +131,35 @@ static void sess_fail(struct plat_session *s, int code, const char *reason) {
   begin_close(s);
 }
 
-static void list_remove(struct plat_session **head, struct plat_session *s) {
+static void list_remove(struct plat_slist *l, struct plat_session *s) {
   if (s->prev)
     s->prev->next = s->next;
   else
-    *head = s->next;
+    l->head = s->next;
   if (s->next)
     s->next->prev = s->prev;
+  else
+    l->tail = s->prev;
   s->prev = s->next = NULL;
+  l->n--;
 }
 
-static void list_push(struct plat_session **head, struct plat_session *s) {
-  s->prev = NULL;
-  s->next = *head;
-  if (*head)
-    (*head)->prev = s;
-  *head = s;
+/* At the tail: the head is the oldest. */
+static void list_push(struct plat_slist *l, struct plat_session *s) {
+  s->next = NULL;
+  s->prev = l->tail;
+  if (l->tail)
+    l->tail->next = s;
+  else
+    l->head = s;
+  l->tail = s;
+  l->n++;
+}
+
+static struct plat_slist *list_of(struct plat_server *srv, const struct plat_session *s) {
+  return s->state == PLAT_S_CLOSING ? &srv->closing
+         : s->state == PLAT_S_OPEN  ? &srv->live
+                                    : &srv->hs;
 }
 
 /* Detaches s from its hub and from the bookkeeping of open sessions. */
@@ -117,6 +167,10 @@ static void sess_detach(struct plat_session *s) {
   struct plat_server *srv = s->srv;
   if (s->state == PLAT_S_OPEN)
     srv->c.sessions_open--;
+  if (s->paused) {
+    s->paused = 0;
+    srv->c.sessions_paused--;
+  }
   if (s->hub && s->hub->sess == s)
     s->hub->sess = NULL;
   s->hub = NULL;
@@ -128,9 +182,9 @@ static void begin_close(struct plat_session *s) {
   struct plat_server *srv = s->srv;
   if (s->state == PLAT_S_CLOSING)
     return;
+  list_remove(list_of(srv, s), s);
   sess_detach(s);
   s->state = PLAT_S_CLOSING;
-  list_remove(&srv->live, s);
   list_push(&srv->closing, s);
   s->deadline_ms = mono_ms(srv) + (srv->stopping ? STOP_CAP_MS : CLOSE_CAP_MS);
   if (srv->started && !uv_is_active((uv_handle_t *)&srv->reaper))
@@ -147,7 +201,7 @@ static void sess_free(struct plat_session *s) {
 void plat__reap_cb(uv_check_t *h) {
   struct plat_server *srv = h->data;
   uint64_t now = mono_ms(srv);
-  struct plat_session *s = srv->closing, *next;
+  struct plat_session *s = srv->closing.head, *next;
   for (; s; s = next) {
     next = s->next;
     if (sim_conn_pending(s->conn) == 0 || now >= s->deadline_ms) {
@@ -156,7 +210,7 @@ void plat__reap_cb(uv_check_t *h) {
       sess_free(s);
     }
   }
-  if (!srv->closing) {
+  if (!srv->closing.head) {
     uv_check_stop(&srv->reaper);
     if (srv->stopping)
       plat__stop_finish(srv);
@@ -227,6 +281,40 @@ static void load_hub_cb(void *arg, const char *id, uint64_t boot_id, uint64_t st
     h->boot_id = boot_id;
     h->stored = h->received = stored;
   }
+}
+
+/* Index of boot_id among h's other boots, or -1. */
+static int boots_find(const struct plat_hub *h, uint64_t boot_id) {
+  for (int i = 0; h->boots && i < h->boots->n; i++)
+    if (h->boots->b[i].boot_id == boot_id)
+      return i;
+  return -1;
+}
+
+static void boots_remove(struct plat_hub *h, int i) {
+  struct plat_boots *b = h->boots;
+  memmove(&b->b[i], &b->b[i + 1], (size_t)(b->n - i - 1) * sizeof(b->b[0]));
+  b->n--;
+}
+
+/* Keeps (boot_id, stored) as h's newest other boot; the oldest goes when all slots are used. */
+static void boots_put(struct plat_hub *h, uint64_t boot_id, uint64_t stored) {
+  if (!h->boots && !(h->boots = calloc(1, sizeof(*h->boots))))
+    return; /* forgotten: a return to that boot starts from 0, as before boots were kept */
+  int i = boots_find(h, boot_id);
+  if (i >= 0)
+    boots_remove(h, i);
+  else if (h->boots->n == PLAT_BOOTS_KEPT)
+    boots_remove(h, 0);
+  h->boots->b[h->boots->n].boot_id = boot_id;
+  h->boots->b[h->boots->n].stored = stored;
+  h->boots->n++;
+}
+
+static void load_boot_cb(void *arg, const char *id, uint64_t boot_id, uint64_t stored) {
+  struct plat_hub *h = plat__hub_find(arg, id);
+  if (h && h->boot_id != boot_id)
+    boots_put(h, boot_id, stored);
 }
 
 /* ---------------------------------------------------------------- plugs (toggle targets) */
@@ -431,30 +519,133 @@ static void mark_dirty(struct plat_server *srv, struct plat_hub *h) {
     arm_commit(srv);
 }
 
-/* Commits the open group and acknowledges every hub that had data (or duplicates) in it.
- * A failed COMMIT loses the group: the hubs' received seq falls back to stored and their
- * sessions are closed, so they reconnect and resend from their last Ack. */
+/* ---------------------------------------------------------------- store failures */
+
+static uint64_t hb_ms(const struct plat_server *srv) {
+  return (uint64_t)srv->cfg.heartbeat_s * 1000u;
+}
+
+/* Stops reading s: its hub's bytes wait in the kernel and TCP flow control stops the hub. A
+ * transport that cannot pause leaves the session read, as before. */
+static void sess_pause(struct plat_session *s) {
+  struct plat_server *srv = s->srv;
+  if (s->paused || s->state != PLAT_S_OPEN || sim_conn_pause(s->conn, 1))
+    return;
+  s->paused = 1;
+  srv->c.sessions_paused++;
+  s->deadline_ms = mono_ms(srv) + hb_ms(srv);
+}
+
+static void sess_resume(struct plat_session *s) {
+  struct plat_server *srv = s->srv;
+  if (!s->paused)
+    return;
+  s->paused = 0;
+  srv->c.sessions_paused--;
+  s->last_rx_ms = mono_ms(srv); /* it could not send us anything meanwhile */
+  if (sim_conn_pause(s->conn, 0))
+    begin_close(s);
+}
+
+static unsigned probe_delay(const struct plat_server *srv) {
+  unsigned d = PROBE_MS;
+  for (unsigned i = 0; i < srv->relapses && d < PROBE_MAX_MS; i++)
+    d *= 2;
+  return d < PROBE_MAX_MS ? d : PROBE_MAX_MS;
+}
+
+/* The store failed to write or commit a group (lost: its file was deleted or replaced). Says so
+ * once, loudly, and stops reading every open session until a test write works (never, once
+ * lost). The hubs whose data was in the group have been told to resend already. */
+static void store_trouble(struct plat_server *srv, int lost) {
+  uint64_t now = mono_ms(srv);
+  int was = srv->store_state;
+  if (was == PLAT_STORE_LOST)
+    return;
+  if (lost) {
+    srv->store_state = PLAT_STORE_LOST;
+    SIM_LOGE("platform: the database file %s was deleted or replaced while in use: what is "
+             "committed now would be lost at the next start, so from now on nothing is "
+             "acknowledged and no hub is read (hubs keep what they have); restart the platform",
+             srv->db_path);
+  } else if (was == PLAT_STORE_OK) {
+    srv->store_state = PLAT_STORE_FAILING;
+    if (srv->resumed_ms && now - srv->resumed_ms < RELAPSE_MS)
+      srv->relapses++;
+    else
+      srv->relapses = 0;
+    srv->probe_at_ms = now + probe_delay(srv);
+    sim_log_limited(&srv->log_store, LOG_EVERY_MS, SIM_LOG_ERROR,
+                    "platform: the store %s cannot write: nothing is acknowledged and no hub is "
+                    "read until a test write succeeds (the first in %u ms); hubs keep their data",
+                    srv->db_path, probe_delay(srv));
+  }
+  if (was == PLAT_STORE_OK)
+    srv->c.store_failures++;
+  srv->c.store_state = (uint64_t)srv->store_state;
+  for (struct plat_session *s = srv->live.head; s; s = s->next)
+    sess_pause(s);
+}
+
+/* A failing store's test write (from the sweep, when it is due): success resumes reading. */
+static void store_probe(struct plat_server *srv, uint64_t now) {
+  if (srv->store_state != PLAT_STORE_FAILING || now < srv->probe_at_ms)
+    return;
+  plat__flush(srv); /* what the handshakes wrote meanwhile */
+  if (srv->store_state != PLAT_STORE_FAILING)
+    return;
+  int rc = plat_store_probe(srv->store);
+  if (rc == 0 && plat_store_moved(srv->store)) {
+    store_trouble(srv, 1);
+    return;
+  }
+  if (rc) {
+    srv->probe_at_ms = now + probe_delay(srv);
+    return;
+  }
+  srv->store_state = PLAT_STORE_OK;
+  srv->c.store_state = PLAT_STORE_OK;
+  srv->resumed_ms = now;
+  SIM_LOGI("platform: the store %s writes again: reading %zu sessions again", srv->db_path,
+           srv->live.n);
+  struct plat_session *s = srv->live.head, *next;
+  for (; s; s = next) {
+    next = s->next;
+    sess_resume(s);
+  }
+}
+
+/* Commits the open group and acknowledges every hub that had data (or duplicates) in it, once
+ * the COMMIT succeeded and the file committed to is still the one at the database's path.
+ * Otherwise nothing of the group is acknowledged: the hubs' received seq falls back to stored
+ * and their sessions are closed, so they reconnect and resend from their last Ack, and the
+ * store is in trouble (store_trouble). */
 void plat__flush(struct plat_server *srv) {
   if (srv->started && !srv->finishing)
     timer_stop(srv, PLAT_T_COMMIT);
   uint64_t now = wall_ms(srv);
-  int rc = 0;
+  int rc = 0, lost = 0;
   for (struct plat_hub *h = srv->dirty; h && !rc; h = h->dnext)
     if (h->received > h->stored)
       rc = plat_store_hub_progress(srv->store, h->id, h->boot_id, h->received, now);
   size_t rows = plat_store_pending(srv->store);
+  int crc = plat_store_commit(srv->store); /* whatever rc is, the group is over */
   if (!rc)
-    rc = plat_store_commit(srv->store);
-  else
-    plat_store_commit(srv->store); /* whatever it does, the group is over */
-  if (rows) {
-    if (rc) {
-      srv->c.commit_failures++;
-    } else {
-      srv->c.commits++;
-      srv->c.rows_committed += rows;
-      srv->c.reports_committed += srv->group_reports;
-    }
+    rc = crc;
+  /* Cheap (two stat calls per group), and the only way to learn of a deleted file: SQLite
+   * goes on writing into the unlinked inode without an error. */
+  if (!rc && rows && plat_store_moved(srv->store)) {
+    rc = SIM_EIO;
+    lost = 1;
+  }
+  if (!rc && rows && srv->store_state == PLAT_STORE_LOST)
+    rc = SIM_EIO; /* once lost, never trusted again before a restart */
+  if (rc) {
+    srv->c.commit_failures++;
+  } else if (rows) {
+    srv->c.commits++;
+    srv->c.rows_committed += rows;
+    srv->c.reports_committed += srv->group_reports;
   }
   srv->group_reports = 0;
   struct plat_hub *h = srv->dirty, *next;
@@ -490,6 +681,8 @@ void plat__flush(struct plat_server *srv) {
     s->acked = up;
     srv->c.acks_sent++;
   }
+  if (rc)
+    store_trouble(srv, lost);
 }
 
 static void commit_timer_cb(uv_timer_t *t) {
@@ -570,16 +763,18 @@ int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eu
   sim_env env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND;
   env.command = &cmd;
-  int rc = sess_send(h->sess, &env);
+  struct plat_session *s = h->sess; /* a failed send detaches it from the hub */
+  int rc = sess_send(s, &env);
   if (rc) {
-    begin_close(h->sess);
+    begin_close(s);
     return SIM_ECLOSED;
   }
   srv->next_cmd_id = id;
   srv->c.commands_sent++;
-  /* The row persists the id (its max is reloaded at start) and is where the result lands. */
-  if (plat_store_cmd_issued(srv->store, id, eui64, h->id, cluster, command, issued) == 0)
-    arm_commit(srv);
+  /* The row persists the id (its max is reloaded at start) and is where the result lands. A
+   * failed write abandoned the group: the commit timer reports it. */
+  plat_store_cmd_issued(srv->store, id, eui64, h->id, cluster, command, issued);
+  arm_commit(srv);
   cmd_track(srv, id, mono_ms(srv) + PLAT_COMMAND_TIMEOUT_MS);
   if (cmd_id_out)
     *cmd_id_out = id;
@@ -681,24 +876,43 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
     sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "out of memory");
     return;
   }
+  uint64_t now = wall_ms(srv);
+  if (known && h->boot_id != hello->boot_id && h->dirty)
+    plat__flush(srv); /* settle the boot being left: its Ack, or its resend */
   if (h->sess && h->sess != s) {
     srv->c.duplicate_sessions++;
     sess_fail(h->sess, HUBRPC__V1__ERROR_CODE__ERROR_DUPLICATE_SESSION,
               "a newer session of this hub replaced this one");
   }
-  if (!known || h->boot_id != hello->boot_id) {
-    /* A new boot starts a new sequence. Rows of the old boot still in the open group keep
-     * their keys; the hub's progress row now follows the new boot. */
+  if (!known) {
     h->boot_id = hello->boot_id;
     h->received = h->stored = 0;
+  } else if (h->boot_id != hello->boot_id) {
+    /* A new boot starts a new sequence; the boot left keeps its stored seq, so that a hub that
+     * comes back with it (a second device with this hub's credentials: docs/protocol.md 6.1)
+     * resumes where it was instead of losing what it sent. */
+    int back = boots_find(h, hello->boot_id);
+    uint64_t resume = back >= 0 ? h->boots->b[back].stored : 0;
+    if (back >= 0) {
+      boots_remove(h, back);
+      plat_store_boot_forget(srv->store, h->id, hello->boot_id);
+      srv->c.boot_returns++;
+      sim_log_limited(&srv->log_boot, LOG_EVERY_MS, SIM_LOG_WARN,
+                      "platform: hub %s came back with boot %016llx after boot %016llx: two "
+                      "devices seem to hold this hub's credentials",
+                      h->id, (unsigned long long)hello->boot_id, (unsigned long long)h->boot_id);
+    }
+    boots_put(h, h->boot_id, h->stored);
+    plat_store_boot_keep(srv->store, h->id, h->boot_id, h->stored, now, PLAT_BOOTS_KEPT);
+    h->boot_id = hello->boot_id;
+    h->received = h->stored = resume;
   }
   h->sess = s;
   s->hub = h;
   s->acked = s->rx_top = h->stored;
-  uint64_t now = wall_ms(srv);
-  if (plat_store_hub_seen(srv->store, h->id, h->boot_id, h->stored, hello->model, hello->firmware,
-                          now) == 0)
-    arm_commit(srv);
+  /* A failed write abandoned the group: the commit timer reports it. */
+  plat_store_hub_seen(srv->store, h->id, h->boot_id, h->stored, hello->model, hello->firmware, now);
+  arm_commit(srv);
   if (plat_random(srv, &s->session_id, sizeof(s->session_id)))
     s->session_id = sim_rng_u32(&srv->rng);
   Hubrpc__V1__Welcome w = HUBRPC__V1__WELCOME__INIT;
@@ -712,10 +926,17 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
   out.welcome = &w;
   sim_hubrpc_free(s->hello);
   s->hello = NULL;
+  list_remove(&srv->hs, s);
   s->state = PLAT_S_OPEN;
+  list_push(&srv->live, s);
   srv->c.sessions_open++;
-  if (sess_send(s, &out))
+  s->last_rx_ms = mono_ms(srv);
+  if (sess_send(s, &out)) {
     begin_close(s);
+    return;
+  }
+  if (srv->store_state != PLAT_STORE_OK)
+    sess_pause(s); /* its Welcome is honest (acked_seq = stored); its data must wait */
 }
 
 /* Applies the sequencing rules to seq. Returns 1: new, 0: duplicate (acked, not stored),
@@ -754,6 +975,9 @@ static int seq_check(struct plat_session *s, uint64_t seq) {
 static void seq_accept(struct plat_session *s, uint64_t seq, int store_rc) {
   if (store_rc) {
     sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "store failure, resend");
+    /* The whole group was abandoned (store.h): settle it now, so that every hub with data in
+     * it is told, and the store's trouble begins. */
+    plat__flush(s->srv);
     return;
   }
   s->hub->received = seq;
@@ -902,6 +1126,9 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   struct plat_session *s = arg;
   struct plat_server *srv = s->srv;
   srv->c.frames_in++;
+  /* Only a complete frame shows the hub alive: bytes dripped one at a time must not keep a
+   * session (and its descriptor) forever. */
+  s->last_rx_ms = mono_ms(srv);
   sim_env *env = NULL;
   int rc = sim_hubrpc_decode(body, len, &env);
   if (rc) {
@@ -921,7 +1148,6 @@ static void conn_data_cb(struct sim_conn *c, const uint8_t *p, size_t n, void *u
   srv->c.bytes_in += n;
   if (s->state == PLAT_S_CLOSING)
     return;
-  s->last_rx_ms = mono_ms(srv);
   int rc = sim_frame_reader_feed(&s->reader, p, n, on_frame, s);
   if (rc && s->state != PLAT_S_CLOSING) {
     /* A framing error: the frame callback fails the session itself for everything else. */
@@ -935,14 +1161,11 @@ static void conn_data_cb(struct sim_conn *c, const uint8_t *p, size_t n, void *u
 static void conn_closed_cb(struct sim_conn *c, int err, void *user) {
   struct plat_session *s = user;
   struct plat_server *srv = s->srv;
-  if (s->state == PLAT_S_CLOSING) {
-    list_remove(&srv->closing, s);
-  } else {
+  list_remove(list_of(srv, s), s);
+  if (s->state != PLAT_S_CLOSING)
     sess_detach(s);
-    list_remove(&srv->live, s);
-  }
   sess_free(s);
-  if (srv->stopping && !srv->closing && !srv->live)
+  if (srv->stopping && !srv->closing.head && !srv->live.head && !srv->hs.head)
     plat__stop_finish(srv);
 }
 
@@ -952,9 +1175,66 @@ static const struct sim_conn_cbs conn_cbs = {
     .closed_cb = conn_closed_cb,
 };
 
+/* The lowest free descriptor number, -1 when unknown. Descriptors are handed out lowest first,
+ * so when it is at or above (limit - reserve) at most reserve of them are left. */
+static long lowest_free_fd(struct plat_server *srv) {
+  int fd = fcntl(uv_backend_fd(srv->loop), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    return errno == EMFILE ? LONG_MAX : -1;
+  close(fd);
+  return fd;
+}
+
+static void read_fd_limit(struct plat_server *srv) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    srv->fd_limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* Closes a connection still in its handshake at once, to free its descriptor and its place for
+ * a new one. The oldest goes first: a real hub finishes its handshake within a round trip or
+ * two, so the oldest are the idle and the slow; an attacker filling the handshakes with idle
+ * sockets only pushes out its own. (Refusing the new connection instead would let idle sockets
+ * lock every hub out for the 10 s handshake time.) */
+static void sess_evict(struct plat_session *s, const char *why) {
+  struct plat_server *srv = s->srv;
+  srv->c.handshakes_evicted++;
+  sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, why);
+  list_remove(&srv->closing, s);
+  sim_conn_close(s->conn); /* the Error went to the kernel if it could: tcp writes at once */
+  sess_free(s);
+}
+
 static void accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
   struct plat_server *srv = user;
-  struct plat_session *s = srv->stopping ? NULL : calloc(1, sizeof(*s));
+  if (srv->stopping) {
+    sim_conn_close(c);
+    return;
+  }
+  if (srv->check_fds) {
+    uint64_t reserve = srv->cfg.fd_reserve;
+    long low = lowest_free_fd(srv);
+    if (low >= 0 && srv->fd_limit > reserve && (uint64_t)low >= srv->fd_limit - reserve) {
+      if (!srv->hs.head) {
+        srv->c.conns_refused++;
+        sim_log_limited(&srv->log_fd, LOG_EVERY_MS, SIM_LOG_WARN,
+                        "platform: connection refused: descriptors are down to the %llu kept "
+                        "for the store and the admin port (limit %llu, --fd-reserve)",
+                        (unsigned long long)reserve, (unsigned long long)srv->fd_limit);
+        sim_conn_close(c);
+        return;
+      }
+      sess_evict(srv->hs.head, "too many connections: the oldest handshake gives way");
+    }
+  }
+  if (srv->hs.n >= srv->cfg.max_unauth) {
+    sim_log_limited(&srv->log_evict, LOG_EVERY_MS, SIM_LOG_WARN,
+                    "platform: %zu connections in their handshake (--max-unauth): the oldest "
+                    "is closed for each new one",
+                    srv->hs.n);
+    sess_evict(srv->hs.head, "too many connections in their handshake: the oldest gives way");
+  }
+  struct plat_session *s = calloc(1, sizeof(*s));
   if (!s) {
     sim_conn_close(c);
     return;
@@ -970,32 +1250,56 @@ static void accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
     sim_conn_close(c);
     return;
   }
-  list_push(&srv->live, s);
+  list_push(&srv->hs, s);
   srv->c.sessions_accepted++;
 }
 
-/* Timeouts (handshake, idle), command deadlines and the cap of lingering closes. */
+/* Sends Heartbeat{platform time} on s. */
+static void send_heartbeat(struct plat_session *s) {
+  Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
+  hb.time_ms = wall_ms(s->srv);
+  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  out.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
+  out.heartbeat = &hb;
+  if (sess_send(s, &out))
+    begin_close(s);
+}
+
+/* Timeouts (handshake, idle), heartbeats of paused sessions, the store's test writes, command
+ * deadlines, admin clients' silence and the cap of lingering closes. */
 static void sweep_cb(uv_timer_t *t) {
   struct plat_server *srv = t->data;
   uint64_t now = mono_ms(srv);
-  uint64_t idle = (uint64_t)srv->cfg.heartbeat_s * 3000u;
-  struct plat_session *s = srv->live, *next;
-  for (; s; s = next) {
+  uint64_t idle = hb_ms(srv) * 3u;
+  struct plat_session *s, *next;
+  /* In age order: the first that is not due ends the walk. */
+  for (s = srv->hs.head; s && now - s->accepted_ms >= PLAT_HANDSHAKE_MS; s = next) {
     next = s->next;
-    if (s->state == PLAT_S_OPEN) {
-      if (now - s->last_rx_ms >= idle) {
-        srv->c.idle_timeouts++;
-        sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT, "nothing received for 3 heartbeats");
+    srv->c.handshake_timeouts++;
+    sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT, "handshake not completed in 10 s");
+  }
+  for (s = srv->live.head; s; s = next) {
+    next = s->next;
+    if (s->paused) {
+      /* Not read, so its Heartbeats are not answered: ours keep its idle timer quiet. */
+      if (now >= s->deadline_ms) {
+        s->deadline_ms = now + hb_ms(srv);
+        send_heartbeat(s);
       }
-    } else if (now - s->accepted_ms >= PLAT_HANDSHAKE_MS) {
-      srv->c.handshake_timeouts++;
-      sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT, "handshake not completed in 10 s");
+    } else if (now - s->last_rx_ms >= idle) {
+      srv->c.idle_timeouts++;
+      sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT,
+                "no complete frame received for 3 heartbeats");
     }
   }
+  store_probe(srv, now);
+  if (srv->check_fds)
+    read_fd_limit(srv);
   cmd_sweep(srv, now);
   if (srv->autom)
     plat__auto_check_clock(srv);
-  if (srv->closing)
+  plat__admin_sweep(srv, now);
+  if (srv->closing.head)
     plat__reap_cb(&srv->reaper);
 }
 
@@ -1028,6 +1332,21 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
     srv->cfg.max_window = PLAT_DEFAULT_WINDOW;
   if (!srv->cfg.commit_ms)
     srv->cfg.commit_ms = PLAT_DEFAULT_COMMIT_MS;
+  if (!srv->cfg.max_unauth)
+    srv->cfg.max_unauth = PLAT_DEFAULT_MAX_UNAUTH;
+  if (!srv->cfg.fd_reserve)
+    srv->cfg.fd_reserve = PLAT_DEFAULT_FD_RESERVE;
+  if (!srv->cfg.sendq_max)
+    srv->cfg.sendq_max = PLAT_DEFAULT_SENDQ_MAX;
+  if (!srv->cfg.admin_idle_s)
+    srv->cfg.admin_idle_s = PLAT_DEFAULT_ADMIN_IDLE_S;
+  if (!srv->cfg.max_rules)
+    srv->cfg.max_rules = PLAT_DEFAULT_MAX_RULES;
+  if (!srv->cfg.max_timers)
+    srv->cfg.max_timers = PLAT_DEFAULT_MAX_TIMERS;
+  if (!(srv->cfg.rule_rate > 0))
+    srv->cfg.rule_rate = PLAT_DEFAULT_RULE_RATE;
+  srv->check_fds = strcmp(t->ops->name, "tcp") == 0;
   const uint8_t *key = cfg->fleet_key;
   size_t klen = cfg->fleet_key_len;
   if (!key) {
@@ -1043,9 +1362,37 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
   srv->cfg.fleet_key = NULL;
   srv->cfg.listen = NULL;
   srv->cfg.db_path = NULL;
+  srv->cfg.admin_token = NULL;
+  srv->db_path = strdup(cfg->db_path ? cfg->db_path : PLAT_DEFAULT_DB);
+  if (!srv->db_path)
+    goto fail;
+  if (cfg->admin_token) {
+    size_t tl = strlen(cfg->admin_token);
+    int ok = tl >= 1 && tl <= PLAT_ADMIN_TOKEN_MAX;
+    for (size_t i = 0; ok && i < tl; i++)
+      ok = cfg->admin_token[i] > 0x20 && cfg->admin_token[i] < 0x7f;
+    if (!ok) {
+      SIM_LOGE("platform: the admin token must be 1..%u bytes of printable ASCII without spaces",
+               PLAT_ADMIN_TOKEN_MAX);
+      rc = SIM_EINVAL;
+      goto fail;
+    }
+    if (!(srv->admin_token = strdup(cfg->admin_token)) ||
+        sim_auth_random(srv->admin_key, sizeof(srv->admin_key)))
+      goto fail;
+  }
   if (cfg->admin) {
     if (sim_addr_parse(cfg->admin, &srv->admin_addr)) {
       SIM_LOGE("platform: bad admin address '%s'", cfg->admin);
+      rc = SIM_EINVAL;
+      goto fail;
+    }
+    /* The admin lines command every device and read every state: beyond this machine only
+     * with a token. */
+    if (!plat__addr_is_loopback(srv->admin_addr.host) && !srv->admin_token) {
+      SIM_LOGE("platform: admin address '%s' is not a loopback address (127.0.0.0/8): give an "
+               "admin token (--admin-token-file) to open the admin port to other machines",
+               cfg->admin);
       rc = SIM_EINVAL;
       goto fail;
     }
@@ -1067,6 +1414,7 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
   if (rc)
     goto fail;
   if ((rc = plat_store_load_hubs(srv->store, load_hub_cb, srv)) ||
+      (rc = plat_store_load_boots(srv->store, load_boot_cb, srv)) ||
       (rc = plat_store_load_devices(srv->store, PLAT_TOGGLE_MODEL, load_plug_cb, srv)) ||
       (rc = plat_store_max_cmd_id(srv->store, &srv->next_cmd_id)))
     goto fail;
@@ -1092,6 +1440,7 @@ int plat_server_start(struct plat_server *srv) {
     return rc;
   }
   srv->started = 1;
+  read_fd_limit(srv);
   uv_timer_init(srv->loop, &srv->commit_timer);
   srv->commit_timer.data = srv;
   uv_timer_init(srv->loop, &srv->sweep_timer);
@@ -1139,7 +1488,7 @@ static void handle_closed_cb(uv_handle_t *h) {
 
 /* Runs once every session is gone during a stop: final commit, close our handles. */
 void plat__stop_finish(struct plat_server *srv) {
-  if (srv->finishing || srv->live || srv->closing)
+  if (srv->finishing || srv->hs.head || srv->live.head || srv->closing.head)
     return;
   srv->finishing = 1;
   plat__flush(srv); /* nothing new arrives now; a last commit covers what is in the group */
@@ -1172,12 +1521,14 @@ int plat_server_stop(struct plat_server *srv, plat_stop_cb cb, void *arg) {
   /* Commit and acknowledge first, so hubs learn what is stored before they are told to go. */
   plat__flush(srv);
   uint64_t now = mono_ms(srv);
-  for (struct plat_session *s = srv->closing; s; s = s->next)
+  for (struct plat_session *s = srv->closing.head; s; s = s->next)
     if (s->deadline_ms > now + STOP_CAP_MS)
       s->deadline_ms = now + STOP_CAP_MS;
-  while (srv->live)
-    sess_fail(srv->live, HUBRPC__V1__ERROR_CODE__ERROR_SHUTTING_DOWN, "platform stopping");
-  if (!srv->closing)
+  while (srv->hs.head)
+    sess_fail(srv->hs.head, HUBRPC__V1__ERROR_CODE__ERROR_SHUTTING_DOWN, "platform stopping");
+  while (srv->live.head)
+    sess_fail(srv->live.head, HUBRPC__V1__ERROR_CODE__ERROR_SHUTTING_DOWN, "platform stopping");
+  if (!srv->closing.head)
     plat__stop_finish(srv);
   return 0;
 }
@@ -1187,8 +1538,8 @@ void plat_server_free(struct plat_server *srv) {
     return;
   /* Sessions remain only when the server was freed without a stop (caller's bug) or the
    * loop was not run to completion; release the memory anyway. */
-  struct plat_session *lists[2] = {srv->live, srv->closing};
-  for (int i = 0; i < 2; i++) {
+  struct plat_session *lists[3] = {srv->hs.head, srv->live.head, srv->closing.head};
+  for (int i = 0; i < 3; i++) {
     struct plat_session *s = lists[i], *next;
     for (; s; s = next) {
       next = s->next;
@@ -1207,10 +1558,13 @@ void plat_server_free(struct plat_server *srv) {
     struct plat_hub *h = srv->htab[i], *next;
     for (; h; h = next) {
       next = h->hnext;
+      free(h->boots);
       free(h);
     }
   }
   free(srv->htab);
+  free(srv->db_path);
+  free(srv->admin_token);
   free(srv->plugs);
   free(srv->pmap);
   free(srv->cmds);
@@ -1222,6 +1576,11 @@ void plat_server_free(struct plat_server *srv) {
 
 void plat_server_counters(const struct plat_server *srv, struct plat_counters *out) {
   *out = srv->c;
+}
+
+int plat__addr_is_loopback(const char *host) {
+  struct in_addr a;
+  return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 struct plat_store *plat__store(struct plat_server *srv) {

@@ -9,17 +9,33 @@
 
 #include "platform/platform.h"
 #include "sim/core/buf.h"
+#include "sim/core/log.h"
 #include "sim/core/rng.h"
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
 
 enum plat_sess_state { PLAT_S_HELLO = 0, PLAT_S_AUTH, PLAT_S_OPEN, PLAT_S_CLOSING };
 
+/* What the store can do: write; failing (writes fail: nothing acknowledged, hubs not read, a
+ * test write now and then); lost (its file was deleted or replaced: until a restart). */
+enum plat_store_state { PLAT_STORE_OK = 0, PLAT_STORE_FAILING, PLAT_STORE_LOST };
+
+/* A hub's boots other than its current one, oldest first, with their stored seq: a hub_id
+ * that comes back with one of them resumes its sequence (docs/protocol.md 7.4). */
+#define PLAT_BOOTS_KEPT 4
+struct plat_boots {
+  uint8_t n;
+  struct {
+    uint64_t boot_id, stored;
+  } b[PLAT_BOOTS_KEPT];
+};
+
 /* One hub_id ever seen; lives as long as the server. */
 struct plat_hub {
   struct plat_hub *hnext;    /* hash chain */
   struct plat_hub *dnext;    /* list of hubs with data in the open group */
   struct plat_session *sess; /* the open (authenticated) session, NULL when offline */
+  struct plat_boots *boots;  /* NULL until the hub changes boot */
   uint64_t boot_id;
   uint64_t received; /* highest seq accepted into the store (committed or not) */
   uint64_t stored;   /* highest seq committed */
@@ -29,19 +45,28 @@ struct plat_hub {
 
 /* One connection. Kept small: 100k of them is the target. */
 struct plat_session {
-  struct plat_session *prev, *next; /* live or closing list */
+  struct plat_session *prev, *next; /* handshake, live or closing list */
   struct plat_server *srv;
   struct sim_conn *conn;
   struct plat_hub *hub; /* after Auth */
   sim_env *hello;       /* the Hello, kept between Hello and Auth only */
   struct sim_frame_reader reader;
-  uint64_t accepted_ms, last_rx_ms, deadline_ms; /* loop (monotonic) time */
+  /* Loop (monotonic) time. last_rx_ms: the last complete frame. deadline_ms: closing: when to
+   * close anyway; paused: when to send the next Heartbeat. */
+  uint64_t accepted_ms, last_rx_ms, deadline_ms;
   uint64_t acked;  /* last seq acknowledged to this session: the window base */
   uint64_t rx_top; /* highest seq the hub sent in this session (from the Welcome's acked_seq):
                       an Ack never goes above it (docs/protocol.md 4.9) */
   uint64_t session_id;
-  uint8_t state; /* enum plat_sess_state */
+  uint8_t state;  /* enum plat_sess_state */
+  uint8_t paused; /* not read while the store cannot write */
   uint8_t server_nonce[16];
+};
+
+/* Sessions in age order (oldest at head), with their number. */
+struct plat_slist {
+  struct plat_session *head, *tail;
+  size_t n;
 };
 
 struct plat_plug {
@@ -78,7 +103,10 @@ struct plat_server {
   struct plat_hub *dirty;
   uint64_t group_reports; /* new Reports written in the open group */
 
-  struct plat_session *live, *closing;
+  /* Sessions in their handshake (HELLO, AUTH), open ones, and closing ones. */
+  struct plat_slist hs, live, closing;
+  uint64_t fd_limit; /* RLIMIT_NOFILE, read at start and by every sweep */
+  int check_fds;     /* the transport uses descriptors (tcp) */
 
   struct plat_plug *plugs;
   size_t nplugs, plugs_cap;
@@ -104,6 +132,14 @@ struct plat_server {
 
   struct plat_auto *autom; /* rules and timers (automation.c); NULL until the first is added */
 
+  char *db_path;   /* for messages */
+  int store_state; /* enum plat_store_state */
+  uint64_t probe_at_ms, resumed_ms;
+  unsigned relapses; /* failures soon after a resume, in a row: the next test waits longer */
+  struct sim_log_limit log_fd, log_sendq, log_boot, log_store, log_evict;
+  uint8_t admin_key[32]; /* HMAC key for comparing admin tokens in constant time */
+  char *admin_token;     /* NULL: no token required */
+
   struct sim_buf out; /* scratch for encoding one frame */
   struct plat_counters c;
 
@@ -112,6 +148,8 @@ struct plat_server {
   void *stop_arg;
 };
 
+/* 1 when host is an IPv4 literal in 127.0.0.0/8. */
+int plat__addr_is_loopback(const char *host);
 struct plat_hub *plat__hub_find(struct plat_server *srv, const char *id);
 void plat__flush(struct plat_server *srv);
 void plat__reap_cb(uv_check_t *h);
@@ -133,5 +171,23 @@ int plat__timers_live(const struct plat_server *srv);
 /* admin.c: the admin line protocol over tcp. */
 int plat__admin_start(struct plat_server *srv);
 void plat__admin_stop(struct plat_server *srv);
+/* Closes admin clients silent too long (from the server's sweep). */
+void plat__admin_sweep(struct plat_server *srv, uint64_t now_ms);
+
+/* One admin conversation's state, whatever carries its bytes (a tcp client, a fuzzer).
+ * Zero-initialise; plat__admin_conv_fini releases it. */
+struct plat_admin_conv {
+  struct sim_buf in; /* the bytes of a line not complete yet */
+  uint8_t authed;    /* the token was given (or none is required) */
+};
+/* Receives each reply line (JSON, no newline; malloc'ed, taken; NULL when out of memory). */
+typedef void (*plat_admin_reply_fn)(void *arg, char *json);
+/* Feeds n bytes of a conversation: each complete line is answered through reply. Returns 0
+ * to go on, 1 when the conversation must end once the replies given are sent (a line longer
+ * than 4096 bytes, a wrong token, a request before the token), SIM_ENOMEM. *lines (may be
+ * NULL) is set to the number of complete lines seen. */
+int plat__admin_feed(struct plat_server *srv, struct plat_admin_conv *cv, const uint8_t *p,
+                     size_t n, plat_admin_reply_fn reply, void *arg, unsigned *lines);
+void plat__admin_conv_fini(struct plat_admin_conv *cv);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sim/core/err.h"
 #include "sim/core/log.h"
@@ -22,6 +23,9 @@ enum {
   Q_CMD_ISSUED,
   Q_CMD_RESULT,
   Q_CMD_UNKNOWN,
+  Q_BOOT_KEEP,
+  Q_BOOT_PRUNE,
+  Q_BOOT_FORGET,
   Q_COUNT
 };
 
@@ -52,69 +56,313 @@ static const char *const sql_text[Q_COUNT] = {
                      "device_latency_ms = ?4, done_ms = ?5 WHERE cmd_id = ?1",
     [Q_CMD_UNKNOWN] = "INSERT INTO commands(cmd_id, eui64, hub_id, result_status, zcl_status, "
                       "device_latency_ms, done_ms) VALUES(?1, ?6, ?7, ?2, ?3, ?4, ?5)",
+    [Q_BOOT_KEEP] = "INSERT INTO hub_boots(hub_id, boot_id, stored_seq, last_seen_ms) "
+                    "VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET stored_seq = ?3, "
+                    "last_seen_ms = ?4",
+    [Q_BOOT_PRUNE] = "DELETE FROM hub_boots WHERE hub_id = ?1 AND boot_id NOT IN (SELECT boot_id "
+                     "FROM hub_boots WHERE hub_id = ?1 ORDER BY last_seen_ms DESC LIMIT ?2)",
+    [Q_BOOT_FORGET] = "DELETE FROM hub_boots WHERE hub_id = ?1 AND boot_id = ?2",
 };
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS hubs(hub_id TEXT PRIMARY KEY, boot_id INTEGER NOT NULL, "
+/* The schema version this code writes, and the oldest it upgrades. Version 2 added hub_boots. */
+#define SCHEMA_VERSION 2
+#define SCHEMA_OLDEST 1
+
+static const char schema_v1[] =
+    "CREATE TABLE hubs(hub_id TEXT PRIMARY KEY, boot_id INTEGER NOT NULL, "
     "stored_seq INTEGER NOT NULL, last_seen_ms INTEGER, model TEXT, firmware TEXT);"
-    "CREATE TABLE IF NOT EXISTS devices(eui64 INTEGER PRIMARY KEY, hub_id TEXT, model TEXT, "
+    "CREATE TABLE devices(eui64 INTEGER PRIMARY KEY, hub_id TEXT, model TEXT, "
     "manufacturer TEXT, joined INTEGER, left INTEGER, last_seen_ms INTEGER);"
-    "CREATE TABLE IF NOT EXISTS device_state(eui64 INTEGER NOT NULL, endpoint INTEGER NOT NULL, "
+    "CREATE TABLE device_state(eui64 INTEGER NOT NULL, endpoint INTEGER NOT NULL, "
     "cluster INTEGER NOT NULL, attr INTEGER NOT NULL, member INTEGER NOT NULL, zcl_type INTEGER, "
     "value, ts_ms INTEGER, PRIMARY KEY(eui64, endpoint, cluster, attr, member)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS reports(hub_id TEXT NOT NULL, boot_id INTEGER NOT NULL, "
+    "CREATE TABLE reports(hub_id TEXT NOT NULL, boot_id INTEGER NOT NULL, "
     "seq INTEGER NOT NULL, eui64 INTEGER, endpoint INTEGER, cluster INTEGER, zcl_frame BLOB, "
     "ts_ms INTEGER, received_ms INTEGER, PRIMARY KEY(hub_id, boot_id, seq)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS commands(cmd_id INTEGER PRIMARY KEY, eui64 INTEGER, hub_id TEXT, "
+    "CREATE TABLE commands(cmd_id INTEGER PRIMARY KEY, eui64 INTEGER, hub_id TEXT, "
     "cluster INTEGER, command INTEGER, issued_ms INTEGER, result_status INTEGER, "
     "zcl_status INTEGER, device_latency_ms INTEGER, done_ms INTEGER);"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', 1);";
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+    "INSERT INTO meta(key, value) VALUES('schema_version', 1);";
+
+/* Version 2: the sequence state of a hub's boots other than its current one (docs/protocol.md
+ * 7.4), so that a hub that returns to an earlier boot_id resumes its sequence. */
+static const char schema_v2[] =
+    "CREATE TABLE hub_boots(hub_id TEXT NOT NULL, boot_id INTEGER NOT NULL, "
+    "stored_seq INTEGER NOT NULL, last_seen_ms INTEGER, PRIMARY KEY(hub_id, boot_id)) "
+    "WITHOUT ROWID;"
+    "UPDATE meta SET value = 2 WHERE key = 'schema_version';";
+
+/* Every table and column the statements above use, by the version that introduced it: a file
+ * that lacks one is not ours (or was changed by something else), and saying which is more use
+ * than SQLite's "no such column" from a prepared statement. */
+static const struct {
+  int since;
+  const char *table;
+  const char *cols[11];
+} expected[] = {
+    {1, "hubs", {"hub_id", "boot_id", "stored_seq", "last_seen_ms", "model", "firmware"}},
+    {1, "devices", {"eui64", "hub_id", "model", "manufacturer", "joined", "left", "last_seen_ms"}},
+    {1,
+     "device_state",
+     {"eui64", "endpoint", "cluster", "attr", "member", "zcl_type", "value", "ts_ms"}},
+    {1,
+     "reports",
+     {"hub_id", "boot_id", "seq", "eui64", "endpoint", "cluster", "zcl_frame", "ts_ms",
+      "received_ms"}},
+    {1,
+     "commands",
+     {"cmd_id", "eui64", "hub_id", "cluster", "command", "issued_ms", "result_status", "zcl_status",
+      "device_latency_ms", "done_ms"}},
+    {1, "meta", {"key", "value"}},
+    {2, "hub_boots", {"hub_id", "boot_id", "stored_seq", "last_seen_ms"}},
+};
 
 struct plat_store {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
   size_t pending; /* rows written in the open group */
   int in_txn;
+  /* A write of the open group failed: the group was rolled back and takes no more writes;
+   * the next plat_store_commit reports the failure and starts afresh. */
+  int group_failed;
+  /* The files opened, to notice when they are deleted or replaced (plat_store_moved). */
+  char *path, *wal;
+  dev_t dev, wal_dev;
+  ino_t ino, wal_ino;
+  int have_ino, have_wal_ino;
+  struct sim_log_limit log_limit;
 };
 
+/* Failures of a store that stopped writing repeat with every write (thousands a second under
+ * load): one line per 10 s, with the count of the others. */
 static int db_fail(struct plat_store *st, const char *what) {
-  SIM_LOGE("platform store: %s: %s", what, sqlite3_errmsg(st->db));
+  sim_log_limited(&st->log_limit, 10000, SIM_LOG_ERROR, "platform store: %s: %s", what,
+                  sqlite3_errmsg(st->db));
   return SIM_EDB;
+}
+
+/* A write of the open group failed. SQLite may already have rolled the whole transaction back
+ * (it does for SQLITE_FULL and I/O errors) and would then run the group's later statements in
+ * autocommit mode, storing rows whose sequence state is not stored: so the group is abandoned
+ * here, whatever SQLite did, and the server treats all of it as not stored. */
+static int group_fail(struct plat_store *st, int rc) {
+  if (st->in_txn)
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  st->in_txn = 0;
+  st->pending = 0;
+  st->group_failed = 1;
+  return rc;
+}
+
+/* Collects the names of the file's own tables as "a, b, c" into buf. 0 or SQLite's code. */
+static int table_names(sqlite3 *db, char *buf, size_t cap, int *count, int *has_meta) {
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                              "LIKE 'sqlite_%' ORDER BY name",
+                              -1, &q, NULL);
+  size_t o = 0;
+  buf[0] = 0;
+  *count = *has_meta = 0;
+  if (rc != SQLITE_OK)
+    return rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    const char *n = (const char *)sqlite3_column_text(q, 0);
+    if (!n)
+      continue;
+    if (strcmp(n, "meta") == 0)
+      *has_meta = 1;
+    if (o + 1 < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", (*count)++ ? ", " : "", n);
+  }
+  sqlite3_finalize(q);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* 1 when table has column. */
+static int has_column(sqlite3 *db, const char *table, const char *col) {
+  sqlite3_stmt *q = NULL;
+  int found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &q, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, col, -1, SQLITE_STATIC);
+    found = sqlite3_step(q) == SQLITE_ROW;
+  }
+  sqlite3_finalize(q);
+  return found;
+}
+
+/* Decides whether the file at path is one this code can use, and which schema version it has
+ * (0: empty, a new file). Every refusal is one sentence naming the file and what is wrong, and
+ * SIM_EINVAL: the file given is unusable, which the caller reports as bad input. */
+static int schema_check(struct plat_store *st, const char *path, long long *version) {
+  char names[512];
+  int count, has_meta;
+  int rc = table_names(st->db, names, sizeof names, &count, &has_meta);
+  if (rc == SQLITE_NOTADB) {
+    SIM_LOGE("platform store: %s is not an SQLite database (or it is encrypted); give --db a "
+             "new file or one this platform wrote",
+             path);
+    return SIM_EINVAL;
+  }
+  if (rc != SQLITE_OK) {
+    SIM_LOGE("platform store: cannot read %s: %s", path, sqlite3_errmsg(st->db));
+    return rc == SQLITE_CANTOPEN ? SIM_EINVAL : SIM_EDB;
+  }
+  *version = 0;
+  if (count == 0)
+    return 0;
+  if (!has_meta) {
+    SIM_LOGE("platform store: %s is not a hubsim platform database: it has tables (%s) but no "
+             "'meta' table; give --db a new file or one this platform wrote",
+             path, names);
+    return SIM_EINVAL;
+  }
+  sqlite3_stmt *q = NULL;
+  int typed = 0;
+  if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &q,
+                         NULL) == SQLITE_OK &&
+      sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_INTEGER) {
+    *version = sqlite3_column_int64(q, 0);
+    typed = 1;
+  }
+  sqlite3_finalize(q);
+  if (!typed) {
+    SIM_LOGE("platform store: %s is not a hubsim platform database: its 'meta' table has no "
+             "integer schema_version (tables: %s)",
+             path, names);
+    return SIM_EINVAL;
+  }
+  if (*version > SCHEMA_VERSION || *version < SCHEMA_OLDEST) {
+    SIM_LOGE("platform store: %s has schema version %lld, and this hubsim reads versions %d to "
+             "%d%s; give --db another file",
+             path, *version, SCHEMA_OLDEST, SCHEMA_VERSION,
+             *version > SCHEMA_VERSION ? " (it was written by a newer hubsim)" : "");
+    return SIM_EINVAL;
+  }
+  for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+    if (expected[i].since > *version)
+      continue;
+    for (int k = 0; k < 11 && expected[i].cols[k]; k++) {
+      if (has_column(st->db, expected[i].table, expected[i].cols[k]))
+        continue;
+      if (k == 0 && !has_column(st->db, expected[i].table, expected[i].cols[1]))
+        SIM_LOGE("platform store: %s (schema version %lld) has no table '%s': it was changed by "
+                 "something other than hubsim, or is not a hubsim platform database",
+                 path, *version, expected[i].table);
+      else
+        SIM_LOGE("platform store: %s (schema version %lld): table '%s' has no column '%s': it "
+                 "was changed by something other than hubsim, or is not a hubsim platform "
+                 "database",
+                 path, *version, expected[i].table, expected[i].cols[k]);
+      return SIM_EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* Runs sql (several statements) in one transaction. SQLITE_OK or SQLite's code. */
+static int exec_txn(sqlite3 *db, const char *sql) {
+  int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* Remembers which files were opened: their device and inode, to compare later. */
+static void note_files(struct plat_store *st) {
+  const char *f = sqlite3_db_filename(st->db, "main");
+  struct stat sb;
+  if (!f || !*f || stat(f, &sb) != 0)
+    return; /* in memory, or a temporary database: nothing to lose by a path */
+  size_t n = strlen(f);
+  st->path = malloc(n + 1);
+  st->wal = malloc(n + 5);
+  if (!st->path || !st->wal)
+    return;
+  memcpy(st->path, f, n + 1);
+  snprintf(st->wal, n + 5, "%s-wal", f);
+  st->dev = sb.st_dev;
+  st->ino = sb.st_ino;
+  st->have_ino = 1;
+  if (stat(st->wal, &sb) == 0) {
+    st->wal_dev = sb.st_dev;
+    st->wal_ino = sb.st_ino;
+    st->have_wal_ino = 1;
+  }
 }
 
 int plat_store_open(const char *path, struct plat_store **out) {
   struct plat_store *st = calloc(1, sizeof(*st));
   if (!st)
     return SIM_ENOMEM;
-  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-      SQLITE_OK) {
+  int rc = SIM_EDB;
+  int orc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (orc != SQLITE_OK) {
     SIM_LOGE("platform store: cannot open %s: %s", path,
              st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    rc = orc == SQLITE_CANTOPEN ? SIM_EINVAL : SIM_EDB;
     goto fail;
   }
   sqlite3_busy_timeout(st->db, 2000);
+  long long version = 0;
+  if ((rc = schema_check(st, path, &version)))
+    goto fail;
+  rc = SIM_EDB;
   /* WAL + NORMAL: a COMMIT is durable against a process crash (kill -9); only a power cut may
    * lose the last transactions, which is the trade every real platform makes for throughput. */
   if (sqlite3_exec(st->db,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;",
-                   NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-    db_fail(st, path);
+                   NULL, NULL, NULL) != SQLITE_OK) {
+    SIM_LOGE("platform store: cannot use %s: %s", path, sqlite3_errmsg(st->db));
+    goto fail;
+  }
+  if (version == 0 && (orc = exec_txn(st->db, schema_v1)) == SQLITE_OK)
+    version = 1;
+  if (version == 1 && orc == SQLITE_OK && (orc = exec_txn(st->db, schema_v2)) == SQLITE_OK)
+    version = 2;
+  if (orc != SQLITE_OK) {
+    SIM_LOGE("platform store: cannot write the schema (version %d) into %s: %s", SCHEMA_VERSION,
+             path, sqlite3_errmsg(st->db));
     goto fail;
   }
   for (int i = 0; i < Q_COUNT; i++) {
     if (sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &st->q[i], NULL) !=
         SQLITE_OK) {
-      db_fail(st, sql_text[i]);
+      SIM_LOGE("platform store: %s: %s: %s", path, sql_text[i], sqlite3_errmsg(st->db));
       goto fail;
     }
   }
+  note_files(st);
   *out = st;
   return 0;
 fail:
   plat_store_close(st);
-  return SIM_EDB;
+  return rc;
+}
+
+int plat_store_moved(struct plat_store *st) {
+  struct stat sb;
+  if (!st->have_ino)
+    return 0;
+  if (stat(st->path, &sb) != 0 || sb.st_dev != st->dev || sb.st_ino != st->ino)
+    return 1;
+  if (!st->have_wal_ino) {
+    if (stat(st->wal, &sb) == 0) {
+      st->wal_dev = sb.st_dev;
+      st->wal_ino = sb.st_ino;
+      st->have_wal_ino = 1;
+    }
+    return 0;
+  }
+  /* SQLite removes the WAL only when its last connection closes, and this one is open. */
+  return stat(st->wal, &sb) != 0 || sb.st_dev != st->wal_dev || sb.st_ino != st->wal_ino;
 }
 
 void plat_store_close(struct plat_store *st) {
@@ -125,21 +373,27 @@ void plat_store_close(struct plat_store *st) {
   for (int i = 0; i < Q_COUNT; i++)
     sqlite3_finalize(st->q[i]);
   sqlite3_close(st->db);
+  free(st->path);
+  free(st->wal);
   free(st);
 }
 
-/* Runs a prepared statement that returns no rows and resets it. */
+/* Runs a prepared statement of the group that returns no rows and resets it. A failure
+ * abandons the group (group_fail). */
 static int run(struct plat_store *st, int q) {
   int rc = sqlite3_step(st->q[q]);
   sqlite3_reset(st->q[q]);
   sqlite3_clear_bindings(st->q[q]);
   if (rc != SQLITE_DONE)
-    return db_fail(st, sql_text[q]);
+    return group_fail(st, db_fail(st, sql_text[q]));
   return 0;
 }
 
-/* Opens the group transaction on the first write. */
+/* Opens the group transaction on the first write. A group that failed takes no more writes
+ * until plat_store_commit has reported it. */
 static int begin(struct plat_store *st) {
+  if (st->group_failed)
+    return SIM_EDB;
   if (st->in_txn)
     return 0;
   int rc = run(st, Q_BEGIN);
@@ -155,16 +409,43 @@ size_t plat_store_pending(const struct plat_store *st) {
 }
 
 int plat_store_commit(struct plat_store *st) {
+  if (st->group_failed) {
+    st->group_failed = 0;
+    return SIM_EDB;
+  }
   if (!st->in_txn)
     return 0;
+  /* A failed COMMIT leaves nothing durable; run() rolls back so the next group starts clean.
+   * The caller does not acknowledge anything of this group. */
   int rc = run(st, Q_COMMIT);
-  if (rc) {
-    /* A failed COMMIT leaves nothing durable: roll back so the next group starts clean. The
-     * caller does not acknowledge anything of this group. */
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-  }
+  st->group_failed = 0;
   st->in_txn = 0;
   st->pending = 0;
+  return rc;
+}
+
+/* Two commits: the 64 KiB row must reach the WAL (a full disk refuses it), and it is gone
+ * again afterwards. */
+int plat_store_probe(struct plat_store *st) {
+  int rc = plat_store_commit(st);
+  if (rc)
+    return rc;
+  static const char *const steps[] = {
+      "INSERT OR REPLACE INTO meta(key, value) VALUES('probe', zeroblob(65536))",
+      "DELETE FROM meta WHERE key = 'probe'"};
+  for (int i = 0; i < 2; i++) {
+    if ((rc = begin(st)))
+      break;
+    if (sqlite3_exec(st->db, steps[i], NULL, NULL, NULL) != SQLITE_OK) {
+      rc = group_fail(st, db_fail(st, "test write"));
+      break;
+    }
+    st->pending++;
+    if ((rc = plat_store_commit(st)))
+      break;
+  }
+  if (rc)
+    plat_store_commit(st); /* reports and clears the failed group */
   return rc;
 }
 
@@ -254,6 +535,53 @@ int plat_store_hub_progress(struct plat_store *st, const char *hub_id, uint64_t 
   bind_u64(s, 4, now_ms);
   st->pending++;
   return run(st, Q_HUB_PROGRESS);
+}
+
+int plat_store_load_boots(struct plat_store *st, plat_store_hub_cb cb, void *arg) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT hub_id, boot_id, stored_seq FROM hub_boots ORDER BY hub_id, "
+                         "last_seen_ms",
+                         -1, &s, NULL) != SQLITE_OK)
+    return db_fail(st, "load boots");
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    if (id)
+      cb(arg, id, (uint64_t)sqlite3_column_int64(s, 1), (uint64_t)sqlite3_column_int64(s, 2));
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : db_fail(st, "load boots");
+}
+
+int plat_store_boot_keep(struct plat_store *st, const char *hub_id, uint64_t boot_id,
+                         uint64_t stored_seq, uint64_t now_ms, unsigned keep) {
+  int rc = begin(st);
+  if (rc)
+    return rc;
+  sqlite3_stmt *s = st->q[Q_BOOT_KEEP];
+  bind_text(s, 1, hub_id);
+  bind_u64(s, 2, boot_id);
+  bind_u64(s, 3, stored_seq);
+  bind_u64(s, 4, now_ms);
+  st->pending++;
+  if ((rc = run(st, Q_BOOT_KEEP)))
+    return rc;
+  s = st->q[Q_BOOT_PRUNE];
+  bind_text(s, 1, hub_id);
+  sqlite3_bind_int64(s, 2, keep);
+  return run(st, Q_BOOT_PRUNE);
+}
+
+int plat_store_boot_forget(struct plat_store *st, const char *hub_id, uint64_t boot_id) {
+  int rc = begin(st);
+  if (rc)
+    return rc;
+  sqlite3_stmt *s = st->q[Q_BOOT_FORGET];
+  bind_text(s, 1, hub_id);
+  bind_u64(s, 2, boot_id);
+  st->pending++;
+  return run(st, Q_BOOT_FORGET);
 }
 
 /* Binds an attribute's value with the SQLite type that keeps it exactly: integers as

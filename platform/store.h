@@ -17,8 +17,14 @@
  *           PK(hub_id, boot_id, seq)), an append log
  *   commands(cmd_id PK, eui64, hub_id, cluster, command, issued_ms, result_status, zcl_status,
  *            device_latency_ms, done_ms)
- *   meta(key PK, value)
+ *   hub_boots(hub_id, boot_id, stored_seq, last_seen_ms, PK(hub_id, boot_id)): the stored seq
+ *     of a hub's recent boots other than its current one (schema version 2)
+ *   meta(key PK, value), with schema_version (2; a version-1 file is upgraded at open)
  * eui64 and boot_id are stored as signed 64-bit integers (the bit pattern of the uint64).
+ *
+ * A failed write abandons the whole open group (SQLite may have rolled it back already): later
+ * writes of the group fail at once, and plat_store_commit reports the failure and starts a new
+ * group. Error lines are rate limited (one per 10 s, with the count of the others).
  *
  * Threading: one store per loop thread. Every call returns 0 or a negative SIM_E* code
  * (SIM_EDB for a database error, logged with SQLite's message). */
@@ -32,8 +38,18 @@
 
 struct plat_store;
 
-/* Opens (creating when missing) the database at path. */
+/* Opens (creating when missing) the database at path. SIM_EINVAL when the file is not one this
+ * code can use (not SQLite, another application's tables, a schema version it does not know,
+ * a missing table or column), after one log line that names the file and the problem;
+ * SIM_EDB for other failures. */
 int plat_store_open(const char *path, struct plat_store **out);
+/* 1 when the database file or its WAL at the path opened is no longer the file open here
+ * (deleted, renamed, replaced): what is committed from now on is lost at the next start.
+ * Two stat(2) calls; 0 for an in-memory database. */
+int plat_store_moved(struct plat_store *st);
+/* Commits the open group, then writes and commits a 64 KiB row and deletes it again: 0 when
+ * the store can write again after failures. */
+int plat_store_probe(struct plat_store *st);
 /* Rolls back an open group (callers commit first) and closes. NULL is allowed. */
 void plat_store_close(struct plat_store *st);
 
@@ -45,6 +61,8 @@ int plat_store_load_hubs(struct plat_store *st, plat_store_hub_cb cb, void *arg)
 typedef void (*plat_store_dev_cb)(void *arg, uint64_t eui64, const char *hub_id);
 int plat_store_load_devices(struct plat_store *st, const char *model, plat_store_dev_cb cb,
                             void *arg);
+/* The hubs' other boots (hub_boots), oldest first per hub. */
+int plat_store_load_boots(struct plat_store *st, plat_store_hub_cb cb, void *arg);
 /* The highest cmd_id ever issued (0 when none). */
 int plat_store_max_cmd_id(struct plat_store *st, uint64_t *out);
 
@@ -59,6 +77,11 @@ int plat_store_hub_seen(struct plat_store *st, const char *hub_id, uint64_t boot
                         uint64_t now_ms);
 int plat_store_hub_progress(struct plat_store *st, const char *hub_id, uint64_t boot_id,
                             uint64_t stored_seq, uint64_t now_ms);
+/* Keeps (boot_id, stored_seq) of a boot the hub left, and only its keep most recent boots. */
+int plat_store_boot_keep(struct plat_store *st, const char *hub_id, uint64_t boot_id,
+                         uint64_t stored_seq, uint64_t now_ms, unsigned keep);
+/* Forgets a kept boot (it is the hub's current one again). */
+int plat_store_boot_forget(struct plat_store *st, const char *hub_id, uint64_t boot_id);
 int plat_store_report(struct plat_store *st, const char *hub_id, uint64_t boot_id,
                       const Hubrpc__V1__Report *r, uint64_t now_ms);
 int plat_store_joined(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceJoined *j,

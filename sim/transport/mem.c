@@ -13,6 +13,11 @@
  * finds no handle of ours. Each run of the idle callback delivers only the events queued before
  * it started: a ping-pong between two connections then yields to timers and I/O every turn.
  *
+ * Pausing (sim_conn_pause) parks the DATA and CLOSED events of a connection on the connection
+ * itself as they come up for delivery, in order; resuming puts them back at the head of the
+ * FIFO. Parked events are not "busy": the virtual-clock driver moves time past a paused reader,
+ * as a kernel buffer holds a paused tcp reader's bytes.
+ *
  * Memory: a connection is freed when its owner is done with it and no queued event refers to
  * it (a reference count), so events never point at freed memory and closing never has to
  * search the queue. */
@@ -58,8 +63,10 @@ struct mem_conn {
   size_t pending;          /* sent, not yet delivered to the peer */
   struct mem_ev conn_ev;   /* this client's CONNECT */
   struct mem_ev closed_ev; /* the CLOSED this connection receives when its peer closes */
-  unsigned refs;           /* the owner's, plus one per queued event naming it */
-  uint8_t state;           /* enum mem_state */
+  struct mem_ev *parked, *parked_tail; /* held back while paused, in order */
+  unsigned refs;                       /* the owner's, plus one per queued event naming it */
+  uint8_t state;                       /* enum mem_state */
+  uint8_t paused;
 };
 
 struct mem_listener {
@@ -247,6 +254,17 @@ static size_t mem_deliver_all(struct mem_transport *tp) {
   while (ev) {
     struct mem_ev *next = ev->next;
     struct mem_conn *to = ev->to, *from = ev->from;
+    if (to->paused && to->state == MEM_OPEN && ev->kind != MEM_EV_CONNECT) {
+      /* Held back with its references until the owner resumes or closes. */
+      ev->next = NULL;
+      if (to->parked_tail)
+        to->parked_tail->next = ev;
+      else
+        to->parked = ev;
+      to->parked_tail = ev;
+      ev = next;
+      continue;
+    }
     mem_deliver(tp, ev);
     if (!ev->embedded)
       free(ev);
@@ -354,6 +372,51 @@ static int mem_send(struct sim_conn *sc, const void *p, size_t n) {
   return 0;
 }
 
+/* Drops the events parked on c (its owner closed it): what a paused tcp reader's kernel buffer
+ * does with unread bytes on close. */
+static void mem_unpark_drop(struct mem_conn *c) {
+  struct mem_ev *ev = c->parked;
+  c->parked = c->parked_tail = NULL;
+  while (ev) {
+    struct mem_ev *next = ev->next;
+    struct mem_conn *from = ev->from;
+    if (ev->kind == MEM_EV_DATA)
+      from->pending -= ev->n;
+    if (!ev->embedded)
+      free(ev);
+    if (from)
+      mem_unref(from);
+    mem_unref(c);
+    ev = next;
+  }
+}
+
+static int mem_pause(struct sim_conn *sc, int paused) {
+  struct mem_conn *c = (struct mem_conn *)sc;
+  struct mem_transport *tp = mem_tp(sc->t);
+  if (c->state != MEM_OPEN)
+    return c->state == MEM_ENDED ? SIM_ECLOSED : SIM_EINVAL;
+  c->paused = paused ? 1 : 0;
+  if (paused || !c->parked)
+    return 0;
+  /* Ahead of everything queued since: those events came later. */
+  c->parked_tail->next = tp->head;
+  tp->head = c->parked;
+  if (!tp->tail)
+    tp->tail = c->parked_tail;
+  c->parked = c->parked_tail = NULL;
+  if (!tp->idle) {
+    uv_idle_t *idle = malloc(sizeof *idle);
+    if (!idle)
+      return SIM_ENOMEM; /* the events are queued; the next enqueue starts the idle handle */
+    uv_idle_init(tp->base.loop, idle);
+    idle->data = tp;
+    tp->idle = idle;
+  }
+  uv_idle_start(tp->idle, mem_idle_cb);
+  return 0;
+}
+
 static size_t mem_pending(const struct sim_conn *sc) {
   return ((const struct mem_conn *)sc)->pending;
 }
@@ -366,6 +429,7 @@ static void mem_close(struct sim_conn *sc) {
   c->state = MEM_ENDED;
   mem_conn_unpair(c);
   sim_buf_fini(&c->early);
+  mem_unpark_drop(c);
   mem_unref(c);
 }
 
@@ -393,6 +457,7 @@ const struct sim_transport_ops sim__transport_mem_ops = {
     .listen = mem_listen,
     .start = mem_start,
     .send = mem_send,
+    .pause = mem_pause,
     .pending = mem_pending,
     .close = mem_close,
     .listener_close = mem_listener_close,

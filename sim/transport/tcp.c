@@ -62,6 +62,7 @@ struct tcp_conn {
   struct tcp_wq *wq; /* NULL unless bytes are queued */
   uint8_t state;     /* enum tcp_state */
   uint8_t writing;   /* wq->req is in flight */
+  uint8_t paused;    /* reading stopped by the owner (sim_conn_pause) */
 };
 
 /* The memory budget of a connection, checked where it is decided (see the top of the file). */
@@ -318,6 +319,22 @@ static int tcp_start(struct sim_conn *sc, const struct sim_conn_cbs *cbs, void *
   return 0;
 }
 
+/* uv_read_stop leaves the bytes in the kernel's receive buffer; once it is full the peer's
+ * window closes and its writes block: the backpressure a paused owner wants. */
+static int tcp_pause(struct sim_conn *sc, int paused) {
+  struct tcp_conn *c = (struct tcp_conn *)sc;
+  if (c->state != TCPC_OPEN)
+    return c->state == TCPC_CLOSING ? SIM_ECLOSED : SIM_EINVAL;
+  if (!paused == !c->paused)
+    return 0;
+  int rc = paused ? uv_read_stop((uv_stream_t *)&c->h)
+                  : uv_read_start((uv_stream_t *)&c->h, tcp_alloc_cb, tcp_read_cb);
+  if (rc < 0)
+    return rc;
+  c->paused = paused ? 1 : 0;
+  return 0;
+}
+
 static size_t tcp_pending(const struct sim_conn *sc) {
   const struct tcp_conn *c = (const struct tcp_conn *)sc;
   if (!c->wq)
@@ -386,6 +403,7 @@ const struct sim_transport_ops sim__transport_tcp_ops = {
     .listen = tcp_listen,
     .start = tcp_start,
     .send = tcp_send,
+    .pause = tcp_pause,
     .pending = tcp_pending,
     .close = tcp_close,
     .listener_close = tcp_listener_close,

@@ -59,6 +59,12 @@ struct sim_transport_ops {
   /* Queues n bytes for sending. The bytes are copied or written before it returns: the caller
    * keeps ownership of p. Order is kept. SIM_ECLOSED after the connection ended. */
   int (*send)(struct sim_conn *c, const void *p, size_t n);
+  /* Stops (paused != 0) or resumes reading: while paused no data_cb runs and the peer's bytes
+   * wait in the transport (tcp: in the kernel, so TCP flow control eventually blocks the
+   * peer's writes). An end of stream may then be noticed only after the resume, or through a
+   * failed send. Sending is not affected. Pausing twice or resuming a running connection is
+   * a no-op. 0, or SIM_ECLOSED once the connection ended. */
+  int (*pause)(struct sim_conn *c, int paused);
   /* Bytes accepted by send() but not yet handed to the kernel (or the peer, for mem). */
   size_t (*pending)(const struct sim_conn *c);
   /* Ends the connection. Bytes the kernel has taken are delivered; bytes still queued in the
@@ -115,6 +121,9 @@ static inline int sim_conn_start(struct sim_conn *c, const struct sim_conn_cbs *
 }
 static inline int sim_conn_send(struct sim_conn *c, const void *p, size_t n) {
   return c->t->ops->send(c, p, n);
+}
+static inline int sim_conn_pause(struct sim_conn *c, int paused) {
+  return c->t->ops->pause(c, paused);
 }
 static inline size_t sim_conn_pending(const struct sim_conn *c) {
   return c->t->ops->pending(c);

@@ -583,6 +583,47 @@ static void test_addr_parse(void **state) {
   assert_int_equal(sim_addr_parse(toolong, &a), SIM_EINVAL);
 }
 
+/* A paused reader gets no data_cb and no end of stream; on resume both arrive, in order. A
+ * second, unpaused connection is the barrier: its bytes, sent after the paused one's, arrive. */
+static void test_pause_resume(void **state) {
+  struct fx *fx = *state;
+  assert_int_equal(cli_connect(fx, 0, NULL), 0);
+  WAIT(fx, fx->connected == 1 && fx->accepts == 1);
+  assert_int_equal(sim_conn_pause(fx->srv[0].c, 1), 0);
+  assert_int_equal(sim_conn_pause(fx->srv[0].c, 1), 0); /* twice: no-op */
+  assert_int_equal(cli_connect(fx, 1, NULL), 0);
+  WAIT(fx, fx->connected == 2 && fx->accepts == 2);
+  assert_int_equal(sim_conn_send(fx->cli[0].c, "paused", 6), 0);
+  peer_close(&fx->cli[0]);
+  assert_int_equal(sim_conn_send(fx->cli[1].c, "barrier", 7), 0);
+  WAIT(fx, fx->srv[1].rx.len == 7);
+  for (int i = 0; i < 10; i++)
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+  assert_int_equal(fx->srv[0].data_calls, 0);
+  assert_int_equal(fx->srv[0].closed_calls, 0);
+  /* Sending still works while paused. */
+  assert_int_equal(sim_conn_send(fx->srv[0].c, "x", 1), 0);
+  assert_int_equal(sim_conn_pause(fx->srv[0].c, 0), 0);
+  WAIT(fx, fx->srv[0].closed_calls == 1);
+  assert_int_equal(fx->srv[0].rx.len, 6);
+  assert_memory_equal(fx->srv[0].rx.data, "paused", 6);
+}
+
+/* The owner closes a paused connection with unread bytes: nothing runs afterwards, nothing
+ * leaks (teardown checks both). */
+static void test_close_while_paused(void **state) {
+  struct fx *fx = *state;
+  assert_int_equal(cli_connect(fx, 0, NULL), 0);
+  WAIT(fx, fx->connected == 1 && fx->accepts == 1);
+  assert_int_equal(sim_conn_pause(fx->srv[0].c, 1), 0);
+  assert_int_equal(sim_conn_send(fx->cli[0].c, "unread", 6), 0);
+  for (int i = 0; i < 10; i++)
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+  peer_close(&fx->srv[0]);
+  WAIT(fx, fx->cli[0].closed_calls == 1);
+  assert_int_equal(fx->srv[0].data_calls, 0);
+}
+
 #define ON(kind, f)                                                                                \
   { #kind "/" #f, f, setup, teardown, (void *)&kind_##kind }
 #define BOTH(f) ON(tcp, f), ON(mem, f)
@@ -601,6 +642,8 @@ int main(void) {
       BOTH(test_many_connections),
       BOTH(test_source_address),
       BOTH(test_send_while_connecting),
+      BOTH(test_pause_resume),
+      BOTH(test_close_while_paused),
       ON(tcp, test_connect_bad_address),
       ON(tcp, test_tcp_source_address_seen),
       ON(mem, test_mem_loop_exits_when_quiet),
