@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "sim/core/err.h"
+#include "sim/core/keyfile.h"
 
 #define ADMIN_TIMEOUT_MS 5000
 
@@ -172,30 +173,16 @@ static int cl_metric(void *arg, const char *name, double *out) {
   return rc;
 }
 
-/* Reads the token file: its bytes without a final newline, 1..256 printable characters without
- * spaces, and not readable or writable by other users (a secret everyone can read protects
- * nothing). 0, or a message naming the file and -1. */
+/* Reads the token file (sim/core/keyfile.h: not readable or writable by other users): 1..256
+ * printable characters without spaces. 0, or a message naming the file and -1. */
 static int read_token(const char *path, char *out, size_t cap) {
   const char *why = NULL;
-  struct stat sb;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = -1;
-  if (fd < 0 || fstat(fd, &sb) != 0)
-    why = strerror(errno);
-  else if (!S_ISREG(sb.st_mode))
-    why = "not a regular file";
-  else if (sb.st_mode & (S_IROTH | S_IWOTH))
-    why = "other users may read or write it (chmod o-rwx it)";
-  else if ((n = read(fd, out, cap - 1)) < 0)
-    why = strerror(errno);
-  if (fd >= 0)
-    close(fd);
-  if (!why) {
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-      n--;
+  size_t n = 0;
+  if (sim_keyfile_read(path, (uint8_t *)out, cap - 1, &n, &why) == 0) {
+    why = NULL;
     out[n] = 0;
     int ok = n >= 1 && n <= 256;
-    for (ssize_t i = 0; ok && i < n; i++)
+    for (size_t i = 0; ok && i < n; i++)
       ok = out[i] > 0x20 && out[i] < 0x7f;
     if (!ok)
       why = "not a token (1..256 printable characters without spaces)";

@@ -13,6 +13,7 @@
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "sim/core/err.h"
+#include "sim/core/keyfile.h"
 #include "sim/core/log.h"
 
 static const char usage[] =
@@ -80,55 +81,17 @@ static int bad(const char *flag, const char *value, const char *why) {
   return 2;
 }
 
-/* Reads a secret (a fleet key, an admin token) from path into buf (cap bytes, NUL-terminated):
- * the file's bytes without one final newline. A file that other users may read or write is
- * refused, not merely warned about: a secret every user of the machine can read protects
- * nothing, and the fix (chmod o-rwx) is one command. 0, or 2 after a message naming the flag,
- * the file and the problem. */
+/* Reads a secret (a fleet key, an admin token) from path into buf (cap bytes, NUL-terminated)
+ * with the one reader every secret file goes through (sim/core/keyfile.h: a file other users
+ * may read or write is refused). 0, or 2 after a message naming the flag, the file and the
+ * problem. */
 static int read_secret(const char *flag, const char *path, char *buf, size_t cap, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fprintf(stderr, "hubsim platform: %s %s: %s\n", flag, path, strerror(errno));
-    return 2;
-  }
-  struct stat sb;
   const char *why = NULL;
-  char mode[8];
-  if (fstat(fd, &sb) != 0)
-    why = strerror(errno);
-  else if (!S_ISREG(sb.st_mode))
-    why = "not a regular file";
-  else if (sb.st_mode & (S_IROTH | S_IWOTH))
-    why = "other users may read or write it (chmod o-rwx it)";
-  else if ((size_t)sb.st_size >= cap)
-    why = "too long";
-  size_t n = 0;
-  while (!why && n + 1 < cap) {
-    ssize_t r = read(fd, buf + n, cap - 1 - n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      why = strerror(errno);
-    if (r <= 0)
-      break;
-    n += (size_t)r;
-  }
-  close(fd);
-  if (!why && n > 0 && buf[n - 1] == '\n')
-    n--;
-  if (!why && n > 0 && buf[n - 1] == '\r')
-    n--;
-  if (!why && n == 0)
-    why = "empty";
-  if (why) {
-    snprintf(mode, sizeof mode, "%04o", (unsigned)(sb.st_mode & 07777));
-    fprintf(stderr, "hubsim platform: %s %s: %s%s%s\n", flag, path, why,
-            sb.st_mode & (S_IROTH | S_IWOTH) ? ", mode " : "",
-            sb.st_mode & (S_IROTH | S_IWOTH) ? mode : "");
+  if (sim_keyfile_read(path, (uint8_t *)buf, cap - 1, len, &why)) {
+    fprintf(stderr, "hubsim platform: %s %s: %s\n", flag, path, why);
     return 2;
   }
-  buf[n] = 0;
-  *len = n;
+  buf[*len] = 0;
   return 0;
 }
 

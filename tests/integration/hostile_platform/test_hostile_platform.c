@@ -554,7 +554,7 @@ static void test_admin_beyond_loopback_needs_token(void **state) {
   const char *open_token = secret_file("token-open", "s3cret-token\n", 0644);
   const char *a2[] = {"--admin", "127.0.0.1:0", "--admin-token-file", open_token, NULL};
   assert_int_equal(platform_exit(a2, log), 2);
-  assert_int_equal(count_in_file(log, "other users may read or write it"), 1);
+  assert_int_equal(count_in_file(log, "readable or writable by other users"), 1);
 }
 
 /* With a token, the first line must be `auth TOKEN`: anything else, or a wrong token, gets an
