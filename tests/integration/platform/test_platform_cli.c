@@ -224,19 +224,20 @@ static void rm_rf(const char *dir) {
 }
 
 /* The exit code of plat_main for {"platform", args...}, its stdout and stderr in out. Unless
- * args give them, --listen picks a free loopback port and --db and --ready-file are files in
- * dir; an argument "@NAME" stands for dir/NAME ("@" for dir itself). A platform that starts
- * instead of refusing (its ready file appears) is killed at once: PLAT_STARTED. */
+ * args give them, --listen picks a free loopback port and --db is a new file in dir; an argument
+ * "@NAME" stands for dir/NAME ("@" for dir itself). A platform that starts instead of refusing
+ * (it logs that it listens) is killed at once: PLAT_STARTED. */
 #define PLAT_STARTED 100
 static rlim_t child_nofile; /* when not 0: the child's open-file limit, soft and hard */
 
 static int plat_exit(const char *dir, const char *const *args, char *out, size_t cap) {
   static char paths[16][256];
-  char db[256], ready[256];
-  snprintf(db, sizeof db, "%s/p.db", dir);
-  snprintf(ready, sizeof ready, "%s/ready", dir);
-  const char *argv[48], *watch = ready;
-  int n = 0, np = 0, has_listen = 0, has_db = 0, has_ready = 0;
+  static int runs;
+  char db[256];
+  /* A new store each time: an unfixed platform may have written over the last one. */
+  snprintf(db, sizeof db, "%s/run%d.db", dir, runs++);
+  const char *argv[48];
+  int n = 0, np = 0, has_listen = 0, has_db = 0;
   argv[n++] = "platform";
   for (int i = 0; args[i] && n < 40; i++) {
     const char *a = args[i];
@@ -246,10 +247,6 @@ static int plat_exit(const char *dir, const char *const *args, char *out, size_t
     }
     has_listen |= strncmp(a, "--listen", 8) == 0;
     has_db |= strncmp(a, "--db", 4) == 0;
-    if (i > 0 && strcmp(args[i - 1], "--ready-file") == 0) {
-      has_ready = 1;
-      watch = a; /* the last one given is the one an unfixed platform writes */
-    }
     argv[n++] = a;
   }
   if (!has_listen) {
@@ -260,14 +257,7 @@ static int plat_exit(const char *dir, const char *const *args, char *out, size_t
     argv[n++] = "--db";
     argv[n++] = db;
   }
-  if (!has_ready) {
-    argv[n++] = "--ready-file";
-    argv[n++] = ready;
-  }
   argv[n] = NULL;
-  struct stat sb;
-  if (watch[0] && lstat(watch, &sb) == 0 && !S_ISDIR(sb.st_mode))
-    unlink(watch);
   int pfd[2];
   assert_int_equal(pipe(pfd), 0);
   pid_t pid = fork();
@@ -285,39 +275,34 @@ static int plat_exit(const char *dir, const char *const *args, char *out, size_t
   }
   close(pfd[1]);
   size_t used = 0;
-  int code = -1, eof = 0, exited = 0;
+  int code = -1, st;
   double deadline = mono_s() + 20;
-  /* Until the child has exited and its output is all read, or its ready file appears. */
-  while (!(exited && eof) && mono_s() < deadline) {
+  /* Until the output ends (the child exited) or says the platform listens. */
+  while (mono_s() < deadline) {
     struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
-    if (!eof && poll(&pf, 1, 10) > 0) {
-      ssize_t r = read(pfd[0], out + used, cap - 1 - used);
-      if (r > 0 && used + (size_t)r < cap - 1)
-        used += (size_t)r;
-      else if (r <= 0)
-        eof = 1;
-    } else if (eof) {
-      usleep(1000); /* the child closed its output and is about to exit */
-    }
-    int st;
-    if (!exited && waitpid(pid, &st, WNOHANG) == pid) {
-      exited = 1;
-      code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    }
-    if (!exited && watch[0] && stat(watch, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    if (poll(&pf, 1, 100) <= 0)
+      continue;
+    ssize_t r = read(pfd[0], out + used, cap - 1 - used);
+    if (r <= 0)
+      break;
+    used += (size_t)r;
+    out[used] = '\0';
+    if (strstr(out, "listening on port") || used >= cap - 1) {
       kill(pid, SIGKILL);
-      waitpid(pid, &st, 0);
-      exited = eof = 1;
       code = PLAT_STARTED;
+      break;
     }
   }
   close(pfd[0]);
   out[used] = '\0';
-  if (!exited) {
+  if (code != PLAT_STARTED && mono_s() >= deadline) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     fail_msg("hubsim platform %s ... neither exited nor started within 20 s", args[0]);
   }
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  if (code != PLAT_STARTED)
+    code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return code;
 }
 
