@@ -61,7 +61,7 @@ static const char usage[] =
     "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096);\n"
     "                      beyond that the oldest is closed for each new one\n"
     "  --fd-reserve N      descriptors kept for the store and the admin port, 8..100000\n"
-    "                      (default 64) and below the open-file limit (ulimit -n): a hub\n"
+    "                      (default 64), below the open-file limit (ulimit -n): a hub\n"
     "                      connection that would take them closes the oldest one still in its\n"
     "                      handshake, or is closed\n"
     "  --send-queue-max B  bytes queued for a hub that does not read before it is cut off,\n"
@@ -514,20 +514,17 @@ int plat_main(int argc, char **argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  /* A reserve that keeps every descriptor the process may open would close each hub at its
-   * accept: a platform that listens and serves nobody. */
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-    uint32_t reserve = cfg.fd_reserve ? cfg.fd_reserve : PLAT_DEFAULT_FD_RESERVE;
-    if ((rlim_t)reserve >= rl.rlim_cur) {
-      char v[16], why[200];
-      snprintf(v, sizeof v, "%u", reserve);
-      snprintf(why, sizeof why,
-               "is not below the open-file limit (ulimit -n %llu): every hub connection would be "
-               "closed at once%s",
-               (unsigned long long)rl.rlim_cur,
-               cfg.fd_reserve ? "" : " (that is the default reserve: raise ulimit -n)");
-      return bad("--fd-reserve", v, why);
-    }
+  /* A reserve the limit cannot hold: the server keeps a reserve only below the limit, so an
+   * --fd-reserve at or above it would silently mean none at all. (Without the flag the
+   * default gives way the same way under a small limit, as before.) */
+  if (cfg.fd_reserve && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)cfg.fd_reserve >= rl.rlim_cur) {
+    char why[200];
+    snprintf(why, sizeof why,
+             "is not below the open-file limit (ulimit -n %llu): no such reserve can be kept, "
+             "and the platform would keep none",
+             (unsigned long long)rl.rlim_cur);
+    return bad("--fd-reserve", given['D'], why);
   }
   /* SIGPIPE would kill us on a write to a hub that went away; the transport sees EPIPE. A file
    * size limit (RLIMIT_FSIZE) would kill us with SIGXFSZ at the store's next write: ignored,
