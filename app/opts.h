@@ -1,6 +1,7 @@
 /* Command-line value parsing shared by the commands: every parser names nothing itself and
  * returns 0 or SIM_EINVAL; the caller reports the flag and the value. Every number is plain
- * decimal text: no sign, no exponent, no hex, no spaces, no "inf" or "nan". */
+ * decimal text: no sign, no exponent, no hex, no spaces, no "inf" or "nan" (the grammar of
+ * sim/core/num.h, which `hubsim platform` uses too). */
 #ifndef APP_OPTS_H
 #define APP_OPTS_H
 

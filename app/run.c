@@ -1094,6 +1094,9 @@ int app_run_main(int argc, char **argv) {
                        .sleepy_hold_s = 3600,
                        .ui = RUN_UI_DEFAULT};
   int c;
+  /* A file size limit (RLIMIT_FSIZE) would kill the run, its embedded platform with it, by
+   * SIGXFSZ at the first write beyond it: ignored, that write fails (EFBIG) and is reported. */
+  signal(SIGXFSZ, SIG_IGN);
   optind = 1;
   opterr = 0;
   /* Every flag once: a second value would silently replace the first (or, for a flag without

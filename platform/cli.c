@@ -1,64 +1,80 @@
 /* `hubsim platform`: the reference platform as a standalone process. */
-#include <errno.h>
-#include <fcntl.h>
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "platform/platform.h"
 #include "platform/server_internal.h"
+#include "sim/core/dur.h"
 #include "sim/core/err.h"
 #include "sim/core/keyfile.h"
 #include "sim/core/log.h"
+#include "sim/core/num.h"
+#include "sim/core/wfile.h"
 
 static const char usage[] =
     "usage: hubsim platform [options]\n"
     "Runs the reference platform: the server side of hubrpc v1 with a SQLite store.\n"
     "\n"
-    "  --listen URL        where hubs connect (default " PLAT_DEFAULT_LISTEN "; port 0 picks\n"
-    "                      a free port, see --ready-file)\n"
-    "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ")\n"
+    "  --listen URL        where hubs connect: hubrpc://HOST:PORT with an IPv4 HOST (default\n"
+    "                      " PLAT_DEFAULT_LISTEN "; port 0 picks a free port, see\n"
+    "                      --ready-file). hubrpcs:// (TLS) is not supported yet: refused\n"
+    "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ");\n"
+    "                      its folder must exist\n"
     "  --fleet-key KEY     fleet key; hub secrets are HMAC-SHA256(KEY, hub_id)\n"
     "                      (default \"" PLAT_DEFAULT_FLEET_KEY "\"). Other users of the machine\n"
     "                      see it in the process list: prefer --fleet-key-file or\n"
     "                      HUBSIM_FLEET_KEY\n"
     "  --fleet-key-file FILE  read the fleet key from FILE (its bytes without a final newline);\n"
     "                      FILE must not be readable or writable by other users\n"
-    "  --heartbeat S       heartbeat period announced in Welcome, 1..3600 s (default 30); a\n"
-    "                      session silent for 3 periods is closed\n"
+    "  --heartbeat S       heartbeat period announced in Welcome, whole seconds from 1 to 3600\n"
+    "                      (default 30; e.g. 30, 30s, 1m); a session silent for 3 periods is\n"
+    "                      closed\n"
     "  --window N          most unacknowledged sequenced frames per hub, 1..1000000 (default 256)\n"
-    "  --commit-ms MS      group commit period, 1..10000 ms (default 5); a group also commits\n"
-    "                      at 2000 rows\n"
+    "  --commit-ms MS      group commit period, whole milliseconds from 1 to 10000 (default 5;\n"
+    "                      e.g. 5, 5ms, 1s); a group also commits at 2000 rows\n"
     "  --command-rate N    background on/off toggles per second to random lumi.plug.maeu01\n"
-    "                      plugs of online hubs, 0..100000 (default 0)\n"
-    "  --admin ADDR        admin line protocol on tcp ADDR (host:port, e.g. 127.0.0.1:7801):\n"
+    "                      plugs of online hubs, 0..100000 (default 0; e.g. 2.5)\n"
+    "  --admin ADDR        admin line protocol on tcp ADDR: HOST:PORT with an IPv4 HOST, no\n"
+    "                      scheme (e.g. 127.0.0.1:7801; port 0 picks a free port):\n"
     "                      'stats', 'command HUB EUI64HEX EP CLUSTERHEX CMDHEX [PAYLOADHEX]',\n"
     "                      'device EUI64HEX', rules and timers (docs/platform.md); one JSON line\n"
     "                      per request. A host outside 127.0.0.0/8 needs --admin-token-file\n"
     "  --admin-token-file FILE  every admin client must first send 'auth TOKEN' with the\n"
     "                      token in FILE (1..256 printable characters, no spaces); FILE must\n"
-    "                      not be readable or writable by other users\n"
-    "  --admin-idle S      close an admin client silent for S seconds, 1..86400 (default 300)\n"
-    "  --max-rules N       rules kept at most, 1..10000000 (default 100000)\n"
-    "  --max-timers N      timers kept at most, 1..1000000 (default 10000)\n"
+    "                      not be readable or writable by other users. Needs --admin\n"
+    "  --admin-idle S      close an admin client silent for S, whole seconds from 1 to 86400\n"
+    "                      (default 300; e.g. 300, 5m). Needs --admin\n"
+    "  --max-rules N       rules kept at most, 1..10000000 (default 100000). Needs --admin\n"
+    "  --max-timers N      timers kept at most, 1..1000000 (default 10000). Needs --admin\n"
     "  --rule-rate N       firings per second one rule may make on average (bursts of twice\n"
     "                      that), 0.01..100000 (default 5); matches beyond are counted\n"
-    "                      (rules_limited) and dropped\n"
+    "                      (rules_limited) and dropped. Needs --admin (rules are added there)\n"
     "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096);\n"
     "                      beyond that the oldest is closed for each new one\n"
     "  --fd-reserve N      descriptors kept for the store and the admin port, 8..100000\n"
-    "                      (default 64): a hub connection that would take them closes the\n"
-    "                      oldest one still in its handshake, or is closed\n"
+    "                      (default 64), below the open-file limit (ulimit -n): a hub\n"
+    "                      connection that would take them closes the oldest one still in its\n"
+    "                      handshake, or is closed\n"
     "  --send-queue-max B  bytes queued for a hub that does not read before it is cut off,\n"
     "                      4096..1073741824 (default 262144)\n"
-    "  --ready-file FILE   write the bound port to FILE once listening\n"
+    "  --ready-file FILE   write the bound port to FILE once listening (the whole file replaced\n"
+    "                      at once, never written through a link); its folder must exist\n"
     "  --verbose           a one-line counter summary on stderr every 5 s, and debug logs\n"
     "  --help              this text\n"
+    "\n"
+    "Numbers are plain decimal text: no sign, exponent or hex. A duration is a number with a\n"
+    "unit (us, ms, s, m, h, d; e.g. 90s, 1m30s) or a plain number in the flag's own unit. Each\n"
+    "flag is given at most once. Bad values and pointless combinations are refused before\n"
+    "anything listens.\n"
     "\n"
     "The fleet key comes from --fleet-key or --fleet-key-file, else from the environment\n"
     "variable HUBSIM_FLEET_KEY, else the default.\n"
@@ -76,8 +92,13 @@ struct cli {
   int stopping;
 };
 
+/* Every usage error goes through here: the flag, the value (when there is one) and why. 2. */
 static int bad(const char *flag, const char *value, const char *why) {
-  fprintf(stderr, "hubsim platform: bad value '%s' for %s: %s\n", value, flag, why);
+  if (value && *value)
+    fprintf(stderr, "hubsim platform: %s '%s': %s (see hubsim platform --help)\n", flag, value,
+            why);
+  else
+    fprintf(stderr, "hubsim platform: %s: %s (see hubsim platform --help)\n", flag, why);
   return 2;
 }
 
@@ -95,14 +116,91 @@ static int read_secret(const char *flag, const char *path, char *buf, size_t cap
   return 0;
 }
 
-static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-    return -1;
+/* A whole-number flag in [lo, hi] (sim/core/num.h: plain decimal text). 0, or 2 after the
+ * message. */
+static int parse_whole(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
+  uint64_t v;
+  if (sim_num_parse_u64(s, lo, hi, &v)) {
+    char why[96];
+    snprintf(why, sizeof why, "expected a whole number from %u to %u", lo, hi);
+    return bad(flag, s, why);
+  }
   *out = (uint32_t)v;
   return 0;
+}
+
+/* A duration flag kept in whole units (unit_s seconds each: 1 for seconds, 0.001 for
+ * milliseconds): the one grammar of sim/core/dur.h, a plain number counting in the unit. The
+ * platform keeps these as whole numbers (the heartbeat travels in Welcome as whole seconds), so
+ * "1.5s" for a flag in seconds is refused rather than rounded. 0, or 2 after the message. */
+static int parse_units(const char *flag, const char *s, double unit_s, uint32_t lo, uint32_t hi,
+                       const char *why, uint32_t *out) {
+  double sec;
+  if (sim_dur_parse(s, unit_s, &sec) == 0) {
+    double u = sec / unit_s, r = nearbyint(u);
+    /* "1.1m" is 66.00000000000001 s in binary: a whole number within rounding is whole. */
+    if (fabs(u - r) <= 1e-9 * (r > 1 ? r : 1) && r >= lo && r <= hi) {
+      *out = (uint32_t)r;
+      return 0;
+    }
+  }
+  return bad(flag, s, why);
+}
+
+/* --listen: hubrpc://HOST:PORT (or HOST:PORT) with an IPv4 HOST; port 0 picks a free port.
+ * hubrpcs:// is refused outright: TLS is not built, and a listener for a TLS URL that spoke
+ * plaintext would carry the hubs' traffic in the clear while its operator believes it
+ * encrypted. Names are refused because the tcp transport does not resolve them: the platform
+ * would only fail to listen, as a runtime failure. 0, or 2 after the message. */
+static int check_listen(const char *url, struct sim_addr *a) {
+  struct in_addr ip;
+  if (strncasecmp(url, "hubrpcs://", 10) == 0)
+    return bad("--listen", url,
+               "hubrpcs:// (TLS) is not supported yet, and the platform will not serve "
+               "plaintext on a TLS URL; listen on hubrpc:// and put a TLS terminator in front");
+  const char *sep = strstr(url, "://");
+  if (sep && !(sep - url == 6 && strncasecmp(url, "hubrpc", 6) == 0))
+    return bad("--listen", url, "expected hubrpc://HOST:PORT (the only scheme hubsim speaks)");
+  if (sim_addr_parse(url, a))
+    return bad("--listen", url,
+               "expected hubrpc://HOST:PORT with a port from 0 (any free port) to 65535");
+  if (inet_pton(AF_INET, a->host, &ip) != 1)
+    return bad("--listen", url,
+               "HOST must be an IPv4 address such as 127.0.0.1 or 0.0.0.0 (names are not "
+               "resolved)");
+  return 0;
+}
+
+/* --admin: HOST:PORT with an IPv4 HOST. No scheme: the admin port speaks lines, not hubrpc, and
+ * "hubrpc://" there would suggest otherwise. 0, or 2 after the message. */
+static int check_admin(const char *s, struct sim_addr *a) {
+  struct in_addr ip;
+  if (strstr(s, "://") || sim_addr_parse(s, a))
+    return bad("--admin", s,
+               "expected HOST:PORT such as 127.0.0.1:7801, without a scheme (the admin port "
+               "speaks lines, not hubrpc)");
+  if (inet_pton(AF_INET, a->host, &ip) != 1)
+    return bad("--admin", s,
+               "HOST must be an IPv4 address such as 127.0.0.1 (names are not resolved)");
+  return 0;
+}
+
+/* An output file named by a flag (--ready-file) or the store (--db): its folder must exist and
+ * be writable (SQLite creates the -wal and -shm files beside the database), and it must not be
+ * a folder. Checked before anything listens. 0, or 2 after the message. */
+static int check_file(const char *flag, const char *path) {
+  char why[300];
+  if (sim_wfile_check(path, why, sizeof why))
+    return bad(flag, path, why);
+  return 0;
+}
+
+/* Two paths naming one file: the same text, or an existing file seen twice. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (strcmp(a, b) == 0)
+    return 1;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 static void print_summary(const struct plat_server *srv, const char *prefix) {
@@ -143,19 +241,18 @@ static void signal_cb(uv_signal_t *h, int signum) {
     stopped_cb(cli->srv, cli);
 }
 
+/* The bound port, through the crash-safe writer (sim/core/wfile.h): a reader never sees a
+ * partial number, and a link planted at the file or beside it is never written through. */
 static int write_ready(const char *path, uint16_t port) {
-  /* Written to a temporary name and renamed, so a reader never sees a partial number. */
-  char tmp[4096];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f)
-    return -1;
-  fprintf(f, "%u\n", port);
-  if (fclose(f) || rename(tmp, path)) {
-    remove(tmp);
-    return -1;
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, path);
+  if (rc)
+    return rc;
+  if (fprintf(w.fp, "%u\n", port) < 0) {
+    sim_wfile_abort(&w);
+    return SIM_EIO;
   }
-  return 0;
+  return sim_wfile_commit(&w);
 }
 
 int plat_main(int argc, char **argv) {
@@ -164,6 +261,7 @@ int plat_main(int argc, char **argv) {
   static char key_buf[4096], token_buf[PLAT_ADMIN_TOKEN_MAX + 2];
   size_t key_len = 0;
   int verbose = 0;
+  struct sim_addr listen_addr = {0}, admin_addr = {0};
   cfg.listen = PLAT_DEFAULT_LISTEN;
   cfg.db_path = PLAT_DEFAULT_DB;
   static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -189,16 +287,31 @@ int plat_main(int argc, char **argv) {
                                        {NULL, 0, NULL, 0}};
   optind = 0; /* GNU: full re-initialisation, the caller may have parsed its own options */
   opterr = 0;
+  /* Every flag once: a second value would silently replace the first (or, for --verbose, mean
+   * nothing), which hides a mistake in a long command line. given[] keeps each flag's value for
+   * the checks after the loop. */
+  const char *given[128] = {0};
   int ch;
   while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    if (ch > 0 && ch < 128 && ch != 'h' && ch != ':' && ch != '?') {
+      if (given[ch]) {
+        const char *name = "?";
+        for (const struct option *o = opts; o->name; o++)
+          if (o->val == ch)
+            name = o->name;
+        char flag[40];
+        snprintf(flag, sizeof flag, "--%s", name);
+        /* The fleet key is not echoed: it is a secret. */
+        return bad(flag, ch == 'k' ? "..." : optarg ? optarg : "", "given twice");
+      }
+      given[ch] = optarg ? optarg : "";
+    }
     switch (ch) {
-    case 'l': {
-      struct sim_addr a;
-      if (sim_addr_parse(optarg, &a))
-        return bad("--listen", optarg, "expected hubrpc://HOST:PORT");
+    case 'l':
+      if (check_listen(optarg, &listen_addr))
+        return 2;
       cfg.listen = optarg;
       break;
-    }
     case 'd':
       if (!*optarg)
         return bad("--db", optarg, "empty path");
@@ -210,33 +323,31 @@ int plat_main(int argc, char **argv) {
       key = optarg;
       break;
     case 'H':
-      if (parse_u32(optarg, 1, 3600, &cfg.heartbeat_s))
-        return bad("--heartbeat", optarg, "expected 1..3600 seconds");
+      if (parse_units("--heartbeat", optarg, 1, 1, 3600,
+                      "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
+                      &cfg.heartbeat_s))
+        return 2;
       break;
     case 'w':
-      if (parse_u32(optarg, 1, 1000000, &cfg.max_window))
-        return bad("--window", optarg, "expected 1..1000000");
+      if (parse_whole("--window", optarg, 1, 1000000, &cfg.max_window))
+        return 2;
       break;
     case 'c':
-      if (parse_u32(optarg, 1, 10000, &cfg.commit_ms))
-        return bad("--commit-ms", optarg, "expected 1..10000 ms");
+      if (parse_units("--commit-ms", optarg, 0.001, 1, 10000,
+                      "expected whole milliseconds from 1 to 10000 (a plain number, or 5ms, 1s)",
+                      &cfg.commit_ms))
+        return 2;
       break;
-    case 'r': {
-      char *end;
-      errno = 0;
-      double v = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !(v >= 0 && v <= 100000))
-        return bad("--command-rate", optarg, "expected 0..100000 per second");
-      cfg.command_rate = v;
+    case 'r':
+      if (sim_num_parse_double(optarg, 0, 100000, &cfg.command_rate))
+        return bad("--command-rate", optarg,
+                   "expected toggles per second from 0 to 100000, in plain decimals such as 2.5");
       break;
-    }
-    case 'a': {
-      struct sim_addr a;
-      if (sim_addr_parse(optarg, &a))
-        return bad("--admin", optarg, "expected HOST:PORT");
+    case 'a':
+      if (check_admin(optarg, &admin_addr))
+        return 2;
       cfg.admin = optarg;
       break;
-    }
     case 'K':
       key_file = optarg;
       break;
@@ -244,37 +355,36 @@ int plat_main(int argc, char **argv) {
       token_file = optarg;
       break;
     case 'I':
-      if (parse_u32(optarg, 1, 86400, &cfg.admin_idle_s))
-        return bad("--admin-idle", optarg, "expected 1..86400 seconds");
+      if (parse_units("--admin-idle", optarg, 1, 1, 86400,
+                      "expected whole seconds from 1 to 86400 (a plain number, or 90s, 5m, 1h)",
+                      &cfg.admin_idle_s))
+        return 2;
       break;
     case 'M':
-      if (parse_u32(optarg, 1, 10000000, &cfg.max_rules))
-        return bad("--max-rules", optarg, "expected 1..10000000");
+      if (parse_whole("--max-rules", optarg, 1, 10000000, &cfg.max_rules))
+        return 2;
       break;
     case 'N':
-      if (parse_u32(optarg, 1, 1000000, &cfg.max_timers))
-        return bad("--max-timers", optarg, "expected 1..1000000");
+      if (parse_whole("--max-timers", optarg, 1, 1000000, &cfg.max_timers))
+        return 2;
       break;
-    case 'F': {
-      char *end;
-      errno = 0;
-      double v = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !(v >= 0.01 && v <= 100000))
-        return bad("--rule-rate", optarg, "expected 0.01..100000 per second");
-      cfg.rule_rate = v;
+    case 'F':
+      if (sim_num_parse_double(optarg, 0.01, 100000, &cfg.rule_rate))
+        return bad("--rule-rate", optarg,
+                   "expected firings per second from 0.01 to 100000, in plain decimals such as "
+                   "0.5");
       break;
-    }
     case 'U':
-      if (parse_u32(optarg, 1, 1000000, &cfg.max_unauth))
-        return bad("--max-unauth", optarg, "expected 1..1000000");
+      if (parse_whole("--max-unauth", optarg, 1, 1000000, &cfg.max_unauth))
+        return 2;
       break;
     case 'D':
-      if (parse_u32(optarg, 8, 100000, &cfg.fd_reserve))
-        return bad("--fd-reserve", optarg, "expected 8..100000");
+      if (parse_whole("--fd-reserve", optarg, 8, 100000, &cfg.fd_reserve))
+        return 2;
       break;
     case 'Q':
-      if (parse_u32(optarg, 4096, 1u << 30, &cfg.sendq_max))
-        return bad("--send-queue-max", optarg, "expected 4096..1073741824 bytes");
+      if (parse_whole("--send-queue-max", optarg, 4096, 1u << 30, &cfg.sendq_max))
+        return 2;
       break;
     case 'R':
       ready = optarg;
@@ -286,22 +396,76 @@ int plat_main(int argc, char **argv) {
       fputs(usage, stdout);
       return 0;
     case ':':
-      fprintf(stderr, "hubsim platform: %s needs a value\n", argv[optind - 1]);
+      fprintf(stderr, "hubsim platform: %s needs a value (see hubsim platform --help)\n",
+              argv[optind - 1]);
       return 2;
     default:
-      fprintf(stderr, "hubsim platform: unknown option '%s' (see --help)\n", argv[optind - 1]);
+      fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
+              argv[optind - 1]);
       return 2;
     }
   }
   if (optind < argc) {
-    fprintf(stderr, "hubsim platform: unexpected argument '%s' (see --help)\n", argv[optind]);
+    fprintf(stderr, "hubsim platform: unexpected argument '%s' (see hubsim platform --help)\n",
+            argv[optind]);
     return 2;
+  }
+  /* Flags that act on the admin port only: without one they would be accepted and do nothing,
+   * which hides a forgotten --admin (a token file given to protect a port that is not there). */
+  if (!cfg.admin) {
+    static const struct {
+      char ch;
+      const char *flag, *why;
+    } needs_admin[] = {
+        {'T', "--admin-token-file",
+         "protects the admin port; there is none without --admin HOST:PORT"},
+        {'I', "--admin-idle", "applies to admin clients; there are none without --admin HOST:PORT"},
+        {'M', "--max-rules",
+         "limits the rules added on the admin port; there is none without --admin HOST:PORT"},
+        {'N', "--max-timers",
+         "limits the timers added on the admin port; there is none without --admin HOST:PORT"},
+        {'F', "--rule-rate",
+         "limits the rules added on the admin port; there is none without --admin HOST:PORT"},
+    };
+    for (size_t i = 0; i < sizeof needs_admin / sizeof needs_admin[0]; i++)
+      if (given[(unsigned char)needs_admin[i].ch])
+        return bad(needs_admin[i].flag, given[(unsigned char)needs_admin[i].ch],
+                   needs_admin[i].why);
+  } else {
+    if (!given['l'])
+      sim_addr_parse(cfg.listen, &listen_addr);
+    /* Two listeners on one address: the second could not bind, a runtime failure for what is a
+     * mistake on the command line. 0.0.0.0 covers every address. */
+    if (admin_addr.port && admin_addr.port == listen_addr.port &&
+        (strcmp(admin_addr.host, listen_addr.host) == 0 ||
+         strcmp(admin_addr.host, "0.0.0.0") == 0 || strcmp(listen_addr.host, "0.0.0.0") == 0))
+      return bad("--admin", cfg.admin,
+                 "is the address hubs connect to (--listen): use another port");
+  }
+  /* Files: the store's folder and the ready file's, checked before anything listens. */
+  if (strcmp(cfg.db_path, ":memory:") != 0 && check_file("--db", cfg.db_path))
+    return 2;
+  if (ready) {
+    if (check_file("--ready-file", ready))
+      return 2;
+    /* The port written over the store or a secret would destroy it. */
+    const struct {
+      const char *flag, *path;
+    } inputs[] = {
+        {"--db", cfg.db_path}, {"--fleet-key-file", key_file}, {"--admin-token-file", token_file}};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+      if (inputs[i].path && same_file(ready, inputs[i].path)) {
+        char why[96];
+        snprintf(why, sizeof why, "is the %s file: writing the port would replace it",
+                 inputs[i].flag);
+        return bad("--ready-file", ready, why);
+      }
+    }
   }
   /* The key: a flag, else the environment (invisible to other users), else the demo's. */
-  if (key && key_file) {
-    fprintf(stderr, "hubsim platform: give one of --fleet-key and --fleet-key-file\n");
-    return 2;
-  }
+  if (key && key_file)
+    return bad("--fleet-key-file", key_file,
+               "give the key once: --fleet-key or --fleet-key-file, not both");
   if (key_file) {
     int rc = read_secret("--fleet-key-file", key_file, key_buf, sizeof key_buf, &key_len);
     if (rc)
@@ -336,18 +500,11 @@ int plat_main(int argc, char **argv) {
     }
     cfg.admin_token = token_buf;
   }
-  if (cfg.admin) {
-    struct sim_addr a;
-    sim_addr_parse(cfg.admin, &a);
-    if (!plat__addr_is_loopback(a.host) && !cfg.admin_token) {
-      fprintf(stderr,
-              "hubsim platform: --admin %s is not a loopback address (127.0.0.0/8): anyone who "
-              "reaches it could command every device; give --admin-token-file FILE to require a "
-              "token, or use 127.0.0.1\n",
-              cfg.admin);
-      return 2;
-    }
-  }
+  if (cfg.admin && !plat__addr_is_loopback(admin_addr.host) && !cfg.admin_token)
+    return bad("--admin", cfg.admin,
+               "is not a loopback address (127.0.0.0/8): anyone who reaches it could command "
+               "every device; give --admin-token-file FILE to require a token, or use "
+               "127.0.0.1");
   if (verbose)
     sim_log_set_level(SIM_LOG_DEBUG);
 
@@ -356,6 +513,18 @@ int plat_main(int argc, char **argv) {
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  /* A reserve the limit cannot hold: the server keeps a reserve only below the limit, so an
+   * --fd-reserve at or above it would silently mean none at all. (Without the flag the
+   * default gives way the same way under a small limit, as before.) */
+  if (cfg.fd_reserve && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)cfg.fd_reserve >= rl.rlim_cur) {
+    char why[200];
+    snprintf(why, sizeof why,
+             "is not below the open-file limit (ulimit -n %llu): no such reserve can be kept, "
+             "and the platform would keep none",
+             (unsigned long long)rl.rlim_cur);
+    return bad("--fd-reserve", given['D'], why);
   }
   /* SIGPIPE would kill us on a write to a hub that went away; the transport sees EPIPE. A file
    * size limit (RLIMIT_FSIZE) would kill us with SIGXFSZ at the store's next write: ignored,
@@ -387,8 +556,8 @@ int plat_main(int argc, char **argv) {
     goto done;
   }
   uint16_t port = plat_server_port(cli.srv);
-  if (ready && write_ready(ready, port)) {
-    fprintf(stderr, "hubsim platform: cannot write --ready-file %s\n", ready);
+  if (ready && (rc = write_ready(ready, port))) {
+    fprintf(stderr, "hubsim platform: cannot write --ready-file %s: %s\n", ready, sim_strerror(rc));
     cli.stopping = 1;
     plat_server_stop(cli.srv, NULL, NULL);
     uv_run(&cli.loop, UV_RUN_DEFAULT);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sim/core/err.h"
@@ -105,6 +106,45 @@ int sim_wfile_commit(struct sim_wfile *w) {
   if (dfd >= 0) {
     (void)fsync(dfd);
     close(dfd);
+  }
+  return 0;
+}
+
+int sim_wfile_check(const char *path, char *why, size_t cap) {
+  /* The temporary name adds ".", "." and ".XXXXXX.tmp" to the path: all of it must fit. */
+  const size_t max_len = PATH_MAX - 16;
+  if (!path || !*path) {
+    snprintf(why, cap, "empty file name");
+    return SIM_EINVAL;
+  }
+  if (strlen(path) > max_len) {
+    snprintf(why, cap, "path longer than %zu bytes", max_len);
+    return SIM_EINVAL;
+  }
+  const char *slash = strrchr(path, '/');
+  if (slash && !slash[1]) {
+    snprintf(why, cap, "names a folder, not a file");
+    return SIM_EINVAL;
+  }
+  char dir[PATH_MAX];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    snprintf(why, cap, "its folder '%.200s' does not exist", dir);
+    return SIM_EINVAL;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    snprintf(why, cap, "its folder '%.200s' is not writable", dir);
+    return SIM_EINVAL;
+  }
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    snprintf(why, cap, "is a folder");
+    return SIM_EINVAL;
   }
   return 0;
 }

@@ -44,4 +44,11 @@ int sim_wfile_commit(struct sim_wfile *w);
 /* Gives up: the temporary file is closed and removed; path is untouched. */
 void sim_wfile_abort(struct sim_wfile *w);
 
+/* Whether path could be written here as things stand, for a command line that names an output
+ * file: checked when the flags are read, rather than found out when the work that ends by
+ * writing it is done. 0, or SIM_EINVAL with a sentence in why (cap bytes): "empty file name",
+ * "names a folder, not a file", "is a folder", "its folder 'D' does not exist", "its folder 'D'
+ * is not writable", "path longer than N bytes". Nothing is created. */
+int sim_wfile_check(const char *path, char *why, size_t cap);
+
 #endif

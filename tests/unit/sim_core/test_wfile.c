@@ -154,12 +154,33 @@ static void test_errors(void **state) {
   assert_int_equal(entries(), 0);
 }
 
+/* sim_wfile_check: what an output flag is checked against before the work starts; each
+ * problem has its sentence, and nothing is created. */
+static void test_check(void **state) {
+  (void)state;
+  char why[300], p[160];
+  assert_int_equal(sim_wfile_check("", why, sizeof why), SIM_EINVAL);
+  assert_string_equal(why, "empty file name");
+  snprintf(p, sizeof p, "%s/", dir);
+  assert_int_equal(sim_wfile_check(p, why, sizeof why), SIM_EINVAL);
+  assert_string_equal(why, "names a folder, not a file");
+  assert_int_equal(sim_wfile_check(dir, why, sizeof why), SIM_EINVAL);
+  assert_string_equal(why, "is a folder");
+  snprintf(p, sizeof p, "%s/missing/x", dir);
+  assert_int_equal(sim_wfile_check(p, why, sizeof why), SIM_EINVAL);
+  assert_non_null(strstr(why, "does not exist"));
+  snprintf(p, sizeof p, "%s/new.json", dir);
+  assert_int_equal(sim_wfile_check(p, why, sizeof why), 0);
+  assert_int_equal(entries(), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_write_and_replace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_planted_links, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_check, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
