@@ -263,15 +263,21 @@ static int schema_check(struct plat_store *st, const char *path, long long *vers
   return 0;
 }
 
-/* Runs sql (several statements) in one transaction. SQLITE_OK or SQLite's code. */
-static int exec_txn(sqlite3 *db, const char *sql) {
+/* Runs sql (several statements) in one transaction. SQLITE_OK or SQLite's code, with its
+ * message in err: taken before the ROLLBACK, whose own message ("no transaction is active"
+ * when SQLite already rolled back) would hide the cause (EFBIG, a full disk). */
+static int exec_txn(sqlite3 *db, const char *sql, char *err, size_t cap) {
   int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-  if (rc != SQLITE_OK)
+  if (rc != SQLITE_OK) {
+    int e = sqlite3_system_errno(db);
+    snprintf(err, cap, "%s%s%s%s", sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "",
+             e ? ")" : "");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  }
   return rc;
 }
 
@@ -323,13 +329,15 @@ int plat_store_open(const char *path, struct plat_store **out) {
     SIM_LOGE("platform store: cannot use %s: %s", path, sqlite3_errmsg(st->db));
     goto fail;
   }
-  if (version == 0 && (orc = exec_txn(st->db, schema_v1)) == SQLITE_OK)
+  char why[256] = "";
+  if (version == 0 && (orc = exec_txn(st->db, schema_v1, why, sizeof why)) == SQLITE_OK)
     version = 1;
-  if (version == 1 && orc == SQLITE_OK && (orc = exec_txn(st->db, schema_v2)) == SQLITE_OK)
+  if (version == 1 && orc == SQLITE_OK &&
+      (orc = exec_txn(st->db, schema_v2, why, sizeof why)) == SQLITE_OK)
     version = 2;
   if (orc != SQLITE_OK) {
     SIM_LOGE("platform store: cannot write the schema (version %d) into %s: %s", SCHEMA_VERSION,
-             path, sqlite3_errmsg(st->db));
+             path, why);
     goto fail;
   }
   for (int i = 0; i < Q_COUNT; i++) {
