@@ -16,7 +16,11 @@
 #define SCN_MAX_STEPS 1000000u
 #define SCN_MAX_LOG 100000u
 #define SCN_LOG_LINE 512
-#define SCN_RULE_PENDING 4096 /* intended times remembered per rule (a ring) */
+#define SCN_RULE_PENDING 4096           /* intended times remembered per rule (a ring) */
+#define SCN_MAX_SCRIPT_BYTES (1u << 20) /* the largest scenario file scn_load accepts */
+/* The longest duration a script may write (ten years): engine time in µs stays far from the
+ * limits of sim_time_t and of the conversions, and no run is that long. */
+#define SCN_MAX_DURATION_S (3650.0 * 86400.0)
 
 /* One timeline entry: at/after (period 0) or every. Its id in the scheduler is its index. */
 struct scn_step {
@@ -56,11 +60,15 @@ struct scn {
   int mem_fatal;
   const void *refused_ptr; /* the last refused request: its retry is the second try */
   size_t refused_size;
-  /* instruction budget */
+  /* instruction budget: Lua instructions, plus the work of the sandbox's C functions (bytes
+   * allocated, pattern matching steps, elements moved) in the same units */
   uint64_t insn_used;
   int budget_hit;
   int budget_line;
   int running; /* inside a protected call of ours */
+  /* the other limits of a call: its wall-clock deadline and SIGINT/SIGTERM; either ends it */
+  uint64_t deadline_ns; /* uv_hrtime() */
+  int limit_hit;
 
   struct scn_config cfg;
   char *s_name, *s_desc, *s_hub_model, *s_mix, *s_prefix, *s_key; /* owned strings of cfg */
@@ -105,7 +113,9 @@ struct scn {
   /* expectations */
   struct scn_expectation exp[SCN_MAX_EXP];
   size_t n_exp;
-  struct sim_fleet_stats *stats; /* snapshot buffer (heap: about 70 KiB) */
+  struct scn_expectation peek[SCN_MAX_EXP]; /* scn_peek's copy: the verdicts stay untouched */
+  int finished;                             /* scn_finish() ran: the verdicts are final */
+  struct sim_fleet_stats *stats;            /* snapshot buffer (heap: about 70 KiB) */
 
   /* log */
   char **log;
@@ -125,9 +135,21 @@ int scn_pcall(struct scn *s, int nargs, struct scn_error *err);
 void scn_logf(struct scn *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A duration argument: a number (seconds) or a string; raises naming the text when bad. */
 double scn_check_duration(lua_State *L, int idx, const char *what, int allow_negative);
+/* Work accounting for the sandbox's C functions (scn_pattern.c, the wrappers of scn.c):
+ * scn_work_left() is what the running call may still spend; scn_work_charge() spends units and
+ * raises the budget error naming what when they are more than that; scn_work_poll() raises when
+ * the call's wall-clock deadline passed or SIGINT/SIGTERM arrived. All three raise Lua errors
+ * the script's pcall cannot catch. */
+uint64_t scn_work_left(lua_State *L);
+void scn_work_charge(lua_State *L, uint64_t units, const char *what);
+void scn_work_poll(lua_State *L);
 sim_time_t scn_engine_now(const struct scn *s);
 /* Seeds math.random (the sandbox has no math.randomseed). */
 void scn_seed_random(struct scn *s, uint64_t seed);
+
+/* scn_pattern.c: string.find, match, gmatch and gsub with Lua's pattern language, bounded by the
+ * budget of the running call (the library's matcher backtracks without limit) */
+void scn_pattern_open(lua_State *L);
 
 /* scn_api.c: the global functions */
 void scn_api_open(lua_State *L);
@@ -141,9 +163,10 @@ int scn_platform_install(struct scn *s, struct scn_error *err);
 /* scn_metrics.c */
 /* Whether name is a known metric; unit set. 1 known, 0 not. */
 int scn_metric_known(const char *name, const char **unit, int *is_latency);
-/* The value of metric name now (stats refreshed by the caller). 0, or SIM_ENOTFOUND /
- * SIM_EAGAIN (no data). */
-int scn_metric_value(struct scn *s, const char *name, double *out);
+/* The value of metric name now (stats refreshed by the caller). at_end: the run is over (what
+ * is still in flight or queued then counts as lost). 0, or SIM_ENOTFOUND / SIM_EAGAIN (no
+ * data). */
+int scn_metric_value(struct scn *s, const char *name, int at_end, double *out);
 void scn_stats_refresh(struct scn *s);
 void scn_observe_install(struct scn *s);
 int scn_api_expect(lua_State *L);
