@@ -121,8 +121,11 @@ int scnrun_run_signal(const char *const *argv, double timeout_s, const char *mar
       dup2(nul, 0);
     dup2(po[1], 1);
     dup2(pe[1], 2);
+    /* only 1 and 2 may stay: a daemon it starts (a tmux server) would hold the pipes open */
     close(po[0]);
     close(pe[0]);
+    close(po[1]);
+    close(pe[1]);
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "scnrun: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);

@@ -475,8 +475,25 @@ static void test_callback_failing_while_draining(void **state) {
   scnrun_free(&r);
 }
 
+/* reports.lost while the run goes on counts only what can no longer arrive: frames waiting in
+ * a hub's queue (lost_in_flight.lua delays every write by 2 s for 20 s) are not lost, and a
+ * continuous expectation of 0 holds. */
+static void test_lost_counts_only_what_is_lost(void **state) {
+  (void)state;
+  char script[8192], summary[8192];
+  snprintf(script, sizeof script, "%s/tests/scenarios/lost_in_flight.lua", src());
+  tmp_path(summary, sizeof summary, "lost.json");
+  struct scnrun_out r;
+  int rc = run_virtual(script, GOLDEN_SEED, summary, NULL, NULL, &r);
+  if (rc != 0)
+    show("lost_in_flight.lua", &r);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(r.out, "reports.lost == 0 (after 1 s): PASS"));
+  scnrun_free(&r);
+}
+
 int main(void) {
-  struct CMUnitTest tests[N_LIBRARY + 11];
+  struct CMUnitTest tests[N_LIBRARY + 12];
   size_t n = 0;
   for (size_t i = 0; i < N_LIBRARY; i++) {
     tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(test_golden, (void *)LIBRARY[i]);
@@ -493,6 +510,7 @@ int main(void) {
       cmocka_unit_test(test_hanging_callback_exit_2),
       cmocka_unit_test(test_sigint_ends_a_spinning_script),
       cmocka_unit_test(test_callback_failing_while_draining),
+      cmocka_unit_test(test_lost_counts_only_what_is_lost),
       cmocka_unit_test(test_real_clock_smoke),
       cmocka_unit_test(test_real_clock_demo),
   };

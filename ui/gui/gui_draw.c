@@ -1235,13 +1235,17 @@ static void draw_side(struct gui_render *r) {
         const char *tag = v == UI_PASS ? "PASS" : v == UI_FAIL ? "FAIL" : "....";
         uint32_t c = v == UI_PASS ? C_OK : v == UI_FAIL ? C_BAD : C_DIM;
         char val[32] = "no data", note[48] = "";
+        /* time units only: "0count" or "1ratio" say nothing */
+        const char *u = s->exp[i].unit;
+        if (strcmp(u, "ms") != 0 && strcmp(u, "s") != 0)
+          u = "";
         if (s->exp[i].value == s->exp[i].value)
-          snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, s->exp[i].unit);
+          snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, u);
         if (v == UI_PENDING) {
           char from[32];
           fmt_dur(from, sizeof from, s->exp[i].after_s);
           if (s->exp[i].after_s <= 0)
-            snprintf(note, sizeof note, "   (judged at the end)");
+            snprintf(note, sizeof note, "   (at the end)");
           else if (s->hd.elapsed_s < s->exp[i].after_s)
             snprintf(note, sizeof note, "   (from %s)", from);
           else

@@ -477,7 +477,7 @@ static int exp_group(const struct ui_expectation *e) {
  * before its start. */
 static void pending_note(const struct ui_expectation *e, double now_s, char *buf, size_t cap) {
   if (e->after_s <= 0) {
-    snprintf(buf, cap, "  (judged at the end)");
+    snprintf(buf, cap, "  (at the end)");
   } else if (now_s < e->after_s) {
     char d[32];
     fmt_dur(d, sizeof d, e->after_s);
@@ -485,6 +485,11 @@ static void pending_note(const struct ui_expectation *e, double now_s, char *buf
   } else {
     snprintf(buf, cap, "  (no data yet)");
   }
+}
+
+/* The unit after a value: time units only ("0count" or "1ratio" say nothing). */
+static const char *exp_unit(const char *unit) {
+  return unit && (strcmp(unit, "ms") == 0 || strcmp(unit, "s") == 0) ? unit : "";
 }
 
 static void draw_expectations(struct ui_tui *t, struct rect r) {
@@ -524,7 +529,7 @@ static void draw_expectations(struct ui_tui *t, struct rect r) {
       if (isnan(e->value))
         snprintf(val, sizeof val, "no data");
       else
-        snprintf(val, sizeof val, "%.4g%s", e->value, e->unit ? e->unit : "");
+        snprintf(val, sizeof val, "%.4g%s", e->value, exp_unit(e->unit));
       if (v == UI_PENDING)
         pending_note(e, t->hd.elapsed_s, note, sizeof note);
       putf(t, y, r.x + 1 + c, r.w - 2 - c, TUI_C_NORMAL, "%s  now %s%s", e->title ? e->title : "",
