@@ -18,6 +18,13 @@
 #define SCN_LOG_LINE 512
 #define SCN_RULE_PENDING 4096           /* intended times remembered per rule (a ring) */
 #define SCN_MAX_SCRIPT_BYTES (1u << 20) /* the largest scenario file scn_load accepts */
+/* What the script's declarations may hold, as the app and the fleet take them. */
+#define SCN_MAX_NAME 128         /* scenario{name=}: bytes */
+#define SCN_MAX_DESCRIPTION 1024 /* scenario{description=} */
+#define SCN_MAX_HUBS 16777215u   /* fleet{hubs=}: hub ids and EUI-64s hold 24 bits (--hubs) */
+#define SCN_MAX_PREFIX 23        /* fleet{prefix=}: with 8 digits it fits a hub id (31 bytes) */
+#define SCN_MAX_KEY 128          /* fleet{key=}: as --fleet-key */
+#define SCN_MAX_MIX_TEXT 1024    /* fleet{mix=} as "MODEL:W,...", as --mix */
 /* The longest duration a script may write (ten years): engine time in µs stays far from the
  * limits of sim_time_t and of the conversions, and no run is that long. */
 #define SCN_MAX_DURATION_S (3650.0 * 86400.0)

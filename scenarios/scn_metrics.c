@@ -377,6 +377,9 @@ int scn_api_expect(lua_State *L) {
     double sec;
     if (scn_parse_duration(t, &sec))
       scn_raise(L, "expect: bad duration '%s' (write e.g. \"250ms\", \"2s\")", t);
+    if (fabs(sec) > SCN_MAX_DURATION_S)
+      scn_raise(L, "expect: duration '%s' is longer than %.0f days, the longest a script may write",
+                t, SCN_MAX_DURATION_S / 86400);
     threshold = strcmp(unit, "ms") == 0 ? sec * 1000.0 : sec;
     snprintf(text, sizeof text, "%s", t);
   } else {
