@@ -5,9 +5,9 @@
  * script (the top level, each callback) runs under three limits, checked by a count hook:
  *  - the instruction budget (lim.instructions_per_call), charged with Lua instructions and with
  *    the work of the C functions the script can reach: bytes allocated (one unit per 64), the
- *    steps of the pattern matcher (scn_pattern.c), the elements table.move copies. So a C
- *    function that would run for minutes (a backtracking pattern, string.rep of an empty
- *    string a billion times) ends with the same error as an endless loop;
+ *    steps of the pattern matcher (scn_pattern.c), the copies of string.rep, the elements the
+ *    table functions go over. So a C function that would run for minutes (a backtracking
+ *    pattern, table.move over 2^62 elements) ends with the same error as an endless loop;
  *  - a wall-clock deadline (lim.seconds_per_call), for what no count sees (a loop comparing two
  *    long strings, say);
  *  - SIGINT and SIGTERM: the call installs its own handler for both while it runs, so Ctrl-C
@@ -147,7 +147,7 @@ static void *scn_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-static void mem_message(const struct scn *s, char *buf, size_t cap) {
+void scn_mem_message(const struct scn *s, char *buf, size_t cap) {
   size_t mib = s->lim.memory_bytes >> 20;
   if (mib << 20 == s->lim.memory_bytes)
     snprintf(buf, cap, "memory limit of %zu MiB exceeded", mib);
@@ -184,7 +184,7 @@ static void scn_hook(lua_State *L, lua_Debug *ar) {
   s->insn_used += SCN_HOOK_EVERY;
   if (s->mem_hit) {
     char m[96];
-    mem_message(s, m, sizeof m);
+    scn_mem_message(s, m, sizeof m);
     s->mem_fatal = 1;
     scn_raise(L, "%s", m);
   }
@@ -302,7 +302,7 @@ int scn_pcall(struct scn *s, int nargs, struct scn_error *err) {
   }
   if (rc == LUA_ERRMEM || s->mem_fatal) {
     char m[96];
-    mem_message(s, m, sizeof m);
+    scn_mem_message(s, m, sizeof m);
     snprintf(err->file, sizeof err->file, "%s", s->path);
     /* a memory error raised by Lua itself carries no position: the line when the allocation
      * was refused, else the last line the hook saw */
@@ -666,7 +666,7 @@ int scn_load(const char *path, const char *text, size_t len, const struct scn_li
       snprintf(s->short_src, sizeof s->short_src, "...%s", path + n - keep);
     if (rc == LUA_ERRMEM) {
       char m[96];
-      mem_message(s, m, sizeof m);
+      scn_mem_message(s, m, sizeof m);
       set_error(err, path, 0, "%s", m);
     } else {
       const char *msg = lua_tostring(s->L, -1);
@@ -730,8 +730,11 @@ uint32_t scn_devices_of_hub(const struct scn *s, uint64_t seed, uint32_t g) {
 
 /* ---- log ----------------------------------------------------------------------------------- */
 
+/* The log keeps at most SCN_MAX_LOG lines and SCN_MAX_LOG_BYTES bytes (a script that logs in a
+ * loop must not take memory without limit: the log is outside the Lua state's ceiling). Its last
+ * line then says so; later lines are counted, not kept. */
 void scn_logf(struct scn *s, const char *fmt, ...) {
-  if (s->n_log >= SCN_MAX_LOG) {
+  if (s->log_full) {
     s->log_dropped++;
     return;
   }
@@ -752,11 +755,20 @@ void scn_logf(struct scn *s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   va_end(ap);
+  size_t len = strlen(line) + 1;
+  if (s->n_log + 1 >= SCN_MAX_LOG || s->log_bytes + len + SCN_LOG_LINE > SCN_MAX_LOG_BYTES) {
+    s->log_full = 1;
+    s->log_dropped++;
+    snprintf(line + n, sizeof line - (size_t)n,
+             "the scenario log is full (%zu lines): later lines are not kept", s->n_log);
+    len = strlen(line) + 1;
+  }
   char *copy = strdup(line);
   if (!copy) {
     s->log_dropped++;
     return;
   }
+  s->log_bytes += len;
   s->log[s->n_log++] = copy;
 }
 

@@ -499,6 +499,17 @@ int scn_step_add(struct scn *s, int fn_idx, sim_time_t due, sim_time_t period, s
       scn_raise(L, "more than %u timeline entries pending", SCN_MAX_STEPS);
     if (s->n_steps == s->cap_steps) {
       uint32_t cap = s->cap_steps ? s->cap_steps * 2 : 64;
+      /* The timeline's entries (and their timers) count against the state's memory ceiling:
+       * a script scheduling in a loop must not take memory outside it. */
+      size_t more = (size_t)(cap - s->cap_steps) *
+                    (sizeof(struct scn_step) + sizeof(uint32_t) + sizeof(struct sim_timer));
+      if (s->mem_used + more > s->lim.memory_bytes) {
+        char m[96];
+        scn_mem_message(s, m, sizeof m);
+        s->mem_fatal = 1;
+        scn_raise(L, "%s (%u timeline entries)", m, s->n_steps);
+      }
+      s->mem_used += more;
       struct scn_step *ns = realloc(s->steps, cap * sizeof *ns);
       if (!ns)
         scn_raise(L, "out of memory");
@@ -1440,7 +1451,7 @@ static int api_platform_timer(lua_State *L) {
   memset(&pt, 0, sizeof pt);
   lua_getfield(L, 1, "at");
   const char *at = lua_tostring(L, -1);
-  unsigned hh, mm;
+  unsigned hh = 0, mm = 0;
   char tail;
   if (!at || lua_type(L, -1) != LUA_TSTRING || sscanf(at, "%u:%u%c", &hh, &mm, &tail) != 2 ||
       hh > 23 || mm > 59)

@@ -16,6 +16,7 @@
 #define SCN_MAX_STEPS 1000000u
 #define SCN_MAX_LOG 100000u
 #define SCN_LOG_LINE 512
+#define SCN_MAX_LOG_BYTES (8u << 20)    /* the log's text at most */
 #define SCN_RULE_PENDING 4096           /* intended times remembered per rule (a ring) */
 #define SCN_MAX_SCRIPT_BYTES (1u << 20) /* the largest scenario file scn_load accepts */
 /* What the script's declarations may hold, as the app and the fleet take them. */
@@ -128,12 +129,16 @@ struct scn {
   char **log;
   size_t n_log, cap_log;
   uint64_t log_dropped;
+  size_t log_bytes;
+  int log_full; /* its last line says so; later ones are dropped */
 };
 
 /* scn.c */
 struct scn *scn_from_L(lua_State *L);
 /* Raises a Lua error "short_src:LINE: msg" with the line of the innermost Lua frame. */
 int scn_raise(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "memory limit of 64 MiB exceeded" for the state's ceiling. */
+void scn_mem_message(const struct scn *s, char *buf, size_t cap);
 /* The line of the innermost Lua function on the stack, 0 when none. */
 int scn_current_line(lua_State *L);
 /* Runs the function on top of the stack (nargs arguments above it) under the budget; 0 or

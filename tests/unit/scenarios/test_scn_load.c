@@ -310,6 +310,40 @@ static void test_sigint_ends_a_call(void **state) {
   assert_true(sa.sa_handler == SIG_DFL);
 }
 
+/* What the engine keeps for a script outside the Lua state (the timeline, the log) is bounded
+ * too: timeline entries count against the memory ceiling, and the log keeps at most 8 MiB,
+ * its last line saying it is full. */
+static void test_engine_memory_is_bounded(void **state) {
+  (void)state;
+  char msg[1024];
+  assert_int_equal(load("steps.lua", "local f = function() end\nfor i = 1, 1e7 do at(i, f) end\n",
+                        (size_t)8 << 20, 0, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_non_null(strstr(msg, "steps.lua:2: memory limit of 8 MiB exceeded"));
+  /* and pcall does not catch it */
+  assert_int_equal(load("steps.lua",
+                        "local f = function() end\n"
+                        "pcall(function() for i = 1, 1e7 do at(i, f) end end)\nlog('survived')\n",
+                        (size_t)8 << 20, 0, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_non_null(strstr(msg, "memory limit of 8 MiB exceeded"));
+
+  const char *text = "local x = string.rep('x', 600)\nfor i = 1, 100000 do log('%s', x) end\n";
+  struct scn *s = NULL;
+  struct scn_error err;
+  assert_int_equal(scn_load("log.lua", text, strlen(text), NULL, &s, &err), 0);
+  const char *const *lines;
+  size_t n = scn_log(s, &lines);
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++)
+    bytes += strlen(lines[i]) + 1;
+  printf("    %zu lines, %zu bytes; the last: %.80s\n", n, bytes, lines[n - 1]);
+  assert_true(bytes <= (8u << 20));
+  assert_true(n < 100000);
+  assert_non_null(strstr(lines[n - 1], "the scenario log is full"));
+  scn_free(s);
+}
+
 static void test_script_size_limit(void **state) {
   (void)state;
   size_t n = (1u << 20) + 1;
@@ -363,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_c_functions_are_bounded),
       cmocka_unit_test(test_time_limit),
       cmocka_unit_test(test_sigint_ends_a_call),
+      cmocka_unit_test(test_engine_memory_is_bounded),
       cmocka_unit_test(test_script_size_limit),
       cmocka_unit_test(test_good_script_loads),
   };
