@@ -443,6 +443,12 @@ static void stop_all(struct run *r) {
       app_worker_send(APP_WORKER_FD, r->cur, r->cpu_user_s, r->cpu_sys_s, 1) != 0)
     fprintf(stderr, "hubsim run: worker %u: cannot report to the control process\n", r->o.shard);
   if (r->scn) {
+    /* A callback may also fail while the run drains (on_progress looks only before). */
+    struct scn_error err;
+    if (!r->script_failed && scn_failed(r->scn, &err)) {
+      fprintf(stderr, "hubsim run: %s:%d: %s\n", err.file, err.line, err.message);
+      r->script_failed = 1;
+    }
     /* Judged while the fleet still runs: "hubs online" means something only now. */
     scn_finish(r->scn, &r->res);
     r->have_res = 1;

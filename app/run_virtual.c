@@ -338,6 +338,12 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   out->virtual_s = (double)d.now / 1e6;
   sim_fleet_stats(f, out->st);
   if (scn) {
+    /* A callback may also fail while the run drains (the loop above looks only before). */
+    struct scn_error err;
+    if (!out->script_failed && scn_failed(scn, &err)) {
+      fprintf(stderr, "hubsim run: %s:%d: %s\n", err.file, err.line, err.message);
+      out->script_failed = 1;
+    }
     /* Judged while the fleet still runs: "hubs online" means something only now. */
     scn_finish(scn, &out->res);
     out->have_res = 1;

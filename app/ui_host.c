@@ -72,12 +72,15 @@ static void h_proc(void *arg, struct ui_proc *out) {
   *out = u->proc;
 }
 
+/* The expectations as they stand. scn_peek() only reads: a dashboard refreshing a few times a
+ * second must never judge an end-of-run expectation early (the verdict would be that of t=0)
+ * nor record a violation; scn_finish() runs once, when the run is over. */
 static size_t h_expectations(void *arg, struct ui_expectation *out, size_t cap) {
   struct app_ui *u = arg;
   if (!u->scn)
     return 0;
   struct scn_results res;
-  scn_finish(u->scn, &res); /* re-evaluates now; the first violation of a continuous one stays */
+  scn_peek(u->scn, &res);
   size_t n = res.n_exp < cap ? res.n_exp : cap;
   if (n > APP_UI_MAX_EXP)
     n = APP_UI_MAX_EXP;
@@ -88,10 +91,11 @@ static size_t h_expectations(void *arg, struct ui_expectation *out, size_t cap) 
     out[i].title = u->titles[i];
     out[i].value = e->verdict == SCN_NO_DATA ? NAN : e->value;
     out[i].unit = e->unit;
-    /* no data yet: pending */
-    out[i].verdict = e->verdict == SCN_PASS   ? UI_PASS
-                     : e->verdict == SCN_FAIL ? UI_FAIL
-                                              : UI_PENDING;
+    out[i].after_s = e->after_s;
+    out[i].verdict = e->verdict == SCN_PASS      ? UI_PASS
+                     : e->verdict == SCN_FAIL    ? UI_FAIL
+                     : e->verdict == SCN_NO_DATA ? UI_NO_DATA
+                                                 : UI_PENDING;
   }
   return n;
 }
@@ -131,7 +135,7 @@ static const struct sim_hist *h_automation(void *arg) {
   if (!u->scn)
     return NULL;
   struct scn_results res;
-  scn_finish(u->scn, &res);
+  scn_peek(u->scn, &res);
   return res.automation && res.automation->count ? res.automation : NULL;
 }
 

@@ -1,26 +1,40 @@
 /* The scenario engine: the sandboxed Lua state, error reporting, the script's lifecycle.
  *
- * Sandbox: a custom allocator counts every byte of the state against lim.memory_bytes, and a
- * count hook charges instructions against lim.instructions_per_call for the top level and for
- * each callback. Only the safe part of base, string, table and math is opened; io, os, debug,
- * package, coroutine and every way to load code are absent.
+ * Sandbox: only the safe part of base, string, table and math is opened; io, os, debug,
+ * package, coroutine, every way to load code and __gc finalizers are absent. Every call into the
+ * script (the top level, each callback) runs under three limits, checked by a count hook:
+ *  - the instruction budget (lim.instructions_per_call), charged with Lua instructions and with
+ *    the work of the C functions the script can reach: bytes allocated (one unit per 64), the
+ *    steps of the pattern matcher (scn_pattern.c), the copies of string.rep, the elements the
+ *    table functions go over. So a C function that would run for minutes (a backtracking
+ *    pattern, table.move over 2^62 elements) ends with the same error as an endless loop;
+ *  - a wall-clock deadline (lim.seconds_per_call), for what no count sees (a loop comparing two
+ *    long strings, say);
+ *  - SIGINT and SIGTERM: the call installs its own handler for both while it runs, so Ctrl-C
+ *    ends a script that would otherwise hold the loop; a signal that arrives during a call that
+ *    completes anyway is raised again once the process's own handlers are back.
+ * Finalizers (__gc) are refused by setmetatable because Lua runs them with hooks disabled (no
+ * limit would hold in one), at any allocation and at lua_close.
  *
  * Memory: an allocation that would cross the ceiling is first refused, so that Lua runs an
  * emergency collection and retries; if the retry still crosses it, it is granted within a small
  * slack and the state is marked: the next hook (a few instructions later) raises "memory limit
  * exceeded" as an ordinary error, which carries the line. Only an allocation larger than the
- * slack fails outright (Lua's memory error, which names no line: the last line the hook saw is
- * used). Either way the error is fatal: the sandbox's pcall does not catch it. */
+ * slack fails outright (Lua's memory error, which names no line: the line of the innermost Lua
+ * function when it was refused is used). Either way the error is fatal: the sandbox's pcall
+ * does not catch it. */
 #include <errno.h>
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "devices/cat.h"
 #include "devices/catalog.h"
@@ -29,6 +43,7 @@
 
 #define SCN_HOOK_EVERY 100
 #define SCN_MEM_SLACK (4u << 20)
+#define SCN_ALLOC_UNIT_SHIFT 6 /* a unit of budget per 64 bytes allocated */
 
 /* ---- state access -------------------------------------------------------------------------- */
 
@@ -49,6 +64,47 @@ sim_time_t scn_engine_now(const struct scn *s) {
 void scn_limits_default(struct scn_limits *l) {
   l->memory_bytes = (size_t)64 << 20;
   l->instructions_per_call = 100000000u;
+  l->seconds_per_call = 10;
+}
+
+/* ---- signals during a call ----------------------------------------------------------------- */
+
+/* The signal that arrived while a call ran (0: none). One per process: calls into scripts run on
+ * the loop thread, one at a time. */
+static volatile sig_atomic_t scn_signal_seen;
+
+static void on_signal(int sig) {
+  scn_signal_seen = sig;
+}
+
+struct sig_save {
+  struct sigaction intr, term;
+};
+
+/* Catches SIGINT and SIGTERM for the length of a call (a signal the process ignores stays
+ * ignored); sig_release() puts the process's own handlers back. */
+static void sig_catch(struct sig_save *save) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  scn_signal_seen = 0;
+  sigaction(SIGINT, &sa, &save->intr);
+  if (save->intr.sa_handler == SIG_IGN)
+    sigaction(SIGINT, &save->intr, NULL);
+  sigaction(SIGTERM, &sa, &save->term);
+  if (save->term.sa_handler == SIG_IGN)
+    sigaction(SIGTERM, &save->term, NULL);
+}
+
+static void sig_release(const struct sig_save *save) {
+  sigaction(SIGINT, &save->intr, NULL);
+  sigaction(SIGTERM, &save->term, NULL);
+}
+
+static const char *sig_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
 }
 
 /* ---- allocator and hook -------------------------------------------------------------------- */
@@ -71,6 +127,10 @@ static void *scn_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
       s->refused_size = 0;
       s->mem_hit = 1;
     } else {
+      /* Lua's memory error names no line: remember the script's (reading the stack allocates
+       * nothing). */
+      if (s->running && s->L)
+        s->mem_line = scn_current_line(s->L);
       s->refused_ptr = ptr;
       s->refused_size = nsize;
       return NULL;
@@ -80,16 +140,41 @@ static void *scn_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   if (!p)
     return NULL;
   s->mem_used = s->mem_used - old + nsize;
+  /* Allocating is work too: a loop copying large strings costs its bytes, not its few
+   * instructions. The hook raises the budget error. */
+  if (s->running && nsize > old)
+    s->insn_used += (nsize - old) >> SCN_ALLOC_UNIT_SHIFT;
   return p;
 }
 
-static void mem_message(const struct scn *s, char *buf, size_t cap) {
+void scn_mem_message(const struct scn *s, char *buf, size_t cap) {
   size_t mib = s->lim.memory_bytes >> 20;
   if (mib << 20 == s->lim.memory_bytes)
     snprintf(buf, cap, "memory limit of %zu MiB exceeded", mib);
   else
     snprintf(buf, cap, "memory limit of %.2f MiB exceeded",
              (double)s->lim.memory_bytes / 1048576.0);
+}
+
+static void budget_error(lua_State *L, struct scn *s, const char *what) {
+  s->budget_hit = 1;
+  if (what)
+    scn_raise(L, "instruction budget of %" PRIu64 " exceeded (%s)", s->lim.instructions_per_call,
+              what);
+  scn_raise(L, "instruction budget of %" PRIu64 " exceeded", s->lim.instructions_per_call);
+}
+
+/* Ends the call when SIGINT/SIGTERM arrived or its deadline passed; check_clock: read the clock
+ * (costs more than the rest). */
+static void limits_check(lua_State *L, struct scn *s, int check_clock) {
+  if (scn_signal_seen) {
+    s->limit_hit = 1;
+    scn_raise(L, "interrupted by %s while the script was running", sig_name(scn_signal_seen));
+  }
+  if (check_clock && uv_hrtime() > s->deadline_ns) {
+    s->limit_hit = 1;
+    scn_raise(L, "time limit of %g s per call exceeded", s->lim.seconds_per_call);
+  }
 }
 
 static void scn_hook(lua_State *L, lua_Debug *ar) {
@@ -99,14 +184,31 @@ static void scn_hook(lua_State *L, lua_Debug *ar) {
   s->insn_used += SCN_HOOK_EVERY;
   if (s->mem_hit) {
     char m[96];
-    mem_message(s, m, sizeof m);
+    scn_mem_message(s, m, sizeof m);
     s->mem_fatal = 1;
     scn_raise(L, "%s", m);
   }
-  if (s->insn_used > s->lim.instructions_per_call) {
-    s->budget_hit = 1;
-    scn_raise(L, "instruction budget of %" PRIu64 " exceeded", s->lim.instructions_per_call);
-  }
+  if (s->insn_used > s->lim.instructions_per_call)
+    budget_error(L, s, NULL);
+  limits_check(L, s, 1); /* the clock costs ~20 ns: nothing next to the hook itself */
+}
+
+uint64_t scn_work_left(lua_State *L) {
+  struct scn *s = scn_from_L(L);
+  return s->insn_used < s->lim.instructions_per_call ? s->lim.instructions_per_call - s->insn_used
+                                                     : 0;
+}
+
+void scn_work_charge(lua_State *L, uint64_t units, const char *what) {
+  struct scn *s = scn_from_L(L);
+  uint64_t left = scn_work_left(L);
+  s->insn_used += units < left ? units : left + 1;
+  if (units > left)
+    budget_error(L, s, what);
+}
+
+void scn_work_poll(lua_State *L) {
+  limits_check(L, scn_from_L(L), 1);
 }
 
 int scn_current_line(lua_State *L) {
@@ -180,22 +282,34 @@ int scn_pcall(struct scn *s, int nargs, struct scn_error *err) {
   lua_pushcfunction(L, msgh);
   lua_insert(L, base);
   s->insn_used = 0;
+  s->mem_line = 0;
+  double secs = s->lim.seconds_per_call > 0 ? s->lim.seconds_per_call : 10;
+  s->deadline_ns = uv_hrtime() + (uint64_t)(secs * 1e9);
+  struct sig_save save;
+  sig_catch(&save);
   s->running = 1;
   int rc = lua_pcall(L, nargs, 0, base);
   s->running = 0;
+  sig_release(&save);
+  int sig = scn_signal_seen;
+  scn_signal_seen = 0;
   if (rc == LUA_OK) {
     lua_remove(L, base);
+    /* The call ended before it saw the signal: it is the process's, give it back. */
+    if (sig)
+      raise(sig);
     return 0;
   }
   if (rc == LUA_ERRMEM || s->mem_fatal) {
     char m[96];
-    mem_message(s, m, sizeof m);
+    scn_mem_message(s, m, sizeof m);
     snprintf(err->file, sizeof err->file, "%s", s->path);
-    /* a memory error raised by Lua itself carries no position: the last line seen */
+    /* a memory error raised by Lua itself carries no position: the line when the allocation
+     * was refused, else the last line the hook saw */
     const char *msg = lua_tostring(L, -1);
     struct scn_error tmp;
     parse_message(s, msg ? msg : "", &tmp);
-    err->line = tmp.line ? tmp.line : s->budget_line;
+    err->line = tmp.line ? tmp.line : s->mem_line ? s->mem_line : s->budget_line;
     snprintf(err->message, sizeof err->message, "%s", m);
   } else {
     const char *msg = lua_tostring(L, -1);
@@ -230,7 +344,7 @@ static int safe_pcall(lua_State *L) {
   struct scn *s = scn_from_L(L);
   luaL_checkany(L, 1);
   int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-  if (rc == LUA_ERRMEM || s->mem_hit || s->mem_fatal || s->budget_hit) {
+  if (rc == LUA_ERRMEM || s->mem_hit || s->mem_fatal || s->budget_hit || s->limit_hit) {
     if (rc == LUA_ERRMEM)
       s->mem_fatal = 1;
     return lua_error(L); /* the error object is on top */
@@ -238,6 +352,125 @@ static int safe_pcall(lua_State *L) {
   lua_pushboolean(L, rc == LUA_OK);
   lua_insert(L, 1);
   return lua_gettop(L);
+}
+
+/* setmetatable(t, mt) as the base library's, but a metatable with a __gc field is refused: Lua
+ * runs finalizers with hooks off (no budget, deadline or Ctrl-C would hold in one), whenever an
+ * allocation makes the collector run and at lua_close. A __gc added to the metatable later
+ * marks nothing (Lua decides at setmetatable), so this one check is enough. */
+static int safe_setmetatable(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int t = lua_type(L, 2);
+  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+  if (t == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    int has_gc = lua_rawget(L, 2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_gc)
+      scn_raise(L, "setmetatable: __gc finalizers are not available in scenarios (they would "
+                   "run outside the script's limits)");
+  }
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+    return luaL_error(L, "cannot change a protected metatable");
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+/* string.rep: the library's copies the string n times, one memcpy each, even when it is empty:
+ * string.rep("", 2^62) never returns. An empty result is returned at once; any other costs its
+ * n copies (the allocator charges the bytes), unless it cannot fit in the memory ceiling, where
+ * the library's own allocation fails with the memory error. */
+static int safe_rep(lua_State *L) {
+  struct scn *s = scn_from_L(L);
+  size_t l, lsep;
+  luaL_checklstring(L, 1, &l);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_optlstring(L, 3, "", &lsep);
+  if (n <= 0 || (l == 0 && lsep == 0)) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  if ((uint64_t)n <= s->lim.memory_bytes / (l + lsep))
+    scn_work_charge(L, (uint64_t)n, "string.rep");
+  lua_settop(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 3, 1);
+  return 1;
+}
+
+/* The table functions loop in C over as many elements as they are given. Each wrapper charges
+ * that many units of budget before it calls the library's function (upvalue 1), so a loop over
+ * a large table costs its size, not its few instructions: table.move its range (the library's
+ * copies e - f + 1 elements however many exist: table.move({}, 1, 2^62, 2) runs for
+ * centuries), the others the table's length (table.sort n log n). Elements reached through
+ * metamethods run Lua code, which counts by itself. */
+static uint64_t raw_length(lua_State *L) {
+  return lua_type(L, 1) == LUA_TTABLE ? (uint64_t)lua_rawlen(L, 1) : 0;
+}
+
+static int call_original(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int safe_move(lua_State *L) {
+  lua_Integer f = luaL_checkinteger(L, 2);
+  lua_Integer e = luaL_checkinteger(L, 3);
+  luaL_checkinteger(L, 4);
+  if (e >= f) {
+    uint64_t n = (uint64_t)e - (uint64_t)f + 1u;
+    scn_work_charge(L, n ? n : UINT64_MAX, "table.move");
+  }
+  return call_original(L);
+}
+
+static int safe_by_length(lua_State *L) {
+  scn_work_charge(L, raw_length(L) + 1, lua_tostring(L, lua_upvalueindex(2)));
+  return call_original(L);
+}
+
+static int safe_sort(lua_State *L) {
+  uint64_t n = raw_length(L), log2n = 1;
+  while (log2n < 64 && (n >> log2n))
+    log2n++;
+  scn_work_charge(L, n * log2n + 1, "table.sort");
+  return call_original(L);
+}
+
+/* Replaces table[name] (on the table at the top of the stack) by fn with the original as
+ * upvalue 1 and the name shown in the budget error as upvalue 2. */
+static void wrap_field(lua_State *L, const char *name, const char *shown, lua_CFunction fn) {
+  lua_getfield(L, -1, name);
+  lua_pushstring(L, shown);
+  lua_pushcclosure(L, fn, 2);
+  lua_setfield(L, -2, name);
+}
+
+/* The script's `table` is a copy of the library's with the wrappers: the library's own table
+ * keeps the originals (the script cannot reach it), so their argument errors still name
+ * "table.insert" and so on. */
+static void open_table(lua_State *L) {
+  lua_newtable(L);
+  lua_getglobal(L, LUA_TABLIBNAME);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, -5);
+  }
+  lua_pop(L, 1);
+  wrap_field(L, "move", "table.move", safe_move);
+  wrap_field(L, "insert", "table.insert", safe_by_length);
+  wrap_field(L, "remove", "table.remove", safe_by_length);
+  wrap_field(L, "concat", "table.concat", safe_by_length);
+  wrap_field(L, "unpack", "table.unpack", safe_by_length);
+  wrap_field(L, "sort", "table.sort", safe_sort);
+  lua_setglobal(L, LUA_TABLIBNAME);
 }
 
 static void drop_field(lua_State *L, const char *table, const char *name) {
@@ -276,7 +509,16 @@ static void open_sandbox(struct scn *s) {
   }
   lua_pushcfunction(L, safe_pcall);
   lua_setglobal(L, "pcall");
+  lua_pushcfunction(L, safe_setmetatable);
+  lua_setglobal(L, "setmetatable");
   drop_field(L, LUA_STRLIBNAME, "dump");
+  /* string is also the strings' metatable's __index (("x"):rep()): changed in place */
+  if (lua_getglobal(L, LUA_STRLIBNAME) == LUA_TTABLE) {
+    wrap_field(L, "rep", "string.rep", safe_rep);
+    scn_pattern_open(L); /* find, match, gmatch, gsub: bounded */
+  }
+  lua_pop(L, 1);
+  open_table(L);
   if (lua_getglobal(L, LUA_MATHLIBNAME) == LUA_TTABLE) {
     lua_getfield(L, -1, "randomseed");
     lua_setfield(L, LUA_REGISTRYINDEX, "hubsim.randomseed");
@@ -301,14 +543,14 @@ static char *read_file(const char *path, size_t *len, struct scn_error *err) {
     n += r;
     if (r == 0)
       break;
+    if (n > SCN_MAX_SCRIPT_BYTES) {
+      free(buf);
+      fclose(f);
+      set_error(err, path, 0, "the script is larger than %u MiB, the most a scenario may be",
+                SCN_MAX_SCRIPT_BYTES >> 20);
+      return NULL;
+    }
     if (n == cap) {
-      if (cap >= (64u << 20)) {
-        free(buf);
-        buf = NULL;
-        fclose(f);
-        set_error(err, path, 0, "script larger than 64 MiB");
-        return NULL;
-      }
       char *nb = realloc(buf, cap * 2);
       if (!nb) {
         free(buf);
@@ -360,6 +602,12 @@ int scn_load(const char *path, const char *text, size_t len, const struct scn_li
       return SIM_EINVAL;
     text = owned;
   }
+  if (len > SCN_MAX_SCRIPT_BYTES) {
+    free(owned);
+    set_error(err, path, 0, "the script is larger than %u MiB, the most a scenario may be",
+              SCN_MAX_SCRIPT_BYTES >> 20);
+    return SIM_EINVAL;
+  }
   struct scn *s = calloc(1, sizeof *s);
   if (!s) {
     free(owned);
@@ -374,6 +622,8 @@ int scn_load(const char *path, const char *text, size_t len, const struct scn_li
     s->lim.memory_bytes = (size_t)64 << 20;
   if (!s->lim.instructions_per_call)
     s->lim.instructions_per_call = 100000000u;
+  if (!(s->lim.seconds_per_call > 0) || !isfinite(s->lim.seconds_per_call))
+    s->lim.seconds_per_call = 10;
   snprintf(s->path, sizeof s->path, "%s", path);
   s->cfg.ramp = -1;
   s->cfg.clock_virtual = -1;
@@ -416,7 +666,7 @@ int scn_load(const char *path, const char *text, size_t len, const struct scn_li
       snprintf(s->short_src, sizeof s->short_src, "...%s", path + n - keep);
     if (rc == LUA_ERRMEM) {
       char m[96];
-      mem_message(s, m, sizeof m);
+      scn_mem_message(s, m, sizeof m);
       set_error(err, path, 0, "%s", m);
     } else {
       const char *msg = lua_tostring(s->L, -1);
@@ -480,8 +730,11 @@ uint32_t scn_devices_of_hub(const struct scn *s, uint64_t seed, uint32_t g) {
 
 /* ---- log ----------------------------------------------------------------------------------- */
 
+/* The log keeps at most SCN_MAX_LOG lines and SCN_MAX_LOG_BYTES bytes (a script that logs in a
+ * loop must not take memory without limit: the log is outside the Lua state's ceiling). Its last
+ * line then says so; later lines are counted, not kept. */
 void scn_logf(struct scn *s, const char *fmt, ...) {
-  if (s->n_log >= SCN_MAX_LOG) {
+  if (s->log_full) {
     s->log_dropped++;
     return;
   }
@@ -502,11 +755,20 @@ void scn_logf(struct scn *s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   va_end(ap);
+  size_t len = strlen(line) + 1;
+  if (s->n_log + 1 >= SCN_MAX_LOG || s->log_bytes + len + SCN_LOG_LINE > SCN_MAX_LOG_BYTES) {
+    s->log_full = 1;
+    s->log_dropped++;
+    snprintf(line + n, sizeof line - (size_t)n,
+             "the scenario log is full (%zu lines): later lines are not kept", s->n_log);
+    len = strlen(line) + 1;
+  }
   char *copy = strdup(line);
   if (!copy) {
     s->log_dropped++;
     return;
   }
+  s->log_bytes += len;
   s->log[s->n_log++] = copy;
 }
 

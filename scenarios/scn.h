@@ -15,10 +15,17 @@
  * A Lua error inside a scheduled callback stops the run: scn_failed() then returns the error
  * (file:line) and the app exits 2 after writing what it has.
  *
+ *   scn_peek()      what a live view shows (read-only, any time): verdicts so far, nothing
+ *                   recorded. Only scn_finish() judges the end of the run.
+ *
  * The script runs in the control part of the engine, never on the hot path: callbacks run from
- * the scenario scheduler's timers, one at a time, with an instruction budget per call and a
- * memory ceiling for the whole state. The sandbox has no io, os, require, load*, dofile,
- * debug, package, collectgarbage or string.dump.
+ * the scenario scheduler's timers, one at a time. Every call into the script (the top level,
+ * each callback) has three limits: an instruction budget (Lua instructions plus the work of the
+ * C functions it calls: bytes allocated, pattern matching steps), a wall-clock deadline, and
+ * SIGINT/SIGTERM, which end the call at once (the engine catches both signals while a call runs
+ * and gives a signal that arrives during a call that completes back to the process); the whole
+ * state has a memory ceiling. The sandbox has no io, os, require, load*, dofile, debug, package,
+ * coroutine, collectgarbage, string.dump or __gc finalizers (they would run outside the limits).
  *
  * Threading: everything on the loop thread. Ownership: a struct scn owns its Lua state, its
  * scheduler and every string it returns; the fleet and the platform operations are borrowed
@@ -45,6 +52,7 @@ struct scn_error {
 struct scn_limits {
   size_t memory_bytes;            /* ceiling of the Lua state's allocations (default 64 MiB) */
   uint64_t instructions_per_call; /* budget of the top level and of each callback (10^8) */
+  double seconds_per_call;        /* wall-clock limit of the same calls (10 s); 0: default */
 };
 
 /* ---- what the script declared ----------------------------------------------------------- */
@@ -121,7 +129,9 @@ struct scn_platform_ops {
 
 /* ---- results ------------------------------------------------------------------------------ */
 
-enum scn_verdict { SCN_PASS = 0, SCN_FAIL, SCN_NO_DATA };
+/* SCN_PENDING only in scn_peek(): not judged yet (an end-of-run expectation before the end, a
+ * continuous one before its `after` or without data). */
+enum scn_verdict { SCN_PASS = 0, SCN_FAIL, SCN_NO_DATA, SCN_PENDING };
 
 struct scn_expectation {
   char metric[64];
@@ -151,9 +161,10 @@ struct scn_results {
 void scn_limits_default(struct scn_limits *l);
 
 /* Loads and runs the top level of the script at path (text NULL: read the file; else text of
- * len bytes, path used in messages). 0, or SIM_EINVAL with *err filled: syntax error, runtime
- * error, unknown metric in expect(), unknown device model, budget or memory exceeded, a call
- * to something the sandbox does not offer. */
+ * len bytes, path used in messages). A script is at most 1 MiB. 0, or SIM_EINVAL with *err
+ * filled: syntax error, runtime error, unknown metric in expect(), unknown device model, a bad
+ * argument to a declaration, a limit exceeded (budget, time, memory, size), SIGINT/SIGTERM
+ * during the top level, a call to something the sandbox does not offer. */
 int scn_load(const char *path, const char *text, size_t len, const struct scn_limits *lim,
              struct scn **out, struct scn_error *err);
 
@@ -182,8 +193,17 @@ int scn_failed(const struct scn *s, struct scn_error *err);
 /* The current phase name ("" before the first phase). */
 const char *scn_phase(const struct scn *s);
 
-/* Evaluates every expectation now (end of run) and fills out (valid until scn_free). */
+/* Evaluates every expectation now (end of run) and fills out (valid until scn_free). Call it
+ * once, when the run is over: an end-of-run expectation is judged by what it reads then. */
 void scn_finish(struct scn *s, struct scn_results *out);
+
+/* What a live view shows, read-only: changes no verdict and records nothing, so a dashboard may
+ * call it at any time. An end-of-run expectation is SCN_PENDING with its current value (value
+ * NAN without data); a continuous one is SCN_FAIL with the violation scn_poll() kept, else
+ * SCN_PENDING before its `after` or without data, else PASS or FAIL of its value now. passed
+ * and failed count PASS and FAIL only. out->exp points into s and is valid until the next
+ * scn_peek(); automation, steps_run and phase are as in scn_finish(). */
+void scn_peek(struct scn *s, struct scn_results *out);
 
 /* Lines the script logged (log()) and scenario events, in order; for the summary and the UI.
  * Returns the number of lines; *lines points into s. */

@@ -67,6 +67,8 @@ int scn_parse_duration(const char *text, double *seconds) {
       return SIM_EINVAL;
     }
     total += v * unit;
+    if (!isfinite(total))
+      return SIM_EINVAL; /* "1e308d" */
     parts++;
     while (isspace((unsigned char)*p))
       p++;
@@ -77,12 +79,26 @@ int scn_parse_duration(const char *text, double *seconds) {
   return 0;
 }
 
+/* Every duration a script writes is at most SCN_MAX_DURATION_S long (either sign): beyond, the
+ * conversions to engine time (µs in 64 bits) and to milliseconds would overflow, and no run
+ * lasts that long. */
+static void check_duration_range(lua_State *L, const char *what, double v, const char *text) {
+  if (fabs(v) > SCN_MAX_DURATION_S) {
+    if (text)
+      scn_raise(L, "%s: '%s' is longer than %.0f days, the longest duration a script may write",
+                what, text, SCN_MAX_DURATION_S / 86400);
+    scn_raise(L, "%s: %g s is longer than %.0f days, the longest duration a script may write", what,
+              v, SCN_MAX_DURATION_S / 86400);
+  }
+}
+
 double scn_check_duration(lua_State *L, int idx, const char *what, int allow_negative) {
   double v;
   if (lua_type(L, idx) == LUA_TNUMBER) {
     v = lua_tonumber(L, idx);
     if (!isfinite(v) || (v < 0 && !allow_negative))
       scn_raise(L, "%s: bad duration %g", what, v);
+    check_duration_range(L, what, v, NULL);
     return v;
   }
   if (lua_type(L, idx) == LUA_TSTRING) {
@@ -90,6 +106,7 @@ double scn_check_duration(lua_State *L, int idx, const char *what, int allow_neg
     if (scn_parse_duration(t, &v) || (v < 0 && !allow_negative))
       scn_raise(L, "%s: bad duration '%s' (write e.g. \"250ms\", \"30s\", \"5m\", \"24h\", \"1d\")",
                 what, t);
+    check_duration_range(L, what, v, t);
     return v;
   }
   scn_raise(L, "%s: a duration is a number of seconds or a string like \"30s\", not %s", what,
@@ -134,7 +151,21 @@ static int field_type(lua_State *L, int idx, const char *name) {
   return lua_getfield(L, idx, name);
 }
 
-static char *dup_field_string(lua_State *L, int idx, const char *name, const char *what) {
+/* What a text field may hold. */
+enum text_kind {
+  TEXT_ANY,       /* any bytes but NUL (C strings carry it) */
+  TEXT_PRINTABLE, /* and no control character: it is printed on one line */
+  TEXT_HUB_ID,    /* the hub id's alphabet, as the protocol has it: [A-Za-z0-9._:-] */
+};
+
+static int hub_id_char(int c) {
+  return isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+}
+
+/* The string field name of the table at idx, copied (NULL when absent): min..max bytes of the
+ * kind given, else an error naming the field. */
+static char *dup_field_text(lua_State *L, int idx, const char *name, const char *what, size_t min,
+                            size_t max, enum text_kind kind) {
   int t = field_type(L, idx, name);
   if (t == LUA_TNIL) {
     lua_pop(L, 1);
@@ -142,7 +173,26 @@ static char *dup_field_string(lua_State *L, int idx, const char *name, const cha
   }
   if (t != LUA_TSTRING)
     scn_raise(L, "%s: %s must be a string", what, name);
-  char *r = strdup(lua_tostring(L, -1));
+  size_t n;
+  const char *v = lua_tolstring(L, -1, &n);
+  if (n < min || n > max) {
+    if (min == max)
+      scn_raise(L, "%s: %s is %zu bytes long: it must be %zu", what, name, n, max);
+    scn_raise(L, "%s: %s is %zu bytes long: it must be %zu to %zu", what, name, n, min, max);
+  }
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)v[i];
+    if (c == 0)
+      scn_raise(L, "%s: %s holds a NUL byte (at byte %zu)", what, name, i + 1);
+    if (kind == TEXT_PRINTABLE && (c < 0x20 || c == 0x7F))
+      scn_raise(L, "%s: %s holds a control character (byte %zu)", what, name, i + 1);
+    if (kind == TEXT_HUB_ID && !hub_id_char(c))
+      scn_raise(L,
+                "%s: %s '%s' may hold only letters, digits and . _ : - (hub ids start with "
+                "it); byte %zu is not one",
+                what, name, v, i + 1);
+  }
+  char *r = strdup(v);
   lua_pop(L, 1);
   if (!r)
     scn_raise(L, "out of memory");
@@ -195,21 +245,24 @@ static int api_scenario(lua_State *L) {
                                      "seed", "speedup",     NULL};
   check_table(L, 1, "scenario");
   check_keys(L, 1, "scenario", keys);
-  char *v = dup_field_string(L, 1, "name", "scenario");
+  char *v = dup_field_text(L, 1, "name", "scenario", 1, SCN_MAX_NAME, TEXT_PRINTABLE);
   if (v) {
     replace(&s->s_name, v);
     s->cfg.name = s->s_name;
   }
-  v = dup_field_string(L, 1, "description", "scenario");
+  v = dup_field_text(L, 1, "description", "scenario", 0, SCN_MAX_DESCRIPTION, TEXT_ANY);
   if (v) {
     replace(&s->s_desc, v);
     s->cfg.description = s->s_desc;
   }
   double d;
-  if (opt_duration(L, 1, "duration", "scenario", &d, 0))
+  if (opt_duration(L, 1, "duration", "scenario", &d, 0)) {
+    if (!(d > 0))
+      scn_raise(L, "scenario: duration must be longer than 0");
     s->cfg.duration_s = d;
+  }
   if (field_type(L, 1, "clock") != LUA_TNIL) {
-    const char *c = lua_tostring(L, -1);
+    const char *c = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     if (c && strcmp(c, "virtual") == 0)
       s->cfg.clock_virtual = 1;
     else if (c && strcmp(c, "real") == 0)
@@ -225,8 +278,8 @@ static int api_scenario(lua_State *L) {
     scn_seed_random(s, s->has_seed_override ? s->seed_override : s->cfg.seed);
   }
   if (opt_number(L, 1, "speedup", "scenario", &d)) {
-    if (d <= 0)
-      scn_raise(L, "scenario: speedup must be > 0");
+    if (d < 0.001 || d > 1e6)
+      scn_raise(L, "scenario: speedup must be from 0.001 to 1000000 (as --speedup)");
     s->cfg.speedup = d;
   }
   return 0;
@@ -240,18 +293,35 @@ static int cmp_str(const void *a, const void *b) {
  * not stable from run to run). */
 static char *parse_mix(lua_State *L, int idx) {
   if (lua_type(L, idx) == LUA_TSTRING) {
-    const char *m = lua_tostring(L, idx);
+    size_t len;
+    const char *m = lua_tolstring(L, idx, &len);
     if (strcmp(m, "all") == 0)
       return strdup("all");
-    /* a single model id, or "MODEL:W,..." as on the command line */
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", m);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-      char *colon = strchr(tok, ':');
-      if (colon)
+    /* a single model id, or "MODEL:W,..." as on the command line; each part checked here, as
+     * the app will read it */
+    char buf[SCN_MAX_MIX_TEXT];
+    if (len >= sizeof buf || strlen(m) != len)
+      scn_raise(L, "fleet: mix is %zu bytes long: at most %zu, without NUL", len, sizeof buf - 1);
+    memcpy(buf, m, len + 1);
+    size_t n = 0;
+    for (char *p = buf, *end; p; p = end) {
+      end = strchr(p, ',');
+      if (end)
+        *end++ = 0;
+      char *colon = strrchr(p, ':');
+      if (colon) {
         *colon = 0;
-      check_model(L, "fleet mix", tok);
+        char *e;
+        double w = strtod(colon + 1, &e);
+        if (e == colon + 1 || *e || !(w > 0) || w > 1e9)
+          scn_raise(L, "fleet: mix weight '%s' of '%s' must be a number > 0 and at most 1e9",
+                    colon + 1, p);
+      }
+      if (!*p)
+        scn_raise(L, "fleet: mix '%s' has an empty model id (write \"MODEL:W,MODEL:W\")", m);
+      check_model(L, "fleet mix", p);
+      if (++n > SIM_FLEET_MAX_MIX)
+        scn_raise(L, "fleet: at most %d models in a mix", SIM_FLEET_MAX_MIX);
     }
     return strdup(m);
   }
@@ -266,8 +336,8 @@ static char *parse_mix(lua_State *L, int idx) {
       scn_raise(L, "fleet: mix keys are model ids");
     const char *k = lua_tostring(L, -2);
     check_model(L, "fleet mix", k);
-    if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
-      scn_raise(L, "fleet: mix weight of '%s' must be a number > 0", k);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0) || lua_tonumber(L, -1) > 1e9)
+      scn_raise(L, "fleet: mix weight of '%s' must be a number > 0 and at most 1e9", k);
     if (n == SIM_FLEET_MAX_MIX)
       scn_raise(L, "fleet: at most %d models in a mix", SIM_FLEET_MAX_MIX);
     names[n++] = k; /* the key stays referenced by the table */
@@ -279,6 +349,8 @@ static char *parse_mix(lua_State *L, int idx) {
   size_t cap = 1;
   for (size_t i = 0; i < n; i++)
     cap += strlen(names[i]) + 40;
+  if (cap > SCN_MAX_MIX_TEXT)
+    scn_raise(L, "fleet: mix names too many models for one line (%zu bytes)", cap);
   char *out = malloc(cap);
   if (!out)
     scn_raise(L, "out of memory");
@@ -301,11 +373,11 @@ static int api_fleet(lua_State *L) {
   check_keys(L, 1, "fleet", keys);
   double d;
   if (opt_number(L, 1, "hubs", "fleet", &d)) {
-    if (d < 1 || d != floor(d) || d > 1e8)
-      scn_raise(L, "fleet: hubs must be a positive integer");
+    if (d < 1 || d != floor(d) || d > SCN_MAX_HUBS)
+      scn_raise(L, "fleet: hubs must be a positive integer, at most %u", SCN_MAX_HUBS);
     s->cfg.hubs = (uint32_t)d;
   }
-  char *v = dup_field_string(L, 1, "hub_model", "fleet");
+  char *v = dup_field_text(L, 1, "hub_model", "fleet", 1, 128, TEXT_PRINTABLE);
   if (v) {
     const struct dev_cat *c = dev_cat_global();
     if (c && !dev_cat_find_hub(c, v)) {
@@ -319,8 +391,8 @@ static int api_fleet(lua_State *L) {
   int t = lua_getfield(L, 1, "devices_per_hub");
   if (t == LUA_TNUMBER) {
     d = lua_tonumber(L, -1);
-    if (d < 0 || d != floor(d) || d > 65535)
-      scn_raise(L, "fleet: devices_per_hub must be an integer in 0..65535");
+    if (d < 1 || d != floor(d) || d > 65535)
+      scn_raise(L, "fleet: devices_per_hub must be a whole number from 1 to 65535");
     s->cfg.dph_kind = SCN_DPH_FIXED;
     s->cfg.dph = (uint32_t)d;
   } else if (t == LUA_TTABLE) {
@@ -350,8 +422,8 @@ static int api_fleet(lua_State *L) {
         scn_raise(L, "fleet: devices_per_hub sd must be >= 0");
       s->cfg.dph_kind = SCN_DPH_NORMAL;
     }
-    if (lo < 0 || hi < lo || hi > 65535 || lo != floor(lo) || hi != floor(hi))
-      scn_raise(L, "fleet: devices_per_hub needs integers 0 <= min <= max <= 65535");
+    if (lo < 0 || hi < lo || hi > 65535 || hi < 1 || lo != floor(lo) || hi != floor(hi))
+      scn_raise(L, "fleet: devices_per_hub needs integers 0 <= min <= max <= 65535, max >= 1");
     s->cfg.dph_min = (uint32_t)lo;
     s->cfg.dph_max = (uint32_t)hi;
     s->cfg.dph_mean = mean;
@@ -369,24 +441,34 @@ static int api_fleet(lua_State *L) {
     s->cfg.mix = s->s_mix;
   }
   lua_pop(L, 1);
-  v = dup_field_string(L, 1, "prefix", "fleet");
+  /* A hub id is the prefix and up to 8 digits: the protocol allows [A-Za-z0-9._:-]. */
+  v = dup_field_text(L, 1, "prefix", "fleet", 0, SCN_MAX_PREFIX, TEXT_HUB_ID);
   if (v) {
-    if (strlen(v) >= 24) {
-      free(v);
-      scn_raise(L, "fleet: prefix longer than 23 characters");
-    }
     replace(&s->s_prefix, v);
     s->cfg.prefix = s->s_prefix;
   }
-  v = dup_field_string(L, 1, "key", "fleet");
+  /* The fleet key is what --fleet-key takes: 1 to 128 bytes. */
+  v = dup_field_text(L, 1, "key", "fleet", 1, SCN_MAX_KEY, TEXT_ANY);
   if (v) {
     replace(&s->s_key, v);
     s->cfg.fleet_key = s->s_key;
   }
   if (opt_number(L, 1, "ramp", "fleet", &d)) {
-    if (d < 0)
-      scn_raise(L, "fleet: ramp must be >= 0 hubs per second");
+    if (d < 0 || d > 1e7)
+      scn_raise(L, "fleet: ramp must be from 0 to 10000000 hubs per second");
     s->cfg.ramp = d;
+  }
+  /* Without it the fleet would have no devices (the app has no default for a fleet{}). */
+  uint32_t most = s->cfg.dph_kind == SCN_DPH_FIXED ? s->cfg.dph : s->cfg.dph_max;
+  if (most == 0)
+    scn_raise(L, "fleet: devices_per_hub is required: a number, {min, max} or {mean=, sd=, "
+                 "min=, max=}");
+  if (s->cfg.hub_model) {
+    const struct dev_cat *c = dev_cat_global();
+    const struct dev_cat_hub *h = c ? dev_cat_find_hub(c, s->cfg.hub_model) : NULL;
+    if (h && most > h->max_devices)
+      scn_raise(L, "fleet: devices_per_hub %u is more than hub_model %s accepts (%u)", most,
+                h->model_id, h->max_devices);
   }
   s->cfg.has_fleet = 1;
   return 0;
@@ -398,8 +480,8 @@ static int api_ramp(lua_State *L) {
   check_table(L, 1, "ramp");
   check_keys(L, 1, "ramp", keys);
   double d;
-  if (!opt_number(L, 1, "rate", "ramp", &d) || d < 0)
-    scn_raise(L, "ramp: rate (hubs per second, >= 0) is required");
+  if (!opt_number(L, 1, "rate", "ramp", &d) || d < 0 || d > 1e7)
+    scn_raise(L, "ramp: rate (hubs per second, 0 to 10000000) is required");
   s->cfg.ramp = d;
   return 0;
 }
@@ -417,6 +499,17 @@ int scn_step_add(struct scn *s, int fn_idx, sim_time_t due, sim_time_t period, s
       scn_raise(L, "more than %u timeline entries pending", SCN_MAX_STEPS);
     if (s->n_steps == s->cap_steps) {
       uint32_t cap = s->cap_steps ? s->cap_steps * 2 : 64;
+      /* The timeline's entries (and their timers) count against the state's memory ceiling:
+       * a script scheduling in a loop must not take memory outside it. */
+      size_t more = (size_t)(cap - s->cap_steps) *
+                    (sizeof(struct scn_step) + sizeof(uint32_t) + sizeof(struct sim_timer));
+      if (s->mem_used + more > s->lim.memory_bytes) {
+        char m[96];
+        scn_mem_message(s, m, sizeof m);
+        s->mem_fatal = 1;
+        scn_raise(L, "%s (%u timeline entries)", m, s->n_steps);
+      }
+      s->mem_used += more;
       struct scn_step *ns = realloc(s->steps, cap * sizeof *ns);
       if (!ns)
         scn_raise(L, "out of memory");
@@ -542,8 +635,8 @@ static int api_every(lua_State *L) {
     if (opt_duration(L, 3, "to", "every", &d, 0))
       to = to_us(d);
     if (opt_number(L, 3, "count", "every", &d)) {
-      if (d < 1 || d != floor(d))
-        scn_raise(L, "every: count must be a positive integer");
+      if (d < 1 || d != floor(d) || d > 9007199254740992.0)
+        scn_raise(L, "every: count must be a whole number from 1 to 2^53");
       count = (uint64_t)d;
     }
   }
@@ -557,7 +650,11 @@ static int api_every(lua_State *L) {
 
 static int api_phase(lua_State *L) {
   struct scn *s = scn_from_L(L);
-  const char *n = luaL_checkstring(L, 1);
+  size_t len;
+  const char *n = luaL_checklstring(L, 1, &len);
+  if (len >= sizeof s->phase || strlen(n) != len)
+    scn_raise(L, "phase: the name is %zu bytes long: at most %zu, without NUL", len,
+              sizeof s->phase - 1);
   snprintf(s->phase, sizeof s->phase, "%s", n);
   scn_logf(s, "phase %s", s->phase);
   return 0;
@@ -1321,10 +1418,10 @@ static int api_platform_automation(lua_State *L) {
   if (lua_getfield(L, w, "equals") != LUA_TNIL) {
     if (lua_type(L, -1) == LUA_TBOOLEAN)
       pr_tmp.r.value = lua_toboolean(L, -1);
-    else if (lua_type(L, -1) == LUA_TNUMBER)
+    else if (lua_type(L, -1) == LUA_TNUMBER && isfinite(lua_tonumber(L, -1)))
       pr_tmp.r.value = lua_tonumber(L, -1);
     else
-      scn_raise(L, "%s: when.equals must be a number or a boolean", what);
+      scn_raise(L, "%s: when.equals must be a finite number or a boolean", what);
     pr_tmp.r.has_value = 1;
   }
   lua_pop(L, 2);
@@ -1354,7 +1451,7 @@ static int api_platform_timer(lua_State *L) {
   memset(&pt, 0, sizeof pt);
   lua_getfield(L, 1, "at");
   const char *at = lua_tostring(L, -1);
-  unsigned hh, mm;
+  unsigned hh = 0, mm = 0;
   char tail;
   if (!at || lua_type(L, -1) != LUA_TSTRING || sscanf(at, "%u:%u%c", &hh, &mm, &tail) != 2 ||
       hh > 23 || mm > 59)

@@ -16,7 +16,19 @@
 #define SCN_MAX_STEPS 1000000u
 #define SCN_MAX_LOG 100000u
 #define SCN_LOG_LINE 512
-#define SCN_RULE_PENDING 4096 /* intended times remembered per rule (a ring) */
+#define SCN_MAX_LOG_BYTES (8u << 20)    /* the log's text at most */
+#define SCN_RULE_PENDING 4096           /* intended times remembered per rule (a ring) */
+#define SCN_MAX_SCRIPT_BYTES (1u << 20) /* the largest scenario file scn_load accepts */
+/* What the script's declarations may hold, as the app and the fleet take them. */
+#define SCN_MAX_NAME 128         /* scenario{name=}: bytes */
+#define SCN_MAX_DESCRIPTION 1024 /* scenario{description=} */
+#define SCN_MAX_HUBS 16777215u   /* fleet{hubs=}: hub ids and EUI-64s hold 24 bits (--hubs) */
+#define SCN_MAX_PREFIX 23        /* fleet{prefix=}: with 8 digits it fits a hub id (31 bytes) */
+#define SCN_MAX_KEY 128          /* fleet{key=}: as --fleet-key */
+#define SCN_MAX_MIX_TEXT 1024    /* fleet{mix=} as "MODEL:W,...", as --mix */
+/* The longest duration a script may write (ten years): engine time in µs stays far from the
+ * limits of sim_time_t and of the conversions, and no run is that long. */
+#define SCN_MAX_DURATION_S (3650.0 * 86400.0)
 
 /* One timeline entry: at/after (period 0) or every. Its id in the scheduler is its index. */
 struct scn_step {
@@ -56,11 +68,15 @@ struct scn {
   int mem_fatal;
   const void *refused_ptr; /* the last refused request: its retry is the second try */
   size_t refused_size;
-  /* instruction budget */
+  /* instruction budget: Lua instructions, plus the work of the sandbox's C functions (bytes
+   * allocated, pattern matching steps, elements moved) in the same units */
   uint64_t insn_used;
   int budget_hit;
   int budget_line;
   int running; /* inside a protected call of ours */
+  /* the other limits of a call: its wall-clock deadline and SIGINT/SIGTERM; either ends it */
+  uint64_t deadline_ns; /* uv_hrtime() */
+  int limit_hit;
 
   struct scn_config cfg;
   char *s_name, *s_desc, *s_hub_model, *s_mix, *s_prefix, *s_key; /* owned strings of cfg */
@@ -105,18 +121,24 @@ struct scn {
   /* expectations */
   struct scn_expectation exp[SCN_MAX_EXP];
   size_t n_exp;
-  struct sim_fleet_stats *stats; /* snapshot buffer (heap: about 70 KiB) */
+  struct scn_expectation peek[SCN_MAX_EXP]; /* scn_peek's copy: the verdicts stay untouched */
+  int finished;                             /* scn_finish() ran: the verdicts are final */
+  struct sim_fleet_stats *stats;            /* snapshot buffer (heap: about 70 KiB) */
 
   /* log */
   char **log;
   size_t n_log, cap_log;
   uint64_t log_dropped;
+  size_t log_bytes;
+  int log_full; /* its last line says so; later ones are dropped */
 };
 
 /* scn.c */
 struct scn *scn_from_L(lua_State *L);
 /* Raises a Lua error "short_src:LINE: msg" with the line of the innermost Lua frame. */
 int scn_raise(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "memory limit of 64 MiB exceeded" for the state's ceiling. */
+void scn_mem_message(const struct scn *s, char *buf, size_t cap);
 /* The line of the innermost Lua function on the stack, 0 when none. */
 int scn_current_line(lua_State *L);
 /* Runs the function on top of the stack (nargs arguments above it) under the budget; 0 or
@@ -125,9 +147,21 @@ int scn_pcall(struct scn *s, int nargs, struct scn_error *err);
 void scn_logf(struct scn *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A duration argument: a number (seconds) or a string; raises naming the text when bad. */
 double scn_check_duration(lua_State *L, int idx, const char *what, int allow_negative);
+/* Work accounting for the sandbox's C functions (scn_pattern.c, the wrappers of scn.c):
+ * scn_work_left() is what the running call may still spend; scn_work_charge() spends units and
+ * raises the budget error naming what when they are more than that; scn_work_poll() raises when
+ * the call's wall-clock deadline passed or SIGINT/SIGTERM arrived. All three raise Lua errors
+ * the script's pcall cannot catch. */
+uint64_t scn_work_left(lua_State *L);
+void scn_work_charge(lua_State *L, uint64_t units, const char *what);
+void scn_work_poll(lua_State *L);
 sim_time_t scn_engine_now(const struct scn *s);
 /* Seeds math.random (the sandbox has no math.randomseed). */
 void scn_seed_random(struct scn *s, uint64_t seed);
+
+/* scn_pattern.c: string.find, match, gmatch and gsub with Lua's pattern language, bounded by the
+ * budget of the running call (the library's matcher backtracks without limit) */
+void scn_pattern_open(lua_State *L);
 
 /* scn_api.c: the global functions */
 void scn_api_open(lua_State *L);
@@ -141,9 +175,10 @@ int scn_platform_install(struct scn *s, struct scn_error *err);
 /* scn_metrics.c */
 /* Whether name is a known metric; unit set. 1 known, 0 not. */
 int scn_metric_known(const char *name, const char **unit, int *is_latency);
-/* The value of metric name now (stats refreshed by the caller). 0, or SIM_ENOTFOUND /
- * SIM_EAGAIN (no data). */
-int scn_metric_value(struct scn *s, const char *name, double *out);
+/* The value of metric name now (stats refreshed by the caller). at_end: the run is over (what
+ * is still in flight or queued then counts as lost). 0, or SIM_ENOTFOUND / SIM_EAGAIN (no
+ * data). */
+int scn_metric_value(struct scn *s, const char *name, int at_end, double *out);
 void scn_stats_refresh(struct scn *s);
 void scn_observe_install(struct scn *s);
 int scn_api_expect(lua_State *L);

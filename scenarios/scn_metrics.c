@@ -174,7 +174,7 @@ static double hist_value(const struct sim_hist *h, const char *stat, int *no_dat
   return (double)sim_hist_quantile(h, q) / 1000.0;
 }
 
-int scn_metric_value(struct scn *s, const char *name, double *out) {
+int scn_metric_value(struct scn *s, const char *name, int at_end, double *out) {
   if (strncmp(name, "platform.", 9) == 0) {
     if (!s->has_ops || !s->ops.metric)
       return SIM_ENOTFOUND;
@@ -236,10 +236,11 @@ int scn_metric_value(struct scn *s, const char *name, double *out) {
     break;
   case M_LOST: {
     /* What hubsim or the platform failed to deliver, as the summary counts it (counts.lost:
-     * sent - acked - in flight over every kind), plus what was dropped for a full queue, what
-     * the platform forgot after acknowledging it, and what never left when the run ended (in
-     * flight or queued). Messages a power cut destroyed are the run's doing: see
-     * reports.lost_power. */
+     * sent - acked - in flight over every kind), plus what was dropped for a full queue and
+     * what the platform forgot after acknowledging it: none of these can arrive any more. What
+     * is in flight or queued is merely under way while the run goes on (a live view or a
+     * continuous expectation must not call it lost); once the run is over it never made it,
+     * and counts. Messages a power cut destroyed are the run's doing: see reports.lost_power. */
     uint64_t sent = 0, acked = 0, dropped = 0;
     for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
       sent += st->kind[k].sent;
@@ -247,7 +248,9 @@ int scn_metric_value(struct scn *s, const char *name, double *out) {
       dropped += st->kind[k].dropped;
     }
     uint64_t gap = sent > acked + st->in_flight ? sent - acked - st->in_flight : 0;
-    v = (double)(gap + dropped + st->forgotten + st->in_flight + st->queued);
+    v = (double)(gap + dropped + st->forgotten);
+    if (at_end)
+      v += (double)(st->in_flight + st->queued);
     break;
   }
   case M_IN_FLIGHT:
@@ -374,6 +377,9 @@ int scn_api_expect(lua_State *L) {
     double sec;
     if (scn_parse_duration(t, &sec))
       scn_raise(L, "expect: bad duration '%s' (write e.g. \"250ms\", \"2s\")", t);
+    if (fabs(sec) > SCN_MAX_DURATION_S)
+      scn_raise(L, "expect: duration '%s' is longer than %.0f days, the longest a script may write",
+                t, SCN_MAX_DURATION_S / 86400);
     threshold = strcmp(unit, "ms") == 0 ? sec * 1000.0 : sec;
     snprintf(text, sizeof text, "%s", t);
   } else {
@@ -426,7 +432,7 @@ void scn_poll(struct scn *s) {
       refreshed = 1;
     }
     double v;
-    if (scn_metric_value(s, e->metric, &v) != 0)
+    if (scn_metric_value(s, e->metric, 0, &v) != 0)
       continue; /* no data yet: judged at the end */
     if (!op_holds(e->op, v, e->threshold)) {
       e->verdict = SCN_FAIL;
@@ -438,16 +444,32 @@ void scn_poll(struct scn *s) {
   }
 }
 
+static void results_fill(struct scn *s, const struct scn_expectation *exp,
+                         struct scn_results *out) {
+  out->passed = out->failed = 0;
+  for (size_t i = 0; i < s->n_exp; i++) {
+    if (exp[i].verdict == SCN_PASS)
+      out->passed++;
+    else if (exp[i].verdict == SCN_FAIL || exp[i].verdict == SCN_NO_DATA)
+      out->failed++;
+  }
+  out->exp = exp;
+  out->n_exp = s->n_exp;
+  out->automation = &s->automation;
+  out->steps_run = s->steps_run;
+  out->phase = s->phase;
+}
+
 void scn_finish(struct scn *s, struct scn_results *out) {
+  s->finished = 1;
   scn_stats_refresh(s);
   double now = s->sched_open ? (double)sim_sched_now(&s->sched) / 1e6 : 0;
-  out->passed = out->failed = 0;
   for (size_t i = 0; i < s->n_exp; i++) {
     struct scn_expectation *e = &s->exp[i];
     /* After scn_stop() the fleet is gone: the verdicts taken before stay as they are. */
     if (s->fleet && !(e->verdict == SCN_FAIL && e->at_s > 0)) {
       double v = 0;
-      int rc = scn_metric_value(s, e->metric, &v);
+      int rc = scn_metric_value(s, e->metric, 1, &v);
       e->at_s = now;
       if (rc) {
         e->verdict = SCN_NO_DATA;
@@ -457,16 +479,35 @@ void scn_finish(struct scn *s, struct scn_results *out) {
         e->verdict = op_holds(e->op, v, e->threshold) ? SCN_PASS : SCN_FAIL;
       }
     }
-    if (e->verdict == SCN_PASS)
-      out->passed++;
-    else
-      out->failed++;
   }
-  out->exp = s->exp;
-  out->n_exp = s->n_exp;
-  out->automation = &s->automation;
-  out->steps_run = s->steps_run;
-  out->phase = s->phase;
+  results_fill(s, s->exp, out);
+}
+
+void scn_peek(struct scn *s, struct scn_results *out) {
+  double now = s->sched_open ? (double)sim_sched_now(&s->sched) / 1e6 : 0;
+  if (s->fleet)
+    scn_stats_refresh(s); /* the snapshot buffer every evaluation refreshes first */
+  for (size_t i = 0; i < s->n_exp; i++) {
+    const struct scn_expectation *e = &s->exp[i];
+    struct scn_expectation *p = &s->peek[i];
+    *p = *e;
+    if (s->finished || (e->verdict == SCN_FAIL && e->at_s > 0))
+      continue; /* judged at the end, or a violation scn_poll kept: final */
+    if (!s->fleet) {
+      p->verdict = SCN_PENDING; /* not started, or stopped before the end was judged */
+      p->value = NAN;
+      continue;
+    }
+    double v;
+    int rc = scn_metric_value(s, e->metric, 0, &v);
+    p->value = rc ? NAN : v;
+    p->at_s = now;
+    if (e->after_s <= 0 || now < e->after_s || rc)
+      p->verdict = SCN_PENDING; /* judged at the end, or not yet from its `after` on */
+    else
+      p->verdict = op_holds(e->op, v, e->threshold) ? SCN_PASS : SCN_FAIL;
+  }
+  results_fill(s, s->peek, out);
 }
 
 /* ---- automation latency -------------------------------------------------------------------- */

@@ -44,13 +44,16 @@ struct ui_proc {
   uint32_t fd_limit;
 };
 
-enum ui_verdict { UI_PASS = 0, UI_FAIL, UI_PENDING };
+/* PENDING: not judged yet (an end-of-run expectation before the end; a continuous one before
+ * its `after` or without data). NO_DATA: judged at the end without a sample (a failure). */
+enum ui_verdict { UI_PASS = 0, UI_FAIL, UI_PENDING, UI_NO_DATA };
 
 struct ui_expectation {
   const char *title; /* "report.rtt.p99 < 250ms" */
   double value;      /* current value (NAN: no data yet) */
   const char *unit;
-  int verdict; /* enum ui_verdict: so far */
+  int verdict;    /* enum ui_verdict: so far; reading it never changes a verdict */
+  double after_s; /* continuous from this engine time on; 0: judged once, at the end */
 };
 
 struct ui_host {

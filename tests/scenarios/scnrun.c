@@ -50,6 +50,14 @@ static int drain(int fd, struct sink *s) {
   return 1;
 }
 
+/* Whether what was read so far contains text (drain() keeps a byte free after the data). */
+static int sink_has(struct sink *s, const char *text) {
+  if (!s->buf || s->len >= s->cap)
+    return 0;
+  s->buf[s->len] = '\0';
+  return strstr(s->buf, text) != NULL;
+}
+
 static char *finish(struct sink *s, size_t *len) {
   if (!s->buf) {
     s->buf = malloc(1);
@@ -62,8 +70,31 @@ static char *finish(struct sink *s, size_t *len) {
 }
 
 int scnrun_run(const char *const *argv, double timeout_s, struct scnrun_out *r) {
+  return scnrun_run_signal(argv, timeout_s, NULL, 0, 0, r);
+}
+
+/* CPU seconds (user + system) process pid has used, from /proc; -1 when unknown. */
+static double cpu_of(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* after the command name, which may hold spaces */
+  unsigned long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+int scnrun_run_signal(const char *const *argv, double timeout_s, const char *marker, double cpu_s,
+                      int sig, struct scnrun_out *r) {
   memset(r, 0, sizeof *r);
   r->status = -1;
+  r->signal_s = -1;
   int po[2], pe[2];
   if (pipe(po) != 0)
     return -1;
@@ -82,13 +113,19 @@ int scnrun_run(const char *const *argv, double timeout_s, struct scnrun_out *r) 
     return -1;
   }
   if (pid == 0) {
+    /* the run gets the signals' default dispositions, whatever this process inherited */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     int nul = open("/dev/null", O_RDONLY);
     if (nul >= 0)
       dup2(nul, 0);
     dup2(po[1], 1);
     dup2(pe[1], 2);
+    /* only 1 and 2 may stay: a daemon it starts (a tmux server) would hold the pipes open */
     close(po[0]);
     close(pe[0]);
+    close(po[1]);
+    close(pe[1]);
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "scnrun: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -97,17 +134,26 @@ int scnrun_run(const char *const *argv, double timeout_s, struct scnrun_out *r) 
   close(pe[1]);
   struct sink so = {0}, se = {0};
   int open_o = 1, open_e = 1;
-  double deadline = t0 + timeout_s;
+  double deadline = t0 + timeout_s, first_signal = 0, next_signal = 0;
   while (open_o || open_e) {
-    double left = deadline - mono_s();
+    double now = mono_s(), left = deadline - now;
     if (left <= 0) {
       r->timed_out = 1;
       kill(pid, SIGKILL);
       break;
     }
+    if (marker && now >= next_signal && sink_has(&se, marker) && cpu_of(pid) >= cpu_s) {
+      kill(pid, sig);
+      if (!first_signal)
+        first_signal = now;
+      next_signal = now + 1;
+    }
+    double wait = left > 1 ? 1 : left;
+    if (marker && wait > 0.05)
+      wait = 0.05; /* look at the marker and the CPU time often */
     struct pollfd p[2] = {{.fd = open_o ? po[0] : -1, .events = POLLIN},
                           {.fd = open_e ? pe[0] : -1, .events = POLLIN}};
-    int k = poll(p, 2, left > 1 ? 1000 : (int)(left * 1000) + 1);
+    int k = poll(p, 2, (int)(wait * 1000) + 1);
     if (k < 0 && errno != EINTR)
       break;
     if (open_o && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -121,6 +167,8 @@ int scnrun_run(const char *const *argv, double timeout_s, struct scnrun_out *r) 
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
   r->wall_s = mono_s() - t0;
+  if (first_signal)
+    r->signal_s = mono_s() - first_signal;
   r->out = finish(&so, &r->out_len);
   r->err = finish(&se, &r->err_len);
   if (!r->timed_out && WIFEXITED(st))

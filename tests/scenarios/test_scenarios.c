@@ -10,14 +10,18 @@
  * - an unknown metric stops hubsim at load with exit 2 and the script's file:line.
  * The command line of the golden runs is the one of regen.sh: keep them in step. */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -360,7 +364,21 @@ static const struct {
     {"bomb.lua", 5, "memory limit"},
     {"io.lua", 3, "global 'io'"},
     {"os.lua", 3, "global 'os'"},
+    /* scripts that once hung hubsim inside a C function or a finalizer */
+    {"pattern.lua", 4, "instruction budget of 100000000 exceeded (string.find"},
+    {"gc.lua", 4, "__gc finalizers are not available"},
+    {"rep.lua", 5, "memory limit"},
+    {"move.lua", 3, "instruction budget of 100000000 exceeded (table.move"},
+    /* inputs that once failed only when the run started, with a message naming no input */
+    {"nodph.lua", 3, "fleet: devices_per_hub is required"},
+    {"key.lua", 3, "fleet: key is 200 bytes long: it must be 1 to 128"},
+    {"prefix.lua", 3, "fleet: prefix 'site/a-' may hold only letters, digits and . _ : -"},
+    {"duration.lua", 2, "scenario duration: '1e308s' is longer than 3650 days"},
 };
+
+/* The time the binary may take on one bad script: each ends at load in well under a second;
+ * a hung one is killed here and fails the test. */
+#define BAD_TIMEOUT_S 60.0
 
 static void test_bad_scripts_exit_2(void **state) {
   (void)state;
@@ -369,7 +387,9 @@ static void test_bad_scripts_exit_2(void **state) {
     snprintf(script, sizeof script, "%s/tests/scenarios/bad/%s", src(), BAD[i].file);
     tmp_path(summary, sizeof summary, "bad.json");
     struct scnrun_out r;
-    int rc = run_virtual(script, GOLDEN_SEED, summary, NULL, NULL, &r);
+    const char *argv[] = {bin(), "run",       script,  "--clock", "virtual", "--seed",
+                          "1",   "--summary", summary, "-q",      NULL};
+    int rc = scnrun_run(argv, BAD_TIMEOUT_S, &r);
     snprintf(where, sizeof where, "%s:%d:", BAD[i].file, BAD[i].line);
     if (rc != 2 || !strstr(r.err, where) || !strstr(r.err, BAD[i].says))
       show(BAD[i].file, &r);
@@ -382,8 +402,103 @@ static void test_bad_scripts_exit_2(void **state) {
   }
 }
 
+/* A script that hangs inside a callback, once the fleet runs: the run stops with exit 2 and
+ * the callback's line, and writes what it has (the summary names the error). */
+static void test_hanging_callback_exit_2(void **state) {
+  (void)state;
+  char script[8192], summary[8192];
+  snprintf(script, sizeof script, "%s/tests/scenarios/bad/callback.lua", src());
+  tmp_path(summary, sizeof summary, "callback.json");
+  const char *argv[] = {bin(), "run",       script,  "--clock", "virtual", "--seed",
+                        "1",   "--summary", summary, "-q",      NULL};
+  struct scnrun_out r;
+  int rc = scnrun_run(argv, BAD_TIMEOUT_S, &r);
+  printf("callback.lua: exit %d after %.1f s, %s", rc, r.wall_s, r.err);
+  if (rc != 2 || !strstr(r.err, "callback.lua:7: instruction budget"))
+    show("callback.lua", &r);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(r.err, "callback.lua:7: instruction budget of 100000000 exceeded "
+                                "(string.gsub"));
+  scnrun_free(&r);
+  size_t n;
+  char *s = scnrun_slurp(summary, &n);
+  assert_non_null(s);
+  assert_non_null(strstr(s, "callback.lua"));
+  free(s);
+}
+
+/* Ctrl-C while a callback holds the loop (bad/spin.lua: only the 10 s time limit would end it):
+ * the call ends at once, the run stops with exit 2 and the line the script was on. SIGINT goes
+ * once the run has started and used half a second of CPU, which only the spinning callback
+ * does (the 2 hubs of the run need a few milliseconds). */
+static void test_sigint_ends_a_spinning_script(void **state) {
+  (void)state;
+  char script[8192], summary[8192];
+  snprintf(script, sizeof script, "%s/tests/scenarios/bad/spin.lua", src());
+  tmp_path(summary, sizeof summary, "spin.json");
+  const char *argv[] = {bin(), "run", script, "--seed", "1", "--summary", summary, NULL};
+  struct scnrun_out r;
+  int rc = scnrun_run_signal(argv, BAD_TIMEOUT_S, "hubsim run: 2 hubs", 0.5, SIGINT, &r);
+  printf("spin.lua: exit %d, %.2f s after the first SIGINT\n", rc, r.signal_s);
+  if (rc != 2 || !strstr(r.err, "spin.lua:9: interrupted by SIGINT"))
+    show("spin.lua", &r);
+  assert_int_equal(rc, 2);
+  assert_true(r.signal_s >= 0);
+  assert_non_null(strstr(r.err, "spin.lua:9: interrupted by SIGINT while the script was running"));
+  assert_null(strstr(r.err, "time limit"));
+  scnrun_free(&r);
+}
+
+/* A callback that fails while the run drains (after its duration, waiting for what is in
+ * flight) stops the run with exit 2 like any other: bad/drain.lua against a "platform" that
+ * accepts connections and never answers, so that the drain lasts its full --drain. */
+static void test_callback_failing_while_draining(void **state) {
+  (void)state;
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(lfd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(lfd, 16), 0);
+  socklen_t al = sizeof a;
+  assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+  char url[64], script[8192];
+  snprintf(url, sizeof url, "hubrpc://127.0.0.1:%u", ntohs(a.sin_port));
+  snprintf(script, sizeof script, "%s/tests/scenarios/bad/drain.lua", src());
+  const char *argv[] = {bin(), "run", script, "--platform", url, "--drain", "3s", "-q", NULL};
+  struct scnrun_out r;
+  int rc = scnrun_run(argv, BAD_TIMEOUT_S, &r);
+  close(lfd);
+  printf("drain.lua: exit %d after %.1f s\n", rc, r.wall_s);
+  if (rc != 2 || !strstr(r.err, "drain.lua:7: failed while draining"))
+    show("drain.lua", &r);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(r.err, "drain.lua:7: failed while draining"));
+  assert_non_null(strstr(r.out, "scenario error"));
+  scnrun_free(&r);
+}
+
+/* reports.lost while the run goes on counts only what can no longer arrive: frames waiting in
+ * a hub's queue (lost_in_flight.lua delays every write by 2 s for 20 s) are not lost, and a
+ * continuous expectation of 0 holds. */
+static void test_lost_counts_only_what_is_lost(void **state) {
+  (void)state;
+  char script[8192], summary[8192];
+  snprintf(script, sizeof script, "%s/tests/scenarios/lost_in_flight.lua", src());
+  tmp_path(summary, sizeof summary, "lost.json");
+  struct scnrun_out r;
+  int rc = run_virtual(script, GOLDEN_SEED, summary, NULL, NULL, &r);
+  if (rc != 0)
+    show("lost_in_flight.lua", &r);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(r.out, "reports.lost == 0 (after 1 s): PASS"));
+  scnrun_free(&r);
+}
+
 int main(void) {
-  struct CMUnitTest tests[N_LIBRARY + 8];
+  struct CMUnitTest tests[N_LIBRARY + 12];
   size_t n = 0;
   for (size_t i = 0; i < N_LIBRARY; i++) {
     tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(test_golden, (void *)LIBRARY[i]);
@@ -397,6 +512,10 @@ int main(void) {
       cmocka_unit_test(test_failing_expectation_exit_1),
       cmocka_unit_test(test_unknown_metric_exit_2),
       cmocka_unit_test(test_bad_scripts_exit_2),
+      cmocka_unit_test(test_hanging_callback_exit_2),
+      cmocka_unit_test(test_sigint_ends_a_spinning_script),
+      cmocka_unit_test(test_callback_failing_while_draining),
+      cmocka_unit_test(test_lost_counts_only_what_is_lost),
       cmocka_unit_test(test_real_clock_smoke),
       cmocka_unit_test(test_real_clock_demo),
   };

@@ -448,6 +448,7 @@ static void take_snapshot(struct ui_gui *g, uint32_t v0, uint32_t v1, int64_t se
     copy_str(s->exp[i].unit, sizeof s->exp[i].unit, ex[i].unit);
     s->exp[i].value = ex[i].value;
     s->exp[i].verdict = ex[i].verdict;
+    s->exp[i].after_s = ex[i].after_s;
   }
   const char *const *lines = NULL;
   size_t nl = h->log ? h->log(h->arg, &lines) : 0;

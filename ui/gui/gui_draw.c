@@ -1216,26 +1216,43 @@ static void draw_side(struct gui_render *r) {
 
   /* Expectations. */
   if (s->n_exp) {
+    /* Failures (no data at the end is one) first, then the pending ones, then the passed. A
+     * pending one says when it is judged. */
     int pass = 0, fail = 0;
     for (int i = 0; i < s->n_exp; i++) {
       pass += s->exp[i].verdict == UI_PASS;
-      fail += s->exp[i].verdict == UI_FAIL;
+      fail += s->exp[i].verdict == UI_FAIL || s->exp[i].verdict == UI_NO_DATA;
     }
     char t[128];
     snprintf(t, sizeof t, "Expectations  %d pass  %d fail  %d pending", pass, fail,
              s->n_exp - pass - fail);
     y = section(r, y, t);
-    for (int pass_i = 0; pass_i < 2; pass_i++) /* failures first */
+    for (int group = 0; group < 3; group++)
       for (int i = 0; i < s->n_exp; i++) {
-        int v = s->exp[i].verdict;
-        if ((pass_i == 0) != (v == UI_FAIL))
+        int v = s->exp[i].verdict == UI_NO_DATA ? UI_FAIL : s->exp[i].verdict;
+        int want = group == 0 ? UI_FAIL : group == 1 ? UI_PENDING : UI_PASS;
+        if (v != want)
           continue;
         const char *tag = v == UI_PASS ? "PASS" : v == UI_FAIL ? "FAIL" : "....";
         uint32_t c = v == UI_PASS ? C_OK : v == UI_FAIL ? C_BAD : C_DIM;
-        char val[32] = "no data";
+        char val[32] = "no data", note[48] = "";
+        /* time units only: "0count" or "1ratio" say nothing */
+        const char *u = s->exp[i].unit;
+        if (strcmp(u, "ms") != 0 && strcmp(u, "s") != 0)
+          u = "";
         if (s->exp[i].value == s->exp[i].value)
-          snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, s->exp[i].unit);
-        y = side_line(r, y, c, "%s  %s   now %s", tag, s->exp[i].title, val);
+          snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, u);
+        if (v == UI_PENDING) {
+          char from[32];
+          fmt_dur(from, sizeof from, s->exp[i].after_s);
+          if (s->exp[i].after_s <= 0)
+            snprintf(note, sizeof note, "   (at the end)");
+          else if (s->hd.elapsed_s < s->exp[i].after_s)
+            snprintf(note, sizeof note, "   (from %s)", from);
+          else
+            snprintf(note, sizeof note, "   (no data yet)");
+        }
+        y = side_line(r, y, c, "%s  %s   now %s%s", tag, s->exp[i].title, val, note);
       }
     y += S(r, 6);
   }

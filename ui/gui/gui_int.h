@@ -105,6 +105,7 @@ struct gui_snap {
     char unit[16];
     double value;
     int verdict;
+    double after_s;
   } exp[GUI_MAX_EXP];
   int n_exp;
   char log[GUI_LOG][160];

@@ -465,14 +465,42 @@ static void draw_generator(struct ui_tui *t, struct rect r) {
          (unsigned long long)st->connects, (unsigned long long)st->sessions, st->n_errors);
 }
 
+/* An expectation's state as the panel groups it: failures (no data at the end is one), then
+ * the pending ones, then the passed. */
+static int exp_group(const struct ui_expectation *e) {
+  if (e->verdict == UI_FAIL || e->verdict == UI_NO_DATA)
+    return UI_FAIL;
+  return e->verdict == UI_PASS ? UI_PASS : UI_PENDING;
+}
+
+/* When a pending expectation is judged: "at the end", or "from 3m30s" for a continuous one
+ * before its start. */
+static void pending_note(const struct ui_expectation *e, double now_s, char *buf, size_t cap) {
+  if (e->after_s <= 0) {
+    snprintf(buf, cap, "  (at the end)");
+  } else if (now_s < e->after_s) {
+    char d[32];
+    fmt_dur(d, sizeof d, e->after_s);
+    snprintf(buf, cap, "  (from %s)", d);
+  } else {
+    snprintf(buf, cap, "  (no data yet)");
+  }
+}
+
+/* The unit after a value: time units only ("0count" or "1ratio" say nothing). */
+static const char *exp_unit(const char *unit) {
+  return unit && (strcmp(unit, "ms") == 0 || strcmp(unit, "s") == 0) ? unit : "";
+}
+
 static void draw_expectations(struct ui_tui *t, struct rect r) {
   if (r.h <= 0)
     return;
   int pass = 0, fail = 0, pend = 0;
   for (size_t i = 0; i < t->n_exp; i++) {
-    if (t->exp[i].verdict == UI_PASS)
+    int g = exp_group(&t->exp[i]);
+    if (g == UI_PASS)
       pass++;
-    else if (t->exp[i].verdict == UI_FAIL)
+    else if (g == UI_FAIL)
       fail++;
     else
       pend++;
@@ -491,19 +519,21 @@ static void draw_expectations(struct ui_tui *t, struct rect r) {
     int want = pass_no == 0 ? UI_FAIL : pass_no == 1 ? UI_PENDING : UI_PASS;
     for (size_t i = 0; i < t->n_exp && y < r.y + r.h; i++) {
       const struct ui_expectation *e = &t->exp[i];
-      int v = e->verdict == UI_PASS || e->verdict == UI_FAIL ? e->verdict : UI_PENDING;
+      int v = exp_group(e);
       if (v != want)
         continue;
       const char *tag = v == UI_PASS ? "PASS" : v == UI_FAIL ? "FAIL" : "....";
       int pair = v == UI_PASS ? TUI_C_OK : v == UI_FAIL ? TUI_C_BAD : TUI_C_DIM;
       int c = putf(t, y, r.x + 1, r.w - 2, pair, "%s ", tag);
-      char val[32];
+      char val[32], note[48] = "";
       if (isnan(e->value))
         snprintf(val, sizeof val, "no data");
       else
-        snprintf(val, sizeof val, "%.4g%s", e->value, e->unit ? e->unit : "");
-      putf(t, y, r.x + 1 + c, r.w - 2 - c, TUI_C_NORMAL, "%s  now %s", e->title ? e->title : "",
-           val);
+        snprintf(val, sizeof val, "%.4g%s", e->value, exp_unit(e->unit));
+      if (v == UI_PENDING)
+        pending_note(e, t->hd.elapsed_s, note, sizeof note);
+      putf(t, y, r.x + 1 + c, r.w - 2 - c, TUI_C_NORMAL, "%s  now %s%s", e->title ? e->title : "",
+           val, note);
       y++;
     }
   }

@@ -2,7 +2,8 @@
  * against the in-process reference platform on the virtual clock (as `hubsim run --clock
  * virtual` will): timeline, triggers, power cut and restore, faults, a platform automation with
  * its end-to-end latency, platform commands and expectations (continuous and final). The same
- * script twice gives the same results and the same log, line for line. Also: a failing
+ * script twice gives the same results and the same log, line for line, the second time with
+ * scn_peek() every second (a dashboard's view judges nothing). Also: a failing
  * callback stops the run with file:line, and a platform without automations is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -150,7 +151,25 @@ struct run_opts {
   const char *text; /* NULL: read path */
   int no_automations;
   int expect_start_error;
+  int peek; /* look at the expectations every second, as a dashboard does */
 };
+
+/* What a dashboard sees mid-run: an end-of-run expectation is pending whatever its metric reads
+ * now; a continuous one is pending before its `after`; nothing is judged. */
+static void peek_check(struct scn *s, double now_s, size_t *pending_seen) {
+  struct scn_results p;
+  scn_peek(s, &p);
+  for (size_t i = 0; i < p.n_exp; i++) {
+    const struct scn_expectation *e = &p.exp[i];
+    if (e->after_s <= 0 || now_s < e->after_s)
+      assert_int_equal(e->verdict, SCN_PENDING);
+    else
+      assert_true(e->verdict == SCN_PASS || e->verdict == SCN_FAIL || e->verdict == SCN_PENDING);
+    if (e->verdict == SCN_PENDING)
+      (*pending_seen)++;
+  }
+  assert_true(p.passed + p.failed <= p.n_exp);
+}
 
 static void run(const struct run_opts *ro, struct outcome *o) {
   memset(o, 0, sizeof *o);
@@ -219,8 +238,13 @@ static void run(const struct run_opts *ro, struct outcome *o) {
     assert_int_equal(sim_vdriver_add(&d, scn_sched(s)), 0);
     assert_int_equal(sim_fleet_start(f), 0);
     uint32_t dur = sc->duration_s > 0 ? (uint32_t)sc->duration_s : 60;
+    size_t pending_seen = 0;
     for (uint32_t sec = 1; sec <= dur; sec++) {
       assert_int_equal(sim_vdriver_run(&d, SIM_SEC(sec), NULL, NULL), 0);
+      if (ro->peek) {
+        peek_check(s, sec, &pending_seen);
+        peek_check(s, sec, &pending_seen); /* twice: reading changes nothing */
+      }
       scn_poll(s);
       if (scn_failed(s, &o->err)) {
         o->failed = 1;
@@ -229,8 +253,19 @@ static void run(const struct run_opts *ro, struct outcome *o) {
     }
     sim_fleet_quiesce(f);
     assert_int_equal(sim_vdriver_run(&d, d.now + SIM_SEC(10), NULL, NULL), 0);
+    if (ro->peek)
+      assert_true(pending_seen > 0);
     struct scn_results r;
     scn_finish(s, &r);
+    if (ro->peek) {
+      /* after the end, a view shows the final verdicts */
+      struct scn_results p;
+      scn_peek(s, &p);
+      assert_int_equal(p.passed, r.passed);
+      assert_int_equal(p.failed, r.failed);
+      for (size_t i = 0; i < r.n_exp; i++)
+        assert_int_equal(p.exp[i].verdict, r.exp[i].verdict);
+    }
     o->n_exp = r.n_exp;
     o->passed = r.passed;
     o->nfailed = r.failed;
@@ -316,7 +351,12 @@ static void test_api_script(void **state) {
   assert_int_equal(a.nfailed, 2);
   assert_true(a.automation_count >= 1);
   assert_string_equal(a.phase, "settle");
+  /* the second run is watched every second as a dashboard would: the same results */
+  ro.peek = 1;
   run(&ro, &b);
+  assert_memory_equal(a.verdict, b.verdict, sizeof a.verdict);
+  assert_memory_equal(a.at_s, b.at_s, sizeof a.at_s);
+  assert_int_equal(a.passed, b.passed);
   assert_int_equal(a.log_hash, b.log_hash);
   assert_int_equal(a.n_log, b.n_log);
   assert_int_equal(a.automation_count, b.automation_count);

@@ -47,6 +47,25 @@ static void test_durations(void **state) {
   }
 }
 
+/* The longest values each field takes still load. */
+static void test_limits_that_load(void **state) {
+  (void)state;
+  struct scn *s = load_ok("scenario{name = string.rep('n', 128), description = string.rep('d', "
+                          "1024),\n  duration = '3650d', speedup = 1000000}\n"
+                          "fleet{hubs = 16777215, devices_per_hub = 128, hub_model = "
+                          "'lumi.gateway.aqcn02',\n  prefix = 'a.b_c:d-EFGHIJKLMNOPQRS', key = "
+                          "string.rep('k', 128),\n  mix = 'lumi.plug:1e9,lumi.weather:0.5', "
+                          "ramp = 1e7}\n"
+                          "phase(string.rep('p', 63))\n"
+                          "every('1s', function() end, {count = 2^53, to = '3650d'})\n");
+  const struct scn_config *c = scn_config(s);
+  assert_int_equal(strlen(c->name), 128);
+  assert_int_equal(strlen(c->fleet_key), 128);
+  assert_string_equal(c->prefix, "a.b_c:d-EFGHIJKLMNOPQRS");
+  assert_true(c->duration_s == 3650.0 * 86400);
+  scn_free(s);
+}
+
 static void test_scenario_and_fleet(void **state) {
   (void)state;
   struct scn *s = load_ok("scenario{name = 'cfg-test', description = 'a test', duration = '2h',\n"
@@ -174,6 +193,50 @@ static void test_bad_config(void **state) {
       {"fleet{devices_per_hub = {9, 5}}\n", "devices_per_hub needs integers"},
       {"ramp{}\n", "ramp: rate"},
       {"scenario('x')\n", "scenario needs a table"},
+      /* every input checked when the script loads, naming the field (each once failed only
+       * when the run started, or not at all) */
+      {"\nfleet{hubs = 2, mix = 'lumi.plug'}\n", "cfg.lua:2: fleet: devices_per_hub is required"},
+      {"fleet{hubs = 2, devices_per_hub = 0}\n", "devices_per_hub must be a whole number from 1"},
+      {"fleet{devices_per_hub = {0, 0}}\n", "max >= 1"},
+      {"fleet{devices_per_hub = 200, hub_model = 'lumi.gateway.aqcn02'}\n",
+       "devices_per_hub 200 is more than hub_model lumi.gateway.aqcn02 accepts (128)"},
+      {"fleet{devices_per_hub = 2, key = ''}\n", "fleet: key is 0 bytes long: it must be 1 to 128"},
+      {"fleet{devices_per_hub = 2, key = string.rep('k', 129)}\n", "key is 129 bytes long"},
+      {"fleet{devices_per_hub = 2, key = 'a\\0b'}\n", "fleet: key holds a NUL byte (at byte 2)"},
+      {"fleet{devices_per_hub = 2, prefix = 'abcdefghijklmnopqrstuvwx'}\n",
+       "fleet: prefix is 24 bytes long: it must be 0 to 23"},
+      {"fleet{devices_per_hub = 2, prefix = 'a b'}\n", "prefix 'a b' may hold only letters"},
+      {"fleet{devices_per_hub = 2, hubs = 16777216}\n", "hubs must be a positive integer, at most"},
+      {"fleet{devices_per_hub = 2, mix = 'lumi.plug:0'}\n", "mix weight '0' of 'lumi.plug'"},
+      {"fleet{devices_per_hub = 2, mix = 'lumi.plug:inf'}\n", "mix weight 'inf' of 'lumi.plug'"},
+      {"fleet{devices_per_hub = 2, mix = 'lumi.plug:nan'}\n", "mix weight 'nan' of 'lumi.plug'"},
+      {"fleet{devices_per_hub = 2, mix = 'lumi.plug:1x'}\n", "mix weight '1x' of 'lumi.plug'"},
+      {"fleet{devices_per_hub = 2, mix = ',lumi.plug'}\n", "has an empty model id"},
+      {"fleet{devices_per_hub = 2, mix = string.rep('lumi.plug,', 200)}\n",
+       "mix is 2000 bytes long"},
+      {"fleet{devices_per_hub = 2, mix = {['lumi.plug'] = 1/0}}\n", "mix weight of 'lumi.plug'"},
+      {"fleet{devices_per_hub = 2, ramp = 1e300}\n", "fleet: ramp must be from 0 to"},
+      {"scenario{duration = 0}\n", "scenario: duration must be longer than 0"},
+      {"scenario{duration = '1e308s'}\n", "scenario duration: '1e308s' is longer than 3650 days"},
+      {"scenario{duration = 1e300}\n", "scenario duration: 1e+300 s is longer than 3650 days"},
+      {"scenario{duration = '1e400d'}\n", "bad duration '1e400d'"},
+      {"scenario{speedup = 1e300}\n", "scenario: speedup must be from 0.001 to 1000000"},
+      {"scenario{name = ''}\n", "scenario: name is 0 bytes long"},
+      {"scenario{name = 'two\\nlines'}\n", "scenario: name holds a control character (byte 4)"},
+      {"scenario{name = string.rep('n', 129)}\n", "scenario: name is 129 bytes long"},
+      {"scenario{description = string.rep('d', 1025)}\n", "description is 1025 bytes long"},
+      {"scenario{clock = 1}\n", "scenario: clock must be"},
+      {"at('1e308s', function() end)\n", "at: '1e308s' is longer than 3650 days"},
+      {"after(1e300, function() end)\n", "after: 1e+300 s is longer than 3650 days"},
+      {"every('1s', function() end, {count = 1e300})\n", "every: count must be a whole number"},
+      {"every('1s', function() end, {to = '99999d'})\n", "every to: '99999d' is longer"},
+      {"expect('report.rtt.p99', '<', '1e308s')\n", "expect: duration '1e308s' is longer"},
+      {"expect('hubs.online', '>=', 1, {after = 1e300})\n", "expect after: 1e+300 s is longer"},
+      {"expect('hubs.online', '>=', 0/0)\n", "expect: the value must be finite"},
+      {"phase(string.rep('p', 64))\n", "phase: the name is 64 bytes long: at most 63"},
+      {"platform.automation{when = {device = {hub = 0, slot = 0}, cluster = 6, attr = 0,\n"
+       "  equals = 0/0}, command = {device = {hub = 1, slot = 0}, cluster = 6, command = 1}}\n",
+       "when.equals must be a finite number or a boolean"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct scn *s = NULL;
@@ -230,6 +293,7 @@ int main(void) {
       cmocka_unit_test(test_devices_per_hub),
       cmocka_unit_test(test_expectations_as_written),
       cmocka_unit_test(test_bad_config),
+      cmocka_unit_test(test_limits_that_load),
       cmocka_unit_test(test_set_param),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,13 +1,19 @@
 /* Bad scripts: each is refused with SIM_EINVAL and an error naming FILE:LINE, whether it is a
  * syntax error, a runtime error, an unknown metric or device model, an endless loop, a memory
- * bomb or an attempt to reach io or os. */
+ * bomb or an attempt to reach io or os. And scripts that once hung hubsim inside a C function
+ * or a finalizer, where no count hook runs: each now ends with an error naming its line, by the
+ * instruction budget (the C functions' work is charged to it), the wall-clock limit or
+ * SIGINT. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
@@ -180,6 +186,184 @@ static void test_fleet_actions_need_a_fleet(void **state) {
   expect_error("fleet{hubs = 2, colour = 'red'}\n", "bad.lua:1: ", "unknown field 'colour'");
 }
 
+/* A __gc finalizer runs with Lua's hooks off: refused when the metatable is set. */
+static void test_no_finalizers(void **state) {
+  (void)state;
+  expect_error(
+      "scenario{name = 'g'}\n\nsetmetatable({}, {__gc = function() while true do end end})\n",
+      "bad.lua:3: ", "__gc finalizers are not available");
+  /* even a placeholder, which would let a finalizer be put in later */
+  expect_error("local mt = {__gc = true}\nlocal t = setmetatable({}, mt)\n", "bad.lua:2: ", "__gc");
+  /* the rest of setmetatable is as the library's */
+  expect_error("setmetatable(1, {})\n", "bad.lua:1: ", "table expected");
+  expect_error("local t = setmetatable({}, {__metatable = 'no'})\nsetmetatable(t, {})\n",
+               "bad.lua:2: ", "cannot change a protected metatable");
+  char msg[1024];
+  assert_int_equal(load("ok.lua",
+                        "local mt = {__index = function(t, k) return k * 2 end}\n"
+                        "local t = setmetatable({}, mt)\nassert(t[21] == 42)\n"
+                        "assert(getmetatable(t) == mt)\nassert(setmetatable(t, nil) == t)\n"
+                        "assert(getmetatable(t) == nil)\n"
+                        "mt.__gc = function() end -- too late to mark anything: harmless\n",
+                        0, 0, msg, sizeof msg),
+                   0);
+}
+
+/* C functions whose loops no hook sees, each with a script that used to hang. */
+static void test_c_functions_are_bounded(void **state) {
+  (void)state;
+  char msg[1024];
+  /* an empty string repeated 2^62 times: nothing to copy, returned at once */
+  assert_int_equal(load("rep.lua",
+                        "assert(string.rep('', math.maxinteger) == '')\n"
+                        "assert(('x'):rep(0) == '' and ('x'):rep(3, ',') == 'x,x,x')\n"
+                        "assert(string.rep('', 5, '') == '')\n",
+                        0, 0, msg, sizeof msg),
+                   0);
+  /* a billion copies of one byte: the budget, before the copying starts */
+  assert_int_equal(
+      load("rep.lua", "\nlocal s = string.rep('x', 50000000, '')\n", 0, 1000000, msg, sizeof msg),
+      SIM_EINVAL);
+  assert_true(strncmp(msg, "rep.lua:2: instruction budget of 1000000 exceeded (string.rep)", 63) ==
+              0);
+  /* more than the memory ceiling: the memory error, with its line */
+  assert_int_equal(load("rep.lua", "\n\nlocal s = ('x'):rep(1e9)\n", 0, 0, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_true(strncmp(msg, "rep.lua:3: memory limit", 23) == 0);
+  /* table.move over 2^62 elements */
+  assert_int_equal(
+      load("move.lua", "table.move({}, 1, math.maxinteger - 1, 2)\n", 0, 0, msg, sizeof msg),
+      SIM_EINVAL);
+  assert_true(
+      strncmp(msg, "move.lua:1: instruction budget of 100000000 exceeded (table.move)", 65) == 0);
+  /* loops over large tables cost their size */
+  assert_int_equal(load("concat.lua",
+                        "local t = {}\nfor i = 1, 100000 do t[i] = 'x' end\n"
+                        "while true do local s = table.concat(t) end\n",
+                        0, 10000000, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_non_null(strstr(msg, "concat.lua:3: instruction budget of 10000000 exceeded"));
+  assert_int_equal(load("sort.lua",
+                        "local t = {}\nfor i = 1, 100000 do t[i] = -i end\n"
+                        "while true do table.sort(t) end\n",
+                        0, 10000000, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_non_null(strstr(msg, "sort.lua:3: instruction budget of 10000000 exceeded"));
+  /* the library's argument errors keep their names */
+  expect_error("table.insert(nil, 1)\n", "bad.lua:1: ", "bad argument #1 to 'table.insert'");
+  /* and the functions still work */
+  assert_int_equal(
+      load("table.lua",
+           "local t = {3, 1, 2}\ntable.sort(t)\nassert(table.concat(t, ',') == '1,2,3')\n"
+           "table.insert(t, 1, 0)\nassert(table.remove(t) == 3)\n"
+           "assert(select('#', table.unpack(t)) == 3)\n"
+           "local u = table.move(t, 1, 3, 2, {})\nassert(u[4] == 2)\n",
+           0, 0, msg, sizeof msg),
+      0);
+}
+
+/* What no count sees (comparing two long strings is one instruction): the wall-clock limit. */
+static void test_time_limit(void **state) {
+  (void)state;
+  struct scn_limits lim;
+  scn_limits_default(&lim);
+  lim.seconds_per_call = 0.5;
+  const char *text = "local a = string.rep('a', 8000000)\nlocal b = string.rep('a', 8000000)\n"
+                     "while a == b do end\n";
+  struct scn *s = NULL;
+  struct scn_error err;
+  assert_int_equal(scn_load("slow.lua", text, strlen(text), &lim, &s, &err), SIM_EINVAL);
+  char msg[1024];
+  scn_error_format(&err, msg, sizeof msg);
+  printf("    %s\n", msg);
+  assert_string_equal(msg, "slow.lua:3: time limit of 0.5 s per call exceeded");
+}
+
+static void *send_sigint(void *arg) {
+  (void)arg;
+  usleep(200000);
+  kill(getpid(), SIGINT);
+  return NULL;
+}
+
+/* SIGINT while the script runs ends the call at once, with its line; the process's own
+ * disposition (here the default, which would kill it) is back afterwards. */
+static void test_sigint_ends_a_call(void **state) {
+  (void)state;
+  struct scn_limits lim;
+  scn_limits_default(&lim);
+  lim.seconds_per_call = 600;
+  const char *text = "local a = string.rep('a', 8000000)\nlocal b = string.rep('a', 8000000)\n"
+                     "while a == b do end\n";
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, send_sigint, NULL), 0);
+  struct scn *s = NULL;
+  struct scn_error err;
+  assert_int_equal(scn_load("spin.lua", text, strlen(text), &lim, &s, &err), SIM_EINVAL);
+  pthread_join(th, NULL);
+  char msg[1024];
+  scn_error_format(&err, msg, sizeof msg);
+  printf("    %s\n", msg);
+  assert_string_equal(msg, "spin.lua:3: interrupted by SIGINT while the script was running");
+  struct sigaction sa;
+  sigaction(SIGINT, NULL, &sa);
+  assert_true(sa.sa_handler == SIG_DFL);
+}
+
+/* What the engine keeps for a script outside the Lua state (the timeline, the log) is bounded
+ * too: timeline entries count against the memory ceiling, and the log keeps at most 8 MiB,
+ * its last line saying it is full. */
+static void test_engine_memory_is_bounded(void **state) {
+  (void)state;
+  char msg[1024];
+  assert_int_equal(load("steps.lua", "local f = function() end\nfor i = 1, 1e7 do at(i, f) end\n",
+                        (size_t)8 << 20, 0, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_non_null(strstr(msg, "steps.lua:2: memory limit of 8 MiB exceeded"));
+  /* and pcall does not catch it */
+  assert_int_equal(load("steps.lua",
+                        "local f = function() end\n"
+                        "pcall(function() for i = 1, 1e7 do at(i, f) end end)\nlog('survived')\n",
+                        (size_t)8 << 20, 0, msg, sizeof msg),
+                   SIM_EINVAL);
+  assert_non_null(strstr(msg, "memory limit of 8 MiB exceeded"));
+
+  const char *text = "local x = string.rep('x', 600)\nfor i = 1, 100000 do log('%s', x) end\n";
+  struct scn *s = NULL;
+  struct scn_error err;
+  assert_int_equal(scn_load("log.lua", text, strlen(text), NULL, &s, &err), 0);
+  const char *const *lines;
+  size_t n = scn_log(s, &lines);
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++)
+    bytes += strlen(lines[i]) + 1;
+  printf("    %zu lines, %zu bytes; the last: %.80s\n", n, bytes, lines[n - 1]);
+  assert_true(bytes <= (8u << 20));
+  assert_true(n < 100000);
+  assert_non_null(strstr(lines[n - 1], "the scenario log is full"));
+  scn_free(s);
+}
+
+static void test_script_size_limit(void **state) {
+  (void)state;
+  size_t n = (1u << 20) + 1;
+  char *text = malloc(n + 1);
+  assert_non_null(text);
+  memset(text, ' ', n);
+  text[n] = 0;
+  struct scn *s = NULL;
+  struct scn_error err;
+  assert_int_equal(scn_load("big.lua", text, n, NULL, &s, &err), SIM_EINVAL);
+  char msg[1024];
+  scn_error_format(&err, msg, sizeof msg);
+  printf("    %s\n", msg);
+  assert_non_null(strstr(msg, "big.lua: the script is larger than 1 MiB"));
+  /* exactly 1 MiB is fine */
+  assert_int_equal(scn_load("big.lua", text, n - 1, NULL, &s, &err), 0);
+  scn_free(s);
+  free(text);
+}
+
 static void test_good_script_loads(void **state) {
   (void)state;
   char msg[1024];
@@ -209,6 +393,12 @@ int main(void) {
       cmocka_unit_test(test_long_path),
       cmocka_unit_test(test_file_not_found),
       cmocka_unit_test(test_fleet_actions_need_a_fleet),
+      cmocka_unit_test(test_no_finalizers),
+      cmocka_unit_test(test_c_functions_are_bounded),
+      cmocka_unit_test(test_time_limit),
+      cmocka_unit_test(test_sigint_ends_a_call),
+      cmocka_unit_test(test_engine_memory_is_bounded),
+      cmocka_unit_test(test_script_size_limit),
       cmocka_unit_test(test_good_script_loads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
