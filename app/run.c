@@ -503,7 +503,6 @@ static void on_escalate(uv_timer_t *t) {
  * the first starts a drain of at most APP_SIGNAL_DRAIN_S (what is in flight on a healthy
  * platform is acknowledged well within it), the second stops at once. Either way the verdict
  * says the run was interrupted, and what was not acknowledged is counted, never passed over. */
-#define APP_SIGNAL_DRAIN_S 1.0
 
 static void on_signal(uv_signal_t *s, int sig) {
   struct run *r = s->data;
@@ -1615,7 +1614,8 @@ int app_run_main(int argc, char **argv) {
                                  .drain_s = o.drain_s,
                                  .queue_max = cfg.queue_max,
                                  .allow_lag = o.allow_lag,
-                                 .warmup_s = o.warmup_s};
+                                 .warmup_s = o.warmup_s,
+                                 .interrupted = oc.interrupted};
     struct rusage vru;
     if (getrusage(RUSAGE_SELF, &vru) == 0)
       vinfo.max_rss_bytes = (uint64_t)vru.ru_maxrss * 1024u;

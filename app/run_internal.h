@@ -61,6 +61,10 @@ struct run_opts {
 };
 
 /* What a run produced, for the outputs. */
+/* What the first SIGINT or SIGTERM leaves a run for its drain (wall time); a second signal
+ * stops at once. */
+#define APP_SIGNAL_DRAIN_S 1.0
+
 struct run_outcome {
   struct sim_fleet_stats *st; /* final figures (caller's storage) */
   struct rec_platform_view pv;
@@ -71,7 +75,8 @@ struct run_outcome {
   int script_failed;      /* a scenario callback failed (scn_failed) */
   struct scn_results res; /* the scenario's results, taken before the fleet stopped */
   int have_res;
-  int runtime_failed; /* the run could not go on (platform, resources) */
+  int runtime_failed;      /* the run could not go on (platform, resources) */
+  const char *interrupted; /* virtual clock: "SIGINT" / "SIGTERM" ended the run early; NULL */
 };
 
 /* The virtual-clock run: the reference platform in this loop over the mem transport, the fleet

@@ -6,6 +6,7 @@
  * Progress lines (stderr) are printed every tenth of the run and carry both clocks. */
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,25 @@ static void thread_cpu(double *user, double *sys) {
   }
 }
 
+/* ---- SIGINT and SIGTERM ------------------------------------------------------------------ *
+ * A virtual run does not sit in libuv's loop (the driver steps time itself), so a uv_signal_t
+ * would never be seen: a plain handler counts the signals, and the driver checks the count
+ * after every event. The first signal ends the timeline and leaves the drain at most
+ * APP_SIGNAL_DRAIN_S of wall time; the second skips the drain. Either way the summary is
+ * written and says the run was interrupted. */
+static volatile sig_atomic_t v_signals, v_signo;
+
+static void on_signal(int sig) {
+  if (!v_signals)
+    v_signo = sig;
+  v_signals++;
+}
+
+static int interrupted(void *arg) {
+  (void)arg;
+  return v_signals != 0;
+}
+
 /* Waits (running the loop: the UI's timers and keys) until the UI lets simulated time go on:
  * not paused, or a step asked for, or quit. */
 static void pace_timer_cb(uv_timer_t *t) {
@@ -205,6 +225,13 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   int rc;
   uint64_t t0 = uv_hrtime();
   *exit_code = 3;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  v_signals = v_signo = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   if (o->db) {
     snprintf(db, sizeof db, "%s", o->db);
   } else {
@@ -276,7 +303,7 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
   size_t log_done = 0;
   sim_time_t end = (sim_time_t)(o->duration_s * 1e6);
   sim_time_t tenth = end / 10 ? end / 10 : 1, next_line = tenth;
-  for (sim_time_t now = 0; now < end && !out->script_failed;) {
+  for (sim_time_t now = 0; now < end && !out->script_failed && !v_signals;) {
     if (ui) {
       int was_paused = ui->paused;
       ui_wait_running(&loop, &pace, ui);
@@ -289,7 +316,7 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
       }
     }
     sim_time_t step = now + SIM_SEC(1) < end ? now + SIM_SEC(1) : end;
-    if ((rc = sim_vdriver_run(&d, step, NULL, NULL))) {
+    if ((rc = sim_vdriver_run(&d, step, interrupted, NULL))) {
       fprintf(stderr, "hubsim run: the virtual clock stopped at %.3f s: %s\n", (double)now / 1e6,
               sim_strerror(rc));
       out->runtime_failed = 1;
@@ -328,13 +355,25 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
     ui->draining = 1;
   sim_fleet_quiesce(f);
   sim_time_t deadline = d.now + (sim_time_t)(o->drain_s * 1e6);
+  uint64_t wall_cap = 0; /* after a signal: the drain's end in wall time (uv_hrtime) */
   while (d.now < deadline && !out->runtime_failed) {
+    if (v_signals > 1)
+      break;
+    if (v_signals && !wall_cap) {
+      fprintf(stderr, "hubsim: interrupted: draining for at most %.0f s (again to stop now)\n",
+              APP_SIGNAL_DRAIN_S);
+      wall_cap = uv_hrtime() + (uint64_t)(APP_SIGNAL_DRAIN_S * 1e9);
+    }
+    if (wall_cap && uv_hrtime() >= wall_cap)
+      break;
     sim_fleet_stats(f, out->st);
     if (rec_settled(out->st))
       break;
     if (sim_vdriver_run(&d, d.now + SIM_MS(100), NULL, NULL))
       break;
   }
+  if (v_signals)
+    out->interrupted = v_signo == SIGTERM ? "SIGTERM" : "SIGINT";
   out->virtual_s = (double)d.now / 1e6;
   sim_fleet_stats(f, out->st);
   if (scn) {
@@ -375,6 +414,8 @@ stop:;
   uv_run(&loop, UV_RUN_NOWAIT);
   uv_loop_close(&loop);
   out->elapsed_s = (double)(uv_hrtime() - t0) / 1e9;
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   return *exit_code ? SIM_EINVAL : 0;
 
 fail_platform:
@@ -386,6 +427,8 @@ fail_platform:
 fail_loop:
   uv_loop_close(&loop);
 fail_msg:
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   fprintf(stderr, "hubsim run: cannot start the virtual-clock run: %s\n", sim_strerror(rc));
   out->runtime_failed = 1;
   return rc;

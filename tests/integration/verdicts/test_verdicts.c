@@ -732,6 +732,29 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* The virtual clock steps time itself, outside libuv's loop: SIGINT there too ends the run
+ * within 2 s, with a summary that says so (it once killed the process, no summary written). */
+static void test_sigint_virtual(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  const char *args[] = {"--clock", "virtual",    "--hubs", "50", "--devices-per-hub",
+                        "10",      "--duration", "365d",   NULL};
+  struct child ch;
+  struct sig_ctx s = {1, 0, "virtual clock, 31536000 s", 0};
+  child_start(&loop, &ch, run_argv(args), "sigint-virtual");
+  run_until_exit(&loop, &ch, interrupt_when_busy, &s, 30);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  expect_prompt_end(&ch, &s);
+  json_t *j = load_summary();
+  if (strstr(verdict_text(j), "[interrupted by SIGINT") == NULL)
+    fail_msg("exit %d, verdict %s: %s", ch.status, verdict_text(j), child_output(&ch));
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(j, "verdict"), "interrupted")), "SIGINT");
+  check_accounting(j);
+  json_decref(j);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -746,6 +769,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_sigint_twice, teardown),
       cmocka_unit_test_teardown(test_sigint_workers, teardown),
       cmocka_unit_test_teardown(test_sigint_healthy, teardown),
+      cmocka_unit_test_teardown(test_sigint_virtual, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
