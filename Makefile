@@ -42,6 +42,7 @@ fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
 	  if [ -d tests/fuzz/corpus/$$t ]; then cp -r tests/fuzz/corpus/$$t/. $(FUZZ_BUILD)/corpus/$$t/; fi; \
+	  for g in $$(cat tests/fuzz/fuzz_$$t.seeds 2>/dev/null); do cp $$g $(FUZZ_BUILD)/corpus/$$t/; done; \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    $$(cat tests/fuzz/fuzz_$$t.args 2>/dev/null) $(FUZZ_BUILD)/corpus/$$t; \

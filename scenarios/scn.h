@@ -220,7 +220,8 @@ void scn_stop(struct scn *s);
 int scn_error_format(const struct scn_error *e, char *buf, size_t cap);
 
 /* Parses a duration as scripts write it: "250ms", "30s", "5m", "24h", "1d", compounds
- * ("1h30m"), "us"; a leading '-' gives a negative value. 0 with *seconds set, or SIM_EINVAL. */
+ * ("1h30m"), "us" (the grammar of sim/core/dur.h, as every flag); a leading - gives a negative
+ * value, spaces around are ignored. 0 with *seconds set, or SIM_EINVAL. */
 int scn_parse_duration(const char *text, double *seconds);
 
 /* The seed the run uses (command line over the script): shares and math.random follow it. Call

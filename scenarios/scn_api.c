@@ -13,69 +13,34 @@
 
 #include "devices/cat.h"
 #include "scenarios/scn_int.h"
+#include "sim/core/dur.h"
 #include "sim/core/err.h"
 
 #define SEL_META "hubsim.selection"
 
 /* ---- durations ----------------------------------------------------------------------------- */
 
+/* The grammar is sim/core/dur.h's, the one every flag uses; scripts add only what a script
+ * needs around it: a sign (clock skews go back in time) and spaces at either end. */
 int scn_parse_duration(const char *text, double *seconds) {
+  char buf[64];
   const char *p = text;
-  double total = 0, sign = 1;
-  int parts = 0, unit_given = 1;
+  double sign = 1;
   while (isspace((unsigned char)*p))
     p++;
-  if (*p == '-') {
-    sign = -1;
-    p++;
-  } else if (*p == '+') {
-    p++;
-  }
-  while (*p) {
-    if (parts && !unit_given)
-      return SIM_EINVAL; /* "10 5s" */
-    if (!isdigit((unsigned char)*p) && *p != '.')
-      return SIM_EINVAL;
-    char *end;
-    double v = strtod(p, &end);
-    if (end == p || !isfinite(v) || v < 0)
-      return SIM_EINVAL;
-    p = end;
-    double unit;
-    if (strncmp(p, "ms", 2) == 0) {
-      unit = 0.001;
-      p += 2;
-    } else if (strncmp(p, "us", 2) == 0) {
-      unit = 1e-6;
-      p += 2;
-    } else if (*p == 's') {
-      unit = 1;
-      p++;
-    } else if (*p == 'm') {
-      unit = 60;
-      p++;
-    } else if (*p == 'h') {
-      unit = 3600;
-      p++;
-    } else if (*p == 'd') {
-      unit = 86400;
-      p++;
-    } else if (parts == 0 && (*p == 0 || isspace((unsigned char)*p))) {
-      unit = 1; /* a plain number: seconds */
-      unit_given = 0;
-    } else {
-      return SIM_EINVAL;
-    }
-    total += v * unit;
-    if (!isfinite(total))
-      return SIM_EINVAL; /* "1e308d" */
-    parts++;
-    while (isspace((unsigned char)*p))
-      p++;
-  }
-  if (!parts)
+  if (*p == '-' || *p == '+')
+    sign = *p++ == '-' ? -1 : 1;
+  size_t n = strlen(p);
+  while (n && isspace((unsigned char)p[n - 1]))
+    n--;
+  if (n == 0 || n >= sizeof buf)
     return SIM_EINVAL;
-  *seconds = sign * total;
+  memcpy(buf, p, n);
+  buf[n] = 0;
+  double v;
+  if (sim_dur_parse(buf, 1.0, &v))
+    return SIM_EINVAL;
+  *seconds = sign * v;
   return 0;
 }
 

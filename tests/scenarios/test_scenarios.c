@@ -373,7 +373,7 @@ static const struct {
     {"nodph.lua", 3, "fleet: devices_per_hub is required"},
     {"key.lua", 3, "fleet: key is 200 bytes long: it must be 1 to 128"},
     {"prefix.lua", 3, "fleet: prefix 'site/a-' may hold only letters, digits and . _ : -"},
-    {"duration.lua", 2, "scenario duration: '1e308s' is longer than 3650 days"},
+    {"duration.lua", 2, "scenario duration: '5000d' is longer than 3650 days"},
 };
 
 /* The time the binary may take on one bad script: each ends at load in well under a second;
