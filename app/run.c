@@ -32,6 +32,7 @@
 #include "recorders/junit.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
+#include "sim/core/wfile.h"
 #include "sim/core/keyfile.h"
 #include "sim/core/log.h"
 #include "sim/fleet/fleet.h"
@@ -963,38 +964,16 @@ static int bad(const char *flag, const char *value, const char *why) {
   return 2;
 }
 
-/* An output file (--summary, --junit, --screenshot) that can be written: its folder exists and
- * is writable, checked before the run rather than found out at its end. NULL, or why not. */
+/* An output file (--summary, --junit, --screenshot) that can be written: no longer than its
+ * writer takes (max_len), and what sim_wfile_check() says of its folder, checked before the run
+ * rather than found out at its end. NULL, or why not. */
 static const char *output_problem(const char *path, size_t max_len) {
-  static char why[160];
-  if (!*path)
-    return "empty file name";
+  static char why[256];
   if (strlen(path) > max_len) {
     snprintf(why, sizeof why, "path longer than %zu bytes", max_len);
     return why;
   }
-  const char *slash = strrchr(path, '/');
-  if (slash && !slash[1])
-    return "names a folder, not a file";
-  char dir[PATH_MAX];
-  if (!slash)
-    snprintf(dir, sizeof dir, ".");
-  else if (slash == path)
-    snprintf(dir, sizeof dir, "/");
-  else
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  struct stat sb;
-  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-    snprintf(why, sizeof why, "its folder '%.100s' does not exist", dir);
-    return why;
-  }
-  if (access(dir, W_OK | X_OK) != 0) {
-    snprintf(why, sizeof why, "its folder '%.100s' is not writable", dir);
-    return why;
-  }
-  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-    return "is a folder";
-  return NULL;
+  return sim_wfile_check(path, why, sizeof why) ? why : NULL;
 }
 
 /* Two output paths naming one file: the same text, or an existing file seen twice. */
