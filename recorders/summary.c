@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/core/utf8.h"
 #include "sim/core/wfile.h"
 
 static const char *kind_names[SIM_SEQ_NKINDS] = {"reports", "device_joined", "device_left",
@@ -502,35 +503,10 @@ static json_t *real_or_null(double x) {
 }
 
 size_t rec_utf8_seq(const unsigned char *s, size_t n) {
-  if (n == 0)
-    return 0;
-  unsigned c = s[0];
-  if (c < 0x80)
-    return 1;
-  size_t len;
-  uint32_t cp;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-    return 0; /* overlong or out of range */
-  if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+  size_t len = sim_utf8_seq(s, n);
+  /* U+FFFE and U+FFFF (EF BF BE, EF BF BF) are well-formed, but XML 1.0 has no place for them:
+   * the text formats written here refuse them too. */
+  if (len == 3 && s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
     return 0;
   return len;
 }

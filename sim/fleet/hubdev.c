@@ -10,6 +10,7 @@
 #include "sim/core/err.h"
 #include "sim/core/hist.h"
 #include "sim/core/rng.h"
+#include "sim/core/utf8.h"
 #include "sim/fleet/fleet.h"
 #include "sim/fleet/fleet_internal.h"
 #include "sim/wire/hubrpc.h"
@@ -33,38 +34,9 @@ static int device_of_eui(const struct sim_fleet *f, const struct hub *h, uint64_
  * field that is not, so such ZCL character strings (the Xiaomi 0xFF01 TLV list is one) are
  * forwarded in bytes_value instead. */
 static int utf8_valid(const uint8_t *p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    size_t k;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      k = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      k = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      k = 3;
-      cp = c & 0x07;
-    } else {
+  for (size_t i = 0, k; i < n; i += k)
+    if (!(k = sim_utf8_seq(p + i, n - i)))
       return 0;
-    }
-    if (i + k >= n)
-      return 0;
-    for (size_t j = 1; j <= k; j++) {
-      if (i + j >= n || (p[i + j] & 0xC0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (p[i + j] & 0x3F);
-    }
-    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    i += k + 1;
-  }
   return 1;
 }
 
