@@ -468,11 +468,13 @@ static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) {
   sqlite3_bind_int64(s, i, (int64_t)v);
 }
 
-int plat_store_load_hubs(struct plat_store *st, plat_store_hub_cb cb, void *arg) {
+/* Runs sql (rows of hub_id, boot_id, stored_seq) and hands every row to cb; what names the
+ * step in an error. */
+static int load_hub_rows(struct plat_store *st, const char *sql, const char *what,
+                         plat_store_hub_cb cb, void *arg) {
   sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, "SELECT hub_id, boot_id, stored_seq FROM hubs", -1, &s, NULL) !=
-      SQLITE_OK)
-    return db_fail(st, "load hubs");
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    return db_fail(st, what);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     const char *id = (const char *)sqlite3_column_text(s, 0);
@@ -480,7 +482,11 @@ int plat_store_load_hubs(struct plat_store *st, plat_store_hub_cb cb, void *arg)
       cb(arg, id, (uint64_t)sqlite3_column_int64(s, 1), (uint64_t)sqlite3_column_int64(s, 2));
   }
   sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : db_fail(st, "load hubs");
+  return rc == SQLITE_DONE ? 0 : db_fail(st, what);
+}
+
+int plat_store_load_hubs(struct plat_store *st, plat_store_hub_cb cb, void *arg) {
+  return load_hub_rows(st, "SELECT hub_id, boot_id, stored_seq FROM hubs", "load hubs", cb, arg);
 }
 
 int plat_store_load_devices(struct plat_store *st, const char *model, plat_store_dev_cb cb,
@@ -546,20 +552,10 @@ int plat_store_hub_progress(struct plat_store *st, const char *hub_id, uint64_t 
 }
 
 int plat_store_load_boots(struct plat_store *st, plat_store_hub_cb cb, void *arg) {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db,
-                         "SELECT hub_id, boot_id, stored_seq FROM hub_boots ORDER BY hub_id, "
-                         "last_seen_ms",
-                         -1, &s, NULL) != SQLITE_OK)
-    return db_fail(st, "load boots");
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(s, 0);
-    if (id)
-      cb(arg, id, (uint64_t)sqlite3_column_int64(s, 1), (uint64_t)sqlite3_column_int64(s, 2));
-  }
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : db_fail(st, "load boots");
+  return load_hub_rows(st,
+                       "SELECT hub_id, boot_id, stored_seq FROM hub_boots ORDER BY hub_id, "
+                       "last_seen_ms",
+                       "load boots", cb, arg);
 }
 
 int plat_store_boot_keep(struct plat_store *st, const char *hub_id, uint64_t boot_id,
