@@ -18,7 +18,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/err.h"
-#include "ui/gui/gui_int.h"
+#include "ui/gui/gui_internal.h"
 
 static atomic_int gui_running;
 

@@ -24,7 +24,7 @@
 
 #include "sim/core/err.h"
 #include "sim/core/wfile.h"
-#include "ui/gui/gui_int.h"
+#include "ui/gui/gui_internal.h"
 
 /* ---- colours ------------------------------------------------------------------------------- */
 

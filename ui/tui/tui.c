@@ -12,7 +12,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/err.h"
-#include "ui/tui/tui_int.h"
+#include "ui/tui/tui_internal.h"
 
 /* The dashboard whose terminal an exit() without ui_tui_stop() must still restore. One at a
  * time: ncurses has one current screen per process anyway. */

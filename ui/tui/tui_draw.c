@@ -14,7 +14,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/hist.h"
-#include "ui/tui/tui_int.h"
+#include "ui/tui/tui_internal.h"
 
 struct rect {
   int y, x, h, w;

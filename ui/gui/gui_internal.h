@@ -1,8 +1,8 @@
 /* Internals of the graphical dashboard shared by gui.c (life cycle and the loop's side:
  * snapshots, actions) and gui_draw.c (the render thread: SDL, layout, drawing, input). Not part
  * of the interface. */
-#ifndef UI_GUI_GUI_INT_H
-#define UI_GUI_GUI_INT_H
+#ifndef UI_GUI_GUI_INTERNAL_H
+#define UI_GUI_GUI_INTERNAL_H
 
 #include <pthread.h>
 #include <stdint.h>

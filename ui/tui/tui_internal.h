@@ -1,7 +1,7 @@
 /* Internals of the terminal dashboard shared by tui.c (life cycle, keys, actions) and
  * tui_draw.c (layout and panels). Not part of the interface. */
-#ifndef UI_TUI_TUI_INT_H
-#define UI_TUI_TUI_INT_H
+#ifndef UI_TUI_TUI_INTERNAL_H
+#define UI_TUI_TUI_INTERNAL_H
 
 #include <curses.h>
 #include <stdint.h>
