@@ -42,7 +42,6 @@ enum {
   GUI_HAVE_COMMAND = 16,
   GUI_HAVE_FAULT = 32,
   GUI_HAVE_QUIT = 64,
-  GUI_HAVE_FLEET = 128,
 };
 
 /* One device in a snapshot: 4 bytes. */
@@ -68,7 +67,7 @@ struct gui_detail {
   int hub_state;
   uint32_t joined, slots;
   int has_dev;
-  char model_id[48], vendor[40], vendor_model[32], manufacturer[32], description[96];
+  char model_id[48], vendor[40], vendor_model[32], manufacturer[32];
   char category[32];
   uint64_t eui64;
   int joined_dev;
@@ -97,8 +96,6 @@ struct gui_snap {
   struct sim_fleet_stats st;
   struct ui_header hd; /* strings point into the arrays below (fixed up after each copy) */
   char scenario[64], phase[64], platform[160];
-  struct ui_proc pr;
-  int have_proc;
   unsigned controls; /* GUI_HAVE_* */
   struct {
     char title[96];
@@ -110,7 +107,6 @@ struct gui_snap {
   int n_exp;
   char log[GUI_LOG][160];
   int n_log;
-  size_t log_total;
   float ring[GUI_SER_N][GUI_RING];
   unsigned ring_head, ring_n;
   double rate[GUI_SER_N];
@@ -188,7 +184,6 @@ struct ui_gui {
   uint64_t prev_ms;
   int have_prev;
   uint64_t dev_cursor; /* next device of the rotation */
-  double last_speed;
 
   /* ---- shared under mu ---- */
   pthread_mutex_t mu;
@@ -217,7 +212,6 @@ struct ui_gui {
   /* ---- the render thread ---- */
   pthread_t thread;
   int thread_started;
-  struct gui_render *r; /* gui_draw.c */
 };
 
 /* gui_draw.c: the render thread's body. */

@@ -717,7 +717,6 @@ int ui_tui_start(const struct ui_host *h, const struct ui_tui_opts *o, struct ui
   uv_unref((uv_handle_t *)&t->timer);
   uv_unref((uv_handle_t *)&t->poll);
   uv_unref((uv_handle_t *)&t->winch);
-  t->started = 1;
   ui_tui_draw(t);
   *out = t;
   return 0;

@@ -39,7 +39,6 @@ enum tui_pair {
   TUI_C_BAD,
   TUI_C_DIM, /* unavailable controls, empty values */
   TUI_C_SEL, /* the selected row */
-  TUI_C_N
 };
 
 /* One line of a picker: a trigger name, a command, a fault kind. */
@@ -57,7 +56,6 @@ struct ui_tui {
   FILE *in, *out;
   int color;
   int utf8;
-  int started;
 
   uv_timer_t timer;
   uv_poll_t poll;
