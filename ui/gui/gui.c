@@ -1,6 +1,6 @@
 /* The graphical dashboard's life cycle and its side on the engine's loop: the snapshot timer,
- * the action queue applied through the host, and the hooks for tests. Drawing is in
- * gui_draw.c, on the render thread.
+ * the action queue applied through the host, and the hooks for tests. The render thread (SDL,
+ * drawing, input, screenshots) starts in gui_render.c.
  *
  * Cost on the loop (what the engine pays): one stats copy, the hub states, at most
  * GUI_DEV_BUDGET device records, one detail, and two memcpy's of the snapshot (into the shared

@@ -1,12 +1,21 @@
-/* Internals of the graphical dashboard shared by gui.c (life cycle and the loop's side:
- * snapshots, actions) and gui_draw.c (the render thread: SDL, layout, drawing, input). Not part
- * of the interface. */
+/* Internals of the graphical dashboard shared by its files. Not part of the interface.
+ *
+ * The loop's side: gui.c (life cycle, the snapshot timer, actions applied through the host).
+ * The render thread's side, one job per file: gui_render.c (the thread, its loop, the frame and
+ * its layout, taking snapshots in and publishing what was drawn), gui_draw.c (drawing: the map's
+ * pixels, the panels, the modal), gui_view.c (the map's grid, zoom, pan and hit tests),
+ * gui_text.c (text through SDL2_ttf and its cache of rendered strings), gui_input.c (mouse and
+ * keys, and the actions they queue for the loop), gui_shot.c (PNG screenshots). */
 #ifndef UI_GUI_GUI_INTERNAL_H
 #define UI_GUI_GUI_INTERNAL_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include <SDL.h>
+#include <SDL_ttf.h>
 
 #include "sim/fleet/fleet.h"
 #include "ui/gui/gui.h"
@@ -149,7 +158,7 @@ struct gui_btn {
   int x, y, w, h;
   char id[48];
   int enabled;
-  int act; /* what a click does (gui_draw.c) */
+  int act; /* what a click does: enum gui_btn_act */
   int arg; /* index into the detail's triggers / commands, a fault, a picker row */
 };
 
@@ -191,12 +200,12 @@ struct ui_gui {
   struct gui_snap *ss; /* the latest snapshot */
   struct gui_action actions[GUI_MAX_ACTIONS];
   int n_actions;
-  union SDL_Event *inject; /* GUI_MAX_INJECT */
+  SDL_Event *inject; /* GUI_MAX_INJECT */
   int n_inject;
   int64_t req_hub, req_slot; /* the selection, for the detail */
   uint32_t view_h0, view_h1; /* hubs in view: their devices are copied first */
   char shot_path[512];
-  int shot_pending; /* 1: requested; 2: waiting for a newer snapshot than shot_after_seq */
+  int shot_pending; /* 1: requested, for a frame of a newer snapshot than shot_after_seq */
   uint64_t shot_after_seq;
   struct gui_btn pub_btn[GUI_MAX_BTN];
   int pub_n_btn;
@@ -214,11 +223,182 @@ struct ui_gui {
   int thread_started;
 };
 
-/* gui_draw.c: the render thread's body. */
-void *gui__render_main(void *arg);
-
 /* gui.c */
 void gui__snap_copy(struct gui_snap *dst, const struct gui_snap *src);
 uint64_t gui__now_ns(void);
+
+/* ---- the render thread ------------------------------------------------------------------------
+ * Everything below is the render thread's own: struct gui_render is created, used and freed on
+ * that thread only; it reaches the shared part of struct ui_gui under g->mu. */
+
+enum gui_font { GUI_FONT_NORMAL = 0, GUI_FONT_SMALL, GUI_FONT_BIG, GUI_FONT_N };
+
+enum gui_modal {
+  GUI_MODAL_NONE = 0,
+  GUI_MODAL_HELP,
+  GUI_MODAL_QUIT,
+  GUI_MODAL_TRIGGER,
+  GUI_MODAL_COMMAND,
+  GUI_MODAL_FAULT
+};
+
+/* What a click on a button does (struct gui_btn.act). */
+enum gui_btn_act {
+  GUI_BTN_PAUSE = 1,
+  GUI_BTN_STEP,
+  GUI_BTN_SLOWER,
+  GUI_BTN_FASTER,
+  GUI_BTN_FIT,
+  GUI_BTN_QUIT,
+  GUI_BTN_TRIGGER,
+  GUI_BTN_COMMAND,
+  GUI_BTN_FAULT,
+  GUI_BTN_PICK,
+  GUI_BTN_BACK,
+};
+
+#define GUI_PULSE_S 0.6  /* a report's halo (or tile flash) fades over this */
+#define GUI_FADE 32      /* steps of the fade */
+#define GUI_TEXT_MAX 160 /* bytes of one string drawn, with its NUL; longer ones are cut */
+
+struct gui_text_entry; /* gui_text.c */
+
+struct gui_render {
+  struct ui_gui *g;
+  SDL_Window *win;
+  SDL_Renderer *ren;
+  TTF_Font *font[GUI_FONT_N];
+  int font_px; /* size the fonts were opened at */
+  SDL_Texture *map_tex;
+  int map_tw, map_th;
+  uint32_t *px; /* the map's pixels while drawing (locked texture) */
+  int pitch;    /* in pixels */
+
+  struct gui_snap *fs; /* the snapshot being drawn */
+  int have_snap;
+  uint8_t *prev_act;
+  float *dev_pulse; /* render time of each device's last activity change */
+  float *hub_pulse;
+  double now; /* seconds since the thread started */
+  uint64_t t0_ns;
+
+  int win_w, win_h, out_w, out_h;
+  double dpi;
+  SDL_Rect header, map, side, charts, footer;
+
+  double scale, ox, oy;
+  int fitted;
+  uint32_t cols, rows;
+  int level;
+
+  int mx, my; /* mouse, pixels */
+  int mouse_in;
+  int pressing, dragging;
+  int down_x, down_y;
+  double down_ox, down_oy;
+
+  int64_t sel_hub, sel_slot;
+  int modal; /* enum gui_modal */
+  uint64_t msg_seq;
+  char msg[200];
+  int msg_bad;
+  double msg_until;
+
+  struct gui_btn btn[GUI_MAX_BTN];
+  int n_btn;
+
+  struct gui_text_entry *tc; /* the text cache */
+  uint64_t frame;
+
+  uint64_t flash_seen;
+  struct {
+    uint32_t hub, slot;
+    double t0;
+  } fl[GUI_MAX_FLASH];
+  int n_fl;
+
+  uint64_t fps_t0;
+  uint64_t fps_frames, fps_ticks;
+  double fps, tick_hz;
+
+  /* Drawing only what changed. A frame is drawn (and presented) when dirty; the map's pixels
+   * are drawn anew only when the snapshot, the view or the selection changed, or the halos of
+   * the last map pixels are still fading (then at most every GUI_ANIM_S): otherwise the map's
+   * texture is copied as it is (a tooltip moving over the map costs no map pixels). */
+  int dirty, map_dirty;
+  double *slot_dir; /* per slot: cos, sin of its place on the ring */
+  uint32_t tile_fade[GUI_FADE + 1], halo_fade[GUI_FADE + 1];
+  int force_draw; /* uncapped (max_fps < 0): every tick draws all, to measure a frame's cost */
+  struct {
+    double scale, ox, oy;
+    int w, h, level;
+    uint32_t cols;
+    int64_t sel_hub, sel_slot;
+  } map_key;       /* what the map's pixels were drawn for */
+  double map_at;   /* r->now when they were */
+  int map_anim;    /* they hold halos or tile flashes still fading */
+  double drawn_at; /* r->now of the last frame drawn */
+  uint64_t ticks, map_draws;
+  int opt_shot_done;
+  int quit_asked;
+  SDL_Event ev[GUI_MAX_INJECT];
+};
+
+/* v window points in pixels of the renderer's output (high-DPI windows have more). */
+static inline int gui__px(const struct gui_render *r, double v) {
+  return (int)lround(v * r->dpi);
+}
+
+/* gui_render.c: the render thread's body (its argument is the struct ui_gui). */
+void *gui__render_main(void *arg);
+
+/* gui_draw.c */
+void gui__draw_init(struct gui_render *r); /* the fade tables */
+/* Decides whether the map's pixels must be drawn anew (sets map_dirty and dirty). */
+void gui__map_check(struct gui_render *r);
+/* Draws every part of a frame into the renderer (not presented); registers its buttons. */
+void gui__draw(struct gui_render *r);
+
+/* gui_view.c: the map's grid of hub cells (GUI_CELL world units each) and its transform. */
+void gui__view_grid(struct gui_render *r); /* columns and rows for the map's shape */
+void gui__view_fit(struct gui_render *r);  /* the whole fleet in view */
+/* Zooms to new_scale (pixels per world unit) keeping the world point under map pixel (sx, sy). */
+void gui__view_zoom(struct gui_render *r, double new_scale, double sx, double sy);
+void gui__view_center(struct gui_render *r, uint32_t hub);
+int gui__view_level(const struct gui_render *r); /* 0 tiles, 1 hubs and devices, 2 with ids */
+double gui__view_dot_radius(uint32_t dph);       /* a device's dot, world units */
+/* A device's place on the map, in pixels relative to the map's top-left. */
+void gui__view_dev_pos(const struct gui_render *r, uint32_t hub, uint32_t slot, double *x,
+                       double *y);
+/* The hub and slot under window pixel (x, y), slot -1 for the hub itself: 1 when there is one,
+ * else 0 (then *hub and *slot mean nothing). */
+int gui__view_hit(const struct gui_render *r, int x, int y, int64_t *hub, int64_t *slot);
+
+/* gui_text.c: strings drawn through a cache of rendered textures. */
+int gui__text_new(struct gui_render *r); /* 0 or SIM_ENOMEM */
+void gui__text_free(struct gui_render *r);
+/* Opens the fonts for the scale dpi when their size changes (and empties the cache). */
+void gui__text_fonts(struct gui_render *r, double dpi);
+/* Forgets strings not drawn for a while; after each frame drawn. */
+void gui__text_age(struct gui_render *r);
+/* Draws s with its top-left at (x, y), cut at maxw pixels; returns the width drawn. */
+int gui__text(struct gui_render *r, int font, int x, int y, int maxw, uint32_t color,
+              const char *s);
+int gui__textf(struct gui_render *r, int font, int x, int y, int maxw, uint32_t color,
+               const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+int gui__text_w(struct gui_render *r, int font, const char *s);
+int gui__line_h(const struct gui_render *r, int font);
+
+/* gui_input.c */
+void gui__handle(struct gui_render *r, const SDL_Event *e);
+void gui__quit(struct gui_render *r); /* asks the host to end the run */
+/* The snapshot's detail when it is the current selection's, else NULL. */
+const struct gui_detail *gui__detail(const struct gui_render *r);
+#define GUI_N_FAULTS 6
+extern const char *const gui__faults[GUI_N_FAULTS][2]; /* kind, what it does */
+
+/* gui_shot.c */
+int gui__shot_due(struct gui_render *r); /* a screenshot wants this frame drawn */
+void gui__shots(struct gui_render *r);   /* writes the screenshots due, from the frame drawn */
 
 #endif
