@@ -139,7 +139,7 @@ static void flow_button(struct gui_render *r, struct flow *f, const char *label,
     f->y += h + gui__px(r, 4);
   }
   f->x += button(r, f->x, f->y, label, id, act, arg, enabled, accent) + gui__px(r, 5);
-  f->h = f->y + h - 0;
+  f->h = f->y + h;
 }
 
 /* ---- the map ------------------------------------------------------------------------------ */
@@ -384,9 +384,10 @@ void gui__map_check(struct gui_render *r) {
     r->dirty = 1;
 }
 
-static void draw_map(struct gui_render *r) {
-  if (r->map.w <= 0 || r->map.h <= 0)
-    return;
+/* The map's texture, made for the map's size, its pixels drawn anew when gui__map_check() said
+ * so, copied to the window. 0 when there is none to copy (no memory, a texture that would not
+ * lock). */
+static int map_texture(struct gui_render *r) {
   if (!r->map_tex || r->map_tw != r->map.w || r->map_th != r->map.h) {
     if (r->map_tex)
       SDL_DestroyTexture(r->map_tex);
@@ -403,12 +404,12 @@ static void draw_map(struct gui_render *r) {
     r->map_dirty = 1;
   }
   if (!r->map_tex)
-    return;
+    return 0;
   if (r->map_dirty) {
     void *pixels;
     int pitch;
     if (SDL_LockTexture(r->map_tex, NULL, &pixels, &pitch) != 0)
-      return;
+      return 0;
     r->px = pixels;
     r->pitch = pitch / 4;
     draw_map_pixels(r);
@@ -428,35 +429,41 @@ static void draw_map(struct gui_render *r) {
     r->map_key.sel_slot = r->sel_slot;
   }
   SDL_RenderCopy(r->ren, r->map_tex, NULL, &r->map);
+  return 1;
+}
 
+/* Hub ids, at full detail (a cell is large enough to hold one). */
+static void map_labels(struct gui_render *r) {
   const struct gui_snap *s = r->fs;
   double cs = GUI_CELL * r->scale;
-  /* Hub labels when a cell is large enough to hold one. */
-  if (r->level == 2 && s->n_hubs) {
-    long c0 = (long)floor(r->ox / GUI_CELL),
-         c1 = (long)ceil((r->ox + r->map.w / r->scale) / GUI_CELL);
-    long r0 = (long)floor(r->oy / GUI_CELL),
-         r1 = (long)ceil((r->oy + r->map.h / r->scale) / GUI_CELL);
-    c0 = c0 < 0 ? 0 : c0;
-    r0 = r0 < 0 ? 0 : r0;
-    c1 = c1 > (long)r->cols ? (long)r->cols : c1;
-    r1 = r1 > (long)r->rows ? (long)r->rows : r1;
-    SDL_RenderSetClipRect(r->ren, &r->map);
-    for (long row = r0; row < r1; row++)
-      for (long col = c0; col < c1; col++) {
-        uint64_t hub = (uint64_t)row * r->cols + (uint64_t)col;
-        if (hub >= s->n_hubs)
-          break;
-        /* The cell's top-left corner: the device ring leaves it free. */
-        const char *id = r->g->hub_ids[hub];
-        int x = r->map.x + (int)((col * GUI_CELL - r->ox) * r->scale) + gui__px(r, 4);
-        int y = r->map.y + (int)((row * GUI_CELL - r->oy) * r->scale) + gui__px(r, 2);
-        gui__text(r, GUI_FONT_SMALL, x, y, (int)(cs * 0.42), C_DIM, id);
-      }
-    SDL_RenderSetClipRect(r->ren, NULL);
-  }
-  draw_flashes(r);
-  /* The platform's anchor, where command paths start. */
+  if (r->level != 2 || !s->n_hubs)
+    return;
+  long c0 = (long)floor(r->ox / GUI_CELL),
+       c1 = (long)ceil((r->ox + r->map.w / r->scale) / GUI_CELL);
+  long r0 = (long)floor(r->oy / GUI_CELL),
+       r1 = (long)ceil((r->oy + r->map.h / r->scale) / GUI_CELL);
+  c0 = c0 < 0 ? 0 : c0;
+  r0 = r0 < 0 ? 0 : r0;
+  c1 = c1 > (long)r->cols ? (long)r->cols : c1;
+  r1 = r1 > (long)r->rows ? (long)r->rows : r1;
+  SDL_RenderSetClipRect(r->ren, &r->map);
+  for (long row = r0; row < r1; row++)
+    for (long col = c0; col < c1; col++) {
+      uint64_t hub = (uint64_t)row * r->cols + (uint64_t)col;
+      if (hub >= s->n_hubs)
+        break;
+      /* The cell's top-left corner: the device ring leaves it free. */
+      const char *id = r->g->hub_ids[hub];
+      int x = r->map.x + (int)((col * GUI_CELL - r->ox) * r->scale) + gui__px(r, 4);
+      int y = r->map.y + (int)((row * GUI_CELL - r->oy) * r->scale) + gui__px(r, 2);
+      gui__text(r, GUI_FONT_SMALL, x, y, (int)(cs * 0.42), C_DIM, id);
+    }
+  SDL_RenderSetClipRect(r->ren, NULL);
+}
+
+/* The platform's anchor (where command paths start) and the legend along the map's bottom. */
+static void map_legend(struct gui_render *r) {
+  const struct gui_snap *s = r->fs;
   SDL_Rect pa = {r->map.x + gui__px(r, 12), r->map.y + gui__px(r, 12), gui__px(r, 12),
                  gui__px(r, 12)};
   fill(r, pa, C_ACCENT);
@@ -484,6 +491,15 @@ static void draw_map(struct gui_render *r) {
                                     : "hubs, devices, ids";
   gui__textf(r, GUI_FONT_SMALL, lx + gui__px(r, 10), ly, r->map.x + r->map.w - lx, C_DIM,
              "%s  ·  %u hubs x %u", lvl, s->n_hubs, s->dph);
+}
+
+/* The map: its pixels, then on top of them the hub ids, command paths, anchor and legend. */
+static void draw_map(struct gui_render *r) {
+  if (r->map.w <= 0 || r->map.h <= 0 || !map_texture(r))
+    return;
+  map_labels(r);
+  draw_flashes(r);
+  map_legend(r);
   frame_rect(r, r->map, C_BORDER);
 }
 
@@ -667,15 +683,11 @@ static int side_line(struct gui_render *r, int y, uint32_t c, const char *fmt, .
   return y + gui__line_h(r, GUI_FONT_SMALL);
 }
 
-static void draw_side(struct gui_render *r) {
+/* Scenario controls: pause, step, speed, fit, quit; the phase, speed and time; the platform. */
+static int side_scenario(struct gui_render *r, int y) {
   const struct gui_snap *s = r->fs;
-  const struct sim_fleet_stats *st = &s->st;
-  fill(r, r->side, C_PANEL);
-  int y = r->side.y + gui__px(r, 4);
   int x0 = r->side.x + gui__px(r, 10), x1 = r->side.x + r->side.w - gui__px(r, 10);
   char sp[32];
-
-  /* Scenario controls. */
   y = section(r, y, "Scenario");
   int vc = s->hd.virtual_clock;
   struct flow f = {x0, x1, x0, y, y};
@@ -701,9 +713,12 @@ static void draw_side(struct gui_render *r) {
   y = side_line(r, y, C_TEXT, "phase %s   speed %s   %s / %s", *s->phase ? s->phase : "-", sp, el,
                 du);
   y = side_line(r, y, C_DIM, "%s", s->platform);
-  y += gui__px(r, 6);
+  return y + gui__px(r, 6);
+}
 
-  /* Fleet figures. */
+/* Fleet figures: hubs by state, devices, reports, commands, disconnects. */
+static int side_fleet(struct gui_render *r, int y) {
+  const struct sim_fleet_stats *st = &r->fs->st;
   y = section(r, y, "Fleet");
   y = side_line(r, y, C_TEXT, "hubs %u   online %u   devices %u", st->hubs,
                 st->hubs_by_state[SIM_HUB_OPEN], st->devices);
@@ -715,148 +730,187 @@ static void draw_side(struct gui_render *r) {
                 (unsigned long long)st->kind[SIM_SEQ_REPORT].sent,
                 (unsigned long long)st->kind[SIM_SEQ_REPORT].acked,
                 (unsigned long long)st->commands_received, (unsigned long long)st->disconnects);
-  y += gui__px(r, 6);
+  return y + gui__px(r, 6);
+}
 
-  /* The selection. */
+/* A selected hub: its state, its joined devices, a button per fault. */
+static int side_hub(struct gui_render *r, const struct gui_detail *d, int y) {
+  int x0 = r->side.x + gui__px(r, 10), x1 = r->side.x + r->side.w - gui__px(r, 10);
+  char t[64];
+  snprintf(t, sizeof t, "Hub %s", r->g->hub_ids[d->hub]);
+  y = section(r, y, t);
+  y = side_line(r, y, hub_color(d->hub_state), "%s   devices %u joined of %u slots",
+                hub_state_label(d->hub_state), d->joined, d->slots);
+  y += gui__px(r, 4);
+  struct flow ff = {x0, x1, x0, y, y};
+  for (int i = 0; i < GUI_N_FAULTS; i++) {
+    char id[48];
+    snprintf(id, sizeof id, "fault:%s", gui__faults[i][0]);
+    flow_button(r, &ff, gui__faults[i][0], id, GUI_BTN_FAULT, i,
+                (r->fs->controls & GUI_HAVE_FAULT) != 0, C_WARN);
+  }
+  return ff.h + gui__px(r, 6);
+}
+
+/* A selected device's channel values, two per line, as far as the panel has room. */
+static int side_values(struct gui_render *r, const struct gui_detail *d, int y) {
+  int x0 = r->side.x + gui__px(r, 10), x1 = r->side.x + r->side.w - gui__px(r, 10);
+  for (int i = 0; i < d->n_ch; i += 2) {
+    char a[64], b[64] = "";
+    snprintf(a, sizeof a, "%s %.4g%s%s", d->ch[i].name, d->ch[i].v, d->ch[i].unit[0] ? " " : "",
+             d->ch[i].unit);
+    if (i + 1 < d->n_ch)
+      snprintf(b, sizeof b, "%s %.4g%s%s", d->ch[i + 1].name, d->ch[i + 1].v,
+               d->ch[i + 1].unit[0] ? " " : "", d->ch[i + 1].unit);
+    if (y + gui__line_h(r, GUI_FONT_SMALL) > r->side.y + r->side.h)
+      break;
+    gui__text(r, GUI_FONT_SMALL, x0 + gui__px(r, 2), y, (x1 - x0) / 2 - gui__px(r, 4), C_TEXT, a);
+    if (b[0])
+      gui__text(r, GUI_FONT_SMALL, x0 + (x1 - x0) / 2, y, (x1 - x0) / 2, C_TEXT, b);
+    y += gui__line_h(r, GUI_FONT_SMALL);
+  }
+  return y;
+}
+
+/* A selected device: its identity and state, its values, a button per trigger and per command,
+ * and the way back to its hub. */
+static int side_device(struct gui_render *r, const struct gui_detail *d, int y) {
+  const struct gui_snap *s = r->fs;
+  int x0 = r->side.x + gui__px(r, 10), x1 = r->side.x + r->side.w - gui__px(r, 10);
+  char t[96];
+  snprintf(t, sizeof t, "%s slot %lld", r->g->hub_ids[d->hub], (long long)d->slot);
+  y = section(r, y, t);
+  y = side_line(r, y, C_TEXT, "%s", d->model_id);
+  y = side_line(r, y, C_DIM, "%s %s (%s)  %s", d->vendor, d->vendor_model, d->manufacturer,
+                d->category);
+  y = side_line(r, y, d->joined_dev ? C_OK : C_BAD, "%s   lqi %u   %s%s%s",
+                d->joined_dev ? "joined" : "left the network", d->lqi,
+                d->battery ? "battery" : "mains", d->router ? ", router" : "",
+                d->sleepy ? ", sleepy" : "");
+  y = side_line(r, y, C_DIM, "eui64 %016llx", (unsigned long long)d->eui64);
+  y = side_values(r, d, y);
+  y += gui__px(r, 4);
+  struct flow ff = {x0, x1, x0, y, y};
+  for (int i = 0; i < d->n_trig; i++) {
+    char id[48];
+    snprintf(id, sizeof id, "trigger:%s", d->trig[i]);
+    flow_button(r, &ff, d->trig[i], id, GUI_BTN_TRIGGER, i, (s->controls & GUI_HAVE_TRIGGER) != 0,
+                C_OK);
+  }
+  if (d->n_trig) {
+    ff.x = ff.x0;
+    ff.y = ff.h + gui__px(r, 4);
+  }
+  for (int i = 0; i < d->n_cmd; i++) {
+    char id[48], label[48];
+    snprintf(id, sizeof id, "command:%s:%u", d->cmd[i].label, d->cmd[i].ep);
+    snprintf(label, sizeof label, "%s ep%u", d->cmd[i].label, d->cmd[i].ep);
+    flow_button(r, &ff, label, id, GUI_BTN_COMMAND, i, (s->controls & GUI_HAVE_COMMAND) != 0,
+                C_FLASH);
+  }
+  y = (d->n_trig || d->n_cmd ? ff.h : y) + gui__px(r, 4);
+  struct flow fb = {x0, x1, x0, y, y};
+  flow_button(r, &fb, "< hub (esc)", "back", GUI_BTN_BACK, 0, 1, C_BORDER);
+  return fb.h + gui__px(r, 6);
+}
+
+/* The selection: a hint when there is none, a wait while its detail is read on the loop, then
+ * the hub or the device. */
+static int side_selection(struct gui_render *r, int y) {
   const struct gui_detail *d = gui__detail(r);
   if (r->sel_hub < 0) {
     y = section(r, y, "Selection");
-    y = side_line(r, y, C_DIM, "click a hub or a device on the map");
-  } else if (!d) {
+    return side_line(r, y, C_DIM, "click a hub or a device on the map");
+  }
+  if (!d) {
     y = section(r, y, "Selection");
-    y = side_line(r, y, C_DIM, "reading %s...", r->g->hub_ids[r->sel_hub]);
-  } else if (!d->has_dev || r->sel_slot < 0) {
-    char t[64];
-    snprintf(t, sizeof t, "Hub %s", r->g->hub_ids[d->hub]);
-    y = section(r, y, t);
-    y = side_line(r, y, hub_color(d->hub_state), "%s   devices %u joined of %u slots",
-                  hub_state_label(d->hub_state), d->joined, d->slots);
-    y += gui__px(r, 4);
-    struct flow ff = {x0, x1, x0, y, y};
-    for (int i = 0; i < GUI_N_FAULTS; i++) {
-      char id[48];
-      snprintf(id, sizeof id, "fault:%s", gui__faults[i][0]);
-      flow_button(r, &ff, gui__faults[i][0], id, GUI_BTN_FAULT, i,
-                  (s->controls & GUI_HAVE_FAULT) != 0, C_WARN);
-    }
-    y = ff.h + gui__px(r, 6);
-  } else {
-    char t[96];
-    snprintf(t, sizeof t, "%s slot %lld", r->g->hub_ids[d->hub], (long long)d->slot);
-    y = section(r, y, t);
-    y = side_line(r, y, C_TEXT, "%s", d->model_id);
-    y = side_line(r, y, C_DIM, "%s %s (%s)  %s", d->vendor, d->vendor_model, d->manufacturer,
-                  d->category);
-    y = side_line(r, y, d->joined_dev ? C_OK : C_BAD, "%s   lqi %u   %s%s%s",
-                  d->joined_dev ? "joined" : "left the network", d->lqi,
-                  d->battery ? "battery" : "mains", d->router ? ", router" : "",
-                  d->sleepy ? ", sleepy" : "");
-    y = side_line(r, y, C_DIM, "eui64 %016llx", (unsigned long long)d->eui64);
-    /* Values: two per line. */
-    for (int i = 0; i < d->n_ch; i += 2) {
-      char a[64], b[64] = "";
-      snprintf(a, sizeof a, "%s %.4g%s%s", d->ch[i].name, d->ch[i].v, d->ch[i].unit[0] ? " " : "",
-               d->ch[i].unit);
-      if (i + 1 < d->n_ch)
-        snprintf(b, sizeof b, "%s %.4g%s%s", d->ch[i + 1].name, d->ch[i + 1].v,
-                 d->ch[i + 1].unit[0] ? " " : "", d->ch[i + 1].unit);
-      if (y + gui__line_h(r, GUI_FONT_SMALL) > r->side.y + r->side.h)
-        break;
-      gui__text(r, GUI_FONT_SMALL, x0 + gui__px(r, 2), y, (x1 - x0) / 2 - gui__px(r, 4), C_TEXT, a);
-      if (b[0])
-        gui__text(r, GUI_FONT_SMALL, x0 + (x1 - x0) / 2, y, (x1 - x0) / 2, C_TEXT, b);
-      y += gui__line_h(r, GUI_FONT_SMALL);
-    }
-    y += gui__px(r, 4);
-    struct flow ff = {x0, x1, x0, y, y};
-    for (int i = 0; i < d->n_trig; i++) {
-      char id[48];
-      snprintf(id, sizeof id, "trigger:%s", d->trig[i]);
-      flow_button(r, &ff, d->trig[i], id, GUI_BTN_TRIGGER, i, (s->controls & GUI_HAVE_TRIGGER) != 0,
-                  C_OK);
-    }
-    if (d->n_trig) {
-      ff.x = ff.x0;
-      ff.y = ff.h + gui__px(r, 4);
-    }
-    for (int i = 0; i < d->n_cmd; i++) {
-      char id[48], label[48];
-      snprintf(id, sizeof id, "command:%s:%u", d->cmd[i].label, d->cmd[i].ep);
-      snprintf(label, sizeof label, "%s ep%u", d->cmd[i].label, d->cmd[i].ep);
-      flow_button(r, &ff, label, id, GUI_BTN_COMMAND, i, (s->controls & GUI_HAVE_COMMAND) != 0,
-                  C_FLASH);
-    }
-    y = (d->n_trig || d->n_cmd ? ff.h : y) + gui__px(r, 4);
-    struct flow fb = {x0, x1, x0, y, y};
-    flow_button(r, &fb, "< hub (esc)", "back", GUI_BTN_BACK, 0, 1, C_BORDER);
-    y = fb.h + gui__px(r, 6);
+    return side_line(r, y, C_DIM, "reading %s...", r->g->hub_ids[r->sel_hub]);
   }
+  if (!d->has_dev || r->sel_slot < 0)
+    return side_hub(r, d, y);
+  return side_device(r, d, y);
+}
 
-  /* Expectations. */
-  if (s->n_exp) {
-    /* Failures (no data at the end is one) first, then the pending ones, then the passed. A
-     * pending one says when it is judged. */
-    int pass = 0, fail = 0;
+/* Expectations: failures (no data at the end is one) first, then the pending ones, then the
+ * passed. A pending one says when it is judged. */
+static int side_expectations(struct gui_render *r, int y) {
+  const struct gui_snap *s = r->fs;
+  if (!s->n_exp)
+    return y;
+  int pass = 0, fail = 0;
+  for (int i = 0; i < s->n_exp; i++) {
+    pass += s->exp[i].verdict == UI_PASS;
+    fail += s->exp[i].verdict == UI_FAIL || s->exp[i].verdict == UI_NO_DATA;
+  }
+  char t[128];
+  snprintf(t, sizeof t, "Expectations  %d pass  %d fail  %d pending", pass, fail,
+           s->n_exp - pass - fail);
+  y = section(r, y, t);
+  for (int group = 0; group < 3; group++)
     for (int i = 0; i < s->n_exp; i++) {
-      pass += s->exp[i].verdict == UI_PASS;
-      fail += s->exp[i].verdict == UI_FAIL || s->exp[i].verdict == UI_NO_DATA;
-    }
-    char t[128];
-    snprintf(t, sizeof t, "Expectations  %d pass  %d fail  %d pending", pass, fail,
-             s->n_exp - pass - fail);
-    y = section(r, y, t);
-    for (int group = 0; group < 3; group++)
-      for (int i = 0; i < s->n_exp; i++) {
-        int v = s->exp[i].verdict == UI_NO_DATA ? UI_FAIL : s->exp[i].verdict;
-        int want = group == 0 ? UI_FAIL : group == 1 ? UI_PENDING : UI_PASS;
-        if (v != want)
-          continue;
-        const char *tag = v == UI_PASS ? "PASS" : v == UI_FAIL ? "FAIL" : "....";
-        uint32_t c = v == UI_PASS ? C_OK : v == UI_FAIL ? C_BAD : C_DIM;
-        char val[32] = "no data", note[48] = "";
-        /* time units only: "0count" or "1ratio" say nothing */
-        const char *u = s->exp[i].unit;
-        if (strcmp(u, "ms") != 0 && strcmp(u, "s") != 0)
-          u = "";
-        if (s->exp[i].value == s->exp[i].value)
-          snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, u);
-        if (v == UI_PENDING) {
-          char from[32];
-          fmt_dur(from, sizeof from, s->exp[i].after_s);
-          if (s->exp[i].after_s <= 0)
-            snprintf(note, sizeof note, "   (at the end)");
-          else if (s->hd.elapsed_s < s->exp[i].after_s)
-            snprintf(note, sizeof note, "   (from %s)", from);
-          else
-            snprintf(note, sizeof note, "   (no data yet)");
-        }
-        y = side_line(r, y, c, "%s  %s   now %s%s", tag, s->exp[i].title, val, note);
+      int v = s->exp[i].verdict == UI_NO_DATA ? UI_FAIL : s->exp[i].verdict;
+      int want = group == 0 ? UI_FAIL : group == 1 ? UI_PENDING : UI_PASS;
+      if (v != want)
+        continue;
+      const char *tag = v == UI_PASS ? "PASS" : v == UI_FAIL ? "FAIL" : "....";
+      uint32_t c = v == UI_PASS ? C_OK : v == UI_FAIL ? C_BAD : C_DIM;
+      char val[32] = "no data", note[48] = "";
+      /* time units only: "0count" or "1ratio" say nothing */
+      const char *u = s->exp[i].unit;
+      if (strcmp(u, "ms") != 0 && strcmp(u, "s") != 0)
+        u = "";
+      if (s->exp[i].value == s->exp[i].value)
+        snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, u);
+      if (v == UI_PENDING) {
+        char from[32];
+        fmt_dur(from, sizeof from, s->exp[i].after_s);
+        if (s->exp[i].after_s <= 0)
+          snprintf(note, sizeof note, "   (at the end)");
+        else if (s->hd.elapsed_s < s->exp[i].after_s)
+          snprintf(note, sizeof note, "   (from %s)", from);
+        else
+          snprintf(note, sizeof note, "   (no data yet)");
       }
-    y += gui__px(r, 6);
-  }
+      y = side_line(r, y, c, "%s  %s   now %s%s", tag, s->exp[i].title, val, note);
+    }
+  return y + gui__px(r, 6);
+}
 
-  /* Recent events: the selected hub's when it has some, else everything. */
+/* Recent events, as many as fit: the selected hub's when it has some, else everything. */
+static void side_events(struct gui_render *r, int y) {
+  const struct gui_snap *s = r->fs;
   int bottom = r->side.y + r->side.h;
-  if (y + gui__line_h(r, GUI_FONT_NORMAL) + gui__line_h(r, GUI_FONT_SMALL) < bottom) {
-    const char *filter = r->sel_hub >= 0 ? r->g->hub_ids[r->sel_hub] : NULL;
-    char hubno[32];
-    if (r->sel_hub >= 0)
-      snprintf(hubno, sizeof hubno, "hub %lld ", (long long)r->sel_hub);
-    int idx[GUI_LOG], n = 0;
-    for (int i = s->n_log - 1; i >= 0 && filter; i--)
-      if (strstr(s->log[i], filter) || strstr(s->log[i], hubno))
-        idx[n++] = i;
-    int filtered = n > 0;
-    if (!filtered)
-      for (int i = s->n_log - 1; i >= 0; i--)
-        idx[n++] = i;
-    y = section(r, y, filtered ? "Events (this hub)" : "Events");
-    int room = (bottom - y) / gui__line_h(r, GUI_FONT_SMALL);
-    if (room > n)
-      room = n;
-    for (int k = room - 1; k >= 0; k--)
-      y = side_line(r, y, C_DIM, "%s", s->log[idx[k]]);
-  }
+  if (y + gui__line_h(r, GUI_FONT_NORMAL) + gui__line_h(r, GUI_FONT_SMALL) >= bottom)
+    return;
+  const char *filter = r->sel_hub >= 0 ? r->g->hub_ids[r->sel_hub] : NULL;
+  char hubno[32];
+  if (r->sel_hub >= 0)
+    snprintf(hubno, sizeof hubno, "hub %lld ", (long long)r->sel_hub);
+  int idx[GUI_LOG], n = 0;
+  for (int i = s->n_log - 1; i >= 0 && filter; i--)
+    if (strstr(s->log[i], filter) || strstr(s->log[i], hubno))
+      idx[n++] = i;
+  int filtered = n > 0;
+  if (!filtered)
+    for (int i = s->n_log - 1; i >= 0; i--)
+      idx[n++] = i;
+  y = section(r, y, filtered ? "Events (this hub)" : "Events");
+  int room = (bottom - y) / gui__line_h(r, GUI_FONT_SMALL);
+  if (room > n)
+    room = n;
+  for (int k = room - 1; k >= 0; k--)
+    y = side_line(r, y, C_DIM, "%s", s->log[idx[k]]);
+}
+
+/* The side panel, top to bottom; each part starts where the one above it ended. */
+static void draw_side(struct gui_render *r) {
+  fill(r, r->side, C_PANEL);
+  int y = r->side.y + gui__px(r, 4);
+  y = side_scenario(r, y);
+  y = side_fleet(r, y);
+  y = side_selection(r, y);
+  y = side_expectations(r, y);
+  side_events(r, y);
   set_color(r, C_BORDER, 255);
   SDL_RenderDrawLine(r->ren, r->side.x, r->side.y, r->side.x, r->side.y + r->side.h);
 }
