@@ -29,7 +29,7 @@ enum tui_modal {
   TUI_MODAL_FAULT,
 };
 
-/* Colour pairs (or, without colour, the attributes standing in for them: tui__attr()). */
+/* Colour pairs (or, without colour, the attributes standing in for them). */
 enum tui_pair {
   TUI_C_NORMAL = 0,
   TUI_C_TITLE,  /* panel titles */
@@ -104,8 +104,6 @@ struct ui_tui {
 /* tui_draw.c */
 void tui__snapshot(struct ui_tui *t);
 void tui__render(struct ui_tui *t);
-int tui__attr(const struct ui_tui *t, int pair);
-const char *tui__hub_state_label(int s);
 
 /* tui.c */
 void tui__message(struct ui_tui *t, int bad, const char *fmt, ...)
