@@ -1,6 +1,6 @@
 /* The graphical dashboard's life cycle and its side on the engine's loop: the snapshot timer,
- * the action queue applied through the host, and the hooks for tests. Drawing is in
- * gui_draw.c, on the render thread.
+ * the action queue applied through the host, and the hooks for tests. The render thread (SDL,
+ * drawing, input, screenshots) starts in gui_render.c.
  *
  * Cost on the loop (what the engine pays): one stats copy, the hub states, at most
  * GUI_DEV_BUDGET device records, one detail, and two memcpy's of the snapshot (into the shared
@@ -18,7 +18,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/err.h"
-#include "ui/gui/gui_int.h"
+#include "ui/gui/gui_internal.h"
 
 static atomic_int gui_running;
 
@@ -365,7 +365,6 @@ static void read_detail(struct ui_gui *g, int64_t hub, int64_t slot) {
   copy_str(d->model_id, sizeof d->model_id, m->model_id);
   copy_str(d->vendor_model, sizeof d->vendor_model, m->vendor_model);
   copy_str(d->manufacturer, sizeof d->manufacturer, m->manufacturer);
-  copy_str(d->description, sizeof d->description, m->description);
   d->eui64 = di.eui64;
   d->joined_dev = di.joined;
   d->lqi = di.lqi;
@@ -433,11 +432,6 @@ static void take_snapshot(struct ui_gui *g, uint32_t v0, uint32_t v1, int64_t se
   s->hd.scenario = s->scenario;
   s->hd.phase = s->phase;
   s->hd.platform = s->platform;
-  s->have_proc = 0;
-  if (h->proc) {
-    h->proc(h->arg, &s->pr);
-    s->have_proc = 1;
-  }
   struct ui_expectation ex[GUI_MAX_EXP];
   size_t ne = h->expectations ? h->expectations(h->arg, ex, GUI_MAX_EXP) : 0;
   if (ne > GUI_MAX_EXP)
@@ -452,7 +446,6 @@ static void take_snapshot(struct ui_gui *g, uint32_t v0, uint32_t v1, int64_t se
   }
   const char *const *lines = NULL;
   size_t nl = h->log ? h->log(h->arg, &lines) : 0;
-  s->log_total = nl;
   size_t from = nl > GUI_LOG ? nl - GUI_LOG : 0;
   s->n_log = 0;
   for (size_t i = from; i < nl && lines; i++)
@@ -460,7 +453,7 @@ static void take_snapshot(struct ui_gui *g, uint32_t v0, uint32_t v1, int64_t se
   s->controls = (h->pause ? GUI_HAVE_PAUSE : 0) | (h->step ? GUI_HAVE_STEP : 0) |
                 (h->set_speed ? GUI_HAVE_SPEED : 0) | (h->trigger ? GUI_HAVE_TRIGGER : 0) |
                 (h->command ? GUI_HAVE_COMMAND : 0) | (h->fault ? GUI_HAVE_FAULT : 0) |
-                (h->quit ? GUI_HAVE_QUIT : 0) | (h->fleet ? GUI_HAVE_FLEET : 0);
+                (h->quit ? GUI_HAVE_QUIT : 0);
   update_series(g);
   if (h->fleet) {
     for (uint32_t i = 0; i < s->n_hubs; i++)

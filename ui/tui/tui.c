@@ -12,7 +12,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/err.h"
-#include "ui/tui/tui_int.h"
+#include "ui/tui/tui_internal.h"
 
 /* The dashboard whose terminal an exit() without ui_tui_stop() must still restore. One at a
  * time: ncurses has one current screen per process anyway. */
@@ -717,7 +717,6 @@ int ui_tui_start(const struct ui_host *h, const struct ui_tui_opts *o, struct ui
   uv_unref((uv_handle_t *)&t->timer);
   uv_unref((uv_handle_t *)&t->poll);
   uv_unref((uv_handle_t *)&t->winch);
-  t->started = 1;
   ui_tui_draw(t);
   *out = t;
   return 0;

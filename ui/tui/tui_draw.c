@@ -14,13 +14,14 @@
 
 #include "devices/cat.h"
 #include "sim/core/hist.h"
-#include "ui/tui/tui_int.h"
+#include "ui/tui/tui_internal.h"
 
 struct rect {
   int y, x, h, w;
 };
 
-int tui__attr(const struct ui_tui *t, int pair) {
+/* The attributes of a colour pair; without colour, the attributes standing in for it. */
+static int pair_attr(const struct ui_tui *t, int pair) {
   if (t->color) {
     int a = COLOR_PAIR(pair);
     if (pair == TUI_C_TITLE || pair == TUI_C_HEADER || pair == TUI_C_BAD || pair == TUI_C_WARN)
@@ -44,7 +45,7 @@ int tui__attr(const struct ui_tui *t, int pair) {
   }
 }
 
-const char *tui__hub_state_label(int s) {
+static const char *hub_state_label(int s) {
   switch (s) {
   case SIM_HUB_IDLE:
     return "idle";
@@ -113,7 +114,7 @@ static int put_str(struct ui_tui *t, int y, int x, int w, int pair, const char *
     s += k;
     left -= k;
   }
-  int a = tui__attr(t, pair);
+  int a = pair_attr(t, pair);
   attron(a);
   mvaddnwstr(y, x, wb, n);
   attroff(a);
@@ -142,7 +143,7 @@ static void fill(struct ui_tui *t, int y, int x, int w, int pair, wchar_t c) {
     w = 511;
   for (int i = 0; i < w; i++)
     wb[i] = c;
-  int a = tui__attr(t, pair);
+  int a = pair_attr(t, pair);
   attron(a);
   mvaddnwstr(y, x, wb, w);
   attroff(a);
@@ -305,7 +306,7 @@ static void draw_fleet(struct ui_tui *t, struct rect r) {
       int pair = st->hubs_by_state[s] && s != SIM_HUB_OPEN ? tui_state_pair(s) : TUI_C_NORMAL;
       if (s == SIM_HUB_OPEN && st->hubs_by_state[s])
         pair = TUI_C_OK;
-      c += putf(t, y, c, x + w - c, pair, "%s %u  ", tui__hub_state_label(s), st->hubs_by_state[s]);
+      c += putf(t, y, c, x + w - c, pair, "%s %u  ", hub_state_label(s), st->hubs_by_state[s]);
     }
     y++;
   }
@@ -315,7 +316,7 @@ static void draw_fleet(struct ui_tui *t, struct rect r) {
     for (size_t i = 0; i < 3; i++) {
       int s = order[i];
       int pair = st->hubs_by_state[s] && s != SIM_HUB_IDLE ? tui_state_pair(s) : TUI_C_NORMAL;
-      c += putf(t, y, c, x + w - c, pair, "%s %u  ", tui__hub_state_label(s), st->hubs_by_state[s]);
+      c += putf(t, y, c, x + w - c, pair, "%s %u  ", hub_state_label(s), st->hubs_by_state[s]);
     }
     y++;
   }
@@ -365,7 +366,7 @@ static void sparkline(struct ui_tui *t, int y, int x, int w, int s) {
     w = COLS - x;
   if (w <= 0)
     return;
-  int a = tui__attr(t, TUI_C_OK);
+  int a = pair_attr(t, TUI_C_OK);
   attron(a);
   mvaddnwstr(y, x, wb, w);
   attroff(a);
@@ -597,7 +598,7 @@ static void draw_hubs(struct ui_tui *t, struct rect r) {
     int pair = sel && focused ? TUI_C_SEL : TUI_C_NORMAL;
     int c = putf(t, y, r.x + 1, r.w - 2, pair, "%c%-12s ", sel ? '>' : ' ', id);
     c += putf(t, y, r.x + 1 + c, r.w - 2 - c, sel && focused ? TUI_C_SEL : tui_state_pair(s),
-              "%-10s ", tui__hub_state_label(s));
+              "%-10s ", hub_state_label(s));
     putf(t, y, r.x + 1 + c, r.w - 2 - c, pair, "%s", devs);
   }
 }

@@ -1,7 +1,7 @@
 /* Internals of the terminal dashboard shared by tui.c (life cycle, keys, actions) and
  * tui_draw.c (layout and panels). Not part of the interface. */
-#ifndef UI_TUI_TUI_INT_H
-#define UI_TUI_TUI_INT_H
+#ifndef UI_TUI_TUI_INTERNAL_H
+#define UI_TUI_TUI_INTERNAL_H
 
 #include <curses.h>
 #include <stdint.h>
@@ -29,7 +29,7 @@ enum tui_modal {
   TUI_MODAL_FAULT,
 };
 
-/* Colour pairs (or, without colour, the attributes standing in for them: tui__attr()). */
+/* Colour pairs (or, without colour, the attributes standing in for them). */
 enum tui_pair {
   TUI_C_NORMAL = 0,
   TUI_C_TITLE,  /* panel titles */
@@ -39,7 +39,6 @@ enum tui_pair {
   TUI_C_BAD,
   TUI_C_DIM, /* unavailable controls, empty values */
   TUI_C_SEL, /* the selected row */
-  TUI_C_N
 };
 
 /* One line of a picker: a trigger name, a command, a fault kind. */
@@ -57,7 +56,6 @@ struct ui_tui {
   FILE *in, *out;
   int color;
   int utf8;
-  int started;
 
   uv_timer_t timer;
   uv_poll_t poll;
@@ -106,8 +104,6 @@ struct ui_tui {
 /* tui_draw.c */
 void tui__snapshot(struct ui_tui *t);
 void tui__render(struct ui_tui *t);
-int tui__attr(const struct ui_tui *t, int pair);
-const char *tui__hub_state_label(int s);
 
 /* tui.c */
 void tui__message(struct ui_tui *t, int bad, const char *fmt, ...)
