@@ -555,11 +555,19 @@ int plat_main(int argc, char **argv) {
     fprintf(stderr, "hubsim platform: cannot listen on %s: %s\n", cfg.listen, sim_strerror(rc));
     goto done;
   }
+  /* The handlers first: whoever reads the ready file may signal at once. */
+  uv_signal_init(&cli.loop, &cli.sigint);
+  uv_signal_init(&cli.loop, &cli.sigterm);
+  cli.sigint.data = cli.sigterm.data = &cli;
+  uv_signal_start(&cli.sigint, signal_cb, SIGINT);
+  uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
+  uv_timer_init(&cli.loop, &cli.stats);
+  cli.stats.data = &cli;
   uint16_t port = plat_server_port(cli.srv);
   if (ready && (rc = write_ready(ready, port))) {
     fprintf(stderr, "hubsim platform: cannot write --ready-file %s: %s\n", ready, sim_strerror(rc));
     cli.stopping = 1;
-    plat_server_stop(cli.srv, NULL, NULL);
+    plat_server_stop(cli.srv, stopped_cb, &cli);
     uv_run(&cli.loop, UV_RUN_DEFAULT);
     goto done;
   }
@@ -568,13 +576,6 @@ int plat_main(int argc, char **argv) {
              plat_server_admin_port(cli.srv), cfg.db_path);
   else
     SIM_LOGI("platform: listening on port %u, database %s", port, cfg.db_path);
-  uv_signal_init(&cli.loop, &cli.sigint);
-  uv_signal_init(&cli.loop, &cli.sigterm);
-  cli.sigint.data = cli.sigterm.data = &cli;
-  uv_signal_start(&cli.sigint, signal_cb, SIGINT);
-  uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
-  uv_timer_init(&cli.loop, &cli.stats);
-  cli.stats.data = &cli;
   if (verbose)
     uv_timer_start(&cli.stats, stats_cb, 5000, 5000);
   uv_run(&cli.loop, UV_RUN_DEFAULT);
