@@ -33,6 +33,7 @@
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/wire/zcl.h"
 
 /* The generated cat_builtin.c (devices/cat_embed.cmake): file i of the built-in catalogue, or
@@ -600,31 +601,19 @@ done:
   return r;
 }
 
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
 static int hexbytes(struct ld *x, const yaml_node_t *v, struct dev_cat_bytes *out) {
   if (!is_scalar(v))
     return fail(x, v, "expected a hex string");
   const char *s = sc(v);
-  size_t len = strlen(s);
-  for (size_t i = 0; i < len; i++)
-    if (hexval(s[i]) < 0)
-      return fail(x, v, "\"%s\" is not hex", s);
-  if (len % 2)
+  size_t n;
+  int r = sim_hex_decode(s, strlen(s), 0, out->b, DEV_CAT_BYTES_MAX, &n);
+  if (r == SIM_EMALFORMED)
+    return fail(x, v, "\"%s\" is not hex", s);
+  if (r == SIM_EINVAL)
     return fail(x, v, "\"%s\" is not an even number of hex digits", s);
-  if (len / 2 > DEV_CAT_BYTES_MAX)
+  if (r)
     return fail(x, v, "\"%s\" is longer than %d bytes", s, DEV_CAT_BYTES_MAX);
-  out->n = (uint8_t)(len / 2);
-  for (size_t i = 0; i < out->n; i++)
-    out->b[i] = (uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+  out->n = (uint8_t)n;
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "platform/server_internal.h"
 #include "platform/store.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/core/log.h"
 #include "sim/wire/auth.h"
 
@@ -144,7 +145,7 @@ static int parse_hex(const char *t, uint64_t max, uint64_t *out) {
   if (!*t || strlen(t) > 16)
     return -1;
   for (const char *p = t; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+    if (sim_hex_digit((unsigned char)*p) < 0)
       return -1;
   unsigned long long v = strtoull(t, NULL, 16);
   if (v > max)
@@ -166,29 +167,9 @@ static int parse_dec(const char *t, uint64_t max, uint64_t *out) {
   return 0;
 }
 
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
 /* Parses PAYLOADHEX into buf (cap bytes). 0 or -1. */
 static int parse_payload(const char *p, uint8_t *buf, size_t cap, size_t *len) {
-  size_t n = strlen(p);
-  if (n % 2 || n / 2 > cap)
-    return -1;
-  for (size_t i = 0; i < n / 2; i++) {
-    int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return -1;
-    buf[i] = (uint8_t)(hi << 4 | lo);
-  }
-  *len = n / 2;
-  return 0;
+  return sim_hex_decode(p, strlen(p), 0, buf, cap, len) ? -1 : 0;
 }
 
 static char *reply_id(const char *key, uint64_t id) {
@@ -367,12 +348,8 @@ static char *admin_command(struct plat_server *srv, char **tok, int n) {
     size_t len = strlen(p);
     if (len % 2 || len / 2 > sizeof(payload))
       return reply_error("bad PAYLOADHEX '%.64s' (even number of hex digits, <= 1024 bytes)", p);
-    for (size_t i = 0; i < len / 2; i++) {
-      int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-      if (hi < 0 || lo < 0)
-        return reply_error("bad PAYLOADHEX '%.64s'", p);
-      payload[plen++] = (uint8_t)(hi << 4 | lo);
-    }
+    if (sim_hex_decode(p, len, 0, payload, sizeof(payload), &plen))
+      return reply_error("bad PAYLOADHEX '%.64s'", p);
   }
   int rc = plat_server_command(srv, tok[1], eui, (uint32_t)ep, (uint32_t)cl, (uint32_t)cmd, payload,
                                plen, 0, 0, &id);

@@ -31,6 +31,7 @@
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/core/log.h"
 
 #define DAY_MS 86400000ull
@@ -602,9 +603,7 @@ static json_t *eui_json(uint64_t eui) {
 
 static json_t *action_json(const struct auto_action *a) {
   char hex[2 * PAYLOAD_MAX + 1];
-  for (size_t i = 0; i < a->len; i++)
-    snprintf(hex + 2 * i, 3, "%02x", a->payload[i]);
-  hex[2 * a->len] = 0;
+  sim_hex_encode(hex, a->payload, a->len, 0);
   json_t *o = json_object();
   if (!o)
     return NULL;
