@@ -31,6 +31,7 @@
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/core/hex.h"
 #include "sim/core/log.h"
 
@@ -94,12 +95,7 @@ struct plat_auto {
 
 static size_t eui_slot(uint64_t x, size_t mask) {
   /* Mix every bit down: EUI-64s of a fleet differ mostly in their middle bits. */
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDull;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ull;
-  x ^= x >> 33;
-  return (size_t)x & mask;
+  return (size_t)sim_hash_mix64(x) & mask;
 }
 
 static struct plat_auto *auto_get(struct plat_server *srv) {

@@ -40,6 +40,7 @@
 #include "platform/server_internal.h"
 #include "platform/store.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/core/log.h"
 #include "sim/core/rng.h"
 #include "sim/wire/auth.h"
@@ -219,17 +220,10 @@ void plat__reap_cb(uv_check_t *h) {
 
 /* ---------------------------------------------------------------- hubs */
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 1099511628211ull;
-  return h;
-}
-
 struct plat_hub *plat__hub_find(struct plat_server *srv, const char *id) {
   if (!srv->hcap)
     return NULL;
-  struct plat_hub *h = srv->htab[hash_str(id) & (srv->hcap - 1)];
+  struct plat_hub *h = srv->htab[sim_hash_str(id) & (srv->hcap - 1)];
   for (; h; h = h->hnext)
     if (strcmp(h->id, id) == 0)
       return h;
@@ -245,7 +239,7 @@ static int hub_grow(struct plat_server *srv) {
     struct plat_hub *h = srv->htab[i], *next;
     for (; h; h = next) {
       next = h->hnext;
-      size_t b = hash_str(h->id) & (ncap - 1);
+      size_t b = sim_hash_str(h->id) & (ncap - 1);
       h->hnext = nt[b];
       nt[b] = h;
     }
@@ -264,7 +258,7 @@ static struct plat_hub *hub_add(struct plat_server *srv, const char *id) {
   if (!h)
     return NULL;
   memcpy(h->id, id, n + 1);
-  size_t b = hash_str(id) & (srv->hcap - 1);
+  size_t b = sim_hash_str(id) & (srv->hcap - 1);
   h->hnext = srv->htab[b];
   srv->htab[b] = h;
   srv->hcount++;
@@ -324,12 +318,7 @@ static void load_boot_cb(void *arg, const char *id, uint64_t boot_id, uint64_t s
  * of one fleet differ mostly in their middle bits (hubsim puts the device slot, 0..N, lowest),
  * which piled every plug into a handful of buckets. */
 static size_t eui_slot(uint64_t x, size_t mask) {
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDull;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ull;
-  x ^= x >> 33;
-  return (size_t)x & mask;
+  return (size_t)sim_hash_mix64(x) & mask;
 }
 
 static struct plat_plug *plug_find(struct plat_server *srv, uint64_t eui64) {
