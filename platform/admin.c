@@ -18,6 +18,7 @@
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "platform/store.h"
+#include "sim/core/dur.h"
 #include "sim/core/err.h"
 #include "sim/core/hex.h"
 #include "sim/core/log.h"
@@ -305,21 +306,14 @@ static char *admin_timer(struct plat_server *srv, char **tok, int n) {
   struct plat_timer t = {0};
   uint8_t payload[1024];
   uint64_t id;
-  const char *hm = tok[2], *colon = strchr(hm, ':');
-  char hh[3] = {0}, mm[3] = {0};
-  size_t hl = colon ? (size_t)(colon - hm) : 0;
-  if (!colon || hl < 1 || hl > 2 || strlen(colon + 1) != 2)
-    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", hm);
-  memcpy(hh, hm, hl);
-  memcpy(mm, colon + 1, 2);
-  uint64_t h, m;
-  if (parse_dec(hh, 23, &h) || parse_dec(mm, 59, &m))
-    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", hm);
+  unsigned h, m;
+  if (sim_dur_parse_hhmm(tok[2], &h, &m))
+    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", tok[2]);
   char *err = parse_action(tok + 3, n - 3, &t.then, payload, sizeof(payload));
   if (err)
     return err;
-  t.hour = (uint32_t)h;
-  t.minute = (uint32_t)m;
+  t.hour = h;
+  t.minute = m;
   char why[256];
   int rc = plat__timer_add(srv, &t, &id, why, sizeof why);
   if (rc)

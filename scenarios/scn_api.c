@@ -1404,9 +1404,7 @@ static int api_platform_timer(lua_State *L) {
   lua_getfield(L, 1, "at");
   const char *at = lua_tostring(L, -1);
   unsigned hh = 0, mm = 0;
-  char tail;
-  if (!at || lua_type(L, -1) != LUA_TSTRING || sscanf(at, "%u:%u%c", &hh, &mm, &tail) != 2 ||
-      hh > 23 || mm > 59)
+  if (!at || lua_type(L, -1) != LUA_TSTRING || sim_dur_parse_hhmm(at, &hh, &mm))
     scn_raise(L, "%s: at must be \"HH:MM\" (UTC), e.g. \"07:00\"", what);
   lua_pop(L, 1);
   pt.t.hour = (uint8_t)hh;
