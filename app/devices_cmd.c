@@ -73,27 +73,8 @@ static const char *cluster_name(uint16_t id) {
 
 /* The catalogue's type names (docs/catalog.md), plus the few others a decoder may meet. */
 static const char *type_name(uint8_t t) {
-  const char *n = sim_zcl_type_name(t);
-  if (n)
-    return n;
-  switch (t) {
-  case 0x1A:
-    return "bitmap24";
-  case 0x26:
-    return "uint56";
-  case 0x27:
-    return "uint64";
-  case 0x38:
-    return "semi";
-  case 0x43:
-    return "long_octstr";
-  case 0x44:
-    return "long_string";
-  case 0x4C:
-    return "struct";
-  default:
-    return "unknown";
-  }
+  const char *n = sim_zcl_type_label(t);
+  return n ? n : "unknown";
 }
 
 static const char *global_cmd_name(uint8_t c) {

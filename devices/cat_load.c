@@ -560,18 +560,9 @@ static int is_seq(const yaml_node_t *n) {
 
 /* ---- ZCL types, hex ----------------------------------------------------------------------- */
 
-static const struct {
-  const char *name;
-  uint8_t id;
-} zcl_types[] = {
-    {"bool", 0x10},   {"bitmap8", 0x18}, {"bitmap16", 0x19}, {"bitmap32", 0x1B}, {"uint8", 0x20},
-    {"uint16", 0x21}, {"uint24", 0x22},  {"uint32", 0x23},   {"uint40", 0x24},   {"uint48", 0x25},
-    {"int8", 0x28},   {"int16", 0x29},   {"int24", 0x2A},    {"int32", 0x2B},    {"enum8", 0x30},
-    {"enum16", 0x31}, {"float", 0x39},   {"double", 0x3A},   {"octstr", 0x41},   {"string", 0x42},
-};
-
+/* Octet and character strings: the catalogue's two types of variable size. */
 static int type_is_string(uint8_t t) {
-  return t == 0x41 || t == 0x42;
+  return sim_zcl_type_len_size(t) != 0;
 }
 
 static int key_type(struct ld *x, const yaml_node_t *map, const char *key, int fixed_only,
@@ -586,16 +577,13 @@ static int key_type(struct ld *x, const yaml_node_t *map, const char *key, int f
     r = fail(x, v, "expected a ZCL type name");
     goto done;
   }
-  for (size_t i = 0; i < sizeof(zcl_types) / sizeof(zcl_types[0]); i++) {
-    if (strcmp(sc(v), zcl_types[i].name) == 0) {
-      if (fixed_only && type_is_string(zcl_types[i].id))
-        r = fail(x, v, "%s is not a fixed-size numeric type", sc(v));
-      else
-        *out = zcl_types[i].id;
-      goto done;
-    }
-  }
-  r = fail(x, v, "unknown ZCL type \"%s\"", sc(v));
+  int t = sim_zcl_type_from_name(sc(v));
+  if (t < 0)
+    r = fail(x, v, "unknown ZCL type \"%s\"", sc(v));
+  else if (fixed_only && type_is_string((uint8_t)t))
+    r = fail(x, v, "%s is not a fixed-size numeric type", sc(v));
+  else
+    *out = (uint8_t)t;
 done:
   pop(x, o);
   return r;

@@ -330,6 +330,20 @@ static void test_type_names(void **state) {
   assert_int_equal(sim_zcl_type_from_name(""), -1);
   assert_int_equal(sim_zcl_type_from_name(NULL), -1);
   assert_null(sim_zcl_type_name(0x38));
+  /* Printed names of other types a decoder may meet; none for the rest. */
+  assert_string_equal(sim_zcl_type_label(0x38), "semi");
+  assert_string_equal(sim_zcl_type_label(0x44), "long_string");
+  assert_string_equal(sim_zcl_type_label(0x21), "uint16");
+  assert_null(sim_zcl_type_label(0x08));
+  assert_null(sim_zcl_type_label(0x48));
+  assert_int_equal(sim_zcl_type_from_name("semi"), -1);
+  /* The length ahead of a string's value. */
+  assert_int_equal(sim_zcl_type_len_size(0x41), 1);
+  assert_int_equal(sim_zcl_type_len_size(0x42), 1);
+  assert_int_equal(sim_zcl_type_len_size(0x43), 2);
+  assert_int_equal(sim_zcl_type_len_size(0x44), 2);
+  assert_int_equal(sim_zcl_type_len_size(0x4C), 0);
+  assert_int_equal(sim_zcl_type_len_size(0x21), 0);
 }
 
 static void test_headers_and_responses(void **state) {
