@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/core/keyfile.h"
 
 #define ADMIN_TIMEOUT_MS 5000
@@ -115,13 +116,13 @@ static int admin_id(const struct app_admin *a, const char *line, const char *key
   return 0;
 }
 
+/* " PAYLOADHEX" (nothing for an empty payload), cut to what fits in cap. */
 static void put_payload(char *p, size_t cap, const uint8_t *payload, size_t len) {
   size_t o = 0;
   if (len && cap > 1)
     p[o++] = ' ';
-  for (size_t i = 0; i < len && o + 3 < cap; i++)
-    o += (size_t)snprintf(p + o, cap - o, "%02x", payload[i]);
-  p[o] = 0;
+  size_t fits = (cap - o - 1) / 2;
+  sim_hex_encode(p + o, payload, len < fits ? len : fits, 0);
 }
 
 static int cl_command(void *arg, const struct scn_device_ref *dev, uint8_t ep, uint16_t cluster,

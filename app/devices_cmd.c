@@ -17,6 +17,7 @@
 #include "devices/cat.h"
 #include "devices/catalog.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/wire/zcl.h"
 
 #define DEVICES_MAX_DIRS 16
@@ -72,27 +73,8 @@ static const char *cluster_name(uint16_t id) {
 
 /* The catalogue's type names (docs/catalog.md), plus the few others a decoder may meet. */
 static const char *type_name(uint8_t t) {
-  const char *n = sim_zcl_type_name(t);
-  if (n)
-    return n;
-  switch (t) {
-  case 0x1A:
-    return "bitmap24";
-  case 0x26:
-    return "uint56";
-  case 0x27:
-    return "uint64";
-  case 0x38:
-    return "semi";
-  case 0x43:
-    return "long_octstr";
-  case 0x44:
-    return "long_string";
-  case 0x4C:
-    return "struct";
-  default:
-    return "unknown";
-  }
+  const char *n = sim_zcl_type_label(t);
+  return n ? n : "unknown";
 }
 
 static const char *global_cmd_name(uint8_t c) {
@@ -200,26 +182,6 @@ static const struct dev_cat_tag *hb_tag(const struct dev_cat_model *cm, uint16_t
     if (cm->hb.tags[i].tag == tag)
       return &cm->hb.tags[i];
   return NULL;
-}
-
-static void hex_into(char *out, const uint8_t *p, size_t n, int spaced) {
-  static const char d[] = "0123456789ABCDEF";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (spaced && i)
-      out[o++] = ' ';
-    out[o++] = d[p[i] >> 4];
-    out[o++] = d[p[i] & 15];
-  }
-  out[o] = 0;
-}
-
-/* Heap hex string of p[0..n), or NULL. */
-static char *hex_dup(const uint8_t *p, size_t n, int spaced) {
-  char *s = malloc(n * 3 + 1);
-  if (s)
-    hex_into(s, p, n, spaced);
-  return s;
 }
 
 static void iso_time(char *out, size_t cap, uint64_t wall_ms) {
@@ -512,14 +474,14 @@ static json_t *value_json(const struct dev_cat_model *cm, const struct dev_cat_v
     json_object_set_new(o, "bit", json_integer(v->bit));
   if (v->encode == DEV_ENC_HEX) {
     char h[DEV_CAT_BYTES_MAX * 2 + 1];
-    hex_into(h, v->hex.b, v->hex.n, 0);
+    sim_hex_encode(h, v->hex.b, v->hex.n, SIM_HEX_UPPER);
     json_object_set_new(o, "hex", json_string(h));
   }
   if (v->encode == DEV_ENC_MAP) {
     json_t *m = json_array();
     for (int i = 0; i < v->n_map; i++) {
       char h[DEV_CAT_BYTES_MAX * 2 + 1];
-      hex_into(h, v->map_val[i].b, v->map_val[i].n, 0);
+      sim_hex_encode(h, v->map_val[i].b, v->map_val[i].n, SIM_HEX_UPPER);
       json_array_append_new(m, json_pack("{s:f, s:s}", "key", v->map_key[i], "hex", h));
     }
     json_object_set_new(o, "map", m);
@@ -546,8 +508,7 @@ static void value_text(char *out, size_t cap, const struct dev_cat_model *cm,
     }
     if (v->encode == DEV_ENC_HEX && v->hex.n * 2 + used + 2 < cap) {
       out[used++] = ' ';
-      hex_into(out + used, v->hex.b, v->hex.n, 0);
-      used += v->hex.n * 2u;
+      used += sim_hex_encode(out + used, v->hex.b, v->hex.n, SIM_HEX_UPPER);
     }
     if (used + 1 < cap) {
       out[used++] = ')';
@@ -923,7 +884,7 @@ static void attr_value_text(char *out, size_t cap, const struct sim_zcl_attr *a)
   /* binary content: octets, structs, and char strings that hide binary (the heartbeat) */
   if ((size_t)a->len * 2 + 3 < cap) {
     out[0] = '[';
-    hex_into(out + 1, a->data, a->len, 0);
+    sim_hex_encode(out + 1, a->data, a->len, SIM_HEX_UPPER);
     strcat(out, "]");
   } else {
     snprintf(out, cap, "[%u bytes]", a->len);
@@ -989,7 +950,7 @@ static int on_frame(void *arg, const struct dev_sample_frame *f) {
 
   if (s->json) {
     json_t *j = json_object();
-    char *fh = hex_dup(f->zcl, f->len, 0);
+    char *fh = sim_hex_dup(f->zcl, f->len, SIM_HEX_UPPER);
     json_object_set_new(j, "index", json_integer(f->index));
     json_object_set_new(j, "t_us", json_integer((json_int_t)f->t));
     json_object_set_new(j, "wall_ms", json_integer((json_int_t)f->wall_ms));
@@ -1027,7 +988,7 @@ static int on_frame(void *arg, const struct dev_sample_frame *f) {
       json_object_set_new(ja, "value", attr_value_json(a));
       if (a->kind == SIM_ZCL_KIND_STRING || a->kind == SIM_ZCL_KIND_OCTETS ||
           a->kind == SIM_ZCL_KIND_STRUCT) {
-        char *vh = hex_dup(a->data, a->len, 0);
+        char *vh = sim_hex_dup(a->data, a->len, SIM_HEX_UPPER);
         json_object_set_new(ja, "hex", vh ? json_string(vh) : json_null());
         free(vh);
       }
@@ -1061,7 +1022,7 @@ static int on_frame(void *arg, const struct dev_sample_frame *f) {
     }
     json_object_set_new(j, "attributes", as);
     if (specific && payload) {
-      char *ph = hex_dup(payload, plen, 0);
+      char *ph = sim_hex_dup(payload, plen, SIM_HEX_UPPER);
       json_object_set_new(j, "payload_hex", ph ? json_string(ph) : json_null());
       free(ph);
     }
@@ -1127,11 +1088,11 @@ static int on_frame(void *arg, const struct dev_sample_frame *f) {
            payload[0] | (unsigned)payload[1] << 8, payload[2], payload[3],
            payload[4] | (unsigned)payload[5] << 8);
   else if (specific && payload && plen) {
-    char *ph = hex_dup(payload, plen, 1);
+    char *ph = sim_hex_dup(payload, plen, SIM_HEX_UPPER | SIM_HEX_SPACED);
     printf("    payload %s\n", ph ? ph : "?");
     free(ph);
   }
-  char *fh = hex_dup(f->zcl, f->len, 1);
+  char *fh = sim_hex_dup(f->zcl, f->len, SIM_HEX_UPPER | SIM_HEX_SPACED);
   printf("    zcl %s\n", fh ? fh : "?");
   free(fh);
   return 0;

@@ -33,6 +33,7 @@
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/wire/zcl.h"
 
 /* The generated cat_builtin.c (devices/cat_embed.cmake): file i of the built-in catalogue, or
@@ -559,18 +560,9 @@ static int is_seq(const yaml_node_t *n) {
 
 /* ---- ZCL types, hex ----------------------------------------------------------------------- */
 
-static const struct {
-  const char *name;
-  uint8_t id;
-} zcl_types[] = {
-    {"bool", 0x10},   {"bitmap8", 0x18}, {"bitmap16", 0x19}, {"bitmap32", 0x1B}, {"uint8", 0x20},
-    {"uint16", 0x21}, {"uint24", 0x22},  {"uint32", 0x23},   {"uint40", 0x24},   {"uint48", 0x25},
-    {"int8", 0x28},   {"int16", 0x29},   {"int24", 0x2A},    {"int32", 0x2B},    {"enum8", 0x30},
-    {"enum16", 0x31}, {"float", 0x39},   {"double", 0x3A},   {"octstr", 0x41},   {"string", 0x42},
-};
-
+/* Octet and character strings: the catalogue's two types of variable size. */
 static int type_is_string(uint8_t t) {
-  return t == 0x41 || t == 0x42;
+  return sim_zcl_type_len_size(t) != 0;
 }
 
 static int key_type(struct ld *x, const yaml_node_t *map, const char *key, int fixed_only,
@@ -585,46 +577,31 @@ static int key_type(struct ld *x, const yaml_node_t *map, const char *key, int f
     r = fail(x, v, "expected a ZCL type name");
     goto done;
   }
-  for (size_t i = 0; i < sizeof(zcl_types) / sizeof(zcl_types[0]); i++) {
-    if (strcmp(sc(v), zcl_types[i].name) == 0) {
-      if (fixed_only && type_is_string(zcl_types[i].id))
-        r = fail(x, v, "%s is not a fixed-size numeric type", sc(v));
-      else
-        *out = zcl_types[i].id;
-      goto done;
-    }
-  }
-  r = fail(x, v, "unknown ZCL type \"%s\"", sc(v));
+  int t = sim_zcl_type_from_name(sc(v));
+  if (t < 0)
+    r = fail(x, v, "unknown ZCL type \"%s\"", sc(v));
+  else if (fixed_only && type_is_string((uint8_t)t))
+    r = fail(x, v, "%s is not a fixed-size numeric type", sc(v));
+  else
+    *out = (uint8_t)t;
 done:
   pop(x, o);
   return r;
-}
-
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
 }
 
 static int hexbytes(struct ld *x, const yaml_node_t *v, struct dev_cat_bytes *out) {
   if (!is_scalar(v))
     return fail(x, v, "expected a hex string");
   const char *s = sc(v);
-  size_t len = strlen(s);
-  for (size_t i = 0; i < len; i++)
-    if (hexval(s[i]) < 0)
-      return fail(x, v, "\"%s\" is not hex", s);
-  if (len % 2)
+  size_t n;
+  int r = sim_hex_decode(s, strlen(s), 0, out->b, DEV_CAT_BYTES_MAX, &n);
+  if (r == SIM_EMALFORMED)
+    return fail(x, v, "\"%s\" is not hex", s);
+  if (r == SIM_EINVAL)
     return fail(x, v, "\"%s\" is not an even number of hex digits", s);
-  if (len / 2 > DEV_CAT_BYTES_MAX)
+  if (r)
     return fail(x, v, "\"%s\" is longer than %d bytes", s, DEV_CAT_BYTES_MAX);
-  out->n = (uint8_t)(len / 2);
-  for (size_t i = 0; i < out->n; i++)
-    out->b[i] = (uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+  out->n = (uint8_t)n;
   return 0;
 }
 

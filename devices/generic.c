@@ -396,7 +396,7 @@ double dev_generic_value(const struct dev_cat_model *cm, const struct sim_device
 /* ---- encoding ---------------------------------------------------------------------------- */
 
 static int is_string_type(uint8_t type) {
-  return type == 0x41 || type == 0x42 || type == 0x43 || type == 0x44;
+  return sim_zcl_type_len_size(type) != 0;
 }
 
 /* The channel-unit value of v (before encoding). */

@@ -166,22 +166,13 @@ void dev_zcl_put_float(struct dev_zcl_w *w, uint8_t type, double f) {
 }
 
 void dev_zcl_put_str(struct dev_zcl_w *w, uint8_t type, const void *p, size_t n) {
-  if (type == 0x41 || type == 0x42) {
-    if (n > 254) {
-      set_err(w, SIM_EINVAL);
-      return;
-    }
-    dev_zcl_put_le(w, n, 1);
-  } else if (type == 0x43 || type == 0x44) {
-    if (n > 65534) {
-      set_err(w, SIM_EINVAL);
-      return;
-    }
-    dev_zcl_put_le(w, n, 2);
-  } else {
+  /* A length of all ones (0xFF, 0xFFFF) means "invalid value" in ZCL, so it is not a length. */
+  int ls = sim_zcl_type_len_size(type);
+  if (!ls || n >= ((size_t)1 << (8 * ls)) - 1) {
     set_err(w, SIM_EINVAL);
     return;
   }
+  dev_zcl_put_le(w, n, ls);
   dev_zcl_put_bytes(w, p, n);
 }
 

@@ -18,7 +18,9 @@
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "platform/store.h"
+#include "sim/core/dur.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/core/log.h"
 #include "sim/wire/auth.h"
 
@@ -144,7 +146,7 @@ static int parse_hex(const char *t, uint64_t max, uint64_t *out) {
   if (!*t || strlen(t) > 16)
     return -1;
   for (const char *p = t; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+    if (sim_hex_digit((unsigned char)*p) < 0)
       return -1;
   unsigned long long v = strtoull(t, NULL, 16);
   if (v > max)
@@ -166,29 +168,9 @@ static int parse_dec(const char *t, uint64_t max, uint64_t *out) {
   return 0;
 }
 
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
 /* Parses PAYLOADHEX into buf (cap bytes). 0 or -1. */
 static int parse_payload(const char *p, uint8_t *buf, size_t cap, size_t *len) {
-  size_t n = strlen(p);
-  if (n % 2 || n / 2 > cap)
-    return -1;
-  for (size_t i = 0; i < n / 2; i++) {
-    int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return -1;
-    buf[i] = (uint8_t)(hi << 4 | lo);
-  }
-  *len = n / 2;
-  return 0;
+  return sim_hex_decode(p, strlen(p), 0, buf, cap, len) ? -1 : 0;
 }
 
 static char *reply_id(const char *key, uint64_t id) {
@@ -324,21 +306,14 @@ static char *admin_timer(struct plat_server *srv, char **tok, int n) {
   struct plat_timer t = {0};
   uint8_t payload[1024];
   uint64_t id;
-  const char *hm = tok[2], *colon = strchr(hm, ':');
-  char hh[3] = {0}, mm[3] = {0};
-  size_t hl = colon ? (size_t)(colon - hm) : 0;
-  if (!colon || hl < 1 || hl > 2 || strlen(colon + 1) != 2)
-    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", hm);
-  memcpy(hh, hm, hl);
-  memcpy(mm, colon + 1, 2);
-  uint64_t h, m;
-  if (parse_dec(hh, 23, &h) || parse_dec(mm, 59, &m))
-    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", hm);
+  unsigned h, m;
+  if (sim_dur_parse_hhmm(tok[2], &h, &m))
+    return reply_error("bad time '%.64s' (HH:MM, 00:00..23:59 UTC)", tok[2]);
   char *err = parse_action(tok + 3, n - 3, &t.then, payload, sizeof(payload));
   if (err)
     return err;
-  t.hour = (uint32_t)h;
-  t.minute = (uint32_t)m;
+  t.hour = h;
+  t.minute = m;
   char why[256];
   int rc = plat__timer_add(srv, &t, &id, why, sizeof why);
   if (rc)
@@ -367,12 +342,8 @@ static char *admin_command(struct plat_server *srv, char **tok, int n) {
     size_t len = strlen(p);
     if (len % 2 || len / 2 > sizeof(payload))
       return reply_error("bad PAYLOADHEX '%.64s' (even number of hex digits, <= 1024 bytes)", p);
-    for (size_t i = 0; i < len / 2; i++) {
-      int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-      if (hi < 0 || lo < 0)
-        return reply_error("bad PAYLOADHEX '%.64s'", p);
-      payload[plen++] = (uint8_t)(hi << 4 | lo);
-    }
+    if (sim_hex_decode(p, len, 0, payload, sizeof(payload), &plen))
+      return reply_error("bad PAYLOADHEX '%.64s'", p);
   }
   int rc = plat_server_command(srv, tok[1], eui, (uint32_t)ep, (uint32_t)cl, (uint32_t)cmd, payload,
                                plen, 0, 0, &id);

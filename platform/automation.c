@@ -1,8 +1,9 @@
 /* Automations of the reference platform: rules and daily timers, as an app defines them.
  *
- * Rules are looked up by the reporting device: a chained hash table keyed by EUI-64 holds every
- * rule, so a Report costs one bucket walk whatever the number of rules (a scenario may define
- * one per hub of a large fleet). The rules also sit in an array in id order, for listing.
+ * Rules are looked up by the reporting device: a hash table keyed by EUI-64 leads to each
+ * device's rules, so a Report costs one lookup and a walk over that device's rules whatever the
+ * number of rules (a scenario may define one per hub of a large fleet). The rules also sit in
+ * an array in id order, for listing.
  *
  * Timers keep their next occurrence as Unix ms by the server's wall clock (virtual time on a
  * virtual clock). One server timer (PLAT_T_AUTO) is armed at the earliest of them; when it
@@ -31,6 +32,8 @@
 #include "platform/platform.h"
 #include "platform/server_internal.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
+#include "sim/core/htab.h"
 #include "sim/core/log.h"
 
 #define DAY_MS 86400000ull
@@ -55,7 +58,7 @@ struct auto_action {
 
 struct auto_rule {
   uint64_t id;
-  struct auto_rule *hnext; /* hash chain */
+  struct auto_rule *hnext; /* the next rule triggered by the same device, in id order */
   uint64_t when;
   uint16_t cluster, attr;
   uint8_t op; /* enum plat_rule_op */
@@ -79,8 +82,7 @@ struct auto_timer {
 struct plat_auto {
   struct auto_rule **rules; /* id order */
   size_t nrules, rules_cap;
-  struct auto_rule **rtab; /* buckets by when-EUI-64; power of two */
-  size_t rtab_cap;
+  struct sim_htab by_when;    /* when-EUI-64 -> its first rule (the others follow by hnext) */
   struct auto_timer **timers; /* id order */
   size_t ntimers, timers_cap;
   uint64_t last_rule_id, last_timer_id;
@@ -90,16 +92,6 @@ struct plat_auto {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static size_t eui_slot(uint64_t x, size_t mask) {
-  /* Mix every bit down: EUI-64s of a fleet differ mostly in their middle bits. */
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDull;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ull;
-  x ^= x >> 33;
-  return (size_t)x & mask;
-}
 
 static struct plat_auto *auto_get(struct plat_server *srv) {
   if (!srv->autom)
@@ -183,24 +175,6 @@ static int action_run(struct plat_server *srv, const struct auto_action *a) {
 
 /* ---------------------------------------------------------------- rules */
 
-static int rtab_grow(struct plat_auto *a) {
-  size_t ncap = a->rtab_cap ? a->rtab_cap * 2 : 64;
-  struct auto_rule **nt = calloc(ncap, sizeof(*nt));
-  if (!nt)
-    return SIM_ENOMEM;
-  /* Rehash in reverse id order so that each chain lists its rules in id order. */
-  for (size_t i = a->nrules; i-- > 0;) {
-    struct auto_rule *r = a->rules[i];
-    size_t b = eui_slot(r->when, ncap - 1);
-    r->hnext = nt[b];
-    nt[b] = r;
-  }
-  free(a->rtab);
-  a->rtab = nt;
-  a->rtab_cap = ncap;
-  return 0;
-}
-
 /* Looks for a chain of rules from the node (eui, cluster) back to (to_eui, to_cluster), where
  * a rule leads from its trigger (when, cluster) to its command's (then.eui64, then.cluster);
  * only_any: through rules without a condition only. Breadth first, iterative, at most
@@ -224,8 +198,8 @@ static int find_chain(struct plat_auto *a, uint64_t eui, uint16_t cluster, uint6
   size_t head = 0, tail = 0, parent = SIZE_MAX;
   int found = 0;
   for (;;) {
-    /* Every rule triggered by the node (eui, cluster), in its hash chain. */
-    struct auto_rule *r = a->rtab[eui_slot(eui, a->rtab_cap - 1)];
+    /* Every rule triggered by the node (eui, cluster), among the device's rules. */
+    struct auto_rule *r = sim_htab_get(&a->by_when, eui);
     for (; r && found == 0; r = r->hnext) {
       if (r->when != eui || r->cluster != cluster || r->mark == mark ||
           (only_any && r->op != PLAT_RULE_ANY))
@@ -286,8 +260,8 @@ int plat__rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t 
   int rc = action_copy(&ru->then, &r->then, "rule", why, cap);
   if (!rc)
     GROW_ONE(a->rules, a->nrules, a->rules_cap, rc);
-  if (!rc && a->nrules + 1 > a->rtab_cap)
-    rc = rtab_grow(a);
+  if (!rc)
+    rc = sim_htab_reserve(&a->by_when, a->nrules + 1); /* the put below cannot fail */
   if (rc) {
     free(ru->then.payload);
     free(ru);
@@ -322,11 +296,15 @@ int plat__rule_add(struct plat_server *srv, const struct plat_rule *r, uint64_t 
   ru->op = (uint8_t)r->op;
   ru->value = r->op == PLAT_RULE_ANY ? 0 : r->value;
   a->rules[a->nrules++] = ru;
-  /* Appended at the chain's end: rules of one device fire in id order. */
-  struct auto_rule **pp = &a->rtab[eui_slot(ru->when, a->rtab_cap - 1)];
-  while (*pp)
-    pp = &(*pp)->hnext;
-  *pp = ru;
+  /* Appended at the end of the device's rules: they fire in id order. */
+  struct auto_rule *last = sim_htab_get(&a->by_when, ru->when);
+  if (!last) {
+    (void)sim_htab_put(&a->by_when, ru->when, ru); /* reserved above: cannot fail */
+  } else {
+    while (last->hnext)
+      last = last->hnext;
+    last->hnext = ru;
+  }
   if (id)
     *id = ru->id;
   return 0;
@@ -350,10 +328,16 @@ int plat_server_rule_remove(struct plat_server *srv, uint64_t id) {
     struct auto_rule *ru = a->rules[i];
     if (ru->id != id)
       continue;
-    struct auto_rule **pp = &a->rtab[eui_slot(ru->when, a->rtab_cap - 1)];
-    while (*pp != ru)
-      pp = &(*pp)->hnext;
-    *pp = ru->hnext;
+    struct auto_rule *first = sim_htab_get(&a->by_when, ru->when);
+    if (first != ru) {
+      while (first->hnext != ru)
+        first = first->hnext;
+      first->hnext = ru->hnext;
+    } else if (ru->hnext) {
+      (void)sim_htab_put(&a->by_when, ru->when, ru->hnext); /* a replacement cannot fail */
+    } else {
+      sim_htab_del(&a->by_when, ru->when);
+    }
     memmove(&a->rules[i], &a->rules[i + 1], (a->nrules - i - 1) * sizeof(*a->rules));
     a->nrules--;
     free(ru->then.payload);
@@ -419,7 +403,7 @@ void plat__auto_report(struct plat_server *srv, const Hubrpc__V1__Report *r) {
   struct plat_auto *a = srv->autom;
   if (!a || !a->nrules)
     return;
-  struct auto_rule *ru = a->rtab[eui_slot(r->device, a->rtab_cap - 1)];
+  struct auto_rule *ru = sim_htab_get(&a->by_when, r->device);
   for (; ru; ru = ru->hnext) {
     if (ru->when != r->device || ru->cluster != r->cluster)
       continue;
@@ -602,9 +586,7 @@ static json_t *eui_json(uint64_t eui) {
 
 static json_t *action_json(const struct auto_action *a) {
   char hex[2 * PAYLOAD_MAX + 1];
-  for (size_t i = 0; i < a->len; i++)
-    snprintf(hex + 2 * i, 3, "%02x", a->payload[i]);
-  hex[2 * a->len] = 0;
+  sim_hex_encode(hex, a->payload, a->len, 0);
   json_t *o = json_object();
   if (!o)
     return NULL;
@@ -697,7 +679,7 @@ void plat__auto_free(struct plat_auto *a) {
     free(a->timers[i]);
   }
   free(a->rules);
-  free(a->rtab);
+  sim_htab_fini(&a->by_when);
   free(a->timers);
   free(a);
 }

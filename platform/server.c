@@ -219,56 +219,25 @@ void plat__reap_cb(uv_check_t *h) {
 
 /* ---------------------------------------------------------------- hubs */
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 1099511628211ull;
-  return h;
+static const char *hub_id_of(const void *h) {
+  return ((const struct plat_hub *)h)->id;
 }
 
 struct plat_hub *plat__hub_find(struct plat_server *srv, const char *id) {
-  if (!srv->hcap)
-    return NULL;
-  struct plat_hub *h = srv->htab[hash_str(id) & (srv->hcap - 1)];
-  for (; h; h = h->hnext)
-    if (strcmp(h->id, id) == 0)
-      return h;
-  return NULL;
-}
-
-static int hub_grow(struct plat_server *srv) {
-  size_t ncap = srv->hcap ? srv->hcap * 2 : 1024;
-  struct plat_hub **nt = calloc(ncap, sizeof(*nt));
-  if (!nt)
-    return SIM_ENOMEM;
-  for (size_t i = 0; i < srv->hcap; i++) {
-    struct plat_hub *h = srv->htab[i], *next;
-    for (; h; h = next) {
-      next = h->hnext;
-      size_t b = hash_str(h->id) & (ncap - 1);
-      h->hnext = nt[b];
-      nt[b] = h;
-    }
-  }
-  free(srv->htab);
-  srv->htab = nt;
-  srv->hcap = ncap;
-  return 0;
+  return sim_htab_get_str(&srv->hubs, id);
 }
 
 static struct plat_hub *hub_add(struct plat_server *srv, const char *id) {
-  if (srv->hcount >= srv->hcap && hub_grow(srv))
-    return NULL;
   size_t n = strlen(id);
   struct plat_hub *h = calloc(1, sizeof(*h) + n + 1);
   if (!h)
     return NULL;
   memcpy(h->id, id, n + 1);
-  size_t b = hash_str(id) & (srv->hcap - 1);
-  h->hnext = srv->htab[b];
-  srv->htab[b] = h;
-  srv->hcount++;
-  srv->c.hubs_known = srv->hcount;
+  if (sim_htab_put_str(&srv->hubs, h->id, h)) {
+    free(h);
+    return NULL;
+  }
+  srv->c.hubs_known = srv->hubs.n;
   return h;
 }
 
@@ -319,47 +288,11 @@ static void load_boot_cb(void *arg, const char *id, uint64_t boot_id, uint64_t s
 
 /* ---------------------------------------------------------------- plugs (toggle targets) */
 
-/* Slot of an EUI-64 in a power-of-two table. Every bit of the key must reach the low bits the
- * mask keeps: a plain multiply leaves them depending on the key's low bits only, and EUI-64s
- * of one fleet differ mostly in their middle bits (hubsim puts the device slot, 0..N, lowest),
- * which piled every plug into a handful of buckets. */
-static size_t eui_slot(uint64_t x, size_t mask) {
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDull;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ull;
-  x ^= x >> 33;
-  return (size_t)x & mask;
-}
-
-static struct plat_plug *plug_find(struct plat_server *srv, uint64_t eui64) {
-  if (!srv->pmap_cap)
-    return NULL;
-  size_t mask = srv->pmap_cap - 1;
-  for (size_t i = eui_slot(eui64, mask);; i = (i + 1) & mask) {
-    uint32_t idx = srv->pmap[i];
-    if (idx == UINT32_MAX)
-      return NULL;
-    if (srv->plugs[idx].eui64 == eui64)
-      return &srv->plugs[idx];
-  }
-}
-
-static int pmap_put(uint32_t *map, size_t cap, const struct plat_plug *plugs, uint32_t idx) {
-  size_t mask = cap - 1;
-  for (size_t i = eui_slot(plugs[idx].eui64, mask);; i = (i + 1) & mask) {
-    if (map[i] == UINT32_MAX) {
-      map[i] = idx;
-      return 0;
-    }
-  }
-}
-
-/* Adds or re-targets a plug. The map never deletes: a plug that left keeps its slot with
+/* Adds or re-targets a plug. The map never deletes: a plug that left keeps its entry with
  * hub == NULL, so a rejoin reuses it. */
 static void plug_set(struct plat_server *srv, uint64_t eui64, struct plat_hub *hub,
                      uint8_t endpoint) {
-  struct plat_plug *p = plug_find(srv, eui64);
+  struct plat_plug *p = sim_htab_get(&srv->plug_by_eui, eui64);
   if (p) {
     p->hub = hub;
     p->endpoint = endpoint;
@@ -367,29 +300,22 @@ static void plug_set(struct plat_server *srv, uint64_t eui64, struct plat_hub *h
   }
   if (!hub)
     return;
-  if (srv->nplugs + 1 > srv->pmap_cap / 2) {
-    size_t ncap = srv->pmap_cap ? srv->pmap_cap * 2 : 1024;
-    uint32_t *nm = malloc(ncap * sizeof(*nm));
-    if (!nm)
-      return;
-    memset(nm, 0xFF, ncap * sizeof(*nm));
-    for (uint32_t i = 0; i < srv->nplugs; i++)
-      pmap_put(nm, ncap, srv->plugs, i);
-    free(srv->pmap);
-    srv->pmap = nm;
-    srv->pmap_cap = ncap;
-  }
   if (srv->nplugs == srv->plugs_cap) {
     size_t ncap = srv->plugs_cap ? srv->plugs_cap * 2 : 256;
-    struct plat_plug *np = realloc(srv->plugs, ncap * sizeof(*np));
+    struct plat_plug **np = realloc(srv->plugs, ncap * sizeof(*np));
     if (!np)
       return;
     srv->plugs = np;
     srv->plugs_cap = ncap;
   }
-  srv->plugs[srv->nplugs] = (struct plat_plug){eui64, hub, endpoint};
-  pmap_put(srv->pmap, srv->pmap_cap, srv->plugs, (uint32_t)srv->nplugs);
-  srv->nplugs++;
+  if (!(p = malloc(sizeof(*p))))
+    return;
+  *p = (struct plat_plug){eui64, hub, endpoint};
+  if (sim_htab_put(&srv->plug_by_eui, eui64, p)) {
+    free(p);
+    return;
+  }
+  srv->plugs[srv->nplugs++] = p;
 }
 
 static void load_plug_cb(void *arg, uint64_t eui64, const char *hub_id) {
@@ -796,7 +722,7 @@ static void toggle_timer_cb(uv_timer_t *t) {
     if (!srv->nplugs)
       continue;
     for (int tries = 0; tries < 16; tries++) {
-      struct plat_plug *p = &srv->plugs[sim_rng_below(&srv->rng, (uint32_t)srv->nplugs)];
+      struct plat_plug *p = srv->plugs[sim_rng_below(&srv->rng, (uint32_t)srv->nplugs)];
       if (p->hub && p->hub->sess && p->hub->sess->state == PLAT_S_OPEN) {
         plat_server_command(srv, p->hub->id, p->eui64, p->endpoint, 0x0006, 0x02, NULL, 0, 0, 0,
                             NULL);
@@ -1324,6 +1250,7 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
     return SIM_ENOMEM;
   srv->loop = loop;
   srv->t = t;
+  sim_htab_init_str(&srv->hubs, hub_id_of);
   srv->cfg = *cfg;
   srv->listen_addr = addr;
   if (!srv->cfg.heartbeat_s)
@@ -1554,19 +1481,18 @@ void plat_server_free(struct plat_server *srv) {
   }
   if (srv->is_virtual)
     sim_sched_close(&srv->vsched, NULL); /* no handles on a virtual clock: frees the wheel */
-  for (size_t i = 0; i < srv->hcap; i++) {
-    struct plat_hub *h = srv->htab[i], *next;
-    for (; h; h = next) {
-      next = h->hnext;
-      free(h->boots);
-      free(h);
-    }
+  size_t it = 0;
+  for (struct plat_hub *h; (h = sim_htab_next(&srv->hubs, &it));) {
+    free(h->boots);
+    free(h);
   }
-  free(srv->htab);
+  sim_htab_fini(&srv->hubs);
   free(srv->db_path);
   free(srv->admin_token);
+  for (size_t i = 0; i < srv->nplugs; i++)
+    free(srv->plugs[i]);
   free(srv->plugs);
-  free(srv->pmap);
+  sim_htab_fini(&srv->plug_by_eui);
   free(srv->cmds);
   plat__auto_free(srv->autom);
   free(srv->fleet_key);

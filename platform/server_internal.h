@@ -9,6 +9,7 @@
 
 #include "platform/platform.h"
 #include "sim/core/buf.h"
+#include "sim/core/htab.h"
 #include "sim/core/log.h"
 #include "sim/core/rng.h"
 #include "sim/wire/frame.h"
@@ -32,7 +33,6 @@ struct plat_boots {
 
 /* One hub_id ever seen; lives as long as the server. */
 struct plat_hub {
-  struct plat_hub *hnext;    /* hash chain */
   struct plat_hub *dnext;    /* list of hubs with data in the open group */
   struct plat_session *sess; /* the open (authenticated) session, NULL when offline */
   struct plat_boots *boots;  /* NULL until the hub changes boot */
@@ -98,8 +98,7 @@ struct plat_server {
   struct plat_store *store;
   struct sim_listener *listener;
 
-  struct plat_hub **htab;
-  size_t hcap, hcount;
+  struct sim_htab hubs; /* hub_id -> struct plat_hub: every hub ever seen */
   struct plat_hub *dirty;
   uint64_t group_reports; /* new Reports written in the open group */
 
@@ -108,10 +107,9 @@ struct plat_server {
   uint64_t fd_limit; /* RLIMIT_NOFILE, read at start and by every sweep */
   int check_fds;     /* the transport uses descriptors (tcp) */
 
-  struct plat_plug *plugs;
+  struct plat_plug **plugs; /* every plug seen, in order: the toggles pick among them */
   size_t nplugs, plugs_cap;
-  uint32_t *pmap; /* open addressing: eui64 -> index in plugs; UINT32_MAX empty */
-  size_t pmap_cap;
+  struct sim_htab plug_by_eui; /* eui64 -> the same struct plat_plug */
 
   struct plat_pcmd *cmds; /* commands awaiting a result, in cmd_id order, from cmd_head */
   size_t cmd_head, cmd_len, cmd_cap;

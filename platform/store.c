@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/core/log.h"
 
 enum {
@@ -756,14 +757,10 @@ static json_t *column_json(sqlite3_stmt *s, int i) {
                         (size_t)sqlite3_column_bytes(s, i));
   case SQLITE_BLOB: {
     /* Octet strings as lower-case hex, the form the admin protocol takes them in. */
-    const uint8_t *p = sqlite3_column_blob(s, i);
-    int n = sqlite3_column_bytes(s, i);
-    char *hex = malloc((size_t)n * 2 + 1);
+    const uint8_t *p = sqlite3_column_blob(s, i); /* before _bytes, as SQLite asks */
+    char *hex = sim_hex_dup(p, (size_t)sqlite3_column_bytes(s, i), 0);
     if (!hex)
       return json_null();
-    for (int k = 0; k < n; k++)
-      snprintf(hex + 2 * k, 3, "%02x", p[k]);
-    hex[2 * n] = 0;
     json_t *j = json_string(hex);
     free(hex);
     return j;

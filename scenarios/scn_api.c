@@ -15,6 +15,7 @@
 #include "scenarios/scn_int.h"
 #include "sim/core/dur.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 
 #define SEL_META "hubsim.selection"
 
@@ -1191,15 +1192,6 @@ static void check_device(lua_State *L, int idx, const char *what, uint32_t *hub,
   *slot = (uint32_t)sl;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = tolower(c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* The command fields of a table at idx: ep, cluster, command, payload (hex text). */
 static void check_command(lua_State *L, int idx, const char *what, uint8_t *ep, uint16_t *cluster,
                           uint8_t *command, uint8_t *payload, size_t *len) {
@@ -1222,13 +1214,8 @@ static void check_command(lua_State *L, int idx, const char *what, uint8_t *ep, 
     const char *p = lua_tolstring(L, -1, &n);
     if (!p || lua_type(L, -1) != LUA_TSTRING || n % 2 || n / 2 > 64)
       scn_raise(L, "%s: payload is a hex string of at most 64 bytes (\"0102\")", what);
-    for (size_t i = 0; i < n / 2; i++) {
-      int hi = hexval((unsigned char)p[2 * i]), lo = hexval((unsigned char)p[2 * i + 1]);
-      if (hi < 0 || lo < 0)
-        scn_raise(L, "%s: payload '%s' is not hex", what, p);
-      payload[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
+    if (sim_hex_decode(p, n, 0, payload, 64, len))
+      scn_raise(L, "%s: payload '%s' is not hex", what, p);
   }
   lua_pop(L, 1);
 }
@@ -1417,9 +1404,7 @@ static int api_platform_timer(lua_State *L) {
   lua_getfield(L, 1, "at");
   const char *at = lua_tostring(L, -1);
   unsigned hh = 0, mm = 0;
-  char tail;
-  if (!at || lua_type(L, -1) != LUA_TSTRING || sscanf(at, "%u:%u%c", &hh, &mm, &tail) != 2 ||
-      hh > 23 || mm > 59)
+  if (!at || lua_type(L, -1) != LUA_TSTRING || sim_dur_parse_hhmm(at, &hh, &mm))
     scn_raise(L, "%s: at must be \"HH:MM\" (UTC), e.g. \"07:00\"", what);
   lua_pop(L, 1);
   pt.t.hour = (uint8_t)hh;

@@ -67,3 +67,28 @@ int sim_dur_parse(const char *text, double plain_unit_s, double *seconds) {
   *seconds = total;
   return 0;
 }
+
+int sim_dur_parse_hhmm(const char *text, unsigned *hour, unsigned *minute) {
+  if (!text)
+    return SIM_EINVAL;
+  const char *colon = strchr(text, ':');
+  size_t hl = colon ? (size_t)(colon - text) : 0;
+  if (hl < 1 || hl > 2 || strlen(colon + 1) != 2)
+    return SIM_EINVAL;
+  unsigned h = 0, m = 0;
+  for (size_t i = 0; i < hl; i++) {
+    if (text[i] < '0' || text[i] > '9')
+      return SIM_EINVAL;
+    h = h * 10 + (unsigned)(text[i] - '0');
+  }
+  for (size_t i = 1; i <= 2; i++) {
+    if (colon[i] < '0' || colon[i] > '9')
+      return SIM_EINVAL;
+    m = m * 10 + (unsigned)(colon[i] - '0');
+  }
+  if (h > 23 || m > 59)
+    return SIM_EINVAL;
+  *hour = h;
+  *minute = m;
+  return 0;
+}

@@ -15,4 +15,13 @@
 /* 0 and *seconds, or SIM_EINVAL (nothing written). */
 int sim_dur_parse(const char *text, double plain_unit_s, double *seconds);
 
+/* A time of day, one grammar for the admin lines ("timer add 07:00 ...") and scenario scripts
+ * (platform.timer{at = "07:00"}):
+ *
+ *   time = hour ":" minute     hour: 1 or 2 digits, 0..23; minute: exactly 2 digits, 0..59
+ *
+ * "7:05" and "07:05" are the same time; "7:5", "0700", " 7:05", "+7:05" and "24:00" are refused.
+ * 0 and *hour, *minute, or SIM_EINVAL (nothing written). */
+int sim_dur_parse_hhmm(const char *text, unsigned *hour, unsigned *minute);
+
 #endif

@@ -18,6 +18,7 @@
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/core/log.h"
 #include "sim/core/rng.h"
 #include "sim/wire/auth.h"
@@ -774,10 +775,7 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
   f->dirty = calloc(f->n_hubs, sizeof(*f->dirty));
   if (!f->hubs || !f->devs || !f->dirty)
     goto fail;
-  uint32_t hsh = 2166136261u; /* FNV-1a of the prefix */
-  for (const char *p = f->cfg.hub_prefix; *p; p++)
-    hsh = (hsh ^ (uint8_t)*p) * 16777619u;
-  f->prefix_hash = hsh & 0xFFFFFF;
+  f->prefix_hash = sim_hash_fnv32(f->cfg.hub_prefix, strlen(f->cfg.hub_prefix)) & 0xFFFFFF;
   double wsum = 0;
   for (size_t i = 0; i < cfg->n_mix; i++)
     wsum += cfg->mix_weight[i] > 0 ? cfg->mix_weight[i] : 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/fleet/fleet_internal.h"
 
 enum { AIR_UP = 1, AIR_DOWN, AIR_EXPIRE, AIR_HUB };
@@ -31,15 +32,6 @@ struct air_slot {
   uint64_t cmd_id;
   uint8_t data[SIM_AIR_FRAME_MAX];
 };
-
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
 
 int sim__radio_enabled(const struct sim_fleet *f) {
   return f->cfg.radio_hops > 0 && (f->cfg.radio_hop_delay > 0 || f->cfg.radio_loss > 0);
@@ -89,7 +81,7 @@ static uint32_t air_timer(const struct sim_fleet *f, uint32_t i) {
 /* The time one crossing of the device's hops takes, or NEVER when every attempt of a hop
  * failed. The device's distance from the hub is fixed by its address. */
 static sim_time_t crossing(struct sim_fleet *f, struct hub *h, uint64_t eui) {
-  uint32_t hops = 1 + (uint32_t)(mix64(eui ^ 0x40905ull) % f->cfg.radio_hops);
+  uint32_t hops = 1 + (uint32_t)(sim_hash_mix64(eui ^ 0x40905ull) % f->cfg.radio_hops);
   sim_time_t t = 0;
   for (uint32_t k = 0; k < hops; k++) {
     int tries = 1;
@@ -141,7 +133,7 @@ static sim_time_t next_poll(struct sim_fleet *f, const struct sim_model *m, uint
   if (m->poll_ms) {
     /* Polls fall on a per-device phase of the poll period, in device time. */
     uint64_t period = (uint64_t)m->poll_ms * 1000u;
-    uint64_t phase = mix64(eui ^ 0x9011ull) % period;
+    uint64_t phase = sim_hash_mix64(eui ^ 0x9011ull) % period;
     uint64_t dnow = (uint64_t)((double)now * sp);
     uint64_t k = dnow >= phase ? (dnow - phase) / period + 1 : 0;
     uint64_t at_dev = phase + k * period;

@@ -10,105 +10,104 @@
 
 #include "sim/core/err.h"
 
-/* Per type id: fixed size (0 = variable, -1 = unknown to us) and kind. Types we cannot size
- * (arrays, sets, bags, nodata) are unknown: a record using them cannot be skipped safely, so the
- * decoder rejects the frame rather than guessing. */
-struct zcl_type_info {
+/* Every ZCL data type hubsim knows, by type id: its fixed size (0: variable, with a length or
+ * count ahead of the value), its kind, the bytes of a string's length prefix, and its name.
+ * Types missing here (arrays, sets, bags, nodata...) are unknown: a record using them cannot
+ * be skipped safely, so the decoder rejects the frame rather than guessing.
+ *
+ * Names: a `cat` one is a type name of the device catalogue (docs/catalog.md "ZCL type names",
+ * what the loader accepts and `hubsim devices` prints); the others are only printed, for the
+ * few other types a decoder may meet. This is the one table: the catalogue loader, the encoder,
+ * the decoder and `hubsim devices` all read it. */
+struct zcl_type {
   int8_t size;
-  uint8_t kind;
+  uint8_t kind;     /* enum sim_zcl_kind; SIM_ZCL_KIND_UNKNOWN: not in the table */
+  uint8_t len_size; /* strings: 1 or 2 */
+  uint8_t cat;      /* name is a catalogue type name */
+  const char *name;
 };
 
-static struct zcl_type_info zcl_type_info(uint8_t t) {
-  struct zcl_type_info ti = {-1, SIM_ZCL_KIND_UNKNOWN};
-  if (t >= 0x08 && t <= 0x0F) { /* data8..data64 */
-    ti.size = (int8_t)(t - 0x08 + 1);
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t == 0x10) {
-    ti.size = 1;
-    ti.kind = SIM_ZCL_KIND_BOOL;
-  } else if (t >= 0x18 && t <= 0x1F) { /* bitmap8..bitmap64 */
-    ti.size = (int8_t)(t - 0x18 + 1);
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t >= 0x20 && t <= 0x27) { /* uint8..uint64 */
-    ti.size = (int8_t)(t - 0x20 + 1);
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t >= 0x28 && t <= 0x2F) { /* int8..int64 */
-    ti.size = (int8_t)(t - 0x28 + 1);
-    ti.kind = SIM_ZCL_KIND_INT;
-  } else if (t == 0x30 || t == 0x31) { /* enum8, enum16 */
-    ti.size = (int8_t)(t - 0x30 + 1);
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t == 0x38) { /* semi-precision float */
-    ti.size = 2;
-    ti.kind = SIM_ZCL_KIND_FLOAT;
-  } else if (t == 0x39) {
-    ti.size = 4;
-    ti.kind = SIM_ZCL_KIND_FLOAT;
-  } else if (t == 0x3A) {
-    ti.size = 8;
-    ti.kind = SIM_ZCL_KIND_FLOAT;
-  } else if (t == 0x41 || t == 0x43) {
-    ti.size = 0;
-    ti.kind = SIM_ZCL_KIND_OCTETS;
-  } else if (t == 0x42 || t == 0x44) {
-    ti.size = 0;
-    ti.kind = SIM_ZCL_KIND_STRING;
-  } else if (t == 0x4C) {
-    ti.size = 0;
-    ti.kind = SIM_ZCL_KIND_STRUCT;
-  } else if (t >= 0xE0 && t <= 0xE2) { /* time of day, date, UTC time */
-    ti.size = 4;
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t == 0xE8 || t == 0xE9) { /* cluster id, attribute id */
-    ti.size = 2;
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t == 0xEA) { /* BACnet OID */
-    ti.size = 4;
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t == 0xF0) { /* IEEE address */
-    ti.size = 8;
-    ti.kind = SIM_ZCL_KIND_UINT;
-  } else if (t == 0xF1) { /* 128-bit security key: fixed size, opaque bytes */
-    ti.size = 16;
-    ti.kind = SIM_ZCL_KIND_OCTETS;
-  }
-  return ti;
-}
-
-/* The catalogue's type names (docs/catalog.md), in one table so the loader, `hubsim devices`
- * and the tests agree. */
-static const struct {
-  const char *name;
-  uint8_t type;
-} zcl_type_names[] = {
-    {"bool", 0x10},   {"bitmap8", 0x18}, {"bitmap16", 0x19}, {"bitmap32", 0x1B}, {"uint8", 0x20},
-    {"uint16", 0x21}, {"uint24", 0x22},  {"uint32", 0x23},   {"uint40", 0x24},   {"uint48", 0x25},
-    {"int8", 0x28},   {"int16", 0x29},   {"int24", 0x2A},    {"int32", 0x2B},    {"enum8", 0x30},
-    {"enum16", 0x31}, {"float", 0x39},   {"double", 0x3A},   {"octstr", 0x41},   {"string", 0x42},
+static const struct zcl_type zcl_types[256] = {
+    [0x08] = {1, SIM_ZCL_KIND_UINT, 0, 0, NULL}, /* data8..data64 */
+    [0x09] = {2, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x0A] = {3, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x0B] = {4, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x0C] = {5, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x0D] = {6, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x0E] = {7, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x0F] = {8, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x10] = {1, SIM_ZCL_KIND_BOOL, 0, 1, "bool"},
+    [0x18] = {1, SIM_ZCL_KIND_UINT, 0, 1, "bitmap8"},
+    [0x19] = {2, SIM_ZCL_KIND_UINT, 0, 1, "bitmap16"},
+    [0x1A] = {3, SIM_ZCL_KIND_UINT, 0, 0, "bitmap24"},
+    [0x1B] = {4, SIM_ZCL_KIND_UINT, 0, 1, "bitmap32"},
+    [0x1C] = {5, SIM_ZCL_KIND_UINT, 0, 0, NULL}, /* bitmap40..bitmap64 */
+    [0x1D] = {6, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x1E] = {7, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x1F] = {8, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0x20] = {1, SIM_ZCL_KIND_UINT, 0, 1, "uint8"},
+    [0x21] = {2, SIM_ZCL_KIND_UINT, 0, 1, "uint16"},
+    [0x22] = {3, SIM_ZCL_KIND_UINT, 0, 1, "uint24"},
+    [0x23] = {4, SIM_ZCL_KIND_UINT, 0, 1, "uint32"},
+    [0x24] = {5, SIM_ZCL_KIND_UINT, 0, 1, "uint40"},
+    [0x25] = {6, SIM_ZCL_KIND_UINT, 0, 1, "uint48"},
+    [0x26] = {7, SIM_ZCL_KIND_UINT, 0, 0, "uint56"},
+    [0x27] = {8, SIM_ZCL_KIND_UINT, 0, 0, "uint64"},
+    [0x28] = {1, SIM_ZCL_KIND_INT, 0, 1, "int8"},
+    [0x29] = {2, SIM_ZCL_KIND_INT, 0, 1, "int16"},
+    [0x2A] = {3, SIM_ZCL_KIND_INT, 0, 1, "int24"},
+    [0x2B] = {4, SIM_ZCL_KIND_INT, 0, 1, "int32"},
+    [0x2C] = {5, SIM_ZCL_KIND_INT, 0, 0, NULL}, /* int40..int64 */
+    [0x2D] = {6, SIM_ZCL_KIND_INT, 0, 0, NULL},
+    [0x2E] = {7, SIM_ZCL_KIND_INT, 0, 0, NULL},
+    [0x2F] = {8, SIM_ZCL_KIND_INT, 0, 0, NULL},
+    [0x30] = {1, SIM_ZCL_KIND_UINT, 0, 1, "enum8"},
+    [0x31] = {2, SIM_ZCL_KIND_UINT, 0, 1, "enum16"},
+    [0x38] = {2, SIM_ZCL_KIND_FLOAT, 0, 0, "semi"},
+    [0x39] = {4, SIM_ZCL_KIND_FLOAT, 0, 1, "float"}, /* single precision */
+    [0x3A] = {8, SIM_ZCL_KIND_FLOAT, 0, 1, "double"},
+    [0x41] = {0, SIM_ZCL_KIND_OCTETS, 1, 1, "octstr"},
+    [0x42] = {0, SIM_ZCL_KIND_STRING, 1, 1, "string"},
+    [0x43] = {0, SIM_ZCL_KIND_OCTETS, 2, 0, "long_octstr"},
+    [0x44] = {0, SIM_ZCL_KIND_STRING, 2, 0, "long_string"},
+    [0x4C] = {0, SIM_ZCL_KIND_STRUCT, 0, 0, "struct"},
+    [0xE0] = {4, SIM_ZCL_KIND_UINT, 0, 0, NULL}, /* time of day, date, UTC time */
+    [0xE1] = {4, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0xE2] = {4, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0xE8] = {2, SIM_ZCL_KIND_UINT, 0, 0, NULL}, /* cluster id, attribute id */
+    [0xE9] = {2, SIM_ZCL_KIND_UINT, 0, 0, NULL},
+    [0xEA] = {4, SIM_ZCL_KIND_UINT, 0, 0, NULL},    /* BACnet OID */
+    [0xF0] = {8, SIM_ZCL_KIND_UINT, 0, 0, NULL},    /* IEEE address */
+    [0xF1] = {16, SIM_ZCL_KIND_OCTETS, 0, 0, NULL}, /* 128-bit security key: opaque bytes */
 };
 
 const char *sim_zcl_type_name(uint8_t type) {
-  for (size_t i = 0; i < sizeof zcl_type_names / sizeof zcl_type_names[0]; i++)
-    if (zcl_type_names[i].type == type)
-      return zcl_type_names[i].name;
-  return NULL;
+  return zcl_types[type].cat ? zcl_types[type].name : NULL;
+}
+
+const char *sim_zcl_type_label(uint8_t type) {
+  return zcl_types[type].name;
 }
 
 int sim_zcl_type_from_name(const char *name) {
   if (!name)
     return -1;
-  for (size_t i = 0; i < sizeof zcl_type_names / sizeof zcl_type_names[0]; i++)
-    if (strcmp(zcl_type_names[i].name, name) == 0)
-      return zcl_type_names[i].type;
+  for (int t = 0; t < 256; t++)
+    if (zcl_types[t].cat && strcmp(zcl_types[t].name, name) == 0)
+      return t;
   return -1;
 }
 
 int sim_zcl_type_size(uint8_t type) {
-  return zcl_type_info(type).size;
+  return zcl_types[type].kind == SIM_ZCL_KIND_UNKNOWN ? -1 : zcl_types[type].size;
 }
 
 enum sim_zcl_kind sim_zcl_type_kind(uint8_t type) {
-  return (enum sim_zcl_kind)zcl_type_info(type).kind;
+  return (enum sim_zcl_kind)zcl_types[type].kind;
+}
+
+int sim_zcl_type_len_size(uint8_t type) {
+  return zcl_types[type].len_size;
 }
 
 int sim_zcl_parse_header(const uint8_t *p, size_t n, struct sim_zcl_header *h) {
@@ -155,7 +154,9 @@ static double half_to_double(uint16_t h) {
  * 0 or SIM_EMALFORMED. */
 static int decode_value(uint8_t type, const uint8_t *p, size_t n, struct sim_zcl_attr *a,
                         size_t *used) {
-  struct zcl_type_info ti = zcl_type_info(type);
+  struct zcl_type ti = zcl_types[type];
+  if (ti.kind == SIM_ZCL_KIND_UNKNOWN)
+    ti.size = -1;
   a->type = type;
   a->kind = ti.kind;
   a->v.u = 0;
@@ -207,7 +208,7 @@ static int decode_value(uint8_t type, const uint8_t *p, size_t n, struct sim_zcl
     return 0;
   }
   /* Variable length. 0xFF / 0xFFFF mean "invalid value" in ZCL: an empty value. */
-  if (type == 0x41 || type == 0x42) {
+  if (sim_zcl_type_len_size(type) == 1) {
     if (n < 1)
       return SIM_EMALFORMED;
     size_t l = p[0] == 0xFF ? 0 : p[0];
@@ -218,7 +219,7 @@ static int decode_value(uint8_t type, const uint8_t *p, size_t n, struct sim_zcl
     *used = 1 + l;
     return 0;
   }
-  if (type == 0x43 || type == 0x44) {
+  if (sim_zcl_type_len_size(type) == 2) {
     if (n < 2)
       return SIM_EMALFORMED;
     size_t l = (size_t)(p[0] | p[1] << 8);

@@ -43,15 +43,23 @@ enum sim_zcl_kind {
 #define SIM_ZCL_T_OCTSTR 0x41
 #define SIM_ZCL_T_STRING 0x42
 
+/* One table in zcl.c holds what hubsim knows of every ZCL type: its name, size and kind. */
+
 /* The catalogue's name of a type id ("uint16", "float" for single, "octstr", "string"...), or
  * NULL for a type the catalogue does not name. */
 const char *sim_zcl_type_name(uint8_t type);
+/* The catalogue's name, or the name hubsim prints for a few other types a decoder may meet
+ * ("semi", "uint64", "long_octstr", "long_string", "struct"...); NULL for the rest. */
+const char *sim_zcl_type_label(uint8_t type);
 /* The type id of a catalogue type name, or -1 when the name is not one of them. */
 int sim_zcl_type_from_name(const char *name);
 
 /* Fixed size in bytes of a value of type, 0 for variable-length types, -1 when unknown. */
 int sim_zcl_type_size(uint8_t type);
 enum sim_zcl_kind sim_zcl_type_kind(uint8_t type);
+/* Bytes of the length ahead of a string's value: 1 for octstr and string (0x41, 0x42), 2 for
+ * their long forms (0x43, 0x44), 0 for every other type (structs included). */
+int sim_zcl_type_len_size(uint8_t type);
 
 /* ZCL frame control bits. */
 #define SIM_ZCL_FC_CLUSTER_SPECIFIC 0x01

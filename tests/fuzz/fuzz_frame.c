@@ -66,15 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 /* ---- seeds ---- */
 
 static void put_seed(const char *dir, const char *name, const struct sim_buf *b) {
-  char path[512];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  FILE *fp = fopen(path, "wb");
-  uint8_t chunk = 16; /* whole frames in 17-byte writes */
-  if (!fp || fwrite(&chunk, 1, 1, fp) != 1 || fwrite(b->data, 1, b->len, fp) != b->len) {
-    fprintf(stderr, "fuzz_frame: cannot write %s\n", path);
-    exit(1);
-  }
-  fclose(fp);
+  wb_put_seed(dir, name, 16, b); /* whole frames in 17-byte writes */
 }
 
 static void write_seeds(const char *dir) {

@@ -28,6 +28,7 @@
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/utf8.h"
+#include "sim/core/wfile.h"
 #include "sim/fleet/fleet.h"
 #include "sim/loop/vdriver.h"
 #include "sim/wire/frame.h"
@@ -250,17 +251,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 /* ---- seeds ---- */
 
-static void put_seed(const char *dir, const char *name, uint8_t mode, const struct sim_buf *b) {
-  char path[512];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  FILE *fp = fopen(path, "wb");
-  if (!fp || fwrite(&mode, 1, 1, fp) != 1 || fwrite(b->data, 1, b->len, fp) != b->len) {
-    fprintf(stderr, "fuzz_hub: cannot write %s\n", path);
-    exit(1);
-  }
-  fclose(fp);
-}
-
 static void put_command(struct sim_buf *b, uint64_t id, uint64_t eui, uint32_t cluster,
                         uint32_t command, int global, const uint8_t *payload, size_t len) {
   Hubrpc__V1__Command c = HUBRPC__V1__COMMAND__INIT;
@@ -301,10 +291,11 @@ static void put_welcome(struct sim_buf *b, uint32_t hb, uint64_t acked, uint32_t
 static void write_seeds(const char *dir) {
   struct sim_buf b;
   sim_buf_init(&b);
-  FILE *dict = NULL;
+  /* The dictionary names the devices' EUI-64s; it is rewritten whole, or left as it was. */
+  struct sim_wfile dw;
   char path[512];
   snprintf(path, sizeof(path), "%s/../../fuzz_hub.dict", dir);
-  dict = fopen(path, "w");
+  FILE *dict = sim_wfile_open(&dw, path) == 0 ? dw.fp : NULL;
   /* Commands to each device: on, off, toggle, a setpoint write, a read; and one far too big. */
   static const uint8_t write_sp[] = {0x12, 0x00, 0x29, 0x34, 0x08};
   static const uint8_t read_attr[] = {0x00, 0x00};
@@ -324,28 +315,28 @@ static void write_seeds(const char *dir) {
     put_command(&b, 14 + s * 5, eui, 0x0000, 0x00, 1, read_attr, sizeof(read_attr));
   }
   put_ack(&b, 3);
-  put_seed(dir, "open_commands", 2 | (7 << 2) | 0x20, &b);
+  wb_put_seed(dir, "open_commands", 2 | (7 << 2) | 0x20, &b);
   b.len = 0;
   put_command(&b, 99, sim_fleet_device_eui64(F.f, 0, 0), 0x0006, 0x02, 0, huge, sizeof(huge));
-  put_seed(dir, "open_command_near_limit", 2 | (7 << 2), &b);
-  put_seed(dir, "open_command_near_limit_split", 2 | (4 << 2), &b);
+  wb_put_seed(dir, "open_command_near_limit", 2 | (7 << 2), &b);
+  wb_put_seed(dir, "open_command_near_limit_split", 2 | (4 << 2), &b);
   b.len = 0;
   put_welcome(&b, 30, 0, 256);
   put_ack(&b, 2);
-  put_seed(dir, "welcome_then_ack", 1 | (7 << 2) | 0x20, &b);
+  wb_put_seed(dir, "welcome_then_ack", 1 | (7 << 2) | 0x20, &b);
   b.len = 0;
   put_welcome(&b, 0, 0, 0);
-  put_seed(dir, "welcome_zero", 1 | (7 << 2), &b);
+  wb_put_seed(dir, "welcome_zero", 1 | (7 << 2), &b);
   b.len = 0;
   wb_deep_report(&b, 8800, 0, 0);
-  put_seed(dir, "deep_in_handshake", 0 | (7 << 2), &b);
-  put_seed(dir, "deep_when_open", 2 | (7 << 2), &b);
+  wb_put_seed(dir, "deep_in_handshake", 0 | (7 << 2), &b);
+  wb_put_seed(dir, "deep_when_open", 2 | (7 << 2), &b);
   b.len = 0;
   static const uint8_t prefix5[] = {0x80, 0x80, 0x80, 0x80, 0x80};
   sim_buf_append(&b, prefix5, sizeof(prefix5));
-  put_seed(dir, "prefix_5_bytes", 2 | (0 << 2), &b);
-  if (dict)
-    fclose(dict);
+  wb_put_seed(dir, "prefix_5_bytes", 2 | (0 << 2), &b);
+  if (dict && sim_wfile_commit(&dw) != 0)
+    fprintf(stderr, "fuzz_hub: cannot write %s\n", path);
   sim_buf_fini(&b);
 }
 

@@ -253,17 +253,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 /* ---- seeds ---- */
 
-static void put_seed(const char *dir, const char *name, uint8_t mode, const struct sim_buf *b) {
-  char path[512];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  FILE *fp = fopen(path, "wb");
-  if (!fp || fwrite(&mode, 1, 1, fp) != 1 || fwrite(b->data, 1, b->len, fp) != b->len) {
-    fprintf(stderr, "fuzz_platform: cannot write %s\n", path);
-    exit(1);
-  }
-  fclose(fp);
-}
-
 static void report(struct sim_buf *b, uint64_t seq, size_t n_attrs, size_t zcl_len) {
   static Hubrpc__V1__Attribute at[2], *pat[2];
   static const Hubrpc__V1__Attribute init = HUBRPC__V1__ATTRIBUTE__INIT;
@@ -322,16 +311,16 @@ static void write_seeds(const char *dir) {
   report(&b, 2, 1, 8);
   static const uint8_t hb[] = {0x09, 0x2a, 0x07, 0x08, 0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31};
   sim_buf_append(&b, hb, sizeof(hb));
-  put_seed(dir, "open_reports", 0x01 | (3 << 1), &b);
-  put_seed(dir, "open_reports_bytewise", 0x01 | 0x10, &b);
+  wb_put_seed(dir, "open_reports", 0x01 | (3 << 1), &b);
+  wb_put_seed(dir, "open_reports_bytewise", 0x01 | 0x10, &b);
   b.len = 0;
   report_at_limit(&b, 1);
-  put_seed(dir, "open_report_at_limit", 0x01 | (7 << 1), &b);
-  put_seed(dir, "open_report_at_limit_split", 0x01 | (4 << 1), &b);
+  wb_put_seed(dir, "open_report_at_limit", 0x01 | (7 << 1), &b);
+  wb_put_seed(dir, "open_report_at_limit_split", 0x01 | (4 << 1), &b);
   b.len = 0;
   wb_deep_report(&b, 8800, 0, 0);
-  put_seed(dir, "deep_before_auth", 7 << 1, &b);
-  put_seed(dir, "deep_after_auth", 0x01 | (7 << 1), &b);
+  wb_put_seed(dir, "deep_before_auth", 7 << 1, &b);
+  wb_put_seed(dir, "deep_after_auth", 0x01 | (7 << 1), &b);
   sim_buf_fini(&b);
 }
 

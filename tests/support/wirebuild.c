@@ -1,9 +1,11 @@
 #include "wirebuild.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/core/wfile.h"
 #include "sim/wire/frame.h"
 
 /* The bytes are built from the innermost message outwards, backwards from the end of a
@@ -107,4 +109,23 @@ size_t wb_deep_report_size(unsigned depth) {
   size_t n = wb_deep_report(&b, depth, 0, 0) == 0 ? b.len : 0;
   sim_buf_fini(&b);
   return n;
+}
+
+void wb_put_seed(const char *dir, const char *name, uint8_t first, const struct sim_buf *b) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, path);
+  if (!rc) {
+    if (fwrite(&first, 1, 1, w.fp) == 1 && fwrite(b->data, 1, b->len, w.fp) == b->len) {
+      rc = sim_wfile_commit(&w);
+    } else {
+      sim_wfile_abort(&w);
+      rc = SIM_EIO;
+    }
+  }
+  if (rc) {
+    fprintf(stderr, "cannot write the seed %s: %s\n", path, sim_strerror(rc));
+    exit(1);
+  }
 }

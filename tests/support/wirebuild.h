@@ -26,4 +26,10 @@ int wb_deep_unknown(struct sim_buf *out, unsigned depth);
 /* The number of bytes wb_deep_report() writes for depth (a test picks a depth by size). */
 size_t wb_deep_report_size(unsigned depth);
 
+/* Writes the seed file DIR/NAME of a fuzz target: the byte first (the target's mode or chunk
+ * byte), then b's bytes, through the crash-safe writer (sim/core/wfile.h), so that an
+ * interrupted run leaves no half seed in a corpus. On failure prints the file and the reason
+ * and exits the process (it runs only when a target is asked to write its seeds). */
+void wb_put_seed(const char *dir, const char *name, uint8_t first, const struct sim_buf *b);
+
 #endif

@@ -34,6 +34,7 @@
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "devspawn.h"
+#include "sim/core/hex.h"
 
 #ifndef HUBSIM_FACTS_DEFAULT
 #define HUBSIM_FACTS_DEFAULT ""
@@ -116,31 +117,14 @@ static long long jint(json_t *o, const char *key) {
   return json_integer_value(json_object_get(o, key));
 }
 
-static int hexval(char c) {
-  return c >= '0' && c <= '9'   ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                : -1;
-}
-
 /* Hex text -> bytes; the count, or -1. */
 static int unhex(const char *s, uint8_t *out, size_t cap) {
-  size_t n = strlen(s);
-  if (n % 2 || n / 2 > cap)
-    return -1;
-  for (size_t i = 0; i < n / 2; i++) {
-    int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
-    if (a < 0 || b < 0)
-      return -1;
-    out[i] = (uint8_t)(a << 4 | b);
-  }
-  return (int)(n / 2);
+  size_t n;
+  return sim_hex_decode(s, strlen(s), 0, out, cap, &n) ? -1 : (int)n;
 }
 
 static void hexs(char *out, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    sprintf(out + 2 * i, "%02X", p[i]);
-  out[2 * n] = 0;
+  sim_hex_encode(out, p, n, SIM_HEX_UPPER);
 }
 
 /* ---- running the binary ------------------------------------------------------------------ */

@@ -19,6 +19,7 @@
 #include "devices/catalog.h"
 #include "platform/platform.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/fleet/fleet.h"
 #include "sim/loop/vdriver.h"
 
@@ -52,15 +53,14 @@ static void hash_store(const char *path, struct outcome *o) {
                                       "ts_ms, received_ms FROM reports ORDER BY hub_id, seq",
                                       -1, &s, NULL),
                    SQLITE_OK);
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = SIM_HASH_FNV64_INIT;
   while (sqlite3_step(s) == SQLITE_ROW) {
     o->rows++;
     for (int c = 0; c < 8; c++) {
       const unsigned char *p = sqlite3_column_blob(s, c);
       int n = sqlite3_column_bytes(s, c);
-      for (int i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-      h = (h ^ 0xFF) * 1099511628211ull;
+      h = sim_hash_fnv64(h, p, (size_t)n);
+      h = sim_hash_fnv64(h, "\xFF", 1);
     }
   }
   sqlite3_finalize(s);

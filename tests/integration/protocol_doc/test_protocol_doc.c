@@ -14,6 +14,7 @@
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/wire/auth.h"
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
@@ -49,26 +50,13 @@ static int setup(void **state) {
 
 /* Lower-case hex of p[0..n) into out (2n+1 bytes). */
 static void to_hex(const uint8_t *p, size_t n, char *out) {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[p[i] >> 4];
-    out[2 * i + 1] = digits[p[i] & 15];
-  }
-  out[2 * n] = '\0';
+  sim_hex_encode(out, p, n, 0);
 }
 
 /* Decodes hex into out (room for cap bytes); returns the byte count. */
 static size_t from_hex(const char *hex, uint8_t *out, size_t cap) {
-  size_t n = strlen(hex) / 2;
-  assert_true(n <= cap);
-  for (size_t i = 0; i < n; i++) {
-    unsigned v = 0;
-    for (int k = 0; k < 2; k++) {
-      char c = hex[2 * i + (size_t)k];
-      v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-    }
-    out[i] = (uint8_t)v;
-  }
+  size_t n = 0;
+  assert_int_equal(sim_hex_decode(hex, strlen(hex), 0, out, cap, &n), 0);
   return n;
 }
 

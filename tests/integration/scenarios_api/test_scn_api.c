@@ -22,6 +22,7 @@
 #include "platform/platform.h"
 #include "scenarios/scn.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/fleet/fleet.h"
 #include "sim/loop/vdriver.h"
 
@@ -293,11 +294,10 @@ static void run(const struct run_opts *ro, struct outcome *o) {
   }
   const char *const *lines;
   o->n_log = scn_log(s, &lines);
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = SIM_HASH_FNV64_INIT;
   for (size_t i = 0; i < o->n_log; i++) {
-    for (const char *p = lines[i]; *p; p++)
-      h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    h = (h ^ 0xFF) * 1099511628211ull;
+    h = sim_hash_fnv64(h, lines[i], strlen(lines[i]));
+    h = sim_hash_fnv64(h, "\xFF", 1);
     if (getenv("SCN_TEST_VERBOSE"))
       printf("  | %s\n", lines[i]);
   }

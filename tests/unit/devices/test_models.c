@@ -19,6 +19,7 @@
 #include "devices/catalog.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/wire/zcl.h"
 
 #define HOUR SIM_SEC(3600)
@@ -33,9 +34,7 @@ static const struct dev_cat_model *cat_model(const char *id) {
 }
 
 static void hash_bytes(uint64_t *h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++)
-    *h = (*h ^ b[i]) * 0x100000001B3ull;
+  *h = sim_hash_fnv64(*h, p, n);
 }
 
 struct digest {
@@ -53,7 +52,7 @@ static int digest_cb(void *arg, const struct dev_sample_frame *f) {
 }
 
 static struct digest digest_of(const char *model, uint64_t seed) {
-  struct digest d = {0xCBF29CE484222325ull, 0};
+  struct digest d = {SIM_HASH_FNV64_INIT, 0};
   struct dev_sample_opts o = {.model_id = model, .seed = seed, .duration = 24 * HOUR};
   int n = dev_sample_run(&o, digest_cb, &d);
   assert_int_equal(n, d.frames);

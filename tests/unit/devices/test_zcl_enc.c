@@ -12,30 +12,12 @@
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 
 /* Parses "0A FF ..." or "0aff..." into out; returns the byte count. */
 static size_t unhex(const char *s, uint8_t *out, size_t cap) {
   size_t n = 0;
-  int hi = -1;
-  for (; *s; s++) {
-    int v;
-    if (*s >= '0' && *s <= '9')
-      v = *s - '0';
-    else if (*s >= 'a' && *s <= 'f')
-      v = *s - 'a' + 10;
-    else if (*s >= 'A' && *s <= 'F')
-      v = *s - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      assert_true(n < cap);
-      out[n++] = (uint8_t)(hi << 4 | v);
-      hi = -1;
-    }
-  }
-  assert_int_equal(hi, -1);
+  assert_int_equal(sim_hex_decode(s, strlen(s), SIM_HEX_SPACED, out, cap, &n), 0);
   return n;
 }
 

@@ -18,31 +18,13 @@
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
+#include "sim/core/hex.h"
 #include "sim/wire/zcl.h"
 
 /* Parses "0A FF ..." or "0aff..." into out; returns the byte count. */
 static size_t unhex(const char *s, uint8_t *out, size_t cap) {
   size_t n = 0;
-  int hi = -1;
-  for (; *s; s++) {
-    int v;
-    if (*s >= '0' && *s <= '9')
-      v = *s - '0';
-    else if (*s >= 'a' && *s <= 'f')
-      v = *s - 'a' + 10;
-    else if (*s >= 'A' && *s <= 'F')
-      v = *s - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      assert_true(n < cap);
-      out[n++] = (uint8_t)(hi << 4 | v);
-      hi = -1;
-    }
-  }
-  assert_int_equal(hi, -1);
+  assert_int_equal(sim_hex_decode(s, strlen(s), SIM_HEX_SPACED, out, cap, &n), 0);
   return n;
 }
 
@@ -348,6 +330,20 @@ static void test_type_names(void **state) {
   assert_int_equal(sim_zcl_type_from_name(""), -1);
   assert_int_equal(sim_zcl_type_from_name(NULL), -1);
   assert_null(sim_zcl_type_name(0x38));
+  /* Printed names of other types a decoder may meet; none for the rest. */
+  assert_string_equal(sim_zcl_type_label(0x38), "semi");
+  assert_string_equal(sim_zcl_type_label(0x44), "long_string");
+  assert_string_equal(sim_zcl_type_label(0x21), "uint16");
+  assert_null(sim_zcl_type_label(0x08));
+  assert_null(sim_zcl_type_label(0x48));
+  assert_int_equal(sim_zcl_type_from_name("semi"), -1);
+  /* The length ahead of a string's value. */
+  assert_int_equal(sim_zcl_type_len_size(0x41), 1);
+  assert_int_equal(sim_zcl_type_len_size(0x42), 1);
+  assert_int_equal(sim_zcl_type_len_size(0x43), 2);
+  assert_int_equal(sim_zcl_type_len_size(0x44), 2);
+  assert_int_equal(sim_zcl_type_len_size(0x4C), 0);
+  assert_int_equal(sim_zcl_type_len_size(0x21), 0);
 }
 
 static void test_headers_and_responses(void **state) {

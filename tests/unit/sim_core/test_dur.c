@@ -1,5 +1,6 @@
 /* sim/core/dur.c: the one duration grammar of the command line. What parses is finite and
- * means what it says; what does not ("1e308", hex, signs, spaces) is refused. */
+ * means what it says; what does not ("1e308", hex, signs, spaces) is refused. Also the one
+ * grammar of a time of day (HH:MM). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,8 +49,32 @@ static void test_refused(void **state) {
   assert_true(isfinite(v));
 }
 
+/* Times of day: H:MM or HH:MM, 00:00..23:59, nothing else. */
+static void test_hhmm(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    unsigned h, m;
+  } ok[] = {{"00:00", 0, 0}, {"0:00", 0, 0}, {"7:05", 7, 5}, {"07:05", 7, 5}, {"23:59", 23, 59}};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    unsigned h = 99, m = 99;
+    if (sim_dur_parse_hhmm(ok[i].text, &h, &m) != 0 || h != ok[i].h || m != ok[i].m)
+      fail_msg("'%s': got %u:%u", ok[i].text, h, m);
+  }
+  static const char *bad[] = {"",      ":",     "7:5",   "07:5",   "007:05", "0700",  "24:00",
+                              "07:60", " 7:05", "7:05 ", "+7:05",  "-0:00",  "7: 05", "7:05:00",
+                              "ab:cd", "07:0x", "7h05",  "07:005", "99:99",  ":05"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    unsigned h = 99, m = 99;
+    if (sim_dur_parse_hhmm(bad[i], &h, &m) != SIM_EINVAL || h != 99 || m != 99)
+      fail_msg("'%s' was accepted as %u:%u", bad[i], h, m);
+  }
+  unsigned h, m;
+  assert_int_equal(sim_dur_parse_hhmm(NULL, &h, &m), SIM_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_accepted),
-                                     cmocka_unit_test(test_refused)};
+                                     cmocka_unit_test(test_refused), cmocka_unit_test(test_hhmm)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
