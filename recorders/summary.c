@@ -645,12 +645,15 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
   uint64_t msgs = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++)
     msgs += st->kind[k].sent + st->kind[k].resent;
-  /* On the virtual clock the machine's figures would make two runs of one seed differ. */
+  /* On the virtual clock the machine's figures would make two runs of one seed differ, so the
+   * file leaves them out: null, which no reader can take for a measured 0 (the human summary
+   * still prints them). */
   int measured = !run->virtual_clock;
-  json_t *gen = json_pack("{s:f,s:f,s:I,s:b}", "cpu_user_s", measured ? run->cpu_user_s : 0.0,
-                          "cpu_sys_s", measured ? run->cpu_sys_s : 0.0, "max_rss_bytes",
-                          (json_int_t)(measured ? run->max_rss_bytes : 0), "platform_in_process",
-                          run->platform_in_process);
+  json_t *gen = json_pack("{s:o,s:o,s:o,s:b}", "cpu_user_s",
+                          measured ? json_real(run->cpu_user_s) : json_null(), "cpu_sys_s",
+                          measured ? json_real(run->cpu_sys_s) : json_null(), "max_rss_bytes",
+                          measured ? json_integer((json_int_t)run->max_rss_bytes) : json_null(),
+                          "platform_in_process", run->platform_in_process);
   json_object_set_new(gen, "workers", json_integer(run->workers ? run->workers : 1));
   json_object_set_new(gen, "cpu_us_per_message",
                       msgs && measured

@@ -96,7 +96,7 @@ struct rec_run_info {
   uint64_t max_rss_bytes;  /* peak resident memory of the whole process */
   int platform_in_process; /* the embedded platform shares the process (and its RSS) */
   /* The virtual clock (discrete-event, --clock virtual): elapsed_s is engine time, and the
-   * JSON leaves out what the machine decides (CPU time, RSS: written as 0 / null) so that the
+   * JSON leaves out what the machine decides (CPU time, RSS: written as null) so that the
    * same seed gives a byte-identical file; the human summary still shows them. */
   int virtual_clock;
   double wall_s; /* wall time of the run (0: unknown); the human summary and JUnit's time */

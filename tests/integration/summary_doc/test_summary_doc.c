@@ -1,5 +1,7 @@
 /* docs/summary.md against recorders/summary.c: every key of the document's key table is in the
- * JSON that rec_summary_write() produces, and every key of that JSON is in the table.
+ * JSON that rec_summary_write() produces, every key of that JSON is in the table, and every
+ * value has the type the table gives it ("number or null": a JSON number or null; only such
+ * keys may be null).
  *
  * The table is read from the document at test time ($HUBSIM_SOURCE_DIR, set by ctest): rows
  * whose first cell is a backquoted path such as `counts.reports.sent`. In paths, KIND stands
@@ -31,20 +33,23 @@ static const char *kinds[] = {"reports", "device_joined", "device_left", "comman
 static const char *hists[] = {"report_ack", "report_send_lag", "generator_tick_lag", "handshake"};
 
 static char *doc_keys[MAX_KEYS];
+static char *doc_types[MAX_KEYS]; /* the type cell of each key, trimmed ("number or null") */
 static size_t n_doc;
 
-static void add_key(const char *k) {
+static void add_key(const char *k, const char *type) {
   assert_true(n_doc < MAX_KEYS);
   doc_keys[n_doc] = strdup(k);
+  doc_types[n_doc] = strdup(type);
   assert_non_null(doc_keys[n_doc]);
+  assert_non_null(doc_types[n_doc]);
   n_doc++;
 }
 
 /* Expands KIND and H placeholders (one of each at most) and records the result. */
-static void add_doc_path(const char *path) {
+static void add_doc_path(const char *path, const char *type) {
   const char *ph = strstr(path, "KIND") ? "KIND" : strstr(path, ".H.") ? "H" : NULL;
   if (!ph) {
-    add_key(path);
+    add_key(path, type);
     return;
   }
   const char **names = ph[0] == 'K' ? kinds : hists;
@@ -52,8 +57,23 @@ static void add_doc_path(const char *path) {
   for (size_t i = 0; i < 4; i++) {
     char buf[160];
     snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - path), path, names[i], at + strlen(ph));
-    add_key(buf);
+    add_key(buf, type);
   }
+}
+
+/* The second cell of a table row whose first cell ends at end: "| `k` | number or null | ..."
+ * gives "number or null" in out. */
+static void type_cell(const char *end, char *out, size_t cap) {
+  const char *a = strchr(end + 1, '|');
+  assert_non_null(a);
+  a++;
+  const char *b = strchr(a, '|');
+  assert_non_null(b);
+  while (a < b && *a == ' ')
+    a++;
+  while (b > a && b[-1] == ' ')
+    b--;
+  snprintf(out, cap, "%.*s", (int)(b - a), a);
 }
 
 static void read_doc(void) {
@@ -78,8 +98,10 @@ static void read_doc(void) {
       continue;
     char *end = strchr(line + 3, '`');
     assert_non_null(end);
+    char type[64];
+    type_cell(end, type, sizeof type);
     *end = '\0';
-    add_doc_path(line + 3);
+    add_doc_path(line + 3, type);
   }
   fclose(f);
   assert_true(n_doc > 50);
@@ -89,6 +111,26 @@ static int doc_has(const char *k) {
   for (size_t i = 0; i < n_doc; i++)
     if (strcmp(doc_keys[i], k) == 0)
       return 1;
+  return 0;
+}
+
+/* Whether v is of the documented type: one of the words of the type cell (number, integer,
+ * string, boolean, object, array, histogram, null), "or" between them. */
+static int type_ok(const char *type, const json_t *v) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", type);
+  for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+    if (strcmp(w, "or") == 0)
+      continue;
+    if ((strcmp(w, "number") == 0 && json_is_number(v)) ||
+        (strcmp(w, "integer") == 0 && json_is_integer(v)) ||
+        (strcmp(w, "string") == 0 && json_is_string(v)) ||
+        (strcmp(w, "boolean") == 0 && json_is_boolean(v)) ||
+        ((strcmp(w, "object") == 0 || strcmp(w, "histogram") == 0) && json_is_object(v)) ||
+        (strcmp(w, "array") == 0 && json_is_array(v)) ||
+        (strcmp(w, "null") == 0 && json_is_null(v)))
+      return 1;
+  }
   return 0;
 }
 
@@ -111,6 +153,23 @@ static json_t *at_path(json_t *root, const char *path) {
       return NULL;
   }
   return cur;
+}
+
+/* Every documented key the summary holds has its documented type. */
+static void check_types(json_t *root, const char *what) {
+  for (size_t i = 0; i < n_doc; i++) {
+    json_t *v = at_path(root, doc_keys[i]);
+    if (v && !type_ok(doc_types[i], v))
+      fail_msg("%s: '%s' is documented as %s but written as a JSON %s", what, doc_keys[i],
+               doc_types[i],
+               json_is_null(v)      ? "null"
+               : json_is_integer(v) ? "integer"
+               : json_is_real(v)    ? "real"
+               : json_is_string(v)  ? "string"
+               : json_is_boolean(v) ? "boolean"
+               : json_is_object(v)  ? "object"
+                                    : "array");
+  }
 }
 
 /* A key of the elements of an array that is empty in this summary ("verdict.reasons[].check"
@@ -217,8 +276,30 @@ static void test_keys_match(void **state) {
       fail_msg("docs/summary.md documents '%s', which the summary does not contain", doc_keys[i]);
   assert_null(json_object_get(root, "scenario"));
   check_documented(root, "");
+  check_types(root, "a real-clock run");
   assert_string_equal(json_string_value(json_object_get(root, "schema")), "hubsim.summary/1");
+  json_t *gen = json_object_get(root, "generator");
+  assert_true(json_real_value(json_object_get(gen, "cpu_user_s")) == 0.1);
+  assert_int_equal(json_integer_value(json_object_get(gen, "max_rss_bytes")), 1);
   json_decref(root);
+
+  /* The virtual clock: what the machine decides is null, as the document says it may be. */
+  run.virtual_clock = 1;
+  rec_verdict_compute(&run, &st, &pv, &v);
+  assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);
+  root = json_load_file(path, 0, &err);
+  remove(path);
+  assert_non_null(root);
+  check_documented(root, "");
+  check_types(root, "a virtual-clock run");
+  gen = json_object_get(root, "generator");
+  static const char *const machine[] = {"cpu_user_s", "cpu_sys_s", "max_rss_bytes",
+                                        "cpu_us_per_message"};
+  for (size_t i = 0; i < 4; i++)
+    if (!json_is_null(json_object_get(gen, machine[i])))
+      fail_msg("generator.%s on the virtual clock: not null", machine[i]);
+  json_decref(root);
+  run.virtual_clock = 0;
 
   /* A scenario run: every key, the scenario's included. The script error is set so that the
    * keys of scenario.error exist (it is null otherwise). */
@@ -264,9 +345,12 @@ static void test_keys_match(void **state) {
       fail_msg("docs/summary.md documents '%s', which a scenario's summary does not contain",
                doc_keys[i]);
   check_documented(root, "");
+  check_types(root, "a scenario run");
   json_decref(root);
-  for (size_t i = 0; i < n_doc; i++)
+  for (size_t i = 0; i < n_doc; i++) {
     free(doc_keys[i]);
+    free(doc_types[i]);
+  }
 }
 
 int main(void) {

@@ -2,7 +2,12 @@
  * network). Prints one line per model with its frame counts and battery, and checks that each
  * behaves like the real product: battery models send about as many frames as the real ones
  * (the heartbeat about hourly plus on-change/events) and their voltage falls; mains models
- * report in their documented units and ranges. */
+ * report in their documented units and ranges; every attribute reported on change keeps the
+ * catalogue's min_s and max_s. Then the rates of the spontaneous events (button presses, doors,
+ * leaks, smoke, local toggles...) over many device-days, against bounds taken from the
+ * catalogue's gaps: a single day of a rare-event device may hold no event at all, so that is
+ * where those models get lower bounds that can fail. */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +25,7 @@
 #include "sim/wire/zcl.h"
 
 #define HOUR SIM_SEC(3600)
+#define DAY_S 86400.0
 #define CAP 64
 
 struct day {
@@ -39,14 +45,23 @@ struct day {
   int volt_n;
   double kwh_last;
   int kwh_n, kwh_falls;
+  /* Per catalogue attribute: how many times it was reported (records of Report Attributes,
+   * and IAS zone status change notifications for an attribute reported as one). */
+  int attr_n[256];
 };
 
-static const struct dev_cat_attr *attr_of(const struct dev_cat_model *cm, uint16_t cluster,
-                                          uint16_t id) {
+/* The index of the catalogue attribute (endpoint, cluster, id), or -1. */
+static int attr_index(const struct dev_cat_model *cm, uint8_t ep, uint16_t cluster, uint16_t id) {
   for (uint8_t i = 0; i < cm->n_attr; i++)
-    if (cm->attr[i].cluster == cluster && cm->attr[i].attr == id)
-      return &cm->attr[i];
-  return NULL;
+    if (cm->attr[i].ep == ep && cm->attr[i].cluster == cluster && cm->attr[i].attr == id)
+      return i;
+  return -1;
+}
+
+static const struct dev_cat_attr *attr_of(const struct dev_cat_model *cm, uint8_t ep,
+                                          uint16_t cluster, uint16_t id) {
+  int i = attr_index(cm, ep, cluster, id);
+  return i < 0 ? NULL : &cm->attr[i];
 }
 
 static double num_of(const struct sim_zcl_attr *a) {
@@ -136,6 +151,10 @@ static int collect(void *arg, const struct dev_sample_frame *f) {
   }
   if (h.frame_control & SIM_ZCL_FC_CLUSTER_SPECIFIC) {
     s->events++; /* IAS zone status change notifications */
+    for (uint8_t i = 0; i < s->cm->n_attr; i++)
+      if (s->cm->attr[i].as_zone_status && s->cm->attr[i].ep == f->endpoint &&
+          s->cm->attr[i].cluster == f->cluster)
+        s->attr_n[i]++;
     return 0;
   }
   if (h.command != SIM_ZCL_CMD_REPORT_ATTR) {
@@ -150,8 +169,11 @@ static int collect(void *arg, const struct dev_sample_frame *f) {
   }
   int hb = 0;
   for (size_t i = 0; i < top; i++) {
+    int ai = attr_index(s->cm, f->endpoint, f->cluster, a[i].id);
+    if (ai >= 0)
+      s->attr_n[ai]++;
     if (!a[i].n_members) {
-      const struct dev_cat_attr *at = attr_of(s->cm, f->cluster, a[i].id);
+      const struct dev_cat_attr *at = attr_of(s->cm, f->endpoint, f->cluster, a[i].id);
       if (at && at->v.encode == DEV_ENC_LINEAR)
         unit_value(s, at->unit, unscaled(at, num_of(&a[i])));
       continue;
@@ -176,24 +198,49 @@ static int collect(void *arg, const struct dev_sample_frame *f) {
   return 0;
 }
 
-/* Frames a day the real products send, per category: the heartbeat (50-60 min) gives 24-29;
- * on-change reports and events come on top. The bounds leave room for a busy day and are
- * stated here so a change of behaviour shows up as a failure, not a silent drift:
- *   climate sensors: every 0.5 degC / 2 %RH / 1 hPa with a 10 s floor: 10..400 reports;
- *   motion, vibration: bursts by day, a few at night: 5..1500 reports;
- *   contact, leak, smoke, gas, buttons: rare events (a few a day, maybe none): 0..200;
- *   illuminance: lux on change: 5..600;
- *   battery actuators (thermostat, lock): 0..400. */
-static void battery_bounds(const char *cat, int *lo, int *hi) {
+/* What the catalogue promises for an attribute reported on change over one day from the
+ * join: a report at least every max_s (so at least DAY_S / max_s of them, less one for the
+ * millisecond rounding of the deadlines), and never two within min_s of each other (nor within
+ * max_s, which also forces one), so at most DAY_S / that gap, plus the first one and the
+ * report at joining. 0 and INT_MAX where the catalogue sets no such time. */
+static void change_bounds(const struct dev_cat_attr *a, int *lo, int *hi) {
+  *lo = a->max_s > 0 ? (int)(DAY_S / a->max_s) - 1 : 0;
+  double gap = a->min_s > 0 && a->max_s > 0 ? fmin(a->min_s, a->max_s) : a->min_s;
+  *hi = gap > 0 ? (int)(DAY_S / gap) + 1 + a->on_join : INT_MAX;
+}
+
+/* Reports and events (heartbeats apart) a battery model sends in a day. Upper bounds, per
+ * category, leave room for a busy day and are stated here so that a change of behaviour shows
+ * up as a failure, not a silent drift:
+ *   climate sensors: every 0.5 degC / 2 %RH / 1 hPa with a 10 s floor: at most 400;
+ *   motion, vibration: bursts by day, a few at night: at most 1500;
+ *   illuminance: lux on change: at most 600;
+ *   contact, leak, smoke, gas, buttons: rare events (a few a day, maybe none): at most 200;
+ *   battery actuators (thermostat, lock): at most 400.
+ * Lower bounds: what the catalogue forces in any day, the max_s reports of its attributes
+ * reported on change (change_bounds: the thermostat's room temperature at least hourly, 23);
+ * and where the sensed quantity moves every day by more than the reporting threshold: a
+ * climate sensor's daily cycle crosses its 0.5 degC / 2 %RH steps (at least 10), motion and
+ * light follow the household's day (at least 5). A day without a press, an opened door or a
+ * leak is a normal day, so the event-only models have no lower bound here: their event rates
+ * are bounded over many device-days in test_event_rates instead. */
+static void battery_bounds(const struct dev_cat_model *cm, int *lo, int *hi) {
+  const char *cat = cm->category;
   *lo = 0;
+  for (uint8_t k = 0; k < cm->n_attr; k++)
+    if (cm->attr[k].report == DEV_REP_CHANGE) {
+      int l, h;
+      change_bounds(&cm->attr[k], &l, &h);
+      *lo += l;
+    }
   *hi = 400;
   if (strstr(cat, "temperature") || strstr(cat, "climate") || strstr(cat, "weather")) {
-    *lo = 10;
+    *lo = *lo > 10 ? *lo : 10;
   } else if (strstr(cat, "motion") || strstr(cat, "vibration")) {
-    *lo = 5;
+    *lo = *lo > 5 ? *lo : 5;
     *hi = 1500;
   } else if (strstr(cat, "illuminance")) {
-    *lo = 5;
+    *lo = *lo > 5 ? *lo : 5;
     *hi = 600;
   } else if (strstr(cat, "contact") || strstr(cat, "leak") || strstr(cat, "smoke") ||
              strstr(cat, "gas") || strstr(cat, "button")) {
@@ -237,15 +284,31 @@ static void test_every_model_one_day(void **state) {
   } while (0)
     CHECK(got == s.frames);
     CHECK(s.bad_decode == 0 && s.bad_tsn == 0 && s.bad_header == 0);
+    for (uint8_t k = 0; k < cm->n_attr; k++) {
+      if (cm->attr[k].report != DEV_REP_CHANGE)
+        continue;
+      int lo, hi;
+      change_bounds(&cm->attr[k], &lo, &hi);
+      if (s.attr_n[k] < lo || s.attr_n[k] > hi) {
+        printf(
+            "#   FAIL %s: %s reported %d times in 24 h; min_s %.0f and max_s %.0f allow %d..%d\n",
+            ms[i]->model_id, cm->attr[k].name, s.attr_n[k], cm->attr[k].min_s, cm->attr[k].max_s,
+            lo, hi);
+        bad = 1;
+      }
+    }
     if (cm->hb.present) {
-      /* Hourly-ish heartbeat (period 50..60 min in the facts); +1 for a legacy join frame. */
-      double mean = (cm->hb.period_min_s + cm->hb.period_max_s) / 2;
-      int want = (int)(86400 / mean);
-      CHECK(s.heartbeats >= want - 4 && s.heartbeats <= want + 3);
+      /* A heartbeat every period_s, drawn in [min, max] (50..60 min for every Aqara battery
+       * device in tests/data/aqara-zigbee.json): at least one per longest period in a day;
+       * at most one per shortest period, one more in a legacy join frame, and one for the
+       * first period starting at the join. */
+      int hb_lo = (int)(DAY_S / cm->hb.period_max_s);
+      int hb_hi = (int)(DAY_S / cm->hb.period_min_s) + 2;
+      CHECK(s.heartbeats >= hb_lo && s.heartbeats <= hb_hi);
     }
     if (cm->has_battery) {
       int lo, hi;
-      battery_bounds(cm->category, &lo, &hi);
+      battery_bounds(cm, &lo, &hi);
       CHECK(s.reports + s.events >= lo && s.reports + s.events <= hi);
       /* ~11 uV a frame: well under a millivolt a day, so the fall is checked on the device's
        * own voltage; the reported whole millivolts never rise. */
@@ -294,10 +357,132 @@ static void test_battery_week(void **state) {
   }
 }
 
+/* ---- event rates over many device-days ------------------------------------------------ */
+
+/* Device-days per model in test_event_rates are chosen so that the slowest rate still expects
+ * this many events (its 5-sigma band then stays clear of 0), within this cap. */
+#define RATE_EVENTS_MIN 100.0
+#define RATE_DEVICE_DAYS_MAX 40000
+
+/* The spontaneous events of channel c as the catalogue draws them, or 0 when it draws none
+ * this test can bound:
+ *  - bursts of one detection each (length_s 0, no reset event): idle gaps exponential with the
+ *    mean gap_day_s or gap_night_s, whichever the hour says when the gap is drawn, and never
+ *    within blind_s of the last detection: one event per gap;
+ *  - two-state channels: the same gaps while idle, then a hold of at most hold_max_s: two
+ *    events per cycle (active, then idle again);
+ *  - 0/1 actuators toggled by hand every local_s on average (exponential): one event each.
+ * Every gap is an Exp(1) draw scaled by a mean between *fast_s and *slow_s less the extra time
+ * (blind or hold), so over T seconds the gaps that end number at least as many as a Poisson
+ * process of rate 1 / *slow_s yields and at most as many as one of rate 1 / *fast_s. */
+static int event_rate(const struct dev_cat_model *cm, const struct dev_cat_channel *c,
+                      double *fast_s, double *slow_s, int *per_gap) {
+  (void)cm;
+  if (c->kind == DEV_CH_BURSTS && c->p.bursts.length_s == 0 &&
+      !(c->p.bursts.reset_s > 0 && c->p.bursts.reset_event)) {
+    *fast_s = fmin(c->p.bursts.gap_day_s, c->p.bursts.gap_night_s);
+    *slow_s = fmax(c->p.bursts.gap_day_s, c->p.bursts.gap_night_s) + c->p.bursts.blind_s;
+    *per_gap = 1;
+    return 1;
+  }
+  if (c->kind == DEV_CH_TWO_STATE) {
+    *fast_s = fmin(c->p.two.gap_day_s, c->p.two.gap_night_s);
+    *slow_s = fmax(c->p.two.gap_day_s, c->p.two.gap_night_s) + c->p.two.hold_max_s;
+    *per_gap = 2;
+    return 1;
+  }
+  if (c->kind == DEV_CH_ACTUATOR && c->p.act.local_s > 0) {
+    *fast_s = *slow_s = c->p.act.local_s;
+    *per_gap = 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* The 5-sigma band of a Poisson count of mean mu: outside it with a probability below 1e-6. */
+static double poisson_lo(double mu) {
+  return fmax(0, floor(mu - 5 * sqrt(mu)));
+}
+static double poisson_hi(double mu) {
+  return ceil(mu + 5 * sqrt(mu)) + 1;
+}
+
+/* Every model with such channels, one device per seed for a day each, as many device-days as
+ * its rarest channel needs: each channel's reports (of the attributes its events send, less
+ * the one report each of them makes at joining) must lie between the bounds event_rate()
+ * gives, widened to 5 sigma. A single day may show no press at all; thousands of device-days
+ * may not, and a rate off by a unit (hours for seconds) or a channel that never fires fails. */
+static void test_event_rates(void **state) {
+  (void)state;
+  size_t n;
+  const struct sim_model *const *ms = dev_catalog_models(&n);
+  int channels = 0, failures = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct dev_cat_model *cm = ms[i]->params;
+    double slowest = 0;
+    for (int c = 0; c < cm->n_ch; c++) {
+      double fast, slow;
+      int per;
+      if (event_rate(cm, &cm->ch[c], &fast, &slow, &per))
+        slowest = fmax(slowest, slow);
+    }
+    if (slowest == 0)
+      continue;
+    int days = (int)ceil(RATE_EVENTS_MIN * slowest / DAY_S);
+    if (days > RATE_DEVICE_DAYS_MAX)
+      fail_msg("%s: its rarest event would need %d device-days (more than %d): lower "
+               "RATE_EVENTS_MIN or raise the cap",
+               ms[i]->model_id, days, RATE_DEVICE_DAYS_MAX);
+    static struct day s;
+    static int total[256];
+    memset(total, 0, sizeof total);
+    for (int d = 0; d < days; d++) {
+      memset(&s, 0, sizeof s);
+      s.cm = cm;
+      struct dev_sample_opts o = {
+          .model_id = ms[i]->model_id, .seed = 1000 + (uint64_t)d, .duration = 24 * HOUR};
+      assert_true(dev_sample_run(&o, collect, &s) > 0);
+      for (uint8_t k = 0; k < cm->n_attr; k++)
+        total[k] += s.attr_n[k];
+    }
+    for (int c = 0; c < cm->n_ch; c++) {
+      double fast, slow;
+      int per;
+      if (!event_rate(cm, &cm->ch[c], &fast, &slow, &per))
+        continue;
+      /* The attributes the channel's events send, and what they sent besides: at joining. */
+      int n_attrs = 0;
+      long got = 0;
+      for (uint8_t k = 0; k < cm->n_attr; k++)
+        if (cm->attr[k].report == DEV_REP_EVENT && cm->attr[k].event_ch == c) {
+          n_attrs++;
+          got += total[k] - (cm->attr[k].on_join ? days : 0);
+        }
+      if (n_attrs == 0)
+        continue; /* events nobody reports */
+      double t = DAY_S * days;
+      /* Gaps ended: Poisson-bounded. Events: per_gap of them per gap at most; at least one
+       * (a two-state device may end its day active: one event of that cycle, not two). */
+      double lo = poisson_lo(t / slow) * n_attrs;
+      double hi = poisson_hi(t / fast) * per * n_attrs;
+      channels++;
+      int ok = got >= lo && got <= hi;
+      printf("# %-24s %-13s %5d device-days: %6ld reports, bounds %.0f..%.0f (mean gap %.0f..%.0f "
+             "s, %d event%s a gap, %d attribute%s)%s\n",
+             ms[i]->model_id, cm->ch[c].name, days, got, lo, hi, fast, slow, per,
+             per > 1 ? "s" : "", n_attrs, n_attrs > 1 ? "s" : "", ok ? "" : "  FAIL");
+      failures += !ok;
+    }
+  }
+  assert_true(channels >= 10);
+  assert_int_equal(failures, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_model_one_day),
       cmocka_unit_test(test_battery_week),
+      cmocka_unit_test(test_event_rates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

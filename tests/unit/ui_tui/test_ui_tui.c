@@ -207,9 +207,12 @@ static int wait_for(pred_fn p, double timeout_s) {
 static void on_master(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
+  uv_os_fd_t fd;
+  if (uv_fileno((const uv_handle_t *)h, &fd))
+    return;
   char buf[8192];
   ssize_t n;
-  while ((n = read(h->io_watcher.fd, buf, sizeof buf)) > 0)
+  while ((n = read(fd, buf, sizeof buf)) > 0)
     T.pty_bytes += (uint64_t)n;
 }
 
@@ -568,7 +571,8 @@ static void test_dashboard_drives_fleet(void **state) {
   fleet_down();
 }
 
-/* The cost of a frame with a large fleet: the hub list reads only its visible rows. */
+/* A large fleet: the hub list goes to its last hub and full frames draw there. What a frame
+ * costs is measured by bench/tui/bench_tui_draw, not here (tests never time anything). */
 static void test_dashboard_large_fleet(void **state) {
   (void)state;
   fleet_up(10000, 1);
@@ -580,18 +584,17 @@ static void test_dashboard_large_fleet(void **state) {
   keys("G");
   assert_true(shows("Hubs 10000/10000"));
   assert_true(shows("hub-009999"));
-  /* A few frames of the full screen, timed by the dashboard itself. */
-  uint64_t worst = 0;
-  for (int i = 0; i < 20; i++) {
+  /* Full frames at the end of the list: each one counted, the last rows still there. */
+  struct ui_tui_info before, after;
+  ui_tui_info(T.tui, &before);
+  for (int i = 0; i < 20; i++)
     ui_tui_draw(T.tui);
-    struct ui_tui_info in;
-    ui_tui_info(T.tui, &in);
-    if (in.last_draw_ns > worst)
-      worst = in.last_draw_ns;
-  }
-  printf("10000 hubs, 200x60: worst of 20 frames %.3f ms\n", (double)worst / 1e6);
-  /* A generous bound for sanitizer builds on a busy machine; the figure is printed. */
-  assert_true(worst < 50 * 1000 * 1000ull);
+  ui_tui_info(T.tui, &after);
+  assert_int_equal(after.frames - before.frames, 20);
+  const char *scr = screen();
+  assert_int_equal(rows_of(scr), 60);
+  assert_non_null(strstr(scr, "Hubs 10000/10000"));
+  assert_non_null(strstr(scr, "hub-009999"));
   ui_tui_stop(T.tui);
   T.tui = NULL;
   uv_run(&T.loop, UV_RUN_NOWAIT);

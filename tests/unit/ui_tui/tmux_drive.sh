@@ -6,9 +6,11 @@
 # small virtual-clock fleet), waits for the panels, selects hub 2 and its first motion sensor,
 # triggers an event and waits for it in the event log, pauses and resumes, resizes to 200x60
 # and back to 80x24, quits (q, y) and checks the JSON summary against the last screen.
-# Every wait is bounded (WAIT_TRIES polls of capture-pane, WAIT_SLEEP apart). Exits 0 when
-# everything matched, 1 with a message and the screen on the first mismatch, 77 when tmux is
-# missing (ctest: SKIP_RETURN_CODE 77).
+# Quitting drains the run: nothing may be left unacknowledged, every hub is online, so the run
+# must exit WANT_EXIT (default 0) with a summary whose verdict says the same; any other exit
+# code, 1 included, is a failure. Every wait is bounded (WAIT_TRIES polls of capture-pane,
+# WAIT_SLEEP apart). Exits 0 when everything matched, 1 with a message and the screen on the
+# first mismatch, 77 when tmux is missing (ctest: SKIP_RETURN_CODE 77).
 #
 # The tmux server is a private one (-L, its own socket): a user's sessions are never touched.
 set -u
@@ -27,6 +29,7 @@ else
 fi
 command -v tmux >/dev/null 2>&1 || { echo "tmux_drive: SKIP: tmux is not installed" >&2; exit 77; }
 
+WANT_EXIT=${WANT_EXIT:-0}
 WAIT_TRIES=${WAIT_TRIES:-100}
 WAIT_SLEEP=${WAIT_SLEEP:-0.1}
 EXIT_TRIES=${EXIT_TRIES:-300} # the drain after quitting may take a while
@@ -192,13 +195,13 @@ while [ ! -s "$STATUS" ] && [ $i -lt "$EXIT_TRIES" ]; do
   i=$((i + 1))
 done
 [ -s "$STATUS" ] || fail "the run did not end within $EXIT_TRIES polls of quitting"
-case "$(cat "$STATUS")" in
-"exit 0" | "exit 1") ;; # 1: messages lost, a verdict, not a crash
-*) fail "the run ended with $(cat "$STATUS")" ;;
-esac
+[ "$(cat "$STATUS")" = "exit $WANT_EXIT" ] ||
+  fail "the run ended with $(cat "$STATUS"), want exit $WANT_EXIT (summary verdict: $(json verdict.text))"
 
 # ---- the summary agrees with what the screen showed -----------------------------------------
 [ -s "$SUMMARY" ] || fail "no summary at $SUMMARY"
+[ "$(json verdict.exit_code)" = "$WANT_EXIT" ] ||
+  fail "summary verdict.exit_code $(json verdict.exit_code), want $WANT_EXIT: $(json verdict.text)"
 S_HUBS=$(json fleet.hubs)
 S_DEVICES=$(json fleet.devices)
 S_ACKED=$(json counts.reports.acked)
@@ -214,5 +217,5 @@ if [ -n "$S_STORED" ]; then
   [ "$S_STORED" -ge "$ACKS" ] || fail "platform stored $S_STORED < the $ACKS acks on screen"
 fi
 echo "tmux_drive: OK: $HUBS hubs, $DEVICES devices; triggered slot $SLOT of hub-000001;" \
-  "screen acks $ACKS <= summary $S_ACKED (platform stored $S_STORED)"
+  "screen acks $ACKS <= summary $S_ACKED (platform stored $S_STORED); exit $WANT_EXIT"
 exit 0
