@@ -88,7 +88,7 @@ static void sess_fail(struct plat_session *s, int code, const char *reason);
 /* Encodes env into the server's scratch buffer and queues it on s. A hub that lets more than
  * sendq_max bytes pile up does not read (Acks, Heartbeat answers and commands all wait for it):
  * it is cut off with an Error rather than let it hold the platform's memory (SIM_EFULL). */
-static int sess_send(struct plat_session *s, const sim_env *env) {
+static int sess_send(struct plat_session *s, const sim_envelope *env) {
   struct plat_server *srv = s->srv;
   if (sim_conn_pending(s->conn) > srv->cfg.sendq_max) {
     srv->c.sendq_overflows++;
@@ -597,7 +597,7 @@ void plat__flush(struct plat_server *srv) {
       continue; /* nothing this session sent is stored yet */
     Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
     ack.up_to_seq = up;
-    sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
     env.ack = &ack;
     if (sess_send(s, &env)) {
@@ -686,7 +686,7 @@ int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eu
   cmd.global = global ? 1 : 0;
   cmd.manufacturer_code = mfr_code;
   cmd.issued_ms = issued;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND;
   env.command = &cmd;
   struct plat_session *s = h->sess; /* a failed send detaches it from the hub */
@@ -748,7 +748,7 @@ static int valid_hub_id(const char *id) {
 }
 
 /* Handles Hello. Returns 1 when env is kept by the session (until Auth). */
-static int on_hello(struct plat_session *s, sim_env *env) {
+static int on_hello(struct plat_session *s, sim_envelope *env) {
   const Hubrpc__V1__Hello *h = env->hello;
   if (h->proto_version != SIM_HUBRPC_VERSION) {
     sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSUPPORTED_VERSION, "supported: 1");
@@ -770,7 +770,7 @@ static int on_hello(struct plat_session *s, sim_env *env) {
   Hubrpc__V1__Challenge ch = HUBRPC__V1__CHALLENGE__INIT;
   ch.server_nonce.data = s->server_nonce;
   ch.server_nonce.len = sizeof(s->server_nonce);
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_CHALLENGE;
   out.challenge = &ch;
   if (sess_send(s, &out)) {
@@ -847,7 +847,7 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
   w.server_time_ms = now;
   w.acked_seq = h->stored;
   w.max_window = srv->cfg.max_window;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
   out.welcome = &w;
   sim_hubrpc_free(s->hello);
@@ -910,7 +910,7 @@ static void seq_accept(struct plat_session *s, uint64_t seq, int store_rc) {
   mark_dirty(s->srv, s->hub);
 }
 
-static void on_open_msg(struct plat_session *s, const sim_env *env) {
+static void on_open_msg(struct plat_session *s, const sim_envelope *env) {
   struct plat_server *srv = s->srv;
   struct plat_hub *h = s->hub;
   uint64_t now = wall_ms(srv);
@@ -920,7 +920,7 @@ static void on_open_msg(struct plat_session *s, const sim_env *env) {
     srv->c.heartbeats++;
     Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
     hb.time_ms = now;
-    sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
     out.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
     out.heartbeat = &hb;
     if (sess_send(s, &out))
@@ -996,7 +996,7 @@ static void on_open_msg(struct plat_session *s, const sim_env *env) {
 }
 
 /* Handles one decoded envelope. Returns 1 when the session keeps env. */
-static int dispatch(struct plat_session *s, sim_env *env) {
+static int dispatch(struct plat_session *s, sim_envelope *env) {
   struct plat_server *srv = s->srv;
   char why[64];
   switch (env->body_case) {
@@ -1055,7 +1055,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   /* Only a complete frame shows the hub alive: bytes dripped one at a time must not keep a
    * session (and its descriptor) forever. */
   s->last_rx_ms = mono_ms(srv);
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   int rc = sim_hubrpc_decode(body, len, &env);
   if (rc) {
     sess_fail(s, sim_hubrpc_error_code(rc),
@@ -1184,7 +1184,7 @@ static void accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
 static void send_heartbeat(struct plat_session *s) {
   Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
   hb.time_ms = wall_ms(s->srv);
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
   out.heartbeat = &hb;
   if (sess_send(s, &out))

@@ -49,7 +49,7 @@ struct plat_session {
   struct plat_server *srv;
   struct sim_conn *conn;
   struct plat_hub *hub; /* after Auth */
-  sim_env *hello;       /* the Hello, kept between Hello and Auth only */
+  sim_envelope *hello;  /* the Hello, kept between Hello and Auth only */
   struct sim_frame_reader reader;
   /* Loop (monotonic) time. last_rx_ms: the last complete frame. deadline_ms: closing: when to
    * close anyway; paused: when to send the next Heartbeat. */

@@ -138,7 +138,7 @@ static void mark_dirty(struct sim_fleet *f, struct hub *h) {
 }
 
 /* Appends one sequenced message; msg's seq field must point at seq_field. */
-int sim__fleet_enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *seq_field,
+int sim__fleet_enqueue(struct sim_fleet *f, struct hub *h, sim_envelope *env, uint64_t *seq_field,
                        enum sim_seq_kind kind, sim_time_t intended) {
   struct sim_seq_counts *c = &f->st.kind[kind];
   c->generated++;
@@ -245,7 +245,7 @@ static void flush(struct sim_fleet *f, struct hub *h) {
 
 /* ---- unsequenced frames ---- */
 
-static int send_env(struct sim_fleet *f, struct hub *h, const sim_env *env) {
+static int send_env(struct sim_fleet *f, struct hub *h, const sim_envelope *env) {
   if (!h->conn)
     return SIM_ECLOSED;
   f->scratch.len = 0;
@@ -329,7 +329,7 @@ static void send_hello(struct sim_fleet *f, struct hub *h) {
   hello.client_nonce.len = sizeof(h->client_nonce);
   hello.boot_id = h->boot_id;
   hello.device_count = f->cfg.devices_per_hub;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &hello;
   int rc = send_env(f, h, &env);
@@ -373,7 +373,7 @@ void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h) {
 }
 
 /* Sets the seq field of a sequenced message. */
-static void set_seq(sim_env *env, uint64_t seq) {
+static void set_seq(sim_envelope *env, uint64_t seq) {
   switch (env->body_case) {
   case HUBRPC__V1__ENVELOPE__BODY_REPORT:
     env->report->seq = seq;
@@ -405,7 +405,7 @@ static int restart_sequence(struct sim_fleet *f, struct hub *h) {
   for (uint32_t i = 0; i < n; i++) {
     struct frame_meta *fm = meta_at(h, h->acked + 1 + i);
     size_t hdr, body;
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     int rc = sim_frame_peek(h->q.data + off, fm->len, SIM_FRAME_MAX, &hdr, &body);
     if (rc == 0)
       rc = sim_hubrpc_decode(h->q.data + off + hdr, body, &env);
@@ -538,7 +538,7 @@ static int on_ack(struct sim_fleet *f, struct hub *h, uint64_t up_to, sim_time_t
 static int on_frame(void *arg, const uint8_t *body, size_t len) {
   struct hub *h = arg;
   struct sim_fleet *f = h->f;
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   if (!h->conn)
     return SIM_ECLOSED; /* the session ended earlier in this read */
   f->st.frames_in++;
@@ -578,7 +578,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
       Hubrpc__V1__Auth auth = HUBRPC__V1__AUTH__INIT;
       auth.mac.data = mac;
       auth.mac.len = sizeof(mac);
-      sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+      sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
       out.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
       out.auth = &auth;
       h->got_challenge = 1;
@@ -693,7 +693,7 @@ static void hub_fire(struct sim_fleet *f, struct hub *h, sim_time_t due) {
     }
     Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
     hb.time_ms = (uint64_t)((int64_t)sim_clock_wall_ms(&f->sched.clock, now) + h->skew_ms);
-    sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     f->st.heartbeats_sent++;
@@ -885,7 +885,7 @@ void sim_fleet_stop(struct sim_fleet *f, void (*cb)(struct sim_fleet *f, void *a
     if (h->conn && h->state == SIM_HUB_OPEN) {
       Hubrpc__V1__Goodbye g = HUBRPC__V1__GOODBYE__INIT;
       g.reason = "run finished";
-      sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+      sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
       env.body_case = HUBRPC__V1__ENVELOPE__BODY_GOODBYE;
       env.goodbye = &g;
       send_env(f, h, &env);

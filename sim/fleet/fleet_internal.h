@@ -132,7 +132,7 @@ static inline uint32_t hub_global(const struct sim_fleet *f, uint32_t idx) {
 void sim__fleet_count_error(struct sim_fleet *f, const char *name);
 /* Appends one sequenced message to the hub's queue; *seq_field (inside env) gets its seq.
  * 0, or SIM_EFULL / an encoding error: the message is dropped and counted. */
-int sim__fleet_enqueue(struct sim_fleet *f, struct hub *h, sim_env *env, uint64_t *seq_field,
+int sim__fleet_enqueue(struct sim_fleet *f, struct hub *h, sim_envelope *env, uint64_t *seq_field,
                        enum sim_seq_kind kind, sim_time_t intended);
 
 /* hubdev.c */

@@ -137,7 +137,7 @@ int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint32_t slot, uint64_
   rep.lqi = lqi;
   rep.ts_ms = (uint64_t)((int64_t)wall_ms + h->skew_ms); /* the hub stamps it with its clock */
   rep.manufacturer_code = hdr.manufacturer_code;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   out.report = &rep;
   return sim__fleet_enqueue(f, h, &out, &rep.seq, SIM_SEQ_REPORT, intended);
@@ -244,7 +244,7 @@ static void queue_joined(struct sim_fleet *f, struct hub *h, uint32_t slot, int 
   j.ts_ms = (uint64_t)((int64_t)sim_clock_wall_ms(&f->sched.clock, now) + h->skew_ms);
   j.rejoin = rejoin != 0;
   j.manufacturer_code = m->manufacturer_code;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
   out.device_joined = &j;
   sim__fleet_enqueue(f, h, &out, &j.seq, SIM_SEQ_JOINED, now);
@@ -307,7 +307,7 @@ int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
   Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
   l.device = sim_fleet_device_eui64(f, hub, slot);
   l.ts_ms = (uint64_t)((int64_t)sim_clock_wall_ms(&f->sched.clock, now) + h->skew_ms);
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT;
   out.device_left = &l;
   return sim__fleet_enqueue(f, h, &out, &l.seq, SIM_SEQ_LEFT, now);
@@ -350,7 +350,7 @@ void sim__fleet_command_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_
   r.zcl_status = zcl_status;
   r.device_latency_ms = latency_ms;
   r.device = eui;
-  sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
   out.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT;
   out.command_result = &r;
   sim_time_t now = sim_sched_now(&f->sched);

@@ -6,7 +6,7 @@
 #include "sim/core/utf8.h"
 #include "sim/wire/frame.h"
 
-int sim_hubrpc_encode(struct sim_buf *out, const sim_env *env) {
+int sim_hubrpc_encode(struct sim_buf *out, const sim_envelope *env) {
   size_t n = hubrpc__v1__envelope__get_packed_size(env);
   if (n > SIM_FRAME_MAX)
     return SIM_ETOOBIG;
@@ -159,10 +159,10 @@ int sim_hubrpc_check_nesting(const uint8_t *body, size_t len) {
   return 0;
 }
 
-int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_env **out) {
+int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_envelope **out) {
   if (sim_hubrpc_check_nesting(body, len))
     return SIM_EMALFORMED;
-  sim_env *env = hubrpc__v1__envelope__unpack(NULL, len, body);
+  sim_envelope *env = hubrpc__v1__envelope__unpack(NULL, len, body);
   if (!env)
     return SIM_EMALFORMED;
   if (env->body_case == HUBRPC__V1__ENVELOPE__BODY__NOT_SET) {
@@ -173,7 +173,7 @@ int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_env **out) {
   return 0;
 }
 
-void sim_hubrpc_free(sim_env *env) {
+void sim_hubrpc_free(sim_envelope *env) {
   if (env)
     hubrpc__v1__envelope__free_unpacked(env, NULL);
 }
@@ -246,7 +246,7 @@ int sim_hubrpc_put_error(struct sim_buf *out, Hubrpc__V1__ErrorCode code, const 
   Hubrpc__V1__Error e = HUBRPC__V1__ERROR__INIT;
   e.code = code;
   e.reason = r;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_ERROR;
   env.error = &e;
   return sim_hubrpc_encode(out, &env);

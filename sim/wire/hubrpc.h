@@ -19,21 +19,21 @@
  * use 2 levels. Attribute is the only recursive message of the schema. */
 #define SIM_HUBRPC_ATTR_DEPTH_MAX 8u
 
-typedef Hubrpc__V1__Envelope sim_env;
+typedef Hubrpc__V1__Envelope sim_envelope;
 
 /* Appends env as one frame (varint length + body) to out. 0, SIM_ENOMEM or SIM_ETOOBIG. */
-int sim_hubrpc_encode(struct sim_buf *out, const sim_env *env);
+int sim_hubrpc_encode(struct sim_buf *out, const sim_envelope *env);
 
 /* Decodes one frame body. On success *out is a message owned by the caller, freed with
  * sim_hubrpc_free(). SIM_EMALFORMED: not a valid Envelope, or Attributes nested deeper than
  * SIM_HUBRPC_ATTR_DEPTH_MAX (checked before protobuf-c's recursive unpack sees the bytes).
  * SIM_EUNKNOWN_MSG: valid, but no body this version knows. *out is written only on success. */
-int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_env **out);
+int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_envelope **out);
 /* The nesting check of sim_hubrpc_decode alone: 0 when no Attribute of body lies deeper than
  * SIM_HUBRPC_ATTR_DEPTH_MAX, SIM_EMALFORMED when one does or when the bytes on the way there do
  * not parse as protobuf. Iterative, linear in len; reads nothing outside body[0..len). */
 int sim_hubrpc_check_nesting(const uint8_t *body, size_t len);
-void sim_hubrpc_free(sim_env *env);
+void sim_hubrpc_free(sim_envelope *env);
 
 /* The ErrorCode that answers a local decode or session error (SIM_E* -> ERROR_*). */
 Hubrpc__V1__ErrorCode sim_hubrpc_error_code(int err);

@@ -21,7 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int on_frame(void *arg, const uint8_t *body, size_t len) {
   (void)arg;
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   int nest = sim_hubrpc_check_nesting(body, len);
   int rc = sim_hubrpc_decode(body, len, &env);
   if (nest && rc != SIM_EMALFORMED)
@@ -85,7 +85,7 @@ static void write_seeds(const char *dir) {
   Hubrpc__V1__Report r = HUBRPC__V1__REPORT__INIT;
   r.seq = 1;
   r.zcl_frame.data = zcl;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   for (size_t n = 65536; n > 65000; n--) {

@@ -97,8 +97,8 @@ static void on_accept(struct sim_listener *l, struct sim_conn *c, void *user) {
 
 /* Checks and consumes the complete frames the hub wrote. Returns the first one of body case
  * kind (owned by the caller), or NULL. */
-static sim_env *hub_said(Hubrpc__V1__Envelope__BodyCase kind) {
-  sim_env *found = NULL;
+static sim_envelope *hub_said(Hubrpc__V1__Envelope__BodyCase kind) {
+  sim_envelope *found = NULL;
   size_t off = 0;
   while (off < F.in.len) {
     size_t hdr, body;
@@ -107,7 +107,7 @@ static sim_env *hub_said(Hubrpc__V1__Envelope__BodyCase kind) {
       break;
     if (rc)
       die("the hub wrote a bad frame length", rc);
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     if ((rc = sim_hubrpc_decode(F.in.data + off + hdr, body, &env)))
       die("the hub wrote a frame that does not decode", rc);
     off += hdr + body;
@@ -134,7 +134,7 @@ static void settle(void) {
     die("settle", SIM_ELIVELOCK);
 }
 
-static void send_env(const sim_env *env) {
+static void send_env(const sim_envelope *env) {
   struct sim_buf b;
   sim_buf_init(&b);
   if (sim_hubrpc_encode(&b, env) == 0 && F.c)
@@ -144,7 +144,7 @@ static void send_env(const sim_env *env) {
 
 static int until_hello(void *arg) {
   (void)arg;
-  sim_env *h = hub_said(HUBRPC__V1__ENVELOPE__BODY_HELLO);
+  sim_envelope *h = hub_said(HUBRPC__V1__ENVELOPE__BODY_HELLO);
   sim_hubrpc_free(h);
   return h != NULL;
 }
@@ -200,12 +200,12 @@ static int handshake(int full) {
   Hubrpc__V1__Challenge ch = HUBRPC__V1__CHALLENGE__INIT;
   ch.server_nonce.data = sn;
   ch.server_nonce.len = sizeof(sn);
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_CHALLENGE;
   env.challenge = &ch;
   send_env(&env);
   settle();
-  sim_env *auth = hub_said(HUBRPC__V1__ENVELOPE__BODY_AUTH);
+  sim_envelope *auth = hub_said(HUBRPC__V1__ENVELOPE__BODY_AUTH);
   if (!auth)
     return -1;
   sim_hubrpc_free(auth); /* the hub's mac is the platform's business, not this test's */
@@ -262,7 +262,7 @@ static void put_command(struct sim_buf *b, uint64_t id, uint64_t eui, uint32_t c
   c.global = global;
   c.zcl_payload.data = (uint8_t *)payload;
   c.zcl_payload.len = len;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND;
   env.command = &c;
   sim_hubrpc_encode(b, &env);
@@ -271,7 +271,7 @@ static void put_command(struct sim_buf *b, uint64_t id, uint64_t eui, uint32_t c
 static void put_ack(struct sim_buf *b, uint64_t up_to) {
   Hubrpc__V1__Ack a = HUBRPC__V1__ACK__INIT;
   a.up_to_seq = up_to;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
   env.ack = &a;
   sim_hubrpc_encode(b, &env);
@@ -282,7 +282,7 @@ static void put_welcome(struct sim_buf *b, uint32_t hb, uint64_t acked, uint32_t
   w.heartbeat_s = hb;
   w.acked_seq = acked;
   w.max_window = window;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
   env.welcome = &w;
   sim_hubrpc_encode(b, &env);

@@ -140,7 +140,7 @@ static void settle(void) {
     die("settle", SIM_ELIVELOCK);
 }
 
-static void send_env(const sim_env *env) {
+static void send_env(const sim_envelope *env) {
   struct sim_buf b;
   sim_buf_init(&b);
   if (sim_hubrpc_encode(&b, env) == 0 && F.c)
@@ -150,14 +150,14 @@ static void send_env(const sim_env *env) {
 
 /* The first frame of what the platform sent, of body case kind, consumed with everything before
  * it. NULL when there is none (yet). */
-static sim_env *take(Hubrpc__V1__Envelope__BodyCase kind) {
+static sim_envelope *take(Hubrpc__V1__Envelope__BodyCase kind) {
   size_t off = 0;
   while (off < F.in.len) {
     size_t hdr, body;
     if (sim_frame_peek(F.in.data + off, F.in.len - off, SIM_FRAME_MAX, &hdr, &body) ||
         F.in.len - off - hdr < body)
       return NULL;
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     int rc = sim_hubrpc_decode(F.in.data + off + hdr, body, &env);
     off += hdr + body;
     if (rc == 0 && env->body_case == kind) {
@@ -178,12 +178,12 @@ static int handshake(void) {
   hello.client_nonce.data = (uint8_t *)cn;
   hello.client_nonce.len = sizeof(cn);
   hello.boot_id = F.boot;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &hello;
   send_env(&env);
   settle();
-  sim_env *ch = take(HUBRPC__V1__ENVELOPE__BODY_CHALLENGE);
+  sim_envelope *ch = take(HUBRPC__V1__ENVELOPE__BODY_CHALLENGE);
   if (!ch)
     return -1;
   uint8_t secret[32], mac[32];
@@ -202,7 +202,7 @@ static int handshake(void) {
   env.auth = &auth;
   send_env(&env);
   settle();
-  sim_env *w = take(HUBRPC__V1__ENVELOPE__BODY_WELCOME);
+  sim_envelope *w = take(HUBRPC__V1__ENVELOPE__BODY_WELCOME);
   if (!w)
     return -1;
   sim_hubrpc_free(w);
@@ -278,7 +278,7 @@ static void report(struct sim_buf *b, uint64_t seq, size_t n_attrs, size_t zcl_l
   zcl[2] = 0x0A;
   r.zcl_frame.data = zcl;
   r.zcl_frame.len = zcl_len + 3;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   sim_hubrpc_encode(b, &env);

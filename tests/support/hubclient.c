@@ -74,7 +74,7 @@ int hubclient_send_raw(struct hubclient *c, const void *p, size_t n) {
   return 0;
 }
 
-int hubclient_send(struct hubclient *c, const sim_env *env) {
+int hubclient_send(struct hubclient *c, const sim_envelope *env) {
   struct sim_buf b;
   sim_buf_init(&b);
   int rc = sim_hubrpc_encode(&b, env);
@@ -85,7 +85,7 @@ int hubclient_send(struct hubclient *c, const sim_env *env) {
 }
 
 /* Takes one complete frame out of c->in, if there is one. */
-static int take_frame(struct hubclient *c, sim_env **out) {
+static int take_frame(struct hubclient *c, sim_envelope **out) {
   size_t hdr, body;
   int rc = sim_frame_peek(c->in.data, c->in.len, SIM_FRAME_MAX, &hdr, &body);
   if (rc)
@@ -97,7 +97,7 @@ static int take_frame(struct hubclient *c, sim_env **out) {
   return rc;
 }
 
-int hubclient_recv(struct hubclient *c, int timeout_ms, sim_env **out) {
+int hubclient_recv(struct hubclient *c, int timeout_ms, sim_envelope **out) {
   uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000ull;
   for (;;) {
     int rc = take_frame(c, out);
@@ -125,13 +125,13 @@ int hubclient_recv(struct hubclient *c, int timeout_ms, sim_env **out) {
 }
 
 int hubclient_expect(struct hubclient *c, Hubrpc__V1__Envelope__BodyCase kind, int timeout_ms,
-                     sim_env **out, int *err_code) {
+                     sim_envelope **out, int *err_code) {
   uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000ull;
   for (;;) {
     uint64_t now = uv_hrtime();
     if (now >= deadline)
       return SIM_ETIMEOUT;
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     int rc = hubclient_recv(c, (int)((deadline - now) / 1000000ull) + 1, &env);
     if (rc)
       return rc;
@@ -153,7 +153,7 @@ int hubclient_expect(struct hubclient *c, Hubrpc__V1__Envelope__BodyCase kind, i
 }
 
 int hubclient_expect_error(struct hubclient *c, int timeout_ms) {
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   int rc = hubclient_expect(c, HUBRPC__V1__ENVELOPE__BODY_ERROR, timeout_ms, &env, NULL);
   if (rc)
     return rc;
@@ -168,7 +168,7 @@ int hubclient_wait_closed(struct hubclient *c, int timeout_ms) {
     uint64_t now = uv_hrtime();
     if (now >= deadline)
       return SIM_ETIMEOUT;
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     int rc = hubclient_recv(c, (int)((deadline - now) / 1000000ull) + 1, &env);
     if (rc == 0) {
       sim_hubrpc_free(env);
@@ -195,13 +195,13 @@ int hubclient_hello(struct hubclient *c, const char *hub_id, uint64_t boot_id, i
   h.client_nonce.data = c->client_nonce;
   h.client_nonce.len = sizeof(c->client_nonce);
   h.boot_id = boot_id;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &h;
   int rc = hubclient_send(c, &env);
   if (rc)
     return rc;
-  sim_env *ch = NULL;
+  sim_envelope *ch = NULL;
   rc = hubclient_expect(c, HUBRPC__V1__ENVELOPE__BODY_CHALLENGE, timeout_ms, &ch, NULL);
   if (rc)
     return rc;
@@ -226,7 +226,7 @@ int hubclient_auth(struct hubclient *c, const void *fleet_key, size_t key_len,
   Hubrpc__V1__Auth a = HUBRPC__V1__AUTH__INIT;
   a.mac.data = mac;
   a.mac.len = sizeof(mac);
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
   env.auth = &a;
   return hubclient_send(c, &env);
@@ -239,7 +239,7 @@ int hubclient_handshake(struct hubclient *c, const char *hub_id, const void *fle
     return rc;
   if ((rc = hubclient_auth(c, fleet_key, key_len, NULL)))
     return rc;
-  sim_env *w = NULL;
+  sim_envelope *w = NULL;
   rc = hubclient_expect(c, HUBRPC__V1__ENVELOPE__BODY_WELCOME, timeout_ms, &w, NULL);
   if (rc)
     return rc;
@@ -276,7 +276,7 @@ int hubclient_report(struct hubclient *c, uint64_t seq, uint64_t device, uint32_
   r.zcl_frame.len = sizeof(zcl);
   r.lqi = 200;
   r.ts_ms = 1700000000000ull + seq;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   return hubclient_send(c, &env);
@@ -288,7 +288,7 @@ int hubclient_wait_ack(struct hubclient *c, uint64_t up_to, int timeout_ms, uint
     uint64_t now = uv_hrtime();
     if (now >= deadline)
       return SIM_ETIMEOUT;
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     int rc = hubclient_expect(c, HUBRPC__V1__ENVELOPE__BODY_ACK,
                               (int)((deadline - now) / 1000000ull) + 1, &env, NULL);
     if (rc)

@@ -39,17 +39,17 @@ int hubclient_connect(struct hubclient *c, uint16_t port, uv_loop_t *pump);
 void hubclient_close(struct hubclient *c);
 
 int hubclient_send_raw(struct hubclient *c, const void *p, size_t n);
-int hubclient_send(struct hubclient *c, const sim_env *env);
+int hubclient_send(struct hubclient *c, const sim_envelope *env);
 
 /* Waits up to timeout_ms for one frame. 0 and *out; SIM_ETIMEOUT; SIM_ECLOSED when the peer
  * closed with no complete frame left; SIM_EMALFORMED / SIM_ETOOBIG for a bad frame. */
-int hubclient_recv(struct hubclient *c, int timeout_ms, sim_env **out);
+int hubclient_recv(struct hubclient *c, int timeout_ms, sim_envelope **out);
 /* Waits for a frame of body case kind, skipping others (heartbeats, commands...) unless it is
  * an Error and kind is not Error. 0 and *out (may be NULL to discard), or the error of
  * hubclient_recv, or SIM_EPEER when an unexpected Error arrived (its code in *err_code when
  * err_code is not NULL). */
 int hubclient_expect(struct hubclient *c, Hubrpc__V1__Envelope__BodyCase kind, int timeout_ms,
-                     sim_env **out, int *err_code);
+                     sim_envelope **out, int *err_code);
 /* Waits for an Error frame and returns its code (>= 0), or < 0 on timeout/close without one. */
 int hubclient_expect_error(struct hubclient *c, int timeout_ms);
 /* Reads and discards until the peer closes. 0 when it closed in time, SIM_ETIMEOUT else. */

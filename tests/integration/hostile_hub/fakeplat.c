@@ -53,7 +53,7 @@ void fp_send(struct fp_conn *p, const void *bytes, size_t n) {
   sim_conn_send(p->c, bytes, n);
 }
 
-void fp_send_env(struct fp_conn *p, const sim_env *env) {
+void fp_send_env(struct fp_conn *p, const sim_envelope *env) {
   struct sim_buf b;
   sim_buf_init(&b);
   if (sim_hubrpc_encode(&b, env) == 0)
@@ -68,7 +68,7 @@ void fp_send_challenge(struct fp_conn *p, size_t nonce_len) {
   Hubrpc__V1__Challenge ch = HUBRPC__V1__CHALLENGE__INIT;
   ch.server_nonce.data = sn;
   ch.server_nonce.len = nonce_len;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_CHALLENGE;
   env.challenge = &ch;
   fp_send_env(p, &env);
@@ -81,7 +81,7 @@ void fp_send_welcome(struct fp_conn *p, uint32_t heartbeat_s, uint64_t acked_seq
   w.heartbeat_s = heartbeat_s;
   w.acked_seq = acked_seq;
   w.max_window = max_window;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
   env.welcome = &w;
   fp_send_env(p, &env);
@@ -90,7 +90,7 @@ void fp_send_welcome(struct fp_conn *p, uint32_t heartbeat_s, uint64_t acked_seq
 void fp_send_ack(struct fp_conn *p, uint64_t up_to) {
   Hubrpc__V1__Ack a = HUBRPC__V1__ACK__INIT;
   a.up_to_seq = up_to;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
   env.ack = &a;
   fp_send_env(p, &env);
@@ -197,7 +197,7 @@ static void on_auth(struct fp_conn *p, const Hubrpc__V1__Auth *m) {
     fp->c->act(p);
 }
 
-static void on_sequenced(struct fp_conn *p, const sim_env *env, uint64_t seq) {
+static void on_sequenced(struct fp_conn *p, const sim_envelope *env, uint64_t seq) {
   struct fakeplat *fp = p->fp;
   struct fp_hub *h = fp_hub_of(p);
   if (!h || !p->open) {
@@ -251,7 +251,7 @@ static void on_sequenced(struct fp_conn *p, const sim_env *env, uint64_t seq) {
 static int on_frame(void *arg, const uint8_t *body, size_t len) {
   struct fp_conn *p = arg;
   struct fakeplat *fp = p->fp;
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   if (sim_hubrpc_decode(body, len, &env)) {
     failf(fp, "a hub sent a frame that does not decode (%zu bytes)", len);
     return SIM_EMALFORMED;
@@ -279,7 +279,7 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
     if (!p->muted) {
       Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
       hb.time_ms = env->heartbeat->time_ms;
-      sim_env out = HUBRPC__V1__ENVELOPE__INIT;
+      sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
       out.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
       out.heartbeat = &hb;
       fp_send_env(p, &out);

@@ -105,7 +105,7 @@ void fp_stop(struct fakeplat *fp);
 
 /* For the cases' acts: p is the victim's hostile connection. */
 void fp_send(struct fp_conn *p, const void *bytes, size_t n);
-void fp_send_env(struct fp_conn *p, const sim_env *env);
+void fp_send_env(struct fp_conn *p, const sim_envelope *env);
 void fp_send_challenge(struct fp_conn *p, size_t nonce_len);
 void fp_send_welcome(struct fp_conn *p, uint32_t heartbeat_s, uint64_t acked_seq,
                      uint32_t max_window);

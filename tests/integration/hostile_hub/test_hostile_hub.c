@@ -134,7 +134,7 @@ static void act_welcome_hb0_then_more(struct fp_conn *p) {
   sim_buf_init(&b);
   Hubrpc__V1__Welcome w = HUBRPC__V1__WELCOME__INIT;
   w.max_window = 256;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
   env.welcome = &w;
   assert_int_equal(sim_hubrpc_encode(&b, &env), 0);
@@ -171,7 +171,7 @@ static void act_peer_error(struct fp_conn *p) {
   Hubrpc__V1__Error e = HUBRPC__V1__ERROR__INIT;
   e.code = 99; /* a code this version does not know */
   e.reason = reason;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_ERROR;
   env.error = &e;
   fp_send_env(p, &env);
@@ -187,7 +187,7 @@ static void send_command(struct fp_conn *p, uint64_t id, uint32_t endpoint, size
   c.command = 0x02;
   c.zcl_payload.data = zp;
   c.zcl_payload.len = payload;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND;
   env.command = &c;
   if (payload > 100) { /* grow the payload until the body is exactly at the limit */
@@ -233,7 +233,7 @@ static void act_many_attributes(struct fp_conn *p) {
   r.seq = 1;
   r.n_attributes = N;
   r.attributes = pa;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   fp_send_env(p, &env); /* decodes (flat), then: a Report is not for a hub */

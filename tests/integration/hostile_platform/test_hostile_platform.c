@@ -440,7 +440,7 @@ static void test_one_byte_drip_times_out(void **state) {
   while (now_s() - t0 < 8 && code < 0) {
     if (hubclient_send_raw(&c, frame + 2, 1))
       break;
-    sim_env *env = NULL;
+    sim_envelope *env = NULL;
     int rc = hubclient_recv(&c, 200, &env);
     if (rc == 0 && env->body_case == HUBRPC__V1__ENVELOPE__BODY_ERROR)
       code = env->error->code;
@@ -791,7 +791,7 @@ static void release_snapshot(sqlite3 *h) {
 /* Waits up to ms for the next frame that is not an Ack-free keepalive: returns its body case,
  * or -1 when none came. Acks are returned too (the callers look for them). */
 static int next_frame(struct hubclient *c, int ms, uint64_t *ack) {
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   if (hubclient_recv(c, ms, &env))
     return -1;
   int kind = (int)env->body_case;
@@ -1128,7 +1128,7 @@ static void test_slow_fleet_beside_hostile_clients(void **state) {
     sim_buf_init(&b);
     Hubrpc__V1__Heartbeat h = HUBRPC__V1__HEARTBEAT__INIT;
     h.time_ms = 1;
-    sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &h;
     assert_int_equal(sim_hubrpc_encode(&b, &env), 0);

@@ -171,11 +171,11 @@ static void test_handshake_ok(void **state) {
   /* Heartbeats are answered. */
   Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
   hb.time_ms = 1;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
   env.heartbeat = &hb;
   assert_int_equal(hubclient_send(&c, &env), 0);
-  sim_env *r = NULL;
+  sim_envelope *r = NULL;
   assert_int_equal(hubclient_expect(&c, HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT, T_MS, &r, NULL), 0);
   assert_true(r->heartbeat->time_ms > 1600000000000ull);
   sim_hubrpc_free(r);
@@ -249,7 +249,7 @@ static void test_report_before_auth(void **state) {
   struct fx *f = *state;
   Hubrpc__V1__Report r = HUBRPC__V1__REPORT__INIT;
   r.seq = 1;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   struct sim_buf b;
@@ -291,11 +291,11 @@ static void test_hello_fields(void **state) {
   h.hub_id = "hub-5";
   h.client_nonce.data = nonce;
   h.client_nonce.len = sizeof(nonce);
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &h;
   assert_int_equal(hubclient_send(&c, &env), 0);
-  sim_env *e = NULL;
+  sim_envelope *e = NULL;
   assert_int_equal(hubclient_expect(&c, HUBRPC__V1__ENVELOPE__BODY_ERROR, T_MS, &e, NULL), 0);
   assert_int_equal(e->error->code, HUBRPC__V1__ERROR_CODE__ERROR_UNSUPPORTED_VERSION);
   assert_string_equal(e->error->reason, "supported: 1");
@@ -408,7 +408,7 @@ static void test_window_exceeded(void **state) {
     Hubrpc__V1__Report r = HUBRPC__V1__REPORT__INIT;
     r.seq = s;
     r.device = 0x44;
-    sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
     env.report = &r;
     assert_int_equal(sim_hubrpc_encode(&b, &env), 0);
@@ -462,7 +462,7 @@ static void send_result(struct hubclient *c, uint64_t cmd_id, int status) {
   r.status = status;
   r.device_latency_ms = 12;
   r.device = 0x00158d0000000b0bull;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT;
   env.command_result = &r;
   assert_int_equal(hubclient_send(c, &env), 0);
@@ -480,7 +480,7 @@ static void test_commands(void **state) {
   assert_int_equal(plat_server_command(f->srv, "hub-cmd", 0x00158d0000000b0bull, 1, 0x0006, 0x02,
                                        payload, sizeof(payload), 0, 0, &id),
                    0);
-  sim_env *e = NULL;
+  sim_envelope *e = NULL;
   assert_int_equal(hubclient_expect(&c, HUBRPC__V1__ENVELOPE__BODY_COMMAND, T_MS, &e, NULL), 0);
   assert_int_equal(e->command->cmd_id, id);
   assert_int_equal(e->command->device, 0x00158d0000000b0bull);
@@ -548,7 +548,7 @@ static void test_device_join_and_toggle_target(void **state) {
   j.device = 0x54ef441000000001ull;
   j.model = "lumi.plug.maeu01";
   j.manufacturer = "LUMI";
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
   env.device_joined = &j;
   assert_int_equal(hubclient_send(&c, &env), 0);
@@ -594,12 +594,12 @@ static void test_background_toggles(void **state) {
   j.seq = c.next_seq++;
   j.device = 0x54ef441000000002ull;
   j.model = PLAT_TOGGLE_MODEL;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
   env.device_joined = &j;
   assert_int_equal(hubclient_send(&c, &env), 0);
   /* At 50/s a toggle comes within a few hundred ms. */
-  sim_env *e = NULL;
+  sim_envelope *e = NULL;
   assert_int_equal(hubclient_expect(&c, HUBRPC__V1__ENVELOPE__BODY_COMMAND, T_MS, &e, NULL), 0);
   assert_int_equal(e->command->device, j.device);
   assert_int_equal(e->command->cluster, 0x0006);

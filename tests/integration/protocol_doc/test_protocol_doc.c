@@ -60,7 +60,7 @@ static size_t from_hex(const char *hex, uint8_t *out, size_t cap) {
   return n;
 }
 
-static void assert_frame(const sim_env *env, const char *want) {
+static void assert_frame(const sim_envelope *env, const char *want) {
   struct sim_buf b;
   sim_buf_init(&b);
   assert_int_equal(sim_hubrpc_encode(&b, env), 0);
@@ -92,14 +92,14 @@ static void test_heartbeat_and_ack_frames(void **state) {
   (void)state;
   Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
   hb.time_ms = 1700000000000ull;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
   env.heartbeat = &hb;
   assert_frame(&env, DOC_HEARTBEAT);
 
   Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
   ack.up_to_seq = 300;
-  sim_env env2 = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env2 = HUBRPC__V1__ENVELOPE__INIT;
   env2.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
   env2.ack = &ack;
   assert_frame(&env2, DOC_ACK);
@@ -116,7 +116,7 @@ static void test_handshake_frames(void **state) {
   hello.client_nonce.len = 16;
   hello.boot_id = 0x0123456789abcdefull;
   hello.device_count = 30;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &hello;
   assert_frame(&env, DOC_HELLO);
@@ -124,7 +124,7 @@ static void test_handshake_frames(void **state) {
   Hubrpc__V1__Challenge ch = HUBRPC__V1__CHALLENGE__INIT;
   ch.server_nonce.data = server_nonce;
   ch.server_nonce.len = 16;
-  sim_env env2 = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env2 = HUBRPC__V1__ENVELOPE__INIT;
   env2.body_case = HUBRPC__V1__ENVELOPE__BODY_CHALLENGE;
   env2.challenge = &ch;
   assert_frame(&env2, DOC_CHALLENGE);
@@ -134,7 +134,7 @@ static void test_handshake_frames(void **state) {
   Hubrpc__V1__Auth auth = HUBRPC__V1__AUTH__INIT;
   auth.mac.data = mac;
   auth.mac.len = 32;
-  sim_env env3 = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env3 = HUBRPC__V1__ENVELOPE__INIT;
   env3.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
   env3.auth = &auth;
   assert_frame(&env3, DOC_AUTH);
@@ -145,7 +145,7 @@ static void test_handshake_frames(void **state) {
   w.server_time_ms = 1700000000123ull;
   w.acked_seq = 0;
   w.max_window = 256;
-  sim_env env4 = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env4 = HUBRPC__V1__ENVELOPE__INIT;
   env4.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
   env4.welcome = &w;
   assert_frame(&env4, DOC_WELCOME);
@@ -172,7 +172,7 @@ static void test_decode_hello(void **state) {
   assert_int_equal(sim_frame_peek(f, n, SIM_FRAME_MAX, &hdr, &body), 0);
   assert_int_equal(hdr, 1);
   assert_int_equal(hdr + body, n);
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   assert_int_equal(sim_hubrpc_decode(f + hdr, body, &env), 0);
   assert_int_equal(env->body_case, HUBRPC__V1__ENVELOPE__BODY_HELLO);
   assert_int_equal(env->hello->proto_version, 1);
@@ -201,7 +201,7 @@ static void test_frame_limits(void **state) {
   assert_int_equal(sim_frame_peek(partial, sizeof(partial), SIM_FRAME_MAX, &hdr, &body),
                    SIM_EAGAIN);
   /* An empty body is a valid Envelope with no body: UNKNOWN_MESSAGE. */
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   assert_int_equal(sim_hubrpc_decode((const uint8_t *)"", 0, &env), SIM_EUNKNOWN_MSG);
   /* Field 15 is not a body of v1: UNKNOWN_MESSAGE, not MALFORMED. */
   const uint8_t unknown[] = {0x7a, 0x00};

@@ -75,7 +75,7 @@ static void test_ack_capped_after_reconnect(void **state) {
   assert_int_equal(platproc_query(db, "SELECT count(*) FROM reports"), 5);
   /* ... and session 2, which has sent nothing, gets no Ack for them (an Ack written with the
    * commit would be here already). */
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   int rc;
   while ((rc = hubclient_recv(&b, 300, &env)) == 0) {
     if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_ACK && env->ack->up_to_seq > 0)

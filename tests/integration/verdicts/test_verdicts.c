@@ -53,7 +53,7 @@ static struct {
   uint64_t sequenced; /* sequenced messages received (never acknowledged) */
 } FK;
 
-static void fake_send(struct fake_conn *p, const sim_env *env) {
+static void fake_send(struct fake_conn *p, const sim_envelope *env) {
   FK.out.len = 0;
   assert_int_equal(sim_hubrpc_encode(&FK.out, env), 0);
   sim_conn_send(p->c, FK.out.data, FK.out.len);
@@ -61,7 +61,7 @@ static void fake_send(struct fake_conn *p, const sim_env *env) {
 
 static int fake_frame(void *arg, const uint8_t *body, size_t len) {
   struct fake_conn *p = arg;
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   if (sim_hubrpc_decode(body, len, &env))
     return 1;
   switch (env->body_case) {
@@ -70,7 +70,7 @@ static int fake_frame(void *arg, const uint8_t *body, size_t len) {
     Hubrpc__V1__Challenge ch = HUBRPC__V1__CHALLENGE__INIT;
     ch.server_nonce.data = sn;
     ch.server_nonce.len = sizeof sn;
-    sim_env e = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope e = HUBRPC__V1__ENVELOPE__INIT;
     e.body_case = HUBRPC__V1__ENVELOPE__BODY_CHALLENGE;
     e.challenge = &ch;
     fake_send(p, &e);
@@ -82,7 +82,7 @@ static int fake_frame(void *arg, const uint8_t *body, size_t len) {
     w.session_id = FK.welcomes + 1;
     w.heartbeat_s = 30;
     w.max_window = 256;
-    sim_env e = HUBRPC__V1__ENVELOPE__INIT;
+    sim_envelope e = HUBRPC__V1__ENVELOPE__INIT;
     e.body_case = HUBRPC__V1__ENVELOPE__BODY_WELCOME;
     e.welcome = &w;
     fake_send(p, &e);

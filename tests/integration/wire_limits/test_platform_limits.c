@@ -138,7 +138,7 @@ static void test_frame_size_limit(void **state) {
   r.seq = 1;
   r.device = 0x00158d0000000004ull;
   r.zcl_frame.data = zcl;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   for (r.zcl_frame.len = SIM_FRAME_MAX;

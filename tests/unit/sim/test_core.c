@@ -66,7 +66,7 @@ static void test_codec(void **state) {
   sim_buf_init(&b);
   Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
   ack.up_to_seq = 300;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
   env.ack = &ack;
   assert_int_equal(sim_hubrpc_encode(&b, &env), 0);
@@ -74,7 +74,7 @@ static void test_codec(void **state) {
   const uint8_t want[] = {0x05, 0x3A, 0x03, 0x08, 0xAC, 0x02};
   assert_int_equal(b.len, sizeof(want));
   assert_memory_equal(b.data, want, sizeof(want));
-  sim_env *out = NULL;
+  sim_envelope *out = NULL;
   assert_int_equal(sim_hubrpc_decode(b.data + 1, b.len - 1, &out), 0);
   assert_int_equal(out->body_case, HUBRPC__V1__ENVELOPE__BODY_ACK);
   assert_int_equal(out->ack->up_to_seq, 300);

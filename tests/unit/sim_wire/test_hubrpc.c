@@ -49,7 +49,7 @@ static void test_deep_frame_refused(void **state) {
   const uint8_t *body;
   size_t len;
   body_of(&b, &body, &len);
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   assert_int_equal(sim_hubrpc_check_nesting(body, len), SIM_EMALFORMED);
   assert_int_equal(sim_hubrpc_decode(body, len, &env), SIM_EMALFORMED);
   assert_null(env);
@@ -85,7 +85,7 @@ static void test_depth_limit(void **state) {
       const uint8_t *body;
       size_t len;
       body_of(&b, &body, &len);
-      sim_env *env = NULL;
+      sim_envelope *env = NULL;
       int rc = sim_hubrpc_decode(body, len, &env);
       if (d <= SIM_HUBRPC_ATTR_DEPTH_MAX) {
         assert_int_equal(rc, 0);
@@ -111,7 +111,7 @@ static void test_deep_in_unknown_field(void **state) {
   const uint8_t *body;
   size_t len;
   body_of(&b, &body, &len);
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   assert_int_equal(sim_hubrpc_decode(body, len, &env), SIM_EUNKNOWN_MSG);
   sim_buf_fini(&b);
 }
@@ -145,7 +145,7 @@ static void encode_nested_report(struct sim_buf *b) {
   static const uint8_t zcl[] = {0x18, 0x01, 0x0A, 0x01, 0xFF, 0x42, 0x00};
   r.zcl_frame.data = (uint8_t *)zcl;
   r.zcl_frame.len = sizeof(zcl);
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   assert_int_equal(sim_hubrpc_encode(b, &env), 0);
@@ -162,14 +162,14 @@ static void test_scan_agrees_with_protobuf_c(void **state) {
   const uint8_t *body;
   size_t len;
   body_of(&b, &body, &len);
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   assert_int_equal(sim_hubrpc_decode(body, len, &env), 0);
   sim_hubrpc_free(env);
   uint8_t *m = malloc(len);
   size_t refused = 0, checked = 0;
   for (size_t cut = 0; cut <= len; cut++) {
     int scan = sim_hubrpc_check_nesting(body, cut);
-    sim_env *e = hubrpc__v1__envelope__unpack(NULL, cut, body);
+    sim_envelope *e = hubrpc__v1__envelope__unpack(NULL, cut, body);
     if (scan) {
       refused++;
       assert_null(e);
@@ -184,7 +184,7 @@ static void test_scan_agrees_with_protobuf_c(void **state) {
       memcpy(m, body, len);
       m[i] = vals[v];
       int scan = sim_hubrpc_check_nesting(m, len);
-      sim_env *e = hubrpc__v1__envelope__unpack(NULL, len, m);
+      sim_envelope *e = hubrpc__v1__envelope__unpack(NULL, len, m);
       if (scan) {
         refused++;
         if (e)
@@ -218,7 +218,7 @@ static void test_many_attributes(void **state) {
   r.seq = 1;
   r.n_attributes = N;
   r.attributes = pa;
-  sim_env env = HUBRPC__V1__ENVELOPE__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_REPORT;
   env.report = &r;
   struct sim_buf b;
@@ -227,7 +227,7 @@ static void test_many_attributes(void **state) {
   const uint8_t *body;
   size_t len;
   body_of(&b, &body, &len);
-  sim_env *out = NULL;
+  sim_envelope *out = NULL;
   assert_int_equal(sim_hubrpc_decode(body, len, &out), 0);
   assert_int_equal(out->report->n_attributes, N);
   assert_int_equal(out->report->attributes[N - 1]->id, N - 1);
@@ -237,7 +237,7 @@ static void test_many_attributes(void **state) {
   free(pa);
 }
 
-static const char *reason_of(const struct sim_buf *b, sim_env **env) {
+static const char *reason_of(const struct sim_buf *b, sim_envelope **env) {
   const uint8_t *body;
   size_t len;
   body_of(b, &body, &len);
@@ -267,7 +267,7 @@ static void test_error_reason_utf8(void **state) {
   struct sim_buf b;
   sim_buf_init(&b);
   assert_int_equal(sim_hubrpc_put_error(&b, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, long3), 0);
-  sim_env *env = NULL;
+  sim_envelope *env = NULL;
   const char *r = reason_of(&b, &env);
   assert_int_equal(strlen(r), 255);
   assert_true(utf8_ok(r));
