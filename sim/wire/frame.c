@@ -40,8 +40,9 @@ void sim_frame_reader_fini(struct sim_frame_reader *r) {
   sim_buf_fini(&r->pending);
 }
 
-/* Hands out every complete frame of p[0..n); returns the number of bytes consumed through
- * *used, or an error. */
+/* Hands out every complete frame at the start of p[0..n) and sets *used to the bytes they took.
+ * Returns 0, or the callback's error (*used then counts the frame that returned it), or a framing
+ * error (*used is not written: the caller abandons the stream). */
 static int drain(struct sim_frame_reader *r, const uint8_t *p, size_t n, size_t *used,
                  sim_frame_cb cb, void *arg) {
   size_t off = 0;
@@ -75,7 +76,9 @@ int sim_frame_reader_feed(struct sim_frame_reader *r, const uint8_t *p, size_t n
       return rc;
     return used < n ? sim_buf_append(&r->pending, p + used, n - used) : 0;
   }
-  /* A partial frame is waiting: complete it first, copying only what it needs. */
+  /* A partial frame is waiting: the whole read is appended to it and drained from pending, so
+   * everything read while a frame is split gets copied once. What is left (a new partial frame)
+   * stays in pending. */
   rc = sim_buf_append(&r->pending, p, n);
   if (rc)
     return rc;

@@ -24,8 +24,10 @@ int sim_frame_peek(const uint8_t *p, size_t n, size_t max, size_t *hdr, size_t *
  * stops the feed and is returned by sim_frame_reader_feed. */
 typedef int (*sim_frame_cb)(void *arg, const uint8_t *body, size_t len);
 
-/* Reassembles frames from a byte stream. Complete frames are handed out straight from the
- * input; only a trailing partial frame is copied into pending. */
+/* Reassembles frames from a byte stream. While nothing is pending, complete frames are handed
+ * out straight from the input and only a trailing partial frame is copied into pending; while a
+ * partial frame waits, each read is appended to pending and the frames are handed out from
+ * there. pending is freed when it empties after growing above 4 KiB. */
 struct sim_frame_reader {
   struct sim_buf pending;
   size_t max;
