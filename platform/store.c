@@ -1,6 +1,5 @@
 #include "platform/store.h"
 
-#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -746,33 +745,37 @@ int plat_store_cmd_result(struct plat_store *st, const char *hub_id,
   return run(st, Q_CMD_UNKNOWN);
 }
 
-static json_t *column_json(sqlite3_stmt *s, int i) {
+/* Column i of the row s stands at, as it is stored. Borrowed: valid until the next step. */
+static void column_cell(sqlite3_stmt *s, int i, struct plat_store_cell *c) {
+  *c = (struct plat_store_cell){0};
   switch (sqlite3_column_type(s, i)) {
   case SQLITE_INTEGER:
-    return json_integer(sqlite3_column_int64(s, i));
+    c->kind = PLAT_CELL_INT;
+    c->i = sqlite3_column_int64(s, i);
+    break;
   case SQLITE_FLOAT:
-    return json_real(sqlite3_column_double(s, i));
+    c->kind = PLAT_CELL_REAL;
+    c->r = sqlite3_column_double(s, i);
+    break;
   case SQLITE_TEXT:
-    return json_stringn((const char *)sqlite3_column_text(s, i),
-                        (size_t)sqlite3_column_bytes(s, i));
-  case SQLITE_BLOB: {
-    /* Octet strings as lower-case hex, the form the admin protocol takes them in. */
-    const uint8_t *p = sqlite3_column_blob(s, i); /* before _bytes, as SQLite asks */
-    char *hex = sim_hex_dup(p, (size_t)sqlite3_column_bytes(s, i), 0);
-    if (!hex)
-      return json_null();
-    json_t *j = json_string(hex);
-    free(hex);
-    return j;
-  }
+    c->kind = PLAT_CELL_TEXT;
+    c->p = sqlite3_column_text(s, i);
+    c->n = (size_t)sqlite3_column_bytes(s, i);
+    break;
+  case SQLITE_BLOB:
+    c->kind = PLAT_CELL_BLOB;
+    c->p = sqlite3_column_blob(s, i); /* before _bytes, as SQLite asks */
+    c->n = (size_t)sqlite3_column_bytes(s, i);
+    break;
   default:
-    return json_null();
+    c->kind = PLAT_CELL_NULL;
+    break;
   }
 }
 
-int plat_store_device_json(struct plat_store *st, uint64_t eui64, char **out) {
+int plat_store_device_read(struct plat_store *st, uint64_t eui64, plat_store_device_cb dev_cb,
+                           plat_store_latest_cb state_cb, void *arg) {
   sqlite3_stmt *d = NULL, *a = NULL;
-  json_t *root = NULL;
   int rc = SIM_EDB;
   if (sqlite3_prepare_v2(st->db,
                          "SELECT hub_id, model, manufacturer, joined, left, last_seen_ms FROM "
@@ -787,41 +790,29 @@ int plat_store_device_json(struct plat_store *st, uint64_t eui64, char **out) {
   }
   bind_u64(d, 1, eui64);
   bind_u64(a, 1, eui64);
-  char eui[17];
-  snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)eui64);
-  root = json_object();
-  json_object_set_new(root, "eui64", json_string(eui));
   int found = 0;
   if (sqlite3_step(d) == SQLITE_ROW) {
     found = 1;
-    static const char *const names[] = {"hub_id",    "model",   "manufacturer",
-                                        "joined_ms", "left_ms", "last_seen_ms"};
-    for (int i = 0; i < 6; i++)
-      json_object_set_new(root, names[i], column_json(d, i));
+    struct plat_store_cell col[PLAT_STORE_DEVICE_COLS];
+    for (int i = 0; i < PLAT_STORE_DEVICE_COLS; i++)
+      column_cell(d, i, &col[i]);
+    dev_cb(arg, col);
   }
-  json_t *attrs = json_array();
-  json_object_set_new(root, "attributes", attrs);
   while (sqlite3_step(a) == SQLITE_ROW) {
     found = 1;
-    json_t *o = json_object();
-    json_object_set_new(o, "endpoint", json_integer(sqlite3_column_int64(a, 0)));
-    json_object_set_new(o, "cluster", json_integer(sqlite3_column_int64(a, 1)));
-    json_object_set_new(o, "attr", json_integer(sqlite3_column_int64(a, 2)));
-    if (sqlite3_column_int64(a, 3) >= 0)
-      json_object_set_new(o, "member", json_integer(sqlite3_column_int64(a, 3)));
-    json_object_set_new(o, "zcl_type", json_integer(sqlite3_column_int64(a, 4)));
-    json_object_set_new(o, "value", column_json(a, 5));
-    json_object_set_new(o, "ts_ms", json_integer(sqlite3_column_int64(a, 6)));
-    json_array_append_new(attrs, o);
+    struct plat_store_latest row = {
+        .endpoint = sqlite3_column_int64(a, 0),
+        .cluster = sqlite3_column_int64(a, 1),
+        .attr = sqlite3_column_int64(a, 2),
+        .member = sqlite3_column_int64(a, 3),
+        .zcl_type = sqlite3_column_int64(a, 4),
+        .ts_ms = sqlite3_column_int64(a, 6),
+    };
+    column_cell(a, 5, &row.value);
+    state_cb(arg, &row);
   }
-  if (!found) {
-    rc = SIM_ENOTFOUND;
-    goto done;
-  }
-  *out = json_dumps(root, JSON_COMPACT);
-  rc = *out ? 0 : SIM_ENOMEM;
+  rc = found ? 0 : SIM_ENOTFOUND;
 done:
-  json_decref(root);
   sqlite3_finalize(d);
   sqlite3_finalize(a);
   return rc;
