@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,9 +290,45 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
 
+/* The numeric flags: whole numbers in [lo, hi] (parse_whole), or durations kept in whole units
+ * of unit_s seconds (parse_units, with why as the message) when unit_s > 0. */
+static const struct num_flag {
+  char ch;
+  const char *flag;
+  double unit_s;
+  uint32_t lo, hi;
+  const char *why;
+  size_t off; /* of the uint32_t in struct plat_config */
+} num_flags[] = {
+    {'H', "--heartbeat", 1, 1, 3600,
+     "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
+     offsetof(struct plat_config, heartbeat_s)},
+    {'w', "--window", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_window)},
+    {'c', "--commit-ms", 0.001, 1, 10000,
+     "expected whole milliseconds from 1 to 10000 (a plain number, or 5ms, 1s)",
+     offsetof(struct plat_config, commit_ms)},
+    {'I', "--admin-idle", 1, 1, 86400,
+     "expected whole seconds from 1 to 86400 (a plain number, or 90s, 5m, 1h)",
+     offsetof(struct plat_config, admin_idle_s)},
+    {'M', "--max-rules", 0, 1, 10000000, NULL, offsetof(struct plat_config, max_rules)},
+    {'N', "--max-timers", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_timers)},
+    {'U', "--max-unauth", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_unauth)},
+    {'D', "--fd-reserve", 0, 8, 100000, NULL, offsetof(struct plat_config, fd_reserve)},
+    {'Q', "--send-queue-max", 0, 4096, 1u << 30, NULL, offsetof(struct plat_config, sendq_max)},
+};
+
 /* The value of one flag (ch, its short letter) into a. 0, or 2 after saying what is wrong. */
 static int flag_value(struct args *a, int ch, const char *v) {
   struct plat_config *cfg = &a->cfg;
+  for (size_t i = 0; i < sizeof num_flags / sizeof num_flags[0]; i++) {
+    const struct num_flag *f = &num_flags[i];
+    if (f->ch != ch)
+      continue;
+    uint32_t *out = (uint32_t *)((char *)cfg + f->off);
+    if (f->unit_s > 0)
+      return parse_units(f->flag, v, f->unit_s, f->lo, f->hi, f->why, out) ? 2 : 0;
+    return parse_whole(f->flag, v, f->lo, f->hi, out) ? 2 : 0;
+  }
   switch (ch) {
   case 'l':
     if (check_listen(v, &a->listen_addr))
@@ -308,20 +345,6 @@ static int flag_value(struct args *a, int ch, const char *v) {
       return bad("--fleet-key", v, "empty key");
     a->key = v;
     return 0;
-  case 'H':
-    return parse_units("--heartbeat", v, 1, 1, 3600,
-                       "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
-                       &cfg->heartbeat_s)
-               ? 2
-               : 0;
-  case 'w':
-    return parse_whole("--window", v, 1, 1000000, &cfg->max_window) ? 2 : 0;
-  case 'c':
-    return parse_units("--commit-ms", v, 0.001, 1, 10000,
-                       "expected whole milliseconds from 1 to 10000 (a plain number, or 5ms, 1s)",
-                       &cfg->commit_ms)
-               ? 2
-               : 0;
   case 'r':
     if (sim_num_parse_double(v, 0, 100000, &cfg->command_rate))
       return bad("--command-rate", v,
@@ -338,28 +361,12 @@ static int flag_value(struct args *a, int ch, const char *v) {
   case 'T':
     a->token_file = v;
     return 0;
-  case 'I':
-    return parse_units("--admin-idle", v, 1, 1, 86400,
-                       "expected whole seconds from 1 to 86400 (a plain number, or 90s, 5m, 1h)",
-                       &cfg->admin_idle_s)
-               ? 2
-               : 0;
-  case 'M':
-    return parse_whole("--max-rules", v, 1, 10000000, &cfg->max_rules) ? 2 : 0;
-  case 'N':
-    return parse_whole("--max-timers", v, 1, 1000000, &cfg->max_timers) ? 2 : 0;
   case 'F':
     if (sim_num_parse_double(v, 0.01, 100000, &cfg->rule_rate))
       return bad("--rule-rate", v,
                  "expected firings per second from 0.01 to 100000, in plain decimals such as "
                  "0.5");
     return 0;
-  case 'U':
-    return parse_whole("--max-unauth", v, 1, 1000000, &cfg->max_unauth) ? 2 : 0;
-  case 'D':
-    return parse_whole("--fd-reserve", v, 8, 100000, &cfg->fd_reserve) ? 2 : 0;
-  case 'Q':
-    return parse_whole("--send-queue-max", v, 4096, 1u << 30, &cfg->sendq_max) ? 2 : 0;
   case 'R':
     a->ready = v;
     return 0;

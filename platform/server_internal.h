@@ -192,6 +192,8 @@ void plat__sess_fail(struct plat_session *s, int code, const char *reason);
 /* Starts closing s without an Error. Idempotent. */
 void plat__sess_close(struct plat_session *s);
 void plat__sess_sweep(struct plat_server *srv, uint64_t now);
+/* 1 when id is a valid hub_id: 1..SIM_HUBRPC_HUB_ID_MAX bytes of [A-Za-z0-9._:-]. */
+int plat__valid_hub_id(const char *id);
 
 /* hubs.c: the hub records. plat__hub_add returns NULL when out of memory. */
 void plat__hubs_init(struct plat_server *srv);

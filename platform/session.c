@@ -180,7 +180,8 @@ static int plat_random(struct plat_server *srv, void *p, size_t n) {
   return 0;
 }
 
-static int valid_hub_id(const char *id) {
+/* The hub_id rule (docs/protocol.md): the Hello's, and the one a rule or timer names. */
+int plat__valid_hub_id(const char *id) {
   size_t n = strlen(id);
   if (n < 1 || n > SIM_HUBRPC_HUB_ID_MAX)
     return 0;
@@ -200,7 +201,7 @@ static int on_hello(struct plat_session *s, sim_envelope *env) {
     plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSUPPORTED_VERSION, "supported: 1");
     return 0;
   }
-  if (!h->hub_id || !valid_hub_id(h->hub_id)) {
+  if (!h->hub_id || !plat__valid_hub_id(h->hub_id)) {
     plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD,
                     "hub_id: 1..64 bytes of [A-Za-z0-9._:-]");
     return 0;
