@@ -357,6 +357,77 @@ static char *admin_command(struct plat_server *srv, char **tok, int n) {
   return s;
 }
 
+/* ---------------------------------------------------------------- device state */
+
+/* A stored value as JSON: octet strings as lower-case hex, the form the admin protocol takes
+ * them in. */
+static json_t *cell_json(const struct plat_store_cell *c) {
+  switch (c->kind) {
+  case PLAT_CELL_INT:
+    return json_integer(c->i);
+  case PLAT_CELL_REAL:
+    return json_real(c->r);
+  case PLAT_CELL_TEXT:
+    return json_stringn(c->p, c->n);
+  case PLAT_CELL_BLOB: {
+    char *hex = sim_hex_dup(c->p, c->n, 0);
+    if (!hex)
+      return json_null();
+    json_t *j = json_string(hex);
+    free(hex);
+    return j;
+  }
+  default:
+    return json_null();
+  }
+}
+
+struct device_doc {
+  json_t *root, *attrs;
+};
+
+static void device_row_cb(void *arg, const struct plat_store_cell *col) {
+  struct device_doc *doc = arg;
+  static const char *const names[PLAT_STORE_DEVICE_COLS] = {"hub_id",    "model",   "manufacturer",
+                                                            "joined_ms", "left_ms", "last_seen_ms"};
+  for (int i = 0; i < PLAT_STORE_DEVICE_COLS; i++)
+    json_object_set_new(doc->root, names[i], cell_json(&col[i]));
+}
+
+static void device_state_cb(void *arg, const struct plat_store_latest *row) {
+  struct device_doc *doc = arg;
+  json_t *o = json_object();
+  json_object_set_new(o, "endpoint", json_integer(row->endpoint));
+  json_object_set_new(o, "cluster", json_integer(row->cluster));
+  json_object_set_new(o, "attr", json_integer(row->attr));
+  if (row->member >= 0)
+    json_object_set_new(o, "member", json_integer(row->member));
+  json_object_set_new(o, "zcl_type", json_integer(row->zcl_type));
+  json_object_set_new(o, "value", cell_json(&row->value));
+  json_object_set_new(o, "ts_ms", json_integer(row->ts_ms));
+  json_array_append_new(doc->attrs, o);
+}
+
+/* The reply to `device EUI64HEX`: the device's latest state as a JSON object text (malloc'ed,
+ * taken by the caller) in *out: eui64, its row's fields, then attributes. SIM_ENOTFOUND when
+ * the store knows nothing of it. */
+static int device_json(struct plat_store *st, uint64_t eui64, char **out) {
+  char eui[17];
+  snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)eui64);
+  struct device_doc doc = {json_object(), json_array()};
+  json_object_set_new(doc.root, "eui64", json_string(eui));
+  int rc = plat_store_device_read(st, eui64, device_row_cb, device_state_cb, &doc);
+  if (rc == 0) {
+    json_object_set_new(doc.root, "attributes", doc.attrs);
+    doc.attrs = NULL;
+    *out = json_dumps(doc.root, JSON_COMPACT);
+    rc = *out ? 0 : SIM_ENOMEM;
+  }
+  json_decref(doc.attrs);
+  json_decref(doc.root);
+  return rc;
+}
+
 char *plat_server_admin(struct plat_server *srv, const char *line) {
   char buf[ADMIN_LINE_MAX + 1];
   if (!line)
@@ -391,7 +462,7 @@ char *plat_server_admin(struct plat_server *srv, const char *line) {
     if (n != 2 || parse_hex(tok[1], UINT64_MAX, &eui))
       return reply_error("usage: device EUI64HEX%s", "");
     char *out = NULL;
-    int rc = plat_store_device_json(plat__store(srv), eui, &out);
+    int rc = device_json(plat__store(srv), eui, &out);
     if (rc == SIM_ENOTFOUND)
       return reply_error("unknown device %.32s", tok[1]);
     if (rc)

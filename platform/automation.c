@@ -99,23 +99,10 @@ static struct plat_auto *auto_get(struct plat_server *srv) {
   return srv->autom;
 }
 
-static int valid_hub_id(const char *id) {
-  size_t n = strlen(id);
-  if (n < 1 || n > SIM_HUBRPC_HUB_ID_MAX)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    char ch = id[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '.' || ch == '_' || ch == ':' || ch == '-'))
-      return 0;
-  }
-  return 1;
-}
-
 /* Checks and copies an action. 0, SIM_EINVAL (why names the field) or SIM_ENOMEM. */
 static int action_copy(struct auto_action *dst, const struct plat_action *src, const char *what,
                        char *why, size_t cap) {
-  const char *bad = !src->hub_id || !valid_hub_id(src->hub_id)              ? "hub_id"
+  const char *bad = !src->hub_id || !plat__valid_hub_id(src->hub_id)        ? "hub_id"
                     : src->endpoint > 0xFF                                  ? "endpoint"
                     : src->cluster > 0xFFFF                                 ? "cluster"
                     : src->command > 0xFF                                   ? "command"

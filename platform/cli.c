@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,46 +256,141 @@ static int write_ready(const char *path, uint16_t port) {
   return sim_wfile_commit(&w);
 }
 
-int plat_main(int argc, char **argv) {
-  struct plat_config cfg = {0};
-  const char *ready = NULL, *key = NULL, *key_file = NULL, *token_file = NULL;
-  static char key_buf[4096], token_buf[PLAT_ADMIN_TOKEN_MAX + 2];
-  size_t key_len = 0;
-  int verbose = 0;
-  struct sim_addr listen_addr = {0}, admin_addr = {0};
-  cfg.listen = PLAT_DEFAULT_LISTEN;
-  cfg.db_path = PLAT_DEFAULT_DB;
-  static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                       {"db", required_argument, NULL, 'd'},
-                                       {"fleet-key", required_argument, NULL, 'k'},
-                                       {"heartbeat", required_argument, NULL, 'H'},
-                                       {"window", required_argument, NULL, 'w'},
-                                       {"commit-ms", required_argument, NULL, 'c'},
-                                       {"command-rate", required_argument, NULL, 'r'},
-                                       {"admin", required_argument, NULL, 'a'},
-                                       {"fleet-key-file", required_argument, NULL, 'K'},
-                                       {"admin-token-file", required_argument, NULL, 'T'},
-                                       {"admin-idle", required_argument, NULL, 'I'},
-                                       {"max-rules", required_argument, NULL, 'M'},
-                                       {"max-timers", required_argument, NULL, 'N'},
-                                       {"rule-rate", required_argument, NULL, 'F'},
-                                       {"max-unauth", required_argument, NULL, 'U'},
-                                       {"fd-reserve", required_argument, NULL, 'D'},
-                                       {"send-queue-max", required_argument, NULL, 'Q'},
-                                       {"ready-file", required_argument, NULL, 'R'},
-                                       {"verbose", no_argument, NULL, 'v'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+/* What the command line asked for, filled by parse_flags() and the checks after it. cfg points
+ * into argv, the environment and read_secrets()'s static buffers. */
+struct args {
+  struct plat_config cfg;
+  const char *ready, *key, *key_file, *token_file;
+  size_t key_len;
+  int verbose;
+  struct sim_addr listen_addr, admin_addr;
+  /* Each flag's value (by its short letter), "" for one without a value, NULL when absent. */
+  const char *given[128];
+};
+
+static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                     {"db", required_argument, NULL, 'd'},
+                                     {"fleet-key", required_argument, NULL, 'k'},
+                                     {"heartbeat", required_argument, NULL, 'H'},
+                                     {"window", required_argument, NULL, 'w'},
+                                     {"commit-ms", required_argument, NULL, 'c'},
+                                     {"command-rate", required_argument, NULL, 'r'},
+                                     {"admin", required_argument, NULL, 'a'},
+                                     {"fleet-key-file", required_argument, NULL, 'K'},
+                                     {"admin-token-file", required_argument, NULL, 'T'},
+                                     {"admin-idle", required_argument, NULL, 'I'},
+                                     {"max-rules", required_argument, NULL, 'M'},
+                                     {"max-timers", required_argument, NULL, 'N'},
+                                     {"rule-rate", required_argument, NULL, 'F'},
+                                     {"max-unauth", required_argument, NULL, 'U'},
+                                     {"fd-reserve", required_argument, NULL, 'D'},
+                                     {"send-queue-max", required_argument, NULL, 'Q'},
+                                     {"ready-file", required_argument, NULL, 'R'},
+                                     {"verbose", no_argument, NULL, 'v'},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {NULL, 0, NULL, 0}};
+
+/* The numeric flags: whole numbers in [lo, hi] (parse_whole), or durations kept in whole units
+ * of unit_s seconds (parse_units, with why as the message) when unit_s > 0. */
+static const struct num_flag {
+  char ch;
+  const char *flag;
+  double unit_s;
+  uint32_t lo, hi;
+  const char *why;
+  size_t off; /* of the uint32_t in struct plat_config */
+} num_flags[] = {
+    {'H', "--heartbeat", 1, 1, 3600,
+     "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
+     offsetof(struct plat_config, heartbeat_s)},
+    {'w', "--window", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_window)},
+    {'c', "--commit-ms", 0.001, 1, 10000,
+     "expected whole milliseconds from 1 to 10000 (a plain number, or 5ms, 1s)",
+     offsetof(struct plat_config, commit_ms)},
+    {'I', "--admin-idle", 1, 1, 86400,
+     "expected whole seconds from 1 to 86400 (a plain number, or 90s, 5m, 1h)",
+     offsetof(struct plat_config, admin_idle_s)},
+    {'M', "--max-rules", 0, 1, 10000000, NULL, offsetof(struct plat_config, max_rules)},
+    {'N', "--max-timers", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_timers)},
+    {'U', "--max-unauth", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_unauth)},
+    {'D', "--fd-reserve", 0, 8, 100000, NULL, offsetof(struct plat_config, fd_reserve)},
+    {'Q', "--send-queue-max", 0, 4096, 1u << 30, NULL, offsetof(struct plat_config, sendq_max)},
+};
+
+/* The value of one flag (ch, its short letter) into a. 0, or 2 after saying what is wrong. */
+static int flag_value(struct args *a, int ch, const char *v) {
+  struct plat_config *cfg = &a->cfg;
+  for (size_t i = 0; i < sizeof num_flags / sizeof num_flags[0]; i++) {
+    const struct num_flag *f = &num_flags[i];
+    if (f->ch != ch)
+      continue;
+    uint32_t *out = (uint32_t *)((char *)cfg + f->off);
+    if (f->unit_s > 0)
+      return parse_units(f->flag, v, f->unit_s, f->lo, f->hi, f->why, out) ? 2 : 0;
+    return parse_whole(f->flag, v, f->lo, f->hi, out) ? 2 : 0;
+  }
+  switch (ch) {
+  case 'l':
+    if (check_listen(v, &a->listen_addr))
+      return 2;
+    cfg->listen = v;
+    return 0;
+  case 'd':
+    if (!*v)
+      return bad("--db", v, "empty path");
+    cfg->db_path = v;
+    return 0;
+  case 'k':
+    if (!*v)
+      return bad("--fleet-key", v, "empty key");
+    a->key = v;
+    return 0;
+  case 'r':
+    if (sim_num_parse_double(v, 0, 100000, &cfg->command_rate))
+      return bad("--command-rate", v,
+                 "expected toggles per second from 0 to 100000, in plain decimals such as 2.5");
+    return 0;
+  case 'a':
+    if (check_admin(v, &a->admin_addr))
+      return 2;
+    cfg->admin = v;
+    return 0;
+  case 'K':
+    a->key_file = v;
+    return 0;
+  case 'T':
+    a->token_file = v;
+    return 0;
+  case 'F':
+    if (sim_num_parse_double(v, 0.01, 100000, &cfg->rule_rate))
+      return bad("--rule-rate", v,
+                 "expected firings per second from 0.01 to 100000, in plain decimals such as "
+                 "0.5");
+    return 0;
+  case 'R':
+    a->ready = v;
+    return 0;
+  case 'v':
+    a->verbose = 1;
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* The command line into a. -1 to go on, else the exit code (0 after --help). */
+static int parse_flags(int argc, char **argv, struct args *a) {
+  a->cfg.listen = PLAT_DEFAULT_LISTEN;
+  a->cfg.db_path = PLAT_DEFAULT_DB;
   optind = 0; /* GNU: full re-initialisation, the caller may have parsed its own options */
   opterr = 0;
   /* Every flag once: a second value would silently replace the first (or, for --verbose, mean
    * nothing), which hides a mistake in a long command line. given[] keeps each flag's value for
    * the checks after the loop. */
-  const char *given[128] = {0};
   int ch;
   while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
     if (ch > 0 && ch < 128 && ch != 'h' && ch != ':' && ch != '?') {
-      if (given[ch]) {
+      if (a->given[ch]) {
         const char *name = "?";
         for (const struct option *o = opts; o->name; o++)
           if (o->val == ch)
@@ -304,115 +400,40 @@ int plat_main(int argc, char **argv) {
         /* The fleet key is not echoed: it is a secret. */
         return bad(flag, ch == 'k' ? "..." : optarg ? optarg : "", "given twice");
       }
-      given[ch] = optarg ? optarg : "";
+      a->given[ch] = optarg ? optarg : "";
     }
-    switch (ch) {
-    case 'l':
-      if (check_listen(optarg, &listen_addr))
-        return 2;
-      cfg.listen = optarg;
-      break;
-    case 'd':
-      if (!*optarg)
-        return bad("--db", optarg, "empty path");
-      cfg.db_path = optarg;
-      break;
-    case 'k':
-      if (!*optarg)
-        return bad("--fleet-key", optarg, "empty key");
-      key = optarg;
-      break;
-    case 'H':
-      if (parse_units("--heartbeat", optarg, 1, 1, 3600,
-                      "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
-                      &cfg.heartbeat_s))
-        return 2;
-      break;
-    case 'w':
-      if (parse_whole("--window", optarg, 1, 1000000, &cfg.max_window))
-        return 2;
-      break;
-    case 'c':
-      if (parse_units("--commit-ms", optarg, 0.001, 1, 10000,
-                      "expected whole milliseconds from 1 to 10000 (a plain number, or 5ms, 1s)",
-                      &cfg.commit_ms))
-        return 2;
-      break;
-    case 'r':
-      if (sim_num_parse_double(optarg, 0, 100000, &cfg.command_rate))
-        return bad("--command-rate", optarg,
-                   "expected toggles per second from 0 to 100000, in plain decimals such as 2.5");
-      break;
-    case 'a':
-      if (check_admin(optarg, &admin_addr))
-        return 2;
-      cfg.admin = optarg;
-      break;
-    case 'K':
-      key_file = optarg;
-      break;
-    case 'T':
-      token_file = optarg;
-      break;
-    case 'I':
-      if (parse_units("--admin-idle", optarg, 1, 1, 86400,
-                      "expected whole seconds from 1 to 86400 (a plain number, or 90s, 5m, 1h)",
-                      &cfg.admin_idle_s))
-        return 2;
-      break;
-    case 'M':
-      if (parse_whole("--max-rules", optarg, 1, 10000000, &cfg.max_rules))
-        return 2;
-      break;
-    case 'N':
-      if (parse_whole("--max-timers", optarg, 1, 1000000, &cfg.max_timers))
-        return 2;
-      break;
-    case 'F':
-      if (sim_num_parse_double(optarg, 0.01, 100000, &cfg.rule_rate))
-        return bad("--rule-rate", optarg,
-                   "expected firings per second from 0.01 to 100000, in plain decimals such as "
-                   "0.5");
-      break;
-    case 'U':
-      if (parse_whole("--max-unauth", optarg, 1, 1000000, &cfg.max_unauth))
-        return 2;
-      break;
-    case 'D':
-      if (parse_whole("--fd-reserve", optarg, 8, 100000, &cfg.fd_reserve))
-        return 2;
-      break;
-    case 'Q':
-      if (parse_whole("--send-queue-max", optarg, 4096, 1u << 30, &cfg.sendq_max))
-        return 2;
-      break;
-    case 'R':
-      ready = optarg;
-      break;
-    case 'v':
-      verbose = 1;
-      break;
-    case 'h':
+    if (ch == 'h') {
       fputs(usage, stdout);
       return 0;
-    case ':':
+    }
+    if (ch == ':') {
       fprintf(stderr, "hubsim platform: %s needs a value (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
-    default:
+    }
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRv", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
     }
+    if (flag_value(a, ch, optarg))
+      return 2;
   }
   if (optind < argc) {
     fprintf(stderr, "hubsim platform: unexpected argument '%s' (see hubsim platform --help)\n",
             argv[optind]);
     return 2;
   }
+  return -1;
+}
+
+/* Checks across flags, and of the files named, before anything is read or listens. 0, or 2
+ * after saying what is wrong. */
+static int check_flags(struct args *a) {
+  struct plat_config *cfg = &a->cfg;
   /* Flags that act on the admin port only: without one they would be accepted and do nothing,
    * which hides a forgotten --admin (a token file given to protect a port that is not there). */
-  if (!cfg.admin) {
+  if (!cfg->admin) {
     static const struct {
       char ch;
       const char *flag, *why;
@@ -428,65 +449,73 @@ int plat_main(int argc, char **argv) {
          "limits the rules added on the admin port; there is none without --admin HOST:PORT"},
     };
     for (size_t i = 0; i < sizeof needs_admin / sizeof needs_admin[0]; i++)
-      if (given[(unsigned char)needs_admin[i].ch])
-        return bad(needs_admin[i].flag, given[(unsigned char)needs_admin[i].ch],
+      if (a->given[(unsigned char)needs_admin[i].ch])
+        return bad(needs_admin[i].flag, a->given[(unsigned char)needs_admin[i].ch],
                    needs_admin[i].why);
   } else {
-    if (!given['l'])
-      sim_addr_parse(cfg.listen, &listen_addr);
+    if (!a->given['l'])
+      sim_addr_parse(cfg->listen, &a->listen_addr);
     /* Two listeners on one address: the second could not bind, a runtime failure for what is a
      * mistake on the command line. 0.0.0.0 covers every address. */
-    if (admin_addr.port && admin_addr.port == listen_addr.port &&
-        (strcmp(admin_addr.host, listen_addr.host) == 0 ||
-         strcmp(admin_addr.host, "0.0.0.0") == 0 || strcmp(listen_addr.host, "0.0.0.0") == 0))
-      return bad("--admin", cfg.admin,
+    if (a->admin_addr.port && a->admin_addr.port == a->listen_addr.port &&
+        (strcmp(a->admin_addr.host, a->listen_addr.host) == 0 ||
+         strcmp(a->admin_addr.host, "0.0.0.0") == 0 || strcmp(a->listen_addr.host, "0.0.0.0") == 0))
+      return bad("--admin", cfg->admin,
                  "is the address hubs connect to (--listen): use another port");
   }
   /* Files: the store's folder and the ready file's, checked before anything listens. */
-  if (strcmp(cfg.db_path, ":memory:") != 0 && check_file("--db", cfg.db_path))
+  if (strcmp(cfg->db_path, ":memory:") != 0 && check_file("--db", cfg->db_path))
     return 2;
-  if (ready) {
-    if (check_file("--ready-file", ready))
+  if (a->ready) {
+    if (check_file("--ready-file", a->ready))
       return 2;
     /* The port written over the store or a secret would destroy it. */
     const struct {
       const char *flag, *path;
-    } inputs[] = {
-        {"--db", cfg.db_path}, {"--fleet-key-file", key_file}, {"--admin-token-file", token_file}};
+    } inputs[] = {{"--db", cfg->db_path},
+                  {"--fleet-key-file", a->key_file},
+                  {"--admin-token-file", a->token_file}};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
-      if (inputs[i].path && same_file(ready, inputs[i].path)) {
+      if (inputs[i].path && same_file(a->ready, inputs[i].path)) {
         char why[96];
         snprintf(why, sizeof why, "is the %s file: writing the port would replace it",
                  inputs[i].flag);
-        return bad("--ready-file", ready, why);
+        return bad("--ready-file", a->ready, why);
       }
     }
   }
-  /* The key: a flag, else the environment (invisible to other users), else the demo's. */
-  if (key && key_file)
-    return bad("--fleet-key-file", key_file,
+  return 0;
+}
+
+/* The fleet key (a flag, else the environment, invisible to other users, else the demo's) and
+ * the admin token into a->cfg. 0, or the exit code after saying what is wrong. */
+static int read_secrets(struct args *a) {
+  static char key_buf[4096], token_buf[PLAT_ADMIN_TOKEN_MAX + 2];
+  struct plat_config *cfg = &a->cfg;
+  if (a->key && a->key_file)
+    return bad("--fleet-key-file", a->key_file,
                "give the key once: --fleet-key or --fleet-key-file, not both");
-  if (key_file) {
-    int rc = read_secret("--fleet-key-file", key_file, key_buf, sizeof key_buf, &key_len);
+  if (a->key_file) {
+    int rc = read_secret("--fleet-key-file", a->key_file, key_buf, sizeof key_buf, &a->key_len);
     if (rc)
       return rc;
-    key = key_buf;
-  } else if (!key && getenv("HUBSIM_FLEET_KEY")) {
-    key = getenv("HUBSIM_FLEET_KEY");
-    if (!*key) {
+    a->key = key_buf;
+  } else if (!a->key && getenv("HUBSIM_FLEET_KEY")) {
+    a->key = getenv("HUBSIM_FLEET_KEY");
+    if (!*a->key) {
       fprintf(stderr, "hubsim platform: HUBSIM_FLEET_KEY is set but empty\n");
       return 2;
     }
   }
-  if (!key)
-    key = PLAT_DEFAULT_FLEET_KEY;
-  if (key != key_buf)
-    key_len = strlen(key);
-  cfg.fleet_key = (const uint8_t *)key;
-  cfg.fleet_key_len = key_len;
-  if (token_file) {
+  if (!a->key)
+    a->key = PLAT_DEFAULT_FLEET_KEY;
+  if (a->key != key_buf)
+    a->key_len = strlen(a->key);
+  cfg->fleet_key = (const uint8_t *)a->key;
+  cfg->fleet_key_len = a->key_len;
+  if (a->token_file) {
     size_t tl = 0;
-    int rc = read_secret("--admin-token-file", token_file, token_buf, sizeof token_buf, &tl);
+    int rc = read_secret("--admin-token-file", a->token_file, token_buf, sizeof token_buf, &tl);
     if (rc)
       return rc;
     for (size_t i = 0; i < tl; i++) {
@@ -494,20 +523,22 @@ int plat_main(int argc, char **argv) {
         fprintf(stderr,
                 "hubsim platform: --admin-token-file %s: the token must be 1..%u printable "
                 "characters without spaces\n",
-                token_file, PLAT_ADMIN_TOKEN_MAX);
+                a->token_file, PLAT_ADMIN_TOKEN_MAX);
         return 2;
       }
     }
-    cfg.admin_token = token_buf;
+    cfg->admin_token = token_buf;
   }
-  if (cfg.admin && !plat__addr_is_loopback(admin_addr.host) && !cfg.admin_token)
-    return bad("--admin", cfg.admin,
+  if (cfg->admin && !plat__addr_is_loopback(a->admin_addr.host) && !cfg->admin_token)
+    return bad("--admin", cfg->admin,
                "is not a loopback address (127.0.0.0/8): anyone who reaches it could command "
                "every device; give --admin-token-file FILE to require a token, or use "
                "127.0.0.1");
-  if (verbose)
-    sim_log_set_level(SIM_LOG_DEBUG);
+  return 0;
+}
 
+/* The process around the server: open files, signals that would kill it. 0, or 2. */
+static int setup_process(const struct args *a) {
   /* Every hub is a socket: take every open file the hard limit allows. */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -517,84 +548,118 @@ int plat_main(int argc, char **argv) {
   /* A reserve the limit cannot hold: the server keeps a reserve only below the limit, so an
    * --fd-reserve at or above it would silently mean none at all. (Without the flag the
    * default gives way the same way under a small limit, as before.) */
-  if (cfg.fd_reserve && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      (rlim_t)cfg.fd_reserve >= rl.rlim_cur) {
+  if (a->cfg.fd_reserve && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)a->cfg.fd_reserve >= rl.rlim_cur) {
     char why[200];
     snprintf(why, sizeof why,
              "is not below the open-file limit (ulimit -n %llu): no such reserve can be kept, "
              "and the platform would keep none",
              (unsigned long long)rl.rlim_cur);
-    return bad("--fd-reserve", given['D'], why);
+    return bad("--fd-reserve", a->given['D'], why);
   }
   /* SIGPIPE would kill us on a write to a hub that went away; the transport sees EPIPE. A file
    * size limit (RLIMIT_FSIZE) would kill us with SIGXFSZ at the store's next write: ignored,
    * the write fails instead (EFBIG) and the store's failure handling takes over. */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);
-  struct cli cli = {0};
-  cli.verbose = verbose;
-  struct sim_transport *t = NULL;
-  int code = 3, rc;
-  if (uv_loop_init(&cli.loop))
-    return 3;
-  if ((rc = sim_transport_tcp_new(&cli.loop, &t))) {
+  return 0;
+}
+
+/* Creates and starts the server on cli's loop through transport *t (set here, freed by
+ * teardown()). 0, or the exit code after saying what is wrong. */
+static int start_server(struct cli *cli, const struct args *a, struct sim_transport **t) {
+  int rc;
+  if ((rc = sim_transport_tcp_new(&cli->loop, t))) {
     fprintf(stderr, "hubsim platform: tcp transport: %s\n", sim_strerror(rc));
-    goto done;
+    return 3;
   }
-  if ((rc = plat_server_new(&cli.loop, t, &cfg, &cli.srv))) {
+  if ((rc = plat_server_new(&cli->loop, *t, &a->cfg, &cli->srv))) {
     /* SIM_EINVAL: the --db file is not one this platform reads (the line above says why). */
-    fprintf(stderr, "hubsim platform: cannot start with database %s%s\n", cfg.db_path,
+    fprintf(stderr, "hubsim platform: cannot start with database %s%s\n", a->cfg.db_path,
             rc == SIM_EINVAL ? " (see above)" : "");
     if (rc == SIM_EINVAL)
-      code = 2;
-    else if (rc != SIM_EDB)
+      return 2;
+    if (rc != SIM_EDB)
       fprintf(stderr, "hubsim platform: %s\n", sim_strerror(rc));
-    goto done;
+    return 3;
   }
-  if ((rc = plat_server_start(cli.srv))) {
-    fprintf(stderr, "hubsim platform: cannot listen on %s: %s\n", cfg.listen, sim_strerror(rc));
-    goto done;
+  if ((rc = plat_server_start(cli->srv))) {
+    fprintf(stderr, "hubsim platform: cannot listen on %s: %s\n", a->cfg.listen, sim_strerror(rc));
+    return 3;
   }
-  /* The handlers first: whoever reads the ready file may signal at once. */
-  uv_signal_init(&cli.loop, &cli.sigint);
-  uv_signal_init(&cli.loop, &cli.sigterm);
-  cli.sigint.data = cli.sigterm.data = &cli;
-  uv_signal_start(&cli.sigint, signal_cb, SIGINT);
-  uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
-  uv_timer_init(&cli.loop, &cli.stats);
-  cli.stats.data = &cli;
-  uint16_t port = plat_server_port(cli.srv);
-  if (ready && (rc = write_ready(ready, port))) {
-    fprintf(stderr, "hubsim platform: cannot write --ready-file %s: %s\n", ready, sim_strerror(rc));
-    cli.stopping = 1;
-    plat_server_stop(cli.srv, stopped_cb, &cli);
-    uv_run(&cli.loop, UV_RUN_DEFAULT);
-    goto done;
+  return 0;
+}
+
+/* Runs the started server until a signal has stopped it: the signal handlers first, then the
+ * ready file (whoever reads it may signal at once). 0, or 3 when the ready file cannot be
+ * written (the server stopped again). */
+static int run_server(struct cli *cli, const struct args *a) {
+  uv_signal_init(&cli->loop, &cli->sigint);
+  uv_signal_init(&cli->loop, &cli->sigterm);
+  cli->sigint.data = cli->sigterm.data = cli;
+  uv_signal_start(&cli->sigint, signal_cb, SIGINT);
+  uv_signal_start(&cli->sigterm, signal_cb, SIGTERM);
+  uv_timer_init(&cli->loop, &cli->stats);
+  cli->stats.data = cli;
+  uint16_t port = plat_server_port(cli->srv);
+  int rc;
+  if (a->ready && (rc = write_ready(a->ready, port))) {
+    fprintf(stderr, "hubsim platform: cannot write --ready-file %s: %s\n", a->ready,
+            sim_strerror(rc));
+    cli->stopping = 1;
+    plat_server_stop(cli->srv, stopped_cb, cli);
+    uv_run(&cli->loop, UV_RUN_DEFAULT);
+    return 3;
   }
-  if (cfg.admin)
+  if (a->cfg.admin)
     SIM_LOGI("platform: listening on port %u, admin on port %u, database %s", port,
-             plat_server_admin_port(cli.srv), cfg.db_path);
+             plat_server_admin_port(cli->srv), a->cfg.db_path);
   else
-    SIM_LOGI("platform: listening on port %u, database %s", port, cfg.db_path);
-  if (verbose)
-    uv_timer_start(&cli.stats, stats_cb, 5000, 5000);
-  uv_run(&cli.loop, UV_RUN_DEFAULT);
-  print_summary(cli.srv, "platform: exit: ");
+    SIM_LOGI("platform: listening on port %u, database %s", port, a->cfg.db_path);
+  if (a->verbose)
+    uv_timer_start(&cli->stats, stats_cb, 5000, 5000);
+  uv_run(&cli->loop, UV_RUN_DEFAULT);
+  print_summary(cli->srv, "platform: exit: ");
   struct plat_counters c;
-  plat_server_counters(cli.srv, &c);
+  plat_server_counters(cli->srv, &c);
   char *json = plat_counters_json(&c);
   if (json)
     fprintf(stderr, "platform: counters %s\n", json);
   free(json);
-  code = 0;
-done:
+  return 0;
+}
+
+/* Frees the server, the transport (may be NULL) and the loop. */
+static void teardown(struct cli *cli, struct sim_transport *t) {
   /* Let closes requested on the error paths complete before the memory goes. */
-  uv_run(&cli.loop, UV_RUN_NOWAIT);
-  plat_server_free(cli.srv);
+  uv_run(&cli->loop, UV_RUN_NOWAIT);
+  plat_server_free(cli->srv);
   if (t)
     sim_transport_free(t);
-  uv_run(&cli.loop, UV_RUN_NOWAIT);
-  if (uv_loop_close(&cli.loop))
+  uv_run(&cli->loop, UV_RUN_NOWAIT);
+  if (uv_loop_close(&cli->loop))
     SIM_LOGD("platform: loop still had handles at exit");
+}
+
+int plat_main(int argc, char **argv) {
+  struct args a = {0};
+  int code = parse_flags(argc, argv, &a);
+  if (code >= 0)
+    return code;
+  if ((code = check_flags(&a)) || (code = read_secrets(&a)))
+    return code;
+  if (a.verbose)
+    sim_log_set_level(SIM_LOG_DEBUG);
+  if ((code = setup_process(&a)))
+    return code;
+  struct cli cli = {0};
+  cli.verbose = a.verbose;
+  struct sim_transport *t = NULL;
+  if (uv_loop_init(&cli.loop))
+    return 3;
+  code = start_server(&cli, &a, &t);
+  if (!code)
+    code = run_server(&cli, &a);
+  teardown(&cli, t);
   return code;
 }

@@ -1,4 +1,5 @@
-/* Internals of the reference platform shared by server.c, admin.c and cli.c. Not an API. */
+/* Internals of the reference platform shared by its files (server.c, session.c, hubs.c,
+ * commit.c, commands.c, toggles.c, admin.c, automation.c, cli.c). Not an API. */
 #ifndef PLATFORM_SERVER_INTERNAL_H
 #define PLATFORM_SERVER_INTERNAL_H
 
@@ -146,6 +147,16 @@ struct plat_server {
   void *stop_arg;
 };
 
+/* One log line per this many ms for each recurring condition (sim_log_limited). */
+#define PLAT_LOG_EVERY_MS 10000u
+/* During a stop, a closing session's Error gets at most this long to leave. */
+#define PLAT_STOP_CAP_MS 500u
+
+/* The heartbeat period in ms. */
+static inline uint64_t plat__hb_ms(const struct plat_server *srv) {
+  return (uint64_t)srv->cfg.heartbeat_s * 1000u;
+}
+
 /* 1 when host is an IPv4 literal in 127.0.0.0/8. */
 int plat__addr_is_loopback(const char *host);
 struct plat_hub *plat__hub_find(struct plat_server *srv, const char *id);
@@ -165,6 +176,54 @@ void plat__timer_start_wall(struct plat_server *srv, int id, uint64_t at_ms, uin
 void plat__timer_stop(struct plat_server *srv, int id);
 /* Timers may be (re)armed: between plat_server_start and plat_server_stop. */
 int plat__timers_live(const struct plat_server *srv);
+
+/* server.c: the timers as they are, whatever the server's state: arm id to fire in ms (then
+ * every repeat_ms, 0: once), disarm it, 1 when it is armed. */
+void plat__timer_set(struct plat_server *srv, int id, uint64_t ms, uint64_t repeat_ms);
+void plat__timer_clear(struct plat_server *srv, int id);
+int plat__timer_pending(struct plat_server *srv, int id);
+
+/* session.c: connections and sessions. */
+void plat__accept_cb(struct sim_listener *l, struct sim_conn *c, void *user);
+/* Encodes env and queues it on s; SIM_EFULL (and s failed) when its hub does not read. */
+int plat__sess_send(struct plat_session *s, const sim_envelope *env);
+/* Sends Error{code, reason} (when code >= 0) and starts closing s. Idempotent. */
+void plat__sess_fail(struct plat_session *s, int code, const char *reason);
+/* Starts closing s without an Error. Idempotent. */
+void plat__sess_close(struct plat_session *s);
+void plat__sess_sweep(struct plat_server *srv, uint64_t now);
+/* 1 when id is a valid hub_id: 1..SIM_HUBRPC_HUB_ID_MAX bytes of [A-Za-z0-9._:-]. */
+int plat__valid_hub_id(const char *id);
+
+/* hubs.c: the hub records. plat__hub_add returns NULL when out of memory. */
+void plat__hubs_init(struct plat_server *srv);
+int plat__hubs_load(struct plat_server *srv);
+void plat__hubs_free(struct plat_server *srv);
+struct plat_hub *plat__hub_add(struct plat_server *srv, const char *id);
+void plat__hub_change_boot(struct plat_server *srv, struct plat_hub *h, uint64_t boot_id,
+                           uint64_t now);
+
+/* commit.c: the group commit and the store's trouble. */
+void plat__arm_commit(struct plat_server *srv);
+/* h has data (or duplicates) in the open group: commits at PLAT_COMMIT_ROWS, else arms the
+ * commit timer. */
+void plat__mark_dirty(struct plat_server *srv, struct plat_hub *h);
+void plat__sess_pause(struct plat_session *s);
+void plat__store_probe(struct plat_server *srv, uint64_t now);
+void plat__commit_timer_cb(uv_timer_t *t);
+
+/* commands.c: commands awaiting their result. */
+void plat__cmd_sweep(struct plat_server *srv, uint64_t now);
+void plat__cmd_result(struct plat_server *srv, const Hubrpc__V1__CommandResult *cr, int known);
+
+/* toggles.c: the background toggles and their plugs. */
+int plat__plugs_load(struct plat_server *srv);
+void plat__plugs_free(struct plat_server *srv);
+/* Adds or re-targets a plug (hub NULL: it left the network). */
+void plat__plug_set(struct plat_server *srv, uint64_t eui64, struct plat_hub *hub,
+                    uint8_t endpoint);
+void plat__toggles_start(struct plat_server *srv);
+void plat__toggle_timer_cb(uv_timer_t *t);
 
 /* admin.c: the admin line protocol over tcp. */
 int plat__admin_start(struct plat_server *srv);

@@ -1,7 +1,7 @@
 #include "platform/store.h"
 
-#include <jansson.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +469,43 @@ static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) {
   sqlite3_bind_int64(s, i, (int64_t)v);
 }
 
+/* Binds the arguments to s in order, one per character of fmt: 't' text (const char *; NULL
+ * binds NULL), 'u' uint64_t, 'i' int64_t. */
+static void bind_args(sqlite3_stmt *s, const char *fmt, va_list ap) {
+  for (int i = 0; fmt[i]; i++) {
+    if (fmt[i] == 't')
+      bind_text(s, i + 1, va_arg(ap, const char *));
+    else if (fmt[i] == 'u')
+      bind_u64(s, i + 1, va_arg(ap, uint64_t));
+    else
+      sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+  }
+}
+
+/* One row of the group through statement q, with its arguments (bind_args): opens the group,
+ * counts the row, runs q. */
+static int group_row(struct plat_store *st, int q, const char *fmt, ...) {
+  int rc = begin(st);
+  if (rc)
+    return rc;
+  va_list ap;
+  va_start(ap, fmt);
+  bind_args(st->q[q], fmt, ap);
+  va_end(ap);
+  st->pending++;
+  return run(st, q);
+}
+
+/* Runs statement q with its arguments (bind_args) in the group open already, as a part of the
+ * row written before it (not counted). */
+static int group_also(struct plat_store *st, int q, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  bind_args(st->q[q], fmt, ap);
+  va_end(ap);
+  return run(st, q);
+}
+
 /* Runs sql (rows of hub_id, boot_id, stored_seq) and hands every row to cb; what names the
  * step in an error. */
 static int load_hub_rows(struct plat_store *st, const char *sql, const char *what,
@@ -524,32 +561,12 @@ int plat_store_max_cmd_id(struct plat_store *st, uint64_t *out) {
 int plat_store_hub_seen(struct plat_store *st, const char *hub_id, uint64_t boot_id,
                         uint64_t stored_seq, const char *model, const char *firmware,
                         uint64_t now_ms) {
-  int rc = begin(st);
-  if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_HUB_SEEN];
-  bind_text(s, 1, hub_id);
-  bind_u64(s, 2, boot_id);
-  bind_u64(s, 3, stored_seq);
-  bind_u64(s, 4, now_ms);
-  bind_text(s, 5, model);
-  bind_text(s, 6, firmware);
-  st->pending++;
-  return run(st, Q_HUB_SEEN);
+  return group_row(st, Q_HUB_SEEN, "tuuutt", hub_id, boot_id, stored_seq, now_ms, model, firmware);
 }
 
 int plat_store_hub_progress(struct plat_store *st, const char *hub_id, uint64_t boot_id,
                             uint64_t stored_seq, uint64_t now_ms) {
-  int rc = begin(st);
-  if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_HUB_PROGRESS];
-  bind_text(s, 1, hub_id);
-  bind_u64(s, 2, boot_id);
-  bind_u64(s, 3, stored_seq);
-  bind_u64(s, 4, now_ms);
-  st->pending++;
-  return run(st, Q_HUB_PROGRESS);
+  return group_row(st, Q_HUB_PROGRESS, "tuuu", hub_id, boot_id, stored_seq, now_ms);
 }
 
 int plat_store_load_boots(struct plat_store *st, plat_store_hub_cb cb, void *arg) {
@@ -561,32 +578,14 @@ int plat_store_load_boots(struct plat_store *st, plat_store_hub_cb cb, void *arg
 
 int plat_store_boot_keep(struct plat_store *st, const char *hub_id, uint64_t boot_id,
                          uint64_t stored_seq, uint64_t now_ms, unsigned keep) {
-  int rc = begin(st);
+  int rc = group_row(st, Q_BOOT_KEEP, "tuuu", hub_id, boot_id, stored_seq, now_ms);
   if (rc)
     return rc;
-  sqlite3_stmt *s = st->q[Q_BOOT_KEEP];
-  bind_text(s, 1, hub_id);
-  bind_u64(s, 2, boot_id);
-  bind_u64(s, 3, stored_seq);
-  bind_u64(s, 4, now_ms);
-  st->pending++;
-  if ((rc = run(st, Q_BOOT_KEEP)))
-    return rc;
-  s = st->q[Q_BOOT_PRUNE];
-  bind_text(s, 1, hub_id);
-  sqlite3_bind_int64(s, 2, keep);
-  return run(st, Q_BOOT_PRUNE);
+  return group_also(st, Q_BOOT_PRUNE, "ti", hub_id, (int64_t)keep);
 }
 
 int plat_store_boot_forget(struct plat_store *st, const char *hub_id, uint64_t boot_id) {
-  int rc = begin(st);
-  if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_BOOT_FORGET];
-  bind_text(s, 1, hub_id);
-  bind_u64(s, 2, boot_id);
-  st->pending++;
-  return run(st, Q_BOOT_FORGET);
+  return group_row(st, Q_BOOT_FORGET, "tu", hub_id, boot_id);
 }
 
 /* Binds an attribute's value with the SQLite type that keeps it exactly: integers as
@@ -666,113 +665,73 @@ int plat_store_report(struct plat_store *st, const char *hub_id, uint64_t boot_i
       if ((rc = put_state(st, r, a->members[k], a->id, a->members[k]->id, ts)))
         return rc;
   }
-  s = st->q[Q_DEV_SEEN];
-  bind_u64(s, 1, r->device);
-  bind_u64(s, 2, now_ms);
-  return run(st, Q_DEV_SEEN);
+  return group_also(st, Q_DEV_SEEN, "uu", r->device, now_ms);
 }
 
 int plat_store_joined(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceJoined *j,
                       uint64_t now_ms) {
-  int rc = begin(st);
-  if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_JOINED];
-  bind_u64(s, 1, j->device);
-  bind_text(s, 2, hub_id);
-  bind_text(s, 3, j->model);
-  bind_text(s, 4, j->manufacturer);
-  bind_u64(s, 5, j->ts_ms ? j->ts_ms : now_ms);
-  bind_u64(s, 6, now_ms);
-  st->pending++;
-  return run(st, Q_JOINED);
+  return group_row(st, Q_JOINED, "utttuu", j->device, hub_id, j->model, j->manufacturer,
+                   j->ts_ms ? j->ts_ms : now_ms, now_ms);
 }
 
 int plat_store_left(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceLeft *l,
                     uint64_t now_ms) {
   (void)hub_id;
-  int rc = begin(st);
-  if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_LEFT];
-  bind_u64(s, 1, l->device);
-  bind_u64(s, 2, l->ts_ms ? l->ts_ms : now_ms);
-  st->pending++;
-  return run(st, Q_LEFT);
+  return group_row(st, Q_LEFT, "uu", l->device, l->ts_ms ? l->ts_ms : now_ms);
 }
 
 int plat_store_cmd_issued(struct plat_store *st, uint64_t cmd_id, uint64_t eui64,
                           const char *hub_id, uint32_t cluster, uint32_t command,
                           uint64_t issued_ms) {
-  int rc = begin(st);
-  if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_CMD_ISSUED];
-  bind_u64(s, 1, cmd_id);
-  bind_u64(s, 2, eui64);
-  bind_text(s, 3, hub_id);
-  sqlite3_bind_int64(s, 4, cluster);
-  sqlite3_bind_int64(s, 5, command);
-  bind_u64(s, 6, issued_ms);
-  st->pending++;
-  return run(st, Q_CMD_ISSUED);
+  return group_row(st, Q_CMD_ISSUED, "uutiiu", cmd_id, eui64, hub_id, (int64_t)cluster,
+                   (int64_t)command, issued_ms);
 }
 
 int plat_store_cmd_result(struct plat_store *st, const char *hub_id,
                           const Hubrpc__V1__CommandResult *r, uint64_t now_ms, int *known) {
-  int rc = begin(st);
+  int rc = group_row(st, Q_CMD_RESULT, "uiiiu", r->cmd_id, (int64_t)r->status,
+                     (int64_t)r->zcl_status, (int64_t)r->device_latency_ms, now_ms);
   if (rc)
-    return rc;
-  sqlite3_stmt *s = st->q[Q_CMD_RESULT];
-  bind_u64(s, 1, r->cmd_id);
-  sqlite3_bind_int64(s, 2, r->status);
-  sqlite3_bind_int64(s, 3, r->zcl_status);
-  sqlite3_bind_int64(s, 4, r->device_latency_ms);
-  bind_u64(s, 5, now_ms);
-  st->pending++;
-  if ((rc = run(st, Q_CMD_RESULT)))
     return rc;
   *known = sqlite3_changes(st->db) > 0;
   if (*known)
     return 0;
-  s = st->q[Q_CMD_UNKNOWN];
-  bind_u64(s, 1, r->cmd_id);
-  sqlite3_bind_int64(s, 2, r->status);
-  sqlite3_bind_int64(s, 3, r->zcl_status);
-  sqlite3_bind_int64(s, 4, r->device_latency_ms);
-  bind_u64(s, 5, now_ms);
-  bind_u64(s, 6, r->device);
-  bind_text(s, 7, hub_id);
-  return run(st, Q_CMD_UNKNOWN);
+  return group_also(st, Q_CMD_UNKNOWN, "uiiiuut", r->cmd_id, (int64_t)r->status,
+                    (int64_t)r->zcl_status, (int64_t)r->device_latency_ms, now_ms, r->device,
+                    hub_id);
 }
 
-static json_t *column_json(sqlite3_stmt *s, int i) {
+/* Column i of the row s stands at, as it is stored. Borrowed: valid until the next step. */
+static void column_cell(sqlite3_stmt *s, int i, struct plat_store_cell *c) {
+  *c = (struct plat_store_cell){0};
   switch (sqlite3_column_type(s, i)) {
   case SQLITE_INTEGER:
-    return json_integer(sqlite3_column_int64(s, i));
+    c->kind = PLAT_CELL_INT;
+    c->i = sqlite3_column_int64(s, i);
+    break;
   case SQLITE_FLOAT:
-    return json_real(sqlite3_column_double(s, i));
+    c->kind = PLAT_CELL_REAL;
+    c->r = sqlite3_column_double(s, i);
+    break;
   case SQLITE_TEXT:
-    return json_stringn((const char *)sqlite3_column_text(s, i),
-                        (size_t)sqlite3_column_bytes(s, i));
-  case SQLITE_BLOB: {
-    /* Octet strings as lower-case hex, the form the admin protocol takes them in. */
-    const uint8_t *p = sqlite3_column_blob(s, i); /* before _bytes, as SQLite asks */
-    char *hex = sim_hex_dup(p, (size_t)sqlite3_column_bytes(s, i), 0);
-    if (!hex)
-      return json_null();
-    json_t *j = json_string(hex);
-    free(hex);
-    return j;
-  }
+    c->kind = PLAT_CELL_TEXT;
+    c->p = sqlite3_column_text(s, i);
+    c->n = (size_t)sqlite3_column_bytes(s, i);
+    break;
+  case SQLITE_BLOB:
+    c->kind = PLAT_CELL_BLOB;
+    c->p = sqlite3_column_blob(s, i); /* before _bytes, as SQLite asks */
+    c->n = (size_t)sqlite3_column_bytes(s, i);
+    break;
   default:
-    return json_null();
+    c->kind = PLAT_CELL_NULL;
+    break;
   }
 }
 
-int plat_store_device_json(struct plat_store *st, uint64_t eui64, char **out) {
+int plat_store_device_read(struct plat_store *st, uint64_t eui64, plat_store_device_cb dev_cb,
+                           plat_store_latest_cb state_cb, void *arg) {
   sqlite3_stmt *d = NULL, *a = NULL;
-  json_t *root = NULL;
   int rc = SIM_EDB;
   if (sqlite3_prepare_v2(st->db,
                          "SELECT hub_id, model, manufacturer, joined, left, last_seen_ms FROM "
@@ -787,41 +746,29 @@ int plat_store_device_json(struct plat_store *st, uint64_t eui64, char **out) {
   }
   bind_u64(d, 1, eui64);
   bind_u64(a, 1, eui64);
-  char eui[17];
-  snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)eui64);
-  root = json_object();
-  json_object_set_new(root, "eui64", json_string(eui));
   int found = 0;
   if (sqlite3_step(d) == SQLITE_ROW) {
     found = 1;
-    static const char *const names[] = {"hub_id",    "model",   "manufacturer",
-                                        "joined_ms", "left_ms", "last_seen_ms"};
-    for (int i = 0; i < 6; i++)
-      json_object_set_new(root, names[i], column_json(d, i));
+    struct plat_store_cell col[PLAT_STORE_DEVICE_COLS];
+    for (int i = 0; i < PLAT_STORE_DEVICE_COLS; i++)
+      column_cell(d, i, &col[i]);
+    dev_cb(arg, col);
   }
-  json_t *attrs = json_array();
-  json_object_set_new(root, "attributes", attrs);
   while (sqlite3_step(a) == SQLITE_ROW) {
     found = 1;
-    json_t *o = json_object();
-    json_object_set_new(o, "endpoint", json_integer(sqlite3_column_int64(a, 0)));
-    json_object_set_new(o, "cluster", json_integer(sqlite3_column_int64(a, 1)));
-    json_object_set_new(o, "attr", json_integer(sqlite3_column_int64(a, 2)));
-    if (sqlite3_column_int64(a, 3) >= 0)
-      json_object_set_new(o, "member", json_integer(sqlite3_column_int64(a, 3)));
-    json_object_set_new(o, "zcl_type", json_integer(sqlite3_column_int64(a, 4)));
-    json_object_set_new(o, "value", column_json(a, 5));
-    json_object_set_new(o, "ts_ms", json_integer(sqlite3_column_int64(a, 6)));
-    json_array_append_new(attrs, o);
+    struct plat_store_latest row = {
+        .endpoint = sqlite3_column_int64(a, 0),
+        .cluster = sqlite3_column_int64(a, 1),
+        .attr = sqlite3_column_int64(a, 2),
+        .member = sqlite3_column_int64(a, 3),
+        .zcl_type = sqlite3_column_int64(a, 4),
+        .ts_ms = sqlite3_column_int64(a, 6),
+    };
+    column_cell(a, 5, &row.value);
+    state_cb(arg, &row);
   }
-  if (!found) {
-    rc = SIM_ENOTFOUND;
-    goto done;
-  }
-  *out = json_dumps(root, JSON_COMPACT);
-  rc = *out ? 0 : SIM_ENOMEM;
+  rc = found ? 0 : SIM_ENOTFOUND;
 done:
-  json_decref(root);
   sqlite3_finalize(d);
   sqlite3_finalize(a);
   return rc;

@@ -96,8 +96,29 @@ int plat_store_cmd_issued(struct plat_store *st, uint64_t cmd_id, uint64_t eui64
 int plat_store_cmd_result(struct plat_store *st, const char *hub_id,
                           const Hubrpc__V1__CommandResult *r, uint64_t now_ms, int *known);
 
-/* Latest state of one device as a JSON object text (malloc'ed, freed by the caller) in *out.
- * SIM_ENOTFOUND when the device is unknown. Reads see the open group's writes. */
-int plat_store_device_json(struct plat_store *st, uint64_t eui64, char **out);
+/* One stored value as SQLite holds it. p (TEXT: not NUL-terminated; BLOB: may be NULL when n is
+ * 0) is borrowed for the callback it is given to. */
+enum { PLAT_CELL_NULL = 0, PLAT_CELL_INT, PLAT_CELL_REAL, PLAT_CELL_TEXT, PLAT_CELL_BLOB };
+struct plat_store_cell {
+  int kind; /* PLAT_CELL_* */
+  int64_t i;
+  double r;
+  const void *p;
+  size_t n;
+};
+/* A device's row: hub_id, model, manufacturer, joined (ms), left (ms), last_seen_ms. */
+#define PLAT_STORE_DEVICE_COLS 6
+typedef void (*plat_store_device_cb)(void *arg, const struct plat_store_cell *col);
+/* One latest value of a device (device_state): member is -1 for a plain attribute. */
+struct plat_store_latest {
+  int64_t endpoint, cluster, attr, member, zcl_type, ts_ms;
+  struct plat_store_cell value;
+};
+typedef void (*plat_store_latest_cb)(void *arg, const struct plat_store_latest *row);
+/* Latest state of one device: dev_cb once with its row (when it has one), then state_cb per
+ * latest value in (endpoint, cluster, attr, member) order. SIM_ENOTFOUND when there is
+ * neither; SIM_EDB. Reads see the open group's writes. */
+int plat_store_device_read(struct plat_store *st, uint64_t eui64, plat_store_device_cb dev_cb,
+                           plat_store_latest_cb state_cb, void *arg);
 
 #endif
