@@ -163,11 +163,60 @@ void scn_seed_random(struct scn *s, uint64_t seed);
  * budget of the running call (the library's matcher backtracks without limit) */
 void scn_pattern_open(lua_State *L);
 
-/* scn_api.c: the global functions */
+/* scn_check.c: the checks of a script's values. Each raises a Lua error naming what (the call)
+ * and the field when the value is bad; strings returned are the caller's to free. */
+/* What a text field may hold. */
+enum scn_text_kind {
+  SCN_TEXT_ANY,       /* any bytes but NUL (C strings carry it) */
+  SCN_TEXT_PRINTABLE, /* and no control character: it is printed on one line */
+  SCN_TEXT_HUB_ID,    /* the hub id's alphabet, as the protocol has it: [A-Za-z0-9._:-] */
+};
+/* Seconds to engine time (µs): 0 for none or less, capped far below the type's limit. */
+sim_time_t scn_to_us(double seconds);
+/* Raises for any key of the table at idx not in allowed (a NULL-terminated list). */
+void scn_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed);
+/* Raises unless the value at idx is a table: "what needs a table: what{...}". */
+void scn_check_table(lua_State *L, int idx, const char *what);
+/* The string field name of the table at idx, copied (NULL when absent): min..max bytes of the
+ * kind given, else an error naming the field. */
+char *scn_dup_field_text(lua_State *L, int idx, const char *name, const char *what, size_t min,
+                         size_t max, enum scn_text_kind kind);
+/* The optional number (finite) or duration field name of the table at idx: 1 and *out set when
+ * present, 0 when absent. */
+int scn_opt_number(lua_State *L, int idx, const char *name, const char *what, double *out);
+int scn_opt_duration(lua_State *L, int idx, const char *name, const char *what, double *out,
+                     int allow_negative);
+/* Frees *slot and stores v (taken) in it. */
+void scn_replace(char **slot, char *v);
+/* Raises unless id names a device model of the catalogue. */
+void scn_check_model(lua_State *L, const char *what, const char *id);
+
+/* scn_api.c: the global functions (scenario, fleet, ramp, set_param) and their registration */
 void scn_api_open(lua_State *L);
+
+/* scn_api_timeline.c: at, after, every, phase, now, log */
 int scn_step_add(struct scn *s, int fn_idx, sim_time_t due, sim_time_t period, sim_time_t to,
                  uint64_t count);
 void scn_timeline_fire(void *arg, uint32_t id, sim_time_t due);
+int scn_api_at(lua_State *L);
+int scn_api_after(lua_State *L);
+int scn_api_every(lua_State *L);
+int scn_api_phase(lua_State *L);
+int scn_api_now(lua_State *L);
+int scn_api_log(lua_State *L);
+
+/* scn_api_sel.c: hubs{}, devices{} and the selection type's methods */
+int scn_api_hubs(lua_State *L);
+int scn_api_devices(lua_State *L);
+/* Registers the selection metatable (once per state, before any script runs). */
+void scn_selection_open(lua_State *L);
+/* Raises unless the fleet is running: what works only from at(), after() or every(). */
+void scn_need_fleet(lua_State *L, struct scn *s, const char *what);
+
+/* scn_api_platform.c: platform.command, platform.automation, platform.timer */
+int scn_api_platform_command(lua_State *L);
+int scn_api_platform_automation(lua_State *L);
+int scn_api_platform_timer(lua_State *L);
 int scn_device_ref_fill(struct scn *s, uint32_t hub, uint32_t slot, struct scn_device_ref *r);
 /* Installs the automations and timers declared at top level (scn_start). */
 int scn_platform_install(struct scn *s, struct scn_error *err);

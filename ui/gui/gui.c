@@ -18,6 +18,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/err.h"
+#include "ui/common/ui_offer.h"
 #include "ui/gui/gui_internal.h"
 
 static atomic_int gui_running;
@@ -300,41 +301,8 @@ static void read_devices(struct ui_gui *g, uint32_t v0, uint32_t v1, int64_t sel
   g->dev_cursor %= n;
 }
 
-static const char *action_name(int action) {
-  switch (action) {
-  case DEV_DO_SET:
-    return "set";
-  case DEV_DO_ON:
-    return "on";
-  case DEV_DO_OFF:
-    return "off";
-  case DEV_DO_TOGGLE:
-    return "toggle";
-  case DEV_DO_STOP:
-    return "stop";
-  case DEV_DO_DETECT:
-    return "detect";
-  default:
-    return NULL;
-  }
-}
-
-static void add_cmd(struct gui_detail *d, const char *label, uint8_t ep, uint16_t cluster,
-                    uint8_t command) {
-  for (int i = 0; i < d->n_cmd; i++)
-    if (d->cmd[i].ep == ep && d->cmd[i].cluster == cluster && d->cmd[i].command == command)
-      return;
-  if (d->n_cmd >= GUI_MAX_CMD)
-    return;
-  struct gui_cmd *c = &d->cmd[d->n_cmd++];
-  copy_str(c->label, sizeof c->label, label);
-  c->ep = ep;
-  c->cluster = cluster;
-  c->command = command;
-}
-
-/* The selection's detail: identity, the catalogue's triggers and commands (the TUI's choice:
- * on/off/toggle where On/Off is an in cluster, then the model's commands without argument) and
+/* The selection's detail: identity, the catalogue's triggers, the commands offered (the TUI's
+ * too: ui_offer_commands) and
  * the current value of every channel (dev_generic_value reads the device's state: this is why
  * it is done here, on the loop, for one device only). */
 static void read_detail(struct ui_gui *g, int64_t hub, int64_t slot) {
@@ -371,14 +339,14 @@ static void read_detail(struct ui_gui *g, int64_t hub, int64_t slot) {
   d->battery = m->power_source == SIM_POWER_BATTERY;
   d->sleepy = m->sleepy;
   d->router = m->logical_type == SIM_LOGICAL_ROUTER;
-  for (int e = 0; e < m->n_endpoints; e++) {
-    const struct sim_model_endpoint *ep = &m->endpoints[e];
-    for (int i = 0; i < ep->n_in; i++)
-      if (ep->in[i] == 0x0006) {
-        add_cmd(d, "on", ep->id, 0x0006, 0x01);
-        add_cmd(d, "off", ep->id, 0x0006, 0x00);
-        add_cmd(d, "toggle", ep->id, 0x0006, 0x02);
-      }
+  struct ui_command cmd[GUI_MAX_CMD];
+  d->n_cmd = ui_offer_commands(m, cmd, GUI_MAX_CMD);
+  for (int i = 0; i < d->n_cmd; i++) {
+    struct gui_cmd *c = &d->cmd[i];
+    copy_str(c->label, sizeof c->label, cmd[i].label);
+    c->ep = cmd[i].ep;
+    c->cluster = cmd[i].cluster;
+    c->command = cmd[i].command;
   }
   const struct dev_cat *cat = dev_cat_global();
   const struct dev_cat_model *cm = cat ? dev_cat_find(cat, m->model_id) : NULL;
@@ -388,13 +356,6 @@ static void read_detail(struct ui_gui *g, int64_t hub, int64_t slot) {
   copy_str(d->category, sizeof d->category, cm->category);
   for (int i = 0; i < cm->n_trig && d->n_trig < GUI_MAX_TRIG; i++)
     copy_str(d->trig[d->n_trig++], sizeof d->trig[0], cm->trig[i].name);
-  for (int i = 0; i < cm->n_cmd; i++) {
-    const char *name = action_name(cm->cmd[i].action);
-    if (!name)
-      continue; /* needs an argument in its payload */
-    uint8_t ep = cm->cmd[i].ep ? cm->cmd[i].ep : (m->n_endpoints ? m->endpoints[0].id : 1);
-    add_cmd(d, name, ep, cm->cmd[i].cluster, cm->cmd[i].command);
-  }
   if (!di.dev)
     return;
   /* value_at() reads the time (due) and the address only: a private env changes nothing. */

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ui/common/ui_fmt.h"
+#include "ui/common/ui_offer.h"
 #include "ui/gui/gui_internal.h"
 
 /* ---- colours ----------------------------------------------------------------------------- */
@@ -63,25 +65,6 @@ static uint32_t hub_color(int state) {
     return C_OFF;
   default:
     return C_IDLE;
-  }
-}
-
-static const char *hub_state_label(int s) {
-  switch (s) {
-  case SIM_HUB_IDLE:
-    return "idle";
-  case SIM_HUB_CONNECTING:
-    return "connecting";
-  case SIM_HUB_HANDSHAKE:
-    return "auth";
-  case SIM_HUB_OPEN:
-    return "online";
-  case SIM_HUB_BACKOFF:
-    return "backoff";
-  case SIM_HUB_STOPPED:
-    return "offline";
-  default:
-    return "?";
   }
 }
 
@@ -505,45 +488,13 @@ static void draw_map(struct gui_render *r) {
 
 /* ---- header, charts, side panel, footer, tooltip, modal ----------------------------------- */
 
-static void fmt_dur(char *out, size_t cap, double s) {
-  if (!(s >= 0))
-    s = 0;
-  if (s > 359999)
-    s = 359999;
-  unsigned v = (unsigned)s;
-  if (v >= 3600)
-    snprintf(out, cap, "%u:%02u:%02u", v / 3600, v / 60 % 60, v % 60);
-  else
-    snprintf(out, cap, "%02u:%02u", v / 60, v % 60);
-}
-
-static void fmt_rate(char *out, size_t cap, double v) {
-  if (!(v == v))
-    snprintf(out, cap, "-");
-  else if (v >= 1e6)
-    snprintf(out, cap, "%.2fM", v / 1e6);
-  else if (v >= 1e4)
-    snprintf(out, cap, "%.1fk", v / 1e3);
-  else if (v >= 100)
-    snprintf(out, cap, "%.0f", v);
-  else
-    snprintf(out, cap, "%.1f", v);
-}
-
 static void draw_header(struct gui_render *r) {
   const struct ui_header *hd = &r->fs->hd;
   fill(r, r->header, C_PANEL);
   char clock[48], el[16], du[16];
-  if (hd->virtual_clock) {
-    if (hd->speed > 0)
-      snprintf(clock, sizeof clock, "virtual x%g", hd->speed);
-    else
-      snprintf(clock, sizeof clock, "virtual max");
-  } else {
-    snprintf(clock, sizeof clock, "real");
-  }
-  fmt_dur(el, sizeof el, hd->elapsed_s);
-  fmt_dur(du, sizeof du, hd->duration_s);
+  ui_fmt_clock(clock, sizeof clock, hd);
+  ui_fmt_dur(el, sizeof el, hd->elapsed_s);
+  ui_fmt_dur(du, sizeof du, hd->duration_s);
   int x = r->header.x + gui__px(r, 10), y = r->header.y + gui__px(r, 5);
   x += gui__text(r, GUI_FONT_BIG, x, y - gui__px(r, 2), gui__px(r, 100), C_ACCENT, "hubsim") +
        gui__px(r, 14);
@@ -583,7 +534,7 @@ static void chart(struct gui_render *r, SDL_Rect rc, const char *title, const in
   tx += gui__text(r, GUI_FONT_SMALL, tx, ty, rc.w / 2, C_TEXT, title) + gui__px(r, 10);
   for (int i = 0; i < n; i++) {
     char v[24];
-    fmt_rate(v, sizeof v, s->ring_n ? s->rate[ser[i]] : NAN);
+    ui_fmt_rate(v, sizeof v, s->ring_n ? s->rate[ser[i]] : NAN);
     tx += gui__textf(r, GUI_FONT_SMALL, tx, ty, rc.x + rc.w - tx, colors[i], "%s %s%s", names[i], v,
                      unit) +
           gui__px(r, 10);
@@ -607,7 +558,7 @@ static void chart(struct gui_render *r, SDL_Rect rc, const char *title, const in
   set_color(r, C_BORDER, 255);
   SDL_RenderDrawLine(r->ren, pl.x, pl.y + pl.h, pl.x + pl.w, pl.y + pl.h);
   char mx[24];
-  fmt_rate(mx, sizeof mx, max);
+  ui_fmt_rate(mx, sizeof mx, max);
   gui__textf(r, GUI_FONT_SMALL, pl.x + pl.w - gui__px(r, 70), pl.y - gui__px(r, 2), gui__px(r, 70),
              C_DIM, "max %s", mx);
   if (np < 2 || max <= 0)
@@ -708,8 +659,8 @@ static int side_scenario(struct gui_render *r, int y) {
               C_BAD);
   y = f.h + gui__px(r, 6);
   char el[16], du[16];
-  fmt_dur(el, sizeof el, s->hd.elapsed_s);
-  fmt_dur(du, sizeof du, s->hd.duration_s);
+  ui_fmt_dur(el, sizeof el, s->hd.elapsed_s);
+  ui_fmt_dur(du, sizeof du, s->hd.duration_s);
   y = side_line(r, y, C_TEXT, "phase %s   speed %s   %s / %s", *s->phase ? s->phase : "-", sp, el,
                 du);
   y = side_line(r, y, C_DIM, "%s", s->platform);
@@ -740,13 +691,13 @@ static int side_hub(struct gui_render *r, const struct gui_detail *d, int y) {
   snprintf(t, sizeof t, "Hub %s", r->g->hub_ids[d->hub]);
   y = section(r, y, t);
   y = side_line(r, y, hub_color(d->hub_state), "%s   devices %u joined of %u slots",
-                hub_state_label(d->hub_state), d->joined, d->slots);
+                ui_hub_state_label(d->hub_state), d->joined, d->slots);
   y += gui__px(r, 4);
   struct flow ff = {x0, x1, x0, y, y};
-  for (int i = 0; i < GUI_N_FAULTS; i++) {
+  for (int i = 0; i < UI_N_FAULTS; i++) {
     char id[48];
-    snprintf(id, sizeof id, "fault:%s", gui__faults[i][0]);
-    flow_button(r, &ff, gui__faults[i][0], id, GUI_BTN_FAULT, i,
+    snprintf(id, sizeof id, "fault:%s", ui_faults[i][0]);
+    flow_button(r, &ff, ui_faults[i][0], id, GUI_BTN_FAULT, i,
                 (r->fs->controls & GUI_HAVE_FAULT) != 0, C_WARN);
   }
   return ff.h + gui__px(r, 6);
@@ -863,7 +814,7 @@ static int side_expectations(struct gui_render *r, int y) {
         snprintf(val, sizeof val, "%.4g%s", s->exp[i].value, u);
       if (v == UI_PENDING) {
         char from[32];
-        fmt_dur(from, sizeof from, s->exp[i].after_s);
+        ui_fmt_dur(from, sizeof from, s->exp[i].after_s);
         if (s->exp[i].after_s <= 0)
           snprintf(note, sizeof note, "   (at the end)");
         else if (s->hd.elapsed_s < s->exp[i].after_s)
@@ -940,7 +891,7 @@ static void draw_tooltip(struct gui_render *r) {
     for (uint32_t k = 0; k < s->dph; k++)
       joined += (s->dev[(uint64_t)hub * s->dph + k].flags & GUI_DEV_JOINED) != 0;
     snprintf(l1, sizeof l1, "%s", r->g->hub_ids[hub]);
-    snprintf(l2, sizeof l2, "%s, %u/%u devices joined", hub_state_label(st), joined, s->dph);
+    snprintf(l2, sizeof l2, "%s, %u/%u devices joined", ui_hub_state_label(st), joined, s->dph);
   } else {
     const struct gui_dev *e = &s->dev[(uint64_t)hub * s->dph + (uint64_t)slot];
     snprintf(l1, sizeof l1, "%s slot %lld", r->g->hub_ids[hub], (long long)slot);
@@ -1011,7 +962,7 @@ static void draw_modal(struct gui_render *r) {
     title = "Send a command (1-9, esc)";
     break;
   case GUI_MODAL_FAULT:
-    n = GUI_N_FAULTS;
+    n = UI_N_FAULTS;
     title = "Inject a fault (1-9, esc)";
     break;
   default:
@@ -1044,7 +995,7 @@ static void draw_modal(struct gui_render *r) {
                d->cmd[i].ep, d->cmd[i].cluster, d->cmd[i].command);
       break;
     default:
-      snprintf(label, sizeof label, "%d  %-10s %s", i + 1, gui__faults[i][0], gui__faults[i][1]);
+      snprintf(label, sizeof label, "%d  %-10s %s", i + 1, ui_faults[i][0], ui_faults[i][1]);
       break;
     }
     button(r, x + gui__px(r, 16), y, label, id, GUI_BTN_PICK, i, 1, C_ACCENT);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "ui/common/ui_offer.h"
 #include "ui/gui/gui_internal.h"
 
 /* ---- actions to the loop --------------------------------------------------------------------- */
@@ -29,33 +30,12 @@ static void act_simple(struct gui_render *r, int kind, double d) {
   push_action(r, &a);
 }
 
-static const double speeds[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000};
-#define N_SPEEDS (sizeof speeds / sizeof speeds[0])
-
-/* The TUI's ladder: 0 (as fast as it can) sits above the top. */
-static double next_speed(double cur, int up) {
-  if (up) {
-    if (cur == 0)
-      return 0;
-    for (size_t i = 0; i < N_SPEEDS; i++)
-      if (speeds[i] > cur * 1.0001)
-        return speeds[i];
-    return 0;
-  }
-  if (cur == 0)
-    return speeds[N_SPEEDS - 1];
-  for (size_t i = N_SPEEDS; i-- > 0;)
-    if (speeds[i] < cur * 0.9999)
-      return speeds[i];
-  return speeds[0];
-}
-
 static void do_speed(struct gui_render *r, int up) {
   if (!r->fs->hd.virtual_clock || !(r->fs->controls & GUI_HAVE_SPEED)) {
     local_msg(r, 1, "speed changes need the virtual clock (--clock virtual)");
     return;
   }
-  act_simple(r, GUI_ACT_SPEED, next_speed(r->fs->hd.speed, up));
+  act_simple(r, GUI_ACT_SPEED, ui_next_speed(r->fs->hd.speed, up));
 }
 
 const struct gui_detail *gui__detail(const struct gui_render *r) {
@@ -89,18 +69,11 @@ static void do_command(struct gui_render *r, int i) {
   push_action(r, &a);
 }
 
-/* The hub faults offered (the host's fault(): ui/ui.h), and what each does. */
-const char *const gui__faults[GUI_N_FAULTS][2] = {
-    {"drop", "close the connection"},        {"stall", "stop reading for 10 s"},
-    {"delay", "writes 500 ms late, 30 s"},   {"malformed", "send a malformed frame"},
-    {"power", "cut power (again: restore)"}, {"skew", "clock +5 min"},
-};
-
 static void do_fault(struct gui_render *r, int i) {
-  if (r->sel_hub < 0 || i < 0 || i >= GUI_N_FAULTS)
+  if (r->sel_hub < 0 || i < 0 || i >= UI_N_FAULTS)
     return;
   struct gui_action a = {.kind = GUI_ACT_FAULT, .hub = (uint32_t)r->sel_hub};
-  snprintf(a.name, sizeof a.name, "%s", gui__faults[i][0]);
+  snprintf(a.name, sizeof a.name, "%s", ui_faults[i][0]);
   push_action(r, &a);
 }
 

@@ -394,8 +394,6 @@ void gui__handle(struct gui_render *r, const SDL_Event *e);
 void gui__quit(struct gui_render *r); /* asks the host to end the run */
 /* The snapshot's detail when it is the current selection's, else NULL. */
 const struct gui_detail *gui__detail(const struct gui_render *r);
-#define GUI_N_FAULTS 6
-extern const char *const gui__faults[GUI_N_FAULTS][2]; /* kind, what it does */
 
 /* gui_shot.c */
 int gui__shot_due(struct gui_render *r); /* a screenshot wants this frame drawn */

@@ -12,6 +12,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/err.h"
+#include "ui/common/ui_offer.h"
 #include "ui/tui/tui_internal.h"
 
 /* The dashboard whose terminal an exit() without ui_tui_stop() must still restore. One at a
@@ -123,45 +124,7 @@ static void tui_open_trigger(struct ui_tui *t) {
   t->modal = TUI_MODAL_TRIGGER;
 }
 
-static void tui_add_command(struct ui_tui *t, const char *label, uint8_t ep, uint16_t cluster,
-                            uint8_t command) {
-  for (int i = 0; i < t->n_choices; i++)
-    if (t->choices[i].ep == ep && t->choices[i].cluster == cluster &&
-        t->choices[i].command == command)
-      return;
-  if (t->n_choices >= TUI_MAX_CHOICES)
-    return;
-  struct tui_choice *c = &t->choices[t->n_choices++];
-  memset(c, 0, sizeof *c);
-  snprintf(c->label, sizeof c->label, "%-8s ep %u  0x%04x/0x%02x", label, ep, cluster, command);
-  c->ep = ep;
-  c->cluster = cluster;
-  c->command = command;
-}
-
-static const char *tui_action_name(int action) {
-  switch (action) {
-  case DEV_DO_SET:
-    return "set";
-  case DEV_DO_ON:
-    return "on";
-  case DEV_DO_OFF:
-    return "off";
-  case DEV_DO_TOGGLE:
-    return "toggle";
-  case DEV_DO_STOP:
-    return "stop";
-  case DEV_DO_DETECT:
-    return "detect";
-  default:
-    return NULL;
-  }
-}
-
-/* The commands offered: on / off / toggle on every endpoint with On/Off (0x0006) among its
- * in clusters, then the model's other catalogue commands that need no argument. The host's
- * command() sends cluster-specific commands only, so a global Read Attributes cannot be
- * offered. */
+/* The commands offered (ui_offer_commands: the GUI offers the same). */
 static void tui_open_command(struct ui_tui *t) {
   struct sim_device_info di;
   if (!t->h.command) {
@@ -171,25 +134,16 @@ static void tui_open_command(struct ui_tui *t) {
   if (!tui_have_device(t, &di))
     return;
   const struct sim_model *m = di.model;
-  t->n_choices = 0;
-  for (int e = 0; e < m->n_endpoints; e++) {
-    const struct sim_model_endpoint *ep = &m->endpoints[e];
-    for (int i = 0; i < ep->n_in; i++) {
-      if (ep->in[i] != 0x0006)
-        continue;
-      tui_add_command(t, "on", ep->id, 0x0006, 0x01);
-      tui_add_command(t, "off", ep->id, 0x0006, 0x00);
-      tui_add_command(t, "toggle", ep->id, 0x0006, 0x02);
-    }
-  }
-  const struct dev_cat *cat = dev_cat_global();
-  const struct dev_cat_model *cm = cat ? dev_cat_find(cat, m->model_id) : NULL;
-  for (int i = 0; cm && i < cm->n_cmd; i++) {
-    const char *name = tui_action_name(cm->cmd[i].action);
-    if (!name)
-      continue; /* needs an argument in its payload */
-    uint8_t ep = cm->cmd[i].ep ? cm->cmd[i].ep : (m->n_endpoints ? m->endpoints[0].id : 1);
-    tui_add_command(t, name, ep, cm->cmd[i].cluster, cm->cmd[i].command);
+  struct ui_command cmd[TUI_MAX_CHOICES];
+  t->n_choices = ui_offer_commands(m, cmd, TUI_MAX_CHOICES);
+  for (int i = 0; i < t->n_choices; i++) {
+    struct tui_choice *c = &t->choices[i];
+    memset(c, 0, sizeof *c);
+    snprintf(c->label, sizeof c->label, "%-8s ep %u  0x%04x/0x%02x", cmd[i].label, cmd[i].ep,
+             cmd[i].cluster, cmd[i].command);
+    c->ep = cmd[i].ep;
+    c->cluster = cmd[i].cluster;
+    c->command = cmd[i].command;
   }
   if (t->n_choices == 0) {
     tui__message(t, 1, "%s takes no commands without arguments", m->model_id);
@@ -199,12 +153,6 @@ static void tui_open_command(struct ui_tui *t) {
   t->choice_sel = 0;
   t->modal = TUI_MODAL_COMMAND;
 }
-
-static const char *const tui_faults[][2] = {
-    {"drop", "close the connection"},        {"stall", "stop reading for 10 s"},
-    {"delay", "writes 500 ms late, 30 s"},   {"malformed", "send a malformed frame"},
-    {"power", "cut power (again: restore)"}, {"skew", "clock +5 min"},
-};
 
 static void tui_open_fault(struct ui_tui *t) {
   if (!t->h.fault) {
@@ -216,11 +164,11 @@ static void tui_open_fault(struct ui_tui *t) {
     return;
   }
   t->n_choices = 0;
-  for (size_t i = 0; i < sizeof tui_faults / sizeof tui_faults[0]; i++) {
+  for (size_t i = 0; i < UI_N_FAULTS; i++) {
     struct tui_choice *c = &t->choices[t->n_choices++];
     memset(c, 0, sizeof *c);
-    snprintf(c->name, sizeof c->name, "%s", tui_faults[i][0]);
-    snprintf(c->label, sizeof c->label, "%-10s %s", tui_faults[i][0], tui_faults[i][1]);
+    snprintf(c->name, sizeof c->name, "%s", ui_faults[i][0]);
+    snprintf(c->label, sizeof c->label, "%-10s %s", ui_faults[i][0], ui_faults[i][1]);
   }
   char id[40];
   tui_hub_name(t, t->hub_sel, id, sizeof id);
@@ -264,27 +212,6 @@ static void tui_choose(struct ui_tui *t) {
   }
 }
 
-static const double tui_speeds[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000};
-#define TUI_N_SPEEDS (sizeof tui_speeds / sizeof tui_speeds[0])
-
-/* The next speed up or down the ladder; 0 (as fast as it can) sits above the top. */
-static double tui_next_speed(double cur, int up) {
-  if (up) {
-    if (cur == 0)
-      return 0;
-    for (size_t i = 0; i < TUI_N_SPEEDS; i++)
-      if (tui_speeds[i] > cur * 1.0001)
-        return tui_speeds[i];
-    return 0;
-  }
-  if (cur == 0)
-    return tui_speeds[TUI_N_SPEEDS - 1];
-  for (size_t i = TUI_N_SPEEDS; i-- > 0;)
-    if (tui_speeds[i] < cur * 0.9999)
-      return tui_speeds[i];
-  return tui_speeds[0];
-}
-
 static void tui_speed(struct ui_tui *t, int up) {
   if (!t->h.set_speed) {
     tui__message(t, 1, "changing the speed is not available in this run");
@@ -294,7 +221,7 @@ static void tui_speed(struct ui_tui *t, int up) {
     tui__message(t, 1, "speed changes need the virtual clock (--clock virtual)");
     return;
   }
-  double s = tui_next_speed(t->hd.speed, up);
+  double s = ui_next_speed(t->hd.speed, up);
   int rc = t->h.set_speed(t->h.arg, s);
   if (rc != 0) {
     tui__message(t, 1, "speed: %s", sim_strerror(rc));

@@ -14,6 +14,7 @@
 
 #include "devices/cat.h"
 #include "sim/core/hist.h"
+#include "ui/common/ui_fmt.h"
 #include "ui/tui/tui_internal.h"
 
 struct rect {
@@ -42,25 +43,6 @@ static int pair_attr(const struct ui_tui *t, int pair) {
     return A_DIM;
   default:
     return A_NORMAL;
-  }
-}
-
-static const char *hub_state_label(int s) {
-  switch (s) {
-  case SIM_HUB_IDLE:
-    return "idle";
-  case SIM_HUB_CONNECTING:
-    return "connecting";
-  case SIM_HUB_HANDSHAKE:
-    return "auth";
-  case SIM_HUB_OPEN:
-    return "online";
-  case SIM_HUB_BACKOFF:
-    return "backoff";
-  case SIM_HUB_STOPPED:
-    return "offline";
-  default:
-    return "?";
   }
 }
 
@@ -170,29 +152,6 @@ static void fmt_ms(char *out, size_t cap, uint64_t us) {
     snprintf(out, cap, "%.0fs", ms / 1000);
 }
 
-static void fmt_rate(char *out, size_t cap, double v) {
-  if (v >= 1e6)
-    snprintf(out, cap, "%.2fM", v / 1e6);
-  else if (v >= 1e4)
-    snprintf(out, cap, "%.1fk", v / 1e3);
-  else if (v >= 100)
-    snprintf(out, cap, "%.0f", v);
-  else
-    snprintf(out, cap, "%.1f", v);
-}
-
-static void fmt_dur(char *out, size_t cap, double s) {
-  if (!(s >= 0))
-    s = 0;
-  if (s > 359999)
-    s = 359999; /* 99:59:59 */
-  unsigned v = (unsigned)s;
-  if (v >= 3600)
-    snprintf(out, cap, "%u:%02u:%02u", v / 3600 % 100, v / 60 % 60, v % 60);
-  else
-    snprintf(out, cap, "%02u:%02u", v / 60 % 60, v % 60);
-}
-
 static void fmt_bytes(char *out, size_t cap, uint64_t b) {
   if (b >= (1ull << 30))
     snprintf(out, cap, "%.1fG", (double)b / (double)(1ull << 30));
@@ -263,21 +222,14 @@ static void draw_header(struct ui_tui *t) {
   const struct ui_header *hd = &t->hd;
   fill(t, 0, 0, COLS, TUI_C_HEADER, L' ');
   char clock[48], el[16], du[16], left[48];
-  if (hd->virtual_clock) {
-    if (hd->speed > 0)
-      snprintf(clock, sizeof clock, "virtual x%g", hd->speed);
-    else
-      snprintf(clock, sizeof clock, "virtual max");
-  } else {
-    snprintf(clock, sizeof clock, "real");
-  }
-  fmt_dur(el, sizeof el, hd->elapsed_s);
-  fmt_dur(du, sizeof du, hd->duration_s);
+  ui_fmt_clock(clock, sizeof clock, hd);
+  ui_fmt_dur(el, sizeof el, hd->elapsed_s);
+  ui_fmt_dur(du, sizeof du, hd->duration_s);
   if (hd->draining)
     snprintf(left, sizeof left, "draining");
   else {
     char r[16];
-    fmt_dur(r, sizeof r, hd->duration_s - hd->elapsed_s);
+    ui_fmt_dur(r, sizeof r, hd->duration_s - hd->elapsed_s);
     snprintf(left, sizeof left, "%s left", r);
   }
   /* PAUSED comes first: the end of the line is what a narrow terminal loses. */
@@ -306,7 +258,7 @@ static void draw_fleet(struct ui_tui *t, struct rect r) {
       int pair = st->hubs_by_state[s] && s != SIM_HUB_OPEN ? tui_state_pair(s) : TUI_C_NORMAL;
       if (s == SIM_HUB_OPEN && st->hubs_by_state[s])
         pair = TUI_C_OK;
-      c += putf(t, y, c, x + w - c, pair, "%s %u  ", hub_state_label(s), st->hubs_by_state[s]);
+      c += putf(t, y, c, x + w - c, pair, "%s %u  ", ui_hub_state_label(s), st->hubs_by_state[s]);
     }
     y++;
   }
@@ -316,7 +268,7 @@ static void draw_fleet(struct ui_tui *t, struct rect r) {
     for (size_t i = 0; i < 3; i++) {
       int s = order[i];
       int pair = st->hubs_by_state[s] && s != SIM_HUB_IDLE ? tui_state_pair(s) : TUI_C_NORMAL;
-      c += putf(t, y, c, x + w - c, pair, "%s %u  ", hub_state_label(s), st->hubs_by_state[s]);
+      c += putf(t, y, c, x + w - c, pair, "%s %u  ", ui_hub_state_label(s), st->hubs_by_state[s]);
     }
     y++;
   }
@@ -381,7 +333,7 @@ static void draw_traffic(struct ui_tui *t, struct rect r) {
   static const char *const names[TUI_SER_N] = {"reports", "acks", "cmds dn", "cmds up"};
   for (int s = 0; s < TUI_SER_N && 1 + s < r.h; s++) {
     char v[16];
-    fmt_rate(v, sizeof v, t->rate[s]);
+    ui_fmt_rate(v, sizeof v, t->rate[s]);
     int y = r.y + 1 + s;
     /* The total is the cumulative count of the snapshot: what the summary ends with. */
     int c = putf(t, y, r.x + 1, r.w - 2, TUI_C_NORMAL, "%-8s%6s %8llu ", names[s], v,
@@ -481,7 +433,7 @@ static void pending_note(const struct ui_expectation *e, double now_s, char *buf
     snprintf(buf, cap, "  (at the end)");
   } else if (now_s < e->after_s) {
     char d[32];
-    fmt_dur(d, sizeof d, e->after_s);
+    ui_fmt_dur(d, sizeof d, e->after_s);
     snprintf(buf, cap, "  (from %s)", d);
   } else {
     snprintf(buf, cap, "  (no data yet)");
@@ -598,7 +550,7 @@ static void draw_hubs(struct ui_tui *t, struct rect r) {
     int pair = sel && focused ? TUI_C_SEL : TUI_C_NORMAL;
     int c = putf(t, y, r.x + 1, r.w - 2, pair, "%c%-12s ", sel ? '>' : ' ', id);
     c += putf(t, y, r.x + 1 + c, r.w - 2 - c, sel && focused ? TUI_C_SEL : tui_state_pair(s),
-              "%-10s ", hub_state_label(s));
+              "%-10s ", ui_hub_state_label(s));
     putf(t, y, r.x + 1 + c, r.w - 2 - c, pair, "%s", devs);
   }
 }

@@ -172,36 +172,46 @@ static void peek_check(struct scn *s, double now_s, size_t *pending_seen) {
   assert_true(p.passed + p.failed <= p.n_exp);
 }
 
-static void run(const struct run_opts *ro, struct outcome *o) {
-  memset(o, 0, sizeof *o);
-  struct scn *s = NULL;
-  struct scn_error err;
-  int rc = scn_load(ro->path, ro->text, ro->text ? strlen(ro->text) : 0, NULL, &s, &err);
-  if (rc) {
-    char m[1024];
-    scn_error_format(&err, m, sizeof m);
-    fail_msg("load: %s", m);
-  }
-  const struct scn_config *sc = scn_config(s);
+/* What one run builds around the script: a loop, the in-memory transport, the reference
+ * platform on a scratch database, the fleet the script declares and the virtual-time driver. */
+struct rig {
   uv_loop_t loop;
   struct sim_transport *t;
   struct plat_server *srv;
   struct sim_fleet *f;
-  char db[] = "/tmp/hubsim-scn-api-XXXXXX";
-  int fd = mkstemp(db);
+  struct sim_vdriver d;
+  char db[32];
+};
+
+static struct scn *load_script(const struct run_opts *ro) {
+  struct scn *s = NULL;
+  struct scn_error err;
+  if (scn_load(ro->path, ro->text, ro->text ? strlen(ro->text) : 0, NULL, &s, &err)) {
+    char m[1024];
+    scn_error_format(&err, m, sizeof m);
+    fail_msg("load: %s", m);
+  }
+  return s;
+}
+
+/* The platform and the fleet as the script's declarations say, both on the virtual driver. */
+static void rig_open(struct rig *g, struct scn *s) {
+  const struct scn_config *sc = scn_config(s);
+  snprintf(g->db, sizeof g->db, "/tmp/hubsim-scn-api-XXXXXX");
+  int fd = mkstemp(g->db);
   assert_true(fd >= 0);
   close(fd);
-  assert_int_equal(uv_loop_init(&loop), 0);
-  assert_int_equal(sim_transport_mem_new(&loop, &t), 0);
+  assert_int_equal(uv_loop_init(&g->loop), 0);
+  assert_int_equal(sim_transport_mem_new(&g->loop, &g->t), 0);
   static const uint8_t key[] = "hubsim-demo-fleet-key";
   struct plat_config pc = {.listen = "mem://platform:0",
-                           .db_path = db,
+                           .db_path = g->db,
                            .fleet_key = key,
                            .fleet_key_len = sizeof(key) - 1,
                            .virtual_clock = 1,
                            .seed = scn_seed(s)};
-  assert_int_equal(plat_server_new(&loop, t, &pc, &srv), 0);
-  assert_int_equal(plat_server_start(srv), 0);
+  assert_int_equal(plat_server_new(&g->loop, g->t, &pc, &g->srv), 0);
+  assert_int_equal(plat_server_start(g->srv), 0);
   static struct sim_fleet_config cfg;
   sim_fleet_config_default(&cfg);
   cfg.hubs = sc->hubs;
@@ -209,89 +219,115 @@ static void run(const struct run_opts *ro, struct outcome *o) {
   cfg.devices_of_hub = dph_of;
   cfg.devices_arg = s;
   snprintf(cfg.platform.host, sizeof(cfg.platform.host), "platform");
-  cfg.platform.port = plat_server_port(srv);
+  cfg.platform.port = plat_server_port(g->srv);
   set_mix(&cfg, sc->mix);
   cfg.seed = scn_seed(s);
   cfg.ramp = sc->ramp >= 0 ? sc->ramp : 0;
   cfg.virtual_clock = 1;
-  assert_int_equal(sim_fleet_new(&loop, t, &cfg, &f), 0);
+  assert_int_equal(sim_fleet_new(&g->loop, g->t, &cfg, &g->f), 0);
+  sim_vdriver_init(&g->d, &g->loop, mem_busy, g->t);
+  assert_int_equal(sim_vdriver_add(&g->d, sim_fleet_sched(g->f)), 0);
+  assert_int_equal(sim_vdriver_add(&g->d, plat_server_sched(g->srv)), 0);
+}
 
-  struct scn_platform_ops ops = {.arg = srv,
-                                 .command = op_command,
-                                 .rule_add = ro->no_automations ? NULL : op_rule_add,
-                                 .timer_add = op_timer_add,
-                                 .metric = op_metric};
-  struct sim_vdriver d;
-  sim_vdriver_init(&d, &loop, mem_busy, t);
-  assert_int_equal(sim_vdriver_add(&d, sim_fleet_sched(f)), 0);
-  assert_int_equal(sim_vdriver_add(&d, plat_server_sched(srv)), 0);
-  rc = scn_start(s, f, &ops, &err);
-  if (ro->expect_start_error) {
-    assert_int_equal(rc, SIM_EINVAL);
-    o->failed = 1;
-    o->err = err;
-  } else {
-    if (rc) {
-      char m[1024];
-      scn_error_format(&err, m, sizeof m);
-      fail_msg("start: %s", m);
-    }
-    assert_int_equal(sim_vdriver_add(&d, scn_sched(s)), 0);
-    assert_int_equal(sim_fleet_start(f), 0);
-    uint32_t dur = sc->duration_s > 0 ? (uint32_t)sc->duration_s : 60;
-    size_t pending_seen = 0;
-    for (uint32_t sec = 1; sec <= dur; sec++) {
-      assert_int_equal(sim_vdriver_run(&d, SIM_SEC(sec), NULL, NULL), 0);
-      if (ro->peek) {
-        peek_check(s, sec, &pending_seen);
-        peek_check(s, sec, &pending_seen); /* twice: reading changes nothing */
-      }
-      scn_poll(s);
-      if (scn_failed(s, &o->err)) {
-        o->failed = 1;
-        break;
-      }
-    }
-    sim_fleet_quiesce(f);
-    assert_int_equal(sim_vdriver_run(&d, d.now + SIM_SEC(10), NULL, NULL), 0);
-    if (ro->peek)
-      assert_true(pending_seen > 0);
-    struct scn_results r;
-    scn_finish(s, &r);
+/* Stops the fleet and the platform (bounded in steps), frees everything and removes the
+ * database with its side files. */
+static void rig_close(struct rig *g) {
+  int fs = 0, ps = 0;
+  sim_fleet_stop(g->f, stopped_fleet, &fs);
+  assert_int_equal(plat_server_stop(g->srv, stopped_plat, &ps), 0);
+  for (int i = 0; i < 1000 && !(fs && ps); i++)
+    assert_true(sim_vdriver_step(&g->d, g->d.now + SIM_MS(100)) >= 0);
+  assert_true(fs && ps);
+}
+
+static void rig_free(struct rig *g) {
+  sim_vdriver_remove(&g->d, sim_fleet_sched(g->f));
+  sim_vdriver_remove(&g->d, plat_server_sched(g->srv));
+  sim_fleet_free(g->f);
+  plat_server_free(g->srv);
+  uv_run(&g->loop, UV_RUN_NOWAIT);
+  sim_transport_free(g->t);
+  uv_run(&g->loop, UV_RUN_NOWAIT);
+  assert_int_equal(uv_loop_close(&g->loop), 0);
+  unlink(g->db);
+  char side[64];
+  snprintf(side, sizeof side, "%s-wal", g->db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", g->db);
+  unlink(side);
+}
+
+/* Runs the script's duration a second at a time (peeking when asked), then lets the fleet
+ * quiesce for 10 s. Stops early when a callback failed. */
+static void drive(struct rig *g, struct scn *s, const struct run_opts *ro, struct outcome *o) {
+  const struct scn_config *sc = scn_config(s);
+  uint32_t dur = sc->duration_s > 0 ? (uint32_t)sc->duration_s : 60;
+  size_t pending_seen = 0;
+  for (uint32_t sec = 1; sec <= dur; sec++) {
+    assert_int_equal(sim_vdriver_run(&g->d, SIM_SEC(sec), NULL, NULL), 0);
     if (ro->peek) {
-      /* after the end, a view shows the final verdicts */
-      struct scn_results p;
-      scn_peek(s, &p);
-      assert_int_equal(p.passed, r.passed);
-      assert_int_equal(p.failed, r.failed);
-      for (size_t i = 0; i < r.n_exp; i++)
-        assert_int_equal(p.exp[i].verdict, r.exp[i].verdict);
+      peek_check(s, sec, &pending_seen);
+      peek_check(s, sec, &pending_seen); /* twice: reading changes nothing */
     }
-    o->n_exp = r.n_exp;
-    o->passed = r.passed;
-    o->nfailed = r.failed;
-    for (size_t i = 0; i < r.n_exp && i < 32; i++) {
-      o->verdict[i] = r.exp[i].verdict;
-      o->value[i] = r.exp[i].value;
-      o->at_s[i] = r.exp[i].at_s;
-      printf("  %-28s %-2s %-8s -> %-8s %g (at %g s) line %d\n", r.exp[i].metric, r.exp[i].op,
-             r.exp[i].threshold_text,
-             r.exp[i].verdict == SCN_PASS   ? "PASS"
-             : r.exp[i].verdict == SCN_FAIL ? "FAIL"
-                                            : "NO_DATA",
-             r.exp[i].value, r.exp[i].at_s, r.exp[i].line);
-    }
-    o->automation_count = r.automation->count;
-    o->automation_p99 = sim_hist_quantile(r.automation, 0.99);
-    o->steps = r.steps_run;
-    snprintf(o->phase, sizeof o->phase, "%s", r.phase);
-    sim_vdriver_remove(&d, scn_sched(s));
-    scn_stop(s); /* as the app does when the run ends: nothing runs afterwards */
-    scn_stop(s); /* idempotent */
     scn_poll(s);
-    scn_finish(s, &r); /* still works, same verdicts */
-    assert_int_equal(r.passed, o->passed);
+    if (scn_failed(s, &o->err)) {
+      o->failed = 1;
+      break;
+    }
   }
+  sim_fleet_quiesce(g->f);
+  assert_int_equal(sim_vdriver_run(&g->d, g->d.now + SIM_SEC(10), NULL, NULL), 0);
+  if (ro->peek)
+    assert_true(pending_seen > 0);
+}
+
+/* Copies the final results into the outcome, printing each expectation. */
+static void record_results(const struct scn_results *r, struct outcome *o) {
+  o->n_exp = r->n_exp;
+  o->passed = r->passed;
+  o->nfailed = r->failed;
+  for (size_t i = 0; i < r->n_exp && i < 32; i++) {
+    o->verdict[i] = r->exp[i].verdict;
+    o->value[i] = r->exp[i].value;
+    o->at_s[i] = r->exp[i].at_s;
+    printf("  %-28s %-2s %-8s -> %-8s %g (at %g s) line %d\n", r->exp[i].metric, r->exp[i].op,
+           r->exp[i].threshold_text,
+           r->exp[i].verdict == SCN_PASS   ? "PASS"
+           : r->exp[i].verdict == SCN_FAIL ? "FAIL"
+                                           : "NO_DATA",
+           r->exp[i].value, r->exp[i].at_s, r->exp[i].line);
+  }
+  o->automation_count = r->automation->count;
+  o->automation_p99 = sim_hist_quantile(r->automation, 0.99);
+  o->steps = r->steps_run;
+  snprintf(o->phase, sizeof o->phase, "%s", r->phase);
+}
+
+/* The end of a started run: the final verdicts (a view after the end shows them too), then a
+ * stop that is idempotent and after which finishing again gives the same verdicts. */
+static void finish_run(struct rig *g, struct scn *s, const struct run_opts *ro, struct outcome *o) {
+  struct scn_results r;
+  scn_finish(s, &r);
+  if (ro->peek) {
+    struct scn_results p;
+    scn_peek(s, &p);
+    assert_int_equal(p.passed, r.passed);
+    assert_int_equal(p.failed, r.failed);
+    for (size_t i = 0; i < r.n_exp; i++)
+      assert_int_equal(p.exp[i].verdict, r.exp[i].verdict);
+  }
+  record_results(&r, o);
+  sim_vdriver_remove(&g->d, scn_sched(s));
+  scn_stop(s); /* as the app does when the run ends: nothing runs afterwards */
+  scn_stop(s); /* idempotent */
+  scn_poll(s);
+  scn_finish(s, &r); /* still works, same verdicts */
+  assert_int_equal(r.passed, o->passed);
+}
+
+/* The log's line count and a hash of its lines (each followed by 0xFF). */
+static void hash_log(struct scn *s, struct outcome *o) {
   const char *const *lines;
   o->n_log = scn_log(s, &lines);
   uint64_t h = SIM_HASH_FNV64_INIT;
@@ -302,28 +338,39 @@ static void run(const struct run_opts *ro, struct outcome *o) {
       printf("  | %s\n", lines[i]);
   }
   o->log_hash = h;
+}
 
-  int fs = 0, ps = 0;
-  sim_fleet_stop(f, stopped_fleet, &fs);
-  assert_int_equal(plat_server_stop(srv, stopped_plat, &ps), 0);
-  for (int i = 0; i < 1000 && !(fs && ps); i++)
-    assert_true(sim_vdriver_step(&d, d.now + SIM_MS(100)) >= 0);
-  assert_true(fs && ps);
+static void run(const struct run_opts *ro, struct outcome *o) {
+  memset(o, 0, sizeof *o);
+  struct scn *s = load_script(ro);
+  struct rig g;
+  rig_open(&g, s);
+  struct scn_platform_ops ops = {.arg = g.srv,
+                                 .command = op_command,
+                                 .rule_add = ro->no_automations ? NULL : op_rule_add,
+                                 .timer_add = op_timer_add,
+                                 .metric = op_metric};
+  struct scn_error err;
+  int rc = scn_start(s, g.f, &ops, &err);
+  if (ro->expect_start_error) {
+    assert_int_equal(rc, SIM_EINVAL);
+    o->failed = 1;
+    o->err = err;
+  } else {
+    if (rc) {
+      char m[1024];
+      scn_error_format(&err, m, sizeof m);
+      fail_msg("start: %s", m);
+    }
+    assert_int_equal(sim_vdriver_add(&g.d, scn_sched(s)), 0);
+    assert_int_equal(sim_fleet_start(g.f), 0);
+    drive(&g, s, ro, o);
+    finish_run(&g, s, ro, o);
+  }
+  hash_log(s, o);
+  rig_close(&g);
   scn_free(s);
-  sim_vdriver_remove(&d, sim_fleet_sched(f));
-  sim_vdriver_remove(&d, plat_server_sched(srv));
-  sim_fleet_free(f);
-  plat_server_free(srv);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  sim_transport_free(t);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  unlink(db);
-  char side[64];
-  snprintf(side, sizeof side, "%s-wal", db);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", db);
-  unlink(side);
+  rig_free(&g);
 }
 
 static void test_api_script(void **state) {
