@@ -36,7 +36,7 @@
 #include "sim/core/hex.h"
 #include "sim/wire/zcl.h"
 
-/* The generated cat_builtin.c (devices/cat_embed.cmake): file i of the built-in catalogue, or
+/* The generated cat_builtin.c (cmake/embed.cmake): file i of the built-in catalogue, or
  * NULL past the last one. */
 const char *dev_cat__builtin_file(size_t i, const char **name, size_t *len);
 
