@@ -1,5 +1,5 @@
 /* The catalogue loader: the YAML files of devices/catalog/ (docs/catalog.md) into the tables of
- * cat.h.
+ * devices/cat_types.h.
  *
  * A file is read with a bounded read (regular files only, DEV_CAT_FILE_MAX bytes at most) and
  * parsed with libyaml's event API into a libyaml document whose nesting is bounded while it is
@@ -9,7 +9,7 @@
  * catalogue as it was.
  *
  * Every string, number and count is checked against what the rest of hubsim can carry (the
- * limits of cat.h), so that a file that loads never has a piece silently cut, clamped or
+ * limits of cat_types.h), so that a file that loads never has a piece silently cut, clamped or
  * dropped later. No step is quadratic in the file: lists are bounded before they are searched.
  *
  * Each model's per-device state is laid out once, at load (cat_validate.c), so the behaviour

@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <yaml.h>
 
-#include "devices/cat.h"
+#include "devices/cat_load.h"
+#include "devices/cat_types.h"
 
 /* ---- the arena (cat_load.c) -------------------------------------------------------------- */
 

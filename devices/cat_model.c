@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/generic.h"
 #include "sim/core/err.h"
 
 /* ---- endpoints ---------------------------------------------------------------------------- */

@@ -1,11 +1,13 @@
 /* Behaviour parameters of the process-wide catalogue changed at run time (scenarios:
  * dev_cat_set_param). */
-#include "devices/cat.h"
+#include "devices/cat_params.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
 #include "sim/core/err.h"
 
 /* ---- parameters changed at run time (scenarios) ------------------------------------------ */

@@ -114,7 +114,7 @@ int dev_cat__join_frame_fits(struct cat_ld *x, const struct dev_cat_model *cm, c
 
 /* ---- state layout ------------------------------------------------------------------------- */
 
-/* Offsets into sim_device.state, as documented in cat.h: 8-byte values first, then 4-byte,
+/* Offsets into sim_device.state, as documented in cat_types.h: 8-byte values first, then 4-byte,
  * then the 16-bit counter, so no padding is needed between groups. Returns the bytes used. */
 size_t dev_cat__layout(struct dev_cat_model *cm) {
   size_t off = 0;

@@ -1,6 +1,6 @@
 /* The catalogue loader's reading of YAML nodes: errors that name FILE:LINE and the key path,
  * mappings with a fixed set of keys, and typed values (numbers, integers, durations, strings,
- * enumerations, pairs, ZCL types, hex), each checked against the limits of devices/cat.h so
+ * enumerations, pairs, ZCL types, hex), each checked against the limits of devices/cat_types.h so
  * that a value that loads is never cut or clamped later. */
 #include "devices/cat_load_internal.h"
 

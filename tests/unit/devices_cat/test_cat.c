@@ -13,7 +13,10 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_load.h"
+#include "devices/cat_types.h"
+#include "devices/generic.h"
 #include "sim/core/err.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
