@@ -17,6 +17,15 @@ static const struct dev_cat_hub *find_hub_loaded(struct cat_ld *x, const char *i
   return NULL;
 }
 
+/* The hub marked `default: true` in this file or the catalogue, or NULL. */
+static const struct dev_cat_hub *find_default_loaded(struct cat_ld *x) {
+  const struct dev_cat_hub *h = dev_cat_default_hub(x->c);
+  for (size_t i = 0; !h && i < x->n_hubs; i++)
+    if (x->hubs[i].is_default)
+      h = &x->hubs[i];
+  return h;
+}
+
 static int add_hub(struct cat_ld *x, const yaml_node_t *v, const struct dev_cat_hub *h) {
   if (x->c->n_hubs + x->n_hubs >= DEV_CAT_HUBS_MAX)
     return dev_cat__fail(x, v,
@@ -39,8 +48,8 @@ static int add_hub(struct cat_ld *x, const yaml_node_t *v, const struct dev_cat_
 }
 
 int dev_cat__parse_hub(struct cat_ld *x, const yaml_node_t *m) {
-  static const char *const keys[] = {"id",       "aliases",     "name", "vendor_model",
-                                     "firmware", "max_devices", NULL};
+  static const char *const keys[] = {"id",       "aliases",     "name",    "vendor_model",
+                                     "firmware", "max_devices", "default", NULL};
   struct dev_cat_hub h = {0};
   double maxd;
   int r;
@@ -50,8 +59,20 @@ int dev_cat__parse_hub(struct cat_ld *x, const yaml_node_t *m) {
       (r = dev_cat__key_str(x, m, "vendor_model", 1, DEV_CAT_HUB_LABEL_MAX, NULL,
                             &h.vendor_model)) ||
       (r = dev_cat__key_str(x, m, "firmware", 1, DEV_CAT_HUB_LABEL_MAX, NULL, &h.firmware)) ||
-      (r = dev_cat__key_int(x, m, "max_devices", 1, 0, 1, UINT32_MAX, &maxd)))
+      (r = dev_cat__key_int(x, m, "max_devices", 1, 0, 1, UINT32_MAX, &maxd)) ||
+      (r = dev_cat__key_bool(x, m, "default", 0, 0, &h.is_default)))
     return r;
+  /* One default: the hub model `hubsim run` announces without --hub-model. A second one would
+   * make the choice depend on the order files load in. */
+  const struct dev_cat_hub *prev = h.is_default ? find_default_loaded(x) : NULL;
+  if (prev) {
+    size_t o = dev_cat__push_key(x, "default");
+    r = dev_cat__fail(x, dev_cat__get(x, m, "default"),
+                      "the default hub is already \"%s\" (defined at %s:%d)", prev->model_id,
+                      prev->source_file, prev->source_line);
+    dev_cat__pop(x, o);
+    return r;
+  }
   h.max_devices = (uint32_t)maxd;
   h.source_line = dev_cat__node_line(m);
   if (!(h.source_file = dev_cat__strdup(x, x->file)))
@@ -64,6 +85,7 @@ int dev_cat__parse_hub(struct cat_ld *x, const yaml_node_t *m) {
   yaml_node_t *al = dev_cat__get(x, m, "aliases");
   if (!al)
     return 0;
+  h.is_default = 0; /* the default is the id, not its aliases */
   o = dev_cat__push_key(x, "aliases");
   if (!is_seq(al))
     r = dev_cat__fail(x, al, "expected a list of hub model ids");

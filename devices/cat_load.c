@@ -433,6 +433,13 @@ const struct dev_cat_hub *dev_cat_find_hub(const struct dev_cat *c, const char *
   return NULL;
 }
 
+const struct dev_cat_hub *dev_cat_default_hub(const struct dev_cat *c) {
+  for (size_t i = 0; c && i < c->n_hubs; i++)
+    if (c->hubs[i].is_default)
+      return &c->hubs[i];
+  return NULL;
+}
+
 int dev_cat_channel_find(const struct dev_cat_model *cm, const char *name) {
   if (!cm || !name)
     return -1;

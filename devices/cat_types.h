@@ -344,6 +344,7 @@ struct dev_cat_hub {
   const char *vendor_model;
   const char *firmware; /* sent in Hello */
   uint32_t max_devices;
+  uint8_t is_default; /* 1: the hub model announced when none is chosen (one per catalogue) */
   const char *source_file;
   int source_line;
 };
@@ -362,6 +363,9 @@ struct dev_cat {
 /* A model or hub by id (aliases included), or NULL; c may be NULL. Borrowed from c. */
 const struct dev_cat_model *dev_cat_find(const struct dev_cat *c, const char *model_id);
 const struct dev_cat_hub *dev_cat_find_hub(const struct dev_cat *c, const char *model_id);
+/* The hub marked `default: true` (at most one per catalogue; the built-in catalogue has one), or
+ * NULL; c may be NULL. Borrowed from c. */
+const struct dev_cat_hub *dev_cat_default_hub(const struct dev_cat *c);
 
 /* Channel index by name, or -1. */
 int dev_cat_channel_find(const struct dev_cat_model *cm, const char *name);

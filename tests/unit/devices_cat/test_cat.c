@@ -1387,6 +1387,66 @@ static void test_builtin(void **state) {
   dev_cat_free(c);
 }
 
+/* One hub is the default (`default: true`): the built-in catalogue has one, an alias never is,
+ * and a second default in the same catalogue is refused with where the first one is. */
+static void test_default_hub(void **state) {
+  (void)state;
+  struct dev_cat *c = dev_cat_new();
+  struct dev_cat_error e;
+  assert_null(dev_cat_default_hub(c));
+  assert_null(dev_cat_default_hub(NULL));
+  assert_int_equal(dev_cat_add_builtin(c, &e), 0);
+  const struct dev_cat_hub *d = dev_cat_default_hub(c);
+  assert_non_null(d);
+  assert_ptr_equal(dev_cat_find_hub(c, d->model_id), d);
+  size_t n = 0;
+  for (size_t i = 0; i < c->n_hubs; i++)
+    n += c->hubs[i].is_default;
+  assert_int_equal(n, 1);
+  /* a second default, in another file */
+  assert_int_equal(add(c, "d.yaml",
+                       "hubs:\n"
+                       "  - {id: h.d, name: N, vendor_model: V, firmware: \"1\", max_devices: 1,\n"
+                       "     default: true}\n",
+                       &e),
+                   SIM_EINVAL);
+  char want[400], got[600];
+  snprintf(want, sizeof want,
+           "d.yaml:3: hubs[0].default: the default hub is already \"%s\" (defined at %s:%d)",
+           d->model_id, d->source_file, d->source_line);
+  snprintf(got, sizeof got, "%s:%d: %s", e.file, e.line, e.reason);
+  assert_string_equal(got, want);
+  assert_ptr_equal(dev_cat_default_hub(c), d);
+  dev_cat_free(c);
+
+  c = dev_cat_new();
+  assert_int_equal(add(c, "a.yaml",
+                       "hubs:\n"
+                       "  - {id: h.1, aliases: [h.2], name: N, vendor_model: V, firmware: \"1\",\n"
+                       "     max_devices: 1, default: true}\n"
+                       "  - {id: h.3, name: N, vendor_model: V, firmware: \"1\", max_devices: 1,\n"
+                       "     default: false}\n",
+                       &e),
+                   0);
+  assert_string_equal(dev_cat_default_hub(c)->model_id, "h.1");
+  assert_false(dev_cat_find_hub(c, "h.2")->is_default);
+  assert_false(dev_cat_find_hub(c, "h.3")->is_default);
+  dev_cat_free(c);
+  expect_error("t.yaml",
+               "hubs:\n"
+               "  - {id: h.1, name: N, vendor_model: V, firmware: \"1\", max_devices: 1,\n"
+               "     default: true}\n"
+               "  - {id: h.2, name: N, vendor_model: V, firmware: \"1\", max_devices: 1,\n"
+               "     default: true}\n",
+               "t.yaml:5: hubs[1].default: the default hub is already \"h.1\" (defined at "
+               "t.yaml:2)");
+  expect_error("t.yaml",
+               "hubs:\n"
+               "  - {id: h.1, name: N, vendor_model: V, firmware: \"1\", max_devices: 1,\n"
+               "     default: yes}\n",
+               "t.yaml:3: hubs[0].default: expected true or false, got \"yes\"");
+}
+
 /* The process-wide catalogue registers its models once. */
 static void test_global(void **state) {
   (void)state;
@@ -1423,7 +1483,7 @@ int main(void) {
       cmocka_unit_test(test_too_many_models), cmocka_unit_test(test_read_chains),
       cmocka_unit_test(test_nesting),         cmocka_unit_test(test_anchors),
       cmocka_unit_test(test_text_too_long),   cmocka_unit_test(test_file_kinds),
-      cmocka_unit_test(test_dir_file_count),
+      cmocka_unit_test(test_dir_file_count),  cmocka_unit_test(test_default_hub),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
