@@ -14,8 +14,10 @@
 #include <time.h>
 
 #include "app/opts.h"
-#include "devices/cat.h"
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
+#include "devices/cat_load.h"
+#include "devices/cat_sample.h"
+#include "devices/cat_types.h"
 #include "sim/core/err.h"
 #include "sim/core/hex.h"
 #include "sim/wire/zcl.h"

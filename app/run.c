@@ -26,15 +26,16 @@
 #include "app/ui_host.h"
 #include "app/version.h"
 #include "app/workers.h"
-#include "devices/cat.h"
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
+#include "devices/cat_load.h"
+#include "devices/cat_types.h"
 #include "platform/platform.h"
 #include "recorders/junit.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
-#include "sim/core/wfile.h"
 #include "sim/core/keyfile.h"
 #include "sim/core/log.h"
+#include "sim/core/wfile.h"
 #include "sim/fleet/fleet.h"
 #include "sim/transport/transport.h"
 #include "ui/gui/gui.h"
@@ -84,8 +85,8 @@ static void run_usage(FILE *out) {
       "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
       "                        source address reaches ~28k ports per destination\n"
       "  --hub-model ID        the hub model every hub announces in Hello, with its firmware;\n"
-      "                        it limits --devices-per-hub (default lumi.gateway.aqcn02,\n"
-      "                        see hubsim devices list)\n"
+      "                        it limits --devices-per-hub (default: the catalogue's\n"
+      "                        default hub, see hubsim devices list)\n"
       "  --catalog DIR         add the device models of DIR/*.yaml (docs/catalog.md);\n"
       "                        repeatable\n"
       "\n"
@@ -1495,7 +1496,8 @@ int app_run_main(int argc, char **argv) {
       return bad(flag, val, why);
     }
   }
-  const char *hub_id = o.hub_model ? o.hub_model : "lumi.gateway.aqcn02";
+  const struct dev_cat_hub *dflt = dev_cat_default_hub(dev_cat_global());
+  const char *hub_id = o.hub_model ? o.hub_model : dflt ? dflt->model_id : "(no default)";
   const struct dev_cat_hub *hub = dev_cat_find_hub(dev_cat_global(), hub_id);
   if (!hub)
     return bad("--hub-model", hub_id, "unknown hub model (see hubsim devices list)");

@@ -19,8 +19,9 @@
 #include <string.h>
 
 #include "devices/behaviour.h"
-#include "devices/cat.h"
+#include "devices/cat_types.h"
 #include "devices/common.h"
+#include "devices/generic.h"
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"

@@ -36,8 +36,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "devices/cat.h"
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "scenarios/scn_int.h"
 #include "sim/core/err.h"
 

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_params.h"
+#include "devices/cat_types.h"
 #include "scenarios/scn_int.h"
 #include "sim/core/err.h"
 

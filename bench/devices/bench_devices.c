@@ -17,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_load.h"
+#include "devices/cat_types.h"
 #include "sim/core/rng.h"
 #include "sim/fleet/model.h"
 #include "sim/loop/wheel.h"

@@ -51,7 +51,8 @@ void sim_fleet_config_default(struct sim_fleet_config *cfg) {
   cfg->platform.port = 7800;
   cfg->queue_max = 4096;
   cfg->speedup = 1.0;
-  cfg->hub_model = "lumi.gateway.aqhm01";
+  /* hub_model stays NULL: the engine knows no hub models (hubsim run takes one from the
+   * device catalogue). */
   cfg->hub_firmware = "hubsim-"
                       "0.1.0";
 }
@@ -750,7 +751,7 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
   f->t = t;
   f->cfg = *cfg;
   if (!f->cfg.hub_model)
-    f->cfg.hub_model = "lumi.gateway.aqhm01";
+    f->cfg.hub_model = "";
   if (!f->cfg.hub_firmware)
     f->cfg.hub_firmware = "hubsim-0.1.0";
   if (!f->cfg.queue_max)

@@ -49,7 +49,7 @@ struct sim_fleet_config {
   /* Latency histograms skip samples whose intended time is before this engine time (a
    * warm-up: the start-up burst); every count still includes them. 0: none. */
   sim_time_t warmup;
-  const char *hub_model;    /* announced in Hello */
+  const char *hub_model;    /* announced in Hello; NULL: none (Hello's model is informative) */
   const char *hub_firmware; /* announced in Hello */
   /* The radio between devices and their hub (sim/fleet/radio.c). A device is 1..radio_hops
    * hops away (fixed per device); each hop takes radio_hop_delay (engine µs, real time: not

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/cat.h"
+#include "devices/cat_load.h"
+#include "devices/cat_types.h"
+#include "devices/generic.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
 #include "sim/core/rng.h"

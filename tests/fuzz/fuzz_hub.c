@@ -24,7 +24,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/utf8.h"

@@ -16,7 +16,9 @@
 
 #include <SDL.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
+#include "devices/generic.h"
 #include "sim/core/err.h"
 #include "ui/common/ui_offer.h"
 #include "ui/gui/gui_internal.h"

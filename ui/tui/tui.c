@@ -10,7 +10,8 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
 #include "sim/core/err.h"
 #include "ui/common/ui_offer.h"
 #include "ui/tui/tui_internal.h"

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
 #include "sim/core/hist.h"
 #include "ui/common/ui_fmt.h"
 #include "ui/tui/tui_internal.h"

@@ -30,7 +30,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_load.h"
+#include "devices/cat_types.h"
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "devspawn.h"

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "platform/platform.h"
 #include "sim/core/err.h"
 #include "sim/fleet/fleet.h"

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 #include <uv.h>
 
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "platform/platform.h"
 #include "sim/core/err.h"
 #include "sim/core/hash.h"

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "fakeplat.h"
 #include "sim/core/err.h"
 #include "sim/fleet/fleet.h"

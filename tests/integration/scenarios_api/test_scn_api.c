@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "platform/platform.h"
 #include "scenarios/scn.h"
 #include "sim/core/err.h"

@@ -15,8 +15,10 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
-#include "devices/cat.h"
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
+#include "devices/cat_sample.h"
+#include "devices/cat_types.h"
+#include "devices/generic.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
 #include "sim/core/hash.h"

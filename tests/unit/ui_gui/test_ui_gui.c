@@ -23,7 +23,7 @@
 #include <SDL.h>
 #include <SDL_image.h>
 
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
 #include "platform/platform.h"
 #include "sim/core/err.h"
 #include "sim/fleet/fleet.h"

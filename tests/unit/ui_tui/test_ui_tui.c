@@ -20,8 +20,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "devices/cat.h"
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
 #include "platform/platform.h"
 #include "sim/core/err.h"
 #include "sim/fleet/fleet.h"

@@ -1,24 +1,13 @@
-/* The device catalogue: the models hubsim knows, registered with the engine's model registry,
- * and a way to step one device alone (for `hubsim devices sample` and tests). */
-#ifndef DEVICES_CATALOG_H
-#define DEVICES_CATALOG_H
+/* Sampling a catalogue model: one device of it stepped alone, without engine or network, for
+ * `hubsim devices sample` and tests. The model comes from the process-wide catalogue
+ * (devices/cat_global.h), loaded on first use. */
+#ifndef DEVICES_CAT_SAMPLE_H
+#define DEVICES_CAT_SAMPLE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sim/fleet/model.h"
-
-/* Loads the process-wide catalogue (the built-in devices/catalog/ files: dev_cat_global_init)
- * and registers every model with sim_model_register(). Idempotent: models already in the
- * registry are skipped. 0 or an error; a malformed catalogue file is reported on stderr as
- * FILE:LINE: reason. Call at start, before any loop runs. */
-int dev_catalog_register_all(void);
-
-/* The catalogue's models (loading the catalogue on first use). n is set to their count (0 when
- * the catalogue does not load); the array is static. */
-const struct sim_model *const *dev_catalog_models(size_t *n);
-/* A catalogue model by modelId, or NULL. */
-const struct sim_model *dev_catalog_find(const char *model_id);
 
 /* One frame a sampled device sent. zcl is borrowed for the duration of the callback. */
 struct dev_sample_frame {

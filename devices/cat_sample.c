@@ -1,69 +1,10 @@
-/* The catalogue: the process-wide data-driven catalogue (devices/cat.h) seen as engine models,
- * registration, and single-device sampling. */
-#include "devices/catalog.h"
+/* Sampling: one device of a catalogue model stepped alone (devices/cat_sample.h). */
+#include "devices/cat_sample.h"
 
-#include <stdio.h>
 #include <string.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
 #include "sim/core/err.h"
-
-int dev_catalog_register_all(void) {
-  struct dev_cat_error err;
-  memset(&err, 0, sizeof err);
-  int rc = dev_cat_global_init(NULL, 0, &err);
-  if (rc < 0) {
-    if (err.file[0])
-      fprintf(stderr, "%s:%d: %s\n", err.file, err.line, err.reason);
-    else
-      fprintf(stderr, "device catalogue: %s\n", err.reason[0] ? err.reason : sim_strerror(rc));
-    return rc;
-  }
-  /* The catalogue loads once per process; a registry emptied since (tests) gets the models
-   * again. */
-  const struct dev_cat *c = dev_cat_global();
-  for (size_t i = 0; c && i < c->n_models; i++) {
-    if (sim_model_find(c->models[i]->m.model_id) >= 0)
-      continue;
-    rc = sim_model_register(&c->models[i]->m);
-    if (rc < 0)
-      return rc;
-  }
-  return 0;
-}
-
-/* The global catalogue's models as sim_model pointers (built once; the catalogue is never
- * freed once registered). */
-static const struct sim_model *model_list[SIM_MODEL_MAX];
-static size_t model_n;
-
-static const struct dev_cat *catalogue(void) {
-  const struct dev_cat *c = dev_cat_global();
-  if (!c) {
-    /* Loading registers the models too: the registry borrows them for good. */
-    if (dev_catalog_register_all() < 0)
-      return NULL;
-    c = dev_cat_global();
-  }
-  return c;
-}
-
-const struct sim_model *const *dev_catalog_models(size_t *n) {
-  const struct dev_cat *c = catalogue();
-  if (c && model_n == 0) {
-    for (size_t i = 0; i < c->n_models && i < SIM_MODEL_MAX; i++)
-      model_list[i] = &c->models[i]->m;
-    model_n = c->n_models < SIM_MODEL_MAX ? c->n_models : SIM_MODEL_MAX;
-  }
-  *n = c ? model_n : 0;
-  return model_list;
-}
-
-const struct sim_model *dev_catalog_find(const char *model_id) {
-  const struct dev_cat *c = catalogue();
-  const struct dev_cat_model *cm = c ? dev_cat_find(c, model_id) : NULL;
-  return cm ? &cm->m : NULL;
-}
 
 /* The sampler's environment: the engine's fields plus what the collector needs. The env is the
  * first member so that emit can recover the whole struct. */

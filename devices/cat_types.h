@@ -1,7 +1,8 @@
-/* The data-driven device catalogue: the compiled form of the YAML files of devices/catalog/.
+/* The data-driven device catalogue's types: the compiled form of the YAML files of
+ * devices/catalog/, the limits the loader enforces, and lookups in a loaded catalogue.
  *
  * A catalogue file describes models as data (docs/catalog.md is the normative format). The
- * loader (devices/cat_load.c) parses the YAML, checks every field, resolves names to indices,
+ * loader (devices/cat_load.h) parses the YAML, checks every field, resolves names to indices,
  * lays out each model's per-device state and builds one `struct dev_cat_model` per model id.
  * The generic behaviour (devices/generic.c, `dev_generic_ops`) interprets these tables at run
  * time; nothing about a particular product is in C code.
@@ -17,8 +18,8 @@
  * run length (devices/generic.c): a deadline ("ms" below) is device milliseconds modulo 2^31,
  * or, when it is more than ~23 days ahead, device seconds modulo 2^31 with the top bit set; a
  * time stamp of the past ("stamp") is device milliseconds modulo 2^32. */
-#ifndef DEVICES_CAT_H
-#define DEVICES_CAT_H
+#ifndef DEVICES_CAT_TYPES_H
+#define DEVICES_CAT_TYPES_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -343,6 +344,7 @@ struct dev_cat_hub {
   const char *vendor_model;
   const char *firmware; /* sent in Hello */
   uint32_t max_devices;
+  uint8_t is_default; /* 1: the hub model announced when none is chosen (one per catalogue) */
   const char *source_file;
   int source_line;
 };
@@ -356,73 +358,14 @@ struct dev_cat {
   void *arena; /* the loader's allocations */
 };
 
-/* ---- loading (devices/cat_load.c) -------------------------------------------------------- */
+/* ---- lookups in a loaded catalogue (devices/cat_load.c) ---------------------------------- */
 
-/* Where a load failed: file, line (1-based, 0 when unknown) and reason. */
-struct dev_cat_error {
-  char file[256];
-  int line;
-  char reason[256];
-};
-
-/* Creates an empty catalogue. NULL on out of memory. */
-struct dev_cat *dev_cat_new(void);
-
-/* Adds the models and hubs of one catalogue file given as text (name is used in errors): the
- * entry point for files read elsewhere, built-in files and fuzzing. text need not end in a NUL;
- * len is at most DEV_CAT_FILE_MAX. 0, or SIM_EINVAL with *err filled (syntax error, nesting too
- * deep, unknown key, bad value, duplicate model id, state too large...), SIM_ENOMEM. On error
- * the catalogue is unchanged. Time and memory grow no faster than len. */
-int dev_cat_add_text(struct dev_cat *c, const char *name, const char *text, size_t len,
-                     struct dev_cat_error *err);
-
-/* Adds one catalogue file. path must name a regular file (a symbolic link to one is followed)
- * of at most DEV_CAT_FILE_MAX bytes; anything else (a directory, a FIFO, a device, a socket) is
- * refused without being read, with *err naming the path and what it is. Never blocks on the
- * path: it is opened non-blocking and read with a bounded read. 0, SIM_EINVAL (*err filled),
- * SIM_ENOMEM. */
-int dev_cat_add_file(struct dev_cat *c, const char *path, struct dev_cat_error *err);
-
-/* Adds every *.yaml file of dir (at most DEV_CAT_DIR_FILES_MAX), in name order, each as
- * dev_cat_add_file() does. 0, SIM_EINVAL (*err filled), SIM_ENOTFOUND (dir cannot be read;
- * *err filled), SIM_ENOMEM. */
-int dev_cat_add_dir(struct dev_cat *c, const char *dir, struct dev_cat_error *err);
-
-/* Adds the catalogue files built into the binary (devices/catalog/ at build time). */
-int dev_cat_add_builtin(struct dev_cat *c, struct dev_cat_error *err);
-
-void dev_cat_free(struct dev_cat *c);
-
+/* A model or hub by id (aliases included), or NULL; c may be NULL. Borrowed from c. */
 const struct dev_cat_model *dev_cat_find(const struct dev_cat *c, const char *model_id);
 const struct dev_cat_hub *dev_cat_find_hub(const struct dev_cat *c, const char *model_id);
-
-/* The process-wide catalogue used by the engine: loads the built-in files and then every
- * directory in dirs (may be NULL), and registers every model with sim_model_register().
- * Idempotent after the first success. 0 or an error with *err filled. */
-int dev_cat_global_init(const char *const *dirs, size_t n_dirs, struct dev_cat_error *err);
-/* The process-wide catalogue, or NULL before dev_cat_global_init(). */
-const struct dev_cat *dev_cat_global(void);
-
-/* ---- behaviour (devices/generic.c) ------------------------------------------------------- */
-
-extern const struct sim_model_ops dev_generic_ops;
-
-/* The current value of channel ch of a device (what a heartbeat or a read would send, before
- * encoding). For `hubsim devices sample` and tests. */
-double dev_generic_value(const struct dev_cat_model *cm, const struct sim_device *d,
-                         const struct sim_dev_env *env, int ch);
-
-/* Changes a behaviour parameter of a model in the process-wide catalogue, for every device of
- * it (and of its aliases, which share its tables) from the next time the parameter is used:
- * e.g. ("lumi.weather", "temperature", "base", 25) for a warmer day. Parameters by channel
- * kind: walk base daily_amp peak_hour sigma revert min max spread sample_s toward_rate;
- * daylight max_lx night_lx sunrise_h sunset_h spread sample_s; bursts gap_day_s gap_night_s
- * length_s blind_s retrigger_s reset_s; two_state gap_day_s gap_night_s hold_min_s hold_max_s;
- * actuator min max travel_s local_s; meter load_min_w load_max_w noise_pct standby_w sample_s.
- * 0, SIM_ENOTFOUND (model, channel or parameter), SIM_EINVAL (a value the behaviour cannot
- * take: not finite, a negative period). Control part only (not thread-safe with a running
- * loop in another thread). */
-int dev_cat_set_param(const char *model_id, const char *channel, const char *param, double value);
+/* The hub marked `default: true` (at most one per catalogue; the built-in catalogue has one), or
+ * NULL; c may be NULL. Borrowed from c. */
+const struct dev_cat_hub *dev_cat_default_hub(const struct dev_cat *c);
 
 /* Channel index by name, or -1. */
 int dev_cat_channel_find(const struct dev_cat_model *cm, const char *name);
