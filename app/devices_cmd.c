@@ -1,6 +1,6 @@
 /* `hubsim devices list|show|sample`: what the catalogue holds and what its models send.
  *
- * Everything printed comes from the loaded catalogue (devices/cat.h) and, for `sample`, from the
+ * Everything printed comes from the loaded catalogue (devices/cat_types.h) and, for `sample`, from the
  * frames the generic behaviour emits, decoded with the same hub-side decoder (sim/wire/zcl.h)
  * a hub uses before it forwards a report: what this command shows is what a platform receives.
  * Output formats are documented in docs/devices-cli.md; the JSON field names are an interface. */

@@ -1,4 +1,4 @@
-/* The generic device behaviour: interprets a model's compiled catalogue tables (devices/cat.h,
+/* The generic device behaviour: interprets a model's compiled catalogue tables (devices/cat_types.h,
  * docs/catalog.md). Nothing about a particular product is here.
  *
  * State: every stateful piece lives in sim_device.state at the offsets the loader assigned.

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/cat.h"
+#include "devices/cat_types.h"
 #include "scenarios/scn_int.h"
 #include "sim/core/dur.h"
 #include "sim/core/err.h"

@@ -3,7 +3,8 @@
 
 #include <stddef.h>
 
-#include "devices/cat.h"
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
 
 const char *const ui_faults[UI_N_FAULTS][2] = {
     {"drop", "close the connection"},        {"stall", "stop reading for 10 s"},

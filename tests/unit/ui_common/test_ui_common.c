@@ -11,8 +11,8 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
-#include "devices/cat.h"
-#include "devices/catalog.h"
+#include "devices/cat_global.h"
+#include "devices/cat_types.h"
 #include "sim/fleet/fleet.h"
 #include "ui/common/ui_fmt.h"
 #include "ui/common/ui_offer.h"
