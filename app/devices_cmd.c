@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "app/opts.h"
+#include "app/parse.h"
 #include "devices/cat.h"
 #include "devices/catalog.h"
 #include "sim/core/err.h"

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app/opts.h"
+#include "app/parse.h"
 #include "app/run_internal.h"
 #include "app/workers.h"
 #include "devices/cat.h"
@@ -305,7 +305,8 @@ static int flag_fleet(struct run_opts *o, int c) {
     o->set |= RUN_SET_MIX;
     break;
   case 'd':
-    if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o->duration_s) || o->duration_s < 0.001)
+    if (app_parse_duration(optarg, 1, APP_PARSE_DURATION_MAX_S, &o->duration_s) ||
+        o->duration_s < 0.001)
       return app_run_bad("--duration", optarg,
                          "expected a duration from 1ms to 365d such as 30s, 5m or 2h");
     o->set |= RUN_SET_DURATION;
@@ -350,7 +351,7 @@ static int flag_run(struct run_opts *o, int c) {
     o->summary = optarg;
     break;
   case 'r':
-    if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o->drain_s))
+    if (app_parse_duration(optarg, 1, APP_PARSE_DURATION_MAX_S, &o->drain_s))
       return app_run_bad("--drain", optarg, "expected a duration from 0s to 365d such as 10s");
     break;
   case 'L': {
@@ -388,7 +389,7 @@ static int flag_run(struct run_opts *o, int c) {
     break;
   case 'Z':
     o->after_given = 1;
-    if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o->screenshot_after_s))
+    if (app_parse_duration(optarg, 1, APP_PARSE_DURATION_MAX_S, &o->screenshot_after_s))
       return app_run_bad("--after", optarg, "expected a duration from 0s to 365d such as 10s");
     break;
   case 'x':
@@ -419,7 +420,7 @@ static int flag_more(struct run_opts *o, int c) {
     break;
   }
   case 'W':
-    if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o->warmup_s))
+    if (app_parse_duration(optarg, 1, APP_PARSE_DURATION_MAX_S, &o->warmup_s))
       return app_run_bad("--warmup", optarg, "expected a duration from 0s to 365d such as 10s");
     break;
   case 'X':
@@ -475,7 +476,7 @@ static int flag_more(struct run_opts *o, int c) {
       return app_run_bad("--radio-loss", optarg, "expected a probability from 0 to 0.99");
     break;
   case 'Y':
-    if (app_parse_duration(optarg, 1, APP_DURATION_MAX_S, &o->sleepy_hold_s) ||
+    if (app_parse_duration(optarg, 1, APP_PARSE_DURATION_MAX_S, &o->sleepy_hold_s) ||
         o->sleepy_hold_s < 0.001)
       return app_run_bad("--sleepy-hold", optarg,
                          "expected a duration from 1ms to 365d such as 10m");
