@@ -426,7 +426,7 @@ static void real_attach(struct run *r, struct scn *scn) {
     ui->on_quit_arg = r;
     app_run_ui_bind(ui, o);
     app_ui_init(ui);
-    if (ui->start(ui))
+    if (!ui->start || ui->start(ui))
       fprintf(stderr, "hubsim run: --ui %s: cannot open the dashboard; running headless\n",
               o->ui == RUN_UI_GUI ? "gui (is there a display, or SDL_VIDEODRIVER=offscreen?)"
                                   : "tui");

@@ -24,6 +24,21 @@
 #include "sim/fleet/fleet.h"
 #include "sim/transport/transport.h"
 
+/* What --help says of a dashboard this build leaves out. */
+#if !HUBSIM_HAVE_TUI && !HUBSIM_HAVE_GUI
+#define RUN_UI_HELP_BUILT                                                                          \
+  "                        this hubsim is built headless: neither tui (cmake\n"                    \
+  "                        -DHUBSIM_TUI=OFF) nor gui (-DHUBSIM_GUI=OFF); only none\n"
+#elif !HUBSIM_HAVE_TUI
+#define RUN_UI_HELP_BUILT                                                                          \
+  "                        this hubsim is built without tui (cmake -DHUBSIM_TUI=OFF)\n"
+#elif !HUBSIM_HAVE_GUI
+#define RUN_UI_HELP_BUILT                                                                          \
+  "                        this hubsim is built without gui (cmake -DHUBSIM_GUI=OFF)\n"
+#else
+#define RUN_UI_HELP_BUILT ""
+#endif
+
 static void run_usage(FILE *out) {
   fprintf(
       out,
@@ -104,7 +119,7 @@ static void run_usage(FILE *out) {
       "  --ui none|tui|gui     none: headless; tui: the terminal dashboard (docs/tui.md;\n"
       "                        the default when stdin and stdout are a terminal); gui: the\n"
       "                        SDL2 window for demos (docs/gui.md; SDL_VIDEODRIVER=offscreen\n"
-      "                        without a display)\n"
+      "                        without a display)\n" RUN_UI_HELP_BUILT
       "  --screenshot FILE.png --ui gui: write a PNG of the window at --after D of engine time\n"
       "  --after D             with --screenshot: when to take it, within --duration\n"
       "                        (default 0s)\n"
@@ -537,8 +552,9 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   if (optind < argc)
     o->scenario = argv[optind++];
   if (o->ui == RUN_UI_DEFAULT)
-    o->ui = o->shards <= 1 && o->workers <= 1 && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
-                    getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0
+    o->ui = app_run_ui_built(RUN_UI_TUI) && o->shards <= 1 && o->workers <= 1 &&
+                    isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&
+                    strcmp(getenv("TERM"), "dumb") != 0
                 ? RUN_UI_TUI
                 : RUN_UI_NONE;
   if (o->ui >= RUN_UI_TUI && (o->workers > 1 || o->shards > 1))
@@ -548,7 +564,9 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
     return app_run_bad("--screenshot", o->screenshot ? o->screenshot : "", "needs --ui gui");
   if (o->exit_after_screenshot && !o->screenshot)
     return app_run_bad("--exit-after-screenshot", "", "needs --screenshot FILE.png");
-  if (o->ui == RUN_UI_TUI && !isatty(STDOUT_FILENO))
+  /* (A build without the terminal dashboard refuses --ui tui for that, after every other
+   * check: see app_run_scenario.) */
+  if (o->ui == RUN_UI_TUI && app_run_ui_built(RUN_UI_TUI) && !isatty(STDOUT_FILENO))
     return app_run_bad("--ui", "tui", "standard output is not a terminal");
   if (o->ui == RUN_UI_TUI)
     o->quiet = 1; /* progress lines would garble the dashboard */
@@ -799,6 +817,18 @@ int app_run_scenario(struct run_opts *o, struct scn **scn) {
       *scn = NULL;
       return app_run_bad(flag, val, why);
     }
+  }
+  /* Last, so that every other flag is judged as in a build with the dashboards. */
+  if (!app_run_ui_built(o->ui)) {
+    if (s)
+      scn_free(s);
+    *scn = NULL;
+    return app_run_bad("--ui", o->ui == RUN_UI_TUI ? "tui" : "gui",
+                       o->ui == RUN_UI_TUI
+                           ? "this hubsim is built without the terminal dashboard (cmake "
+                             "-DHUBSIM_TUI=OFF); use --ui none, or a build with it"
+                           : "this hubsim is built without the graphical dashboard (cmake "
+                             "-DHUBSIM_GUI=OFF); use --ui none, or a build with it");
   }
   return APP_RUN_GO_ON;
 }

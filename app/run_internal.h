@@ -37,6 +37,11 @@
 #define APP_RUN_DEFAULT_KEY "hubsim-demo-fleet-key"
 #define APP_RUN_KEY_MAX 128 /* bytes of a fleet key (struct sim_fleet_config.fleet_key) */
 
+/* The dashboards this build has: app/CMakeLists.txt sets both from HUBSIM_TUI and HUBSIM_GUI. */
+#if !defined(HUBSIM_HAVE_TUI) || !defined(HUBSIM_HAVE_GUI)
+#error "HUBSIM_HAVE_TUI and HUBSIM_HAVE_GUI are set by app/CMakeLists.txt"
+#endif
+
 #define RUN_UI_DEFAULT (-1) /* tui when stdin and stdout are a terminal, else none */
 #define RUN_UI_NONE 0
 #define RUN_UI_TUI 1
@@ -167,7 +172,11 @@ int app_run_workers_start(uv_loop_t *loop, const struct run_opts *o,
 /* ---- run_ui.c ---- */
 
 struct app_ui;
-/* Sets u->start and u->stop to the dashboard o->ui names (o borrowed for the run). */
+/* 1 when this build has the dashboard ui (RUN_UI_*) names: a build may leave the terminal or
+ * the graphical one out (cmake -DHUBSIM_TUI=OFF, -DHUBSIM_GUI=OFF). */
+int app_run_ui_built(int ui);
+/* Sets u->start and u->stop to the dashboard o->ui names (o borrowed for the run); NULL when
+ * this build does not have it. */
 void app_run_ui_bind(struct app_ui *u, const struct run_opts *o);
 
 /* ---- run_output.c ---- */
