@@ -54,7 +54,6 @@ int app_run_workers_start(uv_loop_t *loop, const struct run_opts *o,
     return given;
   n += given;
   WA.argv[n] = NULL;
-  worker_argv(0, NULL);
   /* The fleet key is not on the command line: it goes through fd 4 (app_worker_read_key), off
    * the command line that every local user can read. */
   return app_workers_start(loop, (int)o->workers, worker_argv, arg, o->key, strlen(o->key), done,
