@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "app/opts.h"
+#include "app/parse.h"
 #include "devices/cat_global.h"
 #include "devices/cat_load.h"
 #include "devices/cat_sample.h"
@@ -21,57 +21,12 @@
 #include "sim/core/err.h"
 #include "sim/core/hex.h"
 #include "sim/wire/zcl.h"
+#include "sim/wire/zcl_names.h"
 
 #define DEVICES_MAX_DIRS 16
 #define DEVICES_DEFAULT_COUNT 20
 
 /* ---- names ------------------------------------------------------------------------------- */
-
-static const struct {
-  uint16_t id;
-  const char *name;
-} cluster_names[] = {
-    {0x0000, "genBasic"},
-    {0x0001, "genPowerCfg"},
-    {0x0002, "genDeviceTempCfg"},
-    {0x0003, "genIdentify"},
-    {0x0004, "genGroups"},
-    {0x0005, "genScenes"},
-    {0x0006, "genOnOff"},
-    {0x0008, "genLevelCtrl"},
-    {0x0009, "genAlarms"},
-    {0x000A, "genTime"},
-    {0x000C, "genAnalogInput"},
-    {0x000D, "genAnalogOutput"},
-    {0x000F, "genBinaryInput"},
-    {0x0010, "genBinaryOutput"},
-    {0x0012, "genMultistateInput"},
-    {0x0013, "genMultistateOutput"},
-    {0x0019, "genOta"},
-    {0x0020, "genPollCtrl"},
-    {0x0021, "greenPower"},
-    {0x0101, "closuresDoorLock"},
-    {0x0102, "closuresWindowCovering"},
-    {0x0201, "hvacThermostat"},
-    {0x0300, "lightingColorCtrl"},
-    {0x0400, "msIlluminanceMeasurement"},
-    {0x0402, "msTemperatureMeasurement"},
-    {0x0403, "msPressureMeasurement"},
-    {0x0405, "msRelativeHumidity"},
-    {0x0406, "msOccupancySensing"},
-    {0x0500, "ssIasZone"},
-    {0x0702, "seMetering"},
-    {0x0B04, "haElectricalMeasurement"},
-    {0xFCC0, "manuSpecificLumi"},
-    {0xFFFF, "manuSpecificLumiLegacy"},
-};
-
-static const char *cluster_name(uint16_t id) {
-  for (size_t i = 0; i < sizeof cluster_names / sizeof cluster_names[0]; i++)
-    if (cluster_names[i].id == id)
-      return cluster_names[i].name;
-  return NULL;
-}
 
 /* The catalogue's type names (docs/catalog.md), plus the few others a decoder may meet. */
 static const char *type_name(uint8_t t) {
@@ -79,25 +34,10 @@ static const char *type_name(uint8_t t) {
   return n ? n : "unknown";
 }
 
+/* A global command's name, "global" for one without a name. */
 static const char *global_cmd_name(uint8_t c) {
-  switch (c) {
-  case 0x00:
-    return "read_attributes";
-  case 0x01:
-    return "read_attributes_response";
-  case 0x02:
-    return "write_attributes";
-  case 0x04:
-    return "write_attributes_response";
-  case 0x07:
-    return "configure_reporting_response";
-  case 0x0A:
-    return "report_attributes";
-  case 0x0B:
-    return "default_response";
-  default:
-    return "global";
-  }
+  const char *n = sim_zcl_global_cmd_name(c);
+  return n ? n : "global";
 }
 
 static const char *encode_name(uint8_t e) {
@@ -137,28 +77,6 @@ static const char *channel_name(const struct dev_cat_model *cm, int ch) {
   return ch >= 0 && ch < cm->n_ch ? cm->ch[ch].name : NULL;
 }
 
-/* genBasic attributes every model answers without listing them (docs/catalog.md). */
-static const char *basic_attr_name(uint16_t a) {
-  switch (a) {
-  case 0x0000:
-    return "zclVersion";
-  case 0x0001:
-    return "applicationVersion";
-  case 0x0003:
-    return "hwVersion";
-  case 0x0004:
-    return "manufacturerName";
-  case 0x0005:
-    return "modelIdentifier";
-  case 0x0007:
-    return "powerSource";
-  case 0x4000:
-    return "swBuildId";
-  default:
-    return NULL;
-  }
-}
-
 /* The catalogue's name for an attribute a frame carries, or NULL. */
 static const char *attr_name(const struct dev_cat_model *cm, uint8_t ep, uint16_t cluster,
                              uint16_t attr) {
@@ -176,7 +94,7 @@ static const char *attr_name(const struct dev_cat_model *cm, uint8_t ep, uint16_
   }
   if (any)
     return any;
-  return cluster == 0x0000 ? basic_attr_name(attr) : NULL;
+  return cluster == 0x0000 ? sim_zcl_basic_attr_name(attr) : NULL;
 }
 
 static const struct dev_cat_tag *hb_tag(const struct dev_cat_model *cm, uint16_t tag) {
@@ -525,10 +443,10 @@ static void value_text(char *out, size_t cap, const struct dev_cat_model *cm,
     snprintf(out + used, cap - used, " %+g", v->offset);
 }
 
-static json_t *show_json(const struct dev_cat_model *cm) {
+/* Who the model is: ids, vendor, source, power and radio. */
+static void show_identity_json(json_t *o, const struct dev_cat_model *cm) {
   const struct dev_cat *c = dev_cat_global();
   const struct sim_model *m = &cm->m;
-  json_t *o = json_object();
   json_object_set_new(o, "id", json_string(m->model_id));
   const char *al = alias_of(c, cm);
   json_object_set_new(o, "alias_of", al ? json_string(al) : json_null());
@@ -563,7 +481,11 @@ static json_t *show_json(const struct dev_cat_model *cm) {
   json_object_set_new(
       o, "lqi",
       json_pack("{s:[f, f], s:f}", "range", cm->lqi_min, cm->lqi_max, "drift", cm->lqi_drift));
+}
 
+/* Its endpoints and their clusters, and its behaviour channels. */
+static void show_endpoints_json(json_t *o, const struct dev_cat_model *cm) {
+  const struct sim_model *m = &cm->m;
   json_t *eps = json_array();
   for (int i = 0; i < m->n_endpoints; i++) {
     const struct sim_model_endpoint *e = &m->endpoints[i];
@@ -584,7 +506,10 @@ static json_t *show_json(const struct dev_cat_model *cm) {
                                          channel_kind_name(cm->ch[i].kind), "event",
                                          cm->ch[i].is_event ? 1 : 0));
   json_object_set_new(o, "channels", chs);
+}
 
+/* The attributes it reports and how. */
+static void show_attrs_json(json_t *o, const struct dev_cat_model *cm) {
   json_t *attrs = json_array();
   for (int i = 0; i < cm->n_attr; i++) {
     const struct dev_cat_attr *a = &cm->attr[i];
@@ -613,7 +538,10 @@ static json_t *show_json(const struct dev_cat_model *cm) {
     json_array_append_new(attrs, j);
   }
   json_object_set_new(o, "attributes", attrs);
+}
 
+/* The Xiaomi heartbeat (null for a model without one). */
+static void show_heartbeat_json(json_t *o, const struct dev_cat_model *cm) {
   if (cm->hb.present) {
     json_t *hb = json_object(), *tags = json_array();
     json_object_set_new(hb, "format", json_string(cm->hb.attr == 0xFF01 ? "ff01" : "00f7"));
@@ -635,7 +563,10 @@ static json_t *show_json(const struct dev_cat_model *cm) {
   } else {
     json_object_set_new(o, "heartbeat", json_null());
   }
+}
 
+/* What commands and scenario triggers do to it. */
+static void show_actions_json(json_t *o, const struct dev_cat_model *cm) {
   json_t *cmds = json_array();
   for (int i = 0; i < cm->n_cmd; i++) {
     const struct dev_cat_command *k = &cm->cmd[i];
@@ -663,7 +594,15 @@ static json_t *show_json(const struct dev_cat_model *cm) {
     json_array_append_new(trigs, j);
   }
   json_object_set_new(o, "triggers", trigs);
+}
 
+static json_t *show_json(const struct dev_cat_model *cm) {
+  json_t *o = json_object();
+  show_identity_json(o, cm);
+  show_endpoints_json(o, cm);
+  show_attrs_json(o, cm);
+  show_heartbeat_json(o, cm);
+  show_actions_json(o, cm);
   if (cm->has_battery) {
     const struct dev_cat_battery *b = &cm->battery;
     json_object_set_new(o, "battery",
@@ -684,7 +623,7 @@ static void print_clusters(const uint16_t *c, int n) {
   if (n == 0)
     printf(" -");
   for (int k = 0; k < n; k++) {
-    const char *nm = cluster_name(c[k]);
+    const char *nm = sim_zcl_cluster_name(c[k]);
     printf(" 0x%04X%s%s%s", c[k], nm ? "(" : "", nm ? nm : "", nm ? ")" : "");
   }
   printf("\n");
@@ -729,7 +668,7 @@ static void show_text(const struct dev_cat_model *cm) {
   printf("attributes\n");
   for (int i = 0; i < cm->n_attr; i++) {
     const struct dev_cat_attr *a = &cm->attr[i];
-    const char *cn = cluster_name(a->cluster);
+    const char *cn = sim_zcl_cluster_name(a->cluster);
     char val[160];
     value_text(val, sizeof val, cm, &a->v);
     printf("  ep %u  0x%04X %-24s 0x%04X %-20s %s(0x%02X)", a->ep, a->cluster, cn ? cn : "",
@@ -776,7 +715,7 @@ static void show_text(const struct dev_cat_model *cm) {
     printf("  none\n");
   for (int i = 0; i < cm->n_cmd; i++) {
     const struct dev_cat_command *k = &cm->cmd[i];
-    const char *cn = cluster_name(k->cluster);
+    const char *cn = sim_zcl_cluster_name(k->cluster);
     const char *ch = channel_name(cm, k->ch);
     printf("  0x%04X %-24s cmd 0x%02X  %s %s", k->cluster, cn ? cn : "", k->command,
            action_name(k->action), ch ? ch : "-");
@@ -930,167 +869,202 @@ static const struct dev_cat_attr *cat_attr(const struct dev_cat_model *cm, uint8
   return any;
 }
 
-static int on_frame(void *arg, const struct dev_sample_frame *f) {
-  struct sampler *s = arg;
-  const struct dev_cat_model *cm = s->cm;
+/* A sample frame decoded as a hub decodes it, for both outputs. */
+struct decoded {
   struct sim_zcl_header h;
-  int hrc = sim_zcl_parse_header(f->zcl, f->len, &h);
+  int hrc, drc; /* the header's and the attributes' decoding: 0 or an error */
   struct sim_zcl_attr attrs[SAMPLE_ATTRS_MAX];
-  size_t n_top = 0, n_total = 0;
-  int drc = hrc == 0 ? sim_zcl_decode_attrs(f->cluster, f->zcl, f->len, attrs, SAMPLE_ATTRS_MAX,
-                                            &n_top, &n_total)
-                     : hrc;
-  int specific = hrc == 0 && (h.frame_control & SIM_ZCL_FC_CLUSTER_SPECIFIC);
-  const char *cn = cluster_name(f->cluster);
-  const uint8_t *payload = hrc == 0 ? f->zcl + h.header_len : NULL;
-  size_t plen = hrc == 0 ? f->len - h.header_len : 0;
+  size_t n_top, n_total;
+  int specific; /* a cluster-specific command (no attribute records) */
+  int zone;     /* an IAS Zone Status Change Notification */
+  const char *cluster_name;
+  const uint8_t *payload; /* after the header; NULL when the header is undecodable */
+  size_t plen;
+  char iso[40];
+};
+
+static void frame_decode(const struct dev_sample_frame *f, struct decoded *d) {
+  d->hrc = sim_zcl_parse_header(f->zcl, f->len, &d->h);
+  d->n_top = d->n_total = 0;
+  d->drc = d->hrc == 0 ? sim_zcl_decode_attrs(f->cluster, f->zcl, f->len, d->attrs,
+                                              SAMPLE_ATTRS_MAX, &d->n_top, &d->n_total)
+                       : d->hrc;
+  d->specific = d->hrc == 0 && (d->h.frame_control & SIM_ZCL_FC_CLUSTER_SPECIFIC);
+  d->cluster_name = sim_zcl_cluster_name(f->cluster);
+  d->payload = d->hrc == 0 ? f->zcl + d->h.header_len : NULL;
+  d->plen = d->hrc == 0 ? f->len - d->h.header_len : 0;
   /* IAS Zone Status Change Notification (the only cluster-specific command a catalogue model
    * sends): zoneStatus u16, extendedStatus u8, zoneId u8, delay u16 */
-  int zone = specific && f->cluster == 0x0500 && h.command == 0x00 && plen >= 6;
-  char iso[40];
-  iso_time(iso, sizeof iso, f->wall_ms);
+  d->zone = d->specific && f->cluster == 0x0500 && d->h.command == 0x00 && d->plen >= 6;
+  iso_time(d->iso, sizeof d->iso, f->wall_ms);
+}
 
-  if (s->json) {
-    json_t *j = json_object();
-    char *fh = sim_hex_dup(f->zcl, f->len, SIM_HEX_UPPER);
-    json_object_set_new(j, "index", json_integer(f->index));
-    json_object_set_new(j, "t_us", json_integer((json_int_t)f->t));
-    json_object_set_new(j, "wall_ms", json_integer((json_int_t)f->wall_ms));
-    json_object_set_new(j, "time", json_string(iso));
-    json_object_set_new(j, "endpoint", json_integer(f->endpoint));
-    json_object_set_new(j, "cluster", json_integer(f->cluster));
-    json_object_set_new(j, "cluster_name", cn ? json_string(cn) : json_null());
-    json_object_set_new(j, "frame_hex", fh ? json_string(fh) : json_null());
-    free(fh);
-    if (hrc == 0) {
-      json_object_set_new(j, "frame_control", json_integer(h.frame_control));
-      json_object_set_new(j, "manufacturer_code",
-                          (h.frame_control & SIM_ZCL_FC_MANUFACTURER)
-                              ? json_integer(h.manufacturer_code)
-                              : json_null());
-      json_object_set_new(j, "tsn", json_integer(h.tsn));
-      json_object_set_new(j, "cluster_specific", json_boolean(specific));
-      json_object_set_new(j, "command", json_integer(h.command));
-      json_object_set_new(j, "command_name",
-                          json_string(zone       ? "zone_status_change_notification"
-                                      : specific ? "cluster_specific"
-                                                 : global_cmd_name(h.command)));
-    }
-    if (drc != 0)
-      json_object_set_new(j, "decode_error", json_string(sim_strerror(drc)));
-    json_t *as = json_array();
-    for (size_t i = 0; drc == 0 && !specific && i < n_top; i++) {
-      const struct sim_zcl_attr *a = &attrs[i];
-      const char *nm = attr_name(cm, f->endpoint, f->cluster, a->id);
-      json_t *ja = json_object();
-      json_object_set_new(ja, "id", json_integer(a->id));
-      json_object_set_new(ja, "name", nm ? json_string(nm) : json_null());
-      json_object_set_new(ja, "type", json_integer(a->type));
-      json_object_set_new(ja, "type_name", json_string(type_name(a->type)));
-      json_object_set_new(ja, "value", attr_value_json(a));
-      if (a->kind == SIM_ZCL_KIND_STRING || a->kind == SIM_ZCL_KIND_OCTETS ||
-          a->kind == SIM_ZCL_KIND_STRUCT) {
-        char *vh = sim_hex_dup(a->data, a->len, SIM_HEX_UPPER);
-        json_object_set_new(ja, "hex", vh ? json_string(vh) : json_null());
-        free(vh);
-      }
-      const struct dev_cat_attr *ca = cat_attr(cm, f->endpoint, f->cluster, a->id);
-      double sv;
-      if (ca && scaled(&ca->v, a, &sv)) {
-        json_object_set_new(ja, "scaled", real_or_null(sv));
-        json_object_set_new(ja, "unit", ca->unit[0] ? json_string(ca->unit) : json_null());
-      } else if (ca && ca->unit[0]) {
-        json_object_set_new(ja, "unit", json_string(ca->unit));
-      }
-      if (a->n_members) {
-        json_t *tl = json_array();
-        for (uint16_t k = 0; k < a->n_members; k++) {
-          const struct sim_zcl_attr *t = &attrs[a->first_member + k];
-          const struct dev_cat_tag *ct = hb_tag(cm, t->id);
-          json_t *jt = json_object();
-          json_object_set_new(jt, "tag", json_integer(t->id));
-          const char *tn = ct ? channel_name(cm, ct->v.ch) : NULL;
-          json_object_set_new(jt, "name", tn ? json_string(tn) : json_null());
-          json_object_set_new(jt, "type", json_integer(t->type));
-          json_object_set_new(jt, "type_name", json_string(type_name(t->type)));
-          json_object_set_new(jt, "value", attr_value_json(t));
-          if (ct && scaled(&ct->v, t, &sv))
-            json_object_set_new(jt, "scaled", real_or_null(sv));
-          json_array_append_new(tl, jt);
-        }
-        json_object_set_new(ja, "tlv", tl);
-      }
-      json_array_append_new(as, ja);
-    }
-    json_object_set_new(j, "attributes", as);
-    if (specific && payload) {
-      char *ph = sim_hex_dup(payload, plen, SIM_HEX_UPPER);
-      json_object_set_new(j, "payload_hex", ph ? json_string(ph) : json_null());
-      free(ph);
-    }
-    if (zone) {
-      unsigned zs = payload[0] | (unsigned)payload[1] << 8;
-      json_object_set_new(j, "zone_status",
-                          json_pack("{s:i, s:i, s:i, s:i}", "zone_status", (int)zs,
-                                    "extended_status", payload[2], "zone_id", payload[3], "delay",
-                                    payload[4] | payload[5] << 8));
-    }
-    if (json_array_append_new(s->frames, j) != 0)
-      s->failed = 1;
-    return s->failed;
+/* The TLV members of a struct attribute (the Xiaomi heartbeat), named from the catalogue. */
+static json_t *members_json(const struct dev_cat_model *cm, const struct decoded *d,
+                            const struct sim_zcl_attr *a) {
+  json_t *tl = json_array();
+  for (uint16_t k = 0; k < a->n_members; k++) {
+    const struct sim_zcl_attr *t = &d->attrs[a->first_member + k];
+    const struct dev_cat_tag *ct = hb_tag(cm, t->id);
+    json_t *jt = json_object();
+    double sv;
+    json_object_set_new(jt, "tag", json_integer(t->id));
+    const char *tn = ct ? channel_name(cm, ct->v.ch) : NULL;
+    json_object_set_new(jt, "name", tn ? json_string(tn) : json_null());
+    json_object_set_new(jt, "type", json_integer(t->type));
+    json_object_set_new(jt, "type_name", json_string(type_name(t->type)));
+    json_object_set_new(jt, "value", attr_value_json(t));
+    if (ct && scaled(&ct->v, t, &sv))
+      json_object_set_new(jt, "scaled", real_or_null(sv));
+    json_array_append_new(tl, jt);
   }
+  return tl;
+}
 
-  printf("#%d  +%.3fs  %s  ep %u  cluster 0x%04X %s\n", f->index, (double)f->t / 1e6, iso,
-         f->endpoint, f->cluster, cn ? cn : "");
-  if (hrc != 0) {
-    printf("    undecodable header (%s)\n", sim_strerror(hrc));
+/* One attribute record of a frame, as JSON. */
+static json_t *attr_json(const struct dev_cat_model *cm, const struct dev_sample_frame *f,
+                         const struct decoded *d, const struct sim_zcl_attr *a) {
+  const char *nm = attr_name(cm, f->endpoint, f->cluster, a->id);
+  json_t *ja = json_object();
+  json_object_set_new(ja, "id", json_integer(a->id));
+  json_object_set_new(ja, "name", nm ? json_string(nm) : json_null());
+  json_object_set_new(ja, "type", json_integer(a->type));
+  json_object_set_new(ja, "type_name", json_string(type_name(a->type)));
+  json_object_set_new(ja, "value", attr_value_json(a));
+  if (a->kind == SIM_ZCL_KIND_STRING || a->kind == SIM_ZCL_KIND_OCTETS ||
+      a->kind == SIM_ZCL_KIND_STRUCT) {
+    char *vh = sim_hex_dup(a->data, a->len, SIM_HEX_UPPER);
+    json_object_set_new(ja, "hex", vh ? json_string(vh) : json_null());
+    free(vh);
+  }
+  const struct dev_cat_attr *ca = cat_attr(cm, f->endpoint, f->cluster, a->id);
+  double sv;
+  if (ca && scaled(&ca->v, a, &sv)) {
+    json_object_set_new(ja, "scaled", real_or_null(sv));
+    json_object_set_new(ja, "unit", ca->unit[0] ? json_string(ca->unit) : json_null());
+  } else if (ca && ca->unit[0]) {
+    json_object_set_new(ja, "unit", json_string(ca->unit));
+  }
+  if (a->n_members)
+    json_object_set_new(ja, "tlv", members_json(cm, d, a));
+  return ja;
+}
+
+/* The frame's header fields, as JSON (only when the header decodes). */
+static void header_json(json_t *j, const struct decoded *d) {
+  const struct sim_zcl_header *h = &d->h;
+  json_object_set_new(j, "frame_control", json_integer(h->frame_control));
+  json_object_set_new(j, "manufacturer_code",
+                      (h->frame_control & SIM_ZCL_FC_MANUFACTURER)
+                          ? json_integer(h->manufacturer_code)
+                          : json_null());
+  json_object_set_new(j, "tsn", json_integer(h->tsn));
+  json_object_set_new(j, "cluster_specific", json_boolean(d->specific));
+  json_object_set_new(j, "command", json_integer(h->command));
+  json_object_set_new(j, "command_name",
+                      json_string(d->zone       ? "zone_status_change_notification"
+                                  : d->specific ? "cluster_specific"
+                                                : global_cmd_name(h->command)));
+}
+
+/* One frame as an element of the JSON array (docs/devices-cli.md). */
+static int frame_json(struct sampler *s, const struct dev_sample_frame *f,
+                      const struct decoded *d) {
+  json_t *j = json_object();
+  char *fh = sim_hex_dup(f->zcl, f->len, SIM_HEX_UPPER);
+  json_object_set_new(j, "index", json_integer(f->index));
+  json_object_set_new(j, "t_us", json_integer((json_int_t)f->t));
+  json_object_set_new(j, "wall_ms", json_integer((json_int_t)f->wall_ms));
+  json_object_set_new(j, "time", json_string(d->iso));
+  json_object_set_new(j, "endpoint", json_integer(f->endpoint));
+  json_object_set_new(j, "cluster", json_integer(f->cluster));
+  json_object_set_new(j, "cluster_name",
+                      d->cluster_name ? json_string(d->cluster_name) : json_null());
+  json_object_set_new(j, "frame_hex", fh ? json_string(fh) : json_null());
+  free(fh);
+  if (d->hrc == 0)
+    header_json(j, d);
+  if (d->drc != 0)
+    json_object_set_new(j, "decode_error", json_string(sim_strerror(d->drc)));
+  json_t *as = json_array();
+  for (size_t i = 0; d->drc == 0 && !d->specific && i < d->n_top; i++)
+    json_array_append_new(as, attr_json(s->cm, f, d, &d->attrs[i]));
+  json_object_set_new(j, "attributes", as);
+  if (d->specific && d->payload) {
+    char *ph = sim_hex_dup(d->payload, d->plen, SIM_HEX_UPPER);
+    json_object_set_new(j, "payload_hex", ph ? json_string(ph) : json_null());
+    free(ph);
+  }
+  if (d->zone) {
+    const uint8_t *p = d->payload;
+    unsigned zs = p[0] | (unsigned)p[1] << 8;
+    json_object_set_new(j, "zone_status",
+                        json_pack("{s:i, s:i, s:i, s:i}", "zone_status", (int)zs, "extended_status",
+                                  p[2], "zone_id", p[3], "delay", p[4] | p[5] << 8));
+  }
+  if (json_array_append_new(s->frames, j) != 0)
+    s->failed = 1;
+  return s->failed;
+}
+
+/* One attribute record of a frame, as text lines (its TLV members indented below it). */
+static void attr_text(const struct dev_cat_model *cm, const struct dev_sample_frame *f,
+                      const struct decoded *d, const struct sim_zcl_attr *a) {
+  const char *nm = attr_name(cm, f->endpoint, f->cluster, a->id);
+  char val[600];
+  if (a->n_members)
+    snprintf(val, sizeof val, "(%u TLV members)", a->n_members);
+  else
+    attr_value_text(val, sizeof val, a);
+  printf("    0x%04X %-20s %s(0x%02X) = %s", a->id, nm ? nm : "", type_name(a->type), a->type, val);
+  const struct dev_cat_attr *ca = cat_attr(cm, f->endpoint, f->cluster, a->id);
+  double sv;
+  if (ca && scaled(&ca->v, a, &sv))
+    printf("  -> %g %s", sv, ca->unit);
+  else if (ca && ca->unit[0])
+    printf(" %s", ca->unit);
+  printf("\n");
+  for (uint16_t k = 0; k < a->n_members; k++) {
+    const struct sim_zcl_attr *t = &d->attrs[a->first_member + k];
+    const struct dev_cat_tag *ct = hb_tag(cm, t->id);
+    const char *tn = ct ? channel_name(cm, ct->v.ch) : NULL;
+    attr_value_text(val, sizeof val, t);
+    printf("      tag 0x%02X %-16s %s(0x%02X) = %s", t->id, tn ? tn : "", type_name(t->type),
+           t->type, val);
+    if (ct && scaled(&ct->v, t, &sv))
+      printf("  -> %g", sv);
+    printf("\n");
+  }
+}
+
+/* One frame as text (docs/devices-cli.md). */
+static int frame_text(struct sampler *s, const struct dev_sample_frame *f,
+                      const struct decoded *d) {
+  const struct sim_zcl_header *h = &d->h;
+  printf("#%d  +%.3fs  %s  ep %u  cluster 0x%04X %s\n", f->index, (double)f->t / 1e6, d->iso,
+         f->endpoint, f->cluster, d->cluster_name ? d->cluster_name : "");
+  if (d->hrc != 0) {
+    printf("    undecodable header (%s)\n", sim_strerror(d->hrc));
   } else {
     printf("    %s 0x%02X",
-           zone       ? "zone status change notification"
-           : specific ? "cluster command"
-                      : global_cmd_name(h.command),
-           h.command);
-    if (h.frame_control & SIM_ZCL_FC_MANUFACTURER)
-      printf("  manufacturer 0x%04X", h.manufacturer_code);
-    printf("  tsn %u  fc 0x%02X\n", h.tsn, h.frame_control);
+           d->zone       ? "zone status change notification"
+           : d->specific ? "cluster command"
+                         : global_cmd_name(h->command),
+           h->command);
+    if (h->frame_control & SIM_ZCL_FC_MANUFACTURER)
+      printf("  manufacturer 0x%04X", h->manufacturer_code);
+    printf("  tsn %u  fc 0x%02X\n", h->tsn, h->frame_control);
   }
-  if (drc != 0 && hrc == 0)
-    printf("    attributes undecodable (%s)\n", sim_strerror(drc));
-  for (size_t i = 0; drc == 0 && !specific && i < n_top; i++) {
-    const struct sim_zcl_attr *a = &attrs[i];
-    const char *nm = attr_name(cm, f->endpoint, f->cluster, a->id);
-    char val[600];
-    if (a->n_members)
-      snprintf(val, sizeof val, "(%u TLV members)", a->n_members);
-    else
-      attr_value_text(val, sizeof val, a);
-    printf("    0x%04X %-20s %s(0x%02X) = %s", a->id, nm ? nm : "", type_name(a->type), a->type,
-           val);
-    const struct dev_cat_attr *ca = cat_attr(cm, f->endpoint, f->cluster, a->id);
-    double sv;
-    if (ca && scaled(&ca->v, a, &sv))
-      printf("  -> %g %s", sv, ca->unit);
-    else if (ca && ca->unit[0])
-      printf(" %s", ca->unit);
-    printf("\n");
-    for (uint16_t k = 0; k < a->n_members; k++) {
-      const struct sim_zcl_attr *t = &attrs[a->first_member + k];
-      const struct dev_cat_tag *ct = hb_tag(cm, t->id);
-      const char *tn = ct ? channel_name(cm, ct->v.ch) : NULL;
-      attr_value_text(val, sizeof val, t);
-      printf("      tag 0x%02X %-16s %s(0x%02X) = %s", t->id, tn ? tn : "", type_name(t->type),
-             t->type, val);
-      if (ct && scaled(&ct->v, t, &sv))
-        printf("  -> %g", sv);
-      printf("\n");
-    }
-  }
-  if (zone)
+  if (d->drc != 0 && d->hrc == 0)
+    printf("    attributes undecodable (%s)\n", sim_strerror(d->drc));
+  for (size_t i = 0; d->drc == 0 && !d->specific && i < d->n_top; i++)
+    attr_text(s->cm, f, d, &d->attrs[i]);
+  const uint8_t *p = d->payload;
+  if (d->zone)
     printf("    zoneStatus 0x%04X  extendedStatus 0x%02X  zoneId %u  delay %u\n",
-           payload[0] | (unsigned)payload[1] << 8, payload[2], payload[3],
-           payload[4] | (unsigned)payload[5] << 8);
-  else if (specific && payload && plen) {
-    char *ph = sim_hex_dup(payload, plen, SIM_HEX_UPPER | SIM_HEX_SPACED);
+           p[0] | (unsigned)p[1] << 8, p[2], p[3], p[4] | (unsigned)p[5] << 8);
+  else if (d->specific && p && d->plen) {
+    char *ph = sim_hex_dup(p, d->plen, SIM_HEX_UPPER | SIM_HEX_SPACED);
     printf("    payload %s\n", ph ? ph : "?");
     free(ph);
   }
@@ -1098,6 +1072,13 @@ static int on_frame(void *arg, const struct dev_sample_frame *f) {
   printf("    zcl %s\n", fh ? fh : "?");
   free(fh);
   return 0;
+}
+
+static int on_frame(void *arg, const struct dev_sample_frame *f) {
+  struct sampler *s = arg;
+  struct decoded d;
+  frame_decode(f, &d);
+  return s->json ? frame_json(s, f, &d) : frame_text(s, f, &d);
 }
 
 static int cmd_sample(const struct dopts *o) {

@@ -28,6 +28,10 @@ static void usage(FILE *out) {
           "exit codes: 0 success, 1 an expectation or the accounting failed, 2 usage or input\n"
           "error, 3 runtime failure (platform unreachable, resources), 4 the generator could not\n"
           "keep its schedule.\n");
+  /* HUBSIM_HAVE_TUI and HUBSIM_HAVE_GUI come from app/CMakeLists.txt. */
+  if (!HUBSIM_HAVE_TUI || !HUBSIM_HAVE_GUI)
+    fprintf(out, "\nthis build has no dashboard for hubsim run --ui%s%s (see hubsim run --help).\n",
+            HUBSIM_HAVE_TUI ? "" : " tui", HUBSIM_HAVE_GUI ? "" : " gui");
 }
 
 int main(int argc, char **argv) {

@@ -1,10 +1,17 @@
-/* Internals of `hubsim run` shared by its files: run.c (flags, the real-clock run, outputs) and
- * run_virtual.c (the virtual-clock run). Not an API. */
+/* Internals of `hubsim run` shared by its files, one job each: run_flags.c (the flags, filled
+ * into struct run_opts, and the scenario's values under them), run.c (the real-clock run),
+ * run_virtual.c (the virtual-clock run), run_platform.c (the embedded platform's thread),
+ * run_workers.c (launching worker processes), run_ui.c (the dashboards) and run_output.c (the
+ * summary and the report files). Not an API. */
 #ifndef APP_RUN_INTERNAL_H
 #define APP_RUN_INTERNAL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <stdio.h>
+#include <uv.h>
 
 #include "platform/platform.h"
 #include "recorders/summary.h"
@@ -22,6 +29,18 @@
 #define RUN_SET_KEY 0x0080u
 #define RUN_SET_HUB_MODEL 0x0100u
 #define RUN_SET_CLOCK 0x0200u
+
+/* What a flag-reading step returns when the run goes on; anything else is the exit code (its
+ * message already printed). */
+#define APP_RUN_GO_ON (-1)
+
+#define APP_RUN_DEFAULT_KEY "hubsim-demo-fleet-key"
+#define APP_RUN_KEY_MAX 128 /* bytes of a fleet key (struct sim_fleet_config.fleet_key) */
+
+/* The dashboards this build has: app/CMakeLists.txt sets both from HUBSIM_TUI and HUBSIM_GUI. */
+#if !defined(HUBSIM_HAVE_TUI) || !defined(HUBSIM_HAVE_GUI)
+#error "HUBSIM_HAVE_TUI and HUBSIM_HAVE_GUI are set by app/CMakeLists.txt"
+#endif
 
 #define RUN_UI_DEFAULT (-1) /* tui when stdin and stdout are a terminal, else none */
 #define RUN_UI_NONE 0
@@ -58,6 +77,12 @@ struct run_opts {
   const char *screenshot;     /* --screenshot FILE.png (--ui gui) */
   double screenshot_after_s;  /* --after */
   int exit_after_screenshot;
+  int command_rate_given; /* --command-rate was given (its default is not refused) */
+  int after_given;        /* --after was given */
+  /* The command line as given (argv[0] is "run"), before getopt reordered it: workers get it
+   * again. Owned: app_run_flags_fini() frees it. */
+  int argc;
+  char **argv;
 };
 
 /* What a run produced, for the outputs. */
@@ -78,6 +103,102 @@ struct run_outcome {
   int runtime_failed;      /* the run could not go on (platform, resources) */
   const char *interrupted; /* virtual clock: "SIGINT" / "SIGTERM" ended the run early; NULL */
 };
+
+/* ---- run_flags.c ---- */
+
+/* Fills o from the command line (defaults first), checks the flags against each other and
+ * resolves the fleet key. APP_RUN_GO_ON, or the exit code (--help: 0, a bad flag: 2) with its
+ * message printed. app_run_flags_fini() frees what it kept, whatever it returned. */
+int app_run_flags(struct run_opts *o, int argc, char **argv);
+void app_run_flags_fini(struct run_opts *o);
+/* Loads o->scenario (NULL: none) into *scn and lays its values under the flags given
+ * explicitly; then checks what needs them. APP_RUN_GO_ON with *scn set (taken by the caller),
+ * or the exit code. */
+int app_run_scenario(struct run_opts *o, struct scn **scn);
+/* The fleet of the flags and the scenario (may be NULL; borrowed for the run) in *cfg.
+ * APP_RUN_GO_ON, or the exit code. */
+int app_run_fleet_config(const struct run_opts *o, struct scn *scn, struct sim_fleet_config *cfg);
+/* The arguments a worker gets from the command line of its control process, in their order:
+ * every flag but those the control process keeps for itself (outputs, the embedded platform's
+ * own flags, the dashboard, the key, --workers, -q). Writes at most cap pointers (borrowed from
+ * o->argv) to out; the count, or SIM_EINVAL when more would be needed. */
+int app_run_worker_args(const struct run_opts *o, const char **out, int cap);
+/* Prints "hubsim run: FLAG 'VALUE': WHY" (value may be NULL or "") and returns 2. */
+int app_run_bad(const char *flag, const char *value, const char *why);
+
+/* ---- run_platform.c ---- */
+
+/* The embedded reference platform, in a thread of its own with its own loop. */
+struct app_run_emb {
+  uv_thread_t thread;
+  uv_loop_t loop;
+  uv_async_t stop;
+  uv_async_t call; /* runs call_fn in the platform's thread (scenario platform operations) */
+  int (*call_fn)(struct app_run_emb *e, void *arg);
+  void *call_arg;
+  int call_rc, call_done;
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  int ready;
+  int rc;
+  uint16_t port;
+  struct sim_transport *t;
+  struct plat_server *srv;
+  struct plat_config cfg;
+  struct plat_counters final; /* its counters once stopped */
+  char db[PATH_MAX + 16];
+  char dir[PATH_MAX]; /* the private folder of a temporary store; "" with --db */
+  int own_db;
+};
+
+/* Starts the platform (store: --db, or a private temporary one) on a free loopback port
+ * (e->port) and waits until it listens. 0 or a negative error. */
+int app_run_emb_start(struct app_run_emb *e, const struct run_opts *o);
+/* Stops it, waits for its thread, fills e->final and removes a temporary store. */
+void app_run_emb_stop(struct app_run_emb *e);
+/* The scenario's platform operations, each run in the platform's thread (e borrowed). */
+void app_run_emb_ops(struct app_run_emb *e, struct scn_platform_ops *ops);
+
+/* ---- run_workers.c ---- */
+
+struct app_workers;
+/* Starts o->workers worker processes of the fleet against the platform at *platform: each gets
+ * the control process's command line (app_run_worker_args), its shard and the platform, and
+ * the fleet key on fd 4. done(arg) runs once every worker has exited. 0 or a negative error. */
+int app_run_workers_start(uv_loop_t *loop, const struct run_opts *o,
+                          const struct sim_addr *platform, void (*done)(void *arg), void *arg,
+                          struct app_workers **out);
+
+/* ---- run_ui.c ---- */
+
+struct app_ui;
+/* 1 when this build has the dashboard ui (RUN_UI_*) names: a build may leave the terminal or
+ * the graphical one out (cmake -DHUBSIM_TUI=OFF, -DHUBSIM_GUI=OFF). */
+int app_run_ui_built(int ui);
+/* Sets u->start and u->stop to the dashboard o->ui names (o borrowed for the run); NULL when
+ * this build does not have it. */
+void app_run_ui_bind(struct app_ui *u, const struct run_opts *o);
+
+/* ---- run_output.c ---- */
+
+/* CPU of the calling thread so far (the fleet runs on it; an embedded platform has its own). */
+void app_run_thread_cpu(double *user, double *sys);
+
+/* The summary's view of the platform's counters. */
+void app_run_platform_view(struct rec_platform_view *pv, const struct plat_counters *c);
+/* The fields of the summary's run information that come from the flags and the fleet. */
+void app_run_info_init(struct rec_run_info *info, const struct run_opts *o,
+                       const struct sim_fleet_config *cfg);
+/* The summary (stdout, --summary) and the JUnit file (--junit) of a finished run; returns the
+ * exit code. forced_fail (may be NULL) fails the run for a reason the figures cannot show. */
+int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome *oc,
+                   struct rec_run_info *info, const char *forced_fail, int is_virtual);
+
+/* ---- run_virtual.c ---- */
+
+/* A whole virtual-clock run of the fleet cfg and scenario scn (may be NULL; borrowed): runs,
+ * reports, returns the exit code. */
+int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg, struct scn *scn);
 
 /* The virtual-clock run: the reference platform in this loop over the mem transport, the fleet
  * and the scenario (may be NULL) driven by sim_vdriver. cfg is completed (platform address,

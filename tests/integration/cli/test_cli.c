@@ -474,6 +474,56 @@ static void test_worker_key_not_in_argv(void **state) {
   child_env_key = NULL;
 }
 
+/* Workers get the control process's command line as given, less the flags it keeps: fleet
+ * flags in every spelling getopt reads (--flag=value, an abbreviated --flag, a value in the
+ * next word) reach them, and the control process's own flags (--db, --command-rate, --summary,
+ * --allow-lag, --ui, --clock) do not (a worker would refuse --db and --command-rate beside the
+ * --platform it is given, and the run would fail). */
+static void test_worker_flags_as_given(void **state) {
+  (void)state;
+  char db[128], js[128];
+  snprintf(db, sizeof(db), "/tmp/hubsim-cli-wf-%d.db", (int)getpid());
+  snprintf(js, sizeof(js), "/tmp/hubsim-cli-wf-%d.json", (int)getpid());
+  const char *a[] = {"run",
+                     "--workers",
+                     "2",
+                     "--hubs=6",
+                     "--devices-per",
+                     "3",
+                     "--mix=lumi.plug.maeu01",
+                     "--duration",
+                     "2s",
+                     "--speedup",
+                     "50",
+                     "--seed=4",
+                     "--db",
+                     db,
+                     "--command-rate",
+                     "2",
+                     "--summary",
+                     js,
+                     "--allow-lag",
+                     "--ui",
+                     "none",
+                     "--clock=real",
+                     "-q",
+                     NULL};
+  int rc = run(a, buf, sizeof(buf));
+  if (rc != 0)
+    fail_msg("exit %d: %s", rc, buf);
+  assert_int_equal(platproc_query(db, "SELECT count(*) FROM hubs"), 6);
+  assert_int_equal(platproc_query(db, "SELECT count(*) FROM devices"), 18);
+  assert_int_equal(
+      platproc_query(db, "SELECT count(*) FROM devices WHERE model = 'lumi.plug.maeu01'"), 18);
+  unlink(js);
+  const char *sfx[] = {"", "-wal", "-shm"};
+  char p[160];
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s%s", db, sfx[i]);
+    unlink(p);
+  }
+}
+
 /* The summary writer once wrote through a link planted at FILE.tmp: here the link points at a
  * victim file, which must be untouched after the run, and FILE must be the summary. */
 static void test_summary_link_not_followed(void **state) {
@@ -652,6 +702,7 @@ int main(void) {
       cmocka_unit_test(test_open_file_limit),
       cmocka_unit_test(test_generator_late),
       cmocka_unit_test(test_workers),
+      cmocka_unit_test(test_worker_flags_as_given),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

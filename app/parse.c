@@ -1,4 +1,5 @@
-#include "app/opts.h"
+/* Parsing of command-line values: see parse.h. */
+#include "app/parse.h"
 
 #include "sim/core/dur.h"
 #include "sim/core/err.h"

@@ -1,15 +1,15 @@
-/* Command-line value parsing shared by the commands: every parser names nothing itself and
- * returns 0 or SIM_EINVAL; the caller reports the flag and the value. Every number is plain
- * decimal text: no sign, no exponent, no hex, no spaces, no "inf" or "nan" (the grammar of
- * sim/core/num.h, which `hubsim platform` uses too). */
-#ifndef APP_OPTS_H
-#define APP_OPTS_H
+/* Parsing of command-line values (durations, whole and decimal numbers), shared by the
+ * commands: every parser names nothing itself and returns 0 or SIM_EINVAL; the caller reports
+ * the flag and the value. Every number is plain decimal text: no sign, no exponent, no hex, no
+ * spaces, no "inf" or "nan" (the grammar of sim/core/num.h, which `hubsim platform` uses too). */
+#ifndef APP_PARSE_H
+#define APP_PARSE_H
 
 #include <stdint.h>
 
 /* The longest duration any flag accepts: a year is beyond any run, and far from the overflow
  * of engine microseconds and libuv's millisecond timers. */
-#define APP_DURATION_MAX_S (365.0 * 86400)
+#define APP_PARSE_DURATION_MAX_S (365.0 * 86400)
 
 /* A duration in the one grammar of sim/core/dur.h ("30s", "5m", "1h30m", "250ms", "1d"); a
  * plain number counts in plain_unit_s seconds (1 for flags in seconds, 0.001 for flags in
