@@ -1,7 +1,7 @@
 /* `hubsim devices list|show|sample`: what the catalogue holds and what its models send.
  *
- * Everything printed comes from the loaded catalogue (devices/cat_types.h) and, for `sample`, from the
- * frames the generic behaviour emits, decoded with the same hub-side decoder (sim/wire/zcl.h)
+ * Everything printed comes from the loaded catalogue (devices/cat_types.h) and, for `sample`, from
+ * the frames the generic behaviour emits, decoded with the same hub-side decoder (sim/wire/zcl.h)
  * a hub uses before it forwards a report: what this command shows is what a platform receives.
  * Output formats are documented in docs/devices-cli.md; the JSON field names are an interface. */
 #include "app/devices_cmd.h"
@@ -28,7 +28,8 @@
 
 /* ---- names ------------------------------------------------------------------------------- */
 
-/* The catalogue's type names (docs/catalog.md), plus the few others a decoder may meet. */
+/* The type's name in the one ZCL type table (sim/wire/zcl.c): the catalogue's names
+ * (docs/catalog.md) and the few other types a decoder may meet; "unknown" for the rest. */
 static const char *type_name(uint8_t t) {
   const char *n = sim_zcl_type_label(t);
   return n ? n : "unknown";
@@ -253,8 +254,8 @@ static int parse(int argc, char **argv, struct dopts *o) {
       o->count = (int)n;
     } else if (o->sub == SUB_SAMPLE && strcmp(a, "--duration") == 0) {
       double s;
-      /* 400 days: engine milliseconds kept in device state are uint32 (49 days), and nobody
-       * reads a longer sample; the bound keeps the microsecond product far from overflow */
+      /* At most 49 days (docs/devices-cli.md): a longer sample is more frames than anyone
+       * reads, and the bound keeps the duration in microseconds far from overflow. */
       if (app_parse_duration(val, 1, 49.0 * 86400, &s) != 0 || s <= 0)
         return bad(o->sub, a, val, "expected a positive duration up to 49d, such as 30s, 2h, 1d");
       o->duration = s;
