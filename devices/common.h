@@ -26,14 +26,4 @@ void dev__frame_begin(struct dev_zcl_w *w, uint8_t *buf, size_t cap, struct sim_
 int dev__emit(struct sim_device *d, struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
               const struct dev_zcl_w *w);
 
-/* ZCL status codes the behaviours return (sim_model_ops.command). */
-#define DEV_ZCL_SUCCESS 0x00
-#define DEV_ZCL_MALFORMED 0x80
-#define DEV_ZCL_UNSUP_CLUSTER_CMD 0x81
-#define DEV_ZCL_UNSUP_GENERAL_CMD 0x82
-#define DEV_ZCL_UNSUP_ATTRIBUTE 0x86
-#define DEV_ZCL_INVALID_VALUE 0x87
-#define DEV_ZCL_READ_ONLY 0x88
-#define DEV_ZCL_INVALID_DATA_TYPE 0x8D
-
 #endif

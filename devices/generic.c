@@ -29,15 +29,6 @@
 
 #define DEV_T_NONE UINT32_MAX
 
-#define ZCL_SUCCESS DEV_ZCL_SUCCESS
-#define ZCL_MALFORMED DEV_ZCL_MALFORMED
-#define ZCL_UNSUP_CLUSTER_CMD DEV_ZCL_UNSUP_CLUSTER_CMD
-#define ZCL_UNSUP_GENERAL_CMD DEV_ZCL_UNSUP_GENERAL_CMD
-#define ZCL_UNSUP_ATTRIBUTE DEV_ZCL_UNSUP_ATTRIBUTE
-#define ZCL_INVALID_VALUE DEV_ZCL_INVALID_VALUE
-#define ZCL_READ_ONLY DEV_ZCL_READ_ONLY
-#define ZCL_INVALID_DATA_TYPE DEV_ZCL_INVALID_DATA_TYPE
-
 /* Salts of the per-device constants. */
 enum {
   SALT_WALK_OFF = 1,
@@ -1211,7 +1202,8 @@ static const struct dev_cat_attr *find_attr(const struct dev_cat_model *cm, uint
   return any;
 }
 
-/* Writes type and value of a readable attribute, or returns 0x86. */
+/* Writes type and value of a readable attribute, or returns SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE.
+ */
 static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
                     const struct sim_dev_env *env, uint8_t ep, uint16_t cluster, uint16_t id,
                     struct dev_zcl_w *w) {
@@ -1222,7 +1214,7 @@ static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
     return 0;
   }
   if (cluster != 0x0000)
-    return ZCL_UNSUP_ATTRIBUTE;
+    return SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
   const struct sim_model *m = &cm->m;
   switch (id) {
   case 0x0000:
@@ -1245,20 +1237,21 @@ static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
     return 0;
   case 0x4000:
     if (!cm->sw_build)
-      return ZCL_UNSUP_ATTRIBUTE;
+      return SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
     dev_zcl_put_le(w, 0x42, 1);
     dev_zcl_put_str(w, 0x42, cm->sw_build, strlen(cm->sw_build));
     return 0;
   default:
-    return ZCL_UNSUP_ATTRIBUTE;
+    return SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
   }
 }
 
-/* Read Attributes: one record per id, unsupported ones with status 0x86. The request's tsn is
- * not part of sim_dev_cmd, so the response takes the device's next tsn (docs/devices.md). */
+/* Read Attributes: one record per id, unsupported ones with status UNSUPPORTED_ATTRIBUTE. The
+ * request's tsn is not part of sim_dev_cmd, so the response takes the device's next tsn
+ * (docs/devices.md). */
 static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
   if (cmd->len % 2 != 0 || (cmd->len && !cmd->payload))
-    return ZCL_MALFORMED;
+    return SIM_ZCL_STATUS_MALFORMED_COMMAND;
   uint8_t buf[DEV_ZCL_FRAME_MAX];
   struct dev_zcl_w w;
   begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_READ_ATTR_RSP);
@@ -1281,9 +1274,9 @@ static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
     }
   }
   if (w.err)
-    return ZCL_MALFORMED;
+    return SIM_ZCL_STATUS_MALFORMED_COMMAND;
   send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
-  return ZCL_SUCCESS;
+  return SIM_ZCL_STATUS_SUCCESS;
 }
 
 /* Decodes a numeric ZCL value of type at p (n bytes available) into *v; returns its size, 0 for
@@ -1329,10 +1322,10 @@ static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t de
   begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_WRITE_ATTR_RSP);
   size_t off = 0;
   if (cmd->len && !cmd->payload)
-    return ZCL_MALFORMED;
+    return SIM_ZCL_STATUS_MALFORMED_COMMAND;
   while (off < cmd->len) {
     if (cmd->len - off < 3)
-      return ZCL_MALFORMED;
+      return SIM_ZCL_STATUS_MALFORMED_COMMAND;
     uint16_t id = (uint16_t)(cmd->payload[off] | cmd->payload[off + 1] << 8);
     uint8_t type = cmd->payload[off + 2];
     off += 3;
@@ -1340,14 +1333,14 @@ static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t de
     int sz = read_num(type, cmd->payload + off, cmd->len - off, &v);
     size_t used;
     if (sz < 0)
-      return ZCL_MALFORMED;
+      return SIM_ZCL_STATUS_MALFORMED_COMMAND;
     if (sz == 0) { /* a string: skip it by its length prefix */
       int hs = type == 0x43 || type == 0x44 ? 2 : 1;
       if (!is_string_type(type) || cmd->len - off < (size_t)hs)
-        return ZCL_MALFORMED;
+        return SIM_ZCL_STATUS_MALFORMED_COMMAND;
       size_t sl = cmd->payload[off] | (hs == 2 ? (size_t)cmd->payload[off + 1] << 8 : 0);
       if (cmd->len - off - (size_t)hs < sl)
-        return ZCL_MALFORMED;
+        return SIM_ZCL_STATUS_MALFORMED_COMMAND;
       used = (size_t)hs + sl;
     } else {
       used = (size_t)sz;
@@ -1356,13 +1349,13 @@ static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t de
     const struct dev_cat_attr *a = find_attr(r->cm, cmd->endpoint, cmd->cluster, id);
     int st = 0;
     if (!a)
-      st = ZCL_UNSUP_ATTRIBUTE;
+      st = SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
     else if (!a->writable || a->v.ch < 0)
-      st = ZCL_READ_ONLY;
+      st = SIM_ZCL_STATUS_READ_ONLY;
     else if (type != a->v.type)
-      st = ZCL_INVALID_DATA_TYPE;
+      st = SIM_ZCL_STATUS_INVALID_DATA_TYPE;
     else if (sz == 0 || (a->v.encode != DEV_ENC_LINEAR && a->v.encode != DEV_ENC_NOT))
-      st = ZCL_INVALID_VALUE;
+      st = SIM_ZCL_STATUS_INVALID_VALUE;
     if (!st) {
       double x = a->v.encode == DEV_ENC_NOT
                      ? (v == 0)
@@ -1435,11 +1428,11 @@ static int generic_command(const struct sim_model *m, struct sim_device *d, stru
       begin(&w, buf, sizeof buf, d, cmd->manufacturer_code, 0x07);
       dev_zcl_put_le(&w, 0, 1);
       send(cm, d, env, cmd->endpoint, cmd->cluster, &w);
-      st = ZCL_SUCCESS;
+      st = SIM_ZCL_STATUS_SUCCESS;
       break;
     }
     default:
-      st = ZCL_UNSUP_GENERAL_CMD;
+      st = SIM_ZCL_STATUS_UNSUP_GENERAL_COMMAND;
       break;
     }
   } else {
@@ -1453,17 +1446,17 @@ static int generic_command(const struct sim_model *m, struct sim_device *d, stru
       }
     }
     if (!c) {
-      st = ZCL_UNSUP_CLUSTER_CMD;
+      st = SIM_ZCL_STATUS_UNSUP_CLUSTER_COMMAND;
     } else {
       double k = c->k;
       int ok = 1;
       if (c->action == DEV_DO_ARG)
         k = arg_value(c, cmd, &ok);
       if (!ok) {
-        st = ZCL_MALFORMED;
+        st = SIM_ZCL_STATUS_MALFORMED_COMMAND;
       } else {
         apply(&r, c->action == DEV_DO_ARG ? DEV_DO_SET : c->action, c->ch, k, delay_ms);
-        st = ZCL_SUCCESS;
+        st = SIM_ZCL_STATUS_SUCCESS;
       }
     }
     default_response(&r, cmd, st);

@@ -73,7 +73,7 @@ void dev_zcl_attr_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v);
 
 /* Read Attributes Response (0x01) records, after a dev_zcl_put_header(.., 0x01): id (LE16),
  * status 00, type, value; or, for an attribute that cannot be read, id and a non-zero status
- * (e.g. 0x86 UNSUPPORTED_ATTRIBUTE) with no type and value. */
+ * (e.g. SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE, 0x86) with no type and value. */
 void dev_zcl_rsp_uint(struct dev_zcl_w *w, uint16_t id, uint8_t type, uint64_t u);
 void dev_zcl_rsp_int(struct dev_zcl_w *w, uint16_t id, uint8_t type, int64_t i);
 void dev_zcl_rsp_float(struct dev_zcl_w *w, uint16_t id, uint8_t type, double f);
