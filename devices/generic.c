@@ -1202,8 +1202,8 @@ static const struct dev_cat_attr *find_attr(const struct dev_cat_model *cm, uint
   return any;
 }
 
-/* Writes type and value of a readable attribute, or returns SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE.
- */
+/* Writes type and value of a readable attribute and returns SIM_ZCL_STATUS_SUCCESS, or returns
+ * SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE. */
 static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
                     const struct sim_dev_env *env, uint8_t ep, uint16_t cluster, uint16_t id,
                     struct dev_zcl_w *w) {
@@ -1211,7 +1211,7 @@ static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
   if (a) {
     dev_zcl_put_le(w, a->v.type, 1);
     put_value(w, cm, d, env, &a->v);
-    return 0;
+    return SIM_ZCL_STATUS_SUCCESS;
   }
   if (cluster != 0x0000)
     return SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
@@ -1222,25 +1222,25 @@ static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
   case 0x0003:
     dev_zcl_put_le(w, 0x20, 1);
     dev_zcl_put_le(w, id == 0 ? cm->zcl_version : id == 1 ? cm->app_version : cm->hw_version, 1);
-    return 0;
+    return SIM_ZCL_STATUS_SUCCESS;
   case 0x0004:
     dev_zcl_put_le(w, 0x42, 1);
     dev_zcl_put_str(w, 0x42, m->manufacturer, strlen(m->manufacturer));
-    return 0;
+    return SIM_ZCL_STATUS_SUCCESS;
   case 0x0005:
     dev_zcl_put_le(w, 0x42, 1);
     dev_zcl_put_str(w, 0x42, m->model_id, strlen(m->model_id));
-    return 0;
+    return SIM_ZCL_STATUS_SUCCESS;
   case 0x0007: /* powerSource: 0x01 mains single phase, 0x03 battery */
     dev_zcl_put_le(w, 0x30, 1);
     dev_zcl_put_le(w, m->power_source == SIM_POWER_BATTERY ? 0x03 : 0x01, 1);
-    return 0;
+    return SIM_ZCL_STATUS_SUCCESS;
   case 0x4000:
     if (!cm->sw_build)
       return SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
     dev_zcl_put_le(w, 0x42, 1);
     dev_zcl_put_str(w, 0x42, cm->sw_build, strlen(cm->sw_build));
-    return 0;
+    return SIM_ZCL_STATUS_SUCCESS;
   default:
     return SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
   }
@@ -1260,7 +1260,7 @@ static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
     size_t rec = w.len;
     dev_zcl_put_le(&w, id, 2);
     size_t mark = w.len;
-    dev_zcl_put_le(&w, 0, 1);
+    dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1);
     int st = read_one(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, id, &w);
     if (w.err == SIM_EFULL) {
       /* Too many ids for one frame: answer the records that fit, as devices do. */
@@ -1268,7 +1268,7 @@ static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
       w.err = 0;
       break;
     }
-    if (st) {
+    if (st != SIM_ZCL_STATUS_SUCCESS) {
       w.len = mark;
       dev_zcl_put_le(&w, (uint64_t)st, 1);
     }
@@ -1318,7 +1318,7 @@ static int read_num(uint8_t type, const uint8_t *p, size_t n, double *v) {
 static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t delay_ms) {
   uint8_t buf[DEV_ZCL_FRAME_MAX];
   struct dev_zcl_w w;
-  int first_err = 0;
+  int first_err = SIM_ZCL_STATUS_SUCCESS;
   begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_WRITE_ATTR_RSP);
   size_t off = 0;
   if (cmd->len && !cmd->payload)
@@ -1347,7 +1347,7 @@ static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t de
     }
     off += used;
     const struct dev_cat_attr *a = find_attr(r->cm, cmd->endpoint, cmd->cluster, id);
-    int st = 0;
+    int st = SIM_ZCL_STATUS_SUCCESS;
     if (!a)
       st = SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE;
     else if (!a->writable || a->v.ch < 0)
@@ -1370,7 +1370,7 @@ static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t de
   }
   if (cmd->command != 0x05) {
     if (!first_err)
-      dev_zcl_put_le(&w, 0, 1); /* all succeeded: one status byte */
+      dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1); /* all succeeded: one status byte */
     send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
   }
   return first_err;
@@ -1426,7 +1426,7 @@ static int generic_command(const struct sim_model *m, struct sim_device *d, stru
       uint8_t buf[16];
       struct dev_zcl_w w;
       begin(&w, buf, sizeof buf, d, cmd->manufacturer_code, 0x07);
-      dev_zcl_put_le(&w, 0, 1);
+      dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1);
       send(cm, d, env, cmd->endpoint, cmd->cluster, &w);
       st = SIM_ZCL_STATUS_SUCCESS;
       break;

@@ -249,7 +249,7 @@ void dev_zcl_attr_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) 
 
 static void put_rsp_head(struct dev_zcl_w *w, uint16_t id, uint8_t type) {
   dev_zcl_put_le(w, id, 2);
-  dev_zcl_put_le(w, 0, 1); /* SUCCESS */
+  dev_zcl_put_le(w, SIM_ZCL_STATUS_SUCCESS, 1);
   dev_zcl_put_le(w, type, 1);
 }
 
@@ -284,7 +284,7 @@ void dev_zcl_rsp_status(struct dev_zcl_w *w, uint16_t id, uint8_t status) {
 }
 
 void dev_zcl_put_all_ok(struct dev_zcl_w *w) {
-  dev_zcl_put_le(w, 0, 1);
+  dev_zcl_put_le(w, SIM_ZCL_STATUS_SUCCESS, 1);
 }
 
 void dev_zcl_write_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint16_t id) {
