@@ -447,8 +447,9 @@ static uint8_t first_ep(const struct sim_model *m) {
 }
 
 /* Every frame the device sends: link quality drifts around its base, the battery pays. */
-static void send(const struct dev_cat_model *cm, struct sim_device *d, struct sim_dev_env *env,
-                 uint8_t ep, uint16_t cluster, const struct dev_zcl_w *w) {
+static void emit_frame(const struct dev_cat_model *cm, struct sim_device *d,
+                       struct sim_dev_env *env, uint8_t ep, uint16_t cluster,
+                       const struct dev_zcl_w *w) {
   if (w->err) {
     /* Only a catalogue the loader should have refused gets here; say so once. */
     static int warned;
@@ -499,7 +500,7 @@ static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
     dev_zcl_put_le(&w, a->v.type, 1);
     put_value(&w, cm, d, env, &a->v);
   }
-  send(cm, d, env, a->ep, a->cluster, &w);
+  emit_frame(cm, d, env, a->ep, a->cluster, &w);
   if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
     set_f(d, a->off_last, raw_value(cm, d, env, &a->v));
     set_u32(d, (uint16_t)(a->off_last + 4), stamp_of(ms_of(env->due)));
@@ -535,7 +536,7 @@ static void send_heartbeat(const struct sim_model *m, struct sim_device *d, stru
     dev_zcl_attr_cstr(&w, 0x0005, m->model_id);
   if (cm->hb.present)
     put_heartbeat(&w, cm, d, env);
-  send(cm, d, env, first_ep(m), with_model_id ? 0x0000 : cm->hb.cluster, &w);
+  emit_frame(cm, d, env, first_ep(m), with_model_id ? 0x0000 : cm->hb.cluster, &w);
 }
 
 /* ---- behaviours -------------------------------------------------------------------------- */
@@ -1275,7 +1276,7 @@ static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
   }
   if (w.err)
     return SIM_ZCL_STATUS_MALFORMED_COMMAND;
-  send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
+  emit_frame(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
   return SIM_ZCL_STATUS_SUCCESS;
 }
 
@@ -1371,7 +1372,7 @@ static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t de
   if (cmd->command != 0x05) {
     if (!first_err)
       dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1); /* all succeeded: one status byte */
-    send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
+    emit_frame(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
   }
   return first_err;
 }
@@ -1382,7 +1383,7 @@ static void default_response(struct run *r, const struct sim_dev_cmd *cmd, int s
   begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_DEFAULT_RSP);
   dev_zcl_put_le(&w, cmd->command, 1);
   dev_zcl_put_le(&w, (uint64_t)status, 1);
-  send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
+  emit_frame(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
 }
 
 static double arg_value(const struct dev_cat_command *c, const struct sim_dev_cmd *cmd, int *ok) {
@@ -1427,7 +1428,7 @@ static int generic_command(const struct sim_model *m, struct sim_device *d, stru
       struct dev_zcl_w w;
       begin(&w, buf, sizeof buf, d, cmd->manufacturer_code, 0x07);
       dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1);
-      send(cm, d, env, cmd->endpoint, cmd->cluster, &w);
+      emit_frame(cm, d, env, cmd->endpoint, cmd->cluster, &w);
       st = SIM_ZCL_STATUS_SUCCESS;
       break;
     }
