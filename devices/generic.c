@@ -424,11 +424,9 @@ static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
   uint8_t buf[DEV_ZCL_FRAME_MAX];
   struct dev_zcl_w w;
   if (a->as_zone_status) {
-    /* Cluster specific, server to client, default response disabled: 0x19. */
+    /* Cluster specific, server to client, default response disabled: 19 tsn 00. */
     dev_zcl_w_init(&w, buf, sizeof buf);
-    dev_zcl_put_le(&w, 0x19, 1);
-    dev_zcl_put_le(&w, d->tsn++, 1);
-    dev_zcl_put_le(&w, 0x00, 1);
+    dev_zcl_put_cmd_header(&w, 0, d->tsn++, 0x00, 1);
     struct dev_cat_value v = a->v;
     v.type = 0x19; /* bitmap16 */
     dev__gen_put_value(&w, cm, d, env, &v);

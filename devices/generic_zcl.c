@@ -249,13 +249,12 @@ static int write_attrs(struct dev__run *r, const struct sim_dev_cmd *cmd, uint32
     } else {
       if (!first_err)
         first_err = st;
-      dev_zcl_put_le(&w, (uint64_t)st, 1);
-      dev_zcl_put_le(&w, id, 2);
+      dev_zcl_write_rsp_rec(&w, (uint8_t)st, id);
     }
   }
   if (cmd->command != 0x05) {
     if (!first_err)
-      dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1); /* all succeeded: one status byte */
+      dev_zcl_put_all_ok(&w); /* all succeeded: one status byte */
     dev__gen_emit_frame(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
   }
   return first_err;
@@ -308,8 +307,9 @@ int dev__gen_command(const struct sim_model *m, struct sim_device *d, struct sim
     case 0x06: { /* Configure Reporting: accepted; the device keeps its own reporting rules */
       uint8_t buf[16];
       struct dev_zcl_w w;
-      dev__frame_begin(&w, buf, sizeof buf, d, cmd->manufacturer_code, 0x07);
-      dev_zcl_put_le(&w, SIM_ZCL_STATUS_SUCCESS, 1);
+      dev__frame_begin(&w, buf, sizeof buf, d, cmd->manufacturer_code,
+                       SIM_ZCL_CMD_CONFIG_REPORT_RSP);
+      dev_zcl_put_all_ok(&w);
       dev__gen_emit_frame(cm, d, env, cmd->endpoint, cmd->cluster, &w);
       st = SIM_ZCL_STATUS_SUCCESS;
       break;

@@ -26,10 +26,3 @@ void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l, const
   }
   w->p[at] = (uint8_t)n;
 }
-
-int dev_xiaomi_hb_frame(struct dev_zcl_w *w, uint8_t tsn, const struct dev_hb_layout *l,
-                        const double *values) {
-  dev_zcl_put_header(w, DEV_LUMI_MFR_CODE, tsn, SIM_ZCL_CMD_REPORT_ATTR);
-  dev_xiaomi_put_hb(w, l, values);
-  return w->err;
-}

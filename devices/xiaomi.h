@@ -55,8 +55,4 @@ struct dev_hb_layout {
  * Errors are left in w (SIM_EFULL, SIM_EINVAL for a list longer than 254 bytes). */
 void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l, const double *values);
 
-/* A whole heartbeat frame: header 1C 5F 11 tsn 0A, then the record. 0 or the writer's error. */
-int dev_xiaomi_hb_frame(struct dev_zcl_w *w, uint8_t tsn, const struct dev_hb_layout *l,
-                        const double *values);
-
 #endif

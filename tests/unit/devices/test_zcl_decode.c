@@ -29,6 +29,26 @@
  * takes at least 2 bytes), so that SIM_EFULL never stands in for a verdict. */
 #define REF_CAP 256
 
+/* Attribute records (id, type, value) as a model writes them. */
+static void attr(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) {
+  dev_zcl_put_le(w, id, 2);
+  dev_zcl_put_le(w, type, 1);
+  dev_zcl_put_num(w, type, v);
+}
+static void attr_str(struct dev_zcl_w *w, uint16_t id, uint8_t type, const void *p, size_t n) {
+  dev_zcl_put_le(w, id, 2);
+  dev_zcl_put_le(w, type, 1);
+  dev_zcl_put_str(w, type, p, n);
+}
+
+/* A whole heartbeat frame: 1C 5F 11 tsn 0A, then the record. 0 or the writer's error. */
+static int hb_frame(struct dev_zcl_w *w, uint8_t tsn, const struct dev_hb_layout *l,
+                    const double *values) {
+  dev_zcl_put_header(w, DEV_LUMI_MFR_CODE, tsn, 0x0A);
+  dev_xiaomi_put_hb(w, l, values);
+  return w->err;
+}
+
 static void test_header(void **state) {
   (void)state;
   struct sim_zcl_header h;
@@ -77,37 +97,37 @@ static size_t build_mixed(uint8_t *buf, size_t cap, size_t *ends, size_t *n_ends
   dev_zcl_w_init(&w, buf, cap);
   dev_zcl_put_header(&w, 0, 42, 0x0A);
   ends[k++] = w.len;
-  dev_zcl_attr_uint(&w, 0x0001, 0x10, 1);
+  attr(&w, 0x0001, 0x10, 1);
   ends[k++] = w.len;
-  dev_zcl_attr_uint(&w, 0x0002, 0x20, 200);
+  attr(&w, 0x0002, 0x20, 200);
   ends[k++] = w.len;
-  dev_zcl_attr_uint(&w, 0x0003, 0x22, 0xABCDEF);
+  attr(&w, 0x0003, 0x22, 0xABCDEF);
   ends[k++] = w.len;
-  dev_zcl_attr_uint(&w, 0x0004, 0x25, 0x0000123456789ABCull);
+  attr(&w, 0x0004, 0x25, 0x0000123456789ABCull);
   ends[k++] = w.len;
-  dev_zcl_attr_int(&w, 0x0005, 0x28, -5);
+  attr(&w, 0x0005, 0x28, -5);
   ends[k++] = w.len;
-  dev_zcl_attr_int(&w, 0x0006, 0x29, -2150);
+  attr(&w, 0x0006, 0x29, -2150);
   ends[k++] = w.len;
-  dev_zcl_attr_int(&w, 0x0007, 0x2A, -70000);
+  attr(&w, 0x0007, 0x2A, -70000);
   ends[k++] = w.len;
-  dev_zcl_attr_int(&w, 0x0008, 0x2F, -3);
+  attr(&w, 0x0008, 0x2F, -3);
   ends[k++] = w.len;
-  dev_zcl_attr_float(&w, 0x0009, 0x39, 17.5);
+  attr(&w, 0x0009, 0x39, 17.5);
   ends[k++] = w.len;
-  dev_zcl_attr_float(&w, 0x000A, 0x38, -2.0);
+  attr(&w, 0x000A, 0x38, -2.0);
   ends[k++] = w.len;
-  dev_zcl_attr_float(&w, 0x000B, 0x3A, 0.1);
+  attr(&w, 0x000B, 0x3A, 0.1);
   ends[k++] = w.len;
   dev_zcl_attr_cstr(&w, 0x000C, "LUMI");
   ends[k++] = w.len;
-  dev_zcl_attr_str(&w, 0x000D, 0x41, "\x00\x01\x02", 3);
+  attr_str(&w, 0x000D, 0x41, "\x00\x01\x02", 3);
   ends[k++] = w.len;
-  dev_zcl_attr_str(&w, 0x000E, 0x44, "long", 4);
+  attr_str(&w, 0x000E, 0x44, "long", 4);
   ends[k++] = w.len;
-  dev_zcl_attr_uint(&w, 0x000F, 0x18, 0x81);
+  attr(&w, 0x000F, 0x18, 0x81);
   ends[k++] = w.len;
-  dev_zcl_attr_uint(&w, 0x0010, 0xF0, 0x00158D0001020304ull);
+  attr(&w, 0x0010, 0xF0, 0x00158D0001020304ull);
   ends[k++] = w.len;
   /* A struct of two elements: uint16 3000 and bool true (the Mija 0xFF02 style). */
   dev_zcl_put_le(&w, 0x0011, 2);
@@ -244,7 +264,7 @@ static void test_xiaomi_members(void **state) {
   v[DEV_HB_PRESSURE_PA] = 98125;
   struct dev_zcl_w w;
   dev_zcl_w_init(&w, buf, sizeof buf);
-  assert_int_equal(dev_xiaomi_hb_frame(&w, 1, &ht_agl02_hb, v), 0);
+  assert_int_equal(hb_frame(&w, 1, &ht_agl02_hb, v), 0);
   assert_int_equal(sim_zcl_decode_attrs(0xFCC0, buf, w.len, a, CAP, &top, &total), 0);
   assert_int_equal(top, 1);
   assert_int_equal(a[0].n_members, 7);
@@ -633,7 +653,7 @@ static size_t t1_heartbeat_frame(uint8_t *buf, size_t cap) {
   v[DEV_HB_PRESSURE_PA] = 98125;
   struct dev_zcl_w w;
   dev_zcl_w_init(&w, buf, cap);
-  assert_int_equal(dev_xiaomi_hb_frame(&w, 1, &ht_agl02_hb, v), 0);
+  assert_int_equal(hb_frame(&w, 1, &ht_agl02_hb, v), 0);
   return w.len;
 }
 
