@@ -455,12 +455,11 @@ static void put_heartbeat(struct dev_zcl_w *w, const struct dev_cat_model *cm,
     const struct dev_cat_tag *t = &hb->tags[i];
     tags[i].tag = t->tag;
     tags[i].type = t->v.type;
-    tags[i].src = DEV_HB_CONST;
     tags[i].k = dev__gen_wire_num(cm, d, &t->v, dev__gen_raw_value(cm, d, env, &t->v));
   }
   struct dev_hb_layout l = {hb->cluster, hb->attr, hb->type, tags, hb->n_tags};
   size_t at = w->len + 3; /* attr id (2), type (1), then the length byte */
-  dev_xiaomi_put_hb(w, &l, NULL);
+  dev_xiaomi_put_hb(w, &l);
   if (hb->length_adjust && !dev_zcl_w_err(w) && at < w->len)
     w->p[at] = (uint8_t)(w->p[at] + hb->length_adjust);
 }
