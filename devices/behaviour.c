@@ -58,34 +58,3 @@ float dev_walk_init(const struct dev_walk *p, struct sim_rng *r) {
   double sd = p->revert > 0 ? p->sigma / sqrt(2 * p->revert) : 0;
   return (float)(sd * dev_rng_normal(r));
 }
-
-static int is_day(const struct dev_bursts *p, uint64_t wall_ms) {
-  double h = dev_hour_of_day(wall_ms);
-  return h >= p->day_start_h && h < p->day_end_h;
-}
-
-sim_time_t dev_burst_gap(const struct dev_bursts *p, uint64_t wall_ms, struct sim_rng *r) {
-  double mean = is_day(p, wall_ms) ? p->gap_day_s : p->gap_night_s;
-  return (sim_time_t)(dev_rng_exp(r, mean) * 1e6) + 1;
-}
-
-sim_time_t dev_burst_length(const struct dev_bursts *p, struct sim_rng *r) {
-  return (sim_time_t)(dev_rng_exp(r, p->length_mean_s) * 1e6);
-}
-
-uint32_t dev_battery_fresh(const struct dev_battery *b, struct sim_rng *r) {
-  uint32_t span = b->fresh_max_uv > b->fresh_min_uv ? b->fresh_max_uv - b->fresh_min_uv : 0;
-  return b->fresh_min_uv + (span ? sim_rng_below(r, span + 1) : 0);
-}
-
-void dev_battery_tx(const struct dev_battery *b, uint32_t *uv) {
-  if (*uv > b->empty_uv + b->per_tx_uv)
-    *uv -= b->per_tx_uv;
-  else if (*uv > b->empty_uv)
-    *uv = b->empty_uv;
-}
-
-void dev_energy_add(uint64_t *mj, double watts, uint64_t dt_ms) {
-  if (watts > 0)
-    *mj += (uint64_t)(watts * (double)dt_ms + 0.5);
-}

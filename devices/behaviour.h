@@ -1,5 +1,5 @@
 /* Behaviour primitives shared by device models: random draws, a mean-reverting random walk on
- * top of a daily cycle, daylight, Poisson bursts, battery drain and an energy meter.
+ * top of a daily cycle, and daylight.
  *
  * All randomness comes from the caller's generator (the hub's), so the same seed gives the same
  * device history. Nothing here allocates or keeps state: the state lives in the caller's
@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "sim/core/rng.h"
-#include "sim/loop/clock.h"
 
 /* Standard normal draw (Box-Muller; consumes two uniforms). */
 double dev_rng_normal(struct sim_rng *r);
@@ -46,36 +45,5 @@ double dev_walk_step(const struct dev_walk *p, float *x, double dt_s, uint64_t w
 double dev_walk_value(const struct dev_walk *p, float x, uint64_t wall_ms);
 /* A draw of x from the walk's stationary distribution. */
 float dev_walk_init(const struct dev_walk *p, struct sim_rng *r);
-
-/* Activity in bursts: bursts start as a Poisson process whose mean gap depends on the time of
- * day (day between day_start_h and day_end_h, else night); a burst lasts an exponential time. */
-struct dev_bursts {
-  double gap_day_s;
-  double gap_night_s;
-  double day_start_h, day_end_h;
-  double length_mean_s;
-};
-
-/* Gap until the next burst starts, drawn with the rate in force at wall_ms (a piecewise
- * approximation of the non-homogeneous process, good enough at these rates). Microseconds. */
-sim_time_t dev_burst_gap(const struct dev_bursts *p, uint64_t wall_ms, struct sim_rng *r);
-sim_time_t dev_burst_length(const struct dev_bursts *p, struct sim_rng *r);
-
-/* A coin cell: a fresh voltage drawn in [fresh_min, fresh_max] (microvolts) that drops by
- * per_tx for every frame sent, down to empty. */
-struct dev_battery {
-  uint32_t fresh_min_uv, fresh_max_uv;
-  uint32_t per_tx_uv;
-  uint32_t empty_uv;
-};
-uint32_t dev_battery_fresh(const struct dev_battery *b, struct sim_rng *r);
-void dev_battery_tx(const struct dev_battery *b, uint32_t *uv);
-
-/* Energy meter: adds watts over dt_ms to *mj (millijoules: W x ms). Negative power adds 0. */
-void dev_energy_add(uint64_t *mj, double watts, uint64_t dt_ms);
-/* Whole watt-hours in mj. */
-static inline uint64_t dev_energy_wh(uint64_t mj) {
-  return mj / 3600000u;
-}
 
 #endif

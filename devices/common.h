@@ -7,33 +7,9 @@
 #include "devices/zcl_enc.h"
 #include "sim/fleet/model.h"
 
-#define DEV__US_PER_S 1000000u
-
-static inline uint32_t dev__sec(sim_time_t t) {
-  return (uint32_t)(t / DEV__US_PER_S);
-}
-static inline sim_time_t dev__us(uint32_t s) {
-  return (sim_time_t)s * DEV__US_PER_S;
-}
-
 /* Starts a device-originated global frame: 18 tsn cmd (or 1C lo hi tsn cmd when mfr != 0),
  * taking the device's next transaction sequence number. */
 void dev__frame_begin(struct dev_zcl_w *w, uint8_t *buf, size_t cap, struct sim_device *d,
                       uint16_t manufacturer_code, uint8_t command);
-
-/* Emits w's frame from endpoint/cluster. Drops it when encoding failed (a model bug: logged
- * once). Returns the emit result, or the encoder's error. */
-int dev__emit(struct sim_device *d, struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
-              const struct dev_zcl_w *w);
-
-/* ZCL status codes the behaviours return (sim_model_ops.command). */
-#define DEV_ZCL_SUCCESS 0x00
-#define DEV_ZCL_MALFORMED 0x80
-#define DEV_ZCL_UNSUP_CLUSTER_CMD 0x81
-#define DEV_ZCL_UNSUP_GENERAL_CMD 0x82
-#define DEV_ZCL_UNSUP_ATTRIBUTE 0x86
-#define DEV_ZCL_INVALID_VALUE 0x87
-#define DEV_ZCL_READ_ONLY 0x88
-#define DEV_ZCL_INVALID_DATA_TYPE 0x8D
 
 #endif

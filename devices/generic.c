@@ -1,5 +1,7 @@
 /* The generic device behaviour: interprets a model's compiled catalogue tables (devices/cat_types.h,
- * docs/catalog.md). Nothing about a particular product is here.
+ * docs/catalog.md). Nothing about a particular product is here. This file is the device's state
+ * over time; devices/generic_zcl.c answers platform commands and encodes values
+ * (devices/generic_internal.h is what the two share).
  *
  * State: every stateful piece lives in sim_device.state at the offsets the loader assigned.
  * Times in state take 32 bits each and are read relative to the device's clock (section "device
@@ -21,7 +23,7 @@
 #include "devices/behaviour.h"
 #include "devices/cat_types.h"
 #include "devices/common.h"
-#include "devices/generic.h"
+#include "devices/generic_internal.h"
 #include "devices/xiaomi.h"
 #include "devices/zcl_enc.h"
 #include "sim/core/err.h"
@@ -29,15 +31,6 @@
 #include "sim/wire/zcl.h"
 
 #define DEV_T_NONE UINT32_MAX
-
-#define ZCL_SUCCESS DEV_ZCL_SUCCESS
-#define ZCL_MALFORMED DEV_ZCL_MALFORMED
-#define ZCL_UNSUP_CLUSTER_CMD DEV_ZCL_UNSUP_CLUSTER_CMD
-#define ZCL_UNSUP_GENERAL_CMD DEV_ZCL_UNSUP_GENERAL_CMD
-#define ZCL_UNSUP_ATTRIBUTE DEV_ZCL_UNSUP_ATTRIBUTE
-#define ZCL_INVALID_VALUE DEV_ZCL_INVALID_VALUE
-#define ZCL_READ_ONLY DEV_ZCL_READ_ONLY
-#define ZCL_INVALID_DATA_TYPE DEV_ZCL_INVALID_DATA_TYPE
 
 /* Salts of the per-device constants. */
 enum {
@@ -119,7 +112,6 @@ static void set_d(struct sim_device *d, uint16_t off, double v) {
  * In the first 2^30 ms (12.4 days) of device time the frames and their times are exactly what
  * plain 32-bit milliseconds gave; later, a wait beyond ~23 days is rounded up to a whole second
  * and a device with stamps wakes (silently) after 12.4 days without any other wakeup. */
-typedef uint64_t dev_ms_t;
 
 #define T_S_FLAG 0x80000000u
 #define T_SPAN 0x80000000u   /* 2^31: the range of both deadline forms */
@@ -266,7 +258,7 @@ static double battery_mv(const struct dev_cat_model *cm, const struct sim_device
     return cm->has_battery ? cm->battery.fresh_max_mv : 0;
   return get_u32(d, cm->ch[b].off) / 1000.0;
 }
-static double battery_pct(const struct dev_cat_model *cm, const struct sim_device *d) {
+double dev__gen_battery_pct(const struct dev_cat_model *cm, const struct sim_device *d) {
   if (!cm->has_battery)
     return 100;
   double lo = cm->battery.pct_min_mv, hi = cm->battery.pct_max_mv;
@@ -369,9 +361,9 @@ static double value_at(const struct dev_cat_model *cm, const struct sim_device *
   case DEV_CH_BATTERY_MV:
     return cm->has_battery ? get_u32(d, c->off) / 1000.0 : 0;
   case DEV_CH_BATTERY_PCT:
-    return battery_pct(cm, d);
+    return dev__gen_battery_pct(cm, d);
   case DEV_CH_BATTERY_LOW:
-    return cm->has_battery && battery_pct(cm, d) < cm->battery.low_pct;
+    return cm->has_battery && dev__gen_battery_pct(cm, d) < cm->battery.low_pct;
   case DEV_CH_DEVICE_TEMP:
     return device_temp(cm, d, env, depth);
   case DEV_CH_POWER_ON:
@@ -394,62 +386,6 @@ double dev_generic_value(const struct dev_cat_model *cm, const struct sim_device
   return value_at(cm, d, env, ch, 0);
 }
 
-/* ---- encoding ---------------------------------------------------------------------------- */
-
-static int is_string_type(uint8_t type) {
-  return sim_zcl_type_len_size(type) != 0;
-}
-
-/* The channel-unit value of v (before encoding). */
-static double raw_value(const struct dev_cat_model *cm, const struct sim_device *d,
-                        const struct sim_dev_env *env, const struct dev_cat_value *v) {
-  return v->ch >= 0 ? value_at(cm, d, env, v->ch, 0) : v->k;
-}
-
-/* The wire number of a numeric value. */
-static double wire_num(const struct dev_cat_model *cm, const struct sim_device *d,
-                       const struct dev_cat_value *v, double x) {
-  switch (v->encode) {
-  case DEV_ENC_NOT:
-    return x == 0;
-  case DEV_ENC_LOG_LUX:
-    return round(10000.0 * log10(x > 1 ? x : 1)) + 1;
-  case DEV_ENC_ZONE_STATUS: {
-    double s = (x != 0) ? ldexp(1, v->bit) : 0;
-    if (cm->has_battery && battery_pct(cm, d) < cm->battery.low_pct)
-      s += (x != 0 && v->bit == 3) ? 0 : 8;
-    return s;
-  }
-  default:
-    return x * v->scale + v->offset;
-  }
-}
-
-/* Writes the value of v (without type id) into w. */
-static void put_value(struct dev_zcl_w *w, const struct dev_cat_model *cm,
-                      const struct sim_device *d, const struct sim_dev_env *env,
-                      const struct dev_cat_value *v) {
-  double x = raw_value(cm, d, env, v);
-  if (v->encode == DEV_ENC_HEX || v->encode == DEV_ENC_MAP) {
-    const struct dev_cat_bytes *b = &v->hex;
-    if (v->encode == DEV_ENC_MAP) {
-      static const struct dev_cat_bytes none = {{0}, 0};
-      b = &none;
-      for (uint8_t i = 0; i < v->n_map; i++)
-        if (fabs(v->map_key[i] - x) < 1e-9) {
-          b = &v->map_val[i];
-          break;
-        }
-    }
-    if (is_string_type(v->type))
-      dev_zcl_put_str(w, v->type, b->b, b->n);
-    else
-      dev_zcl_put_bytes(w, b->b, b->n);
-    return;
-  }
-  dev_zcl_put_num(w, v->type, wire_num(cm, d, v, x));
-}
-
 /* ---- frames ------------------------------------------------------------------------------ */
 
 static uint8_t first_ep(const struct sim_model *m) {
@@ -457,8 +393,9 @@ static uint8_t first_ep(const struct sim_model *m) {
 }
 
 /* Every frame the device sends: link quality drifts around its base, the battery pays. */
-static void send(const struct dev_cat_model *cm, struct sim_device *d, struct sim_dev_env *env,
-                 uint8_t ep, uint16_t cluster, const struct dev_zcl_w *w) {
+void dev__gen_emit_frame(const struct dev_cat_model *cm, struct sim_device *d,
+                         struct sim_dev_env *env, uint8_t ep, uint16_t cluster,
+                         const struct dev_zcl_w *w) {
   if (w->err) {
     /* Only a catalogue the loader should have refused gets here; say so once. */
     static int warned;
@@ -481,37 +418,30 @@ static void send(const struct dev_cat_model *cm, struct sim_device *d, struct si
   }
 }
 
-static void begin(struct dev_zcl_w *w, uint8_t *buf, size_t cap, struct sim_device *d, uint16_t mfr,
-                  uint8_t command) {
-  dev__frame_begin(w, buf, cap, d, mfr, command);
-}
-
 /* One attribute report (or the IAS Zone Status Change Notification). */
 static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
                         struct sim_dev_env *env, const struct dev_cat_attr *a) {
   uint8_t buf[DEV_ZCL_FRAME_MAX];
   struct dev_zcl_w w;
   if (a->as_zone_status) {
-    /* Cluster specific, server to client, default response disabled: 0x19. */
+    /* Cluster specific, server to client, default response disabled: 19 tsn 00. */
     dev_zcl_w_init(&w, buf, sizeof buf);
-    dev_zcl_put_le(&w, 0x19, 1);
-    dev_zcl_put_le(&w, d->tsn++, 1);
-    dev_zcl_put_le(&w, 0x00, 1);
+    dev_zcl_put_cmd_header(&w, 0, d->tsn++, 0x00, 1);
     struct dev_cat_value v = a->v;
     v.type = 0x19; /* bitmap16 */
-    put_value(&w, cm, d, env, &v);
+    dev__gen_put_value(&w, cm, d, env, &v);
     dev_zcl_put_le(&w, 0, 1); /* extended status */
     dev_zcl_put_le(&w, 0, 1); /* zone id */
     dev_zcl_put_le(&w, 0, 2); /* delay */
   } else {
-    begin(&w, buf, sizeof buf, d, a->mfr, SIM_ZCL_CMD_REPORT_ATTR);
+    dev__frame_begin(&w, buf, sizeof buf, d, a->mfr, SIM_ZCL_CMD_REPORT_ATTR);
     dev_zcl_put_le(&w, a->attr, 2);
     dev_zcl_put_le(&w, a->v.type, 1);
-    put_value(&w, cm, d, env, &a->v);
+    dev__gen_put_value(&w, cm, d, env, &a->v);
   }
-  send(cm, d, env, a->ep, a->cluster, &w);
+  dev__gen_emit_frame(cm, d, env, a->ep, a->cluster, &w);
   if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
-    set_f(d, a->off_last, raw_value(cm, d, env, &a->v));
+    set_f(d, a->off_last, dev__gen_raw_value(cm, d, env, &a->v));
     set_u32(d, (uint16_t)(a->off_last + 4), stamp_of(ms_of(env->due)));
   }
 }
@@ -525,12 +455,11 @@ static void put_heartbeat(struct dev_zcl_w *w, const struct dev_cat_model *cm,
     const struct dev_cat_tag *t = &hb->tags[i];
     tags[i].tag = t->tag;
     tags[i].type = t->v.type;
-    tags[i].src = DEV_HB_CONST;
-    tags[i].k = wire_num(cm, d, &t->v, raw_value(cm, d, env, &t->v));
+    tags[i].k = dev__gen_wire_num(cm, d, &t->v, dev__gen_raw_value(cm, d, env, &t->v));
   }
   struct dev_hb_layout l = {hb->cluster, hb->attr, hb->type, tags, hb->n_tags};
   size_t at = w->len + 3; /* attr id (2), type (1), then the length byte */
-  dev_xiaomi_put_hb(w, &l, NULL);
+  dev_xiaomi_put_hb(w, &l);
   if (hb->length_adjust && !dev_zcl_w_err(w) && at < w->len)
     w->p[at] = (uint8_t)(w->p[at] + hb->length_adjust);
 }
@@ -540,41 +469,31 @@ static void send_heartbeat(const struct sim_model *m, struct sim_device *d, stru
   const struct dev_cat_model *cm = cat_of(m);
   uint8_t buf[DEV_ZCL_FRAME_MAX];
   struct dev_zcl_w w;
-  begin(&w, buf, sizeof buf, d, DEV_LUMI_MFR_CODE, SIM_ZCL_CMD_REPORT_ATTR);
+  dev__frame_begin(&w, buf, sizeof buf, d, DEV_LUMI_MFR_CODE, SIM_ZCL_CMD_REPORT_ATTR);
   if (with_model_id)
     dev_zcl_attr_cstr(&w, 0x0005, m->model_id);
   if (cm->hb.present)
     put_heartbeat(&w, cm, d, env);
-  send(cm, d, env, first_ep(m), with_model_id ? 0x0000 : cm->hb.cluster, &w);
+  dev__gen_emit_frame(cm, d, env, first_ep(m), with_model_id ? 0x0000 : cm->hb.cluster, &w);
 }
 
 /* ---- behaviours -------------------------------------------------------------------------- */
 
-struct run {
-  const struct sim_model *m;
-  const struct dev_cat_model *cm;
-  struct sim_device *d;
-  struct sim_dev_env *env;
-  dev_ms_t t; /* device ms of this wakeup */
-  uint8_t fired[256];
-  int any_fired;
-};
-
 /* Deadlines of this wakeup's device (see "device time"). */
-static void dl_set(struct run *r, uint16_t off, dev_ms_t at) {
+static void dl_set(struct dev__run *r, uint16_t off, dev_ms_t at) {
   set_u32(r->d, off, dl_put(r->t, at));
 }
 /* The deadline at off, or 0 when none is set. Deadlines are never 0: the earliest is 1 ms. */
-static dev_ms_t dl_at(const struct run *r, uint16_t off) {
+static dev_ms_t dl_at(const struct dev__run *r, uint16_t off) {
   uint32_t v = get_u32(r->d, off);
   return v == DEV_T_NONE ? 0 : dl_get(r->t, v);
 }
-static int dl_due(const struct run *r, uint16_t off) {
+static int dl_due(const struct dev__run *r, uint16_t off) {
   dev_ms_t at = dl_at(r, off);
   return at && at <= r->t;
 }
 
-static void fire(struct run *r, int ch, int count) {
+static void fire(struct dev__run *r, int ch, int count) {
   r->fired[ch] = 1;
   r->any_fired = 1;
   if (count) {
@@ -588,13 +507,13 @@ static double round_step(double v, double step) {
   return step > 0 ? round(v / step) * step : v;
 }
 
-static double walk_level(const struct run *r, const struct dev_cat_channel *c) {
+static double walk_level(const struct dev__run *r, const struct dev_cat_channel *c) {
   if (c->p.walk.toward < 0)
     return c->p.walk.base;
   return value_at(r->cm, r->d, r->env, c->p.walk.toward, 1);
 }
 
-static void walk_sample(struct run *r, int ch, int init) {
+static void walk_sample(struct dev__run *r, int ch, int init) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   double off = c->p.walk.spread * (2 * hash_unit(r->env->eui64, salt_ch(ch, SALT_WALK_OFF)) - 1);
   uint64_t wall = wall_at(r->env, r->t);
@@ -623,7 +542,7 @@ static void walk_sample(struct run *r, int ch, int init) {
   set_f(r->d, c->off, v);
 }
 
-static void daylight_sample(struct run *r, int ch) {
+static void daylight_sample(struct dev__run *r, int ch) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   double room = 1 - c->p.daylight.spread * hash_unit(r->env->eui64, salt_ch(ch, SALT_ROOM));
   double day = dev_daylight(wall_at(r->env, r->t), c->p.daylight.sunrise_h, c->p.daylight.sunset_h);
@@ -632,7 +551,7 @@ static void daylight_sample(struct run *r, int ch) {
   set_f(r->d, c->off, lx);
 }
 
-static void meter_sample(struct run *r, int ch) {
+static void meter_sample(struct dev__run *r, int ch) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   int on = 0;
   for (uint8_t i = 0; i < c->p.meter.n_on; i++)
@@ -647,7 +566,7 @@ static void meter_sample(struct run *r, int ch) {
 }
 
 /* Brings every energy channel up to now with the power drawn since its last integration. */
-static void integrate(struct run *r) {
+static void integrate(struct dev__run *r) {
   for (int i = 0; i < r->cm->n_ch; i++) {
     const struct dev_cat_channel *c = &r->cm->ch[i];
     if (c->kind != DEV_CH_ENERGY)
@@ -684,7 +603,7 @@ static double bursts_draw(const struct dev_cat_channel *c, struct sim_rng *rng) 
 }
 
 /* Plans the first detection of the next burst, starting at `from`. */
-static void bursts_plan_burst(struct run *r, const struct dev_cat_channel *c, dev_ms_t from,
+static void bursts_plan_burst(struct dev__run *r, const struct dev_cat_channel *c, dev_ms_t from,
                               dev_ms_t not_before) {
   dev_ms_t next = after_s(from, bursts_gap_s(c, wall_at(r->env, from), r->env->rng));
   if (next < not_before)
@@ -697,7 +616,7 @@ static void bursts_plan_burst(struct run *r, const struct dev_cat_channel *c, de
 }
 
 /* A detection at r->t with value v; plans the next one. */
-static void bursts_detect(struct run *r, int ch, double v) {
+static void bursts_detect(struct dev__run *r, int ch, double v) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   set_f(r->d, c->off, v);
   fire(r, ch, 1);
@@ -718,7 +637,7 @@ static void bursts_detect(struct run *r, int ch, double v) {
 
 /* Blind after the last detection? Known only when the channel resets (its reset time tells
  * when the last detection was). */
-static int bursts_blind(const struct run *r, const struct dev_cat_channel *c) {
+static int bursts_blind(const struct dev__run *r, const struct dev_cat_channel *c) {
   if (c->p.bursts.reset_s <= 0 || c->p.bursts.blind_s <= 0)
     return 0;
   dev_ms_t reset = dl_at(r, c->off_c);
@@ -728,7 +647,7 @@ static int bursts_blind(const struct run *r, const struct dev_cat_channel *c) {
   return (double)r->t < last + c->p.bursts.blind_s * 1000.0;
 }
 
-static void two_state_schedule(struct run *r, const struct dev_cat_channel *c, int active) {
+static void two_state_schedule(struct dev__run *r, const struct dev_cat_channel *c, int active) {
   double s;
   if (active) {
     s = log_uniform(r->env->rng, c->p.two.hold_min_s, c->p.two.hold_max_s);
@@ -741,7 +660,7 @@ static void two_state_schedule(struct run *r, const struct dev_cat_channel *c, i
   dl_set(r, c->off_a, after_s(r->t, s));
 }
 
-static void local_schedule(struct run *r, const struct dev_cat_channel *c) {
+static void local_schedule(struct dev__run *r, const struct dev_cat_channel *c) {
   if (c->p.act.local_s > 0)
     dl_set(r, c->off_c, after_s(r->t, dev_rng_exp(r->env->rng, c->p.act.local_s)));
   else
@@ -749,7 +668,7 @@ static void local_schedule(struct run *r, const struct dev_cat_channel *c) {
 }
 
 /* Sets an actuator's target: it takes effect at r->t + delay_ms (and travels from there). */
-static void act_set(struct run *r, int ch, double target, uint32_t delay_ms) {
+static void act_set(struct dev__run *r, int ch, double target, uint32_t delay_ms) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   target = clampd(round_step(target, c->p.act.step), c->p.act.min, c->p.act.max);
   double cur = act_now(c, r->d, r->t);
@@ -773,7 +692,7 @@ static void act_set(struct run *r, int ch, double target, uint32_t delay_ms) {
   dl_set(r, c->off_b, arr);
 }
 
-static void act_stop(struct run *r, int ch) {
+static void act_stop(struct dev__run *r, int ch) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   double cur = act_now(c, r->d, r->t);
   set_f(r->d, c->off, cur);
@@ -783,7 +702,7 @@ static void act_stop(struct run *r, int ch) {
 }
 
 /* Applies an action to channel ch now (triggers) or after delay_ms (commands, actuators). */
-static void apply(struct run *r, uint8_t action, int ch, double k, uint32_t delay_ms) {
+void dev__run_apply(struct dev__run *r, uint8_t action, int ch, double k, uint32_t delay_ms) {
   if (ch < 0 || ch >= r->cm->n_ch)
     return;
   const struct dev_cat_channel *c = &r->cm->ch[ch];
@@ -852,7 +771,7 @@ static void apply(struct run *r, uint8_t action, int ch, double k, uint32_t dela
 }
 
 /* Meters whose switch fired are resampled at once. */
-static void meters_follow(struct run *r) {
+static void meters_follow(struct dev__run *r) {
   for (int i = 0; i < r->cm->n_ch; i++) {
     const struct dev_cat_channel *c = &r->cm->ch[i];
     if (c->kind != DEV_CH_METER)
@@ -867,7 +786,7 @@ static void meters_follow(struct run *r) {
 
 /* Event reports: the attributes whose event channel fired (their own, the actuator a direction
  * follows, or the one named by `with`), in table order. */
-static void report_events(struct run *r) {
+static void report_events(struct dev__run *r) {
   if (!r->any_fired)
     return;
   for (uint8_t i = 0; i < r->cm->n_attr; i++) {
@@ -885,15 +804,15 @@ static double change_threshold(const struct dev_cat_attr *a, double last) {
   return a->change > pct ? a->change : pct;
 }
 
-static int change_pending(const struct run *r, const struct dev_cat_attr *a, double *x) {
+static int change_pending(const struct dev__run *r, const struct dev_cat_attr *a, double *x) {
   double last = get_f(r->d, a->off_last);
-  *x = raw_value(r->cm, r->d, r->env, &a->v);
+  *x = dev__gen_raw_value(r->cm, r->d, r->env, &a->v);
   double thr = change_threshold(a, last);
   double delta = fabs(*x - last);
   return thr > 0 ? delta >= thr - 1e-9 : delta > 0;
 }
 
-static void report_changes(struct run *r) {
+static void report_changes(struct dev__run *r) {
   for (uint8_t i = 0; i < r->cm->n_attr; i++) {
     const struct dev_cat_attr *a = &r->cm->attr[i];
     if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
@@ -923,7 +842,7 @@ static int has_stamps(const struct dev_cat_model *cm) {
 
 /* A stamp older than T_AGE_MAX becomes exactly that old: ages are only compared with
  * durations of at most 10 days, so nothing changes but that the age cannot wrap. */
-static void refresh_stamps(struct run *r) {
+static void refresh_stamps(struct dev__run *r) {
   const struct dev_cat_model *cm = r->cm;
   uint32_t oldest = stamp_of(r->t - T_AGE_MAX);
   for (uint8_t i = 0; i < cm->n_attr; i++) {
@@ -936,7 +855,7 @@ static void refresh_stamps(struct run *r) {
 }
 
 /* The earliest pending time, strictly after r->t. */
-static void set_next(struct run *r) {
+static void set_next(struct dev__run *r) {
   const struct dev_cat_model *cm = r->cm;
   dev_ms_t best = 0;
   for (int i = 0; i < cm->n_ch; i++) {
@@ -984,8 +903,8 @@ static void set_next(struct run *r) {
   r->env->next = (sim_time_t)best * 1000u;
 }
 
-static void run_init(struct run *r, const struct sim_model *m, struct sim_device *d,
-                     struct sim_dev_env *env) {
+void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_device *d,
+                   struct sim_dev_env *env) {
   r->m = m;
   r->cm = cat_of(m);
   r->d = d;
@@ -995,7 +914,7 @@ static void run_init(struct run *r, const struct sim_model *m, struct sim_device
   r->any_fired = 0;
 }
 
-static void heartbeat_schedule(struct run *r, int first) {
+static void heartbeat_schedule(struct dev__run *r, int first) {
   const struct dev_cat_heartbeat *hb = &r->cm->hb;
   if (!hb->present)
     return;
@@ -1021,7 +940,7 @@ static int state_blank(const struct dev_cat_model *cm, const struct sim_device *
   return 1;
 }
 
-static void first_join(struct run *r) {
+static void first_join(struct dev__run *r) {
   const struct dev_cat_model *cm = r->cm;
   struct sim_device *d = r->d;
   memset(d->state.b, 0, SIM_DEV_STATE_BYTES);
@@ -1088,17 +1007,30 @@ static void first_join(struct run *r) {
   for (uint8_t i = 0; i < cm->n_attr; i++) {
     const struct dev_cat_attr *a = &cm->attr[i];
     if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
-      set_f(d, a->off_last, raw_value(cm, d, r->env, &a->v));
+      set_f(d, a->off_last, dev__gen_raw_value(cm, d, r->env, &a->v));
       set_u32(d, (uint16_t)(a->off_last + 4), stamp_of(r->t));
     }
   }
   heartbeat_schedule(r, 1);
 }
 
+void dev__run_catch_up(struct dev__run *r) {
+  if (state_blank(r->cm, r->d))
+    first_join(r); /* an event before the join: the device starts from its initial state */
+  refresh_stamps(r);
+  integrate(r);
+}
+
+void dev__run_finish(struct dev__run *r) {
+  meters_follow(r);
+  report_events(r);
+  set_next(r);
+}
+
 static void generic_join(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
                          int rejoin) {
-  struct run r;
-  run_init(&r, m, d, env);
+  struct dev__run r;
+  dev__run_init(&r, m, d, env);
   const struct dev_cat_model *cm = r.cm;
   if (!rejoin || state_blank(cm, d)) {
     first_join(&r);
@@ -1119,8 +1051,8 @@ static void generic_join(const struct sim_model *m, struct sim_device *d, struct
 }
 
 static void generic_tick(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env) {
-  struct run r;
-  run_init(&r, m, d, env);
+  struct dev__run r;
+  dev__run_init(&r, m, d, env);
   const struct dev_cat_model *cm = r.cm;
   refresh_stamps(&r);
   integrate(&r);
@@ -1195,290 +1127,10 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
   set_next(&r);
 }
 
-/* ---- commands ---------------------------------------------------------------------------- */
-
-static const struct dev_cat_attr *find_attr(const struct dev_cat_model *cm, uint8_t ep,
-                                            uint16_t cluster, uint16_t id) {
-  const struct dev_cat_attr *any = NULL;
-  for (uint8_t i = 0; i < cm->n_attr; i++) {
-    const struct dev_cat_attr *a = &cm->attr[i];
-    if (a->cluster != cluster || a->attr != id)
-      continue;
-    if (a->ep == ep)
-      return a;
-    if (!any)
-      any = a;
-  }
-  return any;
-}
-
-/* Writes type and value of a readable attribute, or returns 0x86. */
-static int read_one(const struct dev_cat_model *cm, const struct sim_device *d,
-                    const struct sim_dev_env *env, uint8_t ep, uint16_t cluster, uint16_t id,
-                    struct dev_zcl_w *w) {
-  const struct dev_cat_attr *a = find_attr(cm, ep, cluster, id);
-  if (a) {
-    dev_zcl_put_le(w, a->v.type, 1);
-    put_value(w, cm, d, env, &a->v);
-    return 0;
-  }
-  if (cluster != 0x0000)
-    return ZCL_UNSUP_ATTRIBUTE;
-  const struct sim_model *m = &cm->m;
-  switch (id) {
-  case 0x0000:
-  case 0x0001:
-  case 0x0003:
-    dev_zcl_put_le(w, 0x20, 1);
-    dev_zcl_put_le(w, id == 0 ? cm->zcl_version : id == 1 ? cm->app_version : cm->hw_version, 1);
-    return 0;
-  case 0x0004:
-    dev_zcl_put_le(w, 0x42, 1);
-    dev_zcl_put_str(w, 0x42, m->manufacturer, strlen(m->manufacturer));
-    return 0;
-  case 0x0005:
-    dev_zcl_put_le(w, 0x42, 1);
-    dev_zcl_put_str(w, 0x42, m->model_id, strlen(m->model_id));
-    return 0;
-  case 0x0007: /* powerSource: 0x01 mains single phase, 0x03 battery */
-    dev_zcl_put_le(w, 0x30, 1);
-    dev_zcl_put_le(w, m->power_source == SIM_POWER_BATTERY ? 0x03 : 0x01, 1);
-    return 0;
-  case 0x4000:
-    if (!cm->sw_build)
-      return ZCL_UNSUP_ATTRIBUTE;
-    dev_zcl_put_le(w, 0x42, 1);
-    dev_zcl_put_str(w, 0x42, cm->sw_build, strlen(cm->sw_build));
-    return 0;
-  default:
-    return ZCL_UNSUP_ATTRIBUTE;
-  }
-}
-
-/* Read Attributes: one record per id, unsupported ones with status 0x86. The request's tsn is
- * not part of sim_dev_cmd, so the response takes the device's next tsn (docs/devices.md). */
-static int read_attrs(struct run *r, const struct sim_dev_cmd *cmd) {
-  if (cmd->len % 2 != 0 || (cmd->len && !cmd->payload))
-    return ZCL_MALFORMED;
-  uint8_t buf[DEV_ZCL_FRAME_MAX];
-  struct dev_zcl_w w;
-  begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_READ_ATTR_RSP);
-  for (size_t i = 0; i + 1 < cmd->len; i += 2) {
-    uint16_t id = (uint16_t)(cmd->payload[i] | cmd->payload[i + 1] << 8);
-    size_t rec = w.len;
-    dev_zcl_put_le(&w, id, 2);
-    size_t mark = w.len;
-    dev_zcl_put_le(&w, 0, 1);
-    int st = read_one(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, id, &w);
-    if (w.err == SIM_EFULL) {
-      /* Too many ids for one frame: answer the records that fit, as devices do. */
-      w.len = rec;
-      w.err = 0;
-      break;
-    }
-    if (st) {
-      w.len = mark;
-      dev_zcl_put_le(&w, (uint64_t)st, 1);
-    }
-  }
-  if (w.err)
-    return ZCL_MALFORMED;
-  send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
-  return ZCL_SUCCESS;
-}
-
-/* Decodes a numeric ZCL value of type at p (n bytes available) into *v; returns its size, 0 for
- * a non-numeric type, -1 when too short. */
-static int read_num(uint8_t type, const uint8_t *p, size_t n, double *v) {
-  int sz = sim_zcl_type_size(type);
-  enum sim_zcl_kind k = sim_zcl_type_kind(type);
-  if (sz <= 0 || k == SIM_ZCL_KIND_OCTETS || k == SIM_ZCL_KIND_UNKNOWN)
-    return 0;
-  if ((size_t)sz > n)
-    return -1;
-  uint64_t u = 0;
-  for (int i = 0; i < sz; i++)
-    u |= (uint64_t)p[i] << (8 * i);
-  if (k == SIM_ZCL_KIND_FLOAT) {
-    if (sz == 4) {
-      uint32_t b = (uint32_t)u;
-      float f;
-      memcpy(&f, &b, sizeof f);
-      *v = f;
-    } else if (sz == 8) {
-      double f;
-      memcpy(&f, &u, sizeof f);
-      *v = f;
-    } else {
-      return 0; /* half precision is never writable in the catalogue */
-    }
-  } else if (k == SIM_ZCL_KIND_INT) {
-    if (sz < 8 && (u >> (8 * sz - 1)) & 1)
-      u |= ~0ull << (8 * sz);
-    *v = (double)(int64_t)u;
-  } else {
-    *v = (double)u;
-  }
-  return sz;
-}
-
-/* Write Attributes (0x02, 0x03 undivided, 0x05 no response). */
-static int write_attrs(struct run *r, const struct sim_dev_cmd *cmd, uint32_t delay_ms) {
-  uint8_t buf[DEV_ZCL_FRAME_MAX];
-  struct dev_zcl_w w;
-  int first_err = 0;
-  begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_WRITE_ATTR_RSP);
-  size_t off = 0;
-  if (cmd->len && !cmd->payload)
-    return ZCL_MALFORMED;
-  while (off < cmd->len) {
-    if (cmd->len - off < 3)
-      return ZCL_MALFORMED;
-    uint16_t id = (uint16_t)(cmd->payload[off] | cmd->payload[off + 1] << 8);
-    uint8_t type = cmd->payload[off + 2];
-    off += 3;
-    double v = 0;
-    int sz = read_num(type, cmd->payload + off, cmd->len - off, &v);
-    size_t used;
-    if (sz < 0)
-      return ZCL_MALFORMED;
-    if (sz == 0) { /* a string: skip it by its length prefix */
-      int hs = type == 0x43 || type == 0x44 ? 2 : 1;
-      if (!is_string_type(type) || cmd->len - off < (size_t)hs)
-        return ZCL_MALFORMED;
-      size_t sl = cmd->payload[off] | (hs == 2 ? (size_t)cmd->payload[off + 1] << 8 : 0);
-      if (cmd->len - off - (size_t)hs < sl)
-        return ZCL_MALFORMED;
-      used = (size_t)hs + sl;
-    } else {
-      used = (size_t)sz;
-    }
-    off += used;
-    const struct dev_cat_attr *a = find_attr(r->cm, cmd->endpoint, cmd->cluster, id);
-    int st = 0;
-    if (!a)
-      st = ZCL_UNSUP_ATTRIBUTE;
-    else if (!a->writable || a->v.ch < 0)
-      st = ZCL_READ_ONLY;
-    else if (type != a->v.type)
-      st = ZCL_INVALID_DATA_TYPE;
-    else if (sz == 0 || (a->v.encode != DEV_ENC_LINEAR && a->v.encode != DEV_ENC_NOT))
-      st = ZCL_INVALID_VALUE;
-    if (!st) {
-      double x = a->v.encode == DEV_ENC_NOT
-                     ? (v == 0)
-                     : (v - a->v.offset) / (a->v.scale != 0 ? a->v.scale : 1);
-      apply(r, DEV_DO_SET, a->v.ch, x, delay_ms);
-    } else {
-      if (!first_err)
-        first_err = st;
-      dev_zcl_put_le(&w, (uint64_t)st, 1);
-      dev_zcl_put_le(&w, id, 2);
-    }
-  }
-  if (cmd->command != 0x05) {
-    if (!first_err)
-      dev_zcl_put_le(&w, 0, 1); /* all succeeded: one status byte */
-    send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
-  }
-  return first_err;
-}
-
-static void default_response(struct run *r, const struct sim_dev_cmd *cmd, int status) {
-  uint8_t buf[16];
-  struct dev_zcl_w w;
-  begin(&w, buf, sizeof buf, r->d, cmd->manufacturer_code, SIM_ZCL_CMD_DEFAULT_RSP);
-  dev_zcl_put_le(&w, cmd->command, 1);
-  dev_zcl_put_le(&w, (uint64_t)status, 1);
-  send(r->cm, r->d, r->env, cmd->endpoint, cmd->cluster, &w);
-}
-
-static double arg_value(const struct dev_cat_command *c, const struct sim_dev_cmd *cmd, int *ok) {
-  double v = 0;
-  *ok = 0;
-  if (!cmd->payload || c->arg_off > cmd->len)
-    return 0;
-  int sz = read_num(c->arg_type, cmd->payload + c->arg_off, cmd->len - c->arg_off, &v);
-  if (sz <= 0)
-    return 0;
-  *ok = 1;
-  return v / (c->arg_scale != 0 ? c->arg_scale : 1);
-}
-
-static int generic_command(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
-                           const struct sim_dev_cmd *cmd, uint32_t *latency_us) {
-  struct run r;
-  run_init(&r, m, d, env);
-  const struct dev_cat_model *cm = r.cm;
-  double lat_ms = dev_rng_range(env->rng, cm->latency_min_ms,
-                                cm->latency_max_ms > cm->latency_min_ms ? cm->latency_max_ms
-                                                                        : cm->latency_min_ms);
-  uint32_t delay_ms = (uint32_t)llround(lat_ms > 0 ? lat_ms : 0);
-  *latency_us = delay_ms * 1000u;
-  if (state_blank(cm, d))
-    first_join(&r); /* a command before the join: the device starts from its initial state */
-  refresh_stamps(&r);
-  integrate(&r);
-  int st;
-  if (cmd->global) {
-    switch (cmd->command) {
-    case SIM_ZCL_CMD_READ_ATTR:
-      st = read_attrs(&r, cmd);
-      break;
-    case SIM_ZCL_CMD_WRITE_ATTR:
-    case 0x03: /* undivided */
-    case 0x05: /* no response */
-      st = write_attrs(&r, cmd, delay_ms);
-      break;
-    case 0x06: { /* Configure Reporting: accepted; the device keeps its own reporting rules */
-      uint8_t buf[16];
-      struct dev_zcl_w w;
-      begin(&w, buf, sizeof buf, d, cmd->manufacturer_code, 0x07);
-      dev_zcl_put_le(&w, 0, 1);
-      send(cm, d, env, cmd->endpoint, cmd->cluster, &w);
-      st = ZCL_SUCCESS;
-      break;
-    }
-    default:
-      st = ZCL_UNSUP_GENERAL_CMD;
-      break;
-    }
-  } else {
-    const struct dev_cat_command *c = NULL;
-    for (uint8_t i = 0; i < cm->n_cmd; i++) {
-      const struct dev_cat_command *x = &cm->cmd[i];
-      if (x->cluster == cmd->cluster && x->command == cmd->command &&
-          (x->ep == 0 || x->ep == cmd->endpoint)) {
-        c = x;
-        break;
-      }
-    }
-    if (!c) {
-      st = ZCL_UNSUP_CLUSTER_CMD;
-    } else {
-      double k = c->k;
-      int ok = 1;
-      if (c->action == DEV_DO_ARG)
-        k = arg_value(c, cmd, &ok);
-      if (!ok) {
-        st = ZCL_MALFORMED;
-      } else {
-        apply(&r, c->action == DEV_DO_ARG ? DEV_DO_SET : c->action, c->ch, k, delay_ms);
-        st = ZCL_SUCCESS;
-      }
-    }
-    default_response(&r, cmd, st);
-  }
-  meters_follow(&r);
-  report_events(&r);
-  set_next(&r);
-  return st;
-}
-
 static int generic_trigger(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
                            const char *event) {
-  struct run r;
-  run_init(&r, m, d, env);
+  struct dev__run r;
+  dev__run_init(&r, m, d, env);
   const struct dev_cat_model *cm = r.cm;
   const struct dev_cat_trigger *t = NULL;
   for (uint8_t i = 0; i < cm->n_trig; i++)
@@ -1488,20 +1140,15 @@ static int generic_trigger(const struct sim_model *m, struct sim_device *d, stru
     }
   if (!t)
     return SIM_ENOTFOUND;
-  if (state_blank(cm, d))
-    first_join(&r);
-  refresh_stamps(&r);
-  integrate(&r);
-  apply(&r, t->action, t->ch, t->k, 0);
-  meters_follow(&r);
-  report_events(&r);
-  set_next(&r);
+  dev__run_catch_up(&r);
+  dev__run_apply(&r, t->action, t->ch, t->k, 0);
+  dev__run_finish(&r);
   return 0;
 }
 
 const struct sim_model_ops dev_generic_ops = {
     .join = generic_join,
     .tick = generic_tick,
-    .command = generic_command,
+    .command = dev__gen_command,
     .trigger = generic_trigger,
 };

@@ -4,7 +4,7 @@
 #include "sim/core/err.h"
 #include "sim/wire/zcl.h"
 
-void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l, const double *values) {
+void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l) {
   dev_zcl_put_le(w, l->attr, 2);
   dev_zcl_put_le(w, l->type, 1);
   /* The length byte is known only after the members are written: reserve, then patch. */
@@ -12,10 +12,9 @@ void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l, const
   dev_zcl_put_le(w, 0, 1);
   for (uint8_t i = 0; i < l->n_tags; i++) {
     const struct dev_hb_tag *t = &l->tags[i];
-    double v = t->src == DEV_HB_CONST || t->src >= DEV_HB_SRC_COUNT ? t->k : values[t->src];
     dev_zcl_put_le(w, t->tag, 1);
     dev_zcl_put_le(w, t->type, 1);
-    dev_zcl_put_num(w, t->type, v);
+    dev_zcl_put_num(w, t->type, t->k);
   }
   if (w->err)
     return;
@@ -25,11 +24,4 @@ void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l, const
     return;
   }
   w->p[at] = (uint8_t)n;
-}
-
-int dev_xiaomi_hb_frame(struct dev_zcl_w *w, uint8_t tsn, const struct dev_hb_layout *l,
-                        const double *values) {
-  dev_zcl_put_header(w, DEV_LUMI_MFR_CODE, tsn, SIM_ZCL_CMD_REPORT_ATTR);
-  dev_xiaomi_put_hb(w, l, values);
-  return w->err;
 }

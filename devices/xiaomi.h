@@ -2,9 +2,8 @@
  * 0x00F7 octet string on Zigbee 3.0 ones): tag | ZCL type | little-endian value, repeated.
  *
  * A heartbeat is described by data: a layout lists the tags in the order the real device sends
- * them, each with its ZCL type and where its value comes from (enum dev_hb_src). A model fills
- * a value array indexed by source and the builder encodes it, so a catalogue file can describe
- * a new device's heartbeat without code. */
+ * them, each with its ZCL type and its value, so a catalogue file can describe a new device's
+ * heartbeat without code (the generic model fills the values from its channels). */
 #ifndef DEVICES_XIAOMI_H
 #define DEVICES_XIAOMI_H
 
@@ -15,32 +14,10 @@
 /* The manufacturer code in the ZCL header of every Xiaomi manufacturer-specific frame. */
 #define DEV_LUMI_MFR_CODE 0x115F
 
-/* Where a tag's value comes from. Units are those of the wire value (after the tag's scale). */
-enum dev_hb_src {
-  DEV_HB_CONST = 0,    /* dev_hb_tag.k */
-  DEV_HB_BATTERY_MV,   /* battery voltage, mV */
-  DEV_HB_DEVICE_TEMP,  /* chip temperature, degC */
-  DEV_HB_POWER_ON,     /* power-on count (z2m: power_outage_count = value - 1) */
-  DEV_HB_TRIGGERS,     /* event counter (tag 0x06) */
-  DEV_HB_PARENT,       /* "path": parent NWK address */
-  DEV_HB_TEMP_C100,    /* temperature, 0.01 degC */
-  DEV_HB_HUMIDITY_100, /* relative humidity, 0.01 % */
-  DEV_HB_PRESSURE_PA,  /* pressure, Pa */
-  DEV_HB_OCCUPANCY,    /* 0/1 */
-  DEV_HB_ILLUMINANCE,  /* lx */
-  DEV_HB_ONOFF,        /* 0/1 */
-  DEV_HB_ENERGY_KWH,   /* kWh */
-  DEV_HB_VOLTAGE_DV,   /* 0.1 V */
-  DEV_HB_CURRENT_MA,   /* mA */
-  DEV_HB_POWER_W,      /* W */
-  DEV_HB_SRC_COUNT
-};
-
 struct dev_hb_tag {
   uint8_t tag;
   uint8_t type; /* ZCL type id of the value; fixed size only */
-  uint8_t src;  /* enum dev_hb_src */
-  double k;     /* the value for DEV_HB_CONST */
+  double k;     /* the value in wire units (after the tag's scale); rounded and clamped to type */
 };
 
 struct dev_hb_layout {
@@ -51,12 +28,8 @@ struct dev_hb_layout {
   uint8_t n_tags;
 };
 
-/* Writes one attribute record (attr id, type, length byte, TLVs) with values[src] for each tag.
- * Errors are left in w (SIM_EFULL, SIM_EINVAL for a list longer than 254 bytes). */
-void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l, const double *values);
-
-/* A whole heartbeat frame: header 1C 5F 11 tsn 0A, then the record. 0 or the writer's error. */
-int dev_xiaomi_hb_frame(struct dev_zcl_w *w, uint8_t tsn, const struct dev_hb_layout *l,
-                        const double *values);
+/* Writes one attribute record (attr id, type, length byte, TLVs) with each tag's value. Errors
+ * are left in w (SIM_EFULL, SIM_EINVAL for a list longer than 254 bytes). */
+void dev_xiaomi_put_hb(struct dev_zcl_w *w, const struct dev_hb_layout *l);
 
 #endif

@@ -119,31 +119,8 @@ static uint16_t double_to_half(double d) {
   return sign | (uint16_t)((e + 14) << 10) | (uint16_t)(mant & 0x3FF);
 }
 
-void dev_zcl_put_uint(struct dev_zcl_w *w, uint8_t type, uint64_t u) {
-  int sz = num_size(w, type);
-  if (!sz)
-    return;
-  if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_FLOAT)
-    dev_zcl_put_float(w, type, (double)u);
-  else if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_BOOL)
-    dev_zcl_put_le(w, u != 0, 1);
-  else
-    dev_zcl_put_le(w, u, sz);
-}
-
-void dev_zcl_put_int(struct dev_zcl_w *w, uint8_t type, int64_t i) {
-  int sz = num_size(w, type);
-  if (!sz)
-    return;
-  if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_FLOAT)
-    dev_zcl_put_float(w, type, (double)i);
-  else if (sim_zcl_type_kind(type) == SIM_ZCL_KIND_BOOL)
-    dev_zcl_put_le(w, i != 0, 1);
-  else
-    dev_zcl_put_le(w, (uint64_t)i, sz);
-}
-
-void dev_zcl_put_float(struct dev_zcl_w *w, uint8_t type, double f) {
+/* A float type's value (0x38 half, 0x39 single, 0x3A double). */
+static void put_float(struct dev_zcl_w *w, uint8_t type, double f) {
   if (type == 0x38) {
     dev_zcl_put_le(w, double_to_half(f), 2);
   } else if (type == 0x39) {
@@ -156,12 +133,10 @@ void dev_zcl_put_float(struct dev_zcl_w *w, uint8_t type, double f) {
     uint32_t u;
     memcpy(&u, &s, sizeof u);
     dev_zcl_put_le(w, u, 4);
-  } else if (type == 0x3A) {
+  } else { /* 0x3A */
     uint64_t u;
     memcpy(&u, &f, sizeof u);
     dev_zcl_put_le(w, u, 8);
-  } else {
-    dev_zcl_put_num(w, type, f);
   }
 }
 
@@ -182,7 +157,7 @@ void dev_zcl_put_num(struct dev_zcl_w *w, uint8_t type, double v) {
     return;
   switch (sim_zcl_type_kind(type)) {
   case SIM_ZCL_KIND_FLOAT:
-    dev_zcl_put_float(w, type, v);
+    put_float(w, type, v);
     return;
   case SIM_ZCL_KIND_INT: {
     double lim = ldexp(1, sz * 8 - 1);
@@ -218,82 +193,16 @@ static void put_attr_head(struct dev_zcl_w *w, uint16_t id, uint8_t type) {
   dev_zcl_put_le(w, type, 1);
 }
 
-void dev_zcl_attr_uint(struct dev_zcl_w *w, uint16_t id, uint8_t type, uint64_t u) {
-  put_attr_head(w, id, type);
-  dev_zcl_put_uint(w, type, u);
-}
-
-void dev_zcl_attr_int(struct dev_zcl_w *w, uint16_t id, uint8_t type, int64_t i) {
-  put_attr_head(w, id, type);
-  dev_zcl_put_int(w, type, i);
-}
-
-void dev_zcl_attr_float(struct dev_zcl_w *w, uint16_t id, uint8_t type, double f) {
-  put_attr_head(w, id, type);
-  dev_zcl_put_float(w, type, f);
-}
-
-void dev_zcl_attr_str(struct dev_zcl_w *w, uint16_t id, uint8_t type, const void *p, size_t n) {
-  put_attr_head(w, id, type);
-  dev_zcl_put_str(w, type, p, n);
-}
-
 void dev_zcl_attr_cstr(struct dev_zcl_w *w, uint16_t id, const char *s) {
-  dev_zcl_attr_str(w, id, 0x42, s, strlen(s));
-}
-
-void dev_zcl_attr_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) {
-  put_attr_head(w, id, type);
-  dev_zcl_put_num(w, type, v);
-}
-
-static void put_rsp_head(struct dev_zcl_w *w, uint16_t id, uint8_t type) {
-  dev_zcl_put_le(w, id, 2);
-  dev_zcl_put_le(w, 0, 1); /* SUCCESS */
-  dev_zcl_put_le(w, type, 1);
-}
-
-void dev_zcl_rsp_uint(struct dev_zcl_w *w, uint16_t id, uint8_t type, uint64_t u) {
-  put_rsp_head(w, id, type);
-  dev_zcl_put_uint(w, type, u);
-}
-
-void dev_zcl_rsp_int(struct dev_zcl_w *w, uint16_t id, uint8_t type, int64_t i) {
-  put_rsp_head(w, id, type);
-  dev_zcl_put_int(w, type, i);
-}
-
-void dev_zcl_rsp_float(struct dev_zcl_w *w, uint16_t id, uint8_t type, double f) {
-  put_rsp_head(w, id, type);
-  dev_zcl_put_float(w, type, f);
-}
-
-void dev_zcl_rsp_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) {
-  put_rsp_head(w, id, type);
-  dev_zcl_put_num(w, type, v);
-}
-
-void dev_zcl_rsp_str(struct dev_zcl_w *w, uint16_t id, uint8_t type, const void *p, size_t n) {
-  put_rsp_head(w, id, type);
-  dev_zcl_put_str(w, type, p, n);
-}
-
-void dev_zcl_rsp_status(struct dev_zcl_w *w, uint16_t id, uint8_t status) {
-  dev_zcl_put_le(w, id, 2);
-  dev_zcl_put_le(w, status, 1);
+  put_attr_head(w, id, 0x42);
+  dev_zcl_put_str(w, 0x42, s, strlen(s));
 }
 
 void dev_zcl_put_all_ok(struct dev_zcl_w *w) {
-  dev_zcl_put_le(w, 0, 1);
+  dev_zcl_put_le(w, SIM_ZCL_STATUS_SUCCESS, 1);
 }
 
 void dev_zcl_write_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint16_t id) {
   dev_zcl_put_le(w, status, 1);
-  dev_zcl_put_le(w, id, 2);
-}
-
-void dev_zcl_config_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint8_t direction, uint16_t id) {
-  dev_zcl_put_le(w, status, 1);
-  dev_zcl_put_le(w, direction, 1);
   dev_zcl_put_le(w, id, 2);
 }

@@ -42,51 +42,31 @@ void dev_zcl_put_header(struct dev_zcl_w *w, uint16_t manufacturer_code, uint8_t
 void dev_zcl_put_cmd_header(struct dev_zcl_w *w, uint16_t manufacturer_code, uint8_t tsn,
                             uint8_t command, int disable_default_rsp);
 
-/* A whole Default Response frame (global 0x0B) answering command `command` of a request with
- * transaction number tsn (the request's): 18 tsn 0B command status, or 1C mc_lo mc_hi ...
- * when the request was manufacturer-specific. */
+/* A whole Default Response frame (global 0x0B) answering command `command` of a request, with
+ * transaction number tsn (a real device echoes the request's; the generic model, which is not
+ * given it, takes its own next one): 18 tsn 0B command status, or 1C mc_lo mc_hi ... when the
+ * request was manufacturer-specific. */
 void dev_zcl_default_rsp(struct dev_zcl_w *w, uint16_t manufacturer_code, uint8_t tsn,
                          uint8_t command, uint8_t status);
 
-/* One value of type (no attribute id). The value argument that matches the type's kind is
- * used: unsigned/bitmap/enum/data/bool -> u, signed -> i, float -> f. Integers are truncated to
- * the type's width (bool is written 01 for any non-zero value); an unknown or variable-length
- * type sets SIM_EINVAL. */
-void dev_zcl_put_uint(struct dev_zcl_w *w, uint8_t type, uint64_t u);
-void dev_zcl_put_int(struct dev_zcl_w *w, uint8_t type, int64_t i);
-void dev_zcl_put_float(struct dev_zcl_w *w, uint8_t type, double f);
-/* Octet or char string (0x41/0x42: n <= 254; 0x43/0x44: n <= 65534), length prefix included. */
+/* Octet or char string (0x41/0x42: n <= 254; 0x43/0x44: n <= 65534), length prefix included;
+ * any other type sets SIM_EINVAL. */
 void dev_zcl_put_str(struct dev_zcl_w *w, uint8_t type, const void *p, size_t n);
 /* Any numeric type from a double: what the data-driven catalogue uses. Integer types are rounded
  * half away from zero (C round(), as docs/catalog.md says) and clamped to the type's range;
  * NaN becomes the ZCL "invalid value" (all ones for unsigned types, the most negative value for
- * signed ones); bool is value != 0; float/double keep the value (single rounds to nearest). */
+ * signed ones); bool is value != 0; float/double keep the value (single rounds to nearest, half
+ * to nearest even). An unknown or variable-length type sets SIM_EINVAL. */
 void dev_zcl_put_num(struct dev_zcl_w *w, uint8_t type, double v);
 
-/* Attribute records: id (LE16), type, value. */
-void dev_zcl_attr_uint(struct dev_zcl_w *w, uint16_t id, uint8_t type, uint64_t u);
-void dev_zcl_attr_int(struct dev_zcl_w *w, uint16_t id, uint8_t type, int64_t i);
-void dev_zcl_attr_float(struct dev_zcl_w *w, uint16_t id, uint8_t type, double f);
-void dev_zcl_attr_str(struct dev_zcl_w *w, uint16_t id, uint8_t type, const void *p, size_t n);
-void dev_zcl_attr_cstr(struct dev_zcl_w *w, uint16_t id, const char *s); /* type 0x42 */
-void dev_zcl_attr_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v);
-
-/* Read Attributes Response (0x01) records, after a dev_zcl_put_header(.., 0x01): id (LE16),
- * status 00, type, value; or, for an attribute that cannot be read, id and a non-zero status
- * (e.g. 0x86 UNSUPPORTED_ATTRIBUTE) with no type and value. */
-void dev_zcl_rsp_uint(struct dev_zcl_w *w, uint16_t id, uint8_t type, uint64_t u);
-void dev_zcl_rsp_int(struct dev_zcl_w *w, uint16_t id, uint8_t type, int64_t i);
-void dev_zcl_rsp_float(struct dev_zcl_w *w, uint16_t id, uint8_t type, double f);
-void dev_zcl_rsp_num(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v);
-void dev_zcl_rsp_str(struct dev_zcl_w *w, uint16_t id, uint8_t type, const void *p, size_t n);
-void dev_zcl_rsp_status(struct dev_zcl_w *w, uint16_t id, uint8_t status);
+/* Attribute record of a char string (type 0x42): id (LE16), type, length, bytes. */
+void dev_zcl_attr_cstr(struct dev_zcl_w *w, uint16_t id, const char *s);
 
 /* Write Attributes Response (0x04) and Configure Reporting Response (0x07) payloads, after a
  * dev_zcl_put_header(.., 0x04 / 0x07). When every record succeeded the payload is the single
- * status byte 00 (dev_zcl_put_all_ok); otherwise one record per failed attribute:
- * write: status id(LE16); configure reporting: status direction id(LE16). */
+ * status byte 00 (dev_zcl_put_all_ok); otherwise one write record per failed attribute: status
+ * id(LE16). */
 void dev_zcl_put_all_ok(struct dev_zcl_w *w);
 void dev_zcl_write_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint16_t id);
-void dev_zcl_config_rsp_rec(struct dev_zcl_w *w, uint8_t status, uint8_t direction, uint16_t id);
 
 #endif

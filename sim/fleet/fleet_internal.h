@@ -61,7 +61,6 @@ struct hub {
 };
 
 #define SIM_AIR_FRAME_MAX 128
-#define SIM_CMD_TIMEOUT HUBRPC__V1__COMMAND_STATUS__COMMAND_TIMEOUT
 struct air_slot;
 
 struct sim_fleet {

@@ -379,7 +379,8 @@ void sim__fleet_on_command(struct sim_fleet *f, struct hub *h, const Hubrpc__V1_
   }
   if (!m->ops->command) {
     sim__fleet_command_result(f, h, cmd->cmd_id, cmd->device,
-                              HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED, 0x81, 0);
+                              HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED,
+                              SIM_ZCL_STATUS_UNSUP_CLUSTER_COMMAND, 0);
     return;
   }
   struct sim_dev_cmd dc = {
@@ -419,8 +420,8 @@ void sim__fleet_exec_command(struct sim_fleet *f, struct hub *h, uint32_t slot,
   Hubrpc__V1__CommandStatus st = HUBRPC__V1__COMMAND_STATUS__COMMAND_OK;
   if (zs < 0 || zs > 255) {
     st = HUBRPC__V1__COMMAND_STATUS__COMMAND_MALFORMED;
-    zs = 0x80;
-  } else if (zs != 0) {
+    zs = SIM_ZCL_STATUS_MALFORMED_COMMAND;
+  } else if (zs != SIM_ZCL_STATUS_SUCCESS) {
     st = HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED;
   }
   /* The wait (radio, the device's poll) in device time, as the device's own latency is. */

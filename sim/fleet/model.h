@@ -81,10 +81,10 @@ struct sim_model_ops {
   /* The device's timer fired (env->due is the intended time). Updates state, emits the frames
    * the real device would send now, sets env->next (0: no further wakeup). */
   void (*tick)(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env);
-  /* Executes a platform command. Returns the ZCL status (0 = SUCCESS, 0x81 UNSUP_CLUSTER_COMMAND,
-   * 0x86 UNSUPPORTED_ATTRIBUTE, 0x80 MALFORMED_COMMAND...) and sets *latency_us to the device's
-   * radio and actuation latency. May emit frames (the new state) and change env->next.
-   * NULL when the model accepts no command. */
+  /* Executes a platform command. Returns the ZCL status (SIM_ZCL_STATUS_* of sim/wire/zcl.h:
+   * SUCCESS, UNSUP_CLUSTER_COMMAND, UNSUPPORTED_ATTRIBUTE, MALFORMED_COMMAND...) and sets
+   * *latency_us to the device's radio and actuation latency. May emit frames (the new state)
+   * and change env->next. NULL when the model accepts no command. */
   int (*command)(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
                  const struct sim_dev_cmd *cmd, uint32_t *latency_us);
   /* A named physical event from a scenario or the UI ("motion", "open", "leak"...). Returns 0 or

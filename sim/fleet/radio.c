@@ -163,7 +163,8 @@ int sim__radio_downlink(struct sim_fleet *f, struct hub *h, uint32_t dev_slot,
   if (radio) {
     sim_time_t c = crossing(f, h, eui);
     if (c == NEVER) {
-      sim__fleet_command_result(f, h, cmd_id, eui, SIM_CMD_TIMEOUT, 0, 0);
+      sim__fleet_command_result(f, h, cmd_id, eui, HUBRPC__V1__COMMAND_STATUS__COMMAND_TIMEOUT, 0,
+                                0);
       return 1;
     }
     at += c;
@@ -186,7 +187,7 @@ int sim__radio_downlink(struct sim_fleet *f, struct hub *h, uint32_t dev_slot,
     return 0;
   uint32_t i;
   if (dc->len > SIM_AIR_FRAME_MAX || air_alloc(f, &i)) {
-    sim__fleet_command_result(f, h, cmd_id, eui, SIM_CMD_TIMEOUT, 0, 0);
+    sim__fleet_command_result(f, h, cmd_id, eui, HUBRPC__V1__COMMAND_STATUS__COMMAND_TIMEOUT, 0, 0);
     return 1;
   }
   struct air_slot *a = &f->air[i];
@@ -245,7 +246,7 @@ static void deliver(struct sim_fleet *f, uint32_t i) {
     f->st.cmds_expired++;
     if (h->powered_off)
       break; /* nobody left to answer */
-    sim__fleet_command_result(f, h, a->cmd_id, eui, SIM_CMD_TIMEOUT, 0,
+    sim__fleet_command_result(f, h, a->cmd_id, eui, HUBRPC__V1__COMMAND_STATUS__COMMAND_TIMEOUT, 0,
                               (uint32_t)((double)(now - a->intended) *
                                          (f->cfg.speedup > 0 ? f->cfg.speedup : 1.0) / 1000));
     break;

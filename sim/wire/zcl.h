@@ -67,6 +67,25 @@ int sim_zcl_type_len_size(uint8_t type);
 #define SIM_ZCL_FC_SERVER_TO_CLIENT 0x08
 #define SIM_ZCL_FC_DISABLE_DEFAULT_RSP 0x10
 
+/* ZCL status codes (ZCL specification, "Status Enumerations"): what a device answers in a
+ * Default Response or a response record, and the status a command's result carries to the
+ * platform (sim_model_ops.command returns one). */
+#define SIM_ZCL_STATUS_SUCCESS 0x00
+#define SIM_ZCL_STATUS_FAILURE 0x01
+#define SIM_ZCL_STATUS_MALFORMED_COMMAND 0x80
+#define SIM_ZCL_STATUS_UNSUP_CLUSTER_COMMAND 0x81
+#define SIM_ZCL_STATUS_UNSUP_GENERAL_COMMAND 0x82
+#define SIM_ZCL_STATUS_UNSUP_MANUF_CLUSTER_COMMAND 0x83
+#define SIM_ZCL_STATUS_UNSUP_MANUF_GENERAL_COMMAND 0x84
+#define SIM_ZCL_STATUS_INVALID_FIELD 0x85
+#define SIM_ZCL_STATUS_UNSUPPORTED_ATTRIBUTE 0x86
+#define SIM_ZCL_STATUS_INVALID_VALUE 0x87
+#define SIM_ZCL_STATUS_READ_ONLY 0x88
+#define SIM_ZCL_STATUS_INSUFFICIENT_SPACE 0x89
+#define SIM_ZCL_STATUS_NOT_FOUND 0x8B
+#define SIM_ZCL_STATUS_UNREPORTABLE_ATTRIBUTE 0x8C
+#define SIM_ZCL_STATUS_INVALID_DATA_TYPE 0x8D
+
 /* Global command ids used by hubs and devices here. */
 #define SIM_ZCL_CMD_READ_ATTR 0x00
 #define SIM_ZCL_CMD_READ_ATTR_RSP 0x01

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "ui/gui/gui_internal.h"
 
 #define TC_SIZE 2048
@@ -82,13 +83,6 @@ void gui__text_age(struct gui_render *r) {
     }
 }
 
-static uint64_t fnv(const char *s, int font, uint32_t color) {
-  uint64_t h = 1469598103934665603ull ^ ((uint64_t)font << 32 | color);
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 1099511628211ull;
-  return h;
-}
-
 /* The texture of a string in a font and colour, from the cache or rendered now. Control bytes
  * (from a peer's error text in the log) become '?'. */
 static struct gui_text_entry *text_tex(struct gui_render *r, int font, uint32_t color,
@@ -100,7 +94,8 @@ static struct gui_text_entry *text_tex(struct gui_render *r, int font, uint32_t 
   buf[n] = 0;
   if (n == 0)
     return NULL;
-  uint64_t key = fnv(buf, font, color);
+  /* FNV-1a of the string, its start salted with the font and colour. */
+  uint64_t key = sim_hash_fnv64(SIM_HASH_FNV64_INIT ^ ((uint64_t)font << 32 | color), buf, n);
   size_t base = (size_t)(key % TC_SIZE);
   struct gui_text_entry *victim = NULL;
   for (int i = 0; i < TC_PROBE; i++) {

