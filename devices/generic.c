@@ -1,6 +1,6 @@
-/* The generic device behaviour: interprets a model's compiled catalogue tables (devices/cat_types.h,
- * docs/catalog.md). Nothing about a particular product is here. This file is the device's state
- * over time; devices/generic_zcl.c answers platform commands and encodes values
+/* The generic device behaviour: interprets a model's compiled catalogue tables
+ * (devices/cat_types.h, docs/catalog.md). Nothing about a particular product is here. This file is
+ * the device's state over time; devices/generic_zcl.c answers platform commands and encodes values
  * (devices/generic_internal.h is what the two share).
  *
  * State: every stateful piece lives in sim_device.state at the offsets the loader assigned.
