@@ -1,9 +1,11 @@
 /* A fleet: hubs with their devices, each hub holding one hubrpc session to a platform.
  *
  * Hubs and devices live in two compact arrays owned by the fleet; every device has one timer in
- * the scheduler's wheel (id = device index) and every hub one more (id = n_devices + hub index).
- * No per-device allocation, no per-device handle. A hub allocates only its connection (while
- * connected) and its queue of unacknowledged frames (which grows only while the platform lags).
+ * the scheduler's wheel (id = device index), every hub one more (id = n_devices + hub index),
+ * and frames in the air (sim/fleet/radio.c) take the ids after those. No per-device allocation,
+ * no per-device handle. A hub allocates its connection and frame reader (while connected) and
+ * its queue of unacknowledged frames, given back above 512 B once all is acknowledged (so a hub
+ * whose platform keeps up stays within it).
  *
  * Threading: one fleet per libuv loop; every call from that loop's thread. */
 #ifndef SIM_FLEET_FLEET_H

@@ -1,6 +1,7 @@
 /* Internals of the fleet shared by its files: fleet.c (hub sessions, the queue of sequenced
- * frames, timers, lifecycle) and hubdev.c (the devices behind each hub: their environment,
- * reports, join and leave, commands). Not an API: include only from sim/fleet/. */
+ * frames, timers, lifecycle), hubdev.c (the devices behind each hub: their environment,
+ * reports, join and leave, commands), radio.c (the air between devices and hub) and control.c
+ * (power, faults, observers). Not an API: include only from sim/fleet/. */
 #ifndef SIM_FLEET_FLEET_INTERNAL_H
 #define SIM_FLEET_FLEET_INTERNAL_H
 

@@ -43,16 +43,20 @@ struct sim_dev_env;
 
 /* Emits one ZCL frame (header included) from the device, as the hub receives it over the air.
  * The bytes are copied. 0 or a negative error (SIM_EFULL when the hub's queue is full: the
- * frame is dropped and counted). */
+ * frame is dropped and counted). With a radio between device and hub (sim/fleet/radio.c) the
+ * frame reaches the hub later: 0 is returned even if it is then lost or dropped, and both are
+ * counted. */
 typedef int (*sim_dev_emit_fn)(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
                                const uint8_t *zcl, size_t len);
 
-/* What a model sees of the world during one call. Filled by the engine. */
+/* What a model sees of the world during one call. Filled by the engine. Times are device time:
+ * engine time x --speedup (sim/fleet/hubdev.c). */
 struct sim_dev_env {
   struct sim_rng *rng; /* the owning hub's generator: same seed, same behaviour */
-  sim_time_t now;      /* engine time */
+  sim_time_t now;      /* device time */
   sim_time_t due;      /* intended time of this wakeup (== now on join/command/trigger) */
-  uint64_t wall_ms;    /* Unix time in ms at due, for timestamps inside frames */
+  uint64_t wall_ms;    /* Unix time in ms at due, for timestamps inside frames (real time:
+                        * --speedup does not scale timestamps) */
   uint64_t eui64;      /* the device's IEEE address (derived, not stored) */
   sim_time_t next;     /* in: the currently scheduled wakeup (0 = none); out: the next one */
   sim_dev_emit_fn emit;
@@ -83,7 +87,8 @@ struct sim_model_ops {
   void (*tick)(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env);
   /* Executes a platform command. Returns the ZCL status (SIM_ZCL_STATUS_* of sim/wire/zcl.h:
    * SUCCESS, UNSUP_CLUSTER_COMMAND, UNSUPPORTED_ATTRIBUTE, MALFORMED_COMMAND...) and sets
-   * *latency_us to the device's radio and actuation latency. May emit frames (the new state)
+   * *latency_us to the device's own latency (the catalogue's latency_ms; the engine adds the
+   * radio hops and a sleepy device's wait). May emit frames (the new state)
    * and change env->next. NULL when the model accepts no command. */
   int (*command)(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
                  const struct sim_dev_cmd *cmd, uint32_t *latency_us);
@@ -109,7 +114,8 @@ struct sim_model_endpoint {
 #define SIM_LOGICAL_END_DEVICE 2
 
 /* A device model: identity (as the hub announces it in DeviceJoined) and behaviour. Registered
- * models are borrowed by the registry and must outlive it (static storage, usually). */
+ * models are borrowed by the registry and must outlive it (the catalogue's models live as long
+ * as the loaded catalogue, devices/cat_global.c). */
 struct sim_model {
   const char *model_id;     /* genBasic modelId, e.g. "lumi.sensor_ht.agl02" */
   const char *manufacturer; /* genBasic manufacturerName, e.g. "LUMI" */
