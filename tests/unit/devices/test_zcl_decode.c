@@ -370,7 +370,8 @@ static int ref_value(uint8_t type, const uint8_t *p, size_t n, struct sim_zcl_at
   if (size > 0) {
     if (n < (size_t)size)
       return -1;
-    uint64_t u = ref_le(p, size);
+    /* A number is at most 8 bytes; longer fixed sizes (the 128-bit key) are opaque octets. */
+    uint64_t u = size <= 8 ? ref_le(p, size) : 0;
     switch (a->kind) {
     case SIM_ZCL_KIND_BOOL:
       a->v.b = u != 0;
