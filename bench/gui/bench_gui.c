@@ -148,31 +148,41 @@ static int all_online(void *arg) {
   return B.st.hubs_by_state[SIM_HUB_OPEN] == B.st.hubs;
 }
 
-int main(int argc, char **argv) {
-  uint32_t hubs = 10000, dph = 10;
-  double win = 8, cap = -1;
-  const char *shot = NULL;
-  int interact = 0;
+struct args {
+  uint32_t hubs, dph;
+  double win, cap;
+  const char *shot;
+  int interact;
+};
+
+/* Returns 0, or 2 after printing the usage. */
+static int parse_args(int argc, char **argv, struct args *a) {
+  *a = (struct args){.hubs = 10000, .dph = 10, .win = 8, .cap = -1};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--hubs") && i + 1 < argc)
-      hubs = (uint32_t)atoi(argv[++i]);
+      a->hubs = (uint32_t)atoi(argv[++i]);
     else if (!strcmp(argv[i], "--dph") && i + 1 < argc)
-      dph = (uint32_t)atoi(argv[++i]);
+      a->dph = (uint32_t)atoi(argv[++i]);
     else if (!strcmp(argv[i], "--window") && i + 1 < argc)
-      win = atof(argv[++i]);
+      a->win = atof(argv[++i]);
     else if (!strcmp(argv[i], "--fps") && i + 1 < argc)
-      cap = atof(argv[++i]);
+      a->cap = atof(argv[++i]);
     else if (!strcmp(argv[i], "--shot") && i + 1 < argc)
-      shot = argv[++i];
+      a->shot = argv[++i];
     else if (!strcmp(argv[i], "--interact"))
-      interact = 1;
+      a->interact = 1;
     else {
       fprintf(stderr, "usage: bench_gui [--hubs N] [--dph N] [--window S] [--fps CAP] "
                       "[--shot DIR] [--interact]\n");
       return 2;
     }
   }
-  setenv("SDL_VIDEODRIVER", "offscreen", 0);
+  return 0;
+}
+
+/* The platform and the fleet on the virtual clock, every hub online. Returns 0, or 1 (said on
+ * stderr where the cause is known). */
+static int engine_up(const struct args *a) {
   if (dev_catalog_register_all() < 0)
     return 1;
   uv_loop_init(&B.loop);
@@ -188,8 +198,8 @@ int main(int argc, char **argv) {
     return 1;
   static struct sim_fleet_config cfg;
   sim_fleet_config_default(&cfg);
-  cfg.hubs = hubs;
-  cfg.devices_per_hub = dph;
+  cfg.hubs = a->hubs;
+  cfg.devices_per_hub = a->dph;
   snprintf(cfg.platform.host, sizeof cfg.platform.host, "platform");
   cfg.platform.port = plat_server_port(B.srv);
   cfg.n_mix = 0;
@@ -211,122 +221,127 @@ int main(int argc, char **argv) {
     return 1;
   }
   B.duration_s = 86400;
-  printf("fleet: %u hubs x %u devices online after %.1f s wall (%.1f s virtual)\n", hubs, dph,
+  printf("fleet: %u hubs x %u devices online after %.1f s wall (%.1f s virtual)\n", a->hubs, a->dph,
          wall() - t0, (double)B.d.now / 1e6);
-  struct window warm;
-  run_window(2, &warm);
+  return 0;
+}
 
-  struct ui_host h = {.loop = &B.loop, .fleet = B.f, .stats = h_stats, .header = h_header};
-  struct plan {
-    const char *name;
-    double cell; /* 0: fit; < 0: no dashboard */
-    int mouse;   /* M.mode */
-  };
-  static const struct plan watch[] = {{"none", -1, 0}, {"gui-fit", 0, 0},
-                                      {"none", -1, 0}, {"gui-cell40", 40, 0},
-                                      {"none", -1, 0}, {"gui-cell200", 200, 0},
-                                      {"none", -1, 0}, {"gui-fit", 0, 0},
-                                      {"none", -1, 0}},
-                           use[] = {{"none", -1, 0}, {"gui-hover40", 40, 1},
-                                    {"none", -1, 0}, {"gui-drag40", 40, 2},
-                                    {"none", -1, 0}, {"gui-hoverfit", 0, 1},
-                                    {"none", -1, 0}};
-  const struct plan *plan = interact ? use : watch;
-  size_t n_plan = interact ? sizeof use / sizeof use[0] : sizeof watch / sizeof watch[0];
-  double base_sum = 0, base_rep = 0, gui_sum = 0, gui_rep = 0, fps_min = 1e9, tick_min = 1e9;
-  double base_cpv = 0, gui_cpv = 0, drawn_max = 0, busy_max = 0;
-  int nb = 0, ng = 0;
-  for (size_t k = 0; k < n_plan; k++) {
-    struct ui_gui *g = NULL;
-    struct ui_gui_info in0;
-    memset(&in0, 0, sizeof in0);
-    if (plan[k].cell >= 0) {
-      struct ui_gui_opts o = {.width = 1600, .height = 1000, .max_fps = cap};
-      int rc = ui_gui_start(&h, &o, &g);
-      if (rc) {
-        fprintf(stderr, "bench_gui: ui_gui_start: %s\n", sim_strerror(rc));
-        return 1;
-      }
-      ui_gui_zoom(g, plan[k].cell, -1);
-      M.g = g;
-      M.mode = plan[k].mouse;
-      M.down = 0;
-      run_window(1, &warm); /* the first frames and the text cache */
-      ui_gui_info(g, &in0);
-    }
-    struct window w;
-    run_window(win, &w);
-    struct ui_gui_info in;
-    memset(&in, 0, sizeof in);
-    if (g) {
-      ui_gui_info(g, &in);
-      M.g = NULL;
-      M.mode = 0;
-      if (shot) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/gui-%s.png", shot, plan[k].name + 4);
-        uint64_t n0 = in.screenshots;
-        ui_gui_screenshot(g, p);
-        for (int i = 0; i < 200; i++) {
-          struct window tiny;
-          run_window(0.05, &tiny);
-          struct ui_gui_info i2;
-          ui_gui_info(g, &i2);
-          if (i2.screenshots > n0)
-            break;
-        }
-      }
-      ui_gui_stop(g);
-      uv_run(&B.loop, UV_RUN_NOWAIT);
-    }
-    double vps = w.virt_s / w.wall_s, rps = w.reports / w.wall_s;
-    /* The loop's own CPU per virtual second: what the engine pays for the same work, whatever
-     * else (another process, the render thread) takes the cores. */
-    double cpv = w.virt_s > 0 ? 1000 * w.loop_cpu_s / w.virt_s : 0;
-    printf("%-12s virtual %6.1f s/s  reports %8.0f /s  loop cpu %3.0f%%  %.2f cpu-ms/virtual-s",
-           plan[k].name, vps, rps, 100 * w.loop_cpu_s / w.wall_s, cpv);
-    if (g) {
-      /* Over the window alone (the warm-up second left out). */
-      double ticks = (double)(in.ticks - in0.ticks) / w.wall_s;
-      double drawn = (double)(in.frames - in0.frames) / w.wall_s;
-      double maps = (double)(in.map_draws - in0.map_draws) / w.wall_s;
-      double busy = (double)(in.busy_ns - in0.busy_ns) / 1e9 / w.wall_s;
-      printf("  | loop %5.1f Hz  drawn %5.1f fps  map %5.1f/s  frame avg %.2f ms max %.1f  "
-             "render busy %.1f%%  level %d  snapshot %.2f ms (max %.2f)",
-             ticks, drawn, maps,
-             in.frames > in0.frames
-                 ? (double)(in.busy_ns - in0.busy_ns) / 1e6 / (double)(in.frames - in0.frames)
-                 : 0,
-             (double)in.max_frame_ns / 1e6, 100 * busy, in.zoom_level,
-             (double)in.last_snapshot_ns / 1e6, (double)in.max_snapshot_ns / 1e6);
-      if (drawn < fps_min)
-        fps_min = drawn;
-      if (drawn > drawn_max)
-        drawn_max = drawn;
-      if (ticks < tick_min)
-        tick_min = ticks;
-      if (busy > busy_max)
-        busy_max = busy;
-      gui_sum += vps;
-      gui_rep += rps;
-      gui_cpv += cpv;
-      ng++;
-    } else {
-      base_sum += vps;
-      base_rep += rps;
-      base_cpv += cpv;
-      nb++;
-    }
-    printf("\n");
-    fflush(stdout);
+/* One window of the plan: its name, the dashboard's zoom and what the mouse does. */
+struct plan {
+  const char *name;
+  double cell; /* 0: fit; < 0: no dashboard */
+  int mouse;   /* M.mode */
+};
+
+/* The sums over the windows, without the dashboard (base) and with it (gui). */
+struct totals {
+  double base_sum, base_rep, gui_sum, gui_rep, fps_min, tick_min;
+  double base_cpv, gui_cpv, drawn_max, busy_max;
+  int nb, ng;
+};
+
+/* Starts the dashboard at the plan's zoom, with its mouse, and lets its first frames and text
+ * cache settle for a second. Returns 0, or 1 (said on stderr). */
+static int gui_open(struct ui_host *h, double cap, const struct plan *pl, struct ui_gui **g,
+                    struct ui_gui_info *in0) {
+  struct ui_gui_opts o = {.width = 1600, .height = 1000, .max_fps = cap};
+  int rc = ui_gui_start(h, &o, g);
+  if (rc) {
+    fprintf(stderr, "bench_gui: ui_gui_start: %s\n", sim_strerror(rc));
+    return 1;
   }
-  double bv = base_sum / nb, gv = gui_sum / ng, br = base_rep / nb, gr = gui_rep / ng;
-  double bc = base_cpv / nb, gc = gui_cpv / ng;
+  ui_gui_zoom(*g, pl->cell, -1);
+  M.g = *g;
+  M.mode = pl->mouse;
+  M.down = 0;
+  struct window warm;
+  run_window(1, &warm);
+  ui_gui_info(*g, in0);
+  return 0;
+}
+
+/* Reads the dashboard's counters into in, takes the screenshot when asked (waiting, bounded,
+ * for the render thread to write it) and stops the dashboard. */
+static void gui_close(struct ui_gui *g, const char *shot, const char *name,
+                      struct ui_gui_info *in) {
+  ui_gui_info(g, in);
+  M.g = NULL;
+  M.mode = 0;
+  if (shot) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/gui-%s.png", shot, name + 4);
+    uint64_t n0 = in->screenshots;
+    ui_gui_screenshot(g, p);
+    for (int i = 0; i < 200; i++) {
+      struct window tiny;
+      run_window(0.05, &tiny);
+      struct ui_gui_info i2;
+      ui_gui_info(g, &i2);
+      if (i2.screenshots > n0)
+        break;
+    }
+  }
+  ui_gui_stop(g);
+  uv_run(&B.loop, UV_RUN_NOWAIT);
+}
+
+/* Prints one window's line and adds it to the totals; in0 and in (the dashboard's counters at
+ * its start and end) only when the dashboard ran. */
+static void window_line(const char *name, const struct window *w, const struct ui_gui_info *in0,
+                        const struct ui_gui_info *in, struct totals *t) {
+  double vps = w->virt_s / w->wall_s, rps = w->reports / w->wall_s;
+  /* The loop's own CPU per virtual second: what the engine pays for the same work, whatever
+   * else (another process, the render thread) takes the cores. */
+  double cpv = w->virt_s > 0 ? 1000 * w->loop_cpu_s / w->virt_s : 0;
+  printf("%-12s virtual %6.1f s/s  reports %8.0f /s  loop cpu %3.0f%%  %.2f cpu-ms/virtual-s", name,
+         vps, rps, 100 * w->loop_cpu_s / w->wall_s, cpv);
+  if (in) {
+    /* Over the window alone (the warm-up second left out). */
+    double ticks = (double)(in->ticks - in0->ticks) / w->wall_s;
+    double drawn = (double)(in->frames - in0->frames) / w->wall_s;
+    double maps = (double)(in->map_draws - in0->map_draws) / w->wall_s;
+    double busy = (double)(in->busy_ns - in0->busy_ns) / 1e9 / w->wall_s;
+    printf("  | loop %5.1f Hz  drawn %5.1f fps  map %5.1f/s  frame avg %.2f ms max %.1f  "
+           "render busy %.1f%%  level %d  snapshot %.2f ms (max %.2f)",
+           ticks, drawn, maps,
+           in->frames > in0->frames
+               ? (double)(in->busy_ns - in0->busy_ns) / 1e6 / (double)(in->frames - in0->frames)
+               : 0,
+           (double)in->max_frame_ns / 1e6, 100 * busy, in->zoom_level,
+           (double)in->last_snapshot_ns / 1e6, (double)in->max_snapshot_ns / 1e6);
+    if (drawn < t->fps_min)
+      t->fps_min = drawn;
+    if (drawn > t->drawn_max)
+      t->drawn_max = drawn;
+    if (ticks < t->tick_min)
+      t->tick_min = ticks;
+    if (busy > t->busy_max)
+      t->busy_max = busy;
+    t->gui_sum += vps;
+    t->gui_rep += rps;
+    t->gui_cpv += cpv;
+    t->ng++;
+  } else {
+    t->base_sum += vps;
+    t->base_rep += rps;
+    t->base_cpv += cpv;
+    t->nb++;
+  }
+  printf("\n");
+  fflush(stdout);
+}
+
+/* The "perf:" lines for docs/performance.md. */
+static void summary(const struct args *a, const struct totals *t) {
+  double bv = t->base_sum / t->nb, gv = t->gui_sum / t->ng, br = t->base_rep / t->nb,
+         gr = t->gui_rep / t->ng;
+  double bc = t->base_cpv / t->nb, gc = t->gui_cpv / t->ng;
   time_t now = time(NULL);
   char date[32];
   strftime(date, sizeof date, "%Y-%m-%d", localtime(&now));
   printf("perf: %s  bench/gui/bench_gui --hubs %u --dph %u --window %g --fps %g%s  (%ld cpus)\n",
-         date, hubs, dph, win, cap, interact ? " --interact" : "", sysconf(_SC_NPROCESSORS_ONLN));
+         date, a->hubs, a->dph, a->win, a->cap, a->interact ? " --interact" : "",
+         sysconf(_SC_NPROCESSORS_ONLN));
   printf("perf:   engine without GUI %.1f virtual s/s, %.0f reports/s; with GUI %.1f virtual "
          "s/s, %.0f reports/s: slowdown %.1f%% (reports %.1f%%)\n",
          bv, br, gv, gr, 100 * (1 - gv / bv), 100 * (1 - gr / br));
@@ -336,7 +351,47 @@ int main(int argc, char **argv) {
   printf("perf:   render thread (software renderer, offscreen, 1600x1000): loop %.1f Hz at "
          "least; frames drawn and presented %.1f - %.1f per second (only when the screen "
          "changed); busy %.1f%% of a core at most\n",
-         tick_min, fps_min, drawn_max, 100 * busy_max);
+         t->tick_min, t->fps_min, t->drawn_max, 100 * t->busy_max);
+}
+
+int main(int argc, char **argv) {
+  struct args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc)
+    return rc;
+  setenv("SDL_VIDEODRIVER", "offscreen", 0);
+  if ((rc = engine_up(&a)))
+    return rc;
+  struct window warm;
+  run_window(2, &warm);
+
+  struct ui_host h = {.loop = &B.loop, .fleet = B.f, .stats = h_stats, .header = h_header};
+  static const struct plan watch[] = {{"none", -1, 0}, {"gui-fit", 0, 0},
+                                      {"none", -1, 0}, {"gui-cell40", 40, 0},
+                                      {"none", -1, 0}, {"gui-cell200", 200, 0},
+                                      {"none", -1, 0}, {"gui-fit", 0, 0},
+                                      {"none", -1, 0}},
+                           use[] = {{"none", -1, 0}, {"gui-hover40", 40, 1},
+                                    {"none", -1, 0}, {"gui-drag40", 40, 2},
+                                    {"none", -1, 0}, {"gui-hoverfit", 0, 1},
+                                    {"none", -1, 0}};
+  const struct plan *plan = a.interact ? use : watch;
+  size_t n_plan = a.interact ? sizeof use / sizeof use[0] : sizeof watch / sizeof watch[0];
+  struct totals t = {.fps_min = 1e9, .tick_min = 1e9};
+  for (size_t k = 0; k < n_plan; k++) {
+    struct ui_gui *g = NULL;
+    struct ui_gui_info in0, in;
+    memset(&in0, 0, sizeof in0);
+    memset(&in, 0, sizeof in);
+    if (plan[k].cell >= 0 && gui_open(&h, a.cap, &plan[k], &g, &in0))
+      return 1;
+    struct window w;
+    run_window(a.win, &w);
+    if (g)
+      gui_close(g, a.shot, plan[k].name, &in);
+    window_line(plan[k].name, &w, g ? &in0 : NULL, g ? &in : NULL, &t);
+  }
+  summary(&a, &t);
 
   sim_fleet_quiesce(B.f);
   return 0; /* the process ends here: the fleet and platform go with it */

@@ -419,21 +419,8 @@ static int g_small(void) {
 /* ---- tests ------------------------------------------------------------------------------------
  */
 
-static void test_dashboard_drives_fleet(void **state) {
-  (void)state;
-  unsetenv("NO_COLOR");
-  fleet_up(3, 6);
-  open_pty(24, 80);
-  struct ui_host h = host();
-  struct ui_tui_opts o = {.refresh_hz = 20, .in = T.in, .out = T.out, .term = "xterm-256color"};
-  assert_int_equal(ui_tui_start(&h, &o, &T.tui), 0);
-  struct ui_tui_info in;
-  ui_tui_info(T.tui, &in);
-  assert_int_equal(in.rows, 24);
-  assert_int_equal(in.cols, 80);
-  assert_int_equal(in.color, 1);
-
-  /* The header and the fleet panel, against the stats. */
+/* The header and the fleet panel at 80x24, against the stats. */
+static void dashboard_first_screen(void) {
   assert_true(shows("tui-test"));
   const char *scr = screen();
   assert_int_equal(rows_of(scr), 24);
@@ -451,8 +438,11 @@ static void test_dashboard_drives_fleet(void **state) {
   assert_non_null(strstr(scr, "Expect 1 pass 0 fail 1 pending"));
   assert_non_null(strstr(scr, ".... hubs.online == 1  now 1  (at")); /* then cut */
   assert_true(T.pty_bytes > 0);
+}
 
-  /* Select hub 1, open its devices, move to a motion sensor, trigger its first event. */
+/* Select hub 1, open its devices, move to a motion sensor, trigger its first event: the host
+ * is called with it and the platform receives the report. */
+static void dashboard_trigger_motion(void) {
   int slot = find_slot(1, "lumi.sensor_motion.aq2");
   assert_true(slot >= 0);
   keys("j");
@@ -482,11 +472,13 @@ static void test_dashboard_drives_fleet(void **state) {
   snprintf(logline, sizeof logline, "trigger %s on hub 1 slot %d: ok", cm->trig[0].name, slot);
   assert_true(shows(logline));
   dump_to("screen-80x24.txt");
+}
 
-  /* The device detail pane: model facts from the catalogue. */
+/* The device detail pane of the selected motion sensor: model facts from the catalogue. */
+static void dashboard_device_detail(void) {
   keys("\r");
   assert_true(shows("[ Device detail ]"));
-  scr = screen();
+  const char *scr = screen();
   if (getenv("TUI_SHOW"))
     fputs(scr, stderr);
   assert_non_null(strstr(scr, "RTCGQ11LM"));
@@ -494,14 +486,17 @@ static void test_dashboard_drives_fleet(void **state) {
   assert_non_null(strstr(scr, "triggers motion"));
   keys("\033");
   assert_true(shows("[ Devices of hub-000001 (state, lqi) ]"));
+}
 
-  /* A command to a plug: on, through the platform, acknowledged by the device. */
+/* A command to a plug of hub 1: on, through the platform, acknowledged by the device. */
+static void dashboard_plug_command(void) {
   int plug = find_slot(1, "lumi.plug.maeu01");
   assert_true(plug >= 0);
   for (int i = 0; i < 8; i++)
     keys("k");
   for (int i = 0; i < plug; i++)
     keys("j");
+  char sel[64];
   snprintf(sel, sizeof sel, ">%3d lumi.plug.maeu01", plug);
   assert_true(shows(sel));
   plat_server_counters(T.srv, &T.pc);
@@ -511,8 +506,11 @@ static void test_dashboard_drives_fleet(void **state) {
   assert_true(shows("0x0006/0x01"));
   keys("1"); /* "on" is first */
   assert_true(wait_for(g_command_ok, 10));
+}
 
-  /* Pause and resume; step is not available in this run and says so. */
+/* Pause and resume; step is not available in this run and says so; the help; then a fault on
+ * the selected hub (back to the hub list first). */
+static void dashboard_pause_help_fault(void) {
   keys("p");
   assert_true(wait_for(g_paused, 5));
   assert_true(shows("PAUSED"));
@@ -526,7 +524,6 @@ static void test_dashboard_drives_fleet(void **state) {
   keys("x");
   assert_true(shows("Events"));
 
-  /* A fault on the selected hub (back to the hub list first). */
   keys("\033");
   assert_true(shows("[ Hubs 2/3 ]"));
   keys("f");
@@ -534,12 +531,14 @@ static void test_dashboard_drives_fleet(void **state) {
   keys("2"); /* stall */
   assert_true(wait_for(g_fault, 5));
   assert_true(shows("fault stall on hub 1: injected"));
+}
 
-  /* Resize to 200x60 and back: the three-column layout uses the space. */
+/* Resize to 200x60 and back: the three-column layout uses the space. */
+static void dashboard_resize(void) {
   struct winsize big = {.ws_row = 60, .ws_col = 200};
   assert_int_equal(ioctl(T.master, TIOCSWINSZ, &big), 0);
   assert_true(wait_for(g_big, 5));
-  scr = screen();
+  const char *scr = screen();
   assert_int_equal(rows_of(scr), 60);
   assert_non_null(strstr(scr, "Device detail"));
   assert_non_null(strstr(scr, "tui-test"));
@@ -548,8 +547,10 @@ static void test_dashboard_drives_fleet(void **state) {
   assert_int_equal(ioctl(T.master, TIOCSWINSZ, &small), 0);
   assert_true(wait_for(g_small, 5));
   assert_int_equal(rows_of(screen()), 24);
+}
 
-  /* Quit: asks first; n goes on, y calls the host's quit. */
+/* Quit: asks first; n goes on, y calls the host's quit. */
+static void dashboard_quit(void) {
   keys("q");
   assert_true(shows("Quit the run now?"));
   keys("n");
@@ -559,6 +560,29 @@ static void test_dashboard_drives_fleet(void **state) {
   assert_true(shows("Quit the run now?"));
   keys("y");
   assert_true(wait_for(g_quit, 5));
+}
+
+static void test_dashboard_drives_fleet(void **state) {
+  (void)state;
+  unsetenv("NO_COLOR");
+  fleet_up(3, 6);
+  open_pty(24, 80);
+  struct ui_host h = host();
+  struct ui_tui_opts o = {.refresh_hz = 20, .in = T.in, .out = T.out, .term = "xterm-256color"};
+  assert_int_equal(ui_tui_start(&h, &o, &T.tui), 0);
+  struct ui_tui_info in;
+  ui_tui_info(T.tui, &in);
+  assert_int_equal(in.rows, 24);
+  assert_int_equal(in.cols, 80);
+  assert_int_equal(in.color, 1);
+
+  dashboard_first_screen();
+  dashboard_trigger_motion();
+  dashboard_device_detail();
+  dashboard_plug_command();
+  dashboard_pause_help_fault();
+  dashboard_resize();
+  dashboard_quit();
 
   ui_tui_info(T.tui, &in);
   printf("frames %llu, last %.3f ms, max %.3f ms, %llu bytes to the terminal\n",
