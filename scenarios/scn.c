@@ -37,7 +37,7 @@
 #include <uv.h>
 
 #include "devices/cat_global.h"
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 #include "sim/core/err.h"
 
 #define SCN_HOOK_EVERY 100

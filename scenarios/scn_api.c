@@ -13,7 +13,7 @@
 #include "devices/cat_global.h"
 #include "devices/cat_params.h"
 #include "devices/cat_types.h"
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 #include "sim/core/err.h"
 
 /* ---- scenario, fleet, ramp ----------------------------------------------------------------- */

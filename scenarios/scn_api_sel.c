@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 #include "sim/core/err.h"
 
 #define SEL_META "hubsim.selection"

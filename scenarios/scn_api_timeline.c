@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 
 int scn_step_add(struct scn *s, int fn_idx, sim_time_t due, sim_time_t period, sim_time_t to,
                  uint64_t count) {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "devices/cat_types.h"
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 #include "sim/core/dur.h"
 #include "sim/core/err.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 #include "sim/core/err.h"
 #include "sim/wire/zcl.h"
 

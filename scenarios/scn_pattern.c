@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "scenarios/scn_int.h"
+#include "scenarios/scn_internal.h"
 
 #define MAX_CAPTURES 32
 #define MAX_DEPTH 200

@@ -1,6 +1,6 @@
 /* Internals of the scenario engine, shared by the scenarios/ sources. Not a public header. */
-#ifndef SCENARIOS_SCN_INT_H
-#define SCENARIOS_SCN_INT_H
+#ifndef SCENARIOS_SCN_INTERNAL_H
+#define SCENARIOS_SCN_INTERNAL_H
 
 #include <lauxlib.h>
 #include <lua.h>
