@@ -12,6 +12,7 @@
 
 #include "sim/core/err.h"
 #include "sim/core/hex.h"
+#include "sim/core/utf8.h"
 #include "sim/wire/zcl.h"
 
 int dev_cat__node_line(const yaml_node_t *n) {
@@ -309,13 +310,10 @@ int dev_cat__key_bool(struct cat_ld *x, const yaml_node_t *map, const char *key,
 
 /* The first bytes of s for a message, cut at a character boundary, with "..." when cut. */
 const char *dev_cat__clip(const char *s, char buf[48]) {
-  size_t n = strlen(s);
-  if (n <= 40)
+  if (strlen(s) <= 40)
     return s;
-  n = 32;
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
-  snprintf(buf, 48, "%.*s...", (int)n, s);
+  size_t n = sim_utf8_copy(buf, 33, s);
+  memcpy(buf + n, "...", 4);
   return buf;
 }
 
