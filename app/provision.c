@@ -1,0 +1,589 @@
+/* `hubsim provision`: a fleet's TLS identities and its device registry, for a platform team to
+ * import (docs/provision.md).
+ *
+ * The fleet is the one `hubsim run` would start with the same flags or scenario: the fleet
+ * flags are read by run's own parser (app_run_flags, app_run_scenario, app_run_fleet_config)
+ * and the hub ids, device models and EUI-64s come from a real fleet object (sim_fleet_new,
+ * never started), so they cannot drift from what a run announces. Hub secrets are the fleet's
+ * own derivation (sim_auth_hub_secret). Certificates come from sim/pki.
+ *
+ * Speed: one CA signs every hub certificate in a tight loop over P-256 keys (tens of
+ * microseconds each), and the files are synced once, not one by one (provision_out.c). */
+#include "app/provision.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+
+#include "app/parse.h"
+#include "app/provision_internal.h"
+#include "app/run_internal.h"
+#include "app/version.h"
+#include "devices/cat_global.h"
+#include "sim/core/err.h"
+#include "sim/core/hex.h"
+#include "sim/fleet/fleet.h"
+#include "sim/pki/pki.h"
+#include "sim/wire/auth.h"
+#include "sim/wire/hubrpc.h"
+
+#define PROV_DEFAULT_DAYS 365
+#define PROV_MAX_DAYS 3650
+#define PROV_URI_PREFIX "urn:hubsim:hub:"
+
+static void prov_usage(FILE *out) {
+  fprintf(
+      out,
+      "usage: hubsim provision [SCENARIO] --out DIR [FLAGS]\n"
+      "\n"
+      "Writes the TLS identities and the device registry of a fleet into DIR: a CA, a\n"
+      "certificate and key per hub, the hub secrets of the fleet key, a server certificate\n"
+      "for the platform and the registry (CSV and JSON) a platform imports. The fleet is the\n"
+      "one `hubsim run` starts with the same fleet flags or SCENARIO (its fleet{}): the same\n"
+      "hub ids, device models and EUI-64s. Without SCENARIO, --hubs, --devices-per-hub and\n"
+      "--mix, it is the demo scenario's fleet, as for hubsim run.\n"
+      "\n"
+      "output:\n"
+      "  --out DIR             the folder to write; it must not exist or be empty (created\n"
+      "                        0700). Written whole or not at all: nothing is left half-written\n"
+      "  --force               replace DIR when an earlier hubsim provision wrote it\n"
+      "  --key-type ec|rsa     ec: ECDSA P-256 (default); rsa: RSA 2048 (about 1,000 times\n"
+      "                        slower to make: for small fleets)\n"
+      "  --server-name LIST    names of the platform's server certificate, comma separated:\n"
+      "                        IP addresses become IP SANs, others DNS SANs; the first is the\n"
+      "                        CN (default 127.0.0.1,localhost)\n"
+      "  --days N              validity of every certificate from now, 1..3650 (default 365);\n"
+      "                        it starts an hour back, for clocks a little behind\n"
+      "  -q, --quiet           no progress lines on stderr\n"
+      "  -h, --help            this text\n"
+      "\n"
+      "fleet (as for hubsim run, see hubsim run --help):\n"
+      "  --hubs N, --devices-per-hub N, --mix LIST, --seed N, --hub-model ID, --catalog DIR,\n"
+      "  --fleet-key KEY, --fleet-key-file FILE (or HUBSIM_FLEET_KEY): the key the hub\n"
+      "  secrets derive from\n"
+      "\n"
+      "DIR holds: ca.crt, ca.key, server.crt, server.key, hubs/HUB.crt and hubs/HUB.key\n"
+      "(CN = the hub id, SAN URI " PROV_URI_PREFIX
+      "HUB, keyUsage digitalSignature, extendedKeyUsage\n"
+      "clientAuth), hub-secrets.csv, registry.csv, registry.json and " PROV_MARKER ". Keys\n"
+      "and secrets are mode 0600. Nothing secret is printed.\n"
+      "Exit codes: 0 written; 2 a bad flag, scenario or output folder; 3 a failure while\n"
+      "writing (DIR is then as it was).\n");
+}
+
+struct prov_opts {
+  const char *out;
+  int force, quiet;
+  enum sim_pki_key_type key_type;
+  char server_buf[512];
+  const char *server[SIM_PKI_MAX_SAN];
+  size_t n_server;
+  uint64_t days;
+  /* The fleet flags, for run's parser: "run", then each flag and its value. */
+  const char *run_argv[48];
+  int run_argc;
+};
+
+static const struct option prov_longopts[] = {{"out", required_argument, 0, 'o'},
+                                              {"force", no_argument, 0, 'f'},
+                                              {"key-type", required_argument, 0, 't'},
+                                              {"server-name", required_argument, 0, 'n'},
+                                              {"days", required_argument, 0, 'y'},
+                                              {"quiet", no_argument, 0, 'q'},
+                                              {"help", no_argument, 0, 'h'},
+                                              {"hubs", required_argument, 0, 'H'},
+                                              {"devices-per-hub", required_argument, 0, 'D'},
+                                              {"mix", required_argument, 0, 'M'},
+                                              {"seed", required_argument, 0, 'S'},
+                                              {"hub-model", required_argument, 0, 'g'},
+                                              {"catalog", required_argument, 0, 'c'},
+                                              {"fleet-key", required_argument, 0, 'K'},
+                                              {"fleet-key-file", required_argument, 0, 'F'},
+                                              {0, 0, 0, 0}};
+
+static int prov_bad(const char *flag, const char *value, const char *why) {
+  if (value && *value)
+    fprintf(stderr, "hubsim provision: %s '%s': %s (see hubsim provision --help)\n", flag, value,
+            why);
+  else
+    fprintf(stderr, "hubsim provision: %s: %s (see hubsim provision --help)\n", flag, why);
+  return 2;
+}
+
+/* A DNS name of the server certificate: letters, digits, '-' and '.', labels of 1..63. */
+static int dns_name_ok(const char *s) {
+  size_t label = 0, n = strlen(s);
+  if (n == 0 || n > 253)
+    return 0;
+  for (const char *p = s; *p; p++) {
+    if (*p == '.') {
+      if (label == 0)
+        return 0;
+      label = 0;
+    } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '-') {
+      if (++label > 63)
+        return 0;
+    } else {
+      return 0;
+    }
+  }
+  return label > 0;
+}
+
+/* --server-name LIST into o->server. 0 or 2. */
+static int parse_server_names(struct prov_opts *o, const char *text) {
+  if (snprintf(o->server_buf, sizeof o->server_buf, "%s", text) >= (int)sizeof o->server_buf)
+    return prov_bad("--server-name", text, "longer than 511 bytes");
+  o->n_server = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(o->server_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    unsigned char a[16];
+    if (o->n_server == SIM_PKI_MAX_SAN)
+      return prov_bad("--server-name", text, "at most 8 names");
+    if (inet_pton(AF_INET, t, a) != 1 && inet_pton(AF_INET6, t, a) != 1 && !dns_name_ok(t))
+      return prov_bad("--server-name", t,
+                      "expected an IPv4 or IPv6 address or a DNS name (letters, digits, '-', "
+                      "'.')");
+    o->server[o->n_server++] = t;
+  }
+  return o->n_server ? 0 : prov_bad("--server-name", text, "expected at least one name");
+}
+
+/* One of provision's own flags. 0, 2 (bad), or 1 for --help. */
+static int own_flag(struct prov_opts *o, int c) {
+  switch (c) {
+  case 'o':
+    o->out = optarg;
+    return 0;
+  case 'f':
+    o->force = 1;
+    return 0;
+  case 'q':
+    o->quiet = 1;
+    return 0;
+  case 't':
+    if (strcmp(optarg, "ec") == 0 || strcmp(optarg, "ecdsa") == 0)
+      o->key_type = SIM_PKI_KEY_EC_P256;
+    else if (strcmp(optarg, "rsa") == 0)
+      o->key_type = SIM_PKI_KEY_RSA_2048;
+    else
+      return prov_bad("--key-type", optarg, "expected ec (ECDSA P-256) or rsa (RSA 2048)");
+    return 0;
+  case 'n':
+    return parse_server_names(o, optarg);
+  case 'y':
+    if (app_parse_u64(optarg, 1, PROV_MAX_DAYS, &o->days))
+      return prov_bad("--days", optarg, "expected a whole number of days from 1 to 3650");
+    return 0;
+  case 'h':
+    prov_usage(stdout);
+    return 1;
+  default:
+    return 2;
+  }
+}
+
+/* The command line: provision's flags into o, the fleet flags (and SCENARIO) into o->run_argv
+ * for run's parser. APP_RUN_GO_ON or the exit code. */
+static int prov_flags(struct prov_opts *o, int argc, char **argv) {
+  unsigned char seen[128] = {0};
+  int c;
+  *o = (struct prov_opts){.key_type = SIM_PKI_KEY_EC_P256, .days = PROV_DEFAULT_DAYS};
+  parse_server_names(o, "127.0.0.1,localhost");
+  /* No dashboard, no progress: run's parser would otherwise look at the terminal. */
+  const char *fixed[] = {"run", "--ui", "none", "-q"};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    o->run_argv[o->run_argc++] = fixed[i];
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":qh", prov_longopts, NULL)) != -1) {
+    if (c == ':')
+      return prov_bad(argv[optind - 1], "", "needs a value");
+    if (c == '?')
+      return prov_bad(argv[optind - 1], "", "unknown flag");
+    if (c > 0 && strchr("HDMSgcKF", c)) { /* a fleet flag: run's parser judges it (and a repeat) */
+      static char names[48][24];
+      if (o->run_argc + 2 > (int)(sizeof o->run_argv / sizeof o->run_argv[0]) - 1)
+        return prov_bad(argv[optind - 1], "", "too many fleet flags");
+      for (const struct option *lo = prov_longopts; lo->name; lo++)
+        if (lo->val == c)
+          snprintf(names[o->run_argc], sizeof names[0], "--%s", lo->name);
+      /* "--NAME" then the value, whatever form (--hubs=5, an abbreviation) was given here. */
+      o->run_argv[o->run_argc] = names[o->run_argc];
+      o->run_argc++;
+      o->run_argv[o->run_argc++] = optarg;
+      continue;
+    }
+    if (c > 0 && c < 128 && seen[c]++) {
+      char name[32] = "-?";
+      for (const struct option *lo = prov_longopts; lo->name; lo++)
+        if (lo->val == c)
+          snprintf(name, sizeof name, "--%s", lo->name);
+      return prov_bad(name, optarg ? optarg : "", "given twice");
+    }
+    int rc = own_flag(o, c);
+    if (rc == 1)
+      return 0;
+    if (rc)
+      return rc;
+  }
+  if (optind < argc)
+    o->run_argv[o->run_argc++] = argv[optind++];
+  if (optind < argc)
+    return prov_bad(argv[optind], "", "unexpected argument: one scenario at most");
+  if (!o->out)
+    return prov_bad("--out", "", "is required: the folder to write");
+  return APP_RUN_GO_ON;
+}
+
+/* ---- the fleet ---- */
+
+struct prov_fleet {
+  uv_loop_t loop;
+  struct sim_transport *t;
+  struct sim_fleet *f;
+  int loop_ok;
+};
+
+static void fleet_stopped(struct sim_fleet *f, void *arg) {
+  (void)f;
+  *(int *)arg = 1;
+}
+
+/* The fleet of cfg, created and never started: its hub ids, device models and EUI-64s. */
+static int fleet_open(struct prov_fleet *pf, const struct sim_fleet_config *cfg) {
+  memset(pf, 0, sizeof *pf);
+  int rc = uv_loop_init(&pf->loop);
+  if (rc)
+    return rc;
+  pf->loop_ok = 1;
+  rc = sim_transport_mem_new(&pf->loop, &pf->t);
+  if (rc == 0)
+    rc = sim_fleet_new(&pf->loop, pf->t, cfg, &pf->f);
+  return rc;
+}
+
+static void fleet_close(struct prov_fleet *pf) {
+  if (pf->f) {
+    int done = 0;
+    sim_fleet_stop(pf->f, fleet_stopped, &done);
+    for (int i = 0; i < 100 && !done; i++)
+      uv_run(&pf->loop, UV_RUN_NOWAIT);
+    sim_fleet_free(pf->f);
+  }
+  if (pf->t)
+    sim_transport_free(pf->t);
+  if (pf->loop_ok) {
+    uv_run(&pf->loop, UV_RUN_NOWAIT);
+    uv_loop_close(&pf->loop);
+  }
+}
+
+/* ---- the identities ---- */
+
+struct prov_run {
+  struct prov_opts *o;
+  struct sim_fleet_config *cfg;
+  struct prov_out out;
+  struct sim_pki_issuer *ca;
+  struct sim_pki_req base; /* validity and key type, shared by every certificate */
+  char ca_sha[65], server_sha[65];
+  struct sim_wfile secrets, csv, json;
+  int secrets_open, csv_open, json_open;
+  uint64_t devices;
+};
+
+static void sha_hex(char out[65], const uint8_t sha[32]) {
+  sim_hex_encode(out, sha, 32, 0);
+}
+
+/* The CA and the platform's server certificate. 0 or 3. */
+static int write_ca_server(struct prov_run *r) {
+  struct sim_pki_req q = r->base;
+  struct sim_pki_cert ca = {0}, srv = {0};
+  q.role = SIM_PKI_CA;
+  q.cn = "hubsim fleet CA";
+  int rc = sim_pki_ca_new(&q, &r->ca, &ca);
+  if (rc) {
+    fprintf(stderr, "hubsim provision: cannot make the CA: %s\n", sim_strerror(rc));
+    return 3;
+  }
+  q = r->base;
+  q.role = SIM_PKI_SERVER;
+  q.cn = r->o->server[0];
+  for (size_t i = 0; i < r->o->n_server; i++) {
+    unsigned char a[16];
+    const char *s = r->o->server[i];
+    if (inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1)
+      q.san_ip[q.n_ip++] = s;
+    else
+      q.san_dns[q.n_dns++] = s;
+  }
+  rc = sim_pki_issue(r->ca, &q, &srv);
+  if (rc) {
+    fprintf(stderr, "hubsim provision: cannot make the server certificate: %s\n", sim_strerror(rc));
+    sim_pki_cert_fini(&ca);
+    return 3;
+  }
+  sha_hex(r->ca_sha, ca.sha256);
+  sha_hex(r->server_sha, srv.sha256);
+  rc = prov_out_write(&r->out, "ca.crt", 0644, ca.cert_pem, ca.cert_len);
+  if (rc == 0)
+    rc = prov_out_write(&r->out, "ca.key", 0600, ca.key_pem, ca.key_len);
+  if (rc == 0)
+    rc = prov_out_write(&r->out, "server.crt", 0644, srv.cert_pem, srv.cert_len);
+  if (rc == 0)
+    rc = prov_out_write(&r->out, "server.key", 0600, srv.key_pem, srv.key_len);
+  sim_pki_cert_fini(&ca);
+  sim_pki_cert_fini(&srv);
+  return rc;
+}
+
+/* The registry's and the secrets' files, opened for the hubs' rows, with their heads. */
+static int open_lists(struct prov_run *r) {
+  int rc = prov_out_open(&r->out, "hub-secrets.csv", 0600, &r->secrets);
+  if (rc)
+    return rc;
+  r->secrets_open = 1;
+  fputs("hub_id,secret_hex\n", r->secrets.fp);
+  rc = prov_out_open(&r->out, "registry.csv", 0644, &r->csv);
+  if (rc)
+    return rc;
+  r->csv_open = 1;
+  fputs("hub_id,hub_model,hub_firmware,cert_sha256,device_eui64,device_model\n", r->csv.fp);
+  rc = prov_out_open(&r->out, "registry.json", 0644, &r->json);
+  if (rc)
+    return rc;
+  r->json_open = 1;
+  fprintf(r->json.fp,
+          "{\"format\":\"hubsim-registry\",\"version\":1,\"ca_sha256\":\"%s\","
+          "\"server_sha256\":\"%s\",\"hubs\":[",
+          r->ca_sha, r->server_sha);
+  return 0;
+}
+
+/* The registry rows of one hub (CSV: one per device; JSON: one object). 0 or SIM_ENOMEM. */
+static int registry_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g, const char *id,
+                        const char *sha) {
+  const char *model = r->cfg->hub_model ? r->cfg->hub_model : "";
+  const char *fw = r->cfg->hub_firmware ? r->cfg->hub_firmware : "";
+  json_t *hub = json_pack("{s:s,s:s,s:s,s:s,s:[]}", "id", id, "model", model, "firmware", fw,
+                          "cert_sha256", sha, "devices");
+  if (!hub)
+    return SIM_ENOMEM;
+  json_t *devs = json_object_get(hub, "devices");
+  int any = 0, rc = 0;
+  for (uint32_t s = 0; s < r->cfg->devices_per_hub && rc == 0; s++) {
+    struct sim_device_info di;
+    if (sim_fleet_device_info(f, g, s, &di) || !di.model)
+      continue;
+    char eui[17];
+    snprintf(eui, sizeof eui, "%016" PRIx64, di.eui64);
+    if (json_array_append_new(devs,
+                              json_pack("{s:s,s:s}", "eui64", eui, "model", di.model->model_id)))
+      rc = SIM_ENOMEM;
+    const char *row[] = {id, model, fw, sha, eui, di.model->model_id};
+    for (size_t i = 0; i < 6; i++) {
+      prov_csv_field(r->csv.fp, row[i]);
+      fputc(i < 5 ? ',' : '\n', r->csv.fp);
+    }
+    any = 1;
+    r->devices++;
+  }
+  if (!any) { /* a hub without devices still has its row */
+    const char *row[] = {id, model, fw, sha};
+    for (size_t i = 0; i < 4; i++) {
+      prov_csv_field(r->csv.fp, row[i]);
+      fputc(',', r->csv.fp);
+    }
+    fputs(",\n", r->csv.fp);
+  }
+  if (g > 0)
+    fputc(',', r->json.fp);
+  fputc('\n', r->json.fp);
+  if (rc == 0 && json_dumpf(hub, r->json.fp, JSON_COMPACT | JSON_PRESERVE_ORDER))
+    rc = SIM_EIO;
+  json_decref(hub);
+  return rc;
+}
+
+/* One hub: its secret, its key and certificate, its registry rows. 0 or 3. */
+static int write_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g) {
+  char id[SIM_HUBRPC_HUB_ID_MAX + 1], uri[sizeof id + sizeof PROV_URI_PREFIX], rel[sizeof id + 16];
+  sim_fleet_hub_id(f, g, id, sizeof id);
+  uint8_t secret[32];
+  char secret_hex[65];
+  if (sim_auth_hub_secret(r->cfg->fleet_key, r->cfg->fleet_key_len, id, secret)) {
+    fprintf(stderr, "hubsim provision: cannot derive the secret of %s\n", id);
+    return 3;
+  }
+  sim_hex_encode(secret_hex, secret, sizeof secret, 0);
+  prov_csv_field(r->secrets.fp, id);
+  fprintf(r->secrets.fp, ",%s\n", secret_hex);
+  memset(secret, 0, sizeof secret);
+  memset(secret_hex, 0, sizeof secret_hex);
+  struct sim_pki_req q = r->base;
+  q.role = SIM_PKI_CLIENT;
+  q.cn = id;
+  snprintf(uri, sizeof uri, PROV_URI_PREFIX "%s", id);
+  q.san_uri = uri;
+  struct sim_pki_cert c;
+  int rc = sim_pki_issue(r->ca, &q, &c);
+  if (rc) {
+    fprintf(stderr, "hubsim provision: cannot make the certificate of %s: %s\n", id,
+            sim_strerror(rc));
+    return 3;
+  }
+  char sha[65];
+  sha_hex(sha, c.sha256);
+  snprintf(rel, sizeof rel, "hubs/%s.crt", id);
+  rc = prov_out_write(&r->out, rel, 0644, c.cert_pem, c.cert_len);
+  snprintf(rel, sizeof rel, "hubs/%s.key", id);
+  if (rc == 0)
+    rc = prov_out_write(&r->out, rel, 0600, c.key_pem, c.key_len);
+  sim_pki_cert_fini(&c);
+  if (rc == 0 && registry_hub(r, f, g, id, sha)) {
+    fprintf(stderr, "hubsim provision: out of memory writing the registry\n");
+    rc = 3;
+  }
+  return rc;
+}
+
+/* Closes the lists (their tails written) and writes the marker. 0 or 3. */
+static int close_lists(struct prov_run *r, uint32_t hubs) {
+  fprintf(r->json.fp, "\n],\"hub_count\":%" PRIu32 ",\"device_count\":%" PRIu64 "}\n", hubs,
+          r->devices);
+  struct {
+    struct sim_wfile *w;
+    int *open;
+    const char *name;
+  } l[] = {{&r->secrets, &r->secrets_open, "hub-secrets.csv"},
+           {&r->csv, &r->csv_open, "registry.csv"},
+           {&r->json, &r->json_open, "registry.json"}};
+  for (size_t i = 0; i < 3; i++) {
+    *l[i].open = 0;
+    int rc = sim_wfile_commit(l[i].w);
+    if (rc) {
+      fprintf(stderr, "hubsim provision: cannot write %s: %s\n", l[i].name, sim_strerror(rc));
+      return 3;
+    }
+  }
+  char text[256];
+  int n = snprintf(text, sizeof text,
+                   "written by hubsim provision %s\nhubs %" PRIu32 "\ndevices %" PRIu64
+                   "\nkey-type %s\n",
+                   HUBSIM_VERSION, hubs, r->devices,
+                   r->base.key_type == SIM_PKI_KEY_RSA_2048 ? "rsa-2048" : "ecdsa-p256");
+  return prov_out_write(&r->out, PROV_MARKER, 0644, text, (size_t)n);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Every file, staged, then published. 0 or 3 (the staging folder removed). */
+static int write_all(struct prov_run *r, struct sim_fleet *f) {
+  double t0 = now_s(), last = t0;
+  int rc = prov_out_stage(&r->out);
+  if (rc == 0)
+    rc = write_ca_server(r);
+  if (rc == 0)
+    rc = open_lists(r);
+  uint32_t n = r->cfg->hubs;
+  for (uint32_t g = 0; rc == 0 && g < n; g++) {
+    rc = write_hub(r, f, g);
+    if (!r->o->quiet && (g & 255) == 255 && now_s() - last >= 2) {
+      last = now_s();
+      fprintf(stderr, "hubsim provision: %" PRIu32 "/%" PRIu32 " hubs\n", g + 1, n);
+    }
+  }
+  if (rc == 0)
+    rc = close_lists(r, n);
+  if (rc == 0)
+    rc = prov_out_publish(&r->out);
+  if (r->secrets_open)
+    sim_wfile_abort(&r->secrets);
+  if (r->csv_open)
+    sim_wfile_abort(&r->csv);
+  if (r->json_open)
+    sim_wfile_abort(&r->json);
+  prov_out_discard(&r->out);
+  if (rc)
+    return rc;
+  double dt = now_s() - t0;
+  printf("hubsim provision: wrote %s: %" PRIu32 " hubs (%" PRIu64 " devices), %s, valid %" PRIu64
+         " days\n"
+         "  ca.crt sha256 %s\n  server.crt sha256 %s (",
+         r->out.target, n, r->devices,
+         r->base.key_type == SIM_PKI_KEY_RSA_2048 ? "RSA 2048" : "ECDSA P-256", r->o->days,
+         r->ca_sha, r->server_sha);
+  for (size_t i = 0; i < r->o->n_server; i++)
+    printf("%s%s", i ? ", " : "", r->o->server[i]);
+  printf(")\n  %.2f s, %.0f hub identities/s\n", dt, dt > 0 ? n / dt : 0.0);
+  return 0;
+}
+
+/* The catalogue (built-in models and --catalog's). APP_RUN_GO_ON or 2. */
+static int prov_catalog(const struct run_opts *ro) {
+  struct dev_cat_error cerr;
+  if (dev_cat_global_init(ro->catalog, ro->n_catalog, &cerr) >= 0)
+    return APP_RUN_GO_ON;
+  fprintf(stderr, "hubsim provision: --catalog: %s:%d: %s\n", cerr.file, cerr.line, cerr.reason);
+  return 2;
+}
+
+int app_provision_main(int argc, char **argv) {
+  static struct prov_opts o;
+  static struct sim_fleet_config cfg;
+  static struct prov_run r;
+  struct run_opts ro = {0};
+  struct scn *scn = NULL;
+  struct prov_fleet pf = {0};
+  int rc = prov_flags(&o, argc, argv);
+  if (rc != APP_RUN_GO_ON)
+    return rc;
+  rc = app_run_flags(&ro, o.run_argc, (char **)o.run_argv);
+  if (rc == APP_RUN_GO_ON)
+    rc = prov_catalog(&ro);
+  if (rc == APP_RUN_GO_ON)
+    rc = app_run_scenario(&ro, &scn);
+  if (rc == APP_RUN_GO_ON)
+    rc = app_run_fleet_config(&ro, scn, &cfg);
+  memset(&r, 0, sizeof r);
+  if (rc == APP_RUN_GO_ON)
+    rc = prov_out_check(&r.out, o.out, o.force) ? 2 : APP_RUN_GO_ON;
+  if (rc == APP_RUN_GO_ON && fleet_open(&pf, &cfg)) {
+    fprintf(stderr, "hubsim provision: cannot lay out the fleet (%" PRIu32 " hubs)\n", cfg.hubs);
+    rc = 3;
+  }
+  if (rc == APP_RUN_GO_ON) {
+    if (strcmp(ro.key, APP_RUN_DEFAULT_KEY) == 0)
+      fprintf(stderr, "hubsim provision: note: the hub secrets derive from the public demo "
+                      "fleet key; give --fleet-key-file or HUBSIM_FLEET_KEY for a real one\n");
+    time_t now = time(NULL);
+    r.o = &o;
+    r.cfg = &cfg;
+    r.base.key_type = o.key_type;
+    r.base.not_before = (int64_t)now - 3600;
+    r.base.not_after = (int64_t)now + (int64_t)o.days * 86400;
+    rc = write_all(&r, pf.f);
+  }
+  fleet_close(&pf);
+  if (r.ca)
+    sim_pki_issuer_free(r.ca);
+  if (scn)
+    scn_free(scn);
+  app_run_flags_fini(&ro);
+  return rc;
+}

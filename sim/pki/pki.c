@@ -1,0 +1,292 @@
+/* Certificates and keys with libcrypto: see pki.h.
+ *
+ * Speed matters here: `hubsim provision` makes 100,000 identities in seconds. A P-256 key and a
+ * signature each cost tens of microseconds; what would cost more is setting up libcrypto's
+ * machinery per certificate, so the issuer keeps one key-generation context per key type and
+ * the CA's certificate and key for every signature. Extensions whose values are fixed text go
+ * through the v3 configuration parser; the subject's names (which come from a fleet's prefix
+ * or a flag) are built as GENERAL_NAMEs, never parsed, so a ',' in a name cannot add one. */
+#include "sim/pki/pki.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/core/err.h"
+
+struct sim_pki_issuer {
+  EVP_PKEY *key;
+  X509 *cert;
+  EVP_PKEY_CTX *gen[2]; /* by enum sim_pki_key_type; made on first use */
+};
+
+/* A new key of type t from the issuer's context for it (created once). */
+static int new_key(EVP_PKEY_CTX **slot, enum sim_pki_key_type t, EVP_PKEY **out) {
+  if (!*slot) {
+    EVP_PKEY_CTX *c =
+        EVP_PKEY_CTX_new_id(t == SIM_PKI_KEY_RSA_2048 ? EVP_PKEY_RSA : EVP_PKEY_EC, NULL);
+    if (!c)
+      return SIM_ENOMEM;
+    int ok = EVP_PKEY_keygen_init(c) > 0 &&
+             (t == SIM_PKI_KEY_RSA_2048
+                  ? EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048) > 0
+                  : EVP_PKEY_CTX_set_ec_paramgen_curve_nid(c, NID_X9_62_prime256v1) > 0);
+    if (!ok) {
+      EVP_PKEY_CTX_free(c);
+      return SIM_EIO;
+    }
+    *slot = c;
+  }
+  *out = NULL;
+  return EVP_PKEY_keygen(*slot, out) > 0 ? 0 : SIM_EIO;
+}
+
+/* A random positive serial number of 127 bits (RFC 5280: at most 20 octets, unpredictable). */
+static int set_serial(X509 *x) {
+  unsigned char r[16];
+  if (RAND_bytes(r, sizeof r) != 1)
+    return SIM_EIO;
+  r[0] &= 0x7F;
+  r[0] |= 0x40; /* never a short number */
+  BIGNUM *bn = BN_bin2bn(r, sizeof r, NULL);
+  int ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+  BN_free(bn);
+  return ok ? 0 : SIM_EIO;
+}
+
+/* One extension from its configuration text ("critical,digitalSignature"). */
+static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value) {
+  X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+  if (!e)
+    return SIM_EIO;
+  int ok = X509_add_ext(x, e, -1);
+  X509_EXTENSION_free(e);
+  return ok ? 0 : SIM_EIO;
+}
+
+/* One GENERAL_NAME of type (GEN_URI, GEN_DNS: IA5 text; GEN_IPADD: address bytes) pushed on
+ * gens. */
+static int push_name(GENERAL_NAMES *gens, int type, const void *p, int len) {
+  GENERAL_NAME *g = GENERAL_NAME_new();
+  ASN1_STRING *s = ASN1_STRING_type_new(type == GEN_IPADD ? V_ASN1_OCTET_STRING : V_ASN1_IA5STRING);
+  if (!g || !s || !ASN1_STRING_set(s, p, len)) {
+    GENERAL_NAME_free(g);
+    ASN1_STRING_free(s);
+    return SIM_ENOMEM;
+  }
+  GENERAL_NAME_set0_value(g, type, s);
+  if (!sk_GENERAL_NAME_push(gens, g)) {
+    GENERAL_NAME_free(g);
+    return SIM_ENOMEM;
+  }
+  return 0;
+}
+
+/* subjectAltName from the request's URI, DNS names and IP addresses (none: no extension). */
+static int add_san(X509 *x, const struct sim_pki_req *req) {
+  if (!req->san_uri && !req->n_dns && !req->n_ip)
+    return 0;
+  GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+  if (!gens)
+    return SIM_ENOMEM;
+  int rc = 0;
+  if (req->san_uri)
+    rc = push_name(gens, GEN_URI, req->san_uri, (int)strlen(req->san_uri));
+  for (size_t i = 0; rc == 0 && i < req->n_dns; i++)
+    rc = push_name(gens, GEN_DNS, req->san_dns[i], (int)strlen(req->san_dns[i]));
+  for (size_t i = 0; rc == 0 && i < req->n_ip; i++) {
+    unsigned char a[16];
+    if (inet_pton(AF_INET, req->san_ip[i], a) == 1)
+      rc = push_name(gens, GEN_IPADD, a, 4);
+    else if (inet_pton(AF_INET6, req->san_ip[i], a) == 1)
+      rc = push_name(gens, GEN_IPADD, a, 16);
+    else
+      rc = SIM_EINVAL;
+  }
+  if (rc == 0 && !X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT))
+    rc = SIM_EIO;
+  GENERAL_NAMES_free(gens);
+  return rc;
+}
+
+/* The extensions of req->role; ctx names issuer and subject (the same for a CA). */
+static int add_role_exts(X509 *x, X509V3_CTX *ctx, const struct sim_pki_req *req) {
+  int rc;
+  switch (req->role) {
+  case SIM_PKI_CA:
+    rc = add_ext(x, ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+    if (rc == 0)
+      rc = add_ext(x, ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+    break;
+  case SIM_PKI_CLIENT:
+    rc = add_ext(x, ctx, NID_basic_constraints, "CA:FALSE");
+    if (rc == 0)
+      rc = add_ext(x, ctx, NID_key_usage, "critical,digitalSignature");
+    if (rc == 0)
+      rc = add_ext(x, ctx, NID_ext_key_usage, "clientAuth");
+    break;
+  case SIM_PKI_SERVER:
+    rc = add_ext(x, ctx, NID_basic_constraints, "CA:FALSE");
+    if (rc == 0)
+      rc = add_ext(x, ctx, NID_key_usage,
+                   req->key_type == SIM_PKI_KEY_RSA_2048
+                       ? "critical,digitalSignature,keyEncipherment"
+                       : "critical,digitalSignature");
+    if (rc == 0)
+      rc = add_ext(x, ctx, NID_ext_key_usage, "serverAuth");
+    break;
+  default:
+    return SIM_EINVAL;
+  }
+  if (rc == 0)
+    rc = add_ext(x, ctx, NID_subject_key_identifier, "hash");
+  if (rc == 0)
+    rc = add_ext(x, ctx, NID_authority_key_identifier, "keyid:always");
+  return rc;
+}
+
+/* The certificate of key for req, signed by ca_key as ca_cert (NULL: self-signed). */
+static int build_cert(const struct sim_pki_req *req, EVP_PKEY *key, X509 *ca_cert, EVP_PKEY *ca_key,
+                      X509 **out) {
+  if (!req->cn || !*req->cn || req->not_after < req->not_before || req->n_dns > SIM_PKI_MAX_SAN ||
+      req->n_ip > SIM_PKI_MAX_SAN)
+    return SIM_EINVAL;
+  X509 *x = X509_new();
+  if (!x)
+    return SIM_ENOMEM;
+  int rc = SIM_EIO;
+  X509_NAME *name = X509_get_subject_name(x);
+  if (!X509_set_version(x, 2) || set_serial(x) ||
+      !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)req->not_before) ||
+      !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)req->not_after) ||
+      !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)req->cn, -1, -1,
+                                  0) ||
+      !X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : name) ||
+      !X509_set_pubkey(x, key))
+    goto fail;
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, ca_cert ? ca_cert : x, x, NULL, NULL, 0);
+  rc = add_role_exts(x, &ctx, req);
+  if (rc == 0)
+    rc = add_san(x, req);
+  if (rc)
+    goto fail;
+  if (X509_sign(x, ca_key ? ca_key : key, EVP_sha256()) <= 0) {
+    rc = SIM_EIO;
+    goto fail;
+  }
+  *out = x;
+  return 0;
+fail:
+  X509_free(x);
+  return rc;
+}
+
+/* The contents of a memory BIO as a new NUL-terminated string. */
+static int bio_take(BIO *b, char **out, size_t *len) {
+  char *p;
+  long n = BIO_get_mem_data(b, &p);
+  if (n <= 0)
+    return SIM_EIO;
+  char *s = malloc((size_t)n + 1);
+  if (!s)
+    return SIM_ENOMEM;
+  memcpy(s, p, (size_t)n);
+  s[n] = '\0';
+  *out = s;
+  *len = (size_t)n;
+  return 0;
+}
+
+/* PEM of x and key, and x's fingerprint, into out. */
+static int to_pem(X509 *x, EVP_PKEY *key, struct sim_pki_cert *out) {
+  struct sim_pki_cert c = {0};
+  unsigned int n = sizeof c.sha256;
+  BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
+  int rc = SIM_ENOMEM;
+  if (!bc || !bk)
+    goto done;
+  rc = SIM_EIO;
+  if (!PEM_write_bio_X509(bc, x) || !PEM_write_bio_PrivateKey(bk, key, NULL, NULL, 0, NULL, NULL) ||
+      !X509_digest(x, EVP_sha256(), c.sha256, &n))
+    goto done;
+  rc = bio_take(bc, &c.cert_pem, &c.cert_len);
+  if (rc == 0)
+    rc = bio_take(bk, &c.key_pem, &c.key_len);
+  if (rc == 0)
+    *out = c;
+  else
+    sim_pki_cert_fini(&c);
+done:
+  BIO_free(bc);
+  /* The key's PEM passed through this buffer: clear it before it goes back to the heap. */
+  if (bk) {
+    char *p;
+    long kn = BIO_get_mem_data(bk, &p);
+    if (kn > 0)
+      OPENSSL_cleanse(p, (size_t)kn);
+    BIO_free(bk);
+  }
+  return rc;
+}
+
+int sim_pki_ca_new(const struct sim_pki_req *req, struct sim_pki_issuer **out,
+                   struct sim_pki_cert *pem) {
+  if (req->role != SIM_PKI_CA)
+    return SIM_EINVAL;
+  struct sim_pki_issuer *ca = calloc(1, sizeof *ca);
+  if (!ca)
+    return SIM_ENOMEM;
+  int rc = new_key(&ca->gen[req->key_type == SIM_PKI_KEY_RSA_2048], req->key_type, &ca->key);
+  if (rc == 0)
+    rc = build_cert(req, ca->key, NULL, NULL, &ca->cert);
+  if (rc == 0)
+    rc = to_pem(ca->cert, ca->key, pem);
+  if (rc) {
+    sim_pki_issuer_free(ca);
+    return rc;
+  }
+  *out = ca;
+  return 0;
+}
+
+int sim_pki_issue(struct sim_pki_issuer *ca, const struct sim_pki_req *req,
+                  struct sim_pki_cert *out) {
+  if (req->role == SIM_PKI_CA)
+    return SIM_EINVAL;
+  EVP_PKEY *key = NULL;
+  X509 *x = NULL;
+  int rc = new_key(&ca->gen[req->key_type == SIM_PKI_KEY_RSA_2048], req->key_type, &key);
+  if (rc == 0)
+    rc = build_cert(req, key, ca->cert, ca->key, &x);
+  if (rc == 0)
+    rc = to_pem(x, key, out);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return rc;
+}
+
+void sim_pki_cert_fini(struct sim_pki_cert *c) {
+  free(c->cert_pem);
+  if (c->key_pem)
+    OPENSSL_cleanse(c->key_pem, c->key_len);
+  free(c->key_pem);
+  memset(c, 0, sizeof *c);
+}
+
+void sim_pki_issuer_free(struct sim_pki_issuer *ca) {
+  if (!ca)
+    return;
+  EVP_PKEY_free(ca->key);
+  X509_free(ca->cert);
+  EVP_PKEY_CTX_free(ca->gen[0]);
+  EVP_PKEY_CTX_free(ca->gen[1]);
+  free(ca);
+}
