@@ -11,15 +11,20 @@
  * microseconds each), and the files are synced once, not one by one (provision_out.c). */
 #include "app/provision.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
+
+#include <openssl/crypto.h>
 
 #include <arpa/inet.h>
 
@@ -302,6 +307,12 @@ struct prov_run {
   uint64_t devices;
 };
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void sha_hex(char out[65], const uint8_t sha[32]) {
   sim_hex_encode(out, sha, 32, 0);
 }
@@ -371,7 +382,8 @@ static int open_lists(struct prov_run *r) {
   return 0;
 }
 
-/* The registry rows of one hub (CSV: one per device; JSON: one object). 0 or SIM_ENOMEM. */
+/* The registry rows of one hub (CSV: one per device; JSON: one object). 0, SIM_ENOMEM, or
+ * the error of a failed write to registry.json (the CSV's show at its commit). */
 static int registry_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g, const char *id,
                         const char *sha) {
   const char *model = r->cfg->hub_model ? r->cfg->hub_model : "";
@@ -410,15 +422,44 @@ static int registry_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g, con
   if (g > 0)
     fputc(',', r->json.fp);
   fputc('\n', r->json.fp);
+  errno = 0;
   if (rc == 0 && json_dumpf(hub, r->json.fp, JSON_COMPACT | JSON_PRESERVE_ORDER))
-    rc = SIM_EIO;
+    rc = errno ? -errno : SIM_EIO;
   json_decref(hub);
   return rc;
 }
 
-/* One hub: its secret, its key and certificate, its registry rows. 0 or 3. */
-static int write_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g) {
+/* One hub's key and certificate, written; its fingerprint into sha. Runs in any of the
+ * generating threads (iss is that thread's). 0 or 3. */
+static int gen_hub(struct prov_run *r, struct sim_fleet *f, struct sim_pki_issuer *iss, uint32_t g,
+                   char sha[65]) {
   char id[SIM_HUBRPC_HUB_ID_MAX + 1], uri[sizeof id + sizeof PROV_URI_PREFIX], rel[sizeof id + 16];
+  sim_fleet_hub_id(f, g, id, sizeof id);
+  struct sim_pki_req q = r->base;
+  q.role = SIM_PKI_CLIENT;
+  q.cn = id;
+  snprintf(uri, sizeof uri, PROV_URI_PREFIX "%s", id);
+  q.san_uri = uri;
+  struct sim_pki_cert c;
+  int rc = sim_pki_issue(iss, &q, &c);
+  if (rc) {
+    fprintf(stderr, "hubsim provision: cannot make the certificate of %s: %s\n", id,
+            sim_strerror(rc));
+    return 3;
+  }
+  sha_hex(sha, c.sha256);
+  snprintf(rel, sizeof rel, "hubs/%s.crt", id);
+  rc = prov_out_write(&r->out, rel, 0644, c.cert_pem, c.cert_len);
+  snprintf(rel, sizeof rel, "hubs/%s.key", id);
+  if (rc == 0)
+    rc = prov_out_write(&r->out, rel, 0600, c.key_pem, c.key_len);
+  sim_pki_cert_fini(&c);
+  return rc;
+}
+
+/* One hub's secret and registry rows, in hub order (the main thread). 0 or 3. */
+static int list_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g, const char *sha) {
+  char id[SIM_HUBRPC_HUB_ID_MAX + 1];
   sim_fleet_hub_id(f, g, id, sizeof id);
   uint8_t secret[32];
   char secret_hex[65];
@@ -429,32 +470,80 @@ static int write_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g) {
   sim_hex_encode(secret_hex, secret, sizeof secret, 0);
   prov_csv_field(r->secrets.fp, id);
   fprintf(r->secrets.fp, ",%s\n", secret_hex);
-  memset(secret, 0, sizeof secret);
-  memset(secret_hex, 0, sizeof secret_hex);
-  struct sim_pki_req q = r->base;
-  q.role = SIM_PKI_CLIENT;
-  q.cn = id;
-  snprintf(uri, sizeof uri, PROV_URI_PREFIX "%s", id);
-  q.san_uri = uri;
-  struct sim_pki_cert c;
-  int rc = sim_pki_issue(r->ca, &q, &c);
+  OPENSSL_cleanse(secret, sizeof secret);
+  OPENSSL_cleanse(secret_hex, sizeof secret_hex);
+  int rc = registry_hub(r, f, g, id, sha);
   if (rc) {
-    fprintf(stderr, "hubsim provision: cannot make the certificate of %s: %s\n", id,
-            sim_strerror(rc));
+    fprintf(stderr, "hubsim provision: cannot write registry.json: %s\n", sim_strerror(rc));
     return 3;
   }
-  char sha[65];
-  sha_hex(sha, c.sha256);
-  snprintf(rel, sizeof rel, "hubs/%s.crt", id);
-  rc = prov_out_write(&r->out, rel, 0644, c.cert_pem, c.cert_len);
-  snprintf(rel, sizeof rel, "hubs/%s.key", id);
-  if (rc == 0)
-    rc = prov_out_write(&r->out, rel, 0600, c.key_pem, c.key_len);
-  sim_pki_cert_fini(&c);
-  if (rc == 0 && registry_hub(r, f, g, id, sha)) {
-    fprintf(stderr, "hubsim provision: out of memory writing the registry\n");
-    rc = 3;
+  return 0;
+}
+
+/* Hubs are made in batches: every thread takes every n_threads-th hub of the batch (keys and
+ * signatures are the cost, and they are independent), then the main thread writes the batch's
+ * rows in order. */
+#define PROV_BATCH 1024u
+#define PROV_MAX_THREADS 8
+
+struct prov_job {
+  struct prov_run *r;
+  struct sim_fleet *f;
+  struct sim_pki_issuer *iss;
+  uint32_t first, n, step, off;
+  char (*sha)[65];
+  int rc;
+};
+
+static void job_run(void *arg) {
+  struct prov_job *j = arg;
+  for (uint32_t i = j->off; i < j->n && j->rc == 0; i += j->step)
+    j->rc = gen_hub(j->r, j->f, j->iss, j->first + i, j->sha[i]);
+}
+
+/* Every hub, in batches over the threads. 0 or 3. */
+static int write_hubs(struct prov_run *r, struct sim_fleet *f) {
+  static char sha[PROV_BATCH][65];
+  struct prov_job jobs[PROV_MAX_THREADS];
+  uv_thread_t th[PROV_MAX_THREADS];
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  uint32_t nt = ncpu < 1 ? 1 : ncpu > PROV_MAX_THREADS ? PROV_MAX_THREADS : (uint32_t)ncpu;
+  int rc = 0;
+  for (uint32_t t = 0; t < nt; t++) {
+    jobs[t] = (struct prov_job){.r = r, .f = f, .step = nt, .off = t, .sha = sha};
+    if (t > 0 && sim_pki_issuer_dup(r->ca, &jobs[t].iss))
+      nt = t; /* fewer threads, not a failure */
   }
+  jobs[0].iss = r->ca;
+  uint32_t n = r->cfg->hubs;
+  double last = now_s();
+  for (uint32_t first = 0; rc == 0 && first < n; first += PROV_BATCH) {
+    uint32_t m = n - first < PROV_BATCH ? n - first : PROV_BATCH;
+    uint32_t started = 1;
+    for (uint32_t t = 0; t < nt; t++) {
+      jobs[t].first = first;
+      jobs[t].n = m;
+      jobs[t].step = nt;
+      if (t > 0 && uv_thread_create(&th[t], job_run, &jobs[t]) == 0)
+        started = t + 1;
+    }
+    /* A thread that could not start leaves its share to this one. */
+    for (uint32_t t = started; t < nt; t++)
+      job_run(&jobs[t]);
+    job_run(&jobs[0]);
+    for (uint32_t t = 1; t < started; t++)
+      uv_thread_join(&th[t]);
+    for (uint32_t t = 0; t < nt && rc == 0; t++)
+      rc = jobs[t].rc;
+    for (uint32_t i = 0; rc == 0 && i < m; i++)
+      rc = list_hub(r, f, first + i, sha[i]);
+    if (!r->o->quiet && now_s() - last >= 2) {
+      last = now_s();
+      fprintf(stderr, "hubsim provision: %" PRIu32 "/%" PRIu32 " hubs\n", first + m, n);
+    }
+  }
+  for (uint32_t t = 1; t < nt; t++)
+    sim_pki_issuer_free(jobs[t].iss);
   return rc;
 }
 
@@ -486,28 +575,17 @@ static int close_lists(struct prov_run *r, uint32_t hubs) {
   return prov_out_write(&r->out, PROV_MARKER, 0644, text, (size_t)n);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Every file, staged, then published. 0 or 3 (the staging folder removed). */
 static int write_all(struct prov_run *r, struct sim_fleet *f) {
-  double t0 = now_s(), last = t0;
+  double t0 = now_s();
   int rc = prov_out_stage(&r->out);
   if (rc == 0)
     rc = write_ca_server(r);
   if (rc == 0)
     rc = open_lists(r);
+  if (rc == 0)
+    rc = write_hubs(r, f);
   uint32_t n = r->cfg->hubs;
-  for (uint32_t g = 0; rc == 0 && g < n; g++) {
-    rc = write_hub(r, f, g);
-    if (!r->o->quiet && (g & 255) == 255 && now_s() - last >= 2) {
-      last = now_s();
-      fprintf(stderr, "hubsim provision: %" PRIu32 "/%" PRIu32 " hubs\n", g + 1, n);
-    }
-  }
   if (rc == 0)
     rc = close_lists(r, n);
   if (rc == 0)
@@ -550,6 +628,9 @@ int app_provision_main(int argc, char **argv) {
   struct run_opts ro = {0};
   struct scn *scn = NULL;
   struct prov_fleet pf = {0};
+  /* A file size limit would kill the command at the first write beyond it (SIGXFSZ), leaving
+   * its staging folder: ignored, that write fails (EFBIG) and everything staged is removed. */
+  signal(SIGXFSZ, SIG_IGN);
   int rc = prov_flags(&o, argc, argv);
   if (rc != APP_RUN_GO_ON)
     return rc;

@@ -273,6 +273,24 @@ int sim_pki_issue(struct sim_pki_issuer *ca, const struct sim_pki_req *req,
   return rc;
 }
 
+int sim_pki_issuer_dup(const struct sim_pki_issuer *ca, struct sim_pki_issuer **out) {
+  struct sim_pki_issuer *d = calloc(1, sizeof *d);
+  if (!d)
+    return SIM_ENOMEM;
+  if (!EVP_PKEY_up_ref(ca->key)) {
+    free(d);
+    return SIM_ENOMEM;
+  }
+  d->key = ca->key;
+  if (!X509_up_ref(ca->cert)) {
+    sim_pki_issuer_free(d);
+    return SIM_ENOMEM;
+  }
+  d->cert = ca->cert;
+  *out = d;
+  return 0;
+}
+
 void sim_pki_cert_fini(struct sim_pki_cert *c) {
   free(c->cert_pem);
   if (c->key_pem)

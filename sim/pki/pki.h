@@ -17,7 +17,8 @@
  * Ownership: struct sim_pki_cert is the caller's; its PEM strings are allocated by the issuing
  * call and freed by sim_pki_cert_fini(). An issuer is made by sim_pki_ca_new() and freed by
  * sim_pki_issuer_free(). Threading: an issuer keeps key-generation state; use one from one
- * thread at a time. Blocking (CPU only); no I/O. */
+ * thread at a time (sim_pki_issuer_dup() gives each thread its own). Blocking (CPU only); no I/O.
+ */
 #ifndef SIM_PKI_PKI_H
 #define SIM_PKI_PKI_H
 
@@ -64,6 +65,10 @@ int sim_pki_ca_new(const struct sim_pki_req *req, struct sim_pki_issuer **out,
  * errors as sim_pki_ca_new(); *out is written only on success. */
 int sim_pki_issue(struct sim_pki_issuer *ca, const struct sim_pki_req *req,
                   struct sim_pki_cert *out);
+/* A second issuer of the same CA (its key and certificate shared, counted by libcrypto) with
+ * key-generation state of its own, for another thread: issuers of one CA may sign at the same
+ * time. 0 or SIM_ENOMEM; *out written only on success. */
+int sim_pki_issuer_dup(const struct sim_pki_issuer *ca, struct sim_pki_issuer **out);
 void sim_pki_cert_fini(struct sim_pki_cert *c);
 void sim_pki_issuer_free(struct sim_pki_issuer *ca);
 
