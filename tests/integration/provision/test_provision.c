@@ -251,11 +251,21 @@ static void test_files_and_secrets(void **state) {
     snprintf(p, sizeof p, "%s/%s", dir, secret_files[i]);
     if (mode_of(p) != 0600)
       fail_msg("%s: mode %o, not 0600", p, mode_of(p));
-    /* Every key parses, and is what --key-type asked. */
+    /* Every key parses, is what --key-type asked, and is the key of its certificate. */
     if (strstr(p, ".key")) {
       const char *pk[] = {"pkey", "-noout", "-text", "-in", p, NULL};
       openssl_expect(0, pk);
       expect_has(co.out, "ASN1 OID: prime256v1", p);
+      static char from_key[OUT_CAP];
+      const char *pub[] = {"pkey", "-pubout", "-in", p, NULL};
+      openssl_expect(0, pub);
+      memcpy(from_key, co.out, sizeof from_key);
+      char crt[620];
+      snprintf(crt, sizeof crt, "%.*s.crt", (int)(strlen(p) - 4), p);
+      const char *cpub[] = {"x509", "-noout", "-pubkey", "-in", crt, NULL};
+      openssl_expect(0, cpub);
+      if (strcmp(from_key, co.out) != 0)
+        fail_msg("%s is not the key of %s:\n%s\n%s", p, crt, from_key, co.out);
     }
   }
   /* The secrets are the fleet's: HMAC-SHA256(fleet key, hub id). */
@@ -532,6 +542,31 @@ static void test_force_and_failed_write(void **state) {
   free(ca3);
 }
 
+/* --key-type rsa: RSA 2048 keys, the same chain and usages. */
+static void test_rsa(void **state) {
+  (void)state;
+  char out[400], ca[500], crt[500], key[500];
+  path_of(out, sizeof out, "rsa");
+  const char *a[] = {"provision", "--out", out, "--hubs", "1", "--key-type", "rsa", "-q", NULL};
+  int rc = spawn(NULL, a, &co);
+  if (rc != 0)
+    fail_msg("exit %d: %s", rc, co.err);
+  snprintf(ca, sizeof ca, "%s/ca.crt", out);
+  snprintf(crt, sizeof crt, "%s/hubs/hub-000000.crt", out);
+  snprintf(key, sizeof key, "%s/hubs/hub-000000.key", out);
+  const char *verify[] = {"verify", "-CAfile", ca, "-purpose", "sslclient", crt, NULL};
+  openssl_expect(0, verify);
+  const char *text[] = {"x509", "-noout", "-text", "-in", crt, NULL};
+  openssl_expect(0, text);
+  expect_has(co.out, "rsaEncryption", crt);
+  expect_has(co.out, "Public-Key: (2048 bit)", crt);
+  expect_has(co.out, "TLS Web Client Authentication", crt);
+  const char *pk[] = {"pkey", "-noout", "-text", "-in", key, NULL};
+  openssl_expect(0, pk);
+  expect_has(co.out, "Private-Key: (2048 bit", key);
+  assert_int_equal(mode_of(key), 0600);
+}
+
 static void test_help(void **state) {
   (void)state;
   const char *a[] = {"provision", "--help", NULL};
@@ -563,6 +598,7 @@ int main(void) {
       cmocka_unit_test(test_help),
       cmocka_unit_test(test_certificates),
       cmocka_unit_test(test_files_and_secrets),
+      cmocka_unit_test(test_rsa),
       cmocka_unit_test(test_registry_matches_run),
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_bad_folders),
