@@ -256,6 +256,10 @@ static void test_files_and_secrets(void **state) {
       const char *pk[] = {"pkey", "-noout", "-text", "-in", p, NULL};
       openssl_expect(0, pk);
       expect_has(co.out, "ASN1 OID: prime256v1", p);
+      /* The private scalar and the public point belong together. */
+      const char *check[] = {"pkey", "-check", "-noout", "-in", p, NULL};
+      openssl_expect(0, check);
+      expect_has(co.out, "Key is valid", p);
       static char from_key[OUT_CAP];
       const char *pub[] = {"pkey", "-pubout", "-in", p, NULL};
       openssl_expect(0, pub);
