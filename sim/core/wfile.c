@@ -53,6 +53,12 @@ int sim_wfile_open_mode(struct sim_wfile *w, const char *path, unsigned mode, un
   else
     snprintf(w->dir, sizeof(w->dir), ".");
   int rc = -EEXIST;
+  if (flags & SIM_WFILE_STAGED) {
+    snprintf(w->tmp, sizeof(w->tmp), "%s", path); /* written in place: no temporary name */
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (w->fd < 0)
+      return -errno;
+  }
   for (int attempt = 0; attempt < 32 && w->fd < 0; attempt++) {
     char sfx[7];
     random_suffix(sfx);
@@ -93,19 +99,19 @@ int sim_wfile_commit(struct sim_wfile *w) {
   errno = 0;
   if (fflush(w->fp) != 0 || ferror(w->fp))
     rc = errno ? -errno : SIM_EIO;
-  if (rc == 0 && !(w->flags & SIM_WFILE_NOSYNC) && fsync(w->fd) != 0)
+  if (rc == 0 && !(w->flags & SIM_WFILE_STAGED) && fsync(w->fd) != 0)
     rc = -errno;
   if (fclose(w->fp) != 0 && rc == 0)
     rc = errno ? -errno : SIM_EIO;
   w->fp = NULL;
   w->fd = -1;
-  if (rc == 0 && rename(w->tmp, w->path) != 0)
+  if (rc == 0 && !(w->flags & SIM_WFILE_STAGED) && rename(w->tmp, w->path) != 0)
     rc = -errno;
   if (rc) {
     unlink(w->tmp);
     return rc;
   }
-  if (w->flags & SIM_WFILE_NOSYNC)
+  if (w->flags & SIM_WFILE_STAGED)
     return 0;
   /* The rename is durable only once the directory is on disk. Some file systems refuse fsync
    * on a directory (EINVAL): the file is complete either way. */
