@@ -114,12 +114,11 @@ static const struct option prov_longopts[] = {{"out", required_argument, 0, 'o'}
                                               {"fleet-key-file", required_argument, 0, 'F'},
                                               {0, 0, 0, 0}};
 
+/* "hubsim provision: FLAG 'VALUE': WHY" (no value part when value is NULL or ""); 2. */
 static int prov_bad(const char *flag, const char *value, const char *why) {
-  if (value && *value)
-    fprintf(stderr, "hubsim provision: %s '%s': %s (see hubsim provision --help)\n", flag, value,
-            why);
-  else
-    fprintf(stderr, "hubsim provision: %s: %s (see hubsim provision --help)\n", flag, why);
+  int v = value && *value;
+  fprintf(stderr, "hubsim provision: %s%s%s%s: %s (see hubsim provision --help)\n", flag,
+          v ? " '" : "", v ? value : "", v ? "'" : "", why);
   return 2;
 }
 
@@ -621,6 +620,20 @@ static int prov_catalog(const struct run_opts *ro) {
   return 2;
 }
 
+/* The fleet of the fleet flags and the scenario, through run's own steps. APP_RUN_GO_ON with
+ * *scn (may stay NULL) and *cfg set, or the exit code. */
+static int prov_fleet_config(struct prov_opts *o, struct run_opts *ro, struct scn **scn,
+                             struct sim_fleet_config *cfg) {
+  int rc = app_run_flags(ro, o->run_argc, (char **)o->run_argv);
+  if (rc != APP_RUN_GO_ON)
+    return rc;
+  if ((rc = prov_catalog(ro)) != APP_RUN_GO_ON)
+    return rc;
+  if ((rc = app_run_scenario(ro, scn)) != APP_RUN_GO_ON)
+    return rc;
+  return app_run_fleet_config(ro, *scn, cfg);
+}
+
 int app_provision_main(int argc, char **argv) {
   static struct prov_opts o;
   static struct sim_fleet_config cfg;
@@ -634,13 +647,7 @@ int app_provision_main(int argc, char **argv) {
   int rc = prov_flags(&o, argc, argv);
   if (rc != APP_RUN_GO_ON)
     return rc;
-  rc = app_run_flags(&ro, o.run_argc, (char **)o.run_argv);
-  if (rc == APP_RUN_GO_ON)
-    rc = prov_catalog(&ro);
-  if (rc == APP_RUN_GO_ON)
-    rc = app_run_scenario(&ro, &scn);
-  if (rc == APP_RUN_GO_ON)
-    rc = app_run_fleet_config(&ro, scn, &cfg);
+  rc = prov_fleet_config(&o, &ro, &scn, &cfg);
   memset(&r, 0, sizeof r);
   if (rc == APP_RUN_GO_ON)
     rc = prov_out_check(&r.out, o.out, o.force) ? 2 : APP_RUN_GO_ON;

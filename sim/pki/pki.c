@@ -121,33 +121,30 @@ static int add_san(X509 *x, const struct sim_pki_req *req) {
 
 /* The extensions of req->role; ctx names issuer and subject (the same for a CA). */
 static int add_role_exts(X509 *x, X509V3_CTX *ctx, const struct sim_pki_req *req) {
-  int rc;
+  const char *bc = "CA:FALSE", *ku = "critical,digitalSignature", *eku;
   switch (req->role) {
   case SIM_PKI_CA:
-    rc = add_ext(x, ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-    if (rc == 0)
-      rc = add_ext(x, ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+    bc = "critical,CA:TRUE,pathlen:0";
+    ku = "critical,keyCertSign,cRLSign";
+    eku = NULL;
     break;
   case SIM_PKI_CLIENT:
-    rc = add_ext(x, ctx, NID_basic_constraints, "CA:FALSE");
-    if (rc == 0)
-      rc = add_ext(x, ctx, NID_key_usage, "critical,digitalSignature");
-    if (rc == 0)
-      rc = add_ext(x, ctx, NID_ext_key_usage, "clientAuth");
+    eku = "clientAuth";
     break;
   case SIM_PKI_SERVER:
-    rc = add_ext(x, ctx, NID_basic_constraints, "CA:FALSE");
-    if (rc == 0)
-      rc = add_ext(x, ctx, NID_key_usage,
-                   req->key_type == SIM_PKI_KEY_RSA_2048
-                       ? "critical,digitalSignature,keyEncipherment"
-                       : "critical,digitalSignature");
-    if (rc == 0)
-      rc = add_ext(x, ctx, NID_ext_key_usage, "serverAuth");
+    /* RSA key exchange (TLS 1.2's RSA suites) encrypts to the server's key. */
+    if (req->key_type == SIM_PKI_KEY_RSA_2048)
+      ku = "critical,digitalSignature,keyEncipherment";
+    eku = "serverAuth";
     break;
   default:
     return SIM_EINVAL;
   }
+  int rc = add_ext(x, ctx, NID_basic_constraints, bc);
+  if (rc == 0)
+    rc = add_ext(x, ctx, NID_key_usage, ku);
+  if (rc == 0 && eku)
+    rc = add_ext(x, ctx, NID_ext_key_usage, eku);
   if (rc == 0)
     rc = add_ext(x, ctx, NID_subject_key_identifier, "hash");
   if (rc == 0)

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "integration/devices/devspawn.h"
 #include "sim/core/hex.h"
 #include "sim/wire/auth.h"
 
@@ -33,62 +34,34 @@ struct child_out {
   char err[OUT_CAP];
 };
 
-static long fsize_cap; /* > 0: the child runs with this file size limit (bytes) */
-
-/* Reads fd to its end into buf (cap bytes, NUL-terminated; the rest is dropped). */
-static void drain_fd(int fd, char *buf, size_t cap) {
-  size_t used = 0;
-  ssize_t r;
-  char sink[4096];
-  while ((r = read(fd, used < cap - 1 ? buf + used : sink,
-                   used < cap - 1 ? cap - 1 - used : sizeof sink)) > 0)
-    if (used < cap - 1)
-      used += (size_t)r;
-  buf[used] = '\0';
+/* Runs `$HUBSIM_BIN args...` (devspawn: at most 120 s) into o. Returns the exit code, or -1. */
+static int spawn(const char *const *args, struct child_out *o) {
+  struct devspawn_out r;
+  int st = devspawn_run(args, 120, &r);
+  snprintf(o->out, sizeof o->out, "%s", r.out ? r.out : "");
+  snprintf(o->err, sizeof o->err, "%s", r.err ? r.err : "");
+  devspawn_free(&r);
+  return st;
 }
 
-/* Runs prog (HUBSIM_BIN when NULL, else found on PATH) with args (NULL-terminated), stdout and
- * stderr into o (stderr through a file, so neither pipe can fill while the other is read).
- * Returns the exit code, or -1 when it did not exit. */
-static int spawn(const char *prog, const char *const *args, struct child_out *o) {
-  const char *bin = prog ? prog : getenv("HUBSIM_BIN");
-  assert_non_null(bin);
-  char errpath[] = "/tmp/hubsim-prov-err.XXXXXX";
-  int efd = mkstemp(errpath);
-  assert_true(efd >= 0);
-  unlink(errpath);
-  int pfd[2];
-  assert_int_equal(pipe(pfd), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(pfd[1], 1);
-    dup2(efd, 2);
-    close(pfd[0]);
-    if (fsize_cap > 0) {
-      struct rlimit rl = {(rlim_t)fsize_cap, (rlim_t)fsize_cap};
-      setrlimit(RLIMIT_FSIZE, &rl);
-    }
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = bin;
-    for (int i = 0; args[i] && n < 63; i++)
-      argv[n++] = args[i];
-    argv[n] = NULL;
-    if (prog)
-      execvp(bin, (char *const *)argv);
-    else
-      execv(bin, (char *const *)argv);
-    _exit(127);
+/* Runs `openssl args...` through the shell (stdout and stderr together into o->out); the
+ * arguments are test paths and flags, quoted. Returns the exit code, or -1. */
+static int spawn_openssl(const char *const *args, struct child_out *o) {
+  char cmd[4096] = "openssl";
+  for (int i = 0; args[i]; i++) {
+    assert_null(strchr(args[i], '\''));
+    assert_true(strlen(cmd) + strlen(args[i]) + 4 < sizeof cmd - 8);
+    strcat(cmd, " '");
+    strcat(cmd, args[i]);
+    strcat(cmd, "'");
   }
-  close(pfd[1]);
-  drain_fd(pfd[0], o->out, sizeof o->out);
-  close(pfd[0]);
-  int st;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  lseek(efd, 0, SEEK_SET);
-  drain_fd(efd, o->err, sizeof o->err);
-  close(efd);
+  strcat(cmd, " 2>&1");
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(o->out, 1, sizeof o->out - 1, p);
+  o->out[n] = '\0';
+  o->err[0] = '\0';
+  int st = pclose(p);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -132,7 +105,7 @@ static unsigned mode_of(const char *path) {
 
 /* `openssl ARGS...` must exit want; its stdout is in co.out. */
 static void openssl_expect(int want, const char *const *args) {
-  int rc = spawn("openssl", args, &co);
+  int rc = spawn_openssl(args, &co);
   if (rc != want)
     fail_msg("openssl %s %s: exit %d (wanted %d): %s%s", args[0], args[1], rc, want, co.out,
              co.err);
@@ -142,6 +115,21 @@ static void openssl_expect(int want, const char *const *args) {
 static void expect_has(const char *text, const char *needle, const char *what) {
   if (!strstr(text, needle))
     fail_msg("%s: '%s' missing in:\n%s", what, needle, text);
+}
+
+/* openssl verify of crt by ca for purpose (sslclient, sslserver): exit want. */
+static void verify_for(const char *ca, const char *crt, const char *purpose, int want) {
+  const char *args[] = {"verify", "-CAfile", ca, "-purpose", purpose, crt, NULL};
+  openssl_expect(want, args);
+  if (want == 0)
+    expect_has(co.out, ": OK", "openssl verify");
+}
+
+/* openssl x509 -noout -text of crt, in co.out. */
+static const char *cert_text(const char *crt) {
+  const char *args[] = {"x509", "-noout", "-text", "-in", crt, NULL};
+  openssl_expect(0, args);
+  return co.out;
 }
 
 #define FLEET_ARGS "--hubs", "3", "--devices-per-hub", "4", "--seed", "7"
@@ -161,7 +149,7 @@ static void provision_small(const char *name, const char *extra) {
   write_key_file(key);
   const char *args[] = {"provision", "--out",  out,  FLEET_ARGS, "--fleet-key-file",
                         key,         "--days", "30", extra,      NULL};
-  int rc = spawn(NULL, args, &co);
+  int rc = spawn(args, &co);
   if (rc != 0)
     fail_msg("hubsim provision: exit %d: %s%s", rc, co.out, co.err);
 }
@@ -172,11 +160,8 @@ static void check_hub_cert(const char *dir, const char *id) {
   char crt[600], ca[600], want[200];
   snprintf(crt, sizeof crt, "%s/hubs/%s.crt", dir, id);
   snprintf(ca, sizeof ca, "%s/ca.crt", dir);
-  const char *verify[] = {"verify", "-CAfile", ca, "-purpose", "sslclient", crt, NULL};
-  openssl_expect(0, verify);
-  expect_has(co.out, ": OK", "openssl verify");
-  const char *text[] = {"x509", "-noout", "-text", "-in", crt, NULL};
-  openssl_expect(0, text);
+  verify_for(ca, crt, "sslclient", 0);
+  cert_text(crt);
   snprintf(want, sizeof want, "Subject: CN = %s\n", id);
   expect_has(co.out, want, crt);
   snprintf(want, sizeof want, "URI:urn:hubsim:hub:%s", id);
@@ -207,19 +192,15 @@ static void test_certificates(void **state) {
   }
   snprintf(ca, sizeof ca, "%s/ca.crt", dir);
   snprintf(srv, sizeof srv, "%s/server.crt", dir);
-  const char *verify[] = {"verify", "-CAfile", ca, "-purpose", "sslserver", srv, NULL};
-  openssl_expect(0, verify);
-  const char *text[] = {"x509", "-noout", "-text", "-in", srv, NULL};
-  openssl_expect(0, text);
+  verify_for(ca, srv, "sslserver", 0);
+  cert_text(srv);
   expect_has(co.out, "Subject: CN = 127.0.0.1\n", "server.crt");
   expect_has(co.out, "IP Address:127.0.0.1", "server.crt");
   expect_has(co.out, "DNS:localhost", "server.crt");
   expect_has(co.out, "TLS Web Server Authentication", "server.crt");
   /* A server certificate is not a client's, and a hub's is not a server's. */
-  const char *wrong[] = {"verify", "-CAfile", ca, "-purpose", "sslclient", srv, NULL};
-  openssl_expect(2, wrong);
-  const char *catext[] = {"x509", "-noout", "-text", "-in", ca, NULL};
-  openssl_expect(0, catext);
+  verify_for(ca, srv, "sslclient", 2);
+  cert_text(ca);
   expect_has(co.out, "CA:TRUE", "ca.crt");
   expect_has(co.out, "Certificate Sign, CRL Sign", "ca.crt");
   /* Another fleet's CA does not vouch for these hubs: verify can fail. */
@@ -351,21 +332,33 @@ static void registry_rows(const char *csv_path, char *out, size_t cap) {
     append_line(out, cap, rows[i]);
 }
 
+struct rows {
+  char *out;
+  size_t cap;
+};
+
+static int row_cb(void *arg, int n, char **vals, char **names) {
+  (void)names;
+  struct rows *r = arg;
+  if (n == 1 && vals[0])
+    append_line(r->out, r->cap, vals[0]);
+  return 0;
+}
+
 /* The same lines from the platform's devices table. */
 static void db_rows(const char *db, char *out, size_t cap) {
-  sqlite3 *h;
-  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(h,
-                                      "SELECT printf('%016x %s %s', eui64, hub_id, model) FROM "
-                                      "devices ORDER BY 1",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
+  sqlite3 *h = NULL;
+  struct rows r = {out, cap};
+  char *err = NULL;
   out[0] = '\0';
-  while (sqlite3_step(st) == SQLITE_ROW)
-    snprintf(out + strlen(out), cap - strlen(out), "%s\n",
-             (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
+  int rc = sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(h,
+                      "SELECT printf('%016x %s %s', eui64, hub_id, model) FROM devices ORDER BY 1",
+                      row_cb, &r, &err);
+  if (rc != SQLITE_OK)
+    fail_msg("%s: %s", db, err ? err : sqlite3_errmsg(h));
+  sqlite3_free(err);
   sqlite3_close(h);
 }
 
@@ -380,10 +373,10 @@ static void compare_with_run(const char *name, const char *const *fleet) {
   int np = 4, nr = 8;
   for (int i = 0; fleet[i]; i++)
     pa[np++] = ra[nr++] = fleet[i];
-  int rc = spawn(NULL, pa, &co);
+  int rc = spawn(pa, &co);
   if (rc != 0)
     fail_msg("provision: exit %d: %s", rc, co.err);
-  rc = spawn(NULL, ra, &co);
+  rc = spawn(ra, &co);
   if (rc != 0)
     fail_msg("run: exit %d: %s%s", rc, co.out, co.err);
   static char a[1 << 15], b[1 << 15];
@@ -435,7 +428,7 @@ static void expect_nothing_left(const char *name) {
 }
 
 static void expect_refused(int want_rc, const char *const *args, const char *named) {
-  int rc = spawn(NULL, args, &co);
+  int rc = spawn(args, &co);
   if (rc != want_rc || !strstr(co.err, named))
     fail_msg("exit %d (wanted %d) naming '%s': %s%s", rc, want_rc, named, co.err, co.out);
 }
@@ -514,20 +507,24 @@ static void test_force_and_failed_write(void **state) {
   path_of(out, sizeof out, "again");
   snprintf(ca, sizeof ca, "%s/ca.crt", out);
   const char *first[] = {"provision", "--out", out, "--hubs", "2", "-q", NULL};
-  assert_int_equal(spawn(NULL, first, &co), 0);
+  assert_int_equal(spawn(first, &co), 0);
   char *ca1 = slurp(ca);
   assert_non_null(ca1);
   expect_refused(2, first, "is not empty");
   const char *forced[] = {"provision", "--out", out, "--hubs", "2", "-q", "--force", NULL};
-  assert_int_equal(spawn(NULL, forced, &co), 0);
+  assert_int_equal(spawn(forced, &co), 0);
   char *ca2 = slurp(ca);
   assert_non_null(ca2);
   assert_string_not_equal(ca1, ca2);
   /* 2,000 bytes: the certificates fit, the registry of 40 hubs does not. */
-  fsize_cap = 2000;
+  struct rlimit keep, cap;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &keep), 0);
+  cap = keep;
+  cap.rlim_cur = 2000; /* the child inherits it; this process writes nothing meanwhile */
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &cap), 0);
   const char *big[] = {"provision", "--out", out, "--hubs", "40", "-q", "--force", NULL};
-  int rc = spawn(NULL, big, &co);
-  fsize_cap = 0;
+  int rc = spawn(big, &co);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &keep), 0);
   if (rc != 3 || !strstr(co.err, "cannot write"))
     fail_msg("a failed write: exit %d: %s", rc, co.err);
   char *ca3 = slurp(ca);
@@ -552,16 +549,14 @@ static void test_rsa(void **state) {
   char out[400], ca[500], crt[500], key[500];
   path_of(out, sizeof out, "rsa");
   const char *a[] = {"provision", "--out", out, "--hubs", "1", "--key-type", "rsa", "-q", NULL};
-  int rc = spawn(NULL, a, &co);
+  int rc = spawn(a, &co);
   if (rc != 0)
     fail_msg("exit %d: %s", rc, co.err);
   snprintf(ca, sizeof ca, "%s/ca.crt", out);
   snprintf(crt, sizeof crt, "%s/hubs/hub-000000.crt", out);
   snprintf(key, sizeof key, "%s/hubs/hub-000000.key", out);
-  const char *verify[] = {"verify", "-CAfile", ca, "-purpose", "sslclient", crt, NULL};
-  openssl_expect(0, verify);
-  const char *text[] = {"x509", "-noout", "-text", "-in", crt, NULL};
-  openssl_expect(0, text);
+  verify_for(ca, crt, "sslclient", 0);
+  cert_text(crt);
   expect_has(co.out, "rsaEncryption", crt);
   expect_has(co.out, "Public-Key: (2048 bit)", crt);
   expect_has(co.out, "TLS Web Client Authentication", crt);
@@ -574,7 +569,7 @@ static void test_rsa(void **state) {
 static void test_help(void **state) {
   (void)state;
   const char *a[] = {"provision", "--help", NULL};
-  assert_int_equal(spawn(NULL, a, &co), 0);
+  assert_int_equal(spawn(a, &co), 0);
   const char *flags[] = {"--out",
                          "--force",
                          "--key-type",
@@ -593,7 +588,7 @@ static void test_help(void **state) {
   for (int i = 0; flags[i]; i++)
     expect_has(co.out, flags[i], "provision --help");
   const char *top[] = {"--help", NULL};
-  assert_int_equal(spawn(NULL, top, &co), 0);
+  assert_int_equal(spawn(top, &co), 0);
   expect_has(co.out, "provision", "hubsim --help");
 }
 
