@@ -81,7 +81,7 @@ static void prov_usage(FILE *out) {
       "clientAuth), hub-secrets.csv, registry.csv, registry.json and " PROV_MARKER ". Keys\n"
       "and secrets are mode 0600. Nothing secret is printed.\n"
       "Exit codes: 0 written; 2 a bad flag, scenario or output folder; 3 a failure while\n"
-      "writing (DIR is then as it was).\n");
+      "writing, or SIGINT/SIGTERM (DIR is then as it was).\n");
 }
 
 struct prov_opts {
@@ -479,6 +479,23 @@ static int list_hub(struct prov_run *r, struct sim_fleet *f, uint32_t g, const c
   return 0;
 }
 
+/* SIGINT or SIGTERM: the work stops at the next batch and the staging folder goes, so an
+ * interrupted command leaves DIR as it was. */
+static volatile sig_atomic_t prov_signal;
+
+static void on_signal(int sig) {
+  prov_signal = sig;
+}
+
+/* 0, or 3 after a message when a signal asked the command to stop. */
+static int interrupted(void) {
+  if (!prov_signal)
+    return 0;
+  fprintf(stderr, "hubsim provision: %s: stopped, nothing written\n",
+          prov_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  return 3;
+}
+
 /* Hubs are made in batches: every thread takes every n_threads-th hub of the batch (keys and
  * signatures are the cost, and they are independent), then the main thread writes the batch's
  * rows in order. */
@@ -517,6 +534,8 @@ static int write_hubs(struct prov_run *r, struct sim_fleet *f) {
   uint32_t n = r->cfg->hubs;
   double last = now_s();
   for (uint32_t first = 0; rc == 0 && first < n; first += PROV_BATCH) {
+    if ((rc = interrupted()) != 0)
+      break;
     uint32_t m = n - first < PROV_BATCH ? n - first : PROV_BATCH;
     uint32_t started = 1;
     for (uint32_t t = 0; t < nt; t++) {
@@ -588,6 +607,8 @@ static int write_all(struct prov_run *r, struct sim_fleet *f) {
   if (rc == 0)
     rc = close_lists(r, n);
   if (rc == 0)
+    rc = interrupted();
+  if (rc == 0)
     rc = prov_out_publish(&r->out);
   if (r->secrets_open)
     sim_wfile_abort(&r->secrets);
@@ -644,6 +665,12 @@ int app_provision_main(int argc, char **argv) {
   /* A file size limit would kill the command at the first write beyond it (SIGXFSZ), leaving
    * its staging folder: ignored, that write fails (EFBIG) and everything staged is removed. */
   signal(SIGXFSZ, SIG_IGN);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   int rc = prov_flags(&o, argc, argv);
   if (rc != APP_RUN_GO_ON)
     return rc;

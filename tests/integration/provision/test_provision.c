@@ -543,6 +543,27 @@ static void test_force_and_failed_write(void **state) {
   free(ca3);
 }
 
+/* SIGTERM while the hubs are made: exit 3, neither DIR nor a staging folder left. The shell
+ * waits (at most 10 s, polling) for the staging folder to appear, then signals. */
+static void test_interrupted(void **state) {
+  (void)state;
+  char out[400], err[420], script[2048];
+  path_of(out, sizeof out, "intr");
+  snprintf(err, sizeof err, "%s.err", out);
+  snprintf(script, sizeof script,
+           "\"$HUBSIM_BIN\" provision --out '%s' --hubs 50000 -q --fleet-key k 2>'%s' & p=$!; "
+           "i=0; while [ $i -lt 1000 ] && ! ls -d '%s'/.intr.* >/dev/null 2>&1; do "
+           "sleep 0.01; i=$((i+1)); done; kill -TERM $p; wait $p",
+           out, err, tmpdir);
+  int st = system(script);
+  char *text = slurp(err);
+  assert_non_null(text);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 3 || !strstr(text, "SIGTERM: stopped, nothing written"))
+    fail_msg("status %d: %s", st, text);
+  free(text);
+  expect_nothing_left("intr");
+}
+
 /* --key-type rsa: RSA 2048 keys, the same chain and usages. */
 static void test_rsa(void **state) {
   (void)state;
@@ -602,6 +623,7 @@ int main(void) {
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_bad_folders),
       cmocka_unit_test(test_force_and_failed_write),
+      cmocka_unit_test(test_interrupted),
   };
   return cmocka_run_group_tests(tests, make_tmpdir, rm_tmpdir);
 }
