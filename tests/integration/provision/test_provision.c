@@ -473,6 +473,19 @@ static void test_bad_folders(void **state) {
   path_of(out, sizeof out, "no/such/parent/out");
   const char *a1[] = {"provision", "--out", out, "--hubs", "2", NULL};
   expect_refused(2, a1, "does not exist");
+  /* A parent folder this user cannot write: refused before any work (2) when the permission
+   * bits say so; root passes those, so it gets a folder the kernel refuses (3). */
+  if (geteuid() != 0) {
+    path_of(p, sizeof p, "locked");
+    assert_int_equal(mkdir(p, 0500), 0);
+    path_of(out, sizeof out, "locked/out");
+    const char *locked[] = {"provision", "--out", out, "--hubs", "2", NULL};
+    expect_refused(2, locked, "is not writable");
+    chmod(p, 0700);
+  } else {
+    const char *proc[] = {"provision", "--out", "/proc/hubsim-provision-test", "--hubs", "2", NULL};
+    expect_refused(3, proc, "'/proc/hubsim-provision-test'");
+  }
   /* A file, not a folder. */
   path_of(out, sizeof out, "plain");
   FILE *f = fopen(out, "w");
