@@ -97,21 +97,29 @@ struct prov_opts {
   int run_argc;
 };
 
-static const struct option prov_longopts[] = {{"out", required_argument, 0, 'o'},
-                                              {"force", no_argument, 0, 'f'},
-                                              {"key-type", required_argument, 0, 't'},
-                                              {"server-name", required_argument, 0, 'n'},
-                                              {"days", required_argument, 0, 'y'},
-                                              {"quiet", no_argument, 0, 'q'},
-                                              {"help", no_argument, 0, 'h'},
-                                              {"hubs", required_argument, 0, 'H'},
-                                              {"devices-per-hub", required_argument, 0, 'D'},
-                                              {"mix", required_argument, 0, 'M'},
-                                              {"seed", required_argument, 0, 'S'},
-                                              {"hub-model", required_argument, 0, 'g'},
-                                              {"catalog", required_argument, 0, 'c'},
-                                              {"fleet-key", required_argument, 0, 'K'},
-                                              {"fleet-key-file", required_argument, 0, 'F'},
+/* Provision's own flags, and the fleet flags: those are read here only to be passed on, as
+ * "--NAME VALUE", to run's parser (PROV_FLEET_LETTERS). */
+#define PROV_OWN_FLAG(name, has_arg, letter)                                                       \
+  { name, has_arg, 0, letter }
+#define PROV_FLEET_FLAG(name, letter)                                                              \
+  { name, required_argument, 0, letter }
+#define PROV_FLEET_LETTERS "HDMSgcKF"
+
+static const struct option prov_longopts[] = {PROV_OWN_FLAG("out", required_argument, 'o'),
+                                              PROV_OWN_FLAG("force", no_argument, 'f'),
+                                              PROV_OWN_FLAG("key-type", required_argument, 't'),
+                                              PROV_OWN_FLAG("server-name", required_argument, 'n'),
+                                              PROV_OWN_FLAG("days", required_argument, 'y'),
+                                              PROV_OWN_FLAG("quiet", no_argument, 'q'),
+                                              PROV_OWN_FLAG("help", no_argument, 'h'),
+                                              PROV_FLEET_FLAG("hubs", 'H'),
+                                              PROV_FLEET_FLAG("devices-per-hub", 'D'),
+                                              PROV_FLEET_FLAG("mix", 'M'),
+                                              PROV_FLEET_FLAG("seed", 'S'),
+                                              PROV_FLEET_FLAG("hub-model", 'g'),
+                                              PROV_FLEET_FLAG("catalog", 'c'),
+                                              PROV_FLEET_FLAG("fleet-key", 'K'),
+                                              PROV_FLEET_FLAG("fleet-key-file", 'F'),
                                               {0, 0, 0, 0}};
 
 /* "hubsim provision: FLAG 'VALUE': WHY" (no value part when value is NULL or ""); 2. */
@@ -164,17 +172,16 @@ static int parse_server_names(struct prov_opts *o, const char *text) {
 
 /* One of provision's own flags. 0, 2 (bad), or 1 for --help. */
 static int own_flag(struct prov_opts *o, int c) {
-  switch (c) {
-  case 'o':
-    o->out = optarg;
+  if (c == 'o' || c == 'f' || c == 'q') { /* a folder, or a switch */
+    if (c == 'o')
+      o->out = optarg;
+    else if (c == 'f')
+      o->force = 1;
+    else
+      o->quiet = 1;
     return 0;
-  case 'f':
-    o->force = 1;
-    return 0;
-  case 'q':
-    o->quiet = 1;
-    return 0;
-  case 't':
+  }
+  if (c == 't') {
     if (strcmp(optarg, "ec") == 0 || strcmp(optarg, "ecdsa") == 0)
       o->key_type = SIM_PKI_KEY_EC_P256;
     else if (strcmp(optarg, "rsa") == 0)
@@ -182,18 +189,18 @@ static int own_flag(struct prov_opts *o, int c) {
     else
       return prov_bad("--key-type", optarg, "expected ec (ECDSA P-256) or rsa (RSA 2048)");
     return 0;
-  case 'n':
+  }
+  if (c == 'n')
     return parse_server_names(o, optarg);
-  case 'y':
-    if (app_parse_u64(optarg, 1, PROV_MAX_DAYS, &o->days))
-      return prov_bad("--days", optarg, "expected a whole number of days from 1 to 3650");
-    return 0;
-  case 'h':
+  if (c == 'y')
+    return app_parse_u64(optarg, 1, PROV_MAX_DAYS, &o->days)
+               ? prov_bad("--days", optarg, "expected a whole number of days from 1 to 3650")
+               : 0;
+  if (c == 'h') {
     prov_usage(stdout);
     return 1;
-  default:
-    return 2;
   }
+  return 2;
 }
 
 /* The command line: provision's flags into o, the fleet flags (and SCENARIO) into o->run_argv
@@ -214,7 +221,8 @@ static int prov_flags(struct prov_opts *o, int argc, char **argv) {
       return prov_bad(argv[optind - 1], "", "needs a value");
     if (c == '?')
       return prov_bad(argv[optind - 1], "", "unknown flag");
-    if (c > 0 && strchr("HDMSgcKF", c)) { /* a fleet flag: run's parser judges it (and a repeat) */
+    if (c > 0 &&
+        strchr(PROV_FLEET_LETTERS, c)) { /* a fleet flag: run's parser judges it (and a repeat) */
       static char names[48][24];
       if (o->run_argc + 2 > (int)(sizeof o->run_argv / sizeof o->run_argv[0]) - 1)
         return prov_bad(argv[optind - 1], "", "too many fleet flags");
