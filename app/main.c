@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/devices_cmd.h"
+#include "app/provision.h"
 #include "app/run.h"
 #include "platform/platform.h"
 
@@ -19,6 +20,8 @@ static void usage(FILE *out) {
           "  run        run a fleet against a platform (default: an embedded reference platform)\n"
           "  platform   run the reference platform alone\n"
           "  devices    the device catalogue: list, show MODEL, sample MODEL (frames it sends)\n"
+          "  provision  write a fleet's TLS identities (CA, hub and server certificates, keys),\n"
+          "             hub secrets and device registry into a folder\n"
           "  version    print the version\n"
           "\n"
           "flags:\n"
@@ -52,6 +55,8 @@ int main(int argc, char **argv) {
     return app_run_main(argc - 1, argv + 1);
   if (strcmp(cmd, "devices") == 0)
     return app_devices_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "provision") == 0)
+    return app_provision_main(argc - 1, argv + 1);
   if (strcmp(cmd, "platform") == 0)
     return plat_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);

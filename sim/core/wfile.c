@@ -30,8 +30,13 @@ static void random_suffix(char out[7]) {
 }
 
 int sim_wfile_open(struct sim_wfile *w, const char *path) {
+  return sim_wfile_open_mode(w, path, 0666, 0);
+}
+
+int sim_wfile_open_mode(struct sim_wfile *w, const char *path, unsigned mode, unsigned flags) {
   memset(w, 0, sizeof(*w));
   w->fd = -1;
+  w->flags = flags;
   if (!path || !path[0])
     return SIM_EINVAL;
   const char *slash = strrchr(path, '/');
@@ -48,6 +53,12 @@ int sim_wfile_open(struct sim_wfile *w, const char *path) {
   else
     snprintf(w->dir, sizeof(w->dir), ".");
   int rc = -EEXIST;
+  if (flags & SIM_WFILE_STAGED) {
+    snprintf(w->tmp, sizeof(w->tmp), "%s", path); /* written in place: no temporary name */
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (w->fd < 0)
+      return -errno;
+  }
   for (int attempt = 0; attempt < 32 && w->fd < 0; attempt++) {
     char sfx[7];
     random_suffix(sfx);
@@ -55,7 +66,7 @@ int sim_wfile_open(struct sim_wfile *w, const char *path) {
     int n = snprintf(w->tmp, sizeof(w->tmp), "%s/.%s.%s.tmp", w->dir, base, sfx);
     if (n < 0 || (size_t)n >= sizeof(w->tmp))
       return -ENAMETOOLONG;
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (w->fd < 0 && errno != EEXIST)
       return -errno;
   }
@@ -88,18 +99,20 @@ int sim_wfile_commit(struct sim_wfile *w) {
   errno = 0;
   if (fflush(w->fp) != 0 || ferror(w->fp))
     rc = errno ? -errno : SIM_EIO;
-  if (rc == 0 && fsync(w->fd) != 0)
+  if (rc == 0 && !(w->flags & SIM_WFILE_STAGED) && fsync(w->fd) != 0)
     rc = -errno;
   if (fclose(w->fp) != 0 && rc == 0)
     rc = errno ? -errno : SIM_EIO;
   w->fp = NULL;
   w->fd = -1;
-  if (rc == 0 && rename(w->tmp, w->path) != 0)
+  if (rc == 0 && !(w->flags & SIM_WFILE_STAGED) && rename(w->tmp, w->path) != 0)
     rc = -errno;
   if (rc) {
     unlink(w->tmp);
     return rc;
   }
+  if (w->flags & SIM_WFILE_STAGED)
+    return 0;
   /* The rename is durable only once the directory is on disk. Some file systems refuse fsync
    * on a directory (EINVAL): the file is complete either way. */
   int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -27,8 +27,9 @@
 #include <stdio.h>
 
 struct sim_wfile {
-  int fd;   /* the temporary file; -1 when not open */
-  FILE *fp; /* a stream over fd, for fprintf/fwrite writers (do not fclose it) */
+  unsigned flags; /* SIM_WFILE_* of sim_wfile_open_mode() */
+  int fd;         /* the temporary file; -1 when not open */
+  FILE *fp;       /* a stream over fd, for fprintf/fwrite writers (do not fclose it) */
   char path[PATH_MAX];
   char tmp[PATH_MAX];
   char dir[PATH_MAX];
@@ -38,6 +39,16 @@ struct sim_wfile {
  * -ENAMETOOLONG, or the negative errno of the create (e.g. -ENOENT for a missing directory). On
  * failure nothing is left behind and *w needs no abort. */
 int sim_wfile_open(struct sim_wfile *w, const char *path);
+
+/* For a new file in a private staging folder that the caller makes durable as a whole (syncfs)
+ * and then renames into place: the file is created under its own name (still O_EXCL |
+ * O_NOFOLLOW: never an existing file, never through a link), and commit neither renames nor
+ * fsyncs. Abort, or a failed commit, removes it. Where thousands of files are written, one sync
+ * and no second directory entry per file is what keeps the write fast. */
+#define SIM_WFILE_STAGED 1u
+/* sim_wfile_open() with the file created with mode (less the umask) instead of 0666 (0600 for a
+ * private key, so that no moment exists when others may open it), and flags (SIM_WFILE_*). */
+int sim_wfile_open_mode(struct sim_wfile *w, const char *path, unsigned mode, unsigned flags);
 /* Makes the written bytes the new content of path. 0 or a negative errno; the temporary file is
  * gone either way. */
 int sim_wfile_commit(struct sim_wfile *w);

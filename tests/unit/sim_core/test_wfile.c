@@ -156,6 +156,40 @@ static void test_errors(void **state) {
 
 /* sim_wfile_check: what an output flag is checked against before the work starts; each
  * problem has its sentence, and nothing is created. */
+/* SIM_WFILE_STAGED with mode 0600: the file is created under its own name with that mode from
+ * the start, never over an existing file or through a link; abort removes it. */
+static void test_staged_mode(void **state) {
+  (void)state;
+  char path[128], link_path[128], victim[128];
+  snprintf(path, sizeof path, "%s/hub.key", dir);
+  struct sim_wfile w;
+  assert_int_equal(sim_wfile_open_mode(&w, path, 0600, SIM_WFILE_STAGED), 0);
+  assert_string_equal(w.tmp, path);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  fputs("secret", w.fp);
+  assert_int_equal(sim_wfile_commit(&w), 0);
+  assert_string_equal(get(path), "secret");
+  assert_int_equal(entries(), 1);
+  /* An existing file is refused, and kept. */
+  assert_int_equal(sim_wfile_open_mode(&w, path, 0600, SIM_WFILE_STAGED), -EEXIST);
+  assert_string_equal(get(path), "secret");
+  /* A planted link is not followed. */
+  snprintf(victim, sizeof victim, "%s/victim", dir);
+  snprintf(link_path, sizeof link_path, "%s/other.key", dir);
+  put(victim, "precious");
+  assert_int_equal(symlink(victim, link_path), 0);
+  assert_int_equal(sim_wfile_open_mode(&w, link_path, 0600, SIM_WFILE_STAGED), -EEXIST);
+  assert_string_equal(get(victim), "precious");
+  /* Abort removes what was started. */
+  snprintf(path, sizeof path, "%s/half.key", dir);
+  assert_int_equal(sim_wfile_open_mode(&w, path, 0600, SIM_WFILE_STAGED), 0);
+  fputs("half", w.fp);
+  sim_wfile_abort(&w);
+  assert_null(get(path));
+}
+
 static void test_check(void **state) {
   (void)state;
   char why[300], p[160];
@@ -181,6 +215,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_planted_links, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_staged_mode, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
