@@ -1,7 +1,7 @@
 /* Transports: byte streams between a hub and a platform behind one const ops table.
  *
- * Implementations: tcp (sim_transport_tcp), mem (sim_transport_mem, an in-process pair for
- * tests and the virtual clock). Every member of the ops table has a contract below; every
+ * Implementations: tcp (sim_transport_tcp), tls (sim_transport_tls in tls.h: TLS over tcp), mem
+ * (sim_transport_mem, an in-process pair for tests and the virtual clock). Every member of the ops table has a contract below; every
  * transport passes the shared conformance suite in tests/unit/sim_transport/test_transport.c.
  *
  * Threading: a transport and its connections belong to one libuv loop and are used only from
