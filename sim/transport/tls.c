@@ -518,6 +518,10 @@ static void tls_inner_data_cb(struct sim_conn *c, const uint8_t *p, size_t n, vo
                "a client sent plaintext to the TLS port (first byte 0x%02x), not a TLS "
                "ClientHello: it should connect with hubrpcs://",
                p[0]);
+      /* A fatal unexpected_message alert in a TLS record, as OpenSSL would answer: a client
+       * that knows TLS (hubsim's hubs do) can tell the peer from it, whatever it speaks. */
+      static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a};
+      (void)sim_conn_send(tc->inner, alert, sizeof alert);
       tc->busy++;
       tls_hs_fail(tc, SIM_TLS_R_NOT_TLS, msg);
       tc->busy--;
