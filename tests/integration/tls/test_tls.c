@@ -96,8 +96,13 @@ static char *cdup(const char *name) {
   return p;
 }
 
-/* The TLS platform with certificate NAME.pem and key NAME.key. */
-static void plat_start(struct platproc *p, const char *name) {
+static void url_of(const struct platproc *p, const char *scheme, char *url, size_t cap) {
+  snprintf(url, cap, "%s://127.0.0.1:%u", scheme, (unsigned)p->port);
+}
+
+/* The TLS platform with certificate NAME.pem and key NAME.key; url[64] becomes its address
+ * with scheme (hubrpcs, or hubrpc to speak plaintext to it). */
+static void plat_start(struct platproc *p, const char *name, const char *scheme, char *url) {
   char *cert = cdup(name), *key = NULL, *db = NULL;
   char kname[64], dbname[64];
   snprintf(kname, sizeof kname, "%.*s.key", (int)(strlen(name) - 4), name);
@@ -111,6 +116,7 @@ static void plat_start(struct platproc *p, const char *name) {
   free(cert);
   free(key);
   free(db);
+  url_of(p, scheme, url, 64);
 }
 
 struct run_result {
@@ -171,10 +177,6 @@ static json_int_t jint(json_t *root, const char *a, const char *b, const char *c
   return json_integer_value(v);
 }
 
-static void url_of(const struct platproc *p, const char *scheme, char *url, size_t cap) {
-  snprintf(url, cap, "%s://127.0.0.1:%u", scheme, (unsigned)p->port);
-}
-
 static int group_setup(void **state) {
   (void)state;
   return tlscerts_make(&certs);
@@ -192,9 +194,8 @@ static int group_teardown(void **state) {
 static void test_fleet_over_tls(void **state) {
   (void)state;
   struct platproc p = {0};
-  plat_start(&p, "server.pem");
   char url[64];
-  url_of(&p, "hubrpcs", url, sizeof url);
+  plat_start(&p, "server.pem", "hubrpcs", url);
   static struct run_result r;
   char *ca = cdup("ca.pem");
   const char *extra[] = {"--ca", ca, NULL};
@@ -234,9 +235,8 @@ static void test_verify_matrix(void **state) {
   char *ca = cdup("ca.pem");
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct platproc p = {0};
-    plat_start(&p, bad[i].cert);
     char url[64];
-    url_of(&p, "hubrpcs", url, sizeof url);
+    plat_start(&p, bad[i].cert, "hubrpcs", url);
     static struct run_result r;
     const char *extra[] = {"--ca", ca, NULL};
     hubsim_run(&r, url, "2", extra);
@@ -273,9 +273,8 @@ static void test_verify_matrix(void **state) {
 static void test_wrong_port(void **state) {
   (void)state;
   struct platproc p = {0};
-  plat_start(&p, "server.pem");
   char url[64];
-  url_of(&p, "hubrpc", url, sizeof url);
+  plat_start(&p, "server.pem", "hubrpc", url);
   static struct run_result r;
   hubsim_run(&r, url, "2", NULL);
   assert_int_equal(platproc_stop(&p), 0);
@@ -355,7 +354,8 @@ static void test_s_client(void **state) {
   if (system("command -v openssl >/dev/null 2>&1") != 0)
     skip();
   struct platproc p = {0};
-  plat_start(&p, "server.pem");
+  char url[64];
+  plat_start(&p, "server.pem", "hubrpcs", url);
   char *out = cdup("s_client.out"), *err = cdup("s_client.err"), *ca = cdup("ca.pem");
   char port[64];
   snprintf(port, sizeof port, "127.0.0.1:%u", (unsigned)p.port);
