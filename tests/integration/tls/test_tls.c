@@ -35,8 +35,6 @@
 
 #define CHILD_DEADLINE_S 90
 
-static struct tlscerts certs;
-
 static double mono_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -91,7 +89,7 @@ static const char *slurp(const char *path) {
 
 /* A path in the certificate folder that stays valid across cpath() calls. */
 static char *cdup(const char *name) {
-  char *p = strdup(tlscerts_path2(&certs, name));
+  char *p = strdup(tlscerts_path2(&tlscerts_group, name));
   assert_non_null(p);
   return p;
 }
@@ -175,17 +173,6 @@ static json_int_t jint(json_t *root, const char *a, const char *b, const char *c
     fail_msg("summary: %s%s%s%s%s is not an integer", a, b ? "." : "", b ? b : "", c ? "." : "",
              c ? c : "");
   return json_integer_value(v);
-}
-
-static int group_setup(void **state) {
-  (void)state;
-  return tlscerts_make(&certs);
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  tlscerts_rm(&certs);
-  return 0;
 }
 
 /* 50 hubs over TLS, the platform's certificate verified against the test CA: every report
@@ -393,5 +380,5 @@ int main(void) {
       cmocka_unit_test(test_wrong_port),     cmocka_unit_test(test_flags),
       cmocka_unit_test(test_s_client),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }

@@ -1,7 +1,7 @@
 /* The tls transport's own contract, beyond the conformance suite (test_transport): what it
  * refuses at creation, verification failures reaching connect_cb with their reason, a client
  * that never finishes its handshake timed out, and a plaintext client answered with a TLS
- * alert. Real loopback sockets on 127.0.0.1:0; every wait is bounded (WAIT). */
+ * alert. Real loopback sockets on 127.0.0.1:0; every wait is bounded (wait_until). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,8 +20,6 @@
 #include "tlscerts.h"
 
 #define WAIT_MS 5000
-
-static struct tlscerts certs;
 
 struct end {
   struct sim_conn *c;
@@ -46,18 +44,35 @@ static void timer_cb(uv_timer_t *t) {
   uv_stop(&fx->loop);
 }
 
-#define WAIT(fx, cond)                                                                             \
-  do {                                                                                             \
-    (fx)->timed_out = 0;                                                                           \
-    uv_timer_start(&(fx)->timer, timer_cb, WAIT_MS, 0);                                            \
-    while (!(cond)) {                                                                              \
-      if ((fx)->timed_out)                                                                         \
-        fail_msg("timed out waiting for %s", #cond);                                               \
-      if (uv_run(&(fx)->loop, UV_RUN_ONCE) == 0 && !(cond))                                        \
-        fail_msg("loop went idle waiting for %s", #cond);                                          \
-    }                                                                                              \
-    uv_timer_stop(&(fx)->timer);                                                                   \
-  } while (0)
+/* The states a test waits for: each a predicate over the fixture. */
+static int connected(const struct fx *fx) {
+  return fx->cli.connect_calls == 1;
+}
+static int both_up(const struct fx *fx) {
+  return fx->cli.connect_calls == 1 && fx->accepts == 1;
+}
+static int got_hello(const struct fx *fx) {
+  return fx->srv.rx.len == 5;
+}
+static int cli_closed(const struct fx *fx) {
+  return fx->cli.closed_calls == 1;
+}
+
+/* Runs the loop one iteration at a time until done(fx), failing after WAIT_MS or when the loop
+ * has nothing left that could make it true. */
+static void wait_until(struct fx *fx, int (*done)(const struct fx *), const char *what) {
+  fx->timed_out = 0;
+  uv_timer_start(&fx->timer, timer_cb, WAIT_MS, 0);
+  for (;;) {
+    if (done(fx))
+      break;
+    if (fx->timed_out)
+      fail_msg("timed out waiting until %s", what);
+    if (uv_run(&fx->loop, UV_RUN_ONCE) == 0 && !done(fx))
+      fail_msg("the loop went idle before %s", what);
+  }
+  uv_timer_stop(&fx->timer);
+}
 
 static void end_connect_cb(struct sim_conn *c, int status, void *user) {
   struct end *e = user;
@@ -93,7 +108,7 @@ static void accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
 /* A copy of a certificate path that outlives the next tlscerts_path() call. */
 static const char *cp(int slot, const char *name) {
   static char p[4][400];
-  snprintf(p[slot], sizeof p[slot], "%s", tlscerts_path(&certs, name));
+  snprintf(p[slot], sizeof p[slot], "%s", tlscerts_path(&tlscerts_group, name));
   return p[slot];
 }
 
@@ -194,7 +209,7 @@ static void test_verify_and_insecure(void **state) {
   struct sim_tls_config strict = {.ca_file = cp(2, "ca.pem")};
   fx->cli_t = tls_new(fx, &strict);
   assert_int_equal(sim_conn_connect(fx->cli_t, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c), 0);
-  WAIT(fx, fx->cli.connect_calls == 1);
+  wait_until(fx, connected, "the connect ended");
   assert_int_equal(fx->cli.connect_status, SIM_ETLS_VERIFY);
   assert_int_equal(fx->accepts, 0); /* the server's owner never saw it */
   struct sim_tls_stats st;
@@ -208,10 +223,10 @@ static void test_verify_and_insecure(void **state) {
   memset(&fx->cli, 0, sizeof fx->cli);
   assert_int_equal(sim_conn_connect(fx->cli_t2, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c),
                    0);
-  WAIT(fx, fx->cli.connect_calls == 1 && fx->accepts == 1);
+  wait_until(fx, both_up, "both ends are up");
   assert_int_equal(fx->cli.connect_status, 0);
   assert_int_equal(sim_conn_send(fx->cli.c, "hello", 5), 0);
-  WAIT(fx, fx->srv.rx.len == 5);
+  wait_until(fx, got_hello, "the server has the 5 bytes");
   assert_memory_equal(fx->srv.rx.data, "hello", 5);
   sim_transport_tls_stats(fx->cli_t2, &st);
   assert_int_equal(st.handshakes, 1);
@@ -224,7 +239,7 @@ static void test_handshake_timeout(void **state) {
   serve(fx, "server", 200);
   assert_int_equal(sim_transport_tcp_new(&fx->loop, &fx->cli_t), 0);
   assert_int_equal(sim_conn_connect(fx->cli_t, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c), 0);
-  WAIT(fx, fx->cli.closed_calls == 1);
+  wait_until(fx, cli_closed, "the client's connection ended");
   struct sim_tls_stats st;
   sim_transport_tls_stats(fx->srv_t, &st);
   assert_int_equal(st.failed[SIM_TLS_R_TIMEOUT], 1);
@@ -239,9 +254,9 @@ static void test_plaintext_client(void **state) {
   serve(fx, "server", 0);
   assert_int_equal(sim_transport_tcp_new(&fx->loop, &fx->cli_t), 0);
   assert_int_equal(sim_conn_connect(fx->cli_t, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c), 0);
-  WAIT(fx, fx->cli.connect_calls == 1);
+  wait_until(fx, connected, "the connect ended");
   assert_int_equal(sim_conn_send(fx->cli.c, "\x0ahello", 6), 0);
-  WAIT(fx, fx->cli.closed_calls == 1);
+  wait_until(fx, cli_closed, "the client's connection ended");
   static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a};
   assert_int_equal(fx->cli.rx.len, sizeof alert);
   assert_memory_equal(fx->cli.rx.data, alert, sizeof alert);
@@ -251,17 +266,6 @@ static void test_plaintext_client(void **state) {
   assert_non_null(strstr(st.last[SIM_TLS_R_NOT_TLS], "first byte 0x0a"));
 }
 
-static int group_setup(void **state) {
-  (void)state;
-  return tlscerts_make(&certs);
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  tlscerts_rm(&certs);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_refusals, setup, teardown),
@@ -269,5 +273,5 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plaintext_client, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }

@@ -47,3 +47,16 @@ void tlscerts_rm(struct tlscerts *c) {
     fprintf(stderr, "tlscerts: cannot remove %s\n", c->dir);
   c->dir[0] = '\0';
 }
+
+struct tlscerts tlscerts_group;
+
+int tlscerts_group_setup(void **state) {
+  (void)state;
+  return tlscerts_make(&tlscerts_group);
+}
+
+int tlscerts_group_teardown(void **state) {
+  (void)state;
+  tlscerts_rm(&tlscerts_group);
+  return 0;
+}

@@ -17,4 +17,9 @@ const char *tlscerts_path(const struct tlscerts *c, const char *name);
 const char *tlscerts_path2(const struct tlscerts *c, const char *name);
 void tlscerts_rm(struct tlscerts *c);
 
+/* One set for a whole cmocka group: its group setup and teardown (state unused). */
+extern struct tlscerts tlscerts_group;
+int tlscerts_group_setup(void **state);
+int tlscerts_group_teardown(void **state);
+
 #endif
