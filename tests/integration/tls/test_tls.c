@@ -94,6 +94,19 @@ static char *cdup(const char *name) {
   return p;
 }
 
+/* The platforms a test started, in static storage so that a failed assertion (which leaves the
+ * test function) cannot lose them: kill_leftovers() kills any still running after each test,
+ * or ctest would wait for their open stdout. */
+static struct platproc plats[2];
+
+static int kill_leftovers(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof plats / sizeof plats[0]; i++)
+    platproc_kill(&plats[i]);
+  memset(plats, 0, sizeof plats);
+  return 0;
+}
+
 static void url_of(const struct platproc *p, const char *scheme, char *url, size_t cap) {
   snprintf(url, cap, "%s://127.0.0.1:%u", scheme, (unsigned)p->port);
 }
@@ -180,15 +193,15 @@ static json_int_t jint(json_t *root, const char *a, const char *b, const char *c
  * on. The platform counts the same handshakes. */
 static void test_fleet_over_tls(void **state) {
   (void)state;
-  struct platproc p = {0};
+  struct platproc *p = &plats[0];
   char url[64];
-  plat_start(&p, "server.pem", "hubrpcs", url);
+  plat_start(p, "server.pem", "hubrpcs", url);
   static struct run_result r;
   char *ca = cdup("ca.pem");
   const char *extra[] = {"--ca", ca, NULL};
   hubsim_run(&r, url, "50", extra);
   free(ca);
-  assert_int_equal(platproc_stop(&p), 0);
+  assert_int_equal(platproc_stop(p), 0);
   if (r.code != 0)
     fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
   assert_non_null(r.summary);
@@ -202,7 +215,7 @@ static void test_fleet_over_tls(void **state) {
   assert_non_null(strstr(r.out, "verification of the platform certificate and name on"));
   assert_null(strstr(r.out, "--insecure"));
   json_decref(r.summary);
-  assert_non_null(strstr(slurp(p.log), "platform: tls handshakes"));
+  assert_non_null(strstr(slurp(p->log), "platform: tls handshakes"));
 }
 
 /* Each bad platform certificate is refused with its reason, in the JSON (verify failures, no
@@ -221,9 +234,9 @@ static void test_verify_matrix(void **state) {
   };
   char *ca = cdup("ca.pem");
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    struct platproc p = {0};
+    struct platproc *p = &plats[0];
     char url[64];
-    plat_start(&p, bad[i].cert, "hubrpcs", url);
+    plat_start(p, bad[i].cert, "hubrpcs", url);
     static struct run_result r;
     const char *extra[] = {"--ca", ca, NULL};
     hubsim_run(&r, url, "2", extra);
@@ -250,7 +263,7 @@ static void test_verify_matrix(void **state) {
       assert_non_null(strstr(r.out, "verification of the platform certificate OFF (--insecure)"));
       json_decref(r.summary);
     }
-    assert_int_equal(platproc_stop(&p), 0);
+    assert_int_equal(platproc_stop(p), 0);
   }
   free(ca);
 }
@@ -259,35 +272,35 @@ static void test_verify_matrix(void **state) {
  * problem named, and each platform logs what it saw. */
 static void test_wrong_port(void **state) {
   (void)state;
-  struct platproc p = {0};
+  struct platproc *p = &plats[0];
   char url[64];
-  plat_start(&p, "server.pem", "hubrpc", url);
+  plat_start(p, "server.pem", "hubrpc", url);
   static struct run_result r;
   hubsim_run(&r, url, "2", NULL);
-  assert_int_equal(platproc_stop(&p), 0);
+  assert_int_equal(platproc_stop(p), 0);
   assert_int_not_equal(r.code, 0);
   assert_non_null(r.summary);
   assert_true(jint(r.summary, "errors", "platform speaks TLS: use hubrpcs://", NULL) > 0);
   assert_null(json_object_get(r.summary, "tls")); /* a plaintext run has no tls key */
   json_decref(r.summary);
-  assert_non_null(strstr(slurp(p.log), "a client sent plaintext to the TLS port"));
+  assert_non_null(strstr(slurp(p->log), "a client sent plaintext to the TLS port"));
 
-  struct platproc q = {0};
+  struct platproc *q = &plats[1];
   char *db = cdup("plain.db");
-  assert_int_equal(platproc_start(&q, db, 0, NULL), 0);
+  assert_int_equal(platproc_start(q, db, 0, NULL), 0);
   free(db);
-  url_of(&q, "hubrpcs", url, sizeof url);
+  url_of(q, "hubrpcs", url, sizeof url);
   char *ca = cdup("ca.pem");
   const char *extra[] = {"--ca", ca, NULL};
   hubsim_run(&r, url, "2", extra);
   free(ca);
-  assert_int_equal(platproc_stop(&q), 0);
+  assert_int_equal(platproc_stop(q), 0);
   assert_int_not_equal(r.code, 0);
   assert_non_null(r.summary);
   assert_true(jint(r.summary, "tls", "handshake_failures", "not_tls") > 0);
   assert_non_null(strstr(r.out, "answered in plaintext, not TLS"));
   json_decref(r.summary);
-  assert_non_null(strstr(slurp(q.log), "TLS ClientHello on this plain hubrpc:// port"));
+  assert_non_null(strstr(slurp(q->log), "TLS ClientHello on this plain hubrpc:// port"));
 }
 
 /* Usage errors: exit 2 and the flag named, before anything connects or listens. */
@@ -340,12 +353,12 @@ static void test_s_client(void **state) {
   (void)state;
   if (system("command -v openssl >/dev/null 2>&1") != 0)
     skip();
-  struct platproc p = {0};
+  struct platproc *p = &plats[0];
   char url[64];
-  plat_start(&p, "server.pem", "hubrpcs", url);
+  plat_start(p, "server.pem", "hubrpcs", url);
   char *out = cdup("s_client.out"), *err = cdup("s_client.err"), *ca = cdup("ca.pem");
   char port[64];
-  snprintf(port, sizeof port, "127.0.0.1:%u", (unsigned)p.port);
+  snprintf(port, sizeof port, "127.0.0.1:%u", (unsigned)p->port);
   /* SECLEVEL=0 lets the client offer TLS 1.1: the refusal must come from the platform. */
   const char *v11[] = {"openssl", "s_client", "-connect",           port,
                        "-tls1_1", "-cipher",  "DEFAULT@SECLEVEL=0", NULL};
@@ -368,7 +381,7 @@ static void test_s_client(void **state) {
       NULL};
   assert_int_not_equal(run_child(weak12, out, err), 0);
   assert_non_null(strstr(slurp(err), "alert handshake failure"));
-  assert_int_equal(platproc_stop(&p), 0);
+  assert_int_equal(platproc_stop(p), 0);
   free(out);
   free(err);
   free(ca);
@@ -376,9 +389,11 @@ static void test_s_client(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fleet_over_tls), cmocka_unit_test(test_verify_matrix),
-      cmocka_unit_test(test_wrong_port),     cmocka_unit_test(test_flags),
-      cmocka_unit_test(test_s_client),
+      cmocka_unit_test_teardown(test_fleet_over_tls, kill_leftovers),
+      cmocka_unit_test_teardown(test_verify_matrix, kill_leftovers),
+      cmocka_unit_test_teardown(test_wrong_port, kill_leftovers),
+      cmocka_unit_test(test_flags),
+      cmocka_unit_test_teardown(test_s_client, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
