@@ -692,9 +692,10 @@ int plat_main(int argc, char **argv) {
     struct sim_tls_stats st;
     sim_transport_tls_stats(t, &st);
     fprintf(stderr,
-            "platform: tls handshakes %llu, failed: verify %llu protocol %llu timeout %llu "
-            "not_tls %llu\n",
-            (unsigned long long)st.handshakes, (unsigned long long)st.failed[SIM_TLS_R_VERIFY],
+            "platform: tls handshakes %llu (%llu resumed), failed: verify %llu protocol %llu "
+            "timeout %llu not_tls %llu\n",
+            (unsigned long long)st.handshakes, (unsigned long long)st.resumed,
+            (unsigned long long)st.failed[SIM_TLS_R_VERIFY],
             (unsigned long long)st.failed[SIM_TLS_R_PROTOCOL],
             (unsigned long long)st.failed[SIM_TLS_R_TIMEOUT],
             (unsigned long long)st.failed[SIM_TLS_R_NOT_TLS]);

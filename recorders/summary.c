@@ -356,15 +356,20 @@ static void print_tls(FILE *out, const struct rec_tls *t) {
           t->insecure ? "verification of the platform certificate OFF (--insecure)"
                       : "verification of the platform certificate and name on",
           (unsigned long long)t->st.handshakes);
+  fprintf(out, " (%llu resumed)", (unsigned long long)t->st.resumed);
   for (int r = 0; r < SIM_TLS_R_COUNT; r++)
     if (t->st.failed[r])
       fprintf(out, ", %llu failed (%s)", (unsigned long long)t->st.failed[r],
               sim_tls_reason_name((enum sim_tls_reason)r));
   fputc('\n', out);
+  print_hist(out, "tls handshake full", &t->st.full_us);
+  print_hist(out, "tls handshake resumed", &t->st.resumed_us);
   for (int r = 0; r < SIM_TLS_R_COUNT; r++)
     if (t->st.failed[r] && t->st.last[r][0])
       fprintf(out, "  tls %-18s %s\n", sim_tls_reason_name((enum sim_tls_reason)r), t->st.last[r]);
 }
+
+static json_t *hist_json(const struct sim_hist *h);
 
 static json_t *tls_json(const struct rec_tls *t) {
   json_t *f = json_object();
@@ -374,6 +379,9 @@ static json_t *tls_json(const struct rec_tls *t) {
   json_t *o = json_object();
   json_object_set_new(o, "insecure", json_boolean(t->insecure));
   json_object_set_new(o, "handshakes", json_integer((json_int_t)t->st.handshakes));
+  json_object_set_new(o, "handshakes_resumed", json_integer((json_int_t)t->st.resumed));
+  json_object_set_new(o, "handshake_full", hist_json(&t->st.full_us));
+  json_object_set_new(o, "handshake_resumed", hist_json(&t->st.resumed_us));
   json_object_set_new(o, "handshake_failures", f);
   return o;
 }

@@ -32,6 +32,7 @@
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
+#include "sim/core/htab.h"
 #include "sim/core/keyfile.h"
 #include "sim/core/log.h"
 #include "sim/transport/internal.h"
@@ -60,6 +61,8 @@ struct tls_transport {
   struct tls_side *side;
   struct tls_conn *hs_head, *hs_tail; /* in the handshake, oldest first */
   struct tls_conn *kick_head;         /* resumed with bytes waiting */
+  /* The client's last session per owner user pointer (SSL_SESSION *, one reference each). */
+  struct sim_htab sessions;
   struct sim_tls_stats st;
   struct sim_log_limit lim[SIM_TLS_R_COUNT];
 };
@@ -97,7 +100,8 @@ struct tls_conn {
   struct tls_listener *l; /* the server side, until the handshake ends */
   struct tls_conn *hs_prev, *hs_next, *kick_next;
   uint64_t hs_start_ms;
-  const uint8_t *in; /* the inner data callback's bytes, borrowed during the call */
+  uint64_t hs_start_ns; /* the same start, finer, for the duration histograms */
+  const uint8_t *in;    /* the inner data callback's bytes, borrowed during the call */
   size_t in_len;
   struct sim_buf spill; /* bytes OpenSSL had not read when a data callback returned */
   struct sim_buf early; /* the owner's bytes sent before the handshake ended (client side) */
@@ -336,11 +340,23 @@ static enum sim_tls_reason tls_hs_classify(struct tls_conn *tc, int e, char *msg
 
 static int tls_send(struct sim_conn *sc, const void *p, size_t n);
 
+/* A completed handshake into the counts: full or resumed, and how long it took. */
+static void tls_hs_count(struct tls_transport *tp, struct tls_conn *tc) {
+  uint64_t us = (uv_hrtime() - tc->hs_start_ns) / 1000u;
+  tp->st.handshakes++;
+  if (SSL_session_reused(tc->ssl)) {
+    tp->st.resumed++;
+    sim_hist_record(&tp->st.resumed_us, us);
+  } else {
+    sim_hist_record(&tp->st.full_us, us);
+  }
+}
+
 static void tls_hs_done(struct tls_conn *tc) {
   struct tls_transport *tp = tls_tp(tc->base.t);
   tls_hs_unlink(tp, tc);
-  tp->st.handshakes++;
   if (!tc->server) {
+    tls_hs_count(tp, tc);
     tc->state = TLSC_OPEN;
     /* What the owner sent while connecting goes first, as tcp would have sent it. */
     if (tc->early.len) {
@@ -360,6 +376,7 @@ static void tls_hs_done(struct tls_conn *tc) {
   struct tls_listener *l = tc->l;
   tc->l = NULL;
   tc->state = TLSC_ACCEPTED;
+  tls_hs_count(tp, tc);
   if (l->closing)
     tls_conn_kill(tc); /* no accept callback after listener_close */
   else
@@ -432,6 +449,7 @@ static void tls_hs_begin(struct tls_conn *tc) {
   struct tls_transport *tp = tls_tp(tc->base.t);
   tc->state = TLSC_HANDSHAKE;
   tc->hs_start_ms = uv_now(tp->base.loop) + 1; /* never 0: 0 means "not in the list" */
+  tc->hs_start_ns = uv_hrtime();
   tc->hs_prev = tp->hs_tail;
   tc->hs_next = NULL;
   if (tp->hs_tail)
@@ -630,8 +648,12 @@ static int tls_connect(struct sim_transport *t, const struct sim_addr *dst,
   tc->state = TLSC_CONNECTING;
   snprintf(tc->peer, sizeof tc->peer, "%s:%u", dst->host, (unsigned)dst->port);
   SSL_set_connect_state(tc->ssl);
+  SSL_set_app_data(tc->ssl, tc);
   if (!tp->insecure && (rc = tls_set_peer_name(tc, dst->host)))
     goto fail;
+  SSL_SESSION *sess = sim_htab_get(&tp->sessions, (uint64_t)(uintptr_t)user);
+  if (sess)
+    SSL_set_session(tc->ssl, sess); /* a session the server no longer knows means a full one */
   rc = sim_conn_connect(tp->inner, dst, src, &tls_inner_cbs, tc, &tc->inner);
   if (rc)
     goto fail;
@@ -820,7 +842,7 @@ static SSL_CTX *tls_ctx_new(const SSL_METHOD *m) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-  /* No resumption yet: a ticket the client does not keep is only work for both sides. */
+  /* The server's tickets and the client's sessions are set where each side is made. */
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 0);
   return ctx;
@@ -841,6 +863,9 @@ static int tls_load_server(struct tls_transport *tp, const struct sim_tls_config
     goto done;
   }
   SSL_CTX_set_cipher_list(tp->sctx, TLS_CIPHERS_12);
+  /* One stateless ticket per full handshake: a reconnecting client resumes without the server
+   * keeping anything per session. */
+  SSL_CTX_set_num_tickets(tp->sctx, 1);
   if (SSL_CTX_use_certificate_chain_file(tp->sctx, cfg->cert_file) != 1) {
     *why = tls_why("cannot use the certificate file", cfg->cert_file);
     goto done;
@@ -871,10 +896,29 @@ done:
   return rc;
 }
 
+/* A session (a ticket) for the connection's owner: kept in place of the one before, so that its
+ * next connect resumes. 1: the reference is ours. */
+static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess) {
+  struct tls_conn *tc = SSL_get_app_data(ssl);
+  if (!tc || tc->state == TLSC_DEAD)
+    return 0;
+  struct tls_transport *tp = tls_tp(tc->base.t);
+  uint64_t key = (uint64_t)(uintptr_t)tc->user;
+  SSL_SESSION *old = sim_htab_get(&tp->sessions, key);
+  if (sim_htab_put(&tp->sessions, key, sess))
+    return 0; /* no memory: the next connect is a full handshake, nothing worse */
+  SSL_SESSION_free(old);
+  return 1;
+}
+
 static int tls_load_client(struct tls_transport *tp, const struct sim_tls_config *cfg,
                            const char **why) {
   if (!(tp->cctx = tls_ctx_new(TLS_client_method())))
     return SIM_ENOMEM;
+  /* Sessions go to tp->sessions by owner, not to OpenSSL's cache by server address: every hub
+   * of a fleet talks to the same server, and each must resume its own session. */
+  SSL_CTX_set_session_cache_mode(tp->cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(tp->cctx, tls_new_session_cb);
   if (cfg->insecure) {
     SSL_CTX_set_verify(tp->cctx, SSL_VERIFY_NONE, NULL);
     return 0;
@@ -904,6 +948,8 @@ int sim_transport_tls_new(uv_loop_t *loop, const struct sim_tls_config *cfg,
   tp->insecure = cfg->insecure ? 1 : 0;
   tp->hs_timeout_ms =
       cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TLS_HS_TIMEOUT_DEFAULT_MS;
+  sim_hist_init(&tp->st.full_us);
+  sim_hist_init(&tp->st.resumed_us);
   int rc = SIM_ENOMEM;
   if (!(tp->bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "hubsim conn")) ||
       !BIO_meth_set_write_ex(tp->bm, tls_bio_write) ||
@@ -934,6 +980,10 @@ void sim__transport_tls_free(struct sim_transport *t) {
   struct tls_transport *tp = tls_tp(t);
   /* Freeing with connections still open is the caller's bug: their memory points here. */
   assert(tp->live == 0);
+  size_t it = 0;
+  for (SSL_SESSION *s; (s = sim_htab_next(&tp->sessions, &it));)
+    SSL_SESSION_free(s);
+  sim_htab_fini(&tp->sessions);
   sim_transport_free(tp->inner);
   SSL_CTX_free(tp->sctx);
   SSL_CTX_free(tp->cctx);

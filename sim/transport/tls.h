@@ -12,6 +12,12 @@
  * certificate's IP addresses, a name against its DNS names). cfg->insecure turns both checks
  * off; sim_transport_tls_info() reports it so that a summary can say so.
  *
+ * Resuming: the client keeps the session (a TLS ticket) of the last connection made with each
+ * owner's user pointer, and offers it when that pointer connects again, so an owner that keeps
+ * one user pointer per identity (a hub) resumes as a real device would after a drop. The
+ * server issues one ticket per full handshake. Counted apart: full and resumed handshakes and
+ * their durations.
+ *
  * Accepting: the accept callback runs only for a connection whose handshake is complete; a
  * failed handshake is counted and logged here and the owner never sees the connection.
  *
@@ -25,6 +31,8 @@
 
 #include <stdint.h>
 #include <uv.h>
+
+#include "sim/core/hist.h"
 
 #include "sim/transport/transport.h"
 
@@ -51,7 +59,11 @@ enum sim_tls_reason {
 };
 
 struct sim_tls_stats {
-  uint64_t handshakes; /* completed */
+  uint64_t handshakes; /* completed: full + resumed */
+  uint64_t resumed;    /* of those, resumed from a session (a ticket) */
+  /* Durations in microseconds, from the start of the handshake (after the TCP connect, or the
+   * accept) to its end as this side sees it. */
+  struct sim_hist full_us, resumed_us;
   uint64_t failed[SIM_TLS_R_COUNT];
   /* The last failure's message per reason ("" if none); NUL-terminated. */
   char last[SIM_TLS_R_COUNT][200];

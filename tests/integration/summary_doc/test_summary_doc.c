@@ -341,6 +341,11 @@ static void test_keys_match(void **state) {
   /* ... and over TLS, so that the tls keys exist too. */
   static struct rec_tls tls = {.insecure = 1};
   tls.st.handshakes = 2;
+  tls.st.resumed = 1;
+  sim_hist_init(&tls.st.full_us);
+  sim_hist_init(&tls.st.resumed_us);
+  sim_hist_record(&tls.st.full_us, 2500);
+  sim_hist_record(&tls.st.resumed_us, 400);
   run.tls = &tls;
   rec_verdict_compute(&run, &st, &pv, &v);
   assert_int_equal(v.exit_code, 2);

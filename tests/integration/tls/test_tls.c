@@ -6,6 +6,7 @@
  *   - the verification matrix: an expired, a not yet valid, a wrong-address, an unknown-CA and
  *     a self-signed platform certificate are each refused with the reason named, in the
  *     summary and on stdout; --insecure gets past and says so (JSON, tls line, verdict);
+ *   - every hub dropped once reconnects with a resumed TLS session (drop.lua);
  *   - a plaintext hub on the TLS port and a TLS hub on the plain port each get a named error;
  *   - flags that cannot work together are usage errors (exit 2) naming the flag;
  *   - openssl s_client: TLS 1.1 refused, TLS 1.3 and a strong TLS 1.2 cipher accepted, a weak
@@ -303,6 +304,41 @@ static void test_wrong_port(void **state) {
   assert_non_null(strstr(slurp(q->log), "TLS ClientHello on this plain hubrpc:// port"));
 }
 
+/* Every hub drops its connection once (drop.lua, on the real clock) and reconnects: each
+ * reconnect resumes the hub's TLS session, counted apart with its own duration histogram. */
+static void test_resume_after_drop(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char url[64];
+  plat_start(p, "server.pem", "hubrpcs", url);
+  const char *bin = getenv("HUBSIM_BIN"), *src = getenv("HUBSIM_SOURCE_DIR");
+  assert_non_null(src);
+  char lua[600];
+  snprintf(lua, sizeof lua, "%s/tests/integration/tls/drop.lua", src);
+  char *ca = cdup("ca.pem"), *sum = cdup("drop.json"), *out = cdup("drop.out");
+  char *err = cdup("drop.err");
+  const char *argv[] = {bin,         "run", lua,    "--platform", url,  "--ca", ca,
+                        "--summary", sum,   "--ui", "none",       "-q", NULL};
+  int rc = run_child(argv, out, err);
+  assert_int_equal(platproc_stop(p), 0);
+  if (rc != 0)
+    fail_msg("exit %d\n%s\n%s", rc, slurp(out), slurp(err));
+  json_error_t je;
+  json_t *s = json_load_file(sum, 0, &je);
+  assert_non_null(s);
+  json_int_t dropped = jint(s, "errors", "fault:drop", NULL);
+  assert_true(dropped > 0);
+  assert_int_equal(jint(s, "tls", "handshakes_resumed", NULL), dropped);
+  assert_int_equal(jint(s, "tls", "handshake_resumed", "count"), dropped);
+  assert_int_equal(jint(s, "tls", "handshakes", NULL),
+                   jint(s, "tls", "handshake_full", "count") + dropped);
+  json_decref(s);
+  free(ca);
+  free(sum);
+  free(out);
+  free(err);
+}
+
 /* Usage errors: exit 2 and the flag named, before anything connects or listens. */
 static void test_flags(void **state) {
   (void)state;
@@ -399,6 +435,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_fleet_over_tls, kill_leftovers),
       cmocka_unit_test_teardown(test_verify_matrix, kill_leftovers),
       cmocka_unit_test_teardown(test_wrong_port, kill_leftovers),
+      cmocka_unit_test_teardown(test_resume_after_drop, kill_leftovers),
       cmocka_unit_test(test_flags),
       cmocka_unit_test_teardown(test_s_client, kill_leftovers),
   };

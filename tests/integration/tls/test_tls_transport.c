@@ -266,12 +266,53 @@ static void test_plaintext_client(void **state) {
   assert_non_null(strstr(st.last[SIM_TLS_R_NOT_TLS], "first byte 0x0a"));
 }
 
+static int got_ok(const struct fx *fx) {
+  return fx->cli.rx.len == 2;
+}
+
+/* A second connect with the same user pointer resumes the first one's session (the ticket the
+ * server sent after the first handshake): counted as resumed on both sides, each duration in
+ * its own histogram. */
+static void test_resumption(void **state) {
+  struct fx *fx = *state;
+  serve(fx, "server", 0);
+  struct sim_tls_config client = {.ca_file = cp(2, "ca.pem")};
+  fx->cli_t = tls_new(fx, &client);
+  for (int round = 0; round < 2; round++) {
+    memset(&fx->cli, 0, sizeof fx->cli);
+    fx->accepts = 0;
+    sim_buf_fini(&fx->srv.rx);
+    assert_int_equal(sim_conn_connect(fx->cli_t, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c),
+                     0);
+    wait_until(fx, both_up, "both ends are up");
+    assert_int_equal(fx->cli.connect_status, 0);
+    /* Bytes both ways: the client reads past the server's ticket. */
+    assert_int_equal(sim_conn_send(fx->cli.c, "hello", 5), 0);
+    wait_until(fx, got_hello, "the server has the 5 bytes");
+    assert_int_equal(sim_conn_send(fx->srv.c, "ok", 2), 0);
+    wait_until(fx, got_ok, "the client has the 2 bytes");
+    sim_conn_close(fx->cli.c);
+    fx->cli.c = NULL;
+    sim_buf_fini(&fx->cli.rx);
+  }
+  struct sim_tls_stats st;
+  sim_transport_tls_stats(fx->cli_t, &st);
+  assert_int_equal(st.handshakes, 2);
+  assert_int_equal(st.resumed, 1);
+  assert_int_equal(st.full_us.count, 1);
+  assert_int_equal(st.resumed_us.count, 1);
+  sim_transport_tls_stats(fx->srv_t, &st);
+  assert_int_equal(st.handshakes, 2);
+  assert_int_equal(st.resumed, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_and_insecure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plaintext_client, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resumption, setup, teardown),
   };
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
