@@ -201,6 +201,19 @@ static void test_new_refusals(void **state) {
   assert_null(fx->l);
 }
 
+/* A fresh client connection through t to the listener, up on both ends, and "hello" sent
+ * over it and received. */
+static void open_and_greet(struct fx *fx, struct sim_transport *t) {
+  memset(&fx->cli, 0, sizeof fx->cli);
+  fx->accepts = 0;
+  sim_buf_fini(&fx->srv.rx);
+  assert_int_equal(sim_conn_connect(t, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c), 0);
+  wait_until(fx, both_up, "both ends are up");
+  assert_int_equal(fx->cli.connect_status, 0);
+  assert_int_equal(sim_conn_send(fx->cli.c, "hello", 5), 0);
+  wait_until(fx, got_hello, "the server has the 5 bytes");
+}
+
 /* A self-signed platform: the verifying client's connect fails with SIM_ETLS_VERIFY and the
  * reason kept; an insecure client gets through and exchanges bytes. */
 static void test_verify_and_insecure(void **state) {
@@ -220,13 +233,7 @@ static void test_verify_and_insecure(void **state) {
 
   struct sim_tls_config insecure = {.insecure = 1};
   fx->cli_t2 = tls_new(fx, &insecure);
-  memset(&fx->cli, 0, sizeof fx->cli);
-  assert_int_equal(sim_conn_connect(fx->cli_t2, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c),
-                   0);
-  wait_until(fx, both_up, "both ends are up");
-  assert_int_equal(fx->cli.connect_status, 0);
-  assert_int_equal(sim_conn_send(fx->cli.c, "hello", 5), 0);
-  wait_until(fx, got_hello, "the server has the 5 bytes");
+  open_and_greet(fx, fx->cli_t2);
   assert_memory_equal(fx->srv.rx.data, "hello", 5);
   sim_transport_tls_stats(fx->cli_t2, &st);
   assert_int_equal(st.handshakes, 1);
@@ -279,16 +286,8 @@ static void test_resumption(void **state) {
   struct sim_tls_config client = {.ca_file = cp(2, "ca.pem")};
   fx->cli_t = tls_new(fx, &client);
   for (int round = 0; round < 2; round++) {
-    memset(&fx->cli, 0, sizeof fx->cli);
-    fx->accepts = 0;
-    sim_buf_fini(&fx->srv.rx);
-    assert_int_equal(sim_conn_connect(fx->cli_t, &fx->addr, NULL, &end_cbs, &fx->cli, &fx->cli.c),
-                     0);
-    wait_until(fx, both_up, "both ends are up");
-    assert_int_equal(fx->cli.connect_status, 0);
     /* Bytes both ways: the client reads past the server's ticket. */
-    assert_int_equal(sim_conn_send(fx->cli.c, "hello", 5), 0);
-    wait_until(fx, got_hello, "the server has the 5 bytes");
+    open_and_greet(fx, fx->cli_t);
     assert_int_equal(sim_conn_send(fx->srv.c, "ok", 2), 0);
     wait_until(fx, got_ok, "the client has the 2 bytes");
     sim_conn_close(fx->cli.c);
@@ -307,12 +306,9 @@ static void test_resumption(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_new_refusals, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_verify_and_insecure, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_plaintext_client, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_resumption, setup, teardown),
-  };
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+  const struct CMUnitTest tests[] = {FX_TEST(test_new_refusals), FX_TEST(test_verify_and_insecure),
+                                     FX_TEST(test_handshake_timeout),
+                                     FX_TEST(test_plaintext_client), FX_TEST(test_resumption)};
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
