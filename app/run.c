@@ -25,6 +25,7 @@
 #include "recorders/summary.h"
 #include "sim/core/err.h"
 #include "sim/fleet/fleet.h"
+#include "sim/transport/tls.h"
 #include "sim/transport/transport.h"
 
 struct run {
@@ -343,7 +344,17 @@ static int real_prepare(struct run *r) {
   if (o->workers <= 1) {
     /* With workers the fleet runs in them; this process keeps the platform (when embedded),
      * the progress and the summary. */
-    rc = sim_transport_tcp_new(r->loop, &r->t);
+    if (o->tls) {
+      struct sim_tls_config tc = {.ca_file = o->tls_ca, .insecure = o->tls_insecure};
+      const char *why = NULL;
+      rc = sim_transport_tls_new(r->loop, &tc, &r->t, &why);
+      if (rc && why) {
+        fprintf(stderr, "hubsim run: %s %s\n", o->tls_ca ? "--ca:" : "TLS:", why);
+        return 2;
+      }
+    } else {
+      rc = sim_transport_tcp_new(r->loop, &r->t);
+    }
     if (rc == 0)
       rc = sim_fleet_new(r->loop, r->t, cfg, &r->fleet);
   }
@@ -472,6 +483,11 @@ static int real_finish(struct run *r, struct scn *scn) {
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);
   info.interrupted = r->interrupted;
+  struct rec_tls tls = {.insecure = o->tls_insecure};
+  if (r->t && sim_transport_is_tls(r->t)) {
+    sim_transport_tls_stats(r->t, &tls.st);
+    info.tls = &tls;
+  }
   oc.st = r->cur;
   oc.elapsed_s = r->elapsed_s;
   oc.cpu_user_s = r->cpu_user_s;

@@ -20,6 +20,7 @@
 #include "sim/core/log.h"
 #include "sim/core/num.h"
 #include "sim/core/wfile.h"
+#include "sim/transport/tls.h"
 
 static const char usage[] =
     "usage: hubsim platform [options]\n"
@@ -27,7 +28,12 @@ static const char usage[] =
     "\n"
     "  --listen URL        where hubs connect: hubrpc://HOST:PORT with an IPv4 HOST (default\n"
     "                      " PLAT_DEFAULT_LISTEN "; port 0 picks a free port, see\n"
-    "                      --ready-file). hubrpcs:// (TLS) is not supported yet: refused\n"
+    "                      --ready-file). hubrpcs://HOST:PORT: TLS 1.2/1.3, needs --cert and\n"
+    "                      --key (docs/tls.md)\n"
+    "  --cert FILE         hubrpcs://: the platform's PEM certificate (chain), the one hubs\n"
+    "                      verify: its IP addresses or names must match what they connect to\n"
+    "  --key FILE          hubrpcs://: its PEM private key; FILE must not be readable or\n"
+    "                      writable by other users\n"
     "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ");\n"
     "                      its folder must exist\n"
     "  --fleet-key KEY     fleet key; hub secrets are HMAC-SHA256(KEY, hub_id)\n"
@@ -148,20 +154,16 @@ static int parse_units(const char *flag, const char *s, double unit_s, uint32_t 
   return bad(flag, s, why);
 }
 
-/* --listen: hubrpc://HOST:PORT (or HOST:PORT) with an IPv4 HOST; port 0 picks a free port.
- * hubrpcs:// is refused outright: TLS is not built, and a listener for a TLS URL that spoke
- * plaintext would carry the hubs' traffic in the clear while its operator believes it
- * encrypted. Names are refused because the tcp transport does not resolve them: the platform
- * would only fail to listen, as a runtime failure. 0, or 2 after the message. */
+/* --listen: hubrpc://HOST:PORT or hubrpcs://HOST:PORT (or HOST:PORT) with an IPv4 HOST; port 0
+ * picks a free port. Names are refused because the tcp transport does not resolve them: the
+ * platform would only fail to listen, as a runtime failure. 0, or 2 after the message. */
 static int check_listen(const char *url, struct sim_addr *a) {
   struct in_addr ip;
-  if (strncasecmp(url, "hubrpcs://", 10) == 0)
-    return bad("--listen", url,
-               "hubrpcs:// (TLS) is not supported yet, and the platform will not serve "
-               "plaintext on a TLS URL; listen on hubrpc:// and put a TLS terminator in front");
   const char *sep = strstr(url, "://");
-  if (sep && !(sep - url == 6 && strncasecmp(url, "hubrpc", 6) == 0))
-    return bad("--listen", url, "expected hubrpc://HOST:PORT (the only scheme hubsim speaks)");
+  if (sep && !(sep - url == 6 && strncasecmp(url, "hubrpc", 6) == 0) && !sim_addr_is_tls(url))
+    return bad("--listen", url,
+               "expected hubrpc://HOST:PORT or hubrpcs://HOST:PORT (TLS), the schemes hubsim "
+               "speaks");
   if (sim_addr_parse(url, a))
     return bad("--listen", url,
                "expected hubrpc://HOST:PORT with a port from 0 (any free port) to 65535");
@@ -261,6 +263,7 @@ static int write_ready(const char *path, uint16_t port) {
 struct args {
   struct plat_config cfg;
   const char *ready, *key, *key_file, *token_file;
+  const char *tls_cert, *tls_key; /* --cert, --key: hubrpcs:// */
   size_t key_len;
   int verbose;
   struct sim_addr listen_addr, admin_addr;
@@ -286,6 +289,8 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"fd-reserve", required_argument, NULL, 'D'},
                                      {"send-queue-max", required_argument, NULL, 'Q'},
                                      {"ready-file", required_argument, NULL, 'R'},
+                                     {"cert", required_argument, NULL, 'C'},
+                                     {"key", required_argument, NULL, 'Y'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -334,6 +339,12 @@ static int flag_value(struct args *a, int ch, const char *v) {
     if (check_listen(v, &a->listen_addr))
       return 2;
     cfg->listen = v;
+    return 0;
+  case 'C':
+    a->tls_cert = v;
+    return 0;
+  case 'Y':
+    a->tls_key = v;
     return 0;
   case 'd':
     if (!*v)
@@ -411,7 +422,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRv", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCY", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
@@ -463,6 +474,14 @@ static int check_flags(struct args *a) {
       return bad("--admin", cfg->admin,
                  "is the address hubs connect to (--listen): use another port");
   }
+  /* TLS: a certificate and its key exactly when the listener is hubrpcs://. */
+  int tls = sim_addr_is_tls(cfg->listen);
+  if (tls && (!a->tls_cert || !a->tls_key))
+    return bad("--listen", cfg->listen,
+               "hubrpcs:// needs the platform's certificate and key: --cert FILE --key FILE");
+  if (!tls && (a->tls_cert || a->tls_key))
+    return bad(a->tls_cert ? "--cert" : "--key", a->tls_cert ? a->tls_cert : a->tls_key,
+               "is for TLS: it needs --listen hubrpcs://HOST:PORT");
   /* Files: the store's folder and the ready file's, checked before anything listens. */
   if (strcmp(cfg->db_path, ":memory:") != 0 && check_file("--db", cfg->db_path))
     return 2;
@@ -474,7 +493,9 @@ static int check_flags(struct args *a) {
       const char *flag, *path;
     } inputs[] = {{"--db", cfg->db_path},
                   {"--fleet-key-file", a->key_file},
-                  {"--admin-token-file", a->token_file}};
+                  {"--admin-token-file", a->token_file},
+                  {"--key", a->tls_key},
+                  {"--cert", a->tls_cert}};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
       if (inputs[i].path && same_file(a->ready, inputs[i].path)) {
         char why[96];
@@ -569,7 +590,14 @@ static int setup_process(const struct args *a) {
  * teardown()). 0, or the exit code after saying what is wrong. */
 static int start_server(struct cli *cli, const struct args *a, struct sim_transport **t) {
   int rc;
-  if ((rc = sim_transport_tcp_new(&cli->loop, t))) {
+  if (sim_addr_is_tls(a->cfg.listen)) {
+    struct sim_tls_config tc = {.cert_file = a->tls_cert, .key_file = a->tls_key};
+    const char *why = NULL;
+    if ((rc = sim_transport_tls_new(&cli->loop, &tc, t, &why))) {
+      fprintf(stderr, "hubsim platform: TLS: %s\n", why ? why : sim_strerror(rc));
+      return why ? 2 : 3;
+    }
+  } else if ((rc = sim_transport_tcp_new(&cli->loop, t))) {
     fprintf(stderr, "hubsim platform: tcp transport: %s\n", sim_strerror(rc));
     return 3;
   }
@@ -660,6 +688,18 @@ int plat_main(int argc, char **argv) {
   code = start_server(&cli, &a, &t);
   if (!code)
     code = run_server(&cli, &a);
+  if (t && sim_transport_is_tls(t)) {
+    struct sim_tls_stats st;
+    sim_transport_tls_stats(t, &st);
+    fprintf(stderr,
+            "platform: tls handshakes %llu (%llu resumed), failed: verify %llu protocol %llu "
+            "timeout %llu not_tls %llu\n",
+            (unsigned long long)st.handshakes, (unsigned long long)st.resumed,
+            (unsigned long long)st.failed[SIM_TLS_R_VERIFY],
+            (unsigned long long)st.failed[SIM_TLS_R_PROTOCOL],
+            (unsigned long long)st.failed[SIM_TLS_R_TIMEOUT],
+            (unsigned long long)st.failed[SIM_TLS_R_NOT_TLS]);
+  }
   teardown(&cli, t);
   return code;
 }

@@ -196,7 +196,7 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
     srv->cfg.max_timers = PLAT_DEFAULT_MAX_TIMERS;
   if (!(srv->cfg.rule_rate > 0))
     srv->cfg.rule_rate = PLAT_DEFAULT_RULE_RATE;
-  srv->check_fds = strcmp(t->ops->name, "tcp") == 0;
+  srv->check_fds = strcmp(t->ops->name, "tcp") == 0 || strcmp(t->ops->name, "tls") == 0;
   const uint8_t *key = cfg->fleet_key;
   size_t klen = cfg->fleet_key_len;
   if (!key) {

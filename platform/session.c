@@ -495,6 +495,17 @@ static void conn_data_cb(struct sim_conn *c, const uint8_t *p, size_t n, void *u
   srv->c.bytes_in += n;
   if (s->state == PLAT_S_CLOSING)
     return;
+  /* A TLS ClientHello (a handshake record: 0x16 0x03) where a Hello belongs is a hub speaking
+   * TLS to a plain port; no hubrpc frame starts so (field 0 is no protobuf field). Named here,
+   * and the Error frame that follows is plaintext, which the hub's TLS names in turn. */
+  if (s->state == PLAT_S_HELLO && n >= 2 && p[0] == 0x16 && p[1] == 0x03) {
+    sim_log_limited(&srv->log_tls, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
+                    "platform: a TLS ClientHello on this plain hubrpc:// port: the hub should "
+                    "connect with hubrpc://, or the platform listen on hubrpcs://");
+    plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_MALFORMED_FRAME,
+                    "TLS ClientHello on a plain hubrpc:// port");
+    return;
+  }
   int rc = sim_frame_reader_feed(&s->reader, p, n, on_frame, s);
   if (rc && s->state != PLAT_S_CLOSING) {
     /* A framing error: the frame callback fails the session itself for everything else. */

@@ -89,9 +89,12 @@ static void decide(struct rec_verdict *v, const struct rec_run_info *run) {
   else
     n = snprintf(v->text, sizeof(v->text), "PASS: every report accounted for");
   if (run->interrupted && n > 0 && (size_t)n < sizeof(v->text))
-    snprintf(v->text + n, sizeof(v->text) - (size_t)n,
-             " [interrupted by %s after %.1f s of %.1f s]", run->interrupted, run->elapsed_s,
-             run->duration_s);
+    n += snprintf(v->text + n, sizeof(v->text) - (size_t)n,
+                  " [interrupted by %s after %.1f s of %.1f s]", run->interrupted, run->elapsed_s,
+                  run->duration_s);
+  /* A run that did not check whom it talked to says so on the line people read. */
+  if (run->tls && run->tls->insecure && n > 0 && (size_t)n < sizeof(v->text))
+    snprintf(v->text + n, sizeof(v->text) - (size_t)n, " [TLS without verification: --insecure]");
 }
 
 static const char *kind_words[SIM_SEQ_NKINDS] = {"reports", "device joins", "device leaves",
@@ -348,6 +351,41 @@ static void print_scenario(FILE *out, const struct rec_scenario *sc) {
     fprintf(out, "  scenario error         %s\n", sc->error);
 }
 
+static void print_tls(FILE *out, const struct rec_tls *t) {
+  fprintf(out, "  tls                    %s, %llu handshakes",
+          t->insecure ? "verification of the platform certificate OFF (--insecure)"
+                      : "verification of the platform certificate and name on",
+          (unsigned long long)t->st.handshakes);
+  fprintf(out, " (%llu resumed)", (unsigned long long)t->st.resumed);
+  for (int r = 0; r < SIM_TLS_R_COUNT; r++)
+    if (t->st.failed[r])
+      fprintf(out, ", %llu failed (%s)", (unsigned long long)t->st.failed[r],
+              sim_tls_reason_name((enum sim_tls_reason)r));
+  fputc('\n', out);
+  print_hist(out, "tls handshake full", &t->st.full_us);
+  print_hist(out, "tls handshake resumed", &t->st.resumed_us);
+  for (int r = 0; r < SIM_TLS_R_COUNT; r++)
+    if (t->st.failed[r] && t->st.last[r][0])
+      fprintf(out, "  tls %-18s %s\n", sim_tls_reason_name((enum sim_tls_reason)r), t->st.last[r]);
+}
+
+static json_t *hist_json(const struct sim_hist *h);
+
+static json_t *tls_json(const struct rec_tls *t) {
+  json_t *f = json_object();
+  for (int r = 0; r < SIM_TLS_R_COUNT; r++)
+    json_object_set_new(f, sim_tls_reason_name((enum sim_tls_reason)r),
+                        json_integer((json_int_t)t->st.failed[r]));
+  json_t *o = json_object();
+  json_object_set_new(o, "insecure", json_boolean(t->insecure));
+  json_object_set_new(o, "handshakes", json_integer((json_int_t)t->st.handshakes));
+  json_object_set_new(o, "handshakes_resumed", json_integer((json_int_t)t->st.resumed));
+  json_object_set_new(o, "handshake_full", hist_json(&t->st.full_us));
+  json_object_set_new(o, "handshake_resumed", hist_json(&t->st.resumed_us));
+  json_object_set_new(o, "handshake_failures", f);
+  return o;
+}
+
 void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct sim_fleet_stats *st,
                        const struct rec_platform_view *pv, const struct rec_verdict *v) {
   const struct sim_seq_counts *r = &st->kind[SIM_SEQ_REPORT];
@@ -461,6 +499,8 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
       fprintf(out, " %s=%llu", st->errors[i].name, (unsigned long long)st->errors[i].count);
     fputc('\n', out);
   }
+  if (run->tls)
+    print_tls(out, run->tls);
   if (run->scenario)
     print_scenario(out, run->scenario);
   fprintf(out, "  verdict                %s\n", v->text);
@@ -694,6 +734,8 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                   (json_int_t)pv->sessions_accepted, "auth_failed", (json_int_t)pv->auth_failed));
   else
     json_object_set_new(root, "platform_counts", json_null());
+  if (run->tls)
+    json_object_set_new(root, "tls", tls_json(run->tls));
   if (run->scenario)
     json_object_set_new(root, "scenario", scenario_json(run->scenario));
   json_t *verdict = json_pack("{s:i,s:s,s:b}", "exit_code", v->exit_code, "text", v->text,

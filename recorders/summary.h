@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "sim/fleet/fleet.h"
+#include "sim/transport/tls.h"
 
 /* What the platform side says, when hubsim can see it (the embedded reference platform). */
 struct rec_platform_view {
@@ -74,6 +75,12 @@ int rec_format_number(char *buf, size_t n, double x);
  * included). For writers of text formats that must not carry invalid text. */
 size_t rec_utf8_seq(const unsigned char *s, size_t n);
 
+/* The TLS of a hubrpcs:// run: the "tls" key and the human summary's "tls" line. */
+struct rec_tls {
+  int insecure; /* --insecure: the platform's certificate and name were not checked */
+  struct sim_tls_stats st;
+};
+
 struct rec_run_info {
   const char *platform_url; /* "embedded" or the URL */
   uint64_t seed;
@@ -103,6 +110,8 @@ struct rec_run_info {
   /* "SIGINT" or "SIGTERM" when a signal ended the run before its duration (static storage);
    * NULL when it ran its course. The verdict says so; it never makes a run pass. */
   const char *interrupted;
+  /* NULL: a plaintext run (no "tls" key, no tls line). Borrowed. */
+  const struct rec_tls *tls;
   /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
   const struct rec_scenario *scenario;
 };

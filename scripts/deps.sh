@@ -8,7 +8,8 @@ PKGS=(
   clang libclang-rt-14-dev          # libFuzzer and the ASan/UBSan runtimes
   libuv1-dev                        # event loop, timers, processes
   libprotobuf-c-dev protobuf-c-compiler
-  libssl-dev                        # HMAC-SHA256, random bytes
+  libssl-dev                        # TLS (hubrpcs://), HMAC-SHA256, random bytes
+  openssl                           # tests: certificates made at test time, s_client
   libsqlite3-dev                    # reference platform store
   libjansson-dev                    # JSON summaries
   libyaml-dev                       # device catalogue files

@@ -659,6 +659,13 @@ static void on_data(struct sim_conn *c, const uint8_t *p, size_t n, void *user) 
       fail_session(f, h, SIM_ENOMEM, "stalled hub out of memory");
     return;
   }
+  /* A TLS alert record (0x15 0x03) where the Challenge belongs: the platform speaks TLS on this
+   * port (no hubrpc frame starts so: field 0 is no protobuf field). */
+  if (h->state == SIM_HUB_HANDSHAKE && !h->got_challenge && n >= 2 && p[0] == 0x15 &&
+      p[1] == 0x03) {
+    session_ended(f, h, SIM_EPEER, "platform speaks TLS: use hubrpcs://");
+    return;
+  }
   int rc = sim_frame_reader_feed(&h->rd, p, n, on_frame, h);
   if (rc && rc != SIM_ECLOSED)
     fail_session(f, h, rc, rc == SIM_ETOOBIG ? "frame too large" : "malformed frame");

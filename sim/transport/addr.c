@@ -64,3 +64,8 @@ int sim_addr_parse(const char *url, struct sim_addr *addr) {
   addr->port = (uint16_t)port;
   return 0;
 }
+
+int sim_addr_is_tls(const char *url) {
+  assert(url);
+  return strncasecmp(url, "hubrpcs://", 10) == 0;
+}

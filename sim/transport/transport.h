@@ -1,8 +1,9 @@
 /* Transports: byte streams between a hub and a platform behind one const ops table.
  *
- * Implementations: tcp (sim_transport_tcp), mem (sim_transport_mem, an in-process pair for
- * tests and the virtual clock). Every member of the ops table has a contract below; every
- * transport passes the shared conformance suite in tests/unit/sim_transport/test_transport.c.
+ * Implementations: tcp (sim_transport_tcp), tls (sim_transport_tls in tls.h: TLS over tcp), mem
+ * (sim_transport_mem, an in-process pair for tests and the virtual clock). Every member of the ops
+ * table has a contract below; every transport passes the shared conformance suite in
+ * tests/unit/sim_transport/test_transport.c.
  *
  * Threading: a transport and its connections belong to one libuv loop and are used only from
  * that loop's thread.
@@ -106,6 +107,9 @@ void sim_transport_free(struct sim_transport *t);
 /* Parses "hubrpc://host:port" (scheme optional) into addr; SIM_EINVAL names nothing, the
  * caller reports the input. */
 int sim_addr_parse(const char *url, struct sim_addr *addr);
+/* 1 when url asks for TLS ("hubrpcs://", any case): the caller connects or listens with the
+ * tls transport (tls.h). 0 for any other scheme or none. */
+int sim_addr_is_tls(const char *url);
 
 static inline int sim_conn_connect(struct sim_transport *t, const struct sim_addr *dst,
                                    const struct sim_addr *src, const struct sim_conn_cbs *cbs,

@@ -20,6 +20,11 @@ static double mono_s(void) {
 }
 
 int platproc_start(struct platproc *p, const char *db, uint16_t port, const char *const *extra) {
+  return platproc_start_scheme(p, "hubrpc", db, port, extra);
+}
+
+int platproc_start_scheme(struct platproc *p, const char *scheme, const char *db, uint16_t port,
+                          const char *const *extra) {
   const char *bin = getenv("HUBSIM_BIN");
   if (!bin)
     return SIM_EINVAL;
@@ -28,7 +33,7 @@ int platproc_start(struct platproc *p, const char *db, uint16_t port, const char
   snprintf(p->log, sizeof(p->log), "%s.log", db);
   unlink(p->ready);
   char listen[64];
-  snprintf(listen, sizeof(listen), "hubrpc://127.0.0.1:%u", port);
+  snprintf(listen, sizeof(listen), "%s://127.0.0.1:%u", scheme, port);
   const char *argv[32];
   int n = 0;
   argv[n++] = bin;

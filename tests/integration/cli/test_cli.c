@@ -1,8 +1,8 @@
 /* The hubsim command line: help texts describe every flag, a bad flag or value exits 2 with a
  * message naming it (ranges, the one duration grammar, combinations that make no sense,
- * duplicates, hubrpcs://), and a short run against the embedded platform ends with exit 0, a
- * summary in which nothing is lost, and a JSON file that parses. Secrets and files: the fleet
- * key from a file or the environment, never on a worker's command line; a link planted at the
+ * duplicates, TLS flags that cannot work), and a short run against the embedded platform ends with
+ * exit 0, a summary in which nothing is lost, and a JSON file that parses. Secrets and files: the
+ * fleet key from a file or the environment, never on a worker's command line; a link planted at the
  * summary's old temporary name is not followed. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -148,9 +148,11 @@ static void test_bad_flags(void **state) {
 static void test_bad_values_and_combinations(void **state) {
   (void)state;
   static const char *const a[][10] = {
-      /* TLS is not built: a hubrpcs:// URL would otherwise be spoken to in plaintext. */
-      {"run", "--hubs", "2", "--platform", "hubrpcs://127.0.0.1:7443", NULL},
-      {"run", "--hubs", "2", "--platform", "HUBRPCS://127.0.0.1:7443", NULL},
+      /* TLS flags that cannot work: a CA file that is none, TLS flags without TLS. */
+      {"run", "--hubs", "2", "--platform", "hubrpcs://127.0.0.1:7443", "--ca",
+       "/nonexistent/ca.pem", NULL},
+      {"run", "--hubs", "2", "--platform", "HUBRPCS://127.0.0.1:7443", "--ca", "x", "--insecure",
+       NULL},
       {"run", "--hubs", "2", "--platform", "mem://platform:1", NULL},
       {"run", "--hubs", "2", "--platform", "hubrpc://localhost:7800", NULL},
       {"run", "--hubs", "2", "--platform", "hubrpc://127.0.0.1:0", NULL},
@@ -209,8 +211,8 @@ static void test_bad_values_and_combinations(void **state) {
       {"devices", "sample", "lumi.plug.maeu01", "--duration", "1e308", NULL},
   };
   static const char *const named[] = {
-      "hubrpcs://",
-      "HUBRPCS://",
+      "/nonexistent/ca.pem",
+      "--insecure",
       "mem://platform:1",
       "localhost",
       "--platform",

@@ -1,10 +1,11 @@
 /* `hubsim platform` (plat_main) as a process: flags, --ready-file, a hub session against it,
  * SIGTERM -> orderly stop with exit 0 and the data in the database; a database of schema
  * version 1 is upgraded in place and keeps its hubs. Bad flags: every value out of range, not
- * plain decimal text, a URL it cannot honour (hubrpcs://, a host name), a flag given twice or
- * one that means nothing without another is refused at load time with exit 2 and a message
- * naming the flag and the value. The ready file is written without following a planted link.
- * `hubsim run` under a file size limit (RLIMIT_FSIZE) ends with an error, not SIGXFSZ. */
+ * plain decimal text, a URL it cannot honour (hubrpcs:// without a certificate, a host name), a
+ * flag given twice or one that means nothing without another is refused at load time with exit 2
+ * and a message naming the flag and the value. The ready file is written without following a
+ * planted link. `hubsim run` under a file size limit (RLIMIT_FSIZE) ends with an error, not
+ * SIGXFSZ. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -345,11 +346,10 @@ static void test_bad_values_and_combinations(void **state) {
   close(fd);
 #define ADM "--admin", "127.0.0.1:0"
   static const struct refusal cases[] = {
-      /* TLS is not built: a hubrpcs:// listener would serve the hubs in plaintext. */
-      {{"--listen", "hubrpcs://127.0.0.1:0", NULL},
-       "--listen",
-       "hubrpcs:// (TLS) is not supported yet"},
-      {{"--listen", "HUBRPCS://127.0.0.1:0", NULL}, "--listen", "is not supported yet"},
+      /* TLS needs the platform's certificate and key; they are for TLS only. */
+      {{"--listen", "hubrpcs://127.0.0.1:0", NULL}, "--listen", "--cert FILE --key FILE"},
+      {{"--listen", "HUBRPCS://127.0.0.1:0", "--cert", "c.pem", NULL}, "--listen", "--key FILE"},
+      {{"--listen", "hubrpc://127.0.0.1:0", "--key", "k.pem", NULL}, "--key", "hubrpcs://"},
       /* Names are not resolved: a usage error, not a failure to listen. */
       {{"--listen", "hubrpc://localhost:0", NULL}, "hubrpc://localhost:0", "IPv4"},
       {{"--listen", "tcp://127.0.0.1:0", NULL}, "--listen", "hubrpc://"},

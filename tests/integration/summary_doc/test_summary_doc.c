@@ -7,8 +7,9 @@
  * whose first cell is a backquoted path such as `counts.reports.sent`. In paths, KIND stands
  * for each message kind and H for each latency histogram, and `[]` an element of an array
  * (`scenario.expectations[].metric`). Keys under `scenario` exist only in the summary of a
- * scenario run: the test writes one summary with a scenario (every documented key present) and
- * one without (every documented key but those present, and no `scenario`). When this test
+ * scenario run, and those under `tls` only in a run over TLS: the test writes one summary with
+ * a scenario and TLS (every documented key present) and one without (every documented key but
+ * those present, and neither `scenario` nor `tls`). When this test
  * fails, either the
  * writer changed the schema (then the document and, for a breaking change, the schema id must
  * change too) or the document is wrong. */
@@ -184,8 +185,10 @@ static int in_empty_array(json_t *root, const char *k) {
   return json_is_array(a) && json_array_size(a) == 0;
 }
 
+/* Keys only some runs have: a scenario's, and those of a TLS run ("tls"). */
 static int scenario_key(const char *k) {
-  return strncmp(k, "scenario", 8) == 0 && (k[8] == '\0' || k[8] == '.');
+  return (strncmp(k, "scenario", 8) == 0 && (k[8] == '\0' || k[8] == '.')) ||
+         (strncmp(k, "tls", 3) == 0 && (k[3] == '\0' || k[3] == '.'));
 }
 
 /* Every key path of the JSON (objects recursed) must be documented. */
@@ -275,6 +278,7 @@ static void test_keys_match(void **state) {
         !in_empty_array(root, doc_keys[i]))
       fail_msg("docs/summary.md documents '%s', which the summary does not contain", doc_keys[i]);
   assert_null(json_object_get(root, "scenario"));
+  assert_null(json_object_get(root, "tls"));
   check_documented(root, "");
   check_types(root, "a real-clock run");
   assert_string_equal(json_string_value(json_object_get(root, "schema")), "hubsim.summary/1");
@@ -334,6 +338,15 @@ static void test_keys_match(void **state) {
                             .error_file = "x.lua",
                             .error_line = 9};
   run.scenario = &sc;
+  /* ... and over TLS, so that the tls keys exist too. */
+  static struct rec_tls tls = {.insecure = 1};
+  tls.st.handshakes = 2;
+  tls.st.resumed = 1;
+  sim_hist_init(&tls.st.full_us);
+  sim_hist_init(&tls.st.resumed_us);
+  sim_hist_record(&tls.st.full_us, 2500);
+  sim_hist_record(&tls.st.resumed_us, 400);
+  run.tls = &tls;
   rec_verdict_compute(&run, &st, &pv, &v);
   assert_int_equal(v.exit_code, 2);
   assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);

@@ -1,5 +1,6 @@
 /* The transport conformance suite: the same test functions run against every transport
- * (tcp on 127.0.0.1:0, mem), plus the address parser and a tcp-only source-address check.
+ * (tcp on 127.0.0.1:0, mem, tls over tcp with certificates made by tests/integration/tls), plus the
+ * address parser and a tcp-only source-address check.
  *
  * Every wait is WAIT(): uv_run one iteration at a time under an unref'd 5 s timer, failing on
  * timeout or when the loop has nothing left that could make the condition true. Callbacks only
@@ -12,19 +13,40 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
+#include "sim/transport/tls.h"
 #include "sim/transport/transport.h"
+#include "tls/tlscerts.h"
 
 #define MAX_PEERS 128
 #define WAIT_MS 5000
 
-enum kind { KIND_TCP, KIND_MEM };
+enum kind { KIND_TCP, KIND_MEM, KIND_TLS };
 static const enum kind kind_tcp = KIND_TCP;
 static const enum kind kind_mem = KIND_MEM;
+static const enum kind kind_tls = KIND_TLS;
+
+/* Made once for the process, on the first tls test; removed at the end of main. */
+static struct tlscerts certs;
+
+static void tls_transport_new(uv_loop_t *loop, struct sim_transport **out) {
+  static char ca[400], cert[400], key[400];
+  if (!certs.dir[0])
+    assert_int_equal(tlscerts_make(&certs), 0);
+  snprintf(ca, sizeof ca, "%s", tlscerts_path(&certs, "ca.pem"));
+  snprintf(cert, sizeof cert, "%s", tlscerts_path(&certs, "server.pem"));
+  snprintf(key, sizeof key, "%s", tlscerts_path(&certs, "server.key"));
+  struct sim_tls_config cfg = {.ca_file = ca, .cert_file = cert, .key_file = key};
+  const char *why = NULL;
+  int rc = sim_transport_tls_new(loop, &cfg, out, &why);
+  if (rc)
+    fail_msg("tls transport: %s", why ? why : sim_strerror(rc));
+}
 
 struct fx;
 
@@ -181,6 +203,8 @@ static int setup(void **state) {
   uv_unref((uv_handle_t *)&fx->timer);
   if (fx->kind == KIND_TCP)
     assert_int_equal(sim_transport_tcp_new(&fx->loop, &fx->t), 0);
+  else if (fx->kind == KIND_TLS)
+    tls_transport_new(&fx->loop, &fx->t);
   else
     assert_int_equal(sim_transport_mem_new(&fx->loop, &fx->t), 0);
   assert_int_equal(sim_addr_parse("127.0.0.1:0", &fx->addr), 0);
@@ -626,7 +650,7 @@ static void test_close_while_paused(void **state) {
 
 #define ON(kind, f)                                                                                \
   { #kind "/" #f, f, setup, teardown, (void *)&kind_##kind }
-#define BOTH(f) ON(tcp, f), ON(mem, f)
+#define BOTH(f) ON(tcp, f), ON(mem, f), ON(tls, f)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -649,5 +673,7 @@ int main(void) {
       ON(mem, test_mem_loop_exits_when_quiet),
       ON(mem, test_mem_listen_ports),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  tlscerts_rm(&certs);
+  return rc;
 }

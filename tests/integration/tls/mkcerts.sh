@@ -1,0 +1,71 @@
+#!/bin/sh
+# Writes the certificates the TLS tests need into DIR (which must exist), with the openssl
+# command-line tool: made at test time into a temporary folder, so no private key is ever
+# part of the source tree.
+#
+#   ca.pem ca.key          the test CA
+#   server.pem server.key  signed by it, for IP 127.0.0.1 and DNS localhost: the good one
+#   expired.pem/.key       valid 2020-01-01 to 2021-01-01
+#   notyet.pem/.key        valid from 2099-01-01
+#   wronghost.pem/.key     for IP 127.0.0.9 and DNS elsewhere.example only
+#   unknownca.pem/.key     signed by another CA (other-ca.pem) the client does not trust
+#   selfsigned.pem/.key    its own issuer
+# Exit status 0, or non-zero with openssl's message on stderr.
+set -eu
+D=$1
+cd "$D"
+KEYOPT="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+
+ca() { # name subject
+  openssl req -x509 $KEYOPT -keyout "$1.key" -out "$1.pem" -days 3650 -subj "/CN=$2" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    2>/dev/null
+}
+
+# A CA directory for `openssl ca`, which alone (in openssl 3.0) can set any validity window.
+ca_conf() { # ca-name
+  mkdir -p "db-$1"
+  : >"db-$1/index.txt"
+  cat >"$1.cnf" <<CNF
+[ca]
+default_ca = c
+[c]
+database = db-$1/index.txt
+new_certs_dir = db-$1
+certificate = $1.pem
+private_key = $1.key
+default_md = sha256
+policy = p
+unique_subject = no
+copy_extensions = copy
+rand_serial = yes
+[p]
+commonName = supplied
+[ext]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+CNF
+}
+
+leaf() { # name ca-name san startdate enddate
+  openssl req $KEYOPT -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" -addext "subjectAltName=$3" \
+    2>/dev/null
+  openssl ca -batch -config "$2.cnf" -extensions ext -in "$1.csr" -out "$1.pem" -notext \
+    -startdate "$4" -enddate "$5" 2>/dev/null
+  rm -f "$1.csr"
+}
+
+ca ca "hubsim test CA"
+ca other-ca "hubsim other CA"
+ca_conf ca
+ca_conf other-ca
+GOOD="IP:127.0.0.1,DNS:localhost"
+leaf server ca "$GOOD" 20200101000000Z 20990101000000Z
+leaf expired ca "$GOOD" 20200101000000Z 20210101000000Z
+leaf notyet ca "$GOOD" 20990101000000Z 20991231000000Z
+leaf wronghost ca "IP:127.0.0.9,DNS:elsewhere.example" 20200101000000Z 20990101000000Z
+leaf unknownca other-ca "$GOOD" 20200101000000Z 20990101000000Z
+openssl req -x509 $KEYOPT -keyout selfsigned.key -out selfsigned.pem -days 365 \
+  -subj "/CN=selfsigned" -addext "subjectAltName=$GOOD" 2>/dev/null
+chmod 600 ./*.key

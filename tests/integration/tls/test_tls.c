@@ -1,0 +1,443 @@
+/* hubrpcs:// end to end: `hubsim platform --listen hubrpcs://127.0.0.1:0` and `hubsim run`
+ * against it, as processes over real loopback sockets, with certificates made at test time
+ * (tlscerts.h).
+ *
+ *   - a fleet of 50 hubs over TLS with the platform's certificate verified: 0 lost;
+ *   - the verification matrix: an expired, a not yet valid, a wrong-address, an unknown-CA and
+ *     a self-signed platform certificate are each refused with the reason named, in the
+ *     summary and on stdout; --insecure gets past and says so (JSON, tls line, verdict);
+ *   - every hub dropped once reconnects with a resumed TLS session (drop.lua);
+ *   - a plaintext hub on the TLS port and a TLS hub on the plain port each get a named error;
+ *   - flags that cannot work together are usage errors (exit 2) naming the flag;
+ *   - openssl s_client: TLS 1.1 refused, TLS 1.3 and a strong TLS 1.2 cipher accepted, a weak
+ *     TLS 1.2 cipher refused (when the openssl tool is present).
+ * Every child runs under a deadline and is killed past it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support/platproc.h"
+#include "tlscerts.h"
+
+#define CHILD_DEADLINE_S 90
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs argv (NULL-terminated) with stdout and stderr into out and err (files in the folder),
+ * stdin from /dev/null, under a deadline. Returns the exit status, 128+signal, or -1. */
+static int run_child(const char *const *argv, const char *out, const char *err) {
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || o < 0 || e < 0)
+      _exit(126);
+    dup2(in, 0);
+    dup2(o, 1);
+    dup2(e, 2);
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  double deadline = mono_s() + CHILD_DEADLINE_S;
+  int st;
+  for (;;) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid)
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (mono_s() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      fail_msg("%s %s: still running after %d s", argv[0], argv[1], CHILD_DEADLINE_S);
+    }
+    usleep(10000);
+  }
+}
+
+/* The whole of a small file, NUL-terminated, in static storage ("" when unreadable). */
+static const char *slurp(const char *path) {
+  static char buf[65536];
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return buf;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* A path in the certificate folder that stays valid across cpath() calls. */
+static char *cdup(const char *name) {
+  char *p = strdup(tlscerts_path2(&tlscerts_group, name));
+  assert_non_null(p);
+  return p;
+}
+
+/* The platforms a test started, in static storage so that a failed assertion (which leaves the
+ * test function) cannot lose them: kill_leftovers() kills any still running after each test,
+ * or ctest would wait for their open stdout. */
+static struct platproc plats[2];
+
+static int kill_leftovers(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof plats / sizeof plats[0]; i++)
+    platproc_kill(&plats[i]);
+  memset(plats, 0, sizeof plats);
+  return 0;
+}
+
+static void url_of(const struct platproc *p, const char *scheme, char *url, size_t cap) {
+  snprintf(url, cap, "%s://127.0.0.1:%u", scheme, (unsigned)p->port);
+}
+
+/* The TLS platform with certificate NAME.pem and key NAME.key; url[64] becomes its address
+ * with scheme (hubrpcs, or hubrpc to speak plaintext to it). */
+static void plat_start(struct platproc *p, const char *name, const char *scheme, char *url) {
+  char *cert = cdup(name), *key = NULL, *db = NULL;
+  char kname[64], dbname[64];
+  snprintf(kname, sizeof kname, "%.*s.key", (int)(strlen(name) - 4), name);
+  snprintf(dbname, sizeof dbname, "plat-%.*s.db", (int)(strlen(name) - 4), name);
+  key = cdup(kname);
+  db = cdup(dbname);
+  const char *extra[] = {"--cert", cert, "--key", key, NULL};
+  int rc = platproc_start_scheme(p, "hubrpcs", db, 0, extra);
+  if (rc)
+    fail_msg("the TLS platform with %s did not start (%d): %s", name, rc, slurp(p->log));
+  free(cert);
+  free(key);
+  free(db);
+  url_of(p, scheme, url, 64);
+}
+
+struct run_result {
+  int code;
+  json_t *summary; /* NULL when none was written */
+  char out[65536];
+  char err[65536];
+};
+
+/* `hubsim run` against url with the flags in extra (NULL-terminated); the summary parsed. */
+static void hubsim_run(struct run_result *r, const char *url, const char *hubs,
+                       const char *const *extra) {
+  const char *bin = getenv("HUBSIM_BIN");
+  assert_non_null(bin);
+  char *sum = cdup("summary.json"), *out = cdup("run.out"), *err = cdup("run.err");
+  unlink(sum);
+  const char *argv[32];
+  int n = 0;
+  argv[n++] = bin;
+  argv[n++] = "run";
+  argv[n++] = "--platform";
+  argv[n++] = url;
+  argv[n++] = "--hubs";
+  argv[n++] = hubs;
+  argv[n++] = "--devices-per-hub";
+  argv[n++] = "2";
+  argv[n++] = "--duration";
+  argv[n++] = "1s";
+  argv[n++] = "--drain";
+  argv[n++] = "2s";
+  argv[n++] = "--ui";
+  argv[n++] = "none";
+  argv[n++] = "-q";
+  argv[n++] = "--summary";
+  argv[n++] = sum;
+  for (int i = 0; extra && extra[i] && n < 31; i++)
+    argv[n++] = extra[i];
+  argv[n] = NULL;
+  r->code = run_child(argv, out, err);
+  snprintf(r->out, sizeof r->out, "%s", slurp(out));
+  snprintf(r->err, sizeof r->err, "%s", slurp(err));
+  json_error_t je;
+  r->summary = json_load_file(sum, 0, &je);
+  free(sum);
+  free(out);
+  free(err);
+}
+
+static json_int_t jint(json_t *root, const char *a, const char *b, const char *c) {
+  json_t *v = json_object_get(root, a);
+  if (b)
+    v = json_object_get(v, b);
+  if (c)
+    v = json_object_get(v, c);
+  if (!json_is_integer(v))
+    fail_msg("summary: %s%s%s%s%s is not an integer", a, b ? "." : "", b ? b : "", c ? "." : "",
+             c ? c : "");
+  return json_integer_value(v);
+}
+
+/* 50 hubs over TLS, the platform's certificate verified against the test CA: every report
+ * acknowledged, 50 handshakes at least, none failed, and the summary says verification was
+ * on. The platform counts the same handshakes. */
+static void test_fleet_over_tls(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char url[64];
+  plat_start(p, "server.pem", "hubrpcs", url);
+  static struct run_result r;
+  char *ca = cdup("ca.pem");
+  const char *extra[] = {"--ca", ca, NULL};
+  hubsim_run(&r, url, "50", extra);
+  free(ca);
+  assert_int_equal(platproc_stop(p), 0);
+  if (r.code != 0)
+    fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+  assert_non_null(r.summary);
+  assert_int_equal(jint(r.summary, "counts", "lost", NULL), 0);
+  assert_int_equal(jint(r.summary, "sessions", "not_online_at_end", NULL), 0);
+  assert_true(jint(r.summary, "tls", "handshakes", NULL) >= 50);
+  static const char *const reasons[] = {"verify", "protocol", "timeout", "not_tls"};
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(jint(r.summary, "tls", "handshake_failures", reasons[i]), 0);
+  assert_true(json_is_false(json_object_get(json_object_get(r.summary, "tls"), "insecure")));
+  assert_non_null(strstr(r.out, "verification of the platform certificate and name on"));
+  assert_null(strstr(r.out, "--insecure"));
+  json_decref(r.summary);
+  assert_non_null(strstr(slurp(p->log), "platform: tls handshakes"));
+}
+
+/* Each bad platform certificate is refused with its reason, in the JSON (verify failures, no
+ * handshake), in the human summary and in the verdict's error name; --insecure gets past the
+ * expired one and says so in the JSON, the tls line and the verdict. */
+static void test_verify_matrix(void **state) {
+  (void)state;
+  static const struct {
+    const char *cert, *reason;
+  } bad[] = {
+      {"expired.pem", "certificate has expired"},
+      {"notyet.pem", "certificate is not yet valid"},
+      {"wronghost.pem", "IP address mismatch"},
+      {"unknownca.pem", "unable to get local issuer certificate"},
+      {"selfsigned.pem", "self-signed certificate"},
+  };
+  char *ca = cdup("ca.pem");
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct platproc *p = &plats[0];
+    char url[64];
+    plat_start(p, bad[i].cert, "hubrpcs", url);
+    static struct run_result r;
+    const char *extra[] = {"--ca", ca, NULL};
+    hubsim_run(&r, url, "2", extra);
+    if (r.code == 0 || !r.summary)
+      fail_msg("%s: accepted (exit %d)\n%s", bad[i].cert, r.code, r.out);
+    assert_int_equal(jint(r.summary, "tls", "handshakes", NULL), 0);
+    assert_true(jint(r.summary, "tls", "handshake_failures", "verify") > 0);
+    assert_true(jint(r.summary, "errors", "TLS_VERIFY", NULL) > 0);
+    if (!strstr(r.out, bad[i].reason))
+      fail_msg("%s: the summary does not name '%s':\n%s", bad[i].cert, bad[i].reason, r.out);
+    json_decref(r.summary);
+
+    if (i == 0) { /* --insecure: the only way past, and it says so */
+      const char *ins[] = {"--insecure", NULL};
+      hubsim_run(&r, url, "2", ins);
+      if (r.code != 0)
+        fail_msg("--insecure: exit %d\n%s\n%s", r.code, r.out, r.err);
+      assert_true(json_is_true(json_object_get(json_object_get(r.summary, "tls"), "insecure")));
+      assert_true(jint(r.summary, "tls", "handshakes", NULL) >= 2);
+      const char *vt =
+          json_string_value(json_object_get(json_object_get(r.summary, "verdict"), "text"));
+      assert_non_null(vt);
+      assert_non_null(strstr(vt, "TLS without verification: --insecure"));
+      assert_non_null(strstr(r.out, "verification of the platform certificate OFF (--insecure)"));
+      json_decref(r.summary);
+    }
+    assert_int_equal(platproc_stop(p), 0);
+  }
+  free(ca);
+}
+
+/* A plaintext hub on the TLS port, a TLS hub on the plain port: each run fails with the
+ * problem named, and each platform logs what it saw. */
+static void test_wrong_port(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char url[64];
+  plat_start(p, "server.pem", "hubrpc", url);
+  static struct run_result r;
+  hubsim_run(&r, url, "2", NULL);
+  assert_int_equal(platproc_stop(p), 0);
+  assert_int_not_equal(r.code, 0);
+  assert_non_null(r.summary);
+  assert_true(jint(r.summary, "errors", "platform speaks TLS: use hubrpcs://", NULL) > 0);
+  assert_null(json_object_get(r.summary, "tls")); /* a plaintext run has no tls key */
+  json_decref(r.summary);
+  assert_non_null(strstr(slurp(p->log), "a client sent plaintext to the TLS port"));
+
+  struct platproc *q = &plats[1];
+  char *db = cdup("plain.db");
+  assert_int_equal(platproc_start(q, db, 0, NULL), 0);
+  free(db);
+  url_of(q, "hubrpcs", url, sizeof url);
+  char *ca = cdup("ca.pem");
+  const char *extra[] = {"--ca", ca, NULL};
+  hubsim_run(&r, url, "2", extra);
+  free(ca);
+  assert_int_equal(platproc_stop(q), 0);
+  assert_int_not_equal(r.code, 0);
+  assert_non_null(r.summary);
+  assert_true(jint(r.summary, "tls", "handshake_failures", "not_tls") > 0);
+  assert_non_null(strstr(r.out, "answered in plaintext, not TLS"));
+  json_decref(r.summary);
+  assert_non_null(strstr(slurp(q->log), "TLS ClientHello on this plain hubrpc:// port"));
+}
+
+/* Every hub drops its connection once (drop.lua, on the real clock) and reconnects: each
+ * reconnect resumes the hub's TLS session, counted apart with its own duration histogram. */
+static void test_resume_after_drop(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char url[64];
+  plat_start(p, "server.pem", "hubrpcs", url);
+  const char *bin = getenv("HUBSIM_BIN"), *src = getenv("HUBSIM_SOURCE_DIR");
+  assert_non_null(src);
+  char lua[600];
+  snprintf(lua, sizeof lua, "%s/tests/integration/tls/drop.lua", src);
+  char *ca = cdup("ca.pem"), *sum = cdup("drop.json"), *out = cdup("drop.out");
+  char *err = cdup("drop.err");
+  const char *argv[] = {bin,         "run", lua,    "--platform", url,  "--ca", ca,
+                        "--summary", sum,   "--ui", "none",       "-q", NULL};
+  int rc = run_child(argv, out, err);
+  assert_int_equal(platproc_stop(p), 0);
+  if (rc != 0)
+    fail_msg("exit %d\n%s\n%s", rc, slurp(out), slurp(err));
+  json_error_t je;
+  json_t *s = json_load_file(sum, 0, &je);
+  assert_non_null(s);
+  json_int_t dropped = jint(s, "errors", "fault:drop", NULL);
+  assert_true(dropped > 0);
+  assert_int_equal(jint(s, "tls", "handshakes_resumed", NULL), dropped);
+  assert_int_equal(jint(s, "tls", "handshake_resumed", "count"), dropped);
+  assert_int_equal(jint(s, "tls", "handshakes", NULL),
+                   jint(s, "tls", "handshake_full", "count") + dropped);
+  json_decref(s);
+  free(ca);
+  free(sum);
+  free(out);
+  free(err);
+}
+
+/* Usage errors: exit 2 and the flag named, before anything connects or listens. */
+static void test_flags(void **state) {
+  (void)state;
+  const char *bin = getenv("HUBSIM_BIN");
+  char *out = cdup("flags.out"), *err = cdup("flags.err"), *ca = cdup("ca.pem");
+  char *cert = cdup("server.pem"), *key = cdup("server.key"), *loose = cdup("loose.key");
+  const char *run_ca[] = {bin, "run", "--platform", "hubrpc://127.0.0.1:9", "--ca", ca, NULL};
+  assert_int_equal(run_child(run_ca, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--ca"));
+  const char *run_both[] = {bin,    "run", "--platform", "hubrpcs://127.0.0.1:9",
+                            "--ca", ca,    "--insecure", NULL};
+  assert_int_equal(run_child(run_both, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--insecure"));
+  const char *run_badca[] = {bin,          "run", "--platform", "hubrpcs://127.0.0.1:9",
+                             "--ca",       key,   "--ui",       "none",
+                             "--duration", "1s",  NULL};
+  assert_int_equal(run_child(run_badca, out, err), 2);
+  assert_non_null(strstr(slurp(err), "cannot read CA certificates from"));
+  const char *plat_nocert[] = {bin,    "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                               "--db", ":memory:", NULL};
+  assert_int_equal(run_child(plat_nocert, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--cert FILE --key FILE"));
+  const char *plat_plain[] = {
+      bin, "platform", "--listen", "hubrpc://127.0.0.1:0", "--cert", cert, "--key", key, NULL};
+  assert_int_equal(run_child(plat_plain, out, err), 2);
+  assert_non_null(strstr(slurp(err), "needs --listen hubrpcs://"));
+  /* A key other users may read is refused, naming the file and the fix. */
+  char cmd[900];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod 644 '%s'", key, loose, loose);
+  assert_int_equal(system(cmd), 0);
+  const char *plat_loose[] = {bin,     "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                              "--db",  ":memory:", "--cert",   cert,
+                              "--key", loose,      NULL};
+  assert_int_equal(run_child(plat_loose, out, err), 2);
+  assert_non_null(strstr(slurp(err), "loose.key"));
+  assert_non_null(strstr(slurp(err), "by other users"));
+  free(out);
+  free(err);
+  free(ca);
+  free(cert);
+  free(key);
+  free(loose);
+}
+
+/* openssl s_client against the platform's TLS port: the protocol versions and ciphers it
+ * allows. Skipped without the tool. */
+static void test_s_client(void **state) {
+  (void)state;
+  if (system("command -v openssl >/dev/null 2>&1") != 0)
+    skip();
+  struct platproc *p = &plats[0];
+  char url[64];
+  plat_start(p, "server.pem", "hubrpcs", url);
+  char *out = cdup("s_client.out"), *err = cdup("s_client.err"), *ca = cdup("ca.pem");
+  char port[64];
+  snprintf(port, sizeof port, "127.0.0.1:%u", (unsigned)p->port);
+  /* SECLEVEL=0 lets the client offer TLS 1.1: the refusal must come from the platform. */
+  const char *v11[] = {"openssl", "s_client", "-connect",           port,
+                       "-tls1_1", "-cipher",  "DEFAULT@SECLEVEL=0", NULL};
+  assert_int_not_equal(run_child(v11, out, err), 0);
+  assert_non_null(strstr(slurp(err), "alert protocol version")); /* the platform's answer */
+  const char *v13[] = {"openssl", "s_client", "-connect", port,
+                       "-tls1_3", "-CAfile",  ca,         "-verify_return_error",
+                       NULL};
+  int rc = run_child(v13, out, err);
+  if (rc != 0)
+    fail_msg("s_client -tls1_3: exit %d\n%s\n%s", rc, slurp(out), slurp(err));
+  assert_non_null(strstr(slurp(out), "TLSv1.3"));
+  assert_non_null(strstr(slurp(out), "Verify return code: 0 (ok)"));
+  const char *strong12[] = {"openssl", "s_client", "-connect", port,
+                            "-tls1_2", "-CAfile",  ca,         NULL};
+  assert_int_equal(run_child(strong12, out, err), 0);
+  assert_non_null(strstr(slurp(out), "ECDHE"));
+  /* CBC with SHA-1 MACs over ECDHE with an ECDSA key (the platform's): weak, but the only
+   * weak suites its key could serve, so the refusal is the cipher list's. */
+  const char *weak12[] = {"openssl",
+                          "s_client",
+                          "-connect",
+                          port,
+                          "-tls1_2",
+                          "-cipher",
+                          "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA@SECLEVEL=0",
+                          NULL};
+  assert_int_not_equal(run_child(weak12, out, err), 0);
+  assert_non_null(strstr(slurp(err), "alert handshake failure"));
+  assert_int_equal(platproc_stop(p), 0);
+  free(out);
+  free(err);
+  free(ca);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_fleet_over_tls, kill_leftovers),
+      cmocka_unit_test_teardown(test_verify_matrix, kill_leftovers),
+      cmocka_unit_test_teardown(test_wrong_port, kill_leftovers),
+      cmocka_unit_test_teardown(test_resume_after_drop, kill_leftovers),
+      cmocka_unit_test(test_flags),
+      cmocka_unit_test_teardown(test_s_client, kill_leftovers),
+  };
+  return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
+}
