@@ -26,8 +26,8 @@
   X(PEER, 1017, "peer reported an error")                                                          \
   X(DB, 1018, "database error")                                                                    \
   X(USAGE, 1019, "usage error")                                                                    \
-  X(LIVELOCK, 1020, "virtual time cannot advance: the loop never settles")                        \
-  X(TLS_VERIFY, 1021, "TLS: the peer's certificate did not verify")                               \
+  X(LIVELOCK, 1020, "virtual time cannot advance: the loop never settles")                         \
+  X(TLS_VERIFY, 1021, "TLS: the peer's certificate did not verify")                                \
   X(TLS_PROTOCOL, 1022, "TLS protocol error")                                                      \
   X(TLS_TIMEOUT, 1023, "TLS handshake timed out")                                                  \
   X(TLS_NOT_TLS, 1024, "the peer does not speak TLS")
