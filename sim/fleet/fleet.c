@@ -93,6 +93,15 @@ static const char *peer_error_name(Hubrpc__V1__ErrorCode code) {
 
 /* ---- identity ---- */
 
+int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub) {
+  uintptr_t u = (uintptr_t)user, base = (uintptr_t)f->hubs;
+  if (!f->hubs || u < base || u >= base + (uintptr_t)f->n_hubs * sizeof *f->hubs ||
+      (u - base) % sizeof *f->hubs)
+    return SIM_ENOTFOUND;
+  *hub = (uint32_t)((u - base) / sizeof *f->hubs);
+  return 0;
+}
+
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
   snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub_global(f, hub));
 }
