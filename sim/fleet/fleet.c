@@ -628,6 +628,16 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   case HUBRPC__V1__ENVELOPE__BODY_ERROR: {
     char name[48];
     snprintf(name, sizeof(name), "peer:%s", peer_error_name(env->error->code));
+    /* A refused authentication is a setup mistake (a key, a certificate): its reason says
+     * which, so it is shown, not only counted. */
+    if (env->error->code == HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED && env->error->reason &&
+        *env->error->reason) {
+      char id[SIM_HUBRPC_HUB_ID_MAX + 1];
+      sim_fleet_hub_id(f, h->idx, id, sizeof(id));
+      sim_log_limited(&f->auth_lim, 1000, SIM_LOG_WARN,
+                      "hub %s: the platform refused its authentication: %.200s", id,
+                      env->error->reason);
+    }
     session_ended(f, h, SIM_EPEER, name);
     sim_hubrpc_free(env);
     return SIM_ECLOSED;
