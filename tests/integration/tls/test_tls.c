@@ -543,6 +543,69 @@ static void test_mtls_fleet(void **state) {
   free(perr);
 }
 
+/* hubsim run refuses (exit 2, before connecting) a --hub-certs folder without a hub's files, or
+ * with a key that is not its certificate's or that other users may read, naming the file; the
+ * platform refuses --client-ca without TLS, a file that holds no certificate, and --crl
+ * without --client-ca. */
+static void test_mtls_flags(void **state) {
+  (void)state;
+  const char *bin = getenv("HUBSIM_BIN");
+  char *out = cdup("mflags.out"), *err = cdup("mflags.err"), *ca = cdup("ca.pem");
+  char *good = cdup("hub-good"), *mis = cdup("hub-mismatch"), *loose = cdup("hub-loose");
+  char *key = cdup("server.key");
+  char cmd[1600];
+  snprintf(cmd, sizeof cmd,
+           "mkdir -p '%s/hubs' '%s/hubs' && cp '%s/hubs/hub-000000.crt' '%s/hubs/' && "
+           "cp '%s/../hub-other/hubs/hub-000000.key' '%s/hubs/' && cp -p '%s/hubs/'* '%s/hubs/' "
+           "&& chmod 644 '%s/hubs/hub-000000.key'",
+           mis, loose, good, mis, good, mis, good, loose, loose);
+  assert_int_equal(system(cmd), 0);
+  static const struct {
+    const char *dir, *hubs, *says;
+  } runs[] = {{"hub-good", "2", "hub-good/hubs/hub-000001.crt"},
+              {"hub-mismatch", "1", "does not match its certificate: key file"},
+              {"hub-loose", "1", "by other users"}};
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    char *dir = cdup(runs[i].dir);
+    const char *argv[] = {bin,          "run",        "--platform",  "hubrpcs://127.0.0.1:9",
+                          "--ca",       ca,           "--hub-certs", dir,
+                          "--hubs",     runs[i].hubs, "--ui",        "none",
+                          "--duration", "1s",         NULL};
+    assert_int_equal(run_child(argv, out, err), 2);
+    if (!strstr(slurp(err), runs[i].says))
+      fail_msg("%s: stderr does not say '%s': %s", runs[i].dir, runs[i].says, slurp(err));
+    free(dir);
+  }
+  const char *run_plain[] = {bin,           "run", "--platform", "hubrpc://127.0.0.1:9",
+                             "--hub-certs", good,  NULL};
+  assert_int_equal(run_child(run_plain, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--hub-certs"));
+  const char *plat_plain[] = {bin,           "platform", "--listen", "hubrpc://127.0.0.1:0",
+                              "--client-ca", ca,         NULL};
+  assert_int_equal(run_child(plat_plain, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--client-ca"));
+  char *crt = cdup("server.pem");
+  const char *plat_crl[] = {bin,      "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                            "--cert", crt,        "--key",    key,
+                            "--crl",  ca,         "--db",     ":memory:",
+                            NULL};
+  assert_int_equal(run_child(plat_crl, out, err), 2);
+  assert_non_null(strstr(slurp(err), "needs --client-ca"));
+  const char *plat_badca[] = {bin,    "platform", "--listen", "hubrpcs://127.0.0.1:0", "--cert",
+                              crt,    "--key",    key,        "--client-ca",           key,
+                              "--db", ":memory:", NULL};
+  assert_int_equal(run_child(plat_badca, out, err), 2);
+  assert_non_null(strstr(slurp(err), "cannot read client CA certificates from"));
+  free(crt);
+  free(out);
+  free(err);
+  free(ca);
+  free(good);
+  free(mis);
+  free(loose);
+  free(key);
+}
+
 /* Each bad client certificate of hub-000000 (mkcerts.sh) is refused, the reason named in the
  * hub's output and in the platform's log; the good one passes the same platform with the CRL,
  * and the revoked one passes without it (the CRL is what refuses it). */
@@ -610,6 +673,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_s_client, kill_leftovers),
       cmocka_unit_test_teardown(test_mtls_fleet, kill_leftovers),
       cmocka_unit_test_teardown(test_mtls_matrix, kill_leftovers),
+      cmocka_unit_test(test_mtls_flags),
   };
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
