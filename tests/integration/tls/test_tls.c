@@ -663,7 +663,8 @@ static void test_mtls_matrix(void **state) {
   free(key);
 }
 
-int main(void) {
+/* An argument runs only the tests whose names match it (cmocka's pattern). */
+int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_fleet_over_tls, kill_leftovers),
       cmocka_unit_test_teardown(test_verify_matrix, kill_leftovers),
@@ -675,5 +676,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_mtls_matrix, kill_leftovers),
       cmocka_unit_test(test_mtls_flags),
   };
+  if (argc > 1)
+    cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
