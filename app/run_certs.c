@@ -2,11 +2,10 @@
  * (DIR/hubs/ID.crt, DIR/hubs/ID.key), loaded once before the run and presented by the tls
  * transport on each of the hub's connects.
  *
- * What is kept: one certificate and one key object per hub, parsed once (about 2 KiB a hub
- * with P-256, measured in docs/tls.md). Each connection's SSL object takes a reference to
- * them, not a copy, so a connected hub costs nothing more; parsing the PEM on every connect
- * instead would save that memory only while a hub is offline, and cost a key decode (tens of
- * microseconds) in every reconnect storm. */
+ * What is kept: one certificate and one key object per hub, parsed once (docs/tls.md section 8
+ * gives the memory measured per hub). Each connection's SSL object takes a reference to them,
+ * not a copy. Parsing the files on every connect instead would save that memory only while a
+ * hub is offline, and cost a key decode per connect in every reconnect storm. */
 #include "app/run_certs.h"
 
 #include <limits.h>

@@ -40,7 +40,6 @@
 
 #define TLS_HS_TIMEOUT_DEFAULT_MS 10000
 #define TLS_HS_TICK_MS 250
-#define TLS_KEY_MAX (64 * 1024)
 #define TLS_READ_CHUNK (16 * 1024)
 /* Bytes an owner may send before the handshake ends: a bound, as tcp bounds its queue. */
 #define TLS_EARLY_MAX ((size_t)1 << 30)
@@ -868,15 +867,6 @@ const struct sim_transport_ops sim__transport_tls_ops = {
 
 /* ---- creating ---- */
 
-static const char *tls_why(const char *what, const char *file) {
-  static char why[512];
-  unsigned long e = ERR_peek_last_error();
-  const char *r = e ? ERR_reason_error_string(e) : NULL;
-  snprintf(why, sizeof why, "%s '%s'%s%s", what, file, r ? ": " : "", r ? r : "");
-  ERR_clear_error();
-  return why;
-}
-
 static SSL_CTX *tls_ctx_new(const SSL_METHOD *m) {
   SSL_CTX *ctx = SSL_CTX_new(m);
   if (!ctx)
@@ -899,7 +889,7 @@ static int tls_load_client_ca(struct tls_transport *tp, const struct sim_tls_con
   STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca_file);
   if (!names || SSL_CTX_load_verify_locations(tp->sctx, cfg->client_ca_file, NULL) != 1) {
     sk_X509_NAME_pop_free(names, X509_NAME_free);
-    *why = tls_why("cannot read client CA certificates from", cfg->client_ca_file);
+    *why = sim__tls_why("cannot read client CA certificates from", cfg->client_ca_file);
     return SIM_EINVAL;
   }
   SSL_CTX_set_client_CA_list(tp->sctx, names);
@@ -921,7 +911,7 @@ static int tls_load_client_ca(struct tls_transport *tp, const struct sim_tls_con
   }
   BIO_free(b);
   if (n == 0) {
-    *why = tls_why("cannot read a PEM certificate revocation list from", cfg->crl_file);
+    *why = sim__tls_why("cannot read a PEM certificate revocation list from", cfg->crl_file);
     return SIM_EINVAL;
   }
   ERR_clear_error(); /* the end of the file */
@@ -932,48 +922,27 @@ static int tls_load_client_ca(struct tls_transport *tp, const struct sim_tls_con
 /* The server's certificate chain and key (the key under the secret-file rules). */
 static int tls_load_server(struct tls_transport *tp, const struct sim_tls_config *cfg,
                            const char **why) {
-  uint8_t *key = malloc(TLS_KEY_MAX);
-  size_t klen = 0;
   int rc = SIM_EINVAL;
-  BIO *mb = NULL;
   EVP_PKEY *pk = NULL;
-  if (!key)
+  if (!(tp->sctx = tls_ctx_new(TLS_server_method())))
     return SIM_ENOMEM;
-  if (!(tp->sctx = tls_ctx_new(TLS_server_method()))) {
-    rc = SIM_ENOMEM;
-    goto done;
-  }
   SSL_CTX_set_cipher_list(tp->sctx, TLS_CIPHERS_12);
   /* One stateless ticket per full handshake: a reconnecting client resumes without the server
    * keeping anything per session. */
   SSL_CTX_set_num_tickets(tp->sctx, 1);
   if (SSL_CTX_use_certificate_chain_file(tp->sctx, cfg->cert_file) != 1) {
-    *why = tls_why("cannot use the certificate file", cfg->cert_file);
-    goto done;
+    *why = sim__tls_why("cannot use the certificate file", cfg->cert_file);
+    return SIM_EINVAL;
   }
-  const char *kwhy = NULL;
-  if ((rc = sim_keyfile_read(cfg->key_file, key, TLS_KEY_MAX, &klen, &kwhy))) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "key file '%s' %s", cfg->key_file, kwhy ? kwhy : "cannot be read");
-    *why = buf;
-    goto done;
-  }
-  rc = SIM_EINVAL;
-  if (!(mb = BIO_new_mem_buf(key, (int)klen)) ||
-      !(pk = PEM_read_bio_PrivateKey(mb, NULL, NULL, (void *)""))) {
-    *why = tls_why("no PEM private key in", cfg->key_file);
-    goto done;
-  }
+  if (!(pk = sim__tls_read_key(cfg->key_file, why, &rc)))
+    return rc;
   if (SSL_CTX_use_PrivateKey(tp->sctx, pk) != 1 || SSL_CTX_check_private_key(tp->sctx) != 1) {
-    *why = tls_why("the key does not match the certificate: key file", cfg->key_file);
-    goto done;
+    *why = sim__tls_why("the key does not match the certificate: key file", cfg->key_file);
+    rc = SIM_EINVAL;
+  } else {
+    rc = tls_load_client_ca(tp, cfg, why);
   }
-  rc = tls_load_client_ca(tp, cfg, why);
-done:
   EVP_PKEY_free(pk);
-  BIO_free(mb);
-  OPENSSL_cleanse(key, TLS_KEY_MAX);
-  free(key);
   return rc;
 }
 
@@ -1007,7 +976,7 @@ static int tls_load_client(struct tls_transport *tp, const struct sim_tls_config
   SSL_CTX_set_verify(tp->cctx, SSL_VERIFY_PEER, NULL);
   if (cfg->ca_file) {
     if (SSL_CTX_load_verify_locations(tp->cctx, cfg->ca_file, NULL) != 1) {
-      *why = tls_why("cannot read CA certificates from", cfg->ca_file);
+      *why = sim__tls_why("cannot read CA certificates from", cfg->ca_file);
       return SIM_EINVAL;
     }
   } else if (SSL_CTX_set_default_verify_paths(tp->cctx) != 1) {

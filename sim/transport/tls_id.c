@@ -22,7 +22,7 @@
 #define TLS_ID_KEY_MAX (64 * 1024)
 #define TLS_ID_URI_PREFIX "urn:hubsim:hub:"
 
-static const char *tls_id_why(const char *what, const char *file) {
+const char *sim__tls_why(const char *what, const char *file) {
   static char why[512];
   unsigned long e = ERR_peek_last_error();
   const char *r = e ? ERR_reason_error_string(e) : NULL;
@@ -31,7 +31,7 @@ static const char *tls_id_why(const char *what, const char *file) {
   return why;
 }
 
-static EVP_PKEY *tls_id_read_key(const char *file, const char **why, int *rc) {
+EVP_PKEY *sim__tls_read_key(const char *file, const char **why, int *rc) {
   uint8_t *key = malloc(TLS_ID_KEY_MAX);
   size_t klen = 0;
   EVP_PKEY *pk = NULL;
@@ -49,7 +49,7 @@ static EVP_PKEY *tls_id_read_key(const char *file, const char **why, int *rc) {
   *rc = SIM_EINVAL;
   if (!(mb = BIO_new_mem_buf(key, (int)klen)) ||
       !(pk = PEM_read_bio_PrivateKey(mb, NULL, NULL, (void *)""))) {
-    *why = tls_id_why("no PEM private key in", file);
+    *why = sim__tls_why("no PEM private key in", file);
     goto done;
   }
   *rc = 0;
@@ -69,13 +69,13 @@ int sim_tls_identity_load(const char *cert_file, const char *key_file,
   int rc = SIM_EINVAL;
   BIO *b = BIO_new_file(cert_file, "r");
   if (!b || !(id->cert = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-    *why = tls_id_why("cannot read a PEM certificate from", cert_file);
+    *why = sim__tls_why("cannot read a PEM certificate from", cert_file);
     goto fail;
   }
-  if (!(id->key = tls_id_read_key(key_file, why, &rc)))
+  if (!(id->key = sim__tls_read_key(key_file, why, &rc)))
     goto fail;
   if (X509_check_private_key(id->cert, id->key) != 1) {
-    *why = tls_id_why("the key does not match its certificate: key file", key_file);
+    *why = sim__tls_why("the key does not match its certificate: key file", key_file);
     rc = SIM_EINVAL;
     goto fail;
   }

@@ -13,6 +13,14 @@ struct sim_tls_identity {
   EVP_PKEY *key;
 };
 
+/* A sentence "WHAT 'FILE': OpenSSL's last reason", in static storage; clears OpenSSL's error
+ * queue. */
+const char *sim__tls_why(const char *what, const char *file);
+/* A PEM private key from file, read under the secret-file rules of sim/core/keyfile.h (the
+ * bytes wiped after parsing). The caller owns the key; NULL with *rc and *why set (static
+ * storage, naming the file). */
+EVP_PKEY *sim__tls_read_key(const char *file, const char **why, int *rc);
+
 /* The hub id a certificate names: its subject's CN, which any SAN URI urn:hubsim:hub:ID must
  * repeat. 0 with out set (NUL-terminated), or SIM_EINVAL (no CN, too long for cap, a NUL in
  * it, or a SAN URI naming another hub). */
