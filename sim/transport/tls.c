@@ -33,7 +33,6 @@
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/htab.h"
-#include "sim/core/keyfile.h"
 #include "sim/core/log.h"
 #include "sim/transport/internal.h"
 #include "sim/transport/tls_internal.h"
