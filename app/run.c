@@ -366,6 +366,9 @@ static int real_prepare(struct run *r) {
     if (rc == 0 && o->hub_certs) {
       int code = r->certs ? app_hub_certs_load(r->certs, o->hub_certs, r->fleet) : 3;
       if (code) {
+        /* The fleet's handles are on the loop: closed, and the loop run until they are. */
+        sim_fleet_stop(r->fleet, NULL, NULL);
+        uv_run(r->loop, UV_RUN_DEFAULT);
         sim_fleet_free(r->fleet);
         sim_transport_free(r->t);
         app_hub_certs_free(r->certs);
