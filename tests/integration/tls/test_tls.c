@@ -663,7 +663,8 @@ static void test_mtls_matrix(void **state) {
   free(key);
 }
 
-/* An argument runs only the tests whose names match it (cmocka's pattern). */
+/* An argument runs only the tests whose names match it (cmocka's pattern); --skip PATTERN runs
+ * all but those. */
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_fleet_over_tls, kill_leftovers),
@@ -676,7 +677,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_mtls_matrix, kill_leftovers),
       cmocka_unit_test(test_mtls_flags),
   };
-  if (argc > 1)
+  if (argc > 2 && strcmp(argv[1], "--skip") == 0)
+    cmocka_set_skip_filter(argv[2]);
+  else if (argc > 1)
     cmocka_set_test_filter(argv[1]);
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
