@@ -1,7 +1,11 @@
-/* `hubsim run --workers 2` over hubrpcs:// against `hubsim platform`: each worker reports its
- * TLS counts and handshake histograms to the control process, whose summary merges them. The
- * merged figures must equal what the platform saw: one handshake per session it accepted,
- * and the same number in its own TLS count. */
+/* hubrpcs:// fleets as processes against `hubsim platform`.
+ *
+ * `hubsim run --workers 2`: each worker reports its TLS counts and handshake histograms to the
+ * control process, whose summary merges them. The merged figures must equal what the platform
+ * saw: one handshake per session it accepted, and the same number in its own TLS count.
+ *
+ * A reconnect storm (bench/tls/storm.lua with 200 hubs): every hub drops at once and comes
+ * back, and the reconnects resume their TLS sessions. Counts only, never speed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,10 +210,57 @@ static void test_workers_merge_failures(void **state) {
   free(err);
 }
 
+/* 200 hubs drop at once once all are online (bench/tls/storm.lua) and reconnect: every hub
+ * back, one new session each, and more than 90 % of the new handshakes resumed, counted alike
+ * by the hubs and by the platform. */
+static void test_storm_resumes(void **state) {
+  (void)state;
+  char *cert = cdup("server.pem"), *key = cdup("server.key"), *db = cdup("plat-s.db");
+  char *ca = cdup("ca.pem"), *sum = cdup("s.json"), *out = cdup("s.out"), *err = cdup("s.err");
+  const char *extra[] = {"--cert", cert, "--key", key, NULL};
+  if (platproc_start_scheme(&plat, "hubrpcs", db, 0, extra))
+    fail_msg("the TLS platform did not start: %s", slurp(plat.log));
+  char url[64], lua[600];
+  snprintf(url, sizeof url, "hubrpcs://127.0.0.1:%u", (unsigned)plat.port);
+  const char *src = getenv("HUBSIM_SOURCE_DIR");
+  assert_non_null(src);
+  snprintf(lua, sizeof lua, "%s/bench/tls/storm.lua", src);
+  const char *argv[] = {
+      getenv("HUBSIM_BIN"), "run", lua,    "--platform", url,  "--ca",      ca,  "--hubs", "200",
+      "--duration",         "12s", "--ui", "none",       "-q", "--summary", sum, NULL};
+  int rc = run_child(argv, out, err);
+  assert_int_equal(platproc_stop(&plat), 0);
+  if (rc != 0)
+    fail_msg("exit %d\n%s\n%s", rc, slurp(out), slurp(err));
+  json_error_t je;
+  json_t *s = json_load_file(sum, 0, &je);
+  assert_non_null(s);
+  json_int_t dropped = jint(s, "errors", "fault:drop");
+  assert_int_equal(dropped, 200);
+  assert_int_equal(jint(s, "sessions", "not_online_at_end"), 0);
+  json_int_t hs = jint(s, "tls", "handshakes"), resumed = jint(s, "tls", "handshakes_resumed");
+  assert_int_equal(hs, 400);
+  if (resumed * 10 <= dropped * 9)
+    fail_msg("%lld of %lld reconnects resumed", (long long)resumed, (long long)dropped);
+  const char *log = slurp(plat.log);
+  assert_int_equal(log_figure(log, "\"sessions_accepted\":"), 400);
+  assert_int_equal(log_figure(log, "platform: tls handshakes "), 400);
+  assert_int_equal(log_figure(log, "platform: tls handshakes 400 ("), resumed);
+  json_decref(s);
+  free(cert);
+  free(key);
+  free(db);
+  free(ca);
+  free(sum);
+  free(out);
+  free(err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_workers_merge_tls, kill_leftovers),
       cmocka_unit_test_teardown(test_workers_merge_failures, kill_leftovers),
+      cmocka_unit_test_teardown(test_storm_resumes, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, tlscerts_group_setup, tlscerts_group_teardown);
 }
