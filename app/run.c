@@ -65,6 +65,16 @@ struct run {
 };
 
 /* The current figures: of this process's fleet, or merged from the workers. */
+/* A worker's TLS counts for its snapshots (static: the worker sends one at a time), or NULL
+ * over plain hubrpc://. */
+static const struct sim_tls_stats *worker_tls(const struct run *r) {
+  static struct sim_tls_stats st;
+  if (!r->t || !sim_transport_is_tls(r->t))
+    return NULL;
+  sim_transport_tls_stats(r->t, &st);
+  return &st;
+}
+
 static void snapshot(struct run *r, struct sim_fleet_stats *out) {
   if (r->workers)
     app_workers_merged(r->workers, out, NULL, NULL, NULL);
@@ -94,7 +104,7 @@ static void stop_all(struct run *r) {
   app_run_thread_cpu(&r->cpu_user_s, &r->cpu_sys_s);
   sim_fleet_stats(r->fleet, r->cur);
   if (r->o.shards > 1 &&
-      app_worker_send(APP_WORKER_FD, r->cur, r->cpu_user_s, r->cpu_sys_s, 1) != 0)
+      app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), r->cpu_user_s, r->cpu_sys_s, 1) != 0)
     fprintf(stderr, "hubsim run: worker %u: cannot report to the control process\n", r->o.shard);
   if (r->scn) {
     /* A callback may also fail while the run drains (on_progress looks only before). */
@@ -226,7 +236,7 @@ static void on_progress(uv_timer_t *t) {
   if (r->o.shards > 1) {
     double cu = 0, cs = 0;
     app_run_thread_cpu(&cu, &cs);
-    app_worker_send(APP_WORKER_FD, r->cur, cu, cs, 0);
+    app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), cu, cs, 0);
   }
   const struct sim_fleet_stats *c = r->cur, *p = r->prev;
   double el = (double)(uv_hrtime() - r->start_ns) / 1e9;
@@ -506,6 +516,9 @@ static int real_finish(struct run *r, struct scn *scn) {
   struct rec_tls tls = {.insecure = o->tls_insecure};
   if (r->t && sim_transport_is_tls(r->t)) {
     sim_transport_tls_stats(r->t, &tls.st);
+    info.tls = &tls;
+  } else if (r->workers && o->tls) {
+    app_workers_merged_tls(r->workers, &tls.st); /* zero counts if none reported */
     info.tls = &tls;
   }
   oc.st = r->cur;

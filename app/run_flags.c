@@ -625,10 +625,6 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   if (o->tls_ca && o->tls_insecure)
     return app_run_bad("--insecure", "",
                        "turns off the check that --ca is for: give one or the other");
-  if (o->tls && o->workers > 1)
-    return app_run_bad("--workers", "",
-                       "not with hubrpcs:// yet: the TLS counts of worker processes are not "
-                       "gathered; run one process per --hubs share instead");
   if (o->platform_admin && !o->platform)
     return app_run_bad("--platform-admin", o->platform_admin,
                        "needs --platform: the embedded platform's operations are built in");

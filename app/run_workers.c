@@ -39,7 +39,8 @@ int app_run_workers_start(uv_loop_t *loop, const struct run_opts *o,
   if (rc)
     return rc;
   WA.n_workers = (int)o->workers;
-  snprintf(WA.platform, sizeof WA.platform, "hubrpc://%s:%u", platform->host, platform->port);
+  snprintf(WA.platform, sizeof WA.platform, "%s://%s:%u", o->tls ? "hubrpcs" : "hubrpc",
+           platform->host, platform->port);
   int n = 0;
   WA.argv[n++] = WA.exe;
   WA.argv[n++] = "run";

@@ -11,8 +11,8 @@
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
 
-int app_worker_send(int fd, const struct sim_fleet_stats *st, double cpu_user_s, double cpu_sys_s,
-                    int final) {
+int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_tls_stats *tls,
+                    double cpu_user_s, double cpu_sys_s, int final) {
   static struct app_worker_msg m;
   m.magic = APP_WORKER_MAGIC;
   m.final = final ? 1u : 0u;
@@ -29,6 +29,11 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, double cpu_user_s,
     fclose(f);
   }
   m.st = *st;
+  m.has_tls = tls ? 1u : 0u;
+  if (tls)
+    m.tls = *tls;
+  else
+    memset(&m.tls, 0, sizeof m.tls);
   const char *p = (const char *)&m;
   size_t left = sizeof(m);
   while (left) {
@@ -271,6 +276,21 @@ void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out
     *cpu_sys_s = cs;
   if (max_rss_bytes)
     *max_rss_bytes = rss;
+}
+
+int app_workers_merged_tls(const struct app_workers *w, struct sim_tls_stats *out) {
+  int any = 0;
+  memset(out, 0, sizeof(*out));
+  sim_hist_init(&out->full_us);
+  sim_hist_init(&out->resumed_us);
+  for (int i = 0; i < w->n; i++) {
+    const struct app_worker_msg *m = w->ws[i].last;
+    if (!m || !m->has_tls)
+      continue;
+    sim_tls_stats_merge(out, &m->tls);
+    any = 1;
+  }
+  return any;
 }
 
 int app_workers_failed(const struct app_workers *w, int *status) {

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "sim/fleet/fleet.h"
+#include "sim/transport/tls.h"
 
 #define APP_WORKER_FD 3
 #define APP_WORKER_KEY_FD 4
@@ -27,12 +28,15 @@ struct app_worker_msg {
   double cpu_user_s; /* the worker's fleet thread */
   double cpu_sys_s;
   uint64_t max_rss_bytes; /* the worker process */
+  uint32_t has_tls;       /* the worker's transport is tls: tls holds its counts */
   struct sim_fleet_stats st;
+  struct sim_tls_stats tls;
 };
 
-/* Worker side: writes one snapshot to fd (blocking). 0 or -errno. */
-int app_worker_send(int fd, const struct sim_fleet_stats *st, double cpu_user_s, double cpu_sys_s,
-                    int final);
+/* Worker side: writes one snapshot to fd (blocking). tls: the counts of the worker's tls
+ * transport, or NULL when it runs plain hubrpc://. 0 or -errno. */
+int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_tls_stats *tls,
+                    double cpu_user_s, double cpu_sys_s, int final);
 
 struct app_workers;
 
@@ -51,6 +55,9 @@ int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int 
  * with the summed CPU and peak RSS of the workers. */
 void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out,
                         double *cpu_user_s, double *cpu_sys_s, uint64_t *max_rss_bytes);
+/* The TLS counts of the latest snapshots merged exactly (sim_tls_stats_merge). 1 when some
+ * worker reported TLS counts, 0 (and *out zeroed) when none did. */
+int app_workers_merged_tls(const struct app_workers *w, struct sim_tls_stats *out);
 /* The first worker that ended without a final snapshot or with a non-zero status (its index),
  * or -1 when all ended well. *status gets its exit status (or 128 + signal). */
 int app_workers_failed(const struct app_workers *w, int *status);

@@ -1057,6 +1057,18 @@ void sim_transport_tls_stats(const struct sim_transport *t, struct sim_tls_stats
   *out = ((const struct tls_transport *)t)->st;
 }
 
+void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *src) {
+  dst->handshakes += src->handshakes;
+  dst->resumed += src->resumed;
+  sim_hist_merge(&dst->full_us, &src->full_us);
+  sim_hist_merge(&dst->resumed_us, &src->resumed_us);
+  for (int r = 0; r < SIM_TLS_R_COUNT; r++) {
+    dst->failed[r] += src->failed[r];
+    if (!dst->last[r][0] && src->last[r][0])
+      memcpy(dst->last[r], src->last[r], sizeof dst->last[r]);
+  }
+}
+
 int sim_transport_is_tls(const struct sim_transport *t) {
   return t && t->ops == &sim__transport_tls_ops;
 }

@@ -107,6 +107,9 @@ int sim_transport_tls_new(uv_loop_t *loop, const struct sim_tls_config *cfg,
                           struct sim_transport **out, const char **why);
 /* Copies the counters of a tls transport into *out. */
 void sim_transport_tls_stats(const struct sim_transport *t, struct sim_tls_stats *out);
+/* Adds src's counts and durations into dst exactly (the histograms merge bucket by bucket); a
+ * last message of src fills a reason dst has none for. For the counts of several processes. */
+void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *src);
 /* 1 when t is a tls transport (a caller holding a plain struct sim_transport * asks). */
 int sim_transport_is_tls(const struct sim_transport *t);
 /* The hub id of the verified client certificate of an accepted tls connection c (see
