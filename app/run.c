@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "app/admin_client.h"
+#include "app/run_certs.h"
 #include "app/run_internal.h"
 #include "app/ui_host.h"
 #include "app/workers.h"
@@ -33,6 +34,7 @@ struct run {
   uv_loop_t *loop;
   struct sim_transport *t;
   struct sim_fleet *fleet;
+  struct app_hub_certs *certs; /* --hub-certs; NULL without */
   uv_timer_t progress, end, drain, escalate;
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
@@ -357,6 +359,10 @@ static int real_prepare(struct run *r) {
     if (o->tls) {
       struct sim_tls_config tc = {.ca_file = o->tls_ca, .insecure = o->tls_insecure};
       const char *why = NULL;
+      if (o->hub_certs && app_hub_certs_new(&r->certs) == 0) {
+        tc.identity = app_hub_certs_get;
+        tc.identity_ctx = r->certs;
+      }
       rc = sim_transport_tls_new(r->loop, &tc, &r->t, &why);
       if (rc && why) {
         fprintf(stderr, "hubsim run: %s %s\n", o->tls_ca ? "--ca:" : "TLS:", why);
@@ -367,6 +373,20 @@ static int real_prepare(struct run *r) {
     }
     if (rc == 0)
       rc = sim_fleet_new(r->loop, r->t, cfg, &r->fleet);
+    if (rc == 0 && o->hub_certs) {
+      int code = r->certs ? app_hub_certs_load(r->certs, o->hub_certs, r->fleet) : 3;
+      if (code) {
+        /* The fleet's handles are on the loop: closed, and the loop run until they are. */
+        sim_fleet_stop(r->fleet, NULL, NULL);
+        uv_run(r->loop, UV_RUN_DEFAULT);
+        sim_fleet_free(r->fleet);
+        sim_transport_free(r->t);
+        app_hub_certs_free(r->certs);
+        if (r->embedded)
+          app_run_emb_stop(&r->emb);
+        return code;
+      }
+    }
   }
   if (rc) {
     fprintf(stderr, "hubsim run: cannot create the fleet: %s\n", sim_strerror(rc));
@@ -515,6 +535,7 @@ static int real_finish(struct run *r, struct scn *scn) {
   sim_fleet_free(r->fleet);
   if (r->t)
     sim_transport_free(r->t);
+  app_hub_certs_free(r->certs);
   app_workers_free(r->workers);
   uv_loop_close(r->loop);
   return exit_code;
@@ -544,6 +565,7 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
     /* A worker: its figures went to the control process, which judges the run. */
     sim_fleet_free(r.fleet);
     sim_transport_free(r.t);
+    app_hub_certs_free(r.certs);
     uv_loop_close(r.loop);
     return 0;
   }

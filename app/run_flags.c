@@ -105,6 +105,9 @@ static void run_usage(FILE *out) {
       "                        name must match HOST\n"
       "  --insecure            hubrpcs://: do not verify the platform's certificate or name\n"
       "                        (the summary and the verdict say so)\n"
+      "  --hub-certs DIR       hubrpcs://: each hub presents its own client certificate,\n"
+      "                        DIR/hubs/ID.crt with its key DIR/hubs/ID.key (a hubsim provision\n"
+      "                        folder); every hub's pair is read and checked before the run\n"
       "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
       "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
       "  --warmup D            latency figures leave out what was meant to happen in the\n"
@@ -198,6 +201,7 @@ static const struct option longopts[] = {{"platform", required_argument, 0, 'P'}
                                          {"platform-admin", required_argument, 0, 'a'},
                                          {"ca", required_argument, 0, 'e'},
                                          {"insecure", no_argument, 0, 'i'},
+                                         {"hub-certs", required_argument, 0, 'E'},
                                          {"screenshot", required_argument, 0, 'z'},
                                          {"after", required_argument, 0, 'Z'},
                                          {"exit-after-screenshot", no_argument, 0, 'x'},
@@ -313,6 +317,9 @@ static int flag_fleet(struct run_opts *o, int c) {
     break;
   case 'i':
     o->tls_insecure = 1;
+    break;
+  case 'E':
+    o->hub_certs = optarg;
     break;
   case 'H':
     if (app_parse_u64(optarg, 1, 0xFFFFFF, &o->hubs))
@@ -611,6 +618,9 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
                        "platform under test (or a scenario with --platform-admin)");
   if ((o->tls_ca || o->tls_insecure) && !o->tls)
     return app_run_bad(o->tls_ca ? "--ca" : "--insecure", o->tls_ca ? o->tls_ca : "",
+                       "is for TLS: it needs --platform hubrpcs://HOST:PORT");
+  if (o->hub_certs && !o->tls)
+    return app_run_bad("--hub-certs", o->hub_certs,
                        "is for TLS: it needs --platform hubrpcs://HOST:PORT");
   if (o->tls_ca && o->tls_insecure)
     return app_run_bad("--insecure", "",

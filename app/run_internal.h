@@ -49,9 +49,10 @@
 
 struct run_opts {
   const char *platform;
-  int tls;            /* --platform is hubrpcs:// */
-  const char *tls_ca; /* --ca FILE: trust anchors for the platform's certificate */
-  int tls_insecure;   /* --insecure: no certificate or name check */
+  int tls;               /* --platform is hubrpcs:// */
+  const char *tls_ca;    /* --ca FILE: trust anchors for the platform's certificate */
+  int tls_insecure;      /* --insecure: no certificate or name check */
+  const char *hub_certs; /* --hub-certs DIR: a client certificate per hub (mutual TLS) */
   uint64_t hubs, dph, seed;
   double duration_s, ramp, drain_s, max_lag_ms, command_rate, speedup, warmup_s;
   const char *mix;

@@ -75,6 +75,8 @@ char *plat_counters_json(const struct plat_counters *c) {
   F(handshake_timeouts);
   F(idle_timeouts);
   F(duplicate_sessions);
+  F(sessions_cert_bound);
+  F(cert_refused);
   F(frames_in);
   F(frames_out);
   F(bytes_in);

@@ -34,6 +34,13 @@ static const char usage[] =
     "                      verify: its IP addresses or names must match what they connect to\n"
     "  --key FILE          hubrpcs://: its PEM private key; FILE must not be readable or\n"
     "                      writable by other users\n"
+    "  --client-ca FILE    hubrpcs://: ask hubs for a client certificate and verify it against\n"
+    "                      these PEM CA certificates (e.g. hubsim provision's ca.crt). A hub\n"
+    "                      with one is bound to its certificate's hub id (the subject's CN):\n"
+    "                      its Hello for another hub is refused; one without it authenticates\n"
+    "                      with the fleet key alone (docs/tls.md)\n"
+    "  --crl FILE          with --client-ca: PEM revocation lists of that CA; a revoked hub\n"
+    "                      certificate is refused in the handshake\n"
     "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ");\n"
     "                      its folder must exist\n"
     "  --fleet-key KEY     fleet key; hub secrets are HMAC-SHA256(KEY, hub_id)\n"
@@ -264,6 +271,7 @@ struct args {
   struct plat_config cfg;
   const char *ready, *key, *key_file, *token_file;
   const char *tls_cert, *tls_key; /* --cert, --key: hubrpcs:// */
+  const char *client_ca, *crl;    /* --client-ca, --crl: mutual TLS */
   size_t key_len;
   int verbose;
   struct sim_addr listen_addr, admin_addr;
@@ -291,6 +299,8 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"ready-file", required_argument, NULL, 'R'},
                                      {"cert", required_argument, NULL, 'C'},
                                      {"key", required_argument, NULL, 'Y'},
+                                     {"client-ca", required_argument, NULL, 'A'},
+                                     {"crl", required_argument, NULL, 'L'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -345,6 +355,12 @@ static int flag_value(struct args *a, int ch, const char *v) {
     return 0;
   case 'Y':
     a->tls_key = v;
+    return 0;
+  case 'A':
+    a->client_ca = v;
+    return 0;
+  case 'L':
+    a->crl = v;
     return 0;
   case 'd':
     if (!*v)
@@ -422,7 +438,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCY", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYAL", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
@@ -482,6 +498,10 @@ static int check_flags(struct args *a) {
   if (!tls && (a->tls_cert || a->tls_key))
     return bad(a->tls_cert ? "--cert" : "--key", a->tls_cert ? a->tls_cert : a->tls_key,
                "is for TLS: it needs --listen hubrpcs://HOST:PORT");
+  if (!tls && a->client_ca)
+    return bad("--client-ca", a->client_ca, "is for TLS: it needs --listen hubrpcs://HOST:PORT");
+  if (a->crl && !a->client_ca)
+    return bad("--crl", a->crl, "revokes client certificates: it needs --client-ca FILE");
   /* Files: the store's folder and the ready file's, checked before anything listens. */
   if (strcmp(cfg->db_path, ":memory:") != 0 && check_file("--db", cfg->db_path))
     return 2;
@@ -495,7 +515,9 @@ static int check_flags(struct args *a) {
                   {"--fleet-key-file", a->key_file},
                   {"--admin-token-file", a->token_file},
                   {"--key", a->tls_key},
-                  {"--cert", a->tls_cert}};
+                  {"--cert", a->tls_cert},
+                  {"--client-ca", a->client_ca},
+                  {"--crl", a->crl}};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
       if (inputs[i].path && same_file(a->ready, inputs[i].path)) {
         char why[96];
@@ -591,7 +613,10 @@ static int setup_process(const struct args *a) {
 static int start_server(struct cli *cli, const struct args *a, struct sim_transport **t) {
   int rc;
   if (sim_addr_is_tls(a->cfg.listen)) {
-    struct sim_tls_config tc = {.cert_file = a->tls_cert, .key_file = a->tls_key};
+    struct sim_tls_config tc = {.cert_file = a->tls_cert,
+                                .key_file = a->tls_key,
+                                .client_ca_file = a->client_ca,
+                                .crl_file = a->crl};
     const char *why = NULL;
     if ((rc = sim_transport_tls_new(&cli->loop, &tc, t, &why))) {
       fprintf(stderr, "hubsim platform: TLS: %s\n", why ? why : sim_strerror(rc));

@@ -83,6 +83,9 @@ struct plat_config {
 struct plat_counters {
   uint64_t sessions_accepted, sessions_open, sessions_closed;
   uint64_t auth_ok, auth_failed, handshake_timeouts, idle_timeouts, duplicate_sessions;
+  /* Sessions bound to their client certificate's hub id; Hellos refused because the hub had a
+   * certificate for another hub, or none while it had authenticated with one before. */
+  uint64_t sessions_cert_bound, cert_refused;
   uint64_t frames_in, frames_out, bytes_in, bytes_out;
   uint64_t reports_new, reports_duplicate; /* Reports accepted (new) and recognised as resent */
   uint64_t reports_committed;              /* new Reports whose group COMMIT succeeded */

@@ -41,6 +41,7 @@ struct plat_hub {
   uint64_t received; /* highest seq accepted into the store (committed or not) */
   uint64_t stored;   /* highest seq committed */
   uint8_t dirty;     /* on the dnext list */
+  uint8_t cert;      /* authenticated with its client certificate: it must from now on */
   char id[];
 };
 
@@ -61,6 +62,7 @@ struct plat_session {
   uint64_t session_id;
   uint8_t state;  /* enum plat_sess_state */
   uint8_t paused; /* not read while the store cannot write */
+  uint8_t cert;   /* bound to the hub id of its verified client certificate */
   uint8_t server_nonce[16];
 };
 

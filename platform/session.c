@@ -28,6 +28,7 @@
 #include "sim/core/err.h"
 #include "sim/core/log.h"
 #include "sim/core/rng.h"
+#include "sim/transport/tls.h"
 #include "sim/wire/auth.h"
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
@@ -194,6 +195,34 @@ int plat__valid_hub_id(const char *id) {
   return 1;
 }
 
+/* Mutual TLS: a hub that presented a verified client certificate is that certificate's hub
+ * (its CN) and no other; a hub that once authenticated with a certificate needs it again. The
+ * fleet-key Auth still follows (docs/tls.md). 0, or -1 when the session failed. */
+static int cert_bind(struct plat_session *s, const char *hub_id) {
+  struct plat_server *srv = s->srv;
+  char cid[SIM_HUBRPC_HUB_ID_MAX + 1];
+  char why[160];
+  int rc = sim_tls_conn_peer_hub(s->conn, cid, sizeof cid);
+  if (rc == 1 && strcmp(cid, hub_id) == 0) {
+    s->cert = 1;
+    return 0;
+  }
+  if (rc == 0) {
+    const struct plat_hub *h = plat__hub_find(srv, hub_id);
+    if (!h || !h->cert)
+      return 0;
+    snprintf(why, sizeof why, "hub %s authenticates with its client certificate", hub_id);
+  } else if (rc == 1) {
+    snprintf(why, sizeof why, "client certificate is for hub %s, not %s", cid, hub_id);
+  } else {
+    snprintf(why, sizeof why, "client certificate names no valid hub id");
+  }
+  srv->c.cert_refused++;
+  SIM_LOGW("platform: refused a Hello for hub %s: %s", hub_id, why);
+  plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, why);
+  return -1;
+}
+
 /* Handles Hello. Returns 1 when env is kept by the session (until Auth). */
 static int on_hello(struct plat_session *s, sim_envelope *env) {
   const Hubrpc__V1__Hello *h = env->hello;
@@ -211,6 +240,8 @@ static int on_hello(struct plat_session *s, sim_envelope *env) {
                     "client_nonce: exactly 16 bytes");
     return 0;
   }
+  if (cert_bind(s, h->hub_id))
+    return 0;
   if (plat_random(s->srv, s->server_nonce, sizeof(s->server_nonce))) {
     plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_UNSPECIFIED, "no random bytes");
     return 0;
@@ -263,6 +294,11 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
     h->received = h->stored = 0;
   } else if (h->boot_id != hello->boot_id) {
     plat__hub_change_boot(srv, h, hello->boot_id, now);
+  }
+  if (s->cert) {
+    h->cert = 1;
+    srv->c.sessions_cert_bound++;
+    SIM_LOGI("platform: session of hub %s bound to its client certificate's hub id", h->id);
   }
   h->sess = s;
   s->hub = h;

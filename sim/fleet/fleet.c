@@ -93,6 +93,15 @@ static const char *peer_error_name(Hubrpc__V1__ErrorCode code) {
 
 /* ---- identity ---- */
 
+int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub) {
+  uintptr_t u = (uintptr_t)user, base = (uintptr_t)f->hubs;
+  if (!f->hubs || u < base || u >= base + (uintptr_t)f->n_hubs * sizeof *f->hubs ||
+      (u - base) % sizeof *f->hubs)
+    return SIM_ENOTFOUND;
+  *hub = (uint32_t)((u - base) / sizeof *f->hubs);
+  return 0;
+}
+
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
   snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub_global(f, hub));
 }
@@ -619,6 +628,16 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   case HUBRPC__V1__ENVELOPE__BODY_ERROR: {
     char name[48];
     snprintf(name, sizeof(name), "peer:%s", peer_error_name(env->error->code));
+    /* A refused authentication is a setup mistake (a key, a certificate): its reason says
+     * which, so it is shown, not only counted. */
+    if (env->error->code == HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED && env->error->reason &&
+        *env->error->reason) {
+      char id[SIM_HUBRPC_HUB_ID_MAX + 1];
+      sim_fleet_hub_id(f, h->idx, id, sizeof(id));
+      sim_log_limited(&f->auth_lim, 1000, SIM_LOG_WARN,
+                      "hub %s: the platform refused its authentication: %.200s", id,
+                      env->error->reason);
+    }
     session_ended(f, h, SIM_EPEER, name);
     sim_hubrpc_free(env);
     return SIM_ECLOSED;

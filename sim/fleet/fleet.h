@@ -212,6 +212,10 @@ const char *sim_hub_state_name(enum sim_hub_state s);
  * for a bad index, or SIM_EINVAL when the hub is in no state for it. */
 
 uint32_t sim_fleet_hub_count(const struct sim_fleet *f);
+/* The hub whose connections carry user as their user pointer (the transport's connect and
+ * callbacks): 0 with *hub set, or SIM_ENOTFOUND when user is not one of f's hubs. A transport
+ * that keeps something per hub (a client certificate) finds the hub with it. */
+int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub);
 uint32_t sim_fleet_devices_per_hub(const struct sim_fleet *f);
 enum sim_hub_state sim_fleet_hub_state(const struct sim_fleet *f, uint32_t hub);
 

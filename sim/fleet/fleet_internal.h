@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "sim/core/buf.h"
+#include "sim/core/log.h"
 #include "sim/fleet/fleet.h"
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
@@ -71,6 +72,8 @@ struct sim_fleet {
   struct sim_sched sched;
   uv_check_t check;
   struct hub *hubs;
+  /* The platform's reason for refusing an authentication, printed at most once a second. */
+  struct sim_log_limit auth_lim;
   struct sim_device *devs;
   uint32_t n_hubs;
   uint32_t n_devs;

@@ -33,13 +33,12 @@
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/htab.h"
-#include "sim/core/keyfile.h"
 #include "sim/core/log.h"
 #include "sim/transport/internal.h"
+#include "sim/transport/tls_internal.h"
 
 #define TLS_HS_TIMEOUT_DEFAULT_MS 10000
 #define TLS_HS_TICK_MS 250
-#define TLS_KEY_MAX (64 * 1024)
 #define TLS_READ_CHUNK (16 * 1024)
 /* Bytes an owner may send before the handshake ends: a bound, as tcp bounds its queue. */
 #define TLS_EARLY_MAX ((size_t)1 << 30)
@@ -57,6 +56,8 @@ struct tls_transport {
   BIO_METHOD *bm;
   uint32_t hs_timeout_ms;
   int insecure;
+  const struct sim_tls_identity *(*identity)(void *ctx, void *user);
+  void *identity_ctx;
   size_t live; /* connections and listeners not freed yet */
   struct tls_side *side;
   struct tls_conn *hs_head, *hs_tail; /* in the handshake, oldest first */
@@ -310,6 +311,25 @@ static void tls_hs_fail(struct tls_conn *tc, enum sim_tls_reason r, const char *
 
 /* ---- the handshake ---- */
 
+/* 1 when err is an alert by which a server refuses the client's certificate. */
+static int tls_cert_alert(unsigned long err) {
+  if (!err || ERR_GET_LIB(err) != ERR_LIB_SSL)
+    return 0;
+  switch (ERR_GET_REASON(err)) {
+  case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+  case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+  case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 /* Why OpenSSL gave up, as a failure reason and a sentence naming the peer. */
 static enum sim_tls_reason tls_hs_classify(struct tls_conn *tc, int e, char *msg, size_t cap) {
   unsigned long err = ERR_peek_last_error();
@@ -317,7 +337,18 @@ static enum sim_tls_reason tls_hs_classify(struct tls_conn *tc, int e, char *msg
   if (!what)
     what = e == SSL_ERROR_SYSCALL ? sim_strerror(tc->send_err ? tc->send_err : SIM_ECLOSED)
                                   : "handshake failure";
-  if (!tc->server) {
+  if (tc->server) {
+    long vr = SSL_get_verify_result(tc->ssl);
+    if (vr != X509_V_OK) {
+      snprintf(msg, cap, "a client: client certificate verify failed: %s",
+               X509_verify_cert_error_string(vr));
+      return SIM_TLS_R_VERIFY;
+    }
+  } else {
+    if (tls_cert_alert(err)) {
+      snprintf(msg, cap, "%s refused our client certificate: %s", tc->peer, what);
+      return SIM_TLS_R_VERIFY;
+    }
     long vr = SSL_get_verify_result(tc->ssl);
     if (vr != X509_V_OK) {
       snprintf(msg, cap, "%s: certificate verify failed: %s", tc->peer,
@@ -424,12 +455,15 @@ static void tls_read_step(struct tls_conn *tc) {
     struct tls_transport *tp = tls_tp(tc->base.t);
     unsigned long err = ERR_peek_last_error();
     const char *what = err ? ERR_reason_error_string(err) : NULL;
-    tp->st.failed[SIM_TLS_R_PROTOCOL]++;
-    snprintf(tp->st.last[SIM_TLS_R_PROTOCOL], sizeof tp->st.last[0], "%s: %s", tc->peer,
+    /* TLS 1.3: a server refuses a client certificate after the client's handshake ended. */
+    enum sim_tls_reason r =
+        !tc->server && tls_cert_alert(err) ? SIM_TLS_R_VERIFY : SIM_TLS_R_PROTOCOL;
+    tp->st.failed[r]++;
+    snprintf(tp->st.last[r], sizeof tp->st.last[0], "%s%s%s", tc->peer,
+             r == SIM_TLS_R_VERIFY ? " refused our client certificate: " : ": ",
              what ? what : "record layer failure");
-    sim_log_limited(&tp->lim[SIM_TLS_R_PROTOCOL], 1000, SIM_LOG_WARN, "tls: %s",
-                    tp->st.last[SIM_TLS_R_PROTOCOL]);
-    tls_conn_end(tc, SIM_ETLS_PROTOCOL);
+    sim_log_limited(&tp->lim[r], 1000, SIM_LOG_WARN, "tls: %s", tp->st.last[r]);
+    tls_conn_end(tc, tls_reason_code(r));
     return;
   }
 }
@@ -651,6 +685,12 @@ static int tls_connect(struct sim_transport *t, const struct sim_addr *dst,
   SSL_set_app_data(tc->ssl, tc);
   if (!tp->insecure && (rc = tls_set_peer_name(tc, dst->host)))
     goto fail;
+  const struct sim_tls_identity *id = tp->identity ? tp->identity(tp->identity_ctx, user) : NULL;
+  if (id &&
+      (SSL_use_certificate(tc->ssl, id->cert) != 1 || SSL_use_PrivateKey(tc->ssl, id->key) != 1)) {
+    rc = SIM_ENOMEM;
+    goto fail;
+  }
   SSL_SESSION *sess = sim_htab_get(&tp->sessions, (uint64_t)(uintptr_t)user);
   if (sess)
     SSL_set_session(tc->ssl, sess); /* a session the server no longer knows means a full one */
@@ -826,15 +866,6 @@ const struct sim_transport_ops sim__transport_tls_ops = {
 
 /* ---- creating ---- */
 
-static const char *tls_why(const char *what, const char *file) {
-  static char why[512];
-  unsigned long e = ERR_peek_last_error();
-  const char *r = e ? ERR_reason_error_string(e) : NULL;
-  snprintf(why, sizeof why, "%s '%s'%s%s", what, file, r ? ": " : "", r ? r : "");
-  ERR_clear_error();
-  return why;
-}
-
 static SSL_CTX *tls_ctx_new(const SSL_METHOD *m) {
   SSL_CTX *ctx = SSL_CTX_new(m);
   if (!ctx)
@@ -848,51 +879,69 @@ static SSL_CTX *tls_ctx_new(const SSL_METHOD *m) {
   return ctx;
 }
 
+/* Mutual TLS on the server: client certificates asked for, and verified against
+ * cfg->client_ca_file (and cfg->crl_file) when sent. */
+static int tls_load_client_ca(struct tls_transport *tp, const struct sim_tls_config *cfg,
+                              const char **why) {
+  if (!cfg->client_ca_file)
+    return 0;
+  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca_file);
+  if (!names || SSL_CTX_load_verify_locations(tp->sctx, cfg->client_ca_file, NULL) != 1) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    *why = sim__tls_why("cannot read client CA certificates from", cfg->client_ca_file);
+    return SIM_EINVAL;
+  }
+  SSL_CTX_set_client_CA_list(tp->sctx, names);
+  /* Optional: a client without a certificate authenticates in the protocol instead. */
+  SSL_CTX_set_verify(tp->sctx, SSL_VERIFY_PEER, NULL);
+  /* Resumption with client verification needs a session id context (OpenSSL refuses to resume
+   * without one); the ticket carries the client's certificate into the resumed session. */
+  SSL_CTX_set_session_id_context(tp->sctx, (const unsigned char *)"hubsim", 6);
+  if (!cfg->crl_file)
+    return 0;
+  X509_STORE *st = SSL_CTX_get_cert_store(tp->sctx);
+  BIO *b = BIO_new_file(cfg->crl_file, "r");
+  int n = 0;
+  for (X509_CRL *crl; b && (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)); n++) {
+    int ok = X509_STORE_add_crl(st, crl);
+    X509_CRL_free(crl);
+    if (ok != 1)
+      break;
+  }
+  BIO_free(b);
+  if (n == 0) {
+    *why = sim__tls_why("cannot read a PEM certificate revocation list from", cfg->crl_file);
+    return SIM_EINVAL;
+  }
+  ERR_clear_error(); /* the end of the file */
+  X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+  return 0;
+}
+
 /* The server's certificate chain and key (the key under the secret-file rules). */
 static int tls_load_server(struct tls_transport *tp, const struct sim_tls_config *cfg,
                            const char **why) {
-  uint8_t *key = malloc(TLS_KEY_MAX);
-  size_t klen = 0;
   int rc = SIM_EINVAL;
-  BIO *mb = NULL;
   EVP_PKEY *pk = NULL;
-  if (!key)
+  if (!(tp->sctx = tls_ctx_new(TLS_server_method())))
     return SIM_ENOMEM;
-  if (!(tp->sctx = tls_ctx_new(TLS_server_method()))) {
-    rc = SIM_ENOMEM;
-    goto done;
-  }
   SSL_CTX_set_cipher_list(tp->sctx, TLS_CIPHERS_12);
   /* One stateless ticket per full handshake: a reconnecting client resumes without the server
    * keeping anything per session. */
   SSL_CTX_set_num_tickets(tp->sctx, 1);
   if (SSL_CTX_use_certificate_chain_file(tp->sctx, cfg->cert_file) != 1) {
-    *why = tls_why("cannot use the certificate file", cfg->cert_file);
-    goto done;
+    *why = sim__tls_why("cannot use the certificate file", cfg->cert_file);
+    return SIM_EINVAL;
   }
-  const char *kwhy = NULL;
-  if ((rc = sim_keyfile_read(cfg->key_file, key, TLS_KEY_MAX, &klen, &kwhy))) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "key file '%s' %s", cfg->key_file, kwhy ? kwhy : "cannot be read");
-    *why = buf;
-    goto done;
-  }
-  rc = SIM_EINVAL;
-  if (!(mb = BIO_new_mem_buf(key, (int)klen)) ||
-      !(pk = PEM_read_bio_PrivateKey(mb, NULL, NULL, (void *)""))) {
-    *why = tls_why("no PEM private key in", cfg->key_file);
-    goto done;
-  }
+  if (!(pk = sim__tls_read_key(cfg->key_file, why, &rc)))
+    return rc;
   if (SSL_CTX_use_PrivateKey(tp->sctx, pk) != 1 || SSL_CTX_check_private_key(tp->sctx) != 1) {
-    *why = tls_why("the key does not match the certificate: key file", cfg->key_file);
-    goto done;
+    *why = sim__tls_why("the key does not match the certificate: key file", cfg->key_file);
+    rc = SIM_EINVAL;
+  } else {
+    rc = tls_load_client_ca(tp, cfg, why);
   }
-  rc = 0;
-done:
   EVP_PKEY_free(pk);
-  BIO_free(mb);
-  OPENSSL_cleanse(key, TLS_KEY_MAX);
-  free(key);
   return rc;
 }
 
@@ -926,7 +975,7 @@ static int tls_load_client(struct tls_transport *tp, const struct sim_tls_config
   SSL_CTX_set_verify(tp->cctx, SSL_VERIFY_PEER, NULL);
   if (cfg->ca_file) {
     if (SSL_CTX_load_verify_locations(tp->cctx, cfg->ca_file, NULL) != 1) {
-      *why = tls_why("cannot read CA certificates from", cfg->ca_file);
+      *why = sim__tls_why("cannot read CA certificates from", cfg->ca_file);
       return SIM_EINVAL;
     }
   } else if (SSL_CTX_set_default_verify_paths(tp->cctx) != 1) {
@@ -946,6 +995,8 @@ int sim_transport_tls_new(uv_loop_t *loop, const struct sim_tls_config *cfg,
   tp->base.ops = &sim__transport_tls_ops;
   tp->base.loop = loop;
   tp->insecure = cfg->insecure ? 1 : 0;
+  tp->identity = cfg->identity;
+  tp->identity_ctx = cfg->identity_ctx;
   tp->hs_timeout_ms =
       cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TLS_HS_TIMEOUT_DEFAULT_MS;
   sim_hist_init(&tp->st.full_us);
@@ -959,6 +1010,16 @@ int sim_transport_tls_new(uv_loop_t *loop, const struct sim_tls_config *cfg,
     goto fail;
   if ((cfg->cert_file || cfg->key_file) && (!cfg->cert_file || !cfg->key_file)) {
     *why = "a certificate needs its key and a key its certificate";
+    rc = SIM_EINVAL;
+    goto fail;
+  }
+  if ((cfg->client_ca_file || cfg->crl_file) && !cfg->cert_file) {
+    *why = "client certificates are verified by a server: give its certificate";
+    rc = SIM_EINVAL;
+    goto fail;
+  }
+  if (cfg->crl_file && !cfg->client_ca_file) {
+    *why = "a revocation list needs the client CA it belongs to";
     rc = SIM_EINVAL;
     goto fail;
   }
@@ -1010,4 +1071,14 @@ void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *
 
 int sim_transport_is_tls(const struct sim_transport *t) {
   return t && t->ops == &sim__transport_tls_ops;
+}
+
+int sim_tls_conn_peer_hub(const struct sim_conn *c, char *out, size_t cap) {
+  if (!c || !sim_transport_is_tls(c->t))
+    return 0;
+  const struct tls_conn *tc = (const struct tls_conn *)c;
+  X509 *cert = SSL_get0_peer_certificate(tc->ssl);
+  if (!tc->server || !cert || SSL_get_verify_result(tc->ssl) != X509_V_OK)
+    return 0;
+  return sim_tls_cert_hub_id(cert, out, cap) ? SIM_EINVAL : 1;
 }

@@ -21,6 +21,13 @@
  * Accepting: the accept callback runs only for a connection whose handshake is complete; a
  * failed handshake is counted and logged here and the owner never sees the connection.
  *
+ * Mutual TLS: a listener given client_ca_file asks for client certificates and verifies them
+ * (sim_tls_conn_peer_hub() reads the hub id of one that verified); a connector given an
+ * identity callback presents the certificate it returns. A client certificate the server
+ * refused is a SIM_TLS_R_VERIFY failure on both sides, named by the server's alert on the
+ * client's ("the platform refused our client certificate: ... certificate expired"); with TLS
+ * 1.3 the client learns it after its handshake ended, as the first read fails.
+ *
  * Every failed handshake is counted by reason (sim_tls_stats); the last message of each reason
  * is kept, naming the peer and what went wrong ("certificate has expired", "the peer sent
  * plaintext, not a TLS ClientHello").
@@ -45,9 +52,32 @@ struct sim_tls_config {
    * read with the secret-file rules of sim/core/keyfile.h (not readable by other users). */
   const char *cert_file;
   const char *key_file;
+  /* Server side, mutual TLS: client_ca_file: PEM CA certificates a client certificate must
+   * chain to. With it the server asks every client for a certificate; a client that sends none
+   * still connects (its owner then authenticates it otherwise), one that sends a certificate
+   * that does not verify (unknown CA, expired, not for client authentication) is refused in
+   * the handshake. crl_file: PEM certificate revocation lists of that CA, checked for the
+   * client's certificate (X509_V_FLAG_CRL_CHECK); needs client_ca_file. */
+  const char *client_ca_file;
+  const char *crl_file;
+  /* Client side, mutual TLS: called on each connect with the connect's user pointer; the
+   * identity it returns (borrowed; it must outlive the connection) is presented as the client
+   * certificate, NULL presents none. */
+  const struct sim_tls_identity *(*identity)(void *ctx, void *user);
+  void *identity_ctx;
   /* A handshake not complete after this long fails with SIM_ETLS_TIMEOUT; 0: 10 seconds. */
   uint32_t handshake_timeout_ms;
 };
+
+/* A client certificate and its key, loaded once (an opaque handle). */
+struct sim_tls_identity;
+
+/* Reads a PEM certificate and its PEM private key (the key under the secret-file rules of
+ * sim/core/keyfile.h) and checks that they match. A failure returns a negative code with *why
+ * a sentence naming the file (static storage). The caller owns *out. */
+int sim_tls_identity_load(const char *cert_file, const char *key_file,
+                          struct sim_tls_identity **out, const char **why);
+void sim_tls_identity_free(struct sim_tls_identity *id);
 
 /* Handshake failures by reason; each is also a SIM_ETLS_* code (sim_errname names it). */
 enum sim_tls_reason {
@@ -82,6 +112,11 @@ void sim_transport_tls_stats(const struct sim_transport *t, struct sim_tls_stats
 void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *src);
 /* 1 when t is a tls transport (a caller holding a plain struct sim_transport * asks). */
 int sim_transport_is_tls(const struct sim_transport *t);
+/* The hub id of the verified client certificate of an accepted tls connection c (see
+ * tls_internal.h for the rule: the subject's CN, repeated by any SAN URI urn:hubsim:hub:ID).
+ * 1 with out set, 0 when c presented no certificate or is not a tls connection, SIM_EINVAL
+ * when the certificate names no usable hub id. */
+int sim_tls_conn_peer_hub(const struct sim_conn *c, char *out, size_t cap);
 /* The short name of a reason ("verify", "protocol", "timeout", "not_tls"). */
 const char *sim_tls_reason_name(enum sim_tls_reason r);
 

@@ -10,6 +10,14 @@
 #   wronghost.pem/.key     for IP 127.0.0.9 and DNS elsewhere.example only
 #   unknownca.pem/.key     signed by another CA (other-ca.pem) the client does not trust
 #   selfsigned.pem/.key    its own issuer
+# Client certificates for hub hub-000000 (the only hub of `hubsim run --hubs 1`), each as a
+# folder laid out as hubsim provision writes one (FOLDER/hubs/hub-000000.crt and .key):
+#   hub-good/              CN and SAN URI hub-000000, clientAuth, signed by ca: the good one
+#   hub-other/             the same for hub-000001: a certificate for another hub id
+#   hub-serverauth/        extendedKeyUsage serverAuth only: not for a client
+#   hub-unknownca/         signed by other-ca
+#   hub-expired/           valid 2020-01-01 to 2021-01-01
+#   hub-revoked/           revoked in crl.pem, ca's revocation list
 # Exit status 0, or non-zero with openssl's message on stderr.
 set -eu
 D=$1
@@ -45,6 +53,10 @@ commonName = supplied
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
+[client]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
 CNF
 }
 
@@ -68,4 +80,21 @@ leaf wronghost ca "IP:127.0.0.9,DNS:elsewhere.example" 20200101000000Z 209901010
 leaf unknownca other-ca "$GOOD" 20200101000000Z 20990101000000Z
 openssl req -x509 $KEYOPT -keyout selfsigned.key -out selfsigned.pem -days 365 \
   -subj "/CN=selfsigned" -addext "subjectAltName=$GOOD" 2>/dev/null
+hub() { # folder ca-name hub-id extensions startdate enddate
+  mkdir -p "$1/hubs"
+  openssl req $KEYOPT -keyout "$1/hubs/hub-000000.key" -out "$1.csr" -subj "/CN=$3" \
+    -addext "subjectAltName=URI:urn:hubsim:hub:$3" 2>/dev/null
+  openssl ca -batch -config "$2.cnf" -extensions "$4" -in "$1.csr" -out "$1/hubs/hub-000000.crt" \
+    -notext -startdate "$5" -enddate "$6" 2>/dev/null
+  rm -f "$1.csr"
+  chmod 600 "$1/hubs/hub-000000.key"
+}
+hub hub-good ca hub-000000 client 20200101000000Z 20990101000000Z
+hub hub-other ca hub-000001 client 20200101000000Z 20990101000000Z
+hub hub-serverauth ca hub-000000 ext 20200101000000Z 20990101000000Z
+hub hub-unknownca other-ca hub-000000 client 20200101000000Z 20990101000000Z
+hub hub-expired ca hub-000000 client 20200101000000Z 20210101000000Z
+hub hub-revoked ca hub-000000 client 20200101000000Z 20990101000000Z
+openssl ca -batch -config ca.cnf -revoke hub-revoked/hubs/hub-000000.crt 2>/dev/null
+openssl ca -batch -config ca.cnf -gencrl -crldays 3650 -out crl.pem 2>/dev/null
 chmod 600 ./*.key
