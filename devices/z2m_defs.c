@@ -105,7 +105,9 @@ json_t *dev__z2m_linkquality(void) {
 }
 
 char *dev__z2m_dump(const json_t *j) {
-  return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  /* 15 significant digits: 9.68, not 9.6799999999999997 (a double printed in full), as
+   * JavaScript prints the rounded number. */
+  return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 char *dev_z2m_definition_json(const struct dev_z2m_model *zm) {

@@ -94,6 +94,9 @@ static void check_state(struct rig *r, const char *msg) {
   json_t *j = json_loads(msg, 0, &je);
   if (!json_is_object(j))
     fail_msg("%s: state message is not a JSON object: %s", s->model, msg);
+  /* Rounded numbers print as zigbee2mqtt prints them: 9.68, not 9.6799999999999997. */
+  if (strstr(msg, "9999999") || strstr(msg, "0000000"))
+    fail_msg("%s: a number printed with binary noise: %s", s->model, msg);
   if (!json_is_integer(json_object_get(j, "linkquality")))
     fail_msg("%s: no linkquality in %s", s->model, msg);
   const char *key;
