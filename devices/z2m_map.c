@@ -52,6 +52,8 @@
 #define HB_VOLT(...) VOLT(0, __VA_ARGS__, 0x01, 0)
 #define HB_TEMP(...) NUM(0, __VA_ARGS__, 0x03, "device_temperature", 0, 0, 0)
 #define HB_POC(...) NUM(0, __VA_ARGS__, 0x05, "power_outage_count", 0, -1, 0)
+/* All three, as battery devices send them. */
+#define HB_COMMON(...) HB_VOLT(__VA_ARGS__), HB_TEMP(__VA_ARGS__), HB_POC(__VA_ARGS__)
 
 /* Temperature, humidity and pressure: 0.01 degC, 0.01 %, and hPa (measuredValue),
  * 0.1 hPa (scaledValue with scale -1) or Pa (heartbeat 0x66, / 100). */
@@ -64,23 +66,31 @@
       NUM(0, __VA_ARGS__, 0x65, "humidity", 100, 0, 2),                                            \
       NUM(0, __VA_ARGS__, 0x66, "pressure", 100, 0, 1), HB_VOLT(__VA_ARGS__)
 
-static const struct dev_z2m_rule weather[] = {CLIMATE_RULES(HB1)};
+static const struct dev_z2m_rule weather[] = {
+    CLIMATE_RULES(HB1),
+};
 
-static const struct dev_z2m_rule sensor_ht_agl02[] = {CLIMATE_RULES(HB7), HB_TEMP(HB7), HB_POC(HB7),
-                                                      VOLT(0, 0x0001, 0x0020, ATTR, 0.01)};
+static const struct dev_z2m_rule sensor_ht_agl02[] = {
+    CLIMATE_RULES(HB7),
+    HB_TEMP(HB7),
+    HB_POC(HB7),
+    VOLT(0, 0x0001, 0x0020, ATTR, 0.01),
+};
 
-static const struct dev_z2m_rule magnet[] = {BOOL(0, 0x0006, 0x0000, ATTR, "contact", 1),
-                                             BOOL(0, HB1, 0x64, "contact", 1),
-                                             HB_VOLT(HB1),
-                                             HB_TEMP(HB1),
-                                             HB_POC(HB1),
-                                             NUM(0, HB1, 0x06, "trigger_count", 0, -1, 0)};
+static const struct dev_z2m_rule magnet[] = {
+    BOOL(0, 0x0006, 0x0000, ATTR, "contact", 1),
+    BOOL(0, HB1, 0x64, "contact", 1),
+    HB_COMMON(HB1),
+    NUM(0, HB1, 0x06, "trigger_count", 0, -1, 0),
+};
 
 static const struct dev_z2m_rule motion_aq2[] = {
     BIT(0, 0x0406, 0x0000, ATTR, "occupancy", 0),
     /* RTCGQ11LM's measuredValue is lux itself, not the ZCL logarithm. */
-    NUM(0, 0x0400, 0x0000, ATTR, "illuminance", 0, 0, 0), NUM(0, HB1, 0x0B, "illuminance", 0, 0, 0),
-    HB_VOLT(HB1), HB_TEMP(HB1), HB_POC(HB1)};
+    NUM(0, 0x0400, 0x0000, ATTR, "illuminance", 0, 0, 0),
+    NUM(0, HB1, 0x0B, "illuminance", 0, 0, 0),
+    HB_COMMON(HB1),
+};
 
 static const struct dev_z2m_rule motion_ac02[] = {
     /* A detection is 0xFCC0 0x0112 = lux + 65536. */
@@ -95,15 +105,16 @@ static const struct dev_z2m_rule motion_ac02[] = {
     NUM(0, HB7, 0x65, "illuminance", 0, 0, 0),
     NUM(0, HB7, 0x69, "detection_interval", 0, 0, 0),
     ENUM(0, HB7, 0x6A, "motion_sensitivity", "1=low,2=medium,3=high"),
-    BOOL(0, HB7, 0x6B, "trigger_indicator", 0)};
+    BOOL(0, HB7, 0x6B, "trigger_indicator", 0),
+};
 
 /* IAS zone status (a report of 0x0500 0x0002 or a Zone Status Change Notification). */
-static const struct dev_z2m_rule wleak[] = {BIT(0, 0x0500, 0x0002, ATTR, "water_leak", 0),
-                                            BIT(0, 0x0500, 0x0002, ATTR, "battery_low", 3),
-                                            HB_VOLT(HB1),
-                                            HB_TEMP(HB1),
-                                            HB_POC(HB1),
-                                            NUM(0, HB1, 0x06, "trigger_count", 0, -1, 0)};
+static const struct dev_z2m_rule wleak[] = {
+    BIT(0, 0x0500, 0x0002, ATTR, "water_leak", 0),
+    BIT(0, 0x0500, 0x0002, ATTR, "battery_low", 3),
+    HB_COMMON(HB1),
+    NUM(0, HB1, 0x06, "trigger_count", 0, -1, 0),
+};
 
 static const struct dev_z2m_rule smoke[] = {
     BIT(0, 0x0500, 0x0002, ATTR, "smoke", 0),
@@ -112,9 +123,8 @@ static const struct dev_z2m_rule smoke[] = {
     BIT(0, 0x0500, 0x0002, ATTR, "battery_low", 3),
     ENUM(0, 0x0500, 0xFFF0, ATTR, "sensitivity", "67174400=low,67239936=medium,67305472=high"),
     NUM(0, HB1, 0x64, "smoke_density", 0, 0, 0),
-    HB_VOLT(HB1),
-    HB_TEMP(HB1),
-    HB_POC(HB1)};
+    HB_COMMON(HB1),
+};
 
 static const struct dev_z2m_rule gas[] = {
     BOOL(0, 0xFCC0, 0x013A, ATTR, "gas", 0),
@@ -125,11 +135,15 @@ static const struct dev_z2m_rule gas[] = {
     ENUM(0, 0xFCC0, 0x010C, ATTR, "gas_sensitivity", "1=15%LEL,2=10%LEL"),
     BOOL(0, 0xFCC0, 0x014B, ATTR, "linkage_alarm", 0),
     BOOL(0, 0xFCC0, 0x0126, ATTR, "buzzer_manual_mute", 0),
-    BOOL(0, 0xFCC0, 0x013D, ATTR, "buzzer_manual_alarm", 0)};
+    BOOL(0, 0xFCC0, 0x013D, ATTR, "buzzer_manual_alarm", 0),
+};
 
-static const struct dev_z2m_rule sen_ill[] = {LUX(0, 0x0400, 0x0000, "illuminance"),
-                                              NUM(0, HB7, 0x64, "illuminance", 0, 0, 0),
-                                              VOLT(0, 0x0001, 0x0020, ATTR, 0.01), HB_VOLT(HB7)};
+static const struct dev_z2m_rule sen_ill[] = {
+    LUX(0, 0x0400, 0x0000, "illuminance"),
+    NUM(0, HB7, 0x64, "illuminance", 0, 0, 0),
+    VOLT(0, 0x0001, 0x0020, ATTR, 0.01),
+    HB_VOLT(HB7),
+};
 
 static const struct dev_z2m_rule vibration[] = {
     ENUM(0, 0x0101, 0x0055, ATTR, "action", "1=vibration,2=tilt,3=drop"),
@@ -142,20 +156,21 @@ static const struct dev_z2m_rule vibration[] = {
     ANGLE(0, 0x0101, 0x0508, "angle_y", 1),
     ANGLE(0, 0x0101, 0x0508, "angle_z", 2),
     NUM(0, 0x0000, 0xFF0D, ATTR, "sensitivity", 0, 0, 0),
-    HB_VOLT(HB1),
-    HB_TEMP(HB1),
-    HB_POC(HB1)};
+    HB_COMMON(HB1),
+};
 
 /* WXKG11LM: genOnOff onOff is a single click, 0x8000 the click count. */
 static const struct dev_z2m_rule switch_aq2[] = {
     ENUM(0, 0x0006, 0x0000, ATTR, "action", "1=single"),
-    ENUM(0, 0x0006, 0x8000, ATTR, "action", "1=single,2=double,3=triple,4=quadruple"), HB_VOLT(HB1),
-    HB_TEMP(HB1), HB_POC(HB1)};
+    ENUM(0, 0x0006, 0x8000, ATTR, "action", "1=single,2=double,3=triple,4=quadruple"),
+    HB_COMMON(HB1),
+};
 
 #define MULTISTATE_ACTIONS "0=hold,1=single,2=double,3=triple,255=release"
 static const struct dev_z2m_rule remote_b1acn01[] = {
-    ENUM(0, 0x0012, 0x0055, ATTR, "action", MULTISTATE_ACTIONS), HB_VOLT(HB1), HB_TEMP(HB1),
-    HB_POC(HB1)};
+    ENUM(0, 0x0012, 0x0055, ATTR, "action", MULTISTATE_ACTIONS),
+    HB_COMMON(HB1),
+};
 
 #define LN2_MODES "18=control_left_relay,34=control_right_relay,254=decoupled"
 static const struct dev_z2m_rule ctrl_ln2[] = {
@@ -174,7 +189,8 @@ static const struct dev_z2m_rule ctrl_ln2[] = {
     BOOL(0, HB1, 0x65, "state_right", 0),
     NUM(0, HB1, 0x95, "energy", 0, 0, 2),
     NUM(0, HB1, 0x98, "power", 0, 0, 2),
-    HB_TEMP(HB1)};
+    HB_TEMP(HB1),
+};
 
 static const struct dev_z2m_rule l1aeu1[] = {
     BOOL(1, 0x0006, 0x0000, ATTR, "state", 0),
@@ -187,7 +203,8 @@ static const struct dev_z2m_rule l1aeu1[] = {
     ENUM(0, HB7, 0x04, "mode_switch", "4=anti_flicker_mode,1=quick_mode"),
     BOOL(0, HB7, 0x64, "state", 0),
     HB_TEMP(HB7),
-    HB_POC(HB7)};
+    HB_POC(HB7),
+};
 
 /* Metering in the heartbeat: 0x95 kWh, 0x96 voltage (div), 0x97 mA, 0x98 W. */
 #define HB_METER(...)                                                                              \
@@ -196,8 +213,12 @@ static const struct dev_z2m_rule l1aeu1[] = {
   NUM(0, hb, 0x96, "voltage", vdiv, 0, 1), NUM(0, hb, 0x97, "current", 1000, 0, 3)
 
 static const struct dev_z2m_rule plug[] = {
-    BOOL(1, 0x0006, 0x0000, ATTR, "state", 0), NUM(2, 0x000C, 0x0055, ATTR, "power", 0, 0, 2),
-    BOOL(0, HB1, 0x64, "state", 0), HB_METER(HB1), HB_TEMP(HB1)};
+    BOOL(1, 0x0006, 0x0000, ATTR, "state", 0),
+    NUM(2, 0x000C, 0x0055, ATTR, "power", 0, 0, 2),
+    BOOL(0, HB1, 0x64, "state", 0),
+    HB_METER(HB1),
+    HB_TEMP(HB1),
+};
 
 static const struct dev_z2m_rule plug_maeu01[] = {
     BOOL(1, 0x0006, 0x0000, ATTR, "state", 0),
@@ -209,13 +230,15 @@ static const struct dev_z2m_rule plug_maeu01[] = {
     BOOL(0, HB7, 0x64, "state", 0),
     HB_METER(HB7),
     HB_VI(HB7, 10),
-    HB_TEMP(HB7)};
+    HB_TEMP(HB7),
+};
 
 static const struct dev_z2m_rule curtain[] = {
     NUM(0, 0x000D, 0x0055, ATTR, "position", 0, 0, 0),
     NUM(0, 0x0102, 0x0008, ATTR, "position", 0, 0, 0),
     ENUM(0, 0x0000, 0x0404, ATTR, "motor_state", "0=stopped,1=opening,2=closing"),
-    BOOL(0, 0x0000, 0x0404, ATTR, "running", 0)};
+    BOOL(0, 0x0000, 0x0404, ATTR, "running", 0),
+};
 
 static const struct dev_z2m_rule airrtc[] = {
     NUM(0, 0x0201, 0x0000, ATTR, "local_temperature", 100, 0, 2),
@@ -237,19 +260,23 @@ static const struct dev_z2m_rule airrtc[] = {
     HB_POC(HB7),
     ENUM(0, HB7, 0x65, "preset", "0=manual,1=auto,2=away"),
     NUM(0, HB7, 0x66, "local_temperature", 100, 0, 2),
-    NUM(0, HB7, 0x69, "battery", 0, 0, 0)};
+    NUM(0, HB7, 0x69, "battery", 0, 0, 0),
+};
+
+/* A light's switch and level, as zigbee-herdsman-converters' on_off and brightness. */
+#define LIGHT_RULES                                                                                \
+  BOOL(0, 0x0006, 0x0000, ATTR, "state", 0), NUM(0, 0x0008, 0x0000, ATTR, "brightness", 0, 0, 0)
 
 static const struct dev_z2m_rule light_aqcn02[] = {
-    BOOL(0, 0x0006, 0x0000, ATTR, "state", 0),
-    NUM(0, 0x0008, 0x0000, ATTR, "brightness", 0, 0, 0),
+    LIGHT_RULES,
     NUM(0, 0x0300, 0x0007, ATTR, "color_temp", 0, 0, 0),
     BOOL(0, HB1, 0x64, "state", 0),
     NUM(0, HB1, 0x65, "brightness", 0, 0, 0),
-    NUM(0, HB1, 0x66, "color_temp", 0, 0, 0)};
+    NUM(0, HB1, 0x66, "color_temp", 0, 0, 0),
+};
 
 static const struct dev_z2m_rule agl011[] = {
-    BOOL(0, 0x0006, 0x0000, ATTR, "state", 0),
-    NUM(0, 0x0008, 0x0000, ATTR, "brightness", 0, 0, 0),
+    LIGHT_RULES,
     NUM(0, 0x000C, 0x0055, ATTR, "power", 0, 0, 2),
     ENUM(0, 0x0012, 0x0055, ATTR, "action", "0=hold,1=single,2=double,255=release"),
     ENUM(0, 0xFCC0, 0x0200, ATTR, "operation_mode", "0=decoupled,1=control_relay"),
@@ -259,7 +286,8 @@ static const struct dev_z2m_rule agl011[] = {
     BOOL(0, 0xFCC0, 0x0203, ATTR, "led_indicator", 0),
     BOOL(0, 0xFCC0, 0x00F0, ATTR, "flip_indicator_light", 0),
     HB_METER(HB7),
-    HB_VI(HB7, 100)};
+    HB_VI(HB7, 100),
+};
 
 /* ZNMS12LM strings: byte 3 of 0xFF10 the unlock method, byte 6 of 0xFF11 the failure, byte 3
  * of 0xFFF6 the lock status. */
@@ -269,7 +297,8 @@ static const struct dev_z2m_rule lock_acn02[] = {
     BYTE(0, 0x0101, 0xFFF6, "action", 3, "12=lock_opened_inside,11=lock_opened_outside,1=locked"),
     BYTE(0, 0x0101, 0xFFF6, "state", 3, "12=UNLOCK,11=UNLOCK,1=LOCK"),
     BIT(0, 0x0001, 0x0035, ATTR, "battery_low", 0),
-    HB_VOLT(HB1)};
+    HB_VOLT(HB1),
+};
 
 /* ---- /set ---------------------------------------------------------------------------------- */
 
@@ -289,38 +318,56 @@ static const struct dev_z2m_rule lock_acn02[] = {
 #define T_FLOAT 0x39
 #define ONOFF_MAP "true=1,false=0,ON=1,OFF=0"
 
-static const struct dev_z2m_setrule set_switch[] = {ONOFF("state", 1)};
+static const struct dev_z2m_setrule set_switch[] = {
+    ONOFF("state", 1),
+};
 static const struct dev_z2m_setrule set_l1aeu1[] = {
     ONOFF("state", 1),
     WRITE("operation_mode", 0xFCC0, 0x0200, LUMI, T_U8, 0, "decoupled=0,control_relay=1"),
     WRITE("power_outage_memory", 0xFCC0, 0x0201, LUMI, T_BOOL, 0, ONOFF_MAP),
-    WRITE("led_disabled_night", 0xFCC0, 0x0203, LUMI, T_BOOL, 0, ONOFF_MAP)};
-static const struct dev_z2m_setrule set_ln2[] = {ONOFF("state_left", 1), ONOFF("state_right", 2)};
-static const struct dev_z2m_setrule set_light[] = {ONOFF("state", 1), LEVEL("brightness"),
-                                                   CT("color_temp")};
-static const struct dev_z2m_setrule set_dimmer[] = {ONOFF("state", 1), LEVEL("brightness")};
+    WRITE("led_disabled_night", 0xFCC0, 0x0203, LUMI, T_BOOL, 0, ONOFF_MAP),
+};
+static const struct dev_z2m_setrule set_ln2[] = {
+    ONOFF("state_left", 1),
+    ONOFF("state_right", 2),
+};
+static const struct dev_z2m_setrule set_light[] = {
+    ONOFF("state", 1),
+    LEVEL("brightness"),
+    CT("color_temp"),
+};
+static const struct dev_z2m_setrule set_dimmer[] = {
+    ONOFF("state", 1),
+    LEVEL("brightness"),
+};
 static const struct dev_z2m_setrule set_curtain[] = {
     WRITE("position", 0x000D, 0x0055, 0, T_FLOAT, 1, NULL),
-    {"state", DEV_Z2M_SET_COVER, 1, 0x000D, 0x0055, 0, T_FLOAT, 1, "OPEN=100,CLOSE=0"}};
+    {"state", DEV_Z2M_SET_COVER, 1, 0x000D, 0x0055, 0, T_FLOAT, 1, "OPEN=100,CLOSE=0"},
+};
 static const struct dev_z2m_setrule set_motion_ac02[] = {
     WRITE("detection_interval", 0xFCC0, 0x0102, LUMI, T_U8, 1, NULL),
     WRITE("motion_sensitivity", 0xFCC0, 0x010C, LUMI, T_U8, 0, "low=1,medium=2,high=3"),
-    WRITE("trigger_indicator", 0xFCC0, 0x0152, LUMI, T_U8, 0, ONOFF_MAP)};
+    WRITE("trigger_indicator", 0xFCC0, 0x0152, LUMI, T_U8, 0, ONOFF_MAP),
+};
 static const struct dev_z2m_setrule set_gas[] = {
     WRITE("gas_sensitivity", 0xFCC0, 0x010C, LUMI, T_U8, 0, "15%LEL=1,10%LEL=2"),
     WRITE("linkage_alarm", 0xFCC0, 0x014B, LUMI, T_U8, 0, ONOFF_MAP),
     WRITE("selftest", 0xFCC0, 0x0127, LUMI, T_BOOL, 0, "selftest=1"),
-    WRITE("buzzer", 0xFCC0, 0x013F, LUMI, T_U32, 0, "alarm=15361,mute=15360")};
+    WRITE("buzzer", 0xFCC0, 0x013F, LUMI, T_U32, 0, "alarm=15361,mute=15360"),
+};
 static const struct dev_z2m_setrule set_smoke[] = {
     WRITE("sensitivity", 0x0500, 0xFFF1, LUMI, T_U32, 0,
           "low=67174400,medium=67239936,high=67305472"),
-    WRITE("selftest", 0x0500, 0xFFF1, LUMI, T_U32, 0, "=50397184")};
+    WRITE("selftest", 0x0500, 0xFFF1, LUMI, T_U32, 0, "=50397184"),
+};
 static const struct dev_z2m_setrule set_vibration[] = {
-    WRITE("sensitivity", 0x0000, 0xFF0D, LUMI, T_U8, 1, NULL)};
+    WRITE("sensitivity", 0x0000, 0xFF0D, LUMI, T_U8, 1, NULL),
+};
 static const struct dev_z2m_setrule set_airrtc[] = {
     WRITE("occupied_heating_setpoint", 0x0201, 0x0012, 0, T_I16, 100, NULL),
     WRITE("system_mode", 0xFCC0, 0x0271, LUMI, T_U8, 0, "off=0,heat=1"),
-    WRITE("preset", 0xFCC0, 0x0272, LUMI, T_U8, 0, "manual=0,auto=1,away=2")};
+    WRITE("preset", 0xFCC0, 0x0272, LUMI, T_U8, 0, "manual=0,auto=1,away=2"),
+};
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 #define TABLE(id, r, s)                                                                            \

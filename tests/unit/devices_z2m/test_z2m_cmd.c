@@ -42,6 +42,12 @@ static void set_and_run(struct rig *r, int set, const char *endpoint, const char
   rig_run_until(r, t0 + SIM_SEC(run_s));
 }
 
+/* A device of model_id, joined and settled for 10 s. */
+static void start(struct rig *r, const char *model_id, uint64_t seed) {
+  assert_int_equal(rig_init(r, model_id, seed), 0);
+  rig_run_until(r, SIM_SEC(10));
+}
+
 /* The cached value of key as JSON text, compared. */
 static void assert_key(struct rig *r, const char *key, const char *want) {
   char *got = dev_z2m_dev_get(&r->zd, key);
@@ -65,8 +71,7 @@ static void assert_in_state(struct rig *r, const char *key, json_t *want) {
 static void test_plug(void **state) {
   (void)state;
   struct rig r;
-  assert_int_equal(rig_init(&r, "lumi.plug.maeu01", 1), 0);
-  rig_run_until(&r, SIM_SEC(10));
+  start(&r, "lumi.plug.maeu01", 1);
   assert_key(&r, "state", "\"ON\"");
   set_and_run(&r, 1, NULL, NULL, "{\"state\":\"OFF\"}", 5);
   assert_key(&r, "state", "\"OFF\"");
@@ -95,8 +100,7 @@ static void test_plug(void **state) {
 static void test_light(void **state) {
   (void)state;
   struct rig r;
-  assert_int_equal(rig_init(&r, "lumi.light.aqcn02", 2), 0);
-  rig_run_until(&r, SIM_SEC(10));
+  start(&r, "lumi.light.aqcn02", 2);
   set_and_run(&r, 1, NULL, NULL, "{\"state\":\"ON\",\"brightness\":128,\"color_temp\":300}", 5);
   assert_key(&r, "state", "\"ON\"");
   assert_key(&r, "brightness", "128");
@@ -110,8 +114,7 @@ static void test_light(void **state) {
 static void test_curtain(void **state) {
   (void)state;
   struct rig r;
-  assert_int_equal(rig_init(&r, "lumi.curtain", 3), 0);
-  rig_run_until(&r, SIM_SEC(10));
+  start(&r, "lumi.curtain", 3);
   set_and_run(&r, 1, NULL, NULL, "{\"position\":50}", 60);
   assert_key(&r, "position", "50");
   assert_in_state(&r, "position", json_integer(50));
@@ -140,8 +143,7 @@ static void test_curtain(void **state) {
 static void test_endpoint(void **state) {
   (void)state;
   struct rig r;
-  assert_int_equal(rig_init(&r, "lumi.ctrl_ln2.aq1", 4), 0);
-  rig_run_until(&r, SIM_SEC(10));
+  start(&r, "lumi.ctrl_ln2.aq1", 4);
   set_and_run(&r, 1, "right", NULL, "{\"state\":\"ON\"}", 5);
   assert_key(&r, "state_right", "\"ON\"");
   set_and_run(&r, 1, NULL, NULL, "{\"state_right\":\"OFF\"}", 5);
