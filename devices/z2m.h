@@ -110,7 +110,8 @@ struct dev_z2m_err {
   char message[DEV_Z2M_ERR_MAX]; /* "z2m: ..." */
 };
 
-/* Turns a /set payload into device commands. topic_endpoint is the endpoint name of
+/* Turns a /set payload into device commands. friendly_name (for messages) must not be NULL;
+ * topic_endpoint is the endpoint name of
  * <name>/<endpoint>/set (NULL without), topic_attr the attribute of <name>/set/<attr> (NULL
  * without: the payload is then a JSON object, or a bare ON/OFF/TOGGLE/OPEN/CLOSE/STOP/LOCK/UNLOCK
  * meaning {"state":...}). Every key must be an expose of the model whose access bits allow set,
@@ -182,9 +183,10 @@ const char *dev_z2m_name(const struct dev_z2m_devinfo *dev, char *out, size_t ca
 size_t dev_z2m_ha_count(const struct dev_z2m_devinfo *dev);
 
 /* The i-th discovery config of a device: *topic gets
- * homeassistant/<component>/<ieee>/<object_id>/config and the return value its payload (both
- * allocated), with availability topics when availability != 0. SIM_ENOTFOUND past the end. 0,
- * SIM_ENOMEM. */
+ * homeassistant/<component>/<ieee>/<object_id>/config and *payload the config (both allocated,
+ * written only on success), with the device's availability topic when availability != 0.
+ * 0, SIM_ENOTFOUND (i past the end, or no definition), SIM_EINVAL (the friendly name is too
+ * long), SIM_ENOMEM. */
 int dev_z2m_ha_config(const struct dev_z2m_hubinfo *hub, const struct dev_z2m_devinfo *dev,
                       size_t i, int availability, char **topic, char **payload);
 

@@ -79,10 +79,12 @@ char *dev_z2m_bridge_devices(const struct dev_z2m_hubinfo *hub, const struct dev
   json_t *arr = json_array();
   json_t *coord = dev__z2m_coordinator() ? json_deep_copy(dev__z2m_coordinator()) : NULL;
   dev__z2m_ieee(hub->coordinator, ieee);
-  if (!arr || !coord || json_object_set_new(coord, "ieee_address", json_string(ieee)) != 0 ||
-      json_array_append_new(arr, coord) != 0) {
-    if (!arr || json_array_size(arr) == 0)
-      json_decref(coord);
+  if (!arr || !coord || json_object_set_new(coord, "ieee_address", json_string(ieee)) != 0) {
+    json_decref(coord);
+    json_decref(arr);
+    return NULL;
+  }
+  if (json_array_append_new(arr, coord) != 0) { /* coord is released either way */
     json_decref(arr);
     return NULL;
   }

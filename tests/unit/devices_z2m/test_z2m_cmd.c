@@ -219,6 +219,33 @@ static void test_bad_payloads(void **state) {
     ok += rc == 0;
   }
   print_message("%d of 20000 random payloads parsed\n", ok);
+  /* Mutations of valid payloads: a byte changed, dropped or doubled, a few times over. */
+  static const char *const valid[] = {"{\"state\":\"ON\",\"brightness\":128}",
+                                      "{\"color_temp\":300}", "{\"state\":\"TOGGLE\"}", "off"};
+  ok = 0;
+  for (int i = 0; i < 20000; i++) {
+    const char *v = valid[i % 4];
+    size_t len = strlen(v);
+    memcpy(buf, v, len);
+    for (uint32_t k = 0, n = 1 + sim_rng_below(&rng, 3); k < n && len > 0; k++) {
+      size_t at = sim_rng_below(&rng, (uint32_t)len);
+      uint32_t op = sim_rng_below(&rng, 3);
+      if (op == 0)
+        buf[at] = (char)sim_rng_u32(&rng);
+      else if (op == 1)
+        memmove(buf + at, buf + at + 1, --len - at);
+      else if (len + 1 < sizeof buf)
+        memmove(buf + at + 1, buf + at, len++ - at);
+    }
+    struct dev_z2m_cmds cmds;
+    struct dev_z2m_err err;
+    int rc = dev_z2m_parse_set(&light, "hall/bulb", NULL, NULL, buf, len, &cmds, &err);
+    assert_true(rc == 0 || rc == SIM_EINVAL);
+    assert_true(rc != 0 || (cmds.n >= 1 && cmds.n <= DEV_Z2M_CMDS_MAX));
+    ok += rc == 0;
+  }
+  print_message("%d of 20000 mutated payloads parsed\n", ok);
+  assert_true(ok > 0);
   dev_z2m_dev_fini(&light);
   dev_z2m_dev_fini(&plug);
   dev_z2m_dev_fini(&magnet);
