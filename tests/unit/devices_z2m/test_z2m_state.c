@@ -148,6 +148,120 @@ static void test_every_model(void **state) {
   assert_true(checked >= 20);
 }
 
+/* Candidate values of an expose, as JSON texts: its on value, its enum values, numbers in its
+ * range. */
+static int candidates(json_t *e, char out[][48], int cap) {
+  const char *type = json_string_value(json_object_get(e, "type"));
+  int n = 0;
+  if (strcmp(type, "binary") == 0) {
+    char *a = json_dumps(json_object_get(e, "value_on"), JSON_ENCODE_ANY);
+    char *b = json_dumps(json_object_get(e, "value_off"), JSON_ENCODE_ANY);
+    snprintf(out[n++], 48, "%s", a);
+    snprintf(out[n++], 48, "%s", b);
+    free(a);
+    free(b);
+  } else if (strcmp(type, "enum") == 0) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(e, "values"), i, x) {
+      if (n < cap)
+        snprintf(out[n++], 48, "\"%s\"", json_string_value(x));
+    }
+  } else if (strcmp(type, "numeric") == 0) {
+    json_t *lo = json_object_get(e, "value_min"), *hi = json_object_get(e, "value_max");
+    double a = lo ? json_number_value(lo) : 0, b = hi ? json_number_value(hi) : a + 10;
+    snprintf(out[n++], 48, "%g", round((a + b) / 2));
+    snprintf(out[n++], 48, "%g", a);
+  }
+  return n;
+}
+
+/* Runs the commands of a parsed payload on the rig's device; every one must succeed. */
+static void run_cmds(struct rig *r, const struct dev_z2m_cmds *cmds, const char *what) {
+  for (size_t i = 0; i < cmds->n; i++) {
+    uint32_t lat;
+    int st = r->m->ops->command(r->m, &r->dev, &r->env, &cmds->c[i].cmd, &lat);
+    if (st != 0)
+      fail_msg("%s: ZCL status 0x%02x for cluster 0x%04x", what, st, cmds->c[i].cmd.cluster);
+  }
+  rig_run_until(r, r->env.now + SIM_SEC(60));
+}
+
+/* Every settable key of every model takes a value of its expose, the device executes the
+ * commands, and the state messages that follow still fit the exposes; every gettable key with
+ * an attribute is read the same way. */
+static void test_every_set_get(void **state) {
+  (void)state;
+  size_t n, sets = 0, gets = 0, no_attr = 0;
+  const struct dev_z2m_table *t = dev__z2m_tables(&n);
+  for (size_t i = 0; i < n; i++) {
+    struct rig r;
+    struct seen s = {t[i].model_id, json_object()};
+    assert_int_equal(rig_init(&r, t[i].model_id, 11), 0);
+    r.on_state = check_state;
+    r.arg = &s;
+    rig_run_until(&r, SIM_SEC(10));
+    for (size_t k = 0; k < t[i].n_sets; k++) {
+      char vals[16][48], payload[1024];
+      int nv = candidates(oracle_expose(t[i].model_id, t[i].sets[k].prop), vals, 16), done = 0;
+      for (int v = 0; v < nv; v++) {
+        struct dev_z2m_cmds cmds;
+        struct dev_z2m_err err;
+        snprintf(payload, sizeof payload, "{\"%s\":%s}", t[i].sets[k].prop, vals[v]);
+        if (dev_z2m_parse_set(&r.zd, "d", NULL, NULL, payload, strlen(payload), &cmds, &err) != 0)
+          continue; /* a value of the expose the device's attribute cannot hold */
+        run_cmds(&r, &cmds, payload);
+        done++;
+      }
+      if (!done)
+        fail_msg("%s: no value of %s's expose is taken", t[i].model_id, t[i].sets[k].prop);
+      sets++;
+    }
+    json_t *ex = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(oracle(), "models"), t[i].model_id),
+                            "bridge"),
+            "definition"),
+        "exposes");
+    size_t x;
+    json_t *e;
+    json_array_foreach(ex, x, e) {
+      json_t *list = json_object_get(e, "features") ? json_object_get(e, "features") : NULL;
+      for (size_t f = 0; f < (list ? json_array_size(list) : 1); f++) {
+        json_t *g = list ? json_array_get(list, f) : e;
+        const char *prop = json_string_value(json_object_get(g, "property"));
+        /* A composite (a light's level_config) is not a key of its own. */
+        if (!prop || json_object_get(g, "features") ||
+            !(json_integer_value(json_object_get(g, "access")) & 4))
+          continue;
+        char payload[1024];
+        struct dev_z2m_cmds cmds;
+        struct dev_z2m_err err;
+        snprintf(payload, sizeof payload, "{\"%s\":\"\"}", prop);
+        if (dev_z2m_parse_get(&r.zd, "d", NULL, NULL, payload, strlen(payload), &cmds, &err)) {
+          if (!strstr(err.message, "no attribute"))
+            fail_msg("%s: /get %s: %s", t[i].model_id, prop, err.message);
+          print_message("  /get %s %s: no attribute\n", t[i].model_id, prop);
+          no_attr++;
+          continue;
+        }
+        int before = r.changed;
+        run_cmds(&r, &cmds, payload);
+        /* The read response carries the attribute, so the state is published again. */
+        if (r.changed == before)
+          fail_msg("%s: /get %s: the read brought no state", t[i].model_id, prop);
+        gets++;
+      }
+    }
+    if (r.bad)
+      fail_msg("%s: %d frames did not decode", t[i].model_id, r.bad);
+    json_decref(s.keys);
+    rig_fini(&r);
+  }
+  print_message("%zu settable keys set, %zu gettable keys read, %zu without an attribute\n", sets,
+                gets, no_attr);
+}
+
 /* The tables' keys are exposes of their model with the right access; every write is to an
  * attribute the catalogue device takes, with the catalogue's type; every cluster command is one
  * the device executes. */
@@ -369,9 +483,9 @@ static void test_frames(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_every_model), cmocka_unit_test(test_tables),
-      cmocka_unit_test(test_bridge),      cmocka_unit_test(test_discovery),
-      cmocka_unit_test(test_frames),
+      cmocka_unit_test(test_every_model), cmocka_unit_test(test_every_set_get),
+      cmocka_unit_test(test_tables),      cmocka_unit_test(test_bridge),
+      cmocka_unit_test(test_discovery),   cmocka_unit_test(test_frames),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
