@@ -128,6 +128,24 @@ int dev_z2m_parse_get(const struct dev_z2m_dev *zd, const char *friendly_name,
                       const char *topic_endpoint, const char *topic_attr, const char *payload,
                       size_t len, struct dev_z2m_cmds *out, struct dev_z2m_err *err);
 
+/* A device command topic under <base>/: <name>[/<endpoint>]/(set|get)[/<attr>]. */
+struct dev_z2m_topic {
+  int set;           /* 1: /set, 0: /get */
+  char name[256];    /* the friendly name (or IEEE address) of a known device */
+  char endpoint[32]; /* "" without */
+  char attr[64];     /* "" without */
+};
+
+/* Splits a topic as zigbee2mqtt does (^<base>/(?!bridge)(.+?)/(get|set)(?:/(.+))?$): the first
+ * /set or /get segment ends the name; when no device is called by the whole name, its last
+ * segment is taken as an endpoint of the device called by the rest. known(arg, name) says
+ * whether a device has that friendly name. 0 with *out filled; SIM_ENOTFOUND when the topic is
+ * not a device command (another base, bridge/..., no /set or /get) or names no known device;
+ * SIM_EINVAL when a part is longer than *out holds. topic need not end in a NUL. */
+int dev_z2m_parse_topic(const char *base, const char *topic, size_t len,
+                        int (*known)(void *arg, const char *name), void *arg,
+                        struct dev_z2m_topic *out);
+
 /* The bridge/logging message of an error: {"level":"error","message":...}. */
 char *dev_z2m_err_json(const struct dev_z2m_err *err);
 

@@ -357,6 +357,54 @@ int dev_z2m_parse_get(const struct dev_z2m_dev *zd, const char *friendly_name,
   return parse(zd, 0, friendly_name, topic_endpoint, topic_attr, payload, len, out, err);
 }
 
+/* Copies p[0..n) into out (cap bytes) as a string; 0 or SIM_EINVAL when it does not fit or
+ * holds a NUL. */
+static int copy_part(char *out, size_t cap, const char *p, size_t n) {
+  if (n >= cap || memchr(p, 0, n))
+    return SIM_EINVAL;
+  memcpy(out, p, n);
+  out[n] = 0;
+  return 0;
+}
+
+int dev_z2m_parse_topic(const char *base, const char *topic, size_t len,
+                        int (*known)(void *arg, const char *name), void *arg,
+                        struct dev_z2m_topic *out) {
+  size_t bl = strlen(base);
+  if (len <= bl + 1 || memcmp(topic, base, bl) != 0 || topic[bl] != '/')
+    return SIM_ENOTFOUND;
+  const char *rest = topic + bl + 1, *end = topic + len;
+  if ((size_t)(end - rest) >= 6 && memcmp(rest, "bridge", 6) == 0)
+    return SIM_ENOTFOUND;
+  /* The lazy (.+?): the first "/set" or "/get" after at least one byte, ending the topic or
+   * followed by "/" and at least one byte. */
+  const char *cut = NULL;
+  for (const char *q = rest + 1; q + 4 <= end && !cut; q++) {
+    if (q[0] != '/' || (memcmp(q + 1, "set", 3) != 0 && memcmp(q + 1, "get", 3) != 0))
+      continue;
+    if (q + 4 == end || (q[4] == '/' && q + 5 < end))
+      cut = q;
+  }
+  if (!cut)
+    return SIM_ENOTFOUND;
+  memset(out, 0, sizeof *out);
+  out->set = cut[1] == 's';
+  if (cut + 4 < end && copy_part(out->attr, sizeof out->attr, cut + 5, (size_t)(end - cut - 5)))
+    return SIM_EINVAL;
+  if (copy_part(out->name, sizeof out->name, rest, (size_t)(cut - rest)))
+    return SIM_EINVAL;
+  if (known(arg, out->name))
+    return 0;
+  char *slash = strrchr(out->name, '/');
+  if (!slash || slash[1] == 0 || strlen(slash + 1) >= sizeof out->endpoint)
+    return SIM_ENOTFOUND;
+  *slash = 0;
+  if (!known(arg, out->name))
+    return SIM_ENOTFOUND;
+  memcpy(out->endpoint, slash + 1, strlen(slash + 1) + 1);
+  return 0;
+}
+
 char *dev_z2m_err_json(const struct dev_z2m_err *err) {
   json_t *j = json_pack("{ssss}", "level", "error", "message", err->message);
   char *s = j ? dev__z2m_dump(j) : NULL;

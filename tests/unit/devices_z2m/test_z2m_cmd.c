@@ -251,11 +251,56 @@ static void test_bad_payloads(void **state) {
   dev_z2m_dev_fini(&magnet);
 }
 
+static int known_name(void *arg, const char *name) {
+  (void)arg;
+  return strcmp(name, "kitchen/plug") == 0 || strcmp(name, "hall/double_switch") == 0 ||
+         strcmp(name, "0x00158d0000a00013") == 0;
+}
+
+/* Topics as zigbee2mqtt splits them: name with slashes, endpoint, attribute, and what is not a
+ * device command. */
+static void test_topics(void **state) {
+  (void)state;
+  struct dev_z2m_topic t;
+#define TOPIC(s) dev_z2m_parse_topic("zigbee2mqtt", s, strlen(s), known_name, NULL, &t)
+  assert_int_equal(TOPIC("zigbee2mqtt/kitchen/plug/set"), 0);
+  assert_int_equal(t.set, 1);
+  assert_string_equal(t.name, "kitchen/plug");
+  assert_string_equal(t.endpoint, "");
+  assert_string_equal(t.attr, "");
+  assert_int_equal(TOPIC("zigbee2mqtt/kitchen/plug/set/state"), 0);
+  assert_string_equal(t.attr, "state");
+  assert_int_equal(TOPIC("zigbee2mqtt/kitchen/plug/get"), 0);
+  assert_int_equal(t.set, 0);
+  assert_int_equal(TOPIC("zigbee2mqtt/hall/double_switch/right/set"), 0);
+  assert_string_equal(t.name, "hall/double_switch");
+  assert_string_equal(t.endpoint, "right");
+  assert_int_equal(TOPIC("zigbee2mqtt/0x00158d0000a00013/get/battery"), 0);
+  assert_string_equal(t.name, "0x00158d0000a00013");
+  assert_string_equal(t.attr, "battery");
+  assert_int_equal(TOPIC("zigbee2mqtt/kitchen/plug"), SIM_ENOTFOUND); /* its state */
+  assert_int_equal(TOPIC("zigbee2mqtt/kitchen/plug/availability"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC("zigbee2mqtt/bridge/request/permit_join"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC("zigbee2mqtt/nobody/set"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC("zigbee2mqtt/kitchen/plug/settings"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC("zigbee2mqtt/set"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC("hub0002/kitchen/plug/set"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC("zigbee2mqtt"), SIM_ENOTFOUND);
+  assert_int_equal(TOPIC(""), SIM_ENOTFOUND);
+  static char longname[400];
+  snprintf(longname, sizeof longname, "zigbee2mqtt/%0300d/set", 0);
+  assert_int_equal(TOPIC(longname), SIM_EINVAL);
+  assert_int_equal(
+      dev_z2m_parse_topic("zigbee2mqtt", "zigbee2mqtt/kitchen/plug/set", 20, known_name, NULL, &t),
+      SIM_ENOTFOUND); /* cut short: no /set */
+#undef TOPIC
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plug),         cmocka_unit_test(test_light),
       cmocka_unit_test(test_curtain),      cmocka_unit_test(test_endpoint),
-      cmocka_unit_test(test_bad_payloads),
+      cmocka_unit_test(test_bad_payloads), cmocka_unit_test(test_topics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
