@@ -62,11 +62,12 @@ const char *const *dev_z2m_model_ids(size_t *n);
 /* ---- a device's state -------------------------------------------------------------------- */
 
 /* What the hub keeps of one device for zigbee2mqtt: the cached state (zigbee2mqtt's
- * cache_state, on by default), which is merged with each converted frame. */
+ * cache_state, on by default), which is merged with each converted frame. The cache is one
+ * 16-byte slot per key the model can publish (a number, or a value borrowed from the
+ * definitions), allocated once: a few hundred bytes per device. */
 struct dev_z2m_dev {
   const struct dev_z2m_model *zm; /* borrowed */
-  void *cache;                    /* json_t object, owned */
-  void *pending;                  /* json_t object of not-cached keys (action), owned */
+  void *slots;                    /* owned */
   uint8_t lqi;
   uint8_t seen; /* 1 after the first frame */
 };
@@ -79,8 +80,8 @@ void dev_z2m_dev_fini(struct dev_z2m_dev *zd);
 /* Converts one ZCL frame (header included) the device sent from endpoint ep on cluster, with
  * link quality lqi, as zigbee2mqtt's converters do. *changed (may be NULL) is set to 1 when the
  * frame produced at least one key, so a state message is due. A frame no converter handles (a
- * Default Response, an unknown attribute) changes nothing and returns 0. 0, SIM_EMALFORMED (the
- * frame does not decode; nothing changed), SIM_ENOMEM. */
+ * Default Response, an unknown attribute) changes nothing and returns 0. 0, or SIM_EMALFORMED
+ * (the frame does not decode; nothing changed). Allocates nothing. */
 int dev_z2m_dev_frame(struct dev_z2m_dev *zd, uint8_t lqi, uint8_t ep, uint16_t cluster,
                       const uint8_t *zcl, size_t len, int *changed);
 

@@ -26,6 +26,27 @@ static struct {
   size_t n;
 } g = {.once = PTHREAD_ONCE_INIT};
 
+/* The distinct keys of zm's rules, in rule order; allocated once for the process. */
+static int index_keys(struct dev_z2m_model *zm) {
+  const struct dev_z2m_table *t = zm->table;
+  zm->keys = calloc(DEV_Z2M_KEYS_MAX, sizeof *zm->keys);
+  zm->rule_key = calloc(t->n_rules ? t->n_rules : 1, 1);
+  if (!zm->keys || !zm->rule_key)
+    return SIM_ENOMEM;
+  for (size_t i = 0; i < t->n_rules; i++) {
+    size_t k = 0;
+    while (k < zm->n_keys && strcmp(zm->keys[k], t->rules[i].prop) != 0)
+      k++;
+    if (k == zm->n_keys) {
+      if (k == DEV_Z2M_KEYS_MAX)
+        return SIM_EFULL;
+      zm->keys[zm->n_keys++] = t->rules[i].prop;
+    }
+    zm->rule_key[i] = (uint8_t)k;
+  }
+  return 0;
+}
+
 static int add_model(const char *id, json_t *m) {
   json_t *bridge = json_object_get(m, "bridge");
   json_t *def = json_object_get(bridge, "definition");
@@ -43,6 +64,8 @@ static int add_model(const char *id, json_t *m) {
   zm->batt_min_mv = json_number_value(json_object_get(vp, "min"));
   zm->batt_max_mv = json_number_value(json_object_get(vp, "max"));
   zm->table = dev__z2m_table(id);
+  if (zm->table && index_keys(zm) != 0)
+    return SIM_EMALFORMED;
   g.ids[g.n++] = id;
   return 0;
 }

@@ -81,7 +81,15 @@ struct dev_z2m_model {
   json_t *ha;                        /* the Home Assistant discovery configs (array) */
   double batt_min_mv, batt_max_mv;   /* voltageToPercentage; 0, 0 when the model has none */
   const struct dev_z2m_table *table; /* may be NULL */
+  /* The distinct keys of the table's rules, and each rule's index among them: a device's
+   * cache has one slot per key. */
+  const char **keys;
+  uint8_t *rule_key;
+  size_t n_keys;
 };
+
+/* The most keys one model's table may have. */
+#define DEV_Z2M_KEYS_MAX 64
 
 /* The generic expose (binary, numeric, enum, text...) whose property is prop, looking into the
  * features of specific exposes (light, switch, cover, climate...), or NULL. Borrowed. */

@@ -461,6 +461,22 @@ static void test_frames(void **state) {
   assert_true(changed);
   assert_json(dev_z2m_dev_state(&zd), "{\"linkquality\":121,\"temperature\":21.5}");
   assert_int_equal(dev_z2m_dev_frame(&zd, 121, 1, 0x0402, temp, 6, &changed), SIM_EMALFORMED);
+  /* A 0xFF01 heartbeat: 3005 mV, 21.5 degC (tag 0x64), 45.67 % (0x65), 101320 Pa (0x66). */
+  const uint8_t hb[] = {0x1C, 0x5F, 0x11, 0x01, 0x0A, 0x01, 0xFF, 0x42, 0x12,
+                        0x01, 0x21, 0xBD, 0x0B, 0x64, 0x29, 0x66, 0x08, 0x65,
+                        0x21, 0xD7, 0x11, 0x66, 0x2B, 0xC8, 0x8B, 0x01, 0x00};
+  assert_int_equal(dev_z2m_dev_frame(&zd, 120, 1, 0x0000, hb, sizeof hb, &changed), 0);
+  assert_json(dev_z2m_dev_state(&zd), "{\"battery\":100,\"humidity\":45.67,\"linkquality\":120,"
+                                      "\"pressure\":1013.2,\"temperature\":21.5,\"voltage\":3005}");
+  dev_z2m_dev_fini(&zd);
+  /* A click: action in the next state message only (zigbee2mqtt does not cache it). */
+  assert_int_equal(dev_z2m_dev_init(&zd, "lumi.sensor_switch.aq2"), 0);
+  const uint8_t click[] = {0x18, 0x02, 0x0A, 0x00, 0x00, 0x10, 0x01};
+  assert_int_equal(dev_z2m_dev_frame(&zd, 130, 1, 0x0006, click, sizeof click, &changed), 0);
+  assert_json(dev_z2m_dev_state(&zd), "{\"action\":\"single\",\"linkquality\":130}");
+  assert_json(dev_z2m_dev_state(&zd), "{\"linkquality\":130}");
+  dev_z2m_dev_fini(&zd);
+  assert_int_equal(dev_z2m_dev_init(&zd, "lumi.weather"), 0);
   struct sim_rng rng;
   sim_rng_seed(&rng, 1, 1);
   uint8_t buf[96];
