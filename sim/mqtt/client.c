@@ -169,6 +169,17 @@ static uint16_t new_pid(struct sim_mqtt_client *c) {
   return 0; /* unreachable: the window is below 65,535 */
 }
 
+/* Appends m to a list (the in-flight one keeps the order of sending, for resends, 4.6). */
+static void list_push(struct out_msg **head, struct out_msg **tail, size_t *n, struct out_msg *m) {
+  m->next = NULL;
+  if (*tail)
+    (*tail)->next = m;
+  else
+    *head = m;
+  *tail = m;
+  (*n)++;
+}
+
 /* Moves queued publishes into the window while it has room. */
 static void pump(struct sim_mqtt_client *c) {
   while (c->st == ST_UP && c->q && c->n_infl < c->window) {
@@ -180,12 +191,7 @@ static void pump(struct sim_mqtt_client *c) {
     m->next = NULL;
     m->pid = new_pid(c);
     m->stage = 1;
-    if (c->infl_tail)
-      c->infl_tail->next = m;
-    else
-      c->infl = m;
-    c->infl_tail = m;
-    c->n_infl++;
+    list_push(&c->infl, &c->infl_tail, &c->n_infl, m);
     c->stats.published++;
     if (send_msg(c, m, 0))
       return; /* the transport reports the end through closed_cb; m stays in flight */
@@ -313,12 +319,7 @@ static void on_ack(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p) {
     /* Back into the window, now waiting for PUBCOMP, at the tail (the order of PUBRELs is
      * the order of PUBRECs, 4.6). */
     m->stage = 2;
-    if (c->infl_tail)
-      c->infl_tail->next = m;
-    else
-      c->infl = m;
-    c->infl_tail = m;
-    c->n_infl++;
+    list_push(&c->infl, &c->infl_tail, &c->n_infl, m);
     send_msg(c, m, 0);
     return;
   default: /* PUBCOMP */
@@ -728,12 +729,7 @@ int sim_mqtt_client_publish(struct sim_mqtt_client *c, const char *topic, const 
   memcpy(m->data, topic, tl);
   if (len)
     memcpy(m->data + tl, payload, len);
-  if (c->q_tail)
-    c->q_tail->next = m;
-  else
-    c->q = m;
-  c->q_tail = m;
-  c->n_q++;
+  list_push(&c->q, &c->q_tail, &c->n_q, m);
   if (token)
     *token = m->token;
   pump(c);

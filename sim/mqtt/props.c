@@ -1,5 +1,6 @@
 /* MQTT 5 properties (MQTT 5.0 section 2.2.2.2), reason codes (2.4) and the names of both,
  * and the primitive readers the decoder is built from. */
+#include <stddef.h>
 #include <string.h>
 
 #include "sim/core/err.h"
@@ -112,39 +113,43 @@ enum prop_kind { K_BYTE, K_U16, K_U32, K_VARINT, K_STR, K_BIN, K_PAIR };
 struct prop_def {
   uint8_t id, kind, repeat;
   uint16_t where; /* bit per packet type, bit 0 for a will */
+  size_t off;     /* the field of struct sim_mqtt_props that holds the value */
 };
+
+#define F(field) offsetof(struct sim_mqtt_props, field)
 
 /* MQTT 5.0 Table 2-4: identifier, type, and the packets that may carry it. */
 static const struct prop_def props[] = {
-    {SIM_MQTT_P_PAYLOAD_FORMAT, K_BYTE, 0, W(PUBLISH) | WILL},
-    {SIM_MQTT_P_MESSAGE_EXPIRY, K_U32, 0, W(PUBLISH) | WILL},
-    {SIM_MQTT_P_CONTENT_TYPE, K_STR, 0, W(PUBLISH) | WILL},
-    {SIM_MQTT_P_RESPONSE_TOPIC, K_STR, 0, W(PUBLISH) | WILL},
-    {SIM_MQTT_P_CORRELATION_DATA, K_BIN, 0, W(PUBLISH) | WILL},
+    {SIM_MQTT_P_PAYLOAD_FORMAT, K_BYTE, 0, W(PUBLISH) | WILL, F(payload_format)},
+    {SIM_MQTT_P_MESSAGE_EXPIRY, K_U32, 0, W(PUBLISH) | WILL, F(message_expiry)},
+    {SIM_MQTT_P_CONTENT_TYPE, K_STR, 0, W(PUBLISH) | WILL, F(content_type)},
+    {SIM_MQTT_P_RESPONSE_TOPIC, K_STR, 0, W(PUBLISH) | WILL, F(response_topic)},
+    {SIM_MQTT_P_CORRELATION_DATA, K_BIN, 0, W(PUBLISH) | WILL, F(correlation_data)},
     /* Repeats in a PUBLISH a server sends for several matching subscriptions (3.3.2.3.8). */
-    {SIM_MQTT_P_SUBSCRIPTION_ID, K_VARINT, 1, W(PUBLISH) | W(SUBSCRIBE)},
-    {SIM_MQTT_P_SESSION_EXPIRY, K_U32, 0, W(CONNECT) | W(CONNACK) | W(DISCONNECT)},
-    {SIM_MQTT_P_ASSIGNED_CLIENT_ID, K_STR, 0, W(CONNACK)},
-    {SIM_MQTT_P_SERVER_KEEPALIVE, K_U16, 0, W(CONNACK)},
-    {SIM_MQTT_P_AUTH_METHOD, K_STR, 0, W(CONNECT) | W(CONNACK) | W(AUTH)},
-    {SIM_MQTT_P_AUTH_DATA, K_BIN, 0, W(CONNECT) | W(CONNACK) | W(AUTH)},
-    {SIM_MQTT_P_REQUEST_PROBLEM_INFO, K_BYTE, 0, W(CONNECT)},
-    {SIM_MQTT_P_WILL_DELAY, K_U32, 0, WILL},
-    {SIM_MQTT_P_REQUEST_RESPONSE_INFO, K_BYTE, 0, W(CONNECT)},
-    {SIM_MQTT_P_RESPONSE_INFO, K_STR, 0, W(CONNACK)},
-    {SIM_MQTT_P_SERVER_REFERENCE, K_STR, 0, W(CONNACK) | W(DISCONNECT)},
+    {SIM_MQTT_P_SUBSCRIPTION_ID, K_VARINT, 1, W(PUBLISH) | W(SUBSCRIBE), F(sub_id)},
+    {SIM_MQTT_P_SESSION_EXPIRY, K_U32, 0, W(CONNECT) | W(CONNACK) | W(DISCONNECT),
+     F(session_expiry)},
+    {SIM_MQTT_P_ASSIGNED_CLIENT_ID, K_STR, 0, W(CONNACK), F(assigned_client_id)},
+    {SIM_MQTT_P_SERVER_KEEPALIVE, K_U16, 0, W(CONNACK), F(server_keepalive)},
+    {SIM_MQTT_P_AUTH_METHOD, K_STR, 0, W(CONNECT) | W(CONNACK) | W(AUTH), F(auth_method)},
+    {SIM_MQTT_P_AUTH_DATA, K_BIN, 0, W(CONNECT) | W(CONNACK) | W(AUTH), F(auth_data)},
+    {SIM_MQTT_P_REQUEST_PROBLEM_INFO, K_BYTE, 0, W(CONNECT), F(request_problem_info)},
+    {SIM_MQTT_P_WILL_DELAY, K_U32, 0, WILL, F(will_delay)},
+    {SIM_MQTT_P_REQUEST_RESPONSE_INFO, K_BYTE, 0, W(CONNECT), F(request_response_info)},
+    {SIM_MQTT_P_RESPONSE_INFO, K_STR, 0, W(CONNACK), F(response_info)},
+    {SIM_MQTT_P_SERVER_REFERENCE, K_STR, 0, W(CONNACK) | W(DISCONNECT), F(server_reference)},
     {SIM_MQTT_P_REASON_STRING, K_STR, 0,
-     W(CONNACK) | ACKS | W(SUBACK) | W(UNSUBACK) | W(DISCONNECT) | W(AUTH)},
-    {SIM_MQTT_P_RECEIVE_MAX, K_U16, 0, W(CONNECT) | W(CONNACK)},
-    {SIM_MQTT_P_TOPIC_ALIAS_MAX, K_U16, 0, W(CONNECT) | W(CONNACK)},
-    {SIM_MQTT_P_TOPIC_ALIAS, K_U16, 0, W(PUBLISH)},
-    {SIM_MQTT_P_MAX_QOS, K_BYTE, 0, W(CONNACK)},
-    {SIM_MQTT_P_RETAIN_AVAILABLE, K_BYTE, 0, W(CONNACK)},
-    {SIM_MQTT_P_USER, K_PAIR, 1, 0xFFFEu | WILL},
-    {SIM_MQTT_P_MAX_PACKET_SIZE, K_U32, 0, W(CONNECT) | W(CONNACK)},
-    {SIM_MQTT_P_WILDCARD_SUB, K_BYTE, 0, W(CONNACK)},
-    {SIM_MQTT_P_SUB_ID_AVAILABLE, K_BYTE, 0, W(CONNACK)},
-    {SIM_MQTT_P_SHARED_SUB, K_BYTE, 0, W(CONNACK)},
+     W(CONNACK) | ACKS | W(SUBACK) | W(UNSUBACK) | W(DISCONNECT) | W(AUTH), F(reason_string)},
+    {SIM_MQTT_P_RECEIVE_MAX, K_U16, 0, W(CONNECT) | W(CONNACK), F(receive_max)},
+    {SIM_MQTT_P_TOPIC_ALIAS_MAX, K_U16, 0, W(CONNECT) | W(CONNACK), F(topic_alias_max)},
+    {SIM_MQTT_P_TOPIC_ALIAS, K_U16, 0, W(PUBLISH), F(topic_alias)},
+    {SIM_MQTT_P_MAX_QOS, K_BYTE, 0, W(CONNACK), F(max_qos)},
+    {SIM_MQTT_P_RETAIN_AVAILABLE, K_BYTE, 0, W(CONNACK), F(retain_available)},
+    {SIM_MQTT_P_USER, K_PAIR, 1, 0xFFFEu | WILL, F(user_key)},
+    {SIM_MQTT_P_MAX_PACKET_SIZE, K_U32, 0, W(CONNECT) | W(CONNACK), F(max_packet_size)},
+    {SIM_MQTT_P_WILDCARD_SUB, K_BYTE, 0, W(CONNACK), F(wildcard_sub)},
+    {SIM_MQTT_P_SUB_ID_AVAILABLE, K_BYTE, 0, W(CONNACK), F(sub_id_available)},
+    {SIM_MQTT_P_SHARED_SUB, K_BYTE, 0, W(CONNACK), F(shared_sub)},
 };
 #define N_PROPS (sizeof props / sizeof props[0])
 
@@ -210,93 +215,35 @@ static int prop_value_ok(uint8_t id, uint32_t u) {
   }
 }
 
-static void prop_store(struct sim_mqtt_props *o, uint8_t id, const struct prop_val *v) {
-  switch (id) {
-  case SIM_MQTT_P_PAYLOAD_FORMAT:
-    o->payload_format = (uint8_t)v->u;
-    break;
-  case SIM_MQTT_P_MESSAGE_EXPIRY:
-    o->message_expiry = v->u;
-    break;
-  case SIM_MQTT_P_CONTENT_TYPE:
-    o->content_type = v->a;
-    break;
-  case SIM_MQTT_P_RESPONSE_TOPIC:
-    o->response_topic = v->a;
-    break;
-  case SIM_MQTT_P_CORRELATION_DATA:
-    o->correlation_data = v->a;
-    break;
-  case SIM_MQTT_P_SUBSCRIPTION_ID:
+static void prop_store(struct sim_mqtt_props *o, const struct prop_def *d,
+                       const struct prop_val *v) {
+  uint8_t *f = (uint8_t *)o + d->off;
+  if (d->id == SIM_MQTT_P_SUBSCRIPTION_ID) {
     if (o->n_sub_id++ == 0)
       o->sub_id = v->u;
-    break;
-  case SIM_MQTT_P_SESSION_EXPIRY:
-    o->session_expiry = v->u;
-    break;
-  case SIM_MQTT_P_ASSIGNED_CLIENT_ID:
-    o->assigned_client_id = v->a;
-    break;
-  case SIM_MQTT_P_SERVER_KEEPALIVE:
-    o->server_keepalive = (uint16_t)v->u;
-    break;
-  case SIM_MQTT_P_AUTH_METHOD:
-    o->auth_method = v->a;
-    break;
-  case SIM_MQTT_P_AUTH_DATA:
-    o->auth_data = v->a;
-    break;
-  case SIM_MQTT_P_REQUEST_PROBLEM_INFO:
-    o->request_problem_info = (uint8_t)v->u;
-    break;
-  case SIM_MQTT_P_WILL_DELAY:
-    o->will_delay = v->u;
-    break;
-  case SIM_MQTT_P_REQUEST_RESPONSE_INFO:
-    o->request_response_info = (uint8_t)v->u;
-    break;
-  case SIM_MQTT_P_RESPONSE_INFO:
-    o->response_info = v->a;
-    break;
-  case SIM_MQTT_P_SERVER_REFERENCE:
-    o->server_reference = v->a;
-    break;
-  case SIM_MQTT_P_REASON_STRING:
-    o->reason_string = v->a;
-    break;
-  case SIM_MQTT_P_RECEIVE_MAX:
-    o->receive_max = (uint16_t)v->u;
-    break;
-  case SIM_MQTT_P_TOPIC_ALIAS_MAX:
-    o->topic_alias_max = (uint16_t)v->u;
-    break;
-  case SIM_MQTT_P_TOPIC_ALIAS:
-    o->topic_alias = (uint16_t)v->u;
-    break;
-  case SIM_MQTT_P_MAX_QOS:
-    o->max_qos = (uint8_t)v->u;
-    break;
-  case SIM_MQTT_P_RETAIN_AVAILABLE:
-    o->retain_available = (uint8_t)v->u;
-    break;
-  case SIM_MQTT_P_USER:
+    return;
+  }
+  if (d->id == SIM_MQTT_P_USER) {
     if (o->n_user < SIM_MQTT_USER_PROPS) {
       o->user_key[o->n_user] = v->a;
       o->user_val[o->n_user] = v->b;
     }
     o->n_user++;
+    return;
+  }
+  switch (d->kind) {
+  case K_BYTE:
+    *f = (uint8_t)v->u;
     break;
-  case SIM_MQTT_P_MAX_PACKET_SIZE:
-    o->max_packet_size = v->u;
+  case K_U16:
+    *(uint16_t *)(void *)f = (uint16_t)v->u;
     break;
-  case SIM_MQTT_P_WILDCARD_SUB:
-    o->wildcard_sub = (uint8_t)v->u;
-    break;
-  case SIM_MQTT_P_SUB_ID_AVAILABLE:
-    o->sub_id_available = (uint8_t)v->u;
+  case K_U32:
+  case K_VARINT:
+    *(uint32_t *)(void *)f = v->u;
     break;
   default:
-    o->shared_sub = (uint8_t)v->u;
+    *(struct sim_mqtt_bytes *)(void *)f = v->a;
     break;
   }
 }
@@ -339,7 +286,7 @@ int sim__mqtt_props_decode(struct sim__mqtt_rd *rd, int where, struct sim_mqtt_p
       goto fail;
     }
     sim_mqtt_set(out, (enum sim_mqtt_prop_id)d->id);
-    prop_store(out, d->id, &v);
+    prop_store(out, d, &v);
   }
   rd->off = sub.off;
   return 0;
@@ -364,89 +311,23 @@ static int put_bin(struct sim_buf *b, struct sim_mqtt_bytes s, int text) {
   return rc || s.n == 0 ? rc : sim_buf_append(b, s.p, s.n);
 }
 
-/* The value of property d as p holds it, for the encoder. */
-static struct prop_val prop_load(const struct sim_mqtt_props *p, uint8_t id) {
+/* The value of property d as p holds it, for the encoder (User Property apart). */
+static struct prop_val prop_load(const struct sim_mqtt_props *p, const struct prop_def *d) {
+  const uint8_t *f = (const uint8_t *)p + d->off;
   struct prop_val v = {0};
-  switch (id) {
-  case SIM_MQTT_P_PAYLOAD_FORMAT:
-    v.u = p->payload_format;
+  switch (d->kind) {
+  case K_BYTE:
+    v.u = *f;
     break;
-  case SIM_MQTT_P_MESSAGE_EXPIRY:
-    v.u = p->message_expiry;
+  case K_U16:
+    v.u = *(const uint16_t *)(const void *)f;
     break;
-  case SIM_MQTT_P_CONTENT_TYPE:
-    v.a = p->content_type;
-    break;
-  case SIM_MQTT_P_RESPONSE_TOPIC:
-    v.a = p->response_topic;
-    break;
-  case SIM_MQTT_P_CORRELATION_DATA:
-    v.a = p->correlation_data;
-    break;
-  case SIM_MQTT_P_SUBSCRIPTION_ID:
-    v.u = p->sub_id;
-    break;
-  case SIM_MQTT_P_SESSION_EXPIRY:
-    v.u = p->session_expiry;
-    break;
-  case SIM_MQTT_P_ASSIGNED_CLIENT_ID:
-    v.a = p->assigned_client_id;
-    break;
-  case SIM_MQTT_P_SERVER_KEEPALIVE:
-    v.u = p->server_keepalive;
-    break;
-  case SIM_MQTT_P_AUTH_METHOD:
-    v.a = p->auth_method;
-    break;
-  case SIM_MQTT_P_AUTH_DATA:
-    v.a = p->auth_data;
-    break;
-  case SIM_MQTT_P_REQUEST_PROBLEM_INFO:
-    v.u = p->request_problem_info;
-    break;
-  case SIM_MQTT_P_WILL_DELAY:
-    v.u = p->will_delay;
-    break;
-  case SIM_MQTT_P_REQUEST_RESPONSE_INFO:
-    v.u = p->request_response_info;
-    break;
-  case SIM_MQTT_P_RESPONSE_INFO:
-    v.a = p->response_info;
-    break;
-  case SIM_MQTT_P_SERVER_REFERENCE:
-    v.a = p->server_reference;
-    break;
-  case SIM_MQTT_P_REASON_STRING:
-    v.a = p->reason_string;
-    break;
-  case SIM_MQTT_P_RECEIVE_MAX:
-    v.u = p->receive_max;
-    break;
-  case SIM_MQTT_P_TOPIC_ALIAS_MAX:
-    v.u = p->topic_alias_max;
-    break;
-  case SIM_MQTT_P_TOPIC_ALIAS:
-    v.u = p->topic_alias;
-    break;
-  case SIM_MQTT_P_MAX_QOS:
-    v.u = p->max_qos;
-    break;
-  case SIM_MQTT_P_RETAIN_AVAILABLE:
-    v.u = p->retain_available;
-    break;
-  case SIM_MQTT_P_MAX_PACKET_SIZE:
-    v.u = p->max_packet_size;
-    break;
-  case SIM_MQTT_P_WILDCARD_SUB:
-    v.u = p->wildcard_sub;
-    break;
-  case SIM_MQTT_P_SUB_ID_AVAILABLE:
-    v.u = p->sub_id_available;
-    break;
-  case SIM_MQTT_P_SHARED_SUB:
-    v.u = p->shared_sub;
+  case K_U32:
+  case K_VARINT:
+    v.u = *(const uint32_t *)(const void *)f;
     break;
   default:
+    v.a = *(const struct sim_mqtt_bytes *)(const void *)f;
     break;
   }
   return v;
@@ -507,7 +388,7 @@ int sim__mqtt_props_encode(struct sim_buf *out, int where, const struct sim_mqtt
       }
       continue;
     }
-    struct prop_val v = prop_load(p, d->id);
+    struct prop_val v = prop_load(p, d);
     if (!prop_value_ok(d->id, v.u))
       rc = SIM_EINVAL;
     else

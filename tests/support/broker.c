@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "platproc.h"
 #include "sim/core/err.h"
 
 static double mono_s(void) {
@@ -133,30 +134,19 @@ int broker_restart(struct broker *b) {
   return rc;
 }
 
+/* The waiting is platproc's: a child process stopped or killed alike. */
 int broker_stop(struct broker *b) {
   if (b->pid <= 0)
     return SIM_EINVAL;
-  kill(b->pid, SIGCONT);
-  kill(b->pid, SIGTERM);
-  double deadline = mono_s() + 10;
-  int st;
-  while (mono_s() < deadline) {
-    if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
-      b->pid = 0;
-      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    }
-    usleep(5000);
-  }
-  broker_kill(b);
-  return SIM_ETIMEOUT;
+  kill(b->pid, SIGCONT); /* a paused broker cannot act on SIGTERM */
+  struct platproc p = {.pid = b->pid};
+  b->pid = 0;
+  return platproc_stop(&p);
 }
 
 void broker_kill(struct broker *b) {
-  if (b->pid <= 0)
-    return;
-  kill(b->pid, SIGKILL);
-  int st;
-  waitpid(b->pid, &st, 0);
+  struct platproc p = {.pid = b->pid};
+  platproc_kill(&p);
   b->pid = 0;
 }
 
