@@ -54,6 +54,8 @@ static int write_conf(const struct broker *b) {
   if (!f)
     return -errno;
   fprintf(f, "listener %u 127.0.0.1\n", b->port);
+  if (b->tls_cert[0])
+    fprintf(f, "certfile %s\nkeyfile %s\n", b->tls_cert, b->tls_key);
   if (b->passwd[0])
     fprintf(f, "allow_anonymous false\npassword_file %s\n", b->passwd);
   else

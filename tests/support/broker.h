@@ -15,7 +15,8 @@ struct broker {
   uint16_t port;
   int persistence;  /* keep sessions and messages in dir/mosquitto.db across restarts */
   char passwd[300]; /* a mosquitto password file ("" for anonymous access) */
-  char dir[256];    /* the configuration, log and persistence live here */
+  char tls_cert[300], tls_key[300]; /* PEM files: the listener speaks TLS (mqtts://) */
+  char dir[256];                    /* the configuration, log and persistence live here */
   char conf[300];
   char log[300];
 };
