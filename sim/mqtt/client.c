@@ -45,6 +45,7 @@ struct sim_mqtt_client {
   size_t n_infl, n_q;
   uint16_t window, alias_limit, n_alias;
   uint32_t peer_max_packet;
+  uint8_t peer_max_qos, peer_retain; /* 5: the CONNACK's Maximum QoS, Retain Available */
   char **aliases;
   uint16_t next_pid;
   uint64_t next_token;
@@ -418,6 +419,8 @@ static void on_connack(struct sim_mqtt_client *c, const struct sim_mqtt_packet *
   uv_timer_stop(&c->timer);
   c->window = c->o.inflight_max;
   c->peer_max_packet = 0;
+  c->peer_max_qos = 2;
+  c->peer_retain = 1;
   c->alias_limit = 0;
   if (c->o.version == SIM_MQTT_V5) {
     const struct sim_mqtt_props *pr = &p->props;
@@ -427,6 +430,10 @@ static void on_connack(struct sim_mqtt_client *c, const struct sim_mqtt_packet *
       c->peer_max_packet = pr->max_packet_size;
     if (sim_mqtt_has(pr, SIM_MQTT_P_TOPIC_ALIAS_MAX))
       c->alias_limit = pr->topic_alias_max < c->o.alias_max ? pr->topic_alias_max : c->o.alias_max;
+    if (sim_mqtt_has(pr, SIM_MQTT_P_MAX_QOS))
+      c->peer_max_qos = pr->max_qos;
+    if (sim_mqtt_has(pr, SIM_MQTT_P_RETAIN_AVAILABLE))
+      c->peer_retain = pr->retain_available;
     if (sim_mqtt_has(pr, SIM_MQTT_P_SERVER_KEEPALIVE))
       c->ka_ms = (uint32_t)pr->server_keepalive * 1000u;
   }
@@ -703,6 +710,9 @@ void sim_mqtt_client_abort(struct sim_mqtt_client *c) {
 int sim_mqtt_client_publish(struct sim_mqtt_client *c, const char *topic, const void *payload,
                             size_t len, int qos, int retain, uint64_t *token) {
   if (qos < 0 || qos > 2 || !topic_ok(topic, 0) || (len && !payload))
+    return SIM_EINVAL;
+  /* What the broker said it does not support would end the connection (5.0 3.2.2.3.4-5). */
+  if (c->st == ST_UP && (qos > c->peer_max_qos || (retain && !c->peer_retain)))
     return SIM_EINVAL;
   size_t tl = strlen(topic);
   /* The packet's size at most: fixed header 5, topic 2 + tl, id 2, properties 4 + alias 3. */

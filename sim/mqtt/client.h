@@ -106,7 +106,8 @@ void sim_mqtt_client_abort(struct sim_mqtt_client *c);
 /* Publishes topic/payload (copied). QoS 0 goes out at once and needs a connection
  * (SIM_ECLOSED without one); QoS 1 and 2 enter the window, or the queue behind it, connected or
  * not, and *token (may be NULL) names it in done_cb. SIM_EFULL when the queue is full,
- * SIM_ETOOBIG over the broker's Maximum Packet Size, SIM_EINVAL for a bad topic or QoS. */
+ * SIM_ETOOBIG over the broker's Maximum Packet Size, SIM_EINVAL for a bad topic or QoS, or for a
+ * QoS above the broker's Maximum QoS or a retain it said it does not support (5). */
 int sim_mqtt_client_publish(struct sim_mqtt_client *c, const char *topic, const void *payload,
                             size_t len, int qos, int retain, uint64_t *token);
 /* Subscribes to one filter with QoS qos; *packet_id (may be NULL) is echoed by subscribed_cb.

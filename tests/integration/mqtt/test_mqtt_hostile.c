@@ -28,6 +28,7 @@ struct fake {
   enum mode mode;
   uint8_t code;      /* M_REFUSE: the CONNACK code */
   uint16_t recv_max; /* M_NOACK: the Receive Maximum announced */
+  int limit_qos;     /* M_NOACK in 5: announce Maximum QoS 1 and no retain */
   int version, connects, q0, q1, pings;
   int ack; /* answer QoS 1 publishes with PUBACK (reason ack_reason) */
   uint8_t ack_reason;
@@ -74,6 +75,12 @@ static void on_connect_pkt(struct fake *f, const struct sim_mqtt_packet *p) {
     if (f->version == 5) {
       sim_mqtt_set(&ack.props, SIM_MQTT_P_RECEIVE_MAX);
       ack.props.receive_max = f->recv_max;
+      if (f->limit_qos) {
+        sim_mqtt_set(&ack.props, SIM_MQTT_P_MAX_QOS);
+        sim_mqtt_set(&ack.props, SIM_MQTT_P_RETAIN_AVAILABLE);
+        ack.props.max_qos = 1;
+        ack.props.retain_available = 0;
+      }
     }
     ack.session_present = (uint8_t)f->session_present;
     fake_send(f, &ack);
@@ -296,7 +303,8 @@ static void test_never_acked(void **state) {
   mq_loop_fini(&m);
 }
 
-/* A broker that refuses a publish (PUBACK 0x87 in 5): done_cb says so, never success. */
+/* A broker that refuses a publish (PUBACK 0x87 in 5): done_cb says so, never success; and
+ * one that announces Maximum QoS 1 and no retain. */
 static void test_publish_refused(void **state) {
   (void)state;
   struct mq_loop m;
@@ -306,6 +314,7 @@ static void test_publish_refused(void **state) {
   f.recv_max = 5;
   f.ack = 1;
   f.ack_reason = 0x87;
+  f.limit_qos = 1;
   struct sim_mqtt_client_opts o = {.client_id = "refused", .version = 5, .clean = 1};
   struct mq_cli t;
   mq_cli_new(&t, &m, &o);
@@ -313,6 +322,9 @@ static void test_publish_refused(void **state) {
   for (int i = 0; i < 3; i++)
     assert_int_equal(sim_mqtt_client_publish(t.c, "hubs/1/up", "x", 1, 1, 0, NULL), 0);
   assert_true(mq_wait(&m, &t.done_fail, 3, 5000));
+  /* The broker announced Maximum QoS 1 and no retain: such publishes are refused here. */
+  assert_int_equal(sim_mqtt_client_publish(t.c, "hubs/1/up", "x", 1, 2, 0, NULL), SIM_EINVAL);
+  assert_int_equal(sim_mqtt_client_publish(t.c, "hubs/1/up", "x", 1, 1, 1, NULL), SIM_EINVAL);
   assert_int_equal(t.done_ok, 0);
   assert_int_equal(t.last_reason, 0x87);
   struct sim_mqtt_client_stats st;
