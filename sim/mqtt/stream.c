@@ -188,8 +188,11 @@ static int open_client(struct mtrans *t, struct sim_mqtt_client_opts *o,
 static void hub_connected(struct sim_mqtt_client *c, int session_present, void *user) {
   (void)session_present;
   struct mconn *mc = user;
-  if (sim_mqtt_client_subscribe(c, mc->down, 1, NULL) != 0)
-    sim_mqtt_client_abort(c); /* reported below as a failed connect */
+  int rc = sim_mqtt_client_subscribe(c, mc->down, 1, NULL);
+  if (rc) { /* an abort alone would call back no one: the connect fails here */
+    mc->cbs->connect_cb(&mc->base, rc, mc->user);
+    mconn_drop(mc, 0);
+  }
 }
 
 static void hub_subscribed(struct sim_mqtt_client *c, uint16_t pid, const uint8_t *codes, size_t n,
