@@ -25,6 +25,7 @@ PKGS=(
   python3-yaml                      # scripts/devices-doc.py regenerates docs/devices.md
   python3-protobuf protobuf-compiler  # tests: the Python platform of docs/protocol.md runs
   time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
+  mosquitto                         # tests: the MQTT client against a real broker (and mosquitto_passwd)
 )
 
 missing=()

@@ -9,10 +9,12 @@
 void sim__transport_tcp_free(struct sim_transport *t);
 void sim__transport_mem_free(struct sim_transport *t);
 void sim__transport_tls_free(struct sim_transport *t);
+void sim__transport_mqtt_free(struct sim_transport *t); /* sim/mqtt/stream.c */
 
 /* The ops tables, so that sim_transport_free() can tell the implementations apart. */
 extern const struct sim_transport_ops sim__transport_tcp_ops;
 extern const struct sim_transport_ops sim__transport_mem_ops;
 extern const struct sim_transport_ops sim__transport_tls_ops;
+extern const struct sim_transport_ops sim__transport_mqtt_ops;
 
 #endif

@@ -13,6 +13,8 @@ void sim_transport_free(struct sim_transport *t) {
     sim__transport_mem_free(t);
   else if (t->ops == &sim__transport_tls_ops)
     sim__transport_tls_free(t);
+  else if (t->ops == &sim__transport_mqtt_ops)
+    sim__transport_mqtt_free(t);
   else
     assert(!"sim_transport_free: unknown transport");
 }
