@@ -107,7 +107,10 @@ static void run_usage(FILE *out) {
       "                        (the summary and the verdict say so)\n"
       "  --hub-certs DIR       hubrpcs://: each hub presents its own client certificate,\n"
       "                        DIR/hubs/ID.crt with its key DIR/hubs/ID.key (a hubsim provision\n"
-      "                        folder); every hub's pair is read and checked before the run\n"
+      "                        folder); every hub's pair is read and checked before the run.\n"
+      "                        Without a fleet key (no --fleet-key, --fleet-key-file,\n"
+      "                        HUBSIM_FLEET_KEY or scenario key) the hubs authenticate with\n"
+      "                        their certificates alone; with one they send its mac too\n"
       "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
       "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
       "  --warmup D            latency figures leave out what was meant to happen in the\n"
@@ -689,6 +692,10 @@ static int flags_key(struct run_opts *o) {
       return 2;
     }
   }
+  /* Client certificates and no key from any flag, the environment (or, later, a scenario):
+   * the hubs authenticate with their certificates alone (an empty mac). */
+  if (o->hub_certs && !(o->set & RUN_SET_KEY))
+    o->key = "";
   return APP_RUN_GO_ON;
 }
 

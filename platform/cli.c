@@ -41,6 +41,11 @@ static const char usage[] =
     "                      with the fleet key alone (docs/tls.md)\n"
     "  --crl FILE          with --client-ca: PEM revocation lists of that CA; a revoked hub\n"
     "                      certificate is refused in the handshake\n"
+    "  --auth any|key|cert how hubs authenticate (default any): any: the fleet-key mac, or a\n"
+    "                      verified client certificate of the Hello's hub id alone (an Auth\n"
+    "                      with an empty mac); key: the mac always; cert: every hub needs its\n"
+    "                      client certificate (needs --client-ca), a hub without one is\n"
+    "                      refused (docs/protocol.md section 6)\n"
     "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ");\n"
     "                      its folder must exist\n"
     "  --fleet-key KEY     fleet key; hub secrets are HMAC-SHA256(KEY, hub_id)\n"
@@ -301,6 +306,7 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"key", required_argument, NULL, 'Y'},
                                      {"client-ca", required_argument, NULL, 'A'},
                                      {"crl", required_argument, NULL, 'L'},
+                                     {"auth", required_argument, NULL, 'u'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -361,6 +367,16 @@ static int flag_value(struct args *a, int ch, const char *v) {
     return 0;
   case 'L':
     a->crl = v;
+    return 0;
+  case 'u':
+    if (strcmp(v, "any") == 0)
+      cfg->auth = PLAT_AUTH_ANY;
+    else if (strcmp(v, "key") == 0)
+      cfg->auth = PLAT_AUTH_KEY;
+    else if (strcmp(v, "cert") == 0)
+      cfg->auth = PLAT_AUTH_CERT;
+    else
+      return bad("--auth", v, "expected any, key or cert");
     return 0;
   case 'd':
     if (!*v)
@@ -438,7 +454,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYAL", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALu", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
@@ -502,6 +518,10 @@ static int check_flags(struct args *a) {
     return bad("--client-ca", a->client_ca, "is for TLS: it needs --listen hubrpcs://HOST:PORT");
   if (a->crl && !a->client_ca)
     return bad("--crl", a->crl, "revokes client certificates: it needs --client-ca FILE");
+  if (cfg->auth == PLAT_AUTH_CERT && !a->client_ca)
+    return bad("--auth", "cert",
+               "needs client certificates to verify: --listen hubrpcs://HOST:PORT and "
+               "--client-ca FILE");
   /* Files: the store's folder and the ready file's, checked before anything listens. */
   if (strcmp(cfg->db_path, ":memory:") != 0 && check_file("--db", cfg->db_path))
     return 2;

@@ -137,7 +137,7 @@ struct plat_server {
   int store_state; /* enum plat_store_state */
   uint64_t probe_at_ms, resumed_ms;
   unsigned relapses; /* failures soon after a resume, in a row: the next test waits longer */
-  struct sim_log_limit log_fd, log_sendq, log_boot, log_store, log_evict, log_tls;
+  struct sim_log_limit log_fd, log_sendq, log_boot, log_store, log_evict, log_tls, log_auth;
   uint8_t admin_key[32]; /* HMAC key for comparing admin tokens in constant time */
   char *admin_token;     /* NULL: no token required */
 

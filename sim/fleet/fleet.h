@@ -39,6 +39,8 @@ struct sim_fleet_config {
   uint64_t seed;
   char hub_prefix[32];    /* hub ids are prefix + 6-digit index: "hub-000001" */
   uint8_t fleet_key[128]; /* the key hub secrets derive from */
+  /* 0: no fleet key; each hub authenticates with its TLS client certificate alone (an Auth
+   * with an empty mac, docs/protocol.md section 6). */
   size_t fleet_key_len;
   struct sim_addr platform;
   struct sim_addr bind[SIM_FLEET_MAX_BIND]; /* source addresses, round robin by hub index */
