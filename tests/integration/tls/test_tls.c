@@ -13,9 +13,12 @@
  *     platform with --client-ca: 0 lost, every session bound to its certificate's hub id (the
  *     platform's log line per session and its counter); a hub without its certificate after
  *     that is refused;
- *   - the client certificate matrix (mkcerts.sh): a certificate for another hub id, a
- *     serverAuth-only one, one from an unknown CA, an expired one and, with --crl, a revoked
- *     one are each refused with the reason named by the hub and by the platform;
+ *   - the client certificate matrix (mkcerts.sh): a certificate for another hub id, one whose
+ *     SAN URI names another hub than its CN, a serverAuth-only one, one from an unknown CA, a
+ *     self-signed, an expired, a not yet valid one and, with --crl, a revoked one are each
+ *     refused with the reason named by the hub and by the platform, the run failing;
+ *   - the certificate alone authenticates a hub without the fleet key; --auth key and --auth
+ *     cert refuse what they exclude; an empty mac without a certificate is refused;
  *   - openssl s_client: TLS 1.1 refused, TLS 1.3 and a strong TLS 1.2 cipher accepted, a weak
  *     TLS 1.2 cipher refused (when the openssl tool is present).
  * Every child runs under a deadline and is killed past it. */
@@ -646,13 +649,19 @@ static void test_mtls_matrix(void **state) {
        "refused a Hello for hub hub-000000: hub hub-000000 presented no client certificate", 0, 0},
       {"hub-other", NULL, NULL, "client certificate is for hub hub-000001, not hub-000000",
        "refused a Hello for hub hub-000000: client certificate is for hub hub-000001", 0, 0},
+      {"hub-sanother", NULL, NULL, "client certificate names no usable hub id",
+       "refused a Hello for hub hub-000000: client certificate names no usable hub id", 0, 0},
       {"hub-serverauth", NULL, NULL,
        "refused our client certificate: sslv3 alert unsupported certificate",
        "client certificate verify failed: unsuitable certificate purpose", 0, 0},
       {"hub-unknownca", NULL, NULL, "refused our client certificate: tlsv1 alert unknown ca",
        "client certificate verify failed: unable to get local issuer certificate", 0, 0},
+      {"hub-selfsigned", NULL, NULL, "refused our client certificate: tlsv1 alert unknown ca",
+       "client certificate verify failed: self-signed certificate", 0, 0},
       {"hub-expired", NULL, NULL, "refused our client certificate: sslv3 alert certificate expired",
        "client certificate verify failed: certificate has expired", 0, 0},
+      {"hub-notyet", NULL, NULL, "refused our client certificate: sslv3 alert bad certificate",
+       "client certificate verify failed: certificate is not yet valid", 0, 0},
       {"hub-revoked", NULL, NULL, "refused our client certificate: sslv3 alert certificate revoked",
        "client certificate verify failed: certificate revoked", 1, 0},
       {"hub-revoked", NULL, NULL, NULL, bound, 0, 1},
