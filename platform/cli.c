@@ -77,8 +77,9 @@ static const char usage[] =
     "  --rule-rate N       firings per second one rule may make on average (bursts of twice\n"
     "                      that), 0.01..100000 (default 5); matches beyond are counted\n"
     "                      (rules_limited) and dropped. Needs --admin (rules are added there)\n"
-    "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096);\n"
-    "                      beyond that the oldest is closed for each new one\n"
+    "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096;\n"
+    "                      over hubrpcs:// those in their TLS handshake count too); beyond\n"
+    "                      that the oldest is closed for each new one\n"
     "  --fd-reserve N      descriptors kept for the store and the admin port, 8..100000\n"
     "                      (default 64), below the open-file limit (ulimit -n): a hub\n"
     "                      connection that would take them closes the oldest one still in its\n"
@@ -368,16 +369,16 @@ static int flag_value(struct args *a, int ch, const char *v) {
   case 'L':
     a->crl = v;
     return 0;
-  case 'u':
-    if (strcmp(v, "any") == 0)
-      cfg->auth = PLAT_AUTH_ANY;
-    else if (strcmp(v, "key") == 0)
-      cfg->auth = PLAT_AUTH_KEY;
-    else if (strcmp(v, "cert") == 0)
-      cfg->auth = PLAT_AUTH_CERT;
-    else
-      return bad("--auth", v, "expected any, key or cert");
-    return 0;
+  case 'u': {
+    static const char *const auth_names[] = {"any", "key", "cert"}; /* enum plat_auth order */
+    for (size_t i = 0; i < sizeof auth_names / sizeof auth_names[0]; i++) {
+      if (strcmp(v, auth_names[i]) == 0) {
+        cfg->auth = (enum plat_auth)i;
+        return 0;
+      }
+    }
+    return bad("--auth", v, "expected any, key or cert");
+  }
   case 'd':
     if (!*v)
       return bad("--db", v, "empty path");

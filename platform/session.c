@@ -618,34 +618,59 @@ static void sess_evict(struct plat_session *s, const char *why) {
   sess_free(s);
 }
 
-void plat__accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
-  struct plat_server *srv = user;
-  if (srv->stopping) {
-    sim_conn_close(c);
-    return;
+/* Closes the oldest connection still in its handshake to make room for a new one: first one
+ * still in its TLS handshake (it has shown less than one that finished it, and its owner, the
+ * session layer, never saw it), else the oldest hubrpc handshake. 0 when there was none. */
+static int evict_oldest(struct plat_server *srv, const char *why) {
+  if (sim_transport_tls_evict_oldest(srv->t)) {
+    srv->c.handshakes_evicted++;
+    return 1;
   }
+  if (!srv->hs.head)
+    return 0;
+  sess_evict(srv->hs.head, why);
+  return 1;
+}
+
+/* Room for one more connection in its handshake: the descriptor reserve and --max-unauth,
+ * counting hubrpc handshakes and, over TLS, connections still in their TLS handshake alike.
+ * 0 to go on, -1 when the new connection must be closed (descriptors short, nothing to
+ * evict). */
+static int make_room(struct plat_server *srv) {
   if (srv->check_fds) {
     uint64_t reserve = srv->cfg.fd_reserve;
     long low = lowest_free_fd(srv);
-    if (low >= 0 && srv->fd_limit > reserve && (uint64_t)low >= srv->fd_limit - reserve) {
-      if (!srv->hs.head) {
-        srv->c.conns_refused++;
-        sim_log_limited(&srv->log_fd, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
-                        "platform: connection refused: descriptors are down to the %llu kept "
-                        "for the store and the admin port (limit %llu, --fd-reserve)",
-                        (unsigned long long)reserve, (unsigned long long)srv->fd_limit);
-        sim_conn_close(c);
-        return;
-      }
-      sess_evict(srv->hs.head, "too many connections: the oldest handshake gives way");
+    if (low >= 0 && srv->fd_limit > reserve && (uint64_t)low >= srv->fd_limit - reserve &&
+        !evict_oldest(srv, "too many connections: the oldest handshake gives way")) {
+      srv->c.conns_refused++;
+      sim_log_limited(&srv->log_fd, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
+                      "platform: connection refused: descriptors are down to the %llu kept "
+                      "for the store and the admin port (limit %llu, --fd-reserve)",
+                      (unsigned long long)reserve, (unsigned long long)srv->fd_limit);
+      return -1;
     }
   }
-  if (srv->hs.n >= srv->cfg.max_unauth) {
+  size_t n = srv->hs.n + sim_transport_tls_handshaking(srv->t);
+  if (n >= srv->cfg.max_unauth) {
     sim_log_limited(&srv->log_evict, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
                     "platform: %zu connections in their handshake (--max-unauth): the oldest "
                     "is closed for each new one",
-                    srv->hs.n);
-    sess_evict(srv->hs.head, "too many connections in their handshake: the oldest gives way");
+                    n);
+    evict_oldest(srv, "too many connections in their handshake: the oldest gives way");
+  }
+  return 0;
+}
+
+int plat__tls_admit(void *arg) {
+  struct plat_server *srv = arg;
+  return srv->stopping ? -1 : make_room(srv);
+}
+
+void plat__accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
+  struct plat_server *srv = user;
+  if (srv->stopping || make_room(srv)) {
+    sim_conn_close(c);
+    return;
   }
   struct plat_session *s = calloc(1, sizeof(*s));
   if (!s) {

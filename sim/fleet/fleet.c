@@ -102,8 +102,13 @@ int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub)
   return 0;
 }
 
+void sim_fleet_config_hub_id(const struct sim_fleet_config *cfg, uint32_t global, char *out,
+                             size_t cap) {
+  snprintf(out, cap, "%s%06" PRIu32, cfg->hub_prefix, global);
+}
+
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
-  snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub_global(f, hub));
+  sim_fleet_config_hub_id(&f->cfg, hub_global(f, hub), out, cap);
 }
 
 /* IEEE address: the model's OUI, then 24 bits naming the hub (mixed with the prefix so that two

@@ -61,7 +61,10 @@ struct tls_transport {
   size_t live; /* connections and listeners not freed yet */
   struct tls_side *side;
   struct tls_conn *hs_head, *hs_tail; /* in the handshake, oldest first */
-  struct tls_conn *kick_head;         /* resumed with bytes waiting */
+  size_t hs_accepted;                 /* of those, accepted ones (the server side) */
+  int (*admit)(void *ctx);            /* sim_transport_tls_set_admit() */
+  void *admit_ctx;
+  struct tls_conn *kick_head; /* resumed with bytes waiting */
   /* The client's last session per owner user pointer (SSL_SESSION *, one reference each). */
   struct sim_htab sessions;
   struct sim_tls_stats st;
@@ -242,6 +245,8 @@ static void tls_hs_unlink(struct tls_transport *tp, struct tls_conn *tc) {
     tp->hs_tail = tc->hs_prev;
   tc->hs_prev = tc->hs_next = NULL;
   tc->hs_start_ms = 0;
+  if (tc->server)
+    tp->hs_accepted--;
   if (!tp->hs_head && tp->side)
     uv_timer_stop(&tp->side->hs);
 }
@@ -491,6 +496,8 @@ static void tls_hs_begin(struct tls_conn *tc) {
   else
     tp->hs_head = tc;
   tp->hs_tail = tc;
+  if (tc->server)
+    tp->hs_accepted++;
   if (!uv_is_active((uv_handle_t *)&tp->side->hs))
     uv_timer_start(&tp->side->hs, tls_hs_tick, TLS_HS_TICK_MS, TLS_HS_TICK_MS);
 }
@@ -709,6 +716,12 @@ static void tls_inner_accept_cb(struct sim_listener *il, struct sim_conn *ic, vo
   struct tls_transport *tp = tls_tp(l->base.t);
   (void)il;
   struct tls_conn *tc;
+  /* The owner bounds connections still in their handshake (it may close the oldest now), or
+   * refuses this one: before any TLS state exists for it. */
+  if (tp->admit && tp->admit(tp->admit_ctx)) {
+    sim_conn_close(ic);
+    return;
+  }
   if (tls_conn_new(tp, tp->sctx, &tc)) {
     sim_conn_close(ic);
     return;
@@ -1067,6 +1080,35 @@ void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *
     if (!dst->last[r][0] && src->last[r][0])
       memcpy(dst->last[r], src->last[r], sizeof dst->last[r]);
   }
+}
+
+size_t sim_transport_tls_handshaking(const struct sim_transport *t) {
+  return sim_transport_is_tls(t) ? ((const struct tls_transport *)t)->hs_accepted : 0;
+}
+
+int sim_transport_tls_evict_oldest(struct sim_transport *t) {
+  if (!sim_transport_is_tls(t))
+    return 0;
+  struct tls_transport *tp = tls_tp(t);
+  struct tls_conn *tc = tp->hs_head;
+  while (tc && !tc->server)
+    tc = tc->hs_next;
+  if (!tc)
+    return 0;
+  /* Its owner never saw it: it just goes, as after a failed handshake, but it did not fail. */
+  tc->busy++;
+  tls_conn_kill(tc);
+  tc->busy--;
+  tls_conn_release(tc);
+  return 1;
+}
+
+void sim_transport_tls_set_admit(struct sim_transport *t, int (*admit)(void *ctx), void *ctx) {
+  if (!sim_transport_is_tls(t))
+    return;
+  struct tls_transport *tp = tls_tp(t);
+  tp->admit = admit;
+  tp->admit_ctx = ctx;
 }
 
 int sim_transport_is_tls(const struct sim_transport *t) {

@@ -30,12 +30,16 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -589,6 +593,16 @@ static void test_mtls_flags(void **state) {
       fail_msg("%s: stderr does not say '%s': %s", runs[i].dir, runs[i].says, slurp(err));
     free(dir);
   }
+  /* With --workers the control process checks the folder before any worker starts: the same
+   * exit 2 naming the file, not a worker's failure (exit 3). */
+  const char *run_workers[] = {bin,      "run",  "--platform",  "hubrpcs://127.0.0.1:9",
+                               "--ca",   ca,     "--hub-certs", good,
+                               "--hubs", "2",    "--workers",   "2",
+                               "--ui",   "none", "--duration",  "1s",
+                               NULL};
+  assert_int_equal(run_child(run_workers, out, err), 2);
+  if (!strstr(slurp(err), "hub-good/hubs/hub-000001.crt"))
+    fail_msg("--workers: stderr does not name the file: %s", slurp(err));
   const char *run_plain[] = {bin,           "run", "--platform", "hubrpc://127.0.0.1:9",
                              "--hub-certs", good,  NULL};
   assert_int_equal(run_child(run_plain, out, err), 2);
@@ -753,6 +767,78 @@ static void test_empty_mac_without_cert(void **state) {
   assert_int_equal(plat_counter(log, "auth_ok"), 0);
 }
 
+#define FLOOD_CONNS 40
+#define FLOOD_MAX_UNAUTH 4
+
+/* A hostile peer opens many TCP connections to the TLS port and never finishes a handshake:
+ * half send nothing, half half a ClientHello. With --max-unauth 4 the platform keeps at most 4
+ * of them, closing the oldest for each new one well before the 10 s handshake timeout, counts
+ * the evictions and says so; a real hub then still gets in. */
+static void test_tls_handshake_flood(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char url[64], *cert = cdup("server.pem"), *key = cdup("server.key"), *db = cdup("flood.db");
+  const char *extra[] = {"--cert", cert, "--key", key, "--max-unauth", "4", NULL};
+  if (platproc_start_scheme(p, "hubrpcs", db, 0, extra))
+    fail_msg("the TLS platform did not start: %s", slurp(p->log));
+  url_of(p, "hubrpcs", url, sizeof url);
+  /* A TLS record header announcing a 512-byte ClientHello, and its first bytes only. */
+  static const uint8_t half_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01,
+                                       0xfc, 0x03, 0x03, 0x11, 0x22, 0x33, 0x44};
+  int fds[FLOOD_CONNS];
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < FLOOD_CONNS; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fds[i] >= 0);
+    assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+    if (i % 2)
+      assert_int_equal(send(fds[i], half_hello, sizeof half_hello, MSG_NOSIGNAL),
+                       (ssize_t)sizeof half_hello);
+  }
+  /* Wait (at most 5 s, half the handshake timeout) until all but 4 were closed by the
+   * platform. */
+  int closed = 0;
+  char seen[FLOOD_CONNS] = {0};
+  double deadline = mono_s() + 5;
+  while (closed < FLOOD_CONNS - FLOOD_MAX_UNAUTH && mono_s() < deadline) {
+    struct pollfd pf[FLOOD_CONNS];
+    for (int i = 0; i < FLOOD_CONNS; i++)
+      pf[i] = (struct pollfd){.fd = seen[i] ? -1 : fds[i], .events = POLLIN};
+    if (poll(pf, FLOOD_CONNS, 100) <= 0)
+      continue;
+    for (int i = 0; i < FLOOD_CONNS; i++) {
+      char b[64];
+      if (!seen[i] && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+          recv(fds[i], b, sizeof b, MSG_DONTWAIT) <= 0) {
+        seen[i] = 1;
+        closed++;
+      }
+    }
+  }
+  if (closed < FLOOD_CONNS - FLOOD_MAX_UNAUTH)
+    fail_msg("only %d of %d idle TLS connections were closed within 5 s (--max-unauth %d)", closed,
+             FLOOD_CONNS, FLOOD_MAX_UNAUTH);
+  /* A hub still gets in while the 4 newest idle connections are held open. */
+  static struct run_result r;
+  char *ca = cdup("ca.pem");
+  const char *rx[] = {"--ca", ca, NULL};
+  hubsim_run(&r, url, "1", rx);
+  if (r.code != 0)
+    fail_msg("a hub after the flood: exit %d\n%s\n%s", r.code, r.out, r.err);
+  json_decref(r.summary);
+  for (int i = 0; i < FLOOD_CONNS; i++)
+    close(fds[i]);
+  assert_int_equal(platproc_stop(p), 0);
+  const char *log = slurp(p->log);
+  assert_true(plat_counter(log, "handshakes_evicted") >= FLOOD_CONNS - FLOOD_MAX_UNAUTH);
+  assert_non_null(strstr(log, "connections in their handshake (--max-unauth): the oldest"));
+  free(cert);
+  free(key);
+  free(db);
+  free(ca);
+}
+
 /* An argument runs only the tests whose names match it (cmocka's pattern); --skip PATTERN runs
  * all but those. */
 int main(int argc, char **argv) {
@@ -767,6 +853,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_mtls_matrix, kill_leftovers),
       cmocka_unit_test(test_mtls_flags),
       cmocka_unit_test_teardown(test_empty_mac_without_cert, kill_leftovers),
+      cmocka_unit_test_teardown(test_tls_handshake_flood, kill_leftovers),
   };
   if (argc > 2 && strcmp(argv[1], "--skip") == 0)
     cmocka_set_skip_filter(argv[2]);
