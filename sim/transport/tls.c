@@ -21,6 +21,9 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,10 @@
 #define TLS_HS_TIMEOUT_DEFAULT_MS 10000
 #define TLS_HS_TICK_MS 250
 #define TLS_READ_CHUNK (16 * 1024)
+/* Handshakes ended between two returns of freed heap to the system (tls_heap_trim), and the
+ * least time between two. */
+#define TLS_TRIM_HANDSHAKES 256
+#define TLS_TRIM_EVERY_MS 1000
 /* Bytes an owner may send before the handshake ends: a bound, as tcp bounds its queue. */
 #define TLS_EARLY_MAX ((size_t)1 << 30)
 /* The ciphers a TLS 1.2 peer may choose: forward secret, authenticated encryption only. TLS 1.3
@@ -62,6 +69,8 @@ struct tls_transport {
   struct tls_side *side;
   struct tls_conn *hs_head, *hs_tail; /* in the handshake, oldest first */
   size_t hs_accepted;                 /* of those, accepted ones (the server side) */
+  size_t hs_since_trim;               /* handshakes ended since tls_heap_trim() last ran */
+  uint64_t trim_ms;                   /* when it last ran (uv_now) */
   int (*admit)(void *ctx);            /* sim_transport_tls_set_admit() */
   void *admit_ctx;
   struct tls_conn *kick_head; /* resumed with bytes waiting */
@@ -232,6 +241,31 @@ static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
 
 /* ---- freeing and ending ---- */
 
+/* A handshake allocates and frees far more than the connection keeps (record buffers, the
+ * handshake messages and hashes, the peer's certificates, the key exchange), interleaved with
+ * what every connection keeps; after a burst of them glibc holds the freed pages (about as much
+ * again as the connections use: docs/performance.md section I) until something at the top of
+ * its heap is freed, which a long-lived fleet never does. So once no handshake is under way and
+ * many have ended since the last time, the freed pages go back to the system (malloc_trim):
+ * at most once a second, so that a steady stream of handshakes does not pay for a walk of the
+ * heap every few hundred. 1 when nothing is left to do, 0 when a trim is due but too soon (the
+ * handshake timer, kept running, asks again). */
+static int tls_heap_trim(struct tls_transport *tp) {
+#if defined(__GLIBC__)
+  if (tp->hs_since_trim < TLS_TRIM_HANDSHAKES)
+    return 1;
+  uint64_t now = uv_now(tp->base.loop);
+  if (tp->trim_ms && now - tp->trim_ms < TLS_TRIM_EVERY_MS)
+    return 0;
+  tp->trim_ms = now;
+  tp->hs_since_trim = 0;
+  malloc_trim(0);
+#else
+  (void)tp;
+#endif
+  return 1;
+}
+
 static void tls_hs_unlink(struct tls_transport *tp, struct tls_conn *tc) {
   if (!tc->hs_start_ms)
     return;
@@ -247,7 +281,8 @@ static void tls_hs_unlink(struct tls_transport *tp, struct tls_conn *tc) {
   tc->hs_start_ms = 0;
   if (tc->server)
     tp->hs_accepted--;
-  if (!tp->hs_head && tp->side)
+  tp->hs_since_trim++;
+  if (!tp->hs_head && tp->side && tls_heap_trim(tp))
     uv_timer_stop(&tp->side->hs);
 }
 
@@ -521,6 +556,9 @@ static void tls_hs_tick(uv_timer_t *h) {
     if (!s->tp)
       return; /* that was the last thing open: the timers are closing */
   }
+  /* Still ticking with no handshake: a heap trim was due but too soon (tls_heap_trim). */
+  if (!tp->hs_head && tls_heap_trim(tp))
+    uv_timer_stop(h);
 }
 
 static void tls_kick_cb(uv_timer_t *h) {
