@@ -623,6 +623,19 @@ static void test_mtls_flags(void **state) {
                               "--db", ":memory:", NULL};
   assert_int_equal(run_child(plat_badca, out, err), 2);
   assert_non_null(strstr(slurp(err), "cannot read client CA certificates from"));
+  /* --auth cert needs certificates to verify; --auth takes one of three words. */
+  const char *plat_authcert[] = {bin,      "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                                 "--cert", crt,        "--key",    key,
+                                 "--auth", "cert",     "--db",     ":memory:",
+                                 NULL};
+  assert_int_equal(run_child(plat_authcert, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--auth 'cert': needs client certificates to verify"));
+  const char *plat_authbad[] = {bin,      "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                                "--cert", crt,        "--key",    key,
+                                "--auth", "maybe",    "--db",     ":memory:",
+                                NULL};
+  assert_int_equal(run_child(plat_authbad, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--auth 'maybe': expected any, key or cert"));
   free(crt);
   free(out);
   free(err);
