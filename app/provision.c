@@ -653,6 +653,7 @@ static int prov_catalog(const struct run_opts *ro) {
  * *scn (may stay NULL) and *cfg set, or the exit code. */
 static int prov_fleet_config(struct prov_opts *o, struct run_opts *ro, struct scn **scn,
                              struct sim_fleet_config *cfg) {
+  app_run_flags_command("hubsim provision");
   int rc = app_run_flags(ro, o->run_argc, (char **)o->run_argv);
   if (rc != APP_RUN_GO_ON)
     return rc;

@@ -387,6 +387,13 @@ static int real_prepare(struct run *r) {
         return code;
       }
     }
+  } else if (o->hub_certs) {
+    /* Each worker loads its hubs' pairs; a bad folder is refused here first, before anything
+     * starts, as without workers (exit 2 naming the file). --hub-certs needs --platform: no
+     * embedded platform to stop. */
+    int code = app_hub_certs_check(o->hub_certs, cfg);
+    if (code)
+      return code;
   }
   if (rc) {
     fprintf(stderr, "hubsim run: cannot create the fleet: %s\n", sim_strerror(rc));

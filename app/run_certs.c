@@ -27,6 +27,23 @@ int app_hub_certs_new(struct app_hub_certs **out) {
   return *out ? 0 : SIM_ENOMEM;
 }
 
+/* Loads the pair of hub id from dir into *out. 0, or the exit code after a line on stderr. */
+static int load_one(const char *dir, const char *id, struct sim_tls_identity **out) {
+  char crt[PATH_MAX], key[PATH_MAX];
+  if ((size_t)snprintf(crt, sizeof crt, "%s/hubs/%s.crt", dir, id) >= sizeof crt ||
+      (size_t)snprintf(key, sizeof key, "%s/hubs/%s.key", dir, id) >= sizeof key) {
+    fprintf(stderr, "hubsim run: --hub-certs %s: the path is too long\n", dir);
+    return 2;
+  }
+  const char *why = NULL;
+  int rc = sim_tls_identity_load(crt, key, out, &why);
+  if (rc) {
+    fprintf(stderr, "hubsim run: --hub-certs: hub %s: %s\n", id, why ? why : sim_strerror(rc));
+    return 2;
+  }
+  return 0;
+}
+
 int app_hub_certs_load(struct app_hub_certs *c, const char *dir, const struct sim_fleet *f) {
   uint32_t n = sim_fleet_hub_count(f);
   c->f = f;
@@ -36,19 +53,24 @@ int app_hub_certs_load(struct app_hub_certs *c, const char *dir, const struct si
   }
   c->n = n;
   for (uint32_t i = 0; i < n; i++) {
-    char id[80], crt[PATH_MAX], key[PATH_MAX];
+    char id[80];
     sim_fleet_hub_id(f, i, id, sizeof id);
-    if ((size_t)snprintf(crt, sizeof crt, "%s/hubs/%s.crt", dir, id) >= sizeof crt ||
-        (size_t)snprintf(key, sizeof key, "%s/hubs/%s.key", dir, id) >= sizeof key) {
-      fprintf(stderr, "hubsim run: --hub-certs %s: the path is too long\n", dir);
-      return 2;
-    }
-    const char *why = NULL;
-    int rc = sim_tls_identity_load(crt, key, &c->ids[i], &why);
-    if (rc) {
-      fprintf(stderr, "hubsim run: --hub-certs: hub %s: %s\n", id, why ? why : sim_strerror(rc));
-      return 2;
-    }
+    int code = load_one(dir, id, &c->ids[i]);
+    if (code)
+      return code;
+  }
+  return 0;
+}
+
+int app_hub_certs_check(const char *dir, const struct sim_fleet_config *cfg) {
+  for (uint32_t i = 0; i < cfg->hubs; i++) {
+    char id[80];
+    struct sim_tls_identity *one = NULL;
+    sim_fleet_config_hub_id(cfg, i, id, sizeof id);
+    int code = load_one(dir, id, &one);
+    sim_tls_identity_free(one);
+    if (code)
+      return code;
   }
   return 0;
 }

@@ -107,7 +107,10 @@ static void run_usage(FILE *out) {
       "                        (the summary and the verdict say so)\n"
       "  --hub-certs DIR       hubrpcs://: each hub presents its own client certificate,\n"
       "                        DIR/hubs/ID.crt with its key DIR/hubs/ID.key (a hubsim provision\n"
-      "                        folder); every hub's pair is read and checked before the run\n"
+      "                        folder); every hub's pair is read and checked before the run.\n"
+      "                        Without a fleet key (no --fleet-key, --fleet-key-file,\n"
+      "                        HUBSIM_FLEET_KEY or scenario key) the hubs authenticate with\n"
+      "                        their certificates alone; with one they send its mac too\n"
       "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
       "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
       "  --warmup D            latency figures leave out what was meant to happen in the\n"
@@ -209,11 +212,18 @@ static const struct option longopts[] = {{"platform", required_argument, 0, 'P'}
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
 
+/* The command the parser's messages name: hubsim provision reads the same fleet flags. */
+static const char *flag_cmd = "hubsim run";
+
+void app_run_flags_command(const char *name) {
+  flag_cmd = name;
+}
+
 int app_run_bad(const char *flag, const char *value, const char *why) {
   if (value && *value)
-    fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value, why);
+    fprintf(stderr, "%s: %s '%s': %s (see %s --help)\n", flag_cmd, flag, value, why, flag_cmd);
   else
-    fprintf(stderr, "hubsim run: %s: %s (see hubsim run --help)\n", flag, why);
+    fprintf(stderr, "%s: %s: %s (see %s --help)\n", flag_cmd, flag, why, flag_cmd);
   return 2;
 }
 
@@ -265,7 +275,7 @@ static const char *env_key(int *rc) {
   if (!k)
     return NULL;
   if (!*k || strlen(k) > APP_RUN_KEY_MAX) {
-    fprintf(stderr, "hubsim run: HUBSIM_FLEET_KEY: expected 1 to %d bytes (it is %s)\n",
+    fprintf(stderr, "%s: HUBSIM_FLEET_KEY: expected 1 to %d bytes (it is %s)\n", flag_cmd,
             APP_RUN_KEY_MAX, *k ? "longer" : "empty");
     *rc = 2;
   }
@@ -552,10 +562,12 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       run_usage(stdout);
       return 0;
     case ':':
-      fprintf(stderr, "hubsim run: %s needs a value (see hubsim run --help)\n", argv[optind - 1]);
+      fprintf(stderr, "%s: %s needs a value (see %s --help)\n", flag_cmd, argv[optind - 1],
+              flag_cmd);
       return 2;
     default:
-      fprintf(stderr, "hubsim run: unknown flag '%s' (see hubsim run --help)\n", argv[optind - 1]);
+      fprintf(stderr, "%s: unknown flag '%s' (see %s --help)\n", flag_cmd, argv[optind - 1],
+              flag_cmd);
       return 2;
     }
   }
@@ -596,10 +608,8 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
       o->scenario = "demo";
   }
   if (optind < argc) {
-    fprintf(stderr,
-            "hubsim run: unexpected argument '%s': one scenario at most (see hubsim run "
-            "--help)\n",
-            argv[optind]);
+    fprintf(stderr, "%s: unexpected argument '%s': one scenario at most (see %s --help)\n",
+            flag_cmd, argv[optind], flag_cmd);
     return 2;
   }
 
@@ -659,7 +669,7 @@ static int flags_key(struct run_opts *o) {
     size_t kl = 0;
     const char *why;
     if (sim_keyfile_read(o->key_file, (uint8_t *)keybuf, APP_RUN_KEY_MAX, &kl, &why)) {
-      fprintf(stderr, "hubsim run: --fleet-key-file '%s': %s%s\n", o->key_file, why,
+      fprintf(stderr, "%s: --fleet-key-file '%s': %s%s\n", flag_cmd, o->key_file, why,
               strstr(why, "longer") ? " (at most 128 bytes)" : "");
       return 2;
     }
@@ -689,6 +699,10 @@ static int flags_key(struct run_opts *o) {
       return 2;
     }
   }
+  /* Client certificates and no key from any flag, the environment (or, later, a scenario):
+   * the hubs authenticate with their certificates alone (an empty mac). */
+  if (o->hub_certs && !(o->set & RUN_SET_KEY))
+    o->key = "";
   return APP_RUN_GO_ON;
 }
 
@@ -712,7 +726,7 @@ int app_run_flags(struct run_opts *o, int argc, char **argv) {
   /* A copy of the command line as given: getopt reorders argv, and workers get it again. */
   o->argv = calloc((size_t)argc + 1, sizeof *o->argv);
   if (!o->argv) {
-    fprintf(stderr, "hubsim run: out of memory\n");
+    fprintf(stderr, "%s: out of memory\n", flag_cmd);
     return 3;
   }
   memcpy(o->argv, argv, (size_t)argc * sizeof *argv);
@@ -746,9 +760,9 @@ static int scenario_load(struct run_opts *o, struct scn **out) {
     snprintf(path, sizeof path, "%s", o->scenario);
   if (scn_load(path, text, text_len, &lim, &s, &serr)) {
     if (serr.line > 0)
-      fprintf(stderr, "hubsim run: %s:%d: %s\n", serr.file, serr.line, serr.message);
+      fprintf(stderr, "%s: %s:%d: %s\n", flag_cmd, serr.file, serr.line, serr.message);
     else
-      fprintf(stderr, "hubsim run: %s: %s\n", serr.file[0] ? serr.file : path, serr.message);
+      fprintf(stderr, "%s: %s: %s\n", flag_cmd, serr.file[0] ? serr.file : path, serr.message);
     return 2;
   }
   const struct scn_config *sc = scn_config(s);
@@ -764,7 +778,7 @@ static int scenario_load(struct run_opts *o, struct scn **out) {
     if (!(o->set & RUN_SET_KEY) && sc->fleet_key) {
       /* The key is copied into the fleet's 128 bytes: a script's longer key is refused. */
       if (!*sc->fleet_key || strlen(sc->fleet_key) > APP_RUN_KEY_MAX) {
-        fprintf(stderr, "hubsim run: %s: fleet{key = ...}: expected 1 to %d bytes\n", path,
+        fprintf(stderr, "%s: %s: fleet{key = ...}: expected 1 to %d bytes\n", flag_cmd, path,
                 APP_RUN_KEY_MAX);
         scn_free(s);
         return 2;
@@ -891,7 +905,7 @@ static int parse_mix(const char *text, struct sim_fleet_config *cfg) {
     }
     int idx = sim_model_find(tok);
     if (idx < 0) {
-      fprintf(stderr, "hubsim run: --mix: unknown device model '%s' (known:", tok);
+      fprintf(stderr, "%s: --mix: unknown device model '%s' (known:", flag_cmd, tok);
       for (size_t i = 0; i < sim_model_count(); i++)
         fprintf(stderr, " %s", sim_model_get((uint16_t)i)->model_id);
       fprintf(stderr, ")\n");

@@ -129,6 +129,10 @@ int app_run_fleet_config(const struct run_opts *o, struct scn *scn, struct sim_f
 int app_run_worker_args(const struct run_opts *o, const char **out, int cap);
 /* Prints "hubsim run: FLAG 'VALUE': WHY" (value may be NULL or "") and returns 2. */
 int app_run_bad(const char *flag, const char *value, const char *why);
+/* The command the messages of the flag parser name (app_run_flags, app_run_scenario,
+ * app_run_fleet_config, app_run_bad): "hubsim run" unless set; hubsim provision, which reads the
+ * same fleet flags, sets "hubsim provision". name is borrowed for the process's life. */
+void app_run_flags_command(const char *name);
 
 /* ---- run_platform.c ---- */
 

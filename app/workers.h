@@ -41,8 +41,9 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_t
 struct app_workers;
 
 /* Worker side: reads the fleet key from fd APP_WORKER_KEY_FD to its end and closes the fd.
- * 0 with the key in out and its length in *len (no terminator added); SIM_ENOTFOUND when fd 4
- * is not open; SIM_EINVAL when it holds nothing or more than cap bytes; or -errno. */
+ * 0 with the key in out and its length in *len (no terminator added; 0 when the run has no
+ * fleet key: its hubs authenticate with client certificates alone); SIM_ENOTFOUND when fd 4
+ * is not open; SIM_EINVAL when it holds more than cap bytes; or -errno. */
 int app_worker_read_key(char *out, size_t cap, size_t *len);
 
 /* Spawns n workers: argv_of(k, arg) returns worker k's argv (NULL-terminated; argv[0] is the

@@ -77,6 +77,7 @@ char *plat_counters_json(const struct plat_counters *c) {
   F(duplicate_sessions);
   F(sessions_cert_bound);
   F(cert_refused);
+  F(auth_cert_only);
   F(frames_in);
   F(frames_out);
   F(bytes_in);

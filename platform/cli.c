@@ -41,6 +41,11 @@ static const char usage[] =
     "                      with the fleet key alone (docs/tls.md)\n"
     "  --crl FILE          with --client-ca: PEM revocation lists of that CA; a revoked hub\n"
     "                      certificate is refused in the handshake\n"
+    "  --auth any|key|cert how hubs authenticate (default any): any: the fleet-key mac, or a\n"
+    "                      verified client certificate of the Hello's hub id alone (an Auth\n"
+    "                      with an empty mac); key: the mac always; cert: every hub needs its\n"
+    "                      client certificate (needs --client-ca), a hub without one is\n"
+    "                      refused (docs/protocol.md section 6)\n"
     "  --db FILE           SQLite database, created when missing (default " PLAT_DEFAULT_DB ");\n"
     "                      its folder must exist\n"
     "  --fleet-key KEY     fleet key; hub secrets are HMAC-SHA256(KEY, hub_id)\n"
@@ -72,8 +77,9 @@ static const char usage[] =
     "  --rule-rate N       firings per second one rule may make on average (bursts of twice\n"
     "                      that), 0.01..100000 (default 5); matches beyond are counted\n"
     "                      (rules_limited) and dropped. Needs --admin (rules are added there)\n"
-    "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096);\n"
-    "                      beyond that the oldest is closed for each new one\n"
+    "  --max-unauth N      connections still in their handshake, 1..1000000 (default 4096;\n"
+    "                      over hubrpcs:// those in their TLS handshake count too); beyond\n"
+    "                      that the oldest is closed for each new one\n"
     "  --fd-reserve N      descriptors kept for the store and the admin port, 8..100000\n"
     "                      (default 64), below the open-file limit (ulimit -n): a hub\n"
     "                      connection that would take them closes the oldest one still in its\n"
@@ -301,6 +307,7 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"key", required_argument, NULL, 'Y'},
                                      {"client-ca", required_argument, NULL, 'A'},
                                      {"crl", required_argument, NULL, 'L'},
+                                     {"auth", required_argument, NULL, 'u'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -362,6 +369,16 @@ static int flag_value(struct args *a, int ch, const char *v) {
   case 'L':
     a->crl = v;
     return 0;
+  case 'u': {
+    static const char *const auth_names[] = {"any", "key", "cert"}; /* enum plat_auth order */
+    for (size_t i = 0; i < sizeof auth_names / sizeof auth_names[0]; i++) {
+      if (strcmp(v, auth_names[i]) == 0) {
+        cfg->auth = (enum plat_auth)i;
+        return 0;
+      }
+    }
+    return bad("--auth", v, "expected any, key or cert");
+  }
   case 'd':
     if (!*v)
       return bad("--db", v, "empty path");
@@ -438,7 +455,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYAL", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALu", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
@@ -502,6 +519,10 @@ static int check_flags(struct args *a) {
     return bad("--client-ca", a->client_ca, "is for TLS: it needs --listen hubrpcs://HOST:PORT");
   if (a->crl && !a->client_ca)
     return bad("--crl", a->crl, "revokes client certificates: it needs --client-ca FILE");
+  if (cfg->auth == PLAT_AUTH_CERT && !a->client_ca)
+    return bad("--auth", "cert",
+               "needs client certificates to verify: --listen hubrpcs://HOST:PORT and "
+               "--client-ca FILE");
   /* Files: the store's folder and the ready file's, checked before anything listens. */
   if (strcmp(cfg->db_path, ":memory:") != 0 && check_file("--db", cfg->db_path))
     return 2;

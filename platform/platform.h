@@ -48,6 +48,12 @@
 /* The most a token (--admin-token-file) may hold: printable ASCII without spaces. */
 #define PLAT_ADMIN_TOKEN_MAX 256u
 
+/* How a hub may authenticate (docs/protocol.md section 6). ANY: with the fleet-key mac, or, on a
+ * session bound to its verified client certificate, with the certificate alone (an empty mac).
+ * KEY: the mac is always required. CERT: every hub must present a client certificate of its
+ * own hub id; a hub without one is refused at its Hello. */
+enum plat_auth { PLAT_AUTH_ANY = 0, PLAT_AUTH_KEY, PLAT_AUTH_CERT };
+
 struct plat_config {
   const char *listen;       /* "hubrpc://host:port" (port 0: any free port); borrowed */
   const char *db_path;      /* SQLite file, created when missing; ":memory:" works; borrowed */
@@ -76,6 +82,7 @@ struct plat_config {
   /* Non-zero: every random choice (nonces, session ids, background command targets) comes from
    * this seed, so a virtual run repeats byte for byte. 0: fresh randomness. */
   uint64_t seed;
+  enum plat_auth auth; /* PLAT_AUTH_ANY by default */
 };
 
 /* Every counter since the server started. Errors are indexed by hubrpc ErrorCode (0..15). */
@@ -86,6 +93,8 @@ struct plat_counters {
   /* Sessions bound to their client certificate's hub id; Hellos refused because the hub had a
    * certificate for another hub, or none while it had authenticated with one before. */
   uint64_t sessions_cert_bound, cert_refused;
+  /* Of auth_ok: hubs that authenticated with their certificate alone (an empty mac). */
+  uint64_t auth_cert_only;
   uint64_t frames_in, frames_out, bytes_in, bytes_out;
   uint64_t reports_new, reports_duplicate; /* Reports accepted (new) and recognised as resent */
   uint64_t reports_committed;              /* new Reports whose group COMMIT succeeded */

@@ -18,6 +18,7 @@
 #include "sim/core/err.h"
 #include "sim/core/log.h"
 #include "sim/core/rng.h"
+#include "sim/transport/tls.h"
 #include "sim/wire/auth.h"
 #include "sim/wire/hubrpc.h"
 
@@ -276,6 +277,7 @@ fail:
 int plat_server_start(struct plat_server *srv) {
   if (srv->started)
     return SIM_EINVAL;
+  sim_transport_tls_set_admit(srv->t, plat__tls_admit, srv); /* no effect on plain tcp */
   int rc = sim_transport_listen(srv->t, &srv->listen_addr, plat__accept_cb, srv, &srv->listener);
   if (rc) {
     SIM_LOGE("platform: cannot listen on %s:%u: %s", srv->listen_addr.host, srv->listen_addr.port,
@@ -406,6 +408,7 @@ void plat_server_free(struct plat_server *srv) {
   plat__auto_free(srv->autom);
   free(srv->fleet_key);
   sim_buf_fini(&srv->out);
+  sim_transport_tls_set_admit(srv->t, NULL, NULL); /* the transport may outlive the server */
   free(srv);
 }
 

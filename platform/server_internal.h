@@ -137,7 +137,7 @@ struct plat_server {
   int store_state; /* enum plat_store_state */
   uint64_t probe_at_ms, resumed_ms;
   unsigned relapses; /* failures soon after a resume, in a row: the next test waits longer */
-  struct sim_log_limit log_fd, log_sendq, log_boot, log_store, log_evict, log_tls;
+  struct sim_log_limit log_fd, log_sendq, log_boot, log_store, log_evict, log_tls, log_auth;
   uint8_t admin_key[32]; /* HMAC key for comparing admin tokens in constant time */
   char *admin_token;     /* NULL: no token required */
 
@@ -187,6 +187,9 @@ int plat__timer_pending(struct plat_server *srv, int id);
 
 /* session.c: connections and sessions. */
 void plat__accept_cb(struct sim_listener *l, struct sim_conn *c, void *user);
+/* The tls transport's admit hook (sim_transport_tls_set_admit): connections still in their TLS
+ * handshake count against --max-unauth and the descriptor reserve as hubrpc handshakes do. */
+int plat__tls_admit(void *arg);
 /* Encodes env and queues it on s; SIM_EFULL (and s failed) when its hub does not read. */
 int plat__sess_send(struct plat_session *s, const sim_envelope *env);
 /* Sends Error{code, reason} (when code >= 0) and starts closing s. Idempotent. */

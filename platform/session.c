@@ -196,12 +196,13 @@ int plat__valid_hub_id(const char *id) {
 }
 
 /* Mutual TLS: a hub that presented a verified client certificate is that certificate's hub
- * (its CN) and no other; a hub that once authenticated with a certificate needs it again. The
- * fleet-key Auth still follows (docs/tls.md). 0, or -1 when the session failed. */
+ * (its CN) and no other; a hub that once authenticated with a certificate needs it again, and
+ * with --auth cert every hub needs one. A bound session may then authenticate with the
+ * certificate alone (on_auth). 0, or -1 when the session failed. */
 static int cert_bind(struct plat_session *s, const char *hub_id) {
   struct plat_server *srv = s->srv;
   char cid[SIM_HUBRPC_HUB_ID_MAX + 1];
-  char why[160];
+  char why[200];
   int rc = sim_tls_conn_peer_hub(s->conn, cid, sizeof cid);
   if (rc == 1 && strcmp(cid, hub_id) == 0) {
     s->cert = 1;
@@ -209,13 +210,21 @@ static int cert_bind(struct plat_session *s, const char *hub_id) {
   }
   if (rc == 0) {
     const struct plat_hub *h = plat__hub_find(srv, hub_id);
-    if (!h || !h->cert)
+    if (srv->cfg.auth == PLAT_AUTH_CERT)
+      snprintf(why, sizeof why,
+               "hub %s presented no client certificate: this platform accepts client "
+               "certificates only (--auth cert)",
+               hub_id);
+    else if (!h || !h->cert)
       return 0;
-    snprintf(why, sizeof why, "hub %s authenticates with its client certificate", hub_id);
+    else
+      snprintf(why, sizeof why, "hub %s authenticates with its client certificate", hub_id);
   } else if (rc == 1) {
     snprintf(why, sizeof why, "client certificate is for hub %s, not %s", cid, hub_id);
   } else {
-    snprintf(why, sizeof why, "client certificate names no valid hub id");
+    snprintf(why, sizeof why,
+             "client certificate names no usable hub id (its CN and any SAN URI "
+             "urn:hubsim:hub:ID must name one valid hub)");
   }
   srv->c.cert_refused++;
   SIM_LOGW("platform: refused a Hello for hub %s: %s", hub_id, why);
@@ -265,16 +274,30 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
   struct plat_server *srv = s->srv;
   const Hubrpc__V1__Hello *hello = s->hello->hello;
   uint8_t secret[32], mac[32];
-  int ok = a->mac.len == SIM_HUBRPC_MAC_LEN &&
-           sim_auth_hub_secret(srv->fleet_key, srv->fleet_key_len, hello->hub_id, secret) == 0 &&
-           sim_auth_mac(secret, hello->client_nonce.data, s->server_nonce, mac) == 0 &&
-           sim_auth_equal(mac, a->mac.data, sizeof(mac));
+  const char *why = "wrong mac";
+  int ok;
+  if (a->mac.len == 0) {
+    /* The certificate alone: only on a session bound to this hub's verified certificate. */
+    ok = s->cert && srv->cfg.auth != PLAT_AUTH_KEY;
+    why = s->cert ? "no mac: this platform authenticates with the fleet key (--auth key)"
+                  : "no certificate for this hub and no mac";
+  } else {
+    /* A mac that is sent is checked, with or without a certificate. */
+    ok = a->mac.len == SIM_HUBRPC_MAC_LEN &&
+         sim_auth_hub_secret(srv->fleet_key, srv->fleet_key_len, hello->hub_id, secret) == 0 &&
+         sim_auth_mac(secret, hello->client_nonce.data, s->server_nonce, mac) == 0 &&
+         sim_auth_equal(mac, a->mac.data, sizeof(mac));
+  }
   if (!ok) {
     srv->c.auth_failed++;
-    plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, "wrong mac");
+    sim_log_limited(&srv->log_auth, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
+                    "platform: refused the Auth of hub %s: %s", hello->hub_id, why);
+    plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, why);
     return;
   }
   srv->c.auth_ok++;
+  if (a->mac.len == 0)
+    srv->c.auth_cert_only++;
   struct plat_hub *h = plat__hub_find(srv, hello->hub_id);
   int known = h != NULL;
   if (!h && !(h = plat__hub_add(srv, hello->hub_id))) {
@@ -595,34 +618,59 @@ static void sess_evict(struct plat_session *s, const char *why) {
   sess_free(s);
 }
 
-void plat__accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
-  struct plat_server *srv = user;
-  if (srv->stopping) {
-    sim_conn_close(c);
-    return;
+/* Closes the oldest connection still in its handshake to make room for a new one: first one
+ * still in its TLS handshake (it has shown less than one that finished it, and its owner, the
+ * session layer, never saw it), else the oldest hubrpc handshake. 0 when there was none. */
+static int evict_oldest(struct plat_server *srv, const char *why) {
+  if (sim_transport_tls_evict_oldest(srv->t)) {
+    srv->c.handshakes_evicted++;
+    return 1;
   }
+  if (!srv->hs.head)
+    return 0;
+  sess_evict(srv->hs.head, why);
+  return 1;
+}
+
+/* Room for one more connection in its handshake: the descriptor reserve and --max-unauth,
+ * counting hubrpc handshakes and, over TLS, connections still in their TLS handshake alike.
+ * 0 to go on, -1 when the new connection must be closed (descriptors short, nothing to
+ * evict). */
+static int make_room(struct plat_server *srv) {
   if (srv->check_fds) {
     uint64_t reserve = srv->cfg.fd_reserve;
     long low = lowest_free_fd(srv);
-    if (low >= 0 && srv->fd_limit > reserve && (uint64_t)low >= srv->fd_limit - reserve) {
-      if (!srv->hs.head) {
-        srv->c.conns_refused++;
-        sim_log_limited(&srv->log_fd, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
-                        "platform: connection refused: descriptors are down to the %llu kept "
-                        "for the store and the admin port (limit %llu, --fd-reserve)",
-                        (unsigned long long)reserve, (unsigned long long)srv->fd_limit);
-        sim_conn_close(c);
-        return;
-      }
-      sess_evict(srv->hs.head, "too many connections: the oldest handshake gives way");
+    if (low >= 0 && srv->fd_limit > reserve && (uint64_t)low >= srv->fd_limit - reserve &&
+        !evict_oldest(srv, "too many connections: the oldest handshake gives way")) {
+      srv->c.conns_refused++;
+      sim_log_limited(&srv->log_fd, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
+                      "platform: connection refused: descriptors are down to the %llu kept "
+                      "for the store and the admin port (limit %llu, --fd-reserve)",
+                      (unsigned long long)reserve, (unsigned long long)srv->fd_limit);
+      return -1;
     }
   }
-  if (srv->hs.n >= srv->cfg.max_unauth) {
+  size_t n = srv->hs.n + sim_transport_tls_handshaking(srv->t);
+  if (n >= srv->cfg.max_unauth) {
     sim_log_limited(&srv->log_evict, PLAT_LOG_EVERY_MS, SIM_LOG_WARN,
                     "platform: %zu connections in their handshake (--max-unauth): the oldest "
                     "is closed for each new one",
-                    srv->hs.n);
-    sess_evict(srv->hs.head, "too many connections in their handshake: the oldest gives way");
+                    n);
+    evict_oldest(srv, "too many connections in their handshake: the oldest gives way");
+  }
+  return 0;
+}
+
+int plat__tls_admit(void *arg) {
+  struct plat_server *srv = arg;
+  return srv->stopping ? -1 : make_room(srv);
+}
+
+void plat__accept_cb(struct sim_listener *l, struct sim_conn *c, void *user) {
+  struct plat_server *srv = user;
+  if (srv->stopping || make_room(srv)) {
+    sim_conn_close(c);
+    return;
   }
   struct plat_session *s = calloc(1, sizeof(*s));
   if (!s) {

@@ -102,8 +102,13 @@ int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub)
   return 0;
 }
 
+void sim_fleet_config_hub_id(const struct sim_fleet_config *cfg, uint32_t global, char *out,
+                             size_t cap) {
+  snprintf(out, cap, "%s%06" PRIu32, cfg->hub_prefix, global);
+}
+
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap) {
-  snprintf(out, cap, "%s%06" PRIu32, f->cfg.hub_prefix, hub_global(f, hub));
+  sim_fleet_config_hub_id(&f->cfg, hub_global(f, hub), out, cap);
 }
 
 /* IEEE address: the model's OUI, then 24 bits naming the hub (mixed with the prefix so that two
@@ -580,14 +585,17 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
       char id[SIM_HUBRPC_HUB_ID_MAX + 1];
       uint8_t secret[32], mac[32];
       sim_fleet_hub_id(f, h->idx, id, sizeof(id));
-      if (sim_auth_hub_secret(f->cfg.fleet_key, f->cfg.fleet_key_len, id, secret) ||
-          sim_auth_mac(secret, h->client_nonce, env->challenge->server_nonce.data, mac)) {
+      /* No fleet key: the hub authenticates with its client certificate alone, an empty mac
+       * (docs/protocol.md section 6). */
+      if (f->cfg.fleet_key_len &&
+          (sim_auth_hub_secret(f->cfg.fleet_key, f->cfg.fleet_key_len, id, secret) ||
+           sim_auth_mac(secret, h->client_nonce, env->challenge->server_nonce.data, mac))) {
         rc = SIM_EIO;
         break;
       }
       Hubrpc__V1__Auth auth = HUBRPC__V1__AUTH__INIT;
-      auth.mac.data = mac;
-      auth.mac.len = sizeof(mac);
+      auth.mac.data = f->cfg.fleet_key_len ? mac : NULL;
+      auth.mac.len = f->cfg.fleet_key_len ? sizeof(mac) : 0;
       sim_envelope out = HUBRPC__V1__ENVELOPE__INIT;
       out.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
       out.auth = &auth;

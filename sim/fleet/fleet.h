@@ -39,6 +39,8 @@ struct sim_fleet_config {
   uint64_t seed;
   char hub_prefix[32];    /* hub ids are prefix + 6-digit index: "hub-000001" */
   uint8_t fleet_key[128]; /* the key hub secrets derive from */
+  /* 0: no fleet key; each hub authenticates with its TLS client certificate alone (an Auth
+   * with an empty mac, docs/protocol.md section 6). */
   size_t fleet_key_len;
   struct sim_addr platform;
   struct sim_addr bind[SIM_FLEET_MAX_BIND]; /* source addresses, round robin by hub index */
@@ -192,6 +194,10 @@ int sim_fleet_flush(struct sim_fleet *f);
 /* Identity helpers, stable for a given hub prefix: the same fleet gets the same ids. Hub
  * indices given to the fleet's functions are local to this shard (0 .. hubs in this process). */
 void sim_fleet_hub_id(const struct sim_fleet *f, uint32_t hub, char *out, size_t cap);
+/* The id of the hub of global index global (0..hubs-1 across every shard) of a fleet configured
+ * by cfg, as sim_fleet_hub_id names it: for a process that runs no fleet of its own. */
+void sim_fleet_config_hub_id(const struct sim_fleet_config *cfg, uint32_t global, char *out,
+                             size_t cap);
 uint64_t sim_fleet_device_eui64(const struct sim_fleet *f, uint32_t hub, uint32_t slot);
 /* Triggers a named event on a device ("motion"...). SIM_ENOTFOUND without such event. */
 int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event);

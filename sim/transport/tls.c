@@ -21,6 +21,9 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,10 @@
 #define TLS_HS_TIMEOUT_DEFAULT_MS 10000
 #define TLS_HS_TICK_MS 250
 #define TLS_READ_CHUNK (16 * 1024)
+/* Handshakes ended between two returns of freed heap to the system (tls_heap_trim), and the
+ * least time between two. */
+#define TLS_TRIM_HANDSHAKES 256
+#define TLS_TRIM_EVERY_MS 1000
 /* Bytes an owner may send before the handshake ends: a bound, as tcp bounds its queue. */
 #define TLS_EARLY_MAX ((size_t)1 << 30)
 /* The ciphers a TLS 1.2 peer may choose: forward secret, authenticated encryption only. TLS 1.3
@@ -61,7 +68,12 @@ struct tls_transport {
   size_t live; /* connections and listeners not freed yet */
   struct tls_side *side;
   struct tls_conn *hs_head, *hs_tail; /* in the handshake, oldest first */
-  struct tls_conn *kick_head;         /* resumed with bytes waiting */
+  size_t hs_accepted;                 /* of those, accepted ones (the server side) */
+  size_t hs_since_trim;               /* handshakes ended since tls_heap_trim() last ran */
+  uint64_t trim_ms;                   /* when it last ran (uv_now) */
+  int (*admit)(void *ctx);            /* sim_transport_tls_set_admit() */
+  void *admit_ctx;
+  struct tls_conn *kick_head; /* resumed with bytes waiting */
   /* The client's last session per owner user pointer (SSL_SESSION *, one reference each). */
   struct sim_htab sessions;
   struct sim_tls_stats st;
@@ -229,6 +241,31 @@ static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
 
 /* ---- freeing and ending ---- */
 
+/* A handshake allocates and frees far more than the connection keeps (record buffers, the
+ * handshake messages and hashes, the peer's certificates, the key exchange), interleaved with
+ * what every connection keeps; after a burst of them glibc holds the freed pages (about as much
+ * again as the connections use: docs/performance.md section I) until something at the top of
+ * its heap is freed, which a long-lived fleet never does. So once no handshake is under way and
+ * many have ended since the last time, the freed pages go back to the system (malloc_trim):
+ * at most once a second, so that a steady stream of handshakes does not pay for a walk of the
+ * heap every few hundred. 1 when nothing is left to do, 0 when a trim is due but too soon (the
+ * handshake timer, kept running, asks again). */
+static int tls_heap_trim(struct tls_transport *tp) {
+#if defined(__GLIBC__)
+  if (tp->hs_since_trim < TLS_TRIM_HANDSHAKES)
+    return 1;
+  uint64_t now = uv_now(tp->base.loop);
+  if (tp->trim_ms && now - tp->trim_ms < TLS_TRIM_EVERY_MS)
+    return 0;
+  tp->trim_ms = now;
+  tp->hs_since_trim = 0;
+  malloc_trim(0);
+#else
+  (void)tp;
+#endif
+  return 1;
+}
+
 static void tls_hs_unlink(struct tls_transport *tp, struct tls_conn *tc) {
   if (!tc->hs_start_ms)
     return;
@@ -242,7 +279,10 @@ static void tls_hs_unlink(struct tls_transport *tp, struct tls_conn *tc) {
     tp->hs_tail = tc->hs_prev;
   tc->hs_prev = tc->hs_next = NULL;
   tc->hs_start_ms = 0;
-  if (!tp->hs_head && tp->side)
+  if (tc->server)
+    tp->hs_accepted--;
+  tp->hs_since_trim++;
+  if (!tp->hs_head && tp->side && tls_heap_trim(tp))
     uv_timer_stop(&tp->side->hs);
 }
 
@@ -491,6 +531,8 @@ static void tls_hs_begin(struct tls_conn *tc) {
   else
     tp->hs_head = tc;
   tp->hs_tail = tc;
+  if (tc->server)
+    tp->hs_accepted++;
   if (!uv_is_active((uv_handle_t *)&tp->side->hs))
     uv_timer_start(&tp->side->hs, tls_hs_tick, TLS_HS_TICK_MS, TLS_HS_TICK_MS);
 }
@@ -514,6 +556,9 @@ static void tls_hs_tick(uv_timer_t *h) {
     if (!s->tp)
       return; /* that was the last thing open: the timers are closing */
   }
+  /* Still ticking with no handshake: a heap trim was due but too soon (tls_heap_trim). */
+  if (!tp->hs_head && tls_heap_trim(tp))
+    uv_timer_stop(h);
 }
 
 static void tls_kick_cb(uv_timer_t *h) {
@@ -709,6 +754,12 @@ static void tls_inner_accept_cb(struct sim_listener *il, struct sim_conn *ic, vo
   struct tls_transport *tp = tls_tp(l->base.t);
   (void)il;
   struct tls_conn *tc;
+  /* The owner bounds connections still in their handshake (it may close the oldest now), or
+   * refuses this one: before any TLS state exists for it. */
+  if (tp->admit && tp->admit(tp->admit_ctx)) {
+    sim_conn_close(ic);
+    return;
+  }
   if (tls_conn_new(tp, tp->sctx, &tc)) {
     sim_conn_close(ic);
     return;
@@ -1067,6 +1118,35 @@ void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *
     if (!dst->last[r][0] && src->last[r][0])
       memcpy(dst->last[r], src->last[r], sizeof dst->last[r]);
   }
+}
+
+size_t sim_transport_tls_handshaking(const struct sim_transport *t) {
+  return sim_transport_is_tls(t) ? ((const struct tls_transport *)t)->hs_accepted : 0;
+}
+
+int sim_transport_tls_evict_oldest(struct sim_transport *t) {
+  if (!sim_transport_is_tls(t))
+    return 0;
+  struct tls_transport *tp = tls_tp(t);
+  struct tls_conn *tc = tp->hs_head;
+  while (tc && !tc->server)
+    tc = tc->hs_next;
+  if (!tc)
+    return 0;
+  /* Its owner never saw it: it just goes, as after a failed handshake, but it did not fail. */
+  tc->busy++;
+  tls_conn_kill(tc);
+  tc->busy--;
+  tls_conn_release(tc);
+  return 1;
+}
+
+void sim_transport_tls_set_admit(struct sim_transport *t, int (*admit)(void *ctx), void *ctx) {
+  if (!sim_transport_is_tls(t))
+    return;
+  struct tls_transport *tp = tls_tp(t);
+  tp->admit = admit;
+  tp->admit_ctx = ctx;
 }
 
 int sim_transport_is_tls(const struct sim_transport *t) {

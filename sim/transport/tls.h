@@ -110,6 +110,18 @@ void sim_transport_tls_stats(const struct sim_transport *t, struct sim_tls_stats
 /* Adds src's counts and durations into dst exactly (the histograms merge bucket by bucket); a
  * last message of src fills a reason dst has none for. For the counts of several processes. */
 void sim_tls_stats_merge(struct sim_tls_stats *dst, const struct sim_tls_stats *src);
+/* Accepted connections of t still in their TLS handshake (0 when t is not a tls transport):
+ * what its owner has not seen yet (the accept callback runs after the handshake). */
+size_t sim_transport_tls_handshaking(const struct sim_transport *t);
+/* Closes the oldest accepted connection of t still in its handshake, at once (its owner never
+ * saw it, so no callback runs). 1 when one was closed, 0 when there was none. */
+int sim_transport_tls_evict_oldest(struct sim_transport *t);
+/* Server side: admit(ctx) runs on every TCP connection accepted, before its handshake starts;
+ * it may call sim_transport_tls_evict_oldest() to make room, and returns non-zero to close the
+ * new connection instead. So an owner bounds the connections still in their TLS handshake
+ * together with its own unauthenticated ones (a peer that opens many and never finishes its
+ * handshake). NULL (the default) admits every connection. No effect on another transport. */
+void sim_transport_tls_set_admit(struct sim_transport *t, int (*admit)(void *ctx), void *ctx);
 /* 1 when t is a tls transport (a caller holding a plain struct sim_transport * asks). */
 int sim_transport_is_tls(const struct sim_transport *t);
 /* The hub id of the verified client certificate of an accepted tls connection c (see

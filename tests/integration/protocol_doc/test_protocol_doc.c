@@ -33,6 +33,7 @@
   "2a10000102030405060708090a0b0c0d0e0f31efcdab8967452301381e"
 #define DOC_CHALLENGE "1412120a10f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
 #define DOC_AUTH "241a220a2006ca25756664943b3c248418dfb97f811a0ed56f97781e7161d1e284ae953d33"
+#define DOC_AUTH_EMPTY "021a00" /* section 6.1: the certificate alone, an empty mac */
 #define DOC_WELCOME "172215098877665544332211101e18fbd095ffbc31288002"
 #define DOC_ERROR "0d6a0b08051207626164206d6163"
 
@@ -138,6 +139,11 @@ static void test_handshake_frames(void **state) {
   env3.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
   env3.auth = &auth;
   assert_frame(&env3, DOC_AUTH);
+  Hubrpc__V1__Auth empty = HUBRPC__V1__AUTH__INIT;
+  sim_envelope env3e = HUBRPC__V1__ENVELOPE__INIT;
+  env3e.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
+  env3e.auth = &empty;
+  assert_frame(&env3e, DOC_AUTH_EMPTY);
 
   Hubrpc__V1__Welcome w = HUBRPC__V1__WELCOME__INIT;
   w.session_id = 0x1122334455667788ull;

@@ -18,6 +18,9 @@
 #   hub-unknownca/         signed by other-ca
 #   hub-expired/           valid 2020-01-01 to 2021-01-01
 #   hub-revoked/           revoked in crl.pem, ca's revocation list
+#   hub-notyet/            valid from 2099-01-01
+#   hub-selfsigned/        CN and SAN URI hub-000000, clientAuth, its own issuer
+#   hub-sanother/          CN hub-000000 but SAN URI urn:hubsim:hub:hub-000001: no usable hub id
 # Exit status 0, or non-zero with openssl's message on stderr.
 set -eu
 D=$1
@@ -80,10 +83,10 @@ leaf wronghost ca "IP:127.0.0.9,DNS:elsewhere.example" 20200101000000Z 209901010
 leaf unknownca other-ca "$GOOD" 20200101000000Z 20990101000000Z
 openssl req -x509 $KEYOPT -keyout selfsigned.key -out selfsigned.pem -days 365 \
   -subj "/CN=selfsigned" -addext "subjectAltName=$GOOD" 2>/dev/null
-hub() { # folder ca-name hub-id extensions startdate enddate
+hub() { # folder ca-name hub-id extensions startdate enddate [hub-id of the SAN URI]
   mkdir -p "$1/hubs"
   openssl req $KEYOPT -keyout "$1/hubs/hub-000000.key" -out "$1.csr" -subj "/CN=$3" \
-    -addext "subjectAltName=URI:urn:hubsim:hub:$3" 2>/dev/null
+    -addext "subjectAltName=URI:urn:hubsim:hub:${7:-$3}" 2>/dev/null
   openssl ca -batch -config "$2.cnf" -extensions "$4" -in "$1.csr" -out "$1/hubs/hub-000000.crt" \
     -notext -startdate "$5" -enddate "$6" 2>/dev/null
   rm -f "$1.csr"
@@ -95,6 +98,14 @@ hub hub-serverauth ca hub-000000 ext 20200101000000Z 20990101000000Z
 hub hub-unknownca other-ca hub-000000 client 20200101000000Z 20990101000000Z
 hub hub-expired ca hub-000000 client 20200101000000Z 20210101000000Z
 hub hub-revoked ca hub-000000 client 20200101000000Z 20990101000000Z
+hub hub-notyet ca hub-000000 client 20990101000000Z 20991231000000Z
+hub hub-sanother ca hub-000000 client 20200101000000Z 20990101000000Z hub-000001
+mkdir -p hub-selfsigned/hubs
+openssl req -x509 $KEYOPT -keyout hub-selfsigned/hubs/hub-000000.key \
+  -out hub-selfsigned/hubs/hub-000000.crt -days 3650 -subj "/CN=hub-000000" \
+  -addext "subjectAltName=URI:urn:hubsim:hub:hub-000000" \
+  -addext keyUsage=critical,digitalSignature -addext extendedKeyUsage=clientAuth 2>/dev/null
+chmod 600 hub-selfsigned/hubs/hub-000000.key
 openssl ca -batch -config ca.cnf -revoke hub-revoked/hubs/hub-000000.crt 2>/dev/null
 openssl ca -batch -config ca.cnf -gencrl -crldays 3650 -out crl.pem 2>/dev/null
 chmod 600 ./*.key

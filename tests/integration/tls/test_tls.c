@@ -13,9 +13,12 @@
  *     platform with --client-ca: 0 lost, every session bound to its certificate's hub id (the
  *     platform's log line per session and its counter); a hub without its certificate after
  *     that is refused;
- *   - the client certificate matrix (mkcerts.sh): a certificate for another hub id, a
- *     serverAuth-only one, one from an unknown CA, an expired one and, with --crl, a revoked
- *     one are each refused with the reason named by the hub and by the platform;
+ *   - the client certificate matrix (mkcerts.sh): a certificate for another hub id, one whose
+ *     SAN URI names another hub than its CN, a serverAuth-only one, one from an unknown CA, a
+ *     self-signed, an expired, a not yet valid one and, with --crl, a revoked one are each
+ *     refused with the reason named by the hub and by the platform, the run failing;
+ *   - the certificate alone authenticates a hub without the fleet key; --auth key and --auth
+ *     cert refuse what they exclude; an empty mac without a certificate is refused;
  *   - openssl s_client: TLS 1.1 refused, TLS 1.3 and a strong TLS 1.2 cipher accepted, a weak
  *     TLS 1.2 cipher refused (when the openssl tool is present).
  * Every child runs under a deadline and is killed past it. */
@@ -27,17 +30,22 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "support/hubclient.h"
 #include "support/platproc.h"
 #include "tlscerts.h"
 
@@ -440,16 +448,25 @@ static void test_s_client(void **state) {
   free(ca);
 }
 
-/* A platform asking for client certificates (--client-ca ca, and --crl crl unless NULL) with
- * the server certificate cert and key (paths); url[64] becomes its hubrpcs:// address. */
+/* A platform asking for client certificates (--client-ca ca, --crl crl and --auth auth unless
+ * NULL) with the server certificate cert and key (paths); url[64] becomes its hubrpcs://
+ * address. */
 static void plat_start_mtls(struct platproc *p, const char *cert, const char *key, const char *ca,
-                            const char *crl, char *url) {
+                            const char *crl, const char *auth, char *url) {
   static int seq; /* a store and a log of its own each */
   char name[32];
   snprintf(name, sizeof name, "plat-mtls-%d.db", seq++);
   char *db = cdup(name);
-  const char *extra[] = {"--cert", cert, "--key", key, "--client-ca", ca, crl ? "--crl" : NULL,
-                         crl,      NULL};
+  const char *extra[10] = {"--cert", cert, "--key", key, "--client-ca", ca};
+  int n = 6;
+  if (crl) {
+    extra[n++] = "--crl";
+    extra[n++] = crl;
+  }
+  if (auth) {
+    extra[n++] = "--auth";
+    extra[n++] = auth;
+  }
   int rc = platproc_start_scheme(p, "hubrpcs", db, 0, extra);
   if (rc)
     fail_msg("the mutual TLS platform did not start (%d): %s", rc, slurp(p->log));
@@ -499,7 +516,7 @@ static void test_mtls_fleet(void **state) {
   snprintf(key, sizeof key, "%s/server.key", prov);
   struct platproc *p = &plats[0];
   char url[64];
-  plat_start_mtls(p, crt, key, ca, NULL, url);
+  plat_start_mtls(p, crt, key, ca, NULL, NULL, url);
   static struct run_result r;
   /* The run is judged on what it delivers; two cores busy with 1,000 full handshakes may lag
    * the generator's ticks, which is not what this test is about. */
@@ -576,6 +593,16 @@ static void test_mtls_flags(void **state) {
       fail_msg("%s: stderr does not say '%s': %s", runs[i].dir, runs[i].says, slurp(err));
     free(dir);
   }
+  /* With --workers the control process checks the folder before any worker starts: the same
+   * exit 2 naming the file, not a worker's failure (exit 3). */
+  const char *run_workers[] = {bin,      "run",  "--platform",  "hubrpcs://127.0.0.1:9",
+                               "--ca",   ca,     "--hub-certs", good,
+                               "--hubs", "2",    "--workers",   "2",
+                               "--ui",   "none", "--duration",  "1s",
+                               NULL};
+  assert_int_equal(run_child(run_workers, out, err), 2);
+  if (!strstr(slurp(err), "hub-good/hubs/hub-000001.crt"))
+    fail_msg("--workers: stderr does not name the file: %s", slurp(err));
   const char *run_plain[] = {bin,           "run", "--platform", "hubrpc://127.0.0.1:9",
                              "--hub-certs", good,  NULL};
   assert_int_equal(run_child(run_plain, out, err), 2);
@@ -596,6 +623,19 @@ static void test_mtls_flags(void **state) {
                               "--db", ":memory:", NULL};
   assert_int_equal(run_child(plat_badca, out, err), 2);
   assert_non_null(strstr(slurp(err), "cannot read client CA certificates from"));
+  /* --auth cert needs certificates to verify; --auth takes one of three words. */
+  const char *plat_authcert[] = {bin,      "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                                 "--cert", crt,        "--key",    key,
+                                 "--auth", "cert",     "--db",     ":memory:",
+                                 NULL};
+  assert_int_equal(run_child(plat_authcert, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--auth 'cert': needs client certificates to verify"));
+  const char *plat_authbad[] = {bin,      "platform", "--listen", "hubrpcs://127.0.0.1:0",
+                                "--cert", crt,        "--key",    key,
+                                "--auth", "maybe",    "--db",     ":memory:",
+                                NULL};
+  assert_int_equal(run_child(plat_authbad, out, err), 2);
+  assert_non_null(strstr(slurp(err), "--auth 'maybe': expected any, key or cert"));
   free(crt);
   free(out);
   free(err);
@@ -607,60 +647,209 @@ static void test_mtls_flags(void **state) {
 }
 
 /* Each bad client certificate of hub-000000 (mkcerts.sh) is refused, the reason named in the
- * hub's output and in the platform's log; the good one passes the same platform with the CRL,
- * and the revoked one passes without it (the CRL is what refuses it). */
+ * hub's output and in the platform's log, the run failing (exit non-zero, verdict not PASS);
+ * the good one passes the same platform with the CRL, and the revoked one passes without it
+ * (the CRL is what refuses it). How a hub may authenticate (docs/protocol.md section 6): its
+ * certificate alone without a fleet key (an empty mac), certificate and mac with one, a wrong
+ * mac refused even with a good certificate; --auth key refuses the certificate alone, --auth
+ * cert a hub with the fleet key and no certificate. */
 static void test_mtls_matrix(void **state) {
   (void)state;
+  static const char *const bound = "session of hub hub-000000 bound to its client certificate";
   static const struct {
-    const char *dir, *hub_says, *plat_says;
+    const char *dir, *key, *auth, *hub_says, *plat_says;
     int crl, ok;
   } cases[] = {
-      {"hub-good", NULL, "session of hub hub-000000 bound to its client certificate", 1, 1},
-      {"hub-other", "client certificate is for hub hub-000001, not hub-000000",
+      {"hub-good", NULL, NULL, NULL, bound, 1, 1},
+      {"hub-good", "hubsim-demo-fleet-key", NULL, NULL, bound, 0, 1},
+      {"hub-good", NULL, "cert", NULL, bound, 0, 1},
+      {"hub-good", "not-the-fleet-key", NULL, "refused its authentication: wrong mac",
+       "refused the Auth of hub hub-000000: wrong mac", 0, 0},
+      {"hub-good", NULL, "key",
+       "no mac: this platform authenticates with the fleet key (--auth key)",
+       "refused the Auth of hub hub-000000: no mac: this platform authenticates with the fleet "
+       "key (--auth key)",
+       0, 0},
+      {NULL, NULL, "cert",
+       "hub hub-000000 presented no client certificate: this platform accepts client "
+       "certificates only (--auth cert)",
+       "refused a Hello for hub hub-000000: hub hub-000000 presented no client certificate", 0, 0},
+      {"hub-other", NULL, NULL, "client certificate is for hub hub-000001, not hub-000000",
        "refused a Hello for hub hub-000000: client certificate is for hub hub-000001", 0, 0},
-      {"hub-serverauth", "refused our client certificate: sslv3 alert unsupported certificate",
+      {"hub-sanother", NULL, NULL, "client certificate names no usable hub id",
+       "refused a Hello for hub hub-000000: client certificate names no usable hub id", 0, 0},
+      {"hub-serverauth", NULL, NULL,
+       "refused our client certificate: sslv3 alert unsupported certificate",
        "client certificate verify failed: unsuitable certificate purpose", 0, 0},
-      {"hub-unknownca", "refused our client certificate: tlsv1 alert unknown ca",
+      {"hub-unknownca", NULL, NULL, "refused our client certificate: tlsv1 alert unknown ca",
        "client certificate verify failed: unable to get local issuer certificate", 0, 0},
-      {"hub-expired", "refused our client certificate: sslv3 alert certificate expired",
+      {"hub-selfsigned", NULL, NULL, "refused our client certificate: tlsv1 alert unknown ca",
+       "client certificate verify failed: self-signed certificate", 0, 0},
+      {"hub-expired", NULL, NULL, "refused our client certificate: sslv3 alert certificate expired",
        "client certificate verify failed: certificate has expired", 0, 0},
-      {"hub-revoked", "refused our client certificate: sslv3 alert certificate revoked",
+      {"hub-notyet", NULL, NULL, "refused our client certificate: sslv3 alert bad certificate",
+       "client certificate verify failed: certificate is not yet valid", 0, 0},
+      {"hub-revoked", NULL, NULL, "refused our client certificate: sslv3 alert certificate revoked",
        "client certificate verify failed: certificate revoked", 1, 0},
-      {"hub-revoked", NULL, "session of hub hub-000000 bound to its client certificate", 0, 1},
+      {"hub-revoked", NULL, NULL, NULL, bound, 0, 1},
   };
   char *ca = cdup("ca.pem"), *crl = cdup("crl.pem"), *crt = cdup("server.pem");
   char *key = cdup("server.key");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct platproc *p = &plats[0];
     char url[64];
-    plat_start_mtls(p, crt, key, ca, cases[i].crl ? crl : NULL, url);
-    char *dir = cdup(cases[i].dir);
-    const char *extra[] = {"--ca", ca, "--hub-certs", dir, NULL};
+    plat_start_mtls(p, crt, key, ca, cases[i].crl ? crl : NULL, cases[i].auth, url);
+    char *dir = cases[i].dir ? cdup(cases[i].dir) : NULL;
+    const char *extra[8] = {"--ca", ca};
+    int n = 2;
+    if (dir) {
+      extra[n++] = "--hub-certs";
+      extra[n++] = dir;
+    }
+    if (cases[i].key) {
+      extra[n++] = "--fleet-key";
+      extra[n++] = cases[i].key;
+    }
     static struct run_result r;
     hubsim_run(&r, url, "1", extra);
     free(dir);
     assert_int_equal(platproc_stop(p), 0);
     const char *log = slurp(p->log);
+    const char *name = cases[i].dir ? cases[i].dir : "no certificate";
     if (cases[i].ok) {
       if (r.code != 0)
-        fail_msg("%s: exit %d\n%s\n%s", cases[i].dir, r.code, r.out, r.err);
+        fail_msg("%s (case %zu): exit %d\n%s\n%s", name, i, r.code, r.out, r.err);
+      /* The certificate alone exactly when no key was given. */
+      if (cases[i].key)
+        assert_int_equal(plat_counter(log, "auth_cert_only"), 0);
+      else
+        assert_int_equal(plat_counter(log, "auth_cert_only"), plat_counter(log, "auth_ok"));
+      assert_true(plat_counter(log, "auth_ok") >= 1);
     } else {
       if (r.code == 0 || !r.summary)
-        fail_msg("%s: accepted (exit %d)\n%s", cases[i].dir, r.code, r.out);
+        fail_msg("%s (case %zu): accepted (exit %d)\n%s", name, i, r.code, r.out);
       assert_int_equal(jint(r.summary, "sessions", "not_online_at_end", NULL), 1);
+      const char *vt =
+          json_string_value(json_object_get(json_object_get(r.summary, "verdict"), "text"));
+      if (!vt || strncmp(vt, "PASS", 4) == 0)
+        fail_msg("%s (case %zu): verdict %s", name, i, vt ? vt : "(none)");
       if (!strstr(r.out, cases[i].hub_says) && !strstr(r.err, cases[i].hub_says))
-        fail_msg("%s: the hub does not say '%s':\n%s\n%s", cases[i].dir, cases[i].hub_says, r.out,
-                 r.err);
+        fail_msg("%s (case %zu): the hub does not say '%s':\n%s\n%s", name, i, cases[i].hub_says,
+                 r.out, r.err);
       assert_int_equal(plat_counter(log, "sessions_cert_bound"), 0);
+      assert_int_equal(plat_counter(log, "auth_ok"), 0);
     }
     if (!strstr(log, cases[i].plat_says))
-      fail_msg("%s: the platform does not say '%s':\n%s", cases[i].dir, cases[i].plat_says, log);
+      fail_msg("%s (case %zu): the platform does not say '%s':\n%s", name, i, cases[i].plat_says,
+               log);
     json_decref(r.summary);
   }
   free(ca);
   free(crl);
   free(crt);
   free(key);
+}
+
+/* An Auth with an empty mac (the certificate alone) on a session with no certificate, here a
+ * plaintext one: refused with AUTH_FAILED naming why, on the wire and in the platform's log. */
+static void test_empty_mac_without_cert(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char *db = cdup("emptymac.db");
+  assert_int_equal(platproc_start(p, db, 0, NULL), 0);
+  free(db);
+  struct hubclient c;
+  assert_int_equal(hubclient_connect(&c, p->port, NULL), 0);
+  assert_int_equal(hubclient_hello(&c, "hub-000007", 1, 5000), 0);
+  Hubrpc__V1__Auth auth = HUBRPC__V1__AUTH__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
+  env.auth = &auth;
+  assert_int_equal(hubclient_send(&c, &env), 0);
+  sim_envelope *e = NULL;
+  assert_int_equal(hubclient_expect(&c, HUBRPC__V1__ENVELOPE__BODY_ERROR, 5000, &e, NULL), 0);
+  assert_int_equal(e->error->code, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED);
+  assert_string_equal(e->error->reason, "no certificate for this hub and no mac");
+  sim_hubrpc_free(e);
+  hubclient_close(&c);
+  assert_int_equal(platproc_stop(p), 0);
+  const char *log = slurp(p->log);
+  assert_non_null(
+      strstr(log, "refused the Auth of hub hub-000007: no certificate for this hub and no mac"));
+  assert_int_equal(plat_counter(log, "auth_failed"), 1);
+  assert_int_equal(plat_counter(log, "auth_ok"), 0);
+}
+
+#define FLOOD_CONNS 40
+#define FLOOD_MAX_UNAUTH 4
+
+/* A hostile peer opens many TCP connections to the TLS port and never finishes a handshake:
+ * half send nothing, half half a ClientHello. With --max-unauth 4 the platform keeps at most 4
+ * of them, closing the oldest for each new one well before the 10 s handshake timeout, counts
+ * the evictions and says so; a real hub then still gets in. */
+static void test_tls_handshake_flood(void **state) {
+  (void)state;
+  struct platproc *p = &plats[0];
+  char url[64], *cert = cdup("server.pem"), *key = cdup("server.key"), *db = cdup("flood.db");
+  const char *extra[] = {"--cert", cert, "--key", key, "--max-unauth", "4", NULL};
+  if (platproc_start_scheme(p, "hubrpcs", db, 0, extra))
+    fail_msg("the TLS platform did not start: %s", slurp(p->log));
+  url_of(p, "hubrpcs", url, sizeof url);
+  /* A TLS record header announcing a 512-byte ClientHello, and its first bytes only. */
+  static const uint8_t half_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01,
+                                       0xfc, 0x03, 0x03, 0x11, 0x22, 0x33, 0x44};
+  int fds[FLOOD_CONNS];
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < FLOOD_CONNS; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fds[i] >= 0);
+    assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+    if (i % 2)
+      assert_int_equal(send(fds[i], half_hello, sizeof half_hello, MSG_NOSIGNAL),
+                       (ssize_t)sizeof half_hello);
+  }
+  /* Wait (at most 5 s, half the handshake timeout) until all but 4 were closed by the
+   * platform. */
+  int closed = 0;
+  char seen[FLOOD_CONNS] = {0};
+  double deadline = mono_s() + 5;
+  while (closed < FLOOD_CONNS - FLOOD_MAX_UNAUTH && mono_s() < deadline) {
+    struct pollfd pf[FLOOD_CONNS];
+    for (int i = 0; i < FLOOD_CONNS; i++)
+      pf[i] = (struct pollfd){.fd = seen[i] ? -1 : fds[i], .events = POLLIN};
+    if (poll(pf, FLOOD_CONNS, 100) <= 0)
+      continue;
+    for (int i = 0; i < FLOOD_CONNS; i++) {
+      char b[64];
+      if (!seen[i] && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+          recv(fds[i], b, sizeof b, MSG_DONTWAIT) <= 0) {
+        seen[i] = 1;
+        closed++;
+      }
+    }
+  }
+  if (closed < FLOOD_CONNS - FLOOD_MAX_UNAUTH)
+    fail_msg("only %d of %d idle TLS connections were closed within 5 s (--max-unauth %d)", closed,
+             FLOOD_CONNS, FLOOD_MAX_UNAUTH);
+  /* A hub still gets in while the 4 newest idle connections are held open. */
+  static struct run_result r;
+  char *ca = cdup("ca.pem");
+  const char *rx[] = {"--ca", ca, NULL};
+  hubsim_run(&r, url, "1", rx);
+  if (r.code != 0)
+    fail_msg("a hub after the flood: exit %d\n%s\n%s", r.code, r.out, r.err);
+  json_decref(r.summary);
+  for (int i = 0; i < FLOOD_CONNS; i++)
+    close(fds[i]);
+  assert_int_equal(platproc_stop(p), 0);
+  const char *log = slurp(p->log);
+  assert_true(plat_counter(log, "handshakes_evicted") >= FLOOD_CONNS - FLOOD_MAX_UNAUTH);
+  assert_non_null(strstr(log, "connections in their handshake (--max-unauth): the oldest"));
+  free(cert);
+  free(key);
+  free(db);
+  free(ca);
 }
 
 /* An argument runs only the tests whose names match it (cmocka's pattern); --skip PATTERN runs
@@ -676,6 +865,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_mtls_fleet, kill_leftovers),
       cmocka_unit_test_teardown(test_mtls_matrix, kill_leftovers),
       cmocka_unit_test(test_mtls_flags),
+      cmocka_unit_test_teardown(test_empty_mac_without_cert, kill_leftovers),
+      cmocka_unit_test_teardown(test_tls_handshake_flood, kill_leftovers),
   };
   if (argc > 2 && strcmp(argv[1], "--skip") == 0)
     cmocka_set_skip_filter(argv[2]);
