@@ -122,8 +122,7 @@ static int fl_connect(void *ctx, int hub) {
   h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (h->fd < 0) {
     h->state = FL_DEAD;
-    if (!f->s->first_errno)
-      f->s->first_errno = errno;
+    gen_note_error(f->s, strerror(errno));
     return -1;
   }
   setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -131,8 +130,7 @@ static int fl_connect(void *ctx, int hub) {
   struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = h};
   if ((connect(h->fd, (struct sockaddr *)&f->addr, sizeof(f->addr)) != 0 && errno != EINPROGRESS) ||
       epoll_ctl(f->ep, EPOLL_CTL_ADD, h->fd, &ev) != 0) {
-    if (!f->s->first_errno)
-      f->s->first_errno = errno;
+    gen_note_error(f->s, strerror(errno));
     fl_kill(f, h);
     return 0; /* counted by fl_kill */
   }
@@ -231,8 +229,7 @@ static void fl_writable(struct fl *f, struct fl_hub *h) {
     int err = 0;
     socklen_t el = sizeof(err);
     if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-      if (!f->s->first_errno)
-        f->s->first_errno = err ? err : errno;
+      gen_note_error(f->s, strerror(err ? err : errno));
       fl_kill(f, h);
       return;
     }

@@ -25,6 +25,11 @@ static double gen_cpu(void) {
          (double)r.ru_stime.tv_usec / 1e6;
 }
 
+void gen_note_error(struct gen_stats *s, const char *why) {
+  if (s->first_error[0] == '\0')
+    snprintf(s->first_error, sizeof(s->first_error), "%s", why);
+}
+
 /* VmRSS in bytes, or -1 when /proc cannot say. /proc/self/status is opened once, before the
  * connect phase: a generator that reaches the open-file limit can still read it afterwards. */
 static long gen_rss(void) {
@@ -221,8 +226,7 @@ int gen_run(const char *generator, const struct gen_opts *o, struct gen_stats *s
          "\"acked\":%ld,\"publish_s\":%.6f,\"publish_cpu_s\":%.6f,\"first_error\":\"%s\"}\n",
          generator, o->hubs, o->window, o->interval_ms, o->duration_ms, o->payload, s->connected,
          s->connect_failed, s->closed, s->errors, t1 - t0, c1 - c0, rss_before, rss_connected,
-         rss_idle, s->sent, s->acked, t3 - t2, c3 - c2,
-         s->first_errno ? strerror(s->first_errno) : "");
+         rss_idle, s->sent, s->acked, t3 - t2, c3 - c2, s->first_error);
   fflush(stdout);
   return s->connected == o->hubs && s->acked == s->sent && s->errors == 0 ? 0 : 1;
 }

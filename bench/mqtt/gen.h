@@ -30,13 +30,13 @@ struct gen_opts {
 
 /* Counters the generator's callbacks update; gen_run reads them. */
 struct gen_stats {
-  long connected;      /* CONNACK with return code 0 */
-  long connect_failed; /* refused, reset or timed out before CONNACK */
-  long closed;         /* connections lost after CONNACK */
-  long sent;           /* QoS 1 publishes handed to the connection */
-  long acked;          /* PUBACKs received */
-  long errors;         /* anything else unexpected (bad packet, short write) */
-  int first_errno;     /* errno of the first failed connect, 0 if none or unknown */
+  long connected;       /* CONNACK with return code 0 */
+  long connect_failed;  /* refused, reset or timed out before CONNACK */
+  long closed;          /* connections lost after CONNACK */
+  long sent;            /* QoS 1 publishes handed to the connection */
+  long acked;           /* PUBACKs received */
+  long errors;          /* anything else unexpected (bad packet, short write) */
+  char first_error[96]; /* why the first connect failed, "" if none did or nobody said */
 };
 
 /* What a generator does; each returns 0 or -1 (the failure is counted by the callee). */
@@ -56,5 +56,8 @@ int gen_run(const char *generator, const struct gen_opts *o, struct gen_stats *s
             const struct gen_ops *ops, void *ctx);
 
 double gen_mono(void);
+
+/* Keeps `why` as the reason of the first failed connect (later ones are only counted). */
+void gen_note_error(struct gen_stats *s, const char *why);
 
 #endif

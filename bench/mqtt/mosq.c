@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 struct mq_hub {
@@ -46,16 +47,20 @@ static void mq_watch(struct mq_hub *h);
 
 static void mq_poll_cb(uv_poll_t *p, int status, int events) {
   struct mq_hub *h = p->data;
+  int rc = MOSQ_ERR_SUCCESS;
   if (status < 0) {
+    if (h->state == 1)
+      gen_note_error(h->owner->s, uv_strerror(status));
     mq_dead(h);
     return;
   }
-  if ((events & UV_WRITABLE) && mosquitto_loop_write(h->m, 1) != MOSQ_ERR_SUCCESS) {
-    mq_dead(h);
-    return;
-  }
-  if ((events & UV_READABLE) && h->state != 3 &&
-      mosquitto_loop_read(h->m, 64) != MOSQ_ERR_SUCCESS) {
+  if (events & UV_WRITABLE)
+    rc = mosquitto_loop_write(h->m, 1);
+  if (rc == MOSQ_ERR_SUCCESS && (events & UV_READABLE) && h->state != 3)
+    rc = mosquitto_loop_read(h->m, 64);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    if (h->state == 1)
+      gen_note_error(h->owner->s, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
     mq_dead(h);
     return;
   }
@@ -68,8 +73,10 @@ static void mq_watch(struct mq_hub *h) {
   if (want == h->events)
     return;
   if (!h->events) {
-    int fd = mosquitto_socket(h->m);
-    if (fd < 0 || uv_poll_init_socket(&h->owner->loop, &h->poll, fd) != 0) {
+    int fd = mosquitto_socket(h->m),
+        rc = fd < 0 ? 0 : uv_poll_init_socket(&h->owner->loop, &h->poll, fd);
+    if (fd < 0 || rc != 0) {
+      gen_note_error(h->owner->s, fd < 0 ? "libmosquitto has no socket" : uv_strerror(rc));
       mq_dead(h);
       return;
     }
@@ -83,6 +90,8 @@ static void mq_on_connect(struct mosquitto *m, void *obj, int rc) {
   struct mq_hub *h = obj;
   (void)m;
   if (rc != 0) {
+    if (h->state == 1)
+      gen_note_error(h->owner->s, mosquitto_connack_string(rc));
     mq_dead(h);
     return;
   }
@@ -98,9 +107,11 @@ static void mq_on_publish(struct mosquitto *m, void *obj, int mid) {
 }
 
 static void mq_on_disconnect(struct mosquitto *m, void *obj, int rc) {
+  struct mq_hub *h = obj;
   (void)m;
-  (void)rc;
-  mq_dead(obj);
+  if (h->state == 1)
+    gen_note_error(h->owner->s, mosquitto_strerror(rc));
+  mq_dead(h);
 }
 
 static int mq_connect(void *ctx, int hub) {
@@ -112,8 +123,7 @@ static int mq_connect(void *ctx, int hub) {
   h->m = mosquitto_new(id, true, h);
   if (!h->m) {
     h->state = 3;
-    if (!q->s->first_errno)
-      q->s->first_errno = errno;
+    gen_note_error(q->s, strerror(errno));
     return -1;
   }
   mosquitto_int_option(h->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
@@ -121,8 +131,13 @@ static int mq_connect(void *ctx, int hub) {
   mosquitto_publish_callback_set(h->m, mq_on_publish);
   mosquitto_disconnect_callback_set(h->m, mq_on_disconnect);
   h->state = 1;
-  if (mosquitto_connect_async(h->m, q->o->host, q->o->port, q->o->keepalive) != MOSQ_ERR_SUCCESS) {
+  int rc = mosquitto_connect_async(h->m, q->o->host, q->o->port, q->o->keepalive);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    /* An embedder frees a client that could not even start connecting. */
+    gen_note_error(q->s, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
     mq_dead(h);
+    mosquitto_destroy(h->m);
+    h->m = NULL;
     return 0; /* counted by mq_dead */
   }
   mq_watch(h);

@@ -9,7 +9,8 @@ usage: bench/mqtt/run.sh [FLAGS]
 
 Starts Debian's mosquitto on a free loopback port with its own configuration, a subscriber
 (mosquitto_sub on bench/#) that counts what the broker delivered, then runs two patterns for
-each generator, one generator after the other, on that broker:
+each generator, one generator after the other, on that broker (warmed first by one
+unmeasured pass of the floor's connections):
 
   publish   --hubs connections, one QoS 1 publish of --payload bytes per hub every
             --interval for --duration, spread evenly over the interval; PUBACKs counted
@@ -38,6 +39,8 @@ Figures per generator and pattern (see bench/mqtt/README.md):
   --connect-idle D      connect pattern: idle time before reading memory (default 3s)
   --connect-duration D  connect pattern: publishing time after the idle (default 5s)
   --window N            CONNECTs in flight per generator (default 100)
+  --rounds N            run every generator and pattern N times, round robin; the table
+                        shows the median of each figure (default 1; the JSON has every round)
   --generators LIST     comma-separated subset of floor,libmosquitto,mqttjs,hubsim
                         (default: all four)
   --json FILE           write the figures as JSON (default: BUILD/bench/mqtt.json)
@@ -74,7 +77,7 @@ whole() { [[ $2 =~ ^[0-9]+$ ]] || usage_err "$1 $2: not a whole number"; }
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 HUBS=1000 INTERVAL=1s DURATION=30s PAYLOAD=100 CHUBS=10000 CIDLE=3s CDURATION=5s WINDOW=100
-GENS=floor,libmosquitto,mqttjs,hubsim JSON= BUILD=$SRC/build HUBSIM_BIN=${HUBSIM:-} KEEP=
+GENS=floor,libmosquitto,mqttjs,hubsim JSON= BUILD=$SRC/build HUBSIM_BIN=${HUBSIM:-} KEEP= ROUNDS=1
 ARGV=("$@")
 while [ $# -gt 0 ]; do
   case $1 in
@@ -87,6 +90,7 @@ while [ $# -gt 0 ]; do
     --connect-idle) CIDLE=${2-}; shift ;;
     --connect-duration) CDURATION=${2-}; shift ;;
     --window) whole "$1" "${2-}"; WINDOW=$2; shift ;;
+    --rounds) whole "$1" "${2-}"; ROUNDS=$2; shift ;;
     --generators) GENS=${2-}; shift ;;
     --json) JSON=${2-}; shift ;;
     --build) BUILD=${2-}; shift ;;
@@ -103,7 +107,8 @@ DURATION_MS=$(dur_ms "$DURATION") || usage_err "--duration $DURATION: not a dura
 CIDLE_MS=$(dur_ms "$CIDLE") || usage_err "--connect-idle $CIDLE: not a duration"
 CDURATION_MS=$(dur_ms "$CDURATION") || usage_err "--connect-duration $CDURATION: not a duration"
 [ "$INTERVAL_MS" -ge 1 ] || usage_err "--interval must be at least 1ms"
-[ "$HUBS" -ge 1 ] && [ "$WINDOW" -ge 1 ] || usage_err "--hubs and --window must be at least 1"
+[ "$HUBS" -ge 1 ] && [ "$WINDOW" -ge 1 ] && [ "$ROUNDS" -ge 1 ] ||
+  usage_err "--hubs, --window and --rounds must be at least 1"
 [ "$PAYLOAD" -ge 16 ] && [ "$PAYLOAD" -le 65536 ] || usage_err "--payload must be 16..65536"
 for g in ${GENS//,/ }; do
   case $g in floor | libmosquitto | mqttjs | hubsim) ;; *) usage_err "--generators: unknown $g" ;; esac
@@ -189,14 +194,15 @@ start_subscriber() {
 delivered() { grep -c "^bench/$1/" "$D/sub.out" || true; }
 delivered_at_least() { [ "$(delivered "$1")" -ge "$2" ]; }
 
-# Client connections to the broker still open (the subscriber's counts as one).
-open_conns() { ss -Htn state established "( dport = :$PORT )" 2>/dev/null | wc -l; }
-only_subscriber_left() { [ "$(open_conns)" -le 1 ]; }
+# Established TCP sockets at either end of connections to the broker: once a generator has
+# exited, only the subscriber's two ends remain when the broker has closed its side as well.
+open_conns() { ss -Htn state established "( dport = :$PORT or sport = :$PORT )" 2>/dev/null | wc -l; }
+only_subscriber_left() { [ "$(open_conns)" -le 2 ]; }
 
-# run_gen GEN PATTERN: runs one generator in one pattern; leaves its JSON in $D/GEN-PATTERN.json
-# and the subscriber's count in $D/GEN-PATTERN.delivered.
+# run_gen GEN PATTERN ROUND: runs one generator in one pattern; leaves its JSON in
+# $D/GEN-PATTERN-ROUND.json and the subscriber's count in $D/GEN-PATTERN-ROUND.delivered.
 run_gen() {
-  local g=$1 pat=$2 hubs dur idle cmd=()
+  local g=$1 pat=$2 round=$3 hubs dur idle cmd=() out="$D/$1-$2-$3"
   if [ "$pat" = publish ]; then hubs=$HUBS dur=$DURATION_MS idle=1000; else
     hubs=$CHUBS dur=$CDURATION_MS idle=$CIDLE_MS
   fi
@@ -205,18 +211,18 @@ run_gen() {
     libmosquitto) cmd=("$BUILD/bench/bench_mqtt_mosq") ;;
     mqttjs) cmd=(node "$SRC/bench/mqtt/mqttjs/gen.js") ;;
   esac
-  local name="$g-${pat:0:1}" bound=$(((120000 + idle + dur + 5000) / 1000 + 30))
+  local name="$g-${pat:0:1}$round" bound=$(((120000 + idle + dur + 5000) / 1000 + 30))
   timeout --kill-after=5 "$bound" "${cmd[@]}" --port "$PORT" --hubs "$hubs" --window "$WINDOW" \
     --interval-ms "$INTERVAL_MS" --duration-ms "$dur" --idle-ms "$idle" --payload "$PAYLOAD" \
-    --name "$name" >"$D/$g-$pat.json" 2>"$D/$g-$pat.err"
-  echo "$?" >"$D/$g-$pat.rc"
+    --name "$name" >"$out.json" 2>"$out.err"
+  echo "$?" >"$out.rc"
   # What the broker delivered of this run: wait until the subscriber has seen as many
   # messages as were acked, at most 15 s.
   local acked
   acked=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["acked"])' \
-    "$D/$g-$pat.json" 2>/dev/null || echo 0)
+    "$out.json" 2>/dev/null || echo 0)
   wait_for 150 delivered_at_least "$name" "$acked" || true
-  delivered "$name" >"$D/$g-$pat.delivered"
+  delivered "$name" >"$out.delivered"
   # The next run starts once the broker has let go of this one's connections.
   wait_for 300 only_subscriber_left || echo "bench/mqtt: $g: connections still open" >&2
 }
@@ -247,21 +253,36 @@ DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 start_broker
 start_subscriber
 echo "bench/mqtt: mosquitto $("$MOSQUITTO" -h 2>&1 | awk 'NR==1 {print $3}') on 127.0.0.1:$PORT, $(nproc) cpus, open files $NOFILE" >&2
+# A fresh mosquitto accepts its first thousands of clients markedly slower than later ones
+# (its own allocations): one unmeasured pass of the floor's connections warms it, so the first
+# generator measured does not pay for that.
+if [ -x "$BUILD/bench/bench_mqtt_floor" ]; then
+  echo "bench/mqtt: broker warm-up (not measured): $BIG connections" >&2
+  timeout --kill-after=5 150 "$BUILD/bench/bench_mqtt_floor" --port "$PORT" --hubs "$BIG" \
+    --window "$WINDOW" --duration-ms 0 --idle-ms 0 --name warmup >/dev/null 2>&1
+  wait_for 300 only_subscriber_left || echo "bench/mqtt: warm-up: connections still open" >&2
+fi
+RUN=()
 for g in ${GENS//,/ }; do
   reason=$(why_not "$g")
   if [ -n "$reason" ]; then
     echo "$reason" >"$D/$g.skip"
     echo "bench/mqtt: $g: not measured: $reason" >&2
-    continue
+  else
+    RUN+=("$g")
   fi
-  for pat in publish connect; do
-    [ "$pat" = connect ] && [ "$CHUBS" -eq 0 ] && continue
-    echo "bench/mqtt: $g: $pat" >&2
-    run_gen "$g" "$pat"
+done
+for round in $(seq "$ROUNDS"); do
+  for g in "${RUN[@]}"; do
+    for pat in publish connect; do
+      [ "$pat" = connect ] && [ "$CHUBS" -eq 0 ] && continue
+      echo "bench/mqtt: round $round/$ROUNDS: $g: $pat" >&2
+      run_gen "$g" "$pat" "$round"
+    done
   done
 done
 mkdir -p "$(dirname "$JSON")"
-python3 "$SRC/bench/mqtt/table.py" --dir "$D" --generators "$GENS" --json "$JSON" \
+python3 "$SRC/bench/mqtt/table.py" --dir "$D" --generators "$GENS" --rounds "$ROUNDS" --json "$JSON" \
   --date "$DATE" --command "bench/mqtt/run.sh ${ARGV[*]}" --broker "$("$MOSQUITTO" -h 2>&1 | head -1)" \
   --interval-ms "$INTERVAL_MS" --payload "$PAYLOAD" --open-files "$NOFILE" ||
   die "could not tabulate the figures"

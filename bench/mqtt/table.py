@@ -26,7 +26,46 @@ def derive(raw):
     return out
 
 
-def load(d, gens):
+def load_one(base, p):
+    """One generator's run of one pattern in one round: its derived figures, or an error text."""
+    rc = int(open(base + ".rc").read().strip() or -1)
+    err = open(base + ".err").read().strip().splitlines()
+    try:
+        raw = json.loads(open(base + ".json").read())
+    except (OSError, ValueError):
+        return None, "%s pattern: exit %d, no figures: %s" % (p, rc, " | ".join(err[-3:]))
+    raw["rc"] = rc
+    raw["delivered"] = int(open(base + ".delivered").read().strip() or 0)
+    if err:
+        raw["stderr"] = err[-1]
+    return derive(raw), None
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def aggregate(rounds):
+    """The rounds of one generator and pattern: counts summed (connected: the fewest of any
+    round), figures as the median of the rounds."""
+    first = rounds[0]
+    out = {"hubs": first["hubs"], "duration_ms": first["duration_ms"],
+           "connected": min(r["connected"] for r in rounds),
+           "first_error": next((r["first_error"] for r in rounds if r.get("first_error")), "")}
+    for k in ("sent", "acked", "delivered", "errors"):
+        out[k] = sum(r[k] for r in rounds)
+    for k in ("cpu_per_publish_us", "mem_per_hub_b", "conn_per_s"):
+        out[k] = median([r[k] for r in rounds])
+    out["complete"] = all(r["complete"] for r in rounds)
+    out["rounds"] = rounds
+    return out
+
+
+def load(d, gens, nrounds):
     res = {}
     for g in gens:
         skip = os.path.join(d, g + ".skip")
@@ -35,23 +74,20 @@ def load(d, gens):
             continue
         entry = {"status": "measured"}
         for p in PATTERNS:
-            base = os.path.join(d, "%s-%s" % (g, p))
-            if not os.path.exists(base + ".rc"):
-                continue
-            rc = int(open(base + ".rc").read().strip() or -1)
-            try:
-                raw = json.loads(open(base + ".json").read())
-            except (OSError, ValueError):
-                err = open(base + ".err").read().strip().splitlines()[-3:]
-                entry = {"status": "failed",
-                         "reason": "%s pattern: exit %d, no figures: %s" % (p, rc, " | ".join(err))}
+            rounds = []
+            for r in range(1, nrounds + 1):
+                base = os.path.join(d, "%s-%s-%d" % (g, p, r))
+                if not os.path.exists(base + ".rc"):
+                    continue
+                one, why = load_one(base, p)
+                if why:
+                    entry = {"status": "failed", "reason": "round %d: %s" % (r, why)}
+                    break
+                rounds.append(one)
+            if entry["status"] != "measured":
                 break
-            raw["rc"] = rc
-            raw["delivered"] = int(open(base + ".delivered").read().strip() or 0)
-            err = open(base + ".err").read().strip().splitlines()
-            if err:
-                raw["stderr"] = err[-1]
-            entry[p] = derive(raw)
+            if rounds:
+                entry[p] = aggregate(rounds)
         res[g] = entry
     return res
 
@@ -108,15 +144,17 @@ def main():
     for a in ("--dir", "--generators", "--json", "--date", "--command", "--broker"):
         ap.add_argument(a, required=True)
     ap.add_argument("--interval-ms", type=int, required=True)
+    ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--payload", type=int, required=True)
     ap.add_argument("--open-files", required=True)
     a = ap.parse_args()
     gens = [g for g in a.generators.split(",") if g in GENS]
-    res = load(a.dir, gens)
+    res = load(a.dir, gens, a.rounds)
     add_ratios(res)
     doc = {"date": a.date, "command": a.command, "broker": a.broker, "cpus": os.cpu_count(),
            "kernel": os.uname().release, "open_files": a.open_files,
-           "interval_ms": a.interval_ms, "payload": a.payload, "generators": res}
+           "interval_ms": a.interval_ms, "payload": a.payload, "rounds": a.rounds,
+           "generators": res}
     tmp = a.json + ".tmp"
     with open(tmp, "w") as f:
         json.dump(doc, f, indent=1)
@@ -125,6 +163,8 @@ def main():
 
     print("bench/mqtt  %s  %s  %d cpus" % (a.date, a.broker, os.cpu_count()))
     print("command: %s" % a.command)
+    if a.rounds > 1:
+        print("figures: median of %d rounds; counts: summed over the rounds" % a.rounds)
     any_p = next((e[p] for e in res.values() for p in PATTERNS if p in e), None)
     for p, name in (("publish", "publish"), ("connect", "connect")):
         r = next((e[p] for e in res.values() if p in e), None)
