@@ -25,6 +25,9 @@ PKGS=(
   python3-yaml                      # scripts/devices-doc.py regenerates docs/devices.md
   python3-protobuf protobuf-compiler  # tests: the Python platform of docs/protocol.md runs
   time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
+  mosquitto mosquitto-clients       # bench/mqtt: the broker, its subscriber (mosquitto_sub)
+  libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
+  iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
 )
 
 missing=()

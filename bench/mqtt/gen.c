@@ -1,28 +1,33 @@
 /* The phases and measurements shared by bench/mqtt's C generators; see gen.h. CPU is
  * getrusage(RUSAGE_SELF) user + sys and memory is VmRSS of /proc/self/status, the same sources
  * the MQTT.js generator (mqttjs/gen.js) reads, so the columns of run.sh compare like with like. */
+#define _DEFAULT_SOURCE /* timeradd */
 #include "gen.h"
 
+#include "sim/core/num.h"
+#include "sim/loop/clock.h"
+
 #include <fcntl.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+static struct sim_clock gen_clock;
+
 double gen_mono(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+  return (double)sim_clock_now(&gen_clock) / 1e6;
 }
 
 static double gen_cpu(void) {
   struct rusage r;
+  struct timeval both;
   getrusage(RUSAGE_SELF, &r);
-  return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 + (double)r.ru_stime.tv_sec +
-         (double)r.ru_stime.tv_usec / 1e6;
+  timeradd(&r.ru_utime, &r.ru_stime, &both);
+  return (double)both.tv_sec + (double)both.tv_usec / 1e6;
 }
 
 void gen_note_error(struct gen_stats *s, const char *why) {
@@ -55,100 +60,72 @@ static void gen_usage(const char *prog, FILE *out) {
           prog);
 }
 
-/* A whole decimal in [lo, hi], or usage and exit 2. */
-static int gen_int(const char *prog, const char *flag, const char *v, long lo, long hi) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (*v == '\0' || *end != '\0' || x < lo || x > hi) {
-    fprintf(stderr, "%s: %s %s: not a whole number in [%ld, %ld]\n", prog, flag, v, lo, hi);
-    exit(2);
+/* The whole-number flags: where each goes in struct gen_opts, its default and its range. */
+static const struct {
+  const char *flag;
+  size_t off;
+  int def;
+  uint64_t lo, hi;
+} gen_flags[] = {
+    {"--port", offsetof(struct gen_opts, port), 0, 1, 65535},
+    {"--hubs", offsetof(struct gen_opts, hubs), 1000, 1, 100000},
+    {"--window", offsetof(struct gen_opts, window), 100, 1, 100000},
+    {"--interval-ms", offsetof(struct gen_opts, interval_ms), 1000, 1, 3600000},
+    {"--duration-ms", offsetof(struct gen_opts, duration_ms), 30000, 0, 3600000},
+    {"--idle-ms", offsetof(struct gen_opts, idle_ms), 1000, 0, 3600000},
+    {"--drain-ms", offsetof(struct gen_opts, drain_ms), 5000, 0, 3600000},
+    {"--connect-timeout-ms", offsetof(struct gen_opts, connect_timeout_ms), 120000, 1, 3600000},
+    {"--payload", offsetof(struct gen_opts, payload), 100, 16, 65536},
+    {"--keepalive", offsetof(struct gen_opts, keepalive), 60, 0, 65535},
+};
+#define GEN_NFLAGS (sizeof(gen_flags) / sizeof(gen_flags[0]))
+
+/* One flag and its value into *o; returns 0, or -1 after saying what is wrong with it. */
+static int gen_flag(struct gen_opts *o, const char *prog, const char *flag, const char *v) {
+  uint64_t x;
+  if (strcmp(flag, "--host") == 0 || strcmp(flag, "--name") == 0) {
+    *(flag[2] == 'h' ? &o->host : &o->name) = v;
+    return 0;
   }
-  return (int)x;
+  for (size_t i = 0; i < GEN_NFLAGS; i++) {
+    if (strcmp(flag, gen_flags[i].flag) != 0)
+      continue;
+    if (sim_num_parse_u64(v, gen_flags[i].lo, gen_flags[i].hi, &x) != 0) {
+      fprintf(stderr, "%s: %s %s: not a whole number in [%llu, %llu]\n", prog, flag, v,
+              (unsigned long long)gen_flags[i].lo, (unsigned long long)gen_flags[i].hi);
+      return -1;
+    }
+    *(int *)((char *)o + gen_flags[i].off) = (int)x;
+    return 0;
+  }
+  fprintf(stderr, "%s: unknown flag %s\n", prog, flag);
+  return -1;
 }
 
 void gen_opts_parse(struct gen_opts *o, int argc, char **argv, const char *prog) {
-  static const struct option lo[] = {{"host", 1, 0, 'H'},
-                                     {"port", 1, 0, 'p'},
-                                     {"hubs", 1, 0, 'n'},
-                                     {"window", 1, 0, 'w'},
-                                     {"interval-ms", 1, 0, 'i'},
-                                     {"duration-ms", 1, 0, 'd'},
-                                     {"idle-ms", 1, 0, 'I'},
-                                     {"drain-ms", 1, 0, 'D'},
-                                     {"connect-timeout-ms", 1, 0, 'T'},
-                                     {"payload", 1, 0, 'P'},
-                                     {"keepalive", 1, 0, 'k'},
-                                     {"name", 1, 0, 'N'},
-                                     {"help", 0, 0, 'h'},
-                                     {0, 0, 0, 0}};
-  *o = (struct gen_opts){.host = "127.0.0.1",
-                         .hubs = 1000,
-                         .window = 100,
-                         .interval_ms = 1000,
-                         .duration_ms = 30000,
-                         .idle_ms = 1000,
-                         .drain_ms = 5000,
-                         .connect_timeout_ms = 120000,
-                         .payload = 100,
-                         .keepalive = 60,
-                         .name = prog};
-  int c;
-  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-    const char *f = lo[0].name;
-    for (int i = 0; lo[i].name; i++)
-      if (lo[i].val == c)
-        f = lo[i].name;
-    switch (c) {
-    case 'H':
-      o->host = optarg;
-      break;
-    case 'p':
-      o->port = gen_int(prog, f, optarg, 1, 65535);
-      break;
-    case 'n':
-      o->hubs = gen_int(prog, f, optarg, 1, 100000);
-      break;
-    case 'w':
-      o->window = gen_int(prog, f, optarg, 1, 100000);
-      break;
-    case 'i':
-      o->interval_ms = gen_int(prog, f, optarg, 1, 3600000);
-      break;
-    case 'd':
-      o->duration_ms = gen_int(prog, f, optarg, 0, 3600000);
-      break;
-    case 'I':
-      o->idle_ms = gen_int(prog, f, optarg, 0, 3600000);
-      break;
-    case 'D':
-      o->drain_ms = gen_int(prog, f, optarg, 0, 3600000);
-      break;
-    case 'T':
-      o->connect_timeout_ms = gen_int(prog, f, optarg, 1, 3600000);
-      break;
-    case 'P':
-      o->payload = gen_int(prog, f, optarg, 16, 65536);
-      break;
-    case 'k':
-      o->keepalive = gen_int(prog, f, optarg, 0, 65535);
-      break;
-    case 'N':
-      o->name = optarg;
-      break;
-    case 'h':
+  o->host = "127.0.0.1";
+  o->name = prog;
+  for (size_t i = 0; i < GEN_NFLAGS; i++)
+    *(int *)((char *)o + gen_flags[i].off) = gen_flags[i].def;
+  sim_clock_init(&gen_clock, 0);
+  for (int i = 1; i < argc; i += 2) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       gen_usage(prog, stdout);
       exit(0);
-    default:
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "%s: %s needs a value\n", prog, argv[i]);
+      gen_usage(prog, stderr);
+      exit(2);
+    }
+    if (gen_flag(o, prog, argv[i], argv[i + 1]) != 0) {
       gen_usage(prog, stderr);
       exit(2);
     }
   }
-  if (optind < argc || o->port == 0 || strlen(o->name) > 64) {
+  if (o->port == 0 || strlen(o->name) > 64) {
     fprintf(stderr, "%s: %s\n", prog,
-            optind < argc  ? "unexpected argument"
-            : o->port == 0 ? "--port is required"
-                           : "--name longer than 64");
-    gen_usage(prog, stderr);
+            o->port == 0 ? "--port is required" : "--name longer than 64");
     exit(2);
   }
 }

@@ -63,15 +63,15 @@ EOF
 die() { echo "bench/mqtt: $*" >&2; exit 3; }
 usage_err() { echo "bench/mqtt: $*" >&2; echo "try --help" >&2; exit 2; }
 
-# Duration (500ms, 1s, 2m, or plain seconds) -> whole milliseconds, or fail.
+# Duration (500ms, 1s, 2m, or plain seconds; whole numbers) -> milliseconds, or fail.
 dur_ms() {
-  python3 - "$1" <<'EOF'
-import re, sys
-m = re.fullmatch(r'([0-9]+(?:\.[0-9]*)?)(ms|s|m)?', sys.argv[1])
-if not m:
-    sys.exit(1)
-print(int(float(m.group(1)) * {'ms': 1, 's': 1000, 'm': 60000, None: 1000}[m.group(2)]))
-EOF
+  [[ $1 =~ ^([0-9]{1,7})(ms|s|m)?$ ]] || return 1
+  local n=$((10#${BASH_REMATCH[1]}))
+  case ${BASH_REMATCH[2]} in
+    ms) echo "$n" ;;
+    m) echo $((n * 60000)) ;;
+    *) echo $((n * 1000)) ;;
+  esac
 }
 whole() { [[ $2 =~ ^[0-9]+$ ]] || usage_err "$1 $2: not a whole number"; }
 
