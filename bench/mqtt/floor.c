@@ -301,5 +301,11 @@ int main(int argc, char **argv) {
     return 3;
   }
   struct gen_ops ops = {.connect = fl_connect, .publish = fl_publish, .poll = fl_poll};
-  return gen_run("floor", &o, &s, &ops, &f);
+  int rc = gen_run("floor", &o, &s, &ops, &f);
+  for (int i = 0; i < o.hubs; i++)
+    if (f.hubs[i].state != FL_IDLE && f.hubs[i].state != FL_DEAD)
+      fl_kill(&f, &f.hubs[i]);
+  free(f.hubs);
+  close(f.ep);
+  return rc;
 }

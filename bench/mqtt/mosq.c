@@ -16,8 +16,9 @@
 struct mq_hub {
   struct mosquitto *m;
   uv_poll_t poll;
-  int events;    /* what poll watches now (0: not started) */
-  uint8_t state; /* 0 idle, 1 connecting, 2 up, 3 dead */
+  int events;     /* what poll watches now (0: not started) */
+  uint8_t state;  /* 0 idle, 1 connecting, 2 up, 3 dead */
+  uint8_t polled; /* poll was initialised: it must be closed */
   struct mq *owner;
 };
 
@@ -81,6 +82,7 @@ static void mq_watch(struct mq_hub *h) {
       return;
     }
     h->poll.data = h;
+    h->polled = 1;
   }
   uv_poll_start(&h->poll, want, mq_poll_cb);
   h->events = want;
@@ -195,5 +197,19 @@ int main(int argc, char **argv) {
   q.misc.data = &q;
   uv_timer_start(&q.misc, mq_misc_cb, 1000, 1000);
   struct gen_ops ops = {.connect = mq_connect, .publish = mq_publish, .poll = mq_poll};
-  return gen_run("libmosquitto", &o, &s, &ops, &q);
+  int rc = gen_run("libmosquitto", &o, &s, &ops, &q);
+  /* Handles close first (their callbacks run in the loop), then the clients and their sockets. */
+  for (int i = 0; i < o.hubs; i++)
+    if (q.hubs[i].polled)
+      uv_close((uv_handle_t *)&q.hubs[i].poll, NULL);
+  uv_close((uv_handle_t *)&q.tick, NULL);
+  uv_close((uv_handle_t *)&q.misc, NULL);
+  uv_run(&q.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&q.loop);
+  for (int i = 0; i < o.hubs; i++)
+    if (q.hubs[i].m)
+      mosquitto_destroy(q.hubs[i].m);
+  free(q.hubs);
+  mosquitto_lib_cleanup();
+  return rc;
 }

@@ -3,7 +3,8 @@
 # shows up in ctest (test_bench_mqtt_smoke): 20 hubs for 2 s, the floor and libmosquitto only
 # (no npm), then the JSON is checked: its shape, every hub connected, acked == sent == what the
 # schedule asks for, the subscriber got at least what was acked, and hubsim either measured
-# or reported as not measured with a reason. Speed is never checked.
+# or reported as not measured with a reason, and each generator exited 0 (in the ASan build:
+# without a sanitizer report). Speed is never checked.
 # Exit: 0 pass, 1 a check failed, 77 mosquitto is not installed (ctest: skipped).
 set -u -o pipefail
 BUILD=${1:?usage: smoke.sh BUILD}
@@ -57,6 +58,8 @@ for g in ("floor", "libmosquitto"):
         check(set(r["ratio_to_floor"]) == {"cpu_per_publish_us", "mem_per_hub_b", "conn_per_s"},
               "%s %s: ratio_to_floor %r" % (g, p, r["ratio_to_floor"]))
         check(len(r["rounds"]) == 1, "%s %s: %d rounds" % (g, p, len(r["rounds"])))
+        for x in r["rounds"]:
+            check(x["rc"] == 0, "%s %s: the generator exited %d: %s" % (g, p, x["rc"], x.get("stderr", "")))
     check(("\n  %s " % g) in table, "%s: not in the printed table" % g)
 check(gens.get("floor", {}).get("publish", {}).get("ratio_to_floor", {}).get("cpu_per_publish_us") == 1.0,
       "floor: ratio to itself is not 1")
