@@ -73,7 +73,10 @@ dur_ms() {
     *) echo $((n * 1000)) ;;
   esac
 }
-whole() { [[ $2 =~ ^[0-9]+$ ]] || usage_err "$1 $2: not a whole number"; }
+whole() {
+  [ -n "$2" ] || usage_err "$1 needs a value"
+  [[ $2 =~ ^[0-9]{1,9}$ ]] || usage_err "$1 $2: not a whole number"
+}
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 HUBS=1000 INTERVAL=1s DURATION=30s PAYLOAD=100 CHUBS=10000 CIDLE=3s CDURATION=5s WINDOW=100
@@ -125,7 +128,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 BIG=$((HUBS > CHUBS ? HUBS : CHUBS))
 [ "$NOFILE" = unlimited ] || [ $((BIG + 64)) -le "$NOFILE" ] ||
-  die "$BIG hubs need more open files than this process may hold ($NOFILE)"
+  usage_err "$BIG hubs need more open files than one process may hold here (ulimit -n: $NOFILE)"
 
 D=$(mktemp -d)
 PIDS=()

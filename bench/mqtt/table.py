@@ -178,7 +178,10 @@ def main():
             print("%s: %s: %s" % (g, e["status"], e["reason"]))
     if any_p is None:
         print("no generator was measured")
-    print("ratios (x) are to the floor of this run; figures: bench/mqtt/README.md; JSON: %s" % a.json)
+    has_floor = res.get("floor", {}).get("status") == "measured"
+    print("%s; figures: bench/mqtt/README.md; JSON: %s" % (
+        "ratios (x) are to the floor of this run" if has_floor else "no floor measured: no ratios",
+        a.json))
     return 0
 
 
