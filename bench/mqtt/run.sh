@@ -21,8 +21,8 @@ unmeasured pass of the floor's connections):
 Generators: floor (bench_mqtt_floor: hand-encoded MQTT over epoll, the lower bound),
 libmosquitto (bench_mqtt_mosq: libmosquitto driven from one libuv loop), mqttjs (the npm
 package `mqtt` pinned in bench/mqtt/mqttjs/package.json, installed there with npm when
-missing; one node process), hubsim (only when `hubsim run --help` names an mqtt://
-platform; otherwise reported as not measured, with the reason).
+missing; one node process), hubsim (not measured yet: the script checks whether
+`hubsim run --help` names an mqtt:// platform and prints why hubsim was not measured).
 
 Figures per generator and pattern (see bench/mqtt/README.md):
   CPU/publish  user+sys CPU of the generator process (getrusage) during the publish phase
