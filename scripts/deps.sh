@@ -25,7 +25,9 @@ PKGS=(
   python3-yaml                      # scripts/devices-doc.py regenerates docs/devices.md
   python3-protobuf protobuf-compiler  # tests: the Python platform of docs/protocol.md runs
   time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
-  mosquitto                         # tests: the MQTT client against a real broker (and mosquitto_passwd)
+  mosquitto mosquitto-clients       # tests and bench/mqtt: the broker, mosquitto_passwd, mosquitto_sub
+  libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
+  iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
 )
 
 missing=()
