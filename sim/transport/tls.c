@@ -653,11 +653,11 @@ static void tls_inner_closed_cb(struct sim_conn *c, int err, void *user) {
   tc->inner = NULL; /* the inner transport frees it */
   tc->busy++;
   if (tc->state == TLSC_HANDSHAKE) {
-    char msg[200];
+    char msg[320]; /* the stats keep its first 199 bytes; the log line gets all of it */
     if (!tc->server && !tc->got_any)
       snprintf(msg, sizeof msg,
                "%s closed the connection without answering the TLS handshake (a plain hubrpc:// "
-               "port, or a TLS server that refused us?)",
+               "port, or a TLS server that refused or shed the connection?)",
                tc->peer);
     else
       snprintf(msg, sizeof msg, "%s closed the connection during the TLS handshake (%s)", tc->peer,
