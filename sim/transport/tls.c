@@ -384,6 +384,12 @@ static enum sim_tls_reason tls_hs_classify(struct tls_conn *tc, int e, char *msg
                X509_verify_cert_error_string(vr));
       return SIM_TLS_R_VERIFY;
     }
+    /* The client's alert is all this side learns of why our certificate did not verify there
+     * (expired, unknown CA, wrong name or purpose): name it, as the client names its reason. */
+    if (tls_cert_alert(err)) {
+      snprintf(msg, cap, "a client refused our certificate: %s", what);
+      return SIM_TLS_R_VERIFY;
+    }
   } else {
     if (tls_cert_alert(err)) {
       snprintf(msg, cap, "%s refused our client certificate: %s", tc->peer, what);

@@ -10,6 +10,7 @@
 #   wronghost.pem/.key     for IP 127.0.0.9 and DNS elsewhere.example only
 #   unknownca.pem/.key     signed by another CA (other-ca.pem) the client does not trust
 #   selfsigned.pem/.key    its own issuer
+#   clientonly.pem/.key    extendedKeyUsage clientAuth only: not for a server
 # Client certificates for hub hub-000000 (the only hub of `hubsim run --hubs 1`), each as a
 # folder laid out as hubsim provision writes one (FOLDER/hubs/hub-000000.crt and .key):
 #   hub-good/              CN and SAN URI hub-000000, clientAuth, signed by ca: the good one
@@ -63,10 +64,10 @@ extendedKeyUsage = clientAuth
 CNF
 }
 
-leaf() { # name ca-name san startdate enddate
+leaf() { # name ca-name san startdate enddate [extensions section, default ext]
   openssl req $KEYOPT -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" -addext "subjectAltName=$3" \
     2>/dev/null
-  openssl ca -batch -config "$2.cnf" -extensions ext -in "$1.csr" -out "$1.pem" -notext \
+  openssl ca -batch -config "$2.cnf" -extensions "${6:-ext}" -in "$1.csr" -out "$1.pem" -notext \
     -startdate "$4" -enddate "$5" 2>/dev/null
   rm -f "$1.csr"
 }
@@ -81,6 +82,7 @@ leaf expired ca "$GOOD" 20200101000000Z 20210101000000Z
 leaf notyet ca "$GOOD" 20990101000000Z 20991231000000Z
 leaf wronghost ca "IP:127.0.0.9,DNS:elsewhere.example" 20200101000000Z 20990101000000Z
 leaf unknownca other-ca "$GOOD" 20200101000000Z 20990101000000Z
+leaf clientonly ca "$GOOD" 20200101000000Z 20990101000000Z client
 openssl req -x509 $KEYOPT -keyout selfsigned.key -out selfsigned.pem -days 365 \
   -subj "/CN=selfsigned" -addext "subjectAltName=$GOOD" 2>/dev/null
 hub() { # folder ca-name hub-id extensions startdate enddate [hub-id of the SAN URI]
