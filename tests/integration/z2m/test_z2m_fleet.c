@@ -36,9 +36,21 @@ static void test_thousand_hubs(void **state) {
   (void)state;
   static struct zt z;
   zt_init(&z, "+/+");
-  const char *args[] = {"--hubs", "1000", "--devices-per-hub", "1", "--mix", "lumi.plug.maeu01",
-                        "--duration", "6s", "--drain", "30s", "--no-discovery", "--state-qos",
-                        "1", "--allow-lag", NULL};
+  const char *args[] = {"--hubs",
+                        "1000",
+                        "--devices-per-hub",
+                        "1",
+                        "--mix",
+                        "lumi.plug.maeu01",
+                        "--duration",
+                        "6s",
+                        "--drain",
+                        "30s",
+                        "--no-discovery",
+                        "--state-qos",
+                        "1",
+                        "--allow-lag",
+                        NULL};
   zt_spawn(&z, args);
   assert_true(zt_until(&z, every_hub_reported, NULL, 60000));
   int code = zt_wait_child(&z, 90000);
@@ -50,8 +62,8 @@ static void test_thousand_hubs(void **state) {
   const char *verdict = json_string_value(json_object_get(json_object_get(s, "verdict"), "text"));
   json_int_t sent = json_integer_value(json_object_get(rep, "sent"));
   json_int_t acked = json_integer_value(json_object_get(rep, "acked"));
-  fprintf(stderr, "1000 hubs: state messages sent %lld, acked %lld; verdict %s\n",
-          (long long)sent, (long long)acked, verdict);
+  fprintf(stderr, "1000 hubs: state messages sent %lld, acked %lld; verdict %s\n", (long long)sent,
+          (long long)acked, verdict);
   assert_int_equal(code, 0);
   assert_true(sent >= HUBS);
   assert_int_equal(sent, acked);

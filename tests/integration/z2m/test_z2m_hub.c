@@ -108,8 +108,7 @@ static void read_devices(struct zt *z) {
                json_string_value(json_object_get(d, "friendly_name")));
       json_t *def = json_object_get(d, "definition");
       assert_non_null(def);
-      snprintf(v->model, sizeof v->model, "%s",
-               json_string_value(json_object_get(def, "model")));
+      snprintf(v->model, sizeof v->model, "%s", json_string_value(json_object_get(def, "model")));
       v->keys = json_object();
       collect(json_object_get(def, "exposes"), v->keys, 0);
       assert_true(json_object_size(v->keys) > 0);
@@ -144,8 +143,8 @@ static size_t check_state_keys(struct zt *z) {
       json_t *v;
       json_object_foreach(st, key, v) {
         if (!json_object_get(devs[i].keys, key))
-          fail_msg("%s (%s): state key '%s' is no expose with the state bit: %s", t,
-                   devs[i].model, key, z->m[at].payload);
+          fail_msg("%s (%s): state key '%s' is no expose with the state bit: %s", t, devs[i].model,
+                   key, z->m[at].payload);
       }
       json_decref(st);
       checked++;
@@ -236,9 +235,12 @@ static void test_bridge_and_commands(void **state) {
   (void)state;
   static struct zt z;
   zt_init(&z, "#");
-  const char *args[] = {"--hubs", "3", "--devices-per-hub", "3", "--mix",
-                        "lumi.plug.maeu01:1,lumi.light.aqcn02:1,lumi.curtain:1", "--speedup",
-                        "10", "--duration", "25s", "--drain", "10s", NULL};
+  const char *args[] = {
+      "--hubs",    "3",       "--devices-per-hub",
+      "3",         "--mix",   "lumi.plug.maeu01:1,lumi.light.aqcn02:1,lumi.curtain:1",
+      "--speedup", "10",      "--duration",
+      "25s",       "--drain", "10s",
+      NULL};
   zt_spawn(&z, args);
   assert_true(zt_until(&z, all_online, NULL, 15000));
   assert_true(zt_until(&z, all_devices, NULL, 10000));
@@ -275,8 +277,7 @@ static void test_bridge_and_commands(void **state) {
   assert_true(json_integer_value(json_object_get(rep, "sent")) > 0);
   assert_int_equal(json_integer_value(json_object_get(rep, "sent")),
                    json_integer_value(json_object_get(rep, "acked")));
-  assert_true(json_integer_value(
-                  json_object_get(json_object_get(s, "commands"), "received")) >= 5);
+  assert_true(json_integer_value(json_object_get(json_object_get(s, "commands"), "received")) >= 5);
   json_decref(s);
   for (size_t i = 0; i < n_devs; i++)
     json_decref(devs[i].keys);
@@ -286,8 +287,9 @@ static void test_bridge_and_commands(void **state) {
 static int has_reason(json_t *s, const char *check) {
   size_t i;
   json_t *r;
-  json_array_foreach(json_object_get(json_object_get(s, "verdict"), "reasons"), i, r)
-  if (strcmp(json_string_value(json_object_get(r, "check")), check) == 0) return 1;
+  json_array_foreach(json_object_get(json_object_get(s, "verdict"), "reasons"), i,
+                     r) if (strcmp(json_string_value(json_object_get(r, "check")), check) ==
+                            0) return 1;
   return 0;
 }
 
@@ -295,8 +297,9 @@ static void test_broker_stops(void **state) {
   (void)state;
   static struct zt z;
   zt_init(&z, "+/bridge/state");
-  const char *args[] = {"--hubs", "3", "--devices-per-hub", "3", "--mix", "lumi.plug.maeu01",
-                        "--speedup", "10", "--duration", "6s", "--drain", "2s", NULL};
+  const char *args[] = {"--hubs",    "3",  "--devices-per-hub", "3",  "--mix",   "lumi.plug.maeu01",
+                        "--speedup", "10", "--duration",        "6s", "--drain", "2s",
+                        NULL};
   zt_spawn(&z, args);
   assert_true(zt_until(&z, all_online, NULL, 15000));
   assert_int_equal(broker_stop(&z.b) >= 0, 1);

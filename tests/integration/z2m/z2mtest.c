@@ -74,10 +74,10 @@ void zt_init(struct zt *z, const char *filter) {
   snprintf(z->dir, sizeof z->dir, "/tmp/hubsim-z2m-XXXXXX");
   assert_non_null(mkdtemp(z->dir));
   assert_int_equal(broker_start(&z->b, z->dir, 0), 0);
-  struct sim_mqtt_client_opts o = {.client_id = "observer", .version = 5, .clean = 1,
-                                   .keepalive = 60, .receive_max = 1000};
-  struct sim_mqtt_client_cbs cbs = {.connected_cb = on_connected, .message_cb = on_message,
-                                    .subscribed_cb = on_suback};
+  struct sim_mqtt_client_opts o = {
+      .client_id = "observer", .version = 5, .clean = 1, .keepalive = 60, .receive_max = 1000};
+  struct sim_mqtt_client_cbs cbs = {
+      .connected_cb = on_connected, .message_cb = on_message, .subscribed_cb = on_suback};
   assert_int_equal(sim_mqtt_client_new(&z->loop, &o, &cbs, z, &z->obs), 0);
   struct sim_addr a = {.port = z->b.port};
   snprintf(a.host, sizeof a.host, "127.0.0.1");
@@ -118,8 +118,8 @@ void zt_spawn(struct zt *z, const char *const *extra) {
   assert_non_null(bin);
   char url[64];
   snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", z->b.port);
-  const char *argv[64] = {bin,      "run",       "--profile", "zigbee2mqtt", "--platform", url,
-                          "--ui",   "none",      "--summary", z->summary,    "-q"};
+  const char *argv[64] = {bin,    "run",  "--profile", "zigbee2mqtt", "--platform", url,
+                          "--ui", "none", "--summary", z->summary,    "-q"};
   size_t n = 11;
   for (size_t i = 0; extra[i]; i++) {
     assert_true(n < 63);
@@ -186,6 +186,5 @@ long zt_find(const struct zt *z, size_t from, const char *topic, const char *nee
 }
 
 void zt_publish(struct zt *z, const char *topic, const char *payload) {
-  assert_int_equal(
-      sim_mqtt_client_publish(z->obs, topic, payload, strlen(payload), 1, 0, NULL), 0);
+  assert_int_equal(sim_mqtt_client_publish(z->obs, topic, payload, strlen(payload), 1, 0, NULL), 0);
 }
