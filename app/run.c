@@ -444,6 +444,8 @@ static void real_attach(struct run *r, struct scn *scn) {
   memset(&r->ops, 0, sizeof r->ops);
   if (r->embedded)
     app_run_emb_ops(&r->emb, &r->ops);
+  if (r->z2m) /* the scenario's and the dashboard's commands go straight to the devices */
+    app_z2m_ops(r->z2m, &r->ops);
   /* An external platform offers them through its admin lines (--platform-admin); without it
    * the script's platform calls fail with a message that says so. */
   if (!r->embedded && o->platform_admin) {

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "devices/z2m.h"
+#include "scenarios/scn.h"
 #include "sim/core/err.h"
 #include "sim/core/hash.h"
 #include "sim/core/log.h"
@@ -529,6 +530,24 @@ static void z_stats(void *arg, struct sim_fleet_stats *out) {
   out->bytes_out += z->bytes_out;
   out->frames_in += z->msgs_in;
   out->bytes_in += z->bytes_in;
+}
+
+static int z_scn_command(void *arg, const struct scn_device_ref *dev, uint8_t ep, uint16_t cluster,
+                         uint8_t command, const uint8_t *payload, size_t len, uint64_t *cmd_id) {
+  struct app_z2m *z = arg;
+  struct sim_dev_cmd dc = {
+      .endpoint = ep, .cluster = cluster, .command = command, .payload = payload, .len = len};
+  uint64_t id = ++z->cmd_id;
+  int rc = sim_fleet_device_command(z->f, dev->hub, dev->slot, &dc, id);
+  if (rc == 0 && cmd_id)
+    *cmd_id = id;
+  return rc;
+}
+
+void app_z2m_ops(struct app_z2m *z, struct scn_platform_ops *ops) {
+  memset(ops, 0, sizeof *ops);
+  ops->arg = z;
+  ops->command = z_scn_command;
 }
 
 static const struct sim_fleet_uplink z2m_uplink = {

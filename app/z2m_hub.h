@@ -41,6 +41,11 @@ int app_z2m_new(uv_loop_t *loop, struct sim_transport *t, const struct app_z2m_o
                 struct app_z2m **out);
 /* The driver's operations, to put with the driver into struct sim_fleet_config. */
 const struct sim_fleet_uplink *app_z2m_uplink(void);
+/* The operations a scenario or a dashboard may use in this profile: command (given to the
+ * device through the fleet's command path, as a /set is; its failure is logged on the hub's
+ * bridge/logging). No automations or timers: a broker has none. */
+struct scn_platform_ops;
+void app_z2m_ops(struct app_z2m *z, struct scn_platform_ops *ops);
 /* Frees the driver (NULL: nothing). Its MQTT clients were freed by the fleet's stop. */
 void app_z2m_free(struct app_z2m *z);
 
