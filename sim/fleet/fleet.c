@@ -466,6 +466,17 @@ static int restart_sequence(struct sim_fleet *f, struct hub *h) {
   return 0;
 }
 
+/* A session opened (a Welcome, or an uplink driver's): counted, with its handshake time. */
+static void count_opened(struct sim_fleet *f, struct hub *h, sim_time_t now) {
+  f->st.sessions++;
+  if (!h->opened_once) {
+    h->opened_once = 1;
+    if (++f->st.hubs_ever_online == f->n_hubs)
+      f->st.all_online_at = now;
+  }
+  sim_hist_record(&f->st.handshake, now - h->connect_start);
+}
+
 /* A Welcome: the session opens. Returns 0, or SIM_ECLOSED when the Welcome ended the session
  * (an Error sent, or the platform's loss detected), so that nothing after it is read. */
 static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
@@ -500,13 +511,7 @@ static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welc
   h->fails = 0;
   h->sent = h->acked;
   h->sent_bytes = 0;
-  f->st.sessions++;
-  if (!h->opened_once) {
-    h->opened_once = 1;
-    if (++f->st.hubs_ever_online == f->n_hubs)
-      f->st.all_online_at = now;
-  }
-  sim_hist_record(&f->st.handshake, now - h->connect_start);
+  count_opened(f, h, now);
   sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + SIM_SEC(h->heartbeat_s));
   mark_dirty(f, h);
   return 0;
@@ -1077,13 +1082,7 @@ void sim_fleet_uplink_opened(struct sim_fleet *f, uint32_t hub) {
   sim_time_t now = sim_sched_now(&f->sched);
   h->state = SIM_HUB_OPEN;
   h->fails = 0;
-  f->st.sessions++;
-  if (!h->opened_once) {
-    h->opened_once = 1;
-    if (++f->st.hubs_ever_online == f->n_hubs)
-      f->st.all_online_at = now;
-  }
-  sim_hist_record(&f->st.handshake, now - h->connect_start);
+  count_opened(f, h, now);
   /* The driver keeps its session alive itself: no connect timeout, no heartbeat timer. */
   sim_wheel_cancel(&f->sched.wheel, hub_timer(f, h));
 }

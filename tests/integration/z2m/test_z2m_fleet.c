@@ -23,7 +23,7 @@ static int every_hub_reported(struct zt *z, void *arg) {
   for (; done_to < z->n; done_to++) {
     unsigned h;
     char name[32];
-    if (sscanf(z->m[done_to].topic, "zigbee2mqtt-hub-%6u/%31s", &h, name) == 2 && h < HUBS &&
+    if (sscanf(z->msg[done_to].topic, "zigbee2mqtt-hub-%6u/%31s", &h, name) == 2 && h < HUBS &&
         !strchr(name, '/') && !seen[h]) {
       seen[h] = 1;
       n_seen++;

@@ -33,41 +33,25 @@ static void base_of(int hub, char *out, size_t cap) {
   snprintf(out, cap, "zigbee2mqtt-hub-%06d", hub);
 }
 
-static int all_online(struct zt *z, void *arg) {
-  (void)arg;
+/* Every hub has published on <base>/<sub> a payload containing needle (NULL: any). */
+struct every {
+  const char *sub, *needle;
+};
+
+static int every_hub(struct zt *z, void *arg) {
+  const struct every *e = arg;
   char t[96];
   for (int h = 0; h < HUBS; h++) {
     base_of(h, t, sizeof t);
-    strcat(t, "/bridge/state");
-    if (zt_find(z, 0, t, "online") < 0)
+    strcat(t, e->sub);
+    if (zt_find(z, 0, t, e->needle) < 0)
       return 0;
   }
   return 1;
 }
 
-static int all_offline(struct zt *z, void *arg) {
-  (void)arg;
-  char t[96];
-  for (int h = 0; h < HUBS; h++) {
-    base_of(h, t, sizeof t);
-    strcat(t, "/bridge/state");
-    if (zt_find(z, 0, t, "offline") < 0)
-      return 0;
-  }
-  return 1;
-}
-
-static int all_devices(struct zt *z, void *arg) {
-  (void)arg;
-  char t[96];
-  for (int h = 0; h < HUBS; h++) {
-    base_of(h, t, sizeof t);
-    strcat(t, "/bridge/devices");
-    if (zt_find(z, 0, t, NULL) < 0)
-      return 0;
-  }
-  return 1;
-}
+static struct every online = {"/bridge/state", "online"}, offline = {"/bridge/state", "offline"},
+                    devices_listed = {"/bridge/devices", NULL};
 
 /* The properties with the state access bit (1), features included (depth bounded). */
 static void collect(json_t *exposes, json_t *keys, int depth) {
@@ -94,7 +78,7 @@ static void read_devices(struct zt *z) {
     long i = zt_find(z, 0, t, NULL);
     assert_true(i >= 0);
     json_error_t err;
-    json_t *arr = json_loads(z->m[i].payload, 0, &err);
+    json_t *arr = json_loads(z->msg[i].payload, 0, &err);
     assert_non_null(arr);
     size_t k;
     json_t *d;
@@ -137,14 +121,14 @@ static size_t check_state_keys(struct zt *z) {
   for (size_t i = 0; i < n_devs; i++) {
     state_topic(&devs[i], t, sizeof t);
     for (long at = zt_find(z, 0, t, NULL); at >= 0; at = zt_find(z, (size_t)at + 1, t, NULL)) {
-      json_t *st = json_loads(z->m[at].payload, 0, NULL);
+      json_t *st = json_loads(z->msg[at].payload, 0, NULL);
       assert_non_null(st);
       const char *key;
       json_t *v;
       json_object_foreach(st, key, v) {
         if (!json_object_get(devs[i].keys, key))
           fail_msg("%s (%s): state key '%s' is no expose with the state bit: %s", t, devs[i].model,
-                   key, z->m[at].payload);
+                   key, z->msg[at].payload);
       }
       json_decref(st);
       checked++;
@@ -165,7 +149,7 @@ static int state_shows(struct zt *z, void *arg) {
   struct want *w = arg;
   for (long at = zt_find(z, w->from, w->topic, NULL); at >= 0;
        at = zt_find(z, (size_t)at + 1, w->topic, NULL)) {
-    json_t *st = json_loads(z->m[at].payload, 0, NULL);
+    json_t *st = json_loads(z->msg[at].payload, 0, NULL);
     int ok = st && json_equal(json_object_get(st, w->key), w->value);
     json_decref(st);
     if (ok)
@@ -215,8 +199,8 @@ static int all_discovered(struct zt *z, void *arg) {
     char pre[64];
     int found = 0;
     for (size_t k = 0; k < z->n && !found; k++)
-      found = strncmp(z->m[k].topic, "homeassistant/", 14) == 0 &&
-              snprintf(pre, sizeof pre, "/%s/", devs[i].name) > 0 && strstr(z->m[k].topic, pre);
+      found = strncmp(z->msg[k].topic, "homeassistant/", 14) == 0 &&
+              snprintf(pre, sizeof pre, "/%s/", devs[i].name) > 0 && strstr(z->msg[k].topic, pre);
     if (!found)
       return 0;
   }
@@ -239,11 +223,11 @@ static void test_bridge_and_commands(void **state) {
       "--hubs",    "3",       "--devices-per-hub",
       "3",         "--mix",   "lumi.plug.maeu01:1,lumi.light.aqcn02:1,lumi.curtain:1",
       "--speedup", "10",      "--duration",
-      "25s",       "--drain", "10s",
+      "20s",       "--drain", "10s",
       NULL};
   zt_spawn(&z, args);
-  assert_true(zt_until(&z, all_online, NULL, 15000));
-  assert_true(zt_until(&z, all_devices, NULL, 10000));
+  assert_true(zt_until(&z, every_hub, &online, 15000));
+  assert_true(zt_until(&z, every_hub, &devices_listed, 10000));
   read_devices(&z);
   assert_int_equal(n_devs, HUBS * 3);
   assert_true(zt_until(&z, all_discovered, NULL, 10000));
@@ -268,7 +252,7 @@ static void test_bridge_and_commands(void **state) {
   int code = zt_wait_child(&z, 60000);
   assert_int_equal(code, 0);
   /* The orderly end: every bridge said offline. */
-  assert_true(zt_until(&z, all_offline, NULL, 5000));
+  assert_true(zt_until(&z, every_hub, &offline, 5000));
   json_t *s = summary(&z);
   const char *verdict = json_string_value(json_object_get(json_object_get(s, "verdict"), "text"));
   assert_non_null(verdict);
@@ -301,7 +285,7 @@ static void test_broker_stops(void **state) {
                         "--speedup", "10", "--duration",        "6s", "--drain", "2s",
                         NULL};
   zt_spawn(&z, args);
-  assert_true(zt_until(&z, all_online, NULL, 15000));
+  assert_true(zt_until(&z, every_hub, &online, 15000));
   assert_int_equal(broker_stop(&z.b) >= 0, 1);
   z.b.pid = 0;
   int code = zt_wait_child(&z, 60000);

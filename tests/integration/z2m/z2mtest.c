@@ -14,13 +14,7 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
-#include "sim/transport/transport.h"
-
 #define ZT_MSGS_MAX 400000 /* a bound on what the observer keeps */
-
-static void on_tick(uv_timer_t *t) {
-  (void)t;
-}
 
 static void on_connected(struct sim_mqtt_client *c, int sp, void *user) {
   (void)c;
@@ -35,13 +29,13 @@ static void on_message(struct sim_mqtt_client *c, const struct sim_mqtt_msg *m, 
     return;
   if (z->n == z->cap) {
     z->cap = z->cap ? z->cap * 2 : 1024;
-    z->m = realloc(z->m, z->cap * sizeof *z->m);
-    assert_non_null(z->m);
+    z->msg = realloc(z->msg, z->cap * sizeof *z->msg);
+    assert_non_null(z->msg);
   }
-  z->m[z->n].topic = strdup(m->topic);
-  z->m[z->n].payload = strndup((const char *)m->payload, m->len);
-  assert_non_null(z->m[z->n].topic);
-  assert_non_null(z->m[z->n].payload);
+  z->msg[z->n].topic = strdup(m->topic);
+  z->msg[z->n].payload = strndup((const char *)m->payload, m->len);
+  assert_non_null(z->msg[z->n].topic);
+  assert_non_null(z->msg[z->n].payload);
   z->n++;
 }
 
@@ -67,27 +61,22 @@ static int is_subscribed(struct zt *z, void *arg) {
 void zt_init(struct zt *z, const char *filter) {
   memset(z, 0, sizeof *z);
   z->child = -1;
-  assert_int_equal(uv_loop_init(&z->loop), 0);
-  assert_int_equal(sim_transport_tcp_new(&z->loop, &z->tcp), 0);
-  uv_timer_init(&z->loop, &z->tick);
-  uv_timer_start(&z->tick, on_tick, 20, 20);
-  snprintf(z->dir, sizeof z->dir, "/tmp/hubsim-z2m-XXXXXX");
-  assert_non_null(mkdtemp(z->dir));
-  assert_int_equal(broker_start(&z->b, z->dir, 0), 0);
+  mq_loop_init(&z->m);
+  assert_int_equal(broker_start(&z->b, z->m.dir, 0), 0);
   struct sim_mqtt_client_opts o = {
       .client_id = "observer", .version = 5, .clean = 1, .keepalive = 60, .receive_max = 1000};
   struct sim_mqtt_client_cbs cbs = {
       .connected_cb = on_connected, .message_cb = on_message, .subscribed_cb = on_suback};
-  assert_int_equal(sim_mqtt_client_new(&z->loop, &o, &cbs, z, &z->obs), 0);
+  assert_int_equal(sim_mqtt_client_new(&z->m.loop, &o, &cbs, z, &z->obs), 0);
   struct sim_addr a = {.port = z->b.port};
   snprintf(a.host, sizeof a.host, "127.0.0.1");
-  assert_int_equal(sim_mqtt_client_connect(z->obs, z->tcp, &a), 0);
+  assert_int_equal(sim_mqtt_client_connect(z->obs, z->m.tcp, &a), 0);
   assert_true(zt_until(z, is_connected, NULL, 5000));
   assert_int_equal(sim_mqtt_client_subscribe(z->obs, filter, 1, NULL), 0);
   assert_true(zt_until(z, is_subscribed, NULL, 5000));
-  snprintf(z->summary, sizeof z->summary, "%s/summary.json", z->dir);
-  snprintf(z->out, sizeof z->out, "%s/out.txt", z->dir);
-  snprintf(z->err, sizeof z->err, "%s/err.txt", z->dir);
+  snprintf(z->summary, sizeof z->summary, "%s/summary.json", z->m.dir);
+  snprintf(z->out, sizeof z->out, "%s/out.txt", z->m.dir);
+  snprintf(z->err, sizeof z->err, "%s/err.txt", z->m.dir);
 }
 
 void zt_fini(struct zt *z) {
@@ -96,21 +85,12 @@ void zt_fini(struct zt *z) {
   if (z->b.pid > 0)
     broker_stop(&z->b);
   sim_mqtt_client_free(z->obs);
-  uv_timer_stop(&z->tick);
-  uv_close((uv_handle_t *)&z->tick, NULL);
-  uv_run(&z->loop, UV_RUN_NOWAIT);
-  sim_transport_free(z->tcp);
-  uv_run(&z->loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&z->loop), 0);
   for (size_t i = 0; i < z->n; i++) {
-    free(z->m[i].topic);
-    free(z->m[i].payload);
+    free(z->msg[i].topic);
+    free(z->msg[i].payload);
   }
-  free(z->m);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", z->dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", z->dir);
+  free(z->msg);
+  mq_loop_fini(&z->m); /* runs the loop until the client is gone, removes the folder */
 }
 
 void zt_spawn(struct zt *z, const char *const *extra) {
@@ -148,7 +128,7 @@ int zt_until(struct zt *z, int (*pred)(struct zt *z, void *arg), void *arg, unsi
   while (!pred(z, arg)) {
     if (uv_hrtime() >= deadline)
       return 0;
-    uv_run(&z->loop, UV_RUN_ONCE);
+    uv_run(&z->m.loop, UV_RUN_ONCE);
   }
   return 1;
 }
@@ -180,7 +160,7 @@ int zt_wait_child(struct zt *z, unsigned ms) {
 
 long zt_find(const struct zt *z, size_t from, const char *topic, const char *needle) {
   for (size_t i = from; i < z->n; i++)
-    if (strcmp(z->m[i].topic, topic) == 0 && (!needle || strstr(z->m[i].payload, needle)))
+    if (strcmp(z->msg[i].topic, topic) == 0 && (!needle || strstr(z->msg[i].payload, needle)))
       return (long)i;
   return -1;
 }

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "integration/mqtt/mqtest.h"
 #include "sim/mqtt/client.h"
 #include "support/broker.h"
 
@@ -18,14 +19,11 @@ struct zt_msg {
 };
 
 struct zt {
-  uv_loop_t loop;
-  uv_timer_t tick;
-  struct sim_transport *tcp;
+  struct mq_loop m; /* the loop, its tcp transport and the test's folder */
   struct sim_mqtt_client *obs;
   int connected, subacks;
-  struct zt_msg *m; /* every message, in arrival order */
+  struct zt_msg *msg; /* every message, in arrival order */
   size_t n, cap;
-  char dir[256];
   struct broker b;
   pid_t child;
   char summary[300], out[300], err[300];
