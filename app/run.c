@@ -19,6 +19,7 @@
 #include "app/run_internal.h"
 #include "app/ui_host.h"
 #include "app/workers.h"
+#include "app/z2m_hub.h"
 #include "devices/cat_global.h"
 #include "devices/cat_load.h"
 #include "devices/cat_types.h"
@@ -35,6 +36,7 @@ struct run {
   struct sim_transport *t;
   struct sim_fleet *fleet;
   struct app_hub_certs *certs; /* --hub-certs; NULL without */
+  struct app_z2m *z2m;         /* --profile zigbee2mqtt: the hubs' uplink driver; NULL without */
   uv_timer_t progress, end, drain, escalate;
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
@@ -347,7 +349,8 @@ static int real_prepare(struct run *r) {
     snprintf(r->url, sizeof(r->url), "embedded reference platform at hubrpc://127.0.0.1:%u",
              r->emb.port);
   } else {
-    if (sim_addr_parse(o->platform, &cfg->platform) || cfg->platform.port == 0)
+    if (o->profile != RUN_PROFILE_Z2M && /* the broker: app_run_z2m_new */
+        (sim_addr_parse(o->platform, &cfg->platform) || cfg->platform.port == 0))
       return app_run_bad("--platform", o->platform, "expected hubrpc://HOST:PORT");
     snprintf(r->url, sizeof(r->url), "%s", o->platform);
   }
@@ -371,6 +374,10 @@ static int real_prepare(struct run *r) {
     } else {
       rc = sim_transport_tcp_new(r->loop, &r->t);
     }
+    if (rc == 0 && (rc = app_run_z2m_new(o, r->loop, r->t, cfg, &r->z2m)) != 0) {
+      sim_transport_free(r->t);
+      return rc;
+    }
     if (rc == 0)
       rc = sim_fleet_new(r->loop, r->t, cfg, &r->fleet);
     if (rc == 0 && o->hub_certs) {
@@ -380,6 +387,7 @@ static int real_prepare(struct run *r) {
         sim_fleet_stop(r->fleet, NULL, NULL);
         uv_run(r->loop, UV_RUN_DEFAULT);
         sim_fleet_free(r->fleet);
+        app_z2m_free(r->z2m);
         sim_transport_free(r->t);
         app_hub_certs_free(r->certs);
         if (r->embedded)
@@ -397,6 +405,7 @@ static int real_prepare(struct run *r) {
   }
   if (rc) {
     fprintf(stderr, "hubsim run: cannot create the fleet: %s\n", sim_strerror(rc));
+    app_z2m_free(r->z2m);
     if (r->embedded)
       app_run_emb_stop(&r->emb);
     return 3;
@@ -442,6 +451,8 @@ static void real_attach(struct run *r, struct scn *scn) {
   memset(&r->ops, 0, sizeof r->ops);
   if (r->embedded)
     app_run_emb_ops(&r->emb, &r->ops);
+  if (r->z2m) /* the scenario's and the dashboard's commands go straight to the devices */
+    app_z2m_ops(r->z2m, &r->ops);
   /* An external platform offers them through its admin lines (--platform-admin); without it
    * the script's platform calls fail with a message that says so. */
   if (!r->embedded && o->platform_admin) {
@@ -540,6 +551,7 @@ static int real_finish(struct run *r, struct scn *scn) {
       worker_failed >= 0 ? "a worker process ended without its final figures" : NULL, 0);
   r->scn = NULL;
   sim_fleet_free(r->fleet);
+  app_z2m_free(r->z2m);
   if (r->t)
     sim_transport_free(r->t);
   app_hub_certs_free(r->certs);
@@ -571,6 +583,7 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   if (o->shards > 1) {
     /* A worker: its figures went to the control process, which judges the run. */
     sim_fleet_free(r.fleet);
+    app_z2m_free(r.z2m);
     sim_transport_free(r.t);
     app_hub_certs_free(r.certs);
     uv_loop_close(r.loop);

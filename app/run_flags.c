@@ -137,6 +137,17 @@ static void run_usage(FILE *out) {
       "                        (default 0s)\n"
       "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
       "\n"
+      "profile (docs/zigbee2mqtt.md):\n"
+      "  --profile NAME        what the hubs speak: hubrpc (default) or zigbee2mqtt: each hub\n"
+      "                        is a zigbee2mqtt bridge on the broker of --platform\n"
+      "                        mqtt://HOST:PORT (an IPv4 HOST): bridge messages, a state\n"
+      "                        message per device, /set and /get, Home Assistant discovery\n"
+      "  --base-topic PATTERN  zigbee2mqtt: each hub's base topic, {hub} replaced by the hub\n"
+      "                        id (default " "zigbee2mqtt-{hub}" ")\n"
+      "  --state-qos 0|1       zigbee2mqtt: QoS of state messages (default 1; at QoS 0 nothing\n"
+      "                        is acknowledged, so the run cannot pass)\n"
+      "  --no-discovery        zigbee2mqtt: no Home Assistant discovery configs\n"
+      "\n"
       "clock:\n"
       "  --clock real|virtual  virtual: discrete-event time with the embedded platform in this\n"
       "                        process over an in-memory transport; a simulated day takes\n"
@@ -208,6 +219,10 @@ static const struct option longopts[] = {{"platform", required_argument, 0, 'P'}
                                          {"screenshot", required_argument, 0, 'z'},
                                          {"after", required_argument, 0, 'Z'},
                                          {"exit-after-screenshot", no_argument, 0, 'x'},
+                                         {"profile", required_argument, 0, '6'},
+                                         {"base-topic", required_argument, 0, '7'},
+                                         {"state-qos", required_argument, 0, '8'},
+                                         {"no-discovery", no_argument, 0, '9'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -317,6 +332,10 @@ static int app_builtin_scenario(const char *arg, char *path, size_t cap, const c
 static int flag_fleet(struct run_opts *o, int c) {
   switch (c) {
   case 'P':
+    if (strncasecmp(optarg, "mqtt://", 7) == 0) { /* checked with --profile: app/run_z2m.c */
+      o->platform = optarg;
+      break;
+    }
     if (check_platform_url(optarg))
       return 2;
     o->platform = optarg;
@@ -549,6 +568,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = flag_run(o, c);
     if (rc == FLAG_OTHER)
       rc = flag_more(o, c);
+    if (rc == FLAG_OTHER)
+      rc = app_run_z2m_flag(o, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -653,6 +674,8 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
         return app_run_bad(outs[i].flag, outs[i].path, why);
     }
   }
+  if (app_run_z2m_check(o) != APP_RUN_GO_ON)
+    return 2;
   if (o->summary && o->junit && same_file(o->summary, o->junit))
     return app_run_bad("--junit", o->junit,
                        "is the --summary file too: one would overwrite the other");
@@ -711,6 +734,7 @@ int app_run_flags(struct run_opts *o, int argc, char **argv) {
                          .dph = 8,
                          .seed = 1,
                          .duration_s = 20,
+                         .z2m_qos = 1,
                          .ramp = 0,
                          .drain_s = 10,
                          .max_lag_ms = 50,

@@ -47,6 +47,9 @@
 #define RUN_UI_TUI 1
 #define RUN_UI_GUI 2
 
+#define RUN_PROFILE_HUBRPC 0
+#define RUN_PROFILE_Z2M 1 /* --profile zigbee2mqtt: app/z2m_hub.c, app/run_z2m.c */
+
 struct run_opts {
   const char *platform;
   int tls;               /* --platform is hubrpcs:// */
@@ -82,6 +85,10 @@ struct run_opts {
   double screenshot_after_s;  /* --after */
   int exit_after_screenshot;
   int command_rate_given; /* --command-rate was given (its default is not refused) */
+  int profile;            /* RUN_PROFILE_*: what the hubs speak (--profile) */
+  const char *z2m_base;   /* --base-topic: zigbee2mqtt base topic pattern, NULL: default */
+  int z2m_qos;            /* --state-qos: QoS of zigbee2mqtt state messages (default 1) */
+  int z2m_no_discovery;   /* --no-discovery: no Home Assistant discovery configs */
   int after_given;        /* --after was given */
   /* The command line as given (argv[0] is "run"), before getopt reordered it: workers get it
    * again. Owned: app_run_flags_fini() frees it. */
@@ -107,6 +114,19 @@ struct run_outcome {
   int runtime_failed;      /* the run could not go on (platform, resources) */
   const char *interrupted; /* virtual clock: "SIGINT" / "SIGTERM" ended the run early; NULL */
 };
+
+/* ---- run_z2m.c ---- */
+
+/* --profile and the zigbee2mqtt profile's flags: APP_RUN_GO_ON, -2 (not one of them), or the
+ * exit code. */
+int app_run_z2m_flag(struct run_opts *o, int c, const char *arg);
+/* Their checks against the other flags, after reading them all. APP_RUN_GO_ON or 2. */
+int app_run_z2m_check(const struct run_opts *o);
+/* With --profile zigbee2mqtt: the driver, put into cfg (cfg->platform gets the broker). 0 with
+ * *out set (NULL for another profile), or the exit code after a message. */
+struct app_z2m;
+int app_run_z2m_new(const struct run_opts *o, uv_loop_t *loop, struct sim_transport *t,
+                    struct sim_fleet_config *cfg, struct app_z2m **out);
 
 /* ---- run_flags.c ---- */
 

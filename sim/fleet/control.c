@@ -52,7 +52,7 @@ int sim_fleet_hub_disconnect(struct sim_fleet *f, uint32_t hub) {
     return SIM_EINVAL;
   h->offline = 1;
   f->st.faults++;
-  if (h->conn) {
+  if (hub_live(h)) {
     sim__fleet_session_end(f, h, 0, "fault:disconnect");
   } else if (h->state == SIM_HUB_BACKOFF || h->state == SIM_HUB_CONNECTING ||
              h->state == SIM_HUB_HANDSHAKE) {
@@ -84,7 +84,9 @@ int sim_fleet_hub_power(struct sim_fleet *f, uint32_t hub, int on) {
   if (!on) {
     f->st.power_cuts++;
     h->powered_off = 1;
-    if (h->conn) {
+    if (f->cfg.uplink) /* what the driver's hub held goes with its memory, connected or not */
+      f->cfg.uplink->close(f->cfg.uplink_arg, hub, SIM_UPLINK_POWER);
+    if (hub_live(h)) {
       sim__fleet_session_end(f, h, 0, "power:cut");
     } else {
       h->state = SIM_HUB_STOPPED;
@@ -122,7 +124,7 @@ int sim_fleet_hub_stall_reads(struct sim_fleet *f, uint32_t hub, sim_time_t dur)
   struct hub *h = hub_at(f, hub);
   if (!h)
     return SIM_ENOTFOUND;
-  if (h->powered_off || h->stalled)
+  if (h->powered_off || h->stalled || f->cfg.uplink)
     return SIM_EINVAL;
   int rc = sim__radio_hub_timer(f, hub, SIM_HUB_EV_UNSTALL, sim_sched_now(&f->sched) + dur);
   if (rc)
@@ -137,7 +139,7 @@ int sim_fleet_hub_delay_writes(struct sim_fleet *f, uint32_t hub, sim_time_t del
   struct hub *h = hub_at(f, hub);
   if (!h)
     return SIM_ENOTFOUND;
-  if (h->powered_off || !delay)
+  if (h->powered_off || !delay || f->cfg.uplink)
     return SIM_EINVAL;
   sim_time_t now = sim_sched_now(&f->sched);
   int rc = sim__radio_hub_timer(f, hub, SIM_HUB_EV_UNDELAY, now + dur);

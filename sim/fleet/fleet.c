@@ -291,6 +291,10 @@ static void session_ended(struct sim_fleet *f, struct hub *h, int reason, const 
     sim_conn_close(h->conn);
     h->conn = NULL;
   }
+  if (h->drv_live) {
+    h->drv_live = 0;
+    f->cfg.uplink->close(f->cfg.uplink_arg, h->idx, SIM_UPLINK_ABORT);
+  }
   if (h->state == SIM_HUB_OPEN)
     f->st.disconnects++;
   if (what)
@@ -380,6 +384,14 @@ void sim__fleet_hub_connect(struct sim_fleet *f, struct hub *h) {
   sim_frame_reader_init(&h->rd, SIM_FRAME_MAX);
   h->state = SIM_HUB_CONNECTING;
   sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + HANDSHAKE_TIMEOUT);
+  if (f->cfg.uplink) {
+    int drc = f->cfg.uplink->connect(f->cfg.uplink_arg, h->idx);
+    if (drc)
+      session_ended(f, h, drc, NULL);
+    else
+      h->drv_live = 1;
+    return;
+  }
   int rc = sim_conn_connect(f->t, &f->cfg.platform, src, &hub_cbs, h, &h->conn);
   if (rc) {
     h->conn = NULL;
@@ -459,6 +471,17 @@ static int restart_sequence(struct sim_fleet *f, struct hub *h) {
   return 0;
 }
 
+/* A session opened (a Welcome, or an uplink driver's): counted, with its handshake time. */
+static void count_opened(struct sim_fleet *f, struct hub *h, sim_time_t now) {
+  f->st.sessions++;
+  if (!h->opened_once) {
+    h->opened_once = 1;
+    if (++f->st.hubs_ever_online == f->n_hubs)
+      f->st.all_online_at = now;
+  }
+  sim_hist_record(&f->st.handshake, now - h->connect_start);
+}
+
 /* A Welcome: the session opens. Returns 0, or SIM_ECLOSED when the Welcome ended the session
  * (an Error sent, or the platform's loss detected), so that nothing after it is read. */
 static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welcome *w) {
@@ -493,13 +516,7 @@ static int on_welcome(struct sim_fleet *f, struct hub *h, const Hubrpc__V1__Welc
   h->fails = 0;
   h->sent = h->acked;
   h->sent_bytes = 0;
-  f->st.sessions++;
-  if (!h->opened_once) {
-    h->opened_once = 1;
-    if (++f->st.hubs_ever_online == f->n_hubs)
-      f->st.all_online_at = now;
-  }
-  sim_hist_record(&f->st.handshake, now - h->connect_start);
+  count_opened(f, h, now);
   sim_wheel_add(&f->sched.wheel, hub_timer(f, h), now + SIM_SEC(h->heartbeat_s));
   mark_dirty(f, h);
   return 0;
@@ -853,6 +870,8 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
       d->model = cfg->mix_model[k];
     }
   }
+  if (cfg->uplink && (rc = cfg->uplink->attach(cfg->uplink_arg, f)) != 0)
+    goto fail;
   f->air_cap = sim__radio_slots(cfg, f->n_devs);
   rc = sim_sched_init(&f->sched, loop, cfg->virtual_clock, f->n_devs + f->n_hubs + f->air_cap,
                       on_fire, f);
@@ -929,6 +948,10 @@ void sim_fleet_stop(struct sim_fleet *f, void (*cb)(struct sim_fleet *f, void *a
       sim_conn_close(h->conn);
       h->conn = NULL;
     }
+    if (f->cfg.uplink) {
+      h->drv_live = 0;
+      f->cfg.uplink->close(f->cfg.uplink_arg, i, SIM_UPLINK_STOP);
+    }
     h->state = SIM_HUB_STOPPED;
   }
   f->open_handles = 2;
@@ -970,13 +993,16 @@ void sim_fleet_stats(const struct sim_fleet *f, struct sim_fleet_stats *out) {
     out->hubs_by_state[h->state]++;
     /* max_sent <= next_seq - 1 always: in flight = sent but unacknowledged, queued = never sent */
     uint64_t sent_top = h->max_sent > h->acked ? h->max_sent : h->acked;
-    out->in_flight += sent_top - h->acked;
+    uint64_t drv = f->cfg.uplink ? f->cfg.uplink->held(f->cfg.uplink_arg, i) : 0;
+    out->in_flight += sent_top - h->acked + drv;
     out->queued += h->next_seq - 1 - sent_top;
     if (h->offline || h->powered_off) {
       out->hubs_off_by_run++;
-      out->held_by_off_hubs += h->next_seq - 1 - h->acked;
+      out->held_by_off_hubs += h->next_seq - 1 - h->acked + drv;
     }
   }
+  if (f->cfg.uplink)
+    f->cfg.uplink->stats(f->cfg.uplink_arg, out);
 }
 
 void sim_fleet_stats_merge(struct sim_fleet_stats *dst, const struct sim_fleet_stats *src) {
@@ -1053,8 +1079,32 @@ struct sim_sched *sim_fleet_sched(struct sim_fleet *f) {
 }
 
 void sim_fleet_drop_hub(struct sim_fleet *f, uint32_t hub) {
-  if (hub < f->n_hubs && f->hubs[hub].conn)
+  if (hub < f->n_hubs && hub_live(&f->hubs[hub]))
     session_ended(f, &f->hubs[hub], 0, "fault:drop");
+}
+
+/* ---- for uplink drivers (uplink.h) ---- */
+
+void sim_fleet_uplink_opened(struct sim_fleet *f, uint32_t hub) {
+  struct hub *h = &f->hubs[hub];
+  sim_time_t now = sim_sched_now(&f->sched);
+  h->state = SIM_HUB_OPEN;
+  h->fails = 0;
+  count_opened(f, h, now);
+  /* The driver keeps its session alive itself: no connect timeout, no heartbeat timer. */
+  sim_wheel_cancel(&f->sched.wheel, hub_timer(f, h));
+}
+
+void sim_fleet_uplink_count(struct sim_fleet *f, const char *name) {
+  sim__fleet_count_error(f, name);
+}
+
+void sim_fleet_uplink_ended(struct sim_fleet *f, uint32_t hub, int reason, const char *what) {
+  struct hub *h = &f->hubs[hub];
+  if (!h->drv_live)
+    return;
+  h->drv_live = 0; /* the driver's session is already gone: no close for it */
+  session_ended(f, h, reason, what);
 }
 
 /* ---- for control.c ---- */

@@ -23,6 +23,8 @@
 #define SIM_FLEET_MAX_BIND 256
 #define SIM_FLEET_MAX_MIX 32
 
+struct sim_fleet_uplink; /* sim/fleet/uplink.h */
+
 struct sim_fleet_config {
   uint32_t hubs; /* hubs of the whole fleet, over every shard */
   /* This process runs shard `shard` of `shards` (0 of 1: all of them). Its hubs are those whose
@@ -76,6 +78,10 @@ struct sim_fleet_config {
    * every hub. Slots beyond it stay empty (never join). Called once per hub at creation. */
   uint32_t (*devices_of_hub)(void *arg, uint32_t g);
   void *devices_arg;
+  /* What the hubs speak (sim/fleet/uplink.h): NULL for hubrpc sessions over the transport, or
+   * a driver (borrowed, with its argument; both outlive the fleet). */
+  const struct sim_fleet_uplink *uplink;
+  void *uplink_arg;
 };
 
 #define SIM_RADIO_RETRIES 3

@@ -11,6 +11,7 @@
 #include "sim/core/buf.h"
 #include "sim/core/log.h"
 #include "sim/fleet/fleet.h"
+#include "sim/fleet/uplink.h"
 #include "sim/wire/frame.h"
 #include "sim/wire/hubrpc.h"
 
@@ -31,7 +32,8 @@ struct hub {
   uint8_t dirty;       /* listed in f->dirty */
   uint8_t joined;      /* devices have joined (first start done) */
   uint8_t opened_once; /* a session has reached OPEN at least once */
-  uint8_t pad[2];
+  uint8_t drv_live;    /* an uplink driver's session is connecting or open */
+  uint8_t pad;
   uint32_t max_window;
   uint32_t heartbeat_s;
   struct sim_rng rng;
@@ -119,6 +121,11 @@ static inline struct frame_meta *meta_at(struct hub *h, uint64_t seq) {
   /* seq in acked+1 .. next_seq-1 */
   uint32_t i = (uint32_t)(seq - h->acked - 1);
   return &h->meta[(h->meta_head + i) % h->meta_cap];
+}
+
+/* A session is connecting or open: hubrpc's connection, or an uplink driver's. */
+static inline int hub_live(const struct hub *h) {
+  return h->conn != NULL || h->drv_live;
 }
 
 static inline uint32_t hub_timer(const struct sim_fleet *f, const struct hub *h) {

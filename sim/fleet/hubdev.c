@@ -110,6 +110,11 @@ int sim__fleet_report(struct sim_fleet *f, struct hub *h, uint32_t slot, uint64_
                       uint64_t wall_ms, sim_time_t intended) {
   if (f->obs_report)
     f->obs_report(f->obs_arg, h->idx, slot, endpoint, cluster, zcl, len, intended);
+  if (f->cfg.uplink) {
+    f->cfg.uplink->frame(f->cfg.uplink_arg, h->idx, slot, lqi, endpoint, cluster, zcl, len,
+                         intended);
+    return 0;
+  }
   struct sim_zcl_attr za[MAX_ATTRS];
   Hubrpc__V1__Attribute pa[MAX_ATTRS];
   Hubrpc__V1__Attribute *pp[MAX_ATTRS];
@@ -285,7 +290,10 @@ static void device_join(struct sim_fleet *f, struct hub *h, uint32_t slot, int r
                         sim_time_t now) {
   struct sim_device *d = dev_at(f, h, slot);
   const struct sim_model *m = sim_model_get(d->model);
-  queue_joined(f, h, slot, rejoin, now);
+  if (f->cfg.uplink)
+    f->cfg.uplink->joined(f->cfg.uplink_arg, h->idx, slot, rejoin);
+  else
+    queue_joined(f, h, slot, rejoin, now);
   d->flags |= SIM_DEV_JOINED | SIM_DEV_ANNOUNCED;
   struct emit_ctx ctx;
   struct sim_dev_env env;
@@ -303,6 +311,10 @@ int sim_fleet_device_leave(struct sim_fleet *f, uint32_t hub, uint32_t slot) {
     return SIM_EINVAL;
   d->flags &= (uint8_t)~SIM_DEV_JOINED;
   sim_wheel_cancel(&f->sched.wheel, hub * f->cfg.devices_per_hub + slot);
+  if (f->cfg.uplink) {
+    f->cfg.uplink->left(f->cfg.uplink_arg, hub, slot);
+    return 0;
+  }
   sim_time_t now = sim_sched_now(&f->sched);
   Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
   l.device = sim_fleet_device_eui64(f, hub, slot);
@@ -344,6 +356,18 @@ void sim__fleet_device_fire(struct sim_fleet *f, uint32_t id, sim_time_t due) {
 void sim__fleet_command_result(struct sim_fleet *f, struct hub *h, uint64_t cmd_id, uint64_t eui,
                                Hubrpc__V1__CommandStatus status, uint32_t zcl_status,
                                uint32_t latency_ms) {
+  if (f->cfg.uplink) {
+    uint32_t slot;
+    if (status == HUBRPC__V1__COMMAND_STATUS__COMMAND_OK)
+      f->st.commands_ok++;
+    else
+      f->st.commands_failed++;
+    if (f->cfg.uplink->result && device_of_eui(f, h, eui, &slot) == 0)
+      f->cfg.uplink->result(f->cfg.uplink_arg, h->idx, slot, cmd_id,
+                            status == HUBRPC__V1__COMMAND_STATUS__COMMAND_UNKNOWN_DEVICE,
+                            zcl_status);
+    return;
+  }
   Hubrpc__V1__CommandResult r = HUBRPC__V1__COMMAND_RESULT__INIT;
   r.cmd_id = cmd_id;
   r.status = status;
@@ -428,6 +452,25 @@ void sim__fleet_exec_command(struct sim_fleet *f, struct hub *h, uint32_t slot,
   uint64_t total_us = (uint64_t)to_dev(f, waited) + latency_us;
   sim__fleet_command_result(f, h, cmd_id, eui, st, (uint32_t)zs,
                             (uint32_t)((total_us + 999) / 1000));
+}
+
+int sim_fleet_device_command(struct sim_fleet *f, uint32_t hub, uint32_t slot,
+                             const struct sim_dev_cmd *dc, uint64_t cmd_id) {
+  if (hub >= f->n_hubs || slot >= f->hubs[hub].n_devs)
+    return SIM_ENOTFOUND;
+  struct hub *h = &f->hubs[hub];
+  if (!(dev_at(f, h, slot)->flags & SIM_DEV_JOINED))
+    return SIM_ENOTFOUND;
+  f->st.commands_received++;
+  uint64_t eui = sim_fleet_device_eui64(f, hub, slot);
+  if (!sim_model_get(dev_at(f, h, slot)->model)->ops->command) {
+    sim__fleet_command_result(f, h, cmd_id, eui, HUBRPC__V1__COMMAND_STATUS__COMMAND_UNSUPPORTED,
+                              SIM_ZCL_STATUS_UNSUP_CLUSTER_COMMAND, 0);
+    return 0;
+  }
+  if (!sim__radio_downlink(f, h, slot, dc, cmd_id, eui))
+    sim__fleet_exec_command(f, h, slot, dc, cmd_id, eui, 0);
+  return 0;
 }
 
 int sim_fleet_trigger(struct sim_fleet *f, uint32_t hub, uint32_t slot, const char *event) {
