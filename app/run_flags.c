@@ -209,6 +209,17 @@ static const struct option longopts[] = {{"platform", required_argument, 0, 'P'}
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
 
+/* longopts and the MQTT flags' (run_mqtt.c), in one table for getopt. */
+static const struct option *all_longopts(void) {
+  static struct option all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS];
+  if (!all[0].name) {
+    size_t n = sizeof longopts / sizeof longopts[0] - 1; /* without the final zeros */
+    memcpy(all, longopts, n * sizeof *all);
+    memcpy(all + n, app_run_mqtt_longopts, APP_RUN_MQTT_NOPTS * sizeof *all);
+  }
+  return all;
+}
+
 int app_run_bad(const char *flag, const char *value, const char *why) {
   if (value && *value)
     fprintf(stderr, "hubsim run: %s '%s': %s (see hubsim run --help)\n", flag, value, why);
@@ -306,7 +317,13 @@ static int app_builtin_scenario(const char *arg, char *path, size_t cap, const c
  * these), or the exit code. */
 static int flag_fleet(struct run_opts *o, int c) {
   switch (c) {
-  case 'P':
+  case 'P': {
+    int code;
+    if (app_run_mqtt_platform(o, optarg, &code)) {
+      o->platform = optarg;
+      return code;
+    }
+  }
     if (check_platform_url(optarg))
       return 2;
     o->platform = optarg;
@@ -526,7 +543,7 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":qh", all_longopts(), NULL)) != -1) {
     if (c > 0 && c < 128 && c != 'c' && c != 'h' && c != ':' && c != '?' && seen[c]++) {
       char name[40] = "-?";
       for (const struct option *lo = longopts; lo->name; lo++)
@@ -539,6 +556,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = flag_run(o, c);
     if (rc == FLAG_OTHER)
       rc = flag_more(o, c);
+    if (rc == FLAG_OTHER)
+      rc = app_run_mqtt_flag(o, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -608,20 +627,23 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   if (o->shards > 1 && !o->platform)
     return app_run_bad("--worker", "", "needs --platform (the control process passes it)");
   /* Flags that make no sense together: refused here rather than ignored during the run. */
-  if (o->db && o->platform)
+  int mrc = app_run_mqtt_check(o);
+  if (mrc != APP_RUN_GO_ON)
+    return mrc;
+  if (o->db && o->platform && !o->mq.embedded)
     return app_run_bad("--db", o->db,
                        "keeps the embedded platform's store; with --platform there is no embedded "
                        "platform (the platform under test keeps its own)");
-  if (o->command_rate_given && o->platform)
+  if (o->command_rate_given && o->platform && !o->mq.embedded)
     return app_run_bad("--command-rate", "",
                        "drives the embedded platform; with --platform send commands through the "
                        "platform under test (or a scenario with --platform-admin)");
   if ((o->tls_ca || o->tls_insecure) && !o->tls)
     return app_run_bad(o->tls_ca ? "--ca" : "--insecure", o->tls_ca ? o->tls_ca : "",
-                       "is for TLS: it needs --platform hubrpcs://HOST:PORT");
+                       "is for TLS: it needs --platform hubrpcs://HOST:PORT or mqtts://HOST:PORT");
   if (o->hub_certs && !o->tls)
     return app_run_bad("--hub-certs", o->hub_certs,
-                       "is for TLS: it needs --platform hubrpcs://HOST:PORT");
+                       "is for TLS: it needs --platform hubrpcs://HOST:PORT or mqtts://HOST:PORT");
   if (o->tls_ca && o->tls_insecure)
     return app_run_bad("--insecure", "",
                        "turns off the check that --ca is for: give one or the other");
@@ -1011,8 +1033,9 @@ int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {
   int n = 0, rc = 0, c, from;
   optind = 0; /* GNU: full re-initialisation, for the "-" mode */
   opterr = 0;
-  for (from = 1; (c = getopt_long(o->argc, scratch, "-:qh", longopts, NULL)) != -1; from = optind) {
-    if (control_only(c) || c == '?' || c == ':')
+  for (from = 1; (c = getopt_long(o->argc, scratch, "-:qh", all_longopts(), NULL)) != -1;
+       from = optind) {
+    if (control_only(c) || app_run_mqtt_control_only(c) || c == '?' || c == ':')
       continue;
     for (int i = from; i < optind; i++) {
       if (n == cap) {

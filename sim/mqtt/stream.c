@@ -36,6 +36,7 @@ struct mtrans {
   char prefix[64];
   char *username, *password;
   uint64_t connects;
+  struct sim_mqtt_stream_stats st;
   uv_timer_t reaper;
   struct sim_buf dead; /* struct sim_mqtt_client * to free */
 };
@@ -166,9 +167,12 @@ static void mconn_frame(struct mconn *mc, const uint8_t *p, size_t n) {
     if (mc->held.len + h + n > HELD_MAX || sim_buf_append(&mc->held, hdr, h) ||
         sim_buf_append(&mc->held, p, n)) {
       mconn_end(mc, SIM_EFULL);
+      return;
     }
+    mc->t->st.frames_received++;
     return;
   }
+  mc->t->st.frames_received++;
   struct sim_buf b;
   sim_buf_init(&b);
   if (sim_buf_append(&b, hdr, h) || sim_buf_append(&b, p, n)) {
@@ -224,6 +228,9 @@ static void hub_subscribed(struct sim_mqtt_client *c, uint16_t pid, const uint8_
   if (mc->state != ST_CONNECTING)
     return;
   if (n < 1 || codes[0] >= 0x80) {
+    mc->t->st.broker_failures++;
+    snprintf(mc->t->st.last_error, sizeof mc->t->st.last_error,
+             "broker refused the subscription to %.100s (0x%02x)", mc->down, n ? codes[0] : 0);
     mc->cbs->connect_cb(&mc->base, SIM_EPEER, mc->user);
     mconn_drop(mc, 1);
     return;
@@ -232,9 +239,20 @@ static void hub_subscribed(struct sim_mqtt_client *c, uint16_t pid, const uint8_
   mc->cbs->connect_cb(&mc->base, 0, mc->user);
 }
 
+/* Keeps the sentence of a hub-side broker failure for the run's summary. */
+static void note_failure(struct mtrans *t, struct sim_mqtt_client *c, int err) {
+  const char *why = sim_mqtt_client_why(c);
+  t->st.broker_failures++;
+  if (why && *why)
+    snprintf(t->st.last_error, sizeof t->st.last_error, "%s", why);
+  else
+    snprintf(t->st.last_error, sizeof t->st.last_error, "%s", sim_strerror(err));
+}
+
 static void hub_closed(struct sim_mqtt_client *c, int err, void *user) {
-  (void)c;
   struct mconn *mc = user;
+  if (err)
+    note_failure(mc->t, c, err);
   if (mc->state == ST_CONNECTING) {
     mc->cbs->connect_cb(&mc->base, err ? err : SIM_ECLOSED, mc->user);
     mconn_drop(mc, 0);
@@ -356,7 +374,7 @@ static void plat_closed(struct sim_mqtt_client *c, int err, void *user) {
   l->ready = 0;
   l->drops++;
   while ((mc = sim_htab_next(&l->conns, &it)) != NULL) {
-    int last = l->closed && l->conns.n == 1; /* then list_maybe_free frees l */
+    int last = l->closed && l->conns.n == 1;                   /* then list_maybe_free frees l */
     sim_mqtt_client_publish(c, mc->down, NULL, 0, 1, 0, NULL); /* SIM_EFULL: the hub times out */
     mconn_end(mc, err ? err : SIM_ECLOSED);
     if (last)
@@ -446,6 +464,13 @@ int sim_mqtt_stream_listening(const struct sim_listener *base) {
   return base->t->ops == &sim__transport_mqtt_ops && ((const struct mlist *)base)->ready;
 }
 
+void sim_mqtt_stream_stats(const struct sim_transport *base, struct sim_mqtt_stream_stats *out) {
+  if (base->ops == &sim__transport_mqtt_ops)
+    *out = ((const struct mtrans *)base)->st;
+  else
+    memset(out, 0, sizeof *out);
+}
+
 void sim_mqtt_stream_listener_stats(const struct sim_listener *base, uint64_t *drops,
                                     uint64_t *reconnects) {
   const struct mlist *l = (const struct mlist *)base;
@@ -531,6 +556,8 @@ static int mt_send(struct sim_conn *base, const void *p, size_t n) {
     }
     rc = sim_mqtt_client_publish(c, mc->l ? mc->down : mc->up, mc->out.data + hdr, body,
                                  mc->t->cfg.qos0 ? 0 : 1, 0, NULL);
+    if (!rc)
+      mc->t->st.frames_sent++;
     sim_buf_consume(&mc->out, hdr + body);
   }
   return rc;

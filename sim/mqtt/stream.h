@@ -39,7 +39,7 @@ struct sim_mqtt_stream_config {
    * '#'); NULL or a failure: "hub-N", N counting connects. */
   int (*hub_id)(void *ctx, void *user, char *out, size_t cap);
   void *hub_id_ctx;
-  int qos0;           /* 1: frames go out with QoS 0 (no PUBACK, nothing resent by MQTT); 0: QoS 1 */
+  int qos0; /* 1: frames go out with QoS 0 (no PUBACK, nothing resent by MQTT); 0: QoS 1 */
   uint16_t keepalive; /* seconds of MQTT keepalive; 0: 30 */
 };
 
@@ -50,6 +50,15 @@ int sim_transport_mqtt_new(uv_loop_t *loop, const struct sim_mqtt_stream_config 
 /* 1 once a listener of this transport is subscribed to the uplink topics (frames published
  * before then are not seen). */
 int sim_mqtt_stream_listening(const struct sim_listener *l);
+
+/* What a transport's connections did, both sides together. */
+struct sim_mqtt_stream_stats {
+  uint64_t frames_sent;     /* frames handed to MQTT clients as publishes */
+  uint64_t frames_received; /* frames delivered to connections */
+  uint64_t broker_failures; /* hub-side MQTT connections refused or ended by an error */
+  char last_error[160];     /* the last of those as a sentence ("" if none) */
+};
+void sim_mqtt_stream_stats(const struct sim_transport *t, struct sim_mqtt_stream_stats *out);
 
 /* Times a listener's broker connection was lost, and made again after a loss. */
 void sim_mqtt_stream_listener_stats(const struct sim_listener *l, uint64_t *drops,
