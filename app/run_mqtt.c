@@ -162,7 +162,7 @@ struct app_mqtt {
   uint64_t observed;
   uv_timer_t grace; /* after the fleet: until the observer has seen what was sent */
   int grace_on, grace_closed;
-  uint64_t grace_until;
+  uint64_t grace_until, grace_idle, grace_last;
 };
 
 /* The hub id of a connect's user pointer (a hub of the fleet). */
@@ -301,7 +301,7 @@ int app_run_mqtt_observe(struct app_mqtt *m, uv_loop_t *loop, const struct run_o
                                     .keepalive = 30,
                                     .username = o->mq.user,
                                     .password = o->mq.password,
-                                    .receive_max = 1024};
+                                    .receive_max = 65535};
   uv_timer_init(loop, &m->grace);
   m->grace.data = m;
   int rc = sim_mqtt_client_new(loop, &co, &obs_cbs, m, &m->obs);
@@ -363,13 +363,18 @@ static void obs_end(struct app_mqtt *m) {
 
 /* The last frames of the fleet are still on their way through the broker when it stops: the
  * observer stays until it has seen as many as were sent (when this process knows: no
- * workers), or for a second. */
+ * workers), or until a second passes without a new one (10 s at most). */
 static void on_grace(uv_timer_t *h) {
   struct app_mqtt *m = h->data;
   struct sim_mqtt_stream_stats st;
+  uint64_t now = uv_hrtime();
   sim_mqtt_stream_stats(m->t, &st);
-  if ((st.frames_sent && m->observed >= st.frames_sent) || uv_hrtime() >= m->grace_until ||
-      !sim_mqtt_client_connected(m->obs))
+  if (m->observed != m->grace_last) {
+    m->grace_last = m->observed;
+    m->grace_idle = now + 1000000000u;
+  }
+  if ((st.frames_sent && m->observed >= st.frames_sent) || now >= m->grace_until ||
+      now >= m->grace_idle || !sim_mqtt_client_connected(m->obs))
     obs_end(m);
 }
 
@@ -377,7 +382,9 @@ void app_run_mqtt_stop(struct app_mqtt *m) {
   if (!m || !m->obs || m->grace_on)
     return;
   m->grace_on = 1;
-  m->grace_until = uv_hrtime() + 1000000000u;
+  m->grace_until = uv_hrtime() + 10000000000u;
+  m->grace_idle = uv_hrtime() + 1000000000u;
+  m->grace_last = m->observed;
   uv_timer_start(&m->grace, on_grace, 0, 20);
 }
 

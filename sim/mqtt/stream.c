@@ -504,7 +504,9 @@ static int mt_listen(struct sim_transport *base, const struct sim_addr *addr, si
   char epoch[17], cid[64];
   new_epoch(epoch);
   snprintf(cid, sizeof cid, "hubsim-platform-%s", epoch);
-  struct sim_mqtt_client_opts o = {.client_id = cid, .queue_max = 1u << 20};
+  /* One client takes every hub's uplink: a wide receive window lets the broker stream to it
+   * instead of queueing (and, past its queue limit, dropping) what waits behind the window. */
+  struct sim_mqtt_client_opts o = {.client_id = cid, .queue_max = 1u << 20, .receive_max = 65535};
   int rc = open_client(t, &o, &plat_cbs, l, addr, &l->cli);
   if (rc) {
     free(l);
