@@ -88,11 +88,18 @@ json_t *mq_run_summary(const struct mq_run *r) {
   return j;
 }
 
-json_int_t mq_jint(json_t *root, const char *a, const char *b) {
-  json_t *o = json_object_get(root, a);
-  if (b)
-    o = json_object_get(o, b);
+json_int_t mq_jint(json_t *root, const char *path) {
+  char key[64];
+  json_t *o = root;
+  for (const char *p = path; o && *p;) {
+    size_t n = strcspn(p, ".");
+    assert_true(n < sizeof key);
+    memcpy(key, p, n);
+    key[n] = '\0';
+    o = json_object_get(o, key);
+    p += n + (p[n] == '.');
+  }
   if (!json_is_integer(o))
-    fail_msg("summary: %s.%s is not an integer", a, b ? b : "");
+    fail_msg("summary: %s is not an integer", path);
   return json_integer_value(o);
 }

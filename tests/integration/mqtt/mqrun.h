@@ -30,7 +30,8 @@ int mq_run_wait(struct mq_run *r, struct mq_loop *m, unsigned ms);
 const char *mq_run_output(const struct mq_run *r);
 /* The run's summary (the caller json_decref()s it); the test fails without one. */
 json_t *mq_run_summary(const struct mq_run *r);
-/* summary.a.b (b may be NULL) as an integer; the test fails when it is not one. */
-json_int_t mq_jint(json_t *root, const char *a, const char *b);
+/* The integer at a dotted path of keys ("counts.reports.acked"); the test fails when there is
+ * none. */
+json_int_t mq_jint(json_t *root, const char *path);
 
 #endif
