@@ -363,7 +363,7 @@ static void obs_end(struct app_mqtt *m) {
 
 /* The last frames of the fleet are still on their way through the broker when it stops: the
  * observer stays until it has seen as many as were sent (when this process knows: no
- * workers), or until a second passes without a new one (10 s at most). */
+ * workers), or until 2 s pass without a new one (10 s at most). */
 static void on_grace(uv_timer_t *h) {
   struct app_mqtt *m = h->data;
   struct sim_mqtt_stream_stats st;
@@ -371,7 +371,7 @@ static void on_grace(uv_timer_t *h) {
   sim_mqtt_stream_stats(m->t, &st);
   if (m->observed != m->grace_last) {
     m->grace_last = m->observed;
-    m->grace_idle = now + 1000000000u;
+    m->grace_idle = now + 2000000000u;
   }
   if ((st.frames_sent && m->observed >= st.frames_sent) || now >= m->grace_until ||
       now >= m->grace_idle || !sim_mqtt_client_connected(m->obs))
@@ -383,7 +383,7 @@ void app_run_mqtt_stop(struct app_mqtt *m) {
     return;
   m->grace_on = 1;
   m->grace_until = uv_hrtime() + 10000000000u;
-  m->grace_idle = uv_hrtime() + 1000000000u;
+  m->grace_idle = uv_hrtime() + 2000000000u;
   m->grace_last = m->observed;
   uv_timer_start(&m->grace, on_grace, 0, 20);
 }
