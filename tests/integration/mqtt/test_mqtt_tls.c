@@ -59,18 +59,25 @@ static void make_ca(const char *dir, const char *name, int server) {
   sim_pki_issuer_free(ca);
 }
 
+/* The CAs "good" (with the broker's certificate) and "other" in m's folder, and mosquitto with
+ * a TLS listener presenting that certificate. */
+static void tls_broker_start(struct mq_loop *m, struct broker *b) {
+  make_ca(m->dir, "good", 1);
+  make_ca(m->dir, "other", 0);
+  memset(b, 0, sizeof *b);
+  snprintf(b->tls_cert, sizeof b->tls_cert, "%s/server.pem", m->dir);
+  snprintf(b->tls_key, sizeof b->tls_key, "%s/server.key", m->dir);
+  int rc = broker_start(b, m->dir, 0);
+  if (rc)
+    fail_msg("mosquitto did not start (%d); its log: %s", rc, b->log);
+}
+
 static void test_mqtts(void **state) {
   (void)state;
   struct mq_loop m;
   mq_loop_init(&m);
-  make_ca(m.dir, "good", 1);
-  make_ca(m.dir, "other", 0);
-  struct broker b = {0};
-  snprintf(b.tls_cert, sizeof b.tls_cert, "%s/server.pem", m.dir);
-  snprintf(b.tls_key, sizeof b.tls_key, "%s/server.key", m.dir);
-  int rc = broker_start(&b, m.dir, 0);
-  if (rc)
-    fail_msg("mosquitto did not start (%d); its log: %s", rc, b.log);
+  struct broker b;
+  tls_broker_start(&m, &b);
 
   char ca[400], other[400];
   snprintf(ca, sizeof ca, "%s/good-ca.pem", m.dir);
@@ -132,17 +139,13 @@ static void test_run_mqtts(void **state) {
   (void)state;
   struct mq_loop m;
   mq_loop_init(&m);
-  make_ca(m.dir, "good", 1);
-  make_ca(m.dir, "other", 0);
-  struct broker b = {0};
-  snprintf(b.tls_cert, sizeof b.tls_cert, "%s/server.pem", m.dir);
-  snprintf(b.tls_key, sizeof b.tls_key, "%s/server.key", m.dir);
-  assert_int_equal(broker_start(&b, m.dir, 0), 0);
+  struct broker b;
+  tls_broker_start(&m, &b);
   char url[64], ca[400], other[400];
   snprintf(url, sizeof url, "mqtts://127.0.0.1:%u", b.port);
   snprintf(ca, sizeof ca, "%s/good-ca.pem", m.dir);
   snprintf(other, sizeof other, "%s/other-ca.pem", m.dir);
-  const char *args[] = {"--platform", url,  "--embedded-platform", "--ca", ca, "--hubs", "5",
+  const char *args[] = {"--platform", url,  "--embedded-platform", "--ca",  ca,  "--hubs", "5",
                         "--duration", "2s", "--mqtt-version",      "3.1.1", NULL};
   struct mq_run run;
   mq_run_start(&run, &m, "mqtts", args);
