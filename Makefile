@@ -1,5 +1,6 @@
 # Thin wrapper: every target installs what is missing, configures and builds first.
-#   make run    build, then run the demo fleet against the embedded reference platform
+#   make run    build, then run the demo fleet against the embedded reference platform;
+#               MQTT=1: through Debian's mosquitto on a free loopback port (started, then stopped)
 #   make test   build with -Werror and run every test; build a headless hubsim (no dashboards) and
 #               check that it links neither ncurses nor SDL2; rebuild with ASan+UBSan and run the
 #               unit and integration tests again; run every fuzz target (tests/fuzz) for FUZZ_SECONDS each
@@ -11,6 +12,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 ARGS       ?= --speedup 60
+MQTT       ?=
 
 .PHONY: all deps build run test test-main test-headless test-asan fuzz format clean
 
@@ -24,7 +26,11 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
+ifeq ($(MQTT),1)
+	bash scripts/run-mqtt.sh ./$(BUILD)/hubsim $(ARGS)
+else
 	./$(BUILD)/hubsim run $(ARGS)
+endif
 
 test: test-main test-headless test-asan fuzz
 

@@ -37,6 +37,7 @@ struct run {
   struct sim_fleet *fleet;
   struct app_hub_certs *certs; /* --hub-certs; NULL without */
   struct app_z2m *z2m;         /* --profile zigbee2mqtt: the hubs' uplink driver; NULL without */
+  struct app_mqtt *mq;         /* mqtt:// or mqtts://: owns t (and the observer) */
   uv_timer_t progress, end, drain, escalate;
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
@@ -69,12 +70,27 @@ struct run {
 /* The current figures: of this process's fleet, or merged from the workers. */
 /* A worker's TLS counts for its snapshots (static: the worker sends one at a time), or NULL
  * over plain hubrpc://. */
+static struct sim_transport *tls_of(const struct run *r) {
+  struct sim_transport *t = r->mq ? app_run_mqtt_inner(r->mq) : r->t;
+  return t && sim_transport_is_tls(t) ? t : NULL;
+}
+
 static const struct sim_tls_stats *worker_tls(const struct run *r) {
   static struct sim_tls_stats st;
-  if (!r->t || !sim_transport_is_tls(r->t))
+  if (!tls_of(r))
     return NULL;
-  sim_transport_tls_stats(r->t, &st);
+  sim_transport_tls_stats(tls_of(r), &st);
   return &st;
+}
+
+/* The hubs' transport (and an MQTT run's observer) freed. */
+static void free_transport(struct run *r) {
+  if (r->mq)
+    app_run_mqtt_free(r->mq);
+  else if (r->t)
+    sim_transport_free(r->t);
+  r->mq = NULL;
+  r->t = NULL;
 }
 
 static void snapshot(struct run *r, struct sim_fleet_stats *out) {
@@ -95,7 +111,8 @@ static void close_handles(struct run *r) {
 
 static void fleet_stopped(struct sim_fleet *f, void *arg) {
   (void)f;
-  (void)arg;
+  struct run *r = arg;
+  app_run_mqtt_stop(r->mq); /* the observer's connection would keep the loop running */
 }
 
 static void stop_all(struct run *r) {
@@ -283,6 +300,7 @@ static void workers_done(void *arg) {
   r->phase = 2;
   r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
   close_handles(r);
+  app_run_mqtt_stop(r->mq);
 }
 
 static void ui_quit_real(void *arg) {
@@ -348,7 +366,14 @@ static int real_prepare(struct run *r) {
     cfg->platform.port = r->emb.port;
     snprintf(r->url, sizeof(r->url), "embedded reference platform at hubrpc://127.0.0.1:%u",
              r->emb.port);
-  } else {
+    if (o->mq.on)
+      snprintf(r->url, sizeof(r->url), "embedded reference platform behind %s", o->platform);
+  }
+  if (o->mq.on) {
+    cfg->platform = o->mq.broker;
+    if (!r->embedded)
+      snprintf(r->url, sizeof(r->url), "%s", o->platform);
+  } else if (!r->embedded) {
     if (o->profile != RUN_PROFILE_Z2M && /* the broker: app_run_z2m_new */
         (sim_addr_parse(o->platform, &cfg->platform) || cfg->platform.port == 0))
       return app_run_bad("--platform", o->platform, "expected hubrpc://HOST:PORT");
@@ -356,10 +381,28 @@ static int real_prepare(struct run *r) {
   }
   r->loop = uv_default_loop();
   rc = 0;
+  if (o->mq.on) {
+    /* Made here even with workers: the observer subscribes from this process. */
+    if (o->hub_certs && o->workers <= 1 && app_hub_certs_new(&r->certs))
+      rc = SIM_ENOMEM;
+    int code = rc ? 3 : app_run_mqtt_new(r->loop, o, &r->fleet, r->certs, &r->mq);
+    if (!code && o->mq.observe)
+      code = app_run_mqtt_observe(r->mq, r->loop, o);
+    if (code) {
+      free_transport(r);
+      app_hub_certs_free(r->certs);
+      if (r->embedded)
+        app_run_emb_stop(&r->emb);
+      return code;
+    }
+    r->t = app_run_mqtt_transport(r->mq);
+  }
   if (o->workers <= 1) {
     /* With workers the fleet runs in them; this process keeps the platform (when embedded),
      * the progress and the summary. */
-    if (o->tls) {
+    if (o->mq.on) {
+      /* made above */
+    } else if (o->tls) {
       struct sim_tls_config tc = {.ca_file = o->tls_ca, .insecure = o->tls_insecure};
       const char *why = NULL;
       if (o->hub_certs && app_hub_certs_new(&r->certs) == 0) {
@@ -388,7 +431,7 @@ static int real_prepare(struct run *r) {
         uv_run(r->loop, UV_RUN_DEFAULT);
         sim_fleet_free(r->fleet);
         app_z2m_free(r->z2m);
-        sim_transport_free(r->t);
+        free_transport(r);
         app_hub_certs_free(r->certs);
         if (r->embedded)
           app_run_emb_stop(&r->emb);
@@ -532,8 +575,13 @@ static int real_finish(struct run *r, struct scn *scn) {
             worker_failed, worker_status);
   info.interrupted = r->interrupted;
   struct rec_tls tls = {.insecure = o->tls_insecure};
-  if (r->t && sim_transport_is_tls(r->t)) {
-    sim_transport_tls_stats(r->t, &tls.st);
+  struct rec_mqtt mqi;
+  if (o->mq.on) {
+    app_run_mqtt_info(r->mq, o, &mqi);
+    info.mqtt = &mqi;
+  }
+  if (tls_of(r) && !r->workers) {
+    sim_transport_tls_stats(tls_of(r), &tls.st);
     info.tls = &tls;
   } else if (r->workers && o->tls) {
     app_workers_merged_tls(r->workers, &tls.st); /* zero counts if none reported */
@@ -552,8 +600,7 @@ static int real_finish(struct run *r, struct scn *scn) {
   r->scn = NULL;
   sim_fleet_free(r->fleet);
   app_z2m_free(r->z2m);
-  if (r->t)
-    sim_transport_free(r->t);
+  free_transport(r);
   app_hub_certs_free(r->certs);
   app_workers_free(r->workers);
   uv_loop_close(r->loop);
@@ -573,7 +620,7 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   r.cfg = cfg;
   r.prev = &s1;
   r.cur = &s2;
-  r.embedded = !o->platform;
+  r.embedded = !o->platform || o->mq.embedded;
   rc = real_prepare(&r);
   if (rc != APP_RUN_GO_ON)
     return rc;
@@ -584,7 +631,7 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
     /* A worker: its figures went to the control process, which judges the run. */
     sim_fleet_free(r.fleet);
     app_z2m_free(r.z2m);
-    sim_transport_free(r.t);
+    free_transport(&r);
     app_hub_certs_free(r.certs);
     uv_loop_close(r.loop);
     return 0;

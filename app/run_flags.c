@@ -99,18 +99,21 @@ static void run_usage(FILE *out) {
       "run:\n"
       "  --platform URL        hubrpc://HOST:PORT of the platform under test, HOST an IPv4\n"
       "                        address (default: the embedded reference platform);\n"
-      "                        hubrpcs://HOST:PORT: the same over TLS 1.2/1.3 (docs/tls.md)\n"
-      "  --ca FILE             hubrpcs://: PEM CA certificates the platform's certificate must\n"
-      "                        chain to (default: the system's trust store); its IP address or\n"
-      "                        name must match HOST\n"
-      "  --insecure            hubrpcs://: do not verify the platform's certificate or name\n"
-      "                        (the summary and the verdict say so)\n"
-      "  --hub-certs DIR       hubrpcs://: each hub presents its own client certificate,\n"
-      "                        DIR/hubs/ID.crt with its key DIR/hubs/ID.key (a hubsim provision\n"
-      "                        folder); every hub's pair is read and checked before the run.\n"
-      "                        Without a fleet key (no --fleet-key, --fleet-key-file,\n"
-      "                        HUBSIM_FLEET_KEY or scenario key) the hubs authenticate with\n"
-      "                        their certificates alone; with one they send its mac too\n"
+      "                        hubrpcs://HOST:PORT: the same over TLS 1.2/1.3 (docs/tls.md);\n"
+      "                        mqtt://HOST:PORT, mqtts://HOST:PORT: through an MQTT broker\n"
+      "                        (see mqtt: below)\n"
+      "  --ca FILE             hubrpcs://, mqtts://: PEM CA certificates the platform's (or\n"
+      "                        the broker's) certificate must chain to (default: the system's\n"
+      "                        trust store); its IP address or name must match HOST\n"
+      "  --insecure            hubrpcs://, mqtts://: do not verify the platform's certificate\n"
+      "                        or name (the summary and the verdict say so)\n"
+      "  --hub-certs DIR       hubrpcs://, mqtts://: each hub presents its own client\n"
+      "                        certificate, DIR/hubs/ID.crt with its key DIR/hubs/ID.key (a\n"
+      "                        hubsim provision folder); every hub's pair is read and checked\n"
+      "                        before the run. Without a fleet key (no --fleet-key,\n"
+      "                        --fleet-key-file, HUBSIM_FLEET_KEY or a scenario's key) the\n"
+      "                        hubs authenticate with their certificates alone; with one\n"
+      "                        they send its mac too\n"
       "  --duration D          how long devices generate traffic: 30s, 5m, 2h (default 20s)\n"
       "  --ramp N              hubs started per second; 0 starts all at once (default 0)\n"
       "  --warmup D            latency figures leave out what was meant to happen in the\n"
@@ -137,9 +140,29 @@ static void run_usage(FILE *out) {
       "                        (default 0s)\n"
       "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
       "\n"
+      "mqtt (--profile hubrpc with --platform mqtt:// or mqtts://; docs/mqtt.md):\n"
+      "                        each hub holds its own broker connection (client id = hub id)\n"
+      "                        and its hubrpc session as publishes on PREFIX/HUB/EPOCH/up and\n"
+      "                        /down; a platform serves them with hubsim platform --mqtt URL.\n"
+      "                        Acked still means the platform's own Ack (docs/summary.md 4.1)\n"
+      "  --mqtt-version V      3.1.1 or 5 (default 5)\n"
+      "  --mqtt-qos Q          QoS of the hubs' publishes: 1 (default; the broker acknowledges\n"
+      "                        each) or 0 (nothing acknowledged by the broker)\n"
+      "  --mqtt-user NAME      user name sent in CONNECT\n"
+      "  --mqtt-password-file FILE  its password, FILE's bytes without a final newline; FILE\n"
+      "                        must not be readable or writable by other users\n"
+      "  --mqtt-keepalive D    MQTT keepalive, whole seconds (default 30s)\n"
+      "  --mqtt-prefix P       topic prefix (default hubrpc/v1)\n"
+      "  --mqtt-observe        subscribe an observer to PREFIX/+/+/up and report in the\n"
+      "                        summary how many publishes the broker delivered to it\n"
+      "  --embedded-platform   also run the embedded reference platform, serving the hubs\n"
+      "                        behind the broker (scenario platform operations, --db and\n"
+      "                        --command-rate then work as without --platform)\n"
+      "\n"
       "profile (docs/zigbee2mqtt.md):\n"
-      "  --profile NAME        what the hubs speak: hubrpc (default) or zigbee2mqtt: each hub\n"
-      "                        is a zigbee2mqtt bridge on the broker of --platform\n"
+      "  --profile NAME        what the hubs speak: hubrpc (default: hubrpc sessions, over\n"
+      "                        TCP, TLS or an MQTT broker) or zigbee2mqtt: each hub is a\n"
+      "                        zigbee2mqtt bridge on the broker of --platform\n"
       "                        mqtt://HOST:PORT (an IPv4 HOST): bridge messages, a state\n"
       "                        message per device, /set and /get, Home Assistant discovery\n"
       "  --base-topic PATTERN  zigbee2mqtt: each hub's base topic, {hub} replaced by the hub\n"
@@ -234,6 +257,17 @@ static const char *flag_cmd = "hubsim run";
 
 void app_run_flags_command(const char *name) {
   flag_cmd = name;
+}
+
+/* longopts and the MQTT flags' (run_mqtt.c), in one table for getopt. */
+static const struct option *all_longopts(void) {
+  static struct option all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS];
+  if (!all[0].name) {
+    size_t n = sizeof longopts / sizeof longopts[0] - 1; /* without the final zeros */
+    memcpy(all, longopts, n * sizeof *all);
+    memcpy(all + n, app_run_mqtt_longopts, APP_RUN_MQTT_NOPTS * sizeof *all);
+  }
+  return all;
 }
 
 int app_run_bad(const char *flag, const char *value, const char *why) {
@@ -333,11 +367,13 @@ static int app_builtin_scenario(const char *arg, char *path, size_t cap, const c
  * these), or the exit code. */
 static int flag_fleet(struct run_opts *o, int c) {
   switch (c) {
-  case 'P':
-    if (strncasecmp(optarg, "mqtt://", 7) == 0) { /* checked with --profile: app/run_z2m.c */
+  case 'P': {
+    int code;
+    if (app_run_mqtt_platform(o, optarg, &code)) {
       o->platform = optarg;
-      break;
+      return code;
     }
+  }
     if (check_platform_url(optarg))
       return 2;
     o->platform = optarg;
@@ -557,7 +593,7 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":qh", all_longopts(), NULL)) != -1) {
     if (c > 0 && c < 128 && c != 'c' && c != 'h' && c != ':' && c != '?' && seen[c]++) {
       char name[40] = "-?";
       for (const struct option *lo = longopts; lo->name; lo++)
@@ -572,6 +608,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = flag_more(o, c);
     if (rc == FLAG_OTHER)
       rc = app_run_z2m_flag(o, c, optarg);
+    if (rc == FLAG_OTHER)
+      rc = app_run_mqtt_flag(o, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -641,20 +679,23 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   if (o->shards > 1 && !o->platform)
     return app_run_bad("--worker", "", "needs --platform (the control process passes it)");
   /* Flags that make no sense together: refused here rather than ignored during the run. */
-  if (o->db && o->platform)
+  int mrc = app_run_mqtt_check(o);
+  if (mrc != APP_RUN_GO_ON)
+    return mrc;
+  if (o->db && o->platform && !o->mq.embedded)
     return app_run_bad("--db", o->db,
                        "keeps the embedded platform's store; with --platform there is no embedded "
                        "platform (the platform under test keeps its own)");
-  if (o->command_rate_given && o->platform)
+  if (o->command_rate_given && o->platform && !o->mq.embedded)
     return app_run_bad("--command-rate", "",
                        "drives the embedded platform; with --platform send commands through the "
                        "platform under test (or a scenario with --platform-admin)");
   if ((o->tls_ca || o->tls_insecure) && !o->tls)
     return app_run_bad(o->tls_ca ? "--ca" : "--insecure", o->tls_ca ? o->tls_ca : "",
-                       "is for TLS: it needs --platform hubrpcs://HOST:PORT");
+                       "is for TLS: it needs --platform hubrpcs://HOST:PORT or mqtts://HOST:PORT");
   if (o->hub_certs && !o->tls)
     return app_run_bad("--hub-certs", o->hub_certs,
-                       "is for TLS: it needs --platform hubrpcs://HOST:PORT");
+                       "is for TLS: it needs --platform hubrpcs://HOST:PORT or mqtts://HOST:PORT");
   if (o->tls_ca && o->tls_insecure)
     return app_run_bad("--insecure", "",
                        "turns off the check that --ca is for: give one or the other");
@@ -1051,8 +1092,9 @@ int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {
   int n = 0, rc = 0, c, from;
   optind = 0; /* GNU: full re-initialisation, for the "-" mode */
   opterr = 0;
-  for (from = 1; (c = getopt_long(o->argc, scratch, "-:qh", longopts, NULL)) != -1; from = optind) {
-    if (control_only(c) || c == '?' || c == ':')
+  for (from = 1; (c = getopt_long(o->argc, scratch, "-:qh", all_longopts(), NULL)) != -1;
+       from = optind) {
+    if (control_only(c) || app_run_mqtt_control_only(c) || c == '?' || c == ':')
       continue;
     for (int i = from; i < optind; i++) {
       if (n == cap) {

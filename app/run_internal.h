@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <getopt.h>
 #include <stdio.h>
 #include <uv.h>
 
@@ -50,9 +51,26 @@
 #define RUN_PROFILE_HUBRPC 0
 #define RUN_PROFILE_Z2M 1 /* --profile zigbee2mqtt: app/z2m_hub.c, app/run_z2m.c */
 
+/* The MQTT flags of `hubsim run` (run_mqtt.c). */
+struct app_mqtt_opts {
+  int on;                 /* --platform is mqtt:// or mqtts:// */
+  struct sim_addr broker; /* its address */
+  int version;            /* --mqtt-version: 4 (3.1.1) or 5 */
+  int qos;                /* --mqtt-qos: 0 or 1 */
+  uint16_t keepalive;     /* --mqtt-keepalive, seconds */
+  const char *prefix;     /* --mqtt-prefix */
+  const char *user;       /* --mqtt-user */
+  const char *pass_file;  /* --mqtt-password-file */
+  const char *password;   /* read from pass_file */
+  int observe;            /* --mqtt-observe */
+  int embedded;           /* --embedded-platform: the reference platform behind the broker */
+  unsigned given;         /* one bit per MQTT flag seen */
+};
+
 struct run_opts {
   const char *platform;
-  int tls;               /* --platform is hubrpcs:// */
+  int tls; /* --platform is hubrpcs:// or mqtts:// */
+  struct app_mqtt_opts mq;
   const char *tls_ca;    /* --ca FILE: trust anchors for the platform's certificate */
   int tls_insecure;      /* --insecure: no certificate or name check */
   const char *hub_certs; /* --hub-certs DIR: a client certificate per hub (mutual TLS) */
@@ -120,8 +138,9 @@ struct run_outcome {
 /* --profile and the zigbee2mqtt profile's flags: APP_RUN_GO_ON, -2 (not one of them), or the
  * exit code. */
 int app_run_z2m_flag(struct run_opts *o, int c, const char *arg);
-/* Their checks against the other flags, after reading them all. APP_RUN_GO_ON or 2. */
-int app_run_z2m_check(const struct run_opts *o);
+/* Their checks against the other flags, after reading them all; under --profile zigbee2mqtt it
+ * clears o->mq.on (the broker is the z2m driver's, not a hubrpc stream). APP_RUN_GO_ON or 2. */
+int app_run_z2m_check(struct run_opts *o);
 /* With --profile zigbee2mqtt: the driver, put into cfg (cfg->platform gets the broker). 0 with
  * *out set (NULL for another profile), or the exit code after a message. */
 struct app_z2m;
@@ -154,6 +173,46 @@ int app_run_bad(const char *flag, const char *value, const char *why);
  * same fleet flags, sets "hubsim provision". name is borrowed for the process's life. */
 void app_run_flags_command(const char *name);
 
+/* ---- run_mqtt.c ---- */
+
+/* The long options of the MQTT flags, their values from APP_RUN_MQTT_FIRST on. */
+#define APP_RUN_MQTT_FIRST 300
+#define APP_RUN_NOT_MINE (-2) /* a flag reader: not one of its flags */
+extern const struct option app_run_mqtt_longopts[];
+#define APP_RUN_MQTT_NOPTS 8
+/* One MQTT flag c with its value. APP_RUN_GO_ON, APP_RUN_NOT_MINE or the exit code. */
+int app_run_mqtt_flag(struct run_opts *o, int c, const char *value);
+/* --platform URL when it is mqtt:// or mqtts://: fills o->mq. 1 when it is one (then *code is
+ * APP_RUN_GO_ON or the exit code), 0 when it is another scheme. */
+int app_run_mqtt_platform(struct run_opts *o, const char *url, int *code);
+/* The MQTT flags against the others; reads the password file. APP_RUN_GO_ON or the exit code. */
+int app_run_mqtt_check(struct run_opts *o);
+/* 1 for a flag a worker must not get (the control process keeps it). */
+int app_run_mqtt_control_only(int c);
+
+struct app_hub_certs;
+struct app_mqtt;
+/* The hubs' transport of an mqtt:// run on loop: tcp or tls (mqtts://: --ca, --insecure, and
+ * --hub-certs presenting each hub's certificate to the broker) under the hubrpc profile's
+ * stream. *fleet is read on each connect for the hub id (the fleet is made after the
+ * transport). 0 and *out, or the exit code after a message. */
+int app_run_mqtt_new(uv_loop_t *loop, const struct run_opts *o, struct sim_fleet *const *fleet,
+                     struct app_hub_certs *certs, struct app_mqtt **out);
+struct sim_transport *app_run_mqtt_transport(struct app_mqtt *m);
+/* The same transport for the serving side (the embedded platform behind the broker). */
+int app_run_mqtt_serve_new(uv_loop_t *loop, const struct run_opts *o, struct app_mqtt **out);
+/* --mqtt-observe: subscribes an observer to the uplink topics and waits (running loop, up to
+ * 10 s) until the broker has acknowledged it. 0, or the exit code after a message. */
+int app_run_mqtt_observe(struct app_mqtt *m, uv_loop_t *loop, const struct run_opts *o);
+/* The transport under the stream: tcp, or tls for mqtts:// (its counts go in the summary). */
+struct sim_transport *app_run_mqtt_inner(struct app_mqtt *m);
+/* Fills the summary's view (m may be NULL: nothing measured here). */
+void app_run_mqtt_info(struct app_mqtt *m, const struct run_opts *o, struct rec_mqtt *out);
+/* Ends the observer (no callbacks after). */
+void app_run_mqtt_stop(struct app_mqtt *m);
+/* Frees the transports (after every connection on them has closed and the loop ran). */
+void app_run_mqtt_free(struct app_mqtt *m);
+
 /* ---- run_platform.c ---- */
 
 /* The embedded reference platform, in a thread of its own with its own loop. */
@@ -177,6 +236,9 @@ struct app_run_emb {
   char db[PATH_MAX + 16];
   char dir[PATH_MAX]; /* the private folder of a temporary store; "" with --db */
   int own_db;
+  const struct run_opts *o; /* borrowed for the run */
+  struct app_mqtt *mq;      /* --embedded-platform: the transport through the broker */
+  char listen[96];
 };
 
 /* Starts the platform (store: --db, or a private temporary one) on a free loopback port

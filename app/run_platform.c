@@ -11,6 +11,8 @@
 
 #include "app/run_internal.h"
 #include "platform/platform.h"
+#include "sim/core/err.h"
+#include "sim/mqtt/stream.h"
 #include "sim/transport/transport.h"
 
 static void emb_stopped(struct plat_server *srv, void *arg) {
@@ -112,15 +114,33 @@ static int emb_metric(void *arg, const char *name, double *out) {
   return emb_call(arg, emb_op_run, &op);
 }
 
+/* Behind a broker the platform serves hubs only once its uplink subscription is acknowledged:
+ * frames published before then would reach no one. Waits up to 10 s. 0 or SIM_ETIMEOUT. */
+static int emb_wait_subscribed(struct app_run_emb *e) {
+  uint64_t deadline = uv_hrtime() + 10 * (uint64_t)1000000000;
+  while (!sim_mqtt_stream_listening(plat_server_listener(e->srv))) {
+    if (uv_hrtime() > deadline)
+      return SIM_ETIMEOUT;
+    uv_run(&e->loop, UV_RUN_ONCE);
+  }
+  return 0;
+}
+
 static void emb_thread(void *arg) {
   struct app_run_emb *e = arg;
   int rc = uv_loop_init(&e->loop);
-  if (rc == 0)
+  if (rc == 0 && e->o->mq.on) {
+    rc = app_run_mqtt_serve_new(&e->loop, e->o, &e->mq) ? SIM_EINVAL : 0;
+    e->t = rc ? NULL : app_run_mqtt_transport(e->mq);
+  } else if (rc == 0) {
     rc = sim_transport_tcp_new(&e->loop, &e->t);
+  }
   if (rc == 0)
     rc = plat_server_new(&e->loop, e->t, &e->cfg, &e->srv);
   if (rc == 0)
     rc = plat_server_start(e->srv);
+  if (rc == 0 && e->mq)
+    rc = emb_wait_subscribed(e);
   if (rc == 0) {
     uv_async_init(&e->loop, &e->stop, emb_on_stop);
     e->stop.data = e;
@@ -137,7 +157,10 @@ static void emb_thread(void *arg) {
     uv_run(&e->loop, UV_RUN_DEFAULT);
   if (e->srv)
     plat_server_free(e->srv);
-  if (e->t) {
+  if (e->mq) {
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+    app_run_mqtt_free(e->mq);
+  } else if (e->t) {
     uv_run(&e->loop, UV_RUN_NOWAIT);
     sim_transport_free(e->t);
   }
@@ -174,7 +197,12 @@ int app_run_emb_start(struct app_run_emb *e, const struct run_opts *o) {
     snprintf(e->db, sizeof(e->db), "%s/store.db", e->dir);
     e->own_db = 1;
   }
+  e->o = o;
   e->cfg.listen = "hubrpc://127.0.0.1:0";
+  if (o->mq.on) { /* the broker's address: the listener subscribes there */
+    snprintf(e->listen, sizeof e->listen, "%s:%u", o->mq.broker.host, o->mq.broker.port);
+    e->cfg.listen = e->listen;
+  }
   e->cfg.db_path = e->db;
   e->cfg.fleet_key = (const uint8_t *)o->key;
   e->cfg.fleet_key_len = strlen(o->key);

@@ -39,8 +39,8 @@ int app_run_workers_start(uv_loop_t *loop, const struct run_opts *o,
   if (rc)
     return rc;
   WA.n_workers = (int)o->workers;
-  snprintf(WA.platform, sizeof WA.platform, "%s://%s:%u", o->tls ? "hubrpcs" : "hubrpc",
-           platform->host, platform->port);
+  const char *scheme = o->mq.on ? (o->tls ? "mqtts" : "mqtt") : (o->tls ? "hubrpcs" : "hubrpc");
+  snprintf(WA.platform, sizeof WA.platform, "%s://%s:%u", scheme, platform->host, platform->port);
   int n = 0;
   WA.argv[n++] = WA.exe;
   WA.argv[n++] = "run";

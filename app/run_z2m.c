@@ -37,14 +37,10 @@ int app_run_z2m_flag(struct run_opts *o, int c, const char *arg) {
   }
 }
 
-int app_run_z2m_check(const struct run_opts *o) {
+int app_run_z2m_check(struct run_opts *o) {
   int mqtt = o->platform && strncasecmp(o->platform, "mqtt://", 7) == 0;
   struct sim_addr a;
   if (o->profile != RUN_PROFILE_Z2M) {
-    if (mqtt)
-      return app_run_bad("--platform", o->platform,
-                         "an MQTT broker takes --profile zigbee2mqtt (hubs as zigbee2mqtt "
-                         "bridges)");
     if (o->z2m_base || o->z2m_no_discovery || o->z2m_qos != 1)
       return app_run_bad(o->z2m_base           ? "--base-topic"
                          : o->z2m_no_discovery ? "--no-discovery"
@@ -55,6 +51,14 @@ int app_run_z2m_check(const struct run_opts *o) {
   if (!o->platform || !mqtt || app_z2m_broker(o->platform, &a))
     return app_run_bad("--profile", "zigbee2mqtt",
                        "needs --platform mqtt://HOST:PORT, the broker (HOST an IPv4 address)");
+  for (int i = 0; i < APP_RUN_MQTT_NOPTS; i++)
+    if (o->mq.given & (1u << i)) {
+      char name[40];
+      snprintf(name, sizeof name, "--%s", app_run_mqtt_longopts[i].name);
+      return app_run_bad(name, "", "is for the hubrpc profile through a broker, not zigbee2mqtt");
+    }
+  /* The hubs are zigbee2mqtt bridges (app/z2m_hub.c), not hubrpc sessions over the broker. */
+  o->mq.on = 0;
   const char *why = app_z2m_base_problem(o->z2m_base ? o->z2m_base : APP_Z2M_BASE_DEFAULT, o->hubs);
   if (why)
     return app_run_bad("--base-topic", o->z2m_base ? o->z2m_base : APP_Z2M_BASE_DEFAULT, why);

@@ -20,6 +20,7 @@
 #include "sim/core/log.h"
 #include "sim/core/num.h"
 #include "sim/core/wfile.h"
+#include "sim/mqtt/stream.h"
 #include "sim/transport/tls.h"
 
 static const char usage[] =
@@ -30,6 +31,21 @@ static const char usage[] =
     "                      " PLAT_DEFAULT_LISTEN "; port 0 picks a free port, see\n"
     "                      --ready-file). hubrpcs://HOST:PORT: TLS 1.2/1.3, needs --cert and\n"
     "                      --key (docs/tls.md)\n"
+    "  --mqtt URL          serve hubs through an MQTT broker instead of --listen (the hubrpc\n"
+    "                      profile, docs/mqtt.md): mqtt://HOST:PORT, or mqtts://HOST:PORT over\n"
+    "                      TLS, HOST an IPv4 address. The platform subscribes to PREFIX/+/+/up\n"
+    "                      and answers on each connection's PREFIX/HUB/EPOCH/down; --ready-file\n"
+    "                      is written once the broker acknowledged the subscription. A lost\n"
+    "                      broker connection closes the hubs' connections of it (they resend)\n"
+    "                      and is made again with backoff (0.5 s doubling to 30 s, jittered)\n"
+    "  --mqtt-version V    3.1.1 or 5 (default 5)\n"
+    "  --mqtt-user NAME    user name sent to the broker\n"
+    "  --mqtt-password-file FILE  its password: FILE's bytes without a final newline; FILE\n"
+    "                      must not be readable or writable by other users. Needs --mqtt-user\n"
+    "  --mqtt-prefix P     topic prefix (default hubrpc/v1), as the hubs' --mqtt-prefix\n"
+    "  --mqtt-ca FILE      mqtts://: PEM CA certificates the broker's certificate must chain to\n"
+    "                      (default: the system's trust store)\n"
+    "  --mqtt-insecure     mqtts://: do not verify the broker's certificate or name\n"
     "  --cert FILE         hubrpcs://: the platform's PEM certificate (chain), the one hubs\n"
     "                      verify: its IP addresses or names must match what they connect to\n"
     "  --key FILE          hubrpcs://: its PEM private key; FILE must not be readable or\n"
@@ -105,6 +121,7 @@ static const char usage[] =
 
 struct cli {
   uv_loop_t loop;
+  struct sim_transport *inner; /* --mqtt: the transport under the MQTT stream (tcp or tls) */
   uv_signal_t sigint, sigterm;
   uv_timer_t stats;
   struct plat_server *srv;
@@ -278,6 +295,11 @@ struct args {
   const char *ready, *key, *key_file, *token_file;
   const char *tls_cert, *tls_key; /* --cert, --key: hubrpcs:// */
   const char *client_ca, *crl;    /* --client-ca, --crl: mutual TLS */
+  const char *mqtt, *mqtt_user, *mqtt_pass_file, *mqtt_prefix, *mqtt_ca; /* --mqtt... */
+  const char *mqtt_password;
+  int mqtt_version, mqtt_tls, mqtt_insecure;
+  struct sim_addr mqtt_addr;
+  char mqtt_listen[80];
   size_t key_len;
   int verbose;
   struct sim_addr listen_addr, admin_addr;
@@ -307,7 +329,14 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"key", required_argument, NULL, 'Y'},
                                      {"client-ca", required_argument, NULL, 'A'},
                                      {"crl", required_argument, NULL, 'L'},
-                                     {"auth", required_argument, NULL, 'u'},
+                                     {"auth", required_argument, NULL, 'g'},
+                                     {"mqtt", required_argument, NULL, 'm'},
+                                     {"mqtt-version", required_argument, NULL, 'V'},
+                                     {"mqtt-user", required_argument, NULL, 'u'},
+                                     {"mqtt-password-file", required_argument, NULL, 'p'},
+                                     {"mqtt-prefix", required_argument, NULL, 'P'},
+                                     {"mqtt-ca", required_argument, NULL, 'e'},
+                                     {"mqtt-insecure", no_argument, NULL, 'i'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -369,7 +398,7 @@ static int flag_value(struct args *a, int ch, const char *v) {
   case 'L':
     a->crl = v;
     return 0;
-  case 'u': {
+  case 'g': {
     static const char *const auth_names[] = {"any", "key", "cert"}; /* enum plat_auth order */
     for (size_t i = 0; i < sizeof auth_names / sizeof auth_names[0]; i++) {
       if (strcmp(v, auth_names[i]) == 0) {
@@ -414,6 +443,42 @@ static int flag_value(struct args *a, int ch, const char *v) {
   case 'R':
     a->ready = v;
     return 0;
+  case 'm': {
+    const char *why = NULL;
+    int rc = sim_mqtt_url_parse(v, 1, &a->mqtt_addr, &a->mqtt_tls, &why);
+    if (rc)
+      return bad("--mqtt", v,
+                 rc == SIM_ENOTFOUND ? "expected mqtt://HOST:PORT or mqtts://HOST:PORT" : why);
+    a->mqtt = v;
+    snprintf(a->mqtt_listen, sizeof a->mqtt_listen, "%s:%u", a->mqtt_addr.host, a->mqtt_addr.port);
+    cfg->listen = a->mqtt_listen;
+    return 0;
+  }
+  case 'V':
+    if (strcmp(v, "3.1.1") && strcmp(v, "5"))
+      return bad("--mqtt-version", v, "expected 3.1.1 or 5");
+    a->mqtt_version = v[0] == '5' ? 5 : 4;
+    return 0;
+  case 'u':
+    if (!*v || strlen(v) > 65535)
+      return bad("--mqtt-user", v, "expected 1 to 65535 bytes");
+    a->mqtt_user = v;
+    return 0;
+  case 'p':
+    a->mqtt_pass_file = v;
+    return 0;
+  case 'P':
+    if (!*v || strlen(v) >= 64 || strpbrk(v, "+#") || v[strlen(v) - 1] == '/')
+      return bad("--mqtt-prefix", v,
+                 "expected 1 to 63 bytes of a topic, without + or # or a final /");
+    a->mqtt_prefix = v;
+    return 0;
+  case 'e':
+    a->mqtt_ca = v;
+    return 0;
+  case 'i':
+    a->mqtt_insecure = 1;
+    return 0;
   case 'v':
     a->verbose = 1;
     return 0;
@@ -455,7 +520,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALu", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALgmVupPei", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
@@ -507,6 +572,30 @@ static int check_flags(struct args *a) {
       return bad("--admin", cfg->admin,
                  "is the address hubs connect to (--listen): use another port");
   }
+  if (a->mqtt && a->given['l'])
+    return bad("--listen", a->given['l'],
+               "hubs come through the broker with --mqtt: give one or the other");
+  if (!a->mqtt) {
+    static const char needs_mqtt[] = "VupPei";
+    for (const char *c = needs_mqtt; *c; c++)
+      if (a->given[(unsigned char)*c]) {
+        const char *name = "?";
+        for (const struct option *o = opts; o->name; o++)
+          if (o->val == *c)
+            name = o->name;
+        char flag[40];
+        snprintf(flag, sizeof flag, "--%s", name);
+        return bad(flag, a->given[(unsigned char)*c], "is for a broker: it needs --mqtt URL");
+      }
+  }
+  if ((a->mqtt_ca || a->mqtt_insecure) && !a->mqtt_tls)
+    return bad(a->mqtt_ca ? "--mqtt-ca" : "--mqtt-insecure", a->mqtt_ca ? a->mqtt_ca : "",
+               "is for TLS: it needs --mqtt mqtts://HOST:PORT");
+  if (a->mqtt_ca && a->mqtt_insecure)
+    return bad("--mqtt-insecure", "",
+               "turns off the check that --mqtt-ca is for: give one or the other");
+  if (a->mqtt_pass_file && !a->mqtt_user)
+    return bad("--mqtt-password-file", a->mqtt_pass_file, "needs --mqtt-user NAME");
   /* TLS: a certificate and its key exactly when the listener is hubrpcs://. */
   int tls = sim_addr_is_tls(cfg->listen);
   if (tls && (!a->tls_cert || !a->tls_key))
@@ -593,6 +682,19 @@ static int read_secrets(struct args *a) {
     }
     cfg->admin_token = token_buf;
   }
+  if (a->mqtt_pass_file) {
+    static char pass_buf[257];
+    size_t pl = 0;
+    int rc = read_secret("--mqtt-password-file", a->mqtt_pass_file, pass_buf, sizeof pass_buf, &pl);
+    if (rc)
+      return rc;
+    if (strlen(pass_buf) != pl) {
+      fprintf(stderr, "hubsim platform: --mqtt-password-file %s: the password holds a NUL byte\n",
+              a->mqtt_pass_file);
+      return 2;
+    }
+    a->mqtt_password = pass_buf;
+  }
   if (cfg->admin && !plat__addr_is_loopback(a->admin_addr.host) && !cfg->admin_token)
     return bad("--admin", cfg->admin,
                "is not a loopback address (127.0.0.0/8): anyone who reaches it could command "
@@ -631,9 +733,39 @@ static int setup_process(const struct args *a) {
 
 /* Creates and starts the server on cli's loop through transport *t (set here, freed by
  * teardown()). 0, or the exit code after saying what is wrong. */
+/* --mqtt: the broker's transport (tls for mqtts://) in cli->inner, under the hubrpc profile's
+ * stream in *t. 0, or the exit code after saying what is wrong. */
+static int start_mqtt(struct cli *cli, const struct args *a, struct sim_transport **t) {
+  int rc;
+  if (a->mqtt_tls) {
+    struct sim_tls_config tc = {.ca_file = a->mqtt_ca, .insecure = a->mqtt_insecure};
+    const char *why = NULL;
+    if ((rc = sim_transport_tls_new(&cli->loop, &tc, &cli->inner, &why))) {
+      fprintf(stderr, "hubsim platform: --mqtt TLS: %s\n", why ? why : sim_strerror(rc));
+      return why ? 2 : 3;
+    }
+  } else if ((rc = sim_transport_tcp_new(&cli->loop, &cli->inner))) {
+    fprintf(stderr, "hubsim platform: tcp transport: %s\n", sim_strerror(rc));
+    return 3;
+  }
+  struct sim_mqtt_stream_config sc = {.inner = cli->inner,
+                                      .prefix = a->mqtt_prefix,
+                                      .version = a->mqtt_version,
+                                      .username = a->mqtt_user,
+                                      .password = a->mqtt_password};
+  if ((rc = sim_transport_mqtt_new(&cli->loop, &sc, t))) {
+    fprintf(stderr, "hubsim platform: MQTT transport: %s\n", sim_strerror(rc));
+    return 3;
+  }
+  return 0;
+}
+
 static int start_server(struct cli *cli, const struct args *a, struct sim_transport **t) {
   int rc;
-  if (sim_addr_is_tls(a->cfg.listen)) {
+  if (a->mqtt) {
+    if ((rc = start_mqtt(cli, a, t)))
+      return rc;
+  } else if (sim_addr_is_tls(a->cfg.listen)) {
     struct sim_tls_config tc = {.cert_file = a->tls_cert,
                                 .key_file = a->tls_key,
                                 .client_ca_file = a->client_ca,
@@ -677,6 +809,17 @@ static int run_server(struct cli *cli, const struct args *a) {
   cli->stats.data = cli;
   uint16_t port = plat_server_port(cli->srv);
   int rc;
+  if (a->mqtt) {
+    /* Hubs are served once the broker acknowledged the uplink subscription: what they publish
+     * before then reaches no one. The listener retries a broker that is not there yet. */
+    SIM_LOGI("platform: subscribing at %s", a->mqtt);
+    while (!cli->stopping && !sim_mqtt_stream_listening(cli->srv->listener))
+      uv_run(&cli->loop, UV_RUN_ONCE);
+  }
+  if (cli->stopping) {
+    uv_run(&cli->loop, UV_RUN_DEFAULT);
+    return 0;
+  }
   if (a->ready && (rc = write_ready(a->ready, port))) {
     fprintf(stderr, "hubsim platform: cannot write --ready-file %s: %s\n", a->ready,
             sim_strerror(rc));
@@ -685,7 +828,13 @@ static int run_server(struct cli *cli, const struct args *a) {
     uv_run(&cli->loop, UV_RUN_DEFAULT);
     return 3;
   }
-  if (a->cfg.admin)
+  if (a->mqtt && a->cfg.admin)
+    SIM_LOGI("platform: serving hubs through the broker at %s, admin on port %u, database %s",
+             a->mqtt, plat_server_admin_port(cli->srv), a->cfg.db_path);
+  else if (a->mqtt)
+    SIM_LOGI("platform: serving hubs through the broker at %s, database %s", a->mqtt,
+             a->cfg.db_path);
+  else if (a->cfg.admin)
     SIM_LOGI("platform: listening on port %u, admin on port %u, database %s", port,
              plat_server_admin_port(cli->srv), a->cfg.db_path);
   else
@@ -711,6 +860,10 @@ static void teardown(struct cli *cli, struct sim_transport *t) {
   if (t)
     sim_transport_free(t);
   uv_run(&cli->loop, UV_RUN_NOWAIT);
+  if (cli->inner) { /* under the MQTT stream: freed after it */
+    sim_transport_free(cli->inner);
+    uv_run(&cli->loop, UV_RUN_NOWAIT);
+  }
   if (uv_loop_close(&cli->loop))
     SIM_LOGD("platform: loop still had handles at exit");
 }

@@ -144,6 +144,8 @@ int plat_server_start(struct plat_server *srv);
 struct sim_sched *plat_server_sched(struct plat_server *srv);
 /* The port the hubrpc listener is bound to (0 before start). */
 uint16_t plat_server_port(const struct plat_server *srv);
+/* The hubrpc listener (NULL before start or after stop); borrowed. */
+const struct sim_listener *plat_server_listener(const struct plat_server *srv);
 /* The admin listener's port (0: none). */
 uint16_t plat_server_admin_port(const struct plat_server *srv);
 

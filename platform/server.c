@@ -309,6 +309,10 @@ int plat_server_start(struct plat_server *srv) {
   return 0;
 }
 
+const struct sim_listener *plat_server_listener(const struct plat_server *srv) {
+  return srv->listener;
+}
+
 uint16_t plat_server_port(const struct plat_server *srv) {
   return srv->listener ? sim_listener_port(srv->listener) : 0;
 }

@@ -370,6 +370,39 @@ static void print_tls(FILE *out, const struct rec_tls *t) {
 }
 
 static json_t *hist_json(const struct sim_hist *h);
+static json_t *text_json(const char *s);
+
+static void print_mqtt(FILE *out, const struct rec_mqtt *m) {
+  fprintf(out, "  mqtt                   profile %s, MQTT %s, QoS %d", m->profile,
+          m->version == 4 ? "3.1.1" : "5", m->qos);
+  if (m->have_sent)
+    fprintf(out, ", %llu frames published, %llu broker failures",
+            (unsigned long long)m->frames_sent, (unsigned long long)m->broker_failures);
+  if (m->observer)
+    fprintf(out, ", observer saw %llu uplink publishes%s", (unsigned long long)m->observed,
+            m->observer_ok ? "" : " (its subscription was interrupted: a lower bound)");
+  fputc('\n', out);
+  if (m->last_error && *m->last_error)
+    fprintf(out, "  mqtt last failure      %s\n", m->last_error);
+}
+
+static json_t *mqtt_json(const struct rec_mqtt *m) {
+  json_t *o = json_object();
+  json_object_set_new(o, "profile", json_string(m->profile));
+  json_object_set_new(o, "version", json_string(m->version == 4 ? "3.1.1" : "5"));
+  json_object_set_new(o, "qos", json_integer(m->qos));
+  json_object_set_new(o, "frames_sent",
+                      m->have_sent ? json_integer((json_int_t)m->frames_sent) : json_null());
+  json_object_set_new(o, "broker_failures",
+                      m->have_sent ? json_integer((json_int_t)m->broker_failures) : json_null());
+  json_object_set_new(o, "last_error",
+                      m->last_error && *m->last_error ? text_json(m->last_error) : json_null());
+  json_object_set_new(o, "observed",
+                      m->observer ? json_integer((json_int_t)m->observed) : json_null());
+  json_object_set_new(o, "observer_complete",
+                      m->observer ? json_boolean(m->observer_ok) : json_null());
+  return o;
+}
 
 static json_t *tls_json(const struct rec_tls *t) {
   json_t *f = json_object();
@@ -501,6 +534,8 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   }
   if (run->tls)
     print_tls(out, run->tls);
+  if (run->mqtt)
+    print_mqtt(out, run->mqtt);
   if (run->scenario)
     print_scenario(out, run->scenario);
   fprintf(out, "  verdict                %s\n", v->text);
@@ -736,6 +771,8 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
     json_object_set_new(root, "platform_counts", json_null());
   if (run->tls)
     json_object_set_new(root, "tls", tls_json(run->tls));
+  if (run->mqtt)
+    json_object_set_new(root, "mqtt", mqtt_json(run->mqtt));
   if (run->scenario)
     json_object_set_new(root, "scenario", scenario_json(run->scenario));
   json_t *verdict = json_pack("{s:i,s:s,s:b}", "exit_code", v->exit_code, "text", v->text,

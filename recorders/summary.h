@@ -81,6 +81,20 @@ struct rec_tls {
   struct sim_tls_stats st;
 };
 
+/* The broker of an mqtt:// or mqtts:// run: the "mqtt" key and the human summary's "mqtt" line
+ * (docs/summary.md). Figures not measured in this run are left out (have_* 0). */
+struct rec_mqtt {
+  const char *profile; /* "hubrpc" */
+  int version;         /* 4 (3.1.1) or 5 */
+  int qos;             /* of the hubs' publishes: 0 or 1 */
+  int have_sent;       /* frames_sent and broker_failures measured in this process */
+  uint64_t frames_sent, broker_failures;
+  const char *last_error; /* the last broker failure as a sentence, NULL or "": none */
+  int observer;           /* an observer subscription ran (--mqtt-observe) */
+  int observer_ok;        /* it was subscribed for the whole run */
+  uint64_t observed;      /* uplink publishes the broker delivered to it */
+};
+
 struct rec_run_info {
   const char *platform_url; /* "embedded" or the URL */
   uint64_t seed;
@@ -112,6 +126,8 @@ struct rec_run_info {
   const char *interrupted;
   /* NULL: a plaintext run (no "tls" key, no tls line). Borrowed. */
   const struct rec_tls *tls;
+  /* NULL: not a run through an MQTT broker (no "mqtt" key, no mqtt line). Borrowed. */
+  const struct rec_mqtt *mqtt;
   /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
   const struct rec_scenario *scenario;
 };

@@ -766,6 +766,10 @@ int sim_mqtt_client_subscribe(struct sim_mqtt_client *c, const char *filter, int
   return rc;
 }
 
+void *sim_mqtt_client_user(const struct sim_mqtt_client *c) {
+  return c->user;
+}
+
 int sim_mqtt_client_connected(const struct sim_mqtt_client *c) {
   return c->st == ST_UP;
 }

@@ -115,6 +115,8 @@ int sim_mqtt_client_publish(struct sim_mqtt_client *c, const char *topic, const 
 int sim_mqtt_client_subscribe(struct sim_mqtt_client *c, const char *filter, int qos,
                               uint16_t *packet_id);
 
+/* The user pointer given to sim_mqtt_client_new(). */
+void *sim_mqtt_client_user(const struct sim_mqtt_client *c);
 /* 1 while a CONNACK has accepted the current connection. */
 int sim_mqtt_client_connected(const struct sim_mqtt_client *c);
 void sim_mqtt_client_stats(const struct sim_mqtt_client *c, struct sim_mqtt_client_stats *out);

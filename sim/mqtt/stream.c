@@ -7,20 +7,28 @@
  * no callback of it runs again) and freed from a zero-delay timer, the reaper. */
 #include "sim/mqtt/stream.h"
 
+#include <arpa/inet.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/htab.h"
+#include "sim/core/log.h"
 #include "sim/mqtt/client.h"
 #include "sim/transport/internal.h"
 #include "sim/wire/frame.h"
 
 /* Bytes held for a paused connection before it is closed as too slow. */
 #define HELD_MAX (4u << 20)
+/* A listener's reconnect backoff: b doubles from the first to the last, each wait uniform in
+ * [b/2, b], so that platforms cut off together do not return to the broker together. */
+#define BACKOFF_FIRST_MS 500u
+#define BACKOFF_MAX_MS 30000u
 
 struct mtrans {
   struct sim_transport base;
@@ -28,6 +36,7 @@ struct mtrans {
   char prefix[64];
   char *username, *password;
   uint64_t connects;
+  struct sim_mqtt_stream_stats st;
   uv_timer_t reaper;
   struct sim_buf dead; /* struct sim_mqtt_client * to free */
 };
@@ -35,9 +44,13 @@ struct mtrans {
 struct mlist;
 
 enum { ST_CONNECTING, ST_OPEN };
+enum { KIND_CONN = 1, KIND_LIST };
 
+/* kind follows base in both, at the same offset (checked below): an MQTT client's user pointer
+ * is one or the other, and sim_mqtt_stream_conn_user() tells them apart by it. */
 struct mconn {
   struct sim_conn base;
+  int kind;
   struct mtrans *t;
   struct mlist *l;             /* platform side: the listener; NULL on the hub side */
   struct sim_mqtt_client *cli; /* hub side: its own client */
@@ -51,14 +64,22 @@ struct mconn {
 
 struct mlist {
   struct sim_listener base;
+  int kind;
   struct mtrans *t;
   struct sim_mqtt_client *cli;
   sim_accept_cb cb;
   void *user;
   struct sim_htab conns;
+  struct sim_addr broker;
+  uv_timer_t retry; /* the reconnect backoff */
+  uint32_t backoff_ms;
+  uint64_t drops, reconnects;
   uint16_t port;
   int closed, ready;
 };
+
+_Static_assert(offsetof(struct mconn, kind) == offsetof(struct mlist, kind),
+               "kind must be at the same offset in both");
 
 /* ---- the reaper ---- */
 
@@ -94,6 +115,7 @@ static struct mconn *mconn_new(struct mtrans *t, const char *hub, const char *ep
   if (!mc)
     return NULL;
   mc->base.t = &t->base;
+  mc->kind = KIND_CONN;
   mc->t = t;
   snprintf(mc->key, sizeof mc->key, "%s/%s", hub, epoch);
   snprintf(mc->up, sizeof mc->up, "%s/%s/up", t->prefix, mc->key);
@@ -145,9 +167,12 @@ static void mconn_frame(struct mconn *mc, const uint8_t *p, size_t n) {
     if (mc->held.len + h + n > HELD_MAX || sim_buf_append(&mc->held, hdr, h) ||
         sim_buf_append(&mc->held, p, n)) {
       mconn_end(mc, SIM_EFULL);
+      return;
     }
+    mc->t->st.frames_received++;
     return;
   }
+  mc->t->st.frames_received++;
   struct sim_buf b;
   sim_buf_init(&b);
   if (sim_buf_append(&b, hdr, h) || sim_buf_append(&b, p, n)) {
@@ -170,7 +195,7 @@ static int open_client(struct mtrans *t, struct sim_mqtt_client_opts *o,
                        const struct sim_addr *dst, struct sim_mqtt_client **out) {
   o->version = t->cfg.version;
   o->clean = 1;
-  o->keepalive = 30;
+  o->keepalive = t->cfg.keepalive ? t->cfg.keepalive : 30;
   o->username = t->username;
   o->password = t->password;
   o->inflight_max = 64;
@@ -203,6 +228,9 @@ static void hub_subscribed(struct sim_mqtt_client *c, uint16_t pid, const uint8_
   if (mc->state != ST_CONNECTING)
     return;
   if (n < 1 || codes[0] >= 0x80) {
+    mc->t->st.broker_failures++;
+    snprintf(mc->t->st.last_error, sizeof mc->t->st.last_error,
+             "broker refused the subscription to %.100s (0x%02x)", mc->down, n ? codes[0] : 0);
     mc->cbs->connect_cb(&mc->base, SIM_EPEER, mc->user);
     mconn_drop(mc, 1);
     return;
@@ -211,9 +239,20 @@ static void hub_subscribed(struct sim_mqtt_client *c, uint16_t pid, const uint8_
   mc->cbs->connect_cb(&mc->base, 0, mc->user);
 }
 
+/* Keeps the sentence of a hub-side broker failure for the run's summary. */
+static void note_failure(struct mtrans *t, struct sim_mqtt_client *c, int err) {
+  const char *why = sim_mqtt_client_why(c);
+  t->st.broker_failures++;
+  if (why && *why)
+    snprintf(t->st.last_error, sizeof t->st.last_error, "%s", why);
+  else
+    snprintf(t->st.last_error, sizeof t->st.last_error, "%s", sim_strerror(err));
+}
+
 static void hub_closed(struct sim_mqtt_client *c, int err, void *user) {
-  (void)c;
   struct mconn *mc = user;
+  if (err)
+    note_failure(mc->t, c, err);
   if (mc->state == ST_CONNECTING) {
     mc->cbs->connect_cb(&mc->base, err ? err : SIM_ECLOSED, mc->user);
     mconn_drop(mc, 0);
@@ -256,7 +295,7 @@ static int mt_connect(struct sim_transport *base, const struct sim_addr *dst,
                       struct sim_conn **out) {
   (void)src;
   struct mtrans *t = (struct mtrans *)base;
-  char hub[64] = "", epoch[17], cid[96];
+  char hub[64] = "", epoch[17];
   t->connects++;
   if (!t->cfg.hub_id || t->cfg.hub_id(t->cfg.hub_id_ctx, user, hub, sizeof hub) != 0 || !id_ok(hub))
     snprintf(hub, sizeof hub, "hub-%llu", (unsigned long long)t->connects);
@@ -266,9 +305,10 @@ static int mt_connect(struct sim_transport *base, const struct sim_addr *dst,
     return SIM_ENOMEM;
   mc->cbs = cbs;
   mc->user = user;
-  snprintf(cid, sizeof cid, "%s-%s", hub, epoch);
+  /* The client id is the hub id, as a broker that authorizes devices by it expects; the epoch
+   * keeps connections apart. A reconnect takes over the broker's session of the last one. */
   struct sim_mqtt_client_opts o = {
-      .client_id = cid, .will_topic = mc->up, .will_payload = "", .will_qos = 1, .queue_max = 4096};
+      .client_id = hub, .will_topic = mc->up, .will_payload = "", .will_qos = 1, .queue_max = 4096};
   int rc = open_client(t, &o, &hub_cbs, mc, dst, &mc->cli);
   if (rc) {
     mconn_free(mc);
@@ -280,13 +320,38 @@ static int mt_connect(struct sim_transport *base, const struct sim_addr *dst,
 
 /* ---- the platform side ---- */
 
+static void on_list_retry_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
 static void list_maybe_free(struct mlist *l) {
   if (!l->closed || l->conns.n)
     return;
   if (l->cli)
     reap(l->t, l->cli, 1);
   sim_htab_fini(&l->conns);
-  free(l);
+  uv_timer_stop(&l->retry);
+  uv_close((uv_handle_t *)&l->retry, on_list_retry_closed);
+}
+
+/* A uniform draw in [lo, hi]. */
+static uint32_t jitter(uint32_t lo, uint32_t hi) {
+  uint32_t r;
+  if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+    r = (uint32_t)uv_hrtime();
+  return lo + (hi > lo ? r % (hi - lo + 1) : 0);
+}
+
+static void on_list_retry(uv_timer_t *h) {
+  struct mlist *l = h->data;
+  if (l->closed)
+    return;
+  int rc = sim_mqtt_client_connect(l->cli, l->t->cfg.inner, &l->broker);
+  if (rc) { /* no callback follows a failed call: try again later */
+    uint32_t b = l->backoff_ms;
+    l->backoff_ms = b * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b * 2;
+    uv_timer_start(&l->retry, on_list_retry, jitter(b / 2, b), 0);
+  }
 }
 
 static void plat_connected(struct sim_mqtt_client *c, int session_present, void *user) {
@@ -298,19 +363,32 @@ static void plat_connected(struct sim_mqtt_client *c, int session_present, void 
     sim_mqtt_client_abort(c);
 }
 
+/* The broker connection ended: every connection of it goes (the platform's session state of
+ * each is gone with it), and each hub that may still be connected to the broker is told so by
+ * an empty payload on its downlink, queued until the broker is back, so that it reconnects and
+ * resends what was not acknowledged. Then the listener reconnects with backoff. */
 static void plat_closed(struct sim_mqtt_client *c, int err, void *user) {
-  (void)c;
   struct mlist *l = user;
-  /* Every connection goes with the broker connection; the listener accepts nothing more. */
   struct mconn *mc;
   size_t it = 0;
+  l->ready = 0;
+  l->drops++;
   while ((mc = sim_htab_next(&l->conns, &it)) != NULL) {
-    int last = l->closed && l->conns.n == 1; /* then list_maybe_free frees l */
+    int last = l->closed && l->conns.n == 1;                   /* then list_maybe_free frees l */
+    sim_mqtt_client_publish(c, mc->down, NULL, 0, 1, 0, NULL); /* SIM_EFULL: the hub times out */
     mconn_end(mc, err ? err : SIM_ECLOSED);
     if (last)
       return;
     it = 0; /* the table changed */
   }
+  if (l->closed)
+    return;
+  uint32_t b = l->backoff_ms;
+  l->backoff_ms = b * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b * 2;
+  uint32_t wait = jitter(b / 2, b);
+  SIM_LOGW("mqtt: listener's broker connection to %s:%u lost (%s); reconnecting in %u ms",
+           l->broker.host, l->broker.port, sim_mqtt_client_why(c), wait);
+  uv_timer_start(&l->retry, on_list_retry, wait, 0);
 }
 
 /* Splits PREFIX/HUB/EPOCH/up into hub and epoch; 0 when it has that form. */
@@ -368,9 +446,14 @@ static void plat_subscribed(struct sim_mqtt_client *c, uint16_t pid, const uint8
                             void *user) {
   (void)pid;
   struct mlist *l = user;
-  if (n >= 1 && codes[0] < 0x80)
+  if (n >= 1 && codes[0] < 0x80) {
+    if (l->drops) {
+      l->reconnects++;
+      SIM_LOGI("mqtt: listener subscribed again at %s:%u", l->broker.host, l->broker.port);
+    }
     l->ready = 1;
-  else
+    l->backoff_ms = BACKOFF_FIRST_MS;
+  } else
     sim_mqtt_client_abort(c); /* refused: the listener accepts nothing */
 }
 
@@ -381,6 +464,28 @@ int sim_mqtt_stream_listening(const struct sim_listener *base) {
   return base->t->ops == &sim__transport_mqtt_ops && ((const struct mlist *)base)->ready;
 }
 
+void sim_mqtt_stream_stats(const struct sim_transport *base, struct sim_mqtt_stream_stats *out) {
+  if (base->ops == &sim__transport_mqtt_ops)
+    *out = ((const struct mtrans *)base)->st;
+  else
+    memset(out, 0, sizeof *out);
+}
+
+void sim_mqtt_stream_listener_stats(const struct sim_listener *base, uint64_t *drops,
+                                    uint64_t *reconnects) {
+  const struct mlist *l = (const struct mlist *)base;
+  int mine = base->t->ops == &sim__transport_mqtt_ops;
+  *drops = mine ? l->drops : 0;
+  *reconnects = mine ? l->reconnects : 0;
+}
+
+void *sim_mqtt_stream_conn_user(void *inner_user) {
+  void *u = sim_mqtt_client_user(inner_user);
+  if (!u || *(const int *)((const char *)u + offsetof(struct mconn, kind)) != KIND_CONN)
+    return NULL;
+  return ((struct mconn *)u)->user;
+}
+
 static int mt_listen(struct sim_transport *base, const struct sim_addr *addr, sim_accept_cb cb,
                      void *user, struct sim_listener **out) {
   struct mtrans *t = (struct mtrans *)base;
@@ -388,20 +493,27 @@ static int mt_listen(struct sim_transport *base, const struct sim_addr *addr, si
   if (!l)
     return SIM_ENOMEM;
   l->base.t = base;
+  l->kind = KIND_LIST;
   l->t = t;
   l->cb = cb;
   l->user = user;
   l->port = addr->port;
+  l->broker = *addr;
+  l->backoff_ms = BACKOFF_FIRST_MS;
   sim_htab_init_str(&l->conns, mconn_key);
   char epoch[17], cid[64];
   new_epoch(epoch);
   snprintf(cid, sizeof cid, "hubsim-platform-%s", epoch);
-  struct sim_mqtt_client_opts o = {.client_id = cid, .queue_max = 1u << 20};
+  /* One client takes every hub's uplink: a wide receive window lets the broker stream to it
+   * instead of queueing (and, past its queue limit, dropping) what waits behind the window. */
+  struct sim_mqtt_client_opts o = {.client_id = cid, .queue_max = 1u << 20, .receive_max = 65535};
   int rc = open_client(t, &o, &plat_cbs, l, addr, &l->cli);
   if (rc) {
     free(l);
     return rc;
   }
+  uv_timer_init(base->loop, &l->retry);
+  l->retry.data = l;
   *out = &l->base;
   return 0;
 }
@@ -444,8 +556,10 @@ static int mt_send(struct sim_conn *base, const void *p, size_t n) {
       rc = SIM_EINVAL; /* an empty payload means the end of the connection */
       break;
     }
-    rc =
-        sim_mqtt_client_publish(c, mc->l ? mc->down : mc->up, mc->out.data + hdr, body, 1, 0, NULL);
+    rc = sim_mqtt_client_publish(c, mc->l ? mc->down : mc->up, mc->out.data + hdr, body,
+                                 mc->t->cfg.qos0 ? 0 : 1, 0, NULL);
+    if (!rc)
+      mc->t->st.frames_sent++;
     sim_buf_consume(&mc->out, hdr + body);
   }
   return rc;
@@ -527,4 +641,34 @@ void sim__transport_mqtt_free(struct sim_transport *base) {
   struct mtrans *t = (struct mtrans *)base;
   on_reap(&t->reaper);
   uv_close((uv_handle_t *)&t->reaper, on_reaper_closed);
+}
+
+/* ---- URLs ---- */
+
+int sim_mqtt_url_parse(const char *url, unsigned port_min, struct sim_addr *out, int *tls,
+                       const char **why) {
+  int s = strncasecmp(url, "mqtts://", 8) == 0;
+  if (!s && strncasecmp(url, "mqtt://", 7) != 0)
+    return SIM_ENOTFOUND;
+  const char *hp = url + (s ? 8 : 7);
+  const char *colon = strrchr(hp, ':');
+  struct sim_addr a = {0};
+  struct in_addr ip;
+  char *end = NULL;
+  unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+  if (!colon || colon == hp || (size_t)(colon - hp) >= sizeof a.host || !end || end == colon + 1 ||
+      (*end && strcmp(end, "/") != 0) || colon[1] < '0' || colon[1] > '9' || port > 65535 ||
+      port < port_min) {
+    *why = "expected mqtt://HOST:PORT or mqtts://HOST:PORT with a port";
+    return SIM_EINVAL;
+  }
+  memcpy(a.host, hp, (size_t)(colon - hp));
+  if (inet_pton(AF_INET, a.host, &ip) != 1) {
+    *why = "HOST must be an IPv4 address such as 127.0.0.1 (names are not resolved)";
+    return SIM_EINVAL;
+  }
+  a.port = (uint16_t)port;
+  *out = a;
+  *tls = s;
+  return 0;
 }

@@ -14,14 +14,18 @@
  * acknowledged. listen(addr) connects one MQTT client to the broker at addr subscribed to
  * PREFIX/+/+/up; the first frame of a new (hub, epoch) is a new accepted connection. The contract
  * of transport.h holds otherwise; pending() counts the bytes of a partial frame not yet
- * published. A listener whose broker connection ends accepts nothing more (its connections get
- * closed_cb with the error).
+ * published. When a listener's broker connection ends, its connections get closed_cb with the
+ * error and an empty payload is queued on each one's downlink topic (sent once the broker is
+ * back, so that a hub still connected to it closes and resends); the listener reconnects with
+ * jittered exponential backoff (0.5 s doubling to 30 s, each wait uniform in [b/2, b]) until it
+ * is closed.
  *
  * Threading: one loop, as every transport. */
 #ifndef SIM_MQTT_STREAM_H
 #define SIM_MQTT_STREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "sim/transport/transport.h"
@@ -35,6 +39,8 @@ struct sim_mqtt_stream_config {
    * '#'); NULL or a failure: "hub-N", N counting connects. */
   int (*hub_id)(void *ctx, void *user, char *out, size_t cap);
   void *hub_id_ctx;
+  int qos0; /* 1: frames go out with QoS 0 (no PUBACK, nothing resent by MQTT); 0: QoS 1 */
+  uint16_t keepalive; /* seconds of MQTT keepalive; 0: 30 */
 };
 
 /* Creates the transport; cfg is copied (strings too). Freed by sim_transport_free(). */
@@ -44,5 +50,31 @@ int sim_transport_mqtt_new(uv_loop_t *loop, const struct sim_mqtt_stream_config 
 /* 1 once a listener of this transport is subscribed to the uplink topics (frames published
  * before then are not seen). */
 int sim_mqtt_stream_listening(const struct sim_listener *l);
+
+/* What a transport's connections did, both sides together. */
+struct sim_mqtt_stream_stats {
+  uint64_t frames_sent;     /* frames handed to MQTT clients as publishes */
+  uint64_t frames_received; /* frames delivered to connections */
+  uint64_t broker_failures; /* hub-side MQTT connections refused or ended by an error */
+  char last_error[160];     /* the last of those as a sentence ("" if none) */
+};
+void sim_mqtt_stream_stats(const struct sim_transport *t, struct sim_mqtt_stream_stats *out);
+
+/* Times a listener's broker connection was lost, and made again after a loss. */
+void sim_mqtt_stream_listener_stats(const struct sim_listener *l, uint64_t *drops,
+                                    uint64_t *reconnects);
+
+/* The user pointer of the connect() whose MQTT client connected its inner transport with
+ * inner_user (the user pointer an inner transport's callbacks, such as the tls transport's
+ * identity callback, receive); NULL when inner_user is a listener's client. inner_user must be
+ * one this transport's clients gave. */
+void *sim_mqtt_stream_conn_user(void *inner_user);
+
+/* An mqtt://HOST:PORT or mqtts://HOST:PORT URL (scheme case-insensitive, HOST an IPv4 address,
+ * a port from port_min to 65535) into *out; *tls is 1 for mqtts://. SIM_ENOTFOUND when url has
+ * another scheme or none (then nothing is written), SIM_EINVAL when it is an MQTT URL with a bad
+ * host or port (*why says which). */
+int sim_mqtt_url_parse(const char *url, unsigned port_min, struct sim_addr *out, int *tls,
+                       const char **why);
 
 #endif

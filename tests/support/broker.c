@@ -64,7 +64,7 @@ static int write_conf(const struct broker *b) {
   if (b->persistence)
     fprintf(f, "persistence_location %s/\n", b->dir);
   fprintf(f, "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n");
-  fprintf(f, "max_queued_messages 10000\n");
+  fprintf(f, "max_queued_messages %u\n", b->max_queued ? b->max_queued : 10000u);
   /* Run as root, mosquitto changes to the user "mosquitto", which could not write here. */
   if (geteuid() == 0)
     fprintf(f, "user root\n");

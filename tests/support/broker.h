@@ -13,8 +13,9 @@
 struct broker {
   pid_t pid;
   uint16_t port;
-  int persistence;  /* keep sessions and messages in dir/mosquitto.db across restarts */
-  char passwd[300]; /* a mosquitto password file ("" for anonymous access) */
+  int persistence;     /* keep sessions and messages in dir/mosquitto.db across restarts */
+  unsigned max_queued; /* messages queued per client before mosquitto drops; 0: 10000 */
+  char passwd[300];    /* a mosquitto password file ("" for anonymous access) */
   char tls_cert[300], tls_key[300]; /* PEM files: the listener speaks TLS (mqtts://) */
   char dir[256];                    /* the configuration, log and persistence live here */
   char conf[300];

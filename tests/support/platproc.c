@@ -38,8 +38,10 @@ int platproc_start_scheme(struct platproc *p, const char *scheme, const char *db
   int n = 0;
   argv[n++] = bin;
   argv[n++] = "platform";
-  argv[n++] = "--listen";
-  argv[n++] = listen;
+  if (scheme) { /* NULL: extra says where hubs come from (--mqtt URL) */
+    argv[n++] = "--listen";
+    argv[n++] = listen;
+  }
   argv[n++] = "--db";
   argv[n++] = p->db;
   argv[n++] = "--ready-file";

@@ -21,7 +21,8 @@ struct platproc {
  * extra (NULL-terminated, may be NULL) and waits up to 10 s for it to listen. port 0 picks a
  * free one (read it from p->port). Its stderr goes to DB.log. 0 or a negative error. */
 int platproc_start(struct platproc *p, const char *db, uint16_t port, const char *const *extra);
-/* The same with another scheme: "hubrpcs" listens with TLS (extra then gives --cert, --key). */
+/* The same with another scheme: "hubrpcs" listens with TLS (extra then gives --cert, --key);
+ * NULL gives no --listen (extra then gives --mqtt URL, and p->port is the broker's). */
 int platproc_start_scheme(struct platproc *p, const char *scheme, const char *db, uint16_t port,
                           const char *const *extra);
 /* SIGTERM and wait (up to 20 s, then SIGKILL): the platform commits what it has. Returns its

@@ -1,5 +1,8 @@
 #include "mqtest.h"
 
+#include "sim/core/buf.h"
+#include "sim/mqtt/codec.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,4 +131,12 @@ int mq_cli_got(const struct mq_cli *t, const char *payload) {
     if (strcmp(t->m[i].payload, payload) == 0)
       return 1;
   return 0;
+}
+
+void mq_send_packet(struct sim_conn *c, const struct sim_mqtt_packet *p, int version) {
+  struct sim_buf b;
+  sim_buf_init(&b);
+  assert_int_equal(sim_mqtt_encode(&b, p, version), 0);
+  sim_conn_send(c, b.data, b.len);
+  sim_buf_fini(&b);
 }

@@ -42,6 +42,10 @@ int mq_cli_connect(struct mq_cli *t, struct mq_loop *m, uint16_t port);
 /* Subscribes and waits for the SUBACK; returns its code. */
 int mq_cli_subscribe(struct mq_cli *t, struct mq_loop *m, const char *filter, int qos);
 void mq_cli_free(struct mq_cli *t);
+/* Encodes p for version (the test fails if the encoder refuses it) and sends it on c: what a
+ * fake broker answers. */
+struct sim_mqtt_packet;
+void mq_send_packet(struct sim_conn *c, const struct sim_mqtt_packet *p, int version);
 /* 1 when t received a message with this payload. */
 int mq_cli_got(const struct mq_cli *t, const char *payload);
 

@@ -37,11 +37,7 @@ struct fake {
 };
 
 static void fake_send(struct fake *f, const struct sim_mqtt_packet *p) {
-  struct sim_buf b;
-  sim_buf_init(&b);
-  assert_int_equal(sim_mqtt_encode(&b, p, f->version), 0);
-  sim_conn_send(f->conn, b.data, b.len);
-  sim_buf_fini(&b);
+  mq_send_packet(f->conn, p, f->version);
 }
 
 static void on_connect_pkt(struct fake *f, const struct sim_mqtt_packet *p) {

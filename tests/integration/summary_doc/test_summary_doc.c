@@ -185,10 +185,12 @@ static int in_empty_array(json_t *root, const char *k) {
   return json_is_array(a) && json_array_size(a) == 0;
 }
 
-/* Keys only some runs have: a scenario's, and those of a TLS run ("tls"). */
+/* Keys only some runs have: a scenario's, those of a TLS run ("tls") and of a run through an
+ * MQTT broker ("mqtt"). */
 static int scenario_key(const char *k) {
   return (strncmp(k, "scenario", 8) == 0 && (k[8] == '\0' || k[8] == '.')) ||
-         (strncmp(k, "tls", 3) == 0 && (k[3] == '\0' || k[3] == '.'));
+         (strncmp(k, "tls", 3) == 0 && (k[3] == '\0' || k[3] == '.')) ||
+         (strncmp(k, "mqtt", 4) == 0 && (k[4] == '\0' || k[4] == '.'));
 }
 
 /* Every key path of the JSON (objects recursed) must be documented. */
@@ -279,6 +281,7 @@ static void test_keys_match(void **state) {
       fail_msg("docs/summary.md documents '%s', which the summary does not contain", doc_keys[i]);
   assert_null(json_object_get(root, "scenario"));
   assert_null(json_object_get(root, "tls"));
+  assert_null(json_object_get(root, "mqtt"));
   check_documented(root, "");
   check_types(root, "a real-clock run");
   assert_string_equal(json_string_value(json_object_get(root, "schema")), "hubsim.summary/1");
@@ -347,6 +350,17 @@ static void test_keys_match(void **state) {
   sim_hist_record(&tls.st.full_us, 2500);
   sim_hist_record(&tls.st.resumed_us, 400);
   run.tls = &tls;
+  /* ... and through an MQTT broker, with an observer, so that the mqtt keys exist too. */
+  static const struct rec_mqtt mq = {.profile = "hubrpc",
+                                     .version = 5,
+                                     .qos = 1,
+                                     .have_sent = 1,
+                                     .frames_sent = 10,
+                                     .last_error = "broker refused CONNECT: not authorized (0x87)",
+                                     .observer = 1,
+                                     .observer_ok = 1,
+                                     .observed = 10};
+  run.mqtt = &mq;
   rec_verdict_compute(&run, &st, &pv, &v);
   assert_int_equal(v.exit_code, 2);
   assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);

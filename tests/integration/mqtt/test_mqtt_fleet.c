@@ -1,0 +1,413 @@
+/* The hubrpc profile end to end: `hubsim run --platform mqtt://...` through Debian's mosquitto
+ * (started here on a free loopback port) to `hubsim platform --mqtt`, or to the embedded
+ * platform behind the broker, or to a hostile broker of the test's own.
+ *
+ * Fast cases: a library scenario unchanged over MQTT; a broker refusing every CONNECT (3.1.1
+ * and 5) and one that acknowledges nothing never give a PASS, and name the reason; the MQTT
+ * flags' refusals. Slow cases (test_slow_*, their own ctest entry): 1,000 hubs with QoS 1 lose
+ * nothing across a broker restart and across a platform restart (the platform's store holds
+ * every acknowledged report exactly once); 10,000 hubs, each on its own broker connection,
+ * with an observer subscription that saw every frame the hubs published. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
+
+#include "mqrun.h"
+#include "mqtest.h"
+#include "sim/core/buf.h"
+#include "sim/mqtt/codec.h"
+#include "tests/support/broker.h"
+#include "tests/support/platproc.h"
+
+/* ---- the real broker and platform ---------------------------------------------------------- */
+
+struct rig {
+  struct mq_loop m;
+  struct broker b;
+  struct platproc p;
+  char url[64], db[300];
+};
+
+/* The rig of the running case: a failed case leaves through a longjmp, and its teardown stops
+ * the broker and the platform it left running. */
+static struct rig *current;
+
+static void rig_start(struct rig *r, int platform) {
+  current = r;
+  mq_loop_init(&r->m);
+  memset(&r->b, 0, sizeof r->b);
+  /* The 10,000 hubs' first burst exceeds mosquitto's usual 10,000 messages queued for one
+   * subscriber (the platform's, the observer's): it would drop the rest, as it logs. */
+  r->b.max_queued = 1000000;
+  assert_int_equal(broker_start(&r->b, r->m.dir, 0), 0);
+  snprintf(r->url, sizeof r->url, "mqtt://127.0.0.1:%u", r->b.port);
+  snprintf(r->db, sizeof r->db, "%s/plat.db", r->m.dir);
+  memset(&r->p, 0, sizeof r->p);
+  /* A short heartbeat: a hub whose platform restarted learns it from its next heartbeat. */
+  const char *extra[] = {"--mqtt", r->url, "--heartbeat", "2", NULL};
+  if (platform)
+    assert_int_equal(platproc_start_scheme(&r->p, NULL, r->db, 0, extra), 0);
+}
+
+static void rig_stop(struct rig *r) {
+  current = NULL;
+  if (r->p.pid > 0)
+    assert_int_equal(platproc_stop(&r->p), 0);
+  broker_stop(&r->b);
+  mq_loop_fini(&r->m);
+}
+
+static int rig_teardown(void **state) {
+  (void)state;
+  if (current) {
+    platproc_kill(&current->p);
+    broker_kill(&current->b);
+    current = NULL;
+  }
+  return 0;
+}
+
+/* Runs the loop until the platform's store knows n hubs, for at most ms. */
+static int wait_hubs(struct rig *r, long long n, unsigned ms) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)ms * 1000000ull;
+  while (uv_hrtime() < deadline) {
+    if (platproc_query(r->db, "SELECT count(*) FROM hubs") >= n)
+      return 1;
+    int never = 0;
+    mq_wait(&r->m, &never, 1, 100); /* the run's exit is noticed meanwhile */
+  }
+  return 0;
+}
+
+static const char *verdict(json_t *j) {
+  const char *t = json_string_value(json_object_get(json_object_get(j, "verdict"), "text"));
+  return t ? t : "";
+}
+
+/* A passing run that lost nothing: every report acknowledged, none lost, none unacknowledged,
+ * and the platform's store holds each acknowledged report once. */
+static void expect_nothing_lost(struct rig *r, struct mq_run *run, int status) {
+  if (status != 0)
+    fail_msg("exit %d\n%s", status, mq_run_output(run));
+  json_t *j = mq_run_summary(run);
+  json_int_t gen = mq_jint(j, "counts.reports.generated");
+  json_int_t acked = mq_jint(j, "counts.reports.acked");
+  assert_true(gen > 0);
+  assert_int_equal(acked, gen);
+  assert_int_equal(mq_jint(j, "counts.lost"), 0);
+  assert_int_equal(mq_jint(j, "counts.unacknowledged"), 0);
+  assert_non_null(strstr(verdict(j), "PASS"));
+  assert_int_equal(platproc_stop(&r->p), 0);
+  long long stored = platproc_query(r->db, "SELECT count(*) FROM reports");
+  if (stored != (long long)acked)
+    fail_msg("the platform stored %lld reports, the run had %lld acknowledged", stored,
+             (long long)acked);
+  json_decref(j);
+}
+
+static const char *const *thousand(const char *url) {
+  static const char *args[24];
+  const char *a[] = {"--platform", url,         "--hubs",  "1000",   "--devices-per-hub",
+                     "2",          "--speedup", "5",       "--ramp", "500",
+                     "--duration", "12s",       "--drain", "60s",    "--mqtt-qos",
+                     "1",          NULL};
+  memcpy(args, a, sizeof a);
+  return args;
+}
+
+/* 1,000 hubs, QoS 1, and once every hub is known to the platform either mosquitto or the
+ * platform (same store) is stopped and started again. After a broker restart every hub lost its
+ * connection and makes a new one; after a platform restart the new one refuses what arrives on
+ * connections it never opened, and the hubs reconnect. Either way they resend what was not
+ * acknowledged: nothing is lost, and every hub connected at least twice. */
+static void restart_case(int broker) {
+  struct rig r;
+  rig_start(&r, 1);
+  struct mq_run run;
+  mq_run_start(&run, &r.m, broker ? "broker-restart" : "platform-restart", thousand(r.url));
+  if (!wait_hubs(&r, 1000, 60000))
+    fail_msg("the hubs did not all reach the platform\n%s", mq_run_output(&run));
+  if (broker) {
+    assert_true(broker_stop(&r.b) >= 0);
+    assert_int_equal(broker_restart(&r.b), 0);
+  } else {
+    assert_int_equal(platproc_stop(&r.p), 0);
+    const char *extra[] = {"--mqtt", r.url, "--heartbeat", "2", NULL};
+    assert_int_equal(platproc_start_scheme(&r.p, NULL, r.db, 0, extra), 0);
+  }
+  int status = mq_run_wait(&run, &r.m, 180000);
+  json_t *j = mq_run_summary(&run);
+  /* A broker restart cut every hub; a platform restart reaches each hub that sends before the
+   * run ends (a hub with nothing to send and nothing unacknowledged may keep its old
+   * connection, as over TCP when nothing is written). */
+  json_int_t connects = mq_jint(j, "sessions.connects");
+  if (broker ? connects < 2000 : connects <= 1000)
+    fail_msg("%lld connects: the restart reached too few hubs\n%s", (long long)connects,
+             mq_run_output(&run));
+  json_decref(j);
+  expect_nothing_lost(&r, &run, status);
+  rig_stop(&r);
+}
+
+static void test_slow_broker_restart(void **state) {
+  (void)state;
+  restart_case(1);
+}
+
+static void test_slow_platform_restart(void **state) {
+  (void)state;
+  restart_case(0);
+}
+
+/* 10,000 hubs, each on a broker connection of its own (one process: 10,000 sockets and the
+ * observer's, within 20,000 open files), and an observer that counts what mosquitto delivered
+ * on the uplink topics: all of what the hubs published. */
+static void test_slow_ten_thousand_observed(void **state) {
+  (void)state;
+  struct rig r;
+  rig_start(&r, 1);
+  const char *args[] = {"--platform", r.url,    "--hubs",         "10000",      "--devices-per-hub",
+                        "1",          "--ramp", "2500",           "--duration", "6s",
+                        "--drain",    "120s",   "--mqtt-observe", NULL};
+  struct mq_run run;
+  mq_run_start(&run, &r.m, "ten-thousand", args);
+  int status = mq_run_wait(&run, &r.m, 400000);
+  if (status != 0)
+    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+  json_t *j = mq_run_summary(&run);
+  assert_int_equal(mq_jint(j, "sessions.opened"), 10000);
+  json_int_t sent = mq_jint(j, "mqtt.frames_sent");
+  json_int_t seen = mq_jint(j, "mqtt.observed");
+  assert_true(json_is_true(json_object_get(json_object_get(j, "mqtt"), "observer_complete")));
+  if (sent < 40000 || seen != sent) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "grep -i drop '%s' | head -5 >&2", r.b.log);
+    if (system(cmd) < 0)
+      perror("grep");
+    fail_msg("the hubs published %lld frames, the observer saw %lld\n%s", (long long)sent,
+             (long long)seen, mq_run_output(&run));
+  }
+  json_decref(j);
+  assert_int_equal(platproc_stop(&r.p), 0);
+  assert_int_equal(platproc_query(r.db, "SELECT count(*) FROM hubs"), 10000);
+  rig_stop(&r);
+}
+
+/* A library scenario, unchanged, with the embedded platform serving behind the broker: its
+ * expectations hold and its platform operations (commands) go through. */
+static void test_scenario_unchanged(void **state) {
+  (void)state;
+  struct rig r;
+  rig_start(&r, 0);
+  const char *args[] = {"smoke",          "--platform", r.url, "--embedded-platform",
+                        "--mqtt-observe", NULL};
+  struct mq_run run;
+  mq_run_start(&run, &r.m, "smoke", args);
+  int status = mq_run_wait(&run, &r.m, 120000);
+  if (status != 0)
+    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+  json_t *j = mq_run_summary(&run);
+  assert_non_null(strstr(verdict(j), "PASS"));
+  json_t *mq = json_object_get(j, "mqtt");
+  assert_string_equal(json_string_value(json_object_get(mq, "profile")), "hubrpc");
+  assert_int_equal(mq_jint(j, "mqtt.qos"), 1);
+  assert_true(mq_jint(j, "mqtt.observed") >= mq_jint(j, "mqtt.frames_sent"));
+  assert_true(json_object_get(j, "scenario") != NULL);
+  json_decref(j);
+  rig_stop(&r);
+}
+
+/* ---- a hostile broker ------------------------------------------------------------------------ */
+
+enum hmode { H_REFUSE, H_SILENT };
+
+#define HCONNS 16
+
+struct hconn {
+  struct sim_conn *c;
+  struct sim_mqtt_reader rd;
+  int version;
+  struct hostile *h;
+};
+
+struct hostile {
+  struct mq_loop *m;
+  struct sim_listener *l;
+  enum hmode mode;
+  struct hconn conns[HCONNS];
+  int connects, publishes;
+};
+
+static void h_send(struct hconn *hc, const struct sim_mqtt_packet *p) {
+  mq_send_packet(hc->c, p, hc->version);
+}
+
+/* H_REFUSE: every CONNECT gets "not authorized" in its version. H_SILENT: CONNECT and SUBSCRIBE
+ * are accepted, no PUBLISH is ever acknowledged or delivered. */
+static int h_packet(void *arg, const struct sim_mqtt_packet *p) {
+  struct hconn *hc = arg;
+  struct hostile *h = hc->h;
+  if (p->type == SIM_MQTT_CONNECT) {
+    h->connects++;
+    hc->version = p->connect.level;
+    hc->rd.version = hc->version;
+    struct sim_mqtt_packet a = {.type = SIM_MQTT_CONNACK};
+    if (h->mode == H_REFUSE)
+      a.reason = hc->version == 5 ? 0x87 : 5;
+    h_send(hc, &a);
+  } else if (p->type == SIM_MQTT_SUBSCRIBE) {
+    static const uint8_t granted = 1;
+    struct sim_mqtt_packet a = {.type = SIM_MQTT_SUBACK, .packet_id = p->packet_id};
+    a.list = &granted;
+    a.list_len = a.count = 1;
+    h_send(hc, &a);
+  } else if (p->type == SIM_MQTT_PUBLISH) {
+    h->publishes++;
+  }
+  return 0;
+}
+
+static void h_data(struct sim_conn *c, const uint8_t *p, size_t n, void *user) {
+  struct hconn *hc = user;
+  if (sim_mqtt_reader_feed(&hc->rd, p, n, h_packet, hc)) {
+    sim_conn_close(c);
+    sim_mqtt_reader_fini(&hc->rd);
+    hc->c = NULL;
+  }
+}
+
+static void h_closed(struct sim_conn *c, int err, void *user) {
+  (void)c;
+  (void)err;
+  struct hconn *hc = user;
+  sim_mqtt_reader_fini(&hc->rd);
+  hc->c = NULL;
+}
+
+static const struct sim_conn_cbs h_cbs = {NULL, h_data, h_closed};
+
+static void h_accept(struct sim_listener *l, struct sim_conn *c, void *user) {
+  (void)l;
+  struct hostile *h = user;
+  for (int i = 0; i < HCONNS; i++) {
+    struct hconn *hc = &h->conns[i];
+    if (hc->c)
+      continue;
+    hc->c = c;
+    hc->h = h;
+    hc->version = 4;
+    sim_mqtt_reader_init(&hc->rd, 0, 4);
+    assert_int_equal(sim_conn_start(c, &h_cbs, hc), 0);
+    return;
+  }
+  sim_conn_close(c); /* more than this fake serves at once */
+}
+
+static void h_stop(struct hostile *h) {
+  for (int i = 0; i < HCONNS; i++)
+    if (h->conns[i].c) {
+      sim_conn_close(h->conns[i].c);
+      sim_mqtt_reader_fini(&h->conns[i].rd);
+      h->conns[i].c = NULL;
+    }
+  sim_listener_close(h->l);
+}
+
+/* A run against the hostile broker: it must fail, with exit code want and words in the
+ * output. */
+static void hostile_run(enum hmode mode, const char *version, int want, const char *words) {
+  struct mq_loop m;
+  mq_loop_init(&m);
+  static struct hostile h;
+  memset(&h, 0, sizeof h);
+  h.m = &m;
+  h.mode = mode;
+  struct sim_addr a = {"127.0.0.1", 0};
+  assert_int_equal(sim_transport_listen(m.tcp, &a, h_accept, &h, &h.l), 0);
+  char url[64];
+  snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", sim_listener_port(h.l));
+  const char *args[] = {"--platform", url,  "--hubs",  "3",  "--devices-per-hub", "2",
+                        "--duration", "2s", "--drain", "2s", "--mqtt-version",    version,
+                        NULL};
+  struct mq_run run;
+  mq_run_start(&run, &m, mode == H_REFUSE ? "refused" : "silent", args);
+  int status = mq_run_wait(&run, &m, 60000);
+  const char *out = mq_run_output(&run);
+  json_t *j = mq_run_summary(&run);
+  if (status != want || strstr(verdict(j), "PASS") || !strstr(out, words))
+    fail_msg("want exit %d and \"%s\"; got exit %d, verdict \"%s\"\n%s", want, words, status,
+             verdict(j), out);
+  assert_true(h.connects >= 3);
+  if (mode == H_SILENT)
+    assert_true(h.publishes >= 3); /* the Hellos went out and were never answered */
+  json_decref(j);
+  h_stop(&h);
+  mq_loop_fini(&m);
+}
+
+static void test_broker_refuses_connect(void **state) {
+  (void)state;
+  hostile_run(H_REFUSE, "5", 3, "broker refused CONNECT: not authorized (0x87)");
+  hostile_run(H_REFUSE, "3.1.1", 3, "broker refused CONNECT: not authorized (5)");
+}
+
+static void test_broker_never_acknowledges(void **state) {
+  (void)state;
+  hostile_run(H_SILENT, "5", 3, "no hub ever");
+}
+
+/* ---- the flags ------------------------------------------------------------------------------- */
+
+static void expect_usage(const char *const *args, const char *words) {
+  struct mq_loop m;
+  mq_loop_init(&m);
+  struct mq_run run;
+  mq_run_start(&run, &m, "usage", args);
+  int status = mq_run_wait(&run, &m, 30000);
+  const char *out = mq_run_output(&run);
+  if (status != 2 || !strstr(out, words))
+    fail_msg("want exit 2 and \"%s\"; got %d:\n%s", words, status, out);
+  mq_loop_fini(&m);
+}
+
+static void test_flags_refused(void **state) {
+  (void)state;
+  const char *a1[] = {"--platform", "mqtt://localhost:1883", NULL};
+  expect_usage(a1, "HOST must be an IPv4 address");
+  const char *a2[] = {"--platform", "mqtt://127.0.0.1", NULL};
+  expect_usage(a2, "expected mqtt://HOST:PORT");
+  const char *a3[] = {"--mqtt-qos", "1", "--hubs", "1", NULL};
+  expect_usage(a3, "--mqtt-qos: is for a broker");
+  const char *a4[] = {"--platform", "mqtt://127.0.0.1:1883", "--mqtt-qos", "2", NULL};
+  expect_usage(a4, "expected 0 or 1");
+  const char *a5[] = {"--platform", "mqtt://127.0.0.1:1883", "--mqtt-version", "4", NULL};
+  expect_usage(a5, "expected 3.1.1 or 5");
+  const char *a6[] = {"--platform", "mqtt://127.0.0.1:1883", "--ca", "/nonexistent", NULL};
+  expect_usage(a6, "is for TLS");
+  const char *a7[] = {"--platform", "mqtt://127.0.0.1:1883", "--mqtt-password-file", "/x", NULL};
+  expect_usage(a7, "needs --mqtt-user");
+}
+
+/* test_mqtt_fleet [PATTERN | --skip PATTERN]: the cases whose names match (or do not). */
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_flags_refused),
+      cmocka_unit_test(test_broker_refuses_connect),
+      cmocka_unit_test(test_broker_never_acknowledges),
+      cmocka_unit_test_teardown(test_scenario_unchanged, rig_teardown),
+      cmocka_unit_test_teardown(test_slow_broker_restart, rig_teardown),
+      cmocka_unit_test_teardown(test_slow_platform_restart, rig_teardown),
+      cmocka_unit_test_teardown(test_slow_ten_thousand_observed, rig_teardown),
+  };
+  if (argc > 2 && strcmp(argv[1], "--skip") == 0)
+    cmocka_set_skip_filter(argv[2]);
+  else if (argc > 1)
+    cmocka_set_test_filter(argv[1]);
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
