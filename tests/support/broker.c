@@ -83,6 +83,7 @@ static int start_once(struct broker *b) {
   if (pid < 0)
     return -errno;
   if (pid == 0) {
+    platproc_child_dies_with_parent();
     int fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);

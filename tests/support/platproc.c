@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,13 @@ static double mono_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void platproc_child_dies_with_parent(void) {
+  /* A test that fails ends its process without its teardown; its children must not outlive it
+   * (a stray broker or platform holds ports and files into the next test). */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+    _exit(127);
 }
 
 int platproc_start(struct platproc *p, const char *db, uint16_t port, const char *const *extra) {
@@ -53,6 +61,7 @@ int platproc_start_scheme(struct platproc *p, const char *scheme, const char *db
   if (pid < 0)
     return -errno;
   if (pid == 0) {
+    platproc_child_dies_with_parent();
     int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0)
       dup2(fd, 2);

@@ -30,6 +30,9 @@ int platproc_start_scheme(struct platproc *p, const char *scheme, const char *db
 int platproc_stop(struct platproc *p);
 /* SIGKILL and wait: a crash, nothing committed after the last group. */
 void platproc_kill(struct platproc *p);
+/* For a forked child before it execs: the kernel kills it (SIGKILL) when the test process
+ * ends, even by a failed assertion that skips the teardown. Exits 127 if the test is gone. */
+void platproc_child_dies_with_parent(void);
 
 /* Runs `SELECT ...` returning one integer on the database file (the platform may be running:
  * WAL lets a reader in). Returns the value, or -1 on error. */

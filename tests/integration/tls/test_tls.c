@@ -64,6 +64,7 @@ static int run_child(const char *const *argv, const char *out, const char *err) 
   if (pid < 0)
     return -1;
   if (pid == 0) {
+    platproc_child_dies_with_parent();
     int in = open("/dev/null", O_RDONLY);
     int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);

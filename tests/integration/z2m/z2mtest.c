@@ -14,6 +14,8 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include "support/platproc.h"
+
 #define ZT_MSGS_MAX 400000 /* a bound on what the observer keeps */
 
 static void on_connected(struct sim_mqtt_client *c, int sp, void *user) {
@@ -109,6 +111,7 @@ void zt_spawn(struct zt *z, const char *const *extra) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
+    platproc_child_dies_with_parent();
     int out = open(z->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int err = open(z->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int in = open("/dev/null", O_RDONLY);
