@@ -766,8 +766,10 @@ static int flags_key(struct run_opts *o) {
     }
   }
   /* Client certificates and no key from any flag, the environment (or, later, a scenario):
-   * the hubs authenticate with their certificates alone (an empty mac). */
-  if (o->hub_certs && !(o->set & RUN_SET_KEY))
+   * the hubs authenticate with their certificates alone (an empty mac). Not through a broker:
+   * there TLS ends at the broker, which alone sees the certificate; the platform behind it
+   * still needs the fleet key's mac. */
+  if (o->hub_certs && !(o->set & RUN_SET_KEY) && !o->mq.on)
     o->key = "";
   return APP_RUN_GO_ON;
 }

@@ -56,6 +56,9 @@ static int write_conf(const struct broker *b) {
   fprintf(f, "listener %u 127.0.0.1\n", b->port);
   if (b->tls_cert[0])
     fprintf(f, "certfile %s\nkeyfile %s\n", b->tls_cert, b->tls_key);
+  if (b->tls_cert[0] && b->tls_client_ca[0])
+    fprintf(f, "cafile %s\nrequire_certificate true\nuse_identity_as_username true\n",
+            b->tls_client_ca);
   if (b->passwd[0])
     fprintf(f, "allow_anonymous false\npassword_file %s\n", b->passwd);
   else
@@ -71,6 +74,8 @@ static int write_conf(const struct broker *b) {
   /* Run as root, mosquitto changes to the user "mosquitto", which could not write here. */
   if (geteuid() == 0)
     fprintf(f, "user root\n");
+  if (b->plain_port) /* last: the options above belong to the first listener */
+    fprintf(f, "listener %u 127.0.0.1\n", b->plain_port);
   return fclose(f) ? -errno : 0;
 }
 
@@ -119,7 +124,10 @@ int broker_start(struct broker *b, const char *dir, uint16_t port) {
   int rc = SIM_EIO;
   for (int attempt = 0; attempt < 5 && rc == SIM_EIO; attempt++) {
     b->port = port;
+    b->plain_port = 0;
     if (!port && (rc = free_port(&b->port)))
+      return rc;
+    if (b->tls_client_ca[0] && (rc = free_port(&b->plain_port)))
       return rc;
     rc = start_once(b);
     if (port)

@@ -17,6 +17,12 @@ struct broker {
   unsigned max_queued; /* messages queued per client before mosquitto drops; 0: 10000 */
   char passwd[300];    /* a mosquitto password file ("" for anonymous access) */
   char tls_cert[300], tls_key[300]; /* PEM files: the listener speaks TLS (mqtts://) */
+  /* With tls_cert: PEM CA file; every client of the TLS listener must present a certificate
+   * from it, whose CN becomes its user name (require_certificate, use_identity_as_username). */
+  char tls_client_ca[300];
+  /* Out, with tls_client_ca: a second, plain listener (a free port) for clients without a
+   * certificate, such as a platform subscribing behind the hubs. */
+  uint16_t plain_port;
   char dir[256];                    /* the configuration, log and persistence live here */
   char conf[300];
   char log[300];

@@ -21,6 +21,7 @@
 #include "sim/pki/pki.h"
 #include "sim/transport/tls.h"
 #include "support/broker.h"
+#include "support/platproc.h"
 
 static void write_file(const char *path, const char *text, mode_t mode) {
   FILE *f = fopen(path, "w");
@@ -168,10 +169,120 @@ static void test_run_mqtts(void **state) {
   mq_loop_fini(&m);
 }
 
+/* hubsim provision's layout for hubs 0..n-1: DIR/ca.crt and DIR/hubs/ID.crt, ID.key (0600),
+ * each certificate for client authentication with CN and SAN URI naming its hub. */
+static void hub_certs(const char *dir, int n) {
+  int64_t now = (int64_t)time(NULL);
+  struct sim_pki_req req = {
+      .role = SIM_PKI_CA, .cn = "hubs", .not_before = now - 3600, .not_after = now + 86400};
+  struct sim_pki_issuer *ca;
+  struct sim_pki_cert ca_pem, c;
+  char path[400], id[32], uri[64];
+  assert_int_equal(sim_pki_ca_new(&req, &ca, &ca_pem), 0);
+  assert_true(snprintf(path, sizeof path, "%s/ca.crt", dir) < (int)sizeof path);
+  write_file(path, ca_pem.cert_pem, 0644);
+  assert_true(snprintf(path, sizeof path, "%s/hubs", dir) < (int)sizeof path);
+  assert_int_equal(mkdir(path, 0700), 0);
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "hub-%06d", i);
+    snprintf(uri, sizeof uri, "urn:hubsim:hub:%s", id);
+    struct sim_pki_req hr = {.role = SIM_PKI_CLIENT,
+                             .cn = id,
+                             .san_uri = uri,
+                             .not_before = now - 3600,
+                             .not_after = now + 86400};
+    assert_int_equal(sim_pki_issue(ca, &hr, &c), 0);
+    assert_true(snprintf(path, sizeof path, "%s/hubs/%s.crt", dir, id) < (int)sizeof path);
+    write_file(path, c.cert_pem, 0644);
+    assert_true(snprintf(path, sizeof path, "%s/hubs/%s.key", dir, id) < (int)sizeof path);
+    write_file(path, c.key_pem, 0600);
+    sim_pki_cert_fini(&c);
+  }
+  sim_pki_cert_fini(&ca_pem);
+  sim_pki_issuer_free(ca);
+}
+
+/* Per-hub identity towards a broker: mosquitto's TLS listener requires a client certificate
+ * from the hubs' CA and takes its CN as the user name; `hubsim run --hub-certs` presents each
+ * hub's own while the reference platform subscribes on the broker's plain listener. Every
+ * report is acknowledged and the broker names each hub as the user of its connection. Without
+ * --hub-certs the broker refuses every hub and the run fails naming why. */
+static void test_run_mqtts_hub_certs(void **state) {
+  (void)state;
+  enum { HUBS = 3 };
+  struct mq_loop m;
+  mq_loop_init(&m);
+  make_ca(m.dir, "good", 1);
+  char prov[400], ca[400], db[400], plain[64], url[64];
+  assert_true(snprintf(prov, sizeof prov, "%s/prov", m.dir) < (int)sizeof prov);
+  assert_int_equal(mkdir(prov, 0700), 0);
+  hub_certs(prov, HUBS);
+  struct broker b;
+  memset(&b, 0, sizeof b);
+  assert_true(snprintf(b.tls_cert, sizeof b.tls_cert, "%s/server.pem", m.dir) <
+              (int)sizeof b.tls_cert);
+  assert_true(snprintf(b.tls_key, sizeof b.tls_key, "%s/server.key", m.dir) <
+              (int)sizeof b.tls_key);
+  assert_true(snprintf(b.tls_client_ca, sizeof b.tls_client_ca, "%s/ca.crt", prov) <
+              (int)sizeof b.tls_client_ca);
+  int rc = broker_start(&b, m.dir, 0);
+  if (rc)
+    fail_msg("mosquitto did not start (%d); its log: %s", rc, b.log);
+  assert_true(b.plain_port > 0);
+  snprintf(plain, sizeof plain, "mqtt://127.0.0.1:%u", b.plain_port);
+  snprintf(url, sizeof url, "mqtts://127.0.0.1:%u", b.port);
+  assert_true(snprintf(ca, sizeof ca, "%s/good-ca.pem", m.dir) < (int)sizeof ca);
+  assert_true(snprintf(db, sizeof db, "%s/plat.db", m.dir) < (int)sizeof db);
+  struct platproc p;
+  memset(&p, 0, sizeof p);
+  const char *extra[] = {"--mqtt", plain, NULL};
+  assert_int_equal(platproc_start_scheme(&p, NULL, db, 0, extra), 0);
+
+  char hubs[8];
+  snprintf(hubs, sizeof hubs, "%d", HUBS);
+  const char *args[] = {"--platform", url,  "--ca",       ca,   "--hub-certs", prov,
+                        "--hubs",     hubs, "--duration", "2s", NULL};
+  struct mq_run run;
+  mq_run_start(&run, &m, "mqtts-certs", args);
+  int status = mq_run_wait(&run, &m, 60000);
+  if (status != 0)
+    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+  json_t *j = mq_run_summary(&run);
+  assert_true(mq_jint(j, "tls.handshakes") >= HUBS);
+  assert_true(mq_jint(j, "counts.reports.acked") > 0);
+  assert_int_equal(mq_jint(j, "counts.lost"), 0);
+  json_decref(j);
+  /* mosquitto's notice per connection ends in u'USER': the CN of the certificate presented. */
+  FILE *f = fopen(b.log, "r");
+  assert_non_null(f);
+  static char log[1 << 20];
+  size_t n = fread(log, 1, sizeof log - 1, f);
+  log[n] = '\0';
+  fclose(f);
+  for (int i = 0; i < HUBS; i++) {
+    char user[40];
+    snprintf(user, sizeof user, "u'hub-%06d'", i);
+    if (!strstr(log, user))
+      fail_msg("the broker's log names no connection of %s:\n%s", user, log);
+  }
+
+  const char *bare[] = {"--platform", url,  "--ca",    ca,   "--hubs", "2",
+                        "--duration", "1s", "--drain", "1s", NULL};
+  mq_run_start(&run, &m, "mqtts-nocert", bare);
+  status = mq_run_wait(&run, &m, 60000);
+  const char *out = mq_run_output(&run);
+  if (status != 3 || !strstr(out, "TLS_VERIFY") || !strstr(out, "refused our client certificate"))
+    fail_msg("want exit 3 naming a refused client certificate; got %d\n%s", status, out);
+  assert_int_equal(platproc_stop(&p), 0);
+  broker_stop(&b);
+  mq_loop_fini(&m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mqtts),
       cmocka_unit_test(test_run_mqtts),
+      cmocka_unit_test(test_run_mqtts_hub_certs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
