@@ -225,7 +225,7 @@ static void test_scenario_unchanged(void **state) {
 
 /* ---- a hostile broker ------------------------------------------------------------------------ */
 
-enum hmode { H_REFUSE, H_SILENT };
+enum hmode { H_REFUSE, H_SILENT, H_GARBAGE, H_OVERSIZED };
 
 #define HCONNS 16
 
@@ -249,7 +249,9 @@ static void h_send(struct hconn *hc, const struct sim_mqtt_packet *p) {
 }
 
 /* H_REFUSE: every CONNECT gets "not authorized" in its version. H_SILENT: CONNECT and SUBSCRIBE
- * are accepted, no PUBLISH is ever acknowledged or delivered. */
+ * are accepted, no PUBLISH is ever acknowledged or delivered. H_GARBAGE: the CONNACK is
+ * followed by bytes that are no MQTT packet. H_OVERSIZED: the CONNACK is followed by the header
+ * of a PUBLISH of 200 MB (the hub must refuse it from its header, before buffering any of it). */
 static int h_packet(void *arg, const struct sim_mqtt_packet *p) {
   struct hconn *hc = arg;
   struct hostile *h = hc->h;
@@ -261,6 +263,12 @@ static int h_packet(void *arg, const struct sim_mqtt_packet *p) {
     if (h->mode == H_REFUSE)
       a.reason = hc->version == 5 ? 0x87 : 5;
     h_send(hc, &a);
+    static const uint8_t garbage[] = {0x00, 0xff, 0xff, 0xff, 0xff, 0x7f, 'h', 'i'};
+    static const uint8_t huge[] = {0x30, 0x80, 0x80, 0xc0, 0x5f}; /* PUBLISH, 200 MB */
+    if (h->mode == H_GARBAGE)
+      (void)sim_conn_send(hc->c, garbage, sizeof garbage);
+    else if (h->mode == H_OVERSIZED)
+      (void)sim_conn_send(hc->c, huge, sizeof huge);
   } else if (p->type == SIM_MQTT_SUBSCRIBE) {
     static const uint8_t granted = 1;
     struct sim_mqtt_packet a = {.type = SIM_MQTT_SUBACK, .packet_id = p->packet_id};
@@ -336,7 +344,8 @@ static void hostile_run(enum hmode mode, const char *version, int want, const ch
                         "--duration", "2s", "--drain", "2s", "--mqtt-version",    version,
                         NULL};
   struct mq_run run;
-  mq_run_start(&run, &m, mode == H_REFUSE ? "refused" : "silent", args);
+  static const char *const names[] = {"refused", "silent", "garbage", "oversized"};
+  mq_run_start(&run, &m, names[mode], args);
   int status = mq_run_wait(&run, &m, 60000);
   const char *out = mq_run_output(&run);
   json_t *j = mq_run_summary(&run);
@@ -360,6 +369,12 @@ static void test_broker_refuses_connect(void **state) {
 static void test_broker_never_acknowledges(void **state) {
   (void)state;
   hostile_run(H_SILENT, "5", 3, "no hub ever");
+}
+
+static void test_broker_sends_garbage(void **state) {
+  (void)state;
+  hostile_run(H_GARBAGE, "5", 3, "most frequent error MALFORMED");
+  hostile_run(H_OVERSIZED, "3.1.1", 3, "most frequent error TOOBIG");
 }
 
 /* ---- the flags ------------------------------------------------------------------------------- */
@@ -400,6 +415,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_flags_refused),
       cmocka_unit_test(test_broker_refuses_connect),
       cmocka_unit_test(test_broker_never_acknowledges),
+      cmocka_unit_test(test_broker_sends_garbage),
       cmocka_unit_test_teardown(test_scenario_unchanged, rig_teardown),
       cmocka_unit_test_teardown(test_slow_broker_restart, rig_teardown),
       cmocka_unit_test_teardown(test_slow_platform_restart, rig_teardown),
