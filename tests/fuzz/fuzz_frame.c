@@ -16,8 +16,9 @@
 #include "sim/wire/zcl.h"
 #include "support/wirebuild.h"
 
+#include "fuzz_seeds.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int on_frame(void *arg, const uint8_t *body, size_t len) {
   (void)arg;
@@ -113,13 +114,4 @@ static void write_seeds(const char *dir) {
   sim_buf_fini(&b);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  const char *dir = getenv("HUBSIM_FUZZ_SEEDS");
-  if (dir) {
-    write_seeds(dir);
-    exit(0);
-  }
-  return 0;
-}
+FUZZ_SEEDS_ON_INIT(write_seeds)

@@ -15,8 +15,9 @@
 #include "sim/core/err.h"
 #include "sim/mqtt/codec.h"
 
+#include "fuzz_seeds.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int on_packet(void *arg, const struct sim_mqtt_packet *pkt) {
   int version = *(const int *)arg;
@@ -138,13 +139,4 @@ static void write_seeds(const char *dir) {
   sim_buf_fini(&b);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  const char *dir = getenv("HUBSIM_FUZZ_SEEDS");
-  if (dir) {
-    write_seeds(dir);
-    exit(0);
-  }
-  return 0;
-}
+FUZZ_SEEDS_ON_INIT(write_seeds)
