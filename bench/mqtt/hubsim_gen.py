@@ -16,6 +16,9 @@ per --interval-ms. What hubsim publishes is measured, not assumed:
   --idle-ms.
 - connect_s: hubsim's own ramp.all_online_s (run start to the last hub online); connected:
   sessions.opened.
+- hubsim's --duration: connecting (an allowance of 2 s, or 1 ms a hub) + --idle-ms +
+  --duration-ms; the publish phase runs from every hub online + --idle-ms to the end of that
+  duration (phase_ms, at least --duration-ms when the hubs connected within the allowance).
 - publish_cpu_s: user+sys CPU of the process (os.wait4 at its exit minus /proc/PID/stat at the
   start of the publish phase), so it includes the drain, the orderly disconnect and the summary.
   publish_acked: state messages the subscriber received after the start of the publish phase
@@ -102,11 +105,16 @@ def main():
     sub = Sub(a.sub_out, a.name)
     sub.poll()
     sub.online = sub.state = sub.bridge = sub.state_bytes = 0
-    run_ms = a.idle_ms + a.duration_ms
+    # hubsim's --duration counts from its start, connecting included: it gets an allowance for
+    # connecting (2 s, or 1 ms a hub when more) on top of the idle and the publishing time, and
+    # the publish phase is measured from the moment every hub is online plus the idle to the end
+    # of hubsim's duration.
+    allow_ms = max(2000, a.hubs)
+    run_ms = allow_ms + a.idle_ms + a.duration_ms
     cmd = [a.hubsim, "run", "--profile", "zigbee2mqtt", "--platform",
            "mqtt://127.0.0.1:%d" % a.port, "--hubs", str(a.hubs), "--devices-per-hub", "1",
            "--mix", a.model, "--speedup", a.speedup, "--no-discovery", "--base-topic",
-           "bench/%s/{hub}" % a.name, "--duration", "%dms" % max(run_ms, 1), "--drain", "5s",
+           "bench/%s/{hub}" % a.name, "--duration", "%dms" % run_ms, "--drain", "5s",
            "--allow-lag", "--ui", "none", "-q", "--summary", a.summary]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
@@ -158,10 +166,11 @@ def main():
     if t_phase is None:
         first_error = first_error or "not every hub came online (%d of %d)" % (sub.online, a.hubs)
     pub_acked = sub.state - state_at_phase if t_phase is not None else 0
-    pub_s = time.monotonic() - t_phase if t_phase is not None else 0.0
+    # From the start of the phase to the end of hubsim's duration (started just after t0).
+    pub_s = max(t0 + run_ms / 1000 - t_phase, 0.0) if t_phase is not None else 0.0
     print(json.dumps({
         "generator": "hubsim", "hubs": a.hubs, "window": 0, "interval_ms": a.interval_ms,
-        "duration_ms": a.duration_ms, "payload": a.payload, "connected": connected,
+        "duration_ms": a.duration_ms, "phase_ms": round(pub_s * 1000), "payload": a.payload, "connected": connected,
         "connect_failed": a.hubs - connected, "closed": 0, "errors": 0 if not first_error else 1,
         "connect_s": connect_s, "rss_before": rss_before, "rss_idle": rss_idle,
         "sent": sent, "acked": acked,
@@ -170,8 +179,7 @@ def main():
         "model": a.model, "speedup": float(a.speedup), "exit": rc,
         "state_messages": sub.state,
         "state_bytes_mean": sub.state_bytes / sub.state if sub.state else None,
-        "state_per_hub_per_s": (pub_acked / a.hubs / (a.duration_ms / 1000)
-                                if a.duration_ms and t_phase is not None else None),
+        "state_per_hub_per_s": pub_acked / a.hubs / pub_s if pub_s > 0 else None,
         "bridge_messages": sub.bridge, "cpu_total_s": cpu_end,
         "wall_s": time.monotonic() - t0, "max_rss": s["generator"]["max_rss_bytes"]}))
     return 0 if not first_error and acked == sent else 1
