@@ -21,8 +21,13 @@ unmeasured pass of the floor's connections):
 Generators: floor (bench_mqtt_floor: hand-encoded MQTT over epoll, the lower bound),
 libmosquitto (bench_mqtt_mosq: libmosquitto driven from one libuv loop), mqttjs (the npm
 package `mqtt` pinned in bench/mqtt/mqttjs/package.json, installed there with npm when
-missing; one node process), hubsim (not measured yet: the script checks whether
-`hubsim run --help` names an mqtt:// platform and prints why hubsim was not measured).
+missing; one node process), hubsim (hubsim_gen.py: `hubsim run --profile zigbee2mqtt`, each
+hub a zigbee2mqtt bridge with one lumi.weather sensor, whose ~100-byte state message comes
+about once per --interval at --hubsim-speedup; QoS 1, no discovery; its duration also covers
+its connecting). hubsim does not take --payload or --window: its publishes are the
+devices' state messages, sized and counted at the subscriber (state_bytes_mean,
+state_per_hub_per_s in the JSON); its bridge messages are counted apart (bridge_messages),
+not as publishes; its CPU includes simulating the devices.
 
 Figures per generator and pattern (see bench/mqtt/README.md):
   CPU/publish  user+sys CPU of the generator process (getrusage) during the publish phase
@@ -47,6 +52,8 @@ Figures per generator and pattern (see bench/mqtt/README.md):
   --build DIR           build folder holding bench/bench_mqtt_* (default: build under
                         the source tree)
   --hubsim PATH         hubsim binary (default: $HUBSIM, else BUILD/hubsim)
+  --hubsim-speedup X    hubsim's --speedup (default 1150000 / interval in ms: lumi.weather
+                        then sends about one state message per hub per interval)
   --keep DIR            copy the broker's configuration and log, the subscriber's output
                         and the generators' raw output to DIR
   -h, --help            this text
@@ -261,8 +268,10 @@ why_not() {
       ;;
     hubsim)
       [ -x "$HUBSIM_BIN" ] || { echo "no hubsim binary at $HUBSIM_BIN"; return; }
-      "$HUBSIM_BIN" run --help 2>&1 | grep -q 'zigbee2mqtt' ||
-        echo "hubsim run has no zigbee2mqtt profile (its --help names none)"
+      # The help is read whole first: grep -q stopping early would break the pipe (pipefail).
+      local help
+      help=$("$HUBSIM_BIN" run --help 2>&1)
+      [[ $help == *zigbee2mqtt* ]] || echo "hubsim run has no zigbee2mqtt profile (its --help names none)"
       ;;
   esac
 }
