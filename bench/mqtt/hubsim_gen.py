@@ -175,7 +175,8 @@ def main():
     print(json.dumps({
         "generator": "hubsim", "hubs": a.hubs, "window": 0, "interval_ms": a.interval_ms,
         "duration_ms": a.duration_ms, "phase_ms": round(pub_s * 1000), "payload": a.payload, "connected": connected,
-        "connect_failed": a.hubs - connected, "closed": 0, "reconnects": reconnects, "errors": 0 if not first_error else 1,
+        "connect_failed": a.hubs - connected, "closed": 0, "reconnects": reconnects,
+        "errors": 0 if not first_error else 1,
         "connect_s": connect_s, "rss_before": rss_before, "rss_idle": rss_idle,
         "sent": sent, "acked": acked,
         "publish_cpu_s": (cpu_end - cpu_start) if cpu_start is not None else 0.0,
