@@ -21,8 +21,13 @@ unmeasured pass of the floor's connections):
 Generators: floor (bench_mqtt_floor: hand-encoded MQTT over epoll, the lower bound),
 libmosquitto (bench_mqtt_mosq: libmosquitto driven from one libuv loop), mqttjs (the npm
 package `mqtt` pinned in bench/mqtt/mqttjs/package.json, installed there with npm when
-missing; one node process), hubsim (not measured yet: the script checks whether
-`hubsim run --help` names an mqtt:// platform and prints why hubsim was not measured).
+missing; one node process), hubsim (hubsim_gen.py: `hubsim run --profile zigbee2mqtt`, each
+hub a zigbee2mqtt bridge with one lumi.weather sensor, whose ~100-byte state message comes
+about once per --interval at --hubsim-speedup; QoS 1, no discovery; its duration also covers
+its connecting). hubsim does not take --payload or --window: its publishes are the
+devices' state messages, sized and counted at the subscriber (state_bytes_mean,
+state_per_hub_per_s in the JSON); its bridge messages are counted apart (bridge_messages),
+not as publishes; its CPU includes simulating the devices.
 
 Figures per generator and pattern (see bench/mqtt/README.md):
   CPU/publish  user+sys CPU of the generator process (getrusage) during the publish phase
@@ -47,6 +52,8 @@ Figures per generator and pattern (see bench/mqtt/README.md):
   --build DIR           build folder holding bench/bench_mqtt_* (default: build under
                         the source tree)
   --hubsim PATH         hubsim binary (default: $HUBSIM, else BUILD/hubsim)
+  --hubsim-speedup X    hubsim's --speedup (default 1150000 / interval in ms: lumi.weather
+                        then sends about one state message per hub per interval)
   --keep DIR            copy the broker's configuration and log, the subscriber's output
                         and the generators' raw output to DIR
   -h, --help            this text
@@ -80,6 +87,7 @@ whole() {
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 HUBS=1000 INTERVAL=1s DURATION=30s PAYLOAD=100 CHUBS=10000 CIDLE=3s CDURATION=5s WINDOW=100
+HUBSIM_MODEL=lumi.weather HUBSIM_SPEEDUP=
 GENS=floor,libmosquitto,mqttjs,hubsim JSON= BUILD=$SRC/build HUBSIM_BIN=${HUBSIM:-} KEEP= ROUNDS=1
 ARGV=("$@")
 while [ $# -gt 0 ]; do
@@ -98,6 +106,7 @@ while [ $# -gt 0 ]; do
     --json) JSON=${2-}; shift ;;
     --build) BUILD=${2-}; shift ;;
     --hubsim) HUBSIM_BIN=${2-}; shift ;;
+    --hubsim-speedup) HUBSIM_SPEEDUP=${2-}; shift ;;
     --keep) KEEP=${2-}; shift ;;
     *) usage_err "unknown flag $1" ;;
   esac
@@ -116,6 +125,12 @@ CDURATION_MS=$(dur_ms "$CDURATION") || usage_err "--connect-duration $CDURATION:
 for g in ${GENS//,/ }; do
   case $g in floor | libmosquitto | mqttjs | hubsim) ;; *) usage_err "--generators: unknown $g" ;; esac
 done
+[ -z "$HUBSIM_SPEEDUP" ] || [[ $HUBSIM_SPEEDUP =~ ^[0-9]{1,7}(\.[0-9]{1,3})?$ ]] ||
+  usage_err "--hubsim-speedup $HUBSIM_SPEEDUP: not a number"
+# lumi.weather sends ~93 frames a simulated day (hubsim devices sample lumi.weather
+# --duration 1d), and ~80 % of them change its state: 1150 x faster than real time brings
+# about one state message a second.
+HUBSIM_SPEEDUP=${HUBSIM_SPEEDUP:-$((1150000 / INTERVAL_MS))}
 JSON=${JSON:-$BUILD/bench/mqtt.json}
 HUBSIM_BIN=${HUBSIM_BIN:-$BUILD/hubsim}
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -194,7 +209,13 @@ start_subscriber() {
   wait_for 100 probe || die "the subscriber got nothing from the broker in 10 s"
 }
 
-delivered() { grep -c "^bench/$1/" "$D/sub.out" || true; }
+# hubsim's runs count only its state messages (bench/NAME/HUB/0xIEEE), not its bridge messages.
+delivered() {
+  case $1 in
+    hubsim-*) grep -cE "^bench/$1/[^/ ]+/0x[0-9a-f]{16} " "$D/sub.out" || true ;;
+    *) grep -c "^bench/$1/" "$D/sub.out" || true ;;
+  esac
+}
 delivered_at_least() { [ "$(delivered "$1")" -ge "$2" ]; }
 
 # Established TCP sockets at either end of connections to the broker: once a generator has
@@ -213,6 +234,8 @@ run_gen() {
     floor) cmd=("$BUILD/bench/bench_mqtt_floor") ;;
     libmosquitto) cmd=("$BUILD/bench/bench_mqtt_mosq") ;;
     mqttjs) cmd=(node "$SRC/bench/mqtt/mqttjs/gen.js") ;;
+    hubsim) cmd=(python3 "$SRC/bench/mqtt/hubsim_gen.py" --hubsim "$HUBSIM_BIN" --sub-out "$D/sub.out"
+      --summary "$out.summary" --model "$HUBSIM_MODEL" --speedup "$HUBSIM_SPEEDUP") ;;
   esac
   local name="$g-${pat:0:1}$round" bound=$(((120000 + idle + dur + 5000) / 1000 + 30))
   timeout --kill-after=5 "$bound" "${cmd[@]}" --port "$PORT" --hubs "$hubs" --window "$WINDOW" \
@@ -245,9 +268,10 @@ why_not() {
       ;;
     hubsim)
       [ -x "$HUBSIM_BIN" ] || { echo "no hubsim binary at $HUBSIM_BIN"; return; }
-      "$HUBSIM_BIN" run --help 2>&1 | grep -q 'mqtt://' ||
-        { echo "hubsim run does not accept an mqtt:// platform yet (its --help names none)"; return; }
-      echo "hubsim run accepts mqtt://, but bench/mqtt has no hubsim driver yet (see README.md)"
+      # The help is read whole first: grep -q stopping early would break the pipe (pipefail).
+      local help
+      help=$("$HUBSIM_BIN" run --help 2>&1)
+      [[ $help == *zigbee2mqtt* ]] || echo "hubsim run has no zigbee2mqtt profile (its --help names none)"
       ;;
   esac
 }

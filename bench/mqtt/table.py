@@ -17,7 +17,9 @@ def derive(raw):
     or a reading failed (never a made-up figure)."""
     out = dict(raw)
     acked, conn = raw["acked"], raw["connected"]
-    out["cpu_per_publish_us"] = raw["publish_cpu_s"] * 1e6 / acked if acked else None
+    # hubsim's publishes of the publish phase alone (its acked counts the whole run).
+    pub = raw.get("publish_acked", acked)
+    out["cpu_per_publish_us"] = raw["publish_cpu_s"] * 1e6 / pub if pub else None
     ok_rss = raw["rss_idle"] >= 0 and raw["rss_before"] >= 0
     out["mem_per_hub_b"] = (raw["rss_idle"] - raw["rss_before"]) / conn if conn and ok_rss else None
     out["conn_per_s"] = conn / raw["connect_s"] if conn and raw["connect_s"] > 0 else None
