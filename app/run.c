@@ -26,6 +26,7 @@
 #include "platform/platform.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
+#include "sim/core/proc.h"
 #include "sim/fleet/fleet.h"
 #include "sim/transport/tls.h"
 #include "sim/transport/transport.h"
@@ -565,11 +566,10 @@ static int real_finish(struct run *r, struct scn *scn) {
   info.cpu_sys_s = r->cpu_sys_s;
   info.platform_in_process = r->embedded && !r->workers;
   info.workers = (uint32_t)o->workers;
-  struct rusage ru;
   if (r->workers)
     info.max_rss_bytes = r->workers_rss; /* the generator processes, summed */
-  else if (getrusage(RUSAGE_SELF, &ru) == 0)
-    info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;
+  else
+    info.max_rss_bytes = sim_proc_peak_rss();
   if (worker_failed >= 0)
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);

@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "app/run_internal.h"
 #include "app/ui_host.h"
 #include "sim/core/err.h"
+#include "sim/core/proc.h"
 #include "sim/loop/vdriver.h"
 #include "sim/transport/transport.h"
 
@@ -523,8 +523,6 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   info.platform_in_process = 1;
   info.workers = 1;
   info.interrupted = oc.interrupted;
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) == 0)
-    info.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u;
+  info.max_rss_bytes = sim_proc_peak_rss();
   return app_run_report(o, scn, &oc, &info, NULL, 1);
 }

@@ -10,6 +10,7 @@
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
+#include "sim/core/proc.h"
 
 int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_tls_stats *tls,
                     double cpu_user_s, double cpu_sys_s, int final) {
@@ -18,16 +19,7 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_t
   m.final = final ? 1u : 0u;
   m.cpu_user_s = cpu_user_s;
   m.cpu_sys_s = cpu_sys_s;
-  m.max_rss_bytes = 0;
-  FILE *f = fopen("/proc/self/status", "r");
-  if (f) {
-    char line[128];
-    unsigned long long kb;
-    while (fgets(line, sizeof(line), f))
-      if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-        m.max_rss_bytes = kb * 1024u;
-    fclose(f);
-  }
+  m.max_rss_bytes = sim_proc_peak_rss();
   m.st = *st;
   m.has_tls = tls ? 1u : 0u;
   if (tls)

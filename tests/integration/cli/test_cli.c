@@ -690,6 +690,47 @@ static void test_workers(void **state) {
   unlink(js);
 }
 
+/* The summary's peak RSS is hubsim's own, even when a parent much larger than hubsim started
+ * it: ru_maxrss survives execve, VmHWM does not. The child of this test first grows to 400 MB,
+ * then execs hubsim run (of a few hubs, far below that). */
+static void test_peak_rss_is_own(void **state) {
+  (void)state;
+  const char *bin = getenv("HUBSIM_BIN");
+  assert_non_null(bin);
+  char path[] = "/tmp/hubsim-rss-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    enum { BIG = 400 << 20 };
+    volatile char *big = malloc(BIG);
+    if (!big)
+      _exit(126);
+    for (size_t i = 0; i < BIG; i += 4096)
+      big[i] = 1;
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(bin, bin, "run", "--hubs", "2", "--duration", "1s", "-q", "--ui", "none", "--summary",
+          path, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  json_error_t err;
+  json_t *j = json_load_file(path, 0, &err);
+  unlink(path);
+  assert_non_null(j);
+  json_int_t rss =
+      json_integer_value(json_object_get(json_object_get(j, "generator"), "max_rss_bytes"));
+  json_decref(j);
+  if (rss <= 0 || rss >= 200 << 20)
+    fail_msg("max_rss_bytes %lld: not the peak of hubsim run itself", (long long)rss);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help),
@@ -704,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_open_file_limit),
       cmocka_unit_test(test_generator_late),
       cmocka_unit_test(test_workers),
+      cmocka_unit_test(test_peak_rss_is_own),
       cmocka_unit_test(test_worker_flags_as_given),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

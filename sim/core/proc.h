@@ -1,0 +1,12 @@
+/* Figures about this process that a summary reports. */
+#ifndef SIM_CORE_PROC_H
+#define SIM_CORE_PROC_H
+
+#include <stdint.h>
+
+/* The peak resident set size of this process image in bytes (VmHWM of /proc/self/status); 0
+ * when it cannot be read. Not getrusage()'s ru_maxrss: that one survives execve, so a process
+ * started by a large parent would report the parent's peak as its own. */
+uint64_t sim_proc_peak_rss(void);
+
+#endif
