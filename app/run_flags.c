@@ -40,6 +40,45 @@
 #define RUN_UI_HELP_BUILT ""
 #endif
 
+/* The help of the flags for brokers: the hubrpc profile through one, and the zigbee2mqtt
+ * profile. */
+static void run_usage_brokers(FILE *out) {
+  fputs("mqtt (--profile hubrpc with --platform mqtt:// or mqtts://; docs/mqtt.md):\n"
+        "                        each hub holds its own broker connection (client id = hub id)\n"
+        "                        and its hubrpc session as publishes on PREFIX/HUB/EPOCH/up and\n"
+        "                        /down; a platform serves them with hubsim platform --mqtt URL.\n"
+        "                        Acked still means the platform's own Ack (docs/summary.md 4.1)\n"
+        "  --mqtt-version V      3.1.1 or 5 (default 5)\n"
+        "  --mqtt-qos Q          QoS of the hubs' publishes: 1 (default; the broker acknowledges\n"
+        "                        each) or 0 (nothing acknowledged by the broker)\n"
+        "  --mqtt-user NAME      user name sent in CONNECT\n"
+        "  --mqtt-password-file FILE  its password, FILE's bytes without a final newline; FILE\n"
+        "                        must not be readable or writable by other users\n"
+        "  --mqtt-keepalive D    MQTT keepalive, whole seconds (default 30s)\n"
+        "  --mqtt-prefix P       topic prefix (default hubrpc/v1)\n"
+        "  --mqtt-observe        subscribe an observer to PREFIX/+/+/up and report in the\n"
+        "                        summary how many publishes the broker delivered to it\n"
+        "  --embedded-platform   also run the embedded reference platform, serving the hubs\n"
+        "                        behind the broker (scenario platform operations, --db and\n"
+        "                        --command-rate then work as without --platform)\n"
+        "\n"
+        "profile (docs/zigbee2mqtt.md):\n"
+        "  --profile NAME        what the hubs speak: hubrpc (default: hubrpc sessions, over\n"
+        "                        TCP, TLS or an MQTT broker) or zigbee2mqtt: each hub is a\n"
+        "                        zigbee2mqtt bridge on the broker of --platform\n"
+        "                        mqtt://HOST:PORT (an IPv4 HOST): bridge messages, a state\n"
+        "                        message per device, /set and /get, Home Assistant discovery\n"
+        "  --base-topic PATTERN  zigbee2mqtt: each hub's base topic, {hub} replaced by the hub\n"
+        "                        id (default "
+        "zigbee2mqtt-{hub}"
+        ")\n"
+        "  --state-qos 0|1       zigbee2mqtt: QoS of state messages (default 1; at QoS 0 nothing\n"
+        "                        is acknowledged, so the run cannot pass)\n"
+        "  --no-discovery        zigbee2mqtt: no Home Assistant discovery configs\n"
+        "\n",
+        out);
+}
+
 static void run_usage(FILE *out) {
   fprintf(
       out,
@@ -139,40 +178,10 @@ static void run_usage(FILE *out) {
       "  --after D             with --screenshot: when to take it, within --duration\n"
       "                        (default 0s)\n"
       "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
-      "\n"
-      "mqtt (--profile hubrpc with --platform mqtt:// or mqtts://; docs/mqtt.md):\n"
-      "                        each hub holds its own broker connection (client id = hub id)\n"
-      "                        and its hubrpc session as publishes on PREFIX/HUB/EPOCH/up and\n"
-      "                        /down; a platform serves them with hubsim platform --mqtt URL.\n"
-      "                        Acked still means the platform's own Ack (docs/summary.md 4.1)\n"
-      "  --mqtt-version V      3.1.1 or 5 (default 5)\n"
-      "  --mqtt-qos Q          QoS of the hubs' publishes: 1 (default; the broker acknowledges\n"
-      "                        each) or 0 (nothing acknowledged by the broker)\n"
-      "  --mqtt-user NAME      user name sent in CONNECT\n"
-      "  --mqtt-password-file FILE  its password, FILE's bytes without a final newline; FILE\n"
-      "                        must not be readable or writable by other users\n"
-      "  --mqtt-keepalive D    MQTT keepalive, whole seconds (default 30s)\n"
-      "  --mqtt-prefix P       topic prefix (default hubrpc/v1)\n"
-      "  --mqtt-observe        subscribe an observer to PREFIX/+/+/up and report in the\n"
-      "                        summary how many publishes the broker delivered to it\n"
-      "  --embedded-platform   also run the embedded reference platform, serving the hubs\n"
-      "                        behind the broker (scenario platform operations, --db and\n"
-      "                        --command-rate then work as without --platform)\n"
-      "\n"
-      "profile (docs/zigbee2mqtt.md):\n"
-      "  --profile NAME        what the hubs speak: hubrpc (default: hubrpc sessions, over\n"
-      "                        TCP, TLS or an MQTT broker) or zigbee2mqtt: each hub is a\n"
-      "                        zigbee2mqtt bridge on the broker of --platform\n"
-      "                        mqtt://HOST:PORT (an IPv4 HOST): bridge messages, a state\n"
-      "                        message per device, /set and /get, Home Assistant discovery\n"
-      "  --base-topic PATTERN  zigbee2mqtt: each hub's base topic, {hub} replaced by the hub\n"
-      "                        id (default "
-      "zigbee2mqtt-{hub}"
-      ")\n"
-      "  --state-qos 0|1       zigbee2mqtt: QoS of state messages (default 1; at QoS 0 nothing\n"
-      "                        is acknowledged, so the run cannot pass)\n"
-      "  --no-discovery        zigbee2mqtt: no Home Assistant discovery configs\n"
-      "\n"
+      "\n");
+  run_usage_brokers(out);
+  fprintf(
+      out,
       "clock:\n"
       "  --clock real|virtual  virtual: discrete-event time with the embedded platform in this\n"
       "                        process over an in-memory transport; a simulated day takes\n"

@@ -23,7 +23,7 @@ struct broker {
   /* Out, with tls_client_ca: a second, plain listener (a free port) for clients without a
    * certificate, such as a platform subscribing behind the hubs. */
   uint16_t plain_port;
-  char dir[256];                    /* the configuration, log and persistence live here */
+  char dir[256]; /* the configuration, log and persistence live here */
   char conf[300];
   char log[300];
 };
