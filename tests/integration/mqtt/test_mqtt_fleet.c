@@ -94,7 +94,7 @@ static const char *verdict(json_t *j) {
  * and the platform's store holds each acknowledged report once. */
 static void expect_nothing_lost(struct rig *r, struct mq_run *run, int status) {
   if (status != 0)
-    fail_msg("exit %d\n%s", status, mq_run_output(run));
+    MQ_RUN_FAIL(run, "exit %d", status);
   json_t *j = mq_run_summary(run);
   json_int_t gen = mq_jint(j, "counts.reports.generated");
   json_int_t acked = mq_jint(j, "counts.reports.acked");
@@ -132,7 +132,7 @@ static void restart_case(int broker) {
   struct mq_run run;
   mq_run_start(&run, &r.m, broker ? "broker-restart" : "platform-restart", thousand(r.url));
   if (!wait_hubs(&r, 1000, 60000))
-    fail_msg("the hubs did not all reach the platform\n%s", mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "the hubs did not all reach the platform");
   if (broker) {
     assert_true(broker_stop(&r.b) >= 0);
     assert_int_equal(broker_restart(&r.b), 0);
@@ -148,8 +148,7 @@ static void restart_case(int broker) {
    * connection, as over TCP when nothing is written). */
   json_int_t connects = mq_jint(j, "sessions.connects");
   if (broker ? connects < 2000 : connects <= 1000)
-    fail_msg("%lld connects: the restart reached too few hubs\n%s", (long long)connects,
-             mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "%lld connects: the restart reached too few hubs", (long long)connects);
   json_decref(j);
   expect_nothing_lost(&r, &run, status);
   rig_stop(&r);
@@ -179,7 +178,7 @@ static void test_slow_ten_thousand_observed(void **state) {
   mq_run_start(&run, &r.m, "ten-thousand", args);
   int status = mq_run_wait(&run, &r.m, 400000);
   if (status != 0)
-    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "exit %d", status);
   json_t *j = mq_run_summary(&run);
   assert_int_equal(mq_jint(j, "sessions.opened"), 10000);
   json_int_t sent = mq_jint(j, "mqtt.frames_sent");
@@ -190,8 +189,8 @@ static void test_slow_ten_thousand_observed(void **state) {
     snprintf(cmd, sizeof cmd, "grep -i drop '%s' | head -5 >&2", r.b.log);
     if (system(cmd) < 0)
       perror("grep");
-    fail_msg("the hubs published %lld frames, the observer saw %lld\n%s", (long long)sent,
-             (long long)seen, mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "the hubs published %lld frames, the observer saw %lld", (long long)sent,
+                (long long)seen);
   }
   json_decref(j);
   assert_int_equal(platproc_stop(&r.p), 0);
@@ -211,7 +210,7 @@ static void test_scenario_unchanged(void **state) {
   mq_run_start(&run, &r.m, "smoke", args);
   int status = mq_run_wait(&run, &r.m, 120000);
   if (status != 0)
-    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "exit %d", status);
   json_t *j = mq_run_summary(&run);
   assert_non_null(strstr(verdict(j), "PASS"));
   json_t *mq = json_object_get(j, "mqtt");

@@ -152,7 +152,7 @@ static void test_run_mqtts(void **state) {
   mq_run_start(&run, &m, "mqtts", args);
   int status = mq_run_wait(&run, &m, 60000);
   if (status != 0)
-    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "exit %d", status);
   json_t *j = mq_run_summary(&run);
   assert_true(mq_jint(j, "tls.handshakes") >= 5);
   assert_true(mq_jint(j, "counts.reports.acked") > 0);
@@ -246,7 +246,7 @@ static void test_run_mqtts_hub_certs(void **state) {
   mq_run_start(&run, &m, "mqtts-certs", args);
   int status = mq_run_wait(&run, &m, 60000);
   if (status != 0)
-    fail_msg("exit %d\n%s", status, mq_run_output(&run));
+    MQ_RUN_FAIL(&run, "exit %d", status);
   json_t *j = mq_run_summary(&run);
   assert_true(mq_jint(j, "tls.handshakes") >= HUBS);
   assert_true(mq_jint(j, "counts.reports.acked") > 0);
