@@ -423,14 +423,18 @@ static void plat_message(struct sim_mqtt_client *c, const struct sim_mqtt_msg *m
       mconn_frame(mc, m->payload, m->len);
     return;
   }
-  if (m->len == 0 || l->closed || !(mc = mconn_new(l->t, hub, epoch)))
-    return; /* the end of a connection we never saw, or no memory: dropped */
+  /* The end of a connection we never saw, a first frame above the limit (a hostile
+   * publisher's: no connection is made for it), or no memory: dropped. */
+  if (m->len == 0 || m->len > SIM_FRAME_MAX || l->closed || !(mc = mconn_new(l->t, hub, epoch)))
+    return;
   mc->l = l;
   if (sim_htab_put_str(&l->conns, mc->key, mc)) {
     mconn_free(mc);
     return;
   }
   mconn_frame(mc, m->payload, m->len); /* held until the owner starts it */
+  if (sim_htab_get_str(&l->conns, key) != mc)
+    return; /* it could not be held (no memory) and is gone: the owner never sees it */
   l->cb(&l->base, &mc->base, l->user);
   /* The owner started or closed it; only a started one is still in the table. */
   mc = sim_htab_get_str(&l->conns, key);

@@ -22,6 +22,8 @@
 #include "mqtest.h"
 #include "sim/core/buf.h"
 #include "sim/mqtt/codec.h"
+#include "sim/wire/frame.h"
+#include "sim/wire/hubrpc.h"
 #include "tests/support/broker.h"
 #include "tests/support/platproc.h"
 
@@ -376,6 +378,120 @@ static void test_broker_sends_garbage(void **state) {
   hostile_run(H_OVERSIZED, "3.1.1", 3, "most frequent error TOOBIG");
 }
 
+/* ---- a flood of uplink topics --------------------------------------------------------------- */
+
+/* The body (no varint prefix) of a Hello from hub, as the first frame of a connection. */
+static void hello_body(struct sim_buf *out, const char *hub) {
+  static uint8_t nonce[16];
+  Hubrpc__V1__Hello h = HUBRPC__V1__HELLO__INIT;
+  h.proto_version = SIM_HUBRPC_VERSION;
+  h.hub_id = (char *)hub;
+  h.model = "lumi.gateway.aqhm01";
+  h.firmware = "flood";
+  h.client_nonce.data = nonce;
+  h.client_nonce.len = sizeof nonce;
+  h.boot_id = 1;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
+  env.hello = &h;
+  struct sim_buf f;
+  sim_buf_init(&f);
+  assert_int_equal(sim_hubrpc_encode(&f, &env), 0);
+  size_t skip = 0;
+  while (f.data[skip] & 0x80)
+    skip++;
+  assert_int_equal(sim_buf_append(out, f.data + skip + 1, f.len - skip - 1), 0);
+  sim_buf_fini(&f);
+}
+
+/* Publishes n messages, each on an uplink topic of its own (a new hub and epoch, so a new
+ * connection to the platform): undecodable bytes, a Hello that never authenticates, now and
+ * then a payload above the frame limit, and once one above the platform listener's packet
+ * limit, which it announced in its MQTT 5 CONNECT. QoS 0, as fast as the broker takes them. */
+#define HUGE_LEN (300u * 1024u)
+static void flood(struct rig *r, int n) {
+  struct mq_cli f;
+  struct sim_mqtt_client_opts o = {.client_id = "flooder", .version = 5, .clean = 1};
+  mq_cli_new(&f, &r->m, &o);
+  assert_true(mq_cli_connect(&f, &r->m, r->b.port));
+  static uint8_t junk[SIM_FRAME_MAX + 4096];
+  memset(junk, 0xff, sizeof junk);
+  struct sim_buf hello;
+  sim_buf_init(&hello);
+  hello_body(&hello, "flood");
+  uint8_t *huge = calloc(1, HUGE_LEN);
+  assert_non_null(huge);
+  for (int i = 0; i < n; i++) {
+    char topic[96];
+    snprintf(topic, sizeof topic, "hubrpc/v1/flood-%d/%016x/up", i, (unsigned)i * 2654435761u);
+    const void *p = junk;
+    size_t len = 40;
+    if (i == n / 2)
+      p = huge, len = HUGE_LEN; /* above the listener's packet limit: the broker drops it */
+    else if (i % 100 == 99)
+      len = sizeof junk; /* above SIM_FRAME_MAX: refused before the platform sees it */
+    else if (i % 2)
+      p = hello.data, len = hello.len;
+    assert_int_equal(sim_mqtt_client_publish(f.c, topic, p, len, 0, 0, NULL), 0);
+    if (i % 200 == 199) {
+      int never = 0;
+      mq_wait(&r->m, &never, 1, 5); /* let the socket drain */
+    }
+  }
+  int never = 0;
+  mq_wait(&r->m, &never, 1, 500);
+  sim_buf_fini(&hello);
+  free(huge);
+  mq_cli_free(&f);
+}
+
+/* A hostile client floods the platform's uplink topics with new connections while a fleet
+ * runs: the platform closes them (their handshakes give way under --max-unauth, undecodable
+ * ones at once), stays up, and the fleet loses nothing. */
+static void test_uplink_topic_flood(void **state) {
+  (void)state;
+  struct rig r;
+  current = &r;
+  mq_loop_init(&r.m);
+  memset(&r.b, 0, sizeof r.b);
+  r.b.max_queued = 1000000;
+  assert_int_equal(broker_start(&r.b, r.m.dir, 0), 0);
+  snprintf(r.url, sizeof r.url, "mqtt://127.0.0.1:%u", r.b.port);
+  snprintf(r.db, sizeof r.db, "%s/plat.db", r.m.dir);
+  memset(&r.p, 0, sizeof r.p);
+  const char *extra[] = {"--mqtt", r.url, "--max-unauth", "300", NULL};
+  assert_int_equal(platproc_start_scheme(&r.p, NULL, r.db, 0, extra), 0);
+  const char *args[] = {"--platform",        r.url, "--hubs",     "20",
+                        "--devices-per-hub", "2",   "--duration", "8s",
+                        "--drain",           "60s", NULL};
+  struct mq_run run;
+  mq_run_start(&run, &r.m, "flood", args);
+  if (!wait_hubs(&r, 20, 60000))
+    MQ_RUN_FAIL(&run, "the hubs did not all reach the platform");
+  flood(&r, 6000);
+  int status = mq_run_wait(&run, &r.m, 180000);
+  expect_nothing_lost(&r, &run, status);
+  /* The flood reached the platform: most of its Hellos were answered, and more of them waited
+   * in their handshake than --max-unauth allows. */
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "grep -o '\"handshakes_evicted\":[0-9]*' '%s' | tail -1 | cut -d: -f2",
+           r.p.log);
+  FILE *f = popen(cmd, "r");
+  long long evicted = -1;
+  assert_non_null(f);
+  if (fscanf(f, "%lld", &evicted) != 1)
+    evicted = -1;
+  pclose(f);
+  if (evicted < 1000)
+    fail_msg("the platform evicted %lld handshakes: the flood did not reach it", evicted);
+  snprintf(cmd, sizeof cmd, "grep -q 'listener.s broker connection' '%s'", r.p.log);
+  if (system(cmd) == 0)
+    fail_msg("the platform's listener lost its broker connection during the flood (%s)", r.p.log);
+  broker_stop(&r.b);
+  mq_loop_fini(&r.m);
+  current = NULL;
+}
+
 /* ---- the flags ------------------------------------------------------------------------------- */
 
 static void expect_usage(const char *const *args, const char *words) {
@@ -416,6 +532,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_broker_never_acknowledges),
       cmocka_unit_test(test_broker_sends_garbage),
       cmocka_unit_test_teardown(test_scenario_unchanged, rig_teardown),
+      cmocka_unit_test_teardown(test_uplink_topic_flood, rig_teardown),
       cmocka_unit_test_teardown(test_slow_broker_restart, rig_teardown),
       cmocka_unit_test_teardown(test_slow_platform_restart, rig_teardown),
       cmocka_unit_test_teardown(test_slow_ten_thousand_observed, rig_teardown),
