@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/core/log.h"
 #include "sim/mqtt/codec.h"
 
 enum cstate { ST_IDLE, ST_CONNECTING, ST_CONNACK, ST_UP };
@@ -45,6 +46,7 @@ struct sim_mqtt_client {
   size_t n_infl, n_q;
   uint16_t window, alias_limit, n_alias;
   uint32_t peer_max_packet;
+  struct sim_log_limit log_big;      /* oversized messages dropped: one line per 10 s */
   uint8_t peer_max_qos, peer_retain; /* 5: the CONNACK's Maximum QoS, Retain Available */
   char **aliases;
   uint16_t next_pid;
@@ -219,6 +221,7 @@ static void close_quiet(struct sim_mqtt_client *c) {
   clear_aliases(c);
   sim_mqtt_reader_fini(&c->rd);
   sim_mqtt_reader_init(&c->rd, c->o.max_packet, c->o.version);
+  c->rd.skip_big = c->o.skip_oversized;
 }
 
 /* Ends the connection for err, keeps the sentence, and tells the owner. */
@@ -338,6 +341,8 @@ static int qos2_find(const struct sim_mqtt_client *c, uint16_t pid) {
   return -1;
 }
 
+static int deliver_publish(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p);
+
 /* An incoming PUBLISH: delivered once, acknowledged as its QoS asks (QoS 2 delivered on arrival
  * and its packet id kept until PUBREL, so a resent copy is acknowledged, not delivered again). */
 static int on_publish(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p) {
@@ -356,6 +361,25 @@ static int on_publish(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p
     }
     c->qos2_in[c->n_qos2_in++] = p->packet_id;
   }
+  if (p->oversized) {
+    c->stats.oversized++;
+    sim_log_limited(&c->log_big, 10000, SIM_LOG_WARN,
+                    "mqtt: a message of %zu bytes (above our limit of %zu) on %.*s dropped",
+                    p->oversized, c->o.max_packet, (int)(p->topic.n > 80 ? 80 : p->topic.n),
+                    (const char *)p->topic.p);
+  } else if (deliver_publish(c, p))
+    return 1;
+  if (c->st != ST_UP)
+    return 1; /* the owner ended the connection in its callback */
+  if (p->qos == 1)
+    send_ack(c, SIM_MQTT_PUBACK, p->packet_id);
+  else if (p->qos == 2)
+    send_ack(c, SIM_MQTT_PUBREC, p->packet_id);
+  return 0;
+}
+
+/* An incoming PUBLISH to the owner's message_cb; 1 when out of memory (the client failed). */
+static int deliver_publish(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p) {
   char small[256];
   char *topic = p->topic.n < sizeof small ? small : malloc((size_t)p->topic.n + 1);
   if (!topic) {
@@ -371,12 +395,6 @@ static int on_publish(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p
     c->cbs.message_cb(c, &msg, c->user);
   if (topic != small)
     free(topic);
-  if (c->st != ST_UP)
-    return 1; /* the owner ended the connection in its callback */
-  if (p->qos == 1)
-    send_ack(c, SIM_MQTT_PUBACK, p->packet_id);
-  else if (p->qos == 2)
-    send_ack(c, SIM_MQTT_PUBREC, p->packet_id);
   return 0;
 }
 
@@ -645,6 +663,7 @@ int sim_mqtt_client_new(uv_loop_t *loop, const struct sim_mqtt_client_opts *opts
     c->cbs = *cbs;
   c->user = user;
   sim_mqtt_reader_init(&c->rd, o.max_packet, o.version);
+  c->rd.skip_big = o.skip_oversized;
   sim_buf_init(&c->out);
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;

@@ -55,6 +55,10 @@ struct sim_mqtt_client_opts {
   uint16_t alias_max;   /* 5: topic aliases we use at most (the broker's maximum lowers it) */
   uint16_t receive_max; /* 5: incoming QoS 1/2 in flight we accept; 0: 32 (also the bound in 4) */
   size_t max_packet;    /* the largest packet we accept; 0: SIM_MQTT_PACKET_DEFAULT */
+  /* 1: a PUBLISH above max_packet is acknowledged as its QoS asks and dropped (counted in
+   * stats.oversized) instead of ending the connection. For a subscriber that many may publish
+   * to, over MQTT 3.1.1, which cannot tell the broker our limit. */
+  int skip_oversized;
 };
 
 /* An incoming application message (borrowed for the call). */
@@ -80,6 +84,7 @@ struct sim_mqtt_client_cbs {
 struct sim_mqtt_client_stats {
   uint64_t connects, connacks, published, acked, refused, resent_dup, resent_new;
   uint64_t pings, pingresps, received, aliased;
+  uint64_t oversized; /* PUBLISHes above max_packet dropped (skip_oversized) */
   size_t inflight, queued;
   uint8_t last_connack; /* the last CONNACK's return or reason code */
 };

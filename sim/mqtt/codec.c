@@ -530,6 +530,9 @@ void sim_mqtt_reader_init(struct sim_mqtt_reader *r, size_t max, int version) {
   r->version = version;
   r->why = SIM_MQTT_PE_NONE;
   r->type_seen = 0;
+  r->skip_big = 0;
+  r->big = 0;
+  r->big_left = 0;
 }
 
 void sim_mqtt_reader_fini(struct sim_mqtt_reader *r) {
@@ -552,13 +555,115 @@ static void pending_drop(struct sim_mqtt_reader *r) {
   }
 }
 
+/* 1 when a packet starting with b (its fixed header complete or not) is one skip_big lets
+ * through: an oversized PUBLISH. */
+static int big_ok(const struct sim_mqtt_reader *r, int rc, uint8_t b) {
+  return rc == SIM_ETOOBIG && r->skip_big && (b >> 4) == SIM_MQTT_PUBLISH;
+}
+
+/* How many bytes of an oversized PUBLISH's head pending must hold before the next step: one
+ * more while the fixed header is incomplete, then up to the topic's length, then up to the
+ * packet id. *done is 1 when the head is whole (*total its packet's size, *hl the fixed header's
+ * length). SIM_EMALFORMED when the head does not fit the packet or the QoS is 3. */
+static int big_need(struct sim_mqtt_reader *r, size_t *need, size_t *total, size_t *hl, int *done) {
+  const struct sim_buf *pb = &r->pending;
+  *done = 0;
+  int rc = sim_mqtt_peek(pb->data, pb->len, SIM_MQTT_PACKET_LIMIT, total, &r->why);
+  if (rc == SIM_EAGAIN) {
+    *need = pb->len + 1;
+    return 0;
+  }
+  if (rc)
+    return rc;
+  *hl = 2;
+  while (pb->data[*hl - 1] & 0x80)
+    (*hl)++;
+  uint8_t qos = (pb->data[0] >> 1) & 3;
+  if (qos == 3) {
+    r->why = SIM_MQTT_PE_QOS;
+    return SIM_EMALFORMED;
+  }
+  if (pb->len < *hl + 2) {
+    *need = *hl + 2;
+    return 0;
+  }
+  *need = *hl + 2 + ((size_t)pb->data[*hl] << 8 | pb->data[*hl + 1]) + (qos ? 2 : 0);
+  if (*need > *total) {
+    r->why = SIM_MQTT_PE_SHORT;
+    return SIM_EMALFORMED;
+  }
+  *done = pb->len >= *need;
+  return 0;
+}
+
+/* Reads an oversized PUBLISH's head from p into pending; once whole, delivers it with
+ * pkt.oversized and leaves the rest of the packet to discard. Consumes what it reads. */
+static int big_head(struct sim_mqtt_reader *r, const uint8_t **p, size_t *n, sim_mqtt_packet_cb cb,
+                    void *arg) {
+  struct sim_buf *pb = &r->pending;
+  size_t need, total = 0, hl = 0;
+  int done = 0, rc;
+  while (!(rc = big_need(r, &need, &total, &hl, &done)) && !done) {
+    if (*n == 0)
+      return 0;
+    size_t take = need - pb->len < *n ? need - pb->len : *n;
+    if ((rc = sim_buf_append(pb, *p, take)))
+      return rc;
+    *p += take;
+    *n -= take;
+  }
+  if (rc) {
+    r->type_seen = SIM_MQTT_PUBLISH;
+    return rc;
+  }
+  struct sim_mqtt_packet pkt;
+  memset(&pkt, 0, sizeof pkt);
+  const uint8_t *d = pb->data;
+  pkt.type = SIM_MQTT_PUBLISH;
+  pkt.qos = (d[0] >> 1) & 3;
+  pkt.dup = (d[0] >> 3) & 1;
+  pkt.retain = d[0] & 1;
+  pkt.topic.p = d + hl + 2;
+  pkt.topic.n = (uint16_t)(need - hl - 2 - (pkt.qos ? 2 : 0));
+  if (pkt.qos)
+    pkt.packet_id = (uint16_t)(d[need - 2] << 8 | d[need - 1]);
+  pkt.oversized = total;
+  if (pkt.qos && pkt.packet_id == 0) {
+    r->type_seen = SIM_MQTT_PUBLISH;
+    r->why = SIM_MQTT_PE_PACKET_ID;
+    return SIM_EMALFORMED;
+  }
+  r->big = 0;
+  r->big_left = total - need;
+  rc = cb(arg, &pkt);
+  pending_drop(r);
+  return rc;
+}
+
 int sim_mqtt_reader_feed(struct sim_mqtt_reader *r, const uint8_t *p, size_t n,
                          sim_mqtt_packet_cb cb, void *arg) {
   while (n > 0) {
     struct sim_buf *pb = &r->pending;
     size_t total = 0;
+    if (r->big_left) {
+      size_t k = r->big_left < n ? r->big_left : n;
+      r->big_left -= k;
+      p += k;
+      n -= k;
+      continue;
+    }
+    if (r->big) {
+      int rc = big_head(r, &p, &n, cb, arg);
+      if (rc)
+        return rc;
+      continue;
+    }
     if (pb->len == 0) {
       int rc = sim_mqtt_peek(p, n, r->max, &total, &r->why);
+      if (big_ok(r, rc, p[0])) {
+        r->big = 1;
+        continue;
+      }
       if (rc == 0 && total <= n) {
         if ((rc = deliver(r, p, total, cb, arg)))
           return rc;
@@ -576,6 +681,10 @@ int sim_mqtt_reader_feed(struct sim_mqtt_reader *r, const uint8_t *p, size_t n,
       return sim_buf_append(pb, p, n);
     }
     int rc = sim_mqtt_peek(pb->data, pb->len, r->max, &total, &r->why);
+    if (big_ok(r, rc, pb->data[0])) {
+      r->big = 1;
+      continue;
+    }
     if (rc == SIM_EAGAIN) {
       /* The header is still incomplete: take one byte at a time, so that nothing past it is
        * buffered before the size is known. */
@@ -606,6 +715,10 @@ int sim_mqtt_reader_feed(struct sim_mqtt_reader *r, const uint8_t *p, size_t n,
   if (r->pending.len) {
     size_t total;
     int rc = sim_mqtt_peek(r->pending.data, r->pending.len, r->max, &total, &r->why);
+    if (big_ok(r, rc, r->pending.data[0])) {
+      r->big = 1;
+      return 0;
+    }
     if (rc && rc != SIM_EAGAIN) {
       r->type_seen = r->pending.data[0] >> 4;
       return rc;

@@ -181,6 +181,9 @@ struct sim_mqtt_packet {
   size_t list_len, count;
   struct sim_mqtt_connect connect;
   struct sim_mqtt_props props;
+  /* A PUBLISH above the reader's max that it skipped (skip_big): its whole size in bytes. Only
+   * type, qos, dup, retain, topic and packet_id are read; payload and properties are not. */
+  size_t oversized;
 };
 
 /* Encodes pkt for protocol level version (4 or 5) and appends it to out. The caller's mistakes
@@ -223,6 +226,14 @@ struct sim_mqtt_reader {
   int version;
   enum sim_mqtt_perr why; /* the reason of the last SIM_EMALFORMED or SIM_ETOOBIG */
   uint8_t type_seen;      /* the type of the packet refused, 0 if unknown */
+  /* skip_big (set by the owner): a PUBLISH above max is not an error; its head (fixed header,
+   * topic, packet id: at most 65,546 bytes) is read and delivered with pkt.oversized set, and
+   * the rest of it is discarded as it arrives, so that the stream goes on. MQTT 3.1.1 lets a
+   * broker deliver anything up to 256 MiB; an acknowledged, dropped message is better than a
+   * lost connection. Any other packet above max stays an error. */
+  int skip_big;
+  int big;         /* 1 while reading an oversized PUBLISH's head into pending */
+  size_t big_left; /* bytes of an oversized PUBLISH still to discard */
 };
 
 /* max: the largest whole packet accepted, 0 for SIM_MQTT_PACKET_DEFAULT; above

@@ -510,7 +510,10 @@ static int mt_listen(struct sim_transport *base, const struct sim_addr *addr, si
   snprintf(cid, sizeof cid, "hubsim-platform-%s", epoch);
   /* One client takes every hub's uplink: a wide receive window lets the broker stream to it
    * instead of queueing (and, past its queue limit, dropping) what waits behind the window. */
-  struct sim_mqtt_client_opts o = {.client_id = cid, .queue_max = 1u << 20, .receive_max = 65535};
+  /* skip_oversized: anyone may publish on the uplink topics, and over 3.1.1 the broker does not
+   * know our packet limit (docs/mqtt.md section 6). */
+  struct sim_mqtt_client_opts o = {
+      .client_id = cid, .queue_max = 1u << 20, .receive_max = 65535, .skip_oversized = 1};
   int rc = open_client(t, &o, &plat_cbs, l, addr, &l->cli);
   if (rc) {
     free(l);

@@ -1,6 +1,7 @@
 /* Fuzzes the MQTT decoder as a broker's bytes reach it: the stream reader with the default
  * packet limit (256 KiB), fed in pieces split at points drawn from the input itself, for MQTT
- * 3.1.1 or 5 (the first byte chooses). Every packet decoded is walked (its list) and encoded
+ * 3.1.1 or 5 (the first byte's low bit chooses; its second bit sets a 512-byte limit with
+ * oversized PUBLISHes skipped, skip_big). Every packet decoded is walked (its list) and encoded
  * again; what the encoder accepts, the decoder must accept: an encoder writing bytes its own
  * decoder refuses aborts. Inputs reach the packet limit (fuzz_mqtt.args).
  *
@@ -21,6 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int on_packet(void *arg, const struct sim_mqtt_packet *pkt) {
   int version = *(const int *)arg;
+  if (pkt->oversized) { /* skip_big: only a PUBLISH's head, above the limit */
+    if (pkt->type != SIM_MQTT_PUBLISH || pkt->oversized <= 512 || pkt->payload_len)
+      abort();
+    return 0;
+  }
   size_t off = 0, n = 0;
   struct sim_mqtt_bytes f;
   uint8_t o;
@@ -50,7 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   data += 2;
   size -= 2;
   struct sim_mqtt_reader r;
-  sim_mqtt_reader_init(&r, 0, version);
+  /* The second bit: a small limit with oversized PUBLISHes skipped, as the platform's listener
+   * reads its broker. */
+  int skip = (data[-2] & 2) != 0;
+  sim_mqtt_reader_init(&r, skip ? 512 : 0, version);
+  r.skip_big = skip;
   size_t off = 0;
   while (off < size) {
     x ^= x << 13;
@@ -60,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - off < chunk ? size - off : chunk;
     if (sim_mqtt_reader_feed(&r, data + off, n, on_packet, &version))
       break; /* a broker sending this would be dropped */
+    if (r.pending.len > (skip ? 5 + 2 + 65535 + 2 : r.max))
+      abort(); /* more held than a packet (or an oversized PUBLISH's head) may need */
     off += n;
   }
   sim_mqtt_reader_fini(&r);
@@ -135,6 +147,20 @@ static void write_seeds(const char *dir) {
   pub.payload_len++;
   sim_mqtt_encode(&b, &pub, 4);
   put_seed(dir, "publish_over_limit", 0, &b);
+  /* skip_big (512-byte limit): QoS 1 and QoS 0 PUBLISHes above it between packets under it. */
+  b.len = 0;
+  pub.qos = 1;
+  pub.packet_id = 5;
+  pub.payload_len = 2000;
+  sim_mqtt_encode(&b, &pub, 4);
+  struct sim_mqtt_packet pingresp = {.type = SIM_MQTT_PINGRESP};
+  sim_mqtt_encode(&b, &pingresp, 4);
+  pub.qos = 0;
+  pub.payload_len = 600;
+  sim_mqtt_encode(&b, &pub, 4);
+  struct sim_mqtt_packet puback = {.type = SIM_MQTT_PUBACK, .packet_id = 5};
+  sim_mqtt_encode(&b, &puback, 4);
+  put_seed(dir, "skip_oversized", 2, &b);
   sim_buf_fini(&list);
   sim_buf_fini(&b);
 }

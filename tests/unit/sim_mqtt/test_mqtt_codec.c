@@ -491,6 +491,9 @@ struct seen {
   int n;
   uint8_t types[16];
   size_t payload[16];
+  size_t oversized[16];
+  uint16_t pid[16];
+  uint8_t qos[16];
 };
 
 static int on_packet(void *arg, const struct sim_mqtt_packet *pkt) {
@@ -498,6 +501,9 @@ static int on_packet(void *arg, const struct sim_mqtt_packet *pkt) {
   if (s->n < 16) {
     s->types[s->n] = pkt->type;
     s->payload[s->n] = pkt->payload_len;
+    s->oversized[s->n] = pkt->oversized;
+    s->pid[s->n] = pkt->packet_id;
+    s->qos[s->n] = pkt->qos;
   }
   s->n++;
   return 0;
@@ -596,6 +602,100 @@ static void test_reader_size_before_buffering(void **state) {
   sim_mqtt_reader_fini(&r);
 }
 
+/* skip_big: PUBLISHes above the limit (QoS 1 of 5,000 bytes, QoS 0 of 70,000 with a topic of
+ * 300 bytes) are delivered as their head alone, with oversized set, and the packets around them
+ * still arrive, however the stream is cut; any other packet above the limit is still refused, as
+ * is an oversized PUBLISH whose topic does not fit it or whose QoS is 3. */
+static void test_reader_skips_oversized_publish(void **state) {
+  (void)state;
+  static uint8_t big[70000];
+  static char topic[301];
+  memset(topic, 't', 300);
+  struct sim_mqtt_packet pkts[] = {
+      {.type = SIM_MQTT_PINGRESP},
+      {.type = SIM_MQTT_PUBLISH,
+       .qos = 1,
+       .packet_id = 7,
+       .topic = BYTES("a/b"),
+       .payload = big,
+       .payload_len = 5000},
+      {.type = SIM_MQTT_PUBACK, .packet_id = 9},
+      {.type = SIM_MQTT_PUBLISH,
+       .topic = {(const uint8_t *)topic, 300},
+       .payload = big,
+       .payload_len = sizeof big},
+      {.type = SIM_MQTT_PUBLISH, .qos = 1, .packet_id = 3, .topic = BYTES("c")},
+  };
+  struct sim_buf s;
+  sim_buf_init(&s);
+  for (size_t i = 0; i < 5; i++)
+    assert_int_equal(sim_mqtt_encode(&s, &pkts[i], SIM_MQTT_V311), 0);
+  /* Every cut point in the first 400 bytes and around each packet's edges, then a byte at a
+   * time. */
+  for (size_t cut = 0; cut <= s.len; cut += cut < 400 || cut > s.len - 400 ? 1 : 997) {
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+      if (bytewise && cut)
+        break;
+      struct sim_mqtt_reader r;
+      struct seen seen = {0};
+      sim_mqtt_reader_init(&r, 1024, SIM_MQTT_V311);
+      r.skip_big = 1;
+      if (bytewise) {
+        for (size_t i = 0; i < s.len; i++)
+          assert_int_equal(sim_mqtt_reader_feed(&r, s.data + i, 1, on_packet, &seen), 0);
+      } else {
+        assert_int_equal(sim_mqtt_reader_feed(&r, s.data, cut, on_packet, &seen), 0);
+        assert_int_equal(sim_mqtt_reader_feed(&r, s.data + cut, s.len - cut, on_packet, &seen), 0);
+      }
+      assert_int_equal(seen.n, 5);
+      for (int i = 0; i < 5; i++)
+        assert_int_equal(seen.types[i], pkts[i].type);
+      assert_int_equal(seen.oversized[0], 0);
+      assert_int_equal(seen.oversized[1], 1 + 2 + 2 + 3 + 2 + 5000);
+      assert_int_equal(seen.pid[1], 7);
+      assert_int_equal(seen.qos[1], 1);
+      assert_int_equal(seen.payload[1], 0);
+      assert_int_equal(seen.oversized[3], 1 + 3 + 2 + 300 + sizeof big);
+      assert_int_equal(seen.oversized[4], 0);
+      assert_int_equal(seen.pid[4], 3);
+      assert_int_equal(r.pending.len, 0);
+      assert_true(r.pending.cap <= 4096);
+      sim_mqtt_reader_fini(&r);
+    }
+  }
+  sim_buf_fini(&s);
+  struct sim_mqtt_reader r;
+  struct seen seen = {0};
+  /* Not a PUBLISH: refused. */
+  sim_mqtt_reader_init(&r, 1000, SIM_MQTT_V311);
+  r.skip_big = 1;
+  assert_int_equal(sim_mqtt_reader_feed(&r, V(0x90, 0x80, 0x80, 0x01), on_packet, &seen),
+                   SIM_ETOOBIG);
+  sim_mqtt_reader_fini(&r);
+  /* A topic longer than the packet, and QoS 3. */
+  sim_mqtt_reader_init(&r, 10, SIM_MQTT_V311);
+  r.skip_big = 1;
+  assert_int_equal(sim_mqtt_reader_feed(&r, V(0x30, 0x14, 0xFF, 0xFF), on_packet, &seen),
+                   SIM_EMALFORMED);
+  assert_int_equal(r.why, SIM_MQTT_PE_SHORT);
+  sim_mqtt_reader_fini(&r);
+  sim_mqtt_reader_init(&r, 10, SIM_MQTT_V311);
+  r.skip_big = 1;
+  assert_int_equal(sim_mqtt_reader_feed(&r, V(0x36, 0x14, 0x00, 0x01), on_packet, &seen),
+                   SIM_EMALFORMED);
+  assert_int_equal(r.why, SIM_MQTT_PE_QOS);
+  sim_mqtt_reader_fini(&r);
+  /* Packet id 0 on a QoS 1 head. */
+  sim_mqtt_reader_init(&r, 10, SIM_MQTT_V311);
+  r.skip_big = 1;
+  assert_int_equal(
+      sim_mqtt_reader_feed(&r, V(0x32, 0x14, 0x00, 0x01, 'a', 0x00, 0x00), on_packet, &seen),
+      SIM_EMALFORMED);
+  assert_int_equal(r.why, SIM_MQTT_PE_PACKET_ID);
+  assert_int_equal(seen.n, 0);
+  sim_mqtt_reader_fini(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_remaining_length_vectors),
@@ -610,6 +710,7 @@ int main(void) {
       cmocka_unit_test(test_every_decode_error),
       cmocka_unit_test(test_reader_every_split),
       cmocka_unit_test(test_reader_size_before_buffering),
+      cmocka_unit_test(test_reader_skips_oversized_publish),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
