@@ -177,7 +177,8 @@ void app_run_flags_command(const char *name);
 
 /* The long options of the MQTT flags, their values from APP_RUN_MQTT_FIRST on. */
 #define APP_RUN_MQTT_FIRST 300
-#define APP_RUN_NOT_MINE (-2) /* a flag reader: not one of its flags */
+#define APP_RUN_MQTT_VERSION APP_RUN_MQTT_FIRST /* --mqtt-version, the first of them */
+#define APP_RUN_NOT_MINE (-2)                   /* a flag reader: not one of its flags */
 extern const struct option app_run_mqtt_longopts[];
 #define APP_RUN_MQTT_NOPTS 8
 /* One MQTT flag c with its value. APP_RUN_GO_ON, APP_RUN_NOT_MINE or the exit code. */

@@ -17,7 +17,7 @@
 #include "sim/mqtt/stream.h"
 #include "sim/transport/tls.h"
 
-#define MQ_VERSION (APP_RUN_MQTT_FIRST + 0)
+#define MQ_VERSION APP_RUN_MQTT_VERSION
 #define MQ_QOS (APP_RUN_MQTT_FIRST + 1)
 #define MQ_USER (APP_RUN_MQTT_FIRST + 2)
 #define MQ_PASS (APP_RUN_MQTT_FIRST + 3)

@@ -37,8 +37,20 @@ int app_run_z2m_flag(struct run_opts *o, int c, const char *arg) {
   }
 }
 
+/* The broker flags of the hubrpc profile that also serve this one (zigbee2mqtt's own mqtt.version,
+ * mqtt.keepalive, mqtt.user, mqtt.password); the others are refused. */
+static int z2m_takes(const char *flag) {
+  static const char *const ok[] = {"mqtt-version", "mqtt-keepalive", "mqtt-user",
+                                   "mqtt-password-file"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if (strcmp(flag, ok[i]) == 0)
+      return 1;
+  return 0;
+}
+
 int app_run_z2m_check(struct run_opts *o) {
-  int mqtt = o->platform && strncasecmp(o->platform, "mqtt://", 7) == 0;
+  int mqtt = o->platform && (strncasecmp(o->platform, "mqtt://", 7) == 0 ||
+                             strncasecmp(o->platform, "mqtts://", 8) == 0);
   struct sim_addr a;
   if (o->profile != RUN_PROFILE_Z2M) {
     if (o->z2m_base || o->z2m_no_discovery || o->z2m_qos != 1)
@@ -50,13 +62,21 @@ int app_run_z2m_check(struct run_opts *o) {
   }
   if (!o->platform || !mqtt || app_z2m_broker(o->platform, &a))
     return app_run_bad("--profile", "zigbee2mqtt",
-                       "needs --platform mqtt://HOST:PORT, the broker (HOST an IPv4 address)");
+                       "needs --platform mqtt://HOST:PORT or mqtts://HOST:PORT, the broker (HOST "
+                       "an IPv4 address)");
   for (int i = 0; i < APP_RUN_MQTT_NOPTS; i++)
-    if (o->mq.given & (1u << i)) {
+    if ((o->mq.given & (1u << i)) && !z2m_takes(app_run_mqtt_longopts[i].name)) {
       char name[40];
       snprintf(name, sizeof name, "--%s", app_run_mqtt_longopts[i].name);
-      return app_run_bad(name, "", "is for the hubrpc profile through a broker, not zigbee2mqtt");
+      return app_run_bad(name, "",
+                         strcmp(name, "--mqtt-qos") == 0
+                             ? "is for the hubrpc profile; zigbee2mqtt's state QoS is --state-qos"
+                             : "is for the hubrpc profile through a broker, not zigbee2mqtt");
     }
+  if (o->hub_certs)
+    return app_run_bad("--hub-certs", o->hub_certs,
+                       "is for the hubrpc profile; the zigbee2mqtt profile's bridges verify the "
+                       "broker (--ca) and log in with --mqtt-user");
   /* The hubs are zigbee2mqtt bridges (app/z2m_hub.c), not hubrpc sessions over the broker. */
   o->mq.on = 0;
   const char *why = app_z2m_base_problem(o->z2m_base ? o->z2m_base : APP_Z2M_BASE_DEFAULT, o->hubs);
@@ -84,9 +104,16 @@ int app_run_z2m_new(const struct run_opts *o, uv_loop_t *loop, struct sim_transp
       .base = o->z2m_base,
       .qos = o->z2m_qos,
       .discovery = !o->z2m_no_discovery,
+      /* --mqtt-version given, or zigbee2mqtt's own default, 3.1.1 (o->mq.version is the hubrpc
+       * profile's, 5, when not given). */
+      .version =
+          o->mq.given & (1u << (APP_RUN_MQTT_VERSION - APP_RUN_MQTT_FIRST)) ? o->mq.version : 4,
+      .keepalive = o->mq.keepalive,
+      .username = o->mq.user,
+      .password = o->mq.password,
   };
   if (app_z2m_broker(o->platform, &zo.broker))
-    return app_run_bad("--platform", o->platform, "expected mqtt://HOST:PORT");
+    return app_run_bad("--platform", o->platform, "expected mqtt://HOST:PORT or mqtts://HOST:PORT");
   int rc = app_z2m_new(loop, t, &zo, out);
   if (rc) {
     fprintf(stderr, "hubsim run: cannot start the zigbee2mqtt profile: %s\n", sim_strerror(rc));

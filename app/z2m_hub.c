@@ -10,7 +10,6 @@
  * device: the state message goes out on connect, carrying the whole cached state. */
 #include "app/z2m_hub.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "sim/core/hash.h"
 #include "sim/core/log.h"
 #include "sim/mqtt/client.h"
+#include "sim/mqtt/stream.h"
 
 #define ZDEV_DIRTY 1u  /* a state message is due (changed while offline) */
 #define ZDEV_JOINEV 2u /* its join events are due */
@@ -49,7 +49,7 @@ struct app_z2m {
   uv_loop_t *loop;
   struct sim_transport *t;
   struct app_z2m_opts o;
-  char *url, *base;
+  char *url, *base, *user, *pass;
   struct sim_fleet *f;
   struct zhub *hubs;
   uint32_t n_hubs;
@@ -63,11 +63,9 @@ struct app_z2m {
 /* ---- names and topics ---- */
 
 int app_z2m_broker(const char *url, struct sim_addr *out) {
-  struct in_addr ip;
-  if (strncasecmp(url, "mqtt://", 7) != 0 || sim_addr_parse(url + 7, out) || out->port == 0 ||
-      inet_pton(AF_INET, out->host, &ip) != 1)
-    return SIM_EINVAL;
-  return 0;
+  const char *why = NULL;
+  int tls = 0;
+  return sim_mqtt_url_parse(url, 1, out, &tls, &why) ? SIM_EINVAL : 0;
 }
 
 const char *app_z2m_base_problem(const char *pattern, uint64_t hubs) {
@@ -401,9 +399,11 @@ static int z_connect(void *arg, uint32_t hub) {
     static const char offline[] = "{\"state\":\"offline\"}";
     struct sim_mqtt_client_opts o = {
         .client_id = zh->id,
-        .version = 4, /* zigbee2mqtt's default (mqtt.version) */
+        .version = z->o.version ? z->o.version : 4, /* zigbee2mqtt's default (mqtt.version) */
         .clean = 1,
-        .keepalive = 60,
+        .keepalive = z->o.keepalive ? z->o.keepalive : 60, /* and its mqtt.keepalive */
+        .username = z->o.username,
+        .password = z->o.password,
         .will_topic = will,
         .will_payload = offline,
         .will_len = sizeof offline - 1,
@@ -577,12 +577,17 @@ int app_z2m_new(uv_loop_t *loop, struct sim_transport *t, const struct app_z2m_o
   z->o = *opts;
   z->url = strdup(opts->url ? opts->url : "");
   z->base = strdup(opts->base ? opts->base : APP_Z2M_BASE_DEFAULT);
-  if (!z->url || !z->base || dev_z2m_load()) {
+  z->user = opts->username ? strdup(opts->username) : NULL;
+  z->pass = opts->password ? strdup(opts->password) : NULL;
+  if (!z->url || !z->base || (opts->username && !z->user) || (opts->password && !z->pass) ||
+      dev_z2m_load()) {
     app_z2m_free(z);
     return SIM_ENOMEM;
   }
   z->o.url = z->url;
   z->o.base = z->base;
+  z->o.username = z->user;
+  z->o.password = z->pass;
   *out = z;
   return 0;
 }
@@ -604,5 +609,10 @@ void app_z2m_free(struct app_z2m *z) {
   free(z->hubs);
   free(z->url);
   free(z->base);
+  free(z->user);
+  if (z->pass) {
+    explicit_bzero(z->pass, strlen(z->pass));
+    free(z->pass);
+  }
   free(z);
 }

@@ -20,23 +20,27 @@
 #define APP_Z2M_BASE_MAX 200
 
 struct app_z2m_opts {
-  struct sim_addr broker; /* where the broker listens */
-  const char *url;        /* the broker's URL as given (bridge/info's mqtt.server) */
-  const char *base;       /* base topic pattern with {hub}; NULL: APP_Z2M_BASE_DEFAULT */
-  int qos;                /* of state messages: 0 or 1 */
-  int discovery;          /* publish Home Assistant discovery configs */
+  struct sim_addr broker;          /* where the broker listens */
+  const char *url;                 /* the broker's URL as given (bridge/info's mqtt.server) */
+  const char *base;                /* base topic pattern with {hub}; NULL: APP_Z2M_BASE_DEFAULT */
+  int qos;                         /* of state messages: 0 or 1 */
+  int discovery;                   /* publish Home Assistant discovery configs */
+  int version;                     /* MQTT 4 (3.1.1) or 5; 0: 4, zigbee2mqtt's default */
+  uint16_t keepalive;              /* seconds; 0: 60, zigbee2mqtt's default */
+  const char *username, *password; /* NULL: none */
 };
 
 struct app_z2m;
 
-/* Parses the broker URL mqtt://HOST:PORT (HOST an IPv4 address) into *out. 0, or SIM_EINVAL. */
+/* Parses the broker URL mqtt://HOST:PORT or mqtts://HOST:PORT (HOST an IPv4 address) into
+ * *out (the scheme chose the transport the driver is given). 0, or SIM_EINVAL. */
 int app_z2m_broker(const char *url, struct sim_addr *out);
 /* Checks a base topic pattern: no wildcards, at most APP_Z2M_BASE_MAX bytes, and {hub} in it
  * when there is more than one hub. NULL, or why not (a static sentence). */
 const char *app_z2m_base_problem(const char *pattern, uint64_t hubs);
 
-/* Creates the driver over transport t (borrowed; tcp to the broker; outlives the driver). opts
- * is copied (strings too). 0 or SIM_ENOMEM. */
+/* Creates the driver over transport t (borrowed; tcp or tls to the broker; outlives the
+ * driver). opts is copied (strings too). 0 or SIM_ENOMEM. */
 int app_z2m_new(uv_loop_t *loop, struct sim_transport *t, const struct app_z2m_opts *opts,
                 struct app_z2m **out);
 /* The driver's operations, to put with the driver into struct sim_fleet_config. */

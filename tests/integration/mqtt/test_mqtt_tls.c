@@ -278,11 +278,77 @@ static void test_run_mqtts_hub_certs(void **state) {
   mq_loop_fini(&m);
 }
 
+/* The zigbee2mqtt profile over mqtts:// to a broker that wants a user name and password, as a
+ * real zigbee2mqtt is often set up (mqtt.server mqtts://, mqtt.ca, mqtt.user, mqtt.password): with
+ * MQTT 3.1.1 (zigbee2mqtt's default) and 5 every state message is acknowledged and the run
+ * passes; with a wrong password no bridge connects and the run fails naming the refusal; the
+ * flags of the hubrpc profile that do not apply are refused. */
+static void test_run_z2m_mqtts_password(void **state) {
+  (void)state;
+  struct mq_loop m;
+  mq_loop_init(&m);
+  struct broker b;
+  make_ca(m.dir, "good", 1);
+  memset(&b, 0, sizeof b);
+  snprintf(b.tls_cert, sizeof b.tls_cert, "%s/server.pem", m.dir);
+  snprintf(b.tls_key, sizeof b.tls_key, "%s/server.key", m.dir);
+  snprintf(b.passwd, sizeof b.passwd, "%s/passwd", m.dir);
+  assert_int_equal(broker_passwd(b.passwd, "bridge", "s3cret"), 0);
+  assert_int_equal(broker_start(&b, m.dir, 0), 0);
+  char url[64], ca[400], good[400], bad[400];
+  snprintf(url, sizeof url, "mqtts://127.0.0.1:%u", b.port);
+  snprintf(ca, sizeof ca, "%s/good-ca.pem", m.dir);
+  snprintf(good, sizeof good, "%s/good.pass", m.dir);
+  snprintf(bad, sizeof bad, "%s/bad.pass", m.dir);
+  write_file(good, "s3cret\n", 0600);
+  write_file(bad, "guess\n", 0600);
+  static const char *const versions[] = {"3.1.1", "5"};
+  for (int v = 0; v < 2; v++) {
+    const char *args[] = {
+        "--profile",   "zigbee2mqtt", "--platform",           url,  "--ca",           ca,
+        "--mqtt-user", "bridge",      "--mqtt-password-file", good, "--mqtt-version", versions[v],
+        "--hubs",      "4",           "--duration",           "3s", "--speedup",      "600",
+        NULL};
+    struct mq_run run;
+    mq_run_start(&run, &m, v ? "z2m-v5" : "z2m-v311", args);
+    int status = mq_run_wait(&run, &m, 60000);
+    if (status != 0)
+      MQ_RUN_FAIL(&run, "MQTT %s: exit %d", versions[v], status);
+    json_t *j = mq_run_summary(&run);
+    assert_true(mq_jint(j, "tls.handshakes") >= 4);
+    json_int_t acked = mq_jint(j, "counts.reports.acked");
+    assert_true(acked > 0);
+    assert_int_equal(acked, mq_jint(j, "counts.reports.sent"));
+    json_decref(j);
+  }
+  const char *wrong[] = {"--profile",   "zigbee2mqtt", "--platform",
+                         url,           "--ca",        ca,
+                         "--mqtt-user", "bridge",      "--mqtt-password-file",
+                         bad,           "--hubs",      "2",
+                         "--duration",  "1s",          "--drain",
+                         "1s",          NULL};
+  struct mq_run run;
+  mq_run_start(&run, &m, "z2m-wrong", wrong);
+  int status = mq_run_wait(&run, &m, 60000);
+  const char *out = mq_run_output(&run);
+  if (status != 3 || !strstr(out, "not authorized"))
+    fail_msg("want exit 3 naming the refusal; got %d\n%s", status, out);
+  const char *qos[] = {"--profile", "zigbee2mqtt", "--platform", url, "--mqtt-qos", "1", NULL};
+  mq_run_start(&run, &m, "z2m-qos", qos);
+  status = mq_run_wait(&run, &m, 30000);
+  out = mq_run_output(&run);
+  if (status != 2 || !strstr(out, "--state-qos"))
+    fail_msg("want exit 2 pointing to --state-qos; got %d\n%s", status, out);
+  broker_stop(&b);
+  mq_loop_fini(&m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mqtts),
       cmocka_unit_test(test_run_mqtts),
       cmocka_unit_test(test_run_mqtts_hub_certs),
+      cmocka_unit_test(test_run_z2m_mqtts_password),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
