@@ -602,6 +602,18 @@ static void test_reader_size_before_buffering(void **state) {
   sim_mqtt_reader_fini(&r);
 }
 
+/* A reader with limit max and skip_big refuses p[0..n) with rc and why, delivering nothing. */
+static void skip_refused(const uint8_t *p, size_t n, size_t max, int rc, enum sim_mqtt_perr why) {
+  struct sim_mqtt_reader r;
+  struct seen seen = {0};
+  sim_mqtt_reader_init(&r, max, SIM_MQTT_V311);
+  r.skip_big = 1;
+  assert_int_equal(sim_mqtt_reader_feed(&r, p, n, on_packet, &seen), rc);
+  assert_int_equal(r.why, why);
+  assert_int_equal(seen.n, 0);
+  sim_mqtt_reader_fini(&r);
+}
+
 /* skip_big: PUBLISHes above the limit (QoS 1 of 5,000 bytes, QoS 0 of 70,000 with a topic of
  * 300 bytes) are delivered as their head alone, with oversized set, and the packets around them
  * still arrive, however the stream is cut; any other packet above the limit is still refused, as
@@ -664,36 +676,12 @@ static void test_reader_skips_oversized_publish(void **state) {
     }
   }
   sim_buf_fini(&s);
-  struct sim_mqtt_reader r;
-  struct seen seen = {0};
-  /* Not a PUBLISH: refused. */
-  sim_mqtt_reader_init(&r, 1000, SIM_MQTT_V311);
-  r.skip_big = 1;
-  assert_int_equal(sim_mqtt_reader_feed(&r, V(0x90, 0x80, 0x80, 0x01), on_packet, &seen),
-                   SIM_ETOOBIG);
-  sim_mqtt_reader_fini(&r);
-  /* A topic longer than the packet, and QoS 3. */
-  sim_mqtt_reader_init(&r, 10, SIM_MQTT_V311);
-  r.skip_big = 1;
-  assert_int_equal(sim_mqtt_reader_feed(&r, V(0x30, 0x14, 0xFF, 0xFF), on_packet, &seen),
-                   SIM_EMALFORMED);
-  assert_int_equal(r.why, SIM_MQTT_PE_SHORT);
-  sim_mqtt_reader_fini(&r);
-  sim_mqtt_reader_init(&r, 10, SIM_MQTT_V311);
-  r.skip_big = 1;
-  assert_int_equal(sim_mqtt_reader_feed(&r, V(0x36, 0x14, 0x00, 0x01), on_packet, &seen),
-                   SIM_EMALFORMED);
-  assert_int_equal(r.why, SIM_MQTT_PE_QOS);
-  sim_mqtt_reader_fini(&r);
-  /* Packet id 0 on a QoS 1 head. */
-  sim_mqtt_reader_init(&r, 10, SIM_MQTT_V311);
-  r.skip_big = 1;
-  assert_int_equal(
-      sim_mqtt_reader_feed(&r, V(0x32, 0x14, 0x00, 0x01, 'a', 0x00, 0x00), on_packet, &seen),
-      SIM_EMALFORMED);
-  assert_int_equal(r.why, SIM_MQTT_PE_PACKET_ID);
-  assert_int_equal(seen.n, 0);
-  sim_mqtt_reader_fini(&r);
+  /* Not a PUBLISH: refused. A topic longer than the packet, QoS 3, packet id 0 on QoS 1. */
+  skip_refused(V(0x90, 0x80, 0x80, 0x01), 1000, SIM_ETOOBIG, SIM_MQTT_PE_TOOBIG);
+  skip_refused(V(0x30, 0x14, 0xFF, 0xFF), 10, SIM_EMALFORMED, SIM_MQTT_PE_SHORT);
+  skip_refused(V(0x36, 0x14, 0x00, 0x01), 10, SIM_EMALFORMED, SIM_MQTT_PE_QOS);
+  skip_refused(V(0x32, 0x14, 0x00, 0x01, 'a', 0x00, 0x00), 10, SIM_EMALFORMED,
+               SIM_MQTT_PE_PACKET_ID);
 }
 
 int main(void) {
