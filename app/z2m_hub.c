@@ -43,6 +43,15 @@ struct zhub {
   uint32_t n_devs;
   uint32_t outstanding; /* QoS 1 state messages taken, not yet answered */
   uint8_t up;           /* CONNACK seen: the bridge is online */
+  uint8_t fifo_broken;  /* a push found no memory: no ack latency until outstanding is 0 */
+  /* Per device slot: the intended time of the first change not yet published (ZDEV_DIRTY). */
+  sim_time_t *since;
+  /* The intended times of the outstanding QoS 1 state messages, oldest first (outstanding of
+   * them from fifo_head, a ring of fifo_cap): a broker answers a connection's QoS 1 PUBLISHes
+   * in the order it received them (MQTT 3.1.1 4.6, 5.0 4.6), and a resend after a reconnect
+   * keeps that order, so each PUBACK answers the oldest. */
+  sim_time_t *fifo;
+  uint32_t fifo_cap, fifo_head;
 };
 
 struct app_z2m {
@@ -159,8 +168,31 @@ static void log_error(struct zhub *zh, const char *fmt, ...) {
   publish(zh, "bridge/logging", dev_z2m_err_json(&e), 0, 0);
 }
 
-/* The state message of device slot, counted as a report. */
-static void publish_state(struct zhub *zh, uint32_t slot) {
+/* Appends intended to the hub's ring of outstanding state messages (before outstanding counts
+ * it). On no memory the ring is given up until it empties. */
+static void fifo_push(struct zhub *zh, sim_time_t intended) {
+  if (zh->fifo_broken)
+    return;
+  if (zh->outstanding == zh->fifo_cap) {
+    uint32_t ncap = zh->fifo_cap ? zh->fifo_cap * 2 : 4;
+    sim_time_t *n = malloc(ncap * sizeof *n);
+    if (!n) {
+      zh->fifo_broken = 1;
+      return;
+    }
+    for (uint32_t i = 0; i < zh->outstanding; i++)
+      n[i] = zh->fifo[(zh->fifo_head + i) % zh->fifo_cap];
+    free(zh->fifo);
+    zh->fifo = n;
+    zh->fifo_cap = ncap;
+    zh->fifo_head = 0;
+  }
+  zh->fifo[(zh->fifo_head + zh->outstanding) % zh->fifo_cap] = intended;
+}
+
+/* The state message of device slot, counted as a report; intended is when the change it
+ * carries was meant to leave (the frame's, or the first unpublished change's). */
+static void publish_state(struct zhub *zh, uint32_t slot, sim_time_t intended) {
   struct app_z2m *z = zh->z;
   char name[NAME_CAP];
   zh->flags[slot] &= (uint8_t)~ZDEV_DIRTY;
@@ -172,8 +204,11 @@ static void publish_state(struct zhub *zh, uint32_t slot) {
     return;
   }
   z->sent++;
-  if (z->o.qos)
+  sim_fleet_uplink_latency(z->f, 0, intended);
+  if (z->o.qos) {
+    fifo_push(zh, intended);
     zh->outstanding++;
+  }
 }
 
 /* bridge/devices: the devices in the network now. */
@@ -309,7 +344,7 @@ static void on_connected(struct sim_mqtt_client *c, int session_present, void *u
       publish_availability(zh, s, 1);
   for (uint32_t s = 0; s < zh->n_devs; s++)
     if ((zh->flags[s] & (ZDEV_DIRTY | ZDEV_JOINED)) == (ZDEV_DIRTY | ZDEV_JOINED))
-      publish_state(zh, s);
+      publish_state(zh, s, zh->since[s]);
   if (zh->z->o.discovery)
     for (uint32_t s = 0; s < zh->n_devs; s++)
       if (zh->flags[s] & ZDEV_JOINED)
@@ -340,12 +375,21 @@ static void on_done(struct sim_mqtt_client *c, uint64_t token, int status, uint8
   (void)c;
   (void)token;
   (void)reason;
-  if (zh->outstanding)
-    zh->outstanding--;
-  if (status == 0)
+  if (!zh->outstanding)
+    return; /* not a state message of this run's accounting (none other is QoS 1) */
+  int known = !zh->fifo_broken;
+  sim_time_t intended = known ? zh->fifo[zh->fifo_head] : 0;
+  if (known)
+    zh->fifo_head = (zh->fifo_head + 1) % zh->fifo_cap;
+  if (--zh->outstanding == 0)
+    zh->fifo_broken = 0;
+  if (status == 0) {
     zh->z->acked++;
-  else
+    if (known)
+      sim_fleet_uplink_latency(zh->z->f, 1, intended);
+  } else {
     sim_fleet_uplink_count(zh->z->f, "mqtt:puback_refused");
+  }
 }
 
 static const struct sim_mqtt_client_cbs client_cbs = {
@@ -373,7 +417,8 @@ static int z_attach(void *arg, struct sim_fleet *f) {
     zh->base = base_of(z->o.base, zh->id);
     zh->zd = calloc(dph, sizeof *zh->zd);
     zh->flags = calloc(dph, 1);
-    if (!zh->base || !zh->zd || !zh->flags)
+    zh->since = calloc(dph, sizeof *zh->since);
+    if (!zh->base || !zh->zd || !zh->flags || !zh->since)
       return SIM_ENOMEM;
     for (uint32_t s = 0; s < dph; s++) {
       struct sim_device_info di;
@@ -437,6 +482,8 @@ static void z_close(void *arg, uint32_t hub, enum sim_uplink_close how) {
     /* The hub's memory is gone: what the client held, and the devices' cached states. */
     z->lost_power += zh->outstanding;
     zh->outstanding = 0;
+    zh->fifo_head = 0;
+    zh->fifo_broken = 0;
     for (uint32_t s = 0; s < zh->n_devs; s++) {
       if (zh->flags[s] & ZDEV_NODEF)
         continue;
@@ -482,7 +529,6 @@ static void z_frame(void *arg, uint32_t hub, uint32_t slot, uint8_t lqi, uint8_t
                     uint16_t cluster, const uint8_t *zcl, size_t len, sim_time_t intended) {
   struct zhub *zh = &((struct app_z2m *)arg)->hubs[hub];
   int changed = 0;
-  (void)intended;
   if (zh->flags[slot] & ZDEV_NODEF)
     return;
   if (dev_z2m_dev_frame(&zh->zd[slot], lqi, endpoint, cluster, zcl, len, &changed)) {
@@ -491,10 +537,12 @@ static void z_frame(void *arg, uint32_t hub, uint32_t slot, uint8_t lqi, uint8_t
   }
   if (!changed)
     return;
-  if (zh->up)
-    publish_state(zh, slot);
-  else
+  if (zh->up) {
+    publish_state(zh, slot, intended);
+  } else if (!(zh->flags[slot] & ZDEV_DIRTY)) {
     zh->flags[slot] |= ZDEV_DIRTY;
+    zh->since[slot] = intended;
+  }
 }
 
 static void z_result(void *arg, uint32_t hub, uint32_t slot, uint64_t cmd_id, int unknown,
@@ -604,6 +652,8 @@ void app_z2m_free(struct app_z2m *z) {
         dev_z2m_dev_fini(&zh->zd[s]);
     free(zh->zd);
     free(zh->flags);
+    free(zh->since);
+    free(zh->fifo);
     free(zh->base);
   }
   free(z->hubs);

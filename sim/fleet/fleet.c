@@ -1099,6 +1099,14 @@ void sim_fleet_uplink_count(struct sim_fleet *f, const char *name) {
   sim__fleet_count_error(f, name);
 }
 
+void sim_fleet_uplink_latency(struct sim_fleet *f, int acked, sim_time_t intended) {
+  if (intended < f->cfg.warmup)
+    return;
+  sim_time_t now = sim_sched_now(&f->sched);
+  sim_hist_record(acked ? &f->st.ack_latency : &f->st.send_lag,
+                  now > intended ? now - intended : 0);
+}
+
 void sim_fleet_uplink_ended(struct sim_fleet *f, uint32_t hub, int reason, const char *what) {
   struct hub *h = &f->hubs[hub];
   if (!h->drv_live)

@@ -69,6 +69,10 @@ void sim_fleet_uplink_opened(struct sim_fleet *f, uint32_t hub);
 void sim_fleet_uplink_ended(struct sim_fleet *f, uint32_t hub, int reason, const char *what);
 /* Counts one error under name (as the summary's errors list them, e.g. "mqtt:puback_refused"). */
 void sim_fleet_uplink_count(struct sim_fleet *f, const char *name);
+/* Records a report's latency from its intended engine time to now: into report_send_lag when
+ * the driver has just written it (acked 0), into report_ack when its acknowledgement has just
+ * arrived (acked 1). Reports intended within the warmup are left out, as the fleet's own. */
+void sim_fleet_uplink_latency(struct sim_fleet *f, int acked, sim_time_t intended);
 /* Gives a command to device slot of hub through the normal command path (the radio, a sleepy
  * device's poll), as a platform's Command would; its outcome comes back through the driver's
  * result with cmd_id. 0, SIM_ENOTFOUND (bad index or not in the network: no result follows). */

@@ -71,6 +71,13 @@ static void test_thousand_hubs(void **state) {
   assert_int_equal(json_integer_value(json_object_get(counts, "lost")), 0);
   assert_int_equal(json_integer_value(json_object_get(rep, "dropped")), 0);
   assert_memory_equal(verdict, "PASS", 4);
+  /* Every state message timed twice: sent (its send lag) and acknowledged (its ack latency,
+   * from the PUBACK that answered it). */
+  json_t *lat = json_object_get(s, "latency");
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(lat, "report_send_lag"), "count")), sent);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(lat, "report_ack"), "count")),
+                   acked);
   json_decref(s);
   zt_fini(&z);
 }
