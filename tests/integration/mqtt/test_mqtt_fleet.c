@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
@@ -502,6 +503,218 @@ static void test_uplink_topic_flood(void **state) {
   flood_case("3.1.1");
 }
 
+/* ---- the platform's broker connection cut, the broker up --------------------------------- */
+
+/* A TCP relay between the platform and mosquitto, on a loop and thread of its own (the test's
+ * loop does not run while it waits for the platform to start), so that the test can cut the
+ * platform's broker connection alone: the hubs connect to mosquitto directly. */
+#define PX_PAIRS 8
+
+struct px_pair {
+  struct px *px;
+  struct sim_conn *down, *up; /* the platform's side, the broker's side */
+  int up_ready;
+  struct sim_buf early; /* what the platform sent before the broker side connected */
+};
+
+struct px {
+  uv_loop_t loop;
+  uv_async_t wake;
+  uv_thread_t thread;
+  struct sim_transport *tcp;
+  struct sim_listener *l;
+  struct sim_addr broker;
+  uint16_t port;
+  struct px_pair p[PX_PAIRS];
+  _Atomic int accepted, cut_req, cuts, stop_req;
+};
+
+static void px_drop(struct px_pair *pp) {
+  if (pp->down)
+    sim_conn_close(pp->down);
+  if (pp->up)
+    sim_conn_close(pp->up);
+  pp->down = pp->up = NULL;
+  pp->up_ready = 0;
+  sim_buf_fini(&pp->early);
+}
+
+static void px_up_connected(struct sim_conn *c, int status, void *user) {
+  struct px_pair *pp = user;
+  (void)c;
+  if (status < 0) {
+    pp->up = NULL; /* gone: no closed_cb follows */
+    px_drop(pp);
+    return;
+  }
+  pp->up_ready = 1;
+  if (pp->early.len)
+    sim_conn_send(pp->up, pp->early.data, pp->early.len);
+  pp->early.len = 0;
+}
+
+static void px_up_data(struct sim_conn *c, const uint8_t *p, size_t n, void *user) {
+  (void)c;
+  struct px_pair *pp = user;
+  if (pp->down)
+    sim_conn_send(pp->down, p, n);
+}
+
+static void px_up_closed(struct sim_conn *c, int err, void *user) {
+  (void)c;
+  (void)err;
+  struct px_pair *pp = user;
+  pp->up = NULL;
+  px_drop(pp);
+}
+
+static void px_down_data(struct sim_conn *c, const uint8_t *p, size_t n, void *user) {
+  (void)c;
+  struct px_pair *pp = user;
+  if (pp->up_ready)
+    sim_conn_send(pp->up, p, n);
+  else if (sim_buf_append(&pp->early, p, n))
+    px_drop(pp);
+}
+
+static void px_down_closed(struct sim_conn *c, int err, void *user) {
+  (void)c;
+  (void)err;
+  struct px_pair *pp = user;
+  pp->down = NULL;
+  px_drop(pp);
+}
+
+static const struct sim_conn_cbs px_up_cbs = {px_up_connected, px_up_data, px_up_closed};
+static const struct sim_conn_cbs px_down_cbs = {NULL, px_down_data, px_down_closed};
+
+static void px_accept(struct sim_listener *l, struct sim_conn *c, void *user) {
+  (void)l;
+  struct px *px = user;
+  for (int i = 0; i < PX_PAIRS; i++) {
+    struct px_pair *pp = &px->p[i];
+    if (pp->down || pp->up)
+      continue;
+    memset(pp, 0, sizeof *pp);
+    pp->px = px;
+    sim_buf_init(&pp->early);
+    pp->down = c;
+    if (sim_conn_start(c, &px_down_cbs, pp) ||
+        sim_conn_connect(px->tcp, &px->broker, NULL, &px_up_cbs, pp, &pp->up)) {
+      pp->up = NULL;
+      px_drop(pp);
+      return;
+    }
+    px->accepted++;
+    return;
+  }
+  sim_conn_close(c);
+}
+
+/* On the relay's thread: a cut (every relayed connection closed at once, both ways, as a
+ * network fault would) or the end. */
+static void px_wake(uv_async_t *a) {
+  struct px *px = a->data;
+  if (px->cut_req || px->stop_req) {
+    for (int i = 0; i < PX_PAIRS; i++)
+      if (px->p[i].down || px->p[i].up)
+        px_drop(&px->p[i]);
+    if (px->cut_req) {
+      px->cut_req = 0;
+      px->cuts++;
+    }
+  }
+  if (px->stop_req) {
+    sim_listener_close(px->l);
+    uv_close((uv_handle_t *)&px->wake, NULL);
+  }
+}
+
+static void px_main(void *arg) {
+  struct px *px = arg;
+  uv_run(&px->loop, UV_RUN_DEFAULT);
+}
+
+static void px_start(struct px *px, uint16_t broker_port) {
+  memset(px, 0, sizeof *px);
+  assert_int_equal(uv_loop_init(&px->loop), 0);
+  assert_int_equal(sim_transport_tcp_new(&px->loop, &px->tcp), 0);
+  snprintf(px->broker.host, sizeof px->broker.host, "127.0.0.1");
+  px->broker.port = broker_port;
+  struct sim_addr any = {"127.0.0.1", 0};
+  assert_int_equal(sim_transport_listen(px->tcp, &any, px_accept, px, &px->l), 0);
+  px->port = sim_listener_port(px->l);
+  assert_int_equal(uv_async_init(&px->loop, &px->wake, px_wake), 0);
+  px->wake.data = px;
+  assert_int_equal(uv_thread_create(&px->thread, px_main, px), 0);
+}
+
+/* Asks for a cut and waits (up to 5 s) until it is done. */
+static void px_cut(struct px *px) {
+  int before = px->cuts;
+  px->cut_req = 1;
+  uv_async_send(&px->wake);
+  for (int i = 0; i < 500 && px->cuts == before; i++)
+    usleep(10000);
+  assert_int_equal(px->cuts, before + 1);
+}
+
+static void px_stop(struct px *px) {
+  px->stop_req = 1;
+  uv_async_send(&px->wake);
+  uv_thread_join(&px->thread);
+  sim_transport_free(px->tcp);
+  uv_run(&px->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&px->loop);
+}
+
+/* 200 hubs through mosquitto, the platform behind the relay: once every hub is known, the
+ * platform's broker connection is cut while the broker and the hubs' connections stay up. The
+ * platform reconnects and subscribes again, its queued empty downlinks end the hubs' old
+ * connections, and the hubs reconnect and resend: nothing is lost. */
+static void test_platform_link_cut(void **state) {
+  (void)state;
+  struct rig r;
+  current = &r;
+  mq_loop_init(&r.m);
+  memset(&r.b, 0, sizeof r.b);
+  assert_int_equal(broker_start(&r.b, r.m.dir, 0), 0);
+  snprintf(r.url, sizeof r.url, "mqtt://127.0.0.1:%u", r.b.port);
+  snprintf(r.db, sizeof r.db, "%s/plat.db", r.m.dir);
+  static struct px px;
+  px_start(&px, r.b.port);
+  char via[64];
+  snprintf(via, sizeof via, "mqtt://127.0.0.1:%u", px.port);
+  memset(&r.p, 0, sizeof r.p);
+  const char *extra[] = {"--mqtt", via, "--heartbeat", "2", NULL};
+  assert_int_equal(platproc_start_scheme(&r.p, NULL, r.db, 0, extra), 0);
+  const char *args[] = {"--platform", r.url,       "--hubs",  "200",    "--devices-per-hub",
+                        "2",          "--speedup", "5",       "--ramp", "500",
+                        "--duration", "10s",       "--drain", "60s",    NULL};
+  struct mq_run run;
+  mq_run_start(&run, &r.m, "link-cut", args);
+  if (!wait_hubs(&r, 200, 60000))
+    MQ_RUN_FAIL(&run, "the hubs did not all reach the platform");
+  assert_int_equal(px.accepted, 1);
+  px_cut(&px);
+  int status = mq_run_wait(&run, &r.m, 180000);
+  json_t *j = mq_run_summary(&run);
+  json_int_t connects = mq_jint(j, "sessions.connects");
+  json_decref(j);
+  if (px.accepted < 2 || connects <= 200)
+    MQ_RUN_FAIL(&run, "after the cut: %d platform connections, %lld hub connects", (int)px.accepted,
+                (long long)connects);
+  expect_nothing_lost(&r, &run, status);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "grep -q 'listener subscribed again' '%s'", r.p.log);
+  if (system(cmd) != 0)
+    fail_msg("the platform did not say it subscribed again (%s)", r.p.log);
+  px_stop(&px);
+  broker_stop(&r.b);
+  mq_loop_fini(&r.m);
+  current = NULL;
+}
+
 /* ---- the flags ------------------------------------------------------------------------------- */
 
 static void expect_usage(const char *const *args, const char *words) {
@@ -543,6 +756,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_broker_sends_garbage),
       cmocka_unit_test_teardown(test_scenario_unchanged, rig_teardown),
       cmocka_unit_test_teardown(test_uplink_topic_flood, rig_teardown),
+      cmocka_unit_test_teardown(test_platform_link_cut, rig_teardown),
       cmocka_unit_test_teardown(test_slow_broker_restart, rig_teardown),
       cmocka_unit_test_teardown(test_slow_platform_restart, rig_teardown),
       cmocka_unit_test_teardown(test_slow_ten_thousand_observed, rig_teardown),
