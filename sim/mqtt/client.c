@@ -87,6 +87,8 @@ static int topic_ok(const char *t, int wildcards) {
 
 /* ---- sending ---- */
 
+#define OUT_KEEP 512u /* the encode buffer's capacity kept between packets */
+
 static int send_pkt(struct sim_mqtt_client *c, const struct sim_mqtt_packet *pkt) {
   if (!c->conn)
     return SIM_ECLOSED;
@@ -96,6 +98,13 @@ static int send_pkt(struct sim_mqtt_client *c, const struct sim_mqtt_packet *pkt
     rc = sim_conn_send(c->conn, c->out.data, c->out.len);
   if (!rc)
     c->last_send_ms = uv_now(c->loop);
+  /* The transport has copied or written the bytes. A buffer grown for a large packet (a
+   * bridge's device list, a discovery config) is given back rather than kept per client: with
+   * thousands of clients that would be kilobytes each for packets sent once. */
+  if (c->out.cap > OUT_KEEP) {
+    sim_buf_fini(&c->out);
+    sim_buf_init(&c->out);
+  }
   return rc;
 }
 

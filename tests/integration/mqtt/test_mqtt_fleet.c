@@ -183,7 +183,10 @@ static void test_slow_ten_thousand_observed(void **state) {
   if (status != 0)
     MQ_RUN_FAIL(&run, "exit %d", status);
   json_t *j = mq_run_summary(&run);
-  assert_int_equal(mq_jint(j, "sessions.opened"), 10000);
+  /* Every hub held its own broker connection; a busy machine may see some of 10,000 connects
+   * arriving at once dropped and made again (sessions.opened above 10,000), which is no fault. */
+  assert_int_equal(mq_jint(j, "ramp.hubs_ever_online"), 10000);
+  assert_int_equal(mq_jint(j, "sessions.online_at_end"), 10000);
   json_int_t sent = mq_jint(j, "mqtt.frames_sent");
   json_int_t seen = mq_jint(j, "mqtt.observed");
   assert_true(json_is_true(json_object_get(json_object_get(j, "mqtt"), "observer_complete")));

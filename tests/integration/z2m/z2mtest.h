@@ -33,8 +33,8 @@ struct zt {
 void zt_init(struct zt *z, const char *filter);
 /* Kills a child left running, stops the broker, frees everything, removes the folder. */
 void zt_fini(struct zt *z);
-/* Starts `hubsim run` with the zigbee2mqtt profile against the broker and extra arguments
- * (NULL-terminated); the summary goes to z->summary. */
+/* Starts `hubsim run` with the zigbee2mqtt profile against the broker, --allow-lag and extra
+ * arguments (NULL-terminated); the summary goes to z->summary. */
 void zt_spawn(struct zt *z, const char *const *extra);
 /* Runs the loop until pred(z, arg) or ms passed: 1 if it held. */
 int zt_until(struct zt *z, int (*pred)(struct zt *z, void *arg), void *arg, unsigned ms);
