@@ -51,14 +51,18 @@ struct sim_mqtt_client {
   char **aliases;
   uint16_t next_pid;
   uint64_t next_token;
-  uint16_t *qos2_in; /* incoming QoS 2 packet ids waiting for PUBREL */
+  uint16_t *qos2_in; /* incoming QoS 2 packet ids waiting for PUBREL (made at the first) */
   uint16_t n_qos2_in;
   uint64_t last_send_ms, ping_sent_ms;
   int ping_out;
   uint32_t ka_ms, pingresp_ms; /* this connection's keepalive and PINGRESP wait */
   struct sim_mqtt_client_stats stats;
-  char why[256];
+  /* The last error as a sentence: WHY_CAP bytes made at the first error, so that thousands of
+   * healthy clients do not each carry a buffer they never use. */
+  char *why;
 };
+
+#define WHY_CAP 256u
 
 static const struct sim_conn_cbs conn_cbs;
 
@@ -235,10 +239,14 @@ static void close_quiet(struct sim_mqtt_client *c) {
 
 /* Ends the connection for err, keeps the sentence, and tells the owner. */
 static void fail(struct sim_mqtt_client *c, int err, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(c->why, sizeof c->why, fmt, ap);
-  va_end(ap);
+  if (!c->why)
+    c->why = malloc(WHY_CAP); /* without memory the sentence is lost, not the close */
+  if (c->why) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, WHY_CAP, fmt, ap);
+    va_end(ap);
+  }
   close_quiet(c);
   if (c->cbs.closed_cb)
     c->cbs.closed_cb(c, err, c->user);
@@ -366,6 +374,10 @@ static int on_publish(struct sim_mqtt_client *c, const struct sim_mqtt_packet *p
     }
     if (c->n_qos2_in >= c->o.receive_max) {
       fail(c, SIM_EWINDOW, "broker exceeded our Receive Maximum of %u", c->o.receive_max);
+      return 1;
+    }
+    if (!c->qos2_in && !(c->qos2_in = calloc(c->o.receive_max, sizeof *c->qos2_in))) {
+      fail(c, SIM_ENOMEM, "out of memory for incoming QoS 2 packet ids");
       return 1;
     }
     c->qos2_in[c->n_qos2_in++] = p->packet_id;
@@ -616,6 +628,7 @@ static void free_copies(struct sim_mqtt_client *c) {
   free((char *)c->o.password);
   free(c->aliases);
   free(c->qos2_in);
+  free(c->why);
 }
 
 static int opts_check(const struct sim_mqtt_client_opts *o) {
@@ -659,10 +672,9 @@ int sim_mqtt_client_new(uv_loop_t *loop, const struct sim_mqtt_client_opts *opts
     c->o.will_payload = wp;
   }
   c->aliases = o.alias_max ? calloc(o.alias_max, sizeof *c->aliases) : NULL;
-  c->qos2_in = calloc(o.receive_max, sizeof *c->qos2_in);
   if (!c->o.client_id || (o.will_topic && (!c->o.will_topic || !c->o.will_payload)) ||
       (o.username && !c->o.username) || (o.password && !c->o.password) ||
-      (o.alias_max && !c->aliases) || !c->qos2_in) {
+      (o.alias_max && !c->aliases)) {
     free_copies(c);
     free(c);
     return SIM_ENOMEM;
@@ -719,7 +731,8 @@ int sim_mqtt_client_connect(struct sim_mqtt_client *c, struct sim_transport *t,
     c->st = ST_CONNECTING;
   }
   c->stats.connects++;
-  c->why[0] = '\0';
+  if (c->why)
+    c->why[0] = '\0';
   return 0;
 }
 
@@ -809,5 +822,5 @@ void sim_mqtt_client_stats(const struct sim_mqtt_client *c, struct sim_mqtt_clie
 }
 
 const char *sim_mqtt_client_why(const struct sim_mqtt_client *c) {
-  return c->why;
+  return c->why ? c->why : "";
 }
