@@ -3,7 +3,8 @@
 #               MQTT=1: through Debian's mosquitto on a free loopback port (started, then stopped)
 #   make test   build with -Werror and run every test; build a headless hubsim (no dashboards) and
 #               check that it links neither ncurses nor SDL2; rebuild with ASan+UBSan and run the
-#               unit and integration tests again; run every fuzz target (tests/fuzz) for FUZZ_SECONDS each
+#               unit and integration tests again; run every fuzz target (tests/fuzz) for FUZZ_SECONDS each,
+#               JOBS at a time (scripts/fuzz.sh)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -61,14 +62,7 @@ test-asan: deps
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHUBSIM_FUZZ=ON -DHUBSIM_TESTS=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  if [ -d tests/fuzz/corpus/$$t ]; then cp -r tests/fuzz/corpus/$$t/. $(FUZZ_BUILD)/corpus/$$t/; fi; \
-	  for g in $$(cat tests/fuzz/fuzz_$$t.seeds 2>/dev/null); do cp $$g $(FUZZ_BUILD)/corpus/$$t/; done; \
-	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
-	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    $$(cat tests/fuzz/fuzz_$$t.args 2>/dev/null) $(FUZZ_BUILD)/corpus/$$t; \
-	done
+	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(JOBS) $(FUZZ_TARGETS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
