@@ -45,6 +45,7 @@ void app_run_info_init(struct rec_run_info *info, const struct run_opts *o,
   info->queue_max = cfg->queue_max;
   info->allow_lag = o->allow_lag;
   info->warmup_s = o->warmup_s;
+  info->shard = app_run_shard_rec(o, cfg);
 }
 
 int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome *oc,
