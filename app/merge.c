@@ -133,6 +133,9 @@ static int same_run(const struct merge *m, int f) {
     rc = differs_num(m, f, "run.allow_lag", a->allow_lag, b->allow_lag);
   if (!rc)
     rc = differs(m, f, "run.clock", a->clock, b->clock);
+  if (!rc) /* a summary of an earlier run of the same fleet, left in the same folder */
+    rc = differs(m, f, "the start time (shard.start_at)", a->start_at[0] ? a->start_at : "none",
+                 b->start_at[0] ? b->start_at : "none");
   if (!rc)
     rc = differs(m, f, "the transport", a->has_tls ? "TLS" : "plain", b->has_tls ? "TLS" : "plain");
   if (!rc)

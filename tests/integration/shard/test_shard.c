@@ -458,6 +458,9 @@ static void test_merge_refuses_other_runs(void **state) {
           "version");
   edited(3, "shard.fleet_id", json_string("0123456789abcdef"), "fleet.json", f, sizeof f);
   refused((const char *const[]){shard_json[0], shard_json[1], shard_json[2], f, NULL}, f, "fleet");
+  edited(0, "shard.start_at", json_string("2026-01-01T00:00:00Z"), "start.json", f, sizeof f);
+  refused((const char *const[]){shard_json[1], f, shard_json[2], shard_json[3], NULL}, f,
+          "start time");
   edited(3, "run.speedup", json_real(2.0), "speedup.json", f, sizeof f);
   refused((const char *const[]){shard_json[0], shard_json[1], shard_json[2], f, NULL}, f,
           "speedup");
