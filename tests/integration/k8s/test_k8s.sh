@@ -69,6 +69,18 @@ done
 echo "== kubernetes-models $installed: every manifest of deploy/k8s"
 node "$HERE/validate.js" "$NODE_DIR/node_modules" "${jsons[@]}" || fail "a manifest does not validate"
 
+# The kustomization as kubectl renders it (when this machine has kubectl: it is not a Debian
+# package, so the test does not need it; check_recipe.py checks the kustomization either way).
+if command -v kubectl >/dev/null; then
+  echo "== kubectl kustomize deploy/k8s"
+  timeout 60 kubectl kustomize "$K8S" >"$TMP/rendered.yaml" || fail "kubectl kustomize $K8S failed"
+  to_json "$TMP/rendered.yaml" "$TMP/rendered.json"
+  node "$HERE/validate.js" "$NODE_DIR/node_modules" "$TMP/rendered.json" ||
+    fail "the rendered kustomization does not validate"
+else
+  echo "== kubectl not found: the kustomization is not rendered (check_recipe.py checks it)"
+fi
+
 # ---- 2. the validator refuses mutated manifests ----
 python3 - "$K8S" "$TMP/mutated.json" <<'EOF'
 import json, sys, yaml
