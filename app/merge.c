@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/run_internal.h"
 #include "app/version.h"
-#include "recorders/junit.h"
 #include "recorders/shard.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
@@ -71,76 +71,80 @@ struct merge {
   size_t n_outside;
 };
 
-/* One setting that must be equal in every shard: 0, or 2 after the message. */
-static int differs(const struct merge *m, int f, const char *what, const char *mine,
-                   const char *first) {
-  if (strcmp(mine, first) == 0)
-    return 0;
-  fprintf(stderr,
-          "hubsim merge: %s: %s is %s, but %s has %s: not shards of one fleet and one run\n",
-          m->files[f], what, mine, m->files[0], first);
-  return 2;
+/* The settings that must be equal in every shard, as text: what they are called in the
+ * message, and their value in a (a summary read back). */
+#define SAME_N 20
+#define SAME_W 1040 /* the longest: fleet.mix */
+static void settings(const struct rec_shard_summary *a, char v[SAME_N][SAME_W],
+                     const char *name[]) {
+  static const char *const names[SAME_N] = {"the hubsim version (shard.version)",
+                                            "the fleet (shard.fleet_id)",
+                                            "the shard count (shard.count)",
+                                            "the fleet's hubs (shard.fleet_hubs)",
+                                            "the seed (fleet.seed)",
+                                            "fleet.devices_per_hub",
+                                            "the mix (fleet.mix)",
+                                            "fleet.ramp_hubs_per_s",
+                                            "duration_s",
+                                            "run.speedup",
+                                            "run.drain_s",
+                                            "run.max_lag_ms",
+                                            "run.warmup_s",
+                                            "run.queue_max",
+                                            "run.allow_lag",
+                                            "run.clock",
+                                            "the transport",
+                                            "tls.insecure",
+                                            "the start time (shard.start_at)",
+                                            "the histogram layout (shard.histogram_layout)"};
+  const double num[] = {
+      a->shard.count, a->shard.fleet_hubs, (double)a->seed, a->devices_per_hub, 0,
+      a->ramp,        a->duration_s,       a->speedup,      a->drain_s,         a->max_lag_ms,
+      a->warmup_s,    a->queue_max,        a->allow_lag};
+  for (int i = 0; i < SAME_N; i++)
+    name[i] = names[i];
+  snprintf(v[0], SAME_W, "%s", a->version);
+  snprintf(v[1], SAME_W, "%s", a->fleet_id);
+  for (int i = 2; i < 15; i++)
+    snprintf(v[i], SAME_W, "%.17g", num[i - 2]);
+  snprintf(v[6], SAME_W, "%s", a->mix);
+  snprintf(v[15], SAME_W, "%s", a->clock);
+  snprintf(v[16], SAME_W, "%s", a->has_tls ? "TLS" : "plain");
+  snprintf(v[17], SAME_W, "%d", a->tls_insecure);
+  /* A summary of an earlier run of the same fleet, left in the same folder, differs here. */
+  snprintf(v[18], SAME_W, "%s", a->start_at[0] ? a->start_at : "none");
+  snprintf(v[19], SAME_W, "%s", a->layout);
 }
 
-static int differs_num(const struct merge *m, int f, const char *what, double mine, double first) {
-  char a[40], b[40];
-  snprintf(a, sizeof a, "%.17g", mine);
-  snprintf(b, sizeof b, "%.17g", first);
-  return differs(m, f, what, a, b);
-}
-
-/* A shard against the first file: one fleet, one run, one version. 0 or 2. */
+/* A shard against the first file: one fleet, one run, one version. 0, or 2 after the
+ * message. */
 static int same_run(const struct merge *m, int f) {
-  const struct rec_shard_summary *a = m->cur, *b = m->first;
+  static char va[SAME_N][SAME_W], vb[SAME_N][SAME_W];
+  const char *name[SAME_N];
+  settings(m->cur, va, name);
+  settings(m->first, vb, name);
+  for (int i = 0; i < SAME_N; i++)
+    if (strcmp(va[i], vb[i]) != 0) {
+      fprintf(stderr,
+              "hubsim merge: %s: %s is %s, but %s has %s: not shards of one fleet and one run\n",
+              m->files[f], name[i], va[i], m->files[0], vb[i]);
+      return 2;
+    }
+  return 0;
+}
+
+/* The histograms' bucket layout of the shards must be this hubsim's, which computes the
+ * percentiles again. 0, or 2 after the message. */
+static int our_layout(const struct merge *m, int f) {
   char layout[40];
   snprintf(layout, sizeof layout, REC_SHARD_HIST_LAYOUT_FMT, SIM_HIST_SUB_BITS, SIM_HIST_MAX_EXP);
-  int rc = differs(m, f, "the hubsim version (shard.version)", a->version, b->version);
-  if (!rc && strcmp(a->layout, layout) != 0) {
-    fprintf(stderr,
-            "hubsim merge: %s: its histograms are laid out as %s, this hubsim's as %s: merge "
-            "with the hubsim that ran the shards\n",
-            m->files[f], a->layout, layout);
-    return 2;
-  }
-  if (!rc)
-    rc = differs(m, f, "the fleet (shard.fleet_id)", a->fleet_id, b->fleet_id);
-  if (!rc)
-    rc = differs_num(m, f, "the shard count (shard.count)", a->shard.count, b->shard.count);
-  if (!rc)
-    rc = differs_num(m, f, "the fleet's hubs (shard.fleet_hubs)", a->shard.fleet_hubs,
-                     b->shard.fleet_hubs);
-  if (!rc)
-    rc = differs_num(m, f, "the seed (fleet.seed)", (double)a->seed, (double)b->seed);
-  if (!rc)
-    rc = differs_num(m, f, "fleet.devices_per_hub", a->devices_per_hub, b->devices_per_hub);
-  if (!rc)
-    rc = differs(m, f, "the mix (fleet.mix)", a->mix, b->mix);
-  if (!rc)
-    rc = differs_num(m, f, "fleet.ramp_hubs_per_s", a->ramp, b->ramp);
-  if (!rc)
-    rc = differs_num(m, f, "duration_s", a->duration_s, b->duration_s);
-  if (!rc)
-    rc = differs_num(m, f, "run.speedup", a->speedup, b->speedup);
-  if (!rc)
-    rc = differs_num(m, f, "run.drain_s", a->drain_s, b->drain_s);
-  if (!rc)
-    rc = differs_num(m, f, "run.max_lag_ms", a->max_lag_ms, b->max_lag_ms);
-  if (!rc)
-    rc = differs_num(m, f, "run.warmup_s", a->warmup_s, b->warmup_s);
-  if (!rc)
-    rc = differs_num(m, f, "run.queue_max", a->queue_max, b->queue_max);
-  if (!rc)
-    rc = differs_num(m, f, "run.allow_lag", a->allow_lag, b->allow_lag);
-  if (!rc)
-    rc = differs(m, f, "run.clock", a->clock, b->clock);
-  if (!rc) /* a summary of an earlier run of the same fleet, left in the same folder */
-    rc = differs(m, f, "the start time (shard.start_at)", a->start_at[0] ? a->start_at : "none",
-                 b->start_at[0] ? b->start_at : "none");
-  if (!rc)
-    rc = differs(m, f, "the transport", a->has_tls ? "TLS" : "plain", b->has_tls ? "TLS" : "plain");
-  if (!rc)
-    rc = differs_num(m, f, "tls.insecure", a->tls_insecure, b->tls_insecure);
-  return rc;
+  if (strcmp(m->cur->layout, layout) == 0)
+    return 0;
+  fprintf(stderr,
+          "hubsim merge: %s: its histograms are laid out as %s, this hubsim's as %s: merge with "
+          "the hubsim that ran the shards\n",
+          m->files[f], m->cur->layout, layout);
+  return 2;
 }
 
 /* Adds the shard just read (m->cur, file f) into the totals. */
@@ -205,10 +209,12 @@ static int read_all(struct merge *m) {
         return 3;
       for (uint32_t i = 0; i < into->shard.count; i++)
         m->owner[i] = -1;
-      *m->cur = *m->first; /* take() reads m->cur */
+      *m->cur = *m->first; /* take() and our_layout() read m->cur */
     } else if (same_run(m, f)) {
       return 2;
     }
+    if (our_layout(m, f))
+      return 2;
     uint32_t idx = m->cur->shard.index;
     if (idx >= m->first->shard.count) {
       fprintf(stderr,
@@ -293,29 +299,7 @@ static int report(struct merge *m) {
   for (size_t i = 0; i < m->n_outside; i++)
     rec_verdict_add(&v, strcmp(m->outside[i].check, "runtime") == 0 ? "runtime" : "worker_failed",
                     3, m->outside[i].count, m->outside[i].text, 1, &info);
-  rec_summary_print(stdout, &info, m->st, &pv, &v);
-  if (m->summary) {
-    int rc = rec_summary_write(m->summary, &info, m->st, &pv, &v);
-    if (rc) {
-      fprintf(stderr, "hubsim merge: --summary '%s': cannot write: %s\n", m->summary,
-              sim_strerror(rc));
-      if (v.exit_code == 0)
-        v.exit_code = 3;
-    }
-  }
-  if (m->junit) {
-    struct rec_junit_suite js;
-    rec_junit_suite_from_run(&js, &info, &v);
-    js.clock = a->clock;
-    js.version = HUBSIM_VERSION;
-    int rc = rec_junit_write(m->junit, &js);
-    if (rc) {
-      fprintf(stderr, "hubsim merge: --junit '%s': cannot write: %s\n", m->junit, sim_strerror(rc));
-      if (v.exit_code == 0)
-        v.exit_code = 3;
-    }
-  }
-  return v.exit_code;
+  return app_report_outputs("hubsim merge", m->summary, m->junit, a->clock, &info, m->st, &pv, &v);
 }
 
 static int same_path(const char *a, const char *b) {

@@ -316,6 +316,13 @@ void app_run_info_init(struct rec_run_info *info, const struct run_opts *o,
  * exit code. forced_fail (may be NULL) fails the run for a reason the figures cannot show. */
 int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome *oc,
                    struct rec_run_info *info, const char *forced_fail, int is_virtual);
+/* The outputs of a verdict v already computed (a run's, or hubsim merge's): the human summary
+ * on stdout, the JSON summary (summary, NULL: none) and the JUnit file (junit, NULL: none; clock
+ * "real" or "virtual" in its properties). A file that cannot be written is said on stderr,
+ * prefixed by cmd, and turns an exit code of 0 into 3. Returns the exit code. */
+int app_report_outputs(const char *cmd, const char *summary, const char *junit, const char *clock,
+                       const struct rec_run_info *info, const struct sim_fleet_stats *st,
+                       const struct rec_platform_view *pv, struct rec_verdict *v);
 
 /* ---- run_virtual.c ---- */
 

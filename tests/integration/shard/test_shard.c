@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sqlite3.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -60,35 +61,34 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Starts HUBSIM_BIN args..., its stdout and stderr into out (a file); env "K=V" or NULL. */
+/* Starts HUBSIM_BIN args..., its stdout and stderr into out (a file), with this process's
+ * environment less JOB_COMPLETION_INDEX, plus env ("K=V", may be NULL). */
 static pid_t spawn(const char *const *args, const char *out, const char *env) {
+  extern char **environ;
   const char *bin = getenv("HUBSIM_BIN");
   assert_non_null(bin);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    platproc_child_dies_with_parent();
-    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (env) {
-      char kv[128];
-      snprintf(kv, sizeof kv, "%s", env);
-      char *eq = strchr(kv, '=');
-      *eq = '\0';
-      setenv(kv, eq + 1, 1);
-    } else {
-      unsetenv("JOB_COMPLETION_INDEX");
-    }
-    const char *argv[48];
-    int n = 0;
-    argv[n++] = bin;
-    for (int i = 0; args[i] && n < 47; i++)
-      argv[n++] = args[i];
-    argv[n] = NULL;
-    execv(bin, (char *const *)argv);
-    _exit(127);
+  const char *argv[48] = {bin};
+  int n = 1;
+  while (args[n - 1] && n < 47) {
+    argv[n] = args[n - 1];
+    n++;
   }
+  argv[n] = NULL;
+  static const char *envp[512];
+  int e = 0;
+  for (char **p = environ; *p && e < 510; p++)
+    if (strncmp(*p, "JOB_COMPLETION_INDEX=", 21) != 0)
+      envp[e++] = *p;
+  if (env)
+    envp[e++] = env;
+  envp[e] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid;
+  assert_int_equal(posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, (char *const *)envp), 0);
+  posix_spawn_file_actions_destroy(&fa);
   return pid;
 }
 
@@ -136,13 +136,15 @@ static json_t *load(const char *path) {
   return j;
 }
 
+/* The value at a dotted path of root; fails the test when there is none. */
 static json_t *at(json_t *root, const char *path) {
-  char buf[160];
-  snprintf(buf, sizeof buf, "%s", path);
   json_t *cur = root;
-  for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
-       tok = strtok_r(NULL, ".", &save))
-    cur = json_object_get(cur, tok);
+  const char *p = path;
+  while (cur && *p) {
+    size_t len = strcspn(p, ".");
+    cur = json_object_getn(cur, p, len);
+    p += len + (p[len] == '.');
+  }
   if (!cur)
     fail_msg("no key '%s'", path);
   return cur;
