@@ -577,6 +577,60 @@ static void test_flags_refused(void **state) {
   assert_non_null(strstr(out_text, "--start-at TIME"));
 }
 
+/* Every key of a shard's "shard" object is in the table of docs/summary.md section 10, and
+ * every key of that table is in the summary (H standing for each histogram). */
+static void test_shard_keys_documented(void **state) {
+  (void)state;
+  char path[512], line[1024];
+  snprintf(path, sizeof path, "%s/docs/summary.md", getenv("HUBSIM_SOURCE_DIR"));
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  static char doc[64][80];
+  int n = 0, in = 0;
+  while (fgets(line, sizeof line, f) && n < 64) {
+    if (strncmp(line, "| shard key |", 13) == 0)
+      in = 1;
+    else if (in && line[0] != '|')
+      break;
+    else if (in && strncmp(line, "| `", 3) == 0)
+      snprintf(doc[n++], sizeof doc[0], "%.*s", (int)strcspn(line + 3, "`"), line + 3);
+  }
+  fclose(f);
+  assert_true(n > 10);
+  json_t *s = load(shard_json[0]);
+  for (int i = 0; i < n; i++) {
+    char p[96];
+    snprintf(p, sizeof p, "%.79s", doc[i]);
+    char *h = strstr(p, ".H.");
+    if (h) { /* one histogram stands for all */
+      memmove(h + 11, h + 2, strlen(h + 2) + 1);
+      memcpy(h, ".report_ack", 11);
+    }
+    at(s, p); /* fails when missing */
+  }
+  const char *k;
+  json_t *v;
+  json_object_foreach(at(s, "shard"), k, v) {
+    char p[96];
+    snprintf(p, sizeof p, "shard.%s", k);
+    int found = 0;
+    for (int i = 0; i < n && !found; i++)
+      found = strcmp(doc[i], p) == 0;
+    if (!found)
+      fail_msg("'%s' is written but not in docs/summary.md section 10", p);
+  }
+  json_object_foreach(at(s, "shard.histograms.report_ack"), k, v) {
+    char p[96];
+    snprintf(p, sizeof p, "shard.histograms.H.%s", k);
+    int found = 0;
+    for (int i = 0; i < n && !found; i++)
+      found = strcmp(doc[i], p) == 0;
+    if (!found)
+      fail_msg("'%s' is written but not in docs/summary.md section 10", p);
+  }
+  json_decref(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counts_equal_whole),
@@ -587,6 +641,7 @@ int main(void) {
       cmocka_unit_test(test_merge_refuses_bad_files),
       cmocka_unit_test(test_merged_verdict_fails_with_a_shard),
       cmocka_unit_test(test_flags_refused),
+      cmocka_unit_test(test_shard_keys_documented),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
