@@ -87,7 +87,7 @@ static int parse_time(const char *s, double *out) {
   if (*p == '.') {
     errno = 0;
     frac = strtod(p, &end);
-    if (end == p + 1 || errno)
+    if (end == p + 1 || errno || !(frac < 1))
       return -1;
     p = end;
   }
@@ -109,10 +109,13 @@ static int parse_time(const char *s, double *out) {
 }
 
 int app_run_shard_flag(struct run_opts *o, int c, const char *arg) {
+  if (c != APP_RUN_SHARD_OPT && c != APP_RUN_START_AT_OPT)
+    return APP_RUN_NOT_MINE;
+  /* Every flag once (flags_read sees only the one-letter codes). */
+  if ((c == APP_RUN_SHARD_OPT && o->slice_given) || (c == APP_RUN_START_AT_OPT && o->start_at > 0))
+    return app_run_bad(c == APP_RUN_SHARD_OPT ? "--shard" : "--start-at", arg, "given twice");
   if (c == APP_RUN_SHARD_OPT)
     return parse_shard(o, arg);
-  if (c != APP_RUN_START_AT_OPT)
-    return APP_RUN_NOT_MINE;
   if (parse_time(arg, &o->start_at))
     return app_run_bad("--start-at", arg,
                        "expected a UTC time in RFC 3339 (2026-12-07T19:30:00Z) or unix seconds");

@@ -245,10 +245,12 @@ static void read_stats(struct reader *r, json_t *j, struct sim_fleet_stats *st) 
   st->heartbeats_sent = u64_at(r, j, "sessions.heartbeats_sent");
   st->hubs_ever_online = u32_at(r, j, "ramp.hubs_ever_online");
   json_t *all = at(j, "ramp.all_online_s");
-  if (json_is_number(all))
+  /* At most a year: a larger value (or a negative one) is not a run's, and would not fit. */
+  if (json_is_number(all) && json_number_value(all) >= 0 && json_number_value(all) <= 3.2e7)
     st->all_online_at = (sim_time_t)llround(json_number_value(all) * 1e6);
   else if (!json_is_null(all))
-    bad(r, "key 'ramp.all_online_s' is missing or not a number or null");
+    bad(r, "key 'ramp.all_online_s' is missing, or not a number of seconds from 0 to 3.2e7 or "
+           "null");
   st->commands_received = u64_at(r, j, "commands.received");
   st->commands_ok = u64_at(r, j, "commands.ok");
   st->commands_failed = u64_at(r, j, "commands.failed");

@@ -568,6 +568,10 @@ static void test_flags_refused(void **state) {
       fail_msg("--shard %s --start-at %s: exited %d, want 2 and '%s':\n%s", cases[i].shard,
                cases[i].start_at ? cases[i].start_at : "-", rc, cases[i].want, out_text);
   }
+  const char *twice[] = {"run",     "--hubs", HUBS,      "--platform", "hubrpc://127.0.0.1:9",
+                         "--shard", "0/4",    "--shard", "1/4",        NULL};
+  if (run(twice, NULL) != 2 || !strstr(out_text, "--shard '1/4': given twice"))
+    fail_msg("--shard given twice:\n%s", out_text);
   const char *help[] = {"merge", "--help", NULL};
   assert_int_equal(run(help, NULL), 0);
   assert_non_null(strstr(out_text, "usage: hubsim merge"));
