@@ -193,7 +193,7 @@ static void read_hist(struct reader *r, json_t *hs, const char *name, struct sim
     }
     p = end + 1;
     unsigned long long n = strtoull(p, &end, 10);
-    if (end == p || errno || n == 0 || n > UINT32_MAX || (*end && *end != ',')) {
+    if (end == p || errno || n == 0 || n > UINT32_MAX || (*end && (*end != ',' || !end[1]))) {
       bad(r, "'%s.buckets': bucket %llu: expected a count from 1 to %" PRIu32, path, idx,
           UINT32_MAX);
       break;

@@ -507,6 +507,18 @@ static void test_merge_refuses_bad_files(void **state) {
   json_decref(j);
   refused((const char *const[]){odd, shard_json[1], shard_json[2], shard_json[3], NULL}, odd,
           "buckets hold");
+  /* Bucket text that is not INDEX:COUNT,... with indices rising inside the layout. */
+  static const char *const bad_buckets[] = {"12:0", "5:3,4:2", "4352:1",
+                                            "a:b",  "3:1,",    "3:99999999999"};
+  for (size_t i = 0; i < sizeof bad_buckets / sizeof bad_buckets[0]; i++) {
+    j = load(shard_json[0]);
+    json_object_set_new(json_object_get(at(j, "shard.histograms"), "handshake"), "buckets",
+                        json_string(bad_buckets[i]));
+    write_json(j, "buckets.json", odd, sizeof odd);
+    json_decref(j);
+    refused((const char *const[]){odd, shard_json[1], shard_json[2], shard_json[3], NULL}, odd,
+            "shard.histograms.handshake");
+  }
   refused((const char *const[]){shard_json[0], "/nonexistent/x.json", NULL}, "/nonexistent/x.json",
           "x.json");
 }
