@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/devices_cmd.h"
+#include "app/merge.h"
 #include "app/provision.h"
 #include "app/run.h"
 #include "platform/platform.h"
@@ -18,6 +19,7 @@ static void usage(FILE *out) {
           "\n"
           "commands:\n"
           "  run        run a fleet against a platform (default: an embedded reference platform)\n"
+          "  merge      combine the summaries of a sharded run (run --shard I/N) into one\n"
           "  platform   run the reference platform alone\n"
           "  devices    the device catalogue: list, show MODEL, sample MODEL (frames it sends)\n"
           "  provision  write a fleet's TLS identities (CA, hub and server certificates, keys),\n"
@@ -57,6 +59,8 @@ int main(int argc, char **argv) {
     return app_devices_main(argc - 1, argv + 1);
   if (strcmp(cmd, "provision") == 0)
     return app_provision_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "merge") == 0)
+    return app_merge_main(argc - 1, argv + 1);
   if (strcmp(cmd, "platform") == 0)
     return plat_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);

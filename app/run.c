@@ -326,9 +326,10 @@ static uint64_t nofile_limit(void) {
 static int real_fits(const struct run_opts *o) {
   int embedded = !o->platform;
   uint64_t limit = nofile_limit();
-  uint64_t here = o->workers > 1 ? 0 : (o->hubs + o->shards - 1) / o->shards;
-  uint64_t need = here + (embedded ? o->hubs : 0u) + 64u;
-  uint64_t per_worker = o->workers > 1 ? (o->hubs + o->workers - 1) / o->workers + 64u : 0;
+  uint64_t hubs = app_run_shard_hubs(o); /* --shard: this shard's */
+  uint64_t here = o->workers > 1 ? 0 : (hubs + o->shards - 1) / o->shards;
+  uint64_t need = here + (embedded ? hubs : 0u) + 64u;
+  uint64_t per_worker = o->workers > 1 ? (hubs + o->workers - 1) / o->workers + 64u : 0;
   if (limit && per_worker > limit) {
     fprintf(stderr,
             "hubsim run: --hubs %" PRIu64 " over --workers %" PRIu64 " needs about %" PRIu64
@@ -611,6 +612,8 @@ static int real_finish(struct run *r, struct scn *scn) {
  * --workers processes, or (--worker) one shard of a fleet reporting to its control process. */
 static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg, struct scn *scn) {
   int rc = real_fits(o);
+  if (rc == APP_RUN_GO_ON)
+    rc = app_run_shard_wait(o);
   if (rc != APP_RUN_GO_ON)
     return rc;
   static struct run r;

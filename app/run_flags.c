@@ -183,6 +183,7 @@ static void run_usage(FILE *out) {
       "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
       "\n");
   run_usage_brokers(out);
+  app_run_shard_usage(out);
   fprintf(
       out,
       "clock:\n"
@@ -273,11 +274,13 @@ void app_run_flags_command(const char *name) {
 
 /* longopts and the MQTT flags' (run_mqtt.c), in one table for getopt. */
 static const struct option *all_longopts(void) {
-  static struct option all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS];
+  static struct option
+      all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS];
   if (!all[0].name) {
     size_t n = sizeof longopts / sizeof longopts[0] - 1; /* without the final zeros */
     memcpy(all, longopts, n * sizeof *all);
     memcpy(all + n, app_run_mqtt_longopts, APP_RUN_MQTT_NOPTS * sizeof *all);
+    memcpy(all + n + APP_RUN_MQTT_NOPTS, app_run_shard_longopts, APP_RUN_SHARD_NOPTS * sizeof *all);
   }
   return all;
 }
@@ -622,6 +625,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = app_run_z2m_flag(o, c, optarg);
     if (rc == FLAG_OTHER)
       rc = app_run_mqtt_flag(o, c, optarg);
+    if (rc == FLAG_OTHER)
+      rc = app_run_shard_flag(o, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -671,7 +676,7 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
     return app_run_bad("--ui", "tui", "standard output is not a terminal");
   if (o->ui == RUN_UI_TUI)
     o->quiet = 1; /* progress lines would garble the dashboard */
-  if (!o->scenario && o->workers <= 1 && o->shards <= 1 &&
+  if (!o->scenario && o->workers <= 1 && o->shards <= 1 && !o->slice_given &&
       !(o->set & (RUN_SET_HUBS | RUN_SET_DPH | RUN_SET_MIX | RUN_SET_DURATION))) {
     /* Nothing says what to run: the demo scenario of the library, when this build has it. */
     char p[64];
@@ -688,6 +693,8 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
 
   if (o->workers > 1 && o->shards > 1)
     return app_run_bad("--workers", "", "a worker does not start workers of its own");
+  if (app_run_shard_check(o) != APP_RUN_GO_ON)
+    return 2;
   if (o->shards > 1 && !o->platform)
     return app_run_bad("--worker", "", "needs --platform (the control process passes it)");
   /* Flags that make no sense together: refused here rather than ignored during the run. */
@@ -1056,6 +1063,7 @@ int app_run_fleet_config(const struct run_opts *o, struct scn *scn, struct sim_f
   cfgp->speedup = o->speedup;
   cfgp->shard = o->shard;
   cfgp->shards = o->shards;
+  app_run_shard_config(o, cfgp);
   cfgp->warmup = (sim_time_t)(o->warmup_s * 1e6);
   cfgp->hub_model = hub->model_id;
   cfgp->hub_firmware = hub->firmware;
@@ -1092,7 +1100,9 @@ int app_run_fleet_config(const struct run_opts *o, struct scn *scn, struct sim_f
  * platform (passed as resolved: an embedded one has its port only now), --workers and -q (a
  * worker is quiet anyway). Everything else reaches the worker as written. */
 static int control_only(int c) {
-  return c == 1 /* the scenario: refused with --workers */ || strchr("OJbCAUzZxKFwkTaPqh", c);
+  return c == 1 /* the scenario: refused with --workers */ ||
+         c == APP_RUN_START_AT_OPT /* waited for before the workers start */ ||
+         (c > 0 && c < 128 && strchr("OJbCAUzZxKFwkTaPqh", c));
 }
 
 int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {

@@ -108,6 +108,13 @@ struct run_opts {
   int z2m_qos;            /* --state-qos: QoS of zigbee2mqtt state messages (default 1) */
   int z2m_no_discovery;   /* --no-discovery: no Home Assistant discovery configs */
   int after_given;        /* --after was given */
+  /* --shard I/N (run_shard.c): this process runs slice I of N of the fleet and writes its own
+   * summary for hubsim merge. Not the same as --worker's shard/shards above, which a control
+   * process hands its children; a worker inside a shard has both. */
+  uint32_t slice, slices;
+  int slice_given;
+  double start_at;        /* --start-at, unix seconds; 0: start at once */
+  char start_at_text[32]; /* the same as RFC 3339 UTC, whole seconds */
   /* The command line as given (argv[0] is "run"), before getopt reordered it: workers get it
    * again. Owned: app_run_flags_fini() frees it. */
   int argc;
@@ -214,6 +221,32 @@ void app_run_mqtt_stop(struct app_mqtt *m);
 /* Frees the transports (after every connection on them has closed and the loop ran). */
 void app_run_mqtt_free(struct app_mqtt *m);
 
+/* ---- run_shard.c ---- */
+
+#define APP_RUN_SHARD_OPT 400 /* --shard, the long option's value */
+#define APP_RUN_START_AT_OPT 401
+#define APP_RUN_SHARD_NOPTS 2
+#define APP_RUN_SHARDS_MAX 65536
+extern const struct option app_run_shard_longopts[APP_RUN_SHARD_NOPTS];
+/* --shard and --start-at: APP_RUN_GO_ON, APP_RUN_NOT_MINE or the exit code. */
+int app_run_shard_flag(struct run_opts *o, int c, const char *arg);
+/* Their checks against the other flags, after reading them all (o->scenario known).
+ * APP_RUN_GO_ON or 2. */
+int app_run_shard_check(const struct run_opts *o);
+/* Hubs this process's run covers: the shard's with --shard, else --hubs. */
+uint64_t app_run_shard_hubs(const struct run_opts *o);
+/* Puts the shard (and a worker's place in it) into cfg's split of the fleet. */
+void app_run_shard_config(const struct run_opts *o, struct sim_fleet_config *cfg);
+/* The summary's "shard" object (static storage), or NULL without --shard. */
+struct rec_shard;
+const struct rec_shard *app_run_shard_rec(const struct run_opts *o,
+                                          const struct sim_fleet_config *cfg);
+/* Says which shard this is and waits for --start-at (on the wall clock, absolute). APP_RUN_GO_ON,
+ * or 2 for a time more than a few seconds past or more than a day ahead. */
+int app_run_shard_wait(const struct run_opts *o);
+/* The shard flags' part of hubsim run --help. */
+void app_run_shard_usage(FILE *out);
+
 /* ---- run_platform.c ---- */
 
 /* The embedded reference platform, in a thread of its own with its own loop. */
@@ -284,6 +317,13 @@ void app_run_info_init(struct rec_run_info *info, const struct run_opts *o,
  * exit code. forced_fail (may be NULL) fails the run for a reason the figures cannot show. */
 int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome *oc,
                    struct rec_run_info *info, const char *forced_fail, int is_virtual);
+/* The outputs of a verdict v already computed (a run's, or hubsim merge's): the human summary
+ * on stdout, the JSON summary (summary, NULL: none) and the JUnit file (junit, NULL: none; clock
+ * "real" or "virtual" in its properties). A file that cannot be written is said on stderr,
+ * prefixed by cmd, and turns an exit code of 0 into 3. Returns the exit code. */
+int app_report_outputs(const char *cmd, const char *summary, const char *junit, const char *clock,
+                       const struct rec_run_info *info, const struct sim_fleet_stats *st,
+                       const struct rec_platform_view *pv, struct rec_verdict *v);
 
 /* ---- run_virtual.c ---- */
 

@@ -45,6 +45,7 @@ void app_run_info_init(struct rec_run_info *info, const struct run_opts *o,
   info->queue_max = cfg->queue_max;
   info->allow_lag = o->allow_lag;
   info->warmup_s = o->warmup_s;
+  info->shard = app_run_shard_rec(o, cfg);
 }
 
 int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome *oc,
@@ -105,27 +106,33 @@ int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome
                     info);
   if (forced_fail)
     rec_verdict_add(&v, "worker_failed", 3, 1, forced_fail, 1, info);
-  rec_summary_print(stdout, info, oc->st, &oc->pv, &v);
-  if (o->summary) {
-    int rc = rec_summary_write(o->summary, info, oc->st, &oc->pv, &v);
+  return app_report_outputs("hubsim run", o->summary, o->junit, is_virtual ? "virtual" : "real",
+                            info, oc->st, &oc->pv, &v);
+}
+
+int app_report_outputs(const char *cmd, const char *summary, const char *junit, const char *clock,
+                       const struct rec_run_info *info, const struct sim_fleet_stats *st,
+                       const struct rec_platform_view *pv, struct rec_verdict *v) {
+  rec_summary_print(stdout, info, st, pv, v);
+  if (summary) {
+    int rc = rec_summary_write(summary, info, st, pv, v);
     if (rc) {
-      fprintf(stderr, "hubsim run: --summary '%s': cannot write: %s\n", o->summary,
-              sim_strerror(rc));
-      if (v.exit_code == 0)
-        v.exit_code = 3;
+      fprintf(stderr, "%s: --summary '%s': cannot write: %s\n", cmd, summary, sim_strerror(rc));
+      if (v->exit_code == 0)
+        v->exit_code = 3;
     }
   }
-  if (o->junit) {
+  if (junit) {
     struct rec_junit_suite js;
-    rec_junit_suite_from_run(&js, info, &v);
-    js.clock = is_virtual ? "virtual" : "real";
+    rec_junit_suite_from_run(&js, info, v);
+    js.clock = clock;
     js.version = HUBSIM_VERSION;
-    int rc = rec_junit_write(o->junit, &js);
+    int rc = rec_junit_write(junit, &js);
     if (rc) {
-      fprintf(stderr, "hubsim run: --junit '%s': cannot write: %s\n", o->junit, sim_strerror(rc));
-      if (v.exit_code == 0)
-        v.exit_code = 3;
+      fprintf(stderr, "%s: --junit '%s': cannot write: %s\n", cmd, junit, sim_strerror(rc));
+      if (v->exit_code == 0)
+        v->exit_code = 3;
     }
   }
-  return v.exit_code;
+  return v->exit_code;
 }

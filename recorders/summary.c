@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recorders/shard.h"
 #include "sim/core/err.h"
 #include "sim/core/utf8.h"
 #include "sim/core/wfile.h"
@@ -426,6 +427,12 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   fprintf(out, "  fleet                  %u hubs x %u devices = %u devices, seed %llu, mix %s\n",
           st->hubs, run->devices_per_hub, st->devices, (unsigned long long)run->seed,
           run->mix ? run->mix : "-");
+  if (run->shard && run->shard->merged)
+    fprintf(out, "  shards                 %u merged, %u of %u hubs\n", run->shard->count, st->hubs,
+            run->shard->fleet_hubs);
+  else if (run->shard)
+    fprintf(out, "  shard                  %u of %u (from 0): %u of %u hubs\n", run->shard->index,
+            run->shard->count, st->hubs, run->shard->fleet_hubs);
   fprintf(out, "  platform               %s\n", run->platform_url);
   if (run->virtual_clock)
     fprintf(out,
@@ -492,9 +499,10 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
     fprintf(out, " = %.2f us per message sent",
             (run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs);
   fprintf(out, "; peak RSS %.1f MiB%s\n", (double)run->max_rss_bytes / 1048576.0,
-          run->platform_in_process ? " (with the embedded platform)"
-          : run->workers > 1       ? " (worker processes, summed)"
-                                   : "");
+          run->platform_in_process           ? " (with the embedded platform)"
+          : run->shard && run->shard->merged ? " (the shards' processes, summed)"
+          : run->workers > 1                 ? " (worker processes, summed)"
+                                             : "");
   if (st->all_online_at)
     fprintf(out, "  ramp                   all %u hubs online after %.2f s (%.0f hubs/s)\n",
             st->hubs, (double)st->all_online_at / 1e6,
@@ -775,6 +783,9 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
     json_object_set_new(root, "mqtt", mqtt_json(run->mqtt));
   if (run->scenario)
     json_object_set_new(root, "scenario", scenario_json(run->scenario));
+  if (run->shard)
+    json_object_set_new(root, "shard",
+                        rec_shard_json(run->shard, st, run->tls ? &run->tls->st : NULL));
   json_t *verdict = json_pack("{s:i,s:s,s:b}", "exit_code", v->exit_code, "text", v->text,
                               "generator_late", v->generator_late);
   json_t *reasons = json_array();

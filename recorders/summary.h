@@ -95,6 +95,8 @@ struct rec_mqtt {
   uint64_t observed;      /* uplink publishes the broker delivered to it */
 };
 
+struct rec_shard; /* recorders/shard.h */
+
 struct rec_run_info {
   const char *platform_url; /* "embedded" or the URL */
   uint64_t seed;
@@ -130,6 +132,9 @@ struct rec_run_info {
   const struct rec_mqtt *mqtt;
   /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
   const struct rec_scenario *scenario;
+  /* NULL: not a sharded run (no "shard" key); else the shard, whose object also carries the
+   * histograms' buckets for hubsim merge (recorders/shard.h). Borrowed. */
+  const struct rec_shard *shard;
 };
 
 /* One check of the verdict that did not hold (docs/summary.md section 6). */

@@ -28,7 +28,15 @@ PKGS=(
   mosquitto mosquitto-clients       # tests and bench/mqtt: the broker, mosquitto_passwd, mosquitto_sub
   libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
+  nodejs                            # tests: deploy/k8s validated with kubernetes-models; bench/mqtt: MQTT.js
 )
+
+# npm for the same (packages pinned in their package-lock.json, installed under the build tree or
+# bench/mqtt/mqttjs): Debian's npm package, unless the nodejs installed already carries npm (a
+# nodejs built elsewhere conflicts with Debian's npm).
+if ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
