@@ -39,6 +39,7 @@ struct run {
   struct app_hub_certs *certs; /* --hub-certs; NULL without */
   struct app_z2m *z2m;         /* --profile zigbee2mqtt: the hubs' uplink driver; NULL without */
   struct app_mqtt *mq;         /* mqtt:// or mqtts://: owns t (and the observer) */
+  struct app_record rec;       /* --record: the capture (rec.cap NULL without) */
   uv_timer_t progress, end, drain, escalate;
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
@@ -382,6 +383,13 @@ static int real_prepare(struct run *r) {
   }
   r->loop = uv_default_loop();
   rc = 0;
+  if (o->workers <= 1 && (rc = app_record_open(&r->rec, o, cfg, &r->fleet)) != APP_RUN_GO_ON) {
+    if (r->embedded)
+      app_run_emb_stop(&r->emb);
+    return rc;
+  }
+  r->o.record = &r->rec;
+  rc = 0;
   if (o->mq.on) {
     /* Made here even with workers: the observer subscribes from this process. */
     if (o->hub_certs && o->workers <= 1 && app_hub_certs_new(&r->certs))
@@ -422,8 +430,11 @@ static int real_prepare(struct run *r) {
       sim_transport_free(r->t);
       return rc;
     }
+    struct sim_transport *ft = r->t; /* the fleet's: the capture's over r->t with --record */
+    if (rc == 0 && !o->mq.on)
+      rc = app_record_wrap(&r->rec, r->t, &ft);
     if (rc == 0)
-      rc = sim_fleet_new(r->loop, r->t, cfg, &r->fleet);
+      rc = sim_fleet_new(r->loop, ft, cfg, &r->fleet);
     if (rc == 0 && o->hub_certs) {
       int code = r->certs ? app_hub_certs_load(r->certs, o->hub_certs, r->fleet) : 3;
       if (code) {
@@ -574,6 +585,8 @@ static int real_finish(struct run *r, struct scn *scn) {
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);
   info.interrupted = r->interrupted;
+  if (r->rec.done)
+    info.record = &r->rec.info;
   struct rec_tls tls = {.insecure = o->tls_insecure};
   struct rec_mqtt mqi;
   if (o->mq.on) {
@@ -622,11 +635,14 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   r.cur = &s2;
   r.embedded = !o->platform || o->mq.embedded;
   rc = real_prepare(&r);
-  if (rc != APP_RUN_GO_ON)
+  if (rc != APP_RUN_GO_ON) {
+    app_record_finish(&r.rec); /* the file keeps its header: a capture of nothing */
     return rc;
+  }
   real_begin(&r);
   real_attach(&r, scn);
   uv_run(r.loop, UV_RUN_DEFAULT);
+  app_record_finish(&r.rec);
   if (o->shards > 1) {
     /* A worker: its figures went to the control process, which judges the run. */
     sim_fleet_free(r.fleet);

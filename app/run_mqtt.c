@@ -202,7 +202,13 @@ static int mq_make(uv_loop_t *loop, const struct run_opts *o, struct app_mqtt *m
     fprintf(stderr, "hubsim run: tcp transport: %s\n", sim_strerror(rc));
     return 3;
   }
-  struct sim_mqtt_stream_config sc = {.inner = m->inner,
+  /* --record: the hubs' MQTT bytes, under the stream (the observer's are not recorded). */
+  struct sim_transport *hubs_inner = m->inner;
+  if (hubs && o->record && (rc = app_record_wrap(o->record, m->inner, &hubs_inner))) {
+    fprintf(stderr, "hubsim run: --record: %s\n", sim_strerror(rc));
+    return 3;
+  }
+  struct sim_mqtt_stream_config sc = {.inner = hubs_inner,
                                       .prefix = o->mq.prefix,
                                       .version = o->mq.version,
                                       .username = o->mq.user,

@@ -95,6 +95,8 @@ struct rec_mqtt {
   uint64_t observed;      /* uplink publishes the broker delivered to it */
 };
 
+struct rec_capture_info;
+
 struct rec_run_info {
   const char *platform_url; /* "embedded" or the URL */
   uint64_t seed;
@@ -128,6 +130,8 @@ struct rec_run_info {
   const struct rec_tls *tls;
   /* NULL: not a run through an MQTT broker (no "mqtt" key, no mqtt line). Borrowed. */
   const struct rec_mqtt *mqtt;
+  /* NULL: a run without --record (no "record" key, no record line). Borrowed. */
+  const struct rec_capture_info *record;
   /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
   const struct rec_scenario *scenario;
 };

@@ -28,6 +28,7 @@ PKGS=(
   mosquitto mosquitto-clients       # tests and bench/mqtt: the broker, mosquitto_passwd, mosquitto_sub
   libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
+  tshark                            # tests: --record captures read as Wireshark reads them
 )
 
 missing=()
@@ -49,5 +50,7 @@ fi
 
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture: answered (no) before apt asks.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
