@@ -107,7 +107,8 @@ for n, f in pairs(MESSAGES.Envelope) do TYPE_NAMES[n] = f.msg end
 local MAX_FRAME = 65536 -- docs/protocol.md: a larger declared length is an error
 local MAX_DEPTH = 8     -- Attribute nesting the hubs and the platform accept
 
--- ProtoFields: hubrpc.<message>.<field>, e.g. hubrpc.report.seq, hubrpc.attribute.int_value.
+-- ProtoFields: hubrpc.<message>.<field>, e.g. hubrpc.report.seq, hubrpc.attribute.int_value;
+-- the message itself is hubrpc.<envelope field>: hubrpc.report, hubrpc.device_joined.
 local pf = {
   length = ProtoField.uint32("hubrpc.length", "Frame length"),
   type = ProtoField.uint8("hubrpc.type", "Message type", base.DEC, TYPE_NAMES),
@@ -117,7 +118,9 @@ local pf = {
 local FIELD = {} -- FIELD[message][number] = ProtoField
 for mname, fields in pairs(MESSAGES) do
   FIELD[mname] = {}
-  local prefix = "hubrpc." .. mname:gsub("(%l)(%u)", "%1_%2"):lower() .. "."
+  -- The Envelope's bodies are hubrpc.hello ... hubrpc.goodbye (the filters people type).
+  local prefix = "hubrpc."
+  if mname ~= "Envelope" then prefix = prefix .. mname:gsub("(%l)(%u)", "%1_%2"):lower() .. "." end
   for num, f in pairs(fields) do
     local abbr, name, t = prefix .. f[1], f[1], f[2]
     local p
