@@ -102,6 +102,18 @@ static void snapshot(struct run *r, struct sim_fleet_stats *out) {
     sim_fleet_stats(r->fleet, out);
 }
 
+/* A worker's capture figures for its snapshots (static: one snapshot at a time), or NULL
+ * without --record. */
+static const struct rec_capture_info *worker_rec(struct run *r) {
+  static struct rec_capture_info ri;
+  if (r->rec.done)
+    return &r->rec.info;
+  if (!r->rec.cap)
+    return NULL;
+  rec_capture_info(r->rec.cap, &ri);
+  return &ri;
+}
+
 static void close_handles(struct run *r) {
   uv_close((uv_handle_t *)&r->progress, NULL);
   uv_close((uv_handle_t *)&r->end, NULL);
@@ -124,8 +136,8 @@ static void stop_all(struct run *r) {
   r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
   app_run_thread_cpu(&r->cpu_user_s, &r->cpu_sys_s);
   sim_fleet_stats(r->fleet, r->cur);
-  if (r->o.shards > 1 &&
-      app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), r->cpu_user_s, r->cpu_sys_s, 1) != 0)
+  if (r->o.shards > 1 && app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), worker_rec(r),
+                                         r->cpu_user_s, r->cpu_sys_s, 1) != 0)
     fprintf(stderr, "hubsim run: worker %u: cannot report to the control process\n", r->o.shard);
   if (r->scn) {
     /* A callback may also fail while the run drains (on_progress looks only before). */
@@ -257,7 +269,7 @@ static void on_progress(uv_timer_t *t) {
   if (r->o.shards > 1) {
     double cu = 0, cs = 0;
     app_run_thread_cpu(&cu, &cs);
-    app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), cu, cs, 0);
+    app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), worker_rec(r), cu, cs, 0);
   }
   const struct sim_fleet_stats *c = r->cur, *p = r->prev;
   double el = (double)(uv_hrtime() - r->start_ns) / 1e9;
@@ -585,8 +597,16 @@ static int real_finish(struct run *r, struct scn *scn) {
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);
   info.interrupted = r->interrupted;
-  if (r->rec.done)
+  static struct rec_capture_info wrec;
+  if (r->rec.done) {
     info.record = &r->rec.info;
+  } else if (r->workers && o->rec.path && app_workers_merged_record(r->workers, &wrec)) {
+    /* One file per worker (docs/recorders.md): the figures add up; the file is their pattern. */
+    static char pattern[PATH_MAX];
+    app_record_worker_path(o->rec.path, -1, pattern, sizeof pattern);
+    wrec.path = pattern;
+    info.record = &wrec;
+  }
   struct rec_tls tls = {.insecure = o->tls_insecure};
   struct rec_mqtt mqi;
   if (o->mq.on) {
@@ -644,7 +664,12 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   uv_run(r.loop, UV_RUN_DEFAULT);
   app_record_finish(&r.rec);
   if (o->shards > 1) {
-    /* A worker: its figures went to the control process, which judges the run. */
+    /* A worker: its figures went to the control process, which judges the run; the capture's
+     * last figures (the Goodbyes of the stop, the final write) follow in one more final
+     * snapshot of the same counts. */
+    if (r.rec.done)
+      app_worker_send(APP_WORKER_FD, r.cur, worker_tls(&r), worker_rec(&r), r.cpu_user_s,
+                      r.cpu_sys_s, 1);
     sim_fleet_free(r.fleet);
     app_z2m_free(r.z2m);
     free_transport(&r);

@@ -1102,7 +1102,9 @@ int app_run_fleet_config(const struct run_opts *o, struct scn *scn, struct sim_f
  * platform (passed as resolved: an embedded one has its port only now), --workers and -q (a
  * worker is quiet anyway). Everything else reaches the worker as written. */
 static int control_only(int c) {
-  return c == 1 /* the scenario: refused with --workers */ || strchr("OJbCAUzZxKFwkTaPqh", c);
+  /* Only short values are letters: strchr() would take 360 for 'h' (it converts to char). */
+  return c == 1 /* the scenario: refused with --workers */ ||
+         (c > 1 && c < 128 && strchr("OJbCAUzZxKFwkTaPqh", c));
 }
 
 int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {

@@ -214,6 +214,8 @@ int app_record_open(struct app_record *ar, const struct run_opts *o,
 /* The hubs' transport: inner itself without a capture, else the capture's over it (freed by
  * app_record_finish). 0 or SIM_ENOMEM. */
 int app_record_wrap(struct app_record *ar, struct sim_transport *inner, struct sim_transport **out);
+/* The file of worker k (k < 0: the pattern, with * for k): "run.pcapng" -> "run.w3.pcapng". */
+void app_record_worker_path(const char *path, int k, char *out, size_t cap);
 /* Writes the rest, closes the file and keeps its figures; the fleet must have stopped. */
 void app_record_finish(struct app_record *ar);
 

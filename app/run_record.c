@@ -106,9 +106,8 @@ int app_run_record_check(struct run_opts *o) {
                        "records the hubrpc profile (hubrpc:// and mqtt://); not --profile "
                        "zigbee2mqtt");
   if (o->hub_certs)
-    return app_run_bad("--record", r->path, "cannot be combined with --hub-certs");
-  if (o->workers > 1)
-    return app_run_bad("--record", r->path, "records the fleet of one process: not with --workers");
+    return app_run_bad("--record", r->path,
+                       "cannot be combined with --hub-certs (docs/recorders.md, limits)");
   if ((o->summary && strcmp(o->summary, r->path) == 0) ||
       (o->junit && strcmp(o->junit, r->path) == 0))
     return app_run_bad("--record", r->path, "is another output's file too");
@@ -145,6 +144,18 @@ static uint64_t rec_now_us(void *ctx) {
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+void app_record_worker_path(const char *path, int k, char *out, size_t cap) {
+  const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+  if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path))
+    dot = path + strlen(path); /* no extension: the number goes at the end */
+  char num[16];
+  if (k < 0)
+    snprintf(num, sizeof num, "*");
+  else
+    snprintf(num, sizeof num, "%d", k);
+  snprintf(out, cap, "%.*s.w%s%s", (int)(dot - path), path, num, dot);
+}
+
 int app_record_open(struct app_record *ar, const struct run_opts *o,
                     const struct sim_fleet_config *cfg, struct sim_fleet *const *fleet) {
   memset(ar, 0, sizeof *ar);
@@ -157,11 +168,17 @@ int app_record_open(struct app_record *ar, const struct run_opts *o,
   unsigned a = 127, b = 0, c = 0, d = 1;
   if (!ar->mqtt)
     sscanf(cfg->platform.host, "%u.%u.%u.%u", &a, &b, &c, &d);
+  char wpath[PATH_MAX];
+  const char *path = o->rec.path;
+  if (ar->shards > 1) {
+    app_record_worker_path(path, (int)ar->shard, wpath, sizeof wpath);
+    path = wpath;
+  }
   char comment[200];
   snprintf(comment, sizeof comment, "hubsim run: %u hubs against %s, seed %" PRIu64, cfg->hubs,
            o->platform ? o->platform : "the embedded platform", o->seed);
   struct rec_capture_config rc = {
-      .path = o->rec.path,
+      .path = path,
       .limit = o->rec.limit,
       .hubs = o->rec.hubs,
       .hub_of = rec_hub_of,
@@ -173,7 +190,7 @@ int app_record_open(struct app_record *ar, const struct run_opts *o,
   };
   char why[256];
   if (rec_capture_open(&rc, &ar->cap, why, sizeof why)) {
-    fprintf(stderr, "hubsim run: --record '%s': %s\n", o->rec.path, why);
+    fprintf(stderr, "hubsim run: --record '%s': %s\n", path, why);
     return 2;
   }
   return APP_RUN_GO_ON;

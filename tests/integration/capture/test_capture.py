@@ -22,6 +22,9 @@ Cases (the first argument picks one; ctest registers each):
           says why; --record-hubs: only the listed hubs' connections are in the file.
   mqtt    an mqtt:// run through mosquitto: Wireshark's own MQTT dissector decodes the
           recording, its PUBLISH packets from the hubs are the summary's mqtt.frames_sent.
+  workers --workers 2: one file per worker (FILE.w0.pcapng, FILE.w1.pcapng), each holding its
+          own shard's hubs, their packets adding up to the summary's record.frames; mergecap
+          merges them.
   flags   bad --record, --record-limit and --record-hubs values are refused (exit 2) naming
           the flag; a virtual-clock run records the same bytes twice for the same seed.
 
@@ -366,6 +369,37 @@ def case_mqtt():
           "hub (%d = %d + %d)" % (pubs, sent, gb))
 
 
+# ---- workers ----
+
+def case_workers():
+    cap = os.path.join(TMP, "w.pcapng")
+    js = os.path.join(TMP, "w.json")
+    rc, out, err = run(["--hubs", "20", "--devices-per-hub", "2", "--duration", "3",
+                        "--workers", "2", "--allow-lag", "-q", "--ui", "none", "--record", cap,
+                        "--summary", js])
+    check(rc == 0, "a run over 2 workers with --record passes (exit %d: %s)" % (rc, err[-300:]))
+    rec = summary(js)["record"]
+    check(rec["file"] == os.path.join(TMP, "w.w*.pcapng"), "record.file is the files' pattern")
+    total = 0
+    for k in (0, 1):
+        f = os.path.join(TMP, "w.w%d.pcapng" % k)
+        check(os.path.exists(f), "worker %d wrote %s" % (k, os.path.basename(f)))
+        rc, o, e = tshark(f, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields",
+                          "-e", "frame.comment")
+        hubs = [int(h[4:]) for h in o.split()]
+        check(len(hubs) == 10 and all(g % 2 == k for g in hubs),
+              "worker %d's file holds its own shard's 10 hubs: %s" % (k, hubs))
+        rc, o, e = tshark(f, "-T", "fields", "-e", "frame.number")
+        check(rc == 0 and e == "", "tshark reads worker %d's file" % k)
+        total += len(o.split())
+    check(total == rec["frames"], "the files' packets add up to record.frames (%d)" % total)
+    merged = os.path.join(TMP, "all.pcapng")
+    p = subprocess.run(["mergecap", "-w", merged, os.path.join(TMP, "w.w0.pcapng"),
+                        os.path.join(TMP, "w.w1.pcapng")], capture_output=True, timeout=60)
+    rc, o, e = tshark(merged, "-T", "fields", "-e", "frame.number")
+    check(p.returncode == 0 and len(o.split()) == total, "mergecap merges them into one capture")
+
+
 # ---- flags ----
 
 def case_flags():
@@ -376,7 +410,7 @@ def case_flags():
         (["--record", os.path.join(TMP, "a.pcapng"), "--record-hubs", "5-2"], "--record-hubs"),
         (["--record", os.path.join(TMP, "a.pcapng"), "--record-hubs", "1,,2"], "--record-hubs"),
         (["--record-limit", "1M"], "--record-limit"),
-        (["--record", os.path.join(TMP, "a.pcapng"), "--workers", "2"], "--record"),
+        (["--record", os.path.join(TMP, "a.pcapng"), "--profile", "zigbee2mqtt"], "--record"),
     ]
     for args, flag in bad:
         rc, out, err = run(["--hubs", "2", "--duration", "1", "-q", "--ui", "none"] + args)
@@ -405,7 +439,7 @@ def main():
         print("SKIP: tshark not found (Debian package tshark, scripts/deps.sh)")
         sys.exit(77)
     cases = {"counts": case_counts, "kill": case_kill, "limit": case_limit,
-             "mqtt": case_mqtt, "flags": case_flags}
+             "mqtt": case_mqtt, "workers": case_workers, "flags": case_flags}
     names = sys.argv[1:] or list(cases)
     TMP = tempfile.mkdtemp(prefix="hubsim-capture-")
     try:
