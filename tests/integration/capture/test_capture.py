@@ -410,7 +410,8 @@ def case_flags():
         (["--record", os.path.join(TMP, "a.pcapng"), "--record-hubs", "5-2"], "--record-hubs"),
         (["--record", os.path.join(TMP, "a.pcapng"), "--record-hubs", "1,,2"], "--record-hubs"),
         (["--record-limit", "1M"], "--record-limit"),
-        (["--record", os.path.join(TMP, "a.pcapng"), "--profile", "zigbee2mqtt"], "--record"),
+        (["--platform", "mqtt://127.0.0.1:1", "--profile", "zigbee2mqtt", "--record",
+          os.path.join(TMP, "a.pcapng")], "--record"),
     ]
     for args, flag in bad:
         rc, out, err = run(["--hubs", "2", "--duration", "1", "-q", "--ui", "none"] + args)
