@@ -135,7 +135,7 @@ static int put_opt(struct sim_buf *b, uint16_t code, const void *v, size_t n) {
 
 /* Closes the block that starts at offset start of b: its two length fields. */
 static int end_block(struct sim_buf *b, size_t start) {
-  uint8_t t[4];
+  static const uint8_t t[4]; /* the trailing length, written below */
   int rc = sim_buf_append(b, t, 4);
   if (rc)
     return rc;

@@ -26,7 +26,8 @@ Cases (the first argument picks one; ctest registers each):
           own shard's hubs, their packets adding up to the summary's record.frames; mergecap
           merges them.
   flags   bad --record, --record-limit and --record-hubs values are refused (exit 2) naming
-          the flag; a virtual-clock run records the same bytes twice for the same seed.
+          the flag; a virtual-clock run records the same bytes twice for the same seed, and
+          its summary (frames and bytes included) is the same with --record as without.
 
 Environment: HUBSIM_BIN and HUBSIM_SOURCE_DIR, as ctest sets them. Exit 0 passed, 1 failed,
 77 skipped (tshark or mosquitto missing).
@@ -428,6 +429,19 @@ def case_flags():
         caps.append(open(cap, "rb").read())
     check(caps[0] == caps[1] and len(caps[0]) > 1000,
           "the same seed records the same %d bytes on the virtual clock" % len(caps[0]))
+    sums = []
+    for i, rec in enumerate(([], ["--record", os.path.join(TMP, "virt-on.pcapng")])):
+        js = os.path.join(TMP, "virt-s%d.json" % i)
+        rc, out, err = run(["--clock", "virtual", "--hubs", "5", "--devices-per-hub", "2",
+                            "--duration", "10m", "--seed", "3", "-q", "--ui", "none",
+                            "--summary", js] + rec)
+        s = summary(js)
+        s.pop("record", None)
+        for k in ("generator", "elapsed_s"):
+            s.pop(k, None)
+        sums.append(s)
+    check(sums[0] == sums[1], "a virtual run's summary is the same with --record as without "
+          "(the same frames, the same bytes: recording changes nothing on the wire)")
     rc, out, err = tshark(os.path.join(TMP, "virt0.pcapng"), "-T", "fields", "-e",
                           "frame.time_epoch")
     first = float(out.split()[0])
