@@ -364,6 +364,13 @@ static int real_fits(const struct run_opts *o) {
   return APP_RUN_GO_ON;
 }
 
+/* --hub-certs with --record: the tls transport sees the capture's connection, whose owner is
+ * the hub. */
+static const struct sim_tls_identity *recorded_identity(void *ctx, void *user) {
+  struct run *r = ctx;
+  return app_hub_certs_get(r->certs, rec_capture_user(r->rec.cap, user));
+}
+
 /* The platform (embedded, or --platform) and the fleet (here, or in the workers, which start
  * later). APP_RUN_GO_ON, or the exit code with nothing left running. */
 static int real_prepare(struct run *r) {
@@ -427,8 +434,8 @@ static int real_prepare(struct run *r) {
       struct sim_tls_config tc = {.ca_file = o->tls_ca, .insecure = o->tls_insecure};
       const char *why = NULL;
       if (o->hub_certs && app_hub_certs_new(&r->certs) == 0) {
-        tc.identity = app_hub_certs_get;
-        tc.identity_ctx = r->certs;
+        tc.identity = r->rec.cap ? recorded_identity : app_hub_certs_get;
+        tc.identity_ctx = r->rec.cap ? (void *)r : r->certs;
       }
       rc = sim_transport_tls_new(r->loop, &tc, &r->t, &why);
       if (rc && why) {

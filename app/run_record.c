@@ -105,9 +105,6 @@ int app_run_record_check(struct run_opts *o) {
     return app_run_bad("--record", r->path,
                        "records the hubrpc profile (hubrpc:// and mqtt://); not --profile "
                        "zigbee2mqtt");
-  if (o->hub_certs)
-    return app_run_bad("--record", r->path,
-                       "cannot be combined with --hub-certs (docs/recorders.md, limits)");
   if ((o->summary && strcmp(o->summary, r->path) == 0) ||
       (o->junit && strcmp(o->junit, r->path) == 0))
     return app_run_bad("--record", r->path, "is another output's file too");

@@ -25,6 +25,10 @@ Cases (the first argument picks one; ctest registers each):
   workers --workers 2: one file per worker (FILE.w0.pcapng, FILE.w1.pcapng), each holding its
           own shard's hubs, their packets adding up to the summary's record.frames; mergecap
           merges them.
+  tls     hubrpcs:// with --hub-certs against `hubsim platform --auth cert`: every hub still
+          presents its own certificate through the capture (the run passes: the platform
+          accepts no hub without one), and the capture holds the plaintext hubrpc of each
+          session (Hello = sessions.connects, Report = reports sent + resent).
   flags   bad --record, --record-limit and --record-hubs values are refused (exit 2) naming
           the flag; a virtual-clock run records the same bytes twice for the same seed, and
           its summary (frames and bytes included) is the same with --record as without.
@@ -258,6 +262,10 @@ def case_kill():
         n = len(out.split())
         cut = whole < len(data)
         ok = n == epbs and (rc == 0 and err == "" if not cut else "cut short" in err)
+        # Writes happen at least every 200 ms of traffic: a run killed after a second has
+        # written its first packets (the hubs connect within milliseconds).
+        check(delay < 1.0 or epbs > 0, "kill %d after %.2f s: the file holds %d packets"
+              % (i, delay, epbs))
         check(ok, "kill %d after %.2f s: tshark reads the %d whole packet blocks of %d bytes "
               "(read %d, exit %d%s)" % (i, delay, epbs, len(data), n, rc,
                                        ", " + err[:200] if err else ""))
@@ -401,6 +409,51 @@ def case_workers():
     check(p.returncode == 0 and len(o.split()) == total, "mergecap merges them into one capture")
 
 
+# ---- tls ----
+
+def case_tls():
+    fleet = os.path.join(TMP, "fleet")
+    p = subprocess.run([BIN, "provision", "--hubs", "5", "--out", fleet], capture_output=True,
+                       text=True, timeout=120)
+    check(p.returncode == 0, "hubsim provision makes 5 hubs' identities (%s)" % p.stderr[-200:])
+    ready = os.path.join(TMP, "ready")
+    plat = subprocess.Popen([BIN, "platform", "--listen", "hubrpcs://127.0.0.1:0", "--cert",
+                             os.path.join(fleet, "server.crt"), "--key",
+                             os.path.join(fleet, "server.key"), "--client-ca",
+                             os.path.join(fleet, "ca.crt"), "--auth", "cert", "--db",
+                             os.path.join(TMP, "tls.db"), "--ready-file", ready],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not (os.path.exists(ready) and open(ready).read().strip()):
+            if time.monotonic() > deadline or plat.poll() is not None:
+                fail("hubsim platform did not write its ready file")
+            time.sleep(0.05)  # polling the ready file: the platform signals nothing else
+        port = int(open(ready).read().strip())
+        cap = os.path.join(TMP, "tls.pcapng")
+        js = os.path.join(TMP, "tls.json")
+        env = {k: v for k, v in os.environ.items() if k != "HUBSIM_FLEET_KEY"}
+        rc, out, err = run(["--platform", "hubrpcs://127.0.0.1:%d" % port, "--ca",
+                            os.path.join(fleet, "ca.crt"), "--hub-certs", fleet, "--hubs", "5",
+                            "--devices-per-hub", "2", "--duration", "2", "--allow-lag", "-q",
+                            "--ui", "none", "--record", cap, "--summary", js], env=env)
+        check(rc == 0, "hubs authenticated by certificate alone pass with --record (exit %d: "
+              "%s)" % (rc, (out + err)[-400:]))
+    finally:
+        plat.terminate()
+        plat.wait(timeout=30)
+    s = summary(js)
+    rows = decoded(cap)
+    types = {}
+    for _, _, names, _ in rows:
+        for n in names:
+            types[n] = types.get(n, 0) + 1
+    check(types.get("Hello", 0) == s["sessions"]["connects"] == 5,
+          "the capture holds each session's plaintext Hello (%d)" % types.get("Hello", 0))
+    n = s["counts"]["reports"]["sent"] + s["counts"]["reports"]["resent"]
+    check(types.get("Report", 0) == n, "and the run's %d Reports" % n)
+
+
 # ---- flags ----
 
 def case_flags():
@@ -454,7 +507,8 @@ def main():
         print("SKIP: tshark not found (Debian package tshark, scripts/deps.sh)")
         sys.exit(77)
     cases = {"counts": case_counts, "kill": case_kill, "limit": case_limit,
-             "mqtt": case_mqtt, "workers": case_workers, "flags": case_flags}
+             "mqtt": case_mqtt, "workers": case_workers, "tls": case_tls,
+             "flags": case_flags}
     names = sys.argv[1:] or list(cases)
     TMP = tempfile.mkdtemp(prefix="hubsim-capture-")
     try:
