@@ -387,7 +387,8 @@ def case_workers():
                         "--workers", "2", "--allow-lag", "-q", "--ui", "none", "--record", cap,
                         "--summary", js])
     check(rc == 0, "a run over 2 workers with --record passes (exit %d: %s)" % (rc, err[-300:]))
-    rec = summary(js)["record"]
+    rec = summary(js).get("record")
+    check(rec is not None, "the summary of a run over workers has a record")
     check(rec["file"] == os.path.join(TMP, "w.w*.pcapng"), "record.file is the files' pattern")
     total = 0
     for k in (0, 1):
