@@ -5,7 +5,8 @@
 --
 -- Or copy it into Wireshark's personal plugins folder (Help > About > Folders). It finds hubrpc
 -- on any TCP port by a heuristic (a varint length, then an Envelope field of wire type 2 whose
--- own length fits) and also decodes the TCP port set in Preferences > Protocols > HUBRPC.
+-- own length fits), also decodes the TCP port set in Preferences > Protocols > HUBRPC, and
+-- decodes the Envelopes that MQTT runs carry as PUBLISH payloads.
 -- docs/recorders.md describes the captures of `hubsim run --record` and this dissector.
 --
 -- The tables below are proto/hubrpc.proto written out by hand (field number, name, type, and
@@ -316,6 +317,27 @@ local function heuristic(tvb, pinfo, tree)
   return true
 end
 hubrpc:register_heuristic("tcp", heuristic)
+
+-- An MQTT run (docs/mqtt.md section 6): each PUBLISH payload is one Envelope without the
+-- length prefix. Wireshark's MQTT dissector offers payloads to the "mqtt.topic" heuristics; an
+-- Envelope is recognised by its body field, whose own length ends where the payload does.
+local function mqtt_payload(tvb, pinfo, tree)
+  local size = tvb:len()
+  local body = body_of(tvb, 0, size)
+  if not body then return false end
+  local blen, bn = varint(tvb, 1, size)
+  if not blen or 1 + bn + blen:tonumber() ~= size then return false end
+  local sub = tree:add(hubrpc, tvb())
+  sub:add(pf.type, tvb(0, 1), body)
+  sub:append_text(", " .. TYPE_NAMES[body])
+  if not dissect_message(tvb, sub, "Envelope", 0, size, 1) then
+    sub:add_proto_expert_info(ef_malformed, "the Envelope does not parse")
+  end
+  pinfo.cols.info:append(" " .. TYPE_NAMES[body])
+  return true
+end
+-- (A Wireshark whose MQTT dissector has no such list shows the payloads as bytes.)
+pcall(function() hubrpc:register_heuristic("mqtt.topic", mqtt_payload) end)
 
 -- A port that is always hubrpc (0: none), for traffic the heuristic cannot start on (a
 -- capture that begins in the middle of a session).

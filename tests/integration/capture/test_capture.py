@@ -21,7 +21,8 @@ Cases (the first argument picks one; ctest registers each):
   limit   --record-limit: the file stays within it, the summary says truncated and stderr
           says why; --record-hubs: only the listed hubs' connections are in the file.
   mqtt    an mqtt:// run through mosquitto: Wireshark's own MQTT dissector decodes the
-          recording, its PUBLISH packets from the hubs are the summary's mqtt.frames_sent.
+          recording, its PUBLISH packets from the hubs are the summary's mqtt.frames_sent (plus
+          the empty close of each hub), and hubrpc.lua names the Envelope in each of their payloads.
   workers --workers 2: one file per worker (FILE.w0.pcapng, FILE.w1.pcapng), each holding its
           own shard's hubs, their packets adding up to the summary's record.frames; mergecap
           merges them.
@@ -374,8 +375,27 @@ def case_mqtt():
           "SUBSCRIBE, SUBACK: %s" % sorted(kinds))
     sent = s["mqtt"]["frames_sent"]
     gb = s["sessions"]["online_at_end"]
-    check(pubs == sent + gb, "hubs' PUBLISH packets = mqtt.frames_sent + a Goodbye per online "
-          "hub (%d = %d + %d)" % (pubs, sent, gb))
+    # A hub's close publishes an empty uplink payload (docs/mqtt.md section 6), after its
+    # Goodbye, which frames_sent counts as the frame it is.
+    check(pubs == sent + gb, "hubs' PUBLISH packets = mqtt.frames_sent + the empty close of each "
+          "hub online at the stop (%d = %d + %d)" % (pubs, sent, gb))
+    rc, out, err = tshark(cap, "-Y", "hubrpc", "-T", "fields", "-e", "ip.src", "-e",
+                          "hubrpc.type", "-E", "occurrence=a", lua=True)
+    check(rc == 0 and err == "", "tshark with hubrpc.lua reads the MQTT capture (%s)" % err[:200])
+    kinds = {}
+    for line in out.splitlines():
+        src, types = line.split("\t")
+        for t in types.split(","):
+            key = (src.startswith("10."), TYPES[int(t)])
+            kinds[key] = kinds.get(key, 0) + 1
+    c = s["counts"]["reports"]
+    check(kinds.get((True, "Report"), 0) == c["sent"] + c["resent"],
+          "hubrpc.lua decodes the PUBLISH payloads: %d Reports = reports sent + resent"
+          % kinds.get((True, "Report"), 0))
+    named = sum(n for (up, _), n in kinds.items() if up)
+    check(named == sent and kinds.get((True, "Goodbye"), 0) == gb,
+          "every non-empty hub PUBLISH payload is a named hubrpc message (%d of %d, %d Goodbyes)"
+          % (named, sent, kinds.get((True, "Goodbye"), 0)))
 
 
 # ---- workers ----
