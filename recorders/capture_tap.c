@@ -94,16 +94,18 @@ static int tap_connect(struct sim_transport *t, const struct sim_addr *dst,
     free(tc);
     return rc;
   }
+  /* The SYN first: a transport below may finish the connect before it returns. */
+  rec__flow_init(tp->cap, &tc->fl, g);
+  rec__flow_syn(tp->cap, &tc->fl, id);
   struct sim_conn *in = NULL;
   rc = tp->inner->ops->connect(tp->inner, dst, src, &tc_cbs, tc, &in);
   if (rc) {
+    rec__flow_ctl(tp->cap, &tc->fl, REC__DOWN, REC__RST | REC__ACK);
     tc_free(tc);
     return rc;
   }
   if (!tc->inner)
     tc->inner = in;
-  rec__flow_init(tp->cap, &tc->fl, g);
-  rec__flow_syn(tp->cap, &tc->fl, id);
   *out = &tc->base;
   return 0;
 }
