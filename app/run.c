@@ -39,6 +39,7 @@ struct run {
   struct app_hub_certs *certs; /* --hub-certs; NULL without */
   struct app_z2m *z2m;         /* --profile zigbee2mqtt: the hubs' uplink driver; NULL without */
   struct app_mqtt *mq;         /* mqtt:// or mqtts://: owns t (and the observer) */
+  struct app_record rec;       /* --record: the capture (rec.cap NULL without) */
   uv_timer_t progress, end, drain, escalate;
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
@@ -101,6 +102,18 @@ static void snapshot(struct run *r, struct sim_fleet_stats *out) {
     sim_fleet_stats(r->fleet, out);
 }
 
+/* A worker's capture figures for its snapshots (static: one snapshot at a time), or NULL
+ * without --record. */
+static const struct rec_capture_info *worker_rec(struct run *r) {
+  static struct rec_capture_info ri;
+  if (r->rec.done)
+    return &r->rec.info;
+  if (!r->rec.cap)
+    return NULL;
+  rec_capture_info(r->rec.cap, &ri);
+  return &ri;
+}
+
 static void close_handles(struct run *r) {
   uv_close((uv_handle_t *)&r->progress, NULL);
   uv_close((uv_handle_t *)&r->end, NULL);
@@ -123,8 +136,8 @@ static void stop_all(struct run *r) {
   r->elapsed_s = (double)(uv_hrtime() - r->start_ns) / 1e9;
   app_run_thread_cpu(&r->cpu_user_s, &r->cpu_sys_s);
   sim_fleet_stats(r->fleet, r->cur);
-  if (r->o.shards > 1 &&
-      app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), r->cpu_user_s, r->cpu_sys_s, 1) != 0)
+  if (r->o.shards > 1 && app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), worker_rec(r),
+                                         r->cpu_user_s, r->cpu_sys_s, 1) != 0)
     fprintf(stderr, "hubsim run: worker %u: cannot report to the control process\n", r->o.shard);
   if (r->scn) {
     /* A callback may also fail while the run drains (on_progress looks only before). */
@@ -256,7 +269,7 @@ static void on_progress(uv_timer_t *t) {
   if (r->o.shards > 1) {
     double cu = 0, cs = 0;
     app_run_thread_cpu(&cu, &cs);
-    app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), cu, cs, 0);
+    app_worker_send(APP_WORKER_FD, r->cur, worker_tls(r), worker_rec(r), cu, cs, 0);
   }
   const struct sim_fleet_stats *c = r->cur, *p = r->prev;
   double el = (double)(uv_hrtime() - r->start_ns) / 1e9;
@@ -352,6 +365,13 @@ static int real_fits(const struct run_opts *o) {
   return APP_RUN_GO_ON;
 }
 
+/* --hub-certs with --record: the tls transport sees the capture's connection, whose owner is
+ * the hub. */
+static const struct sim_tls_identity *recorded_identity(void *ctx, void *user) {
+  struct run *r = ctx;
+  return app_hub_certs_get(r->certs, rec_capture_user(r->rec.cap, user));
+}
+
 /* The platform (embedded, or --platform) and the fleet (here, or in the workers, which start
  * later). APP_RUN_GO_ON, or the exit code with nothing left running. */
 static int real_prepare(struct run *r) {
@@ -383,6 +403,13 @@ static int real_prepare(struct run *r) {
   }
   r->loop = uv_default_loop();
   rc = 0;
+  if (o->workers <= 1 && (rc = app_record_open(&r->rec, o, cfg, &r->fleet)) != APP_RUN_GO_ON) {
+    if (r->embedded)
+      app_run_emb_stop(&r->emb);
+    return rc;
+  }
+  r->o.record = &r->rec;
+  rc = 0;
   if (o->mq.on) {
     /* Made here even with workers: the observer subscribes from this process. */
     if (o->hub_certs && o->workers <= 1 && app_hub_certs_new(&r->certs))
@@ -408,8 +435,8 @@ static int real_prepare(struct run *r) {
       struct sim_tls_config tc = {.ca_file = o->tls_ca, .insecure = o->tls_insecure};
       const char *why = NULL;
       if (o->hub_certs && app_hub_certs_new(&r->certs) == 0) {
-        tc.identity = app_hub_certs_get;
-        tc.identity_ctx = r->certs;
+        tc.identity = r->rec.cap ? recorded_identity : app_hub_certs_get;
+        tc.identity_ctx = r->rec.cap ? (void *)r : r->certs;
       }
       rc = sim_transport_tls_new(r->loop, &tc, &r->t, &why);
       if (rc && why) {
@@ -423,8 +450,11 @@ static int real_prepare(struct run *r) {
       sim_transport_free(r->t);
       return rc;
     }
+    struct sim_transport *ft = r->t; /* the fleet's: the capture's over r->t with --record */
+    if (rc == 0 && !o->mq.on)
+      rc = app_record_wrap(&r->rec, r->t, &ft);
     if (rc == 0)
-      rc = sim_fleet_new(r->loop, r->t, cfg, &r->fleet);
+      rc = sim_fleet_new(r->loop, ft, cfg, &r->fleet);
     if (rc == 0 && o->hub_certs) {
       int code = r->certs ? app_hub_certs_load(r->certs, o->hub_certs, r->fleet) : 3;
       if (code) {
@@ -575,6 +605,16 @@ static int real_finish(struct run *r, struct scn *scn) {
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);
   info.interrupted = r->interrupted;
+  static struct rec_capture_info wrec;
+  if (r->rec.done) {
+    info.record = &r->rec.info;
+  } else if (r->workers && o->rec.path && app_workers_merged_record(r->workers, &wrec)) {
+    /* One file per worker (docs/recorders.md): the figures add up; the file is their pattern. */
+    static char pattern[PATH_MAX];
+    app_record_worker_path(o->rec.path, -1, pattern, sizeof pattern);
+    wrec.path = pattern;
+    info.record = &wrec;
+  }
   struct rec_tls tls = {.insecure = o->tls_insecure};
   struct rec_mqtt mqi;
   if (o->mq.on) {
@@ -625,13 +665,21 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   r.cur = &s2;
   r.embedded = !o->platform || o->mq.embedded;
   rc = real_prepare(&r);
-  if (rc != APP_RUN_GO_ON)
+  if (rc != APP_RUN_GO_ON) {
+    app_record_finish(&r.rec); /* the file keeps its header: a capture of nothing */
     return rc;
+  }
   real_begin(&r);
   real_attach(&r, scn);
   uv_run(r.loop, UV_RUN_DEFAULT);
+  app_record_finish(&r.rec);
   if (o->shards > 1) {
-    /* A worker: its figures went to the control process, which judges the run. */
+    /* A worker: its figures went to the control process, which judges the run; the capture's
+     * last figures (the Goodbyes of the stop, the final write) follow in one more final
+     * snapshot of the same counts. */
+    if (r.rec.done)
+      app_worker_send(APP_WORKER_FD, r.cur, worker_tls(&r), worker_rec(&r), r.cpu_user_s,
+                      r.cpu_sys_s, 1);
     sim_fleet_free(r.fleet);
     app_z2m_free(r.z2m);
     free_transport(&r);

@@ -199,6 +199,13 @@ static void run_usage(FILE *out) {
       "output:\n"
       "  --summary FILE        write the JSON summary (docs/summary.md) to FILE\n"
       "  --junit FILE          write JUnit XML: a test case per expectation (docs/ci.md)\n"
+      "  --record FILE.pcapng  capture every hub connection's bytes as pcapng for Wireshark and\n"
+      "                        tshark (mqtt://: the MQTT bytes); tools/wireshark/hubrpc.lua\n"
+      "                        decodes hubrpc; with --workers one file per worker, FILE.wK\n"
+      "                        (docs/recorders.md)\n"
+      "  --record-limit SIZE   stop recording before the file grows beyond SIZE (50M, 2G,\n"
+      "                        500MB); the summary and stderr say it stopped\n"
+      "  --record-hubs LIST    record only these hub numbers, e.g. 0-9,42 (default all)\n"
       "  -q, --quiet           no progress lines on stderr\n"
       "  -h, --help            this text\n"
       "\n"
@@ -275,12 +282,15 @@ void app_run_flags_command(const char *name) {
 /* longopts and the MQTT flags' (run_mqtt.c), in one table for getopt. */
 static const struct option *all_longopts(void) {
   static struct option
-      all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS];
+      all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS +
+          APP_RUN_RECORD_NOPTS];
   if (!all[0].name) {
     size_t n = sizeof longopts / sizeof longopts[0] - 1; /* without the final zeros */
     memcpy(all, longopts, n * sizeof *all);
     memcpy(all + n, app_run_mqtt_longopts, APP_RUN_MQTT_NOPTS * sizeof *all);
     memcpy(all + n + APP_RUN_MQTT_NOPTS, app_run_shard_longopts, APP_RUN_SHARD_NOPTS * sizeof *all);
+    memcpy(all + n + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS, app_run_record_longopts,
+           APP_RUN_RECORD_NOPTS * sizeof *all);
   }
   return all;
 }
@@ -627,6 +637,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = app_run_mqtt_flag(o, c, optarg);
     if (rc == FLAG_OTHER)
       rc = app_run_shard_flag(o, c, optarg);
+    if (rc == FLAG_OTHER)
+      rc = app_run_record_flag(o, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -738,6 +750,8 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   }
   if (app_run_z2m_check(o) != APP_RUN_GO_ON)
     return 2;
+  if ((mrc = app_run_record_check(o)) != APP_RUN_GO_ON)
+    return mrc;
   if (o->summary && o->junit && same_file(o->summary, o->junit))
     return app_run_bad("--junit", o->junit,
                        "is the --summary file too: one would overwrite the other");
@@ -1100,9 +1114,10 @@ int app_run_fleet_config(const struct run_opts *o, struct scn *scn, struct sim_f
  * platform (passed as resolved: an embedded one has its port only now), --workers and -q (a
  * worker is quiet anyway). Everything else reaches the worker as written. */
 static int control_only(int c) {
+  /* Only short values are letters: strchr() would take 360 for 'h' (it converts to char). */
   return c == 1 /* the scenario: refused with --workers */ ||
          c == APP_RUN_START_AT_OPT /* waited for before the workers start */ ||
-         (c > 0 && c < 128 && strchr("OJbCAUzZxKFwkTaPqh", c));
+         (c > 1 && c < 128 && strchr("OJbCAUzZxKFwkTaPqh", c));
 }
 
 int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "platform/platform.h"
+#include "recorders/capture.h"
 #include "recorders/summary.h"
 #include "scenarios/scn.h"
 #include "sim/fleet/fleet.h"
@@ -67,9 +68,19 @@ struct app_mqtt_opts {
   unsigned given;         /* one bit per MQTT flag seen */
 };
 
+/* The capture flags of `hubsim run` (run_record.c). */
+struct app_record_opts {
+  const char *path;             /* --record FILE.pcapng; NULL: no capture */
+  uint64_t limit;               /* --record-limit, bytes (0: none) */
+  struct rec_capture_hubs hubs; /* --record-hubs (none given: every hub) */
+  int limit_given, hubs_given;
+};
+
 struct run_opts {
   const char *platform;
-  int tls; /* --platform is hubrpcs:// or mqtts:// */
+  struct app_record_opts rec;
+  struct app_record *record; /* the run's capture, set by the run (not a flag); NULL: none */
+  int tls;                   /* --platform is hubrpcs:// or mqtts:// */
   struct app_mqtt_opts mq;
   const char *tls_ca;    /* --ca FILE: trust anchors for the platform's certificate */
   int tls_insecure;      /* --insecure: no certificate or name check */
@@ -138,6 +149,9 @@ struct run_outcome {
   int have_res;
   int runtime_failed;      /* the run could not go on (platform, resources) */
   const char *interrupted; /* virtual clock: "SIGINT" / "SIGTERM" ended the run early; NULL */
+  int have_record;         /* virtual clock, --record: the capture's figures */
+  struct rec_capture_info record;
+  char record_path[PATH_MAX];
 };
 
 /* ---- run_z2m.c ---- */
@@ -179,6 +193,38 @@ int app_run_bad(const char *flag, const char *value, const char *why);
  * app_run_fleet_config, app_run_bad): "hubsim run" unless set; hubsim provision, which reads the
  * same fleet flags, sets "hubsim provision". name is borrowed for the process's life. */
 void app_run_flags_command(const char *name);
+
+/* ---- run_record.c ---- */
+
+#define APP_RUN_RECORD_FIRST 360
+#define APP_RUN_RECORD_NOPTS 3
+extern const struct option app_run_record_longopts[];
+/* One capture flag c with its value. APP_RUN_GO_ON, APP_RUN_NOT_MINE or the exit code. */
+int app_run_record_flag(struct run_opts *o, int c, const char *value);
+/* The capture flags against the others. APP_RUN_GO_ON or the exit code. */
+int app_run_record_check(struct run_opts *o);
+
+/* The capture of one run: opened before the fleet's transport is made, wrapped around it,
+ * finished (closed, figures kept in info) once the fleet has stopped. */
+struct app_record {
+  struct rec_capture *cap;        /* NULL: no --record, or finished */
+  struct sim_fleet *const *fleet; /* borrowed: the run's fleet pointer (set later) */
+  int mqtt;                       /* the hubs speak MQTT to a broker */
+  uint32_t shard, shards;
+  int done; /* finished: info holds the figures */
+  struct rec_capture_info info;
+  char path[PATH_MAX];
+};
+/* APP_RUN_GO_ON (also without --record), or 2 with the message printed. */
+int app_record_open(struct app_record *ar, const struct run_opts *o,
+                    const struct sim_fleet_config *cfg, struct sim_fleet *const *fleet);
+/* The hubs' transport: inner itself without a capture, else the capture's over it (freed by
+ * app_record_finish). 0 or SIM_ENOMEM. */
+int app_record_wrap(struct app_record *ar, struct sim_transport *inner, struct sim_transport **out);
+/* The file of worker k (k < 0: the pattern, with * for k): "run.pcapng" -> "run.w3.pcapng". */
+void app_record_worker_path(const char *path, int k, char *out, size_t cap);
+/* Writes the rest, closes the file and keeps its figures; the fleet must have stopped. */
+void app_record_finish(struct app_record *ar);
 
 /* ---- run_mqtt.c ---- */
 

@@ -155,6 +155,7 @@ struct app_mqtt {
   struct sim_transport *inner, *t;
   struct sim_fleet *const *fleet;
   struct app_hub_certs *certs;
+  struct app_record *record; /* --record: the capture between the stream and tls; NULL */
   /* The observer. */
   struct sim_mqtt_client *obs;
   char filter[96];
@@ -179,7 +180,9 @@ static int mq_hub_id(void *ctx, void *user, char *out, size_t cap) {
 static const struct sim_tls_identity *mq_identity(void *ctx, void *inner_user) {
   struct app_mqtt *m = ctx;
   if (inner_user == m->obs)
-    return NULL; /* the observer is no hub */
+    return NULL;                   /* the observer is no hub */
+  if (m->record && m->record->cap) /* the capture's connection: its owner is the client */
+    inner_user = rec_capture_user(m->record->cap, inner_user);
   void *hub = sim_mqtt_stream_conn_user(inner_user);
   return hub ? app_hub_certs_get(m->certs, hub) : NULL;
 }
@@ -202,7 +205,14 @@ static int mq_make(uv_loop_t *loop, const struct run_opts *o, struct app_mqtt *m
     fprintf(stderr, "hubsim run: tcp transport: %s\n", sim_strerror(rc));
     return 3;
   }
-  struct sim_mqtt_stream_config sc = {.inner = m->inner,
+  /* --record: the hubs' MQTT bytes, under the stream (the observer's are not recorded). */
+  struct sim_transport *hubs_inner = m->inner;
+  m->record = hubs ? o->record : NULL;
+  if (hubs && o->record && (rc = app_record_wrap(o->record, m->inner, &hubs_inner))) {
+    fprintf(stderr, "hubsim run: --record: %s\n", sim_strerror(rc));
+    return 3;
+  }
+  struct sim_mqtt_stream_config sc = {.inner = hubs_inner,
                                       .prefix = o->mq.prefix,
                                       .version = o->mq.version,
                                       .username = o->mq.user,

@@ -226,6 +226,7 @@ struct vrun {
   char db[PATH_MAX];
   uint64_t t0; /* wall clock at the start (uv_hrtime) */
   struct sigaction old_int, old_term;
+  struct app_record rec; /* --record */
 };
 
 /* The loop, the mem transport, the platform on it and the fleet. 0, or an error with nothing
@@ -256,11 +257,18 @@ static int v_open(struct vrun *v) {
   snprintf(v->cfg->platform.host, sizeof v->cfg->platform.host, "platform");
   v->cfg->platform.port = plat_server_port(v->srv);
   v->cfg->virtual_clock = 1;
-  if ((rc = sim_fleet_new(&v->loop, v->t, v->cfg, &v->f)))
+  struct sim_transport *ft = v->t; /* the fleet's: the capture's over v->t with --record */
+  if (app_record_open(&v->rec, o, v->cfg, &v->f) != APP_RUN_GO_ON) {
+    rc = SIM_EINVAL;
+    goto fail_platform;
+  }
+  if ((rc = app_record_wrap(&v->rec, v->t, &ft)) ||
+      (rc = sim_fleet_new(&v->loop, ft, v->cfg, &v->f)))
     goto fail_platform;
   return 0;
 
 fail_platform:
+  app_record_finish(&v->rec);
   if (v->srv)
     plat_server_free(v->srv);
   uv_run(&v->loop, UV_RUN_NOWAIT);
@@ -440,6 +448,13 @@ static void v_close(struct vrun *v) {
   sim_vdriver_remove(d, plat_server_sched(v->srv));
   if (v->scn)
     sim_vdriver_remove(d, scn_sched(v->scn));
+  app_record_finish(&v->rec);
+  if (v->rec.done) {
+    v->out->record = v->rec.info;
+    v->out->record.path = v->out->record_path;
+    snprintf(v->out->record_path, sizeof v->out->record_path, "%s", v->rec.path);
+    v->out->have_record = 1;
+  }
   sim_fleet_free(v->f);
   plat_server_free(v->srv);
   uv_run(&v->loop, UV_RUN_NOWAIT);
@@ -524,5 +539,7 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   info.workers = 1;
   info.interrupted = oc.interrupted;
   info.max_rss_bytes = sim_proc_peak_rss();
+  if (oc.have_record)
+    info.record = &oc.record;
   return app_run_report(o, scn, &oc, &info, NULL, 1);
 }

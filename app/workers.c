@@ -13,7 +13,8 @@
 #include "sim/core/proc.h"
 
 int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_tls_stats *tls,
-                    double cpu_user_s, double cpu_sys_s, int final) {
+                    const struct rec_capture_info *rec, double cpu_user_s, double cpu_sys_s,
+                    int final) {
   static struct app_worker_msg m;
   m.magic = APP_WORKER_MAGIC;
   m.final = final ? 1u : 0u;
@@ -26,6 +27,12 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_t
     m.tls = *tls;
   else
     memset(&m.tls, 0, sizeof m.tls);
+  m.has_record = rec ? 1u : 0u;
+  memset(&m.rec, 0, sizeof m.rec);
+  if (rec) {
+    m.rec = *rec;
+    m.rec.path = NULL; /* an address of the worker's: meaningless here */
+  }
   const char *p = (const char *)&m;
   size_t left = sizeof(m);
   while (left) {
@@ -278,6 +285,24 @@ int app_workers_merged_tls(const struct app_workers *w, struct sim_tls_stats *ou
     if (!m || !m->has_tls)
       continue;
     sim_tls_stats_merge(out, &m->tls);
+    any = 1;
+  }
+  return any;
+}
+
+int app_workers_merged_record(const struct app_workers *w, struct rec_capture_info *out) {
+  int any = 0;
+  memset(out, 0, sizeof(*out));
+  for (int i = 0; i < w->n; i++) {
+    const struct app_worker_msg *m = w->ws[i].last;
+    if (!m || !m->has_record)
+      continue;
+    out->frames += m->rec.frames;
+    out->payload += m->rec.payload;
+    out->bytes += m->rec.bytes;
+    out->dropped += m->rec.dropped;
+    out->truncated |= m->rec.truncated;
+    out->write_error |= m->rec.write_error;
     any = 1;
   }
   return any;

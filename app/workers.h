@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "recorders/capture.h"
 #include "sim/fleet/fleet.h"
 #include "sim/transport/tls.h"
 
@@ -31,12 +32,16 @@ struct app_worker_msg {
   uint32_t has_tls;       /* the worker's transport is tls: tls holds its counts */
   struct sim_fleet_stats st;
   struct sim_tls_stats tls;
+  uint32_t has_record;         /* --record: rec holds the worker's capture figures */
+  struct rec_capture_info rec; /* (rec.path is not sent: NULL) */
 };
 
 /* Worker side: writes one snapshot to fd (blocking). tls: the counts of the worker's tls
- * transport, or NULL when it runs plain hubrpc://. 0 or -errno. */
+ * transport, or NULL when it runs plain hubrpc://; rec: its capture's figures, or NULL without
+ * --record. 0 or -errno. */
 int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_tls_stats *tls,
-                    double cpu_user_s, double cpu_sys_s, int final);
+                    const struct rec_capture_info *rec, double cpu_user_s, double cpu_sys_s,
+                    int final);
 
 struct app_workers;
 
@@ -59,6 +64,9 @@ void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out
 /* The TLS counts of the latest snapshots merged exactly (sim_tls_stats_merge). 1 when some
  * worker reported TLS counts, 0 (and *out zeroed) when none did. */
 int app_workers_merged_tls(const struct app_workers *w, struct sim_tls_stats *out);
+/* The capture figures of the latest snapshots added up (truncated and write_error: any
+ * worker's); out->path is left NULL. 1 when some worker reported a capture, else 0. */
+int app_workers_merged_record(const struct app_workers *w, struct rec_capture_info *out);
 /* The first worker that ended without a final snapshot or with a non-zero status (its index),
  * or -1 when all ended well. *status gets its exit status (or 128 + signal). */
 int app_workers_failed(const struct app_workers *w, int *status);

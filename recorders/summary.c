@@ -1,4 +1,5 @@
 #include "recorders/summary.h"
+#include "recorders/capture.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -544,6 +545,8 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
     print_tls(out, run->tls);
   if (run->mqtt)
     print_mqtt(out, run->mqtt);
+  if (run->record)
+    rec_capture_print(out, run->record);
   if (run->scenario)
     print_scenario(out, run->scenario);
   fprintf(out, "  verdict                %s\n", v->text);
@@ -781,6 +784,8 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
     json_object_set_new(root, "tls", tls_json(run->tls));
   if (run->mqtt)
     json_object_set_new(root, "mqtt", mqtt_json(run->mqtt));
+  if (run->record)
+    json_object_set_new(root, "record", rec_capture_json(run->record));
   if (run->scenario)
     json_object_set_new(root, "scenario", scenario_json(run->scenario));
   if (run->shard)

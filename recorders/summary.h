@@ -96,6 +96,7 @@ struct rec_mqtt {
 };
 
 struct rec_shard; /* recorders/shard.h */
+struct rec_capture_info;
 
 struct rec_run_info {
   const char *platform_url; /* "embedded" or the URL */
@@ -130,6 +131,8 @@ struct rec_run_info {
   const struct rec_tls *tls;
   /* NULL: not a run through an MQTT broker (no "mqtt" key, no mqtt line). Borrowed. */
   const struct rec_mqtt *mqtt;
+  /* NULL: a run without --record (no "record" key, no record line). Borrowed. */
+  const struct rec_capture_info *record;
   /* NULL: a run without a scenario (no "scenario" key, no expectation lines). Borrowed. */
   const struct rec_scenario *scenario;
   /* NULL: not a sharded run (no "shard" key); else the shard, whose object also carries the

@@ -29,6 +29,7 @@ PKGS=(
   libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
   nodejs                            # tests: deploy/k8s validated with kubernetes-models; bench/mqtt: MQTT.js
+  tshark                            # tests: --record captures read as Wireshark reads them
 )
 
 # npm for the same (packages pinned in their package-lock.json, installed under the build tree or
@@ -57,5 +58,7 @@ fi
 
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture: answered (no) before apt asks.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

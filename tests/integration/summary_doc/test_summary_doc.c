@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "recorders/capture.h"
 #include "recorders/summary.h"
 
 #define MAX_KEYS 256
@@ -190,7 +191,8 @@ static int in_empty_array(json_t *root, const char *k) {
 static int scenario_key(const char *k) {
   return (strncmp(k, "scenario", 8) == 0 && (k[8] == '\0' || k[8] == '.')) ||
          (strncmp(k, "tls", 3) == 0 && (k[3] == '\0' || k[3] == '.')) ||
-         (strncmp(k, "mqtt", 4) == 0 && (k[4] == '\0' || k[4] == '.'));
+         (strncmp(k, "mqtt", 4) == 0 && (k[4] == '\0' || k[4] == '.')) ||
+         (strncmp(k, "record", 6) == 0 && (k[6] == '\0' || k[6] == '.'));
 }
 
 /* Every key path of the JSON (objects recursed) must be documented. */
@@ -282,6 +284,7 @@ static void test_keys_match(void **state) {
   assert_null(json_object_get(root, "scenario"));
   assert_null(json_object_get(root, "tls"));
   assert_null(json_object_get(root, "mqtt"));
+  assert_null(json_object_get(root, "record"));
   check_documented(root, "");
   check_types(root, "a real-clock run");
   assert_string_equal(json_string_value(json_object_get(root, "schema")), "hubsim.summary/1");
@@ -361,6 +364,10 @@ static void test_keys_match(void **state) {
                                      .observer_ok = 1,
                                      .observed = 10};
   run.mqtt = &mq;
+  /* ... and with --record, so that the record keys exist too. */
+  static const struct rec_capture_info ri = {
+      .path = "run.pcapng", .frames = 12, .payload = 900, .bytes = 2000, .truncated = 1};
+  run.record = &ri;
   rec_verdict_compute(&run, &st, &pv, &v);
   assert_int_equal(v.exit_code, 2);
   assert_int_equal(rec_summary_write(path, &run, &st, &pv, &v), 0);
