@@ -180,6 +180,7 @@ static void run_usage(FILE *out) {
       "  --exit-after-screenshot  end the run (drain, summary) once the screenshot is written\n"
       "\n");
   run_usage_brokers(out);
+  app_run_metrics_help(out);
   fprintf(
       out,
       "clock:\n"
@@ -270,11 +271,14 @@ void app_run_flags_command(const char *name) {
 
 /* longopts and the MQTT flags' (run_mqtt.c), in one table for getopt. */
 static const struct option *all_longopts(void) {
-  static struct option all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS];
+  static struct option
+      all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS + APP_RUN_METRICS_NOPTS];
   if (!all[0].name) {
     size_t n = sizeof longopts / sizeof longopts[0] - 1; /* without the final zeros */
     memcpy(all, longopts, n * sizeof *all);
     memcpy(all + n, app_run_mqtt_longopts, APP_RUN_MQTT_NOPTS * sizeof *all);
+    memcpy(all + n + APP_RUN_MQTT_NOPTS, app_run_metrics_longopts,
+           APP_RUN_METRICS_NOPTS * sizeof *all);
   }
   return all;
 }
@@ -619,6 +623,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = app_run_z2m_flag(o, c, optarg);
     if (rc == FLAG_OTHER)
       rc = app_run_mqtt_flag(o, c, optarg);
+    if (rc == FLAG_OTHER)
+      rc = app_run_metrics_flag(&o->mo, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -690,6 +696,8 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   /* Flags that make no sense together: refused here rather than ignored during the run. */
   int mrc = app_run_mqtt_check(o);
   if (mrc != APP_RUN_GO_ON)
+    return mrc;
+  if ((mrc = app_run_metrics_check(&o->mo)) != APP_RUN_GO_ON)
     return mrc;
   if (o->db && o->platform && !o->mq.embedded)
     return app_run_bad("--db", o->db,
@@ -1105,7 +1113,8 @@ int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {
   opterr = 0;
   for (from = 1; (c = getopt_long(o->argc, scratch, "-:qh", all_longopts(), NULL)) != -1;
        from = optind) {
-    if (control_only(c) || app_run_mqtt_control_only(c) || c == '?' || c == ':')
+    if (control_only(c) || app_run_mqtt_control_only(c) || app_run_metrics_control_only(c) ||
+        c == '?' || c == ':')
       continue;
     for (int i = from; i < optind; i++) {
       if (n == cap) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "app/run_metrics.h"
 #include "platform/platform.h"
 #include "recorders/summary.h"
 #include "scenarios/scn.h"
@@ -112,6 +113,8 @@ struct run_opts {
    * again. Owned: app_run_flags_fini() frees it. */
   int argc;
   char **argv;
+  /* --metrics-out, --report, --prometheus (run_metrics.c). */
+  struct app_metrics_opts mo;
 };
 
 /* What a run produced, for the outputs. */
@@ -131,6 +134,9 @@ struct run_outcome {
   int have_res;
   int runtime_failed;      /* the run could not go on (platform, resources) */
   const char *interrupted; /* virtual clock: "SIGINT" / "SIGTERM" ended the run early; NULL */
+
+  /* The recorders over time (run_metrics.c); NULL: none. */
+  struct app_metrics *metrics;
 };
 
 /* ---- run_z2m.c ---- */

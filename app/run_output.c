@@ -127,5 +127,10 @@ int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome
         v.exit_code = 3;
     }
   }
+  /* The series' last row, the report and the endpoint's final figures: after the summary,
+   * from the same figures and verdict. */
+  int mrc = app_metrics_end(oc->metrics, oc->st, scn ? &res : NULL, info, &v);
+  if (mrc && v.exit_code == 0)
+    v.exit_code = mrc;
   return v.exit_code;
 }
