@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -12,6 +13,7 @@
 
 #include "app/parse.h"
 #include "recorders/metrics.h"
+#include "recorders/prom.h"
 #include "recorders/summary.h"
 #include "scenarios/scn.h"
 #include "sim/core/err.h"
@@ -141,8 +143,56 @@ struct app_metrics {
   struct sim_fleet_stats *prev, *cur;
   sim_time_t next; /* run clock of the next row */
   uint64_t seq;
-  uint64_t wall0_ns; /* uv_hrtime() at the start */
+  uint64_t wall0_ns;            /* uv_hrtime() at the start */
+  struct rec_prom *prom;        /* --prometheus; NULL: none */
+  struct sim_fleet_stats *page; /* what a scrape reads: a peek, or the final figures */
+  struct rec_prom_extra final_x;
+  int ended;
+  uv_timer_t linger;
+  uv_signal_t sig[2];
 };
+
+static void exp_counts(struct app_metrics *m, const struct scn_results *fin,
+                       struct rec_metrics_row *row);
+
+/* A scrape: the figures now (a read that changes nothing), or the final ones after the end. */
+static int page_cb(void *arg, struct sim_buf *out) {
+  struct app_metrics *m = arg;
+  struct rec_prom_extra x = m->final_x;
+  if (!m->ended) {
+    memset(&x, 0, sizeof x);
+    m->peek(m->arg, m->page);
+    if (m->scn) {
+      struct rec_metrics_row row;
+      memset(&row, 0, sizeof row);
+      exp_counts(m, NULL, &row);
+      x = (struct rec_prom_extra){.have_exp = 1,
+                                  .exp_passed = row.exp.passed,
+                                  .exp_failed = row.exp.failed,
+                                  .exp_no_data = row.exp.no_data,
+                                  .exp_pending = row.exp.pending};
+    }
+  }
+  return rec_prom_render(out, m->page, &x);
+}
+
+static int prom_open(struct app_metrics *m, uv_loop_t *loop) {
+  const struct app_metrics_opts *mo = m->mo;
+  if (!(m->page = malloc(sizeof *m->page))) {
+    fprintf(stderr, "hubsim run: out of memory\n");
+    return 3;
+  }
+  int rc = rec_prom_start(loop, mo->prom_host, mo->prom_port, page_cb, m, &m->prom);
+  if (rc) {
+    fprintf(stderr, "hubsim run: --prometheus '%s': cannot listen on %s:%u: %s\n", mo->prom,
+            mo->prom_host, mo->prom_port, rc < -1000 ? sim_strerror(rc) : uv_strerror(rc));
+    return 2;
+  }
+  /* Printed even with -q: with port 0 nobody else knows where the endpoint is. */
+  fprintf(stderr, "hubsim run: Prometheus metrics at http://%s:%u/metrics\n", mo->prom_host,
+          rec_prom_port(m->prom));
+  return 0;
+}
 
 int app_metrics_open(const struct app_metrics_opts *mo, uv_loop_t *loop, double max_lag_ms,
                      struct scn *scn, void (*peek)(void *arg, struct sim_fleet_stats *out),
@@ -172,6 +222,13 @@ int app_metrics_open(const struct app_metrics_opts *mo, uv_loop_t *loop, double 
               sim_strerror(rc));
       app_metrics_close(m, NULL);
       return 2;
+    }
+  }
+  if (mo->prom) {
+    int code = prom_open(m, loop);
+    if (code) {
+      app_metrics_close(m, NULL);
+      return code;
     }
   }
   *out = m;
@@ -275,6 +332,20 @@ int app_metrics_end(struct app_metrics *m, const struct sim_fleet_stats *st,
   if (!m)
     return 0;
   int code = 0;
+  if (m->prom) {
+    /* From now on a scrape reads the final figures: the fleet is about to be freed. */
+    struct rec_metrics_row row;
+    memset(&row, 0, sizeof row);
+    exp_counts(m, res, &row);
+    *m->page = *st;
+    m->final_x = (struct rec_prom_extra){.ended = 1,
+                                         .have_exp = row.have_exp,
+                                         .exp_passed = row.exp.passed,
+                                         .exp_failed = row.exp.failed,
+                                         .exp_no_data = row.exp.no_data,
+                                         .exp_pending = row.exp.pending};
+    m->ended = 1;
+  }
   if (m->series) {
     *m->cur = *st;
     add_row(m, 1, 1, res);
@@ -293,10 +364,43 @@ int app_metrics_end(struct app_metrics *m, const struct sim_fleet_stats *st,
   return code;
 }
 
+static void linger_over(struct app_metrics *m) {
+  uv_close((uv_handle_t *)&m->linger, NULL);
+  uv_close((uv_handle_t *)&m->sig[0], NULL);
+  uv_close((uv_handle_t *)&m->sig[1], NULL);
+  rec_prom_stop(m->prom);
+  m->prom = NULL;
+}
+
+static void on_linger(uv_timer_t *t) {
+  linger_over(t->data);
+}
+
+static void on_linger_signal(uv_signal_t *s, int sig) {
+  (void)sig;
+  linger_over(s->data);
+}
+
 void app_metrics_close(struct app_metrics *m, uv_loop_t *loop) {
-  (void)loop;
   if (!m)
     return;
+  if (m->prom && loop && m->ended && m->mo->prom_linger_s > 0) {
+    uv_timer_init(loop, &m->linger);
+    m->linger.data = m->sig[0].data = m->sig[1].data = m;
+    uv_signal_init(loop, &m->sig[0]);
+    uv_signal_init(loop, &m->sig[1]);
+    uv_signal_start(&m->sig[0], on_linger_signal, SIGINT);
+    uv_signal_start(&m->sig[1], on_linger_signal, SIGTERM);
+    uv_timer_start(&m->linger, on_linger, (uint64_t)(m->mo->prom_linger_s * 1000), 0);
+    uv_run(loop, UV_RUN_DEFAULT); /* until linger_over: its handles closed, the endpoint too */
+  }
+  if (m->prom) {
+    rec_prom_stop(m->prom);
+    m->prom = NULL;
+    if (loop)
+      uv_run(loop, UV_RUN_DEFAULT); /* the endpoint's handles close */
+  }
+  free(m->page);
   rec_metrics_free(m->series);
   free(m->stats);
   free(m);

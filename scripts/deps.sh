@@ -28,6 +28,8 @@ PKGS=(
   mosquitto mosquitto-clients       # tests and bench/mqtt: the broker, mosquitto_passwd, mosquitto_sub
   libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
+  prometheus                        # tests: a real Prometheus scrapes --prometheus; promtool
+  chromium                          # tests: headless Chromium renders the --report page
 )
 
 missing=()
