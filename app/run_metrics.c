@@ -8,12 +8,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include "app/parse.h"
+#include "app/version.h"
 #include "recorders/metrics.h"
 #include "recorders/prom.h"
+#include "recorders/report.h"
 #include "recorders/summary.h"
 #include "scenarios/scn.h"
 #include "sim/core/err.h"
@@ -61,6 +64,23 @@ static int prom_addr(struct app_metrics_opts *mo, const char *v) {
   return -1;
 }
 
+/* --report DIR: an existing folder where index.html can be written, or a new one whose parent
+ * folder exists (it is made at the end). */
+static int report_dir(struct app_metrics_opts *mo, const char *v) {
+  char why[256], index[PATH_MAX];
+  struct stat st;
+  if (!*v)
+    return bad("--report", v, "expected a folder");
+  if (snprintf(index, sizeof index, "%s/index.html", v) >= (int)sizeof index)
+    return bad("--report", v, "path too long");
+  if (stat(v, &st) == 0 && !S_ISDIR(st.st_mode))
+    return bad("--report", v, "is a file, not a folder");
+  if (sim_wfile_check(stat(v, &st) == 0 ? index : v, why, sizeof why))
+    return bad("--report", v, why);
+  mo->report = v;
+  return -1;
+}
+
 int app_run_metrics_flag(struct app_metrics_opts *mo, int c, const char *v) {
   if (c < APP_RUN_METRICS_FIRST || c >= APP_RUN_METRICS_FIRST + APP_RUN_METRICS_NOPTS)
     return -2;
@@ -81,10 +101,7 @@ int app_run_metrics_flag(struct app_metrics_opts *mo, int c, const char *v) {
       return bad("--metrics-interval", v, "expected a duration of at least 10ms, such as 1s");
     return -1;
   case MO_REPORT:
-    if (!*v)
-      return bad("--report", v, "expected a folder");
-    mo->report = v;
-    return -1;
+    return report_dir(mo, v);
   case MO_PROM:
     return prom_addr(mo, v);
   default:
@@ -327,8 +344,6 @@ void app_metrics_row(struct app_metrics *m, const struct sim_fleet_stats *cur, i
 int app_metrics_end(struct app_metrics *m, const struct sim_fleet_stats *st,
                     const struct scn_results *res, const struct rec_run_info *info,
                     const struct rec_verdict *v) {
-  (void)info;
-  (void)v;
   if (!m)
     return 0;
   int code = 0;
@@ -351,6 +366,17 @@ int app_metrics_end(struct app_metrics *m, const struct sim_fleet_stats *st,
     add_row(m, 1, 1, res);
     if (m->write_failed)
       code = 3;
+  }
+  if (m->series && m->mo->report) {
+    struct rec_report rep = {
+        .run = info, .v = v, .st = st, .interval_s = m->mo->interval_s, .version = HUBSIM_VERSION};
+    rep.rows = rec_metrics_rows(m->series, &rep.n_rows, &rep.rows_not_kept);
+    int rc = rec_report_write(m->mo->report, &rep);
+    if (rc) {
+      fprintf(stderr, "hubsim run: --report '%s': cannot write: %s\n", m->mo->report,
+              sim_strerror(rc));
+      code = 3;
+    }
   }
   if (m->series) {
     int rc = rec_metrics_free(m->series);
