@@ -699,6 +699,10 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
     return mrc;
   if ((mrc = app_run_metrics_check(&o->mo)) != APP_RUN_GO_ON)
     return mrc;
+  if (o->mo.out && ((o->summary && same_file(o->mo.out, o->summary)) ||
+                    (o->junit && same_file(o->mo.out, o->junit))))
+    return app_run_bad("--metrics-out", o->mo.out,
+                       "is the --summary or --junit file too: one would overwrite the other");
   if (o->db && o->platform && !o->mq.embedded)
     return app_run_bad("--db", o->db,
                        "keeps the embedded platform's store; with --platform there is no embedded "

@@ -162,25 +162,44 @@ int rec_metrics_new(const char *path, struct rec_metrics **out) {
   return 0;
 }
 
-/* One whole line or nothing: a short write (a full disk, a file size limit) is cut back to the
- * last whole line, so that a reader never sees half a row. */
-static int write_line(struct rec_metrics *m, const char *line, size_t n) {
+/* The file's bytes in the page cache are written page by page, and a process killed during a
+ * write(2) (SIGKILL) stops at a page boundary: a write that crosses one may be cut there. So no
+ * row ever crosses one. A row goes out as "\n" + JSON, its newline ending the row before it
+ * (the last row gets its newline when the file is closed); when "\n" + JSON would cross a page
+ * boundary, spaces first fill the page: they end the row before as trailing blanks of its
+ * JSON, so that a cut at the boundary leaves that row whole and this one absent. */
+#define PAGE 4096u
+
+/* One row or nothing: a short write (a full disk, a file size limit) is cut back to where the
+ * write began, so that a reader never sees half a row. */
+static int write_row(struct rec_metrics *m, const char *json, size_t n) {
+  static char out[2 * PAGE + 2];
+  size_t len = 0, at = (size_t)(m->whole % PAGE);
+  if (m->whole > 0) {
+    if (at + 1 + n > PAGE && 1 + n <= PAGE) {
+      memset(out, ' ', PAGE - at);
+      len = PAGE - at;
+    }
+    out[len++] = '\n';
+  }
+  memcpy(out + len, json, n);
+  len += n;
   size_t done = 0;
-  while (done < n) {
-    ssize_t w = write(m->fd, line + done, n - done);
+  while (done < len) {
+    ssize_t w = write(m->fd, out + done, len - done);
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0) {
       int rc = w < 0 ? -errno : -ENOSPC;
       if (ftruncate(m->fd, m->whole) != 0) {
-        /* Nothing more to do: the file keeps a partial line, and the error says why. */
+        /* Nothing more to do: the file keeps a partial row, and the error says why. */
       }
       m->failed = 1;
       return rc;
     }
     done += (size_t)w;
   }
-  m->whole += (off_t)n;
+  m->whole += (off_t)len;
   return 0;
 }
 
@@ -200,12 +219,11 @@ int rec_metrics_add(struct rec_metrics *m, const struct rec_metrics_row *row) {
   }
   if (m->fd < 0 || m->failed)
     return 0;
-  char line[4096];
-  int n = rec_metrics_line(row, line, sizeof line - 1);
+  char line[PAGE];
+  int n = rec_metrics_line(row, line, sizeof line);
   if (n < 0)
     return n;
-  line[n++] = '\n';
-  return write_line(m, line, (size_t)n);
+  return write_row(m, line, (size_t)n);
 }
 
 const struct rec_metrics_row *rec_metrics_rows(const struct rec_metrics *m, size_t *n,
@@ -221,7 +239,10 @@ int rec_metrics_free(struct rec_metrics *m) {
     return 0;
   int rc = 0;
   if (m->fd >= 0) {
-    if (fsync(m->fd) != 0)
+    /* The last row's newline. */
+    if (m->whole > 0 && write(m->fd, "\n", 1) != 1 && !m->failed)
+      rc = -errno;
+    if (fsync(m->fd) != 0 && rc == 0)
       rc = -errno;
     if (close(m->fd) != 0 && rc == 0)
       rc = -errno;

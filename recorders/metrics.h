@@ -3,9 +3,11 @@
  * --metrics-out FILE.jsonl (schema "hubsim.metrics/1", docs/summary.md section 10) and kept in
  * memory for the HTML report (recorders/report.h).
  *
- * Crash-safe: each line goes to the file in one write(2) of the whole line, appended to what
- * is there. A run killed at any moment leaves whole lines; a write that fails half-way (a full
- * disk) is cut back to the last whole line and the error is returned.
+ * Crash-safe: a run killed at any moment (SIGKILL included) leaves whole rows: each row goes to
+ * the file in one write(2) that never crosses a page boundary of the file (metrics.c says how),
+ * the one place where the kernel may cut a write short for a dying process. The last row of a
+ * killed run may lack its newline. A write that fails half-way (a full disk) is cut back to
+ * the last whole row and the error is returned.
  *
  * Honest: a figure with no sample in the interval (no Ack, no device tick) is written as null,
  * never as 0.

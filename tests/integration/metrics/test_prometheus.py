@@ -167,8 +167,14 @@ def run(tmp, procs):
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "prom.err"), "w"))
     procs.append(prom)
 
-    # A page while the run goes on, checked by promtool.
-    page = http_get("http://127.0.0.1:%d/metrics" % hport)
+    # A page while the run goes on, checked by promtool. The server may not have seen the
+    # test's idle connections close yet (they count against the cap until it does).
+    def try_get():
+        try:
+            return http_get("http://127.0.0.1:%d/metrics" % hport)
+        except OSError:
+            return None
+    page = wait_for("a page once the idle connections are gone", try_get, 15)
     chk = subprocess.run(["promtool", "check", "metrics"], input=page.encode(),
                          capture_output=True)
     if chk.returncode != 0:
