@@ -202,7 +202,7 @@ static int prom_open(struct app_metrics *m, uv_loop_t *loop) {
   int rc = rec_prom_start(loop, mo->prom_host, mo->prom_port, page_cb, m, &m->prom);
   if (rc) {
     fprintf(stderr, "hubsim run: --prometheus '%s': cannot listen on %s:%u: %s\n", mo->prom,
-            mo->prom_host, mo->prom_port, rc < -1000 ? sim_strerror(rc) : uv_strerror(rc));
+            mo->prom_host, mo->prom_port, sim_strerror(rc));
     return 2;
   }
   /* Printed even with -q: with port 0 nobody else knows where the endpoint is. */
@@ -214,7 +214,6 @@ static int prom_open(struct app_metrics *m, uv_loop_t *loop) {
 int app_metrics_open(const struct app_metrics_opts *mo, uv_loop_t *loop, double max_lag_ms,
                      struct scn *scn, void (*peek)(void *arg, struct sim_fleet_stats *out),
                      void *arg, struct app_metrics **out) {
-  (void)loop;
   *out = NULL;
   if (!mo->out && !mo->report && !mo->prom)
     return 0;

@@ -524,17 +524,17 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   memset(&oc, 0, sizeof oc);
   oc.st = &fin;
   int ec = 0;
+  if (o->mo.prom) {
+    fprintf(stderr, "hubsim run: --prometheus needs the real clock: a virtual-clock run has no "
+                    "wall time to be scraped in (use --metrics-out or --report)\n");
+    return 2;
+  }
   if (!o->quiet)
     fprintf(stderr,
             "hubsim run: %u hubs x %u devices against the embedded reference platform, virtual "
             "clock, %.0f s, seed %" PRIu64 "%s%s\n",
             cfg->hubs, cfg->devices_per_hub, o->duration_s, o->seed, scn ? ", scenario " : "",
             scn ? scn_config(scn)->name : "");
-  if (o->mo.prom) {
-    fprintf(stderr, "hubsim run: --prometheus needs the real clock: a virtual-clock run has no "
-                    "wall time to be scraped in (use --metrics-out or --report)\n");
-    return 2;
-  }
   static struct app_ui vui;
   memset(&vui, 0, sizeof vui);
   vui.seed = o->seed;

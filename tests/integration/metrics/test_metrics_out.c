@@ -488,6 +488,9 @@ static void test_bad_flags(void **state) {
   const char *taken[] = {"run", "--prometheus", port, "--duration", "1s", "-q", NULL};
   assert_int_equal(run_hubsim(taken), 2);
   close(fd);
+  /* A virtual-clock run has no wall time to be scraped in. */
+  const char *virt[] = {"run", "--prometheus", "0", "--clock", "virtual", "-q", NULL};
+  assert_int_equal(run_hubsim(virt), 2);
   /* The series and the summary in one file: one would overwrite the other. */
   const char *same[] = {"run", "--metrics-out", "/tmp/x.json", "--summary", "/tmp/x.json", NULL};
   assert_int_equal(run_hubsim(same), 2);
