@@ -110,6 +110,13 @@ def hostile_clients(port):
         s.close()
 
 
+def promtool_check(page, what):
+    chk = subprocess.run(["promtool", "check", "metrics"], input=page.encode(),
+                         capture_output=True)
+    if chk.returncode != 0:
+        fail("promtool check metrics (%s): %s" % (what, (chk.stdout + chk.stderr).decode()))
+
+
 def prom_query(pport, q):
     u = "http://127.0.0.1:%d/api/v1/query?query=%s" % (pport, urllib.parse.quote(q))
     try:
@@ -175,10 +182,7 @@ def run(tmp, procs):
         except OSError:
             return None
     page = wait_for("a page once the idle connections are gone", try_get, 15)
-    chk = subprocess.run(["promtool", "check", "metrics"], input=page.encode(),
-                         capture_output=True)
-    if chk.returncode != 0:
-        fail("promtool check metrics: " + (chk.stdout + chk.stderr).decode())
+    promtool_check(page, "a live page")
     if not re.search(r"^hubsim_run_ended 0$", page, re.M):
         fail("the run was already over at the first scrape: the test saw nothing live")
 
@@ -246,12 +250,10 @@ def dashboard(tmp, procs):
             return None
         return page if re.search(r"^hubsim_run_ended 1$", page, re.M) else None
     page = wait_for("the final page of the scenario run", final_page, 60)
-    chk = subprocess.run(["promtool", "check", "metrics"], input=page.encode(),
-                         capture_output=True)
-    if chk.returncode != 0:
-        fail("promtool check metrics (final page): " + (chk.stdout + chk.stderr).decode())
+    promtool_check(page, "the final page")
     if not re.search(r'^hubsim_expectations\{state="passed"\} 1$', page, re.M):
-        fail("the scenario's expectation is not shown as passed: " + "\n".join(l for l in page.splitlines() if "expectations" in l or "run_ended" in l))
+        fail("the scenario's expectation is not shown as passed: " +
+             "\n".join(l for l in page.splitlines() if "expectations" in l))
     exposed = set(re.findall(r"^([a-z_:][a-z0-9_:]*)[{ ]", page, re.M))
     dash = json.load(open(os.path.join(SRC, "deploy", "grafana", "hubsim.json")))
     queried = set()

@@ -107,21 +107,22 @@ static void test_prom_histogram(void **state) {
   assert_int_equal(sim_buf_append(&b, "", 1), 0);
   const char *page = (const char *)b.data;
   const char *h = "hubsim_report_ack_latency_seconds";
+  static const struct {
+    const char *suffix;
+    unsigned long long want;
+  } want[] = {{"_bucket{le=\"0.0001\"}", 1},
+              {"_bucket{le=\"0.001\"}", 2},
+              {"_bucket{le=\"0.0025\"}", 3},
+              {"_bucket{le=\"1\"}", 3},
+              {"_bucket{le=\"2.5\"}", 4},
+              {"_bucket{le=\"+Inf\"}", 4},
+              {"_count", 4}};
   char k[160];
-  snprintf(k, sizeof k, "%s_bucket{le=\"0.0001\"}", h);
-  assert_int_equal(sample(page, k), 1);
-  snprintf(k, sizeof k, "%s_bucket{le=\"0.001\"}", h);
-  assert_int_equal(sample(page, k), 2);
-  snprintf(k, sizeof k, "%s_bucket{le=\"0.0025\"}", h);
-  assert_int_equal(sample(page, k), 3);
-  snprintf(k, sizeof k, "%s_bucket{le=\"1\"}", h);
-  assert_int_equal(sample(page, k), 3);
-  snprintf(k, sizeof k, "%s_bucket{le=\"2.5\"}", h);
-  assert_int_equal(sample(page, k), 4);
-  snprintf(k, sizeof k, "%s_bucket{le=\"+Inf\"}", h);
-  assert_int_equal(sample(page, k), 4);
-  snprintf(k, sizeof k, "%s_count", h);
-  assert_int_equal(sample(page, k), 4);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    snprintf(k, sizeof k, "%s%s", h, want[i].suffix);
+    if (sample(page, k) != want[i].want)
+      fail_msg("%s: %llu, expected %llu", k, sample(page, k), want[i].want);
+  }
   snprintf(k, sizeof k, "\n%s_sum 2.0020", h);
   assert_non_null(strstr(page, k)); /* 2.002049 s, exactly */
   assert_int_equal(sample(page, "hubsim_messages_acked_total{kind=\"report\"}"), 7);
