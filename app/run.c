@@ -41,6 +41,8 @@ struct run {
   struct app_mqtt *mq;         /* mqtt:// or mqtts://: owns t (and the observer) */
   struct app_record rec;       /* --record: the capture (rec.cap NULL without) */
   uv_timer_t progress, end, drain, escalate;
+  uv_timer_t mtick;            /* a row of the interval series is due */
+  struct app_metrics *metrics; /* --metrics-out, --report, --prometheus; NULL: none */
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
   int signals;             /* signals received */
@@ -114,7 +116,13 @@ static const struct rec_capture_info *worker_rec(struct run *r) {
   return &ri;
 }
 
+/* The Prometheus endpoint's view: the figures now, read without changing anything. */
+static void peek_stats(void *arg, struct sim_fleet_stats *out) {
+  snapshot(arg, out);
+}
+
 static void close_handles(struct run *r) {
+  uv_close((uv_handle_t *)&r->mtick, NULL);
   uv_close((uv_handle_t *)&r->progress, NULL);
   uv_close((uv_handle_t *)&r->end, NULL);
   uv_close((uv_handle_t *)&r->drain, NULL);
@@ -235,18 +243,6 @@ static void on_signal(uv_signal_t *s, int sig) {
   }
 }
 
-/* The histogram of what was recorded between two cumulative snapshots. */
-static void hist_delta(const struct sim_hist *cur, const struct sim_hist *prev,
-                       struct sim_hist *out) {
-  sim_hist_init(out);
-  for (uint32_t i = 0; i < SIM_HIST_BUCKETS; i++)
-    out->buckets[i] = cur->buckets[i] - prev->buckets[i];
-  out->count = cur->count - prev->count;
-  out->sum = cur->sum - prev->sum;
-  out->min = 0;
-  out->max = cur->max;
-}
-
 /* One line a second on stderr: what the last second did. Rates and percentiles are of that
  * second (differences of cumulative snapshots), never of the whole run. */
 static void on_progress(uv_timer_t *t) {
@@ -276,9 +272,9 @@ static void on_progress(uv_timer_t *t) {
   double dt = (double)(c->now - p->now) / 1e6;
   if (dt <= 0)
     dt = 1;
-  hist_delta(&c->ack_latency, &p->ack_latency, &d_ack);
-  hist_delta(&c->send_lag, &p->send_lag, &d_send);
-  hist_delta(&c->tick_lag, &p->tick_lag, &d_tick);
+  sim_hist_diff(&c->ack_latency, &p->ack_latency, &d_ack);
+  sim_hist_diff(&c->send_lag, &p->send_lag, &d_send);
+  sim_hist_diff(&c->tick_lag, &p->tick_lag, &d_tick);
   const struct sim_seq_counts *cr = &c->kind[SIM_SEQ_REPORT], *pr = &p->kind[SIM_SEQ_REPORT];
   uint64_t acked = 0, packed = 0;
   for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
@@ -307,6 +303,11 @@ static void on_progress(uv_timer_t *t) {
   struct sim_fleet_stats *tmp = r->prev;
   r->prev = r->cur;
   r->cur = tmp;
+}
+
+static void on_metrics(uv_timer_t *t) {
+  struct run *r = t->data;
+  app_metrics_row(r->metrics, NULL, r->phase == 1);
 }
 
 static void workers_done(void *arg) {
@@ -503,15 +504,21 @@ static void real_begin(struct run *r) {
       fprintf(stderr, "hubsim run: cannot start the workers: %s\n", sim_strerror(rc));
   }
   snapshot(r, r->prev);
+  app_metrics_begin(r->metrics, r->prev);
+  uv_timer_init(r->loop, &r->mtick);
   uv_timer_init(r->loop, &r->progress);
   uv_timer_init(r->loop, &r->end);
   uv_timer_init(r->loop, &r->drain);
   uv_timer_init(r->loop, &r->escalate);
   uv_signal_init(r->loop, &r->sigint);
   uv_signal_init(r->loop, &r->sigterm);
-  r->progress.data = r->end.data = r->drain.data = r->escalate.data = r->sigint.data =
-      r->sigterm.data = r;
+  r->mtick.data = r->progress.data = r->end.data = r->drain.data = r->escalate.data =
+      r->sigint.data = r->sigterm.data = r;
   uv_timer_start(&r->progress, on_progress, 1000, 1000);
+  if (app_metrics_due(r->metrics) != INT64_MAX) {
+    uint64_t ms = (uint64_t)(o->mo.interval_s * 1000 + 0.5);
+    uv_timer_start(&r->mtick, on_metrics, ms, ms);
+  }
   if (!r->workers)
     uv_timer_start(&r->end, on_end, (uint64_t)(o->duration_s * 1000), 0);
   uv_signal_start(&r->sigint, on_signal, SIGINT);
@@ -635,10 +642,12 @@ static int real_finish(struct run *r, struct scn *scn) {
   oc.script_failed = r->script_failed;
   oc.res = r->res;
   oc.have_res = r->have_res;
+  oc.metrics = r->metrics;
   int exit_code = app_run_report(
       o, scn, &oc, &info,
       worker_failed >= 0 ? "a worker process ended without its final figures" : NULL, 0);
   r->scn = NULL;
+  app_metrics_close(r->metrics, r->loop); /* after --prometheus-linger */
   sim_fleet_free(r->fleet);
   app_z2m_free(r->z2m);
   free_transport(r);
@@ -664,8 +673,12 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   r.prev = &s1;
   r.cur = &s2;
   r.embedded = !o->platform || o->mq.embedded;
+  rc = app_metrics_open(&o->mo, uv_default_loop(), o->max_lag_ms, scn, peek_stats, &r, &r.metrics);
+  if (rc)
+    return rc;
   rc = real_prepare(&r);
   if (rc != APP_RUN_GO_ON) {
+    app_metrics_close(r.metrics, NULL);
     app_record_finish(&r.rec); /* the file keeps its header: a capture of nothing */
     return rc;
   }
@@ -680,6 +693,7 @@ static int run_real_clock(const struct run_opts *o, struct sim_fleet_config *cfg
     if (r.rec.done)
       app_worker_send(APP_WORKER_FD, r.cur, worker_tls(&r), worker_rec(&r), r.cpu_user_s,
                       r.cpu_sys_s, 1);
+    app_metrics_close(r.metrics, NULL);
     sim_fleet_free(r.fleet);
     app_z2m_free(r.z2m);
     free_transport(&r);

@@ -184,6 +184,7 @@ static void run_usage(FILE *out) {
       "\n");
   run_usage_brokers(out);
   app_run_shard_usage(out);
+  app_run_metrics_help(out);
   fprintf(
       out,
       "clock:\n"
@@ -281,9 +282,8 @@ void app_run_flags_command(const char *name) {
 
 /* longopts and the MQTT flags' (run_mqtt.c), in one table for getopt. */
 static const struct option *all_longopts(void) {
-  static struct option
-      all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS +
-          APP_RUN_RECORD_NOPTS];
+  static struct option all[sizeof longopts / sizeof longopts[0] + APP_RUN_MQTT_NOPTS +
+                           APP_RUN_SHARD_NOPTS + APP_RUN_RECORD_NOPTS + APP_RUN_METRICS_NOPTS];
   if (!all[0].name) {
     size_t n = sizeof longopts / sizeof longopts[0] - 1; /* without the final zeros */
     memcpy(all, longopts, n * sizeof *all);
@@ -291,6 +291,8 @@ static const struct option *all_longopts(void) {
     memcpy(all + n + APP_RUN_MQTT_NOPTS, app_run_shard_longopts, APP_RUN_SHARD_NOPTS * sizeof *all);
     memcpy(all + n + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS, app_run_record_longopts,
            APP_RUN_RECORD_NOPTS * sizeof *all);
+    memcpy(all + n + APP_RUN_MQTT_NOPTS + APP_RUN_SHARD_NOPTS + APP_RUN_RECORD_NOPTS,
+           app_run_metrics_longopts, APP_RUN_METRICS_NOPTS * sizeof *all);
   }
   return all;
 }
@@ -639,6 +641,8 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
       rc = app_run_shard_flag(o, c, optarg);
     if (rc == FLAG_OTHER)
       rc = app_run_record_flag(o, c, optarg);
+    if (rc == FLAG_OTHER)
+      rc = app_run_metrics_flag(&o->mo, c, optarg);
     if (rc != FLAG_OTHER) {
       if (rc != APP_RUN_GO_ON)
         return rc;
@@ -713,6 +717,12 @@ static int flags_check(struct run_opts *o, int argc, char **argv) {
   int mrc = app_run_mqtt_check(o);
   if (mrc != APP_RUN_GO_ON)
     return mrc;
+  if ((mrc = app_run_metrics_check(&o->mo)) != APP_RUN_GO_ON)
+    return mrc;
+  if (o->mo.out && ((o->summary && same_file(o->mo.out, o->summary)) ||
+                    (o->junit && same_file(o->mo.out, o->junit))))
+    return app_run_bad("--metrics-out", o->mo.out,
+                       "is the --summary or --junit file too: one would overwrite the other");
   if (o->db && o->platform && !o->mq.embedded)
     return app_run_bad("--db", o->db,
                        "keeps the embedded platform's store; with --platform there is no embedded "
@@ -1133,7 +1143,8 @@ int app_run_worker_args(const struct run_opts *o, const char **out, int cap) {
   opterr = 0;
   for (from = 1; (c = getopt_long(o->argc, scratch, "-:qh", all_longopts(), NULL)) != -1;
        from = optind) {
-    if (control_only(c) || app_run_mqtt_control_only(c) || c == '?' || c == ':')
+    if (control_only(c) || app_run_mqtt_control_only(c) || app_run_metrics_control_only(c) ||
+        c == '?' || c == ':')
       continue;
     for (int i = from; i < optind; i++) {
       if (n == cap) {

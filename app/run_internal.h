@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "app/run_metrics.h"
 #include "platform/platform.h"
 #include "recorders/capture.h"
 #include "recorders/summary.h"
@@ -130,6 +131,8 @@ struct run_opts {
    * again. Owned: app_run_flags_fini() frees it. */
   int argc;
   char **argv;
+  /* --metrics-out, --report, --prometheus (run_metrics.c). */
+  struct app_metrics_opts mo;
 };
 
 /* What a run produced, for the outputs. */
@@ -152,6 +155,9 @@ struct run_outcome {
   int have_record;         /* virtual clock, --record: the capture's figures */
   struct rec_capture_info record;
   char record_path[PATH_MAX];
+
+  /* The recorders over time (run_metrics.c); NULL: none. */
+  struct app_metrics *metrics;
 };
 
 /* ---- run_z2m.c ---- */

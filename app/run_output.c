@@ -106,8 +106,14 @@ int app_run_report(const struct run_opts *o, struct scn *scn, struct run_outcome
                     info);
   if (forced_fail)
     rec_verdict_add(&v, "worker_failed", 3, 1, forced_fail, 1, info);
-  return app_report_outputs("hubsim run", o->summary, o->junit, is_virtual ? "virtual" : "real",
-                            info, oc->st, &oc->pv, &v);
+  int code = app_report_outputs("hubsim run", o->summary, o->junit, is_virtual ? "virtual" : "real",
+                                info, oc->st, &oc->pv, &v);
+  /* The series' last row, the report and the endpoint's final figures: after the summary,
+   * from the same figures and verdict. */
+  int mrc = app_metrics_end(oc->metrics, oc->st, scn ? &res : NULL, info, &v);
+  if (mrc && code == 0)
+    code = v.exit_code = mrc;
+  return code;
 }
 
 int app_report_outputs(const char *cmd, const char *summary, const char *junit, const char *clock,

@@ -209,6 +209,10 @@ static void ui_pace(uv_loop_t *loop, uv_timer_t *pace, struct app_ui *ui, uint64
 
 /* ---- the run, step by step ---------------------------------------------------------------- */
 
+/* The fleet of the run under way, for the recorders' reads (one virtual run per process). */
+static struct sim_fleet *v_fleet;
+static void v_peek(void *arg, struct sim_fleet_stats *out);
+
 /* One virtual run: what its steps share. */
 struct vrun {
   const struct run_opts *o;
@@ -344,6 +348,7 @@ static void v_timeline(struct vrun *v) {
   size_t log_done = 0;
   sim_time_t end = (sim_time_t)(o->duration_s * 1e6);
   sim_time_t tenth = end / 10 ? end / 10 : 1, next_line = tenth;
+  sim_time_t sec = 0; /* the last whole second of engine time reached */
   for (sim_time_t now = 0; now < end && !out->script_failed && !v_signals;) {
     if (ui) {
       int was_paused = ui->paused;
@@ -356,7 +361,15 @@ static void v_timeline(struct vrun *v) {
         pace_sim0 = now;
       }
     }
-    sim_time_t step = now + SIM_SEC(1) < end ? now + SIM_SEC(1) : end;
+    /* The beat is one second of engine time; a row of the interval series may fall between
+     * two beats, and stops the clock there without adding a beat. */
+    sim_time_t step = sec + SIM_SEC(1) < end ? sec + SIM_SEC(1) : end;
+    sim_time_t due = app_metrics_due(out->metrics);
+    int beat = 1;
+    if (due > now && due < step) {
+      step = due;
+      beat = 0;
+    }
     int rc = sim_vdriver_run(&v->d, step, interrupted, NULL);
     if (rc) {
       fprintf(stderr, "hubsim run: the virtual clock stopped at %.3f s: %s\n", (double)now / 1e6,
@@ -365,6 +378,11 @@ static void v_timeline(struct vrun *v) {
       break;
     }
     now = step;
+    if (now >= due)
+      app_metrics_row(out->metrics, NULL, 0);
+    if (!beat)
+      continue;
+    sec = step;
     if (v->scn) {
       scn_poll(v->scn);
       if (!o->quiet && !ui)
@@ -407,8 +425,11 @@ static void v_drain(struct vrun *v) {
     sim_fleet_stats(v->f, out->st);
     if (rec_settled(out->st))
       break;
-    if (sim_vdriver_run(d, d->now + SIM_MS(100), NULL, NULL))
+    sim_time_t step = d->now + SIM_MS(100), due = app_metrics_due(out->metrics);
+    if (sim_vdriver_run(d, due > d->now && due < step ? due : step, NULL, NULL))
       break;
+    if (d->now >= due)
+      app_metrics_row(out->metrics, NULL, 1);
   }
   if (v_signals)
     out->interrupted = v_signo == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -463,6 +484,11 @@ static void v_close(struct vrun *v) {
   uv_loop_close(&v->loop);
 }
 
+static void v_peek(void *arg, struct sim_fleet_stats *out) {
+  (void)arg;
+  sim_fleet_stats(v_fleet, out);
+}
+
 int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, struct scn *scn,
                     struct app_ui *ui, struct run_outcome *out, int *exit_code) {
   static struct vrun v;
@@ -490,12 +516,16 @@ int app_run_virtual(const struct run_opts *o, struct sim_fleet_config *cfg, stru
     return rc;
   }
   if (v_start(&v) == 0) {
+    v_fleet = v.f;
+    sim_fleet_stats(v.f, out->st);
+    app_metrics_begin(out->metrics, out->st);
     v_timeline(&v);
     v_drain(&v);
     *exit_code = 0;
   } else {
     *exit_code = 2;
   }
+  v_fleet = NULL;
   v_close(&v);
   out->elapsed_s = (double)(uv_hrtime() - v.t0) / 1e9;
   sigaction(SIGINT, &v.old_int, NULL);
@@ -509,6 +539,11 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   memset(&oc, 0, sizeof oc);
   oc.st = &fin;
   int ec = 0;
+  if (o->mo.prom) {
+    fprintf(stderr, "hubsim run: --prometheus needs the real clock: a virtual-clock run has no "
+                    "wall time to be scraped in (use --metrics-out or --report)\n");
+    return 2;
+  }
   if (!o->quiet)
     fprintf(stderr,
             "hubsim run: %u hubs x %u devices against the embedded reference platform, virtual "
@@ -522,9 +557,14 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   vui.duration_s = o->duration_s;
   vui.speed = 10; /* with a dashboard, ten simulated seconds a second (+/- change it) */
   app_run_ui_bind(&vui, o);
+  int mrc = app_metrics_open(&o->mo, NULL, o->max_lag_ms, scn, v_peek, NULL, &oc.metrics);
+  if (mrc)
+    return mrc;
   app_run_virtual(o, cfg, scn, o->ui >= RUN_UI_TUI ? &vui : NULL, &oc, &ec);
-  if (oc.runtime_failed && !oc.st->hubs)
+  if (oc.runtime_failed && !oc.st->hubs) {
+    app_metrics_close(oc.metrics, NULL);
     return 3;
+  }
   app_run_platform_view(&oc.pv, &oc.pc_raw);
   struct rec_run_info info;
   app_run_info_init(&info, o, cfg);
@@ -541,5 +581,7 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   info.max_rss_bytes = sim_proc_peak_rss();
   if (oc.have_record)
     info.record = &oc.record;
-  return app_run_report(o, scn, &oc, &info, NULL, 1);
+  int code = app_run_report(o, scn, &oc, &info, NULL, 1);
+  app_metrics_close(oc.metrics, NULL);
+  return code;
 }

@@ -114,6 +114,18 @@ int rec_settled(const struct sim_fleet_stats *st) {
          st->hubs_by_state[SIM_HUB_OPEN] >= expected_online(st);
 }
 
+/* Sent messages are acknowledged, still held by their hub (in flight), or gone with a hub's
+ * power (counted apart, the run caused it); anything else was lost. */
+uint64_t rec_lost(const struct sim_fleet_stats *st) {
+  uint64_t sent = 0, acked = 0;
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
+    sent += st->kind[k].sent;
+    acked += st->kind[k].acked;
+  }
+  uint64_t accounted = acked + st->in_flight + st->lost_power_sent;
+  return sent > accounted ? sent - accounted : 0;
+}
+
 void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_stats *st,
                          const struct rec_platform_view *pv, struct rec_verdict *v) {
   memset(v, 0, sizeof(*v));
@@ -122,16 +134,9 @@ void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_
     v->script_error = sc->error != NULL;
     rec_scenario_counts(sc, NULL, &v->exp_failed, NULL);
   }
-  uint64_t sent = 0, acked = 0;
-  for (int k = 0; k < SIM_SEQ_NKINDS; k++) {
-    sent += st->kind[k].sent;
-    acked += st->kind[k].acked;
+  for (int k = 0; k < SIM_SEQ_NKINDS; k++)
     v->dropped += st->kind[k].dropped;
-  }
-  /* Sent messages are acknowledged, still held by their hub (in flight), or gone with a hub's
-   * power (counted apart, the run caused it); anything else was lost. */
-  uint64_t accounted = acked + st->in_flight + st->lost_power_sent;
-  v->lost = sent > accounted ? sent - accounted : 0;
+  v->lost = rec_lost(st);
   uint64_t held = st->in_flight + st->queued;
   v->unacknowledged = held > st->held_by_off_hubs ? held - st->held_by_off_hubs : 0;
   v->hubs_expected_online = expected_online(st);

@@ -182,6 +182,9 @@ struct rec_verdict {
  * no data 1; else 0. */
 void rec_verdict_compute(const struct rec_run_info *run, const struct sim_fleet_stats *st,
                          const struct rec_platform_view *pv, struct rec_verdict *v);
+/* Messages of every kind sent and then neither acknowledged, nor held by their hub, nor gone
+ * with a hub's power: the verdict's "lost" (counts.lost of the JSON summary). */
+uint64_t rec_lost(const struct sim_fleet_stats *st);
 /* Nothing left to wait for at the end of a run: every message acknowledged (what hubs the run
  * itself took offline hold aside) and every hub that should be online online. The drain of a
  * run ends as soon as this holds (or at its deadline). */

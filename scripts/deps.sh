@@ -30,6 +30,8 @@ PKGS=(
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
   nodejs                            # tests: deploy/k8s validated with kubernetes-models; bench/mqtt: MQTT.js
   tshark                            # tests: --record captures read as Wireshark reads them
+  prometheus                        # tests: a real Prometheus scrapes --prometheus; promtool
+  chromium                          # tests: headless Chromium renders the --report page
 )
 
 # npm for the same (packages pinned in their package-lock.json, installed under the build tree or

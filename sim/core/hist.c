@@ -77,3 +77,20 @@ uint64_t sim_hist_quantile(const struct sim_hist *h, double q) {
   }
   return h->max;
 }
+
+void sim_hist_diff(const struct sim_hist *cur, const struct sim_hist *prev, struct sim_hist *out) {
+  sim_hist_init(out);
+  for (uint32_t i = 0; i < SIM_HIST_BUCKETS; i++)
+    out->buckets[i] = cur->buckets[i] - prev->buckets[i];
+  out->count = cur->count - prev->count;
+  out->sum = cur->sum - prev->sum;
+  out->min = 0;
+  out->max = cur->max;
+}
+
+uint64_t sim_hist_count_le(const struct sim_hist *h, uint64_t v) {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < SIM_HIST_BUCKETS && bucket_top(i) <= v; i++)
+    n += h->buckets[i];
+  return n;
+}

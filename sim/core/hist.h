@@ -28,5 +28,13 @@ void sim_hist_record(struct sim_hist *h, uint64_t v);
 void sim_hist_merge(struct sim_hist *dst, const struct sim_hist *src);
 /* The value at quantile q in [0, 1] (upper edge of its bucket, clamped to max); 0 when empty. */
 uint64_t sim_hist_quantile(const struct sim_hist *h, double q);
+/* What was recorded between two cumulative snapshots of one histogram (prev taken before cur):
+ * counts and sum subtract exactly; min and max are bounds (0 and cur's max), so quantiles of
+ * out are clamped as loosely as they must be. */
+void sim_hist_diff(const struct sim_hist *cur, const struct sim_hist *prev, struct sim_hist *out);
+/* How many recorded values lie in buckets that hold nothing above v: every value <= v except
+ * those of the one bucket that straddles v (at most 1/2^SIM_HIST_SUB_BITS of v wide), which
+ * count as above it. For exporters that need cumulative counts at fixed bounds. */
+uint64_t sim_hist_count_le(const struct sim_hist *h, uint64_t v);
 
 #endif
