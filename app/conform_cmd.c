@@ -60,7 +60,10 @@ static void usage(FILE *out) {
 }
 
 static int bad(const char *flag, const char *value, const char *why) {
-  fprintf(stderr, "hubsim conform: %s '%s': %s\n", flag, value, why);
+  if (*value)
+    fprintf(stderr, "hubsim conform: %s '%s': %s\n", flag, value, why);
+  else
+    fprintf(stderr, "hubsim conform: %s: %s\n", flag, why);
   return 2;
 }
 
@@ -234,7 +237,7 @@ static int probe(const struct conform_opts *o) {
   const char *why;
   int rc = conform_drv_init(&d, o, &why);
   if (rc) {
-    fprintf(stderr, "hubsim conform: %s\n", why ? why : sim_strerror(rc));
+    fprintf(stderr, "hubsim conform: %s%s\n", o->ca ? "--ca: " : "", why ? why : sim_strerror(rc));
     return 2;
   }
   conform_conn_init(&c, &d);

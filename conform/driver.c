@@ -19,9 +19,12 @@ uint64_t conform_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The deadline of a wait. uv_stop() because libuv may run a due timer at the top of an
+ * iteration and then still block in its poll for I/O that never comes. */
 static void timer_cb(uv_timer_t *t) {
   struct conform_drv *d = t->data;
   d->fired = 1;
+  uv_stop(&d->loop);
 }
 
 /* Runs the loop until done(arg) or ms pass. 1 when done, 0 on timeout. */
