@@ -47,10 +47,7 @@ static void bad_hello(struct conform_ctx *x, void (*edit)(Hubrpc__V1__Hello *h, 
   sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &h;
-  if (conform_send(&c, &env))
-    conform_fail(x, "could not send %s", sent);
-  else
-    conform_expect_error(x, &c, code, x->o->timeout_ms, sent);
+  conform_answer_error(x, &c, conform_send(&c, &env), code, sent);
   conform_close(&c);
 }
 
@@ -111,11 +108,8 @@ static void first_not_hello(struct conform_ctx *x) {
     conform_hub_init(x, &c, "first");
     if (conform_step_connect(x, &c))
       return;
-    if (send_empty(&c, first[i].field))
-      conform_fail(x, "could not send %s", first[i].sent);
-    else
-      conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE,
-                           x->o->timeout_ms, first[i].sent);
+    conform_answer_error(x, &c, send_empty(&c, first[i].field),
+                         HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, first[i].sent);
     conform_close(&c);
   }
 }
@@ -123,32 +117,19 @@ static void first_not_hello(struct conform_ctx *x) {
 static void second_hello(struct conform_ctx *x) {
   struct conform_conn c;
   conform_hub_init(x, &c, "again");
-  if (!conform_step_connect(x, &c) && !conform_step_hello(x, &c)) {
-    Hubrpc__V1__Hello h;
-    conform_hello_init(&c, &h);
-    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-    env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
-    env.hello = &h;
-    const char *sent = "a second Hello after the Challenge";
-    if (conform_send(&c, &env))
-      conform_fail(x, "could not send %s", sent);
-    else
-      conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE,
-                           x->o->timeout_ms, sent);
-  }
+  if (!conform_step_connect(x, &c) && !conform_step_hello(x, &c))
+    conform_answer_error(x, &c, conform_send_hello(&c),
+                         HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE,
+                         "a second Hello after the Challenge");
   conform_close(&c);
 }
 
 /* An OPEN session sends an empty message of Envelope field `field` -> UNEXPECTED_MESSAGE. */
 static void open_unexpected(struct conform_ctx *x, unsigned field, const char *sent) {
   struct conform_conn c;
-  if (!conform_open(x, &c, "dir")) {
-    if (send_empty(&c, field))
-      conform_fail(x, "could not send %s", sent);
-    else
-      conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE,
-                           x->o->timeout_ms, sent);
-  }
+  if (!conform_open(x, &c, "dir"))
+    conform_answer_error(x, &c, send_empty(&c, field),
+                         HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, sent);
   conform_close(&c);
 }
 
@@ -160,18 +141,9 @@ static void wrong_direction(struct conform_ctx *x) {
 
 static void hello_in_open(struct conform_ctx *x) {
   struct conform_conn c;
-  if (!conform_open(x, &c, "reopen")) {
-    Hubrpc__V1__Hello h;
-    conform_hello_init(&c, &h);
-    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-    env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
-    env.hello = &h;
-    if (conform_send(&c, &env))
-      conform_fail(x, "could not send a Hello in OPEN");
-    else
-      conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE,
-                           x->o->timeout_ms, "a Hello in OPEN");
-  }
+  if (!conform_open(x, &c, "reopen"))
+    conform_answer_error(x, &c, conform_send_hello(&c),
+                         HUBRPC__V1__ERROR_CODE__ERROR_UNEXPECTED_MESSAGE, "a Hello in OPEN");
   conform_close(&c);
 }
 
@@ -185,17 +157,8 @@ static void bad_auth(struct conform_ctx *x, size_t len, int flip, const char *se
     conform_mac(x, &c, mac);
     if (flip)
       mac[7] ^= 0x01;
-    Hubrpc__V1__Auth a = HUBRPC__V1__AUTH__INIT;
-    a.mac.data = mac;
-    a.mac.len = len;
-    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-    env.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
-    env.auth = &a;
-    if (conform_send(&c, &env))
-      conform_fail(x, "could not send %s", sent);
-    else
-      conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, x->o->timeout_ms,
-                           sent);
+    conform_answer_error(x, &c, conform_send_auth(&c, mac, len),
+                         HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, sent);
   }
   conform_close(&c);
 }
@@ -229,17 +192,9 @@ static void replay(struct conform_ctx *x) {
   memcpy(b.client_nonce, a.client_nonce, sizeof(a.client_nonce));
   if (conform_step_connect(x, &b) || conform_step_hello(x, &b))
     goto out;
-  Hubrpc__V1__Auth au = HUBRPC__V1__AUTH__INIT;
-  au.mac.data = mac;
-  au.mac.len = sizeof(mac);
-  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-  env.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
-  env.auth = &au;
-  const char *sent = "a recorded Hello and Auth of an earlier session again (a replay)";
-  if (conform_send(&b, &env))
-    conform_fail(x, "could not send %s", sent);
-  else
-    conform_expect_error(x, &b, HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED, x->o->timeout_ms, sent);
+  conform_answer_error(x, &b, conform_send_auth(&b, mac, sizeof(mac)),
+                       HUBRPC__V1__ERROR_CODE__ERROR_AUTH_FAILED,
+                       "a recorded Hello and Auth of an earlier session again (a replay)");
 out:
   conform_close(&a);
   conform_close(&b);
@@ -285,33 +240,36 @@ const struct conform_case conform_cases_auth[] = {
     {"hs.welcome", "4.5, 5.1, 7.4",
      "valid Hello and Auth of a new hub -> Challenge (16-byte nonce), Welcome{heartbeat_s >= 1, "
      "max_window >= 1, acked_seq 0}",
-     welcome},
+     welcome, NULL},
     {"hs.challenge_fresh", "4.3", "the same Hello twice -> two different server_nonce",
-     challenge_fresh},
-    {"hs.version", "4.2, 14", "Hello{proto_version 2} -> Error{UNSUPPORTED_VERSION}", version},
+     challenge_fresh, NULL},
+    {"hs.version", "4.2, 14", "Hello{proto_version 2} -> Error{UNSUPPORTED_VERSION}", version,
+     NULL},
     {"hs.hub_id", "4.2, 13",
-     "Hello with hub_id \"bad id\", 65 bytes, empty -> Error{INVALID_FIELD} each", hub_id},
+     "Hello with hub_id \"bad id\", 65 bytes, empty -> Error{INVALID_FIELD} each", hub_id, NULL},
     {"hs.client_nonce", "4.2, 13",
-     "Hello with a 15-byte or no client_nonce -> Error{INVALID_FIELD}", client_nonce},
+     "Hello with a 15-byte or no client_nonce -> Error{INVALID_FIELD}", client_nonce, NULL},
     {"hs.first_not_hello", "5.1",
-     "Heartbeat, Auth or Report as the first frame -> Error{UNEXPECTED_MESSAGE}", first_not_hello},
+     "Heartbeat, Auth or Report as the first frame -> Error{UNEXPECTED_MESSAGE}", first_not_hello,
+     NULL},
     {"hs.second_hello", "5.1", "Hello after the Challenge -> Error{UNEXPECTED_MESSAGE}",
-     second_hello},
-    {"hs.hello_in_open", "5.1", "Hello in OPEN -> Error{UNEXPECTED_MESSAGE}", hello_in_open},
+     second_hello, NULL},
+    {"hs.hello_in_open", "5.1", "Hello in OPEN -> Error{UNEXPECTED_MESSAGE}", hello_in_open, NULL},
     {"hs.wrong_direction", "5.1",
      "Ack or Challenge sent by the hub in OPEN -> "
      "Error{UNEXPECTED_MESSAGE}",
-     wrong_direction},
+     wrong_direction, NULL},
     {"auth.bad_mac", "6.1, 4.4", "Auth with one bit of the mac wrong -> Error{AUTH_FAILED}",
-     bad_mac},
-    {"auth.short_mac", "4.4, 13", "Auth with a 31-byte mac -> Error{AUTH_FAILED}", short_mac},
-    {"auth.long_mac", "4.4, 13", "Auth with a 33-byte mac -> Error{AUTH_FAILED}", long_mac},
+     bad_mac, NULL},
+    {"auth.short_mac", "4.4, 13", "Auth with a 31-byte mac -> Error{AUTH_FAILED}", short_mac, NULL},
+    {"auth.long_mac", "4.4, 13", "Auth with a 33-byte mac -> Error{AUTH_FAILED}", long_mac, NULL},
     {"auth.empty_mac", "6.1", "Auth with an empty mac, no client certificate -> Error{AUTH_FAILED}",
-     empty_mac},
+     empty_mac, NULL},
     {"auth.replay", "6.1, 4.3",
-     "an earlier session's Hello and Auth replayed -> a new nonce, Error{AUTH_FAILED}", replay},
+     "an earlier session's Hello and Auth replayed -> a new nonce, Error{AUTH_FAILED}", replay,
+     NULL},
     {"timeout.handshake", "5.1, 8, 12",
      "silence after the connect, and after the Challenge -> Error{TIMEOUT} 10 s after the accept",
-     hs_timeout},
+     hs_timeout, NULL},
     {0},
 };

@@ -95,52 +95,39 @@ static void idle_drip(struct conform_ctx *x) {
 static void duplicate(struct conform_ctx *x) {
   struct conform_conn a, b;
   conform_conn_init(&b, x->d);
-  uint8_t mac[32];
-  if (conform_open(x, &a, "dup"))
-    goto out;
-  conform_hub_copy(x, &b, &a);
-  if (conform_step_connect(x, &b) || conform_step_hello(x, &b))
-    goto out;
-  conform_mac(x, &b, mac);
-  if (conform_step_auth(x, &b, mac, sizeof(mac)))
-    goto out;
-  conform_expect_error(x, &a, HUBRPC__V1__ERROR_CODE__ERROR_DUPLICATE_SESSION, x->o->timeout_ms,
-                       "a second session of the same hub_id authenticated (to the first "
-                       "session)");
-out:
+  if (!conform_open(x, &a, "dup") && !conform_open_as(x, &b, &a, a.boot_id))
+    conform_answer_error(x, &a, 0, HUBRPC__V1__ERROR_CODE__ERROR_DUPLICATE_SESSION,
+                         "a second session of the same hub_id authenticated (to the first "
+                         "session)");
   conform_close(&a);
   conform_close(&b);
 }
 
-/* An OPEN session sends env; the platform must close without answering. */
-static void silent_close(struct conform_ctx *x, const sim_envelope *env, const char *sent) {
+/* An OPEN session sends a Goodbye (x->arg NULL) or an Error: the platform must close without
+ * answering. */
+static void silent_close(struct conform_ctx *x) {
+  Hubrpc__V1__Goodbye g = HUBRPC__V1__GOODBYE__INIT;
+  Hubrpc__V1__Error e = HUBRPC__V1__ERROR__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  const char *sent = "Goodbye{\"shutdown\"} in OPEN";
+  g.reason = "shutdown";
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_GOODBYE;
+  env.goodbye = &g;
+  if (x->arg) {
+    e.code = HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT;
+    e.reason = "conformance";
+    env.body_case = HUBRPC__V1__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    sent = "Error{TIMEOUT} from the hub in OPEN";
+  }
   struct conform_conn c;
   if (!conform_open(x, &c, "bye")) {
-    if (conform_send(&c, env))
+    if (conform_send(&c, &env))
       conform_fail(x, "could not send %s", sent);
     else
       conform_expect_silent_close(x, &c, x->o->timeout_ms, sent);
   }
   conform_close(&c);
-}
-
-static void goodbye(struct conform_ctx *x) {
-  Hubrpc__V1__Goodbye g = HUBRPC__V1__GOODBYE__INIT;
-  g.reason = "shutdown";
-  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-  env.body_case = HUBRPC__V1__ENVELOPE__BODY_GOODBYE;
-  env.goodbye = &g;
-  silent_close(x, &env, "Goodbye{\"shutdown\"} in OPEN");
-}
-
-static void error_from_hub(struct conform_ctx *x) {
-  Hubrpc__V1__Error e = HUBRPC__V1__ERROR__INIT;
-  e.code = HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT;
-  e.reason = "conformance";
-  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-  env.body_case = HUBRPC__V1__ENVELOPE__BODY_ERROR;
-  env.error = &e;
-  silent_close(x, &env, "Error{TIMEOUT} from the hub in OPEN");
 }
 
 static void result_unknown(struct conform_ctx *x) {
@@ -168,10 +155,8 @@ static void result_unknown(struct conform_ctx *x) {
 
 static void join_leave(struct conform_ctx *x) {
   struct conform_conn c;
-  if (conform_open(x, &c, "join")) {
-    conform_close(&c);
+  if (conform_open(x, &c, "join"))
     return;
-  }
   uint32_t in_clusters[] = {0x0000, 0x0006};
   Hubrpc__V1__Endpoint ep = HUBRPC__V1__ENDPOINT__INIT, *epp = &ep;
   ep.id = 1;
@@ -209,21 +194,23 @@ static void join_leave(struct conform_ctx *x) {
 }
 
 const struct conform_case conform_cases_session[] = {
-    {"hb.answer", "4.6, 8", "Heartbeat in OPEN -> a Heartbeat with the platform's time", hb_answer},
+    {"hb.answer", "4.6, 8", "Heartbeat in OPEN -> a Heartbeat with the platform's time", hb_answer,
+     NULL},
     {"timeout.idle", "8, 5.1", "silence in OPEN -> Error{TIMEOUT} after 3 x heartbeat_s",
-     idle_silent},
+     idle_silent, NULL},
     {"timeout.idle_drip", "8",
      "one byte of an unfinished frame every heartbeat_s / 2 -> Error{TIMEOUT} after 3 x "
      "heartbeat_s",
-     idle_drip},
+     idle_drip, NULL},
     {"session.duplicate", "5.1, 12",
-     "a second session of the same hub -> Error{DUPLICATE_SESSION} to the first", duplicate},
+     "a second session of the same hub -> Error{DUPLICATE_SESSION} to the first", duplicate, NULL},
     {"session.goodbye", "4.16, 5.1", "Goodbye in OPEN -> the platform closes without answering",
-     goodbye},
+     silent_close, NULL},
     {"session.error_from_hub", "4.15, 12", "Error in OPEN -> the platform closes without answering",
-     error_from_hub},
-    {"cmd.result_unknown", "10", "CommandResult for a cmd_id never issued -> Ack", result_unknown},
+     silent_close, "error"},
+    {"cmd.result_unknown", "10", "CommandResult for a cmd_id never issued -> Ack", result_unknown,
+     NULL},
     {"join.joined_left", "11, 4.10, 4.11", "DeviceJoined then DeviceLeft -> Ack covering both",
-     join_leave},
+     join_leave, NULL},
     {0},
 };

@@ -22,8 +22,9 @@ struct conform_ctx {
   struct conform_drv *d;
   const struct conform_opts *o;
   enum conform_verdict verdict;
-  char why[1024]; /* the reason of a fail or a skip */
-  uint64_t rng;   /* the case's own random stream (hub ids, boot ids) */
+  char why[1024];  /* the reason of a fail or a skip */
+  uint64_t rng;    /* the case's own random stream (hub ids, boot ids) */
+  const void *arg; /* the case's arg */
 };
 
 struct conform_case {
@@ -31,6 +32,7 @@ struct conform_case {
   const char *section; /* "3.4" */
   const char *what;    /* one line: what it sends and expects */
   void (*run)(struct conform_ctx *x);
+  const void *arg; /* for run (x->arg): lets one function serve cases that differ in data */
 };
 
 /* The case tables, one per spec area, each ending with a zeroed entry. */
@@ -55,10 +57,12 @@ struct conform_result {
 int conform_run_case(const struct conform_opts *o, const struct conform_case *c,
                      struct conform_result *r, const char **why);
 
-/* The verdict helpers of a case: the first verdict set stands. Both return -1 so that a case
- * can `return conform_fail(...)` from a helper. */
-int conform_fail(struct conform_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int conform_skip(struct conform_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The verdict of a case: the first one set stands, so a step's reason is never overwritten by
+ * a later, vaguer one. Returns -1 so that a step can `return conform_fail(...)`. */
+int conform_verdict(struct conform_ctx *x, enum conform_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define conform_fail(x, ...) conform_verdict((x), CONFORM_FAIL, __VA_ARGS__)
+#define conform_skip(x, ...) conform_verdict((x), CONFORM_SKIP, __VA_ARGS__)
 
 /* ---- steps shared by the cases (steps.c) ---- */
 
@@ -71,6 +75,13 @@ void conform_hub_copy(struct conform_ctx *x, struct conform_conn *to,
 int conform_step_connect(struct conform_ctx *x, struct conform_conn *c);
 /* The Hello of c's hub (proto_version 1, its hub_id, client nonce and boot_id). */
 void conform_hello_init(const struct conform_conn *c, Hubrpc__V1__Hello *h);
+/* Sends the Hello of c's hub, or Auth{mac}, as they are. 0 or SIM_ECLOSED. */
+int conform_send_hello(struct conform_conn *c);
+int conform_send_auth(struct conform_conn *c, const uint8_t *mac, size_t len);
+/* After a send that returned send_rc: fails the case when it failed, else expects Error{code}
+ * as conform_expect_error() does within --timeout. 0 or -1. */
+int conform_answer_error(struct conform_ctx *x, struct conform_conn *c, int send_rc, int code,
+                         const char *sent);
 /* Sends the Hello of c's hub and reads the Challenge (16-byte nonce, kept in c). 0 or -1. */
 int conform_step_hello(struct conform_ctx *x, struct conform_conn *c);
 /* The right mac for c's hub and nonces. */
@@ -78,11 +89,17 @@ void conform_mac(struct conform_ctx *x, const struct conform_conn *c, uint8_t ma
 /* Sends Auth{mac} and reads the Welcome (fields checked, kept in c). 0 or -1. */
 int conform_step_auth(struct conform_ctx *x, struct conform_conn *c, const uint8_t *mac,
                       size_t len);
-/* connect + Hello + Auth with the right mac: an OPEN session. 0 or -1. */
+/* connect + Hello + Auth with the right mac: an OPEN session of a fresh hub. 0, or -1 with c
+ * closed. */
 int conform_open(struct conform_ctx *x, struct conform_conn *c, const char *tag);
+/* The same for prev's hub_id with boot_id (a reconnect, or a new boot). 0 or -1. */
+int conform_open_as(struct conform_ctx *x, struct conform_conn *c, const struct conform_conn *prev,
+                    uint64_t boot_id);
 /* Sends frames as one write. */
 int conform_send_frames(struct conform_ctx *x, struct conform_conn *c, const struct sim_buf *b,
                         const char *what);
+/* Appends a Heartbeat{time_ms} frame to b. */
+void conform_put_heartbeat(struct sim_buf *b, uint64_t time_ms);
 /* Appends a Report{seq} frame to b (a small on/off report of device 0x00158d00c0ffee01). */
 void conform_put_report(struct sim_buf *b, uint64_t seq);
 /* Sends Reports from..to in one write (sent_top follows). 0 or -1. */

@@ -31,7 +31,7 @@ int conform_run_case(const struct conform_opts *o, const struct conform_case *c,
   int rc = conform_drv_init(&d, o, why);
   if (rc)
     return rc;
-  struct conform_ctx x = {.d = &d, .o = o, .verdict = CONFORM_PASS};
+  struct conform_ctx x = {.d = &d, .o = o, .verdict = CONFORM_PASS, .arg = c->arg};
   x.rng = conform_now_ms() ^ (uint64_t)(uintptr_t)c;
   uint64_t t0 = conform_now_ms();
   c->run(&x);

@@ -15,26 +15,13 @@
 #include "sim/core/rng.h"
 #include "sim/wire/auth.h"
 
-static int verdict(struct conform_ctx *x, enum conform_verdict v, const char *fmt, va_list ap) {
+int conform_verdict(struct conform_ctx *x, enum conform_verdict v, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   if (x->verdict == CONFORM_PASS) {
     x->verdict = v;
     vsnprintf(x->why, sizeof(x->why), fmt, ap);
   }
-  return -1;
-}
-
-int conform_fail(struct conform_ctx *x, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  verdict(x, CONFORM_FAIL, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
-int conform_skip(struct conform_ctx *x, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  verdict(x, CONFORM_SKIP, fmt, ap);
   va_end(ap);
   return -1;
 }
@@ -130,33 +117,64 @@ static int recv_skip_hb(struct conform_conn *c, uint32_t ms, sim_envelope **out)
   }
 }
 
-int conform_step_hello(struct conform_ctx *x, struct conform_conn *c) {
+int conform_send_hello(struct conform_conn *c) {
   Hubrpc__V1__Hello h;
   conform_hello_init(c, &h);
   sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_HELLO;
   env.hello = &h;
-  if (conform_send(c, &env))
-    return conform_fail(x, "could not send the Hello: the connection closed");
-  sim_envelope *in = NULL;
-  int rc = conform_recv(c, x->o->timeout_ms, &in);
+  return conform_send(c, &env);
+}
+
+int conform_send_auth(struct conform_conn *c, const uint8_t *mac, size_t len) {
+  Hubrpc__V1__Auth a = HUBRPC__V1__AUTH__INIT;
+  a.mac.data = (uint8_t *)mac;
+  a.mac.len = len;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
+  env.auth = &a;
+  return conform_send(c, &env);
+}
+
+int conform_answer_error(struct conform_ctx *x, struct conform_conn *c, int send_rc, int code,
+                         const char *sent) {
+  if (send_rc)
+    return conform_fail(x, "could not send %s: the platform had closed the connection", sent);
+  return conform_expect_error(x, c, code, x->o->timeout_ms, sent);
+}
+
+/* Sends what send_rc reports on and reads one frame, which must be of body case want. 0 and
+ * *in, or -1 (the case failed, naming sent and what came back). */
+static int answer(struct conform_ctx *x, struct conform_conn *c, int send_rc, int want,
+                  const char *sent, const char *expected, sim_envelope **in) {
+  *in = NULL;
+  if (send_rc)
+    return conform_fail(x, "could not send %s: the connection closed", sent);
+  int rc = conform_recv(c, x->o->timeout_ms, in);
+  if (rc == 0 && (int)(*in)->body_case == want)
+    return 0;
   char got[300];
-  conform_describe(in, rc, got, sizeof(got));
-  if (rc || in->body_case != HUBRPC__V1__ENVELOPE__BODY_CHALLENGE) {
-    sim_hubrpc_free(in);
-    return conform_fail(x, "sent a valid Hello (hub_id %s); expected a Challenge (5.1); got %s",
-                        c->hub_id, got);
-  }
+  conform_describe(*in, rc, got, sizeof(got));
+  sim_hubrpc_free(*in);
+  *in = NULL;
+  return conform_fail(x, "sent %s (hub_id %s); expected %s; got %s", sent, c->hub_id, expected,
+                      got);
+}
+
+int conform_step_hello(struct conform_ctx *x, struct conform_conn *c) {
+  sim_envelope *in;
+  if (answer(x, c, conform_send_hello(c), HUBRPC__V1__ENVELOPE__BODY_CHALLENGE, "a valid Hello",
+             "a Challenge (5.1)", &in))
+    return -1;
   size_t n = in->challenge->server_nonce.len;
-  if (n != SIM_HUBRPC_NONCE_LEN) {
-    sim_hubrpc_free(in);
+  if (n == SIM_HUBRPC_NONCE_LEN)
+    memcpy(c->server_nonce, in->challenge->server_nonce.data, n);
+  sim_hubrpc_free(in);
+  if (n != SIM_HUBRPC_NONCE_LEN)
     return conform_fail(x,
                         "sent a valid Hello; expected a Challenge with a 16-byte server_nonce "
                         "(4.3); got one of %zu bytes",
                         n);
-  }
-  memcpy(c->server_nonce, in->challenge->server_nonce.data, n);
-  sim_hubrpc_free(in);
   return 0;
 }
 
@@ -168,26 +186,13 @@ void conform_mac(struct conform_ctx *x, const struct conform_conn *c, uint8_t ma
 
 int conform_step_auth(struct conform_ctx *x, struct conform_conn *c, const uint8_t *mac,
                       size_t len) {
-  Hubrpc__V1__Auth a = HUBRPC__V1__AUTH__INIT;
-  a.mac.data = (uint8_t *)mac;
-  a.mac.len = len;
-  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-  env.body_case = HUBRPC__V1__ENVELOPE__BODY_AUTH;
-  env.auth = &a;
-  if (conform_send(c, &env))
-    return conform_fail(x, "could not send the Auth: the connection closed");
-  sim_envelope *in = NULL;
-  int rc = conform_recv(c, x->o->timeout_ms, &in);
-  char got[300];
-  conform_describe(in, rc, got, sizeof(got));
-  if (rc || in->body_case != HUBRPC__V1__ENVELOPE__BODY_WELCOME) {
-    sim_hubrpc_free(in);
-    return conform_fail(x,
-                        "sent an Auth with the right mac (hub_id %s); expected a Welcome (5.1); "
-                        "got %s (is --fleet-key the platform's?)",
-                        c->hub_id, got);
-  }
+  sim_envelope *in;
+  if (answer(x, c, conform_send_auth(c, mac, len), HUBRPC__V1__ENVELOPE__BODY_WELCOME,
+             "an Auth with the right mac", "a Welcome (5.1; is --fleet-key the platform's?)", &in))
+    return -1;
   const Hubrpc__V1__Welcome *w = in->welcome;
+  char got[300];
+  conform_describe(in, 0, got, sizeof(got));
   c->heartbeat_s = w->heartbeat_s;
   c->max_window = w->max_window;
   c->welcome_acked = c->acked = w->acked_seq;
@@ -205,6 +210,22 @@ int conform_open(struct conform_ctx *x, struct conform_conn *c, const char *tag)
   uint8_t mac[32];
   conform_hub_init(x, c, tag);
   if (conform_step_connect(x, c) || conform_step_hello(x, c))
+    goto fail;
+  conform_mac(x, c, mac);
+  if (conform_step_auth(x, c, mac, sizeof(mac)))
+    goto fail;
+  return 0;
+fail:
+  conform_close(c);
+  return -1;
+}
+
+int conform_open_as(struct conform_ctx *x, struct conform_conn *c, const struct conform_conn *prev,
+                    uint64_t boot_id) {
+  uint8_t mac[32];
+  conform_hub_copy(x, c, prev);
+  c->boot_id = boot_id;
+  if (conform_step_connect(x, c) || conform_step_hello(x, c))
     return -1;
   conform_mac(x, c, mac);
   return conform_step_auth(x, c, mac, sizeof(mac));
@@ -215,6 +236,15 @@ int conform_send_frames(struct conform_ctx *x, struct conform_conn *c, const str
   if (conform_send_raw(c, b->data, b->len))
     return conform_fail(x, "could not send %s: the platform had closed the connection", what);
   return 0;
+}
+
+void conform_put_heartbeat(struct sim_buf *b, uint64_t time_ms) {
+  Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
+  hb.time_ms = time_ms;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
+  env.heartbeat = &hb;
+  sim_hubrpc_encode(b, &env);
 }
 
 void conform_put_report(struct sim_buf *b, uint64_t seq) {

@@ -26,6 +26,9 @@ import xml.etree.ElementTree as ET
 
 SRC = os.environ.get("HUBSIM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../../.."))
 BIN = os.environ.get("HUBSIM_BIN", os.path.join(SRC, "build", "hubsim"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration", "protocol_doc"))
+import test_sketch_platform as tsp  # noqa: E402  (its helpers; protobuf is loaded only by load_sketch)
+from test_sketch_platform import check, fail  # noqa: E402
 
 # What each defect must fail (and skip); every other case must pass. ack-before-commit and
 # no-dedup run with --commit-ms 1000, so that what they break is visible every time: data
@@ -56,17 +59,6 @@ SKETCH_FAILS = {
     "session.duplicate": "the store the sketch is completed with never ends the older session",
 }
 SKETCH_SKIPS = {"ack.survives_restart"}
-
-
-def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg, flush=True)
 
 
 def die_with_parent():
@@ -209,37 +201,15 @@ def run_reference(scheme, defect=None):
 
 
 def run_sketch():
-    sys.path.insert(0, os.path.join(SRC, "tests", "integration", "protocol_doc"))
-    import socket
-    import threading
-    import test_sketch_platform as tsp
     with tempfile.TemporaryDirectory(prefix="hubsim-conform-sketch-") as tmp:
         sk = tsp.load_sketch(tmp)  # exits 77 when protoc or python3-protobuf is missing
         # Its module globals: a heartbeat of 1 s, so that the idle cases take 3 s, not 90.
         sk["HEARTBEAT_S"] = 1
-        store = tsp.Store(sk)
-        stop = threading.Event()
-        lsock = socket.socket()
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(128)
-        port = lsock.getsockname()[1]
-
-        def accept_forever():
-            while not stop.is_set():
-                try:
-                    c, _ = lsock.accept()
-                except OSError:
-                    return
-                threading.Thread(target=sk["serve"], args=(tsp.LockedSock(c), store),
-                                 daemon=True).start()
-
-        threading.Thread(target=accept_forever, daemon=True).start()
-        threading.Thread(target=store.commit_forever, args=(stop,), daemon=True).start()
+        port, end = tsp.start_server(sk, tsp.Store(sk))
         try:
             rc, results, out = conform("hubrpc://127.0.0.1:%d" % port, tmp)
         finally:
-            stop.set()
-            lsock.close()
+            end()
         assert_sets(results, set(SKETCH_FAILS), SKETCH_SKIPS, "the Python sketch platform")
         check(rc == (1 if SKETCH_FAILS else 0), "the sketch: hubsim conform exits %d" % rc)
 
