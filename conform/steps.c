@@ -44,10 +44,16 @@ void conform_describe(const sim_envelope *env, int rc, char *out, size_t cap) {
       snprintf(out, cap, "bytes that are not a valid frame (%s)", sim_strerror(rc));
     return;
   }
+  char reason[201] = "";
   switch (env->body_case) {
   case HUBRPC__V1__ENVELOPE__BODY_ERROR:
-    snprintf(out, cap, "Error{%s (%d), \"%.200s\"}", conform_error_name(env->error->code),
-             (int)env->error->code, env->error->reason ? env->error->reason : "");
+    /* The platform's text goes to a terminal: no control characters of its choosing. */
+    snprintf(reason, sizeof(reason), "%s", env->error->reason ? env->error->reason : "");
+    for (char *p = reason; *p; p++)
+      if ((unsigned char)*p < 0x20 || *p == 0x7f)
+        *p = '?';
+    snprintf(out, cap, "Error{%s (%d), \"%s\"}", conform_error_name(env->error->code),
+             (int)env->error->code, reason);
     break;
   case HUBRPC__V1__ENVELOPE__BODY_ACK:
     snprintf(out, cap, "Ack{up_to_seq=%llu}", (unsigned long long)env->ack->up_to_seq);
