@@ -261,7 +261,7 @@ int app_conform_main(int argc, char **argv) {
   if (a.list) {
     for (size_t i = 0; (c = conform_case_at(i)); i++)
       if (selected(&a, c))
-        printf("%-26s %-16s %s\n", c->name, c->section, c->what);
+        printf("%-26s %-17s %s\n", c->name, c->section, c->what);
     return 0;
   }
   /* The transports log what they see (a refused TLS handshake, a reset); the table says it. */

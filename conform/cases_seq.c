@@ -9,11 +9,25 @@
 /* The most Reports a window case sends in one burst; a larger max_window is skipped. */
 #define WINDOW_CASE_MAX 20000u
 
+/* Each sequenced type with seq 0 (the field absent, as proto3 writes 0), on its own session. */
 static void seq_zero(struct conform_ctx *x) {
-  struct conform_conn c;
-  if (!conform_open(x, &c, "seq0") && !conform_send_reports(x, &c, 0, 0))
-    conform_answer_error(x, &c, 0, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, "Report{seq 0}");
-  conform_close(&c);
+  static const struct {
+    uint8_t tag, dev; /* the Envelope field (wire type 2), the device field (fixed64) */
+    const char *sent;
+  } types[] = {{0x32, 0x11, "Report{seq 0}"},
+               {0x42, 0x11, "DeviceJoined{seq 0}"},
+               {0x4a, 0x11, "DeviceLeft{seq 0}"},
+               {0x5a, 0x31, "CommandResult{seq 0}"}};
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && x->verdict == CONFORM_PASS; i++) {
+    /* The message holds only device = 00158d00c0ffee01. */
+    const uint8_t f[] = {11,   types[i].tag, 9,    types[i].dev, 0x01, 0xee,
+                         0xff, 0xc0,         0x00, 0x8d,         0x15, 0x00};
+    struct conform_conn c;
+    if (!conform_open(x, &c, "seq0"))
+      conform_answer_error(x, &c, conform_send_raw(&c, f, sizeof(f)),
+                           HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, types[i].sent);
+    conform_close(&c);
+  }
 }
 
 static void seq_gap(struct conform_ctx *x) {
@@ -189,7 +203,9 @@ out:
 }
 
 const struct conform_case conform_cases_seq[] = {
-    {"seq.zero", "7.3, 4.7", "Report{seq 0} -> Error{INVALID_FIELD}", seq_zero, NULL},
+    {"seq.zero", "7.3, 4.7, 4.10-13",
+     "Report, DeviceJoined, DeviceLeft, CommandResult with seq 0 -> Error{INVALID_FIELD} each",
+     seq_zero, NULL},
     {"seq.gap", "7.3", "Report seq 1, then seq 3 -> Error{BAD_SEQUENCE}", seq_gap, NULL},
     {"ack.cumulative", "7.3, 4.9",
      "Reports 1..10 in one write -> Acks up to 10, never going back, never above what was sent",

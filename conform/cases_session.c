@@ -114,11 +114,14 @@ static void silent_close(struct conform_ctx *x) {
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_GOODBYE;
   env.goodbye = &g;
   if (x->arg) {
-    e.code = HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT;
+    /* An unknown code is an Error all the same (12). */
+    int unknown = strcmp(x->arg, "unknown") == 0;
+    e.code = unknown ? 99 : HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT;
     e.reason = "conformance";
     env.body_case = HUBRPC__V1__ENVELOPE__BODY_ERROR;
     env.error = &e;
-    sent = "Error{TIMEOUT} from the hub in OPEN";
+    sent = unknown ? "Error{code 99, unknown to v1} from the hub in OPEN"
+                   : "Error{TIMEOUT} from the hub in OPEN";
   }
   struct conform_conn c;
   if (!conform_open(x, &c, "bye")) {
@@ -208,6 +211,8 @@ const struct conform_case conform_cases_session[] = {
      silent_close, NULL},
     {"session.error_from_hub", "4.15, 12", "Error in OPEN -> the platform closes without answering",
      silent_close, "error"},
+    {"session.error_unknown_code", "12",
+     "Error{code 99} in OPEN -> the platform closes without answering", silent_close, "unknown"},
     {"cmd.result_unknown", "10", "CommandResult for a cmd_id never issued -> Ack", result_unknown,
      NULL},
     {"join.joined_left", "11, 4.10, 4.11", "DeviceJoined then DeviceLeft -> Ack covering both",

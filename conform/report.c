@@ -11,10 +11,10 @@ static const char *const verdict_names[] = {"pass", "FAIL", "skipped"};
 
 void conform_report_table(FILE *out, const struct conform_result *r, size_t n) {
   size_t count[3] = {0};
-  fprintf(out, "%-26s %-16s %-7s %s\n", "case", "section", "result", "reason");
+  fprintf(out, "%-26s %-17s %-7s %s\n", "case", "section", "result", "reason");
   for (size_t i = 0; i < n; i++) {
     count[r[i].verdict]++;
-    fprintf(out, "%-26s %-16s %-7s %s\n", r[i].c->name, r[i].c->section,
+    fprintf(out, "%-26s %-17s %-7s %s\n", r[i].c->name, r[i].c->section,
             verdict_names[r[i].verdict], r[i].verdict == CONFORM_PASS ? "" : r[i].why);
   }
   fprintf(out, "%zu cases: %zu passed, %zu failed, %zu skipped\n", n, count[CONFORM_PASS],
