@@ -78,6 +78,23 @@ static void hub_id(struct conform_ctx *x) {
     bad_hello(x, edit_hub_id, bad[i].id, HUBRPC__V1__ERROR_CODE__ERROR_INVALID_FIELD, bad[i].sent);
 }
 
+/* The other side of the hub_id rule: 64 bytes using every kind of character allowed. */
+static void hub_id_edge(struct conform_ctx *x) {
+  struct conform_conn c;
+  conform_hub_init(x, &c, "edge");
+  char id[SIM_HUBRPC_HUB_ID_MAX + 1];
+  int n = snprintf(id, sizeof(id), "cf.Edge_9:-%s", c.hub_id + 8); /* keep its random part */
+  memset(id + n, 'Z', SIM_HUBRPC_HUB_ID_MAX - (size_t)n);
+  id[SIM_HUBRPC_HUB_ID_MAX] = '\0';
+  memcpy(c.hub_id, id, sizeof(id));
+  uint8_t mac[32];
+  if (!conform_step_connect(x, &c) && !conform_step_hello(x, &c)) {
+    conform_mac(x, &c, mac);
+    conform_step_auth(x, &c, mac, sizeof(mac));
+  }
+  conform_close(&c);
+}
+
 static void edit_nonce(Hubrpc__V1__Hello *h, void *arg) {
   h->client_nonce.len = (size_t)(uintptr_t)arg;
 }
@@ -247,6 +264,9 @@ const struct conform_case conform_cases_auth[] = {
      NULL},
     {"hs.hub_id", "4.2, 13",
      "Hello with hub_id \"bad id\", 65 bytes, empty -> Error{INVALID_FIELD} each", hub_id, NULL},
+    {"hs.hub_id_edge", "4.2, 13",
+     "Hello with a 64-byte hub_id of letters, digits and . _ : - -> Challenge and Welcome",
+     hub_id_edge, NULL},
     {"hs.client_nonce", "4.2, 13",
      "Hello with a 15-byte or no client_nonce -> Error{INVALID_FIELD}", client_nonce, NULL},
     {"hs.first_not_hello", "5.1",

@@ -202,6 +202,42 @@ out:
   conform_close(&b);
 }
 
+/* A hub returns to a boot it left (two devices sharing its hub_id, 6.1): the platform MAY have
+ * forgotten it (acked_seq 0) or kept it (acked_seq 2, what it acknowledged); either way the
+ * next seq of that answer must be accepted. */
+static void boot_return(struct conform_ctx *x) {
+  struct conform_conn a, b, r;
+  conform_conn_init(&b, x->d);
+  conform_conn_init(&r, x->d);
+  if (conform_open(x, &a, "return") || conform_send_reports(x, &a, 1, 2) ||
+      conform_wait_ack(x, &a, 2, "Reports seq 1..2"))
+    goto out;
+  conform_close(&a);
+  if (conform_open_as(x, &b, &a, a.boot_id ^ 0x0f0f0f0f0f0f0f0full) ||
+      conform_send_reports(x, &b, 1, 1) || conform_wait_ack(x, &b, 1, "Report{seq 1} of boot B"))
+    goto out;
+  conform_close(&b);
+  if (conform_open_as(x, &r, &a, a.boot_id))
+    goto out;
+  if (r.welcome_acked != 0 && r.welcome_acked != 2) {
+    conform_fail(x,
+                 "boot A acknowledged up to 2, boot B up to 1, then the hub came back with "
+                 "boot A; expected Welcome acked_seq 2 (boot A kept) or 0 (forgotten, 7.4); "
+                 "got %llu",
+                 (unsigned long long)r.welcome_acked);
+    goto out;
+  }
+  char sent[120];
+  snprintf(sent, sizeof(sent), "after the return to boot A (acked_seq %llu), Report{seq %llu}",
+           (unsigned long long)r.welcome_acked, (unsigned long long)r.welcome_acked + 1);
+  if (!conform_send_reports(x, &r, r.welcome_acked + 1, r.welcome_acked + 1))
+    conform_wait_ack(x, &r, r.welcome_acked + 1, sent);
+out:
+  conform_close(&a);
+  conform_close(&b);
+  conform_close(&r);
+}
+
 const struct conform_case conform_cases_seq[] = {
     {"seq.zero", "7.3, 4.7, 4.10-13",
      "Report, DeviceJoined, DeviceLeft, CommandResult with seq 0 -> Error{INVALID_FIELD} each",
@@ -227,5 +263,9 @@ const struct conform_case conform_cases_seq[] = {
      NULL},
     {"boot.new", "7.4, 7.1",
      "a known hub with a new boot_id -> Welcome acked_seq 0, seq 1 accepted", new_boot, NULL},
+    {"boot.return", "7.4, 6.1",
+     "back to a boot left for another -> acked_seq of that boot (or 0: MAY forget), then "
+     "its next seq accepted",
+     boot_return, NULL},
     {0},
 };
