@@ -10,13 +10,8 @@
 static void hb_answer(struct conform_ctx *x) {
   struct conform_conn c;
   if (!conform_open(x, &c, "hb")) {
-    Hubrpc__V1__Heartbeat hb = HUBRPC__V1__HEARTBEAT__INIT;
-    hb.time_ms = 1700000000000ull;
-    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-    env.body_case = HUBRPC__V1__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
     sim_envelope *in = NULL;
-    int rc = conform_send(&c, &env);
+    int rc = conform_send_raw(&c, conform_heartbeat_frame, sizeof(conform_heartbeat_frame));
     if (!rc)
       rc = conform_recv(&c, x->o->timeout_ms, &in);
     char got[300];

@@ -98,8 +98,8 @@ int conform_open_as(struct conform_ctx *x, struct conform_conn *c, const struct 
 /* Sends frames as one write. */
 int conform_send_frames(struct conform_ctx *x, struct conform_conn *c, const struct sim_buf *b,
                         const char *what);
-/* Appends a Heartbeat{time_ms} frame to b. */
-void conform_put_heartbeat(struct sim_buf *b, uint64_t time_ms);
+/* Heartbeat{time_ms = 1700000000000} exactly as docs/protocol.md 3.3 writes it. */
+extern const uint8_t conform_heartbeat_frame[10];
 /* Appends a Report{seq} frame to b (a small on/off report of device 0x00158d00c0ffee01). */
 void conform_put_report(struct sim_buf *b, uint64_t seq);
 /* Sends Reports from..to in one write (sent_top follows). 0 or -1. */
