@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/conform_cmd.h"
 #include "app/devices_cmd.h"
 #include "app/merge.h"
 #include "app/provision.h"
@@ -21,6 +22,7 @@ static void usage(FILE *out) {
           "  run        run a fleet against a platform (default: an embedded reference platform)\n"
           "  merge      combine the summaries of a sharded run (run --shard I/N) into one\n"
           "  platform   run the reference platform alone\n"
+          "  conform    check a platform against docs/protocol.md, one case per rule\n"
           "  devices    the device catalogue: list, show MODEL, sample MODEL (frames it sends)\n"
           "  provision  write a fleet's TLS identities (CA, hub and server certificates, keys),\n"
           "             hub secrets and device registry into a folder\n"
@@ -63,6 +65,8 @@ int main(int argc, char **argv) {
     return app_merge_main(argc - 1, argv + 1);
   if (strcmp(cmd, "platform") == 0)
     return plat_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "conform") == 0)
+    return app_conform_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);
   return 2;
 }

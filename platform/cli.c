@@ -104,6 +104,12 @@ static const char usage[] =
     "                      4096..1073741824 (default 262144)\n"
     "  --ready-file FILE   write the bound port to FILE once listening (the whole file replaced\n"
     "                      at once, never written through a link); its folder must exist\n"
+    "  --defect LIST       test only: break rules of docs/protocol.md on purpose, to prove\n"
+    "                      the conformance suite (hubsim conform) catches it; a comma list of\n"
+    "                      ack-before-commit (an Ack on receipt), no-dedup (a resent seq\n"
+    "                      rewinds the sequence to it), accept-bad-mac (any 32-byte mac),\n"
+    "                      ignore-window (no WINDOW_EXCEEDED), no-timeout (no handshake or\n"
+    "                      idle timeout)\n"
     "  --verbose           a one-line counter summary on stderr every 5 s, and debug logs\n"
     "  --help              this text\n"
     "\n"
@@ -307,6 +313,27 @@ struct args {
   const char *given[128];
 };
 
+/* --defect LIST: the names of enum plat_defect, comma separated. 0, or 2 after the message. */
+static int parse_defects(struct plat_config *cfg, const char *v) {
+  static const char *const names[] = {"ack-before-commit", "no-dedup", "accept-bad-mac",
+                                      "ignore-window", "no-timeout"}; /* enum plat_defect bits */
+  for (const char *p = v;;) {
+    size_t n = strcspn(p, ",");
+    size_t i = 0;
+    while (i < sizeof names / sizeof names[0] &&
+           !(strlen(names[i]) == n && !strncmp(p, names[i], n)))
+      i++;
+    if (i == sizeof names / sizeof names[0])
+      return bad("--defect", v,
+                 "expected a comma list of ack-before-commit, no-dedup, accept-bad-mac, "
+                 "ignore-window, no-timeout");
+    cfg->defects |= 1u << i;
+    if (!p[n])
+      return 0;
+    p += n + 1;
+  }
+}
+
 static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"db", required_argument, NULL, 'd'},
                                      {"fleet-key", required_argument, NULL, 'k'},
@@ -337,6 +364,7 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"mqtt-prefix", required_argument, NULL, 'P'},
                                      {"mqtt-ca", required_argument, NULL, 'e'},
                                      {"mqtt-insecure", no_argument, NULL, 'i'},
+                                     {"defect", required_argument, NULL, 'X'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -408,6 +436,8 @@ static int flag_value(struct args *a, int ch, const char *v) {
     }
     return bad("--auth", v, "expected any, key or cert");
   }
+  case 'X':
+    return parse_defects(cfg, v);
   case 'd':
     if (!*v)
       return bad("--db", v, "empty path");
@@ -520,7 +550,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALgmVupPei", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALgmVupPeiX", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;

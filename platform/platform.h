@@ -54,6 +54,16 @@
  * own hub id; a hub without one is refused at its Hello. */
 enum plat_auth { PLAT_AUTH_ANY = 0, PLAT_AUTH_KEY, PLAT_AUTH_CERT };
 
+/* Deliberate defects, for proving a conformance suite (hubsim conform, docs/conformance.md):
+ * each breaks one rule of docs/protocol.md. Never for real use. */
+enum plat_defect {
+  PLAT_DEFECT_ACK_BEFORE_COMMIT = 1u << 0, /* Ack each sequenced message on receipt (7.3) */
+  PLAT_DEFECT_NO_DEDUP = 1u << 1,          /* a resent seq rewinds received to it (7.3, 7.5) */
+  PLAT_DEFECT_ACCEPT_BAD_MAC = 1u << 2,    /* any 32-byte mac opens the session (6.1) */
+  PLAT_DEFECT_IGNORE_WINDOW = 1u << 3,     /* no WINDOW_EXCEEDED (7.3) */
+  PLAT_DEFECT_NO_TIMEOUT = 1u << 4,        /* no handshake or idle timeout (8) */
+};
+
 struct plat_config {
   const char *listen;       /* "hubrpc://host:port" (port 0: any free port); borrowed */
   const char *db_path;      /* SQLite file, created when missing; ":memory:" works; borrowed */
@@ -83,6 +93,7 @@ struct plat_config {
    * this seed, so a virtual run repeats byte for byte. 0: fresh randomness. */
   uint64_t seed;
   enum plat_auth auth; /* PLAT_AUTH_ANY by default */
+  unsigned defects;    /* enum plat_defect bits; 0 for every real use */
 };
 
 /* Every counter since the server started. Errors are indexed by hubrpc ErrorCode (0..15). */

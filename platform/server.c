@@ -177,6 +177,10 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
   plat__hubs_init(srv);
   srv->cfg = *cfg;
   srv->listen_addr = addr;
+  if (cfg->defects)
+    SIM_LOGW("platform: --defect: this platform breaks docs/protocol.md on purpose (defects 0x%x), "
+             "to prove a conformance suite; never use it for anything else",
+             cfg->defects);
   if (!srv->cfg.heartbeat_s)
     srv->cfg.heartbeat_s = PLAT_DEFAULT_HEARTBEAT_S;
   if (!srv->cfg.max_window)

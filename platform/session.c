@@ -286,7 +286,8 @@ static void on_auth(struct plat_session *s, const Hubrpc__V1__Auth *a) {
     ok = a->mac.len == SIM_HUBRPC_MAC_LEN &&
          sim_auth_hub_secret(srv->fleet_key, srv->fleet_key_len, hello->hub_id, secret) == 0 &&
          sim_auth_mac(secret, hello->client_nonce.data, s->server_nonce, mac) == 0 &&
-         sim_auth_equal(mac, a->mac.data, sizeof(mac));
+         (sim_auth_equal(mac, a->mac.data, sizeof(mac)) ||
+          (srv->cfg.defects & PLAT_DEFECT_ACCEPT_BAD_MAC));
   }
   if (!ok) {
     srv->c.auth_failed++;
@@ -367,6 +368,11 @@ static int seq_check(struct plat_session *s, uint64_t seq) {
   }
   if (seq > s->rx_top)
     s->rx_top = seq;
+  if (seq <= h->received && (srv->cfg.defects & PLAT_DEFECT_NO_DEDUP)) {
+    h->received = seq; /* the defect: the last seq seen, not the highest, is kept */
+    plat__mark_dirty(srv, h);
+    return 0;
+  }
   if (seq <= h->received) {
     srv->c.seq_duplicate++;
     plat__mark_dirty(srv, h); /* a resend of stored data still gets its Ack */
@@ -378,7 +384,7 @@ static int seq_check(struct plat_session *s, uint64_t seq) {
     plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_BAD_SEQUENCE, why);
     return -1;
   }
-  if (seq > s->acked + srv->cfg.max_window) {
+  if (seq > s->acked + srv->cfg.max_window && !(srv->cfg.defects & PLAT_DEFECT_IGNORE_WINDOW)) {
     snprintf(why, sizeof(why), "seq %llu beyond acked %llu + window %u", (unsigned long long)seq,
              (unsigned long long)s->acked, srv->cfg.max_window);
     plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_WINDOW_EXCEEDED, why);
@@ -398,6 +404,15 @@ static void seq_accept(struct plat_session *s, uint64_t seq, int store_rc) {
   }
   s->hub->received = seq;
   plat__mark_dirty(s->srv, s->hub);
+  if (s->srv->cfg.defects & PLAT_DEFECT_ACK_BEFORE_COMMIT) {
+    Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
+    ack.up_to_seq = seq;
+    sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+    env.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    if (plat__sess_send(s, &env) == 0)
+      s->acked = seq;
+  }
 }
 
 static void on_open_msg(struct plat_session *s, const sim_envelope *env) {
@@ -707,8 +722,9 @@ static void send_heartbeat(struct plat_session *s) {
 void plat__sess_sweep(struct plat_server *srv, uint64_t now) {
   uint64_t idle = plat__hb_ms(srv) * 3u;
   struct plat_session *s, *next;
+  int no_timeout = (srv->cfg.defects & PLAT_DEFECT_NO_TIMEOUT) != 0;
   /* In age order: the first that is not due ends the walk. */
-  for (s = srv->hs.head; s && now - s->accepted_ms >= PLAT_HANDSHAKE_MS; s = next) {
+  for (s = srv->hs.head; s && !no_timeout && now - s->accepted_ms >= PLAT_HANDSHAKE_MS; s = next) {
     next = s->next;
     srv->c.handshake_timeouts++;
     plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT, "handshake not completed in 10 s");
@@ -721,7 +737,7 @@ void plat__sess_sweep(struct plat_server *srv, uint64_t now) {
         s->deadline_ms = now + plat__hb_ms(srv);
         send_heartbeat(s);
       }
-    } else if (now - s->last_rx_ms >= idle) {
+    } else if (now - s->last_rx_ms >= idle && !no_timeout) {
       srv->c.idle_timeouts++;
       plat__sess_fail(s, HUBRPC__V1__ERROR_CODE__ERROR_TIMEOUT,
                       "no complete frame received for 3 heartbeats");

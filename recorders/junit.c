@@ -34,6 +34,10 @@ static void buf_str(struct rec_junit_buf *b, const char *s) {
   buf_put(b, s, strlen(s));
 }
 
+void rec_junit_put(struct rec_junit_buf *b, const char *text) {
+  buf_str(b, text);
+}
+
 static void buf_printf(struct rec_junit_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -80,6 +80,8 @@ struct rec_junit_buf {
   int oom; /* an allocation failed: the buffer is incomplete */
 };
 void rec_junit_escape(struct rec_junit_buf *b, const char *text, int attr);
+/* Appends text to b as it is (markup). */
+void rec_junit_put(struct rec_junit_buf *b, const char *text);
 void rec_junit_buf_fini(struct rec_junit_buf *b);
 
 #endif

@@ -224,8 +224,8 @@ class Store:
                         pass
 
 
-def check_fleet(sk, tmp):
-    store = Store(sk)
+def start_server(sk, store):
+    """Serves the sketch on a free loopback port: (port, stop), stop() ends it."""
     stop = threading.Event()
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
@@ -242,13 +242,22 @@ def check_fleet(sk, tmp):
 
     threading.Thread(target=accept_forever, daemon=True).start()
     threading.Thread(target=store.commit_forever, args=(stop,), daemon=True).start()
+
+    def end():
+        stop.set()
+        lsock.close()
+    return port, end
+
+
+def check_fleet(sk, tmp):
+    store = Store(sk)
+    port, end = start_server(sk, store)
     summary = os.path.join(tmp, "summary.json")
     run = subprocess.run([BIN, "run", "--platform", "hubrpc://127.0.0.1:%d" % port,
                           "--hubs", "50", "--devices-per-hub", "4", "--duration", "3s",
                           "--speedup", "60", "--drain", "10s", "--allow-lag", "--ui", "none",
                           "--summary", summary], stdout=subprocess.DEVNULL, timeout=120)
-    stop.set()
-    lsock.close()
+    end()
     check(run.returncode == 0, "hubsim run against the sketch exits %d" % run.returncode)
     with open(summary) as f:
         s = json.load(f)

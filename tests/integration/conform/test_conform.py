@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""hubsim conform against real platforms, one check per ctest test:
+
+  plain            the reference platform (`hubsim platform`, hubrpc://) passes every case,
+                   ack.survives_restart included (--restart-cmd kills it with SIGKILL and starts
+                   it again on the same port and database);
+  tls              the same over hubrpcs:// with the test PKI of tests/integration/tls;
+  defect NAME      `hubsim platform --defect NAME` fails exactly the cases expected of NAME and
+                   passes every other (the sets are asserted, not "some failed");
+  sketch           the Python platform of docs/protocol.md section 15 (the code block as printed,
+                   served as tests/integration/protocol_doc does); its results are compared with
+                   the set recorded below, so a change either way is noticed;
+  flags            bad flags exit 2 with a message naming the flag; an unreachable platform 3.
+
+Environment: HUBSIM_BIN, HUBSIM_SOURCE_DIR (ctest sets both). Exit 0 passed, 1 failed, 77
+skipped (a missing dependency of the sketch).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+SRC = os.environ.get("HUBSIM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../../.."))
+BIN = os.environ.get("HUBSIM_BIN", os.path.join(SRC, "build", "hubsim"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration", "protocol_doc"))
+import test_sketch_platform as tsp  # noqa: E402  (its helpers; protobuf is loaded only by load_sketch)
+from test_sketch_platform import check, fail  # noqa: E402
+
+# What each defect must fail (and skip); every other case must pass. ack-before-commit and
+# no-dedup run with --commit-ms 1000, so that what they break is visible every time: data
+# acknowledged before its commit is still uncommitted when the hub reconnects, and the resent
+# seqs of resend.after_reconnect are still duplicates of uncommitted data.
+DEFECTS = {
+    "ack-before-commit": ({"ack.after_store", "ack.survives_restart", "resend.after_reconnect"},
+                          # An Ack per Report moves the window with every message: it cannot
+                          # be overrun, and the case says so rather than pass.
+                          {"window.exceeded"}),
+    "no-dedup": ({"dedup.resend", "resend.after_reconnect"}, set()),
+    "accept-bad-mac": ({"auth.bad_mac", "auth.replay"}, set()),
+    "ignore-window": ({"window.exceeded"}, set()),
+    "no-timeout": ({"timeout.handshake", "timeout.idle", "timeout.idle_drip"}, set()),
+}
+SLOW_COMMIT = {"ack-before-commit", "no-dedup"}
+
+# The Python sketch of docs/protocol.md section 15 against the suite: what it fails, and why
+# (docs/conformance.md, "The Python sketch"). Recorded so that a change in either is seen.
+SKETCH_FAILS = {
+    # Section 15's read loop moves the idle deadline on any bytes ("any bytes" in its code),
+    # where section 8 says only a complete frame resets the idle timer: a peer that drips one
+    # byte at a time keeps its session there.
+    "timeout.idle_drip": "the sketch resets its idle timer on any bytes, not on complete frames",
+    # The sketch leaves "end an older session of the same hub_id with Error{DUPLICATE_SESSION}"
+    # to store.open_session (its comment says so); the store that tests/integration/protocol_doc
+    # completes it with does not do it, so the first session stays until its idle timeout.
+    "session.duplicate": "the store the sketch is completed with never ends the older session",
+}
+SKETCH_SKIPS = {"ack.survives_restart"}
+
+
+def die_with_parent():
+    """The platform dies with the test (PR_SET_PDEATHSIG), so a failed test leaves nothing."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def wait_file(path, what, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path) as f:
+                return f.read().strip()
+        time.sleep(0.05)
+    fail("%s: no %s within %d s" % (path, what, timeout))
+
+
+def platform_argv(state):
+    return [BIN, "platform", "--listen", "%s://127.0.0.1:%d" % (state["scheme"], state["port"]),
+            "--db", state["db"], "--ready-file", state["ready"]] + state["extra"]
+
+
+def start_platform(tmp, scheme="hubrpc", extra=()):
+    """Starts `hubsim platform` on a free port; returns its state (saved for --restart-cmd)."""
+    state = {"scheme": scheme, "port": 0, "db": os.path.join(tmp, "platform.db"),
+             "ready": os.path.join(tmp, "ready"), "extra": ["--heartbeat", "1"] + list(extra),
+             "log": os.path.join(tmp, "platform.log"), "file": os.path.join(tmp, "state.json")}
+    with open(state["log"], "ab") as log:
+        p = subprocess.Popen(platform_argv(state), stdout=log, stderr=log,
+                             preexec_fn=die_with_parent)
+    state["pid"] = p.pid
+    state["port"] = int(wait_file(state["ready"], "port"))
+    with open(state["file"], "w") as f:
+        json.dump(state, f)
+    return state, p
+
+
+def restart(state_file):
+    """--restart-cmd: SIGKILL (no final commit, the harshest stop), then the same platform on
+    the same port and database; returns once it listens again."""
+    with open(state_file) as f:
+        state = json.load(f)
+    os.kill(state["pid"], signal.SIGKILL)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            with open("/proc/%d/stat" % state["pid"]) as f:
+                if f.read().split(") ")[1][0] in "ZX":
+                    break
+        except (FileNotFoundError, IndexError):
+            break
+        time.sleep(0.02)
+    os.unlink(state["ready"])
+    with open(state["log"], "ab") as log:
+        p = subprocess.Popen(platform_argv(state), stdout=log, stderr=log, start_new_session=True)
+    state["pid"] = p.pid
+    wait_file(state["ready"], "port after the restart")
+    with open(state_file, "w") as f:
+        json.dump(state, f)
+
+
+def stop_platform(state, p):
+    with open(state["file"]) as f:
+        pid = json.load(f)["pid"]
+    for q in {pid, p.pid}:
+        try:
+            os.kill(q, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p.wait(timeout=10)
+
+
+def conform(url, tmp, extra=(), restart_state=None, timeout=150):
+    """Runs hubsim conform; returns (exit code, {case: verdict}, output)."""
+    junit = os.path.join(tmp, "conform.xml")
+    argv = [BIN, "conform", "--platform", url, "--junit", junit] + list(extra)
+    if restart_state:
+        argv += ["--restart-cmd", "%s %s --restart %s" % (sys.executable, os.path.abspath(__file__),
+                                                           restart_state["file"])]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    print(r.stdout, flush=True)
+    results = {}
+    if os.path.exists(junit):
+        for tc in ET.parse(junit).getroot().iter("testcase"):
+            v = "pass"
+            if tc.find("failure") is not None:
+                v = "fail"
+            elif tc.find("skipped") is not None:
+                v = "skipped"
+            results[tc.get("name")] = v
+    return r.returncode, results, r.stdout + r.stderr
+
+
+def listed():
+    r = subprocess.run([BIN, "conform", "--list"], capture_output=True, text=True, timeout=30)
+    return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+
+
+def assert_sets(results, fails, skips, who):
+    cases = listed()
+    check(sorted(results) == sorted(cases), "%s: the JUnit file holds every case (%d)" %
+          (who, len(cases)))
+    got_f = {c for c, v in results.items() if v == "fail"}
+    got_s = {c for c, v in results.items() if v == "skipped"}
+    check(got_f == fails, "%s fails exactly %s (got %s)" % (who, sorted(fails) or "nothing",
+                                                             sorted(got_f) or "nothing"))
+    check(got_s == skips, "%s skips exactly %s (got %s)" % (who, sorted(skips) or "nothing",
+                                                             sorted(got_s) or "nothing"))
+
+
+def run_reference(scheme, defect=None):
+    with tempfile.TemporaryDirectory(prefix="hubsim-conform-") as tmp:
+        extra, cextra = [], []
+        if scheme == "hubrpcs":
+            mk = os.path.join(SRC, "tests", "integration", "tls", "mkcerts.sh")
+            subprocess.run(["sh", mk, tmp], check=True, timeout=120)
+            extra = ["--cert", os.path.join(tmp, "server.pem"), "--key",
+                     os.path.join(tmp, "server.key")]
+            cextra = ["--ca", os.path.join(tmp, "ca.pem")]
+        if defect:
+            extra += ["--defect", defect]
+            if defect in SLOW_COMMIT:
+                extra += ["--commit-ms", "1000"]
+            if defect == "no-timeout":
+                cextra += ["--timeout", "3s"]
+        state, p = start_platform(tmp, scheme, extra)
+        try:
+            url = "%s://127.0.0.1:%d" % (scheme, state["port"])
+            rc, results, out = conform(url, tmp, cextra, restart_state=state)
+        finally:
+            stop_platform(state, p)
+        who = "hubsim platform" + (" --defect " + defect if defect else "") + " over " + scheme
+        fails, skips = DEFECTS[defect] if defect else (set(), set())
+        assert_sets(results, fails, skips, who)
+        check(rc == (1 if fails else 0), "%s: hubsim conform exits %d" % (who, rc))
+
+
+def run_sketch():
+    with tempfile.TemporaryDirectory(prefix="hubsim-conform-sketch-") as tmp:
+        sk = tsp.load_sketch(tmp)  # exits 77 when protoc or python3-protobuf is missing
+        # Its module globals: a heartbeat of 1 s, so that the idle cases take 3 s, not 90.
+        sk["HEARTBEAT_S"] = 1
+        port, end = tsp.start_server(sk, tsp.Store(sk))
+        try:
+            rc, results, out = conform("hubrpc://127.0.0.1:%d" % port, tmp)
+        finally:
+            end()
+        assert_sets(results, set(SKETCH_FAILS), SKETCH_SKIPS, "the Python sketch platform")
+        check(rc == (1 if SKETCH_FAILS else 0), "the sketch: hubsim conform exits %d" % rc)
+
+
+def run_flags():
+    def bad(argv, code, word):
+        r = subprocess.run([BIN, "conform"] + argv, capture_output=True, text=True, timeout=30)
+        check(r.returncode == code and word in r.stderr,
+              "hubsim conform %s exits %d naming %s (got %d: %s)" %
+              (" ".join(argv), code, word, r.returncode, r.stderr.strip()))
+    bad([], 2, "--platform")
+    bad(["--platform", "http://127.0.0.1:1"], 2, "--platform")
+    bad(["--platform", "hubrpc://127.0.0.1:0"], 2, "--platform")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--only", "frame.nope"], 2, "--only")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--timeout", "soon"], 2, "--timeout")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--max-wait", "0"], 2, "--max-wait")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--ca", "x.pem"], 2, "--ca")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--bogus"], 2, "--bogus")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--fleet-key-file", "/nonexistent/key"], 2,
+        "--fleet-key-file")
+    bad(["--platform", "hubrpcs://127.0.0.1:7800", "--ca", "/nonexistent/ca.pem"], 2,
+        "/nonexistent/ca.pem")
+    # A port nobody listens on: bound and closed at once, so it is free.
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    bad(["--platform", "hubrpc://127.0.0.1:%d" % port], 3, "cannot reach")
+    r = subprocess.run([BIN, "conform", "--help"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "--restart-cmd" in r.stdout and "exit codes" in r.stdout,
+          "hubsim conform --help describes the flags and exit codes")
+    r = subprocess.run([BIN, "platform", "--defect", "sloppy"], capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 2 and "--defect" in r.stderr,
+          "hubsim platform --defect sloppy exits 2 naming --defect")
+    check(len(listed()) >= 40, "hubsim conform --list names %d cases" % len(listed()))
+
+
+def main():
+    args = sys.argv[1:]
+    if args[:1] == ["--restart"]:
+        restart(args[1])
+        return
+    if args == ["plain"]:
+        run_reference("hubrpc")
+    elif args == ["tls"]:
+        run_reference("hubrpcs")
+    elif len(args) == 2 and args[0] == "defect" and args[1] in DEFECTS:
+        run_reference("hubrpc", args[1])
+    elif args == ["sketch"]:
+        run_sketch()
+    elif args == ["flags"]:
+        run_flags()
+    else:
+        fail("usage: test_conform.py plain|tls|defect NAME|sketch|flags")
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
