@@ -305,6 +305,7 @@ void test_slow_scenario_through_admin_token(void **state) {
                         "-q",
                         "--ui",
                         "none",
+                        "--allow-lag", /* the token is checked here, not the generator's pace */
                         NULL};
   setenv("HUBSIM_ADMIN_TOKEN_FILE", tok, 1);
   int code = run_cmd(argv, log, 120000);

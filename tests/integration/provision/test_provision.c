@@ -369,8 +369,8 @@ static void compare_with_run(const char *name, const char *const *fleet) {
   path_of(out, sizeof out, name);
   snprintf(db, sizeof db, "%s.db", out);
   const char *pa[24] = {"provision", "--out", out, "-q"};
-  const char *ra[24] = {"run", "--db", db, "--duration", "1s", "--ui", "none", "-q"};
-  int np = 4, nr = 8;
+  const char *ra[24] = {"run", "--db", db, "--duration", "1s", "--ui", "none", "-q", "--allow-lag"};
+  int np = 4, nr = 9;
   for (int i = 0; fleet[i]; i++)
     pa[np++] = ra[nr++] = fleet[i];
   int rc = spawn(pa, &co);
