@@ -1,0 +1,28 @@
+/* Between the files of the coordinator (coord.c: life cycle, dispatch, SYS, UTIL, APP_CNF and
+ * the network; coord_zdo.c: ZDO and AF). Not for other modules. */
+#ifndef SIM_ZNP_COORD_INTERNAL_H
+#define SIM_ZNP_COORD_INTERNAL_H
+
+#include "sim/znp/coord.h"
+
+/* What a subsystem handler did with a request. */
+enum sim__znp_handled {
+  SIM__ZNP_DONE = 0,      /* answered */
+  SIM__ZNP_UNKNOWN = 1,   /* not a command this coordinator serves */
+  SIM__ZNP_MALFORMED = 2, /* known, but its payload is short or inconsistent */
+};
+
+/* Encodes f and sends it to the host (errors counted). */
+void sim__znp_emit(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+/* Starts the network from NV: forms it (NIB, keys) when NV has none, then reports the device
+ * states up to coordinator. Returns whether a new network was formed (1) or restored (0). */
+int sim__znp_start_network(struct sim_znp_coord *c);
+/* The PAN id, channel and extended PAN id of the running network (from the NIB); 0, or
+ * SIM_ENOTFOUND before one is formed. */
+int sim__znp_nwk_params(const struct sim_znp_coord *c, uint16_t *pan, uint8_t *channel,
+                        uint64_t *ext_pan);
+
+enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+
+#endif
