@@ -87,7 +87,8 @@ int app_znp_main(int argc, char **argv) {
                                        {NULL, 0, NULL, 0}};
   int verbose = 0, ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+  opterr = 0; /* our own message names the flag */
+  while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
     switch (ch) {
     case 'n':
       nv = optarg;
@@ -104,9 +105,10 @@ int app_znp_main(int argc, char **argv) {
     case 'h':
       usage(stdout);
       return 0;
+    case ':':
+      return bad("flag", argv[optind - 1], "needs a value");
     default:
-      fprintf(stderr, "hubsim znp: see hubsim znp --help\n");
-      return 2;
+      return bad("flag", argv[optind - 1], "unknown");
     }
   }
   if (optind < argc)
