@@ -34,6 +34,12 @@ void sim__znp_emit(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   c->stats.frames_out++;
 }
 
+void sim__znp_status(struct sim_znp_coord *c, uint8_t subsys, uint8_t cmd, uint8_t status) {
+  struct sim_znp_frame f;
+  sim_znp_mt_status_rsp(&f, subsys, cmd, status);
+  sim__znp_emit(c, &f);
+}
+
 static uint64_t le64(const uint8_t *p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; i--)
@@ -341,9 +347,7 @@ static enum sim__znp_handled nv_write(struct sim_znp_coord *c, const struct sim_
                : rc != 0           ? SIM_ZNP_ST_NV_OPER_FAILED
                : nv_save(c) != 0   ? SIM_ZNP_ST_NV_OPER_FAILED
                                    : SIM_ZNP_ST_SUCCESS;
-  struct sim_znp_frame out;
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_SYS, f->cmd, st);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_SYS, f->cmd, st);
   return SIM__ZNP_DONE;
 }
 
@@ -363,9 +367,7 @@ static enum sim__znp_handled nv_init(struct sim_znp_coord *c, const struct sim_z
                : rc != 0         ? SIM_ZNP_ST_NV_OPER_FAILED
                : nv_save(c) != 0 ? SIM_ZNP_ST_NV_OPER_FAILED
                                  : SIM_ZNP_ST_NV_ITEM_UNINIT;
-  struct sim_znp_frame out;
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_SYS, f->cmd, st);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_SYS, f->cmd, st);
   return SIM__ZNP_DONE;
 }
 
@@ -385,9 +387,7 @@ static enum sim__znp_handled nv_delete(struct sim_znp_coord *c, const struct sim
     if (nv_save(c) != 0)
       st = SIM_ZNP_ST_NV_OPER_FAILED;
   }
-  struct sim_znp_frame out;
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_SYS, f->cmd, st);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_SYS, f->cmd, st);
   return SIM__ZNP_DONE;
 }
 
@@ -499,16 +499,14 @@ static enum sim__znp_handled app_cnf(struct sim_znp_coord *c, const struct sim_z
       c->bdb_primary = mask;
     else
       c->bdb_secondary = mask;
-    sim_znp_mt_status_rsp(&out, SIM_ZNP_APP_CNF, f->cmd, SIM_ZNP_ST_SUCCESS);
-    sim__znp_emit(c, &out);
+    sim__znp_status(c, SIM_ZNP_APP_CNF, f->cmd, SIM_ZNP_ST_SUCCESS);
     return SIM__ZNP_DONE;
   }
   case SIM_ZNP_APP_CNF_BDB_START_COMMISSIONING: {
     uint8_t mode = sim_znp_rd_u8(&r);
     if (r.err)
       return SIM__ZNP_MALFORMED;
-    sim_znp_mt_status_rsp(&out, SIM_ZNP_APP_CNF, f->cmd, SIM_ZNP_ST_SUCCESS);
-    sim__znp_emit(c, &out);
+    sim__znp_status(c, SIM_ZNP_APP_CNF, f->cmd, SIM_ZNP_ST_SUCCESS);
     uint8_t status = 0; /* BDB_COMMISSIONING_SUCCESS */
     if ((mode & 0x04) && sim__znp_start_network(c) < 0)
       status = 0x08; /* BDB_COMMISSIONING_FORMATION_FAILURE */

@@ -14,6 +14,8 @@ enum sim__znp_handled {
 
 /* Encodes f and sends it to the host (errors counted). */
 void sim__znp_emit(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+/* Sends an SRSP carrying one status byte (most SREQs are answered so). */
+void sim__znp_status(struct sim_znp_coord *c, uint8_t subsys, uint8_t cmd, uint8_t status);
 /* Starts the network from NV: forms it (NIB, keys) when NV has none, then reports the device
  * states up to coordinator. Returns whether a new network was formed (1) or restored (0). */
 int sim__znp_start_network(struct sim_znp_coord *c);

@@ -27,8 +27,7 @@ static enum sim__znp_handled af_data(struct sim_znp_coord *c, const struct sim_z
     return SIM__ZNP_MALFORMED;
   struct sim_znp_frame out;
   uint8_t st = find_ep(c, req.src_ep) ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_INVALID_PARAMETER;
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_AF, f->cmd, st);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_AF, f->cmd, st);
   if (st != SIM_ZNP_ST_SUCCESS)
     return SIM__ZNP_DONE;
   int reaches = req.mode == 0x0F || req.mode == 0x01 || (req.mode == 2 && req.dst >= 0xFFF8) ||
@@ -57,9 +56,7 @@ enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_
     st = SIM_ZNP_ST_FAILURE;
   else
     c->eps[c->neps++] = ep;
-  struct sim_znp_frame out;
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_AF, f->cmd, st);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_AF, f->cmd, st);
   return SIM__ZNP_DONE;
 }
 
@@ -72,9 +69,7 @@ static void startup(struct sim_znp_coord *c) {
     const struct sim_znp_nv_item *nib = sim_znp_nv_get(&c->nv, SIM_ZNP_NV_NIB);
     formed = !(nib && nib->len == SIM_ZNP_NIB_LEN);
   }
-  struct sim_znp_frame out;
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_ZDO, SIM_ZNP_ZDO_STARTUP_FROM_APP, formed ? 1 : 0);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_ZDO, SIM_ZNP_ZDO_STARTUP_FROM_APP, formed ? 1 : 0);
   if (c->state != SIM_ZNP_DEV_ZB_COORD)
     sim__znp_start_network(c);
 }
@@ -140,12 +135,10 @@ static enum sim__znp_handled permit_join(struct sim_znp_coord *c, const struct s
   int broadcast = mode == 0x0F || dst >= 0xFFF8;
   struct sim_znp_frame out;
   if (!broadcast && dst != COORD_NWK) {
-    sim_znp_mt_status_rsp(&out, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_NWK_NO_ROUTE);
-    sim__znp_emit(c, &out);
+    sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_NWK_NO_ROUTE);
     return SIM__ZNP_DONE;
   }
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
   c->permit_forever = duration == 0xFF;
   c->permit_until_ms = c->now_ms + (uint64_t)duration * 1000u;
   if (mode != 0x0F) {
@@ -169,12 +162,10 @@ static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct si
     return SIM__ZNP_MALFORMED;
   struct sim_znp_frame out;
   if (dst != COORD_NWK || nwk != COORD_NWK) {
-    sim_znp_mt_status_rsp(&out, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_NWK_NO_ROUTE);
-    sim__znp_emit(c, &out);
+    sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_NWK_NO_ROUTE);
     return SIM__ZNP_DONE;
   }
-  sim_znp_mt_status_rsp(&out, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
-  sim__znp_emit(c, &out);
+  sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
   if (f->cmd == SIM_ZNP_ZDO_NODE_DESC_REQ) {
     sim_znp_mt_node_desc_rsp(&out, COORD_NWK, SIM_ZNP_ST_SUCCESS, COORD_NWK, TI_MANUFACTURER);
   } else if (f->cmd == SIM_ZNP_ZDO_ACTIVE_EP_REQ) {
@@ -192,7 +183,6 @@ static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct si
 }
 
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
-  struct sim_znp_frame out;
   switch (f->cmd) {
   case SIM_ZNP_ZDO_STARTUP_FROM_APP:
     if (f->len < 2)
@@ -214,8 +204,7 @@ enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp
   case SIM_ZNP_ZDO_EXT_ROUTE_DISC:
     if (f->len < 4)
       return SIM__ZNP_MALFORMED;
-    sim_znp_mt_status_rsp(&out, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
-    sim__znp_emit(c, &out);
+    sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
     return SIM__ZNP_DONE;
   default:
     return SIM__ZNP_UNKNOWN;

@@ -164,10 +164,16 @@ void sim_znp_wr_ieee(struct sim_znp_wr *w, uint64_t ieee) {
   sim_znp_wr_bytes(w, b, 8);
 }
 
-void sim_znp_mt_status_rsp(struct sim_znp_frame *f, uint8_t subsys, uint8_t cmd, uint8_t status) {
+/* A frame of one data byte: status answers and one-byte indications. */
+static void frame_u8(struct sim_znp_frame *f, uint8_t type, uint8_t subsys, uint8_t cmd,
+                     uint8_t v) {
   struct sim_znp_wr w;
-  sim_znp_wr_start(&w, f, SIM_ZNP_SRSP, subsys, cmd);
-  sim_znp_wr_u8(&w, status);
+  sim_znp_wr_start(&w, f, type, subsys, cmd);
+  sim_znp_wr_u8(&w, v);
+}
+
+void sim_znp_mt_status_rsp(struct sim_znp_frame *f, uint8_t subsys, uint8_t cmd, uint8_t status) {
+  frame_u8(f, SIM_ZNP_SRSP, subsys, cmd, status);
 }
 
 void sim_znp_mt_rpc_error(struct sim_znp_frame *f, uint8_t code, uint8_t req_cmd0,
@@ -209,9 +215,7 @@ void sim_znp_mt_reset_ind(struct sim_znp_frame *f, uint8_t reason,
 }
 
 void sim_znp_mt_state_change_ind(struct sim_znp_frame *f, uint8_t state) {
-  struct sim_znp_wr w;
-  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_STATE_CHANGE_IND);
-  sim_znp_wr_u8(&w, state);
+  frame_u8(f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_STATE_CHANGE_IND, state);
 }
 
 void sim_znp_mt_device_info_rsp(struct sim_znp_frame *f, uint64_t ieee, uint16_t nwk,
@@ -375,9 +379,7 @@ void sim_znp_mt_permit_join_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t s
 }
 
 void sim_znp_mt_permit_join_ind(struct sim_znp_frame *f, uint8_t duration) {
-  struct sim_znp_wr w;
-  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_PERMIT_JOIN_IND);
-  sim_znp_wr_u8(&w, duration);
+  frame_u8(f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_PERMIT_JOIN_IND, duration);
 }
 
 void sim_znp_mt_bdb_notification(struct sim_znp_frame *f, uint8_t status, uint8_t mode,

@@ -68,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
  * permit join), one with a bad FCS and a bad length in front, and one frame at the limit. */
 static void put(FILE *fp, uint8_t type, uint8_t subsys, uint8_t cmd, const uint8_t *d, size_t n) {
   struct sim_znp_frame f = {.type = type, .subsys = subsys, .cmd = cmd, .len = (uint8_t)n};
-  memcpy(f.data, d, n);
+  if (n > 0)
+    memcpy(f.data, d, n);
   uint8_t out[SIM_ZNP_MAX_FRAME];
   size_t w = 0;
   if (sim_znp_frame_encode(&f, out, sizeof out, &w) == 0)

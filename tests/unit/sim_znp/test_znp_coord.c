@@ -88,7 +88,8 @@ static int teardown(void **state) {
 static int req(struct fixture *fx, uint8_t type, uint8_t subsys, uint8_t cmd, const uint8_t *d,
                size_t n) {
   struct sim_znp_frame f = {.type = type, .subsys = subsys, .cmd = cmd, .len = (uint8_t)n};
-  memcpy(f.data, d, n);
+  if (n > 0)
+    memcpy(f.data, d, n);
   uint8_t wire[SIM_ZNP_MAX_FRAME];
   size_t w = 0;
   assert_int_equal(sim_znp_frame_encode(&f, wire, sizeof wire, &w), 0);
