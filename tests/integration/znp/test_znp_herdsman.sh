@@ -46,7 +46,7 @@ export NODE_PATH=$PREFIX/node_modules
 # Starts hubsim znp on the NV file and waits (bounded) for its ready file.
 start_znp() {
   rm -f "$WORK/port"
-  "$HUBSIM" znp --nv "$WORK/nv.txt" --ready-file "$WORK/port" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
+  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/port" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
   ZNP_PID=$!
   for _ in $(seq 1 100); do
     [ -s "$WORK/port" ] && break
@@ -88,5 +88,7 @@ start_znp
 host resumed 3-hubsim-restarted
 stop_znp
 [ "$(grep '^0021 ' "$WORK/nv.txt")" = "$nib" ] || fail "the network was formed again after the restart (NIB changed)"
+formed=$(grep -c 'formed network' "$WORK/znp.err" || true)
+[ "$formed" -eq 1 ] || fail "hubsim znp formed a network $formed times in three host starts, not once"
 grep 'hubsim znp:' "$WORK/znp.err" || true
 echo "test_znp_herdsman: zigbee-herdsman $HERDSMAN_VERSION: reset, resumed, resumed after a restart; permit join each time"
