@@ -7,20 +7,24 @@
 #include <string.h>
 #include <uv.h>
 
+#include "devices/cat_global.h"
 #include "sim/core/err.h"
+#include "sim/core/hash.h"
 #include "sim/core/log.h"
 #include "sim/core/num.h"
 #include "sim/core/wfile.h"
+#include "sim/fleet/model.h"
 #include "sim/znp/server.h"
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE] [-v]\n"
+          "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
+          "                  [--device MODEL]... [-v]\n"
           "\n"
           "Serves one emulated Texas Instruments Z-Stack 3.x.0 ZNP coordinator (MT commands in\n"
           "UNPI frames) on a TCP port. Point a Zigbee host at it as its adapter, e.g.\n"
-          "zigbee2mqtt: serial: {port: tcp://127.0.0.1:PORT, adapter: zstack}. No devices\n"
-          "join yet. See docs/hil.md.\n"
+          "zigbee2mqtt: serial: {port: tcp://127.0.0.1:PORT, adapter: zstack}. Devices join\n"
+          "and answer their descriptors; they send no ZCL yet. See docs/hil.md.\n"
           "\n"
           "flags:\n"
           "  --nv FILE           the coordinator's NV items (created when missing; rewritten\n"
@@ -28,6 +32,9 @@ static void usage(FILE *out) {
           "  --listen HOST:PORT  IPv4 address and port to listen on (default 127.0.0.1:0: a free\n"
           "                      port); the bound port is printed as 'listening on HOST:PORT'\n"
           "  --ready-file FILE   write the bound port to FILE once listening\n"
+          "  --device MODEL      a catalogue device (model id, see hubsim devices list) that\n"
+          "                      joins when the host first permits joining; repeat for more\n"
+          "                      (at most 256); its IEEE address is the same on every run\n"
           "  -v, --verbose       log connections and network formation\n"
           "  -h, --help          this text\n"
           "\n"
@@ -57,6 +64,17 @@ static int parse_listen(const char *s, char *host, size_t cap, int *port) {
   return 0;
 }
 
+/* A device's IEEE address: its vendor's OUI, then 40 bits from its model id and how many
+ * devices of that model came before it on the command line, so that a restarted hubsim brings
+ * the same devices back. */
+static uint64_t device_ieee(const struct sim_model *m, const char *const *ids, size_t i) {
+  uint64_t nth = 0;
+  for (size_t j = 0; j < i; j++)
+    nth += strcmp(ids[j], ids[i]) == 0;
+  uint64_t h = sim_hash_mix64(sim_hash_str(m->model_id) ^ nth);
+  return (uint64_t)(m->ieee_oui & 0xFFFFFF) << 40 | (h & 0xFFFFFFFFFFull);
+}
+
 static void signal_cb(uv_signal_t *h, int signum) {
   (void)signum;
   uv_stop(h->loop);
@@ -82,10 +100,13 @@ int app_znp_main(int argc, char **argv) {
   static const struct option opts[] = {{"nv", required_argument, NULL, 'n'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
+                                       {"device", required_argument, NULL, 'd'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int verbose = 0, ch;
+  const char *devs[SIM_ZNP_SERVER_MAX_PENDING];
+  size_t ndev = 0;
   optind = 1;
   opterr = 0; /* our own message names the flag */
   while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
@@ -101,6 +122,11 @@ int app_znp_main(int argc, char **argv) {
       break;
     case 'v':
       verbose = 1;
+      break;
+    case 'd':
+      if (ndev >= SIM_ZNP_SERVER_MAX_PENDING)
+        return bad("--device", optarg, "more than 256 devices");
+      devs[ndev++] = optarg;
       break;
     case 'h':
       usage(stdout);
@@ -127,6 +153,12 @@ int app_znp_main(int argc, char **argv) {
     return bad("--ready-file", ready, why);
   if (verbose)
     sim_log_set_level(SIM_LOG_INFO);
+  const struct sim_model *models[SIM_ZNP_SERVER_MAX_PENDING];
+  for (size_t i = 0; i < ndev; i++) {
+    models[i] = dev_catalog_find(devs[i]);
+    if (!models[i])
+      return bad("--device", devs[i], "no such model in the catalogue (hubsim devices list)");
+  }
 
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -138,6 +170,8 @@ int app_znp_main(int argc, char **argv) {
     exit_code = rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL ? 2 : 3;
     goto out;
   }
+  for (size_t i = 0; i < ndev; i++)
+    sim_znp_server_add_device(s, models[i], device_ieee(models[i], devs, i));
   printf("listening on %s:%d\n", host, sim_znp_server_port(s));
   fflush(stdout);
   if (ready && (rc = write_ready(ready, sim_znp_server_port(s))) != 0) {

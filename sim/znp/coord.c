@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -143,8 +144,12 @@ fail:
 }
 
 void sim_znp_coord_fini(struct sim_znp_coord *c) {
-  if (c)
-    sim_znp_nv_fini(&c->nv);
+  if (!c)
+    return;
+  sim_znp_nv_fini(&c->nv);
+  free(c->devs);
+  c->devs = NULL;
+  c->ndevs = c->cap_devs = 0;
 }
 
 void sim_znp_coord_reconnect(struct sim_znp_coord *c) {
@@ -282,6 +287,7 @@ static void reset(struct sim_znp_coord *c) {
     }
   }
   if (o & 0x02) {
+    c->ndevs = 0; /* a new network knows none of the old one's devices */
     sim_znp_nv_delete(&c->nv, SIM_ZNP_NV_NIB);
     sim_znp_nv_delete(&c->nv, SIM_ZNP_NV_NWK_ACTIVE_KEY_INFO);
     sim_znp_nv_delete(&c->nv, SIM_ZNP_NV_NWK_ALTERN_KEY_INFO);

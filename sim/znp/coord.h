@@ -48,6 +48,17 @@ enum {
 
 #define SIM_ZNP_MAX_EPS 32
 #define SIM_ZNP_MAX_GROUPS 64
+#define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
+
+struct sim_model;
+
+/* A device that joined the coordinator's network, described by its model (the endpoints,
+ * logical type, power source and manufacturer code of sim/fleet/model.h). */
+struct sim_znp_dev {
+  uint64_t ieee;
+  uint16_t nwk;
+  const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
+};
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
 typedef int (*sim_znp_send_fn)(void *ctx, const uint8_t *p, size_t n);
@@ -76,6 +87,8 @@ struct sim_znp_coord {
     uint8_t ep;
     uint16_t group;
   } groups[SIM_ZNP_MAX_GROUPS];
+  struct sim_znp_dev *devs; /* joined devices, in join order (heap) */
+  size_t ndevs, cap_devs;
   int permit_forever;
   uint64_t permit_until_ms; /* joining allowed while now < this */
   uint64_t now_ms;          /* the time of the input being handled */
@@ -100,5 +113,16 @@ void sim_znp_coord_input(struct sim_znp_coord *c, const uint8_t *p, size_t n, ui
 void sim_znp_coord_reconnect(struct sim_znp_coord *c);
 /* Whether joining is permitted at now_ms. */
 int sim_znp_coord_permit_open(const struct sim_znp_coord *c, uint64_t now_ms);
+
+/* A device of model m with address ieee joins at now_ms, as a Z-Stack coordinator reports it:
+ * ZDO_TC_DEV_IND, then the device's announcement (ZDO_END_DEVICE_ANNCE_IND); from then on the
+ * coordinator answers node, active endpoint and simple descriptor requests for it from m. A
+ * device that joined before rejoins with its address and announces again. 0 and its network
+ * address in *nwk (NULL: not wanted); SIM_EUNEXPECTED when no network runs or joining is not
+ * permitted, SIM_EFULL at SIM_ZNP_MAX_DEVICES, SIM_ENOMEM. */
+int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
+                       uint64_t now_ms, uint16_t *nwk);
+/* The joined device with network address nwk, or NULL. Borrowed until the next join. */
+const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
 
 #endif

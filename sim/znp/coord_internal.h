@@ -24,6 +24,11 @@ int sim__znp_start_network(struct sim_znp_coord *c);
 int sim__znp_nwk_params(const struct sim_znp_coord *c, uint16_t *pan, uint8_t *channel,
                         uint64_t *ext_pan);
 
+/* A joined device's node descriptor (coord_dev.c). */
+void sim__znp_dev_node_desc(const struct sim_znp_dev *d, struct sim_znp_node_desc *out);
+/* A joined device's endpoint ep as an AF registration would give it; 0 or SIM_ENOTFOUND. */
+int sim__znp_dev_ep(const struct sim_znp_dev *d, uint8_t ep, struct sim_znp_ep *out);
+
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 

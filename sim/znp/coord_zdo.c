@@ -6,10 +6,19 @@
 #include <string.h>
 
 #include "sim/core/err.h"
+#include "sim/fleet/model.h"
 
 #define COORD_NWK 0x0000
-/* Manufacturer code of the coordinator's node descriptor: Texas Instruments. */
-#define TI_MANUFACTURER 0x0000
+/* The coordinator's node descriptor: logical type coordinator; MAC alternate PAN coordinator,
+ * FFD, mains, receiver on, allocates addresses; manufacturer code 0 (Texas Instruments' Z-Stack
+ * sample applications); server mask: primary trust centre, stack compliance revision 22. */
+static const struct sim_znp_node_desc coord_node_desc = {.logical = 0,
+                                                         .mac_cap = 0x8F,
+                                                         .manufacturer = 0x0000,
+                                                         .max_buf = 0x50,
+                                                         .max_in = 0x00A0,
+                                                         .server_mask = 0x2C01,
+                                                         .max_out = 0x00A0};
 
 static const struct sim_znp_ep *find_ep(const struct sim_znp_coord *c, uint8_t ep) {
   for (size_t i = 0; i < c->neps; i++)
@@ -150,8 +159,33 @@ static enum sim__znp_handled permit_join(struct sim_znp_coord *c, const struct s
   return SIM__ZNP_DONE;
 }
 
-/* The coordinator's own descriptors: node, active endpoints, simple descriptors. The SRSP
- * (status) comes first, then the ZDO answer as an AREQ from address 0x0000. */
+/* Descriptors of a joined device, answered from its model (the AREQ comes from the device). */
+static void device_descriptor(struct sim_znp_coord *c, const struct sim_znp_dev *d, uint8_t cmd,
+                              uint8_t epn) {
+  struct sim_znp_frame out;
+  if (cmd == SIM_ZNP_ZDO_NODE_DESC_REQ) {
+    struct sim_znp_node_desc nd;
+    sim__znp_dev_node_desc(d, &nd);
+    sim_znp_mt_node_desc_rsp(&out, d->nwk, SIM_ZNP_ST_SUCCESS, d->nwk, &nd);
+  } else if (cmd == SIM_ZNP_ZDO_ACTIVE_EP_REQ) {
+    uint8_t eps[SIM_ZNP_MAX_EPS];
+    size_t n = 0;
+    for (; n < SIM_ZNP_MAX_EPS && n < d->model->n_endpoints; n++)
+      eps[n] = d->model->endpoints[n].id;
+    sim_znp_mt_active_ep_rsp(&out, d->nwk, SIM_ZNP_ST_SUCCESS, d->nwk, eps, n);
+  } else {
+    struct sim_znp_ep ep;
+    int rc = sim__znp_dev_ep(d, epn, &ep);
+    sim_znp_mt_simple_desc_rsp(&out, d->nwk,
+                               rc == 0 ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_ZDP_NOT_ACTIVE, d->nwk,
+                               rc == 0 ? &ep : NULL);
+  }
+  sim__znp_emit(c, &out);
+}
+
+/* Node, active endpoint and simple descriptor requests: for the coordinator itself (from its
+ * AF registrations) or for a joined device (from its model). The SRSP (status) comes first,
+ * then the ZDO answer as an AREQ from the node asked. Other addresses find no route. */
 static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   struct sim_znp_rd r;
   sim_znp_rd_init(&r, f);
@@ -160,14 +194,20 @@ static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct si
   uint8_t epn = f->cmd == SIM_ZNP_ZDO_SIMPLE_DESC_REQ ? sim_znp_rd_u8(&r) : 0;
   if (r.err)
     return SIM__ZNP_MALFORMED;
-  struct sim_znp_frame out;
+  const struct sim_znp_dev *d = dst == nwk ? sim_znp_coord_device(c, nwk) : NULL;
+  if (d) {
+    sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
+    device_descriptor(c, d, f->cmd, epn);
+    return SIM__ZNP_DONE;
+  }
   if (dst != COORD_NWK || nwk != COORD_NWK) {
     sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_NWK_NO_ROUTE);
     return SIM__ZNP_DONE;
   }
   sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
+  struct sim_znp_frame out;
   if (f->cmd == SIM_ZNP_ZDO_NODE_DESC_REQ) {
-    sim_znp_mt_node_desc_rsp(&out, COORD_NWK, SIM_ZNP_ST_SUCCESS, COORD_NWK, TI_MANUFACTURER);
+    sim_znp_mt_node_desc_rsp(&out, COORD_NWK, SIM_ZNP_ST_SUCCESS, COORD_NWK, &coord_node_desc);
   } else if (f->cmd == SIM_ZNP_ZDO_ACTIVE_EP_REQ) {
     uint8_t eps[SIM_ZNP_MAX_EPS];
     for (size_t i = 0; i < c->neps; i++)

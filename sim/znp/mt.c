@@ -44,6 +44,8 @@ static const struct sim_znp_cmd_info cmds[] = {
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_ACTIVE_EP_RSP, A, "ZDO_ACTIVE_EP_RSP"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP, A, "ZDO_MGMT_PERMIT_JOIN_RSP"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_STATE_CHANGE_IND, A, "ZDO_STATE_CHANGE_IND"},
+    {SIM_ZNP_ZDO, SIM_ZNP_ZDO_END_DEVICE_ANNCE_IND, A, "ZDO_END_DEVICE_ANNCE_IND"},
+    {SIM_ZNP_ZDO, SIM_ZNP_ZDO_TC_DEV_IND, A, "ZDO_TC_DEV_IND"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_PERMIT_JOIN_IND, A, "ZDO_PERMIT_JOIN_IND"},
     {SIM_ZNP_UTIL, SIM_ZNP_UTIL_GET_DEVICE_INFO, S, "UTIL_GET_DEVICE_INFO"},
     {SIM_ZNP_UTIL, SIM_ZNP_UTIL_LED_CONTROL, S, "UTIL_LED_CONTROL"},
@@ -357,18 +359,36 @@ void sim_znp_mt_simple_desc_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t s
 }
 
 void sim_znp_mt_node_desc_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint16_t nwk,
-                              uint16_t manufacturer) {
+                              const struct sim_znp_node_desc *d) {
   struct sim_znp_wr w;
   zdo_rsp(&w, f, SIM_ZNP_ZDO_NODE_DESC_RSP, src, status, nwk);
-  sim_znp_wr_u8(&w, 0x00); /* logical type coordinator, no complex/user descriptor */
-  sim_znp_wr_u8(&w, 0x40); /* APS flags 0, frequency band 2.4 GHz */
-  sim_znp_wr_u8(&w, 0x8F); /* MAC: alternate PAN coordinator, FFD, mains, rx on, alloc */
-  sim_znp_wr_u16(&w, manufacturer);
-  sim_znp_wr_u8(&w, 0x50);    /* maximum buffer size */
-  sim_znp_wr_u16(&w, 0x00A0); /* maximum incoming transfer */
-  sim_znp_wr_u16(&w, 0x2C01); /* server mask: primary trust centre, stack revision 22 */
-  sim_znp_wr_u16(&w, 0x00A0); /* maximum outgoing transfer */
-  sim_znp_wr_u8(&w, 0x00);    /* descriptor capabilities */
+  sim_znp_wr_u8(&w, d->logical); /* no complex or user descriptor */
+  sim_znp_wr_u8(&w, 0x40);       /* APS flags 0, frequency band 2.4 GHz */
+  sim_znp_wr_u8(&w, d->mac_cap);
+  sim_znp_wr_u16(&w, d->manufacturer);
+  sim_znp_wr_u8(&w, d->max_buf);
+  sim_znp_wr_u16(&w, d->max_in);
+  sim_znp_wr_u16(&w, d->server_mask);
+  sim_znp_wr_u16(&w, d->max_out);
+  sim_znp_wr_u8(&w, 0x00); /* descriptor capabilities */
+}
+
+void sim_znp_mt_tc_dev_ind(struct sim_znp_frame *f, uint16_t nwk, uint64_t ieee, uint16_t parent) {
+  struct sim_znp_wr w;
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_TC_DEV_IND);
+  sim_znp_wr_u16(&w, nwk);
+  sim_znp_wr_ieee(&w, ieee);
+  sim_znp_wr_u16(&w, parent);
+}
+
+void sim_znp_mt_device_annce_ind(struct sim_znp_frame *f, uint16_t src, uint16_t nwk, uint64_t ieee,
+                                 uint8_t capabilities) {
+  struct sim_znp_wr w;
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_END_DEVICE_ANNCE_IND);
+  sim_znp_wr_u16(&w, src);
+  sim_znp_wr_u16(&w, nwk);
+  sim_znp_wr_ieee(&w, ieee);
+  sim_znp_wr_u8(&w, capabilities);
 }
 
 void sim_znp_mt_permit_join_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status) {

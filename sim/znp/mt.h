@@ -67,6 +67,8 @@ enum {
   SIM_ZNP_ZDO_ACTIVE_EP_RSP = 0x85,        /* AREQ */
   SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP = 0xB6, /* AREQ */
   SIM_ZNP_ZDO_STATE_CHANGE_IND = 0xC0,     /* AREQ */
+  SIM_ZNP_ZDO_END_DEVICE_ANNCE_IND = 0xC1, /* AREQ */
+  SIM_ZNP_ZDO_TC_DEV_IND = 0xCA,           /* AREQ */
   SIM_ZNP_ZDO_PERMIT_JOIN_IND = 0xCB,      /* AREQ */
 
   SIM_ZNP_UTIL_GET_DEVICE_INFO = 0x00,
@@ -200,9 +202,21 @@ void sim_znp_mt_active_ep_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t sta
 /* ep NULL: a failure status with an empty descriptor. */
 void sim_znp_mt_simple_desc_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint16_t nwk,
                                 const struct sim_znp_ep *ep);
-/* The 13-byte node descriptor of a Z-Stack coordinator. */
+/* A node descriptor (Zigbee 2.3.2.3): 13 bytes on the wire. */
+struct sim_znp_node_desc {
+  uint8_t logical; /* 0 coordinator, 1 router, 2 end device */
+  uint8_t mac_cap; /* MAC capability flags, as in the device announcement */
+  uint16_t manufacturer;
+  uint8_t max_buf;
+  uint16_t max_in, server_mask, max_out;
+};
 void sim_znp_mt_node_desc_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint16_t nwk,
-                              uint16_t manufacturer);
+                              const struct sim_znp_node_desc *d);
+/* ZDO_TC_DEV_IND: a device joined through parent. */
+void sim_znp_mt_tc_dev_ind(struct sim_znp_frame *f, uint16_t nwk, uint64_t ieee, uint16_t parent);
+/* ZDO_END_DEVICE_ANNCE_IND: source, the announced address, IEEE address, capabilities. */
+void sim_znp_mt_device_annce_ind(struct sim_znp_frame *f, uint16_t src, uint16_t nwk, uint64_t ieee,
+                                 uint8_t capabilities);
 void sim_znp_mt_permit_join_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status);
 void sim_znp_mt_permit_join_ind(struct sim_znp_frame *f, uint8_t duration);
 /* APP_CNF_BDB_COMMISSIONING_NOTIFICATION: status, mode, remaining modes. */

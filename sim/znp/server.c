@@ -16,6 +16,11 @@ struct sim_znp_server {
   int port;
   int open_handles;
   char rbuf[4096]; /* reads land here; the coordinator consumes them before the next read */
+  size_t npending; /* devices waiting for the host to permit joining */
+  struct {
+    const struct sim_model *m;
+    uint64_t ieee;
+  } pending[SIM_ZNP_SERVER_MAX_PENDING];
   struct sim_znp_coord coord;
 };
 
@@ -79,8 +84,34 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     close_client(s);
     return;
   }
-  if (n > 0)
-    sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, uv_now(s->loop));
+  if (n <= 0)
+    return;
+  uint64_t now = uv_now(s->loop);
+  sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, now);
+  /* The queued devices join once the host has opened the network, after its answers. */
+  if (s->npending > 0 && s->coord.state == SIM_ZNP_DEV_ZB_COORD &&
+      sim_znp_coord_permit_open(&s->coord, now)) {
+    for (size_t i = 0; i < s->npending; i++) {
+      uint16_t nwk = 0;
+      int rc = sim_znp_coord_join(&s->coord, s->pending[i].m, s->pending[i].ieee, now, &nwk);
+      if (rc != 0)
+        SIM_LOGW("znp: device %016llx could not join: %s", (unsigned long long)s->pending[i].ieee,
+                 sim_strerror(rc));
+      else
+        SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee,
+                 nwk);
+    }
+    s->npending = 0;
+  }
+}
+
+int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee) {
+  if (s->npending >= SIM_ZNP_SERVER_MAX_PENDING)
+    return SIM_EFULL;
+  s->pending[s->npending].m = m;
+  s->pending[s->npending].ieee = ieee;
+  s->npending++;
+  return 0;
 }
 
 static void connection_cb(uv_stream_t *ls, int status) {

@@ -18,6 +18,11 @@ struct sim_znp_server;
  * nv_path. 0 and *out, or SIM_E* / a libuv error with a sentence in why (cap bytes). */
 int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
                        struct sim_znp_server **out, char *why, size_t cap);
+/* Queues a device of model m (borrowed: the registry outlives the server) with address ieee
+ * to join the first time the host permits joining. 0, or SIM_EFULL past
+ * SIM_ZNP_SERVER_MAX_PENDING. */
+#define SIM_ZNP_SERVER_MAX_PENDING 256
+int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee);
 /* The bound port. */
 int sim_znp_server_port(const struct sim_znp_server *s);
 /* The coordinator, for counters and (later) devices. Borrowed. */

@@ -1,9 +1,9 @@
 /* Fuzzes the emulated ZNP coordinator as a host's bytes reach it: the UNPI reader and the MT
  * command dispatch behind it (sim/znp/coord.h), fed in pieces split at points drawn from the
- * input itself, with the NV items in memory. Every frame the coordinator sends back must be one
- * whole frame that its own reader accepts (an encoder writing what the reader refuses aborts),
- * and the coordinator's tables stay within their bounds. Inputs reach several frames at the MT
- * limit of 250 data bytes (fuzz_znp.args).
+ * input itself, with the NV items in memory; a device joins once the host permits joining. Every
+ * frame the coordinator sends back must be one whole frame that its own reader accepts (an encoder
+ * writing what the reader refuses aborts), and the coordinator's tables stay within their bounds.
+ * Inputs reach several frames at the MT limit of 250 data bytes (fuzz_znp.args).
  *
  * With HUBSIM_FUZZ_SEEDS=DIR set, the target writes its seed inputs into DIR and exits (how
  * tests/fuzz/corpus/znp/ was made, beside the bytes of a zigbee-herdsman network start). */
@@ -15,6 +15,7 @@
 
 #include "sim/core/err.h"
 #include "sim/core/log.h"
+#include "sim/fleet/model.h"
 #include "sim/znp/coord.h"
 
 #include "fuzz_seeds.h"
@@ -33,6 +34,18 @@ static int sink_cb(void *ctx, const uint8_t *p, size_t n) {
     abort();
   return 0;
 }
+
+/* A device that joins as soon as the host permits joining, so that requests for its
+ * descriptors (and for addresses near it) reach the device paths. */
+static const uint16_t dev_in[] = {0x0000, 0x0003, 0x0402};
+static const struct sim_model_endpoint dev_ep = {1, 0x0104, 0x0302, dev_in, 3, NULL, 0};
+static const struct sim_model dev_model = {.model_id = "fuzz.device",
+                                           .power_source = SIM_POWER_BATTERY,
+                                           .logical_type = SIM_LOGICAL_END_DEVICE,
+                                           .sleepy = 1,
+                                           .manufacturer_code = 0x1037,
+                                           .endpoints = &dev_ep,
+                                           .n_endpoints = 1};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2)
@@ -55,6 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - off < chunk ? size - off : chunk;
     now += x % 3000;
     sim_znp_coord_input(&c, data + off, n, now);
+    if (c.ndevs == 0 && c.state == SIM_ZNP_DEV_ZB_COORD && sim_znp_coord_permit_open(&c, now) &&
+        sim_znp_coord_join(&c, &dev_model, 0x00158D0001A2B3C4ull, now, NULL) != 0)
+      abort(); /* a running network that permits joining must take the device */
     if (c.rd.have >= SIM_ZNP_MAX_FRAME || c.neps > SIM_ZNP_MAX_EPS ||
         c.ngroups > SIM_ZNP_MAX_GROUPS || c.nv.n > SIM_ZNP_NV_MAX_ITEMS)
       abort();

@@ -1,15 +1,46 @@
 // Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT, with
 // its database and coordinator backup in DIR, and checks what start() returns and that
-// permitJoin succeeds. Prints one line per step; exit 0 only when start() returned EXPECT.
-//   node herdsman_start.js PORT DIR EXPECT
+// permitJoin succeeds. With DEVICES (a number), that many devices must then join and have
+// their node descriptor and every endpoint's simple descriptor read within 30 s. Prints one
+// line per step; exit 0 only when all of that held.
+//   node herdsman_start.js PORT DIR EXPECT [DEVICES]
 'use strict';
 const path = require('node:path');
 const {Controller} = require('zigbee-herdsman');
 
-const [port, dir, expect] = process.argv.slice(2);
+const [port, dir, expect, devicesArg] = process.argv.slice(2);
+const wantDevices = devicesArg === undefined ? 0 : Number(devicesArg);
 if (!port || !dir || !expect) {
   console.error('usage: node herdsman_start.js PORT DIR EXPECT');
   process.exit(2);
+}
+
+// Polls (every 100 ms, at most 30 s) until wantDevices devices have a node descriptor
+// (manufacturer code, type) and every endpoint has its simple descriptor.
+async function waitForDevices(controller, want) {
+  const deadline = Date.now() + 30000;
+  const described = (d) =>
+    d.manufacturerID !== undefined &&
+    d.type !== 'Unknown' &&
+    d.endpoints.length > 0 &&
+    d.endpoints.every((e) => e.profileID !== undefined && e.inputClusters.length > 0);
+  for (;;) {
+    const devices = controller.getDevices().filter((d) => d.type !== 'Coordinator');
+    const done = devices.filter(described);
+    if (done.length >= want) {
+      for (const d of done) {
+        const eps = d.endpoints.map((e) => `${e.ID}:${e.profileID}/${e.deviceID}/[${e.inputClusters}]`);
+        console.log(`RESULT device ${d.ieeeAddr} nwk=${d.networkAddress} type=${d.type} ` +
+                    `manufacturer=${d.manufacturerID} endpoints=${eps.join(' ')}`);
+      }
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${done.length} of ${want} devices joined and described within 30 s ` +
+                      `(${devices.length} joined)`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function main() {
@@ -36,6 +67,7 @@ async function main() {
     console.log('RESULT FAIL: permitJoin(60) did not open the network');
     process.exit(1);
   }
+  if (wantDevices > 0) await waitForDevices(controller, wantDevices);
   await controller.permitJoin(0);
   await controller.stop();
   if (result !== expect) {

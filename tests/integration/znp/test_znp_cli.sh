@@ -30,6 +30,7 @@ refused 2 "flag '--nv': needs a value" --nv
 refused 2 "'localhost:1': the host is not an IPv4 address" --nv "$WORK/a.nv" --listen localhost:1
 refused 2 "the port is not a number" --nv "$WORK/a.nv" --listen 127.0.0.1:65536
 refused 2 "its folder '$WORK/none' does not exist" --nv "$WORK/none/a.nv"
+refused 2 "--device 'lumi.nothing': no such model" --nv "$WORK/a.nv" --device lumi.nothing
 printf '0001 00124b0001020304\n0021 0g\n' >"$WORK/bad.nv"
 cp "$WORK/bad.nv" "$WORK/bad.orig"
 refused 2 "NV file '$WORK/bad.nv': line 2" --nv "$WORK/bad.nv"

@@ -2,7 +2,7 @@
 # zigbee-herdsman's zstack adapter against `hubsim znp` over tcp://: a fresh NV file forms a
 # network (start() = 'reset'); the same host reconnecting finds it running ('resumed'); hubsim
 # restarted on the same NV file restores it without forming again ('resumed'); permit join
-# succeeds every time. zigbee-herdsman (pinned: package.json, package-lock.json here) is
+# succeeds every time; two catalogue devices join and the host reads their descriptors. zigbee-herdsman (pinned: package.json, package-lock.json here) is
 # installed from npm into the build tree, never globally; without node, npm or the registry
 # the test fails and says so.
 #   test_znp_herdsman.sh BUILD_DIR
@@ -46,7 +46,7 @@ export NODE_PATH=$PREFIX/node_modules
 # Starts hubsim znp on the NV file and waits (bounded) for its ready file.
 start_znp() {
   rm -f "$WORK/port"
-  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/port" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
+  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/port" "$@" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
   ZNP_PID=$!
   for _ in $(seq 1 100); do
     [ -s "$WORK/port" ] && break
@@ -65,10 +65,10 @@ stop_znp() {
   [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
 }
 
-# One host run: expected start() result.
+# One host run: expected start() result, a name, and how many devices must join (optional).
 host() {
   local expect=$1 log=$WORK/host-$2.log rc=0
-  timeout 120 node "$HERE/herdsman_start.js" "$PORT" "$WORK/host" "$expect" >"$log" 2>&1 || rc=$?
+  timeout 120 node "$HERE/herdsman_start.js" "$PORT" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
   grep '^RESULT' "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -40 "$log" >&2
@@ -88,7 +88,15 @@ start_znp
 host resumed 3-hubsim-restarted
 stop_znp
 [ "$(grep '^0021 ' "$WORK/nv.txt")" = "$nib" ] || fail "the network was formed again after the restart (NIB changed)"
+# Two catalogue devices (a sleepy end device, a router) join when the host opens the network,
+# and the host reads their node and simple descriptors.
+start_znp --device lumi.weather --device lumi.curtain
+host resumed 4-devices 2
+stop_znp
+grep -q 'RESULT device 0x00158d.*type=EndDevice manufacturer=4151 endpoints=1:260/' "$WORK/host-4-devices.log" ||
+  fail "lumi.weather was not described as the catalogue says"
+grep -q 'RESULT device .*type=Router' "$WORK/host-4-devices.log" || fail "lumi.curtain was not described as a router"
 formed=$(grep -c 'formed network' "$WORK/znp.err" || true)
-[ "$formed" -eq 1 ] || fail "hubsim znp formed a network $formed times in three host starts, not once"
+[ "$formed" -eq 1 ] || fail "hubsim znp formed a network $formed times in four host starts, not once"
 grep 'hubsim znp:' "$WORK/znp.err" || true
-echo "test_znp_herdsman: zigbee-herdsman $HERDSMAN_VERSION: reset, resumed, resumed after a restart; permit join each time"
+echo "test_znp_herdsman: zigbee-herdsman $HERDSMAN_VERSION: reset, resumed, resumed after a restart; permit join each time; two devices joined and described"

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "sim/core/err.h"
+#include "sim/fleet/model.h"
 #include "sim/znp/coord.h"
 
 /* What the coordinator sent, parsed back into frames. */
@@ -289,6 +290,61 @@ static void test_nv_file_refused(void **state) {
   }
 }
 
+/* A legacy Aqara temperature sensor as the model registry describes one (sleepy battery end
+ * device, manufacturer 0x1037, one endpoint). */
+static const uint16_t ht_in[] = {0x0000, 0x0003, 0x0001};
+static const uint16_t ht_out[] = {0x0019};
+static const struct sim_model_endpoint ht_ep = {1, 0x0104, 0x0402, ht_in, 3, ht_out, 1};
+static const struct sim_model ht_model = {.model_id = "lumi.test",
+                                          .power_source = SIM_POWER_BATTERY,
+                                          .logical_type = SIM_LOGICAL_END_DEVICE,
+                                          .sleepy = 1,
+                                          .manufacturer_code = 0x1037,
+                                          .ieee_oui = 0x00158D,
+                                          .endpoints = &ht_ep,
+                                          .n_endpoints = 1};
+
+/* A device joins only into a running network with joining permitted; the host then sees the
+ * trust-centre indication and the announcement, and the device's descriptors come from its
+ * model; a rejoin keeps its address. */
+static void test_device_join(void **state) {
+  struct fixture *fx = *state;
+  const uint64_t ieee = 0x00158D0001A2B3C4ull;
+  uint16_t nwk = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 0, &nwk), SIM_EUNEXPECTED);
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04); /* form */
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 0, &nwk), SIM_EUNEXPECTED);
+  SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 60, 1);
+  fx->sink.n = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 1000, &nwk), 0);
+  assert_true(nwk > 0 && nwk < 0xFFF8);
+  assert_int_equal(fx->sink.n, 2);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xCA);
+  assert_int_equal(f->data[0] | f->data[1] << 8, nwk);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC1);
+  assert_int_equal(f->data[12], 0x80); /* sleepy battery end device */
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x02, lo, hi, lo, hi), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x82);
+  assert_memory_equal(f->data + 5, ((const uint8_t[]){0x02, 0x40, 0x80, 0x37, 0x10}), 5);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x05, lo, hi, lo, hi), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x85);
+  assert_memory_equal(f->data + 5, ((const uint8_t[]){1, 1}), 2);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x04, lo, hi, lo, hi, 1), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x84);
+  assert_memory_equal(f->data + 5,
+                      ((const uint8_t[]){0x10, 0x01, 0x04, 0x01, 0x02, 0x04, 0x01, 0x03, 0x00, 0x00,
+                                         0x03, 0x00, 0x01, 0x00, 0x01, 0x19, 0x00}),
+                      17);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x04, lo, hi, lo, hi, 2), 2);
+  assert_int_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x84)->data[2], 0x83);
+  uint16_t again = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 2000, &again), 0);
+  assert_int_equal(again, nwk);
+  assert_int_equal(fx->c->ndevs, 1);
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee + 1, 61000, NULL), SIM_EUNEXPECTED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fresh_nv, setup, teardown),
@@ -298,6 +354,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_permit_join, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_and_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nv_file_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_join, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
