@@ -49,10 +49,21 @@ static void write_cb(uv_write_t *req, int status) {
   free(req);
 }
 
+/* A host that sends requests but never reads their answers is dropped once this much waits
+ * to be written, rather than buffered without end. */
+#define WRITE_QUEUE_MAX (1u << 20)
+
+static void close_client(struct sim_znp_server *s);
+
 static int send_cb(void *ctx, const uint8_t *p, size_t n) {
   struct sim_znp_server *s = ctx;
   if (!s->client)
     return SIM_ECLOSED;
+  if (uv_stream_get_write_queue_size((uv_stream_t *)s->client) > WRITE_QUEUE_MAX) {
+    SIM_LOGW("znp: host on port %d reads none of its answers; disconnected", s->port);
+    close_client(s);
+    return SIM_EFULL;
+  }
   struct write_req *w = malloc(sizeof *w);
   if (!w)
     return SIM_ENOMEM;

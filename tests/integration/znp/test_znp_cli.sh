@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `hubsim znp` as a process: --help; bad flags, values and NV files exit 2 naming them, and a
 # malformed NV file is left as it was; --ready-file holds the bound port, a host's ping over
-# TCP is answered, SIGTERM ends it with exit 0 and the NV file written.
+# TCP is answered, a host that never reads is dropped and the next one served, SIGTERM ends it
+# with exit 0 and the NV file written.
 #   test_znp_cli.sh HUBSIM
 set -uo pipefail
 HUBSIM=${1:?usage: test_znp_cli.sh HUBSIM}
@@ -49,11 +50,32 @@ printf '\xfe\x00\x21\x01\x20' >&3
 got=$(timeout 5 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
 exec 3>&-
 [ "$got" = "fe02610159063d" ] || fail "SYS_PING answered '$got'"
+# A host that sends pings and never reads the answers is disconnected once 1 MiB of answers
+# waits (after the kernel's socket buffers fill), and the next host is served.
+timeout 60 python3 - "$PORT" <<'PY' || fail "the flooding host was not disconnected within 60 s"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+chunk = b"\xfe\x00\x21\x01\x20" * 20000
+deadline = time.time() + 50
+try:
+    while time.time() < deadline:
+        s.sendall(chunk)
+    sys.exit(1)
+except OSError:
+    sys.exit(0)  # reset by hubsim: it gave up on this host
+PY
+grep -q 'reads none of its answers; disconnected' "$WORK/err" || fail "no disconnection logged: $(cat "$WORK/err")"
+exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect again to port $PORT"
+printf '\xfe\x00\x21\x01\x20' >&3
+got=$(timeout 5 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
+exec 3>&-
+[ "$got" = "fe02610159063d" ] || fail "after the flood, SYS_PING answered '$got'"
 kill -TERM "$PID"
 rc=0
 wait "$PID" || rc=$?
 PID=
 [ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM"
 grep -q '^0001 ' "$WORK/a.nv" || fail "the NV file has no IEEE address"
-grep -q '1 frames in, 1 out' "$WORK/err" || fail "counters: $(cat "$WORK/err")"
+grep -q 'frames in, .* out, 0 bad' "$WORK/err" || fail "counters: $(cat "$WORK/err")"
 echo "test_znp_cli: flags, NV file checks, ready file, a ping over TCP, SIGTERM: as documented"
