@@ -188,10 +188,11 @@ int app_znp_main(int argc, char **argv) {
   const struct sim_znp_stats *st = &sim_znp_server_coord(s)->stats;
   fprintf(stderr,
           "hubsim znp: %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
-          "%llu NV write errors\n",
+          "%llu NV write errors, %llu device frames dropped\n",
           (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
           (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
-          (unsigned long long)st->malformed, (unsigned long long)st->nv_errors);
+          (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
+          (unsigned long long)st->device_frames_dropped);
   if (st->nv_errors)
     exit_code = 3;
 out:

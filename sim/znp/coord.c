@@ -123,6 +123,7 @@ int sim_znp_coord_init(struct sim_znp_coord *c, const char *nv_path, sim_znp_sen
   c->version = version;
   c->state = SIM_ZNP_DEV_HOLD;
   sim_znp_reader_init(&c->rd);
+  sim_rng_seed(&c->rng, 0x5A4E50, 1); /* ZNP: the devices' behaviour, the same every run */
   int rc = sim_znp_nv_open(&c->nv, nv_path, why, cap);
   if (rc != 0)
     return rc;

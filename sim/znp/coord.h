@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "sim/core/log.h"
+#include "sim/core/rng.h"
+#include "sim/fleet/model.h"
 #include "sim/znp/mt.h"
 #include "sim/znp/nv.h"
 #include "sim/znp/unpi.h"
@@ -50,14 +52,14 @@ enum {
 #define SIM_ZNP_MAX_GROUPS 64
 #define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
 
-struct sim_model;
-
 /* A device that joined the coordinator's network, described by its model (the endpoints,
- * logical type, power source and manufacturer code of sim/fleet/model.h). */
+ * logical type, power source and manufacturer code of sim/fleet/model.h) and run by the
+ * model's behaviour (its ops) on its own device record. */
 struct sim_znp_dev {
   uint64_t ieee;
   uint16_t nwk;
   const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
+  struct sim_device sd;          /* the behaviour's state */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -69,6 +71,7 @@ struct sim_znp_stats {
   uint64_t unsupported; /* answered with an RPC error: unknown subsystem or command */
   uint64_t malformed;   /* a known command with a short or inconsistent payload */
   uint64_t send_errors, nv_errors;
+  uint64_t device_frames_dropped; /* device frames too large for one AF_INCOMING_MSG */
 };
 
 struct sim_znp_coord {
@@ -88,6 +91,7 @@ struct sim_znp_coord {
     uint16_t group;
   } groups[SIM_ZNP_MAX_GROUPS];
   struct sim_znp_dev *devs; /* joined devices, in join order (heap) */
+  struct sim_rng rng;       /* the devices' behaviour */
   size_t ndevs, cap_devs;
   int permit_forever;
   uint64_t permit_until_ms; /* joining allowed while now < this */

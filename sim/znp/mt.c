@@ -30,6 +30,7 @@ static const struct sim_znp_cmd_info cmds[] = {
     {SIM_ZNP_AF, SIM_ZNP_AF_DATA_REQUEST, S, "AF_DATA_REQUEST"},
     {SIM_ZNP_AF, SIM_ZNP_AF_DATA_REQUEST_EXT, S, "AF_DATA_REQUEST_EXT"},
     {SIM_ZNP_AF, SIM_ZNP_AF_DATA_CONFIRM, A, "AF_DATA_CONFIRM"},
+    {SIM_ZNP_AF, SIM_ZNP_AF_INCOMING_MSG, A, "AF_INCOMING_MSG"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_NODE_DESC_REQ, S, "ZDO_NODE_DESC_REQ"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_SIMPLE_DESC_REQ, S, "ZDO_SIMPLE_DESC_REQ"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_ACTIVE_EP_REQ, S, "ZDO_ACTIVE_EP_REQ"},
@@ -316,6 +317,23 @@ void sim_znp_mt_af_data_confirm(struct sim_znp_frame *f, uint8_t status, uint8_t
   sim_znp_wr_u8(&w, status);
   sim_znp_wr_u8(&w, ep);
   sim_znp_wr_u8(&w, transid);
+}
+
+int sim_znp_mt_af_incoming(struct sim_znp_frame *f, const struct sim_znp_af_in *in) {
+  if (in->len > SIM_ZNP_AF_IN_MAX)
+    return SIM_ETOOBIG;
+  struct sim_znp_wr w;
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_AF, SIM_ZNP_AF_INCOMING_MSG);
+  sim_znp_wr_u16(&w, in->group);
+  sim_znp_wr_u16(&w, in->cluster);
+  sim_znp_wr_u16(&w, in->src);
+  uint8_t b[5] = {in->src_ep, in->dst_ep, in->broadcast, in->lqi, in->security};
+  sim_znp_wr_bytes(&w, b, sizeof b);
+  sim_znp_wr_u32(&w, in->timestamp);
+  sim_znp_wr_u8(&w, in->trans_seq);
+  sim_znp_wr_u8(&w, (uint8_t)in->len);
+  sim_znp_wr_bytes(&w, in->data, in->len);
+  return 0;
 }
 
 /* Opens a ZDO answer: AREQ, source address, status, address of interest. */

@@ -52,6 +52,7 @@ enum {
   SIM_ZNP_AF_DATA_REQUEST = 0x01,
   SIM_ZNP_AF_DATA_REQUEST_EXT = 0x02,
   SIM_ZNP_AF_DATA_CONFIRM = 0x80, /* AREQ */
+  SIM_ZNP_AF_INCOMING_MSG = 0x81, /* AREQ */
 
   SIM_ZNP_ZDO_NODE_DESC_REQ = 0x02,
   SIM_ZNP_ZDO_SIMPLE_DESC_REQ = 0x04,
@@ -195,6 +196,20 @@ int sim_znp_mt_parse_af_data(const struct sim_znp_frame *f, struct sim_znp_af_re
 /* AF_DATA_CONFIRM: status, source endpoint, transaction id. */
 void sim_znp_mt_af_data_confirm(struct sim_znp_frame *f, uint8_t status, uint8_t ep,
                                 uint8_t transid);
+
+/* AF_INCOMING_MSG: a frame from a device to one of the coordinator's endpoints. */
+struct sim_znp_af_in {
+  uint16_t group, cluster, src;
+  uint8_t src_ep, dst_ep, broadcast, lqi, security;
+  uint32_t timestamp;
+  uint8_t trans_seq;
+  const uint8_t *data; /* borrowed */
+  size_t len;
+};
+/* The largest data AF_INCOMING_MSG carries in one frame (250 less its 17 bytes of fields). */
+#define SIM_ZNP_AF_IN_MAX 233
+/* 0, or SIM_ETOOBIG above SIM_ZNP_AF_IN_MAX (the frame is left unwritten). */
+int sim_znp_mt_af_incoming(struct sim_znp_frame *f, const struct sim_znp_af_in *in);
 
 /* ZDO answers (AREQ): source address, then the ZDP response payload. */
 void sim_znp_mt_active_ep_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint16_t nwk,

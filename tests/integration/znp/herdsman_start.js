@@ -1,8 +1,9 @@
 // Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT, with
 // its database and coordinator backup in DIR, and checks what start() returns and that
-// permitJoin succeeds. With DEVICES (a number), that many devices must then join and have
-// their node descriptor and every endpoint's simple descriptor read within 30 s. Prints one
-// line per step; exit 0 only when all of that held.
+// permitJoin succeeds. With DEVICES (a number), that many devices must then join and be
+// interviewed to the end within 60 s: node descriptor, every endpoint's simple descriptor, and
+// the genBasic reads that give their model id. Prints one line per step; exit 0 only when all
+// of that held.
 //   node herdsman_start.js PORT DIR EXPECT [DEVICES]
 'use strict';
 const path = require('node:path');
@@ -15,11 +16,13 @@ if (!port || !dir || !expect) {
   process.exit(2);
 }
 
-// Polls (every 100 ms, at most 30 s) until wantDevices devices have a node descriptor
-// (manufacturer code, type) and every endpoint has its simple descriptor.
+// Polls (every 100 ms, at most 60 s) until wantDevices devices are interviewed: a node
+// descriptor (manufacturer code, type), every endpoint's simple descriptor, a model id.
 async function waitForDevices(controller, want) {
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + 60000;
   const described = (d) =>
+    d.interviewState === 'SUCCESSFUL' &&
+    d.modelID !== undefined &&
     d.manufacturerID !== undefined &&
     d.type !== 'Unknown' &&
     d.endpoints.length > 0 &&
@@ -30,13 +33,13 @@ async function waitForDevices(controller, want) {
     if (done.length >= want) {
       for (const d of done) {
         const eps = d.endpoints.map((e) => `${e.ID}:${e.profileID}/${e.deviceID}/[${e.inputClusters}]`);
-        console.log(`RESULT device ${d.ieeeAddr} nwk=${d.networkAddress} type=${d.type} ` +
+        console.log(`RESULT device ${d.ieeeAddr} model=${d.modelID} nwk=${d.networkAddress} type=${d.type} ` +
                     `manufacturer=${d.manufacturerID} endpoints=${eps.join(' ')}`);
       }
       return;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${done.length} of ${want} devices joined and described within 30 s ` +
+      throw new Error(`${done.length} of ${want} devices joined and interviewed within 60 s ` +
                       `(${devices.length} joined)`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -58,6 +61,9 @@ async function main() {
     adapter: {disableLED: false},
     acceptJoiningDeviceHandler: async () => true,
   });
+  controller.on('deviceInterview', (e) =>
+    console.log(`RESULT interview ${e.device.ieeeAddr} ${e.status} model=${e.device.modelID}`),
+  );
   const result = await controller.start();
   console.log(`RESULT start=${result}`);
   await controller.permitJoin(60);

@@ -345,6 +345,78 @@ static void test_device_join(void **state) {
   assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee + 1, 61000, NULL), SIM_EUNEXPECTED);
 }
 
+/* A behaviour for the ZCL path: on join it reports one attribute; a command is answered with a
+ * frame carrying the device's tsn at that moment and the command's payload. */
+static int joins_seen;
+static void fake_join(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                      int rejoin) {
+  (void)m;
+  joins_seen += 1 + rejoin * 10;
+  const uint8_t report[] = {0x18, d->tsn++, 0x0A, 0x05, 0x00, 0x42, 0x01, 'x'};
+  env->emit(env, 1, 0x0000, report, sizeof report);
+}
+static int fake_command(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                        const struct sim_dev_cmd *cmd, uint32_t *latency_us) {
+  (void)m;
+  *latency_us = 0;
+  uint8_t rsp[8] = {0x18, d->tsn++, 0x01, cmd->command, (uint8_t)cmd->len, cmd->global};
+  env->emit(env, cmd->endpoint, cmd->cluster, rsp, 6);
+  return 0;
+}
+static const struct sim_model_ops fake_ops = {.join = fake_join, .command = fake_command};
+static const struct sim_model zcl_model = {.model_id = "lumi.zcl.test",
+                                           .power_source = SIM_POWER_MAINS,
+                                           .logical_type = SIM_LOGICAL_ROUTER,
+                                           .manufacturer_code = 0x115F,
+                                           .endpoints = &ht_ep,
+                                           .n_endpoints = 1,
+                                           .ops = &fake_ops};
+
+/* The device's behaviour: its join report arrives as AF_INCOMING_MSG after the announcement;
+ * a Read Attributes from the host gets the data confirm, then the device's answer with the
+ * request's sequence number; a rejoin runs the join again as a rejoin. */
+static void test_device_zcl(void **state) {
+  struct fixture *fx = *state;
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04);
+  SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 60, 1);
+  SREQ(fx, SIM_ZNP_AF, 0x00, 0x01, 0x04, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00);
+  fx->sink.n = 0;
+  joins_seen = 0;
+  uint16_t nwk = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &zcl_model, 0x00158D0000000001ull, 10, &nwk), 0);
+  assert_int_equal(fx->sink.n, 3);
+  assert_int_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC1)->data[12], 0x8E); /* router */
+  const struct sim_znp_frame *f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_int_equal(f->data[4] | f->data[5] << 8, nwk); /* from the device */
+  assert_int_equal(f->data[6], 1);                     /* its endpoint 1 */
+  assert_int_equal(f->data[7], 1);                     /* to the host's endpoint 1 */
+  assert_int_equal(f->data[16], 8);
+  assert_int_equal(f->data[17 + 7], 'x');
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  /* AF_DATA_REQUEST: genBasic read of modelId (0x0005), tsn 0x42 */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x00, 0x00, 9, 0, 30, 5, 0x00, 0x42,
+                        0x00, 0x05, 0x00),
+                   3);
+  got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_AF, 0x01);
+  assert_memory_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x80)->data,
+                      ((const uint8_t[]){0, 1, 9}), 3);
+  f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_memory_equal(f->data + 17, ((const uint8_t[]){0x18, 0x42, 0x01, 0x00, 2, 1}), 6);
+  /* The device's own sequence continues where it was, not from the request's. */
+  assert_int_equal(fx->c->devs[0].sd.tsn, 1);
+  /* A manufacturer-specific cluster command (frame control 0x05: cluster specific, mfr code). */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x06, 0x00, 10, 0, 30, 6, 0x05, 0x5F,
+                        0x11, 0x07, 0x02, 0xAA),
+                   3);
+  f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_memory_equal(f->data + 17, ((const uint8_t[]){0x18, 0x07, 0x01, 0x02, 1, 0}), 6);
+  /* A ZCL frame without a whole header reaches no behaviour: only the SRSP and the confirm. */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x06, 0x00, 11, 0, 30, 2, 0x05, 0x5F),
+                   2);
+  assert_int_equal(sim_znp_coord_join(fx->c, &zcl_model, 0x00158D0000000001ull, 20, NULL), 0);
+  assert_int_equal(joins_seen, 12); /* a join, then a rejoin */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fresh_nv, setup, teardown),
@@ -355,6 +427,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unknown_and_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nv_file_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_join, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_zcl, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

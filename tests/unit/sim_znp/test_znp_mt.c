@@ -129,6 +129,29 @@ static void test_join_frames(void **state) {
 static void test_af_frames(void **state) {
   (void)state;
   struct sim_znp_frame f;
+  /* [zh] AF_INCOMING_MSG header: group 0, cluster 0, from 0x1A2B ep 1 to ep 1, not broadcast,
+   * LQI 0x6E, no security, timestamp 0x0001E240, sequence 0, 67 bytes of ZCL */
+  uint8_t zcl[67];
+  memset(zcl, 0x18, sizeof zcl);
+  struct sim_znp_af_in in = {.cluster = 0,
+                             .src = 0x1A2B,
+                             .src_ep = 1,
+                             .dst_ep = 1,
+                             .lqi = 0x6E,
+                             .timestamp = 0x0001E240,
+                             .data = zcl,
+                             .len = sizeof zcl};
+  assert_int_equal(sim_znp_mt_af_incoming(&f, &in), 0);
+  uint8_t out[SIM_ZNP_MAX_FRAME];
+  size_t n = 0;
+  assert_int_equal(sim_znp_frame_encode(&f, out, sizeof out, &n), 0);
+  assert_int_equal(n, 5 + 0x54);
+  assert_memory_equal(
+      out, ((const uint8_t[]){0xFE, 0x54, 0x44, 0x81, 0x00, 0x00, 0x00, 0x00, 0x2B, 0x1A, 0x01,
+                              0x01, 0x00, 0x6E, 0x00, 0x40, 0xE2, 0x01, 0x00, 0x00, 0x43}),
+      21);
+  in.len = SIM_ZNP_AF_IN_MAX + 1;
+  assert_int_equal(sim_znp_mt_af_incoming(&f, &in), SIM_ETOOBIG);
   sim_znp_mt_af_data_confirm(&f, 0, 1, 5); /* [zh] */
   frame_is(&f, V(0xFE, 0x03, 0x44, 0x80, 0x00, 0x01, 0x05, 0xC3));
   sim_znp_mt_status_rsp(&f, SIM_ZNP_AF, SIM_ZNP_AF_REGISTER, SIM_ZNP_ST_APS_DUPLICATE_ENTRY);
