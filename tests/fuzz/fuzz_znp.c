@@ -1,6 +1,7 @@
 /* Fuzzes the emulated ZNP coordinator as a host's bytes reach it: the UNPI reader and the MT
  * command dispatch behind it (sim/znp/coord.h), fed in pieces split at points drawn from the
- * input itself, with the NV items in memory; a device joins once the host permits joining. Every
+ * input itself, with the NV items in memory; a catalogue device joins once the host permits
+ * joining, and the host's ZCL to it reaches the model's behaviour. Every
  * frame the coordinator sends back must be one whole frame that its own reader accepts (an encoder
  * writing what the reader refuses aborts), and the coordinator's tables stay within their bounds.
  * Inputs reach several frames at the MT limit of 250 data bytes (fuzz_znp.args).
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/cat_global.h"
 #include "sim/core/err.h"
 #include "sim/core/log.h"
 #include "sim/fleet/model.h"
@@ -35,17 +37,15 @@ static int sink_cb(void *ctx, const uint8_t *p, size_t n) {
   return 0;
 }
 
-/* A device that joins as soon as the host permits joining, so that requests for its
- * descriptors (and for addresses near it) reach the device paths. */
-static const uint16_t dev_in[] = {0x0000, 0x0003, 0x0402};
-static const struct sim_model_endpoint dev_ep = {1, 0x0104, 0x0302, dev_in, 3, NULL, 0};
-static const struct sim_model dev_model = {.model_id = "fuzz.device",
-                                           .power_source = SIM_POWER_BATTERY,
-                                           .logical_type = SIM_LOGICAL_END_DEVICE,
-                                           .sleepy = 1,
-                                           .manufacturer_code = 0x1037,
-                                           .endpoints = &dev_ep,
-                                           .n_endpoints = 1};
+/* A catalogue device (a curtain motor: a router with commands and attributes) joins as soon as
+ * the host permits joining, so that descriptor requests and ZCL frames from the host reach the
+ * device paths and the model's own command parser. */
+static const struct sim_model *fuzz_device(void) {
+  static const struct sim_model *m;
+  if (!m && !(m = dev_catalog_find("lumi.curtain")))
+    abort(); /* the built-in catalogue has it */
+  return m;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2)
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     now += x % 3000;
     sim_znp_coord_input(&c, data + off, n, now);
     if (c.ndevs == 0 && c.state == SIM_ZNP_DEV_ZB_COORD && sim_znp_coord_permit_open(&c, now) &&
-        sim_znp_coord_join(&c, &dev_model, 0x00158D0001A2B3C4ull, now, NULL) != 0)
+        sim_znp_coord_join(&c, fuzz_device(), 0x00158D0001A2B3C4ull, now, NULL) != 0)
       abort(); /* a running network that permits joining must take the device */
     if (c.rd.have >= SIM_ZNP_MAX_FRAME || c.neps > SIM_ZNP_MAX_EPS ||
         c.ngroups > SIM_ZNP_MAX_GROUPS || c.nv.n > SIM_ZNP_NV_MAX_ITEMS)
@@ -115,8 +115,53 @@ static void session(FILE *fp) {
   PUT(fp, 1, 7, 0x00);
 }
 
+static int discard_cb(void *ctx, const uint8_t *p, size_t n) {
+  (void)ctx;
+  (void)p;
+  (void)n;
+  return 0;
+}
+
+/* The network address the fuzz device gets: from a coordinator that forms, opens and lets it
+ * join, as a run does. */
+static uint16_t fuzz_device_nwk(void) {
+  static struct sim_znp_coord c;
+  char why[128];
+  uint16_t nwk = 0;
+  if (sim_znp_coord_init(&c, NULL, discard_cb, NULL, why, sizeof why) != 0)
+    abort();
+  static const uint8_t form[] = {0xFE, 0x01, 0x2F, 0x05, 0x04, 0x2F, 0xFE, 0x05,
+                                 0x25, 0x36, 0x0F, 0xFC, 0xFF, 0x3C, 0x01, 0x27};
+  sim_znp_coord_input(&c, form, sizeof form, 0);
+  if (sim_znp_coord_join(&c, fuzz_device(), 0x00158D0001A2B3C4ull, 0, &nwk) != 0)
+    abort();
+  sim_znp_coord_fini(&c);
+  return nwk;
+}
+
 static void write_seeds(const char *dir) {
   char path[512];
+  snprintf(path, sizeof path, "%s/device_zcl", dir);
+  FILE *dfp = fopen(path, "wb");
+  if (!dfp)
+    return;
+  uint16_t nwk = fuzz_device_nwk();
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  fputc(0x31, dfp);
+  fputc(0x07, dfp);
+  PUT(dfp, 1, 15, 0x05, 0x04);
+  PUT(dfp, 1, 5, 0x36, 0x0F, 0xFC, 0xFF, 0x3C, 0x01);
+  PUT(dfp, 1, 4, 0x00, 0x01, 0x04, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00);
+  PUT(dfp, 1, 5, 0x02, lo, hi, lo, hi);
+  PUT(dfp, 1, 5, 0x05, lo, hi, lo, hi);
+  PUT(dfp, 1, 5, 0x04, lo, hi, lo, hi, 0x01);
+  /* genBasic read of modelId and manufacturerName; closuresWindowCovering up-open; a write */
+  PUT(dfp, 1, 4, 0x01, lo, hi, 1, 1, 0x00, 0x00, 1, 0, 30, 7, 0x00, 0x01, 0x00, 0x05, 0x00, 0x04,
+      0x00);
+  PUT(dfp, 1, 4, 0x01, lo, hi, 1, 1, 0x02, 0x01, 2, 0, 30, 3, 0x01, 0x02, 0x00);
+  PUT(dfp, 1, 4, 0x01, lo, hi, 1, 1, 0x02, 0x01, 3, 0, 30, 7, 0x00, 0x03, 0x02, 0x08, 0x00, 0x20,
+      0x32);
+  fclose(dfp);
   snprintf(path, sizeof path, "%s/session", dir);
   FILE *fp = fopen(path, "wb");
   if (!fp)

@@ -73,7 +73,7 @@ host() {
   grep '^RESULT' "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -40 "$log" >&2
-    fail "run $2: zigbee-herdsman did not start with '$expect' and permit joining (exit $rc)"
+    fail "run $2: zigbee-herdsman did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
   fi
 }
 
