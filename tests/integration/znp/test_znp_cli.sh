@@ -44,12 +44,17 @@ for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 [ -s "$WORK/port" ] || fail "no ready file within 10 s"
 PORT=$(cat "$WORK/port")
 grep -q "^listening on 127.0.0.1:$PORT\$" "$WORK/out" || fail "stdout does not name the port: $(cat "$WORK/out")"
-# SYS_PING over TCP (bash's /dev/tcp): the SRSP FE 02 61 01 59 06 3D comes back.
-exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect to port $PORT"
-printf '\xfe\x00\x21\x01\x20' >&3
-got=$(timeout 5 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
-exec 3>&-
-[ "$got" = "fe02610159063d" ] || fail "SYS_PING answered '$got'"
+# SYS_PING over TCP (bash's /dev/tcp): the SRSP FE 02 61 01 59 06 3D must come back. $1 says
+# when, for the message.
+ping_port() {
+  exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "$1: cannot connect to port $PORT"
+  printf '\xfe\x00\x21\x01\x20' >&3
+  local got
+  got=$(timeout 5 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
+  exec 3>&-
+  [ "$got" = "fe02610159063d" ] || fail "$1: SYS_PING answered '$got'"
+}
+ping_port "first host"
 # A host that sends pings and never reads the answers is disconnected once 1 MiB of answers
 # waits (after the kernel's socket buffers fill), and the next host is served.
 timeout 60 python3 - "$PORT" <<'PY' || fail "the flooding host was not disconnected within 60 s"
@@ -66,11 +71,7 @@ except OSError:
     sys.exit(0)  # reset by hubsim: it gave up on this host
 PY
 grep -q 'reads none of its answers; disconnected' "$WORK/err" || fail "no disconnection logged: $(cat "$WORK/err")"
-exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect again to port $PORT"
-printf '\xfe\x00\x21\x01\x20' >&3
-got=$(timeout 5 head -c 7 <&3 | od -An -tx1 | tr -d ' \n')
-exec 3>&-
-[ "$got" = "fe02610159063d" ] || fail "after the flood, SYS_PING answered '$got'"
+ping_port "after the flood"
 kill -TERM "$PID"
 rc=0
 wait "$PID" || rc=$?
