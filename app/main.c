@@ -60,10 +60,10 @@ int main(int argc, char **argv) {
     return app_devices_main(argc - 1, argv + 1);
   if (strcmp(cmd, "provision") == 0)
     return app_provision_main(argc - 1, argv + 1);
-  if (strcmp(cmd, "znp") == 0)
-    return app_znp_main(argc - 1, argv + 1);
   if (strcmp(cmd, "platform") == 0)
     return plat_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "znp") == 0)
+    return app_znp_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);
   return 2;
 }

@@ -28,13 +28,7 @@ PKGS=(
   mosquitto mosquitto-clients       # tests and bench/mqtt: the broker, mosquitto_passwd, mosquitto_sub
   libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
-  nodejs                            # tests/integration/znp: zigbee-herdsman against hubsim znp
 )
-# npm installs the pinned zigbee-herdsman into the build tree for that test. Debian ships it as
-# its own package; a nodejs build that bundles npm (and conflicts with the package) needs none.
-if ! command -v npm >/dev/null 2>&1; then
-  PKGS+=(npm)
-fi
 
 missing=()
 for p in "${PKGS[@]}"; do
