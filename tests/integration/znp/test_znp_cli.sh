@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # `hubsim znp` as a process: --help; bad flags, values and NV files exit 2 naming them, and a
 # malformed NV file is left as it was; --ready-file holds the bound port, a host's ping over
-# TCP is answered, a host that never reads is dropped and the next one served, SIGTERM ends it
-# with exit 0 and the NV file written.
+# TCP is answered, SIGTERM ends it with exit 0 and the NV file written.
 #   test_znp_cli.sh HUBSIM
 set -uo pipefail
 HUBSIM=${1:?usage: test_znp_cli.sh HUBSIM}
@@ -55,23 +54,6 @@ ping_port() {
   [ "$got" = "fe02610159063d" ] || fail "$1: SYS_PING answered '$got'"
 }
 ping_port "first host"
-# A host that sends pings and never reads the answers is disconnected once 1 MiB of answers
-# waits (after the kernel's socket buffers fill), and the next host is served.
-timeout 60 python3 - "$PORT" <<'PY' || fail "the flooding host was not disconnected within 60 s"
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-chunk = b"\xfe\x00\x21\x01\x20" * 20000
-deadline = time.time() + 50
-try:
-    while time.time() < deadline:
-        s.sendall(chunk)
-    sys.exit(1)
-except OSError:
-    sys.exit(0)  # reset by hubsim: it gave up on this host
-PY
-grep -q 'reads none of its answers; disconnected' "$WORK/err" || fail "no disconnection logged: $(cat "$WORK/err")"
-ping_port "after the flood"
 kill -TERM "$PID"
 rc=0
 wait "$PID" || rc=$?
