@@ -7,6 +7,7 @@
 #include "app/merge.h"
 #include "app/provision.h"
 #include "app/run.h"
+#include "app/znp_cmd.h"
 #include "platform/platform.h"
 
 #include "app/version.h"
@@ -26,6 +27,8 @@ static void usage(FILE *out) {
           "  devices    the device catalogue: list, show MODEL, sample MODEL (frames it sends)\n"
           "  provision  write a fleet's TLS identities (CA, hub and server certificates, keys),\n"
           "             hub secrets and device registry into a folder\n"
+          "  znp        serve an emulated Z-Stack ZNP coordinator on TCP for Zigbee hosts\n"
+          "             (zigbee2mqtt, zigbee-herdsman): hardware in the loop\n"
           "  version    print the version\n"
           "\n"
           "flags:\n"
@@ -67,6 +70,8 @@ int main(int argc, char **argv) {
     return plat_main(argc - 1, argv + 1);
   if (strcmp(cmd, "conform") == 0)
     return app_conform_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "znp") == 0)
+    return app_znp_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);
   return 2;
 }

@@ -1,0 +1,132 @@
+/* An emulated Z-Stack 3.x.0 ZNP coordinator: the radio a Zigbee host (zigbee-herdsman's zstack
+ * adapter, hence zigbee2mqtt) drives over MT/UNPI. Bytes from the host go in through
+ * sim_znp_coord_input(); every answer and indication goes out through the send callback, in
+ * the order real firmware sends them (an SRSP before the AREQs it causes).
+ *
+ * What it serves: version and ping, NV items (OSAL NV read/write/init/delete/length, persisted
+ * through sim/znp/nv), reset with the startup options, network formation by BDB commissioning
+ * or ZDO_STARTUP_FROM_APP (restored from NV when the NIB is there), AF endpoint registration,
+ * the coordinator's own ZDO descriptors, groups, permit join. A command it does not serve is
+ * answered as Z-Stack answers one: an SRSP RPC error naming the command, logged once.
+ *
+ * Ownership: the caller owns struct sim_znp_coord (large: allocate it on the heap);
+ * sim_znp_coord_fini() releases what init took. One thread; no I/O except the NV file. */
+#ifndef SIM_ZNP_COORD_H
+#define SIM_ZNP_COORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/core/log.h"
+#include "sim/core/rng.h"
+#include "sim/fleet/model.h"
+#include "sim/znp/mt.h"
+#include "sim/znp/nv.h"
+#include "sim/znp/unpi.h"
+
+/* NV item ids (Z-Stack's ZCD_NV_*) the coordinator itself reads or writes. */
+enum {
+  SIM_ZNP_NV_EXTADDR = 0x0001,
+  SIM_ZNP_NV_STARTUP_OPTION = 0x0003,
+  SIM_ZNP_NV_NIB = 0x0021,
+  SIM_ZNP_NV_EXTENDED_PAN_ID = 0x002D,
+  SIM_ZNP_NV_NWK_ACTIVE_KEY_INFO = 0x003A,
+  SIM_ZNP_NV_NWK_ALTERN_KEY_INFO = 0x003B,
+  SIM_ZNP_NV_HAS_CONFIGURED = 0x0060,
+  SIM_ZNP_NV_PRECFGKEY = 0x0062,
+  SIM_ZNP_NV_PRECFGKEYS_ENABLE = 0x0063,
+  SIM_ZNP_NV_NWKKEY = 0x0082,
+  SIM_ZNP_NV_PANID = 0x0083,
+  SIM_ZNP_NV_CHANLIST = 0x0084,
+  SIM_ZNP_NV_LOGICAL_TYPE = 0x0087,
+  SIM_ZNP_NV_ZDO_DIRECT_CB = 0x008F,
+  SIM_ZNP_NV_TCLK_SEED = 0x0101,
+};
+
+/* Size of the NIB this coordinator keeps: Z-Stack's nwkIB_t packed (no alignment), which is
+ * what a host assumes when NWKKEY is 21 bytes long (zigbee-herdsman: adapter-nv-memory.ts). */
+#define SIM_ZNP_NIB_LEN 110
+#define SIM_ZNP_NWKKEY_LEN 21 /* key sequence number, key, frame counter */
+
+#define SIM_ZNP_MAX_EPS 32
+#define SIM_ZNP_MAX_GROUPS 64
+#define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
+
+/* A device that joined the coordinator's network, described by its model (the endpoints,
+ * logical type, power source and manufacturer code of sim/fleet/model.h) and run by the
+ * model's behaviour (its ops) on its own device record. */
+struct sim_znp_dev {
+  uint64_t ieee;
+  uint16_t nwk;
+  const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
+  struct sim_device sd;          /* the behaviour's state */
+};
+
+/* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
+typedef int (*sim_znp_send_fn)(void *ctx, const uint8_t *p, size_t n);
+
+struct sim_znp_stats {
+  uint64_t frames_in, frames_out;
+  uint64_t bad_frames;  /* refused by the reader: bad FCS or length */
+  uint64_t unsupported; /* answered with an RPC error: unknown subsystem or command */
+  uint64_t malformed;   /* a known command with a short or inconsistent payload */
+  uint64_t send_errors, nv_errors;
+  uint64_t device_frames_dropped; /* device frames too large for one AF_INCOMING_MSG */
+};
+
+struct sim_znp_coord {
+  struct sim_znp_nv nv;
+  struct sim_znp_reader rd;
+  sim_znp_send_fn send;
+  void *send_ctx;
+  struct sim_znp_version version;
+  uint64_t ieee;
+  uint8_t state;                       /* SIM_ZNP_DEV_* */
+  uint32_t bdb_primary, bdb_secondary; /* channel masks of APP_CNF_BDB_SET_CHANNEL */
+  size_t neps;
+  struct sim_znp_ep eps[SIM_ZNP_MAX_EPS]; /* AF registrations: gone at reset, as in Z-Stack */
+  size_t ngroups;
+  struct {
+    uint8_t ep;
+    uint16_t group;
+  } groups[SIM_ZNP_MAX_GROUPS];
+  struct sim_znp_dev *devs; /* joined devices, in join order (heap) */
+  struct sim_rng rng;       /* the devices' behaviour */
+  size_t ndevs, cap_devs;
+  int permit_forever;
+  uint64_t permit_until_ms; /* joining allowed while now < this */
+  uint64_t now_ms;          /* the time of the input being handled */
+  uint8_t logged[32][32];   /* (subsystem, command) pairs already logged as unsupported */
+  struct sim_log_limit bad_log;
+  struct sim_znp_stats stats;
+};
+
+/* Opens the NV file nv_path (NULL: memory only), gives a fresh NV the items of a factory-new
+ * Z-Stack 3.x.0 image (a random IEEE address under TI's 00:12:4b prefix, no network) and saves
+ * it. SIM_E* with a sentence in why (cap bytes) when the file is malformed or cannot be
+ * written. */
+int sim_znp_coord_init(struct sim_znp_coord *c, const char *nv_path, sim_znp_send_fn send,
+                       void *ctx, char *why, size_t cap);
+void sim_znp_coord_fini(struct sim_znp_coord *c);
+
+/* Feeds n bytes from the host, at now_ms (monotonic milliseconds), and answers every whole
+ * frame. Never fails on any input: bad frames are counted and logged (rate-limited). */
+void sim_znp_coord_input(struct sim_znp_coord *c, const uint8_t *p, size_t n, uint64_t now_ms);
+/* A new host connection: the partial frame of the previous one is dropped; the network, NV and
+ * registrations stay (a serial line reopened does not reset the radio). */
+void sim_znp_coord_reconnect(struct sim_znp_coord *c);
+/* Whether joining is permitted at now_ms. */
+int sim_znp_coord_permit_open(const struct sim_znp_coord *c, uint64_t now_ms);
+
+/* A device of model m with address ieee joins at now_ms, as a Z-Stack coordinator reports it:
+ * ZDO_TC_DEV_IND, then the device's announcement (ZDO_END_DEVICE_ANNCE_IND); from then on the
+ * coordinator answers node, active endpoint and simple descriptor requests for it from m. A
+ * device that joined before rejoins with its address and announces again. 0 and its network
+ * address in *nwk (NULL: not wanted); SIM_EUNEXPECTED when no network runs or joining is not
+ * permitted, SIM_EFULL at SIM_ZNP_MAX_DEVICES, SIM_ENOMEM. */
+int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
+                       uint64_t now_ms, uint16_t *nwk);
+/* The joined device with network address nwk, or NULL. Borrowed until the next join. */
+const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
+
+#endif

@@ -1,0 +1,205 @@
+/* Devices joining the emulated coordinator (see coord.h): the join indications a Z-Stack
+ * coordinator sends its host, and the descriptors answered for a joined device from its model.
+ * Network addresses are drawn the stochastic way Zigbee PRO assigns them (a hash of the IEEE
+ * address, probing on a collision), so a device keeps its address across runs. */
+#include "sim/znp/coord_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim/core/err.h"
+#include "sim/core/hash.h"
+#include "sim/fleet/model.h"
+
+const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk) {
+  for (size_t i = 0; i < c->ndevs; i++)
+    if (c->devs[i].nwk == nwk)
+      return &c->devs[i];
+  return NULL;
+}
+
+static struct sim_znp_dev *by_ieee(struct sim_znp_coord *c, uint64_t ieee) {
+  for (size_t i = 0; i < c->ndevs; i++)
+    if (c->devs[i].ieee == ieee)
+      return &c->devs[i];
+  return NULL;
+}
+
+/* MAC capability flags of the announcement: allocate address (0x80), receiver on when idle
+ * (0x08, not for a sleepy device), mains powered (0x04), full-function device (0x02, routers). */
+static uint8_t capabilities(const struct sim_model *m) {
+  uint8_t cap = 0x80;
+  if (m->logical_type == SIM_LOGICAL_ROUTER)
+    cap |= 0x02;
+  if (m->power_source == SIM_POWER_MAINS)
+    cap |= 0x04;
+  if (!m->sleepy)
+    cap |= 0x08;
+  return cap;
+}
+
+void sim__znp_dev_node_desc(const struct sim_znp_dev *d, struct sim_znp_node_desc *out) {
+  const struct sim_model *m = d->model;
+  /* Buffer and transfer sizes of a Zigbee 2007 end device or router (the legacy Aqara node
+   * descriptor carries 0x7F and 0x0064); server mask 0: no server role. */
+  *out = (struct sim_znp_node_desc){.logical = m->logical_type == SIM_LOGICAL_ROUTER ? 1 : 2,
+                                    .mac_cap = capabilities(m),
+                                    .manufacturer = m->manufacturer_code,
+                                    .max_buf = 0x7F,
+                                    .max_in = 0x0064,
+                                    .server_mask = 0x0000,
+                                    .max_out = 0x0064};
+}
+
+int sim__znp_dev_ep(const struct sim_znp_dev *d, uint8_t ep, struct sim_znp_ep *out) {
+  const struct sim_model *m = d->model;
+  for (uint8_t i = 0; i < m->n_endpoints; i++) {
+    const struct sim_model_endpoint *e = &m->endpoints[i];
+    if (e->id != ep)
+      continue;
+    memset(out, 0, sizeof *out);
+    out->ep = e->id;
+    out->profile = e->profile;
+    out->device = e->device_id;
+    out->version = 1;
+    /* The catalogue bounds an endpoint at 32 + 32 clusters, within one answer's 117. */
+    out->nin = e->n_in;
+    out->nout = e->n_out;
+    memcpy(out->in, e->in, e->n_in * sizeof e->in[0]);
+    memcpy(out->out, e->out, e->n_out * sizeof e->out[0]);
+    return 0;
+  }
+  return SIM_ENOTFOUND;
+}
+
+/* ---- The device's behaviour: the model's ops on the device record ---- */
+
+/* What the emit callback needs: the coordinator and which device speaks. */
+struct dev_engine {
+  struct sim_znp_coord *c;
+  size_t idx;
+};
+
+/* The coordinator's endpoint 1 (Home Automation) receives what devices send. */
+#define HOST_EP 1
+
+/* A frame from the device reaches the host as AF_INCOMING_MSG, at once (no radio model yet). */
+static int dev_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster, const uint8_t *zcl,
+                    size_t len) {
+  struct dev_engine *e = env->engine;
+  struct sim_znp_coord *c = e->c;
+  struct sim_znp_dev *d = &c->devs[e->idx];
+  struct sim_znp_af_in in = {.cluster = cluster,
+                             .src = d->nwk,
+                             .src_ep = endpoint,
+                             .dst_ep = HOST_EP,
+                             .lqi = d->sd.lqi ? d->sd.lqi : 0xFF,
+                             .timestamp = (uint32_t)c->now_ms,
+                             .data = zcl,
+                             .len = len};
+  struct sim_znp_frame f;
+  if (sim_znp_mt_af_incoming(&f, &in) != 0) {
+    c->stats.device_frames_dropped++;
+    return SIM_ETOOBIG;
+  }
+  sim__znp_emit(c, &f);
+  return 0;
+}
+
+static void dev_env(struct sim_znp_coord *c, size_t idx, struct dev_engine *e,
+                    struct sim_dev_env *env) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  *e = (struct dev_engine){.c = c, .idx = idx};
+  *env =
+      (struct sim_dev_env){.rng = &c->rng,
+                           .now = SIM_MS(c->now_ms),
+                           .due = SIM_MS(c->now_ms),
+                           .wall_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+                           .eui64 = c->devs[idx].ieee,
+                           .emit = dev_emit,
+                           .engine = e};
+}
+
+int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,
+                     const uint8_t *zcl, size_t len) {
+  /* ZCL header: frame control, manufacturer code when bit 2 is set, sequence number, command */
+  size_t hdr = len > 0 && (zcl[0] & 0x04) ? 5 : 3;
+  if (len < hdr)
+    return SIM_EMALFORMED;
+  const struct sim_model *m = d->model;
+  if (!m->ops || !m->ops->command)
+    return 0;
+  struct sim_dev_cmd cmd = {.endpoint = ep,
+                            .cluster = cluster,
+                            .command = zcl[hdr - 1],
+                            .global = (zcl[0] & 0x03) == 0,
+                            .manufacturer_code = hdr == 5 ? (uint16_t)(zcl[1] | zcl[2] << 8) : 0,
+                            .payload = zcl + hdr,
+                            .len = len - hdr};
+  struct dev_engine e;
+  struct sim_dev_env env;
+  dev_env(c, (size_t)(d - c->devs), &e, &env);
+  /* A real device answers with the request's sequence number; the behaviour answers with the
+   * device's next one, so it is lent the request's for this call. */
+  uint8_t own = d->sd.tsn;
+  d->sd.tsn = zcl[hdr - 2];
+  uint32_t latency_us = 0;
+  m->ops->command(m, &d->sd, &env, &cmd, &latency_us);
+  d->sd.tsn = own;
+  return 0;
+}
+
+/* A free network address for ieee: 0x0001..0xFFF7, derived from the address, probing on. */
+static uint16_t pick_nwk(const struct sim_znp_coord *c, uint64_t ieee) {
+  uint64_t h = sim_hash_mix64(ieee);
+  for (;;) {
+    uint16_t nwk = (uint16_t)(1 + h % 0xFFF7);
+    if (!sim_znp_coord_device(c, nwk))
+      return nwk;
+    h++; /* at most SIM_ZNP_MAX_DEVICES addresses are taken, so this ends */
+  }
+}
+
+int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
+                       uint64_t now_ms, uint16_t *nwk) {
+  if (c->state != SIM_ZNP_DEV_ZB_COORD || !sim_znp_coord_permit_open(c, now_ms))
+    return SIM_EUNEXPECTED;
+  struct sim_znp_dev *d = by_ieee(c, ieee);
+  int rejoin = 1;
+  if (!d) {
+    if (c->ndevs >= SIM_ZNP_MAX_DEVICES)
+      return SIM_EFULL;
+    if (c->ndevs == c->cap_devs) {
+      size_t cap = c->cap_devs ? 2 * c->cap_devs : 16;
+      struct sim_znp_dev *p = realloc(c->devs, cap * sizeof *p);
+      if (!p)
+        return SIM_ENOMEM;
+      c->devs = p;
+      c->cap_devs = cap;
+    }
+    d = &c->devs[c->ndevs];
+    *d = (struct sim_znp_dev){.ieee = ieee, .nwk = pick_nwk(c, ieee), .model = m};
+    int idx = sim_model_find(m->model_id);
+    d->sd.model = idx >= 0 ? (uint16_t)idx : 0;
+    c->ndevs++;
+    rejoin = 0;
+  }
+  struct sim_znp_frame f;
+  sim_znp_mt_tc_dev_ind(&f, d->nwk, ieee, 0x0000);
+  sim__znp_emit(c, &f);
+  sim_znp_mt_device_annce_ind(&f, d->nwk, d->nwk, ieee, capabilities(m));
+  sim__znp_emit(c, &f);
+  /* Then what the real device sends right after joining (a legacy Aqara device: its model id
+   * and heartbeat in one genBasic report). */
+  if (m->ops && m->ops->join) {
+    struct dev_engine e;
+    struct sim_dev_env env;
+    dev_env(c, (size_t)(d - c->devs), &e, &env);
+    m->ops->join(m, &d->sd, &env, rejoin);
+  }
+  if (nwk)
+    *nwk = d->nwk;
+  return 0;
+}

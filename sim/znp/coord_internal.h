@@ -1,0 +1,40 @@
+/* Between the files of the coordinator (coord.c: life cycle, dispatch, SYS, UTIL, APP_CNF and
+ * the network; coord_zdo.c: ZDO and AF). Not for other modules. */
+#ifndef SIM_ZNP_COORD_INTERNAL_H
+#define SIM_ZNP_COORD_INTERNAL_H
+
+#include "sim/znp/coord.h"
+
+/* What a subsystem handler did with a request. */
+enum sim__znp_handled {
+  SIM__ZNP_DONE = 0,      /* answered */
+  SIM__ZNP_UNKNOWN = 1,   /* not a command this coordinator serves */
+  SIM__ZNP_MALFORMED = 2, /* known, but its payload is short or inconsistent */
+};
+
+/* Encodes f and sends it to the host (errors counted). */
+void sim__znp_emit(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+/* Sends an SRSP carrying one status byte (most SREQs are answered so). */
+void sim__znp_status(struct sim_znp_coord *c, uint8_t subsys, uint8_t cmd, uint8_t status);
+/* Starts the network from NV: forms it (NIB, keys) when NV has none, then reports the device
+ * states up to coordinator. Returns whether a new network was formed (1) or restored (0). */
+int sim__znp_start_network(struct sim_znp_coord *c);
+/* The PAN id, channel and extended PAN id of the running network (from the NIB); 0, or
+ * SIM_ENOTFOUND before one is formed. */
+int sim__znp_nwk_params(const struct sim_znp_coord *c, uint16_t *pan, uint8_t *channel,
+                        uint64_t *ext_pan);
+
+/* A joined device's node descriptor (coord_dev.c). */
+void sim__znp_dev_node_desc(const struct sim_znp_dev *d, struct sim_znp_node_desc *out);
+/* A joined device's endpoint ep as an AF registration would give it; 0 or SIM_ENOTFOUND. */
+int sim__znp_dev_ep(const struct sim_znp_dev *d, uint8_t ep, struct sim_znp_ep *out);
+
+/* A ZCL frame from the host to a joined device's endpoint ep: run by the model's behaviour,
+ * whose answers reach the host as AF_INCOMING_MSG. 0, or SIM_EMALFORMED (no ZCL header). */
+int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,
+                     const uint8_t *zcl, size_t len);
+
+enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+
+#endif

@@ -1,0 +1,208 @@
+/* A ZNP coordinator on a TCP listener: see server.h. Writes are small (one MT frame each), so
+ * each is copied into its own request; the host reads them in order. */
+#include "sim/znp/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/core/err.h"
+#include "sim/core/log.h"
+
+struct sim_znp_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  uv_tcp_t *client; /* the host, or NULL */
+  int port;
+  int open_handles;
+  char rbuf[4096]; /* reads land here; the coordinator consumes them before the next read */
+  size_t npending; /* devices waiting for the host to permit joining */
+  struct {
+    const struct sim_model *m;
+    uint64_t ieee;
+  } pending[SIM_ZNP_SERVER_MAX_PENDING];
+  struct sim_znp_coord coord;
+};
+
+struct write_req {
+  uv_write_t req;
+  uint8_t data[SIM_ZNP_MAX_FRAME];
+};
+
+static void maybe_free(struct sim_znp_server *s) {
+  if (s->open_handles == 0) {
+    sim_znp_coord_fini(&s->coord);
+    free(s);
+  }
+}
+
+static void handle_closed_cb(uv_handle_t *h) {
+  struct sim_znp_server *s = h->data;
+  if (h != (uv_handle_t *)&s->listener)
+    free(h);
+  s->open_handles--;
+  maybe_free(s);
+}
+
+static void write_cb(uv_write_t *req, int status) {
+  (void)status; /* a failed write means the host went; the read side sees it and closes */
+  free(req);
+}
+
+/* A host that sends requests but never reads their answers is dropped once this much waits
+ * to be written, rather than buffered without end. */
+#define WRITE_QUEUE_MAX (1u << 20)
+
+static void close_client(struct sim_znp_server *s);
+
+static int send_cb(void *ctx, const uint8_t *p, size_t n) {
+  struct sim_znp_server *s = ctx;
+  if (!s->client)
+    return SIM_ECLOSED;
+  if (uv_stream_get_write_queue_size((uv_stream_t *)s->client) > WRITE_QUEUE_MAX) {
+    SIM_LOGW("znp: host on port %d reads none of its answers; disconnected", s->port);
+    close_client(s);
+    return SIM_EFULL;
+  }
+  struct write_req *w = malloc(sizeof *w);
+  if (!w)
+    return SIM_ENOMEM;
+  memcpy(w->data, p, n);
+  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
+  int rc = uv_write(&w->req, (uv_stream_t *)s->client, &b, 1, write_cb);
+  if (rc != 0)
+    free(w);
+  return rc;
+}
+
+static void close_client(struct sim_znp_server *s) {
+  if (!s->client)
+    return;
+  uv_close((uv_handle_t *)s->client, handle_closed_cb);
+  s->client = NULL;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  struct sim_znp_server *s = h->data;
+  *buf = uv_buf_init(s->rbuf, sizeof s->rbuf);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct sim_znp_server *s = st->data;
+  if (n < 0) {
+    SIM_LOGI("znp: host on port %d disconnected (%s)", s->port, uv_strerror((int)n));
+    close_client(s);
+    return;
+  }
+  if (n <= 0)
+    return;
+  uint64_t now = uv_now(s->loop);
+  sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, now);
+  /* The queued devices join once the host has opened the network, after its answers. */
+  if (s->npending > 0 && s->coord.state == SIM_ZNP_DEV_ZB_COORD &&
+      sim_znp_coord_permit_open(&s->coord, now)) {
+    for (size_t i = 0; i < s->npending; i++) {
+      uint16_t nwk = 0;
+      int rc = sim_znp_coord_join(&s->coord, s->pending[i].m, s->pending[i].ieee, now, &nwk);
+      if (rc != 0)
+        SIM_LOGW("znp: device %016llx could not join: %s", (unsigned long long)s->pending[i].ieee,
+                 sim_strerror(rc));
+      else
+        SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee,
+                 nwk);
+    }
+    s->npending = 0;
+  }
+}
+
+int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee) {
+  if (s->npending >= SIM_ZNP_SERVER_MAX_PENDING)
+    return SIM_EFULL;
+  s->pending[s->npending].m = m;
+  s->pending[s->npending].ieee = ieee;
+  s->npending++;
+  return 0;
+}
+
+static void connection_cb(uv_stream_t *ls, int status) {
+  struct sim_znp_server *s = ls->data;
+  if (status < 0)
+    return;
+  uv_tcp_t *t = malloc(sizeof *t);
+  if (!t)
+    return;
+  uv_tcp_init(s->loop, t);
+  t->data = s;
+  s->open_handles++;
+  if (uv_accept(ls, (uv_stream_t *)t) != 0 || s->client) {
+    if (s->client)
+      SIM_LOGW("znp: port %d already has a host; a second connection was closed", s->port);
+    uv_close((uv_handle_t *)t, handle_closed_cb);
+    return;
+  }
+  uv_tcp_nodelay(t, 1);
+  s->client = t;
+  sim_znp_coord_reconnect(&s->coord);
+  if (uv_read_start((uv_stream_t *)t, alloc_cb, read_cb) != 0)
+    close_client(s);
+  else
+    SIM_LOGI("znp: host connected on port %d", s->port);
+}
+
+int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
+                       struct sim_znp_server **out, char *why, size_t cap) {
+  struct sim_znp_server *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(why, cap, "out of memory");
+    return SIM_ENOMEM;
+  }
+  s->loop = loop;
+  char sub[256];
+  int rc = sim_znp_coord_init(&s->coord, nv_path, send_cb, s, sub, sizeof sub);
+  if (rc != 0) {
+    snprintf(why, cap, "NV file '%s': %s", nv_path ? nv_path : "", sub);
+    free(s);
+    return rc;
+  }
+  struct sockaddr_in sa;
+  rc = uv_ip4_addr(host, port, &sa);
+  if (rc != 0) {
+    snprintf(why, cap, "'%s' is not an IPv4 address", host);
+    sim_znp_coord_fini(&s->coord);
+    free(s);
+    return SIM_EINVAL;
+  }
+  uv_tcp_init(loop, &s->listener);
+  s->listener.data = s;
+  s->open_handles = 1;
+  rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&s->listener, 4, connection_cb);
+  if (rc == 0) {
+    struct sockaddr_in bound;
+    int len = sizeof bound;
+    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    s->port = ntohs(bound.sin_port);
+  }
+  if (rc != 0) {
+    snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+    uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int sim_znp_server_port(const struct sim_znp_server *s) {
+  return s->port;
+}
+
+struct sim_znp_coord *sim_znp_server_coord(struct sim_znp_server *s) {
+  return &s->coord;
+}
+
+void sim_znp_server_close(struct sim_znp_server *s) {
+  close_client(s);
+  uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
+}

@@ -1,0 +1,32 @@
+/* One emulated ZNP coordinator served on a TCP listener, as networked Zigbee adapters are
+ * (zigbee-herdsman opens "tcp://HOST:PORT" as the adapter's serial port). One host at a time,
+ * like a serial line: a second connection while one is open is closed at once (and logged).
+ *
+ * Ownership: sim_znp_server_new() allocates; sim_znp_server_close() starts closing the
+ * handles and frees the server when they are closed (the loop must run on). Loop thread only. */
+#ifndef SIM_ZNP_SERVER_H
+#define SIM_ZNP_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "sim/znp/coord.h"
+
+struct sim_znp_server;
+
+/* Listens on host (an IPv4 address) and port (0: any free one) with the coordinator of NV file
+ * nv_path. 0 and *out, or SIM_E* / a libuv error with a sentence in why (cap bytes). */
+int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
+                       struct sim_znp_server **out, char *why, size_t cap);
+/* Queues a device of model m (borrowed: the registry outlives the server) with address ieee
+ * to join the first time the host permits joining. 0, or SIM_EFULL past
+ * SIM_ZNP_SERVER_MAX_PENDING. */
+#define SIM_ZNP_SERVER_MAX_PENDING 256
+int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee);
+/* The bound port. */
+int sim_znp_server_port(const struct sim_znp_server *s);
+/* The coordinator, for counters and (later) devices. Borrowed. */
+struct sim_znp_coord *sim_znp_server_coord(struct sim_znp_server *s);
+void sim_znp_server_close(struct sim_znp_server *s);
+
+#endif

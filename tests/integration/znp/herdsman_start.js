@@ -1,0 +1,91 @@
+// Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT, with
+// its database and coordinator backup in DIR, and checks what start() returns and that
+// permitJoin succeeds. With DEVICES (a number), that many devices must then join and be
+// interviewed to the end within 60 s: node descriptor, every endpoint's simple descriptor, and
+// the genBasic reads that give their model id. Prints one line per step; exit 0 only when all
+// of that held.
+//   node herdsman_start.js PORT DIR EXPECT [DEVICES]
+'use strict';
+const path = require('node:path');
+const {Controller} = require('zigbee-herdsman');
+
+const [port, dir, expect, devicesArg] = process.argv.slice(2);
+const wantDevices = devicesArg === undefined ? 0 : Number(devicesArg);
+if (!port || !dir || !expect) {
+  console.error('usage: node herdsman_start.js PORT DIR EXPECT');
+  process.exit(2);
+}
+
+// Polls (every 100 ms, at most 60 s) until wantDevices devices are interviewed: a node
+// descriptor (manufacturer code, type), every endpoint's simple descriptor, a model id.
+async function waitForDevices(controller, want) {
+  const deadline = Date.now() + 60000;
+  const described = (d) =>
+    d.interviewState === 'SUCCESSFUL' &&
+    d.modelID !== undefined &&
+    d.manufacturerID !== undefined &&
+    d.type !== 'Unknown' &&
+    d.endpoints.length > 0 &&
+    d.endpoints.every((e) => e.profileID !== undefined && e.inputClusters.length > 0);
+  for (;;) {
+    const devices = controller.getDevices().filter((d) => d.type !== 'Coordinator');
+    const done = devices.filter(described);
+    if (done.length >= want) {
+      for (const d of done) {
+        const eps = d.endpoints.map((e) => `${e.ID}:${e.profileID}/${e.deviceID}/[${e.inputClusters}]`);
+        console.log(`RESULT device ${d.ieeeAddr} model=${d.modelID} nwk=${d.networkAddress} type=${d.type} ` +
+                    `manufacturer=${d.manufacturerID} endpoints=${eps.join(' ')}`);
+      }
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${done.length} of ${want} devices joined and interviewed within 60 s ` +
+                      `(${devices.length} joined)`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function main() {
+  const controller = new Controller({
+    network: {
+      panID: 0x1a62,
+      extendedPanID: [0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd],
+      channelList: [15],
+      networkKey: [1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 13],
+    },
+    serialPort: {path: `tcp://127.0.0.1:${port}`, adapter: 'zstack'},
+    databasePath: path.join(dir, 'database.db'),
+    databaseBackupPath: path.join(dir, 'database.db.backup'),
+    backupPath: path.join(dir, 'coordinator_backup.json'),
+    adapter: {disableLED: false},
+    acceptJoiningDeviceHandler: async () => true,
+  });
+  controller.on('deviceInterview', (e) =>
+    console.log(`RESULT interview ${e.device.ieeeAddr} ${e.status} model=${e.device.modelID}`),
+  );
+  const result = await controller.start();
+  console.log(`RESULT start=${result}`);
+  await controller.permitJoin(60);
+  const permitted = controller.getPermitJoin();
+  console.log(`RESULT permitJoin=${permitted}`);
+  if (permitted !== true) {
+    console.log('RESULT FAIL: permitJoin(60) did not open the network');
+    process.exit(1);
+  }
+  if (wantDevices > 0) await waitForDevices(controller, wantDevices);
+  await controller.permitJoin(0);
+  await controller.stop();
+  if (result !== expect) {
+    console.log(`RESULT FAIL: start() returned '${result}', expected '${expect}'`);
+    process.exit(1);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.log(`RESULT FAIL: ${err && err.stack ? err.stack : err}`);
+    process.exit(1);
+  },
+);

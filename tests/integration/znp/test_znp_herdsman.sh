@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# zigbee-herdsman's zstack adapter against `hubsim znp` over tcp://: a fresh NV file forms a
+# network (start() = 'reset'); the same host reconnecting finds it running ('resumed'); hubsim
+# restarted on the same NV file restores it without forming again ('resumed'); permit join
+# succeeds every time; two catalogue devices join and the host interviews them (descriptors,
+# genBasic model id). zigbee-herdsman (pinned: package.json, package-lock.json here) is
+# installed from npm into the build tree, never globally; without node, npm or the registry
+# the test fails and says so.
+#   test_znp_herdsman.sh BUILD_DIR
+set -euo pipefail
+
+HERDSMAN_VERSION=10.9.5
+BUILD=${1:?usage: test_znp_herdsman.sh BUILD_DIR}
+HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=$BUILD/tests/integration/znp/node
+WORK=$(mktemp -d /tmp/hubsim-znp-it.XXXXXX)
+ZNP_PID=
+
+fail() {
+  echo "test_znp_herdsman: FAIL: $*" >&2
+  exit 1
+}
+
+cleanup() {
+  if [ -n "$ZNP_PID" ]; then kill "$ZNP_PID" 2>/dev/null || true; wait "$ZNP_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v node >/dev/null || fail "node is not installed (scripts/deps.sh installs Debian's nodejs)"
+command -v npm >/dev/null || fail "npm is not installed (scripts/deps.sh installs Debian's npm)"
+
+# The pinned version (package.json, and every dependency in package-lock.json), installed with
+# npm ci into the build tree, again only when the lock file changed.
+installed=$(node -p "require('$PREFIX/node_modules/zigbee-herdsman/package.json').version" 2>/dev/null || true)
+if [ "$installed" != "$HERDSMAN_VERSION" ] || ! cmp -s "$HERE/package-lock.json" "$PREFIX/package-lock.json"; then
+  mkdir -p "$PREFIX"
+  cp "$HERE/package.json" "$HERE/package-lock.json" "$PREFIX/"
+  if ! timeout 300 npm ci --prefix "$PREFIX" --no-audit --no-fund >"$WORK/npm.log" 2>&1; then
+    tail -20 "$WORK/npm.log" >&2
+    fail "npm could not install zigbee-herdsman@$HERDSMAN_VERSION (is the npm registry reachable?)"
+  fi
+fi
+export NODE_PATH=$PREFIX/node_modules
+
+# Starts hubsim znp on the NV file and waits (bounded) for its ready file.
+start_znp() {
+  rm -f "$WORK/port"
+  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/port" "$@" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
+  ZNP_PID=$!
+  for _ in $(seq 1 100); do
+    [ -s "$WORK/port" ] && break
+    kill -0 "$ZNP_PID" 2>/dev/null || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited at start"; }
+    sleep 0.1
+  done
+  [ -s "$WORK/port" ] || fail "hubsim znp wrote no ready file within 10 s"
+  PORT=$(cat "$WORK/port")
+}
+
+stop_znp() {
+  kill -TERM "$ZNP_PID"
+  local rc=0
+  wait "$ZNP_PID" || rc=$?
+  ZNP_PID=
+  [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
+}
+
+# One host run: expected start() result, a name, and how many devices must join (optional).
+host() {
+  local expect=$1 log=$WORK/host-$2.log rc=0
+  timeout 120 node "$HERE/herdsman_start.js" "$PORT" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
+  grep '^RESULT' "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -40 "$log" >&2
+    fail "run $2: zigbee-herdsman did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
+  fi
+}
+
+mkdir -p "$WORK/host"
+start_znp
+host reset 1-fresh-nv
+host resumed 2-reconnect
+stop_znp
+[ -s "$WORK/nv.txt" ] || fail "no NV file after the first runs"
+grep -q '^0060 55$' "$WORK/nv.txt" || fail "the NV file lacks zigbee-herdsman's configured flag"
+nib=$(grep '^0021 ' "$WORK/nv.txt") || fail "the NV file has no NIB after formation"
+start_znp
+host resumed 3-hubsim-restarted
+stop_znp
+[ "$(grep '^0021 ' "$WORK/nv.txt")" = "$nib" ] || fail "the network was formed again after the restart (NIB changed)"
+# Two catalogue devices (a sleepy end device, a router) join when the host opens the network,
+# and the host interviews them to the end: descriptors, then genBasic's model id.
+start_znp --device lumi.weather --device lumi.curtain
+host resumed 4-devices 2
+stop_znp
+grep -q 'RESULT device 0x00158d.* model=lumi.weather .*type=EndDevice manufacturer=4151 endpoints=1:260/' \
+  "$WORK/host-4-devices.log" || fail "lumi.weather was not interviewed as the catalogue describes it"
+grep -q 'RESULT device .* model=lumi.curtain .*type=Router' "$WORK/host-4-devices.log" ||
+  fail "lumi.curtain was not interviewed as a router with its model id"
+formed=$(grep -c 'formed network' "$WORK/znp.err" || true)
+[ "$formed" -eq 1 ] || fail "hubsim znp formed a network $formed times in four host starts, not once"
+grep 'hubsim znp:' "$WORK/znp.err" || true
+echo "test_znp_herdsman: zigbee-herdsman $HERDSMAN_VERSION: reset, resumed, resumed after a restart; permit join each time; two devices joined and interviewed"

@@ -1,0 +1,433 @@
+/* The emulated coordinator (sim/znp/coord.h) driven as a host drives it, frame by frame,
+ * without sockets: NV items, reset with startup options, formation by BDB commissioning, a
+ * restart on the same NV file that restores instead of forming, AF registration and the
+ * coordinator's descriptors, permit join, and the answers to unknown and malformed requests.
+ * The NV file's loader refuses malformed files naming the line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
+
+#include "sim/core/err.h"
+#include "sim/fleet/model.h"
+#include "sim/znp/coord.h"
+
+/* What the coordinator sent, parsed back into frames. */
+struct sink {
+  struct sim_znp_reader rd;
+  struct sim_znp_frame got[16];
+  int n;
+};
+
+static int sink_cb(void *ctx, const uint8_t *p, size_t n) {
+  struct sink *s = ctx;
+  for (int guard = 0; guard < 4; guard++) {
+    assert_true(s->n < 16);
+    int rc = sim_znp_reader_next(&s->rd, &p, &n, &s->got[s->n], NULL);
+    if (rc == SIM_EAGAIN)
+      return 0;
+    assert_int_equal(rc, 0);
+    s->n++;
+  }
+  fail_msg("one send held more than one frame");
+  return 0;
+}
+
+struct fixture {
+  char dir[64];
+  char nv[96];
+  struct sink sink;
+  struct sim_znp_coord *c;
+  uint64_t now;
+};
+
+static void open_coord(struct fixture *fx) {
+  char why[256];
+  fx->c = calloc(1, sizeof *fx->c);
+  assert_non_null(fx->c);
+  int rc = sim_znp_coord_init(fx->c, fx->nv, sink_cb, &fx->sink, why, sizeof why);
+  if (rc != 0)
+    fail_msg("init: %s", why);
+}
+
+static void close_coord(struct fixture *fx) {
+  sim_znp_coord_fini(fx->c);
+  free(fx->c);
+  fx->c = NULL;
+}
+
+static int setup(void **state) {
+  struct fixture *fx = calloc(1, sizeof *fx);
+  snprintf(fx->dir, sizeof fx->dir, "/tmp/hubsim-znp-XXXXXX");
+  assert_non_null(mkdtemp(fx->dir));
+  snprintf(fx->nv, sizeof fx->nv, "%s/nv.txt", fx->dir);
+  sim_znp_reader_init(&fx->sink.rd);
+  open_coord(fx);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *fx = *state;
+  if (fx->c)
+    close_coord(fx);
+  unlink(fx->nv);
+  rmdir(fx->dir);
+  free(fx);
+  return 0;
+}
+
+/* Sends one request (type, subsystem, command, data) and returns the number of frames that
+ * came back; they are in fx->sink.got. */
+static int req(struct fixture *fx, uint8_t type, uint8_t subsys, uint8_t cmd, const uint8_t *d,
+               size_t n) {
+  struct sim_znp_frame f = {.type = type, .subsys = subsys, .cmd = cmd, .len = (uint8_t)n};
+  if (n > 0)
+    memcpy(f.data, d, n);
+  uint8_t wire[SIM_ZNP_MAX_FRAME];
+  size_t w = 0;
+  assert_int_equal(sim_znp_frame_encode(&f, wire, sizeof wire, &w), 0);
+  fx->sink.n = 0;
+  sim_znp_coord_input(fx->c, wire, w, fx->now);
+  return fx->sink.n;
+}
+#define SREQ(fx, sub, cmd, ...)                                                                    \
+  req(fx, SIM_ZNP_SREQ, sub, cmd, (const uint8_t[]){0, __VA_ARGS__} + 1,                           \
+      sizeof((const uint8_t[]){0, __VA_ARGS__}) - 1)
+
+static const struct sim_znp_frame *got(struct fixture *fx, int i, uint8_t type, uint8_t subsys,
+                                       uint8_t cmd) {
+  const struct sim_znp_frame *f = &fx->sink.got[i];
+  if (f->type != type || f->subsys != subsys || f->cmd != cmd)
+    fail_msg("frame %d: got %u/%u/0x%02x, want %u/%u/0x%02x", i, f->type, f->subsys, f->cmd, type,
+             subsys, cmd);
+  return f;
+}
+
+static uint16_t nv_length(struct fixture *fx, uint16_t id) {
+  assert_int_equal(SREQ(fx, SIM_ZNP_SYS, 0x13, (uint8_t)id, (uint8_t)(id >> 8)), 1);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_SYS, 0x13);
+  return (uint16_t)(f->data[0] | f->data[1] << 8);
+}
+
+static uint8_t status_of(struct fixture *fx, uint8_t subsys, uint8_t cmd) {
+  return got(fx, 0, SIM_ZNP_SRSP, subsys, cmd)->data[0];
+}
+
+/* A factory-new coordinator: NWKKEY is 21 bytes (the unaligned layout), no NIB, not
+ * configured; ping and version answer. */
+static void test_fresh_nv(void **state) {
+  struct fixture *fx = *state;
+  assert_int_equal(SREQ(fx, SIM_ZNP_SYS, SIM_ZNP_SYS_PING), 1);
+  assert_int_equal(got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_SYS, 1)->len, 2);
+  assert_int_equal(SREQ(fx, SIM_ZNP_SYS, SIM_ZNP_SYS_VERSION), 1);
+  /* Z-Stack 3.x.0 (product 1), 2.7.1, revision 20230507: what docs/hil.md says and
+   * zigbee-herdsman's LED and association choices depend on. */
+  const struct sim_znp_frame *v = got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_SYS, 2);
+  assert_int_equal(v->len, 9);
+  assert_memory_equal(v->data, ((const uint8_t[]){2, 1, 2, 7, 1, 0x6B, 0xB1, 0x34, 0x01}), 9);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_NWKKEY), 21);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_NIB), 0);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_HAS_CONFIGURED), 0);
+  assert_int_equal(SREQ(fx, SIM_ZNP_UTIL, SIM_ZNP_UTIL_GET_DEVICE_INFO), 1);
+  assert_int_equal(got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_UTIL, 0)->data[12], SIM_ZNP_DEV_HOLD);
+}
+
+/* OSAL NV: init (created 0x09, existing 0x00), write, read back at an offset, a write past the
+ * end refused, delete with the wrong and the right length. */
+static void test_nv_items(void **state) {
+  struct fixture *fx = *state;
+  SREQ(fx, SIM_ZNP_SYS, 0x07, 0x60, 0x00, 0x01, 0x00, 0x01, 0x55);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x07), SIM_ZNP_ST_NV_ITEM_UNINIT);
+  SREQ(fx, SIM_ZNP_SYS, 0x07, 0x60, 0x00, 0x01, 0x00, 0x01, 0x55);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x07), SIM_ZNP_ST_SUCCESS);
+  SREQ(fx, SIM_ZNP_SYS, 0x07, 0x34, 0x12, 0x04, 0x00, 0x00);
+  SREQ(fx, SIM_ZNP_SYS, 0x1D, 0x34, 0x12, 0x01, 0x00, 0x03, 0x00, 0xAA, 0xBB, 0xCC);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x1D), 0);
+  SREQ(fx, SIM_ZNP_SYS, 0x1D, 0x34, 0x12, 0x02, 0x00, 0x03, 0x00, 0xAA, 0xBB, 0xCC);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x1D), SIM_ZNP_ST_NV_BAD_ITEM_LEN);
+  SREQ(fx, SIM_ZNP_SYS, 0x1C, 0x34, 0x12, 0x02, 0x00);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_SYS, 0x1C);
+  assert_int_equal(f->len, 4);
+  assert_memory_equal(f->data, ((const uint8_t[]){0, 2, 0xBB, 0xCC}), 4);
+  SREQ(fx, SIM_ZNP_SYS, 0x12, 0x34, 0x12, 0x05, 0x00);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x12), SIM_ZNP_ST_NV_BAD_ITEM_LEN);
+  SREQ(fx, SIM_ZNP_SYS, 0x12, 0x34, 0x12, 0x04, 0x00);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x12), 0);
+  assert_int_equal(nv_length(fx, 0x1234), 0);
+  SREQ(fx, SIM_ZNP_SYS, 0x1D, 0x34, 0x12, 0x00, 0x00, 0x01, 0x00, 0xAA);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x1D), SIM_ZNP_ST_NV_ITEM_UNINIT);
+  /* The extended tables are empty. */
+  SREQ(fx, SIM_ZNP_SYS, 0x32, 0x01, 0x04, 0x00, 0x00, 0x00);
+  assert_int_equal(got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_SYS, 0x32)->data[0], 0);
+}
+
+/* Formation as zigbee-herdsman commissions: commissioning items, BDB channel, BDB formation;
+ * then the NIB carries them; a second coordinator on the same file restores the network with
+ * ZDO_STARTUP_FROM_APP (status 0) instead of forming one. */
+static void test_form_and_restore(void **state) {
+  struct fixture *fx = *state;
+  /* startup option 3 and a reset: the configured flag goes */
+  SREQ(fx, SIM_ZNP_SYS, 0x07, 0x60, 0x00, 0x01, 0x00, 0x01, 0x55);
+  SREQ(fx, SIM_ZNP_SYS, 0x1D, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x03);
+  assert_int_equal(req(fx, SIM_ZNP_AREQ, SIM_ZNP_SYS, 0x00, (const uint8_t[]){1}, 1), 1);
+  got(fx, 0, SIM_ZNP_AREQ, SIM_ZNP_SYS, SIM_ZNP_SYS_RESET_IND);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_HAS_CONFIGURED), 0);
+  SREQ(fx, SIM_ZNP_SYS, 0x1D, 0x83, 0x00, 0x00, 0x00, 0x02, 0x00, 0x62, 0x1A); /* PANID */
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x08, 0x01, 0x00, 0x80, 0x00, 0x00);               /* channel 15 */
+  assert_int_equal(SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04), 4);
+  got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_APP_CNF, 0x05);
+  assert_int_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC0)->data[0], 8);
+  assert_int_equal(got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC0)->data[0], 9);
+  got(fx, 3, SIM_ZNP_AREQ, SIM_ZNP_APP_CNF, 0x80);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_NIB), SIM_ZNP_NIB_LEN);
+  SREQ(fx, SIM_ZNP_ZDO, SIM_ZNP_ZDO_EXT_NWK_INFO);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_ZDO, 0x50);
+  assert_int_equal(f->data[3] | f->data[4] << 8, 0x1A62);
+  assert_int_equal(f->data[23], 15);
+  SREQ(fx, SIM_ZNP_SYS, 0x07, 0x60, 0x00, 0x01, 0x00, 0x01, 0x55);
+
+  close_coord(fx);
+  open_coord(fx);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_HAS_CONFIGURED), 1);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_NWK_ACTIVE_KEY_INFO), 17);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x40, 100, 0), 3);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x40), 0); /* restored, not new */
+  assert_int_equal(got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC0)->data[0], 9);
+  SREQ(fx, SIM_ZNP_ZDO, SIM_ZNP_ZDO_EXT_NWK_INFO);
+  f = got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_ZDO, 0x50);
+  assert_int_equal(f->data[3] | f->data[4] << 8, 0x1A62);
+}
+
+/* AF registration, then the coordinator's active endpoints and simple descriptors; a second
+ * registration of the same endpoint is a duplicate. */
+static void test_endpoints(void **state) {
+  struct fixture *fx = *state;
+  SREQ(fx, SIM_ZNP_AF, 0x00, 0x0B, 0x04, 0x01, 0x00, 0x04, 0x00, 0x00, 0x02, 0x01, 0x05, 0x0A, 0x00,
+       0x02, 0x00, 0x05, 0x02, 0x05);
+  assert_int_equal(status_of(fx, SIM_ZNP_AF, 0), 0);
+  SREQ(fx, SIM_ZNP_AF, 0x00, 0x0B, 0x04, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00);
+  assert_int_equal(status_of(fx, SIM_ZNP_AF, 0), SIM_ZNP_ST_APS_DUPLICATE_ENTRY);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x05, 0, 0, 0, 0), 2);
+  const struct sim_znp_frame *f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x85);
+  assert_memory_equal(f->data, ((const uint8_t[]){0, 0, 0, 0, 0, 1, 11}), 7);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x04, 0, 0, 0, 0, 11), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x84);
+  assert_int_equal(f->data[5], 16); /* 8 + 2 * 4 clusters */
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x04, 0, 0, 0, 0, 12), 2);
+  assert_int_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x84)->data[2], 0x83);
+  /* No device has joined: a request to another address finds no route. */
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x05, 0x2B, 0x1A, 0x2B, 0x1A), 1);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x05), SIM_ZNP_ST_NWK_NO_ROUTE);
+  /* An AF data request from the registered endpoint: SRSP, then the confirm with its id. */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, 0xFC, 0xFF, 1, 11, 0x06, 0, 7, 0, 30, 1, 0xAB), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x80);
+  assert_memory_equal(f->data, ((const uint8_t[]){0, 11, 7}), 3);
+}
+
+/* Permit join to the coordinator only (0xFFFC): SRSP, the ZDO answer, the indication; the
+ * window closes after its duration. */
+static void test_permit_join(void **state) {
+  struct fixture *fx = *state;
+  fx->now = 1000;
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x02, 0xFC, 0xFF, 60, 1), 3);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x36), 0);
+  got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xB6);
+  assert_int_equal(got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xCB)->data[0], 60);
+  assert_true(sim_znp_coord_permit_open(fx->c, 60999));
+  assert_false(sim_znp_coord_permit_open(fx->c, 61000));
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 0, 1), 2); /* broadcast close */
+  assert_false(sim_znp_coord_permit_open(fx->c, 2000));
+}
+
+/* A command not served gets the RPC error SRSP (invalid command id, or subsystem) naming it;
+ * a served command with a short payload gets the RPC length error; neither changes state. */
+static void test_unknown_and_malformed(void **state) {
+  struct fixture *fx = *state;
+  assert_int_equal(SREQ(fx, SIM_ZNP_SYS, 0x55, 1, 2), 1);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_SRSP, 0, 0);
+  assert_memory_equal(f->data, ((const uint8_t[]){2, 0x21, 0x55}), 3);
+  assert_int_equal(SREQ(fx, 0x1E, 0x01), 1);
+  assert_int_equal(got(fx, 0, SIM_ZNP_SRSP, 0, 0)->data[0], 1);
+  assert_int_equal(SREQ(fx, SIM_ZNP_SYS, 0x1D, 0x60, 0x00, 0x00, 0x00, 0x05, 0x00, 1), 1);
+  assert_int_equal(got(fx, 0, SIM_ZNP_SRSP, 0, 0)->data[0], 4);
+  assert_int_equal(req(fx, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x77, NULL, 0), 0);
+  assert_int_equal(fx->c->stats.unsupported, 2);
+  assert_int_equal(fx->c->stats.malformed, 1);
+}
+
+/* A malformed NV file is refused with its line named; nothing is written over it. */
+static void test_nv_file_refused(void **state) {
+  struct fixture *fx = *state;
+  close_coord(fx);
+  static const char *bad[] = {"0001 00124b0001020304\n0021 0g\n", "0001 00\n0001 01\n",
+                              "# ok\nzz\n", "0001 0\n"};
+  static const char *want[] = {"line 2", "line 2", "line 2", "line 1"};
+  for (int i = 0; i < 4; i++) {
+    FILE *fp = fopen(fx->nv, "w");
+    fputs(bad[i], fp);
+    fclose(fp);
+    struct sim_znp_coord *c = calloc(1, sizeof *c);
+    char why[256];
+    int rc = sim_znp_coord_init(c, fx->nv, sink_cb, &fx->sink, why, sizeof why);
+    assert_int_equal(rc, SIM_EMALFORMED);
+    if (!strstr(why, want[i]))
+      fail_msg("file %d: '%s' does not name %s", i, why, want[i]);
+    free(c);
+    fp = fopen(fx->nv, "r");
+    char back[64] = "";
+    size_t n = fread(back, 1, sizeof back - 1, fp);
+    fclose(fp);
+    back[n] = '\0';
+    assert_string_equal(back, bad[i]);
+  }
+}
+
+/* A legacy Aqara temperature sensor as the model registry describes one (sleepy battery end
+ * device, manufacturer 0x1037, one endpoint). */
+static const uint16_t ht_in[] = {0x0000, 0x0003, 0x0001};
+static const uint16_t ht_out[] = {0x0019};
+static const struct sim_model_endpoint ht_ep = {1, 0x0104, 0x0402, ht_in, 3, ht_out, 1};
+static const struct sim_model ht_model = {.model_id = "lumi.test",
+                                          .power_source = SIM_POWER_BATTERY,
+                                          .logical_type = SIM_LOGICAL_END_DEVICE,
+                                          .sleepy = 1,
+                                          .manufacturer_code = 0x1037,
+                                          .ieee_oui = 0x00158D,
+                                          .endpoints = &ht_ep,
+                                          .n_endpoints = 1};
+
+/* A device joins only into a running network with joining permitted; the host then sees the
+ * trust-centre indication and the announcement, and the device's descriptors come from its
+ * model; a rejoin keeps its address. */
+static void test_device_join(void **state) {
+  struct fixture *fx = *state;
+  const uint64_t ieee = 0x00158D0001A2B3C4ull;
+  uint16_t nwk = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 0, &nwk), SIM_EUNEXPECTED);
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04); /* form */
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 0, &nwk), SIM_EUNEXPECTED);
+  SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 60, 1);
+  fx->sink.n = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 1000, &nwk), 0);
+  assert_true(nwk > 0 && nwk < 0xFFF8);
+  assert_int_equal(fx->sink.n, 2);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xCA);
+  assert_int_equal(f->data[0] | f->data[1] << 8, nwk);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC1);
+  assert_int_equal(f->data[12], 0x80); /* sleepy battery end device */
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x02, lo, hi, lo, hi), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x82);
+  assert_memory_equal(f->data + 5, ((const uint8_t[]){0x02, 0x40, 0x80, 0x37, 0x10}), 5);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x05, lo, hi, lo, hi), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x85);
+  assert_memory_equal(f->data + 5, ((const uint8_t[]){1, 1}), 2);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x04, lo, hi, lo, hi, 1), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x84);
+  assert_memory_equal(f->data + 5,
+                      ((const uint8_t[]){0x10, 0x01, 0x04, 0x01, 0x02, 0x04, 0x01, 0x03, 0x00, 0x00,
+                                         0x03, 0x00, 0x01, 0x00, 0x01, 0x19, 0x00}),
+                      17);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x04, lo, hi, lo, hi, 2), 2);
+  assert_int_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x84)->data[2], 0x83);
+  uint16_t again = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 2000, &again), 0);
+  assert_int_equal(again, nwk);
+  assert_int_equal(fx->c->ndevs, 1);
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee + 1, 61000, NULL), SIM_EUNEXPECTED);
+}
+
+/* A behaviour for the ZCL path: on join it reports one attribute; a command is answered with a
+ * frame carrying the device's tsn at that moment and the command's payload. */
+static int joins_seen;
+static void fake_join(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                      int rejoin) {
+  (void)m;
+  joins_seen += 1 + rejoin * 10;
+  const uint8_t report[] = {0x18, d->tsn++, 0x0A, 0x05, 0x00, 0x42, 0x01, 'x'};
+  env->emit(env, 1, 0x0000, report, sizeof report);
+}
+static int fake_command(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                        const struct sim_dev_cmd *cmd, uint32_t *latency_us) {
+  (void)m;
+  *latency_us = 0;
+  uint8_t rsp[8] = {0x18, d->tsn++, 0x01, cmd->command, (uint8_t)cmd->len, cmd->global};
+  env->emit(env, cmd->endpoint, cmd->cluster, rsp, 6);
+  return 0;
+}
+static const struct sim_model_ops fake_ops = {.join = fake_join, .command = fake_command};
+static const struct sim_model zcl_model = {.model_id = "lumi.zcl.test",
+                                           .power_source = SIM_POWER_MAINS,
+                                           .logical_type = SIM_LOGICAL_ROUTER,
+                                           .manufacturer_code = 0x115F,
+                                           .endpoints = &ht_ep,
+                                           .n_endpoints = 1,
+                                           .ops = &fake_ops};
+
+/* The device's behaviour: its join report arrives as AF_INCOMING_MSG after the announcement;
+ * a Read Attributes from the host gets the data confirm, then the device's answer with the
+ * request's sequence number; a rejoin runs the join again as a rejoin. */
+static void test_device_zcl(void **state) {
+  struct fixture *fx = *state;
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04);
+  SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 60, 1);
+  SREQ(fx, SIM_ZNP_AF, 0x00, 0x01, 0x04, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00);
+  fx->sink.n = 0;
+  joins_seen = 0;
+  uint16_t nwk = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &zcl_model, 0x00158D0000000001ull, 10, &nwk), 0);
+  assert_int_equal(fx->sink.n, 3);
+  assert_int_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC1)->data[12], 0x8E); /* router */
+  const struct sim_znp_frame *f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_int_equal(f->data[4] | f->data[5] << 8, nwk); /* from the device */
+  assert_int_equal(f->data[6], 1);                     /* its endpoint 1 */
+  assert_int_equal(f->data[7], 1);                     /* to the host's endpoint 1 */
+  assert_int_equal(f->data[16], 8);
+  assert_int_equal(f->data[17 + 7], 'x');
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  /* AF_DATA_REQUEST: genBasic read of modelId (0x0005), tsn 0x42 */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x00, 0x00, 9, 0, 30, 5, 0x00, 0x42,
+                        0x00, 0x05, 0x00),
+                   3);
+  got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_AF, 0x01);
+  assert_memory_equal(got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x80)->data,
+                      ((const uint8_t[]){0, 1, 9}), 3);
+  f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_memory_equal(f->data + 17, ((const uint8_t[]){0x18, 0x42, 0x01, 0x00, 2, 1}), 6);
+  /* The device's own sequence continues where it was, not from the request's. */
+  assert_int_equal(fx->c->devs[0].sd.tsn, 1);
+  /* A manufacturer-specific cluster command (frame control 0x05: cluster specific, mfr code). */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x06, 0x00, 10, 0, 30, 6, 0x05, 0x5F,
+                        0x11, 0x07, 0x02, 0xAA),
+                   3);
+  f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_memory_equal(f->data + 17, ((const uint8_t[]){0x18, 0x07, 0x01, 0x02, 1, 0}), 6);
+  /* A ZCL frame without a whole header reaches no behaviour: only the SRSP and the confirm. */
+  assert_int_equal(SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x06, 0x00, 11, 0, 30, 2, 0x05, 0x5F),
+                   2);
+  assert_int_equal(sim_znp_coord_join(fx->c, &zcl_model, 0x00158D0000000001ull, 20, NULL), 0);
+  assert_int_equal(joins_seen, 12); /* a join, then a rejoin */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_fresh_nv, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nv_items, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_form_and_restore, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_endpoints, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_permit_join, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_and_malformed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nv_file_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_join, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_zcl, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
