@@ -3,7 +3,8 @@
 // permitJoin succeeds. With DEVICES (a number), that many devices must then join and be
 // interviewed to the end within 60 s: node descriptor, every endpoint's simple descriptor, and
 // the genBasic reads that give their model id. Prints one line per step; exit 0 only when all
-// of that held.
+// of that held. Works with zigbee-herdsman 2.x (permitJoin(permit, device, time),
+// interviewCompleted) and 10.x (permitJoin(time), interviewState).
 //   node herdsman_start.js PORT DIR EXPECT [DEVICES]
 'use strict';
 const path = require('node:path');
@@ -21,7 +22,7 @@ if (!port || !dir || !expect) {
 async function waitForDevices(controller, want) {
   const deadline = Date.now() + 60000;
   const described = (d) =>
-    d.interviewState === 'SUCCESSFUL' &&
+    (d.interviewState === 'SUCCESSFUL' || d.interviewCompleted === true) &&
     d.modelID !== undefined &&
     d.manufacturerID !== undefined &&
     d.type !== 'Unknown' &&
@@ -66,7 +67,7 @@ async function main() {
   );
   const result = await controller.start();
   console.log(`RESULT start=${result}`);
-  await controller.permitJoin(60);
+  await (controller.permitJoin.length >= 2 ? controller.permitJoin(true, undefined, 60) : controller.permitJoin(60));
   const permitted = controller.getPermitJoin();
   console.log(`RESULT permitJoin=${permitted}`);
   if (permitted !== true) {
@@ -74,7 +75,7 @@ async function main() {
     process.exit(1);
   }
   if (wantDevices > 0) await waitForDevices(controller, wantDevices);
-  await controller.permitJoin(0);
+  await (controller.permitJoin.length >= 2 ? controller.permitJoin(false) : controller.permitJoin(0));
   await controller.stop();
   if (result !== expect) {
     console.log(`RESULT FAIL: start() returned '${result}', expected '${expect}'`);

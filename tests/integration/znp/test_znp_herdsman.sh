@@ -9,7 +9,7 @@
 #   test_znp_herdsman.sh BUILD_DIR
 set -euo pipefail
 
-HERDSMAN_VERSION=10.9.5
+HERDSMAN_VERSION=2.1.9
 BUILD=${1:?usage: test_znp_herdsman.sh BUILD_DIR}
 HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
 HERE=$(cd "$(dirname "$0")" && pwd)
