@@ -40,6 +40,7 @@ extern const struct conform_case conform_cases_frame[];
 extern const struct conform_case conform_cases_auth[];
 extern const struct conform_case conform_cases_seq[];
 extern const struct conform_case conform_cases_session[];
+extern const struct conform_case conform_cases_cmd[];
 
 /* Every case in order: the i-th, or NULL past the end. */
 const struct conform_case *conform_case_at(size_t i);
@@ -121,5 +122,12 @@ void conform_describe(const sim_envelope *env, int rc, char *out, size_t cap);
 const char *conform_error_name(int code);
 /* Runs --restart-cmd and waits for it, bounded by max_wait. 0 or -1 (the case failed). */
 int conform_restart(struct conform_ctx *x);
+/* Runs cmd with /bin/sh -c (stdin /dev/null), bounded by --max-wait; its stdout and stderr,
+ * up to cap - 1 bytes as one printable line, land in out. 0 when it exited 0; else -1 with the
+ * case failed, its reason naming flag, cmd, the exit status and the output. */
+int conform_hook(struct conform_ctx *x, const char *flag, const char *cmd, char *out, size_t cap);
+/* tmpl with every {hub} replaced by hub and every {eui64} by the 16 lower-case hex digits of
+ * eui64, each single-quoted for /bin/sh. 0, or -1 when out (cap bytes) is too small. */
+int conform_hook_expand(const char *tmpl, const char *hub, uint64_t eui64, char *out, size_t cap);
 
 #endif
