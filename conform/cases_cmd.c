@@ -39,26 +39,16 @@ static int cmd_open(struct conform_ctx *x, struct cmd_hub *h, const char *tag) {
                         "--command-cmd: longer than %zu bytes once {hub} and {eui64} are "
                         "replaced",
                         sizeof(h->argv) - 1);
-  uint32_t in_clusters[] = {0x0000, 0x0006};
-  Hubrpc__V1__Endpoint ep = HUBRPC__V1__ENDPOINT__INIT, *epp = &ep;
-  ep.id = 1;
-  ep.profile = 0x0104;
-  ep.device_id = 0x0100;
-  ep.n_in_clusters = 2;
-  ep.in_clusters = in_clusters;
-  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
-  j.seq = h->c.welcome_acked + 1;
-  j.device = h->eui;
-  j.nwk = 0x2345;
-  j.model = "lumi.plug.maeu01";
-  j.manufacturer = "LUMI";
-  j.power_source = HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
-  j.n_endpoints = 1;
-  j.endpoints = &epp;
-  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-  env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
-  env.device_joined = &j;
-  return seq_send(x, h, &env, j.seq, "DeviceJoined of a mains-powered plug");
+  struct sim_buf b;
+  sim_buf_init(&b);
+  uint64_t seq = h->c.welcome_acked + 1;
+  conform_put_joined(&b, seq, h->eui);
+  int rc = conform_send_frames(x, &h->c, &b, "DeviceJoined of a mains-powered plug");
+  sim_buf_fini(&b);
+  if (rc)
+    return -1;
+  h->c.sent_top = seq;
+  return conform_wait_ack(x, &h->c, seq, "DeviceJoined of a mains-powered plug");
 }
 
 /* Runs the hook and reads the Command it caused (Acks and Heartbeats may come first); checks
@@ -80,9 +70,9 @@ static int cmd_ask(struct conform_ctx *x, struct cmd_hub *h, uint64_t *cmd_id) {
       sim_hubrpc_free(in);
       continue;
     }
-    char got[300];
-    conform_describe(in, rc, got, sizeof(got));
     if (rc || in->body_case != HUBRPC__V1__ENVELOPE__BODY_COMMAND) {
+      char got[300];
+      conform_describe(in, rc, got, sizeof(got));
       sim_hubrpc_free(in);
       return conform_fail(x,
                           "ran --command-cmd for device %016llx (its output: '%s'); expected "

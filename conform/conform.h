@@ -103,6 +103,9 @@ int conform_send_frames(struct conform_ctx *x, struct conform_conn *c, const str
 extern const uint8_t conform_heartbeat_frame[10];
 /* Appends a Report{seq} frame to b (a small on/off report of device 0x00158d00c0ffee01). */
 void conform_put_report(struct sim_buf *b, uint64_t seq);
+/* Appends a DeviceJoined{seq} frame to b: device, a mains-powered on/off plug
+ * (lumi.plug.maeu01, endpoint 1 with the Basic and On/Off clusters). */
+void conform_put_joined(struct sim_buf *b, uint64_t seq, uint64_t device);
 /* Sends Reports from..to in one write (sent_top follows). 0 or -1. */
 int conform_send_reports(struct conform_ctx *x, struct conform_conn *c, uint64_t from, uint64_t to);
 /* Reads until an Ack covers seq: every Ack must be cumulative (never below an earlier one)

@@ -270,6 +270,29 @@ void conform_put_report(struct sim_buf *b, uint64_t seq) {
   sim_hubrpc_encode(b, &env);
 }
 
+void conform_put_joined(struct sim_buf *b, uint64_t seq, uint64_t device) {
+  uint32_t in_clusters[] = {0x0000, 0x0006};
+  Hubrpc__V1__Endpoint ep = HUBRPC__V1__ENDPOINT__INIT, *epp = &ep;
+  ep.id = 1;
+  ep.profile = 0x0104;
+  ep.device_id = 0x0100;
+  ep.n_in_clusters = 2;
+  ep.in_clusters = in_clusters;
+  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
+  j.seq = seq;
+  j.device = device;
+  j.nwk = 0x1234;
+  j.model = "lumi.plug.maeu01";
+  j.manufacturer = "LUMI";
+  j.power_source = HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
+  j.n_endpoints = 1;
+  j.endpoints = &epp;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
+  env.device_joined = &j;
+  sim_hubrpc_encode(b, &env);
+}
+
 int conform_send_reports(struct conform_ctx *x, struct conform_conn *c, uint64_t from,
                          uint64_t to) {
   struct sim_buf b;
