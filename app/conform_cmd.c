@@ -45,6 +45,10 @@ static void usage(FILE *out) {
           "  --restart-cmd CMD     a shell command that restarts the platform (with its store)\n"
           "                        and returns once it accepts connections again; without it\n"
           "                        the cases that need a restart are skipped\n"
+          "  --stop-cmd CMD        a shell command that stops the platform in order (as on\n"
+          "                        SIGTERM) and returns once it stopped; with --restart-cmd,\n"
+          "                        session.shutdown checks the final Acks and the\n"
+          "                        Error{SHUTTING_DOWN}; without both it is skipped\n"
           "  --command-cmd CMD     a shell command that makes the platform send a Command to\n"
           "                        the device {eui64} (16 hex digits) behind the hub {hub}\n"
           "                        (both replaced, shell-quoted) and exits 0; bounded by\n"
@@ -153,6 +157,7 @@ static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
                                      {"list", no_argument, NULL, 'l'},
                                      {"restart-cmd", required_argument, NULL, 'r'},
                                      {"command-cmd", required_argument, NULL, 'C'},
+                                     {"stop-cmd", required_argument, NULL, 'S'},
                                      {"command-deadline", required_argument, NULL, 'D'},
                                      {"timeout", required_argument, NULL, 't'},
                                      {"max-wait", required_argument, NULL, 'w'},
@@ -198,6 +203,9 @@ static int parse(struct conform_args *a, int argc, char **argv) {
     case 'C':
       a->o.command_cmd = optarg;
       break;
+    case 'S':
+      a->o.stop_cmd = optarg;
+      break;
     case 'D':
       rc = parse_dur("--command-deadline", optarg, &a->o.cmd_deadline_ms);
       break;
@@ -231,6 +239,8 @@ static int parse(struct conform_args *a, int argc, char **argv) {
     return bad("--insecure", "", "turns off the check that --ca is for: give one or the other");
   if (a->o.command_cmd && !*a->o.command_cmd)
     return bad("--command-cmd", "", "empty command");
+  if (a->o.stop_cmd && !*a->o.stop_cmd)
+    return bad("--stop-cmd", "", "empty command");
   if (a->junit && !*a->junit)
     return bad("--junit", a->junit, "empty path");
   rc = key_of(a);

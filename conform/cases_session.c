@@ -174,6 +174,44 @@ static void join_leave(struct conform_ctx *x) {
   conform_close(&c);
 }
 
+/* The platform stops in order while the session holds unacknowledged Reports: the final
+ * commit's Acks, then Error{SHUTTING_DOWN}; after a restart the Welcome shows them stored. */
+static void orderly_stop(struct conform_ctx *x) {
+  struct conform_conn c, r;
+  char out[256];
+  conform_conn_init(&c, x->d);
+  conform_conn_init(&r, x->d);
+  if (!x->o->stop_cmd || !x->o->restart_cmd) {
+    conform_skip(x, "needs --stop-cmd (a command that stops the platform in order) and "
+                    "--restart-cmd (one that starts it again)");
+    goto out;
+  }
+  if (conform_open(x, &c, "stop") || conform_send_reports(x, &c, 1, 3) ||
+      conform_hook(x, "--stop-cmd", x->o->stop_cmd, out, sizeof(out)))
+    goto out;
+  const char *sent = "Reports 1..3, then --stop-cmd stopped the platform";
+  if (conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_SHUTTING_DOWN, x->o->timeout_ms,
+                           sent))
+    goto out;
+  if (c.acked < 3) {
+    conform_fail(x,
+                 "sent %s; got Error{SHUTTING_DOWN} after Acks up to %llu only: a platform "
+                 "that stops commits first and sends the Acks that allows (5.1)",
+                 sent, (unsigned long long)c.acked);
+    goto out;
+  }
+  if (conform_restart(x) || conform_open_as(x, &r, &c, c.boot_id))
+    goto out;
+  if (r.welcome_acked != 3)
+    conform_fail(x,
+                 "sent %s, got Ack{3} and Error{SHUTTING_DOWN}; after --restart-cmd the "
+                 "Welcome of the same boot has acked_seq %llu, expected 3 (7.4)",
+                 sent, (unsigned long long)r.welcome_acked);
+out:
+  conform_close(&c);
+  conform_close(&r);
+}
+
 const struct conform_case conform_cases_session[] = {
     {"hb.answer", "4.6, 8", "Heartbeat in OPEN -> a Heartbeat with the platform's time", hb_answer,
      NULL},
@@ -191,6 +229,10 @@ const struct conform_case conform_cases_session[] = {
      silent_close, "error"},
     {"session.error_unknown_code", "12",
      "Error{code 99} in OPEN -> the platform closes without answering", silent_close, "unknown"},
+    {"session.shutdown", "5.1, 12, 7.4",
+     "Reports 1..3, --stop-cmd -> Acks up to 3, Error{SHUTTING_DOWN}; --restart-cmd -> "
+     "acked_seq 3",
+     orderly_stop, NULL},
     {"cmd.result_unknown", "10", "CommandResult for a cmd_id never issued -> Ack", result_unknown,
      NULL},
     {"join.joined_left", "11, 4.10, 4.11", "DeviceJoined then DeviceLeft -> Ack covering both",

@@ -111,7 +111,8 @@ int conform_send_reports(struct conform_ctx *x, struct conform_conn *c, uint64_t
 /* Reads until an Ack covers seq: every Ack must be cumulative (never below an earlier one)
  * and capped (never above sent_top, 4.9); Heartbeats are skipped; anything else fails. 0 or -1. */
 int conform_wait_ack(struct conform_ctx *x, struct conform_conn *c, uint64_t seq, const char *sent);
-/* Expects Error{code} (after any Acks and Heartbeats) within ms and then the close. 0 or -1. */
+/* Expects Error{code} (after any Acks and Heartbeats: c->acked follows them) within ms and
+ * then the close. 0 or -1. */
 int conform_expect_error(struct conform_ctx *x, struct conform_conn *c, int code, uint32_t ms,
                          const char *sent);
 /* Expects the platform to close c within ms without sending anything but Acks and Heartbeats

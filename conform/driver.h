@@ -35,6 +35,7 @@ struct conform_opts {
   uint32_t max_wait_ms;     /* the longest wait for a timer of the platform (idle timeouts) */
   const char *restart_cmd;  /* NULL: cases that need a restart are skipped */
   const char *command_cmd;  /* NULL: cases that need a Command are skipped */
+  const char *stop_cmd;     /* NULL: the case of an orderly stop is skipped */
   uint32_t cmd_deadline_ms; /* the platform's deadline for a CommandResult (10) */
 };
 

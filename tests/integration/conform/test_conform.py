@@ -6,6 +6,8 @@
                    it again on the same port and database) and the command cases
                    (--command-cmd asks its admin port for a Command: `--command` below);
                    cmd.result_late is skipped (--max-wait 20s is below its 31 s wait);
+                   session.shutdown stops it with SIGTERM (--stop-cmd: `--stop` below) and
+                   starts it again with --restart-cmd;
   late             cmd.result_late alone, past the reference platform's 30 s deadline: the
                    late result is acknowledged, and the platform counted it as late (slow);
   tls              the same over hubrpcs:// with the test PKI of tests/integration/tls;
@@ -66,7 +68,7 @@ SKETCH_FAILS = {
 }
 # The sketch has no way to be asked for a Command: every case that needs one is skipped.
 CMD_CASES = {"cmd.delivered", "cmd.id_unique", "cmd.result_late", "cmd.result_left"}
-SKETCH_SKIPS = {"ack.survives_restart"} | CMD_CASES
+SKETCH_SKIPS = {"ack.survives_restart", "session.shutdown"} | CMD_CASES
 # The reference platform's runs give --max-wait 20s: cmd.result_late waits the platform's 30 s
 # result deadline and is skipped there (the `late` run runs it).
 MAX_WAIT = ["--max-wait", "20s"]
@@ -134,21 +136,41 @@ def start_platform(tmp, scheme="hubrpc", extra=()):
     return state, p
 
 
-def restart(state_file):
-    """--restart-cmd: SIGKILL (no final commit, the harshest stop), then the same platform on
-    the same port and database; returns once it listens again."""
-    with open(state_file) as f:
-        state = json.load(f)
-    os.kill(state["pid"], signal.SIGKILL)
-    end = time.monotonic() + 10
+def wait_gone(pid, timeout=10):
+    """Waits until pid ended (a zombie of this test counts: it is the test's to reap)."""
+    end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            with open("/proc/%d/stat" % state["pid"]) as f:
+            with open("/proc/%d/stat" % pid) as f:
                 if f.read().split(") ")[1][0] in "ZX":
-                    break
+                    return True
         except (FileNotFoundError, IndexError):
-            break
+            return True
         time.sleep(0.02)
+    return False
+
+
+def stop(state_file):
+    """--stop-cmd: SIGTERM, the platform's orderly stop (a final commit, its Acks, then
+    Error{SHUTTING_DOWN}); returns once the process ended."""
+    with open(state_file) as f:
+        state = json.load(f)
+    os.kill(state["pid"], signal.SIGTERM)
+    if not wait_gone(state["pid"]):
+        fail("the platform (pid %d) did not stop within 10 s of SIGTERM" % state["pid"])
+
+
+def restart(state_file):
+    """--restart-cmd: SIGKILL (no final commit, the harshest stop), then the same platform on
+    the same port and database; returns once it listens again. A platform that --stop-cmd
+    stopped already is only started."""
+    with open(state_file) as f:
+        state = json.load(f)
+    try:
+        os.kill(state["pid"], signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_gone(state["pid"])
     os.unlink(state["ready"])
     with open(state["log"], "ab") as log:
         p = subprocess.Popen(platform_argv(state), stdout=log, stderr=log, start_new_session=True)
@@ -198,7 +220,8 @@ def conform(url, tmp, extra=(), restart_state=None, timeout=150):
     if restart_state:
         me = "%s %s" % (sys.executable, os.path.abspath(__file__))
         argv += ["--restart-cmd", "%s --restart %s" % (me, restart_state["file"]),
-                 "--command-cmd", "%s --command %s {hub} {eui64}" % (me, restart_state["file"])]
+                 "--command-cmd", "%s --command %s {hub} {eui64}" % (me, restart_state["file"]),
+                 "--stop-cmd", "%s --stop %s" % (me, restart_state["file"])]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     print(r.stdout, flush=True)
     results = {}
@@ -306,6 +329,7 @@ def run_flags():
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--timeout", "soon"], 2, "--timeout")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--max-wait", "0"], 2, "--max-wait")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--command-cmd", ""], 2, "--command-cmd")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--stop-cmd", ""], 2, "--stop-cmd")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--command-deadline", "0s"], 2,
         "--command-deadline")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--ca", "x.pem"], 2, "--ca")
@@ -335,6 +359,9 @@ def main():
     args = sys.argv[1:]
     if args[:1] == ["--restart"]:
         restart(args[1])
+        return
+    if args[:1] == ["--stop"]:
+        stop(args[1])
         return
     if args[:1] == ["--command"] and len(args) == 4:
         command(*args[1:])
