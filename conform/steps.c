@@ -402,23 +402,30 @@ int conform_expect_silent_close(struct conform_ctx *x, struct conform_conn *c, u
  * its exit, not the pipe's end, ends the wait. */
 static int hook_wait(pid_t pid, int fd, uint64_t end, char *out, size_t cap, int *st) {
   size_t n = 0;
-  int done = 0;
+  int done = 0, eof = 0, drain = 64; /* reads after the exit: a daemon that keeps writing */
   for (;;) {
+    int got = 0;
     struct pollfd pf = {.fd = fd, .events = POLLIN};
-    if (poll(&pf, 1, done ? 0 : 20) > 0) {
+    if (eof && !done)
+      nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    else if (poll(&pf, 1, done ? 0 : 20) > 0) {
       char tmp[512];
       ssize_t r = read(fd, tmp, sizeof(tmp));
+      eof = r == 0;
       if (r > 0) {
         size_t k = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
         memcpy(out + n, tmp, k);
         n += k;
-        continue;
+        got = 1;
       }
     }
-    if (done)
-      break;
+    if (done) {
+      if (!got || eof || --drain == 0)
+        break;
+      continue;
+    }
     if (waitpid(pid, st, WNOHANG) == pid) {
-      done = 1; /* drain what is already in the pipe, then stop */
+      done = 1; /* read what is already in the pipe, then stop */
       continue;
     }
     if (conform_now_ms() >= end) {
