@@ -40,52 +40,50 @@ static void ctx(struct conform_ctx *x, struct conform_opts *o, uint32_t max_wait
   x->verdict = CONFORM_PASS;
 }
 
-static void run(void **state) {
-  (void)state;
+/* Runs cmd as a hook under --max-wait ms: it must fail the case with a reason holding a and b. */
+static void hook_fails(uint32_t max_wait_ms, const char *cmd, const char *a, const char *b) {
   struct conform_ctx x;
   struct conform_opts o;
   char out[64];
-  ctx(&x, &o, 10000);
-  assert_int_equal(conform_hook(&x, "--command-cmd", "printf 'cmd_id 7\\n'", out, sizeof(out)), 0);
-  assert_string_equal(out, "cmd_id 7");
-  assert_int_equal(x.verdict, CONFORM_PASS);
-
-  /* Output on stderr and a non-zero status: the case fails, the reason holds both. */
-  ctx(&x, &o, 10000);
-  assert_int_equal(
-      conform_hook(&x, "--command-cmd", "echo 'hub not online' >&2; exit 3", out, sizeof(out)), -1);
+  ctx(&x, &o, max_wait_ms);
+  assert_int_equal(conform_hook(&x, "--restart-cmd", cmd, out, sizeof(out)), -1);
   assert_int_equal(x.verdict, CONFORM_FAIL);
-  assert_non_null(strstr(x.why, "exit status 3"));
-  assert_non_null(strstr(x.why, "hub not online"));
+  assert_non_null(strstr(x.why, a));
+  assert_non_null(strstr(x.why, b));
+}
 
+/* Runs cmd as a hook under --max-wait ms: it must pass with out as its output. */
+static void hook_passes(uint32_t max_wait_ms, const char *cmd, char *out, size_t cap) {
+  struct conform_ctx x;
+  struct conform_opts o;
+  ctx(&x, &o, max_wait_ms);
+  assert_int_equal(conform_hook(&x, "--command-cmd", cmd, out, cap), 0);
+  assert_int_equal(x.verdict, CONFORM_PASS);
+}
+
+static void run(void **state) {
+  (void)state;
+  char out[64];
+  hook_passes(10000, "printf 'cmd_id 7\\n'", out, sizeof(out));
+  assert_string_equal(out, "cmd_id 7");
+  /* Output on stderr and a non-zero status: the case fails, the reason holds both. */
+  hook_fails(10000, "echo 'hub not online' >&2; exit 3", "exit status 3", "hub not online");
   /* Control characters become spaces; output past cap - 1 bytes is dropped. */
-  ctx(&x, &o, 10000);
-  assert_int_equal(conform_hook(&x, "--stop-cmd",
-                                "printf 'a\\tb\\033c\\n'; head -c 5000 /dev/zero | tr '\\0' y", out,
-                                sizeof(out)),
-                   0);
+  hook_passes(10000, "printf 'a\\tb\\033c\\n'; head -c 5000 /dev/zero | tr '\\0' y", out,
+              sizeof(out));
   assert_int_equal(strlen(out), sizeof(out) - 1);
   assert_memory_equal(out, "a b c yyy", 9);
 }
 
 static void bounded(void **state) {
   (void)state;
-  struct conform_ctx x;
-  struct conform_opts o;
   char out[64];
-  /* Past --max-wait: killed, the case fails naming the flag. */
-  ctx(&x, &o, 300);
-  assert_int_equal(
-      conform_hook(&x, "--restart-cmd", "echo started; exec sleep 30", out, sizeof(out)), -1);
-  assert_int_equal(x.verdict, CONFORM_FAIL);
-  assert_non_null(strstr(x.why, "did not end within --max-wait"));
-  assert_non_null(strstr(x.why, "started"));
+  /* Past --max-wait: killed, the case fails naming the flag and keeping the output. */
+  hook_fails(300, "echo started; exec sleep 30", "did not end within --max-wait", "started");
   /* A daemon left behind holds the pipe for 5 s; the hook's own exit ends the wait, so a
    * --max-wait of 2 s is enough. */
-  ctx(&x, &o, 2000);
-  assert_int_equal(conform_hook(&x, "--restart-cmd", "sleep 5 & echo up", out, sizeof(out)), 0);
+  hook_passes(2000, "sleep 5 & echo up", out, sizeof(out));
   assert_string_equal(out, "up");
-  assert_int_equal(x.verdict, CONFORM_PASS);
 }
 
 int main(void) {
