@@ -45,6 +45,18 @@ static void usage(FILE *out) {
           "  --restart-cmd CMD     a shell command that restarts the platform (with its store)\n"
           "                        and returns once it accepts connections again; without it\n"
           "                        the cases that need a restart are skipped\n"
+          "  --stop-cmd CMD        a shell command that stops the platform in order (as on\n"
+          "                        SIGTERM) and returns once it stopped; with --restart-cmd,\n"
+          "                        session.shutdown checks the final Acks and the\n"
+          "                        Error{SHUTTING_DOWN}; without both it is skipped\n"
+          "  --command-cmd CMD     a shell command that makes the platform send a Command to\n"
+          "                        the device {eui64} (16 hex digits) behind the hub {hub}\n"
+          "                        (both replaced, shell-quoted) and exits 0; bounded by\n"
+          "                        --max-wait. Without it the cmd.* cases that need a Command\n"
+          "                        are skipped\n"
+          "  --command-deadline DUR  the platform's deadline for a CommandResult (default 30s,\n"
+          "                        docs/protocol.md 10): cmd.result_late answers 1s after it,\n"
+          "                        and is skipped when that and 2 x --timeout exceed --max-wait\n"
           "  --timeout DUR         how long to wait for an answer the platform owes at once\n"
           "                        (default 5s)\n"
           "  --max-wait DUR        the longest a case may wait for a timer of the platform, such\n"
@@ -144,6 +156,9 @@ static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
                                      {"only", required_argument, NULL, 'o'},
                                      {"list", no_argument, NULL, 'l'},
                                      {"restart-cmd", required_argument, NULL, 'r'},
+                                     {"command-cmd", required_argument, NULL, 'C'},
+                                     {"stop-cmd", required_argument, NULL, 'S'},
+                                     {"command-deadline", required_argument, NULL, 'D'},
                                      {"timeout", required_argument, NULL, 't'},
                                      {"max-wait", required_argument, NULL, 'w'},
                                      {"help", no_argument, NULL, 'h'},
@@ -151,7 +166,8 @@ static const struct option opts[] = {{"platform", required_argument, NULL, 'P'},
 
 /* -1: go on; else the exit code. */
 static int parse(struct conform_args *a, int argc, char **argv) {
-  *a = (struct conform_args){.o = {.timeout_ms = 5000, .max_wait_ms = 60000}};
+  *a = (struct conform_args){
+      .o = {.timeout_ms = 5000, .max_wait_ms = 60000, .cmd_deadline_ms = 30000}};
   int c, rc = 0;
   opterr = 0;
   optind = 1;
@@ -184,6 +200,15 @@ static int parse(struct conform_args *a, int argc, char **argv) {
     case 'r':
       a->o.restart_cmd = optarg;
       break;
+    case 'C':
+      a->o.command_cmd = optarg;
+      break;
+    case 'S':
+      a->o.stop_cmd = optarg;
+      break;
+    case 'D':
+      rc = parse_dur("--command-deadline", optarg, &a->o.cmd_deadline_ms);
+      break;
     case 't':
       rc = parse_dur("--timeout", optarg, &a->o.timeout_ms);
       break;
@@ -212,6 +237,10 @@ static int parse(struct conform_args *a, int argc, char **argv) {
                "applies to hubrpcs:// only");
   if (a->o.ca && a->o.insecure)
     return bad("--insecure", "", "turns off the check that --ca is for: give one or the other");
+  if (a->o.command_cmd && !*a->o.command_cmd)
+    return bad("--command-cmd", "", "empty command");
+  if (a->o.stop_cmd && !*a->o.stop_cmd)
+    return bad("--stop-cmd", "", "empty command");
   if (a->junit && !*a->junit)
     return bad("--junit", a->junit, "empty path");
   rc = key_of(a);

@@ -155,31 +155,14 @@ static void join_leave(struct conform_ctx *x) {
   struct conform_conn c;
   if (conform_open(x, &c, "join"))
     return;
-  uint32_t in_clusters[] = {0x0000, 0x0006};
-  Hubrpc__V1__Endpoint ep = HUBRPC__V1__ENDPOINT__INIT, *epp = &ep;
-  ep.id = 1;
-  ep.profile = 0x0104;
-  ep.device_id = 0x0100;
-  ep.n_in_clusters = 2;
-  ep.in_clusters = in_clusters;
-  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
-  j.seq = c.welcome_acked + 1;
-  j.device = 0x00158d00c0ffee02ull;
-  j.nwk = 0x1234;
-  j.model = "lumi.plug.maeu01";
-  j.manufacturer = "LUMI";
-  j.power_source = HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
-  j.n_endpoints = 1;
-  j.endpoints = &epp;
+  uint64_t seq = c.welcome_acked + 1, device = 0x00158d00c0ffee02ull;
   Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
-  l.seq = j.seq + 1;
-  l.device = j.device;
+  l.seq = seq + 1;
+  l.device = device;
   struct sim_buf b;
   sim_buf_init(&b);
+  conform_put_joined(&b, seq, device);
   sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
-  env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
-  env.device_joined = &j;
-  sim_hubrpc_encode(&b, &env);
   env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT;
   env.device_left = &l;
   sim_hubrpc_encode(&b, &env);
@@ -189,6 +172,44 @@ static void join_leave(struct conform_ctx *x) {
   }
   sim_buf_fini(&b);
   conform_close(&c);
+}
+
+/* The platform stops in order while the session holds unacknowledged Reports: the final
+ * commit's Acks, then Error{SHUTTING_DOWN}; after a restart the Welcome shows them stored. */
+static void orderly_stop(struct conform_ctx *x) {
+  struct conform_conn c, r;
+  char out[256];
+  conform_conn_init(&c, x->d);
+  conform_conn_init(&r, x->d);
+  if (!x->o->stop_cmd || !x->o->restart_cmd) {
+    conform_skip(x, "needs --stop-cmd (a command that stops the platform in order) and "
+                    "--restart-cmd (one that starts it again)");
+    goto out;
+  }
+  if (conform_open(x, &c, "stop") || conform_send_reports(x, &c, 1, 3) ||
+      conform_hook(x, "--stop-cmd", x->o->stop_cmd, out, sizeof(out)))
+    goto out;
+  const char *sent = "Reports 1..3, then --stop-cmd stopped the platform";
+  if (conform_expect_error(x, &c, HUBRPC__V1__ERROR_CODE__ERROR_SHUTTING_DOWN, x->o->timeout_ms,
+                           sent))
+    goto out;
+  if (c.acked < 3) {
+    conform_fail(x,
+                 "sent %s; got Error{SHUTTING_DOWN} after Acks up to %llu only: a platform "
+                 "that stops commits first and sends the Acks that allows (5.1)",
+                 sent, (unsigned long long)c.acked);
+    goto out;
+  }
+  if (conform_restart(x) || conform_open_as(x, &r, &c, c.boot_id))
+    goto out;
+  if (r.welcome_acked != 3)
+    conform_fail(x,
+                 "sent %s, got Ack{3} and Error{SHUTTING_DOWN}; after --restart-cmd the "
+                 "Welcome of the same boot has acked_seq %llu, expected 3 (7.4)",
+                 sent, (unsigned long long)r.welcome_acked);
+out:
+  conform_close(&c);
+  conform_close(&r);
 }
 
 const struct conform_case conform_cases_session[] = {
@@ -208,6 +229,10 @@ const struct conform_case conform_cases_session[] = {
      silent_close, "error"},
     {"session.error_unknown_code", "12",
      "Error{code 99} in OPEN -> the platform closes without answering", silent_close, "unknown"},
+    {"session.shutdown", "5.1, 12, 7.4",
+     "Reports 1..3, --stop-cmd -> Acks up to 3, Error{SHUTTING_DOWN}; --restart-cmd -> "
+     "acked_seq 3",
+     orderly_stop, NULL},
     {"cmd.result_unknown", "10", "CommandResult for a cmd_id never issued -> Ack", result_unknown,
      NULL},
     {"join.joined_left", "11, 4.10, 4.11", "DeviceJoined then DeviceLeft -> Ack covering both",

@@ -40,6 +40,7 @@ extern const struct conform_case conform_cases_frame[];
 extern const struct conform_case conform_cases_auth[];
 extern const struct conform_case conform_cases_seq[];
 extern const struct conform_case conform_cases_session[];
+extern const struct conform_case conform_cases_cmd[];
 
 /* Every case in order: the i-th, or NULL past the end. */
 const struct conform_case *conform_case_at(size_t i);
@@ -102,12 +103,16 @@ int conform_send_frames(struct conform_ctx *x, struct conform_conn *c, const str
 extern const uint8_t conform_heartbeat_frame[10];
 /* Appends a Report{seq} frame to b (a small on/off report of device 0x00158d00c0ffee01). */
 void conform_put_report(struct sim_buf *b, uint64_t seq);
+/* Appends a DeviceJoined{seq} frame to b: device, a mains-powered on/off plug
+ * (lumi.plug.maeu01, endpoint 1 with the Basic and On/Off clusters). */
+void conform_put_joined(struct sim_buf *b, uint64_t seq, uint64_t device);
 /* Sends Reports from..to in one write (sent_top follows). 0 or -1. */
 int conform_send_reports(struct conform_ctx *x, struct conform_conn *c, uint64_t from, uint64_t to);
 /* Reads until an Ack covers seq: every Ack must be cumulative (never below an earlier one)
  * and capped (never above sent_top, 4.9); Heartbeats are skipped; anything else fails. 0 or -1. */
 int conform_wait_ack(struct conform_ctx *x, struct conform_conn *c, uint64_t seq, const char *sent);
-/* Expects Error{code} (after any Acks and Heartbeats) within ms and then the close. 0 or -1. */
+/* Expects Error{code} (after any Acks and Heartbeats: c->acked follows them) within ms and
+ * then the close. 0 or -1. */
 int conform_expect_error(struct conform_ctx *x, struct conform_conn *c, int code, uint32_t ms,
                          const char *sent);
 /* Expects the platform to close c within ms without sending anything but Acks and Heartbeats
@@ -121,5 +126,12 @@ void conform_describe(const sim_envelope *env, int rc, char *out, size_t cap);
 const char *conform_error_name(int code);
 /* Runs --restart-cmd and waits for it, bounded by max_wait. 0 or -1 (the case failed). */
 int conform_restart(struct conform_ctx *x);
+/* Runs cmd with /bin/sh -c (stdin /dev/null), bounded by --max-wait; its stdout and stderr,
+ * up to cap - 1 bytes as one printable line, land in out. 0 when it exited 0; else -1 with the
+ * case failed, its reason naming flag, cmd, the exit status and the output. */
+int conform_hook(struct conform_ctx *x, const char *flag, const char *cmd, char *out, size_t cap);
+/* tmpl with every {hub} replaced by hub and every {eui64} by the 16 lower-case hex digits of
+ * eui64, each single-quoted for /bin/sh. 0, or -1 when out (cap bytes) is too small. */
+int conform_hook_expand(const char *tmpl, const char *hub, uint64_t eui64, char *out, size_t cap);
 
 #endif

@@ -31,9 +31,12 @@ struct conform_opts {
   int insecure;   /* hubrpcs://: no certificate check */
   uint8_t key[CONFORM_KEY_MAX];
   size_t key_len;
-  uint32_t timeout_ms;     /* one wait for an answer the platform owes at once */
-  uint32_t max_wait_ms;    /* the longest wait for a timer of the platform (idle timeouts) */
-  const char *restart_cmd; /* NULL: cases that need a restart are skipped */
+  uint32_t timeout_ms;      /* one wait for an answer the platform owes at once */
+  uint32_t max_wait_ms;     /* the longest wait for a timer of the platform (idle timeouts) */
+  const char *restart_cmd;  /* NULL: cases that need a restart are skipped */
+  const char *command_cmd;  /* NULL: cases that need a Command are skipped */
+  const char *stop_cmd;     /* NULL: the case of an orderly stop is skipped */
+  uint32_t cmd_deadline_ms; /* the platform's deadline for a CommandResult (10) */
 };
 
 struct conform_drv {

@@ -5,7 +5,8 @@
 #include "sim/core/rng.h"
 
 static const struct conform_case *const groups[] = {conform_cases_frame, conform_cases_auth,
-                                                    conform_cases_seq, conform_cases_session};
+                                                    conform_cases_seq, conform_cases_session,
+                                                    conform_cases_cmd};
 
 const struct conform_case *conform_case_at(size_t i) {
   for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)

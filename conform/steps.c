@@ -1,5 +1,7 @@
 /* Steps shared by the conformance cases: the handshake, Reports, and the expectations that
  * turn what came back into a verdict with its reason. */
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,6 +270,29 @@ void conform_put_report(struct sim_buf *b, uint64_t seq) {
   sim_hubrpc_encode(b, &env);
 }
 
+void conform_put_joined(struct sim_buf *b, uint64_t seq, uint64_t device) {
+  uint32_t in_clusters[] = {0x0000, 0x0006};
+  Hubrpc__V1__Endpoint ep = HUBRPC__V1__ENDPOINT__INIT, *epp = &ep;
+  ep.id = 1;
+  ep.profile = 0x0104;
+  ep.device_id = 0x0100;
+  ep.n_in_clusters = 2;
+  ep.in_clusters = in_clusters;
+  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
+  j.seq = seq;
+  j.device = device;
+  j.nwk = 0x1234;
+  j.model = "lumi.plug.maeu01";
+  j.manufacturer = "LUMI";
+  j.power_source = HUBRPC__V1__POWER_SOURCE__POWER_MAINS;
+  j.n_endpoints = 1;
+  j.endpoints = &epp;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
+  env.device_joined = &j;
+  sim_hubrpc_encode(b, &env);
+}
+
 int conform_send_reports(struct conform_ctx *x, struct conform_conn *c, uint64_t from,
                          uint64_t to) {
   struct sim_buf b;
@@ -325,6 +350,8 @@ int conform_expect_error(struct conform_ctx *x, struct conform_conn *c, int code
     rc = recv_skip_hb(c, now < end ? (uint32_t)(end - now) : 0, &in);
     if (rc || in->body_case != HUBRPC__V1__ENVELOPE__BODY_ACK)
       break;
+    if (in->ack->up_to_seq > c->acked) /* kept for a case that checks the final Acks */
+      c->acked = in->ack->up_to_seq;
     sim_hubrpc_free(in); /* Acks of what came before stay allowed */
   }
   conform_describe(in, rc, got, sizeof(got));
@@ -370,30 +397,136 @@ int conform_expect_silent_close(struct conform_ctx *x, struct conform_conn *c, u
 
 /* Runs --restart-cmd with /bin/sh, bounded by --max-wait: a hook that hangs fails the case
  * rather than the run. */
+/* Reads what the hook writes, up to cap - 1 bytes (the rest is read and dropped), until it
+ * exits. A hook that leaves a daemon holding the pipe (a restarted platform) ends all the same:
+ * its exit, not the pipe's end, ends the wait. */
+static int hook_wait(pid_t pid, int fd, uint64_t end, char *out, size_t cap, int *st) {
+  size_t n = 0;
+  int done = 0, eof = 0, drain = 64; /* reads after the exit: a daemon that keeps writing */
+  for (;;) {
+    int got = 0;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (eof && !done)
+      nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    else if (poll(&pf, 1, done ? 0 : 20) > 0) {
+      char tmp[512];
+      ssize_t r = read(fd, tmp, sizeof(tmp));
+      eof = r == 0;
+      if (r > 0) {
+        size_t k = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
+        memcpy(out + n, tmp, k);
+        n += k;
+        got = 1;
+      }
+    }
+    if (done) {
+      if (!got || eof || --drain == 0)
+        break;
+      continue;
+    }
+    if (waitpid(pid, st, WNOHANG) == pid) {
+      done = 1; /* read what is already in the pipe, then stop */
+      continue;
+    }
+    if (conform_now_ms() >= end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, st, 0);
+      out[n] = 0;
+      return -1;
+    }
+  }
+  out[n] = 0;
+  /* The hook's text goes into a reason printed on a terminal: one line, no control characters. */
+  for (char *p = out; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  while (n && out[n - 1] == ' ')
+    out[--n] = 0;
+  return 0;
+}
+
+int conform_hook(struct conform_ctx *x, const char *flag, const char *cmd, char *out, size_t cap) {
+  int p[2];
+  out[0] = 0;
+  fflush(NULL);
+  if (pipe2(p, O_CLOEXEC))
+    return conform_fail(x, "%s: cannot make a pipe", flag);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return conform_fail(x, "%s: cannot fork", flag);
+  }
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0)
+      dup2(null, 0);
+    dup2(p[1], 1);
+    dup2(p[1], 2);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  close(p[1]);
+  int st = 0;
+  int rc = hook_wait(pid, p[0], conform_now_ms() + x->o->max_wait_ms, out, cap, &st);
+  close(p[0]);
+  if (rc)
+    return conform_fail(x, "%s '%s' did not end within --max-wait %u s (its output: '%s')", flag,
+                        cmd, x->o->max_wait_ms / 1000u, out);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return conform_fail(x, "%s '%s' failed (exit status %d; its output: '%s')", flag, cmd,
+                        WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
+  return 0;
+}
+
 int conform_restart(struct conform_ctx *x) {
   if (!x->o->restart_cmd)
     return conform_skip(x, "needs --restart-cmd (a command that restarts the platform)");
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0)
-    return conform_fail(x, "--restart-cmd: cannot fork");
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", x->o->restart_cmd, (char *)NULL);
-    _exit(127);
-  }
-  uint64_t end = conform_now_ms() + x->o->max_wait_ms;
-  int st = 0;
-  while (waitpid(pid, &st, WNOHANG) == 0) {
-    if (conform_now_ms() >= end) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &st, 0);
-      return conform_fail(x, "--restart-cmd '%s' did not end within --max-wait %u s",
-                          x->o->restart_cmd, x->o->max_wait_ms / 1000u);
+  char out[256];
+  return conform_hook(x, "--restart-cmd", x->o->restart_cmd, out, sizeof(out));
+}
+
+/* Appends s to out[*n] single-quoted for /bin/sh ('\'' for a quote). 0, or -1 when full. */
+static int put_quoted(char *out, size_t cap, size_t *n, const char *s) {
+  char q[4 * SIM_HUBRPC_HUB_ID_MAX + 8];
+  size_t k = 0;
+  q[k++] = '\'';
+  for (; *s && k + 6 < sizeof(q); s++) {
+    if (*s == '\'') {
+      memcpy(q + k, "'\\''", 4);
+      k += 4;
+    } else {
+      q[k++] = *s;
     }
-    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
   }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    return conform_fail(x, "--restart-cmd '%s' failed (exit status %d)", x->o->restart_cmd,
-                        WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  if (*s)
+    return -1;
+  q[k++] = '\'';
+  if (*n + k >= cap)
+    return -1;
+  memcpy(out + *n, q, k);
+  *n += k;
+  out[*n] = 0;
+  return 0;
+}
+
+int conform_hook_expand(const char *tmpl, const char *hub, uint64_t eui64, char *out, size_t cap) {
+  char eui[17];
+  snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)eui64);
+  size_t n = 0;
+  out[0] = 0;
+  while (*tmpl) {
+    if (strncmp(tmpl, "{hub}", 5) == 0 || strncmp(tmpl, "{eui64}", 7) == 0) {
+      int is_hub = tmpl[1] == 'h';
+      if (put_quoted(out, cap, &n, is_hub ? hub : eui))
+        return -1;
+      tmpl += is_hub ? 5 : 7;
+      continue;
+    }
+    if (n + 1 >= cap)
+      return -1;
+    out[n++] = *tmpl++;
+    out[n] = 0;
+  }
   return 0;
 }

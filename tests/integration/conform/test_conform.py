@@ -3,7 +3,13 @@
 
   plain            the reference platform (`hubsim platform`, hubrpc://) passes every case,
                    ack.survives_restart included (--restart-cmd kills it with SIGKILL and starts
-                   it again on the same port and database);
+                   it again on the same port and database) and the command cases
+                   (--command-cmd asks its admin port for a Command: `--command` below);
+                   cmd.result_late is skipped (--max-wait 20s is below its 31 s wait);
+                   session.shutdown stops it with SIGTERM (--stop-cmd: `--stop` below) and
+                   starts it again with --restart-cmd;
+  late             cmd.result_late alone, past the reference platform's 30 s deadline: the
+                   late result is acknowledged, and the platform counted it as late (slow);
   tls              the same over hubrpcs:// with the test PKI of tests/integration/tls;
   defect NAME      `hubsim platform --defect NAME` fails exactly the cases expected of NAME and
                    passes every other (the sets are asserted, not "some failed");
@@ -17,7 +23,9 @@ skipped (a missing dependency of the sketch).
 """
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,7 +66,14 @@ SKETCH_FAILS = {
     # completes it with does not do it, so the first session stays until its idle timeout.
     "session.duplicate": "the store the sketch is completed with never ends the older session",
 }
-SKETCH_SKIPS = {"ack.survives_restart"}
+# The sketch has no way to be asked for a Command: every case that needs one is skipped.
+CMD_CASES = {"cmd.delivered", "cmd.id_unique", "cmd.result_late", "cmd.result_left"}
+SKETCH_SKIPS = {"ack.survives_restart", "session.shutdown"} | CMD_CASES
+# The reference platform's runs give --max-wait 20s: cmd.result_late waits the platform's 30 s
+# result deadline and is skipped there (the `late` run runs it).
+MAX_WAIT = ["--max-wait", "20s"]
+LONG_SKIPS = {"cmd.result_late"}
+ADMIN_TOKEN = "conform-admin-token"
 
 
 def die_with_parent():
@@ -85,36 +100,77 @@ def platform_argv(state):
             "--db", state["db"], "--ready-file", state["ready"]] + state["extra"]
 
 
+def admin_port(log_path, timeout=30):
+    """The admin port the platform bound (127.0.0.1:0), from its start line in the log."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(log_path) as f:
+            m = re.search(r"admin on port (\d+)", f.read())
+        if m:
+            return int(m.group(1))
+        time.sleep(0.05)
+    fail("%s: no admin port within %d s" % (log_path, timeout))
+
+
 def start_platform(tmp, scheme="hubrpc", extra=()):
-    """Starts `hubsim platform` on a free port; returns its state (saved for --restart-cmd)."""
+    """Starts `hubsim platform` on a free port with an admin port (its token in a file of the
+    test's own); returns its state (saved for --restart-cmd and --command)."""
+    token = os.path.join(tmp, "admin.token")
+    fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, ADMIN_TOKEN.encode())
+    os.close(fd)
     state = {"scheme": scheme, "port": 0, "db": os.path.join(tmp, "platform.db"),
-             "ready": os.path.join(tmp, "ready"), "extra": ["--heartbeat", "1"] + list(extra),
+             "ready": os.path.join(tmp, "ready"),
+             "extra": ["--heartbeat", "1", "--admin-token-file", token] + list(extra),
              "log": os.path.join(tmp, "platform.log"), "file": os.path.join(tmp, "state.json")}
     with open(state["log"], "ab") as log:
-        p = subprocess.Popen(platform_argv(state), stdout=log, stderr=log,
-                             preexec_fn=die_with_parent)
+        p = subprocess.Popen(platform_argv(state) + ["--admin", "127.0.0.1:0"], stdout=log,
+                             stderr=log, preexec_fn=die_with_parent)
     state["pid"] = p.pid
     state["port"] = int(wait_file(state["ready"], "port"))
+    # A restart listens on the same admin port, so that --command finds it again.
+    state["admin"] = admin_port(state["log"])
+    state["extra"] += ["--admin", "127.0.0.1:%d" % state["admin"]]
     with open(state["file"], "w") as f:
         json.dump(state, f)
     return state, p
 
 
-def restart(state_file):
-    """--restart-cmd: SIGKILL (no final commit, the harshest stop), then the same platform on
-    the same port and database; returns once it listens again."""
-    with open(state_file) as f:
-        state = json.load(f)
-    os.kill(state["pid"], signal.SIGKILL)
-    end = time.monotonic() + 10
+def wait_gone(pid, timeout=10):
+    """Waits until pid ended (a zombie of this test counts: it is the test's to reap)."""
+    end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            with open("/proc/%d/stat" % state["pid"]) as f:
+            with open("/proc/%d/stat" % pid) as f:
                 if f.read().split(") ")[1][0] in "ZX":
-                    break
+                    return True
         except (FileNotFoundError, IndexError):
-            break
+            return True
         time.sleep(0.02)
+    return False
+
+
+def stop(state_file):
+    """--stop-cmd: SIGTERM, the platform's orderly stop (a final commit, its Acks, then
+    Error{SHUTTING_DOWN}); returns once the process ended."""
+    with open(state_file) as f:
+        state = json.load(f)
+    os.kill(state["pid"], signal.SIGTERM)
+    if not wait_gone(state["pid"]):
+        fail("the platform (pid %d) did not stop within 10 s of SIGTERM" % state["pid"])
+
+
+def restart(state_file):
+    """--restart-cmd: SIGKILL (no final commit, the harshest stop), then the same platform on
+    the same port and database; returns once it listens again. A platform that --stop-cmd
+    stopped already is only started."""
+    with open(state_file) as f:
+        state = json.load(f)
+    try:
+        os.kill(state["pid"], signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_gone(state["pid"])
     os.unlink(state["ready"])
     with open(state["log"], "ab") as log:
         p = subprocess.Popen(platform_argv(state), stdout=log, stderr=log, start_new_session=True)
@@ -122,6 +178,27 @@ def restart(state_file):
     wait_file(state["ready"], "port after the restart")
     with open(state_file, "w") as f:
         json.dump(state, f)
+
+
+def admin(state, lines, timeout=10):
+    """Sends the admin lines after `auth TOKEN`; returns the reply to each, parsed."""
+    with socket.create_connection(("127.0.0.1", state["admin"]), timeout=timeout) as s:
+        s.sendall(("auth %s\n" % ADMIN_TOKEN + "".join(line + "\n" for line in lines)).encode())
+        f = s.makefile("r")
+        replies = [json.loads(f.readline()) for _ in range(len(lines) + 1)]
+    if replies[0] != {"auth": "ok"}:
+        fail("admin port: auth refused: %s" % replies[0])
+    return replies[1:]
+
+
+def command(state_file, hub, eui64):
+    """--command-cmd: asks the reference platform's admin port for an on/off Toggle (cluster
+    0x0006, command 0x02) to eui64 behind hub; exits 0 once the platform sent it."""
+    with open(state_file) as f:
+        state = json.load(f)
+    reply = admin(state, ["command %s %s 1 0006 02" % (hub, eui64)])[0]
+    print(json.dumps(reply))
+    sys.exit(0 if "cmd_id" in reply else 1)
 
 
 def stop_platform(state, p):
@@ -136,12 +213,15 @@ def stop_platform(state, p):
 
 
 def conform(url, tmp, extra=(), restart_state=None, timeout=150):
-    """Runs hubsim conform; returns (exit code, {case: verdict}, output)."""
+    """Runs hubsim conform; returns (exit code, {case: verdict}, output). With restart_state:
+    the reference platform's --restart-cmd and --command-cmd (this file as its own hooks)."""
     junit = os.path.join(tmp, "conform.xml")
     argv = [BIN, "conform", "--platform", url, "--junit", junit] + list(extra)
     if restart_state:
-        argv += ["--restart-cmd", "%s %s --restart %s" % (sys.executable, os.path.abspath(__file__),
-                                                           restart_state["file"])]
+        me = "%s %s" % (sys.executable, os.path.abspath(__file__))
+        argv += ["--restart-cmd", "%s --restart %s" % (me, restart_state["file"]),
+                 "--command-cmd", "%s --command %s {hub} {eui64}" % (me, restart_state["file"]),
+                 "--stop-cmd", "%s --stop %s" % (me, restart_state["file"])]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     print(r.stdout, flush=True)
     results = {}
@@ -191,13 +271,35 @@ def run_reference(scheme, defect=None):
         state, p = start_platform(tmp, scheme, extra)
         try:
             url = "%s://127.0.0.1:%d" % (scheme, state["port"])
-            rc, results, out = conform(url, tmp, cextra, restart_state=state)
+            rc, results, out = conform(url, tmp, cextra + MAX_WAIT, restart_state=state)
         finally:
             stop_platform(state, p)
         who = "hubsim platform" + (" --defect " + defect if defect else "") + " over " + scheme
         fails, skips = DEFECTS[defect] if defect else (set(), set())
+        skips = skips | LONG_SKIPS
         assert_sets(results, fails, skips, who)
         check(rc == (1 if fails else 0), "%s: hubsim conform exits %d" % (who, rc))
+
+
+def run_late():
+    """cmd.result_late against the reference platform's real 30 s deadline (its default
+    --max-wait of 60 s lets it run): the late result is acknowledged, and the platform's own
+    counters show that it was late there, so the case did wait past the deadline."""
+    with tempfile.TemporaryDirectory(prefix="hubsim-conform-late-") as tmp:
+        state, p = start_platform(tmp)
+        try:
+            rc, results, out = conform("hubrpc://127.0.0.1:%d" % state["port"], tmp,
+                                       ["--only", "cmd.result_late"], restart_state=state)
+            stats = admin(state, ["stats"])[0]
+        finally:
+            stop_platform(state, p)
+        check(results == {"cmd.result_late": "pass"} and rc == 0,
+              "cmd.result_late passes against the reference platform (got %s, exit %d)" %
+              (results, rc))
+        check(stats.get("command_results_late") == 1 and stats.get("commands_timed_out") == 1,
+              "the platform counted the command as timed out and its result as late "
+              "(commands_timed_out %s, command_results_late %s)" %
+              (stats.get("commands_timed_out"), stats.get("command_results_late")))
 
 
 def run_sketch():
@@ -226,6 +328,10 @@ def run_flags():
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--only", "frame.nope"], 2, "--only")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--timeout", "soon"], 2, "--timeout")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--max-wait", "0"], 2, "--max-wait")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--command-cmd", ""], 2, "--command-cmd")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--stop-cmd", ""], 2, "--stop-cmd")
+    bad(["--platform", "hubrpc://127.0.0.1:7800", "--command-deadline", "0s"], 2,
+        "--command-deadline")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--ca", "x.pem"], 2, "--ca")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--bogus"], 2, "--bogus")
     bad(["--platform", "hubrpc://127.0.0.1:7800", "--fleet-key-file", "/nonexistent/key"], 2,
@@ -233,14 +339,14 @@ def run_flags():
     bad(["--platform", "hubrpcs://127.0.0.1:7800", "--ca", "/nonexistent/ca.pem"], 2,
         "/nonexistent/ca.pem")
     # A port nobody listens on: bound and closed at once, so it is free.
-    import socket
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     bad(["--platform", "hubrpc://127.0.0.1:%d" % port], 3, "cannot reach")
     r = subprocess.run([BIN, "conform", "--help"], capture_output=True, text=True, timeout=30)
-    check(r.returncode == 0 and "--restart-cmd" in r.stdout and "exit codes" in r.stdout,
+    check(r.returncode == 0 and "--restart-cmd" in r.stdout and "--command-cmd" in r.stdout
+          and "exit codes" in r.stdout,
           "hubsim conform --help describes the flags and exit codes")
     r = subprocess.run([BIN, "platform", "--defect", "sloppy"], capture_output=True, text=True,
                        timeout=30)
@@ -254,18 +360,26 @@ def main():
     if args[:1] == ["--restart"]:
         restart(args[1])
         return
+    if args[:1] == ["--stop"]:
+        stop(args[1])
+        return
+    if args[:1] == ["--command"] and len(args) == 4:
+        command(*args[1:])
+        return
     if args == ["plain"]:
         run_reference("hubrpc")
     elif args == ["tls"]:
         run_reference("hubrpcs")
     elif len(args) == 2 and args[0] == "defect" and args[1] in DEFECTS:
         run_reference("hubrpc", args[1])
+    elif args == ["late"]:
+        run_late()
     elif args == ["sketch"]:
         run_sketch()
     elif args == ["flags"]:
         run_flags()
     else:
-        fail("usage: test_conform.py plain|tls|defect NAME|sketch|flags")
+        fail("usage: test_conform.py plain|tls|late|defect NAME|sketch|flags")
     print("PASS")
 
 
