@@ -73,6 +73,9 @@ static const char usage[] =
     "  --heartbeat S       heartbeat period announced in Welcome, whole seconds from 1 to 3600\n"
     "                      (default 30; e.g. 30, 30s, 1m); a session silent for 3 periods is\n"
     "                      closed\n"
+    "  --command-timeout S how long a Command waits for its CommandResult before it counts as\n"
+    "                      timed out (a later result is still stored), whole seconds from 1 to\n"
+    "                      3600 (default 30)\n"
     "  --window N          most unacknowledged sequenced frames per hub, 1..1000000 (default 256)\n"
     "  --commit-ms MS      group commit period, whole milliseconds from 1 to 10000 (default 5;\n"
     "                      e.g. 5, 5ms, 1s); a group also commits at 2000 rows\n"
@@ -338,6 +341,7 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"db", required_argument, NULL, 'd'},
                                      {"fleet-key", required_argument, NULL, 'k'},
                                      {"heartbeat", required_argument, NULL, 'H'},
+                                     {"command-timeout", required_argument, NULL, 'O'},
                                      {"window", required_argument, NULL, 'w'},
                                      {"commit-ms", required_argument, NULL, 'c'},
                                      {"command-rate", required_argument, NULL, 'r'},
@@ -382,6 +386,9 @@ static const struct num_flag {
     {'H', "--heartbeat", 1, 1, 3600,
      "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
      offsetof(struct plat_config, heartbeat_s)},
+    {'O', "--command-timeout", 1, 1, 3600,
+     "expected whole seconds from 1 to 3600 (a plain number, or 30s, 1m)",
+     offsetof(struct plat_config, command_timeout_s)},
     {'w', "--window", 0, 1, 1000000, NULL, offsetof(struct plat_config, max_window)},
     {'c', "--commit-ms", 0.001, 1, 10000,
      "expected whole milliseconds from 1 to 10000 (a plain number, or 5ms, 1s)",
@@ -550,7 +557,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHwcraKTIMNFUDQRvCYALgmVupPeiX", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHOwcraKTIMNFUDQRvCYALgmVupPeiX", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;

@@ -1,5 +1,6 @@
 /* Commands to devices: plat_server_command() sends one to an online hub and keeps it, by cmd_id,
- * until its CommandResult arrives or its deadline (PLAT_COMMAND_TIMEOUT_MS) passes. Ids are
+ * until its CommandResult arrives or its deadline (--command-timeout, PLAT_COMMAND_TIMEOUT_MS by
+ * default) passes. Ids are
  * issued in order, so the pending ones are a sorted array consumed from its head. */
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,9 @@ int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eu
    * failed write abandoned the group: the commit timer reports it. */
   plat_store_cmd_issued(srv->store, id, eui64, h->id, cluster, command, issued);
   plat__arm_commit(srv);
-  cmd_track(srv, id, plat__mono_ms(srv) + PLAT_COMMAND_TIMEOUT_MS);
+  uint64_t deadline_ms = srv->cfg.command_timeout_s ? (uint64_t)srv->cfg.command_timeout_s * 1000u
+                                                    : PLAT_COMMAND_TIMEOUT_MS;
+  cmd_track(srv, id, plat__mono_ms(srv) + deadline_ms);
   if (cmd_id_out)
     *cmd_id_out = id;
   return 0;

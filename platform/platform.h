@@ -69,10 +69,11 @@ struct plat_config {
   const char *db_path;      /* SQLite file, created when missing; ":memory:" works; borrowed */
   const uint8_t *fleet_key; /* borrowed; copied by plat_server_new */
   size_t fleet_key_len;
-  uint32_t heartbeat_s; /* 0: PLAT_DEFAULT_HEARTBEAT_S */
-  uint32_t max_window;  /* 0: PLAT_DEFAULT_WINDOW */
-  uint32_t commit_ms;   /* 0: PLAT_DEFAULT_COMMIT_MS */
-  double command_rate;  /* background toggles per second; 0: none */
+  uint32_t heartbeat_s;       /* 0: PLAT_DEFAULT_HEARTBEAT_S */
+  uint32_t command_timeout_s; /* a Command's result deadline; 0: PLAT_COMMAND_TIMEOUT_MS */
+  uint32_t max_window;        /* 0: PLAT_DEFAULT_WINDOW */
+  uint32_t commit_ms;         /* 0: PLAT_DEFAULT_COMMIT_MS */
+  double command_rate;        /* background toggles per second; 0: none */
   /* "HOST:PORT" for the admin line protocol (tcp), NULL: none. A host outside 127.0.0.0/8 is
    * refused (SIM_EINVAL) unless admin_token is set. */
   const char *admin;

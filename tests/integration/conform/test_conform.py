@@ -5,11 +5,12 @@
                    ack.survives_restart included (--restart-cmd kills it with SIGKILL and starts
                    it again on the same port and database) and the command cases
                    (--command-cmd asks its admin port for a Command: `--command` below);
-                   cmd.result_late is skipped (--max-wait 20s is below its 31 s wait);
+                   the platform's result deadline is 2 s (--command-timeout 2, and
+                   --command-deadline 2s to the suite), so cmd.result_late waits 3 s;
                    session.shutdown stops it with SIGTERM (--stop-cmd: `--stop` below) and
                    starts it again with --restart-cmd;
-  late             cmd.result_late alone, past the reference platform's 30 s deadline: the
-                   late result is acknowledged, and the platform counted it as late (slow);
+  late             cmd.result_late alone, past the reference platform's 2 s deadline: the
+                   late result is acknowledged, and the platform counted it as late;
   tls              the same over hubrpcs:// with the test PKI of tests/integration/tls;
   defect NAME      `hubsim platform --defect NAME` fails exactly the cases expected of NAME and
                    passes every other (the sets are asserted, not "some failed");
@@ -69,10 +70,12 @@ SKETCH_FAILS = {
 # The sketch has no way to be asked for a Command: every case that needs one is skipped.
 CMD_CASES = {"cmd.delivered", "cmd.id_unique", "cmd.result_late", "cmd.result_left"}
 SKETCH_SKIPS = {"ack.survives_restart", "session.shutdown"} | CMD_CASES
-# The reference platform's runs give --max-wait 20s: cmd.result_late waits the platform's 30 s
-# result deadline and is skipped there (the `late` run runs it).
+# The reference platform's runs give it a result deadline of 2 s (--command-timeout) and tell
+# the suite so (--command-deadline), so that cmd.result_late waits 3 s instead of 31.
 MAX_WAIT = ["--max-wait", "20s"]
-LONG_SKIPS = {"cmd.result_late"}
+DEADLINE_PLATFORM = ["--command-timeout", "2"]
+DEADLINE_CONFORM = ["--command-deadline", "2s"]
+LONG_SKIPS = set()
 ADMIN_TOKEN = "conform-admin-token"
 
 
@@ -268,10 +271,11 @@ def run_reference(scheme, defect=None):
                 extra += ["--commit-ms", "1000"]
             if defect == "no-timeout":
                 cextra += ["--timeout", "3s"]
-        state, p = start_platform(tmp, scheme, extra)
+        state, p = start_platform(tmp, scheme, extra + DEADLINE_PLATFORM)
         try:
             url = "%s://127.0.0.1:%d" % (scheme, state["port"])
-            rc, results, out = conform(url, tmp, cextra + MAX_WAIT, restart_state=state)
+            rc, results, out = conform(url, tmp, cextra + MAX_WAIT + DEADLINE_CONFORM,
+                                       restart_state=state)
         finally:
             stop_platform(state, p)
         who = "hubsim platform" + (" --defect " + defect if defect else "") + " over " + scheme
@@ -282,14 +286,15 @@ def run_reference(scheme, defect=None):
 
 
 def run_late():
-    """cmd.result_late against the reference platform's real 30 s deadline (its default
-    --max-wait of 60 s lets it run): the late result is acknowledged, and the platform's own
-    counters show that it was late there, so the case did wait past the deadline."""
+    """cmd.result_late alone against the reference platform with its 2 s deadline: the late
+    result is acknowledged, and the platform's own counters show that it was late there, so
+    the case did wait past the deadline."""
     with tempfile.TemporaryDirectory(prefix="hubsim-conform-late-") as tmp:
-        state, p = start_platform(tmp)
+        state, p = start_platform(tmp, extra=DEADLINE_PLATFORM)
         try:
             rc, results, out = conform("hubrpc://127.0.0.1:%d" % state["port"], tmp,
-                                       ["--only", "cmd.result_late"], restart_state=state)
+                                       ["--only", "cmd.result_late"] + DEADLINE_CONFORM,
+                                       restart_state=state)
             stats = admin(state, ["stats"])[0]
         finally:
             stop_platform(state, p)
