@@ -29,6 +29,13 @@
 #define HANDSHAKE_TIMEOUT SIM_SEC(10)
 #define BACKOFF_BASE SIM_MS(500)
 #define BACKOFF_MAX SIM_SEC(30)
+/* On the real clock a wakeup also runs the events due within this many µs (sim_sched_set_early):
+ * thousands of device samples a second then share wakeups instead of each paying for one, and
+ * none runs late for it. Small beside what a device's timing means (a sample a second early by
+ * at most this much), and what runs early is stamped with the moment it ran. */
+#ifndef SIM_FLEET_EARLY_US
+#define SIM_FLEET_EARLY_US 2000u
+#endif
 
 static const struct sim_conn_cbs hub_cbs;
 
@@ -877,6 +884,7 @@ int sim_fleet_new(uv_loop_t *loop, struct sim_transport *t, const struct sim_fle
                       on_fire, f);
   if (rc)
     goto fail;
+  sim_sched_set_early(&f->sched, SIM_FLEET_EARLY_US);
   f->open_handles = 1;
   uv_check_init(loop, &f->check);
   f->check.data = f;

@@ -106,7 +106,8 @@ struct emit_ctx {
   struct sim_fleet *f;
   struct hub *h;
   struct sim_device *d;
-  sim_time_t due; /* engine time of the wakeup: the intended time of what it emits */
+  sim_time_t due;  /* engine time of the wakeup */
+  sim_time_t made; /* the intended time of what it emits: due, or now when it fired early */
 };
 
 static inline struct sim_device *dev_at(struct sim_fleet *f, const struct hub *h, uint32_t slot) {

@@ -156,9 +156,9 @@ static int emit_frame(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluste
   ctx->d->activity++;
   if (sim__radio_enabled(f))
     return sim__radio_uplink(f, ctx->h, slot, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
-                             env->wall_ms, ctx->due);
+                             env->wall_ms, ctx->made);
   return sim__fleet_report(f, ctx->h, slot, env->eui64, ctx->d->lqi, endpoint, cluster, zcl, len,
-                           env->wall_ms, ctx->due);
+                           env->wall_ms, ctx->made);
 }
 
 /* Models live in device time: engine time x speedup. */
@@ -178,7 +178,11 @@ static void env_setup(struct sim_fleet *f, struct hub *h, uint32_t slot, sim_tim
   env->rng = &h->rng;
   env->now = to_dev(f, sim_sched_now(&f->sched));
   env->due = to_dev(f, due);
-  env->wall_ms = sim_clock_wall_ms(&f->sched.clock, due);
+  /* A wakeup the scheduler fired ahead of its time (sim_sched_set_early) makes its frames now:
+   * they are stamped, and their latency measured, from now, never from the later due time. */
+  sim_time_t now = sim_sched_now(&f->sched);
+  ctx->made = due > now ? now : due;
+  env->wall_ms = sim_clock_wall_ms(&f->sched.clock, ctx->made);
   env->eui64 = sim_fleet_device_eui64(f, h->idx, slot);
   env->next = sim_wheel_pending(&f->sched.wheel, id) ? to_dev(f, f->sched.wheel.timers[id].due) : 0;
   ctx->due = due;

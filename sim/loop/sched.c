@@ -15,6 +15,14 @@ static void rearm(struct sim_sched *s) {
   sim_time_t next = sim_wheel_next(&s->wheel);
   if (next != UINT64_MAX)
     next = (next + SIM_SCHED_GRID_US - 1) / SIM_SCHED_GRID_US * SIM_SCHED_GRID_US;
+  if (s->early && sim_wheel_has_expired(&s->wheel)) {
+    /* A timer added inside the window the last wakeup fired ahead of time is due by the wheel's
+     * clock, which runs ahead of the real one: fire it at the next poll, not at the wheel's
+     * time, which could be later than its own. */
+    sim_time_t now = sim_clock_now(&s->clock);
+    if (now < next)
+      next = now;
+  }
   if (next >= s->armed)
     return;
   struct itimerspec its = {0};
@@ -40,7 +48,7 @@ static void on_timerfd(uv_poll_t *h, int status, int events) {
   ssize_t r = read(s->tfd, &expirations, sizeof(expirations));
   (void)r; /* EAGAIN when re-armed in between: nothing to do but advance */
   s->armed = UINT64_MAX;
-  sim_wheel_advance(&s->wheel, sim_clock_now(&s->clock));
+  sim_wheel_advance(&s->wheel, sim_clock_now(&s->clock) + s->early);
 }
 
 int sim_sched_init(struct sim_sched *s, uv_loop_t *loop, int is_virtual, uint32_t cap,
@@ -51,6 +59,7 @@ int sim_sched_init(struct sim_sched *s, uv_loop_t *loop, int is_virtual, uint32_
   s->armed = UINT64_MAX;
   s->open_handles = 0;
   s->close_cb = NULL;
+  s->early = 0;
   sim_clock_init(&s->clock, is_virtual);
   rc = sim_wheel_init(&s->wheel, cap, 0, fire, arg);
   if (rc)

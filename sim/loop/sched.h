@@ -33,6 +33,7 @@ struct sim_sched {
   sim_time_t armed; /* deadline the timerfd is armed for, UINT64_MAX when disarmed */
   int open_handles;
   void (*close_cb)(struct sim_sched *s);
+  sim_time_t early; /* sim_sched_set_early() */
 };
 
 /* cap timer ids; fire runs for each due timer with its intended time. 0 or a negative error. */
@@ -40,6 +41,15 @@ int sim_sched_init(struct sim_sched *s, uv_loop_t *loop, int is_virtual, uint32_
                    sim_wheel_fire_cb fire, void *arg);
 static inline sim_time_t sim_sched_now(const struct sim_sched *s) {
   return sim_clock_now(&s->clock);
+}
+/* Real clock only: a wakeup also fires the timers due within the next us microseconds, so that
+ * events due close together cost one wakeup rather than one each, without the lag a coarser
+ * grid would add. The loop still wakes for the first of them on time; the others run up to us
+ * early, and their fire callback sees a due time later than sim_sched_now(): an owner that
+ * stamps what it makes with the due time must use the earlier of the two (the moment it really
+ * made it). 0 (the default) fires nothing early. */
+static inline void sim_sched_set_early(struct sim_sched *s, sim_time_t us) {
+  s->early = s->clock.is_virtual ? 0 : us;
 }
 /* Fires everything due now (used after bursts of work to keep lag low). */
 void sim_sched_poll(struct sim_sched *s);

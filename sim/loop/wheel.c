@@ -180,6 +180,10 @@ sim_time_t sim_wheel_next(const struct sim_wheel *w) {
   return tk == UINT64_MAX ? UINT64_MAX : tk << SIM_WHEEL_TICK_SHIFT;
 }
 
+int sim_wheel_has_expired(const struct sim_wheel *w) {
+  return w->head[LIST_EXPIRED] != SIM_WHEEL_NONE;
+}
+
 /* Moves every timer of list to where it belongs now. */
 static void replace_list(struct sim_wheel *w, uint32_t list) {
   uint32_t id = w->head[list];

@@ -71,5 +71,7 @@ size_t sim_wheel_advance(struct sim_wheel *w, sim_time_t now);
  * UINT64_MAX when empty. The work may be a cascade that fires nothing: callers sleep until then
  * and call sim_wheel_advance(). */
 sim_time_t sim_wheel_next(const struct sim_wheel *w);
+/* 1 when timers already due wait to be fired (added at or before the wheel's time). */
+int sim_wheel_has_expired(const struct sim_wheel *w);
 
 #endif

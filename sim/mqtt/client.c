@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,6 @@ struct sim_mqtt_client {
   struct sim_conn *conn;
   enum cstate st;
   struct sim_mqtt_reader rd;
-  struct sim_buf out;
   struct out_msg *infl, *infl_tail, *q, *q_tail;
   size_t n_infl, n_q;
   uint16_t window, alias_limit, n_alias;
@@ -93,22 +93,52 @@ static int topic_ok(const char *t, int wildcards) {
 
 #define OUT_KEEP 512u /* the encode buffer's capacity kept between packets */
 
+/* The encode buffer is the thread's, not the client's: a packet is encoded and handed to the
+ * transport, which copies or writes it before sim_conn_send() returns, so no client needs the
+ * bytes afterwards. With ten thousand idle connections a buffer each would be a few hundred
+ * bytes per hub for nothing. enc_busy covers a send made from inside another send (a transport
+ * callback that runs inside sim_conn_send): that one encodes into a buffer of its own. The
+ * key's destructor gives the buffer back when a thread that used it ends. */
+static _Thread_local struct sim_buf enc_buf;
+static _Thread_local int enc_busy;
+static pthread_key_t enc_key;
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+
+static void enc_thread_end(void *unused) {
+  (void)unused;
+  sim_buf_fini(&enc_buf);
+}
+
+static void enc_key_make(void) {
+  if (pthread_key_create(&enc_key, enc_thread_end) != 0)
+    enc_key = 0; /* without a key the buffer is kept until the process ends */
+}
+
 static int send_pkt(struct sim_mqtt_client *c, const struct sim_mqtt_packet *pkt) {
   if (!c->conn)
     return SIM_ECLOSED;
-  c->out.len = 0;
-  int rc = sim_mqtt_encode(&c->out, pkt, c->o.version);
+  struct sim_buf own, *out = &own;
+  sim_buf_init(&own);
+  if (!enc_busy) {
+    if (!enc_buf.data) {
+      pthread_once(&enc_once, enc_key_make);
+      pthread_setspecific(enc_key, &enc_buf);
+    }
+    out = &enc_buf;
+    enc_busy = 1;
+  }
+  out->len = 0;
+  int rc = sim_mqtt_encode(out, pkt, c->o.version);
   if (!rc)
-    rc = sim_conn_send(c->conn, c->out.data, c->out.len);
+    rc = sim_conn_send(c->conn, out->data, out->len);
   if (!rc)
     c->last_send_ms = uv_now(c->loop);
-  /* The transport has copied or written the bytes. A buffer grown for a large packet (a
-   * bridge's device list, a discovery config) is given back rather than kept per client: with
-   * thousands of clients that would be kilobytes each for packets sent once. */
-  if (c->out.cap > OUT_KEEP) {
-    sim_buf_fini(&c->out);
-    sim_buf_init(&c->out);
-  }
+  /* A buffer grown for a large packet (a bridge's device list, a discovery config) is given
+   * back rather than kept for packets sent once. */
+  if (out == &own || out->cap > OUT_KEEP)
+    sim_buf_fini(out);
+  if (out == &enc_buf)
+    enc_busy = 0;
   return rc;
 }
 
@@ -685,7 +715,6 @@ int sim_mqtt_client_new(uv_loop_t *loop, const struct sim_mqtt_client_opts *opts
   c->user = user;
   sim_mqtt_reader_init(&c->rd, o.max_packet, o.version);
   c->rd.skip_big = o.skip_oversized;
-  sim_buf_init(&c->out);
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
   *out = c;
@@ -711,7 +740,6 @@ void sim_mqtt_client_free(struct sim_mqtt_client *c) {
   free_list(c->infl);
   free_list(c->q);
   sim_mqtt_reader_fini(&c->rd);
-  sim_buf_fini(&c->out);
   free_copies(c);
   uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
