@@ -429,6 +429,11 @@ put('handshake_p99_ms', 'handshake p99 (ms)', g(lat, 'handshake', 'p99_ms'), '{:
 put('send_lag_p50_ms', 'send lag p50 (ms)', g(lat, 'report_send_lag', 'p50_ms'), '{:.3f}')
 put('send_lag_p99_ms', 'send lag p99 (ms)', g(lat, 'report_send_lag', 'p99_ms'), '{:.3f}')
 put('tick_lag_p99_ms', 'tick lag p99 (ms)', g(lat, 'generator_tick_lag', 'p99_ms'), '{:.3f}')
+put('device_wakeups', 'device wakeups (timer firings)', g(lat, 'generator_tick_lag', 'count'), '{}',
+    'after the warmup')
+put('device_wakeups_per_report', 'device wakeups per report sent',
+    g(lat, 'generator_tick_lag', 'count') / sent if sent and g(lat, 'generator_tick_lag', 'count')
+    is not None else None, '{:.2f}')
 put('ack_p50_ms', 'ack latency p50 (ms)', g(lat, 'report_ack', 'p50_ms'), '{:.3f}')
 put('ack_p99_ms', 'ack latency p99 (ms)', g(lat, 'report_ack', 'p99_ms'), '{:.3f}')
 if pp:
