@@ -104,6 +104,10 @@ int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub)
 
 void sim_fleet_config_hub_id(const struct sim_fleet_config *cfg, uint32_t global, char *out,
                              size_t cap) {
+  if (cfg->hub_name) {
+    cfg->hub_name(cfg->hub_name_arg, global, out, cap);
+    return;
+  }
   snprintf(out, cap, "%s%06" PRIu32, cfg->hub_prefix, global);
 }
 
@@ -577,6 +581,14 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   uint64_t up_to;
   if (ack_fast(body, len, &up_to)) {
     sim_time_t now = sim_sched_now(&f->sched);
+    if (f->obs_rx) {
+      Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
+      sim_envelope a = HUBRPC__V1__ENVELOPE__INIT;
+      ack.up_to_seq = up_to;
+      a.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
+      a.ack = &ack;
+      f->obs_rx(f->obs_rx_arg, h->idx, &a);
+    }
     h->last_rx = now;
     return on_ack(f, h, up_to, now);
   }
@@ -587,6 +599,8 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   }
   sim_time_t now = sim_sched_now(&f->sched);
   h->last_rx = now;
+  if (f->obs_rx)
+    f->obs_rx(f->obs_rx_arg, h->idx, env);
   rc = 0;
   switch (env->body_case) {
   case HUBRPC__V1__ENVELOPE__BODY_CHALLENGE:
