@@ -50,30 +50,25 @@ static void usage(FILE *out) {
           "or differences (named), 2 a bad flag or file, 3 the sessions could not be set up.\n");
 }
 
-static int bad_flag(const char *flag, const char *value, const char *why) {
-  fprintf(stderr, "hubsim replay: %s '%s': %s\n", flag, value, why);
-  return 2;
-}
-
 int app_replay_keys_add(struct rp_keys *k, const char *s) {
-  if (k->n == k->cap) {
-    size_t cap = k->cap ? k->cap * 2 : 8;
-    char **v = realloc(k->v, cap * sizeof *v);
-    if (!v)
-      return SIM_ENOMEM;
-    k->v = v;
-    k->cap = cap;
-  }
-  if (!(k->v[k->n] = strdup(s)))
+  char *dup = strdup(s);
+  if (!dup || sim_buf_append(&k->buf, &dup, sizeof dup)) {
+    free(dup);
     return SIM_ENOMEM;
-  k->n++;
+  }
+  k->v = (char **)(void *)k->buf.data;
+  k->n = k->buf.len / sizeof dup;
   return 0;
 }
 
 /* The key of a frame the platform sent that the comparison counts: Commands (what, to which
  * device) and Errors (the code). Acks are compared per message instead (replay_out.c). */
-void app_replay_note_down(struct replay *r, struct rp_hub *h, int which, const sim_envelope *env) {
+uint64_t app_replay_down(struct replay *r, struct rp_hub *h, int which, const sim_envelope *env) {
   char key[400];
+  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_ACK)
+    return env->ack->up_to_seq;
+  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_WELCOME)
+    return env->welcome->acked_seq;
   if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_COMMAND) {
     const Hubrpc__V1__Command *c = env->command;
     char hex[2 * 64 + 1];
@@ -91,12 +86,13 @@ void app_replay_note_down(struct replay *r, struct rp_hub *h, int which, const s
     if (which == 1)
       r->platform_errors++;
   } else {
-    return;
+    return 0;
   }
   struct rp_keys *k =
       env->body_case == HUBRPC__V1__ENVELOPE__BODY_ERROR ? &h->err[which] : &h->cmd[which];
   if (app_replay_keys_add(k, key))
     r->oom = 1; /* the comparison would miss it: the verdict says so */
+  return 0;
 }
 
 /* ---- the capture, read into messages ---- */
@@ -121,15 +117,10 @@ static struct rp_boot *boot_of(struct rp_hub *h, uint64_t id) {
 }
 
 static int add_msg(struct replay *r, const struct rp_msg *m) {
-  if (r->n_msgs == r->cap_msgs) {
-    size_t cap = r->cap_msgs ? r->cap_msgs * 2 : 256;
-    struct rp_msg *v = realloc(r->msgs, cap * sizeof *v);
-    if (!v)
-      return SIM_ENOMEM;
-    r->msgs = v;
-    r->cap_msgs = cap;
-  }
-  r->msgs[r->n_msgs++] = *m;
+  if (sim_buf_append(&r->msg_buf, m, sizeof *m))
+    return SIM_ENOMEM;
+  r->msgs = (struct rp_msg *)(void *)r->msg_buf.data;
+  r->n_msgs = r->msg_buf.len / sizeof *m;
   return 0;
 }
 
@@ -202,13 +193,7 @@ static int on_down(void *arg, const struct rec_capread_frame *fr) {
   int rc = sim_hubrpc_decode(fr->body, fr->len, &env);
   if (rc)
     return rc;
-  uint64_t up_to = 0;
-  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_ACK)
-    up_to = env->ack->up_to_seq;
-  else if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_WELCOME)
-    up_to = env->welcome->acked_seq;
-  else
-    app_replay_note_down(c->r, c->h, 0, env);
+  uint64_t up_to = app_replay_down(c->r, c->h, 0, env);
   if (up_to && c->boot && up_to > c->boot->up_to)
     c->boot->up_to = up_to;
   sim_hubrpc_free(env);
@@ -326,15 +311,13 @@ oom:
 static void replay_fini(struct replay *r) {
   for (size_t i = 0; i < r->n_msgs; i++)
     sim_hubrpc_free(r->msgs[i].env);
-  free(r->msgs);
+  sim_buf_fini(&r->msg_buf);
   for (size_t i = 0; i < r->n_hubs; i++) {
-    for (int k = 0; k < 2; k++) {
-      for (size_t j = 0; j < r->hubs[i].cmd[k].n; j++)
-        free(r->hubs[i].cmd[k].v[j]);
-      for (size_t j = 0; j < r->hubs[i].err[k].n; j++)
-        free(r->hubs[i].err[k].v[j]);
-      free(r->hubs[i].cmd[k].v);
-      free(r->hubs[i].err[k].v);
+    for (int k = 0; k < 4; k++) {
+      struct rp_keys *ks = k < 2 ? &r->hubs[i].cmd[k] : &r->hubs[i].err[k - 2];
+      for (size_t j = 0; j < ks->n; j++)
+        free(ks->v[j]);
+      sim_buf_fini(&ks->buf);
     }
     free(r->hubs[i].boots);
   }
@@ -349,14 +332,14 @@ static void replay_fini(struct replay *r) {
 
 static int key_flags(struct rp_opts *o, const char *key, const char *key_file) {
   if (key && key_file)
-    return bad_flag("--fleet-key-file", key_file,
-                    "give the key once: --fleet-key or --fleet-key-file, not both");
+    return app_run_bad("--fleet-key-file", key_file,
+                       "give the key once: --fleet-key or --fleet-key-file, not both");
   if (key_file) {
     const char *why = NULL;
     if (sim_keyfile_read(key_file, (uint8_t *)o->key, APP_RUN_KEY_MAX, &o->key_len, &why))
-      return bad_flag("--fleet-key-file", key_file, why);
+      return app_run_bad("--fleet-key-file", key_file, why);
     if (o->key_len == 0)
-      return bad_flag("--fleet-key-file", key_file, "the key is empty");
+      return app_run_bad("--fleet-key-file", key_file, "the key is empty");
     return 0;
   }
   if (!key)
@@ -365,59 +348,63 @@ static int key_flags(struct rp_opts *o, const char *key, const char *key_file) {
     key = APP_RUN_DEFAULT_KEY;
   size_t n = strlen(key);
   if (n == 0 || n > APP_RUN_KEY_MAX)
-    return bad_flag("--fleet-key", "...", "expected 1 to 128 bytes");
+    return app_run_bad("--fleet-key", "...", "expected 1 to 128 bytes");
   memcpy(o->key, key, n);
   o->key_len = n;
   return 0;
 }
 
+/* --speed, --wait and --json: their values checked. 0, or 2 after the message. */
+static int checked_flag(int c, const char *v, struct rp_opts *o) {
+  char why[256];
+  if (c == 's' && app_parse_double(v, 0, 1e6, &o->speed))
+    return app_run_bad("--speed", v, "expected a number from 0 to 1000000");
+  if (c == 'w' && app_parse_duration(v, 1, 3600, &o->wait_s))
+    return app_run_bad("--wait", v, "expected a duration up to 1h, such as 10s");
+  if (c == 'j' && sim_wfile_check(v, why, sizeof why))
+    return app_run_bad("--json", v, why);
+  if (c == 'j')
+    o->json = v;
+  return 0;
+}
+
 static int parse_flags(int argc, char **argv, struct rp_opts *o) {
-  static const struct option opts[] = {{"platform", required_argument, 0, 'p'},
-                                       {"speed", required_argument, 0, 's'},
-                                       {"wait", required_argument, 0, 'w'},
-                                       {"fleet-key", required_argument, 0, 'K'},
-                                       {"fleet-key-file", required_argument, 0, 'F'},
-                                       {"ca", required_argument, 0, 'c'},
-                                       {"insecure", no_argument, 0, 'i'},
-                                       {"json", required_argument, 0, 'j'},
-                                       {"quiet", no_argument, 0, 'q'},
-                                       {"help", no_argument, 0, 'h'},
+  /* Every flag but the last three takes a value. */
+  static const struct option opts[] = {{"platform", 1, 0, 'p'},
+                                       {"speed", 1, 0, 's'},
+                                       {"wait", 1, 0, 'w'},
+                                       {"fleet-key", 1, 0, 'K'},
+                                       {"fleet-key-file", 1, 0, 'F'},
+                                       {"ca", 1, 0, 'c'},
+                                       {"json", 1, 0, 'j'},
+                                       {"insecure", 0, 0, 'i'},
+                                       {"quiet", 0, 0, 'q'},
+                                       {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *key = NULL, *key_file = NULL;
-  char why[256];
   int c;
   o->speed = 1;
   o->wait_s = 10;
+  app_run_flags_command("hubsim replay");
   optind = 1;
   while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
+    const char **text = c == 'p'   ? &o->platform
+                        : c == 'K' ? &key
+                        : c == 'F' ? &key_file
+                        : c == 'c' ? &o->ca
+                                   : NULL;
+    if (text) {
+      *text = optarg;
+      continue;
+    }
+    if (c == 's' || c == 'w' || c == 'j') {
+      if (checked_flag(c, optarg, o))
+        return 2;
+      continue;
+    }
     switch (c) {
-    case 'p':
-      o->platform = optarg;
-      break;
-    case 's':
-      if (app_parse_double(optarg, 0, 1e6, &o->speed))
-        return bad_flag("--speed", optarg, "expected a number from 0 to 1000000");
-      break;
-    case 'w':
-      if (app_parse_duration(optarg, 1, 3600, &o->wait_s))
-        return bad_flag("--wait", optarg, "expected a duration up to 1h, such as 10s");
-      break;
-    case 'K':
-      key = optarg;
-      break;
-    case 'F':
-      key_file = optarg;
-      break;
-    case 'c':
-      o->ca = optarg;
-      break;
     case 'i':
       o->insecure = 1;
-      break;
-    case 'j':
-      if (sim_wfile_check(optarg, why, sizeof why))
-        return bad_flag("--json", optarg, why);
-      o->json = optarg;
       break;
     case 'q':
       o->quiet = 1;
@@ -425,10 +412,8 @@ static int parse_flags(int argc, char **argv, struct rp_opts *o) {
     case 'h':
       usage(stdout);
       return -1;
-    case ':':
-      return bad_flag(argv[optind - 1], "", "needs a value (hubsim replay --help)");
     default:
-      return bad_flag(argv[optind - 1], "", "unknown flag (hubsim replay --help)");
+      return app_run_bad(argv[optind - 1], NULL, c == ':' ? "needs a value" : "unknown flag");
     }
   }
   if (optind + 1 != argc) {
@@ -443,16 +428,17 @@ static int parse_flags(int argc, char **argv, struct rp_opts *o) {
   const char *sep = strstr(o->platform, "://");
   if (sep && !(sep - o->platform == 6 && strncasecmp(o->platform, "hubrpc", 6) == 0) &&
       !sim_addr_is_tls(o->platform))
-    return bad_flag("--platform", o->platform,
-                    "expected hubrpc://HOST:PORT or hubrpcs://HOST:PORT: replay speaks hubrpc");
+    return app_run_bad("--platform", o->platform,
+                       "expected hubrpc://HOST:PORT or hubrpcs://HOST:PORT: replay speaks hubrpc");
   struct sim_addr a;
   struct in_addr ip;
   if (sim_addr_parse(o->platform, &a) || a.port == 0 || inet_pton(AF_INET, a.host, &ip) != 1)
-    return bad_flag("--platform", o->platform,
-                    "expected hubrpc://HOST:PORT with an IPv4 address and a port from 1 to 65535");
+    return app_run_bad(
+        "--platform", o->platform,
+        "expected hubrpc://HOST:PORT with an IPv4 address and a port from 1 to 65535");
   if ((o->ca || o->insecure) && !sim_addr_is_tls(o->platform))
-    return bad_flag(o->ca ? "--ca" : "--insecure", o->ca ? o->ca : "",
-                    "is for TLS: it needs --platform hubrpcs://HOST:PORT");
+    return app_run_bad(o->ca ? "--ca" : "--insecure", o->ca ? o->ca : "",
+                       "is for TLS: it needs --platform hubrpcs://HOST:PORT");
   return key_flags(o, key, key_file);
 }
 

@@ -34,8 +34,9 @@ struct rp_msg {
 
 /* A multiset of text keys (commands, errors the platform sent), compared after sorting. */
 struct rp_keys {
-  char **v;
-  size_t n, cap;
+  char **v; /* n of them, in buf */
+  size_t n;
+  struct sim_buf buf;
 };
 
 struct rp_boot {
@@ -72,8 +73,9 @@ struct replay {
   struct rp_hub *hubs;
   size_t n_hubs;
   struct sim_htab by_g; /* hub number -> struct rp_hub */
-  struct rp_msg *msgs;
-  size_t n_msgs, cap_msgs;
+  struct rp_msg *msgs;  /* n_msgs of them, in msg_buf */
+  size_t n_msgs;
+  struct sim_buf msg_buf;
   size_t *order;  /* msgs by capture time */
   uint64_t t0_us; /* the capture's first packet */
   /* What the capture holds beside the re-sent messages. */
@@ -102,8 +104,10 @@ int app_replay_keys_add(struct rp_keys *k, const char *s);
 /* replay_live.c: runs the sessions until every message is acknowledged or the wait ends.
  * 0, or 3 after a message (transport, fleet). */
 int app_replay_live(struct replay *r);
-/* The platform's frame env for hub index hub, into keys (capture: which 0, replay: 1). */
-void app_replay_note_down(struct replay *r, struct rp_hub *h, int which, const sim_envelope *env);
+/* A frame env the platform sent to hub h (which: 0 in the capture, 1 in the replay): Commands
+ * and Errors are kept as keys for the comparison; returns the seq an Ack or a Welcome says is
+ * stored (0 for any other frame). */
+uint64_t app_replay_down(struct replay *r, struct rp_hub *h, int which, const sim_envelope *env);
 /* replay_out.c: the comparison and the summaries; the exit code (0 or 1, 2 when --json fails). */
 int app_replay_report(struct replay *r);
 

@@ -41,13 +41,7 @@ static void on_rx(void *arg, uint32_t hub, const sim_envelope *env) {
   if (hub >= r->n_hubs)
     return;
   struct rp_hub *h = &r->hubs[hub];
-  uint64_t up_to = 0;
-  if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_ACK)
-    up_to = env->ack->up_to_seq;
-  else if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_WELCOME)
-    up_to = env->welcome->acked_seq;
-  else
-    app_replay_note_down(r, h, 1, env);
+  uint64_t up_to = app_replay_down(r, h, 1, env);
   if (up_to > h->up_to) {
     h->up_to = up_to;
     if (h->waiting && up_to >= h->last_seq) {

@@ -146,14 +146,6 @@ static int on_idb(struct rd *d, const uint8_t *b, uint32_t len, uint64_t off) {
 static struct rec_capread_conn *conn_new(struct rd *d, uint32_t cip, uint16_t cport, uint32_t sip,
                                          uint16_t sport, uint64_t us) {
   struct rec_capread *r = d->r;
-  if (r->n_conns == r->cap_conns) {
-    size_t cap = r->cap_conns ? r->cap_conns * 2 : 8;
-    struct rec_capread_conn **nc = realloc(r->conns, cap * sizeof *nc);
-    if (!nc)
-      return NULL;
-    r->conns = nc;
-    r->cap_conns = cap;
-  }
   struct rec_capread_conn *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
@@ -168,7 +160,13 @@ static struct rec_capread_conn *conn_new(struct rd *d, uint32_t cip, uint16_t cp
     free(c);
     return NULL;
   }
-  r->conns[r->n_conns++] = c;
+  if (sim_buf_append(&r->conn_buf, &c, sizeof c)) {
+    sim_htab_del(&d->by_flow, key);
+    free(c);
+    return NULL;
+  }
+  r->conns = (struct rec_capread_conn **)(void *)r->conn_buf.data;
+  r->n_conns = r->conn_buf.len / sizeof c;
   return c;
 }
 
@@ -190,15 +188,11 @@ static int stream_add(struct rec_capread_stream *s, uint32_t seq, const uint8_t 
     p += behind;
     n -= behind;
   }
-  if (s->n_marks == s->cap_marks) {
-    size_t cap = s->cap_marks ? s->cap_marks * 2 : 16;
-    struct rec_capread_mark *m = realloc(s->marks, cap * sizeof *m);
-    if (!m)
-      return SIM_ENOMEM;
-    s->marks = m;
-    s->cap_marks = cap;
-  }
-  s->marks[s->n_marks++] = (struct rec_capread_mark){.off = s->bytes.len, .us = us};
+  struct rec_capread_mark mk = {.off = s->bytes.len, .us = us};
+  if (sim_buf_append(&s->mark_buf, &mk, sizeof mk))
+    return SIM_ENOMEM;
+  s->marks = (const struct rec_capread_mark *)(const void *)s->mark_buf.data;
+  s->n_marks = s->mark_buf.len / sizeof mk;
   int rc = sim_buf_append(&s->bytes, p, n);
   if (rc)
     return rc;
@@ -404,11 +398,11 @@ void rec_capread_free(struct rec_capread *r) {
   for (size_t i = 0; i < r->n_conns; i++) {
     for (int k = 0; k < 2; k++) {
       sim_buf_fini(&r->conns[i]->dir[k].bytes);
-      free(r->conns[i]->dir[k].marks);
+      sim_buf_fini(&r->conns[i]->dir[k].mark_buf);
     }
     free(r->conns[i]);
   }
-  free(r->conns);
+  sim_buf_fini(&r->conn_buf);
   free(r);
 }
 

@@ -34,8 +34,9 @@ struct rec_capread_mark {
  * writer dropped at --record-limit, or a cut file); the stream holds the bytes before it. */
 struct rec_capread_stream {
   struct sim_buf bytes;
-  struct rec_capread_mark *marks;
-  size_t n_marks, cap_marks;
+  const struct rec_capread_mark *marks; /* n_marks of them, in mark_buf */
+  size_t n_marks;
+  struct sim_buf mark_buf;
   uint32_t next_seq; /* the TCP sequence number the next byte must carry */
   int gap;
 };
@@ -54,14 +55,15 @@ struct rec_capread_conn {
 };
 
 struct rec_capread {
-  struct rec_capread_conn **conns; /* in the order their first packet appears */
-  size_t n_conns, cap_conns;
-  uint64_t blocks;   /* whole blocks read */
-  uint64_t packets;  /* Enhanced Packet Blocks */
-  uint64_t size;     /* bytes of the file */
-  int truncated;     /* the file ends inside a block */
-  uint64_t end_off;  /* offset of the end of the last whole block */
-  char comment[257]; /* the section header's comment (what the run was) */
+  struct rec_capread_conn **conns; /* n_conns, in the order their first packet appears */
+  size_t n_conns;
+  struct sim_buf conn_buf; /* holds conns */
+  uint64_t blocks;         /* whole blocks read */
+  uint64_t packets;        /* Enhanced Packet Blocks */
+  uint64_t size;           /* bytes of the file */
+  int truncated;           /* the file ends inside a block */
+  uint64_t end_off;        /* offset of the end of the last whole block */
+  char comment[257];       /* the section header's comment (what the run was) */
 };
 
 /* Reads the capture at path. 0 with *out (free with rec_capread_free), or < 0 with a sentence

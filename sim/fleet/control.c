@@ -189,39 +189,6 @@ void sim_fleet_observe_rx(struct sim_fleet *f, sim_rx_observer rx, void *arg) {
   f->obs_rx_arg = arg;
 }
 
-int sim_fleet_hub_send(struct sim_fleet *f, uint32_t hub, sim_envelope *env, sim_time_t intended,
-                       uint64_t *seq) {
-  struct hub *h = hub_at(f, hub);
-  if (!h)
-    return SIM_ENOTFOUND;
-  uint64_t *field;
-  enum sim_seq_kind kind;
-  switch (env->body_case) {
-  case HUBRPC__V1__ENVELOPE__BODY_REPORT:
-    field = &env->report->seq;
-    kind = SIM_SEQ_REPORT;
-    break;
-  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED:
-    field = &env->device_joined->seq;
-    kind = SIM_SEQ_JOINED;
-    break;
-  case HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT:
-    field = &env->device_left->seq;
-    kind = SIM_SEQ_LEFT;
-    break;
-  case HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT:
-    field = &env->command_result->seq;
-    kind = SIM_SEQ_RESULT;
-    break;
-  default:
-    return SIM_EINVAL;
-  }
-  int rc = sim__fleet_enqueue(f, h, env, field, kind, intended);
-  if (rc == 0)
-    *seq = *field;
-  return rc;
-}
-
 void sim__fleet_hub_event(struct sim_fleet *f, struct hub *h, int what) {
   switch (what) {
   case SIM_HUB_EV_UNSTALL:

@@ -423,6 +423,29 @@ static void set_seq(sim_envelope *env, uint64_t seq) {
   }
 }
 
+int sim_fleet_hub_send(struct sim_fleet *f, uint32_t hub, sim_envelope *env, sim_time_t intended,
+                       uint64_t *seq) {
+  /* The kind of each sequenced message, by its body (0: not sequenced). */
+  static const uint8_t kind_of[] = {[HUBRPC__V1__ENVELOPE__BODY_REPORT] = 1 + SIM_SEQ_REPORT,
+                                    [HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED] = 1 + SIM_SEQ_JOINED,
+                                    [HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT] = 1 + SIM_SEQ_LEFT,
+                                    [HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT] =
+                                        1 + SIM_SEQ_RESULT};
+  if (hub >= f->n_hubs)
+    return SIM_ENOTFOUND;
+  if ((size_t)env->body_case >= sizeof kind_of || !kind_of[env->body_case])
+    return SIM_EINVAL;
+  struct hub *h = &f->hubs[hub];
+  uint64_t s = 0;
+  /* The message's own seq field is set here; the enqueue writes the same number into s. */
+  set_seq(env, h->next_seq);
+  int rc =
+      sim__fleet_enqueue(f, h, env, &s, (enum sim_seq_kind)(kind_of[env->body_case] - 1), intended);
+  if (rc == 0)
+    *seq = s;
+  return rc;
+}
+
 /* The platform no longer has messages it acknowledged (its store went back in time). They are
  * gone for good: counted as forgotten by the platform. So that what the hub still holds can be
  * delivered, the hub starts a new boot sequence: a new boot_id, and every queued frame

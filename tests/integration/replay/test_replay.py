@@ -34,18 +34,21 @@ TMP = None
 PASSED = 0
 
 
+class Failed(Exception):
+    """A check that did not hold: main() prints it and exits 1."""
+
+
 def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    print("%d passed, 1 failed" % PASSED, flush=True)
-    sys.exit(1)
+    raise Failed(msg)
 
 
 def check(cond, msg):
+    """One check: printed as ok when it holds, else the case stops here."""
     global PASSED
     if not cond:
-        fail(msg)
-    PASSED += 1
+        raise Failed(msg)
     print("ok: " + msg, flush=True)
+    PASSED += 1
 
 
 def hubsim(args, timeout=60):
@@ -257,6 +260,9 @@ def main():
     TMP = tempfile.mkdtemp(prefix="hubsim-replay-")
     try:
         cases[sys.argv[1]]()
+    except Failed as e:
+        print("FAIL: %s\n%d passed, 1 failed" % (e, PASSED), flush=True)
+        return 1
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     print("%d passed, 0 failed" % PASSED)
