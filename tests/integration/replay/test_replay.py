@@ -13,6 +13,12 @@ Cases (the first argument picks one; ctest registers each):
   refused    a file that is not a capture, a capture with a damaged block, an MQTT run's
              capture (the broker on port 1883) and bad flags: exit 2, the message naming the
              file (and the byte offset, for bad bytes) or the flag; nothing is sent.
+  flush      a quiet recorded run (3 hubs whose traffic is the first burst, then nothing for
+             seconds) has its packets on disk while it runs, not only at its end: within 3 s
+             of their being sent (the writer flushes at least every 200 ms of real time), the
+             file holds every hub's handshake and a replay of that prefix finds every hub; a
+             writer that waited for its next packet would hold them in memory until the run
+             ends 8 s later.
   gone       the platform is gone (started, then stopped: its port refuses): exit 1, and the
              reason names the sessions that never opened, the refused connects and the lost
              messages.
@@ -233,6 +239,33 @@ def case_refused():
     check(rc == 2 and missing in err, "a missing file: exit 2 naming it (%s)" % err.strip())
 
 
+def case_flush():
+    cap = os.path.join(TMP, "live.pcapng")
+    run = subprocess.Popen([BIN, "run", "--hubs", "3", "--devices-per-hub", "1", "--duration", "8",
+                            "--command-rate", "0", "--allow-lag", "-q", "--ui", "none", "--record",
+                            cap], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Every hub's SYN, SYN/ACK, ACK, Hello, Challenge, Auth and Welcome: 21 packets.
+        deadline, epbs = time.monotonic() + 3, 0
+        while time.monotonic() < deadline and run.poll() is None:
+            data = open(cap, "rb").read() if os.path.exists(cap) else b""
+            epbs = sum(1 for b in blocks(data) if b[1] == 6)
+            if epbs >= 21:
+                break
+            time.sleep(0.05)  # polling the file: the writer signals nothing else
+        check(run.poll() is None, "the run is still going while its file is read")
+        check(epbs >= 21, "the handshakes of 3 hubs are on disk within 3 s (%d packets)" % epbs)
+        snap = os.path.join(TMP, "snap.pcapng")
+        shutil.copyfile(cap, snap)
+        rc, out, err = hubsim(["replay", snap, "--platform", "hubrpc://127.0.0.1:1", "--wait",
+                               "0", "-q"])
+        check("capture        3 hubs, 3 connections" in out,
+              "the file read while the run goes on holds its 3 hubs (%s)" % (out + err)[-300:])
+    finally:
+        run.terminate()
+        run.wait(timeout=30)
+
+
 def case_gone():
     cap, _ = record("gone", 5, 1)
     plat = Platform("gone")
@@ -253,7 +286,7 @@ def case_gone():
 def main():
     global TMP
     cases = {"counts": case_counts, "truncated": case_truncated, "refused": case_refused,
-             "gone": case_gone}
+             "flush": case_flush, "gone": case_gone}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
         print("usage: test_replay.py %s" % "|".join(cases))
         return 2
