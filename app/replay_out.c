@@ -45,8 +45,9 @@ static int key_cmp(const void *a, const void *b) {
 
 /* The keys in one multiset and not the other (sorted, then walked together). */
 static void diff_keys(struct tally *t, int what, const struct rp_hub *h, struct rp_keys k[2]) {
-  qsort(k[0].v, k[0].n, sizeof *k[0].v, key_cmp);
-  qsort(k[1].v, k[1].n, sizeof *k[1].v, key_cmp);
+  for (int w = 0; w < 2; w++)
+    if (k[w].n > 1) /* an empty set has no array at all */
+      qsort(k[w].v, k[w].n, sizeof *k[w].v, key_cmp);
   size_t i = 0, j = 0;
   char text[480];
   while (i < k[0].n || j < k[1].n) {
