@@ -7,6 +7,11 @@ Cases (the first argument picks one; ctest registers each):
              off), recorded; a fresh platform on 127.0.0.1:0; the capture replayed at --speed
              50: exit 0, and the replay's acknowledged Reports and DeviceJoined equal the run
              summary's acked counts, none lost, no difference from the capture.
+  commands   a recorded run whose platform sent Commands (--command-rate 20), replayed against
+             a fresh platform that sends none: the Reports are still all acknowledged, but
+             every Command of the capture is a difference ("sent by the platform in the
+             capture only", with its hub), the hubs' CommandResults are left out (they answer
+             the old platform's cmd_ids), and the replay fails (exit 1) naming the differences.
   truncated  the capture cut inside a block (a killed run, a cut copy): replay says the file was
              cut short at the end of its last whole block, re-sends what those blocks hold
              (fewer Reports than the whole capture, every one acknowledged) and still runs.
@@ -66,13 +71,14 @@ def hubsim(args, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
-def record(name, hubs, seconds):
+def record(name, hubs, seconds, command_rate=0, mix=None):
     """A recorded run against the embedded platform: (capture path, its summary)."""
     cap = os.path.join(TMP, name + ".pcapng")
     js = os.path.join(TMP, name + ".json")
     rc, out, err = hubsim(["run", "--hubs", str(hubs), "--devices-per-hub", "3", "--duration",
-                           str(seconds), "--command-rate", "0", "--allow-lag", "-q", "--ui",
-                           "none", "--record", cap, "--summary", js])
+                           str(seconds), "--command-rate", str(command_rate), "--allow-lag", "-q",
+                           "--ui", "none", "--record", cap, "--summary", js] +
+                          (["--mix", mix] if mix else []))
     check(rc == 0, "the recorded run of %d hubs passes (exit %d: %s)" % (hubs, rc,
                                                                        (out + err)[-300:]))
     with open(js) as f:
@@ -150,6 +156,35 @@ def case_counts():
     check(r["differences"]["total"] == 0 and r["verdict"] == "pass",
           "no difference from the capture (%s)" % r["differences"])
     check("verdict        PASS" in out, "the human summary says PASS")
+
+
+def case_commands():
+    # Plugs: the reference platform's background commands toggle plugs.
+    cap, s = record("cmds", 10, 3, command_rate=20, mix="lumi.plug.maeu01")
+    sent = s["commands"]["received"]
+    check(sent > 0, "the run's platform sent commands (%d)" % sent)
+    plat = Platform("cmds")
+    try:
+        rc, out, err, r = replay(cap, plat.url, "--speed", "50")
+    finally:
+        plat.stop()
+    check(rc == 1 and r is not None, "the replay fails (exit %d: %s)" % (rc, (out + err)[-300:]))
+    check(r["replay"]["reports"]["acked"] == s["counts"]["reports"]["acked"],
+          "the reports are still all acknowledged (%d)" % r["replay"]["reports"]["acked"])
+    d = r["differences"]
+    check(d["commands"] == sent and d["total"] == sent,
+          "each of the %d commands is a difference, nothing else is (total %d, commands %d)" %
+          (sent, d["total"], d["commands"]))
+    first = d["first"][0]
+    check(first["kind"] == "commands" and first["hub"].startswith("hub-") and
+          "command device=" in first["what"] and "in the capture only" in first["what"],
+          "the first is named with its hub (%s)" % first)
+    results = s["counts"]["command_results"]["sent"] + s["counts"]["command_results"]["resent"]
+    check(r["capture"]["command_results_left_out"] == results,
+          "the %d CommandResults of the capture are left out" % results)
+    check("%d differences from the capture" % sent in r["reason"] and
+          "hub-" in out and "in the capture only" in out,
+          "the reason and stdout name the differences (%s)" % r["reason"])
 
 
 def case_truncated():
@@ -285,7 +320,7 @@ def case_gone():
 
 def main():
     global TMP
-    cases = {"counts": case_counts, "truncated": case_truncated, "refused": case_refused,
+    cases = {"counts": case_counts, "commands": case_commands, "truncated": case_truncated, "refused": case_refused,
              "flush": case_flush, "gone": case_gone}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
         print("usage: test_replay.py %s" % "|".join(cases))
