@@ -61,8 +61,9 @@ int app_replay_keys_add(struct rp_keys *k, const char *s) {
   return 0;
 }
 
-/* The key of a frame the platform sent that the comparison counts: Commands (what, to which
- * device) and Errors (the code). Acks are compared per message instead (replay_out.c). */
+/* Commands (what, to which device; the first 64 bytes of the payload) and Errors (the code) are
+ * kept as keys; Acks and Welcomes give what they say is stored, compared per message
+ * (replay_out.c). */
 uint64_t app_replay_down(struct replay *r, struct rp_hub *h, int which, const sim_envelope *env) {
   char key[400];
   if (env->body_case == HUBRPC__V1__ENVELOPE__BODY_ACK)
@@ -101,7 +102,6 @@ struct conn_rd {
   struct replay *r;
   struct rp_hub *h;
   struct rp_boot *boot; /* the boot of this connection's Hello (none yet: NULL) */
-  int oom;
 };
 
 static struct rp_boot *boot_of(struct rp_hub *h, uint64_t id) {
