@@ -15,7 +15,8 @@ Cases (the first argument picks one; ctest registers each):
   truncated  the capture cut inside a block (a killed run, a cut copy): replay says the file was
              cut short at the end of its last whole block, re-sends what those blocks hold
              (fewer Reports than the whole capture, every one acknowledged) and still runs.
-  refused    a file that is not a capture, a capture with a damaged block, an MQTT run's
+  refused    a file that is not a capture, a capture with a damaged block, one with a block
+             longer than the reader's 128 KiB bound, one of another link type, an MQTT run's
              capture (the broker on port 1883) and bad flags: exit 2, the message naming the
              file (and the byte offset, for bad bytes) or the flag; nothing is sent.
   flush      a quiet recorded run (3 hubs whose traffic is the first burst, then nothing for
@@ -238,6 +239,21 @@ def case_refused():
     check(rc == 2 and damaged in err and "at byte %d" % (off + blen - 4) in err,
           "a damaged block: exit 2 naming the file and the offset %d (%d: %s)" %
           (off + blen - 4, rc, err.strip()))
+    # A block declaring more than the 128 KiB the reader accepts (the file is shorter than that:
+    # the bound is checked before the length is believed), and an interface of another link type.
+    big, other = bytearray(data), bytearray(data)
+    struct.pack_into("<I", big, off + 4, 200 * 1024)
+    idb = next(b for b in bl if b[1] == 1)
+    struct.pack_into("<H", other, idb[0] + 8, 1)  # LINKTYPE_ETHERNET
+    for name, content, at, what in (("big", big, off + 4, "longer than 128 KiB"),
+                                    ("ether", other, idb[0] + 8, "link type")):
+        path = os.path.join(TMP, name + ".pcapng")
+        with open(path, "wb") as f:
+            f.write(content)
+        rc, out, err = hubsim(["replay", path, "--platform", "hubrpc://127.0.0.1:1"])
+        check(rc == 2 and path in err and "at byte %d" % at in err and what in err,
+              "%s: exit 2 naming the file, offset %d and the problem (%d: %s)" %
+              (name, at, rc, err.strip()))
     # The same capture with the server side on port 1883: what an MQTT run's capture looks like.
     mq = bytearray(data)
     sport = None
