@@ -6,6 +6,7 @@
 #include "app/devices_cmd.h"
 #include "app/merge.h"
 #include "app/provision.h"
+#include "app/replay.h"
 #include "app/run.h"
 #include "app/znp_cmd.h"
 #include "platform/platform.h"
@@ -23,6 +24,8 @@ static void usage(FILE *out) {
           "  run        run a fleet against a platform (default: an embedded reference platform)\n"
           "  merge      combine the summaries of a sharded run (run --shard I/N) into one\n"
           "  platform   run the reference platform alone\n"
+          "  replay     re-send a capture's (run --record) upstream traffic to a platform and\n"
+          "             compare its answers with the capture's\n"
           "  conform    check a platform against docs/protocol.md, one case per rule\n"
           "  devices    the device catalogue: list, show MODEL, sample MODEL (frames it sends)\n"
           "  provision  write a fleet's TLS identities (CA, hub and server certificates, keys),\n"
@@ -70,6 +73,8 @@ int main(int argc, char **argv) {
     return plat_main(argc - 1, argv + 1);
   if (strcmp(cmd, "conform") == 0)
     return app_conform_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "replay") == 0)
+    return app_replay_main(argc - 1, argv + 1);
   if (strcmp(cmd, "znp") == 0)
     return app_znp_main(argc - 1, argv + 1);
   fprintf(stderr, "hubsim: unknown command '%s' (try hubsim --help)\n", cmd);

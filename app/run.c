@@ -24,6 +24,7 @@
 #include "devices/cat_load.h"
 #include "devices/cat_types.h"
 #include "platform/platform.h"
+#include "recorders/capture.h"
 #include "recorders/summary.h"
 #include "sim/core/err.h"
 #include "sim/core/proc.h"
@@ -42,6 +43,7 @@ struct run {
   struct app_record rec;       /* --record: the capture (rec.cap NULL without) */
   uv_timer_t progress, end, drain, escalate;
   uv_timer_t mtick;            /* a row of the interval series is due */
+  uv_timer_t recflush;         /* --record: the capture's blocks leave memory (REC_FLUSH_MS) */
   struct app_metrics *metrics; /* --metrics-out, --report, --prometheus; NULL: none */
   uv_signal_t sigint, sigterm;
   const char *interrupted; /* "SIGINT" / "SIGTERM": a signal ended the run early */
@@ -123,6 +125,7 @@ static void peek_stats(void *arg, struct sim_fleet_stats *out) {
 
 static void close_handles(struct run *r) {
   uv_close((uv_handle_t *)&r->mtick, NULL);
+  uv_close((uv_handle_t *)&r->recflush, NULL);
   uv_close((uv_handle_t *)&r->progress, NULL);
   uv_close((uv_handle_t *)&r->end, NULL);
   uv_close((uv_handle_t *)&r->drain, NULL);
@@ -245,6 +248,16 @@ static void on_signal(uv_signal_t *s, int sig) {
 
 /* One line a second on stderr: what the last second did. Rates and percentiles are of that
  * second (differences of cumulative snapshots), never of the whole run. */
+/* --record: the capture writes when a packet finds blocks 200 ms old, so a quiet stretch would
+ * keep the last ones in memory, lost to a kill, until the next packet. This timer writes them
+ * within REC_FLUSH_MS of real time instead (docs/recorders.md section 6). */
+#define REC_FLUSH_MS 200
+static void on_recflush(uv_timer_t *t) {
+  struct run *r = t->data;
+  if (r->rec.cap)
+    rec_capture_flush(r->rec.cap);
+}
+
 static void on_progress(uv_timer_t *t) {
   struct run *r = t->data;
   static struct sim_hist d_ack, d_send, d_tick;
@@ -506,6 +519,10 @@ static void real_begin(struct run *r) {
   snapshot(r, r->prev);
   app_metrics_begin(r->metrics, r->prev);
   uv_timer_init(r->loop, &r->mtick);
+  uv_timer_init(r->loop, &r->recflush);
+  r->recflush.data = r;
+  if (r->rec.cap)
+    uv_timer_start(&r->recflush, on_recflush, REC_FLUSH_MS, REC_FLUSH_MS);
   uv_timer_init(r->loop, &r->progress);
   uv_timer_init(r->loop, &r->end);
   uv_timer_init(r->loop, &r->drain);

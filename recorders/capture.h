@@ -88,7 +88,8 @@ int rec_capture_wrap(struct rec_capture *cap, struct sim_transport *inner,
 /* The owner's user pointer of a wrapped connection, for a callback of the transport below that
  * receives the wrapper's (tls identities); any other pointer comes back as it is. */
 void *rec_capture_user(const struct rec_capture *cap, void *user);
-/* Writes what is collected (one write). */
+/* Writes what is collected (one write). A real-clock run calls it every 200 ms of real time
+ * (app/run.c), so that blocks do not wait in memory through a quiet stretch. */
 void rec_capture_flush(struct rec_capture *cap);
 void rec_capture_info(const struct rec_capture *cap, struct rec_capture_info *out);
 /* Flushes, syncs and closes the file; frees the capture (its transports must be freed). 0, or

@@ -184,6 +184,11 @@ void sim_fleet_observe(struct sim_fleet *f, sim_report_observer report,
   f->obs_arg = arg;
 }
 
+void sim_fleet_observe_rx(struct sim_fleet *f, sim_rx_observer rx, void *arg) {
+  f->obs_rx = rx;
+  f->obs_rx_arg = arg;
+}
+
 void sim__fleet_hub_event(struct sim_fleet *f, struct hub *h, int what) {
   switch (what) {
   case SIM_HUB_EV_UNSTALL:

@@ -111,6 +111,10 @@ int sim_fleet_hub_of(const struct sim_fleet *f, const void *user, uint32_t *hub)
 
 void sim_fleet_config_hub_id(const struct sim_fleet_config *cfg, uint32_t global, char *out,
                              size_t cap) {
+  if (cfg->hub_name) {
+    cfg->hub_name(cfg->hub_name_arg, global, out, cap);
+    return;
+  }
   snprintf(out, cap, "%s%06" PRIu32, cfg->hub_prefix, global);
 }
 
@@ -426,6 +430,29 @@ static void set_seq(sim_envelope *env, uint64_t seq) {
   }
 }
 
+int sim_fleet_hub_send(struct sim_fleet *f, uint32_t hub, sim_envelope *env, sim_time_t intended,
+                       uint64_t *seq) {
+  /* The kind of each sequenced message, by its body (0: not sequenced). */
+  static const uint8_t kind_of[] = {[HUBRPC__V1__ENVELOPE__BODY_REPORT] = 1 + SIM_SEQ_REPORT,
+                                    [HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED] = 1 + SIM_SEQ_JOINED,
+                                    [HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT] = 1 + SIM_SEQ_LEFT,
+                                    [HUBRPC__V1__ENVELOPE__BODY_COMMAND_RESULT] =
+                                        1 + SIM_SEQ_RESULT};
+  if (hub >= f->n_hubs)
+    return SIM_ENOTFOUND;
+  if ((size_t)env->body_case >= sizeof kind_of || !kind_of[env->body_case])
+    return SIM_EINVAL;
+  struct hub *h = &f->hubs[hub];
+  uint64_t s = 0;
+  /* The message's own seq field is set here; the enqueue writes the same number into s. */
+  set_seq(env, h->next_seq);
+  int rc =
+      sim__fleet_enqueue(f, h, env, &s, (enum sim_seq_kind)(kind_of[env->body_case] - 1), intended);
+  if (rc == 0)
+    *seq = s;
+  return rc;
+}
+
 /* The platform no longer has messages it acknowledged (its store went back in time). They are
  * gone for good: counted as forgotten by the platform. So that what the hub still holds can be
  * delivered, the hub starts a new boot sequence: a new boot_id, and every queued frame
@@ -584,6 +611,14 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   uint64_t up_to;
   if (ack_fast(body, len, &up_to)) {
     sim_time_t now = sim_sched_now(&f->sched);
+    if (f->obs_rx) {
+      Hubrpc__V1__Ack ack = HUBRPC__V1__ACK__INIT;
+      sim_envelope a = HUBRPC__V1__ENVELOPE__INIT;
+      ack.up_to_seq = up_to;
+      a.body_case = HUBRPC__V1__ENVELOPE__BODY_ACK;
+      a.ack = &ack;
+      f->obs_rx(f->obs_rx_arg, h->idx, &a);
+    }
     h->last_rx = now;
     return on_ack(f, h, up_to, now);
   }
@@ -594,6 +629,8 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
   }
   sim_time_t now = sim_sched_now(&f->sched);
   h->last_rx = now;
+  if (f->obs_rx)
+    f->obs_rx(f->obs_rx_arg, h->idx, env);
   rc = 0;
   switch (env->body_case) {
   case HUBRPC__V1__ENVELOPE__BODY_CHALLENGE:

@@ -19,6 +19,7 @@
 #include "sim/fleet/model.h"
 #include "sim/loop/sched.h"
 #include "sim/transport/transport.h"
+#include "sim/wire/hubrpc.h"
 
 #define SIM_FLEET_MAX_BIND 256
 #define SIM_FLEET_MAX_MIX 32
@@ -82,6 +83,10 @@ struct sim_fleet_config {
    * a driver (borrowed, with its argument; both outlive the fleet). */
   const struct sim_fleet_uplink *uplink;
   void *uplink_arg;
+  /* The id of hub g (global index) into out (cap bytes); NULL: hub_prefix + 6 digits. For a
+   * fleet whose hubs are named elsewhere (a replayed capture). */
+  void (*hub_name)(void *arg, uint32_t g, char *out, size_t cap);
+  void *hub_name_arg;
 };
 
 #define SIM_RADIO_RETRIES 3
@@ -280,5 +285,17 @@ typedef void (*sim_command_observer)(void *arg, uint32_t hub, uint32_t slot,
                                      const struct sim_dev_cmd *cmd, sim_time_t now);
 void sim_fleet_observe(struct sim_fleet *f, sim_report_observer report,
                        sim_command_observer command, void *arg);
+
+/* Observer of every frame a hub receives from the platform, after it was read and before the
+ * hub acts on it (an Ack read by the fast path is handed over as an Ack Envelope too). env is
+ * borrowed for the call. One per fleet; NULL removes it. */
+typedef void (*sim_rx_observer)(void *arg, uint32_t hub, const sim_envelope *env);
+void sim_fleet_observe_rx(struct sim_fleet *f, sim_rx_observer rx, void *arg);
+/* Queues a sequenced message (Report, DeviceJoined, DeviceLeft, CommandResult) for hub as if
+ * the hub had made it: its seq field is set to the hub's next one (written to *seq), and it is
+ * sent, acknowledged and counted as the hub's own are. env stays the caller's (encoded here).
+ * 0, SIM_ENOTFOUND (bad hub), SIM_EINVAL (not a sequenced message), or the enqueue error. */
+int sim_fleet_hub_send(struct sim_fleet *f, uint32_t hub, sim_envelope *env, sim_time_t intended,
+                       uint64_t *seq);
 
 #endif

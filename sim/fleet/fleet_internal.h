@@ -95,6 +95,8 @@ struct sim_fleet {
   sim_report_observer obs_report;
   sim_command_observer obs_command;
   void *obs_arg;
+  sim_rx_observer obs_rx;
+  void *obs_rx_arg;
   struct air_slot *air; /* radio.c: frames and commands in the air (lazily allocated) */
   uint32_t *air_free;
   uint32_t n_air_free;
