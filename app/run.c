@@ -335,24 +335,11 @@ static void ui_quit_real(void *arg) {
   begin_drain(arg);
 }
 
-/* Raises the soft open-file limit to the hard one and returns it (0 when unknown). */
-static uint64_t nofile_limit(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    return 0;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-  }
-  return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
-}
-
 /* One socket per hub, and as many again for an embedded platform in this process: refuse a
  * fleet that cannot fit rather than fail its connects one by one. APP_RUN_GO_ON or 3. */
 static int real_fits(const struct run_opts *o) {
   int embedded = !o->platform;
-  uint64_t limit = nofile_limit();
+  uint64_t limit = app_run_nofile();
   uint64_t hubs = app_run_shard_hubs(o); /* --shard: this shard's */
   uint64_t here = o->workers > 1 ? 0 : (hubs + o->shards - 1) / o->shards;
   uint64_t need = here + (embedded ? hubs : 0u) + 64u;
@@ -361,7 +348,8 @@ static int real_fits(const struct run_opts *o) {
     fprintf(stderr,
             "hubsim run: --hubs %" PRIu64 " over --workers %" PRIu64 " needs about %" PRIu64
             " open files in each worker, but a process may open %" PRIu64
-            " (ulimit -n): use more workers.\n",
+            " (ulimit -n): use more workers (--workers auto counts them; --preflight says "
+            "how the fleet fits).\n",
             o->hubs, o->workers, per_worker, limit);
     return 3;
   }
@@ -373,7 +361,7 @@ static int real_fits(const struct run_opts *o) {
             o->hubs, need, embedded ? ", and one per hub for the embedded platform" : "", limit,
             embedded ? ", or start the platform as its own process (hubsim platform) and pass "
                        "--platform"
-                     : "");
+                     : " (--workers auto; --preflight says how the fleet fits)");
     return 3;
   }
   return APP_RUN_GO_ON;

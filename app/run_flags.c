@@ -117,12 +117,18 @@ static void run_usage(FILE *out) {
       "                        timestamps stay real\n"
       "  --workers N           run the fleet in N worker processes (shards of the hubs; one\n"
       "                        process holds at most ~20k sockets); figures are merged\n"
-      "                        exactly (default 1: in this process)\n"
+      "                        exactly (default 1: in this process); auto: as many as the\n"
+      "                        open-file limit calls for (ulimit -n, one socket per hub)\n"
+      "  --preflight           print how the fleet fits on this machine (open files, local\n"
+      "                        ports, worker processes, source addresses) and stop: exit 0\n"
+      "                        when it fits, 3 with the reason when it does not\n"
       "  --worker K/N          internal: run shard K of N, read the fleet key from fd 4 and\n"
       "                        report to the parent on fd 3\n"
       "  --bind LIST           source addresses for the hubs' connections, round robin:\n"
       "                        '127.0.0.2,127.0.0.3' or a range '127.0.0.2-127.0.0.9'; one\n"
-      "                        source address reaches ~28k ports per destination\n"
+      "                        source address reaches ~28k ports per destination; without\n"
+      "                        it, a fleet larger than one address reaches towards a\n"
+      "                        loopback platform gets 127.0.0.1-127.0.0.K (--preflight)\n"
       "  --hub-model ID        the hub model every hub announces in Hello, with its firmware;\n"
       "                        it limits --devices-per-hub (default: the catalogue's\n"
       "                        default hub, see hubsim devices list)\n"
@@ -247,6 +253,7 @@ static const struct option longopts[] = {{"platform", required_argument, 0, 'P'}
                                          {"db", required_argument, 0, 'b'},
                                          {"ui", required_argument, 0, 'U'},
                                          {"workers", required_argument, 0, 'w'},
+                                         {"preflight", no_argument, 0, APP_RUN_PREFLIGHT_OPT},
                                          {"worker", required_argument, 0, 'k'},
                                          {"speedup", required_argument, 0, 'X'},
                                          {"warmup", required_argument, 0, 'W'},
@@ -531,8 +538,14 @@ static int flag_run(struct run_opts *o, int c) {
 static int flag_more(struct run_opts *o, int c) {
   switch (c) {
   case 'w':
-    if (app_parse_u64(optarg, 1, 256, &o->workers))
-      return app_run_bad("--workers", optarg, "expected a whole number from 1 to 256");
+    o->workers_auto = strcmp(optarg, "auto") == 0;
+    if (o->workers_auto)
+      o->workers = 1; /* until app_run_plan counts them (flags_check) */
+    else if (app_parse_u64(optarg, 1, 256, &o->workers))
+      return app_run_bad("--workers", optarg, "expected a whole number from 1 to 256, or auto");
+    break;
+  case APP_RUN_PREFLIGHT_OPT:
+    o->preflight = 1;
     break;
   case 'k': {
     unsigned k, n;
@@ -668,11 +681,32 @@ static int flags_read(struct run_opts *o, int argc, char **argv) {
   return APP_RUN_GO_ON;
 }
 
+/* --workers auto and the source addresses: counted from this machine's limits for the whole
+ * fleet (a worker counts the same from the same command line, so every process agrees on the
+ * addresses). --preflight prints the count and stops. A scenario's fleet runs in one process. */
+static int plan_apply(struct run_opts *o) {
+  static struct app_run_plan plan;
+  if (!o->workers_auto && !o->preflight && (o->bind || o->clock_virtual))
+    return APP_RUN_GO_ON;
+  app_run_plan_make(o, &plan);
+  if (o->workers_auto && o->shards <= 1 && !o->scenario && !o->clock_virtual)
+    o->workers = plan.workers;
+  if (!o->bind && plan.bind[0] && !o->clock_virtual)
+    o->bind = plan.bind;
+  if (!o->preflight)
+    return APP_RUN_GO_ON;
+  app_run_plan_print(stdout, o, &plan);
+  return plan.fits ? 0 : 3;
+}
+
 /* The scenario argument, the dashboard, and the flags that make no sense together: refused
  * here rather than ignored during the run. */
 static int flags_check(struct run_opts *o, int argc, char **argv) {
   if (optind < argc)
     o->scenario = argv[optind++];
+  int prc = plan_apply(o);
+  if (prc != APP_RUN_GO_ON)
+    return prc;
   if (o->ui == RUN_UI_DEFAULT)
     o->ui = app_run_ui_built(RUN_UI_TUI) && o->shards <= 1 && o->workers <= 1 &&
                     isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&

@@ -98,6 +98,8 @@ struct run_opts {
   int quiet;
   int allow_lag;
   uint64_t workers; /* --workers: processes holding the fleet (1: this one) */
+  int workers_auto; /* --workers auto: as many as the open-file limit needs (app_run_plan) */
+  int preflight;    /* --preflight: say how the fleet fits, and stop */
   uint32_t shard;   /* --worker K/N: this process is worker K of N (internal) */
   uint32_t shards;
   const char *catalog[8]; /* --catalog DIR, repeatable */
@@ -277,6 +279,30 @@ void app_run_mqtt_free(struct app_mqtt *m);
 
 #define APP_RUN_SHARD_OPT 400 /* --shard, the long option's value */
 #define APP_RUN_START_AT_OPT 401
+#define APP_RUN_PREFLIGHT_OPT 430 /* --preflight */
+
+/* How the fleet fits on this machine (app/run_plan.c): the limits read here, and the worker
+ * processes and source addresses they call for. */
+struct app_run_plan {
+  uint64_t hubs;
+  uint64_t nofile;           /* open files per process (the soft limit, raised to the hard one) */
+  uint32_t port_lo, port_hi; /* net.ipv4.ip_local_port_range (0, 0: unknown) */
+  uint64_t per_addr;         /* connections planned per source address */
+  uint64_t per_process;      /* hubs one process holds at most */
+  uint64_t workers;          /* processes the fleet needs */
+  uint32_t addrs;            /* source addresses it needs */
+  uint32_t cpus;
+  uint64_t mem_avail; /* MemAvailable in bytes (0: unknown) */
+  int embedded, loopback;
+  int fits;      /* 0: why says what does not fit */
+  char bind[40]; /* the chosen --bind value, "" when the default address does */
+  char why[320];
+};
+/* Raises the soft open-file limit to the hard one and returns it (0 unknown). */
+uint64_t app_run_nofile(void);
+/* Fills p from this machine's limits and o's fleet; 0 (p->fits says whether it fits). */
+int app_run_plan_make(const struct run_opts *o, struct app_run_plan *p);
+void app_run_plan_print(FILE *f, const struct run_opts *o, const struct app_run_plan *p);
 #define APP_RUN_SHARD_NOPTS 2
 #define APP_RUN_SHARDS_MAX 65536
 extern const struct option app_run_shard_longopts[APP_RUN_SHARD_NOPTS];
