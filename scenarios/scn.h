@@ -213,7 +213,7 @@ size_t scn_log(const struct scn *s, const char *const **lines);
  * start closing, so the loop can end. scn_poll/scn_finish/scn_log still work. Idempotent. */
 void scn_stop(struct scn *s);
 
-/* ---- additions (lua, issue 4) --------------------------------------------------------------- */
+/* ---- additions (lua) ------------------------------------------------------------------------- */
 
 /* Writes "FILE:LINE: message" ("FILE: message" when the line is unknown) into buf; returns what
  * snprintf returns. The form every scenario error is shown in. */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Benchmark of the virtual clock (issue 4): 24 simulated hours of 1,000 hubs x 30 battery
+# Benchmark of the virtual clock: 24 simulated hours of 1,000 hubs x 30 battery
 # devices (scenarios/battery-day.lua) must take at most 60 s of wall time.
 #
 #   bench/scenarios/battery_day.sh [HUBS [DEVICES_PER_HUB]]
