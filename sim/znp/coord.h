@@ -60,6 +60,7 @@ struct sim_znp_dev {
   uint16_t nwk;
   const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
   struct sim_device sd;          /* the behaviour's state */
+  sim_time_t next;               /* the behaviour's next wakeup, device time (µs); 0: none */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -126,6 +127,15 @@ int sim_znp_coord_permit_open(const struct sim_znp_coord *c, uint64_t now_ms);
  * permitted, SIM_EFULL at SIM_ZNP_MAX_DEVICES, SIM_ENOMEM. */
 int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
                        uint64_t now_ms, uint16_t *nwk);
+/* Runs the behaviour of every joined device whose wakeup is due at now_ms (monotonic
+ * milliseconds, the clock of sim_znp_coord_input): its periodic reports, heartbeats and
+ * attribute reports, and the end of a command's actuation, reach the host as AF_INCOMING_MSG.
+ * A device late by several wakeups catches up with at most SIM_ZNP_TICK_CATCH_UP of them. */
+#define SIM_ZNP_TICK_CATCH_UP 64
+void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms);
+/* The earliest wakeup of a joined device in monotonic milliseconds (rounded up), or
+ * UINT64_MAX when none is due: when to call sim_znp_coord_tick() next. */
+uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c);
 /* The joined device with network address nwk, or NULL. Borrowed until the next join. */
 const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
 

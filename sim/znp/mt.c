@@ -410,10 +410,35 @@ void sim_znp_mt_device_annce_ind(struct sim_znp_frame *f, uint16_t src, uint16_t
 }
 
 void sim_znp_mt_permit_join_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status) {
+  sim_znp_mt_zdo_status_ind(f, SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP, src, status);
+}
+
+void sim_znp_mt_zdo_status_ind(struct sim_znp_frame *f, uint8_t cmd, uint16_t src, uint8_t status) {
   struct sim_znp_wr w;
-  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP);
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, cmd);
   sim_znp_wr_u16(&w, src);
   sim_znp_wr_u8(&w, status);
+}
+
+void sim_znp_mt_addr_rsp(struct sim_znp_frame *f, uint8_t cmd, uint8_t status, uint64_t ieee,
+                         uint16_t nwk) {
+  struct sim_znp_wr w;
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, cmd);
+  sim_znp_wr_u8(&w, status);
+  sim_znp_wr_ieee(&w, ieee);
+  sim_znp_wr_u16(&w, nwk);
+  sim_znp_wr_u8(&w, 0); /* start index */
+  sim_znp_wr_u8(&w, 0); /* associated devices: none listed */
+}
+
+void sim_znp_mt_leave_ind(struct sim_znp_frame *f, uint16_t src, uint64_t ieee, uint8_t rejoin) {
+  struct sim_znp_wr w;
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_LEAVE_IND);
+  sim_znp_wr_u16(&w, src);
+  sim_znp_wr_ieee(&w, ieee);
+  sim_znp_wr_u8(&w, 0); /* request: the device's own announcement */
+  sim_znp_wr_u8(&w, 0); /* remove children */
+  sim_znp_wr_u8(&w, rejoin);
 }
 
 void sim_znp_mt_permit_join_ind(struct sim_znp_frame *f, uint8_t duration) {

@@ -2,6 +2,7 @@
  * each is copied into its own request; the host reads them in order. */
 #include "sim/znp/server.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 struct sim_znp_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
+  uv_timer_t timer; /* the devices' next wakeup */
   uv_tcp_t *client; /* the host, or NULL */
   int port;
   int open_handles;
@@ -38,7 +40,7 @@ static void maybe_free(struct sim_znp_server *s) {
 
 static void handle_closed_cb(uv_handle_t *h) {
   struct sim_znp_server *s = h->data;
-  if (h != (uv_handle_t *)&s->listener)
+  if (h != (uv_handle_t *)&s->listener && h != (uv_handle_t *)&s->timer)
     free(h);
   s->open_handles--;
   maybe_free(s);
@@ -82,6 +84,27 @@ static void close_client(struct sim_znp_server *s) {
   s->client = NULL;
 }
 
+static void timer_cb(uv_timer_t *t);
+
+/* Arms the timer for the devices' earliest wakeup (stopped when none is due). */
+static void arm_timer(struct sim_znp_server *s) {
+  uint64_t due = sim_znp_coord_next_due(&s->coord);
+  if (due == UINT64_MAX) {
+    uv_timer_stop(&s->timer);
+    return;
+  }
+  uint64_t now = uv_now(s->loop);
+  uv_timer_start(&s->timer, timer_cb, due > now ? due - now : 0, 0);
+}
+
+/* The devices' timers run whether a host is connected or not, as devices do on the air: what
+ * they send while no host listens is lost. */
+static void timer_cb(uv_timer_t *t) {
+  struct sim_znp_server *s = t->data;
+  sim_znp_coord_tick(&s->coord, uv_now(s->loop));
+  arm_timer(s);
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   struct sim_znp_server *s = h->data;
@@ -114,6 +137,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     }
     s->npending = 0;
   }
+  arm_timer(s); /* a join or a command may have scheduled a wakeup; a reset dropped them */
 }
 
 int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee) {
@@ -173,9 +197,11 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
     free(s);
     return SIM_EINVAL;
   }
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  s->open_handles = 1;
+  s->open_handles = 2;
   rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, 4, connection_cb);
@@ -187,6 +213,7 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
   }
   if (rc != 0) {
     snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+    uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
     uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
     return rc;
   }
@@ -204,5 +231,6 @@ struct sim_znp_coord *sim_znp_server_coord(struct sim_znp_server *s) {
 
 void sim_znp_server_close(struct sim_znp_server *s) {
   close_client(s);
+  uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
   uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
 }
