@@ -61,6 +61,8 @@ struct sim_znp_dev {
   const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
   struct sim_device sd;          /* the behaviour's state */
   sim_time_t next;               /* the behaviour's next wakeup, device time (µs); 0: none */
+  uint8_t join_pending;          /* 1: its join frames are still to be sent, at next */
+  uint8_t rejoin;                /* ... as a rejoin */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -74,6 +76,10 @@ struct sim_znp_stats {
   uint64_t send_errors, nv_errors;
   uint64_t device_frames_dropped; /* device frames too large for one AF_INCOMING_MSG */
 };
+
+/* Sees every ZCL frame a joined device d sends (an observer: a state dump, a recorder). */
+typedef void (*sim_znp_dev_frame_fn)(void *ctx, const struct sim_znp_dev *d, uint8_t ep,
+                                     uint16_t cluster, const uint8_t *zcl, size_t len);
 
 struct sim_znp_coord {
   struct sim_znp_nv nv;
@@ -100,6 +106,12 @@ struct sim_znp_coord {
   uint8_t logged[32][32];   /* (subsystem, command) pairs already logged as unsupported */
   struct sim_log_limit bad_log;
   struct sim_znp_stats stats;
+  /* How long after its announcement a joining device sends its first frames (0: in the same
+   * instant). Over the air they follow some milliseconds later, and a host that learns of the
+   * device from the announcement expects them to. */
+  uint32_t join_frames_ms;
+  sim_znp_dev_frame_fn on_dev_frame; /* NULL: none; set by the owner after init */
+  void *on_dev_frame_ctx;
 };
 
 /* Opens the NV file nv_path (NULL: memory only), gives a fresh NV the items of a factory-new

@@ -105,6 +105,8 @@ static int dev_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
     return SIM_ETOOBIG;
   }
   sim__znp_emit(c, &f);
+  if (c->on_dev_frame)
+    c->on_dev_frame(c->on_dev_frame_ctx, d, endpoint, cluster, zcl, len);
   return 0;
 }
 
@@ -130,12 +132,28 @@ static void dev_env(struct sim_znp_coord *c, size_t idx, sim_time_t due, struct 
                               .engine = e};
 }
 
+/* The model's join: the frames a device sends on joining, and its first wakeup. */
+static void run_join(struct sim_znp_coord *c, struct sim_znp_dev *d, sim_time_t due) {
+  const struct sim_model *m = d->model;
+  d->join_pending = 0;
+  d->next = 0;
+  if (!m->ops || !m->ops->join)
+    return;
+  struct dev_engine e;
+  struct sim_dev_env env;
+  dev_env(c, (size_t)(d - c->devs), due, &e, &env);
+  m->ops->join(m, &d->sd, &env, d->rejoin);
+  d->next = env.next;
+}
+
 void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms) {
   c->now_ms = now_ms;
   sim_time_t now = SIM_MS(now_ms);
   for (size_t i = 0; i < c->ndevs; i++) {
     struct sim_znp_dev *d = &c->devs[i];
     const struct sim_model *m = d->model;
+    if (d->join_pending && d->next <= now)
+      run_join(c, d, d->next);
     if (!m->ops || !m->ops->tick)
       continue;
     /* A wakeup that leaves the next one due again is followed, a bounded number of times. */
@@ -243,13 +261,14 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
   sim_znp_mt_device_annce_ind(&f, d->nwk, d->nwk, ieee, capabilities(m));
   sim__znp_emit(c, &f);
   /* Then what the real device sends right after joining (a legacy Aqara device: its model id
-   * and heartbeat in one genBasic report). */
-  if (m->ops && m->ops->join) {
-    struct dev_engine e;
-    struct sim_dev_env env;
-    dev_env(c, (size_t)(d - c->devs), SIM_MS(now_ms), &e, &env);
-    m->ops->join(m, &d->sd, &env, rejoin);
-    d->next = env.next;
+   * and heartbeat in one genBasic report), at once or join_frames_ms later. */
+  d->join_pending = 0;
+  d->rejoin = (uint8_t)rejoin;
+  if (c->join_frames_ms > 0) {
+    d->join_pending = 1;
+    d->next = SIM_MS(now_ms + c->join_frames_ms);
+  } else {
+    run_join(c, d, SIM_MS(now_ms));
   }
   if (nwk)
     *nwk = d->nwk;

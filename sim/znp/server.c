@@ -189,6 +189,7 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
     free(s);
     return rc;
   }
+  s->coord.join_frames_ms = SIM_ZNP_SERVER_JOIN_FRAMES_MS;
   struct sockaddr_in sa;
   rc = uv_ip4_addr(host, port, &sa);
   if (rc != 0) {

@@ -22,6 +22,9 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
  * to join the first time the host permits joining. 0, or SIM_EFULL past
  * SIM_ZNP_SERVER_MAX_PENDING. */
 #define SIM_ZNP_SERVER_MAX_PENDING 256
+/* A joining device's first frames follow its announcement this much later (sim_znp_coord's
+ * join_frames_ms), so the host has taken the announcement in when they arrive. */
+#define SIM_ZNP_SERVER_JOIN_FRAMES_MS 50
 int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee);
 /* The bound port. */
 int sim_znp_server_port(const struct sim_znp_server *s);
