@@ -52,6 +52,10 @@ enum {
 #define SIM_ZNP_MAX_GROUPS 64
 #define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
 
+/* The steps of a device's joining after the coordinator's ZDO_TC_DEV_IND, each join_delay_ms
+ * after the one before (sim_znp_coord). */
+enum { SIM_ZNP_JOIN_DONE = 0, SIM_ZNP_JOIN_FRAMES = 1, SIM_ZNP_JOIN_ANNOUNCE = 2 };
+
 /* A device that joined the coordinator's network, described by its model (the endpoints,
  * logical type, power source and manufacturer code of sim/fleet/model.h) and run by the
  * model's behaviour (its ops) on its own device record. */
@@ -61,7 +65,8 @@ struct sim_znp_dev {
   const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
   struct sim_device sd;          /* the behaviour's state */
   sim_time_t next;               /* the behaviour's next wakeup, device time (µs); 0: none */
-  uint8_t join_pending;          /* 1: its join frames are still to be sent, at next */
+  sim_time_t join_at;            /* when the pending step of its joining comes (device time) */
+  uint8_t join_pending;          /* SIM_ZNP_JOIN_*: what of its joining is still to come */
   uint8_t rejoin;                /* ... as a rejoin */
 };
 
@@ -106,10 +111,11 @@ struct sim_znp_coord {
   uint8_t logged[32][32];   /* (subsystem, command) pairs already logged as unsupported */
   struct sim_log_limit bad_log;
   struct sim_znp_stats stats;
-  /* How long after its announcement a joining device sends its first frames (0: in the same
-   * instant). Over the air they follow some milliseconds later, and a host that learns of the
-   * device from the announcement expects them to. */
-  uint32_t join_frames_ms;
+  /* A joining device announces itself this long after the coordinator's ZDO_TC_DEV_IND, and
+   * sends its first frames this long after its announcement (0: all in the same instant). Over
+   * the air each follows the other by some milliseconds (the key transport, the announcement's
+   * broadcast), and a host that learns of the device from the first expects them to. */
+  uint32_t join_delay_ms;
   sim_znp_dev_frame_fn on_dev_frame; /* NULL: none; set by the owner after init */
   void *on_dev_frame_ctx;
 };

@@ -132,10 +132,17 @@ static void dev_env(struct sim_znp_coord *c, size_t idx, sim_time_t due, struct 
                               .engine = e};
 }
 
-/* The model's join: the frames a device sends on joining, and its first wakeup. */
+static void announce(struct sim_znp_coord *c, struct sim_znp_dev *d) {
+  struct sim_znp_frame f;
+  sim_znp_mt_device_annce_ind(&f, d->nwk, d->nwk, d->ieee, capabilities(d->model));
+  sim__znp_emit(c, &f);
+}
+
+/* The model's join: what the real device sends right after joining (a legacy Aqara device: its
+ * model id and heartbeat in one genBasic report), and its first wakeup. */
 static void run_join(struct sim_znp_coord *c, struct sim_znp_dev *d, sim_time_t due) {
   const struct sim_model *m = d->model;
-  d->join_pending = 0;
+  d->join_pending = SIM_ZNP_JOIN_DONE;
   d->next = 0;
   if (!m->ops || !m->ops->join)
     return;
@@ -152,8 +159,15 @@ void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms) {
   for (size_t i = 0; i < c->ndevs; i++) {
     struct sim_znp_dev *d = &c->devs[i];
     const struct sim_model *m = d->model;
-    if (d->join_pending && d->next <= now)
-      run_join(c, d, d->next);
+    if (d->join_pending == SIM_ZNP_JOIN_ANNOUNCE && d->join_at <= now) {
+      announce(c, d);
+      d->join_pending = SIM_ZNP_JOIN_FRAMES;
+      d->join_at += SIM_MS(c->join_delay_ms);
+    }
+    if (d->join_pending == SIM_ZNP_JOIN_FRAMES && d->join_at <= now)
+      run_join(c, d, d->join_at);
+    if (d->join_pending != SIM_ZNP_JOIN_DONE)
+      continue;
     if (!m->ops || !m->ops->tick)
       continue;
     /* A wakeup that leaves the next one due again is followed, a bounded number of times. */
@@ -176,7 +190,7 @@ void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms) {
 uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c) {
   uint64_t best = UINT64_MAX;
   for (size_t i = 0; i < c->ndevs; i++) {
-    sim_time_t t = c->devs[i].next;
+    sim_time_t t = c->devs[i].join_pending ? c->devs[i].join_at : c->devs[i].next;
     if (t != 0 && (t + 999u) / 1000u < best)
       best = (t + 999u) / 1000u;
   }
@@ -258,16 +272,12 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
   struct sim_znp_frame f;
   sim_znp_mt_tc_dev_ind(&f, d->nwk, ieee, 0x0000);
   sim__znp_emit(c, &f);
-  sim_znp_mt_device_annce_ind(&f, d->nwk, d->nwk, ieee, capabilities(m));
-  sim__znp_emit(c, &f);
-  /* Then what the real device sends right after joining (a legacy Aqara device: its model id
-   * and heartbeat in one genBasic report), at once or join_frames_ms later. */
-  d->join_pending = 0;
   d->rejoin = (uint8_t)rejoin;
-  if (c->join_frames_ms > 0) {
-    d->join_pending = 1;
-    d->next = SIM_MS(now_ms + c->join_frames_ms);
+  if (c->join_delay_ms > 0) {
+    d->join_pending = SIM_ZNP_JOIN_ANNOUNCE;
+    d->join_at = SIM_MS(now_ms + c->join_delay_ms);
   } else {
+    announce(c, d);
     run_join(c, d, SIM_MS(now_ms));
   }
   if (nwk)

@@ -17,8 +17,10 @@ struct sim_znp_server {
   uv_tcp_t *client; /* the host, or NULL */
   int port;
   int open_handles;
-  char rbuf[4096]; /* reads land here; the coordinator consumes them before the next read */
-  size_t npending; /* devices waiting for the host to permit joining */
+  char rbuf[4096];       /* reads land here; the coordinator consumes them before the next read */
+  size_t npending;       /* devices queued to join when the host permits joining */
+  size_t njoined;        /* of them, those that joined (in queue order) */
+  uv_timer_t join_timer; /* the next queued device's turn */
   struct {
     const struct sim_model *m;
     uint64_t ieee;
@@ -40,7 +42,8 @@ static void maybe_free(struct sim_znp_server *s) {
 
 static void handle_closed_cb(uv_handle_t *h) {
   struct sim_znp_server *s = h->data;
-  if (h != (uv_handle_t *)&s->listener && h != (uv_handle_t *)&s->timer)
+  if (h != (uv_handle_t *)&s->listener && h != (uv_handle_t *)&s->timer &&
+      h != (uv_handle_t *)&s->join_timer)
     free(h);
   s->open_handles--;
   maybe_free(s);
@@ -105,6 +108,32 @@ static void timer_cb(uv_timer_t *t) {
   arm_timer(s);
 }
 
+static void join_timer_cb(uv_timer_t *t);
+
+/* The next queued device joins, if the network is open, and the one after it
+ * SIM_ZNP_SERVER_JOIN_GAP_MS later: devices are paired one after the other, as by hand. */
+static void join_next(struct sim_znp_server *s) {
+  uint64_t now = uv_now(s->loop);
+  if (s->njoined >= s->npending || s->coord.state != SIM_ZNP_DEV_ZB_COORD ||
+      !sim_znp_coord_permit_open(&s->coord, now))
+    return;
+  size_t i = s->njoined++;
+  uint16_t nwk = 0;
+  int rc = sim_znp_coord_join(&s->coord, s->pending[i].m, s->pending[i].ieee, now, &nwk);
+  if (rc != 0)
+    SIM_LOGW("znp: device %016llx could not join: %s", (unsigned long long)s->pending[i].ieee,
+             sim_strerror(rc));
+  else
+    SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee, nwk);
+  if (s->njoined < s->npending)
+    uv_timer_start(&s->join_timer, join_timer_cb, SIM_ZNP_SERVER_JOIN_GAP_MS, 0);
+  arm_timer(s);
+}
+
+static void join_timer_cb(uv_timer_t *t) {
+  join_next(t->data);
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   struct sim_znp_server *s = h->data;
@@ -123,20 +152,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   uint64_t now = uv_now(s->loop);
   sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, now);
   /* The queued devices join once the host has opened the network, after its answers. */
-  if (s->npending > 0 && s->coord.state == SIM_ZNP_DEV_ZB_COORD &&
-      sim_znp_coord_permit_open(&s->coord, now)) {
-    for (size_t i = 0; i < s->npending; i++) {
-      uint16_t nwk = 0;
-      int rc = sim_znp_coord_join(&s->coord, s->pending[i].m, s->pending[i].ieee, now, &nwk);
-      if (rc != 0)
-        SIM_LOGW("znp: device %016llx could not join: %s", (unsigned long long)s->pending[i].ieee,
-                 sim_strerror(rc));
-      else
-        SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee,
-                 nwk);
-    }
-    s->npending = 0;
-  }
+  if (s->npending > s->njoined && !uv_is_active((uv_handle_t *)&s->join_timer))
+    join_next(s);
   arm_timer(s); /* a join or a command may have scheduled a wakeup; a reset dropped them */
 }
 
@@ -189,7 +206,7 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
     free(s);
     return rc;
   }
-  s->coord.join_frames_ms = SIM_ZNP_SERVER_JOIN_FRAMES_MS;
+  s->coord.join_delay_ms = SIM_ZNP_SERVER_JOIN_DELAY_MS;
   struct sockaddr_in sa;
   rc = uv_ip4_addr(host, port, &sa);
   if (rc != 0) {
@@ -200,9 +217,11 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
   }
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
+  uv_timer_init(loop, &s->join_timer);
+  s->join_timer.data = s;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  s->open_handles = 2;
+  s->open_handles = 3;
   rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, 4, connection_cb);
@@ -215,6 +234,7 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
   if (rc != 0) {
     snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
     uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
+    uv_close((uv_handle_t *)&s->join_timer, handle_closed_cb);
     uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
     return rc;
   }
@@ -233,5 +253,6 @@ struct sim_znp_coord *sim_znp_server_coord(struct sim_znp_server *s) {
 void sim_znp_server_close(struct sim_znp_server *s) {
   close_client(s);
   uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
+  uv_close((uv_handle_t *)&s->join_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
 }

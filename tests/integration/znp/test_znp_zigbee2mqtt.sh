@@ -39,7 +39,7 @@ keep() {
       [ -f "$f" ] && { echo "--- $(basename "$f") (last 30 lines)" >&2; tail -30 "$f" >&2; }
     done
   fi
-  rm -rf "$WORK"
+  if [ -n "${HUBSIM_KEEP_WORK:-}" ]; then echo "test_znp_zigbee2mqtt: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap keep EXIT
 

@@ -280,7 +280,9 @@ function compareStates(bus, states, ieeeOf) {
     for (const [k, v] of Object.entries(h.state)) {
       if (k === 'linkquality' || !(k in z)) continue;
       compared++;
-      if (!same(v, z[k])) bad.push(`${h.model} ${k}: zigbee2mqtt ${JSON.stringify(z[k])}, hubsim ${JSON.stringify(v)}`);
+      if (!same(v, z[k]))
+        bad.push(`${h.model} ${k}: zigbee2mqtt ${JSON.stringify(z[k])}, hubsim ${JSON.stringify(v)} ` +
+                 `(zigbee2mqtt ${JSON.stringify(z)}, hubsim ${JSON.stringify(h.state)})`);
     }
   }
   return [compared, bad];
@@ -353,7 +355,7 @@ async function main() {
   let states = await hubsimStates(znp, stateFile);
   const speaking = [...states.keys()].filter((k) => Object.keys(states.get(k).state).some((x) => x !== 'linkquality'));
   const silent = () => speaking.filter((k) => !bus.last.has(`${BASE}/${k}`));
-  await bus.wait(() => silent().length === 0, 30000, 'a state message from every device that sent one')
+  await bus.wait(() => silent().length === 0, 5000, 'a state message from every device that sent one')
     .catch(() => console.log(`note: no state message from ${silent().map((k) => states.get(k).model).join(', ')}`));
   states = await hubsimStates(znp, stateFile);
   let [compared, bad] = compareStates(bus, states, ieeeOf);
