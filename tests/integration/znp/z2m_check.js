@@ -295,7 +295,7 @@ function nextState(bus, ieee, fn, ms, what) {
 
 // A /set on device ieee; then its state in hubsim must reach want (checked by key), and a /get
 // of those keys (answered by the device's Read Attributes Response) must publish them.
-async function setAndCheck(bus, znp, stateFile, ieee, name, set, want, ms) {
+async function setAndCheck(bus, znp, stateFile, ieee, name, set, want, ms, getKeys = Object.keys(want)) {
   bus.publish(`${BASE}/${ieee}/set`, set);
   // The state is published once the device acknowledged the command (its Default Response).
   await nextState(bus, ieee, (j) => Object.entries(want).every(([k, v]) => same(j[k], v)), ms, `${name} state after /set`);
@@ -307,11 +307,12 @@ async function setAndCheck(bus, znp, stateFile, ieee, name, set, want, ms) {
     if (Date.now() > deadline) fail(`${name}: hubsim's device state ${JSON.stringify(h && h.state)} never showed ${JSON.stringify(want)}`);
     await nextState(bus, ieee, () => true, Math.max(100, deadline - Date.now()), `${name} report`).catch(() => {});
   }
-  const get = Object.fromEntries(Object.keys(want).map((k) => [k, '']));
-  const got = nextState(bus, ieee, (j) => Object.entries(want).every(([k, v]) => same(j[k], v)), ms, `${name} state after /get`);
+  const get = Object.fromEntries(getKeys.map((k) => [k, '']));
+  const got = nextState(bus, ieee, (j) => getKeys.every((k) => same(j[k], want[k])), ms, `${name} state after /get`);
   bus.publish(`${BASE}/${ieee}/get`, get);
   await got;
-  step(`${name}: /set ${JSON.stringify(set)} reached the device: hubsim holds ${JSON.stringify(want)}, and a /get read it back`);
+  step(`${name}: /set ${JSON.stringify(set)} reached the device: hubsim holds ${JSON.stringify(want)}, ` +
+       `and a /get of ${getKeys.join(', ')} read it back`);
 }
 
 async function main() {
@@ -380,8 +381,10 @@ async function main() {
   // on/off state (docs/hil.md).
   const lightState = (states.get(light) || {state: {}}).state.state === 'ON' ? 'OFF' : 'ON';
   await setAndCheck(bus, znp, stateFile, light, 'light', {state: lightState}, {state: lightState}, 15000);
+  // A /get of color_temp reads colorMode too, which the catalogue's light does not have
+  // (docs/hil.md): only the level is read back.
   await setAndCheck(bus, znp, stateFile, light, 'light', {brightness: 77, color_temp: 333},
-                    {brightness: 77, color_temp: 333}, 15000);
+                    {brightness: 77, color_temp: 333}, 15000, ['brightness']);
   await setAndCheck(bus, znp, stateFile, curtain, 'curtain', {position: 35}, {position: 35}, 30000);
 
   // zigbee2mqtt restarts on the same data folder; the coordinator keeps running.
