@@ -228,6 +228,16 @@ static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct si
   return SIM__ZNP_DONE;
 }
 
+static uint64_t rd_ieee(struct sim_znp_rd *r);
+
+/* The start of bind, unbind and leave requests: the destination, then an IEEE address. */
+static uint16_t rd_dst_ieee(struct sim_znp_rd *r, const struct sim_znp_frame *f, uint64_t *ieee) {
+  sim_znp_rd_init(r, f);
+  uint16_t dst = sim_znp_rd_u16(r);
+  *ieee = rd_ieee(r);
+  return dst;
+}
+
 static uint64_t rd_ieee(struct sim_znp_rd *r) {
   const uint8_t *p = sim_znp_rd_bytes(r, 8);
   uint64_t v = 0;
@@ -261,13 +271,20 @@ static enum sim__znp_handled addr_req(struct sim_znp_coord *c, const struct sim_
     return SIM__ZNP_DONE;
   }
   sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
-  if (!d && !coord)
-    return SIM__ZNP_DONE;
-  struct sim_znp_frame out;
-  sim_znp_mt_addr_rsp(&out, (uint8_t)(f->cmd | 0x80), SIM_ZNP_ST_SUCCESS, d ? d->ieee : c->ieee,
-                      d ? d->nwk : COORD_NWK);
-  sim__znp_emit(c, &out);
+  if (d || coord) {
+    struct sim_znp_frame out;
+    sim_znp_mt_addr_rsp(&out, (uint8_t)(f->cmd | 0x80), SIM_ZNP_ST_SUCCESS, d ? d->ieee : c->ieee,
+                        d ? d->nwk : COORD_NWK);
+    sim__znp_emit(c, &out);
+  }
   return SIM__ZNP_DONE;
+}
+
+/* A joined device's ZDO answer of only its address and success (cmd: the answer's AREQ). */
+static void device_ok(struct sim_znp_coord *c, uint8_t cmd, uint16_t src) {
+  struct sim_znp_frame out;
+  sim_znp_mt_zdo_status_ind(&out, cmd, src, SIM_ZNP_ST_SUCCESS);
+  sim__znp_emit(c, &out);
 }
 
 /* ZDO_BIND_REQ / ZDO_UNBIND_REQ: destination (the device holding the binding), source IEEE
@@ -276,9 +293,8 @@ static enum sim__znp_handled addr_req(struct sim_znp_coord *c, const struct sim_
  * anyway) and answers success; another address finds no route. */
 static enum sim__znp_handled bind_req(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   struct sim_znp_rd r;
-  sim_znp_rd_init(&r, f);
-  uint16_t dst = sim_znp_rd_u16(&r);
-  rd_ieee(&r);
+  uint64_t src;
+  uint16_t dst = rd_dst_ieee(&r, f, &src);
   sim_znp_rd_u8(&r);
   sim_znp_rd_u16(&r);
   uint8_t mode = sim_znp_rd_u8(&r);
@@ -287,11 +303,8 @@ static enum sim__znp_handled bind_req(struct sim_znp_coord *c, const struct sim_
     return SIM__ZNP_MALFORMED;
   const struct sim_znp_dev *d = sim_znp_coord_device(c, dst);
   sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, d ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NWK_NO_ROUTE);
-  if (!d)
-    return SIM__ZNP_DONE;
-  struct sim_znp_frame out;
-  sim_znp_mt_zdo_status_ind(&out, (uint8_t)(f->cmd | 0x80), dst, SIM_ZNP_ST_SUCCESS);
-  sim__znp_emit(c, &out);
+  if (d)
+    device_ok(c, (uint8_t)(f->cmd | 0x80), dst);
   return SIM__ZNP_DONE;
 }
 
@@ -299,9 +312,8 @@ static enum sim__znp_handled bind_req(struct sim_znp_coord *c, const struct sim_
  * remove children). The device answers, announces its leaving and is forgotten. */
 static enum sim__znp_handled mgmt_leave(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   struct sim_znp_rd r;
-  sim_znp_rd_init(&r, f);
-  uint16_t dst = sim_znp_rd_u16(&r);
-  uint64_t ieee = rd_ieee(&r);
+  uint64_t ieee;
+  uint16_t dst = rd_dst_ieee(&r, f, &ieee);
   uint8_t opts = sim_znp_rd_u8(&r);
   if (r.err)
     return SIM__ZNP_MALFORMED;
@@ -311,9 +323,8 @@ static enum sim__znp_handled mgmt_leave(struct sim_znp_coord *c, const struct si
   sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, d ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NWK_NO_ROUTE);
   if (!d)
     return SIM__ZNP_DONE;
+  device_ok(c, SIM_ZNP_ZDO_MGMT_LEAVE_RSP, dst);
   struct sim_znp_frame out;
-  sim_znp_mt_zdo_status_ind(&out, SIM_ZNP_ZDO_MGMT_LEAVE_RSP, dst, SIM_ZNP_ST_SUCCESS);
-  sim__znp_emit(c, &out);
   sim_znp_mt_leave_ind(&out, dst, d->ieee, (opts & 0x80) ? 1 : 0);
   sim__znp_emit(c, &out);
   sim__znp_dev_remove(c, d);

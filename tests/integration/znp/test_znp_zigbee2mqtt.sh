@@ -12,11 +12,11 @@
 set -euo pipefail
 
 Z2M_VERSION=2.2.1
-BUILD=${1:?usage: test_znp_zigbee2mqtt.sh BUILD_DIR}
-HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PREFIX=$BUILD/tests/integration/znp/zigbee2mqtt
 MOSQUITTO=${HUBSIM_MOSQUITTO:-/usr/sbin/mosquitto}
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:?usage: test_znp_zigbee2mqtt.sh BUILD_DIR}
+PREFIX=$BUILD/tests/integration/znp/zigbee2mqtt
+HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
 
 fail() {
   echo "test_znp_zigbee2mqtt: FAIL: $*" >&2
@@ -27,8 +27,6 @@ if [ "${HUBSIM_SANITIZE:-0}" = 1 ]; then
   echo "test_znp_zigbee2mqtt: SKIP: zigbee2mqtt's 22 interviews take over 30 s under AddressSanitizer"
   exit 77
 fi
-command -v node >/dev/null || fail "node is not installed (scripts/deps.sh installs Debian's nodejs)"
-command -v npm >/dev/null || fail "npm is not installed (scripts/deps.sh installs Debian's npm)"
 [ -x "$MOSQUITTO" ] || fail "$MOSQUITTO is not installed (scripts/deps.sh installs Debian's mosquitto)"
 
 WORK=$(mktemp -d /tmp/hubsim-znp-z2m.XXXXXX)
@@ -43,19 +41,9 @@ keep() {
 }
 trap keep EXIT
 
-# The pinned version (package.json, and every dependency in package-lock.json), installed with
-# npm ci into the build tree, again only when the lock file changed.
-installed=$(node -p "require('$PREFIX/node_modules/zigbee2mqtt/package.json').version" 2>/dev/null || true)
-if [ "$installed" != "$Z2M_VERSION" ] || ! cmp -s "$HERE/zigbee2mqtt/package-lock.json" "$PREFIX/package-lock.json"; then
-  rm -rf "$PREFIX"
-  mkdir -p "$PREFIX"
-  cp "$HERE/zigbee2mqtt/package.json" "$HERE/zigbee2mqtt/package-lock.json" "$PREFIX/"
-  if ! timeout 600 npm ci --prefix "$PREFIX" --no-audit --no-fund >"$WORK/npm.log" 2>&1; then
-    tail -20 "$WORK/npm.log" >&2
-    rm -f "$PREFIX/package-lock.json" # not installed: the next run tries again
-    fail "npm could not install zigbee2mqtt@$Z2M_VERSION (is the npm registry reachable?)"
-  fi
-fi
+# The pinned version (zigbee2mqtt/package.json, and every dependency in its package-lock.json).
+. "$HERE/npm_pinned.sh"
+npm_pinned zigbee2mqtt "$Z2M_VERSION" "$HERE/zigbee2mqtt" "$PREFIX" "$WORK/npm.log" 600
 
 # One device per catalogue model: model id and the real model (the vendor's) it must be known as.
 "$HUBSIM" devices list | awk 'NR > 1 && $0 == "" { exit } NR > 1 { print $1, $2 }' >"$WORK/models.txt"

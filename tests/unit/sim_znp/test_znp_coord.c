@@ -455,13 +455,6 @@ static int timed_command(const struct sim_model *m, struct sim_device *d, struct
 }
 static const struct sim_model_ops timed_ops = {
     .join = timed_join, .tick = timed_tick, .command = timed_command};
-static const struct sim_model timed_model = {.model_id = "lumi.timed.test",
-                                             .power_source = SIM_POWER_MAINS,
-                                             .logical_type = SIM_LOGICAL_ROUTER,
-                                             .manufacturer_code = 0x115F,
-                                             .endpoints = &ht_ep,
-                                             .n_endpoints = 1,
-                                             .ops = &timed_ops};
 
 /* The payload byte of an AF_INCOMING_MSG's ZCL frame at offset i, after checking its cluster. */
 static uint8_t zcl_at(struct fixture *fx, int frame, uint16_t cluster, size_t i) {
@@ -481,6 +474,9 @@ static void tick(struct fixture *fx, uint64_t now) {
  * announcement and the device's first frames come in later steps. */
 static void test_device_time(void **state) {
   struct fixture *fx = *state;
+  struct sim_model timed_model = zcl_model; /* a router like it, with the timed behaviour */
+  timed_model.model_id = "lumi.timed.test";
+  timed_model.ops = &timed_ops;
   SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04);
   SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 0xFF, 1);
   SREQ(fx, SIM_ZNP_AF, 0x00, 0x01, 0x04, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00);
