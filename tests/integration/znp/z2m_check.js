@@ -8,7 +8,8 @@
 // event (an MQTT message, a process's output) with a deadline. Prints one line per step and
 // exits 0 only when all of that held.
 //   node z2m_check.js HUBSIM ZIGBEE2MQTT_DIR WORK MODELS_FILE
-// MODELS_FILE: one catalogue device a line, "model_id vendor_model".
+// MODELS_FILE: one catalogue device a line, "model_id vendor_model". HUBSIM_NODE (optional):
+// the node binary zigbee2mqtt runs under (default: the one running this script).
 'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
