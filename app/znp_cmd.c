@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "devices/cat_global.h"
+#include "devices/z2m.h"
 #include "sim/core/err.h"
 #include "sim/core/hash.h"
 #include "sim/core/log.h"
@@ -19,12 +20,13 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
-          "                  [--device MODEL]... [-v]\n"
+          "                  [--device MODEL]... [--state-file FILE] [-v]\n"
           "\n"
           "Serves one emulated Texas Instruments Z-Stack 3.x.0 ZNP coordinator (MT commands in\n"
           "UNPI frames) on a TCP port. Point a Zigbee host at it as its adapter, e.g.\n"
           "zigbee2mqtt: serial: {port: tcp://127.0.0.1:PORT, adapter: zstack}. Devices join\n"
-          "and answer their descriptors; they send no ZCL yet. See docs/hil.md.\n"
+          "and run their catalogue behaviour: reports, heartbeats, answers to the host's ZCL\n"
+          "(commands change their state). See docs/hil.md.\n"
           "\n"
           "flags:\n"
           "  --nv FILE           the coordinator's NV items (created when missing; rewritten\n"
@@ -35,6 +37,9 @@ static void usage(FILE *out) {
           "  --device MODEL      a catalogue device (model id, see hubsim devices list) that\n"
           "                      joins when the host first permits joining; repeat for more\n"
           "                      (at most 256); its IEEE address is the same on every run\n"
+          "  --state-file FILE   on SIGUSR1, write every device's state to FILE (one line each:\n"
+          "                      IEEE address, model id, the state as zigbee2mqtt publishes it,\n"
+          "                      from the frames the device sent), then print 'state written N'\n"
           "  -v, --verbose       log connections and network formation\n"
           "  -h, --help          this text\n"
           "\n"
@@ -75,6 +80,71 @@ static uint64_t device_ieee(const struct sim_model *m, const char *const *ids, s
   return (uint64_t)(m->ieee_oui & 0xFFFFFF) << 40 | (h & 0xFFFFFFFFFFull);
 }
 
+/* --state-file: each device's state as zigbee2mqtt's converters make it of the frames the
+ * device sent (devices/z2m.h), kept from its first frame on, so a test can compare what a host
+ * published with what the device holds. */
+struct znp_states {
+  const char *path;
+  unsigned written;
+  size_t n;
+  struct {
+    uint64_t ieee;
+    const char *model_id;
+    int ok; /* 0: zigbee2mqtt knows no such model; nothing kept */
+    struct dev_z2m_dev zd;
+  } dev[SIM_ZNP_SERVER_MAX_PENDING];
+};
+
+static void state_frame(void *ctx, const struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,
+                        const uint8_t *zcl, size_t len) {
+  struct znp_states *st = ctx;
+  size_t i = 0;
+  while (i < st->n && st->dev[i].ieee != d->ieee)
+    i++;
+  if (i == st->n) {
+    if (st->n >= SIM_ZNP_SERVER_MAX_PENDING)
+      return;
+    st->dev[i].ieee = d->ieee;
+    st->dev[i].model_id = d->model->model_id;
+    st->dev[i].ok = dev_z2m_dev_init(&st->dev[i].zd, d->model->model_id) == 0;
+    st->n++;
+  }
+  if (st->dev[i].ok)
+    dev_z2m_dev_frame(&st->dev[i].zd, d->sd.lqi, ep, cluster, zcl, len, NULL);
+}
+
+static int write_states(struct znp_states *st) {
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, st->path);
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; i < st->n; i++) {
+    char *json = st->dev[i].ok ? dev_z2m_dev_state(&st->dev[i].zd) : NULL;
+    fprintf(w.fp, "%016llx %s %s\n", (unsigned long long)st->dev[i].ieee, st->dev[i].model_id,
+            json ? json : "{}");
+    free(json);
+  }
+  return sim_wfile_commit(&w);
+}
+
+static void usr1_cb(uv_signal_t *h, int signum) {
+  (void)signum;
+  struct znp_states *st = h->data;
+  int rc = write_states(st);
+  if (rc != 0)
+    fprintf(stderr, "hubsim znp: --state-file '%s': %s\n", st->path, sim_strerror(rc));
+  else
+    printf("state written %u\n", ++st->written);
+  fflush(stdout);
+}
+
+static void states_free(struct znp_states *st) {
+  for (size_t i = 0; st && i < st->n; i++)
+    if (st->dev[i].ok)
+      dev_z2m_dev_fini(&st->dev[i].zd);
+  free(st);
+}
+
 static void signal_cb(uv_signal_t *h, int signum) {
   (void)signum;
   uv_stop(h->loop);
@@ -96,11 +166,12 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
 }
 
 int app_znp_main(int argc, char **argv) {
-  const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL;
+  const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL;
   static const struct option opts[] = {{"nv", required_argument, NULL, 'n'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
                                        {"device", required_argument, NULL, 'd'},
+                                       {"state-file", required_argument, NULL, 's'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -122,6 +193,9 @@ int app_znp_main(int argc, char **argv) {
       break;
     case 'v':
       verbose = 1;
+      break;
+    case 's':
+      state_path = optarg;
       break;
     case 'd':
       if (ndev >= SIM_ZNP_SERVER_MAX_PENDING)
@@ -151,6 +225,8 @@ int app_znp_main(int argc, char **argv) {
     return bad("--nv", nv, why);
   if (ready && sim_wfile_check(ready, why, sizeof why) != 0)
     return bad("--ready-file", ready, why);
+  if (state_path && sim_wfile_check(state_path, why, sizeof why) != 0)
+    return bad("--state-file", state_path, why);
   if (verbose)
     sim_log_set_level(SIM_LOG_INFO);
   const struct sim_model *models[SIM_ZNP_SERVER_MAX_PENDING];
@@ -163,6 +239,8 @@ int app_znp_main(int argc, char **argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct sim_znp_server *s = NULL;
+  struct znp_states *states = NULL;
+  uv_signal_t sigusr1;
   int exit_code = 0;
   int rc = sim_znp_server_new(&loop, host, port, nv, &s, why, sizeof why);
   if (rc != 0) {
@@ -172,6 +250,19 @@ int app_znp_main(int argc, char **argv) {
   }
   for (size_t i = 0; i < ndev; i++)
     sim_znp_server_add_device(s, models[i], device_ieee(models[i], devs, i));
+  if (state_path) {
+    if (!(states = calloc(1, sizeof *states))) {
+      fprintf(stderr, "hubsim znp: out of memory\n");
+      exit_code = 3;
+      goto out;
+    }
+    states->path = state_path;
+    sim_znp_server_coord(s)->on_dev_frame = state_frame;
+    sim_znp_server_coord(s)->on_dev_frame_ctx = states;
+    uv_signal_init(&loop, &sigusr1);
+    sigusr1.data = states;
+    uv_signal_start(&sigusr1, usr1_cb, SIGUSR1);
+  }
   printf("listening on %s:%d\n", host, sim_znp_server_port(s));
   fflush(stdout);
   if (ready && (rc = write_ready(ready, sim_znp_server_port(s))) != 0) {
@@ -201,5 +292,6 @@ out:
   uv_walk(&loop, close_walk_cb, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
+  states_free(states);
   return exit_code;
 }

@@ -77,9 +77,11 @@ static const struct dev_z2m_rule sensor_ht_agl02[] = {
     VOLT(0, 0x0001, 0x0020, ATTR, 0.01),
 };
 
+/* contact = onOff == 0. The expose's value_on is false (the contact opened), so onOff maps to
+ * it uninverted: inverting here as well gave the opposite of what zigbee2mqtt publishes. */
 static const struct dev_z2m_rule magnet[] = {
-    BOOL(0, 0x0006, 0x0000, ATTR, "contact", 1),
-    BOOL(0, HB1, 0x64, "contact", 1),
+    BOOL(0, 0x0006, 0x0000, ATTR, "contact", 0),
+    BOOL(0, HB1, 0x64, "contact", 0),
     HB_COMMON(HB1),
     NUM(0, HB1, 0x06, "trigger_count", 0, -1, 0),
 };

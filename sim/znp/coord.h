@@ -52,6 +52,10 @@ enum {
 #define SIM_ZNP_MAX_GROUPS 64
 #define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
 
+/* The steps of a device's joining after the coordinator's ZDO_TC_DEV_IND, each join_delay_ms
+ * after the one before (sim_znp_coord). */
+enum { SIM_ZNP_JOIN_DONE = 0, SIM_ZNP_JOIN_FRAMES = 1, SIM_ZNP_JOIN_ANNOUNCE = 2 };
+
 /* A device that joined the coordinator's network, described by its model (the endpoints,
  * logical type, power source and manufacturer code of sim/fleet/model.h) and run by the
  * model's behaviour (its ops) on its own device record. */
@@ -60,6 +64,10 @@ struct sim_znp_dev {
   uint16_t nwk;
   const struct sim_model *model; /* borrowed: the registry outlives the coordinator */
   struct sim_device sd;          /* the behaviour's state */
+  sim_time_t next;               /* the behaviour's next wakeup, device time (µs); 0: none */
+  sim_time_t join_at;            /* when the pending step of its joining comes (device time) */
+  uint8_t join_pending;          /* SIM_ZNP_JOIN_*: what of its joining is still to come */
+  uint8_t rejoin;                /* ... as a rejoin */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -73,6 +81,10 @@ struct sim_znp_stats {
   uint64_t send_errors, nv_errors;
   uint64_t device_frames_dropped; /* device frames too large for one AF_INCOMING_MSG */
 };
+
+/* Sees every ZCL frame a joined device d sends (an observer: a state dump, a recorder). */
+typedef void (*sim_znp_dev_frame_fn)(void *ctx, const struct sim_znp_dev *d, uint8_t ep,
+                                     uint16_t cluster, const uint8_t *zcl, size_t len);
 
 struct sim_znp_coord {
   struct sim_znp_nv nv;
@@ -99,6 +111,13 @@ struct sim_znp_coord {
   uint8_t logged[32][32];   /* (subsystem, command) pairs already logged as unsupported */
   struct sim_log_limit bad_log;
   struct sim_znp_stats stats;
+  /* A joining device announces itself this long after the coordinator's ZDO_TC_DEV_IND, and
+   * sends its first frames this long after its announcement (0: all in the same instant). Over
+   * the air each follows the other by some milliseconds (the key transport, the announcement's
+   * broadcast), and a host that learns of the device from the first expects them to. */
+  uint32_t join_delay_ms;
+  sim_znp_dev_frame_fn on_dev_frame; /* NULL: none; set by the owner after init */
+  void *on_dev_frame_ctx;
 };
 
 /* Opens the NV file nv_path (NULL: memory only), gives a fresh NV the items of a factory-new
@@ -126,6 +145,15 @@ int sim_znp_coord_permit_open(const struct sim_znp_coord *c, uint64_t now_ms);
  * permitted, SIM_EFULL at SIM_ZNP_MAX_DEVICES, SIM_ENOMEM. */
 int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
                        uint64_t now_ms, uint16_t *nwk);
+/* Runs the behaviour of every joined device whose wakeup is due at now_ms (monotonic
+ * milliseconds, the clock of sim_znp_coord_input): its periodic reports, heartbeats and
+ * attribute reports, and the end of a command's actuation, reach the host as AF_INCOMING_MSG.
+ * A device late by several wakeups catches up with at most SIM_ZNP_TICK_CATCH_UP of them. */
+#define SIM_ZNP_TICK_CATCH_UP 64
+void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms);
+/* The earliest wakeup of a joined device in monotonic milliseconds (rounded up), or
+ * UINT64_MAX when none is due: when to call sim_znp_coord_tick() next. */
+uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c);
 /* The joined device with network address nwk, or NULL. Borrowed until the next join. */
 const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
 

@@ -4,6 +4,7 @@
  * address, probing on a collision), so a device keeps its address across runs. */
 #include "sim/znp/coord_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,7 +20,7 @@ const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, ui
   return NULL;
 }
 
-static struct sim_znp_dev *by_ieee(struct sim_znp_coord *c, uint64_t ieee) {
+struct sim_znp_dev *sim__znp_dev_by_ieee(struct sim_znp_coord *c, uint64_t ieee) {
   for (size_t i = 0; i < c->ndevs; i++)
     if (c->devs[i].ieee == ieee)
       return &c->devs[i];
@@ -104,22 +105,96 @@ static int dev_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
     return SIM_ETOOBIG;
   }
   sim__znp_emit(c, &f);
+  if (c->on_dev_frame)
+    c->on_dev_frame(c->on_dev_frame_ctx, d, endpoint, cluster, zcl, len);
   return 0;
 }
 
-static void dev_env(struct sim_znp_coord *c, size_t idx, struct dev_engine *e,
+/* The world as device d sees it for one call of its behaviour: now is the input's time, due
+ * the intended time of the wakeup (now for a join or a command), next its scheduled wakeup. The
+ * devices' clock is the coordinator's: device time is monotonic milliseconds in µs (no
+ * --speedup here). */
+static void dev_env(struct sim_znp_coord *c, size_t idx, sim_time_t due, struct dev_engine *e,
                     struct sim_dev_env *env) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t wall = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  sim_time_t now = SIM_MS(c->now_ms);
+  uint64_t late_ms = now > due ? (now - due) / 1000u : 0;
   *e = (struct dev_engine){.c = c, .idx = idx};
-  *env =
-      (struct sim_dev_env){.rng = &c->rng,
-                           .now = SIM_MS(c->now_ms),
-                           .due = SIM_MS(c->now_ms),
-                           .wall_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
-                           .eui64 = c->devs[idx].ieee,
-                           .emit = dev_emit,
-                           .engine = e};
+  *env = (struct sim_dev_env){.rng = &c->rng,
+                              .now = now,
+                              .due = due,
+                              .wall_ms = wall > late_ms ? wall - late_ms : wall,
+                              .eui64 = c->devs[idx].ieee,
+                              .next = c->devs[idx].next,
+                              .emit = dev_emit,
+                              .engine = e};
+}
+
+static void announce(struct sim_znp_coord *c, struct sim_znp_dev *d) {
+  struct sim_znp_frame f;
+  sim_znp_mt_device_annce_ind(&f, d->nwk, d->nwk, d->ieee, capabilities(d->model));
+  sim__znp_emit(c, &f);
+}
+
+/* The model's join: what the real device sends right after joining (a legacy Aqara device: its
+ * model id and heartbeat in one genBasic report), and its first wakeup. */
+static void run_join(struct sim_znp_coord *c, struct sim_znp_dev *d, sim_time_t due) {
+  const struct sim_model *m = d->model;
+  d->join_pending = SIM_ZNP_JOIN_DONE;
+  d->next = 0;
+  if (!m->ops || !m->ops->join)
+    return;
+  struct dev_engine e;
+  struct sim_dev_env env;
+  dev_env(c, (size_t)(d - c->devs), due, &e, &env);
+  m->ops->join(m, &d->sd, &env, d->rejoin);
+  d->next = env.next;
+}
+
+void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms) {
+  c->now_ms = now_ms;
+  sim_time_t now = SIM_MS(now_ms);
+  for (size_t i = 0; i < c->ndevs; i++) {
+    struct sim_znp_dev *d = &c->devs[i];
+    const struct sim_model *m = d->model;
+    if (d->join_pending == SIM_ZNP_JOIN_ANNOUNCE && d->join_at <= now) {
+      announce(c, d);
+      d->join_pending = SIM_ZNP_JOIN_FRAMES;
+      d->join_at += SIM_MS(c->join_delay_ms);
+    }
+    if (d->join_pending == SIM_ZNP_JOIN_FRAMES && d->join_at <= now)
+      run_join(c, d, d->join_at);
+    if (d->join_pending != SIM_ZNP_JOIN_DONE)
+      continue;
+    if (!m->ops || !m->ops->tick)
+      continue;
+    /* A wakeup that leaves the next one due again is followed, a bounded number of times. */
+    for (int n = 0; n < SIM_ZNP_TICK_CATCH_UP && d->next != 0 && d->next <= now; n++) {
+      struct dev_engine e;
+      struct sim_dev_env env;
+      sim_time_t due = d->next;
+      dev_env(c, i, due, &e, &env);
+      env.next = 0;
+      m->ops->tick(m, &d->sd, &env);
+      /* A behaviour that schedules no later than the wakeup it handles would spin: moved on by
+       * one millisecond, as a timer cannot fire twice at the same instant. */
+      d->next = env.next != 0 && env.next <= due ? due + SIM_MS(1) : env.next;
+    }
+    if (d->next != 0 && d->next <= now) /* still behind after the catch-up: resume from now */
+      d->next = now + SIM_MS(1);
+  }
+}
+
+uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c) {
+  uint64_t best = UINT64_MAX;
+  for (size_t i = 0; i < c->ndevs; i++) {
+    sim_time_t t = c->devs[i].join_pending ? c->devs[i].join_at : c->devs[i].next;
+    if (t != 0 && (t + 999u) / 1000u < best)
+      best = (t + 999u) / 1000u;
+  }
+  return best;
 }
 
 int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,
@@ -140,7 +215,7 @@ int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep,
                             .len = len - hdr};
   struct dev_engine e;
   struct sim_dev_env env;
-  dev_env(c, (size_t)(d - c->devs), &e, &env);
+  dev_env(c, (size_t)(d - c->devs), SIM_MS(c->now_ms), &e, &env);
   /* A real device answers with the request's sequence number; the behaviour answers with the
    * device's next one, so it is lent the request's for this call. */
   uint8_t own = d->sd.tsn;
@@ -148,7 +223,14 @@ int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep,
   uint32_t latency_us = 0;
   m->ops->command(m, &d->sd, &env, &cmd, &latency_us);
   d->sd.tsn = own;
+  d->next = env.next; /* a command may schedule its actuation's end, or a report */
   return 0;
+}
+
+void sim__znp_dev_remove(struct sim_znp_coord *c, struct sim_znp_dev *d) {
+  size_t i = (size_t)(d - c->devs);
+  memmove(&c->devs[i], &c->devs[i + 1], (c->ndevs - i - 1) * sizeof *d);
+  c->ndevs--;
 }
 
 /* A free network address for ieee: 0x0001..0xFFF7, derived from the address, probing on. */
@@ -166,7 +248,8 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
                        uint64_t now_ms, uint16_t *nwk) {
   if (c->state != SIM_ZNP_DEV_ZB_COORD || !sim_znp_coord_permit_open(c, now_ms))
     return SIM_EUNEXPECTED;
-  struct sim_znp_dev *d = by_ieee(c, ieee);
+  c->now_ms = now_ms;
+  struct sim_znp_dev *d = sim__znp_dev_by_ieee(c, ieee);
   int rejoin = 1;
   if (!d) {
     if (c->ndevs >= SIM_ZNP_MAX_DEVICES)
@@ -189,15 +272,13 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
   struct sim_znp_frame f;
   sim_znp_mt_tc_dev_ind(&f, d->nwk, ieee, 0x0000);
   sim__znp_emit(c, &f);
-  sim_znp_mt_device_annce_ind(&f, d->nwk, d->nwk, ieee, capabilities(m));
-  sim__znp_emit(c, &f);
-  /* Then what the real device sends right after joining (a legacy Aqara device: its model id
-   * and heartbeat in one genBasic report). */
-  if (m->ops && m->ops->join) {
-    struct dev_engine e;
-    struct sim_dev_env env;
-    dev_env(c, (size_t)(d - c->devs), &e, &env);
-    m->ops->join(m, &d->sd, &env, rejoin);
+  d->rejoin = (uint8_t)rejoin;
+  if (c->join_delay_ms > 0) {
+    d->join_pending = SIM_ZNP_JOIN_ANNOUNCE;
+    d->join_at = SIM_MS(now_ms + c->join_delay_ms);
+  } else {
+    announce(c, d);
+    run_join(c, d, SIM_MS(now_ms));
   }
   if (nwk)
     *nwk = d->nwk;

@@ -29,6 +29,11 @@ void sim__znp_dev_node_desc(const struct sim_znp_dev *d, struct sim_znp_node_des
 /* A joined device's endpoint ep as an AF registration would give it; 0 or SIM_ENOTFOUND. */
 int sim__znp_dev_ep(const struct sim_znp_dev *d, uint8_t ep, struct sim_znp_ep *out);
 
+/* The joined device with IEEE address ieee, or NULL. */
+struct sim_znp_dev *sim__znp_dev_by_ieee(struct sim_znp_coord *c, uint64_t ieee);
+/* Forgets the joined device d (it left the network); later devices move down one place. */
+void sim__znp_dev_remove(struct sim_znp_coord *c, struct sim_znp_dev *d);
+
 /* A ZCL frame from the host to a joined device's endpoint ep: run by the model's behaviour,
  * whose answers reach the host as AF_INCOMING_MSG. 0, or SIM_EMALFORMED (no ZCL header). */
 int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,

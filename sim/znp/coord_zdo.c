@@ -228,6 +228,109 @@ static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct si
   return SIM__ZNP_DONE;
 }
 
+static uint64_t rd_ieee(struct sim_znp_rd *r);
+
+/* The start of bind, unbind and leave requests: the destination, then an IEEE address. */
+static uint16_t rd_dst_ieee(struct sim_znp_rd *r, const struct sim_znp_frame *f, uint64_t *ieee) {
+  sim_znp_rd_init(r, f);
+  uint16_t dst = sim_znp_rd_u16(r);
+  *ieee = rd_ieee(r);
+  return dst;
+}
+
+static uint64_t rd_ieee(struct sim_znp_rd *r) {
+  const uint8_t *p = sim_znp_rd_bytes(r, 8);
+  uint64_t v = 0;
+  for (int i = 7; p && i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/* ZDO_IEEE_ADDR_REQ (network address, request type, start index) and ZDO_NWK_ADDR_REQ (IEEE
+ * address, ...): the node asked answers with both its addresses. An IEEE address request to
+ * an unknown address finds no route; a network address request is a broadcast that nobody
+ * answers when no node has that IEEE address. */
+static enum sim__znp_handled addr_req(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
+  struct sim_znp_rd r;
+  sim_znp_rd_init(&r, f);
+  uint16_t nwk = 0;
+  uint64_t ieee = 0;
+  if (f->cmd == SIM_ZNP_ZDO_IEEE_ADDR_REQ)
+    nwk = sim_znp_rd_u16(&r);
+  else
+    ieee = rd_ieee(&r);
+  sim_znp_rd_u8(&r);
+  sim_znp_rd_u8(&r);
+  if (r.err)
+    return SIM__ZNP_MALFORMED;
+  const struct sim_znp_dev *d = f->cmd == SIM_ZNP_ZDO_IEEE_ADDR_REQ ? sim_znp_coord_device(c, nwk)
+                                                                    : sim__znp_dev_by_ieee(c, ieee);
+  int coord = f->cmd == SIM_ZNP_ZDO_IEEE_ADDR_REQ ? nwk == COORD_NWK : ieee == c->ieee;
+  if (!d && !coord && f->cmd == SIM_ZNP_ZDO_IEEE_ADDR_REQ) {
+    sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_NWK_NO_ROUTE);
+    return SIM__ZNP_DONE;
+  }
+  sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
+  if (d || coord) {
+    struct sim_znp_frame out;
+    sim_znp_mt_addr_rsp(&out, (uint8_t)(f->cmd | 0x80), SIM_ZNP_ST_SUCCESS, d ? d->ieee : c->ieee,
+                        d ? d->nwk : COORD_NWK);
+    sim__znp_emit(c, &out);
+  }
+  return SIM__ZNP_DONE;
+}
+
+/* A joined device's ZDO answer of only its address and success (cmd: the answer's AREQ). */
+static void device_ok(struct sim_znp_coord *c, uint8_t cmd, uint16_t src) {
+  struct sim_znp_frame out;
+  sim_znp_mt_zdo_status_ind(&out, cmd, src, SIM_ZNP_ST_SUCCESS);
+  sim__znp_emit(c, &out);
+}
+
+/* ZDO_BIND_REQ / ZDO_UNBIND_REQ: destination (the device holding the binding), source IEEE
+ * address, endpoint, cluster, destination address mode, address (8 bytes, a group in the first
+ * two) and endpoint. A joined device accepts the binding (its reports go to the coordinator
+ * anyway) and answers success; another address finds no route. */
+static enum sim__znp_handled bind_req(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
+  struct sim_znp_rd r;
+  uint64_t src;
+  uint16_t dst = rd_dst_ieee(&r, f, &src);
+  sim_znp_rd_u8(&r);
+  sim_znp_rd_u16(&r);
+  uint8_t mode = sim_znp_rd_u8(&r);
+  sim_znp_rd_bytes(&r, mode == 3 ? 9 : 2);
+  if (r.err)
+    return SIM__ZNP_MALFORMED;
+  const struct sim_znp_dev *d = sim_znp_coord_device(c, dst);
+  sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, d ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NWK_NO_ROUTE);
+  if (d)
+    device_ok(c, (uint8_t)(f->cmd | 0x80), dst);
+  return SIM__ZNP_DONE;
+}
+
+/* ZDO_MGMT_LEAVE_REQ: destination, the IEEE address of the device to leave, options (rejoin,
+ * remove children). The device answers, announces its leaving and is forgotten. */
+static enum sim__znp_handled mgmt_leave(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
+  struct sim_znp_rd r;
+  uint64_t ieee;
+  uint16_t dst = rd_dst_ieee(&r, f, &ieee);
+  uint8_t opts = sim_znp_rd_u8(&r);
+  if (r.err)
+    return SIM__ZNP_MALFORMED;
+  struct sim_znp_dev *d = (struct sim_znp_dev *)sim_znp_coord_device(c, dst);
+  if (d && ieee != 0 && ieee != d->ieee)
+    d = NULL; /* a parent asked to remove a child: no device here has children */
+  sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, d ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NWK_NO_ROUTE);
+  if (!d)
+    return SIM__ZNP_DONE;
+  device_ok(c, SIM_ZNP_ZDO_MGMT_LEAVE_RSP, dst);
+  struct sim_znp_frame out;
+  sim_znp_mt_leave_ind(&out, dst, d->ieee, (opts & 0x80) ? 1 : 0);
+  sim__znp_emit(c, &out);
+  sim__znp_dev_remove(c, d);
+  return SIM__ZNP_DONE;
+}
+
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   switch (f->cmd) {
   case SIM_ZNP_ZDO_STARTUP_FROM_APP:
@@ -247,6 +350,14 @@ enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp
   case SIM_ZNP_ZDO_ACTIVE_EP_REQ:
   case SIM_ZNP_ZDO_SIMPLE_DESC_REQ:
     return descriptor(c, f);
+  case SIM_ZNP_ZDO_NWK_ADDR_REQ:
+  case SIM_ZNP_ZDO_IEEE_ADDR_REQ:
+    return addr_req(c, f);
+  case SIM_ZNP_ZDO_BIND_REQ:
+  case SIM_ZNP_ZDO_UNBIND_REQ:
+    return bind_req(c, f);
+  case SIM_ZNP_ZDO_MGMT_LEAVE_REQ:
+    return mgmt_leave(c, f);
   case SIM_ZNP_ZDO_EXT_ROUTE_DISC:
     if (f->len < 4)
       return SIM__ZNP_MALFORMED;

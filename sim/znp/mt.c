@@ -410,10 +410,33 @@ void sim_znp_mt_device_annce_ind(struct sim_znp_frame *f, uint16_t src, uint16_t
 }
 
 void sim_znp_mt_permit_join_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status) {
+  sim_znp_mt_zdo_status_ind(f, SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP, src, status);
+}
+
+void sim_znp_mt_zdo_status_ind(struct sim_znp_frame *f, uint8_t cmd, uint16_t src, uint8_t status) {
   struct sim_znp_wr w;
-  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP);
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, cmd);
   sim_znp_wr_u16(&w, src);
   sim_znp_wr_u8(&w, status);
+}
+
+void sim_znp_mt_addr_rsp(struct sim_znp_frame *f, uint8_t cmd, uint8_t status, uint64_t ieee,
+                         uint16_t nwk) {
+  struct sim_znp_wr w;
+  sim_znp_wr_start(&w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, cmd);
+  sim_znp_wr_u8(&w, status);
+  sim_znp_wr_ieee(&w, ieee);
+  sim_znp_wr_u16(&w, nwk);
+  static const uint8_t no_assoc[2] = {0, 0}; /* start index 0, no associated devices listed */
+  sim_znp_wr_bytes(&w, no_assoc, sizeof no_assoc);
+}
+
+void sim_znp_mt_leave_ind(struct sim_znp_frame *f, uint16_t src, uint64_t ieee, uint8_t rejoin) {
+  /* The fields of ZDO_TC_DEV_IND with parent 0: the source, its IEEE address, then request 0
+   * (the device's own announcement) and no children removed; then rejoin. */
+  sim_znp_mt_tc_dev_ind(f, src, ieee, 0x0000);
+  f->cmd = SIM_ZNP_ZDO_LEAVE_IND;
+  f->data[f->len++] = rejoin;
 }
 
 void sim_znp_mt_permit_join_ind(struct sim_znp_frame *f, uint8_t duration) {

@@ -54,21 +54,32 @@ enum {
   SIM_ZNP_AF_DATA_CONFIRM = 0x80, /* AREQ */
   SIM_ZNP_AF_INCOMING_MSG = 0x81, /* AREQ */
 
+  SIM_ZNP_ZDO_NWK_ADDR_REQ = 0x00,
+  SIM_ZNP_ZDO_IEEE_ADDR_REQ = 0x01,
   SIM_ZNP_ZDO_NODE_DESC_REQ = 0x02,
   SIM_ZNP_ZDO_SIMPLE_DESC_REQ = 0x04,
   SIM_ZNP_ZDO_ACTIVE_EP_REQ = 0x05,
+  SIM_ZNP_ZDO_BIND_REQ = 0x21,
+  SIM_ZNP_ZDO_UNBIND_REQ = 0x22,
+  SIM_ZNP_ZDO_MGMT_LEAVE_REQ = 0x34,
   SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_REQ = 0x36,
   SIM_ZNP_ZDO_STARTUP_FROM_APP = 0x40,
   SIM_ZNP_ZDO_EXT_ROUTE_DISC = 0x45,
   SIM_ZNP_ZDO_EXT_FIND_GROUP = 0x4A,
   SIM_ZNP_ZDO_EXT_ADD_GROUP = 0x4B,
   SIM_ZNP_ZDO_EXT_NWK_INFO = 0x50,
+  SIM_ZNP_ZDO_NWK_ADDR_RSP = 0x80,         /* AREQ */
+  SIM_ZNP_ZDO_IEEE_ADDR_RSP = 0x81,        /* AREQ */
   SIM_ZNP_ZDO_NODE_DESC_RSP = 0x82,        /* AREQ */
   SIM_ZNP_ZDO_SIMPLE_DESC_RSP = 0x84,      /* AREQ */
   SIM_ZNP_ZDO_ACTIVE_EP_RSP = 0x85,        /* AREQ */
+  SIM_ZNP_ZDO_BIND_RSP = 0xA1,             /* AREQ */
+  SIM_ZNP_ZDO_UNBIND_RSP = 0xA2,           /* AREQ */
+  SIM_ZNP_ZDO_MGMT_LEAVE_RSP = 0xB4,       /* AREQ */
   SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP = 0xB6, /* AREQ */
   SIM_ZNP_ZDO_STATE_CHANGE_IND = 0xC0,     /* AREQ */
   SIM_ZNP_ZDO_END_DEVICE_ANNCE_IND = 0xC1, /* AREQ */
+  SIM_ZNP_ZDO_LEAVE_IND = 0xC9,            /* AREQ */
   SIM_ZNP_ZDO_TC_DEV_IND = 0xCA,           /* AREQ */
   SIM_ZNP_ZDO_PERMIT_JOIN_IND = 0xCB,      /* AREQ */
 
@@ -233,6 +244,15 @@ void sim_znp_mt_tc_dev_ind(struct sim_znp_frame *f, uint16_t nwk, uint64_t ieee,
 void sim_znp_mt_device_annce_ind(struct sim_znp_frame *f, uint16_t src, uint16_t nwk, uint64_t ieee,
                                  uint8_t capabilities);
 void sim_znp_mt_permit_join_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status);
+/* A ZDO answer that is only the source address and a status (AREQ cmd: ZDO_BIND_RSP,
+ * ZDO_UNBIND_RSP, ZDO_MGMT_LEAVE_RSP, ZDO_MGMT_PERMIT_JOIN_RSP). */
+void sim_znp_mt_zdo_status_ind(struct sim_znp_frame *f, uint8_t cmd, uint16_t src, uint8_t status);
+/* ZDO_NWK_ADDR_RSP or ZDO_IEEE_ADDR_RSP (cmd): status, IEEE address, network address, then, in
+ * Z-Stack's order, start index and the number of associated devices (none listed). */
+void sim_znp_mt_addr_rsp(struct sim_znp_frame *f, uint8_t cmd, uint8_t status, uint64_t ieee,
+                         uint16_t nwk);
+/* ZDO_LEAVE_IND: the device src (ieee) left; request 0: it announced its leaving. */
+void sim_znp_mt_leave_ind(struct sim_znp_frame *f, uint16_t src, uint64_t ieee, uint8_t rejoin);
 void sim_znp_mt_permit_join_ind(struct sim_znp_frame *f, uint8_t duration);
 /* APP_CNF_BDB_COMMISSIONING_NOTIFICATION: status, mode, remaining modes. */
 void sim_znp_mt_bdb_notification(struct sim_znp_frame *f, uint8_t status, uint8_t mode,

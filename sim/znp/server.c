@@ -2,6 +2,7 @@
  * each is copied into its own request; the host reads them in order. */
 #include "sim/znp/server.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,14 @@
 struct sim_znp_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
+  uv_timer_t timer; /* the devices' next wakeup */
   uv_tcp_t *client; /* the host, or NULL */
   int port;
   int open_handles;
-  char rbuf[4096]; /* reads land here; the coordinator consumes them before the next read */
-  size_t npending; /* devices waiting for the host to permit joining */
+  char rbuf[4096];       /* reads land here; the coordinator consumes them before the next read */
+  size_t npending;       /* devices queued to join when the host permits joining */
+  size_t njoined;        /* of them, those that joined (in queue order) */
+  uv_timer_t join_timer; /* the next queued device's turn */
   struct {
     const struct sim_model *m;
     uint64_t ieee;
@@ -38,7 +42,8 @@ static void maybe_free(struct sim_znp_server *s) {
 
 static void handle_closed_cb(uv_handle_t *h) {
   struct sim_znp_server *s = h->data;
-  if (h != (uv_handle_t *)&s->listener)
+  if (h != (uv_handle_t *)&s->listener && h != (uv_handle_t *)&s->timer &&
+      h != (uv_handle_t *)&s->join_timer)
     free(h);
   s->open_handles--;
   maybe_free(s);
@@ -82,6 +87,53 @@ static void close_client(struct sim_znp_server *s) {
   s->client = NULL;
 }
 
+static void timer_cb(uv_timer_t *t);
+
+/* Arms the timer for the devices' earliest wakeup (stopped when none is due). */
+static void arm_timer(struct sim_znp_server *s) {
+  uint64_t due = sim_znp_coord_next_due(&s->coord);
+  if (due == UINT64_MAX) {
+    uv_timer_stop(&s->timer);
+    return;
+  }
+  uint64_t now = uv_now(s->loop);
+  uv_timer_start(&s->timer, timer_cb, due > now ? due - now : 0, 0);
+}
+
+/* The devices' timers run whether a host is connected or not, as devices do on the air: what
+ * they send while no host listens is lost. */
+static void timer_cb(uv_timer_t *t) {
+  struct sim_znp_server *s = t->data;
+  sim_znp_coord_tick(&s->coord, uv_now(s->loop));
+  arm_timer(s);
+}
+
+static void join_timer_cb(uv_timer_t *t);
+
+/* The next queued device joins, if the network is open, and the one after it
+ * SIM_ZNP_SERVER_JOIN_GAP_MS later: devices are paired one after the other, as by hand. */
+static void join_next(struct sim_znp_server *s) {
+  uint64_t now = uv_now(s->loop);
+  if (s->njoined >= s->npending || s->coord.state != SIM_ZNP_DEV_ZB_COORD ||
+      !sim_znp_coord_permit_open(&s->coord, now))
+    return;
+  size_t i = s->njoined++;
+  uint16_t nwk = 0;
+  int rc = sim_znp_coord_join(&s->coord, s->pending[i].m, s->pending[i].ieee, now, &nwk);
+  if (rc != 0)
+    SIM_LOGW("znp: device %016llx could not join: %s", (unsigned long long)s->pending[i].ieee,
+             sim_strerror(rc));
+  else
+    SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee, nwk);
+  if (s->njoined < s->npending)
+    uv_timer_start(&s->join_timer, join_timer_cb, SIM_ZNP_SERVER_JOIN_GAP_MS, 0);
+  arm_timer(s);
+}
+
+static void join_timer_cb(uv_timer_t *t) {
+  join_next(t->data);
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   struct sim_znp_server *s = h->data;
@@ -100,20 +152,9 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   uint64_t now = uv_now(s->loop);
   sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, now);
   /* The queued devices join once the host has opened the network, after its answers. */
-  if (s->npending > 0 && s->coord.state == SIM_ZNP_DEV_ZB_COORD &&
-      sim_znp_coord_permit_open(&s->coord, now)) {
-    for (size_t i = 0; i < s->npending; i++) {
-      uint16_t nwk = 0;
-      int rc = sim_znp_coord_join(&s->coord, s->pending[i].m, s->pending[i].ieee, now, &nwk);
-      if (rc != 0)
-        SIM_LOGW("znp: device %016llx could not join: %s", (unsigned long long)s->pending[i].ieee,
-                 sim_strerror(rc));
-      else
-        SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee,
-                 nwk);
-    }
-    s->npending = 0;
-  }
+  if (s->npending > s->njoined && !uv_is_active((uv_handle_t *)&s->join_timer))
+    join_next(s);
+  arm_timer(s); /* a join or a command may have scheduled a wakeup; a reset dropped them */
 }
 
 int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee) {
@@ -165,6 +206,7 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
     free(s);
     return rc;
   }
+  s->coord.join_delay_ms = SIM_ZNP_SERVER_JOIN_DELAY_MS;
   struct sockaddr_in sa;
   rc = uv_ip4_addr(host, port, &sa);
   if (rc != 0) {
@@ -173,9 +215,13 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
     free(s);
     return SIM_EINVAL;
   }
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  uv_timer_init(loop, &s->join_timer);
+  s->join_timer.data = s;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  s->open_handles = 1;
+  s->open_handles = 3;
   rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, 4, connection_cb);
@@ -187,6 +233,8 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
   }
   if (rc != 0) {
     snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+    uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
+    uv_close((uv_handle_t *)&s->join_timer, handle_closed_cb);
     uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
     return rc;
   }
@@ -204,5 +252,7 @@ struct sim_znp_coord *sim_znp_server_coord(struct sim_znp_server *s) {
 
 void sim_znp_server_close(struct sim_znp_server *s) {
   close_client(s);
+  uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
+  uv_close((uv_handle_t *)&s->join_timer, handle_closed_cb);
   uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
 }

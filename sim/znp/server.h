@@ -19,9 +19,15 @@ struct sim_znp_server;
 int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
                        struct sim_znp_server **out, char *why, size_t cap);
 /* Queues a device of model m (borrowed: the registry outlives the server) with address ieee
- * to join the first time the host permits joining. 0, or SIM_EFULL past
- * SIM_ZNP_SERVER_MAX_PENDING. */
+ * to join once the host permits joining (the queued devices one after the other). 0, or SIM_EFULL
+ * past SIM_ZNP_SERVER_MAX_PENDING. */
 #define SIM_ZNP_SERVER_MAX_PENDING 256
+/* A joining device's announcement follows the coordinator's indication, and its first frames
+ * its announcement, this much later (sim_znp_coord's join_delay_ms), so the host has taken
+ * each step in when the next arrives. */
+#define SIM_ZNP_SERVER_JOIN_DELAY_MS 100
+/* Queued devices join one after the other, this far apart. */
+#define SIM_ZNP_SERVER_JOIN_GAP_MS 100
 int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee);
 /* The bound port. */
 int sim_znp_server_port(const struct sim_znp_server *s);

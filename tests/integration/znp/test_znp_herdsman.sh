@@ -28,20 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v node >/dev/null || fail "node is not installed (scripts/deps.sh installs Debian's nodejs)"
-command -v npm >/dev/null || fail "npm is not installed (scripts/deps.sh installs Debian's npm)"
-
-# The pinned version (package.json, and every dependency in package-lock.json), installed with
-# npm ci into the build tree, again only when the lock file changed.
-installed=$(node -p "require('$PREFIX/node_modules/zigbee-herdsman/package.json').version" 2>/dev/null || true)
-if [ "$installed" != "$HERDSMAN_VERSION" ] || ! cmp -s "$HERE/package-lock.json" "$PREFIX/package-lock.json"; then
-  mkdir -p "$PREFIX"
-  cp "$HERE/package.json" "$HERE/package-lock.json" "$PREFIX/"
-  if ! timeout 300 npm ci --prefix "$PREFIX" --no-audit --no-fund >"$WORK/npm.log" 2>&1; then
-    tail -20 "$WORK/npm.log" >&2
-    fail "npm could not install zigbee-herdsman@$HERDSMAN_VERSION (is the npm registry reachable?)"
-  fi
-fi
+# The pinned version (package.json, and every dependency in package-lock.json).
+. "$HERE/npm_pinned.sh"
+npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
 export NODE_PATH=$PREFIX/node_modules
 
 # Starts hubsim znp on the NV file and waits (bounded) for its ready file.

@@ -417,6 +417,156 @@ static void test_device_zcl(void **state) {
   assert_int_equal(joins_seen, 12); /* a join, then a rejoin */
 }
 
+/* A behaviour with time: it reports a counter every second from its join on; a command (On)
+ * takes 50 ms to act, and the state it then reports is the new one. */
+static void timed_join(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                       int rejoin) {
+  (void)m;
+  (void)rejoin;
+  d->state.b[0] = 0; /* reports sent */
+  d->state.b[1] = 0; /* on/off */
+  d->state.b[2] = 0; /* a command is acting */
+  env->next = env->due + SIM_SEC(1);
+  const uint8_t hello[] = {0x18, d->tsn++, 0x0A, 0x05, 0x00, 0x42, 0x01, 'j'};
+  env->emit(env, 1, 0x0000, hello, sizeof hello);
+}
+static void timed_tick(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env) {
+  (void)m;
+  if (d->state.b[2]) { /* the command's actuation ends: the new state is reported */
+    d->state.b[2] = 0;
+    const uint8_t rep[] = {0x18, d->tsn++, 0x0A, 0x00, 0x00, 0x10, d->state.b[1]};
+    env->emit(env, 1, 0x0006, rep, sizeof rep);
+    env->next = env->due + SIM_SEC(1);
+    return;
+  }
+  d->state.b[0]++;
+  const uint8_t rep[] = {0x18, d->tsn++, 0x0A, 0x00, 0x00, 0x20, d->state.b[0]};
+  env->emit(env, 1, 0x0402, rep, sizeof rep);
+  env->next = env->due + SIM_SEC(1);
+}
+static int timed_command(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env,
+                         const struct sim_dev_cmd *cmd, uint32_t *latency_us) {
+  (void)m;
+  *latency_us = 50000;
+  d->state.b[1] = cmd->command == 0x01;
+  d->state.b[2] = 1;
+  env->next = env->now + SIM_MS(50);
+  return 0;
+}
+static const struct sim_model_ops timed_ops = {
+    .join = timed_join, .tick = timed_tick, .command = timed_command};
+
+/* The payload byte of an AF_INCOMING_MSG's ZCL frame at offset i, after checking its cluster. */
+static uint8_t zcl_at(struct fixture *fx, int frame, uint16_t cluster, size_t i) {
+  const struct sim_znp_frame *f = got(fx, frame, SIM_ZNP_AREQ, SIM_ZNP_AF, 0x81);
+  assert_int_equal(f->data[2] | f->data[3] << 8, cluster);
+  return f->data[17 + i];
+}
+
+static void tick(struct fixture *fx, uint64_t now) {
+  fx->sink.n = 0;
+  sim_znp_coord_tick(fx->c, now);
+}
+
+/* The devices' timers: nothing is due before the wakeup the join set; each wakeup sends its
+ * report as AF_INCOMING_MSG; a late tick catches up with every wakeup missed; a command's
+ * state change is reported when its actuation ends, not at once. With a join delay the
+ * announcement and the device's first frames come in later steps. */
+static void test_device_time(void **state) {
+  struct fixture *fx = *state;
+  struct sim_model timed_model = zcl_model; /* a router like it, with the timed behaviour */
+  timed_model.model_id = "lumi.timed.test";
+  timed_model.ops = &timed_ops;
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04);
+  SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 0xFF, 1);
+  SREQ(fx, SIM_ZNP_AF, 0x00, 0x01, 0x04, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00);
+  assert_int_equal(sim_znp_coord_next_due(fx->c), UINT64_MAX);
+  uint16_t nwk = 0;
+  fx->sink.n = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &timed_model, 0x00158D0000000002ull, 10, &nwk), 0);
+  assert_int_equal(fx->sink.n, 3); /* indication, announcement, the join frame */
+  assert_int_equal(zcl_at(fx, 2, 0x0000, 7), 'j');
+  assert_int_equal(sim_znp_coord_next_due(fx->c), 1010);
+  tick(fx, 1009);
+  assert_int_equal(fx->sink.n, 0);
+  tick(fx, 1010);
+  assert_int_equal(fx->sink.n, 1);
+  assert_int_equal(zcl_at(fx, 0, 0x0402, 6), 1);
+  assert_int_equal(sim_znp_coord_next_due(fx->c), 2010);
+  tick(fx, 4500); /* late: the wakeups of 2010, 3010 and 4010 */
+  assert_int_equal(fx->sink.n, 3);
+  assert_int_equal(zcl_at(fx, 2, 0x0402, 6), 4);
+  assert_int_equal(sim_znp_coord_next_due(fx->c), 5010);
+  /* genOnOff On: SRSP and confirm, nothing from the device yet; its report 50 ms later. */
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  fx->now = 4600;
+  assert_int_equal(
+      SREQ(fx, SIM_ZNP_AF, 0x01, lo, hi, 1, 1, 0x06, 0x00, 12, 0, 30, 3, 0x01, 0x33, 0x01), 2);
+  assert_int_equal(sim_znp_coord_next_due(fx->c), 4650);
+  tick(fx, 4649);
+  assert_int_equal(fx->sink.n, 0);
+  tick(fx, 4650);
+  assert_int_equal(fx->sink.n, 1);
+  assert_int_equal(zcl_at(fx, 0, 0x0006, 6), 1); /* onOff is now 1 */
+  /* A join delay: the indication now, the announcement 100 ms later, the frames 100 ms after. */
+  fx->c->join_delay_ms = 100;
+  fx->sink.n = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &timed_model, 0x00158D0000000003ull, 5000, NULL), 0);
+  assert_int_equal(fx->sink.n, 1);
+  got(fx, 0, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xCA);
+  assert_int_equal(sim_znp_coord_next_due(fx->c), 5100); /* before the first one's 5650 */
+  tick(fx, 5099);
+  assert_int_equal(fx->sink.n, 0);
+  tick(fx, 5100);
+  assert_int_equal(fx->sink.n, 1);
+  got(fx, 0, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC1);
+  tick(fx, 5200);
+  assert_int_equal(fx->sink.n, 1);
+  assert_int_equal(zcl_at(fx, 0, 0x0000, 7), 'j');
+}
+
+/* ZDO requests about joined devices: IEEE and network address requests answered with both
+ * addresses, bind and unbind accepted by the device, a leave request answered, the leave
+ * announced and the device forgotten; unknown addresses find no route or no answer. */
+static void test_device_zdo(void **state) {
+  struct fixture *fx = *state;
+  SREQ(fx, SIM_ZNP_APP_CNF, 0x05, 0x04);
+  SREQ(fx, SIM_ZNP_ZDO, 0x36, 0x0F, 0xFC, 0xFF, 0xFF, 1);
+  uint64_t ieee = 0x00158D0000000004ull;
+  uint16_t nwk = 0;
+  assert_int_equal(sim_znp_coord_join(fx->c, &ht_model, ieee, 10, &nwk), 0);
+  uint8_t lo = (uint8_t)nwk, hi = (uint8_t)(nwk >> 8);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x01, lo, hi, 0, 0), 2);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x01), 0);
+  const struct sim_znp_frame *f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x81);
+  assert_memory_equal(f->data, ((const uint8_t[]){0, 4, 0, 0, 0, 0, 0x8D, 0x15, 0, lo, hi, 0, 0}),
+                      13);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x01, (uint8_t)(lo + 1), hi, 0, 0), 1);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x01), 0xCD);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x00, 4, 0, 0, 0, 0, 0x8D, 0x15, 0, 0, 0), 2);
+  f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0x80);
+  assert_int_equal(f->data[9] | f->data[10] << 8, nwk);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x00, 5, 0, 0, 0, 0, 0x8D, 0x15, 0, 0, 0), 1);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x00), 0); /* a broadcast nobody answers */
+  /* Bind genOnOff of endpoint 1 to the coordinator's endpoint 1, then unbind it. */
+  for (uint8_t cmd = 0x21; cmd <= 0x22; cmd++) {
+    assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, cmd, lo, hi, 4, 0, 0, 0, 0, 0x8D, 0x15, 0, 1, 6, 0, 3, 1,
+                          2, 3, 4, 5, 6, 7, 8, 1),
+                     2);
+    f = got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, (uint8_t)(cmd | 0x80));
+    assert_memory_equal(f->data, ((const uint8_t[]){lo, hi, 0}), 3);
+  }
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x21, lo, hi, 4, 0), 1); /* short */
+  got(fx, 0, SIM_ZNP_SRSP, 0, 0);
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x34, lo, hi, 4, 0, 0, 0, 0, 0x8D, 0x15, 0, 0), 3);
+  got(fx, 1, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xB4);
+  f = got(fx, 2, SIM_ZNP_AREQ, SIM_ZNP_ZDO, 0xC9);
+  assert_int_equal(f->data[0] | f->data[1] << 8, nwk);
+  assert_null(sim_znp_coord_device(fx->c, nwk));
+  assert_int_equal(SREQ(fx, SIM_ZNP_ZDO, 0x34, lo, hi, 4, 0, 0, 0, 0, 0x8D, 0x15, 0, 0), 1);
+  assert_int_equal(status_of(fx, SIM_ZNP_ZDO, 0x34), 0xCD);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fresh_nv, setup, teardown),
@@ -428,6 +578,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_nv_file_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_join, setup, teardown),
       cmocka_unit_test_setup_teardown(test_device_zcl, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_time, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_device_zdo, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
