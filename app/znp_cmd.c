@@ -20,7 +20,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
-          "                  [--device MODEL]... [--state-file FILE] [-v]\n"
+          "                  [--device MODEL]... [--coordinators N] [--state-file FILE] [-v]\n"
           "\n"
           "Serves one emulated Texas Instruments Z-Stack 3.x.0 ZNP coordinator (MT commands in\n"
           "UNPI frames) on a TCP port. Point a Zigbee host at it as its adapter, e.g.\n"
@@ -37,6 +37,11 @@ static void usage(FILE *out) {
           "  --device MODEL      a catalogue device (model id, see hubsim devices list) that\n"
           "                      joins when the host first permits joining; repeat for more\n"
           "                      (at most 256); its IEEE address is the same on every run\n"
+          "  --coordinators N    serve N coordinators (1 to 64), each with its own network, NV\n"
+          "                      file FILE.K (K from 0) and port (PORT+K, or each a free one\n"
+          "                      with port 0; a line 'listening on' each, and a line each in\n"
+          "                      the ready file), and its own devices: every --device joins\n"
+          "                      every coordinator, with addresses of its own (default 1)\n"
           "  --state-file FILE   on SIGUSR1, write every device's state to FILE (one line each:\n"
           "                      IEEE address, model id, the state as zigbee2mqtt publishes it,\n"
           "                      from the frames the device sent), then print 'state written N'\n"
@@ -46,6 +51,8 @@ static void usage(FILE *out) {
           "SIGINT/SIGTERM stop it with exit 0. Exit 2: a bad flag or a malformed NV file;\n"
           "3: cannot listen or cannot write a file.\n");
 }
+
+#define ZNP_MAX_COORDS 64
 
 static int bad(const char *flag, const char *value, const char *why) {
   fprintf(stderr, "hubsim znp: %s '%s': %s (see hubsim znp --help)\n", flag, value, why);
@@ -70,13 +77,14 @@ static int parse_listen(const char *s, char *host, size_t cap, int *port) {
 }
 
 /* A device's IEEE address: its vendor's OUI, then 40 bits from its model id and how many
- * devices of that model came before it on the command line, so that a restarted hubsim brings
- * the same devices back. */
-static uint64_t device_ieee(const struct sim_model *m, const char *const *ids, size_t i) {
+ * devices of that model came before it on the command line (and, past the first, which
+ * coordinator it joins), so that a restarted hubsim brings the same devices back. */
+static uint64_t device_ieee(const struct sim_model *m, const char *const *ids, size_t i,
+                            unsigned coord) {
   uint64_t nth = 0;
   for (size_t j = 0; j < i; j++)
     nth += strcmp(ids[j], ids[i]) == 0;
-  uint64_t h = sim_hash_mix64(sim_hash_str(m->model_id) ^ nth);
+  uint64_t h = sim_hash_mix64(sim_hash_str(m->model_id) ^ nth ^ (uint64_t)coord << 32);
   return (uint64_t)(m->ieee_oui & 0xFFFFFF) << 40 | (h & 0xFFFFFFFFFFull);
 }
 
@@ -150,19 +158,114 @@ static void signal_cb(uv_signal_t *h, int signum) {
   uv_stop(h->loop);
 }
 
-static int write_ready(const char *path, int port) {
-  struct sim_wfile w;
-  int rc = sim_wfile_open(&w, path);
-  if (rc != 0)
-    return rc;
-  fprintf(w.fp, "%d\n", port);
-  return sim_wfile_commit(&w);
-}
-
 static void close_walk_cb(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h))
     uv_close(h, NULL);
+}
+
+/* One `hubsim znp` process: its coordinators and what it was asked to write. */
+struct znp_run {
+  const char *host, *ready, *state_path;
+  int port, n;
+  const char *nv[ZNP_MAX_COORDS];
+  const char *const *devs;
+  const struct sim_model *const *models;
+  size_t ndev;
+  struct sim_znp_server *s[ZNP_MAX_COORDS];
+  struct znp_states *states;
+  uv_signal_t sigusr1;
+};
+
+static int write_ready_all(const char *path, struct znp_run *r) {
+  struct sim_wfile w;
+  int rc = sim_wfile_open(&w, path);
+  if (rc != 0)
+    return rc;
+  for (int k = 0; k < r->n; k++)
+    fprintf(w.fp, "%d\n", sim_znp_server_port(r->s[k]));
+  return sim_wfile_commit(&w);
+}
+
+/* The coordinators, their devices and the state file's hook. 0, or the exit code. */
+static int znp_start(uv_loop_t *loop, struct znp_run *r) {
+  char why[512];
+  for (int k = 0; k < r->n; k++) {
+    int rc = sim_znp_server_new(loop, r->host, r->port ? r->port + k : 0, r->nv[k], &r->s[k], why,
+                                sizeof why);
+    if (rc != 0) {
+      fprintf(stderr, "hubsim znp: %s\n", why);
+      return rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL ? 2 : 3;
+    }
+    for (size_t i = 0; i < r->ndev; i++)
+      sim_znp_server_add_device(r->s[k], r->models[i],
+                                device_ieee(r->models[i], r->devs, i, (unsigned)k));
+  }
+  if (r->state_path) {
+    if (!(r->states = calloc(1, sizeof *r->states))) {
+      fprintf(stderr, "hubsim znp: out of memory\n");
+      return 3;
+    }
+    r->states->path = r->state_path;
+    sim_znp_server_coord(r->s[0])->on_dev_frame = state_frame;
+    sim_znp_server_coord(r->s[0])->on_dev_frame_ctx = r->states;
+    uv_signal_init(loop, &r->sigusr1);
+    r->sigusr1.data = r->states;
+    uv_signal_start(&r->sigusr1, usr1_cb, SIGUSR1);
+  }
+  for (int k = 0; k < r->n; k++)
+    printf("listening on %s:%d\n", r->host, sim_znp_server_port(r->s[k]));
+  fflush(stdout);
+  int rc;
+  if (r->ready && (rc = write_ready_all(r->ready, r)) != 0) {
+    fprintf(stderr, "hubsim znp: --ready-file '%s': %s\n", r->ready, sim_strerror(rc));
+    return 3;
+  }
+  return 0;
+}
+
+/* One line of counters per coordinator on stderr; 3 when one could not write its NV file. */
+static int znp_report(const struct znp_run *r) {
+  int exit_code = 0;
+  for (int k = 0; k < r->n; k++) {
+    const struct sim_znp_stats *st = &sim_znp_server_coord(r->s[k])->stats;
+    char who[32] = "";
+    if (r->n > 1)
+      snprintf(who, sizeof who, " coordinator %d:", k);
+    fprintf(stderr,
+            "hubsim znp:%s %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
+            "%llu NV write errors, %llu device frames dropped\n",
+            who, (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
+            (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
+            (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
+            (unsigned long long)st->device_frames_dropped);
+    if (st->nv_errors)
+      exit_code = 3;
+  }
+  return exit_code;
+}
+
+static int znp_serve(struct znp_run *r) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int exit_code = znp_start(&loop, r);
+  if (exit_code == 0) {
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(&loop, &sigint);
+    uv_signal_init(&loop, &sigterm);
+    uv_signal_start(&sigint, signal_cb, SIGINT);
+    uv_signal_start(&sigterm, signal_cb, SIGTERM);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    exit_code = znp_report(r);
+  }
+  for (int k = 0; k < r->n; k++)
+    if (r->s[k])
+      sim_znp_server_close(r->s[k]);
+  uv_walk(&loop, close_walk_cb, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  states_free(r->states);
+  return exit_code;
 }
 
 int app_znp_main(int argc, char **argv) {
@@ -172,10 +275,11 @@ int app_znp_main(int argc, char **argv) {
                                        {"ready-file", required_argument, NULL, 'r'},
                                        {"device", required_argument, NULL, 'd'},
                                        {"state-file", required_argument, NULL, 's'},
+                                       {"coordinators", required_argument, NULL, 'c'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  int verbose = 0, ch;
+  int verbose = 0, ch, ncoord = 1;
   const char *devs[SIM_ZNP_SERVER_MAX_PENDING];
   size_t ndev = 0;
   optind = 1;
@@ -197,6 +301,13 @@ int app_znp_main(int argc, char **argv) {
     case 's':
       state_path = optarg;
       break;
+    case 'c': {
+      uint64_t v = 0;
+      if (sim_num_parse_u64(optarg, 1, ZNP_MAX_COORDS, &v) != 0)
+        return bad("--coordinators", optarg, "expected a whole number from 1 to 64");
+      ncoord = (int)v;
+      break;
+    }
     case 'd':
       if (ndev >= SIM_ZNP_SERVER_MAX_PENDING)
         return bad("--device", optarg, "more than 256 devices");
@@ -221,8 +332,19 @@ int app_znp_main(int argc, char **argv) {
   int port = 0;
   if (parse_listen(listen, host, sizeof host, &port) != 0)
     return 2;
-  if (sim_wfile_check(nv, why, sizeof why) != 0)
-    return bad("--nv", nv, why);
+  if (port != 0 && port + ncoord - 1 > 65535)
+    return bad("--listen", listen, "PORT+K for every coordinator must stay below 65536");
+  if (state_path && ncoord > 1)
+    return bad("--state-file", state_path, "serves one coordinator only (no --coordinators)");
+  static char nvs[ZNP_MAX_COORDS][4096];
+  for (int k = 0; k < ncoord; k++) {
+    int n = ncoord == 1 ? snprintf(nvs[k], sizeof nvs[k], "%s", nv)
+                        : snprintf(nvs[k], sizeof nvs[k], "%s.%d", nv, k);
+    if (n < 0 || (size_t)n >= sizeof nvs[k])
+      return bad("--nv", nv, "the path is too long");
+    if (sim_wfile_check(nvs[k], why, sizeof why) != 0)
+      return bad("--nv", nvs[k], why);
+  }
   if (ready && sim_wfile_check(ready, why, sizeof why) != 0)
     return bad("--ready-file", ready, why);
   if (state_path && sim_wfile_check(state_path, why, sizeof why) != 0)
@@ -235,63 +357,15 @@ int app_znp_main(int argc, char **argv) {
     if (!models[i])
       return bad("--device", devs[i], "no such model in the catalogue (hubsim devices list)");
   }
-
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  struct sim_znp_server *s = NULL;
-  struct znp_states *states = NULL;
-  uv_signal_t sigusr1;
-  int exit_code = 0;
-  int rc = sim_znp_server_new(&loop, host, port, nv, &s, why, sizeof why);
-  if (rc != 0) {
-    fprintf(stderr, "hubsim znp: %s\n", why);
-    exit_code = rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL ? 2 : 3;
-    goto out;
-  }
-  for (size_t i = 0; i < ndev; i++)
-    sim_znp_server_add_device(s, models[i], device_ieee(models[i], devs, i));
-  if (state_path) {
-    if (!(states = calloc(1, sizeof *states))) {
-      fprintf(stderr, "hubsim znp: out of memory\n");
-      exit_code = 3;
-      goto out;
-    }
-    states->path = state_path;
-    sim_znp_server_coord(s)->on_dev_frame = state_frame;
-    sim_znp_server_coord(s)->on_dev_frame_ctx = states;
-    uv_signal_init(&loop, &sigusr1);
-    sigusr1.data = states;
-    uv_signal_start(&sigusr1, usr1_cb, SIGUSR1);
-  }
-  printf("listening on %s:%d\n", host, sim_znp_server_port(s));
-  fflush(stdout);
-  if (ready && (rc = write_ready(ready, sim_znp_server_port(s))) != 0) {
-    fprintf(stderr, "hubsim znp: --ready-file '%s': %s\n", ready, sim_strerror(rc));
-    exit_code = 3;
-    goto out;
-  }
-  uv_signal_t sigint, sigterm;
-  uv_signal_init(&loop, &sigint);
-  uv_signal_init(&loop, &sigterm);
-  uv_signal_start(&sigint, signal_cb, SIGINT);
-  uv_signal_start(&sigterm, signal_cb, SIGTERM);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  const struct sim_znp_stats *st = &sim_znp_server_coord(s)->stats;
-  fprintf(stderr,
-          "hubsim znp: %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
-          "%llu NV write errors, %llu device frames dropped\n",
-          (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
-          (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
-          (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
-          (unsigned long long)st->device_frames_dropped);
-  if (st->nv_errors)
-    exit_code = 3;
-out:
-  if (s)
-    sim_znp_server_close(s);
-  uv_walk(&loop, close_walk_cb, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  states_free(states);
-  return exit_code;
+  struct znp_run r = {.host = host,
+                      .port = port,
+                      .n = ncoord,
+                      .ready = ready,
+                      .devs = devs,
+                      .models = models,
+                      .ndev = ndev,
+                      .state_path = state_path};
+  for (int k = 0; k < ncoord; k++)
+    r.nv[k] = nvs[k];
+  return znp_serve(&r);
 }

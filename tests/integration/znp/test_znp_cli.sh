@@ -61,4 +61,30 @@ PID=
 [ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM"
 grep -q '^0001 ' "$WORK/a.nv" || fail "the NV file has no IEEE address"
 grep -q 'frames in, .* out, 0 bad' "$WORK/err" || fail "counters: $(cat "$WORK/err")"
-echo "test_znp_cli: flags, NV file checks, ready file, a ping over TCP, SIGTERM: as documented"
+
+# --coordinators N: N networks in one process, each on its own port with its own NV file.
+refused 2 "--coordinators '0': expected a whole number from 1 to 64" --nv "$WORK/m.nv" --coordinators 0
+refused 2 "--coordinators '65': expected a whole number from 1 to 64" --nv "$WORK/m.nv" --coordinators 65
+refused 2 "--state-file '$WORK/st': serves one coordinator only" --nv "$WORK/m.nv" --coordinators 2 --state-file "$WORK/st"
+refused 2 "PORT+K for every coordinator must stay below 65536" --nv "$WORK/m.nv" --coordinators 3 --listen 127.0.0.1:65534
+rm -f "$WORK/port"
+"$HUBSIM" znp --nv "$WORK/m.nv" --coordinators 3 --device lumi.plug --ready-file "$WORK/port" >"$WORK/out" 2>"$WORK/err" &
+PID=$!
+for _ in $(seq 1 100); do [ -s "$WORK/port" ] && [ "$(wc -l <"$WORK/port")" -eq 3 ] && break; sleep 0.1; done
+[ "$(wc -l <"$WORK/port" 2>/dev/null)" = 3 ] || fail "--coordinators 3: the ready file does not hold 3 ports: $(cat "$WORK/port" 2>/dev/null)"
+[ "$(sort -u "$WORK/port" | wc -l)" -eq 3 ] || fail "--coordinators 3: ports not distinct: $(cat "$WORK/port")"
+while read -r PORT; do
+  grep -q "^listening on 127.0.0.1:$PORT\$" "$WORK/out" || fail "--coordinators 3: stdout does not name port $PORT: $(cat "$WORK/out")"
+  ping_port "coordinator on port $PORT"
+done <"$WORK/port"
+kill -TERM "$PID"
+rc=0
+wait "$PID" || rc=$?
+PID=
+[ "$rc" -eq 0 ] || fail "--coordinators 3: exit $rc after SIGTERM"
+for k in 0 1 2; do
+  grep -q '^0001 ' "$WORK/m.nv.$k" || fail "--coordinators 3: NV file m.nv.$k has no IEEE address"
+  grep -q "coordinator $k: .*frames in" "$WORK/err" || fail "--coordinators 3: no counters of coordinator $k: $(cat "$WORK/err")"
+done
+[ ! -e "$WORK/m.nv" ] || fail "--coordinators 3 wrote the plain NV file too"
+echo "test_znp_cli: flags, NV file checks, ready file, a ping over TCP, SIGTERM, --coordinators: as documented"
