@@ -712,8 +712,10 @@ int plat__workers_run(const struct plat_workers_opts *o) {
   for (unsigned i = 0; i < f.n; i++)
     if (f.w[i].piped && !uv_is_closing((uv_handle_t *)&f.w[i].pipe))
       uv_close((uv_handle_t *)&f.w[i].pipe, NULL);
-  if (f.failed && !code)
-    code = f.usage ? 2 : 3;
+  if (f.usage)
+    code = 2;
+  else if (f.failed && !code)
+    code = 3;
 out:
   for (unsigned i = 0; f.w && i < f.n; i++)
     sim_buf_fini(&f.w[i].in);
