@@ -186,7 +186,11 @@ def case_flags(tmp):
                       (["--workers", "2", "--mqtt", "mqtt://127.0.0.1:1883"], "broker"),
                       (["--workers", "2", "--listen", "hubrpcs://127.0.0.1:0", "--cert", "a",
                         "--key", "b"], "plain hubrpc://")):
-        p = subprocess.run([BIN, "platform", "--db", ":memory:"] + args, capture_output=True, text=True, timeout=20)
+        try:
+            p = subprocess.run([BIN, "platform", "--db", ":memory:"] + args, capture_output=True,
+                               text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            fail("%s was not refused: the platform ran" % " ".join(args))
         check(p.returncode == 2 and "--workers" in p.stderr and why in p.stderr,
               "%s: exit 2 naming --workers (%s)" % (" ".join(args), p.stderr.strip()))
     h = subprocess.run([BIN, "platform", "--help"], capture_output=True, text=True, timeout=20).stdout
