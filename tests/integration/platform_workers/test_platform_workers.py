@@ -29,31 +29,36 @@ import tempfile
 import time
 
 BIN = os.environ.get("HUBSIM_BIN", os.path.join(os.path.dirname(__file__), "../../../build/hubsim"))
-PASSED = 0
+PASSED = [0]
 
 
 def fail(msg):
-    print("FAIL: " + msg, flush=True)
+    """Ends the case: what did not hold, then the tally."""
+    sys.stdout.write("FAIL: %s\n%d passed, 1 failed\n" % (msg, PASSED[0]))
+    sys.stdout.flush()
     sys.exit(1)
 
 
 def check(cond, msg):
-    global PASSED
-    if not cond:
-        fail(msg)
-    PASSED += 1
-    print("ok: " + msg, flush=True)
+    if cond:
+        PASSED[0] += 1
+        sys.stdout.write("ok: %s\n" % msg)
+        sys.stdout.flush()
+        return
+    fail(msg)
 
 
 def wait_for(what, pred, timeout=20.0):
-    """Polls pred() (bounded in time) until it is true; fails naming what did not happen."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
+    """pred()'s first true value, asked every 50 ms for at most timeout seconds."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout * 20) + 1):
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            break
         time.sleep(0.05)
-    fail("%s did not happen within %.0f s" % (what, timeout))
+    return fail("%s did not happen within %.0f s" % (what, timeout))
 
 
 class Platform:
@@ -204,7 +209,7 @@ def main():
         return 2
     with tempfile.TemporaryDirectory(prefix="hubsim-workers-") as tmp:
         cases[sys.argv[1]](tmp)
-    print("%d passed, 0 failed" % PASSED)
+    print("%d passed, 0 failed" % PASSED[0])
     return 0
 
 
