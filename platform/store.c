@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/hex.h"
 #include "sim/core/htab.h"
@@ -120,6 +121,11 @@ static const struct {
     {2, "hub_boots", {"hub_id", "boot_id", "stored_seq", "last_seen_ms"}},
 };
 
+/* One device's last_seen_ms noted in the open group. */
+struct plat_store_seen {
+  uint64_t eui64, ms;
+};
+
 struct plat_store {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
@@ -136,12 +142,9 @@ struct plat_store {
   struct sim_log_limit log_limit;
   /* devices.last_seen_ms of the open group, written once per device when the group commits
    * rather than once per Report: under load a device reports several times within a group.
-   * seen_at maps an EUI-64 to its index + 1 in seen. The arrays are kept from group to group,
-   * so a steady load allocates nothing here. */
-  struct plat_store_seen {
-    uint64_t eui64, ms;
-  } * seen;
-  size_t nseen, seen_cap;
+   * seen holds struct plat_store_seen entries; seen_at maps an EUI-64 to its index + 1 there.
+   * Both keep their memory from group to group, so a steady load allocates nothing here. */
+  struct sim_buf seen;
   struct sim_htab seen_at;
 };
 
@@ -397,7 +400,7 @@ void plat_store_close(struct plat_store *st) {
     sqlite3_finalize(st->q[i]);
   sqlite3_close(st->db);
   sim_htab_fini(&st->seen_at);
-  free(st->seen);
+  sim_buf_fini(&st->seen);
   free(st->path);
   free(st->wal);
   free(st);
@@ -528,50 +531,50 @@ static int group_also(struct plat_store *st, int q, const char *fmt, ...) {
 /* Forgets the open group's last_seen updates (written, or abandoned with the group). Keys are
  * deleted one by one so that the table keeps its slots for the next group. */
 static void seen_clear(struct plat_store *st) {
-  for (size_t i = 0; i < st->nseen; i++)
-    sim_htab_del(&st->seen_at, st->seen[i].eui64);
-  st->nseen = 0;
+  const struct plat_store_seen *e = (const struct plat_store_seen *)st->seen.data;
+  for (size_t i = 0; i < st->seen.len / sizeof *e; i++)
+    sim_htab_del(&st->seen_at, e[i].eui64);
+  st->seen.len = 0;
 }
 
 /* Notes that eui64 was seen at ms in the open group (the latest note wins). 0 or SIM_ENOMEM. */
 static int seen_note(struct plat_store *st, uint64_t eui64, uint64_t ms) {
   uintptr_t at = (uintptr_t)sim_htab_get(&st->seen_at, eui64);
   if (at) {
-    st->seen[at - 1].ms = ms;
+    ((struct plat_store_seen *)st->seen.data)[at - 1].ms = ms;
     return 0;
   }
-  if (st->nseen == st->seen_cap) {
-    size_t cap = st->seen_cap ? st->seen_cap * 2 : 256;
-    struct plat_store_seen *p = realloc(st->seen, cap * sizeof *p);
-    if (!p)
-      return SIM_ENOMEM;
-    st->seen = p;
-    st->seen_cap = cap;
-  }
-  if (sim_htab_put(&st->seen_at, eui64, (void *)(uintptr_t)(st->nseen + 1)))
+  struct plat_store_seen n = {eui64, ms};
+  if (sim_buf_append(&st->seen, &n, sizeof n))
     return SIM_ENOMEM;
-  st->seen[st->nseen++] = (struct plat_store_seen){eui64, ms};
+  if (sim_htab_put(&st->seen_at, eui64, (void *)(uintptr_t)(st->seen.len / sizeof n))) {
+    st->seen.len -= sizeof n;
+    return SIM_ENOMEM;
+  }
   return 0;
 }
 
 /* A join or a leave writes last_seen_ms itself, after any Report of the group before it: the
  * note of those Reports must not overwrite it at the commit. */
 static void seen_forget(struct plat_store *st, uint64_t eui64) {
+  struct plat_store_seen *e = (struct plat_store_seen *)st->seen.data;
   uintptr_t at = (uintptr_t)sim_htab_del(&st->seen_at, eui64);
   if (!at)
     return;
-  size_t last = --st->nseen;
+  size_t last = st->seen.len / sizeof *e - 1;
+  st->seen.len -= sizeof *e;
   if (at - 1 != last) {
-    st->seen[at - 1] = st->seen[last];
-    (void)sim_htab_put(&st->seen_at, st->seen[at - 1].eui64, (void *)at); /* replaces: no growth */
+    e[at - 1] = e[last];
+    (void)sim_htab_put(&st->seen_at, e[at - 1].eui64, (void *)at); /* replaces: no growth */
   }
 }
 
 /* Writes the open group's last_seen updates into it (before its COMMIT, or before a read of
  * the devices). 0, or the failure that abandoned the group. */
 static int seen_write(struct plat_store *st) {
-  for (size_t i = 0; i < st->nseen; i++) {
-    int rc = group_also(st, Q_DEV_SEEN, "uu", st->seen[i].eui64, st->seen[i].ms);
+  const struct plat_store_seen *e = (const struct plat_store_seen *)st->seen.data;
+  for (size_t i = 0; i < st->seen.len / sizeof *e; i++) {
+    int rc = group_also(st, Q_DEV_SEEN, "uu", e[i].eui64, e[i].ms);
     if (rc)
       return rc; /* group_fail cleared the notes */
   }
@@ -811,7 +814,7 @@ int plat_store_device_read(struct plat_store *st, uint64_t eui64, plat_store_dev
   sqlite3_stmt *d = NULL, *a = NULL;
   int rc = SIM_EDB;
   /* The open group's last_seen notes first: the reply shows what the group holds. */
-  if (st->in_txn && st->nseen && seen_write(st))
+  if (st->in_txn && st->seen.len && seen_write(st))
     return SIM_EDB;
   if (sqlite3_prepare_v2(st->db,
                          "SELECT hub_id, model, manufacturer, joined, left, last_seen_ms FROM "
