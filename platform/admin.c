@@ -525,7 +525,8 @@ static int conv_line(struct plat_server *srv, struct plat_admin_conv *cv, const 
     reply(arg, reply_error("auth required: the first line must be 'auth TOKEN'%s", ""));
     return 1;
   }
-  reply(arg, plat_server_admin(srv, line));
+  reply(arg, srv->admin_route ? srv->admin_route(srv->admin_route_arg, line)
+                              : plat_server_admin(srv, line));
   return 0;
 }
 

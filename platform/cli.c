@@ -14,6 +14,7 @@
 
 #include "platform/platform.h"
 #include "platform/server_internal.h"
+#include "platform/workers.h"
 #include "sim/core/dur.h"
 #include "sim/core/err.h"
 #include "sim/core/keyfile.h"
@@ -113,6 +114,14 @@ static const char usage[] =
     "                      rewinds the sequence to it), accept-bad-mac (any 32-byte mac),\n"
     "                      ignore-window (no WINDOW_EXCEEDED), no-timeout (no handshake or\n"
     "                      idle timeout)\n"
+    "  --workers N         N processes serve hubs, 1..64 (default 1): each listens on the\n"
+    "                      --listen address with SO_REUSEPORT (the kernel spreads new\n"
+    "                      connections), has its own store shard FILE.w0 .. FILE.wN-1 beside\n"
+    "                      --db (a :memory: store stays per process), and the --admin port\n"
+    "                      answers for all: counters summed, commands and device queries\n"
+    "                      routed (not rules and timers). A worker that ends on its own is\n"
+    "                      named on stderr and the platform exits 3. Plain hubrpc:// only\n"
+    "                      (not hubrpcs:// or --mqtt); --command-rate is shared among them\n"
     "  --verbose           a one-line counter summary on stderr every 5 s, and debug logs\n"
     "  --help              this text\n"
     "\n"
@@ -136,6 +145,7 @@ struct cli {
   struct plat_server *srv;
   int verbose;
   int stopping;
+  int worker; /* one of the processes of --workers: its index + 1; 0 alone */
 };
 
 /* Every usage error goes through here: the flag, the value (when there is one) and why. 2. */
@@ -268,13 +278,16 @@ static void stats_cb(uv_timer_t *t) {
 
 static void stopped_cb(struct plat_server *srv, void *arg) {
   struct cli *cli = arg;
+  if (cli->worker)
+    plat__worker_detach(srv);
   uv_close((uv_handle_t *)&cli->sigint, NULL);
   uv_close((uv_handle_t *)&cli->sigterm, NULL);
   uv_close((uv_handle_t *)&cli->stats, NULL);
 }
 
-static void signal_cb(uv_signal_t *h, int signum) {
-  struct cli *cli = h->data;
+/* Stops the server in order (final commit); on a signal, or for a worker whose front is gone. */
+static void cli_stop(void *arg) {
+  struct cli *cli = arg;
   if (cli->stopping)
     return;
   cli->stopping = 1;
@@ -283,9 +296,14 @@ static void signal_cb(uv_signal_t *h, int signum) {
     stopped_cb(cli->srv, cli);
 }
 
+static void signal_cb(uv_signal_t *h, int signum) {
+  (void)signum;
+  cli_stop(h->data);
+}
+
 /* The bound port, through the crash-safe writer (sim/core/wfile.h): a reader never sees a
  * partial number, and a link planted at the file or beside it is never written through. */
-static int write_ready(const char *path, uint16_t port) {
+int plat__write_ready(const char *path, uint16_t port) {
   struct sim_wfile w;
   int rc = sim_wfile_open(&w, path);
   if (rc)
@@ -311,6 +329,11 @@ struct args {
   char mqtt_listen[80];
   size_t key_len;
   int verbose;
+  uint32_t workers;      /* --workers (0: not given, one process) */
+  unsigned worker_index; /* this process is worker worker_index of workers (worker_mode) */
+  int worker_mode;
+  char worker_listen[96]; /* the listen URL with the port every worker binds */
+  char worker_db[4096];   /* the store shard: --db.wI */
   struct sim_addr listen_addr, admin_addr;
   /* Each flag's value (by its short letter), "" for one without a value, NULL when absent. */
   const char *given[128];
@@ -369,6 +392,7 @@ static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                      {"mqtt-ca", required_argument, NULL, 'e'},
                                      {"mqtt-insecure", no_argument, NULL, 'i'},
                                      {"defect", required_argument, NULL, 'X'},
+                                     {"workers", required_argument, NULL, 'W'},
                                      {"verbose", no_argument, NULL, 'v'},
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -519,6 +543,8 @@ static int flag_value(struct args *a, int ch, const char *v) {
   case 'v':
     a->verbose = 1;
     return 0;
+  case 'W':
+    return parse_whole("--workers", v, 1, PLAT_WORKERS_MAX, &a->workers) ? 2 : 0;
   default:
     return 0;
   }
@@ -557,7 +583,7 @@ static int parse_flags(int argc, char **argv, struct args *a) {
               argv[optind - 1]);
       return 2;
     }
-    if (ch <= 0 || ch >= 128 || !strchr("ldkHOwcraKTIMNFUDQRvCYALgmVupPeiX", ch)) {
+    if (ch <= 0 || ch >= 128 || !strchr("ldkHOwcraKTIMNFUDQRvCYALgmVupPeiXW", ch)) {
       fprintf(stderr, "hubsim platform: unknown option '%s' (see hubsim platform --help)\n",
               argv[optind - 1]);
       return 2;
@@ -571,6 +597,35 @@ static int parse_flags(int argc, char **argv, struct args *a) {
     return 2;
   }
   return -1;
+}
+
+/* Worker i's store shard of the --db file: DB.wI. 0, or -1 when the path is too long. */
+static int shard_path(const char *db, unsigned i, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, "%s.w%u", db, i);
+  return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* --workers N above 1: plain hubrpc:// only, and every store shard's file must be one the
+ * platform can create. 0, or 2 after the message. */
+static int check_workers(const struct args *a, int tls) {
+  if (a->workers <= 1)
+    return 0;
+  if (a->mqtt)
+    return bad("--workers", a->given['W'],
+               "serves hubs that connect to --listen; through --mqtt they come over one broker "
+               "subscription");
+  if (tls)
+    return bad("--workers", a->given['W'], "takes plain hubrpc:// only, not hubrpcs://");
+  if (strcmp(a->cfg.db_path, ":memory:") == 0)
+    return 0;
+  for (unsigned i = 0; i < a->workers; i++) {
+    char shard[4096];
+    if (shard_path(a->cfg.db_path, i, shard, sizeof shard))
+      return bad("--db", a->cfg.db_path, "is too long to name the store shards of --workers");
+    if (check_file("--db", shard))
+      return 2;
+  }
+  return 0;
 }
 
 /* Checks across flags, and of the files named, before anything is read or listens. 0, or 2
@@ -649,6 +704,8 @@ static int check_flags(struct args *a) {
     return bad("--auth", "cert",
                "needs client certificates to verify: --listen hubrpcs://HOST:PORT and "
                "--client-ca FILE");
+  if (check_workers(a, tls))
+    return 2;
   /* Files: the store's folder and the ready file's, checked before anything listens. */
   if (strcmp(cfg->db_path, ":memory:") != 0 && check_file("--db", cfg->db_path))
     return 2;
@@ -768,6 +825,39 @@ static int setup_process(const struct args *a) {
   return 0;
 }
 
+/* This process is one of --workers' when PLAT_WORKER_ENV says so: it listens on the port the
+ * front chose, keeps its own store shard, and leaves the admin port, the ready file and the
+ * rest of the toggles to the front and the other workers. 0, or 2 after the message. */
+static int worker_setup(struct args *a) {
+  unsigned i = 0, n = 0;
+  uint16_t port = 0;
+  struct sim_addr la;
+  int rc = plat__worker_env(&i, &n, &port);
+  if (rc == 0)
+    return 0;
+  if (rc < 0 || n != a->workers || sim_addr_parse(a->cfg.listen, &la)) {
+    fprintf(stderr, "hubsim platform: %s='%s' does not fit --workers %u and --listen %s\n",
+            PLAT_WORKER_ENV, getenv(PLAT_WORKER_ENV), a->workers, a->cfg.listen);
+    return 2;
+  }
+  snprintf(a->worker_listen, sizeof a->worker_listen, "hubrpc://%s:%u", la.host, port);
+  a->cfg.listen = a->worker_listen;
+  if (strcmp(a->cfg.db_path, ":memory:") != 0) {
+    if (shard_path(a->cfg.db_path, i, a->worker_db, sizeof a->worker_db))
+      return bad("--db", a->cfg.db_path, "is too long to name the store shards of --workers");
+    a->cfg.db_path = a->worker_db;
+  }
+  a->cfg.admin = NULL;
+  a->cfg.admin_token = NULL;
+  a->ready = NULL;
+  a->cfg.command_rate /= n;
+  a->cfg.workers = n;
+  a->cfg.worker = i;
+  a->worker_mode = 1;
+  a->worker_index = i;
+  return 0;
+}
+
 /* Creates and starts the server on cli's loop through transport *t (set here, freed by
  * teardown()). 0, or the exit code after saying what is wrong. */
 /* --mqtt: the broker's transport (tls for mqtts://) in cli->inner, under the hubrpc profile's
@@ -815,6 +905,8 @@ static int start_server(struct cli *cli, const struct args *a, struct sim_transp
   } else if ((rc = sim_transport_tcp_new(&cli->loop, t))) {
     fprintf(stderr, "hubsim platform: tcp transport: %s\n", sim_strerror(rc));
     return 3;
+  } else if (a->worker_mode) {
+    sim_transport_tcp_set_reuseport(*t, 1);
   }
   if ((rc = plat_server_new(&cli->loop, *t, &a->cfg, &cli->srv))) {
     /* SIM_EINVAL: the --db file is not one this platform reads (the line above says why). */
@@ -857,7 +949,7 @@ static int run_server(struct cli *cli, const struct args *a) {
     uv_run(&cli->loop, UV_RUN_DEFAULT);
     return 0;
   }
-  if (a->ready && (rc = write_ready(a->ready, port))) {
+  if (a->ready && (rc = plat__write_ready(a->ready, port))) {
     fprintf(stderr, "hubsim platform: cannot write --ready-file %s: %s\n", a->ready,
             sim_strerror(rc));
     cli->stopping = 1;
@@ -865,7 +957,17 @@ static int run_server(struct cli *cli, const struct args *a) {
     uv_run(&cli->loop, UV_RUN_DEFAULT);
     return 3;
   }
-  if (a->mqtt && a->cfg.admin)
+  if (a->worker_mode && (rc = plat__worker_attach(cli->srv, cli_stop, cli))) {
+    fprintf(stderr, "hubsim platform: worker %u: cannot reach the front process: %s\n",
+            a->worker_index, sim_strerror(rc));
+    cli_stop(cli);
+    uv_run(&cli->loop, UV_RUN_DEFAULT);
+    return 3;
+  }
+  if (a->worker_mode)
+    SIM_LOGI("platform: worker %u of %u listening on port %u, database %s", a->worker_index,
+             a->cfg.workers, port, a->cfg.db_path);
+  else if (a->mqtt && a->cfg.admin)
     SIM_LOGI("platform: serving hubs through the broker at %s, admin on port %u, database %s",
              a->mqtt, plat_server_admin_port(cli->srv), a->cfg.db_path);
   else if (a->mqtt)
@@ -879,13 +981,20 @@ static int run_server(struct cli *cli, const struct args *a) {
   if (a->verbose)
     uv_timer_start(&cli->stats, stats_cb, 5000, 5000);
   uv_run(&cli->loop, UV_RUN_DEFAULT);
-  print_summary(cli->srv, "platform: exit: ");
+  char prefix[48] = "platform: ";
+  if (a->worker_mode)
+    snprintf(prefix, sizeof prefix, "platform: worker %u: ", a->worker_index);
+  char exit_prefix[64];
+  snprintf(exit_prefix, sizeof exit_prefix, "%sexit: ", prefix);
+  print_summary(cli->srv, exit_prefix);
   struct plat_counters c;
   plat_server_counters(cli->srv, &c);
   char *json = plat_counters_json(&c);
   if (json)
-    fprintf(stderr, "platform: counters %s\n", json);
+    fprintf(stderr, "%scounters %s\n", prefix, json);
   free(json);
+  if (a->worker_mode)
+    plat__worker_final(cli->srv);
   return 0;
 }
 
@@ -914,10 +1023,25 @@ int plat_main(int argc, char **argv) {
     return code;
   if (a.verbose)
     sim_log_set_level(SIM_LOG_DEBUG);
-  if ((code = setup_process(&a)))
+  if ((code = setup_process(&a)) || (code = worker_setup(&a)))
     return code;
+  if (a.workers > 1 && !a.worker_mode) {
+    struct sim_addr la;
+    if (sim_addr_parse(a.cfg.listen, &la))
+      return bad("--listen", a.cfg.listen, "expected hubrpc://HOST:PORT");
+    struct plat_workers_opts wo = {.argc = argc,
+                                   .argv = argv,
+                                   .n = a.workers,
+                                   .host = la.host,
+                                   .port = la.port,
+                                   .db_path = a.cfg.db_path,
+                                   .ready = a.ready,
+                                   .cfg = &a.cfg};
+    return plat__workers_run(&wo);
+  }
   struct cli cli = {0};
   cli.verbose = a.verbose;
+  cli.worker = a.worker_mode ? (int)a.worker_index + 1 : 0;
   struct sim_transport *t = NULL;
   if (uv_loop_init(&cli.loop))
     return 3;

@@ -69,6 +69,10 @@ int plat_server_command(struct plat_server *srv, const char *hub_id, uint64_t eu
   if (!h || !h->sess || h->sess->state != PLAT_S_OPEN)
     return SIM_ENOTFOUND;
   uint64_t id = srv->next_cmd_id + 1;
+  if (srv->cfg.workers > 1) { /* the next id of this worker's residue class */
+    uint64_t n = srv->cfg.workers, want = (srv->cfg.worker + 1u) % n;
+    id += (want + n - id % n) % n;
+  }
   uint64_t issued = plat__wall_ms(srv);
   Hubrpc__V1__Command cmd = HUBRPC__V1__COMMAND__INIT;
   cmd.cmd_id = id;

@@ -95,6 +95,11 @@ struct plat_config {
   uint64_t seed;
   enum plat_auth auth; /* PLAT_AUTH_ANY by default */
   unsigned defects;    /* enum plat_defect bits; 0 for every real use */
+  /* One of several processes serving one listening address (hubsim platform --workers):
+   * workers is their number, worker this one's index (0..workers-1). The cmd_ids this server
+   * issues are then those equal to worker + 1 modulo workers, so that no two workers issue the
+   * same one. 0 (or 1): alone, ids 1, 2, 3, ... */
+  uint32_t workers, worker;
 };
 
 /* Every counter since the server started. Errors are indexed by hubrpc ErrorCode (0..15). */

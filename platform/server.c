@@ -209,6 +209,12 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
     klen = strlen(PLAT_DEFAULT_FLEET_KEY);
   }
   int rc = SIM_ENOMEM;
+  if (cfg->workers > 1 && cfg->worker >= cfg->workers) {
+    SIM_LOGE("platform: worker %u of %u: the index must be below the number", cfg->worker,
+             cfg->workers);
+    rc = SIM_EINVAL;
+    goto fail;
+  }
   srv->fleet_key = malloc(klen ? klen : 1);
   if (!srv->fleet_key)
     goto fail;

@@ -130,6 +130,11 @@ struct plat_server {
 
   struct plat_admin *admin;
   int admin_handles; /* admin uv handles not yet closed */
+  /* When set, the admin port's request lines go here instead of plat_server_admin: the front
+   * process of hubsim platform --workers answers them from its workers (workers.c). Returns
+   * the reply as plat_server_admin does. */
+  char *(*admin_route)(void *arg, const char *line);
+  void *admin_route_arg;
 
   struct plat_auto *autom; /* rules and timers (automation.c); NULL until the first is added */
 

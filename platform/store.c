@@ -7,8 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/hex.h"
+#include "sim/core/htab.h"
 #include "sim/core/log.h"
 
 enum {
@@ -119,6 +121,11 @@ static const struct {
     {2, "hub_boots", {"hub_id", "boot_id", "stored_seq", "last_seen_ms"}},
 };
 
+/* One device's last_seen_ms noted in the open group. */
+struct plat_store_seen {
+  uint64_t eui64, ms;
+};
+
 struct plat_store {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
@@ -133,6 +140,12 @@ struct plat_store {
   ino_t ino, wal_ino;
   int have_ino, have_wal_ino;
   struct sim_log_limit log_limit;
+  /* devices.last_seen_ms of the open group, written once per device when the group commits
+   * rather than once per Report: under load a device reports several times within a group.
+   * seen holds struct plat_store_seen entries; seen_at maps an EUI-64 to its index + 1 there.
+   * Both keep their memory from group to group, so a steady load allocates nothing here. */
+  struct sim_buf seen;
+  struct sim_htab seen_at;
 };
 
 /* Failures of a store that stopped writing repeat with every write (thousands a second under
@@ -147,7 +160,11 @@ static int db_fail(struct plat_store *st, const char *what) {
  * (it does for SQLITE_FULL and I/O errors) and would then run the group's later statements in
  * autocommit mode, storing rows whose sequence state is not stored: so the group is abandoned
  * here, whatever SQLite did, and the server treats all of it as not stored. */
+static void seen_clear(struct plat_store *st);
+static int seen_write(struct plat_store *st);
+
 static int group_fail(struct plat_store *st, int rc) {
+  seen_clear(st);
   if (st->in_txn)
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   st->in_txn = 0;
@@ -382,6 +399,8 @@ void plat_store_close(struct plat_store *st) {
   for (int i = 0; i < Q_COUNT; i++)
     sqlite3_finalize(st->q[i]);
   sqlite3_close(st->db);
+  sim_htab_fini(&st->seen_at);
+  sim_buf_fini(&st->seen);
   free(st->path);
   free(st->wal);
   free(st);
@@ -418,15 +437,18 @@ size_t plat_store_pending(const struct plat_store *st) {
 }
 
 int plat_store_commit(struct plat_store *st) {
+  int rc;
   if (st->group_failed) {
     st->group_failed = 0;
     return SIM_EDB;
   }
   if (!st->in_txn)
     return 0;
+  if ((rc = seen_write(st)))
+    return plat_store_commit(st); /* the group failed: reported and cleared */
   /* A failed COMMIT leaves nothing durable; run() rolls back so the next group starts clean.
    * The caller does not acknowledge anything of this group. */
-  int rc = run(st, Q_COMMIT);
+  rc = run(st, Q_COMMIT);
   st->group_failed = 0;
   st->in_txn = 0;
   st->pending = 0;
@@ -504,6 +526,60 @@ static int group_also(struct plat_store *st, int q, const char *fmt, ...) {
   bind_args(st->q[q], fmt, ap);
   va_end(ap);
   return run(st, q);
+}
+
+/* Forgets the open group's last_seen updates (written, or abandoned with the group). Keys are
+ * deleted one by one so that the table keeps its slots for the next group. */
+static void seen_clear(struct plat_store *st) {
+  const struct plat_store_seen *e = (const struct plat_store_seen *)st->seen.data;
+  for (size_t i = 0; i < st->seen.len / sizeof *e; i++)
+    sim_htab_del(&st->seen_at, e[i].eui64);
+  st->seen.len = 0;
+}
+
+/* Notes that eui64 was seen at ms in the open group (the latest note wins). 0 or SIM_ENOMEM. */
+static int seen_note(struct plat_store *st, uint64_t eui64, uint64_t ms) {
+  uintptr_t at = (uintptr_t)sim_htab_get(&st->seen_at, eui64);
+  if (at) {
+    ((struct plat_store_seen *)st->seen.data)[at - 1].ms = ms;
+    return 0;
+  }
+  struct plat_store_seen n = {eui64, ms};
+  if (sim_buf_append(&st->seen, &n, sizeof n))
+    return SIM_ENOMEM;
+  if (sim_htab_put(&st->seen_at, eui64, (void *)(uintptr_t)(st->seen.len / sizeof n))) {
+    st->seen.len -= sizeof n;
+    return SIM_ENOMEM;
+  }
+  return 0;
+}
+
+/* A join or a leave writes last_seen_ms itself, after any Report of the group before it: the
+ * note of those Reports must not overwrite it at the commit. */
+static void seen_forget(struct plat_store *st, uint64_t eui64) {
+  struct plat_store_seen *e = (struct plat_store_seen *)st->seen.data;
+  uintptr_t at = (uintptr_t)sim_htab_del(&st->seen_at, eui64);
+  if (!at)
+    return;
+  size_t last = st->seen.len / sizeof *e - 1;
+  st->seen.len -= sizeof *e;
+  if (at - 1 != last) {
+    e[at - 1] = e[last];
+    (void)sim_htab_put(&st->seen_at, e[at - 1].eui64, (void *)at); /* replaces: no growth */
+  }
+}
+
+/* Writes the open group's last_seen updates into it (before its COMMIT, or before a read of
+ * the devices). 0, or the failure that abandoned the group. */
+static int seen_write(struct plat_store *st) {
+  const struct plat_store_seen *e = (const struct plat_store_seen *)st->seen.data;
+  for (size_t i = 0; i < st->seen.len / sizeof *e; i++) {
+    int rc = group_also(st, Q_DEV_SEEN, "uu", e[i].eui64, e[i].ms);
+    if (rc)
+      return rc; /* group_fail cleared the notes */
+  }
+  seen_clear(st);
+  return 0;
 }
 
 /* Runs sql (rows of hub_id, boot_id, stored_seq) and hands every row to cb; what names the
@@ -665,11 +741,14 @@ int plat_store_report(struct plat_store *st, const char *hub_id, uint64_t boot_i
       if ((rc = put_state(st, r, a->members[k], a->id, a->members[k]->id, ts)))
         return rc;
   }
-  return group_also(st, Q_DEV_SEEN, "uu", r->device, now_ms);
+  if (seen_note(st, r->device, now_ms)) /* no memory for the note: written now instead */
+    return group_also(st, Q_DEV_SEEN, "uu", r->device, now_ms);
+  return 0;
 }
 
 int plat_store_joined(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceJoined *j,
                       uint64_t now_ms) {
+  seen_forget(st, j->device);
   return group_row(st, Q_JOINED, "utttuu", j->device, hub_id, j->model, j->manufacturer,
                    j->ts_ms ? j->ts_ms : now_ms, now_ms);
 }
@@ -677,6 +756,7 @@ int plat_store_joined(struct plat_store *st, const char *hub_id, const Hubrpc__V
 int plat_store_left(struct plat_store *st, const char *hub_id, const Hubrpc__V1__DeviceLeft *l,
                     uint64_t now_ms) {
   (void)hub_id;
+  seen_forget(st, l->device);
   return group_row(st, Q_LEFT, "uu", l->device, l->ts_ms ? l->ts_ms : now_ms);
 }
 
@@ -733,6 +813,9 @@ int plat_store_device_read(struct plat_store *st, uint64_t eui64, plat_store_dev
                            plat_store_latest_cb state_cb, void *arg) {
   sqlite3_stmt *d = NULL, *a = NULL;
   int rc = SIM_EDB;
+  /* The open group's last_seen notes first: the reply shows what the group holds. */
+  if (st->in_txn && st->seen.len && seen_write(st))
+    return SIM_EDB;
   if (sqlite3_prepare_v2(st->db,
                          "SELECT hub_id, model, manufacturer, joined, left, last_seen_ms FROM "
                          "devices WHERE eui64 = ?",

@@ -14,6 +14,7 @@
  * libuv callback still queued for it (a cancelled write, a cancelled connect) finds valid memory
  * and a CLOSING state, and returns without calling the owner. */
 #include <assert.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct tcp_transport {
   struct sim_transport base;
   /* Connections and listeners whose memory is not freed yet; 0 when the transport may go. */
   size_t live;
+  int reuseport; /* listeners set SO_REUSEPORT (sim_transport_tcp_set_reuseport) */
   uint8_t rbuf[TCP_READ_BUF_SIZE];
 };
 
@@ -284,7 +286,8 @@ static int tcp_listen(struct sim_transport *t, const struct sim_addr *addr, sim_
   l->cb = cb;
   l->user = user;
   l->h.data = l;
-  int rc = uv_tcp_init(t->loop, &l->h);
+  /* AF_INET creates the socket now, so that SO_REUSEPORT can be set before bind. */
+  int rc = uv_tcp_init_ex(t->loop, &l->h, AF_INET);
   if (rc < 0) {
     free(l);
     return rc;
@@ -292,6 +295,16 @@ static int tcp_listen(struct sim_transport *t, const struct sim_addr *addr, sim_
   tp->live++;
   struct sockaddr_storage ss;
   int len = sizeof ss;
+  if (tp->reuseport) {
+    uv_os_fd_t fd;
+    int on = 1;
+    if ((rc = uv_fileno((uv_handle_t *)&l->h, &fd)) < 0)
+      goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+      rc = uv_translate_sys_error(errno);
+      goto fail;
+    }
+  }
   if ((rc = uv_tcp_bind(&l->h, (const struct sockaddr *)&a, 0)) < 0 ||
       (rc = uv_listen((uv_stream_t *)&l->h, TCP_BACKLOG, tcp_connection_cb)) < 0 ||
       (rc = uv_tcp_getsockname(&l->h, (struct sockaddr *)&ss, &len)) < 0)
@@ -391,6 +404,10 @@ static void tcp_listener_close(struct sim_listener *sl) {
     return;
   l->closing = 1;
   uv_close((uv_handle_t *)&l->h, tcp_listener_close_cb);
+}
+
+void sim_transport_tcp_set_reuseport(struct sim_transport *t, int on) {
+  tcp_tp(t)->reuseport = on ? 1 : 0;
 }
 
 static uint16_t tcp_listener_port(const struct sim_listener *sl) {

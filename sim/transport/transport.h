@@ -95,6 +95,10 @@ struct sim_listener {
 /* Transports are created on a loop and freed after every connection and listener is closed
  * and the loop has run once more (libuv closes handles asynchronously). */
 int sim_transport_tcp_new(uv_loop_t *loop, struct sim_transport **out);
+/* Listeners made from now on set SO_REUSEPORT before they bind: several processes of one user
+ * may then listen on one address and the kernel spreads connections among them (hubsim
+ * platform --workers). t must be a tcp transport. */
+void sim_transport_tcp_set_reuseport(struct sim_transport *t, int on);
 int sim_transport_mem_new(uv_loop_t *loop, struct sim_transport **out);
 /* A mem transport has deliveries queued (the virtual-clock driver waits for none before it
  * moves time). */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* cmocka needs the headers above first. */
@@ -570,6 +571,65 @@ static void test_device_join_and_toggle_target(void **state) {
   hubclient_close(&c);
 }
 
+/* Sends a DeviceJoined (join != 0) or DeviceLeft of eui with its ts_ms, without waiting. */
+static void send_membership(struct hubclient *c, int join, uint64_t eui, uint64_t ts_ms) {
+  Hubrpc__V1__DeviceJoined j = HUBRPC__V1__DEVICE_JOINED__INIT;
+  Hubrpc__V1__DeviceLeft l = HUBRPC__V1__DEVICE_LEFT__INIT;
+  sim_envelope env = HUBRPC__V1__ENVELOPE__INIT;
+  if (join) {
+    j.seq = c->next_seq++;
+    j.device = eui;
+    j.model = "lumi.sensor_ht.agl02";
+    j.manufacturer = "LUMI";
+    j.ts_ms = ts_ms;
+    env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_JOINED;
+    env.device_joined = &j;
+  } else {
+    l.seq = c->next_seq++;
+    l.device = eui;
+    l.ts_ms = ts_ms;
+    env.body_case = HUBRPC__V1__ENVELOPE__BODY_DEVICE_LEFT;
+    env.device_left = &l;
+  }
+  assert_int_equal(hubclient_send(c, &env), 0);
+}
+
+/* devices.last_seen_ms is written once per device when its group commits, not once per Report:
+ * it is still the arrival of the device's latest Report, and a leave that follows Reports in
+ * the same group keeps its own time (it is not overwritten by theirs at the commit). */
+static void test_last_seen(void **state) {
+  struct fx *f = *state;
+  struct hubclient c;
+  const uint64_t eui = 0x00158d0000007777ull;
+  good_hub(f, &c, "hub-seen");
+  send_membership(&c, 1, eui, 1000);
+  assert_int_equal(hubclient_wait_ack(&c, c.next_seq - 1, T_MS, NULL), 0);
+  const char *sql = "SELECT last_seen_ms FROM devices WHERE eui64 = 0x00158d0000007777";
+  /* The join's time, then a wall clock past it, so that the Reports' time differs from it. */
+  int64_t joined_ms = db_count(f, sql), now_ms = 0;
+  for (int i = 0; i < 1000000 && now_ms <= joined_ms; i++) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  }
+  assert_true(now_ms > joined_ms);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(hubclient_report(&c, 0, eui, 0x0402, 2100 + i), 0);
+  assert_int_equal(hubclient_wait_ack(&c, c.next_seq - 1, T_MS, NULL), 0);
+  assert_true(db_count(f, sql) >= now_ms);
+  char *dev = plat_server_admin(f->srv, "device 00158d0000007777");
+  char want[64];
+  snprintf(want, sizeof want, "\"last_seen_ms\":%lld", (long long)db_count(f, sql));
+  assert_non_null(strstr(dev, want));
+  free(dev);
+  /* A Report and then a leave, sent together: one group, most likely. */
+  assert_int_equal(hubclient_report(&c, 0, eui, 0x0402, 2200), 0);
+  send_membership(&c, 0, eui, 5);
+  assert_int_equal(hubclient_wait_ack(&c, c.next_seq - 1, T_MS, NULL), 0);
+  assert_int_equal(db_count(f, sql), 5);
+  hubclient_close(&c);
+}
+
 static void test_idle_timeout(void **state) {
   struct fx *f = *state;
   struct hubclient c, quiet;
@@ -630,6 +690,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_restart_keeps_acked, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_commands, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_device_join_and_toggle_target, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_last_seen, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_idle_timeout, fx_setup_fast_heartbeat, fx_teardown),
       cmocka_unit_test_setup_teardown(test_background_toggles, fx_setup_toggles, fx_teardown),
   };
