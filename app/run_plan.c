@@ -41,9 +41,13 @@ static void read_ports(struct app_run_plan *p) {
   }
   p->port_lo = lo;
   p->port_hi = hi;
-  /* Three quarters of the range: reconnects leave ports in TIME_WAIT, and other programs use
-   * the same range. */
-  p->per_addr = hi ? (uint64_t)(hi - lo + 1) * 3u / 4u : 0;
+  /* A quarter of the range. connect() looks for a free port of its source address by walking
+   * the range, which grows slow as the range fills: 100,000 hubs over 5 addresses (71% of each
+   * range) cost the generator 313 s of kernel CPU in a 3-minute run and 11,744 hubs never got
+   * through their handshake; over 20 addresses (18%), 24.6 s and every hub online
+   * (docs/performance.md, section N). Reconnects also leave ports in TIME_WAIT, and other
+   * programs use the same range. */
+  p->per_addr = hi ? (uint64_t)(hi - lo + 1) / 4u : 0;
 }
 
 static uint64_t mem_available(void) {
