@@ -150,12 +150,32 @@ static int tcp_write_start(struct tcp_conn *c) {
   return rc;
 }
 
+/* A write that failed because the peer is gone (EPIPE, ECONNRESET) runs before the loop polls
+ * the socket again, so what the peer said last may still wait unread in the kernel: a TLS
+ * alert saying why it refused us, an Error frame. It goes to the owner before the end, so that
+ * the end can be explained. Bounded: at most 64 reads. */
+static void tcp_drain_unread(struct tcp_conn *c) {
+  struct tcp_transport *tp = tcp_tp(c->base.t);
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&c->h, &fd) != 0)
+    return;
+  for (int i = 0; i < 64 && c->state != TCPC_CLOSING; i++) {
+    ssize_t n = recv(fd, tp->rbuf, sizeof tp->rbuf, MSG_DONTWAIT);
+    if (n <= 0)
+      return;
+    if (c->cbs && c->cbs->data_cb)
+      c->cbs->data_cb(&c->base, tp->rbuf, (size_t)n, c->user);
+  }
+}
+
 static void tcp_write_cb(uv_write_t *req, int status) {
   struct tcp_conn *c = req->data;
   c->writing = 0;
   if (c->state == TCPC_CLOSING) /* UV_ECANCELED from uv_close, or a connect that failed */
     return;
   if (status < 0) {
+    if ((status == UV_EPIPE || status == UV_ECONNRESET) && !c->paused)
+      tcp_drain_unread(c);
     tcp_conn_end(c, status);
     return;
   }

@@ -13,9 +13,13 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sim/core/buf.h"
 #include "sim/core/err.h"
@@ -502,6 +506,40 @@ static void test_tcp_source_address_seen(void **state) {
   WAIT(fx, raw_closed == 2); /* r lives on this stack */
 }
 
+/* tcp only: a peer that says something and resets the connection while our write is on its
+ * way. The failed write is reported before the loop reads the socket again; the bytes the peer
+ * sent before its reset (a TLS alert naming why it refused us, in real life) must still reach
+ * the owner, before closed_cb. */
+static void test_tcp_last_words_before_reset(void **state) {
+  struct fx *fx = *state;
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(lfd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof a;
+  assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(lfd, 4), 0);
+  assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+  fx->addr.port = ntohs(a.sin_port);
+  assert_int_equal(cli_connect(fx, 0, NULL), 0);
+  WAIT(fx, fx->cli[0].connect_calls == 1);
+  assert_int_equal(fx->cli[0].connect_status, 0);
+  /* The server's side, done before the client's loop runs again: its last words, then RST. */
+  int sfd = accept(lfd, NULL, NULL);
+  assert_true(sfd >= 0);
+  static const char words[] = "last words";
+  assert_int_equal(write(sfd, words, sizeof words - 1), (ssize_t)(sizeof words - 1));
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  assert_int_equal(setsockopt(sfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  close(sfd);
+  close(lfd);
+  assert_int_equal(sim_conn_send(fx->cli[0].c, "x", 1), 0); /* fails later, in write_cb */
+  WAIT(fx, fx->cli[0].closed_calls == 1);
+  assert_int_not_equal(fx->cli[0].closed_err, 0);
+  if (fx->cli[0].rx.len != sizeof words - 1 || memcmp(fx->cli[0].rx.data, words, sizeof words - 1))
+    fail_msg("the peer's last %zu bytes did not reach the owner before the end (got %zu)",
+             sizeof words - 1, fx->cli[0].rx.len);
+}
+
 /* mem only: quiet connections keep no handle active, so the loop exits (settle() fails on
  * its timer otherwise), and the connections still work afterwards. */
 static void test_mem_loop_exits_when_quiet(void **state) {
@@ -670,6 +708,7 @@ int main(void) {
       BOTH(test_close_while_paused),
       ON(tcp, test_connect_bad_address),
       ON(tcp, test_tcp_source_address_seen),
+      ON(tcp, test_tcp_last_words_before_reset),
       ON(mem, test_mem_loop_exits_when_quiet),
       ON(mem, test_mem_listen_ports),
   };
