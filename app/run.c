@@ -246,8 +246,6 @@ static void on_signal(uv_signal_t *s, int sig) {
   }
 }
 
-/* One line a second on stderr: what the last second did. Rates and percentiles are of that
- * second (differences of cumulative snapshots), never of the whole run. */
 /* --record: the capture writes when a packet finds blocks 200 ms old, so a quiet stretch would
  * keep the last ones in memory, lost to a kill, until the next packet. This timer writes them
  * within REC_FLUSH_MS of real time instead (docs/recorders.md section 6). */
@@ -258,6 +256,8 @@ static void on_recflush(uv_timer_t *t) {
     rec_capture_flush(r->rec.cap);
 }
 
+/* One line a second on stderr: what the last second did. Rates and percentiles are of that
+ * second (differences of cumulative snapshots), never of the whole run. */
 static void on_progress(uv_timer_t *t) {
   struct run *r = t->data;
   static struct sim_hist d_ack, d_send, d_tick;
@@ -342,8 +342,9 @@ static int real_fits(const struct run_opts *o) {
   uint64_t limit = app_run_nofile();
   uint64_t hubs = app_run_shard_hubs(o); /* --shard: this shard's */
   uint64_t here = o->workers > 1 ? 0 : (hubs + o->shards - 1) / o->shards;
-  uint64_t need = here + (embedded ? hubs : 0u) + 64u;
-  uint64_t per_worker = o->workers > 1 ? (hubs + o->workers - 1) / o->workers + 64u : 0;
+  uint64_t need = here + (embedded ? hubs : 0u) + APP_RUN_FILES_KEPT;
+  uint64_t per_worker =
+      o->workers > 1 ? (hubs + o->workers - 1) / o->workers + APP_RUN_FILES_KEPT : 0;
   if (limit && per_worker > limit) {
     fprintf(stderr,
             "hubsim run: --hubs %" PRIu64 " over --workers %" PRIu64 " needs about %" PRIu64

@@ -298,6 +298,8 @@ struct app_run_plan {
   char bind[40]; /* the chosen --bind value, "" when the default address does */
   char why[320];
 };
+/* Open files a process keeps for itself (logs, the loop, the summary) beside one per hub. */
+#define APP_RUN_FILES_KEPT 64u
 /* Raises the soft open-file limit to the hard one and returns it (0 unknown). */
 uint64_t app_run_nofile(void);
 /* Fills p from this machine's limits and o's fleet; 0 (p->fits says whether it fits). */

@@ -17,8 +17,6 @@
 #include "app/run_internal.h"
 #include "sim/transport/transport.h"
 
-#define PLAN_RESERVE 64u /* files a process keeps for itself: logs, the loop, the summary */
-
 uint64_t app_run_nofile(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -84,7 +82,7 @@ int app_run_plan_make(const struct run_opts *o, struct app_run_plan *p) {
   p->hubs = o->hubs;
   p->embedded = !o->platform;
   p->loopback = platform_loopback(o);
-  p->per_process = p->nofile > PLAN_RESERVE ? p->nofile - PLAN_RESERVE : 0;
+  p->per_process = p->nofile > APP_RUN_FILES_KEPT ? p->nofile - APP_RUN_FILES_KEPT : 0;
   if (p->nofile == UINT64_MAX)
     p->per_process = UINT64_MAX;
   p->workers = p->per_process ? (p->hubs + p->per_process - 1) / p->per_process : 0;
@@ -93,7 +91,7 @@ int app_run_plan_make(const struct run_opts *o, struct app_run_plan *p) {
   p->addrs = p->per_addr ? (uint32_t)((p->hubs + p->per_addr - 1) / p->per_addr) : 1;
   if (p->addrs == 0)
     p->addrs = 1;
-  if (p->embedded && p->hubs + PLAN_RESERVE > p->nofile) {
+  if (p->embedded && p->hubs + APP_RUN_FILES_KEPT > p->nofile) {
     /* Workers do not help: the embedded platform holds one socket per hub in this process. */
     snprintf(p->why, sizeof p->why,
              "the embedded platform holds one socket per hub in this process, which may open "
@@ -159,7 +157,7 @@ void app_run_plan_print(FILE *f, const struct run_opts *o, const struct app_run_
   fprintf(f, "  the plan\n");
   if (p->per_process != UINT64_MAX)
     fprintf(f, "    hubs per process        at most %" PRIu64 " (one socket each, %u files kept)\n",
-            p->per_process, PLAN_RESERVE);
+            p->per_process, APP_RUN_FILES_KEPT);
   if (o->workers_auto || o->workers == p->workers)
     fprintf(f, "    worker processes        %" PRIu64 "%s\n", p->workers,
             p->workers == 1 ? " (the fleet runs in this process)"
