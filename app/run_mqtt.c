@@ -360,6 +360,10 @@ void app_run_mqtt_info(struct app_mqtt *m, const struct run_opts *o, struct rec_
   }
 }
 
+#define OBS_IDLE_NS 5000000000ull /* nanoseconds without a new delivery before the observer ends   \
+                                   */
+#define OBS_MAX_NS 30000000000ull /* nanoseconds the observer stays after the fleet at most */
+
 static void on_grace_closed(uv_handle_t *h) {
   struct app_mqtt *m = h->data;
   m->grace_closed = 1;
@@ -373,7 +377,9 @@ static void obs_end(struct app_mqtt *m) {
 
 /* The last frames of the fleet are still on their way through the broker when it stops: the
  * observer stays until it has seen as many as were sent (when this process knows: no
- * workers), or until 2 s pass without a new one (10 s at most). */
+ * workers), or until 5 s pass without a new one (30 s at most). A broker busy with thousands
+ * of hubs' last frames and disconnects at once can leave its subscriber without a delivery for
+ * more than a second or two while the last publish is still on its way. */
 static void on_grace(uv_timer_t *h) {
   struct app_mqtt *m = h->data;
   struct sim_mqtt_stream_stats st;
@@ -392,8 +398,8 @@ void app_run_mqtt_stop(struct app_mqtt *m) {
   if (!m || !m->obs || m->grace_on)
     return;
   m->grace_on = 1;
-  m->grace_until = uv_hrtime() + 10000000000u;
-  m->grace_idle = uv_hrtime() + 2000000000u;
+  m->grace_until = uv_hrtime() + OBS_MAX_NS;
+  m->grace_idle = uv_hrtime() + OBS_IDLE_NS;
   m->grace_last = m->observed;
   uv_timer_start(&m->grace, on_grace, 0, 20);
 }
