@@ -227,9 +227,10 @@ out:
 
 static int parse_attr(struct cat_ld *x, struct dev_cat_model *cm, struct dev_cat_attr *a,
                       const yaml_node_t *m) {
-  static const char *const keys[] = {"name",  "ep",     "cluster", "attr",   "type",     "mfr",
-                                     "value", "scale",  "offset",  "encode", "bit",      "map",
-                                     "unit",  "report", "on_join", "as",     "writable", NULL};
+  static const char *const keys[] = {"name", "ep",       "cluster",    "attr",   "type",
+                                     "mfr",  "value",    "scale",      "offset", "encode",
+                                     "bit",  "map",      "unit",       "report", "on_join",
+                                     "as",   "writable", "same_frame", NULL};
   static const char *const as_names[] = {"", "zone_status_change", NULL};
   int r, as;
   const char *name, *unit;
@@ -386,8 +387,8 @@ static const char *const action_names[] = {"",    "set",  "on",     "off", "togg
                                            "arg", "stop", "detect", NULL};
 
 int dev_cat__parse_commands(struct cat_ld *x, struct dev_cat_model *cm, const yaml_node_t *model) {
-  static const char *const keys[] = {"ep",      "cluster", "command", "do",
-                                     "channel", "value",   "arg",     NULL};
+  static const char *const keys[] = {"ep",    "cluster", "command", "do", "channel",
+                                     "value", "arg",     "then",    NULL};
   static const char *const arg_keys[] = {"offset", "type", "scale", NULL};
   yaml_node_t *cs = dev_cat__get(x, model, "commands");
   if (!cs)
@@ -457,6 +458,8 @@ int dev_cat__parse_commands(struct cat_ld *x, struct dev_cat_model *cm, const ya
       dev_cat__pop(x, o3);
       goto item;
     }
+    if ((r = dev_cat__parse_then(x, cm, m, c)))
+      goto item;
     for (size_t j = 0; j < i; j++)
       if (cm->cmd[j].cluster == c->cluster && cm->cmd[j].command == c->command &&
           (cm->cmd[j].ep == c->ep || !cm->cmd[j].ep || !c->ep)) {
