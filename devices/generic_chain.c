@@ -3,6 +3,7 @@
  * conditions. The loader refuses chains that lead back to where they started; the bounds here
  * keep a wakeup finite even for tables that did not come through the loader. */
 #include <stddef.h>
+#include <string.h>
 
 #include "devices/generic_internal.h"
 
@@ -12,14 +13,24 @@
 
 void dev__run_step(struct dev__run *r, const struct dev_cat_step *s, double src,
                    uint32_t delay_ms) {
+  if (s->ch < 0 || s->ch >= r->cm->n_ch)
+    return;
   for (uint8_t i = 0; i < s->n_cond && i < DEV_CAT_IF_MAX; i++)
     if (dev_generic_value(r->cm, r->d, r->env, s->cond[i].ch) != s->cond[i].k)
       return;
   uint8_t action = s->action;
-  double k = s->k;
-  if (action == DEV_DO_FOLLOW) {
-    action = DEV_DO_SET;
+  double k = action == DEV_DO_ON ? 1 : action == DEV_DO_OFF ? 0 : s->k;
+  if (action == DEV_DO_FOLLOW)
     k = src != 0;
+  if (action != DEV_DO_TOGGLE) {
+    /* A step changes only what differs: an actuator already at (or on its way to) k is left
+     * alone, so it reports nothing it would not report without the step. */
+    const struct dev_cat_channel *c = &r->cm->ch[s->ch];
+    float target;
+    memcpy(&target, r->d->state.b + c->off_a, sizeof target);
+    if (c->kind == DEV_CH_ACTUATOR && c->off_a != DEV_CAT_NO_OFF && target == (float)k)
+      return;
+    action = DEV_DO_SET;
   }
   dev__run_apply(r, action, s->ch, k, delay_ms);
 }
