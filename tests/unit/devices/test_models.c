@@ -490,6 +490,12 @@ static int rig_command(struct rig *r, uint16_t cluster, uint8_t command, const u
   return st;
 }
 
+/* A device of cm joined at 0 and run to t. */
+static void rig_start(struct rig *r, const struct dev_cat_model *cm, sim_time_t t) {
+  rig_init(r, &cm->m);
+  rig_run_until(r, t);
+}
+
 static double ch_value(const struct dev_cat_model *cm, const struct rig *r, const char *name) {
   int ch = dev_cat_channel_find(cm, name);
   if (ch < 0)
@@ -564,8 +570,7 @@ static void test_light_level_with_onoff(void **state) {
   (void)state;
   const struct dev_cat_model *cm = cat_model("lumi.light.aqcn02");
   struct rig r;
-  rig_init(&r, &cm->m);
-  rig_run_until(&r, SIM_SEC(10));
+  rig_start(&r, cm, SIM_SEC(10));
   assert_true(ch_value(cm, &r, "state") == 0);
   const uint8_t lvl100[] = {100, 0, 0}, lvl0[] = {0, 0, 0}, lvl50[] = {50, 0, 0};
   r.n = 0;
@@ -592,8 +597,7 @@ static void test_switch_button_relay(void **state) {
   (void)state;
   const struct dev_cat_model *cm = cat_model("lumi.switch.l1aeu1");
   struct rig r;
-  rig_init(&r, &cm->m);
-  rig_run_until(&r, SIM_SEC(10));
+  rig_start(&r, cm, SIM_SEC(10));
   assert_true(ch_value(cm, &r, "operation_mode") == 1);
   double was = ch_value(cm, &r, "state");
   r.n = 0;
@@ -632,8 +636,7 @@ static void test_plug_power_after_off(void **state) {
   (void)state;
   const struct dev_cat_model *cm = cat_model("lumi.plug");
   struct rig r;
-  rig_init(&r, &cm->m);
-  rig_run_until(&r, SIM_SEC(2));
+  rig_start(&r, cm, SIM_SEC(2));
   assert_true(ch_value(cm, &r, "state") == 1);
   assert_true(ch_value(cm, &r, "power") > 0);
   r.n = 0;

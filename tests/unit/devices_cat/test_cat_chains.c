@@ -30,16 +30,22 @@ static void expect_attr_error(const char *same, const char *want) {
   expect_error("f.yaml", text, want);
 }
 
-static void test_same_frame_loads(void **state) {
-  (void)state;
-  char text[2048];
-  snprintf(text, sizeof text, "%s, same_frame: [0x14, 0x10]%s", ATTR_HEAD, ATTR_TAIL);
-  struct dev_cat *c = dev_cat_new();
+/* Loads text into c, which must accept it; its model t.min. */
+static const struct dev_cat_model *load_ok(struct dev_cat *c, const char *text) {
   struct dev_cat_error e;
   if (add(c, "f.yaml", text, &e) != 0)
     fail_msg("%s:%d: %s", e.file, e.line, e.reason);
   const struct dev_cat_model *cm = dev_cat_find(c, "t.min");
   assert_non_null(cm);
+  return cm;
+}
+
+static void test_same_frame_loads(void **state) {
+  (void)state;
+  char text[2048];
+  snprintf(text, sizeof text, "%s, same_frame: [0x14, 0x10]%s", ATTR_HEAD, ATTR_TAIL);
+  struct dev_cat *c = dev_cat_new();
+  const struct dev_cat_model *cm = load_ok(c, text);
   assert_int_equal(cm->attr[0].n_same, 2);
   assert_int_equal(cm->attr[0].same[0], 1);
   assert_int_equal(cm->attr[0].same[1], 2);
@@ -101,11 +107,7 @@ static void test_then_and_chains_load(void **state) {
               "      - {when: e, do: toggle, channel: a, if: {e: 1, b: 2}}\n"
               "      - {when: a, do: set, channel: b, value: 2}\n";
   struct dev_cat *c = dev_cat_new();
-  struct dev_cat_error e;
-  if (add(c, "f.yaml", text, &e) != 0)
-    fail_msg("%s:%d: %s", e.file, e.line, e.reason);
-  const struct dev_cat_model *cm = dev_cat_find(c, "t.min");
-  assert_non_null(cm);
+  const struct dev_cat_model *cm = load_ok(c, text);
   int a = dev_cat_channel_find(cm, "a"), b = dev_cat_channel_find(cm, "b");
   assert_int_equal(cm->cmd[0].n_then, 1);
   assert_int_equal(cm->cmd[0].then[0].action, DEV_DO_FOLLOW);
