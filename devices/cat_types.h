@@ -243,6 +243,9 @@ struct dev_cat_attr {
   double change;          /* DEV_REP_CHANGE threshold in channel units (0: any change) */
   double change_pct;      /* or percent of the last reported value, whichever is larger */
   double min_s, max_s;
+  /* DEV_REP_CHANGE, `at_once_with: CHANNEL`: a change pending when CHANNEL has an event is
+   * reported then, min_s notwithstanding (a plug's power the moment its relay opens), or -1. */
+  int16_t at_once_ch;
   uint16_t off_last; /* DEV_REP_CHANGE: last reported value (float) and time (uint32 stamp) at
                         off_last + 4 */
   /* `same_frame`: the attributes (indices into the model's table; same endpoint, cluster and

@@ -823,15 +823,21 @@ static int change_pending(const struct dev__run *r, const struct dev_cat_attr *a
   return thr > 0 ? delta >= thr - 1e-9 : delta > 0;
 }
 
-static void report_changes(struct dev__run *r) {
+/* Change reports that are due; only those an event lets out at once (`at_once_with`) when
+ * at_once_only (after a command or a trigger). */
+static void report_changes(struct dev__run *r, int at_once_only) {
   for (uint8_t i = 0; i < r->cm->n_attr; i++) {
     const struct dev_cat_attr *a = &r->cm->attr[i];
     if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
       continue;
+    int now = a->at_once_ch >= 0 && r->fired[a->at_once_ch];
+    if (at_once_only && !now)
+      continue;
     double since = stamp_age(r->t, get_u32(r->d, (uint16_t)(a->off_last + 4))) / 1000.0;
     double x;
     int changed = change_pending(r, a, &x);
-    if ((changed && since >= a->min_s) || (a->max_s > 0 && since >= a->max_s))
+    if ((changed && (since >= a->min_s || now)) ||
+        (!at_once_only && a->max_s > 0 && since >= a->max_s))
       report_attr(r->cm, r->d, r->env, a);
   }
 }
@@ -1037,6 +1043,7 @@ void dev__run_catch_up(struct dev__run *r) {
 void dev__run_finish(struct dev__run *r) {
   meters_follow(r);
   report_events(r);
+  report_changes(r, 1);
   set_next(r);
 }
 
@@ -1132,7 +1139,7 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
   }
   meters_follow(&r);
   report_events(&r);
-  report_changes(&r);
+  report_changes(&r, 0);
   if (cm->hb.present && dl_due(&r, cm->hb.off_next)) {
     send_heartbeat(m, d, env, 0);
     heartbeat_schedule(&r, 0);

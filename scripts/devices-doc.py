@@ -18,8 +18,8 @@ notes={
 'lumi.remote.b1acn01':'The same button with later firmware and its own descriptor (ZHA sensor_switch_aq3 signature): every action is `genMultistateInput.presentValue` 0 hold, 1 single, 2 double, 3 triple, 255 release.',
 'lumi.ctrl_ln2.aq1':'Two relays switched by commands (genOnOff on ep1 = left, ep2 = right) and by hand (coupled mode, about three times a day each); power as genAnalogInput float W on ep3; decoupled button events on ep5 (left) and ep6 (right). `lumi.ctrl_ln2` is an alias.',
 'lumi.switch.l1aeu1':'One relay; button events on ep41; 0xFCC0 configuration writable (mode, operation mode, power-outage memory, LED at night). In operation mode 1 ("control relay", the default) a single press also toggles the relay (a chain); in mode 0 (decoupled) presses are events only.',
-'lumi.plug':'Relay with metering: power as genAnalogInput float W on ep2, on change of max(2 W, 5 %) within 5 s..1 h.',
-'lumi.plug.maeu01':'Parameters of the former C model: activePower (int16 W, multiplier = divisor = 1) on change of max(2 W, 5 %) within 5 s..1 h; currentSummDelivered (uint48 Wh, divisor 1000) on every 10 Wh within 5 s..1 h; onOff on change.',
+'lumi.plug':'Relay with metering: power as genAnalogInput float W on ep2, on change of max(2 W, 5 %) within 5 s..1 h; the power follows the relay (0 W while it is open) and is reported the moment the relay switches (`at_once_with: state`), whatever min_s.',
+'lumi.plug.maeu01':'Parameters of the former C model: activePower (int16 W, multiplier = divisor = 1) on change of max(2 W, 5 %) within 5 s..1 h; currentSummDelivered (uint48 Wh, divisor 1000) on every 10 Wh within 5 s..1 h; onOff on change. The power follows the relay and is reported the moment it switches (`at_once_with: state`), whatever min_s.',
 'lumi.curtain':'Position (genAnalogOutput presentValue float, 0 closed..100 open) is written to move; the motor takes 40 s for the whole range and reports the arrival; windowCovering stop (0x02) stops it where it is. `0x0404` motor state reads 0 stopped / 1 opening / 2 closing.',
 'lumi.airrtc.agl001':'Battery TRV, sleepy, polls every 5 s. occupiedHeatingSetpoint is writable (int16, 0.01 degC, 5..30 in 0.5 steps) and reported when it changes; the room (localTemp) follows the setpoint at about 1 degC/h and is reported on 0.5 degC change within 20 s..1 h.',
 'lumi.light.aqcn02':'On/off, level (moveToLevel 0x00 and moveToLevelWithOnOff 0x04, uint8 level at payload offset 0) and colour temperature (moveToColorTemp 0x0A, uint16 mired at offset 0); each change is reported. moveToLevelWithOnOff also switches the light on above level 0 and off at 0 (ZCL); `colorMode` (0x0300/0x0008, read by a host\'s /get of color_temp) is 2, colour temperature, set again by every moveToColorTemp.',
@@ -45,6 +45,7 @@ def rep(a):
         if r.get('change_pct'): s+=' / %s %%'%r['change_pct']
         s+=', min %s s'%r.get('min_s',0)
         s+=', max %s'%(('%s s'%r['max_s']) if r.get('max_s') else 'none')
+        if r.get('at_once_with'): s+=', at once with `%s`'%r['at_once_with']
     elif isinstance(r,dict) and 'with' in r: s='with every `%s` event'%r['with']
     else: s=r
     if a.get('as'): s+=' (IAS notification)'

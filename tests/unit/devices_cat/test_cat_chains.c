@@ -204,6 +204,30 @@ static void test_chain_errors(void **state) {
                "f.yaml:21: chains: model t.min: expected a list of at most 32 chains");
 }
 
+/* report: {..., at_once_with: CHANNEL} loads with an event channel, is refused with another. */
+static void test_at_once_with(void **state) {
+  (void)state;
+  const char *text =
+      CH_HEAD "    attributes:\n"
+              "      - {name: p, ep: 1, cluster: 0x0B04, attr: 0x050B, type: int16,\n"
+              "         value: w, report: {change: 2, min_s: 5, at_once_with: a}}\n";
+  struct dev_cat *c = dev_cat_new();
+  const struct dev_cat_model *cm = load_ok(c, text);
+  assert_int_equal(cm->attr[0].at_once_ch, dev_cat_channel_find(cm, "a"));
+  dev_cat_free(c);
+  expect_error("f.yaml",
+               CH_HEAD "    attributes:\n"
+                       "      - {name: p, ep: 1, cluster: 0x0B04, attr: 0x050B, type: int16,\n"
+                       "         value: w, report: {change: 2, min_s: 5, at_once_with: w}}\n",
+               "f.yaml:23: attributes[0].report: at_once_with: model t.min: channel \"w\" (walk) "
+               "has no events");
+  expect_error("f.yaml",
+               CH_HEAD "    attributes:\n"
+                       "      - {name: p, ep: 1, cluster: 0x0B04, attr: 0x050B, type: int16,\n"
+                       "         value: w, report: {change: 2, min_s: 5, at_once_with: zz}}\n",
+               "f.yaml:23: attributes[0].report.at_once_with: unknown channel \"zz\"");
+}
+
 /* More chains than DEV_CAT_CHAINS_MAX are refused, exactly DEV_CAT_CHAINS_MAX load. */
 static void test_chain_limit(void **state) {
   (void)state;
@@ -231,6 +255,7 @@ int main(void) {
       cmocka_unit_test(test_same_frame_loads),     cmocka_unit_test(test_same_frame_errors),
       cmocka_unit_test(test_then_and_chains_load), cmocka_unit_test(test_then_errors),
       cmocka_unit_test(test_chain_errors),         cmocka_unit_test(test_chain_limit),
+      cmocka_unit_test(test_at_once_with),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
