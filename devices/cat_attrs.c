@@ -165,6 +165,7 @@ static int parse_report(struct cat_ld *x, const struct dev_cat_model *cm, const 
   int r = 0;
   a->report = DEV_REP_NONE;
   a->event_ch = -1;
+  a->at_once_ch = -1;
   if (!rep)
     return 0;
   size_t o = dev_cat__push_key(x, "report");
@@ -198,14 +199,22 @@ static int parse_report(struct cat_ld *x, const struct dev_cat_model *cm, const 
                           dev_cat__kind_name(ch->kind));
     }
   } else if (rep->type == YAML_MAPPING_NODE) {
-    static const char *const keys[] = {"change", "change_pct", "min_s", "max_s", NULL};
+    static const char *const keys[] = {"change", "change_pct",   "min_s",
+                                       "max_s",  "at_once_with", NULL};
     a->report = DEV_REP_CHANGE;
     if ((r = dev_cat__check_map(x, rep, keys)) ||
         (r = dev_cat__key_pos(x, rep, "change", 0, 0, &a->change)) ||
         (r = dev_cat__key_pos(x, rep, "change_pct", 0, 0, &a->change_pct)) ||
         (r = dev_cat__key_dur(x, rep, "min_s", 0, 0, &a->min_s)) ||
-        (r = dev_cat__key_dur(x, rep, "max_s", 0, 0, &a->max_s)))
+        (r = dev_cat__key_dur(x, rep, "max_s", 0, 0, &a->max_s)) ||
+        (r = dev_cat__key_chref(x, cm, rep, "at_once_with", 0, &a->at_once_ch)))
       goto out;
+    if (a->at_once_ch >= 0 && !cm->ch[a->at_once_ch].is_event) {
+      r = dev_cat__fail(x, dev_cat__get(x, rep, "at_once_with"),
+                        "at_once_with: model %s: channel \"%s\" (%s) has no events", cm->m.model_id,
+                        cm->ch[a->at_once_ch].name, dev_cat__kind_name(cm->ch[a->at_once_ch].kind));
+      goto out;
+    }
     if (a->max_s > 0 && a->min_s > a->max_s)
       r = dev_cat__fail(x, rep, "min_s must not be above max_s");
     else if (a->v.ch < 0 && a->max_s <= 0)
@@ -227,9 +236,10 @@ out:
 
 static int parse_attr(struct cat_ld *x, struct dev_cat_model *cm, struct dev_cat_attr *a,
                       const yaml_node_t *m) {
-  static const char *const keys[] = {"name",  "ep",     "cluster", "attr",   "type",     "mfr",
-                                     "value", "scale",  "offset",  "encode", "bit",      "map",
-                                     "unit",  "report", "on_join", "as",     "writable", NULL};
+  static const char *const keys[] = {"name", "ep",       "cluster",    "attr",   "type",
+                                     "mfr",  "value",    "scale",      "offset", "encode",
+                                     "bit",  "map",      "unit",       "report", "on_join",
+                                     "as",   "writable", "same_frame", NULL};
   static const char *const as_names[] = {"", "zone_status_change", NULL};
   int r, as;
   const char *name, *unit;
@@ -386,8 +396,8 @@ static const char *const action_names[] = {"",    "set",  "on",     "off", "togg
                                            "arg", "stop", "detect", NULL};
 
 int dev_cat__parse_commands(struct cat_ld *x, struct dev_cat_model *cm, const yaml_node_t *model) {
-  static const char *const keys[] = {"ep",      "cluster", "command", "do",
-                                     "channel", "value",   "arg",     NULL};
+  static const char *const keys[] = {"ep",    "cluster", "command", "do", "channel",
+                                     "value", "arg",     "then",    NULL};
   static const char *const arg_keys[] = {"offset", "type", "scale", NULL};
   yaml_node_t *cs = dev_cat__get(x, model, "commands");
   if (!cs)
@@ -457,6 +467,8 @@ int dev_cat__parse_commands(struct cat_ld *x, struct dev_cat_model *cm, const ya
       dev_cat__pop(x, o3);
       goto item;
     }
+    if ((r = dev_cat__parse_then(x, cm, m, c)))
+      goto item;
     for (size_t j = 0; j < i; j++)
       if (cm->cmd[j].cluster == c->cluster && cm->cmd[j].command == c->command &&
           (cm->cmd[j].ep == c->ep || !cm->cmd[j].ep || !c->ep)) {

@@ -145,6 +145,13 @@ int dev_cat__parse_attrs(struct cat_ld *x, struct dev_cat_model *cm, const yaml_
 int dev_cat__parse_heartbeat(struct cat_ld *x, struct dev_cat_model *cm, const yaml_node_t *model);
 int dev_cat__parse_commands(struct cat_ld *x, struct dev_cat_model *cm, const yaml_node_t *model);
 int dev_cat__parse_triggers(struct cat_ld *x, struct dev_cat_model *cm, const yaml_node_t *model);
+/* cat_chains.c: `same_frame` after every attribute is read; a command's `then`; `chains` after
+ * commands and triggers. */
+int dev_cat__parse_same_frames(struct cat_ld *x, struct dev_cat_model *cm,
+                               const yaml_node_t *model);
+int dev_cat__parse_then(struct cat_ld *x, const struct dev_cat_model *cm, const yaml_node_t *m,
+                        struct dev_cat_command *c);
+int dev_cat__parse_chains(struct cat_ld *x, struct dev_cat_model *cm, const yaml_node_t *model);
 /* cat_model.c, cat_hubs.c: one item of the file's models or hubs list. */
 int dev_cat__parse_model(struct cat_ld *x, const yaml_node_t *m);
 int dev_cat__parse_hub(struct cat_ld *x, const yaml_node_t *m);
@@ -153,6 +160,8 @@ int dev_cat__parse_hub(struct cat_ld *x, const yaml_node_t *m);
 
 int dev_cat__check_reads(struct cat_ld *x, const struct dev_cat_model *cm,
                          const yaml_node_t *model);
+int dev_cat__check_chains(struct cat_ld *x, const struct dev_cat_model *cm,
+                          const yaml_node_t *model);
 size_t dev_cat__hb_record_bytes(const struct dev_cat_heartbeat *hb);
 int dev_cat__join_frame_fits(struct cat_ld *x, const struct dev_cat_model *cm, const yaml_node_t *v,
                              const char *id);

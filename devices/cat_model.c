@@ -244,7 +244,7 @@ int dev_cat__parse_model(struct cat_ld *x, const yaml_node_t *m) {
       "sw_build",    "join",        "latency_ms",   "endpoints",
       "battery",     "lqi",         "device_temp",  "channels",
       "attributes",  "heartbeat",   "commands",     "triggers",
-      NULL};
+      "chains",      NULL};
   static const char *const powers[] = {"mains", "battery", NULL};
   static const char *const logical[] = {"router", "end_device", NULL};
   static const char *const joins[] = {"announce", "legacy", NULL};
@@ -312,8 +312,10 @@ int dev_cat__parse_model(struct cat_ld *x, const yaml_node_t *m) {
   if ((r = parse_battery(x, cm, m)) || (r = parse_lqi(x, cm, m)) ||
       (r = parse_endpoints(x, cm, m)) || (r = dev_cat__parse_channels(x, cm, m)) ||
       (r = parse_device_temp(x, cm, m)) || (r = dev_cat__parse_attrs(x, cm, m)) ||
-      (r = dev_cat__parse_heartbeat(x, cm, m)) || (r = dev_cat__parse_commands(x, cm, m)) ||
-      (r = dev_cat__parse_triggers(x, cm, m)) || (r = dev_cat__check_reads(x, cm, m)))
+      (r = dev_cat__parse_same_frames(x, cm, m)) || (r = dev_cat__parse_heartbeat(x, cm, m)) ||
+      (r = dev_cat__parse_commands(x, cm, m)) || (r = dev_cat__parse_triggers(x, cm, m)) ||
+      (r = dev_cat__parse_chains(x, cm, m)) || (r = dev_cat__check_chains(x, cm, m)) ||
+      (r = dev_cat__check_reads(x, cm, m)))
     return r;
   {
     size_t o = dev_cat__push_key(x, "id");

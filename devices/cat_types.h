@@ -201,6 +201,8 @@ enum dev_report_mode {
 
 #define DEV_CAT_MAP_MAX 8
 #define DEV_CAT_BYTES_MAX 32
+/* Records a report frame carries besides its own attribute's (`same_frame`). */
+#define DEV_CAT_SAME_FRAME_MAX 4
 
 struct dev_cat_bytes {
   uint8_t b[DEV_CAT_BYTES_MAX];
@@ -241,8 +243,17 @@ struct dev_cat_attr {
   double change;          /* DEV_REP_CHANGE threshold in channel units (0: any change) */
   double change_pct;      /* or percent of the last reported value, whichever is larger */
   double min_s, max_s;
+  /* DEV_REP_CHANGE, `at_once_with: CHANNEL`: a change pending when CHANNEL has an event is
+   * reported then, min_s notwithstanding (a plug's power the moment its relay opens), or -1. */
+  int16_t at_once_ch;
   uint16_t off_last; /* DEV_REP_CHANGE: last reported value (float) and time (uint32 stamp) at
                         off_last + 4 */
+  /* `same_frame`: the attributes (indices into the model's table; same endpoint, cluster and
+   * manufacturer code, each reported by no other way) whose records follow this one's in every
+   * report frame it sends, in this order. */
+  uint8_t same[DEV_CAT_SAME_FRAME_MAX];
+  uint8_t n_same;
+  uint8_t in_frame_of; /* 1: listed in another attribute's same_frame */
 };
 
 /* ---- heartbeat --------------------------------------------------------------------------- */
@@ -276,6 +287,36 @@ enum dev_action {
   DEV_DO_ARG,     /* value := (payload field at arg_off of arg_type) / arg_scale */
   DEV_DO_STOP,    /* an actuator with travel stops where it is */
   DEV_DO_DETECT,  /* a bursts channel detects now (value k, or drawn when k is NaN) */
+  DEV_DO_FOLLOW,  /* value := 1 when the source value (see struct dev_cat_step) is non-zero,
+                     else 0 */
+};
+
+/* Chains between channels (docs/catalog.md "Chains"): a step is an action on a channel that
+ * another change causes, taken only while every condition holds (the channel's value == k).
+ * Its source value (for DEV_DO_FOLLOW) is the value a command sets (a command's `then`) or the
+ * new value of the channel that fired (a model's `chains`). */
+#define DEV_CAT_CHAINS_MAX 32 /* chains of one model */
+#define DEV_CAT_THEN_MAX 2    /* steps of one command */
+#define DEV_CAT_IF_MAX 2      /* conditions of one step */
+
+struct dev_cat_cond {
+  int16_t ch;
+  double k;
+};
+
+struct dev_cat_step {
+  uint8_t action; /* enum dev_action: set, on, off, toggle, follow */
+  int16_t ch;
+  double k; /* DEV_DO_SET */
+  struct dev_cat_cond cond[DEV_CAT_IF_MAX];
+  uint8_t n_cond;
+};
+
+/* A model's chain: every event of channel `when` takes step s at once. The loader refuses
+ * chains that lead back to where they started, so a change causes finitely many steps. */
+struct dev_cat_chain {
+  int16_t when;
+  struct dev_cat_step s;
 };
 
 struct dev_cat_command {
@@ -287,6 +328,10 @@ struct dev_cat_command {
   double k;
   uint8_t arg_off, arg_type;
   double arg_scale; /* default 1 */
+  /* `then`: steps taken with the command, after the same latency; their source value is the
+   * value the command sets (moveToLevelWithOnOff switching the light on above level 0). */
+  struct dev_cat_step then[DEV_CAT_THEN_MAX];
+  uint8_t n_then;
 };
 
 struct dev_cat_trigger {
@@ -334,6 +379,8 @@ struct dev_cat_model {
   uint8_t n_cmd;
   struct dev_cat_trigger *trig;
   uint8_t n_trig;
+  struct dev_cat_chain *chain;
+  uint8_t n_chain;
   uint16_t state_bytes; /* bytes of sim_device.state used */
 };
 

@@ -1,5 +1,6 @@
 /* The catalogue loader's checks across the parts of one model, made once they are all read:
- * chains of channels read through one another end and stay within DEV_CAT_READ_DEPTH, a legacy
+ * chains of channels read through one another end and stay within DEV_CAT_READ_DEPTH, chains
+ * between channels (`chains`) do not lead back to where they started, a legacy
  * join frame fits a ZCL frame, and the per-device state is laid out (which refuses a model whose
  * state does not fit). */
 #include "devices/cat_load_internal.h"
@@ -184,4 +185,45 @@ size_t dev_cat__layout(struct dev_cat_model *cm) {
   }
 #undef TAKE
   return (off + 3) / 4 * 4;
+}
+
+/* Depth-first search over "an event of channel A takes a step on channel B" (state 0 new, 1 on
+ * the path, 2 done). Returns -1 - k when channel k lies on a cycle, else 0. The recursion is at
+ * most n_ch deep (each level puts a new channel on the path), and n_ch <= 255. */
+static int chain_cycle(const struct dev_cat_model *cm, int ch, uint8_t *state) {
+  if (state[ch] == 1)
+    return -1 - ch;
+  if (state[ch] == 2)
+    return 0;
+  state[ch] = 1;
+  for (uint8_t i = 0; i < cm->n_chain; i++) {
+    if (cm->chain[i].when != ch)
+      continue;
+    int r = chain_cycle(cm, cm->chain[i].s.ch, state);
+    if (r < 0)
+      return r;
+  }
+  state[ch] = 2;
+  return 0;
+}
+
+/* A chain that leads back to where it started would never end: refused, so that a change at
+ * run time causes at most n_chain steps in a row. The message names the model: the same
+ * channel names mean other things in other models. */
+int dev_cat__check_chains(struct cat_ld *x, const struct dev_cat_model *cm,
+                          const yaml_node_t *model) {
+  uint8_t state[256] = {0};
+  for (uint8_t i = 0; i < cm->n_chain; i++) {
+    int c = chain_cycle(cm, cm->chain[i].when, state);
+    if (c < 0) {
+      size_t o = dev_cat__push_key(x, "chains");
+      int r = dev_cat__fail(x, dev_cat__get(x, model, "chains"),
+                            "model %s: an event of channel \"%s\" leads back to \"%s\" through "
+                            "the chains (a loop that would never end)",
+                            cm->m.model_id, cm->ch[-1 - c].name, cm->ch[-1 - c].name);
+      dev_cat__pop(x, o);
+      return r;
+    }
+  }
+  return 0;
 }

@@ -418,7 +418,16 @@ void dev__gen_emit_frame(const struct dev_cat_model *cm, struct sim_device *d,
   }
 }
 
-/* One attribute report (or the IAS Zone Status Change Notification). */
+static void put_record(struct dev_zcl_w *w, const struct dev_cat_model *cm,
+                       const struct sim_device *d, const struct sim_dev_env *env,
+                       const struct dev_cat_attr *a) {
+  dev_zcl_put_le(w, a->attr, 2);
+  dev_zcl_put_le(w, a->v.type, 1);
+  dev__gen_put_value(w, cm, d, env, &a->v);
+}
+
+/* One attribute report, with the records of its same_frame attributes (or the IAS Zone Status
+ * Change Notification). */
 static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
                         struct sim_dev_env *env, const struct dev_cat_attr *a) {
   uint8_t buf[DEV_ZCL_FRAME_MAX];
@@ -435,9 +444,9 @@ static void report_attr(const struct dev_cat_model *cm, struct sim_device *d,
     dev_zcl_put_le(&w, 0, 2); /* delay */
   } else {
     dev__frame_begin(&w, buf, sizeof buf, d, a->mfr, SIM_ZCL_CMD_REPORT_ATTR);
-    dev_zcl_put_le(&w, a->attr, 2);
-    dev_zcl_put_le(&w, a->v.type, 1);
-    dev__gen_put_value(&w, cm, d, env, &a->v);
+    put_record(&w, cm, d, env, a);
+    for (uint8_t i = 0; i < a->n_same; i++)
+      put_record(&w, cm, d, env, &cm->attr[a->same[i]]);
   }
   dev__gen_emit_frame(cm, d, env, a->ep, a->cluster, &w);
   if (a->report == DEV_REP_CHANGE && a->off_last != DEV_CAT_NO_OFF) {
@@ -501,6 +510,8 @@ static void fire(struct dev__run *r, int ch, int count) {
     if (k >= 0 && r->cm->ch[k].off != DEV_CAT_NO_OFF)
       set_u32(r->d, r->cm->ch[k].off, get_u32(r->d, r->cm->ch[k].off) + 1);
   }
+  if (r->cm->n_chain)
+    dev__run_chains(r, ch);
 }
 
 static double round_step(double v, double step) {
@@ -812,15 +823,21 @@ static int change_pending(const struct dev__run *r, const struct dev_cat_attr *a
   return thr > 0 ? delta >= thr - 1e-9 : delta > 0;
 }
 
-static void report_changes(struct dev__run *r) {
+/* Change reports that are due; only those an event lets out at once (`at_once_with`) when
+ * at_once_only (after a command or a trigger). */
+static void report_changes(struct dev__run *r, int at_once_only) {
   for (uint8_t i = 0; i < r->cm->n_attr; i++) {
     const struct dev_cat_attr *a = &r->cm->attr[i];
     if (a->report != DEV_REP_CHANGE || a->off_last == DEV_CAT_NO_OFF)
       continue;
+    int now = a->at_once_ch >= 0 && r->fired[a->at_once_ch];
+    if (at_once_only && !now)
+      continue;
     double since = stamp_age(r->t, get_u32(r->d, (uint16_t)(a->off_last + 4))) / 1000.0;
     double x;
     int changed = change_pending(r, a, &x);
-    if ((changed && since >= a->min_s) || (a->max_s > 0 && since >= a->max_s))
+    if ((changed && (since >= a->min_s || now)) ||
+        (!at_once_only && a->max_s > 0 && since >= a->max_s))
       report_attr(r->cm, r->d, r->env, a);
   }
 }
@@ -912,6 +929,8 @@ void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_dev
   r->t = ms_of(env->due);
   memset(r->fired, 0, sizeof r->fired);
   r->any_fired = 0;
+  r->depth = 0;
+  r->steps = 0;
 }
 
 static void heartbeat_schedule(struct dev__run *r, int first) {
@@ -1024,6 +1043,7 @@ void dev__run_catch_up(struct dev__run *r) {
 void dev__run_finish(struct dev__run *r) {
   meters_follow(r);
   report_events(r);
+  report_changes(r, 1);
   set_next(r);
 }
 
@@ -1119,7 +1139,7 @@ static void generic_tick(const struct sim_model *m, struct sim_device *d, struct
   }
   meters_follow(&r);
   report_events(&r);
-  report_changes(&r);
+  report_changes(&r, 0);
   if (cm->hb.present && dl_due(&r, cm->hb.off_next)) {
     send_heartbeat(m, d, env, 0);
     heartbeat_schedule(&r, 0);

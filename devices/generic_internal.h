@@ -29,6 +29,8 @@ struct dev__run {
   dev_ms_t t; /* device ms of this wakeup */
   uint8_t fired[256];
   int any_fired;
+  uint8_t depth;  /* chains being followed (dev__run_chains) */
+  uint16_t steps; /* steps chains took in this wakeup */
 };
 
 void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_device *d,
@@ -39,6 +41,11 @@ void dev__run_catch_up(struct dev__run *r);
 /* An action of the catalogue (enum dev_do) on channel ch with operand k; an actuator starts
  * moving after delay_ms (the device's command latency). */
 void dev__run_apply(struct dev__run *r, uint8_t action, int ch, double k, uint32_t delay_ms);
+/* Takes step s (a command's `then`, a chain) with source value src after delay_ms, when every
+ * condition of it holds (devices/generic_chain.c). */
+void dev__run_step(struct dev__run *r, const struct dev_cat_step *s, double src, uint32_t delay_ms);
+/* Channel ch fired: the chains that start at it take their steps, at once. */
+void dev__run_chains(struct dev__run *r, int ch);
 /* After an outside event: meters follow their switches, events and changes are reported, and
  * the next wakeup is set. */
 void dev__run_finish(struct dev__run *r);

@@ -339,6 +339,8 @@ int dev__gen_command(const struct sim_model *m, struct sim_device *d, struct sim
         st = SIM_ZCL_STATUS_MALFORMED_COMMAND;
       } else {
         dev__run_apply(&r, c->action == DEV_DO_ARG ? DEV_DO_SET : c->action, c->ch, k, delay_ms);
+        for (uint8_t i = 0; i < c->n_then && i < DEV_CAT_THEN_MAX; i++)
+          dev__run_step(&r, &c->then[i], k, delay_ms);
         st = SIM_ZCL_STATUS_SUCCESS;
       }
     }

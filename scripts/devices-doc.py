@@ -4,8 +4,8 @@ import yaml, glob, os, sys
 ROOT=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 order=['climate','contact','motion','safety','light_sensor','vibration','buttons','switches','plugs','curtains','thermostats','lights','locks']
 notes={
-'lumi.weather':'Legacy. Temperature and humidity on change (0.5 degC, 2 %RH), pressure on change of 1 hPa as `0x0000` (hPa) and `0x0010` (0.1 hPa); `0x0014` scale = -1 is sent once after joining so hosts that compute `scaledValue / 10^scale` have it. No periodic reports: the hourly heartbeat carries all three values.',
-'lumi.sensor_ht.agl02':'Zigbee 3.0. Same climate as `lumi.weather` (parameters of the former C model). Pressure is reported as `scaledValue` only (`0x0000` is readable), scale sent after joining.',
+'lumi.weather':'Legacy. Temperature and humidity on change (0.5 degC, 2 %RH), pressure on change of 1 hPa as one frame of three records, as the real sensor sends it: `0x0000` measuredValue (hPa), `0x0014` scale = -1 and `0x0010` scaledValue (0.1 hPa), so hosts that compute `scaledValue / 10^scale` have the scale in the same frame. No periodic reports: the hourly heartbeat carries all three values.',
+'lumi.sensor_ht.agl02':'Zigbee 3.0. Same climate as `lumi.weather` (parameters of the former C model). Pressure is reported as the real T1 sends it: one frame of `0x0000` measuredValue (hPa), `0x0014` scale = -1 and `0x0010` scaledValue (0.1 hPa); zigbee2mqtt computes pressure from scaledValue and the scale of the same frame.',
 'lumi.sensor_magnet.aq2':'`onOff` 1 = open (hosts: contact = onOff == 0). A door opens about four times a day and stays open 5 s..10 min.',
 'lumi.sensor_motion.aq2':'Every detection sends two frames: occupancy = 1 (never 0; hosts clear it after 90 s) then the room\'s illuminance (lux, no log formula; `report: {with: motion}`). Blind 60 s after a detection.',
 'lumi.motion.ac02':'A detection is one report of `0xFCC0/0x0112` (mfr 0x115F) = the room\'s lux + 65536; hosts clear occupancy after detection_interval + 2 s. Detection interval, sensitivity and LED are writable (delivered when the device next wakes).',
@@ -17,13 +17,13 @@ notes={
 'lumi.sensor_switch.aq2':'Single click: `onOff` report; multi-click: `0x8000` = 2/3/4.',
 'lumi.remote.b1acn01':'The same button with later firmware and its own descriptor (ZHA sensor_switch_aq3 signature): every action is `genMultistateInput.presentValue` 0 hold, 1 single, 2 double, 3 triple, 255 release.',
 'lumi.ctrl_ln2.aq1':'Two relays switched by commands (genOnOff on ep1 = left, ep2 = right) and by hand (coupled mode, about three times a day each); power as genAnalogInput float W on ep3; decoupled button events on ep5 (left) and ep6 (right). `lumi.ctrl_ln2` is an alias.',
-'lumi.switch.l1aeu1':'One relay; button events on ep41; 0xFCC0 configuration writable (mode, operation mode, power-outage memory, LED at night).',
-'lumi.plug':'Relay with metering: power as genAnalogInput float W on ep2, on change of max(2 W, 5 %) within 5 s..1 h.',
-'lumi.plug.maeu01':'Parameters of the former C model: activePower (int16 W, multiplier = divisor = 1) on change of max(2 W, 5 %) within 5 s..1 h; currentSummDelivered (uint48 Wh, divisor 1000) on every 10 Wh within 5 s..1 h; onOff on change.',
+'lumi.switch.l1aeu1':'One relay; button events on ep41; 0xFCC0 configuration writable (mode, operation mode, power-outage memory, LED at night). In operation mode 1 ("control relay", the default) a single press also toggles the relay (a chain); in mode 0 (decoupled) presses are events only.',
+'lumi.plug':'Relay with metering: power as genAnalogInput float W on ep2, on change of max(2 W, 5 %) within 5 s..1 h; the power follows the relay (0 W while it is open) and is reported the moment the relay switches (`at_once_with: state`), whatever min_s.',
+'lumi.plug.maeu01':'Parameters of the former C model: activePower (int16 W, multiplier = divisor = 1) on change of max(2 W, 5 %) within 5 s..1 h; currentSummDelivered (uint48 Wh, divisor 1000) on every 10 Wh within 5 s..1 h; onOff on change. The power follows the relay and is reported the moment it switches (`at_once_with: state`), whatever min_s.',
 'lumi.curtain':'Position (genAnalogOutput presentValue float, 0 closed..100 open) is written to move; the motor takes 40 s for the whole range and reports the arrival; windowCovering stop (0x02) stops it where it is. `0x0404` motor state reads 0 stopped / 1 opening / 2 closing.',
 'lumi.airrtc.agl001':'Battery TRV, sleepy, polls every 5 s. occupiedHeatingSetpoint is writable (int16, 0.01 degC, 5..30 in 0.5 steps) and reported when it changes; the room (localTemp) follows the setpoint at about 1 degC/h and is reported on 0.5 degC change within 20 s..1 h.',
-'lumi.light.aqcn02':'On/off, level (moveToLevel 0x00 and moveToLevelWithOnOff 0x04, uint8 level at payload offset 0) and colour temperature (moveToColorTemp 0x0A, uint16 mired at offset 0); each change is reported.',
-'lumi.switch.agl011':'Dimmer: on/off and level commands; power as genAnalogInput float W on change of 5 W within 10 s..1 h; knob events as genMultistateInput.',
+'lumi.light.aqcn02':'On/off, level (moveToLevel 0x00 and moveToLevelWithOnOff 0x04, uint8 level at payload offset 0) and colour temperature (moveToColorTemp 0x0A, uint16 mired at offset 0); each change is reported. moveToLevelWithOnOff also switches the light on above level 0 and off at 0 (ZCL); `colorMode` (0x0300/0x0008, read by a host\'s /get of color_temp) is 2, colour temperature, set again by every moveToColorTemp.',
+'lumi.switch.agl011':'Dimmer: on/off and level commands (moveToLevelWithOnOff also switches on above level 0 and off at 0); power as genAnalogInput float W on change of 5 W within 10 s..1 h; knob events as genMultistateInput.',
 'lumi.lock.acn02':'Report-only: unlocks (0xFF10), failures and doorbell (0xFF11) and lock status (0xFFF6) are char strings of bytes on closuresDoorLock, each an event; battery low in genPowerCfg batteryAlarmMask.',
 }
 def h(v): return '0x%04X'%v
@@ -45,11 +45,18 @@ def rep(a):
         if r.get('change_pct'): s+=' / %s %%'%r['change_pct']
         s+=', min %s s'%r.get('min_s',0)
         s+=', max %s'%(('%s s'%r['max_s']) if r.get('max_s') else 'none')
+        if r.get('at_once_with'): s+=', at once with `%s`'%r['at_once_with']
     elif isinstance(r,dict) and 'with' in r: s='with every `%s` event'%r['with']
     else: s=r
     if a.get('as'): s+=' (IAS notification)'
     if a.get('on_join'): s+=', on join'
     if a.get('writable'): s+=', writable'
+    if a.get('same_frame'): s+=', with %s in the same frame'%' and '.join(h(x) for x in a['same_frame'])
+    return s
+def step(t):
+    s='%s %s'%(t['do'],t['channel'])
+    if 'value' in t: s+=' %s'%t['value']
+    if t.get('if'): s+=' if '+' and '.join('%s = %s'%(k,v) for k,v in t['if'].items())
     return s
 def chan(n,c):
     k,p=list(c.items())[0]
@@ -76,7 +83,9 @@ for fam in order:
         if hb:
             out.append('\nHeartbeat `%s` every %s..%s s, tags in this order: '%(hb['format'],*hb['period_s'])+', '.join('`%02X` %s %s'%(t['tag'],t['type'],val(t)) for t in hb['tags'])+'.')
         if m.get('commands'):
-            out.append('\nCommands: '+'; '.join('%s%s/0x%02X → %s %s%s'%('ep%d '%c['ep'] if c.get('ep') else '',h(c['cluster']),c['command'],c['do'],c['channel'],' (%s at offset %s)'%(c['arg']['type'],c['arg']['offset']) if c.get('arg') else '') for c in m['commands'])+'.')
+            out.append('\nCommands: '+'; '.join('%s%s/0x%02X → %s %s%s'%('ep%d '%c['ep'] if c.get('ep') else '',h(c['cluster']),c['command'],c['do'],c['channel'],' (%s at offset %s)'%(c['arg']['type'],c['arg']['offset']) if c.get('arg') else '')+(', then '+', '.join(step(t) for t in c['then']) if c.get('then') else '') for c in m['commands'])+'.')
+        if m.get('chains'):
+            out.append('\nChains: '+'; '.join('an event of `%s` → %s'%(c['when'],step(c)) for c in m['chains'])+'.')
         w=[a for a in m.get('attributes',[]) if a.get('writable')]
         if w: out.append('\nWritable: '+', '.join('%s/%s %s'%(h(a['cluster']),h(a['attr']),a['name']) for a in w)+'.')
         if m.get('triggers'):

@@ -283,7 +283,10 @@ async function compareAll(bus, znp, stateFile) {
     for (const [k, v] of Object.entries(h.state)) {
       if (k === 'linkquality' || !(k in z)) continue;
       compared++;
-      if (!same(v, z[k]))
+      // Pressure comes in two encodings (scaledValue, 0.1 hPa; the heartbeat's Pa, which
+      // zigbee2mqtt rounds to 0.1 hPa): each side keeps the one it took in last, one step apart
+      // at most.
+      if (!same(v, z[k]) && !(k === 'pressure' && Math.abs(v - z[k]) <= 0.1 + 1e-9))
         bad.push(`${h.model} ${k}: zigbee2mqtt ${JSON.stringify(z[k])}, hubsim ${JSON.stringify(v)} ` +
                  `(zigbee2mqtt ${JSON.stringify(z)}, hubsim ${JSON.stringify(h.state)})`);
     }
@@ -359,15 +362,12 @@ async function main() {
   const plugState = (states.get(plug) || {state: {}}).state.state === 'ON' ? 'OFF' : 'ON';
   await setAndCheck(bus, znp, stateFile, plug, 'plug', {state: plugState}, {state: plugState}, 15000);
   // The light: On (genOnOff), then level and colour temperature (genLevelCtrl
-  // moveToLevelWithOnOff, lightingColorCtrl moveToColorTemp). Both in one /set would leave the
-  // switching on to moveToLevelWithOnOff, which the catalogue's light does not chain to its
-  // on/off state (docs/hil.md).
+  // moveToLevelWithOnOff, lightingColorCtrl moveToColorTemp); a /get of color_temp reads
+  // colorMode with colorTemperature.
   const lightState = (states.get(light) || {state: {}}).state.state === 'ON' ? 'OFF' : 'ON';
   await setAndCheck(bus, znp, stateFile, light, 'light', {state: lightState}, {state: lightState}, 15000);
-  // A /get of color_temp reads colorMode too, which the catalogue's light does not have
-  // (docs/hil.md): only the level is read back.
   await setAndCheck(bus, znp, stateFile, light, 'light', {brightness: 77, color_temp: 333},
-                    {brightness: 77, color_temp: 333}, 15000, ['brightness']);
+                    {brightness: 77, color_temp: 333}, 15000, ['brightness', 'color_temp']);
   await setAndCheck(bus, znp, stateFile, curtain, 'curtain', {position: 35}, {position: 35}, 30000);
 
   // The state of every device zigbee2mqtt published for (after its configuration, the

@@ -476,6 +476,181 @@ static void test_triggers(void **state) {
   }
 }
 
+/* ---- chains and frames of several attributes --------------------------------------------- */
+
+/* A cluster command to ep1 with payload pl, then the device run to 2 s after it: its status. */
+static int rig_command(struct rig *r, uint16_t cluster, uint8_t command, const uint8_t *pl,
+                       size_t len) {
+  struct sim_dev_cmd c = {
+      .endpoint = 1, .cluster = cluster, .command = command, .payload = pl, .len = len};
+  uint32_t lat;
+  sim_time_t t = r->env.now;
+  int st = r->m->ops->command(r->m, &r->dev, &r->env, &c, &lat);
+  rig_run_until(r, t + lat + SIM_SEC(2));
+  return st;
+}
+
+/* A device of cm joined at 0 and run to t. */
+static void rig_start(struct rig *r, const struct dev_cat_model *cm, sim_time_t t) {
+  rig_init(r, &cm->m);
+  rig_run_until(r, t);
+}
+
+static double ch_value(const struct dev_cat_model *cm, const struct rig *r, const char *name) {
+  int ch = dev_cat_channel_find(cm, name);
+  if (ch < 0)
+    fail_msg("%s has no channel %s", cm->m.model_id, name);
+  return dev_generic_value(cm, &r->dev, &r->env, ch);
+}
+
+/* The T1's pressure report is one frame of three records, measuredValue (hPa), scale (-1) and
+ * scaledValue (0.1 hPa), byte for byte; no frame carries scale or scaledValue alone. */
+static void test_pressure_one_frame(void **state) {
+  (void)state;
+  const char *models[] = {"lumi.sensor_ht.agl02", "lumi.weather"};
+  for (size_t i = 0; i < 2; i++) {
+    const struct dev_cat_model *cm = cat_model(models[i]);
+    struct rig r;
+    memset(&r, 0, sizeof r);
+    sim_rng_seed(&r.rng, 99, 1);
+    r.m = &cm->m;
+    r.env.rng = &r.rng;
+    r.env.emit = rig_emit;
+    r.env.eui64 = (uint64_t)cm->m.ieee_oui << 40 | 0x123456;
+    rig_at(&r, 0);
+    cm->m.ops->join(&cm->m, &r.dev, &r.env, 0);
+    int k = find_frame(&r, 0, 0x0403, SIM_ZCL_CMD_REPORT_ATTR);
+    assert_true(k >= 0);
+    double hpa = ch_value(cm, &r, "pressure");
+    int16_t mv = (int16_t)lround(hpa), sv = (int16_t)lround(hpa * 10);
+    const uint8_t want[] = {0x18,
+                            r.frame[k][1],
+                            0x0A,
+                            0x00,
+                            0x00,
+                            0x29,
+                            (uint8_t)mv,
+                            (uint8_t)((uint16_t)mv >> 8),
+                            0x14,
+                            0x00,
+                            0x28,
+                            0xFF,
+                            0x10,
+                            0x00,
+                            0x29,
+                            (uint8_t)sv,
+                            (uint8_t)((uint16_t)sv >> 8)};
+    assert_int_equal(r.len[k], sizeof want);
+    assert_memory_equal(r.frame[k], want, sizeof want);
+    assert_int_equal(find_frame(&r, k + 1, 0x0403, SIM_ZCL_CMD_REPORT_ATTR), -1);
+    /* A change of 1 hPa later sends the same three records again. */
+    r.n = 0;
+    rig_run_until(&r, SIM_SEC(7 * 24 * 3600));
+    int later = 0;
+    for (int j = 0; j < r.n && j < RIG_FRAMES; j++)
+      if (r.cluster[j] == 0x0403) {
+        struct sim_zcl_attr a[4];
+        size_t top, total;
+        assert_int_equal(sim_zcl_decode_attrs(0x0403, r.frame[j], r.len[j], a, 4, &top, &total), 0);
+        assert_int_equal(top, 3);
+        assert_int_equal(a[0].id, 0x0000);
+        assert_int_equal(a[1].id, 0x0014);
+        assert_int_equal(a[2].id, 0x0010);
+        later++;
+      }
+    if (!later)
+      fail_msg("%s: no pressure report in a week", models[i]);
+  }
+}
+
+/* ZNLDP12LM: moveToLevelWithOnOff switches the light on above level 0 and off at 0 (ZCL),
+ * moveToLevel leaves onOff alone; colorMode reads 2 (colour temperature) after
+ * moveToColorTemp. */
+static void test_light_level_with_onoff(void **state) {
+  (void)state;
+  const struct dev_cat_model *cm = cat_model("lumi.light.aqcn02");
+  struct rig r;
+  rig_start(&r, cm, SIM_SEC(10));
+  assert_true(ch_value(cm, &r, "state") == 0);
+  const uint8_t lvl100[] = {100, 0, 0}, lvl0[] = {0, 0, 0}, lvl50[] = {50, 0, 0};
+  r.n = 0;
+  assert_int_equal(rig_command(&r, 0x0008, 0x04, lvl100, sizeof lvl100), 0);
+  assert_true(ch_value(cm, &r, "level") == 100);
+  assert_true(ch_value(cm, &r, "state") == 1);
+  int k = find_frame(&r, 0, 0x0006, SIM_ZCL_CMD_REPORT_ATTR);
+  assert_true(k >= 0);
+  assert_int_equal(first_attr(&r, k).v.b, 1);
+  assert_int_equal(rig_command(&r, 0x0008, 0x04, lvl0, sizeof lvl0), 0);
+  assert_true(ch_value(cm, &r, "state") == 0);
+  assert_int_equal(rig_command(&r, 0x0008, 0x00, lvl50, sizeof lvl50), 0);
+  assert_true(ch_value(cm, &r, "level") == 50);
+  assert_true(ch_value(cm, &r, "state") == 0);
+  const uint8_t ct[] = {0x2C, 0x01, 0, 0}; /* 300 mired */
+  assert_int_equal(rig_command(&r, 0x0300, 0x0A, ct, sizeof ct), 0);
+  assert_true(ch_value(cm, &r, "color_temp") == 300);
+  assert_true(ch_value(cm, &r, "color_mode") == 2);
+}
+
+/* WS-EUK01 in "control relay" mode (0xFCC0/0x0200 = 1, as it starts): a single press toggles
+ * the relay; decoupled (0): the press is only an event. */
+static void test_switch_button_relay(void **state) {
+  (void)state;
+  const struct dev_cat_model *cm = cat_model("lumi.switch.l1aeu1");
+  struct rig r;
+  rig_start(&r, cm, SIM_SEC(10));
+  assert_true(ch_value(cm, &r, "operation_mode") == 1);
+  double was = ch_value(cm, &r, "state");
+  r.n = 0;
+  assert_int_equal(cm->m.ops->trigger(&cm->m, &r.dev, &r.env, "single"), 0);
+  assert_true(ch_value(cm, &r, "state") == (was == 0));
+  assert_true(find_frame(&r, 0, 0x0006, SIM_ZCL_CMD_REPORT_ATTR) >= 0);
+  assert_true(find_frame(&r, 0, 0x0012, SIM_ZCL_CMD_REPORT_ATTR) >= 0);
+  /* A double press is an event only. */
+  rig_run_until(&r, SIM_SEC(20));
+  was = ch_value(cm, &r, "state");
+  assert_int_equal(cm->m.ops->trigger(&cm->m, &r.dev, &r.env, "double"), 0);
+  assert_true(ch_value(cm, &r, "state") == was);
+  /* Decoupled. */
+  const uint8_t wr[] = {0x00, 0x02, 0x20, 0x00};
+  struct sim_dev_cmd c = {.endpoint = 1,
+                          .cluster = 0xFCC0,
+                          .command = SIM_ZCL_CMD_WRITE_ATTR,
+                          .global = 1,
+                          .manufacturer_code = 0x115F,
+                          .payload = wr,
+                          .len = sizeof wr};
+  uint32_t lat;
+  assert_int_equal(cm->m.ops->command(&cm->m, &r.dev, &r.env, &c, &lat), 0);
+  rig_run_until(&r, SIM_SEC(30));
+  assert_true(ch_value(cm, &r, "operation_mode") == 0);
+  was = ch_value(cm, &r, "state");
+  r.n = 0;
+  assert_int_equal(cm->m.ops->trigger(&cm->m, &r.dev, &r.env, "single"), 0);
+  assert_true(ch_value(cm, &r, "state") == was);
+  assert_int_equal(find_frame(&r, 0, 0x0006, SIM_ZCL_CMD_REPORT_ATTR), -1);
+}
+
+/* ZNCZ02LM switched off 2 s after joining: its power reads 0 and is reported as 0 with the
+ * relay (at_once_with), not after the report's min_s (5 s after the join report). */
+static void test_plug_power_after_off(void **state) {
+  (void)state;
+  const struct dev_cat_model *cm = cat_model("lumi.plug");
+  struct rig r;
+  rig_start(&r, cm, SIM_SEC(2));
+  assert_true(ch_value(cm, &r, "state") == 1);
+  assert_true(ch_value(cm, &r, "power") > 0);
+  r.n = 0;
+  struct sim_dev_cmd off = {.endpoint = 1, .cluster = 0x0006, .command = 0x00};
+  uint32_t lat;
+  assert_int_equal(cm->m.ops->command(&cm->m, &r.dev, &r.env, &off, &lat), 0);
+  rig_run_until(&r, SIM_SEC(2) + lat);
+  assert_true(ch_value(cm, &r, "state") == 0);
+  assert_true(ch_value(cm, &r, "power") == 0);
+  int k = find_frame(&r, 0, 0x000C, SIM_ZCL_CMD_REPORT_ATTR);
+  assert_true(k >= 0);
+  assert_true(first_attr(&r, k).v.f == 0);
+}
+
 static void test_register_all(void **state) {
   (void)state;
   sim_model_reset();
@@ -494,10 +669,18 @@ static void test_register_all(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_determinism),        cmocka_unit_test(test_sample_api),
-      cmocka_unit_test(test_motion_example_hex), cmocka_unit_test(test_plug_commands),
-      cmocka_unit_test(test_read_attributes),    cmocka_unit_test(test_curtain_travel),
-      cmocka_unit_test(test_triggers),           cmocka_unit_test(test_register_all),
+      cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_sample_api),
+      cmocka_unit_test(test_motion_example_hex),
+      cmocka_unit_test(test_plug_commands),
+      cmocka_unit_test(test_read_attributes),
+      cmocka_unit_test(test_curtain_travel),
+      cmocka_unit_test(test_triggers),
+      cmocka_unit_test(test_register_all),
+      cmocka_unit_test(test_pressure_one_frame),
+      cmocka_unit_test(test_light_level_with_onoff),
+      cmocka_unit_test(test_switch_button_relay),
+      cmocka_unit_test(test_plug_power_after_off),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
