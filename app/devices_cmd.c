@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/devices_links.h"
 #include "app/parse.h"
 #include "devices/cat_global.h"
 #include "devices/cat_load.h"
@@ -51,7 +52,8 @@ static const char *report_name(uint8_t r) {
 }
 
 static const char *action_name(uint8_t a) {
-  static const char *const n[] = {"?", "set", "on", "off", "toggle", "arg", "stop", "detect"};
+  static const char *const n[] = {"?",   "set",  "on",     "off",   "toggle",
+                                  "arg", "stop", "detect", "follow"};
   return a < sizeof n / sizeof n[0] ? n[a] : "?";
 }
 
@@ -536,6 +538,7 @@ static void show_attrs_json(json_t *o, const struct dev_cat_model *cm) {
     json_object_set_new(j, "on_join", json_boolean(a->on_join));
     json_object_set_new(j, "as_zone_status", json_boolean(a->as_zone_status));
     json_object_set_new(j, "writable", json_boolean(a->writable));
+    app_devices_attr_links_json(j, cm, a);
     json_array_append_new(attrs, j);
   }
   json_object_set_new(o, "attributes", attrs);
@@ -581,6 +584,7 @@ static void show_actions_json(json_t *o, const struct dev_cat_model *cm) {
                           json_pack("{s:i, s:i, s:s, s:f}", "offset", k->arg_off, "type",
                                     k->arg_type, "type_name", type_name(k->arg_type), "scale",
                                     k->arg_scale));
+    app_devices_cmd_links_json(j, cm, k);
     json_array_append_new(cmds, j);
   }
   json_object_set_new(o, "commands", cmds);
@@ -604,6 +608,7 @@ static json_t *show_json(const struct dev_cat_model *cm) {
   show_attrs_json(o, cm);
   show_heartbeat_json(o, cm);
   show_actions_json(o, cm);
+  app_devices_chains_json(o, cm);
   if (cm->has_battery) {
     const struct dev_cat_battery *b = &cm->battery;
     json_object_set_new(o, "battery",
@@ -695,6 +700,7 @@ static void show_text(const struct dev_cat_model *cm) {
       printf("; on join");
     if (a->writable)
       printf("; writable");
+    app_devices_attr_links_text(cm, a);
     printf("\n");
   }
   if (cm->hb.present) {
@@ -726,6 +732,7 @@ static void show_text(const struct dev_cat_model *cm) {
       printf(" = payload[%u] %s / %g", k->arg_off, type_name(k->arg_type), k->arg_scale);
     if (k->ep)
       printf(" (ep %u only)", k->ep);
+    app_devices_cmd_links_text(cm, k);
     printf("\n");
   }
   printf("triggers\n");
@@ -739,6 +746,7 @@ static void show_text(const struct dev_cat_model *cm) {
       printf(" = %g", t->k);
     printf("\n");
   }
+  app_devices_chains_text(cm);
   if (cm->has_battery) {
     const struct dev_cat_battery *b = &cm->battery;
     printf("battery\n  fresh %g..%g mV, empty %g mV, %g uV per frame, %g uV per day; percent "

@@ -135,6 +135,64 @@ static void test_show(void **state) {
   devspawn_free(&r);
 }
 
+/* The links between a model's parts: what a report frame carries besides its own attribute, the
+ * steps a command takes besides its own, a chain between channels, a report sent at once. */
+static json_t *find_named(json_t *arr, const char *key, const char *want) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(arr, i, x) {
+    const char *v = json_string_value(json_object_get(x, key));
+    if (v && strcmp(v, want) == 0)
+      return x;
+  }
+  return NULL;
+}
+
+static void test_show_links(void **state) {
+  (void)state;
+  struct devspawn_out r;
+  const char *t1[] = {"devices", "show", "lumi.sensor_ht.agl02", "--json", NULL};
+  expect_ok(&r, t1);
+  json_t *doc = parse_json(&r);
+  json_t *same = NULL;
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(doc, "attributes"), i, a) {
+    if (json_integer_value(json_object_get(a, "cluster")) == 0x0403 &&
+        json_integer_value(json_object_get(a, "attr")) == 0x0000)
+      same = json_object_get(a, "same_frame");
+  }
+  assert_int_equal(json_array_size(same), 2);
+  json_decref(doc);
+  devspawn_free(&r);
+
+  const char *light[] = {"devices", "show", "lumi.light.aqcn02", NULL};
+  expect_ok(&r, light);
+  assert_non_null(strstr(r.out, "cmd 0x04  arg level = payload[0] uint8 / 1; then follow state"));
+  devspawn_free(&r);
+
+  const char *sw[] = {"devices", "show", "lumi.switch.l1aeu1", "--json", NULL};
+  expect_ok(&r, sw);
+  doc = parse_json(&r);
+  json_t *chain = find_named(json_object_get(doc, "chains"), "when", "button");
+  assert_non_null(chain);
+  assert_string_equal(json_string_value(json_object_get(chain, "do")), "toggle");
+  assert_string_equal(json_string_value(json_object_get(chain, "channel")), "state");
+  assert_int_equal(json_object_size(json_object_get(chain, "if")), 2);
+  json_decref(doc);
+  devspawn_free(&r);
+
+  const char *plug[] = {"devices", "show", "lumi.plug", "--json", NULL};
+  expect_ok(&r, plug);
+  doc = parse_json(&r);
+  json_t *power = find_named(json_object_get(doc, "attributes"), "name", "presentValue");
+  assert_non_null(power);
+  assert_string_equal(json_string_value(json_object_get(power, "at_once_with")), "state");
+  assert_int_equal(json_array_size(json_object_get(doc, "chains")), 0);
+  json_decref(doc);
+  devspawn_free(&r);
+}
+
 static void test_sample(void **state) {
   (void)state;
   struct devspawn_out r, r2;
@@ -453,6 +511,7 @@ int main(void) {
       cmocka_unit_test(test_help),
       cmocka_unit_test(test_list),
       cmocka_unit_test(test_show),
+      cmocka_unit_test(test_show_links),
       cmocka_unit_test(test_sample),
       cmocka_unit_test(test_unknown_model_and_bad_flags),
       cmocka_unit_test(test_user_catalogue),
