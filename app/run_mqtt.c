@@ -161,6 +161,7 @@ struct app_mqtt {
   char filter[96];
   int obs_subscribed, obs_failed, obs_dropped;
   uint64_t observed;
+  int qos0;         /* the hubs publish with QoS 0: the broker acknowledges nothing */
   uv_timer_t grace; /* after the fleet: until the observer has seen what was sent */
   int grace_on, grace_closed;
   uint64_t grace_until, grace_idle, grace_last;
@@ -236,6 +237,7 @@ static int mq_new(uv_loop_t *loop, const struct run_opts *o, struct sim_fleet *c
     return 3;
   }
   m->loop = loop;
+  m->qos0 = o->mq.qos == 0;
   m->fleet = fleet;
   m->certs = certs;
   int code = mq_make(loop, o, m, hubs);
@@ -350,6 +352,7 @@ void app_run_mqtt_info(struct app_mqtt *m, const struct run_opts *o, struct rec_
     sim_mqtt_stream_stats(m->t, &st);
     out->have_sent = 1;
     out->frames_sent = st.frames_sent;
+    out->frames_acked = st.frames_acked;
     out->broker_failures = st.broker_failures;
     out->last_error = st.last_error;
   }
@@ -360,7 +363,8 @@ void app_run_mqtt_info(struct app_mqtt *m, const struct run_opts *o, struct rec_
   }
 }
 
-#define OBS_IDLE_NS 5000000000ull /* nanoseconds without a new delivery before the observer ends   \
+#define OBS_IDLE_NS                                                                                \
+  5000000000ull                   /* nanoseconds without a new delivery before the observer ends   \
                                    */
 #define OBS_MAX_NS 30000000000ull /* nanoseconds the observer stays after the fleet at most */
 
@@ -389,8 +393,10 @@ static void on_grace(uv_timer_t *h) {
     m->grace_last = m->observed;
     m->grace_idle = now + 2000000000u;
   }
-  if ((st.frames_sent && m->observed >= st.frames_sent) || now >= m->grace_until ||
-      now >= m->grace_idle || !sim_mqtt_client_connected(m->obs))
+  /* What the broker acknowledged it delivers; with QoS 0 nothing is acknowledged. */
+  uint64_t due = m->qos0 ? st.frames_sent : st.frames_acked;
+  if ((due && m->observed >= due) || now >= m->grace_until || now >= m->grace_idle ||
+      !sim_mqtt_client_connected(m->obs))
     obs_end(m);
 }
 

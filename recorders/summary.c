@@ -383,8 +383,9 @@ static void print_mqtt(FILE *out, const struct rec_mqtt *m) {
   fprintf(out, "  mqtt                   profile %s, MQTT %s, QoS %d", m->profile,
           m->version == 4 ? "3.1.1" : "5", m->qos);
   if (m->have_sent)
-    fprintf(out, ", %llu frames published, %llu broker failures",
-            (unsigned long long)m->frames_sent, (unsigned long long)m->broker_failures);
+    fprintf(out, ", %llu frames published (%llu acknowledged by the broker), %llu broker failures",
+            (unsigned long long)m->frames_sent, (unsigned long long)m->frames_acked,
+            (unsigned long long)m->broker_failures);
   if (m->observer)
     fprintf(out, ", observer saw %llu uplink publishes%s", (unsigned long long)m->observed,
             m->observer_ok ? "" : " (its subscription was interrupted: a lower bound)");
@@ -400,6 +401,9 @@ static json_t *mqtt_json(const struct rec_mqtt *m) {
   json_object_set_new(o, "qos", json_integer(m->qos));
   json_object_set_new(o, "frames_sent",
                       m->have_sent ? json_integer((json_int_t)m->frames_sent) : json_null());
+  json_object_set_new(o, "frames_acked",
+                      m->have_sent && m->qos > 0 ? json_integer((json_int_t)m->frames_acked)
+                                                 : json_null());
   json_object_set_new(o, "broker_failures",
                       m->have_sent ? json_integer((json_int_t)m->broker_failures) : json_null());
   json_object_set_new(o, "last_error",

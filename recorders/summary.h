@@ -88,7 +88,7 @@ struct rec_mqtt {
   int version;         /* 4 (3.1.1) or 5 */
   int qos;             /* of the hubs' publishes: 0 or 1 */
   int have_sent;       /* frames_sent and broker_failures measured in this process */
-  uint64_t frames_sent, broker_failures;
+  uint64_t frames_sent, frames_acked, broker_failures;
   const char *last_error; /* the last broker failure as a sentence, NULL or "": none */
   int observer;           /* an observer subscription ran (--mqtt-observe) */
   int observer_ok;        /* it was subscribed for the whole run */

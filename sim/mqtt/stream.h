@@ -53,7 +53,10 @@ int sim_mqtt_stream_listening(const struct sim_listener *l);
 
 /* What a transport's connections did, both sides together. */
 struct sim_mqtt_stream_stats {
-  uint64_t frames_sent;     /* frames handed to MQTT clients as publishes */
+  uint64_t frames_sent; /* frames handed to MQTT clients as publishes */
+  /* Of them, those the broker acknowledged (QoS 1: PUBACK; 0 with QoS 0). A publish still
+   * queued or unacknowledged when its connection ends is sent but not acknowledged. */
+  uint64_t frames_acked;
   uint64_t frames_received; /* frames delivered to connections */
   uint64_t broker_failures; /* hub-side MQTT connections refused or ended by an error */
   char last_error[160];     /* the last of those as a sentence ("" if none) */

@@ -188,15 +188,19 @@ static void test_slow_ten_thousand_observed(void **state) {
   assert_int_equal(mq_jint(j, "ramp.hubs_ever_online"), 10000);
   assert_int_equal(mq_jint(j, "sessions.online_at_end"), 10000);
   json_int_t sent = mq_jint(j, "mqtt.frames_sent");
+  json_int_t acked = mq_jint(j, "mqtt.frames_acked");
   json_int_t seen = mq_jint(j, "mqtt.observed");
   assert_true(json_is_true(json_object_get(json_object_get(j, "mqtt"), "observer_complete")));
-  if (sent < 40000 || seen != sent) {
+  /* The broker delivers what it acknowledged; what a hub had not got acknowledged when its
+   * connection ended (a reconnect on a busy machine) may or may not have reached it. */
+  if (acked < 40000 || seen < acked || seen > sent) {
     char cmd[400];
     snprintf(cmd, sizeof cmd, "grep -i drop '%s' | head -5 >&2", r.b.log);
     if (system(cmd) < 0)
       perror("grep");
-    MQ_RUN_FAIL(&run, "the hubs published %lld frames, the observer saw %lld", (long long)sent,
-                (long long)seen);
+    MQ_RUN_FAIL(
+        &run, "the hubs published %lld frames, the broker acknowledged %lld, the observer saw %lld",
+        (long long)sent, (long long)acked, (long long)seen);
   }
   json_decref(j);
   assert_int_equal(platproc_stop(&r.p), 0);
@@ -222,7 +226,8 @@ static void test_scenario_unchanged(void **state) {
   json_t *mq = json_object_get(j, "mqtt");
   assert_string_equal(json_string_value(json_object_get(mq, "profile")), "hubrpc");
   assert_int_equal(mq_jint(j, "mqtt.qos"), 1);
-  assert_true(mq_jint(j, "mqtt.observed") >= mq_jint(j, "mqtt.frames_sent"));
+  assert_true(mq_jint(j, "mqtt.frames_acked") > 0);
+  assert_true(mq_jint(j, "mqtt.observed") >= mq_jint(j, "mqtt.frames_acked"));
   assert_true(json_object_get(j, "scenario") != NULL);
   json_decref(j);
   rig_stop(&r);
