@@ -182,9 +182,12 @@ static int radio_permit_join(lua_State *L) {
   double d = scn_check_duration(L, 1, "radio.permit_join", 0);
   int k = coord_arg(L, sc, 2, "radio.permit_join", NULL);
   double secs = ceil(d - 1e-9);
-  if (!(secs >= 1 && secs <= 254))
-    return luaL_error(L, "radio.permit_join: %g s: the radio opens its network for 1 s to 254 s",
-                      d);
+  if (!(secs >= 1 && secs <= 254)) {
+    char t[32]; /* luaL_error has no %g */
+    snprintf(t, sizeof t, "%g", d);
+    return luaL_error(L, "radio.permit_join: %s s: the radio opens its network for 1 s to 254 s",
+                      t);
+  }
   int rc = sim_znp_coord_ctl_permit(coord(sc, k), (unsigned)secs, now_ms(sc));
   if (rc == 0) {
     scn_logf(sc->scn, "coordinator %d: joining permitted for %u s", k, (unsigned)secs);
@@ -220,6 +223,24 @@ static int radio_reset(lua_State *L) {
   scn_logf(sc->scn, "coordinator %d: reset (%s)", k, reason ? "watchdog" : "power");
   sim_znp_server_kick(sc->srv[k]);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* radio.status([K or {coordinator=K}]): what a script may wait for, e.g. the host having started
+ * its network and registered its endpoints: {network=, endpoints=, devices=, permit_join=}. */
+static int radio_status(lua_State *L) {
+  struct app_znp_script *sc = running(L, "radio.status");
+  int k = coord_arg(L, sc, 1, "radio.status", NULL);
+  const struct sim_znp_coord *c = coord(sc, k);
+  lua_createtable(L, 0, 4);
+  lua_pushboolean(L, c->state == SIM_ZNP_DEV_ZB_COORD);
+  lua_setfield(L, -2, "network");
+  lua_pushinteger(L, (lua_Integer)c->neps);
+  lua_setfield(L, -2, "endpoints");
+  lua_pushinteger(L, (lua_Integer)c->ndevs);
+  lua_setfield(L, -2, "devices");
+  lua_pushboolean(L, sim_znp_coord_permit_open(c, now_ms(sc)));
+  lua_setfield(L, -2, "permit_join");
   return 1;
 }
 
@@ -338,6 +359,7 @@ static void open_radio(lua_State *L, void *arg) {
                                    {"permit_join", radio_permit_join},
                                    {"close_join", radio_close_join},
                                    {"reset", radio_reset},
+                                   {"status", radio_status},
                                    {NULL, NULL}};
   luaL_newlib(L, radio);
   lua_setglobal(L, "radio");
