@@ -368,11 +368,10 @@ static void open_radio(lua_State *L, void *arg) {
                                      {"link_loss", dev_link_loss},
                                      {"fail_interview", dev_fail_interview},
                                      {NULL, NULL}};
+  static const luaL_Reg meta[] = {
+      {"__index", dev_index}, {"__tostring", dev_tostring}, {NULL, NULL}};
   luaL_newmetatable(L, DEV_META);
-  lua_pushcfunction(L, dev_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, dev_tostring);
-  lua_setfield(L, -2, "__tostring");
+  luaL_setfuncs(L, meta, 0);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "methods");
   lua_pushboolean(L, 0); /* getmetatable(dev) shows no methods to change */

@@ -9,8 +9,8 @@
 //       lets join later, is interviewed. Exit 0 only when both held.
 // Every wait has a deadline (40 s for the whole run). One line per step, "RESULT ...".
 'use strict';
-const path = require('node:path');
 const {Controller} = require('zigbee-herdsman');
+const herdsmanOptions = require('../znp/herdsman_options.js');
 
 const [port, dir, phase] = process.argv.slice(2);
 if (!port || !dir || (phase !== 'first' && phase !== 'second')) {
@@ -46,19 +46,7 @@ async function waitFor(re, from = 0) {
 }
 
 async function main() {
-  const controller = new Controller({
-    network: {
-      panID: 0x1a62,
-      extendedPanID: [0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd],
-      channelList: [15],
-      networkKey: [1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 13],
-    },
-    serialPort: {path: `tcp://127.0.0.1:${port}`, adapter: 'zstack'},
-    databasePath: path.join(dir, 'database.db'),
-    databaseBackupPath: path.join(dir, 'database.db.backup'),
-    backupPath: path.join(dir, 'coordinator_backup.json'),
-    acceptJoiningDeviceHandler: async () => true,
-  });
+  const controller = new Controller(herdsmanOptions(port, dir));
   controller.on('deviceJoined', (e) => note(`joined ${e.device.ieeeAddr}`));
   controller.on('deviceLeave', (e) => note(`leave ${e.ieeeAddr}`));
   controller.on('deviceInterview', (e) =>

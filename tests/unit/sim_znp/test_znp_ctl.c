@@ -44,15 +44,9 @@ static const struct sim_model_ops ctl_ops = {
     .join = hello_join, .tick = second_tick, .command = echo_command};
 static const uint16_t ctl_in[] = {0x0000, 0x0402};
 static const struct sim_model_endpoint ctl_ep = {1, 0x0104, 0x0302, ctl_in, 2, NULL, 0};
-static const struct sim_model ctl_model = {.model_id = "lumi.ctl.test",
-                                           .power_source = SIM_POWER_BATTERY,
-                                           .logical_type = SIM_LOGICAL_END_DEVICE,
-                                           .sleepy = 1,
-                                           .manufacturer_code = 0x115F,
-                                           .ieee_oui = 0x00158D,
-                                           .endpoints = &ctl_ep,
-                                           .n_endpoints = 1,
-                                           .ops = &ctl_ops};
+/* A sleepy battery end device of no vendor in particular (the descriptors are not asserted). */
+static const struct sim_model ctl_model = {
+    .model_id = "lumi.ctl.test", .endpoints = &ctl_ep, .n_endpoints = 1, .ops = &ctl_ops};
 
 /* A running network with endpoint 1 registered and the host's window open for 60 s. */
 static void network(struct fixture *fx) {
@@ -262,14 +256,11 @@ static void test_ctl_fail_interview(void **state) {
   assert_int_equal(sim_znp_coord_ctl_drop_zdo(fx->c, 0x00158D0000B00000ull, 1), SIM_EFULL);
 }
 
+#define CTL_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_ctl_permit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ctl_leave, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ctl_rejoin, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ctl_link_loss, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ctl_reset, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ctl_fail_interview, setup, teardown),
-  };
+  const struct CMUnitTest tests[] = {CTL_TEST(test_ctl_permit), CTL_TEST(test_ctl_leave),
+                                     CTL_TEST(test_ctl_rejoin), CTL_TEST(test_ctl_link_loss),
+                                     CTL_TEST(test_ctl_reset),  CTL_TEST(test_ctl_fail_interview)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
