@@ -42,8 +42,8 @@ static int echo_command(const struct sim_model *m, struct sim_device *d, struct 
 }
 static const struct sim_model_ops ctl_ops = {
     .join = hello_join, .tick = second_tick, .command = echo_command};
-static const uint16_t ctl_in[] = {0x0000, 0x0402};
-static const struct sim_model_endpoint ctl_ep = {1, 0x0104, 0x0302, ctl_in, 2, NULL, 0};
+static const uint16_t ctl_in[] = {0x0000, 0x0402}, ctl_out[] = {0x0019};
+static const struct sim_model_endpoint ctl_ep = {1, 0x0104, 0x0302, ctl_in, 2, ctl_out, 1};
 /* A sleepy battery end device of no vendor in particular (the descriptors are not asserted). */
 static const struct sim_model ctl_model = {
     .model_id = "lumi.ctl.test", .endpoints = &ctl_ep, .n_endpoints = 1, .ops = &ctl_ops};
