@@ -251,11 +251,12 @@ static int znp_report(const struct znp_run *r) {
       snprintf(who, sizeof who, " coordinator %d:", k);
     fprintf(stderr,
             "hubsim znp:%s %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
-            "%llu NV write errors, %llu device frames dropped\n",
+            "%llu NV write errors, %llu device frames dropped, %llu lost\n",
             who, (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
             (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
             (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
-            (unsigned long long)st->device_frames_dropped);
+            (unsigned long long)st->device_frames_dropped,
+            (unsigned long long)st->device_frames_lost);
     if (st->nv_errors)
       exit_code = 3;
   }
