@@ -1,5 +1,6 @@
 /* `hubsim znp`: flags, the listener, the ready file, and an orderly stop on a signal. */
 #include "app/znp_cmd.h"
+#include "app/znp_script.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
-          "                  [--device MODEL]... [--coordinators N] [--state-file FILE] [-v]\n"
+          "                  [--device MODEL]... [--coordinators N] [--state-file FILE]\n"
+          "                  [--script FILE.lua] [-v]\n"
           "\n"
           "Serves one emulated Texas Instruments Z-Stack 3.x.0 ZNP coordinator (MT commands in\n"
           "UNPI frames) on a TCP port. Point a Zigbee host at it as its adapter, e.g.\n"
@@ -45,10 +47,17 @@ static void usage(FILE *out) {
           "  --state-file FILE   on SIGUSR1, write every device's state to FILE (one line each:\n"
           "                      IEEE address, model id, the state as zigbee2mqtt publishes it,\n"
           "                      from the frames the device sent), then print 'state written N'\n"
+          "  --script FILE.lua   drive the radio side on a timeline from the start: devices\n"
+          "                      joining, leaving and rejoining on their own, the radio's own\n"
+          "                      permit-join window, link loss, resets, failed interviews\n"
+          "                      (a Lua scenario sandbox with a 'radio' table; see docs/hil.md,\n"
+          "                      'Scenario control'); its log lines are printed as 'script ...',\n"
+          "                      then 'script done' when its timeline is empty\n"
           "  -v, --verbose       log connections and network formation\n"
           "  -h, --help          this text\n"
           "\n"
-          "SIGINT/SIGTERM stop it with exit 0. Exit 2: a bad flag or a malformed NV file;\n"
+          "SIGINT/SIGTERM stop it with exit 0. Exit 2: a bad flag, a malformed NV file, or a\n"
+          "script that fails (at load or in a callback: FILE:LINE and the reason on stderr);\n"
           "3: cannot listen or cannot write a file.\n");
 }
 
@@ -76,16 +85,19 @@ static int parse_listen(const char *s, char *host, size_t cap, int *port) {
   return 0;
 }
 
-/* A device's IEEE address: its vendor's OUI, then 40 bits from its model id and how many
- * devices of that model came before it on the command line (and, past the first, which
- * coordinator it joins), so that a restarted hubsim brings the same devices back. */
+uint64_t app_znp_device_ieee(const struct sim_model *m, uint64_t nth, unsigned coord) {
+  uint64_t h = sim_hash_mix64(sim_hash_str(m->model_id) ^ nth ^ (uint64_t)coord << 32);
+  return (uint64_t)(m->ieee_oui & 0xFFFFFF) << 40 | (h & 0xFFFFFFFFFFull);
+}
+
+/* The address of the i-th --device (ids: every --device) on coordinator coord: nth counts the
+ * devices of its model before it on the command line. */
 static uint64_t device_ieee(const struct sim_model *m, const char *const *ids, size_t i,
                             unsigned coord) {
   uint64_t nth = 0;
   for (size_t j = 0; j < i; j++)
     nth += strcmp(ids[j], ids[i]) == 0;
-  uint64_t h = sim_hash_mix64(sim_hash_str(m->model_id) ^ nth ^ (uint64_t)coord << 32);
-  return (uint64_t)(m->ieee_oui & 0xFFFFFF) << 40 | (h & 0xFFFFFFFFFFull);
+  return app_znp_device_ieee(m, nth, coord);
 }
 
 /* --state-file: each device's state as zigbee2mqtt's converters make it of the frames the
@@ -175,6 +187,7 @@ struct znp_run {
   struct sim_znp_server *s[ZNP_MAX_COORDS];
   struct znp_states *states;
   uv_signal_t sigusr1;
+  struct app_znp_script *script; /* --script, loaded; NULL: none */
 };
 
 static int write_ready_all(const char *path, struct znp_run *r) {
@@ -216,6 +229,10 @@ static int znp_start(uv_loop_t *loop, struct znp_run *r) {
   for (int k = 0; k < r->n; k++)
     printf("listening on %s:%d\n", r->host, sim_znp_server_port(r->s[k]));
   fflush(stdout);
+  if (r->script && app_znp_script_start(r->script, loop, r->s, r->n, why, sizeof why) != 0) {
+    fprintf(stderr, "hubsim znp: --script: %s\n", why);
+    return 2;
+  }
   int rc;
   if (r->ready && (rc = write_ready_all(r->ready, r)) != 0) {
     fprintf(stderr, "hubsim znp: --ready-file '%s': %s\n", r->ready, sim_strerror(rc));
@@ -234,11 +251,12 @@ static int znp_report(const struct znp_run *r) {
       snprintf(who, sizeof who, " coordinator %d:", k);
     fprintf(stderr,
             "hubsim znp:%s %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
-            "%llu NV write errors, %llu device frames dropped\n",
+            "%llu NV write errors, %llu device frames dropped, %llu lost\n",
             who, (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
             (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
             (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
-            (unsigned long long)st->device_frames_dropped);
+            (unsigned long long)st->device_frames_dropped,
+            (unsigned long long)st->device_frames_lost);
     if (st->nv_errors)
       exit_code = 3;
   }
@@ -257,7 +275,10 @@ static int znp_serve(struct znp_run *r) {
     uv_signal_start(&sigterm, signal_cb, SIGTERM);
     uv_run(&loop, UV_RUN_DEFAULT);
     exit_code = znp_report(r);
+    if (app_znp_script_failed(r->script))
+      exit_code = 2;
   }
+  app_znp_script_free(r->script); /* its handles close with their own callbacks */
   for (int k = 0; k < r->n; k++)
     if (r->s[k])
       sim_znp_server_close(r->s[k]);
@@ -270,12 +291,14 @@ static int znp_serve(struct znp_run *r) {
 
 int app_znp_main(int argc, char **argv) {
   const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL;
+  const char *script = NULL;
   static const struct option opts[] = {{"nv", required_argument, NULL, 'n'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
                                        {"device", required_argument, NULL, 'd'},
                                        {"state-file", required_argument, NULL, 's'},
                                        {"coordinators", required_argument, NULL, 'c'},
+                                       {"script", required_argument, NULL, 'S'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -300,6 +323,9 @@ int app_znp_main(int argc, char **argv) {
       break;
     case 's':
       state_path = optarg;
+      break;
+    case 'S':
+      script = optarg;
       break;
     case 'c': {
       uint64_t v = 0;
@@ -357,6 +383,11 @@ int app_znp_main(int argc, char **argv) {
     if (!models[i])
       return bad("--device", devs[i], "no such model in the catalogue (hubsim devices list)");
   }
+  struct app_znp_script *sc = NULL;
+  if (script && app_znp_script_load(script, &sc, why, sizeof why) != 0) {
+    fprintf(stderr, "hubsim znp: --script: %s\n", why);
+    return 2;
+  }
   struct znp_run r = {.host = host,
                       .port = port,
                       .n = ncoord,
@@ -364,7 +395,8 @@ int app_znp_main(int argc, char **argv) {
                       .devs = devs,
                       .models = models,
                       .ndev = ndev,
-                      .state_path = state_path};
+                      .state_path = state_path,
+                      .script = sc};
   for (int k = 0; k < ncoord; k++)
     r.nv[k] = nvs[k];
   return znp_serve(&r);

@@ -585,8 +585,8 @@ static void default_name(struct scn *s) {
   s->cfg.name = s->s_name;
 }
 
-int scn_load(const char *path, const char *text, size_t len, const struct scn_limits *lim,
-             struct scn **out, struct scn_error *err) {
+static int load(const char *path, const char *text, size_t len, const struct scn_limits *lim,
+                scn_open_fn open, void *arg, struct scn **out, struct scn_error *err) {
   struct scn_error dummy;
   if (!err)
     err = &dummy;
@@ -639,6 +639,9 @@ int scn_load(const char *path, const char *text, size_t len, const struct scn_li
   (void)dev_catalog_register_all(); /* model ids must be known; idempotent */
   open_sandbox(s);
   scn_api_open(s->L);
+  s->embed_arg = arg;
+  if (open)
+    open(s->L, arg);
   scn_seed_random(s, 1);
   lua_sethook(s->L, scn_hook, LUA_MASKCOUNT, SCN_HOOK_EVERY);
 
@@ -683,6 +686,24 @@ int scn_load(const char *path, const char *text, size_t len, const struct scn_li
     default_name(s);
   *out = s;
   return 0;
+}
+
+int scn_load(const char *path, const char *text, size_t len, const struct scn_limits *lim,
+             struct scn **out, struct scn_error *err) {
+  return load(path, text, len, lim, NULL, NULL, out, err);
+}
+
+int scn_load_embedded(const char *path, const struct scn_limits *lim, scn_open_fn open, void *arg,
+                      struct scn **out, struct scn_error *err) {
+  return load(path, NULL, 0, lim, open, arg, out, err);
+}
+
+void *scn_embed_arg(lua_State *L) {
+  return scn_from_L(L)->embed_arg;
+}
+
+uint32_t scn_pending(const struct scn *s) {
+  return s->n_steps - s->n_free;
 }
 
 const struct scn_config *scn_config(const struct scn *s) {
@@ -811,46 +832,83 @@ static int check_platform_metrics(struct scn *s, struct scn_error *err) {
   return 0;
 }
 
-int scn_start(struct scn *s, struct sim_fleet *f, const struct scn_platform_ops *p,
-              struct scn_error *err) {
-  struct scn_error dummy;
-  if (!err)
-    err = &dummy;
+/* Whether s may start; else *err says why. */
+static int startable(struct scn *s, struct scn_error *err) {
   memset(err, 0, sizeof *err);
   if (s->started || s->mem_fatal || s->stopping) {
     set_error(err, s->path, 0, "scenario already started or failed");
     return SIM_EINVAL;
   }
-  s->fleet = f;
-  if (p) {
-    s->ops = *p;
-    s->has_ops = 1;
-  }
-  int rc = check_platform_metrics(s, err);
-  if (rc)
-    return rc;
-  struct sim_sched *fs = sim_fleet_sched(f);
+  return 0;
+}
+
+/* Opens the scheduler on loop: on clock (shared with the fleet) when given, else on a real
+ * clock of its own that starts now. */
+static int sched_open(struct scn *s, uv_loop_t *loop, const struct sim_clock *clock,
+                      struct scn_error *err) {
   uint32_t cap = s->n_steps + 64;
-  rc = sim_sched_init(&s->sched, fs->loop, fs->clock.is_virtual, cap, scn_timeline_fire, s);
+  int rc =
+      sim_sched_init(&s->sched, loop, clock ? clock->is_virtual : 0, cap, scn_timeline_fire, s);
   if (rc) {
     set_error(err, s->path, 0, "scheduler: %s", sim_strerror(rc));
     return rc;
   }
   /* engine time is the fleet's: share its clock (a vdriver keeps virtual ones in step) */
-  s->sched.clock = fs->clock;
+  if (clock)
+    s->sched.clock = *clock;
   s->sched_open = 1;
   s->started = 1;
   scn_seed_random(s, scn_seed(s));
-  scn_observe_install(s);
-  rc = scn_platform_install(s, err);
-  if (rc)
-    return rc;
+  return 0;
+}
+
+/* The entries the top level declared go on the wheel. */
+static void timeline_schedule(struct scn *s) {
   for (uint32_t i = 0; i < s->n_steps; i++)
     if (s->steps[i].ref != LUA_NOREF)
       sim_wheel_add(&s->sched.wheel, i, s->steps[i].due);
   scn_logf(s, "scenario %s started (seed %" PRIu64 ")", s->cfg.name ? s->cfg.name : "",
            scn_seed(s));
+}
+
+int scn_start(struct scn *s, struct sim_fleet *f, const struct scn_platform_ops *p,
+              struct scn_error *err) {
+  struct scn_error dummy;
+  if (!err)
+    err = &dummy;
+  int rc = startable(s, err);
+  if (rc)
+    return rc;
+  s->fleet = f;
+  if (p) {
+    s->ops = *p;
+    s->has_ops = 1;
+  }
+  rc = check_platform_metrics(s, err);
+  if (rc)
+    return rc;
+  struct sim_sched *fs = sim_fleet_sched(f);
+  rc = sched_open(s, fs->loop, &fs->clock, err);
+  if (rc)
+    return rc;
+  scn_observe_install(s);
+  rc = scn_platform_install(s, err);
+  if (rc)
+    return rc;
+  timeline_schedule(s);
   return 0;
+}
+
+int scn_start_clock(struct scn *s, uv_loop_t *loop, struct scn_error *err) {
+  struct scn_error dummy;
+  if (!err)
+    err = &dummy;
+  int rc = startable(s, err);
+  if (rc == 0)
+    rc = sched_open(s, loop, NULL, err);
+  if (rc == 0)
+    timeline_schedule(s);
+  return rc;
 }
 
 static void free_rest(struct scn *s) {

@@ -42,6 +42,7 @@
 #include "sim/loop/sched.h"
 
 struct scn;
+struct lua_State;
 
 struct scn_error {
   char file[256];
@@ -229,6 +230,31 @@ int scn_parse_duration(const char *text, double *seconds);
  * effective seed (the script's, else 1). */
 void scn_set_seed(struct scn *s, uint64_t seed);
 uint64_t scn_seed(const struct scn *s);
+
+/* ---- embedding: a script that drives something other than a fleet ------------------------- */
+
+/* The same sandbox, limits, durations and timeline (at, after, every, phase, now, log) for a
+ * program that brings its own globals instead of the fleet's (hubsim znp --script). open runs
+ * once on the fresh sandbox, before the top level: it adds the embedder's globals and may
+ * remove the fleet's (scenario, fleet, hubs, devices, platform, expect...). arg is what
+ * scn_embed_arg() returns inside the embedder's C functions. Loads like scn_load(). */
+typedef void (*scn_open_fn)(struct lua_State *L, void *arg);
+int scn_load_embedded(const char *path, const struct scn_limits *lim, scn_open_fn open, void *arg,
+                      struct scn **out, struct scn_error *err);
+void *scn_embed_arg(struct lua_State *L);
+/* Starts the timeline of an embedded script on loop's real clock, engine time 0 being now; no
+ * fleet, no platform, no expectations. 0 or an error with *err filled. */
+int scn_start_clock(struct scn *s, uv_loop_t *loop, struct scn_error *err);
+/* Raises for any key of the table at idx not in allowed (a NULL-terminated list), naming what
+ * and the key. */
+void scn_check_keys(struct lua_State *L, int idx, const char *what, const char *const *allowed);
+/* Adds a line to the log scn_log() returns, stamped with engine time (as log() does). */
+void scn_logf(struct scn *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Timeline entries still to run: 0 once the script has nothing left to do. */
+uint32_t scn_pending(const struct scn *s);
+/* A duration argument of an embedder's function (a number of seconds or a string such as
+ * "250ms"): raises the scenario engine's error naming what and the text when it is bad. */
+double scn_check_duration(struct lua_State *L, int idx, const char *what, int allow_negative);
 
 /* Closes the scheduler (after the fleet is stopped) and frees everything. On a real clock the
  * memory is released once the loop has run the scheduler's close callbacks (run the loop once

@@ -131,6 +131,8 @@ struct scn {
   uint64_t log_dropped;
   size_t log_bytes;
   int log_full; /* its last line says so; later ones are dropped */
+
+  void *embed_arg; /* scn_load_embedded()'s arg */
 };
 
 /* scn.c */
@@ -144,9 +146,6 @@ int scn_current_line(lua_State *L);
 /* Runs the function on top of the stack (nargs arguments above it) under the budget; 0 or
  * SIM_EINVAL with *err filled. Pops the function and its arguments. */
 int scn_pcall(struct scn *s, int nargs, struct scn_error *err);
-void scn_logf(struct scn *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A duration argument: a number (seconds) or a string; raises naming the text when bad. */
-double scn_check_duration(lua_State *L, int idx, const char *what, int allow_negative);
 /* Work accounting for the sandbox's C functions (scn_pattern.c, the wrappers of scn.c):
  * scn_work_left() is what the running call may still spend; scn_work_charge() spends units and
  * raises the budget error naming what when they are more than that; scn_work_poll() raises when
@@ -173,8 +172,6 @@ enum scn_text_kind {
 };
 /* Seconds to engine time (µs): 0 for none or less, capped far below the type's limit. */
 sim_time_t scn_to_us(double seconds);
-/* Raises for any key of the table at idx not in allowed (a NULL-terminated list). */
-void scn_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed);
 /* Raises unless the value at idx is a table: "what needs a table: what{...}". */
 void scn_check_table(lua_State *L, int idx, const char *what);
 /* The string field name of the table at idx, copied (NULL when absent): min..max bytes of the

@@ -300,6 +300,10 @@ static void reset(struct sim_znp_coord *c) {
       c->stats.nv_errors++;
     nv_save(c);
   }
+  sim__znp_reset_ram(c, 0x00);
+}
+
+void sim__znp_reset_ram(struct sim_znp_coord *c, uint8_t reason) {
   c->state = SIM_ZNP_DEV_HOLD;
   c->neps = 0;
   c->ngroups = 0;
@@ -307,7 +311,7 @@ static void reset(struct sim_znp_coord *c) {
   c->permit_until_ms = 0;
   c->bdb_primary = c->bdb_secondary = 0;
   struct sim_znp_frame f;
-  sim_znp_mt_reset_ind(&f, 0x00, &c->version);
+  sim_znp_mt_reset_ind(&f, reason, &c->version);
   sim__znp_emit(c, &f);
 }
 

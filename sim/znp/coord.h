@@ -51,6 +51,7 @@ enum {
 #define SIM_ZNP_MAX_EPS 32
 #define SIM_ZNP_MAX_GROUPS 64
 #define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
+#define SIM_ZNP_MAX_DROP_PENDING 64 /* sim_znp_coord_ctl_drop_zdo for devices not joined yet */
 
 /* The steps of a device's joining after the coordinator's ZDO_TC_DEV_IND, each join_delay_ms
  * after the one before (sim_znp_coord). */
@@ -68,6 +69,8 @@ struct sim_znp_dev {
   sim_time_t join_at;            /* when the pending step of its joining comes (device time) */
   uint8_t join_pending;          /* SIM_ZNP_JOIN_*: what of its joining is still to come */
   uint8_t rejoin;                /* ... as a rejoin */
+  uint64_t lost_until_ms;        /* out of range until then (sim_znp_coord_ctl_link_loss) */
+  uint32_t drop_zdo;             /* ZDO requests it leaves unanswered yet */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -80,6 +83,8 @@ struct sim_znp_stats {
   uint64_t malformed;   /* a known command with a short or inconsistent payload */
   uint64_t send_errors, nv_errors;
   uint64_t device_frames_dropped; /* device frames too large for one AF_INCOMING_MSG */
+  uint64_t device_frames_lost;    /* device frames sent out of range or while the network was
+                                   * down (sim_znp_coord_ctl_*) */
 };
 
 /* Sees every ZCL frame a joined device d sends (an observer: a state dump, a recorder). */
@@ -116,6 +121,13 @@ struct sim_znp_coord {
    * the air each follows the other by some milliseconds (the key transport, the announcement's
    * broadcast), and a host that learns of the device from the first expects them to. */
   uint32_t join_delay_ms;
+  /* Interview failures asked for devices that have not joined yet (sim_znp_coord_ctl_drop_zdo):
+   * taken over by the device at its first ZDO request. */
+  size_t ndrop_pending;
+  struct {
+    uint64_t ieee;
+    uint32_t n;
+  } drop_pending[SIM_ZNP_MAX_DROP_PENDING];
   sim_znp_dev_frame_fn on_dev_frame; /* NULL: none; set by the owner after init */
   void *on_dev_frame_ctx;
 };
@@ -156,5 +168,38 @@ void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms);
 uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c);
 /* The joined device with network address nwk, or NULL. Borrowed until the next join. */
 const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
+
+/* ---- Control of the radio side (coord_ctl.c), for scenario scripts: what happens on the air
+ * or to the radio itself, not what the host asks. Each takes now_ms, the clock of
+ * sim_znp_coord_input(). */
+
+/* The radio opens its network for seconds (1 to 254), as a permit-join button on the radio
+ * does, independently of the host's requests: ZDO_PERMIT_JOIN_IND with the time. seconds 0
+ * closes it (ZDO_PERMIT_JOIN_IND 0). SIM_EUNEXPECTED when no network runs. */
+int sim_znp_coord_ctl_permit(struct sim_znp_coord *c, unsigned seconds, uint64_t now_ms);
+/* The joined device with IEEE address ieee, or NULL. Borrowed until the next join or leave. */
+const struct sim_znp_dev *sim_znp_coord_device_ieee(const struct sim_znp_coord *c, uint64_t ieee);
+/* Device ieee leaves on its own: ZDO_LEAVE_IND (its addresses, request 0, remove children 0,
+ * rejoin 0), and the coordinator forgets it. SIM_ENOTFOUND when it has not joined. */
+int sim_znp_coord_ctl_leave(struct sim_znp_coord *c, uint64_t ieee, uint64_t now_ms);
+/* Joined device ieee rejoins (a trust-centre rejoin: it is known, so no permit is needed):
+ * ZDO_TC_DEV_IND, then its announcement, as sim_znp_coord_join() reports a rejoin.
+ * SIM_ENOTFOUND when it has not joined, SIM_EUNEXPECTED when no network runs. */
+int sim_znp_coord_ctl_rejoin(struct sim_znp_coord *c, uint64_t ieee, uint64_t now_ms);
+/* Device ieee is out of range until until_ms: its frames never reach the host, the host's data
+ * requests to it fail (AF_DATA_CONFIRM MAC_NO_ACK) and its ZDO requests go unanswered. It keeps
+ * its parent (an Aqara end device does not look for another) and reports again afterwards.
+ * SIM_ENOTFOUND when it has not joined. */
+int sim_znp_coord_ctl_link_loss(struct sim_znp_coord *c, uint64_t ieee, uint64_t until_ms);
+/* Device ieee leaves its next n node, active endpoint and simple descriptor requests
+ * unanswered (the SRSP is success; no answer comes), as a device in bad range fails a host's
+ * interview. A device that has not joined yet takes the count over when it joins; SIM_EFULL
+ * past SIM_ZNP_MAX_DROP_PENDING such devices. */
+int sim_znp_coord_ctl_drop_zdo(struct sim_znp_coord *c, uint64_t ieee, uint32_t n);
+/* The radio resets on its own, as after a watchdog or a power glitch: SYS_RESET_IND with reason
+ * (0 power-up, 2 watchdog); what lives in RAM goes (the network stops until the host starts it
+ * again, AF registrations, groups, the permit-join window), as on a SYS_RESET_REQ; the startup
+ * options are not acted on, NV stays and so do the joined devices. */
+void sim_znp_coord_ctl_reset(struct sim_znp_coord *c, uint8_t reason, uint64_t now_ms);
 
 #endif

@@ -91,6 +91,10 @@ static int dev_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
   struct dev_engine *e = env->engine;
   struct sim_znp_coord *c = e->c;
   struct sim_znp_dev *d = &c->devs[e->idx];
+  if (!sim__znp_ctl_in_range(c, d)) { /* lost on the air: nobody hears it */
+    c->stats.device_frames_lost++;
+    return 0;
+  }
   struct sim_znp_af_in in = {.cluster = cluster,
                              .src = d->nwk,
                              .src_ep = endpoint,

@@ -39,6 +39,21 @@ void sim__znp_dev_remove(struct sim_znp_coord *c, struct sim_znp_dev *d);
 int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,
                      const uint8_t *zcl, size_t len);
 
+/* What any reset loses, the RAM of a real radio: the network stops (HOLD), AF registrations,
+ * groups, the permit-join window and the BDB channel masks go; SYS_RESET_IND with reason (0
+ * power-up, 1 external, 2 watchdog) follows. NV and the joined devices stay. */
+void sim__znp_reset_ram(struct sim_znp_coord *c, uint8_t reason);
+
+/* coord_ctl.c: the radio side as a scenario script changes it. */
+/* MAC_NO_ACK: what AF_DATA_CONFIRM carries when the next hop never acknowledged the frame. */
+#define SIM__ZNP_ST_MAC_NO_ACK 0xE9
+/* Whether device d and the coordinator hear each other now: not while d is out of range
+ * (sim_znp_coord_ctl_link_loss) nor while the network is down (after a reset). */
+int sim__znp_ctl_in_range(const struct sim_znp_coord *c, const struct sim_znp_dev *d);
+/* Whether d leaves this ZDO request unanswered (sim_znp_coord_ctl_drop_zdo, or out of range);
+ * one of its dropped answers is spent. */
+int sim__znp_ctl_zdo_lost(struct sim_znp_coord *c, struct sim_znp_dev *d);
+
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 

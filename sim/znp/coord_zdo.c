@@ -44,9 +44,13 @@ static enum sim__znp_handled af_data(struct sim_znp_coord *c, const struct sim_z
                               : NULL;
   int reaches = d || req.mode == 0x0F || req.mode == 0x01 || (req.mode == 2 && req.dst >= 0xFFF8) ||
                 (req.mode == 2 && req.dst == COORD_NWK) || (req.mode == 3 && req.dst == c->ieee);
-  sim_znp_mt_af_data_confirm(&out, reaches ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NWK_NO_ROUTE,
-                             req.src_ep, req.transid);
+  uint8_t cst = !reaches                            ? SIM_ZNP_ST_NWK_NO_ROUTE
+                : d && !sim__znp_ctl_in_range(c, d) ? SIM__ZNP_ST_MAC_NO_ACK
+                                                    : SIM_ZNP_ST_SUCCESS;
+  sim_znp_mt_af_data_confirm(&out, cst, req.src_ep, req.transid);
   sim__znp_emit(c, &out);
+  if (cst != SIM_ZNP_ST_SUCCESS)
+    return SIM__ZNP_DONE;
   /* The device acts on it after the confirm, as the frame reaches it after the MAC ack. */
   if (d)
     sim__znp_dev_zcl(c, d, req.dst_ep, req.cluster, req.data, req.len);
@@ -200,10 +204,11 @@ static enum sim__znp_handled descriptor(struct sim_znp_coord *c, const struct si
   uint8_t epn = f->cmd == SIM_ZNP_ZDO_SIMPLE_DESC_REQ ? sim_znp_rd_u8(&r) : 0;
   if (r.err)
     return SIM__ZNP_MALFORMED;
-  const struct sim_znp_dev *d = dst == nwk ? sim_znp_coord_device(c, nwk) : NULL;
+  struct sim_znp_dev *d = dst == nwk ? (struct sim_znp_dev *)sim_znp_coord_device(c, nwk) : NULL;
   if (d) {
     sim__znp_status(c, SIM_ZNP_ZDO, f->cmd, SIM_ZNP_ST_SUCCESS);
-    device_descriptor(c, d, f->cmd, epn);
+    if (!sim__znp_ctl_zdo_lost(c, d))
+      device_descriptor(c, d, f->cmd, epn);
     return SIM__ZNP_DONE;
   }
   if (dst != COORD_NWK || nwk != COORD_NWK) {

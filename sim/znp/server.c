@@ -151,10 +151,9 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     return;
   uint64_t now = uv_now(s->loop);
   sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, now);
-  /* The queued devices join once the host has opened the network, after its answers. */
-  if (s->npending > s->njoined && !uv_is_active((uv_handle_t *)&s->join_timer))
-    join_next(s);
-  arm_timer(s); /* a join or a command may have scheduled a wakeup; a reset dropped them */
+  /* The queued devices join once the host has opened the network, after its answers; a join
+   * or a command may have scheduled a wakeup, a reset dropped them. */
+  sim_znp_server_kick(s);
 }
 
 int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee) {
@@ -164,6 +163,21 @@ int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *
   s->pending[s->npending].ieee = ieee;
   s->npending++;
   return 0;
+}
+
+size_t sim_znp_server_queued(const struct sim_znp_server *s, size_t i, const struct sim_model **m,
+                             uint64_t *ieee) {
+  if (i < s->npending) {
+    *m = s->pending[i].m;
+    *ieee = s->pending[i].ieee;
+  }
+  return s->npending;
+}
+
+void sim_znp_server_kick(struct sim_znp_server *s) {
+  if (s->npending > s->njoined && !uv_is_active((uv_handle_t *)&s->join_timer))
+    join_next(s);
+  arm_timer(s);
 }
 
 static void connection_cb(uv_stream_t *ls, int status) {

@@ -29,6 +29,13 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
 /* Queued devices join one after the other, this far apart. */
 #define SIM_ZNP_SERVER_JOIN_GAP_MS 100
 int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *m, uint64_t ieee);
+/* The i-th device queued (0 <= i < the count returned), in queue order: model and address.
+ * Returns how many are queued (joined ones included). */
+size_t sim_znp_server_queued(const struct sim_znp_server *s, size_t i, const struct sim_model **m,
+                             uint64_t *ieee);
+/* After the coordinator was changed outside the host's input (sim_znp_coord_ctl_*): the queued
+ * devices join if joining is now permitted, and the devices' timer follows the change. */
+void sim_znp_server_kick(struct sim_znp_server *s);
 /* The bound port. */
 int sim_znp_server_port(const struct sim_znp_server *s);
 /* The coordinator, for counters and (later) devices. Borrowed. */
