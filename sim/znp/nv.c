@@ -97,6 +97,125 @@ void sim_znp_nv_clear(struct sim_znp_nv *nv) {
   for (size_t i = 0; i < nv->n; i++)
     free(nv->items[i].data);
   nv->n = 0;
+  sim_znp_nv_xclear(nv);
+}
+
+/* ---- Extended items ---- */
+
+static uint64_t xkey(uint8_t sys, uint16_t item, uint16_t sub) {
+  return (uint64_t)sys << 32 | (uint64_t)item << 16 | sub;
+}
+
+static size_t xfind(const struct sim_znp_nv *nv, uint64_t key, int *found) {
+  size_t lo = 0, hi = nv->nx;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const struct sim_znp_nv_xitem *x = &nv->x[mid];
+    if (xkey(x->sys, x->item, x->sub) < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = lo < nv->nx && xkey(nv->x[lo].sys, nv->x[lo].item, nv->x[lo].sub) == key;
+  return lo;
+}
+
+const struct sim_znp_nv_xitem *sim_znp_nv_xget(const struct sim_znp_nv *nv, uint8_t sys,
+                                               uint16_t item, uint16_t sub) {
+  int found;
+  size_t i = xfind(nv, xkey(sys, item, sub), &found);
+  return found ? &nv->x[i] : NULL;
+}
+
+int sim_znp_nv_xset(struct sim_znp_nv *nv, uint8_t sys, uint16_t item, uint16_t sub,
+                    const uint8_t *p, size_t n) {
+  if (n > SIM_ZNP_NV_MAX_XLEN)
+    return SIM_ETOOBIG;
+  int found;
+  size_t i = xfind(nv, xkey(sys, item, sub), &found);
+  if (!found && nv->nx >= SIM_ZNP_NV_MAX_XITEMS)
+    return SIM_EFULL;
+  uint8_t *data = NULL;
+  if (n > 0) {
+    if (!(data = malloc(n)))
+      return SIM_ENOMEM;
+    memcpy(data, p, n);
+  }
+  if (found) {
+    free(nv->x[i].data);
+    nv->x[i].data = data;
+    nv->x[i].len = (uint16_t)n;
+    return 0;
+  }
+  if (nv->nx == nv->capx) {
+    size_t cap = nv->capx ? 2 * nv->capx : 64;
+    struct sim_znp_nv_xitem *x = realloc(nv->x, cap * sizeof *x);
+    if (!x) {
+      free(data);
+      return SIM_ENOMEM;
+    }
+    nv->x = x;
+    nv->capx = cap;
+  }
+  memmove(&nv->x[i + 1], &nv->x[i], (nv->nx - i) * sizeof nv->x[0]);
+  nv->x[i] = (struct sim_znp_nv_xitem){
+      .sys = sys, .item = item, .sub = sub, .len = (uint16_t)n, .data = data};
+  nv->nx++;
+  return 0;
+}
+
+int sim_znp_nv_xdelete(struct sim_znp_nv *nv, uint8_t sys, uint16_t item, uint16_t sub) {
+  int found;
+  size_t i = xfind(nv, xkey(sys, item, sub), &found);
+  if (!found)
+    return SIM_ENOTFOUND;
+  free(nv->x[i].data);
+  memmove(&nv->x[i], &nv->x[i + 1], (nv->nx - i - 1) * sizeof nv->x[0]);
+  nv->nx--;
+  return 0;
+}
+
+void sim_znp_nv_xclear(struct sim_znp_nv *nv) {
+  for (size_t i = 0; i < nv->nx; i++)
+    free(nv->x[i].data);
+  free(nv->x);
+  nv->x = NULL;
+  nv->nx = nv->capx = 0;
+}
+
+/* One extended line "SS.IIII.SSSS HEX" (the caller saw the '.' at 2); 0 or an error with the
+ * problem in why. */
+static int load_xline(struct sim_znp_nv *nv, const char *line, size_t len, char *why, size_t cap) {
+  uint8_t k[5];
+  size_t n = 0;
+  if (len < 12 || line[7] != '.' || (len > 12 && line[12] != ' ') ||
+      sim_hex_decode(line, 2, 0, k, 1, &n) != 0 || sim_hex_decode(line + 3, 4, 0, k + 1, 2, &n) ||
+      sim_hex_decode(line + 8, 4, 0, k + 3, 2, &n) != 0) {
+    snprintf(why, cap, "expected an extended item SS.IIII.SSSS (hex), a space and a hex value");
+    return SIM_EMALFORMED;
+  }
+  uint16_t item = (uint16_t)(k[1] << 8 | k[2]), sub = (uint16_t)(k[3] << 8 | k[4]);
+  if (sim_znp_nv_xget(nv, k[0], item, sub)) {
+    snprintf(why, cap, "item %.12s appears twice", line);
+    return SIM_EMALFORMED;
+  }
+  uint8_t val[SIM_ZNP_NV_MAX_XLEN];
+  const char *hex = len > 12 ? line + 13 : "";
+  int rc = sim_hex_decode(hex, strlen(hex), 0, val, sizeof val, &n);
+  if (rc == SIM_ETOOBIG) {
+    snprintf(why, cap, "item %.12s is longer than %d bytes", line, SIM_ZNP_NV_MAX_XLEN);
+    return rc;
+  }
+  if (rc != 0) {
+    snprintf(why, cap, "item %.12s: the value is not hex with an even number of digits", line);
+    return SIM_EMALFORMED;
+  }
+  rc = sim_znp_nv_xset(nv, k[0], item, sub, val, n);
+  if (rc == SIM_EFULL)
+    snprintf(why, cap, "more than %d extended items", SIM_ZNP_NV_MAX_XITEMS);
+  else if (rc != 0)
+    snprintf(why, cap, "%s", sim_strerror(rc));
+  return rc;
 }
 
 /* One line "IIII HEX" into nv; 0 or an error with the problem in why. */
@@ -105,6 +224,8 @@ static int load_line(struct sim_znp_nv *nv, char *line, char *why, size_t cap) {
   line[len] = '\0';
   if (len == 0 || line[0] == '#')
     return 0;
+  if (len > 2 && line[2] == '.')
+    return load_xline(nv, line, len, why, cap);
   uint8_t idb[2];
   size_t n = 0;
   if (len < 4 || (len > 4 && line[4] != ' ') || sim_hex_decode(line, 4, 0, idb, 2, &n) != 0) {
@@ -205,6 +326,11 @@ int sim_znp_nv_save(const struct sim_znp_nv *nv) {
   for (size_t i = 0; i < nv->n; i++) {
     sim_hex_encode(hex, nv->items[i].data, nv->items[i].len, 0);
     fprintf(w.fp, "%04x %s\n", nv->items[i].id, hex);
+  }
+  for (size_t i = 0; i < nv->nx; i++) {
+    const struct sim_znp_nv_xitem *x = &nv->x[i];
+    sim_hex_encode(hex, x->data, x->len, 0);
+    fprintf(w.fp, "%02x.%04x.%04x %s\n", x->sys, x->item, x->sub, hex);
   }
   return sim_wfile_commit(&w);
 }
