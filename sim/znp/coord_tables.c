@@ -127,6 +127,8 @@ static uint8_t nv_write(struct sim_znp_coord *c, uint8_t sys, uint16_t item, uin
     memcpy(buf, v->data, len);
   if (n > 0)
     memcpy(buf + off, p, n);
+  if (len == 0 || memcmp(buf, v->data, len) == 0)
+    return SIM_ZNP_ST_SUCCESS; /* as it was: a restore rewrites every entry, most unchanged */
   if (xstore(c, sys, item, sub, v, buf, len) != 0 || sim__znp_nv_save(c) != 0)
     return SIM_ZNP_ST_NV_OPER_FAILED;
   return SIM_ZNP_ST_SUCCESS;
