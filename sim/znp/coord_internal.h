@@ -52,6 +52,9 @@ int sim__znp_tables_reset(struct sim_znp_coord *c);
 /* Saves NV; a failure is counted and logged (coord.c). */
 int sim__znp_nv_save(struct sim_znp_coord *c);
 
+/* ZDO_MGMT_LQI_REQ and ZDO_MGMT_RTG_REQ: the network map (coord_map.c). */
+enum sim__znp_handled sim__znp_mgmt_table(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 

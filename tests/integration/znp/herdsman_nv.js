@@ -6,7 +6,8 @@
 //   node herdsman_nv.js known PORT DIR EXPECT N MODEL
 //     start() = EXPECT ('resumed' or 'restored') without opening the network; the database
 //     still has N devices; the device of model MODEL answers a genBasic read of its model id
-//     (20 s at most); no device joins or announces itself during the run.
+//     (20 s at most) and lists the coordinator as its neighbour, the coordinator lists the N
+//     devices and a route to it (the network map); no device joins or announces itself.
 // Prints one RESULT line per step; exit 0 only when all of that held.
 'use strict';
 const fs = require('node:fs');
@@ -74,6 +75,23 @@ async function known(expect, want, model) {
   const got = await Promise.race([ep.read('genBasic', ['modelId']), timer]);
   console.log(`RESULT read ${d.ieeeAddr} modelId=${got.modelId}`);
   if (got.modelId !== model) throw new Error(`${model} answered modelId '${got.modelId}'`);
+  // The network map: the coordinator's neighbours are the devices, the router's its parent,
+  // and the coordinator has a route to the router.
+  const coord = c.getDevicesByType('Coordinator')[0];
+  const lqi = await coord.lqi();
+  const mine = lqi.neighbors.filter((n) => devices.some((x) => x.ieeeAddr === n.ieeeAddr && x.networkAddress === n.networkAddress));
+  console.log(`RESULT coordinator neighbors=${lqi.neighbors.length} known=${mine.length}`);
+  if (mine.length !== want || lqi.neighbors.length !== want) throw new Error(`the coordinator lists ${lqi.neighbors.length} neighbours`);
+  const up = await d.lqi();
+  console.log(`RESULT ${model} neighbors=${up.neighbors.map((n) => `${n.ieeeAddr}/${n.relationship}`).join(',')}`);
+  if (up.neighbors.length !== 1 || up.neighbors[0].networkAddress !== 0 || up.neighbors[0].relationship !== 0) {
+    throw new Error(`${model} does not list the coordinator as its parent`);
+  }
+  const rt = await coord.routingTable();
+  console.log(`RESULT coordinator routes=${rt.table.map((e) => `${e.destinationAddress}:${e.status}`).join(',')}`);
+  if (!rt.table.some((e) => e.destinationAddress === d.networkAddress && e.status === 'ACTIVE')) {
+    throw new Error(`the coordinator has no active route to ${model}`);
+  }
   await c.stop();
   if (joins !== 0) throw new Error(`${joins} devices joined or announced themselves again`);
 }

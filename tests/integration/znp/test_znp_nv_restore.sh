@@ -60,7 +60,7 @@ host() {
   local name=$1 log=$WORK/host-$1.log rc=0
   shift
   timeout 150 node "$HERE/herdsman_nv.js" "$1" "$PORT" "$WORK/host" "${@:2}" >"$log" 2>&1 || rc=$?
-  grep '^RESULT' "$log" || true
+  grep "^RESULT" "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -30 "$log" >&2
     fail "run $name: zigbee-herdsman: $* did not hold (exit $rc)"
