@@ -183,74 +183,80 @@ void sim_znp_nv_xclear(struct sim_znp_nv *nv) {
   nv->nx = nv->capx = 0;
 }
 
-/* One extended line "SS.IIII.SSSS HEX" (the caller saw the '.' at 2); 0 or an error with the
- * problem in why. */
-static int load_xline(struct sim_znp_nv *nv, const char *line, size_t len, char *why, size_t cap) {
-  uint8_t k[5];
-  size_t n = 0;
-  if (len < 12 || line[7] != '.' || (len > 12 && line[12] != ' ') ||
-      sim_hex_decode(line, 2, 0, k, 1, &n) != 0 || sim_hex_decode(line + 3, 4, 0, k + 1, 2, &n) ||
-      sim_hex_decode(line + 8, 4, 0, k + 3, 2, &n) != 0) {
-    snprintf(why, cap, "expected an extended item SS.IIII.SSSS (hex), a space and a hex value");
-    return SIM_EMALFORMED;
-  }
-  uint16_t item = (uint16_t)(k[1] << 8 | k[2]), sub = (uint16_t)(k[3] << 8 | k[4]);
-  if (sim_znp_nv_xget(nv, k[0], item, sub)) {
-    snprintf(why, cap, "item %.12s appears twice", line);
-    return SIM_EMALFORMED;
-  }
-  uint8_t val[SIM_ZNP_NV_MAX_XLEN];
-  const char *hex = len > 12 ? line + 13 : "";
-  int rc = sim_hex_decode(hex, strlen(hex), 0, val, sizeof val, &n);
-  if (rc == SIM_ETOOBIG) {
-    snprintf(why, cap, "item %.12s is longer than %d bytes", line, SIM_ZNP_NV_MAX_XLEN);
-    return rc;
-  }
-  if (rc != 0) {
-    snprintf(why, cap, "item %.12s: the value is not hex with an even number of digits", line);
-    return SIM_EMALFORMED;
-  }
-  rc = sim_znp_nv_xset(nv, k[0], item, sub, val, n);
-  if (rc == SIM_EFULL)
-    snprintf(why, cap, "more than %d extended items", SIM_ZNP_NV_MAX_XITEMS);
-  else if (rc != 0)
-    snprintf(why, cap, "%s", sim_strerror(rc));
-  return rc;
+/* The key of a line: a legacy item "IIII", or an extended one "SS.IIII.SSSS" (system, item,
+ * sub id), each in hex. */
+struct line_key {
+  int ext;
+  uint8_t sys;
+  uint16_t id, sub; /* id: the legacy id, or the extended item id */
+  char name[16];    /* as the line spells it, for messages */
+};
+
+static uint16_t be16(const uint8_t *b) {
+  return (uint16_t)(b[0] << 8 | b[1]);
 }
 
-/* One line "IIII HEX" into nv; 0 or an error with the problem in why. */
+/* The key at the start of line (len characters) into *k; its length, or 0 when malformed. */
+static size_t parse_key(const char *line, size_t len, struct line_key *k) {
+  uint8_t b[5];
+  size_t n = 0;
+  memset(k, 0, sizeof *k);
+  k->ext = len > 2 && line[2] == '.';
+  size_t klen = k->ext ? 12 : 4;
+  if (len < klen || (len > klen && line[klen] != ' '))
+    return 0;
+  if (!k->ext) {
+    if (sim_hex_decode(line, 4, 0, b, 2, &n) != 0)
+      return 0;
+    k->id = be16(b);
+  } else {
+    if (line[7] != '.' || sim_hex_decode(line, 2, 0, b, 1, &n) != 0 ||
+        sim_hex_decode(line + 3, 4, 0, b + 1, 2, &n) != 0 ||
+        sim_hex_decode(line + 8, 4, 0, b + 3, 2, &n) != 0)
+      return 0;
+    k->sys = b[0];
+    k->id = be16(b + 1);
+    k->sub = be16(b + 3);
+  }
+  memcpy(k->name, line, klen);
+  k->name[klen] = '\0';
+  return klen;
+}
+
+/* One line "IIII HEX" or "SS.IIII.SSSS HEX" into nv; 0 or an error with the problem in why. */
 static int load_line(struct sim_znp_nv *nv, char *line, char *why, size_t cap) {
   size_t len = strcspn(line, "\r\n");
   line[len] = '\0';
   if (len == 0 || line[0] == '#')
     return 0;
-  if (len > 2 && line[2] == '.')
-    return load_xline(nv, line, len, why, cap);
-  uint8_t idb[2];
-  size_t n = 0;
-  if (len < 4 || (len > 4 && line[4] != ' ') || sim_hex_decode(line, 4, 0, idb, 2, &n) != 0) {
-    snprintf(why, cap, "expected an item id of 4 hex digits, a space and a hex value");
+  struct line_key k;
+  size_t klen = parse_key(line, len, &k);
+  if (klen == 0) {
+    snprintf(why, cap, "expected an item id of 4 hex digits%s, a space and a hex value",
+             len > 2 && line[2] == '.' ? " (extended: SS.IIII.SSSS)" : "");
     return SIM_EMALFORMED;
   }
-  uint16_t id = (uint16_t)(idb[0] << 8 | idb[1]);
-  if (sim_znp_nv_get(nv, id)) {
-    snprintf(why, cap, "item %04x appears twice", id);
+  if (k.ext ? sim_znp_nv_xget(nv, k.sys, k.id, k.sub) != NULL : sim_znp_nv_get(nv, k.id) != NULL) {
+    snprintf(why, cap, "item %s appears twice", k.name);
     return SIM_EMALFORMED;
   }
   uint8_t val[SIM_ZNP_NV_MAX_LEN];
-  const char *hex = len > 4 ? line + 5 : "";
-  int rc = sim_hex_decode(hex, strlen(hex), 0, val, sizeof val, &n);
+  size_t max = k.ext ? SIM_ZNP_NV_MAX_XLEN : SIM_ZNP_NV_MAX_LEN, n = 0;
+  const char *hex = len > klen ? line + klen + 1 : "";
+  int rc = sim_hex_decode(hex, strlen(hex), 0, val, max, &n);
   if (rc == SIM_ETOOBIG) {
-    snprintf(why, cap, "item %04x is longer than %d bytes", id, SIM_ZNP_NV_MAX_LEN);
+    snprintf(why, cap, "item %s is longer than %zu bytes", k.name, max);
     return rc;
   }
   if (rc != 0) {
-    snprintf(why, cap, "item %04x: the value is not hex with an even number of digits", id);
+    snprintf(why, cap, "item %s: the value is not hex with an even number of digits", k.name);
     return SIM_EMALFORMED;
   }
-  rc = sim_znp_nv_create(nv, id, (uint16_t)n, val, n);
+  rc = k.ext ? sim_znp_nv_xset(nv, k.sys, k.id, k.sub, val, n)
+             : sim_znp_nv_create(nv, k.id, (uint16_t)n, val, n);
   if (rc == SIM_EFULL)
-    snprintf(why, cap, "more than %d items", SIM_ZNP_NV_MAX_ITEMS);
+    snprintf(why, cap, "more than %d %sitems", k.ext ? SIM_ZNP_NV_MAX_XITEMS : SIM_ZNP_NV_MAX_ITEMS,
+             k.ext ? "extended " : "");
   else if (rc != 0)
     snprintf(why, cap, "%s", sim_strerror(rc));
   return rc;

@@ -13,24 +13,12 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const {Controller} = require('zigbee-herdsman');
+const controllerOptions = require('./herdsman_options.js');
 
 const [mode, port, dir, ...rest] = process.argv.slice(2);
 
 function controllerFor() {
-  return new Controller({
-    network: {
-      panID: 0x1a62,
-      extendedPanID: [0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd],
-      channelList: [15],
-      networkKey: [1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 13],
-    },
-    serialPort: {path: `tcp://127.0.0.1:${port}`, adapter: 'zstack'},
-    databasePath: path.join(dir, 'database.db'),
-    databaseBackupPath: path.join(dir, 'database.db.backup'),
-    backupPath: path.join(dir, 'coordinator_backup.json'),
-    adapter: {disableLED: false},
-    acceptJoiningDeviceHandler: async () => true,
-  });
+  return new Controller(controllerOptions(port, dir));
 }
 
 const devicesOf = (c) => c.getDevices().filter((d) => d.type !== 'Coordinator');

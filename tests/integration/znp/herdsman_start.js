@@ -7,8 +7,8 @@
 // interviewCompleted) and 10.x (permitJoin(time), interviewState).
 //   node herdsman_start.js PORT DIR EXPECT [DEVICES]
 'use strict';
-const path = require('node:path');
 const {Controller} = require('zigbee-herdsman');
+const controllerOptions = require('./herdsman_options.js');
 
 const [port, dir, expect, devicesArg] = process.argv.slice(2);
 const wantDevices = devicesArg === undefined ? 0 : Number(devicesArg);
@@ -48,20 +48,7 @@ async function waitForDevices(controller, want) {
 }
 
 async function main() {
-  const controller = new Controller({
-    network: {
-      panID: 0x1a62,
-      extendedPanID: [0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd, 0xdd],
-      channelList: [15],
-      networkKey: [1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 13],
-    },
-    serialPort: {path: `tcp://127.0.0.1:${port}`, adapter: 'zstack'},
-    databasePath: path.join(dir, 'database.db'),
-    databaseBackupPath: path.join(dir, 'database.db.backup'),
-    backupPath: path.join(dir, 'coordinator_backup.json'),
-    adapter: {disableLED: false},
-    acceptJoiningDeviceHandler: async () => true,
-  });
+  const controller = new Controller(controllerOptions(port, dir));
   controller.on('deviceInterview', (e) =>
     console.log(`RESULT interview ${e.device.ieeeAddr} ${e.status} model=${e.device.modelID}`),
   );

@@ -275,39 +275,44 @@ static void test_tables_reset(void **state) {
 
 /* A file written before the tables existed loads, and gets an empty security manager table;
  * a malformed extended line is refused with its line named, the file left as it was. */
+static void put_nv(const struct fixture *fx, const char *text) {
+  FILE *fp = fopen(fx->nv, "w");
+  assert_non_null(fp);
+  assert_true(fputs(text, fp) >= 0);
+  assert_int_equal(fclose(fp), 0);
+}
+
 static void test_tables_old_and_bad_files(void **state) {
   struct fixture *fx = *state;
   close_coord(fx);
-  FILE *fp = fopen(fx->nv, "w");
-  assert_non_null(fp);
-  fputs("# hubsim ZNP coordinator NV items: id and value in hex, one a line\n"
-        "0001 26d15599004b1200\n0003 00\n0082 000102030405060708090a0b0c0d0e0f1000000000\n",
-        fp);
-  fclose(fp);
+  put_nv(fx, "# hubsim ZNP coordinator NV items: id and value in hex, one a line\n"
+             "0001 26d15599004b1200\n0003 00\n0082 000102030405060708090a0b0c0d0e0f1000000000\n");
   open_coord(fx);
   assert_int_equal(nv_length(fx, SIM_ZNP_NV_APS_LINK_KEY_TABLE), 2 + 5 * SIM_ZNP_APS_KEY_CAP);
   assert_int_equal(xlength(fx, 1, 1, 0), 11);
+  assert_int_equal(nv_length(fx, SIM_ZNP_NV_NWKKEY), 21);
   assert_true(file_has(fx, "004c 0000feff000000"));
   close_coord(fx);
-  static const char *bad[] = {"01.0001 03\n",      "01.0001.000g 03\n",
-                              "01.0001.0000x03\n", "01.0001.0000 0\n",
-                              "zz.0001.0000 00\n", "01.0001.0000 00\n01.0001.0000 00\n"};
+  static const char *bad[] = {"0001 26d15599004b1200\n01.0001 03\n",
+                              "0001 26d15599004b1200\n01.0001.000g 03\n",
+                              "0001 26d15599004b1200\n01.0001.0000x03\n",
+                              "0001 26d15599004b1200\n01.0001.0000 0\n",
+                              "0001 26d15599004b1200\nzz.0001.0000 00\n",
+                              "0001 26d15599004b1200\n01.0001.0000 00\n01.0001.0000 00\n"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    fp = fopen(fx->nv, "w");
-    assert_non_null(fp);
-    fprintf(fp, "0001 26d15599004b1200\n%s", bad[i]);
-    fclose(fp);
+    put_nv(fx, bad[i]);
     struct sim_znp_coord *c = calloc(1, sizeof *c);
+    assert_non_null(c);
     char why[256];
     assert_int_equal(sim_znp_coord_init(c, fx->nv, sink_cb, &fx->sink, why, sizeof why),
                      SIM_EMALFORMED);
-    assert_non_null(strstr(why, "line "));
+    assert_non_null(strstr(why, i == 5 ? "line 3: item 01.0001.0000 appears twice" : "line 2: "));
     free(c);
+    char first[32]; /* the bad line: the file is left as it was */
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(bad[i] + 22, "\n"), bad[i] + 22);
+    assert_true(file_has(fx, first));
   }
-  fp = fopen(fx->nv, "w");
-  assert_non_null(fp);
-  fputs("0001 26d15599004b1200\n", fp);
-  fclose(fp);
+  put_nv(fx, "0001 26d15599004b1200\n");
   open_coord(fx);
 }
 
