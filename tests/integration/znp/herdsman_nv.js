@@ -21,6 +21,11 @@ function controllerFor() {
   return new Controller(controllerOptions(port, dir));
 }
 
+// zigbee-herdsman 2.x's lqi() and routingTable() answer {neighbors: [...]} and {table: [...]};
+// 10.x's the ZDO entries themselves (eui64, nwkAddress).
+const neighborsOf = (r) =>
+  Array.isArray(r) ? r.map((e) => ({ieeeAddr: e.eui64, networkAddress: e.nwkAddress, relationship: e.relationship})) : r.neighbors;
+const routesOf = (r) => (Array.isArray(r) ? r : r.table);
 const devicesOf = (c) => c.getDevices().filter((d) => d.type !== 'Coordinator');
 const interviewed = (d) => (d.interviewState === 'SUCCESSFUL' || d.interviewCompleted === true) && d.modelID;
 
@@ -66,16 +71,16 @@ async function known(expect, want, model) {
   // The network map: the coordinator's neighbours are the devices, the router's its parent,
   // and the coordinator has a route to the router.
   const coord = c.getDevicesByType('Coordinator')[0];
-  const lqi = await coord.lqi();
+  const lqi = {neighbors: neighborsOf(await coord.lqi())};
   const mine = lqi.neighbors.filter((n) => devices.some((x) => x.ieeeAddr === n.ieeeAddr && x.networkAddress === n.networkAddress));
   console.log(`RESULT coordinator neighbors=${lqi.neighbors.length} known=${mine.length}`);
   if (mine.length !== want || lqi.neighbors.length !== want) throw new Error(`the coordinator lists ${lqi.neighbors.length} neighbours`);
-  const up = await d.lqi();
+  const up = {neighbors: neighborsOf(await d.lqi())};
   console.log(`RESULT ${model} neighbors=${up.neighbors.map((n) => `${n.ieeeAddr}/${n.relationship}`).join(',')}`);
   if (up.neighbors.length !== 1 || up.neighbors[0].networkAddress !== 0 || up.neighbors[0].relationship !== 0) {
     throw new Error(`${model} does not list the coordinator as its parent`);
   }
-  const rt = await coord.routingTable();
+  const rt = {table: routesOf(await coord.routingTable())};
   console.log(`RESULT coordinator routes=${rt.table.map((e) => `${e.destinationAddress}:${e.status}`).join(',')}`);
   if (!rt.table.some((e) => e.destinationAddress === d.networkAddress && e.status === 'ACTIVE')) {
     throw new Error(`the coordinator has no active route to ${model}`);
