@@ -272,6 +272,7 @@ int sim__znp_start_network(struct sim_znp_coord *c) {
     sim_znp_mt_state_change_ind(&f, SIM_ZNP_DEV_COORD_STARTING);
     sim__znp_emit(c, &f);
     c->state = SIM_ZNP_DEV_ZB_COORD;
+    c->starts++;
   }
   sim_znp_mt_state_change_ind(&f, SIM_ZNP_DEV_ZB_COORD);
   sim__znp_emit(c, &f);

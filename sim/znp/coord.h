@@ -113,7 +113,8 @@ struct sim_znp_coord {
   void *send_ctx;
   struct sim_znp_version version;
   uint64_t ieee;
-  uint8_t state;                       /* SIM_ZNP_DEV_* */
+  uint8_t state;   /* SIM_ZNP_DEV_* */
+  uint32_t starts; /* times the network came up: devices to bring back from NV (resume) */
   uint32_t bdb_primary, bdb_secondary; /* channel masks of APP_CNF_BDB_SET_CHANNEL */
   size_t neps;
   struct sim_znp_ep eps[SIM_ZNP_MAX_EPS]; /* AF registrations: gone at reset, as in Z-Stack */

@@ -142,9 +142,10 @@ static uint8_t nv_create_delete(struct sim_znp_coord *c, uint8_t cmd, uint8_t sy
   if (cmd == SIM_ZNP_SYS_NV_CREATE) {
     if (found)
       return v->len == len ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NV_BAD_ITEM_LEN;
-    if (len > (v->legacy || item == SIM_ZNP_NVX_LEGACY ? SIM_ZNP_NV_MAX_LEN : SIM_ZNP_NV_MAX_XLEN))
+    int legacy = sys == SIM_ZNP_NV_SYS_ZSTACK && item == SIM_ZNP_NVX_LEGACY;
+    if (len > (legacy ? SIM_ZNP_NV_MAX_LEN : SIM_ZNP_NV_MAX_XLEN))
       return SIM_ZNP_ST_NV_BAD_ITEM_LEN;
-    if (sys == SIM_ZNP_NV_SYS_ZSTACK && item == SIM_ZNP_NVX_LEGACY)
+    if (legacy)
       rc = sim_znp_nv_create(&c->nv, sub, (uint16_t)len, NULL, 0);
     else {
       uint8_t zeros[SIM_ZNP_NV_MAX_XLEN] = {0};

@@ -129,6 +129,14 @@ static void test_tables_write(void **state) {
   SREQ(fx, SIM_ZNP_SYS, 0x31, 2, 5, 0, 9, 0);
   assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x31), SIM_ZNP_ST_NV_ITEM_UNINIT);
   assert_int_equal(xlength(fx, 2, 5, 9), 0);
+  /* A legacy item through item 0: created (at most the legacy bound), then read by its id. */
+  SREQ(fx, SIM_ZNP_SYS, 0x30, 1, 0, 0, 0x34, 0x12, 4, 0, 0, 0);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x30), 0);
+  assert_int_equal(nv_length(fx, 0x1234), 4);
+  SREQ(fx, SIM_ZNP_SYS, 0x30, 1, 0, 0, 0x35, 0x12, 0x01, 0x04, 0, 0);
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x30), SIM_ZNP_ST_NV_BAD_ITEM_LEN);
+  SREQ(fx, SIM_ZNP_SYS, 0x30, 3, 0, 0, 0x35, 0x12, 0x01, 0x01, 0, 0); /* another system: 256 */
+  assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x30), SIM_ZNP_ST_NV_BAD_ITEM_LEN);
   /* A table entry deleted stays, empty: the tables keep their capacity. */
   SREQ(fx, SIM_ZNP_SYS, 0x31, 1, 1, 0, 0, 0);
   assert_int_equal(status_of(fx, SIM_ZNP_SYS, 0x31), 0);
