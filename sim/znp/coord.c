@@ -63,6 +63,10 @@ static int nv_save(struct sim_znp_coord *c) {
   return rc;
 }
 
+int sim__znp_nv_save(struct sim_znp_coord *c) {
+  return nv_save(c);
+}
+
 /* The items of a factory-new image that a host reads before it writes any. Existing items stay;
  * the IEEE address and the trust-centre link key seed are made once and kept across resets. */
 static int nv_defaults(struct sim_znp_coord *c) {
@@ -111,7 +115,8 @@ static int nv_defaults(struct sim_znp_coord *c) {
     if (rc != 0)
       return rc;
   }
-  return 0;
+  /* The device tables; a file written before they were kept gets empty ones. */
+  return sim_znp_nv_get(&c->nv, SIM_ZNP_NV_APS_LINK_KEY_TABLE) ? 0 : sim__znp_tables_reset(c);
 }
 
 int sim_znp_coord_init(struct sim_znp_coord *c, const char *nv_path, sim_znp_send_fn send,
@@ -267,6 +272,7 @@ int sim__znp_start_network(struct sim_znp_coord *c) {
     sim_znp_mt_state_change_ind(&f, SIM_ZNP_DEV_COORD_STARTING);
     sim__znp_emit(c, &f);
     c->state = SIM_ZNP_DEV_ZB_COORD;
+    c->starts++;
   }
   sim_znp_mt_state_change_ind(&f, SIM_ZNP_DEV_ZB_COORD);
   sim__znp_emit(c, &f);
@@ -296,7 +302,7 @@ static void reset(struct sim_znp_coord *c) {
   }
   if (o & 0x03) {
     sim_znp_nv_set(&c->nv, SIM_ZNP_NV_STARTUP_OPTION, (const uint8_t *)"", 1);
-    if (nv_defaults(c) != 0)
+    if (sim__znp_tables_reset(c) != 0 || nv_defaults(c) != 0)
       c->stats.nv_errors++;
     nv_save(c);
   }
@@ -304,6 +310,11 @@ static void reset(struct sim_znp_coord *c) {
 }
 
 void sim__znp_reset_ram(struct sim_znp_coord *c, uint8_t reason) {
+  /* The firmware reads its IEEE address at boot: a host may have written another one (a
+   * restored backup does). */
+  const uint8_t *ext = nv_fixed(c, SIM_ZNP_NV_EXTADDR, 8);
+  if (ext)
+    c->ieee = le64(ext);
   c->state = SIM_ZNP_DEV_HOLD;
   c->neps = 0;
   c->ngroups = 0;
@@ -402,33 +413,18 @@ static enum sim__znp_handled nv_delete(struct sim_znp_coord *c, const struct sim
   return SIM__ZNP_DONE;
 }
 
-/* SYS_OSAL_NV_LENGTH (legacy items) and SYS_NV_LENGTH / SYS_NV_READ (the extended tables of
- * Z-Stack 3.x.0: address manager, TCLK, security material). The extended tables are empty
- * here (no device has joined), which a host's backup reads as a table of no entries. */
+/* SYS_OSAL_NV_LENGTH: a legacy item's length, 0 when it does not exist. */
 static enum sim__znp_handled nv_length(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   struct sim_znp_rd r;
   sim_znp_rd_init(&r, f);
   struct sim_znp_frame out;
   struct sim_znp_wr w;
-  if (f->cmd == SIM_ZNP_SYS_OSAL_NV_LENGTH) {
-    uint16_t id = sim_znp_rd_u16(&r);
-    if (r.err)
-      return SIM__ZNP_MALFORMED;
-    const struct sim_znp_nv_item *it = sim_znp_nv_get(&c->nv, id);
-    sim_znp_wr_start(&w, &out, SIM_ZNP_SRSP, SIM_ZNP_SYS, f->cmd);
-    sim_znp_wr_u16(&w, it ? it->len : 0);
-  } else if (f->cmd == SIM_ZNP_SYS_NV_LENGTH) {
-    sim_znp_rd_bytes(&r, 5); /* sysid, itemid, subid */
-    if (r.err)
-      return SIM__ZNP_MALFORMED;
-    sim_znp_wr_start(&w, &out, SIM_ZNP_SRSP, SIM_ZNP_SYS, f->cmd);
-    sim_znp_wr_u8(&w, 0);
-  } else {
-    sim_znp_rd_bytes(&r, 8); /* sysid, itemid, subid, offset, len */
-    if (r.err)
-      return SIM__ZNP_MALFORMED;
-    sim_znp_mt_nv_read_rsp(&out, f->cmd, SIM_ZNP_ST_NV_OPER_FAILED, NULL, 0);
-  }
+  uint16_t id = sim_znp_rd_u16(&r);
+  if (r.err)
+    return SIM__ZNP_MALFORMED;
+  const struct sim_znp_nv_item *it = sim_znp_nv_get(&c->nv, id);
+  sim_znp_wr_start(&w, &out, SIM_ZNP_SRSP, SIM_ZNP_SYS, f->cmd);
+  sim_znp_wr_u16(&w, it ? it->len : 0);
   sim__znp_emit(c, &out);
   return SIM__ZNP_DONE;
 }
@@ -465,9 +461,13 @@ static enum sim__znp_handled sys(struct sim_znp_coord *c, const struct sim_znp_f
   case SIM_ZNP_SYS_OSAL_NV_DELETE:
     return nv_delete(c, f);
   case SIM_ZNP_SYS_OSAL_NV_LENGTH:
+    return nv_length(c, f);
+  case SIM_ZNP_SYS_NV_CREATE:
+  case SIM_ZNP_SYS_NV_DELETE:
   case SIM_ZNP_SYS_NV_LENGTH:
   case SIM_ZNP_SYS_NV_READ:
-    return nv_length(c, f);
+  case SIM_ZNP_SYS_NV_WRITE:
+    return sim__znp_sys_nv(c, f);
   default:
     return SIM__ZNP_UNKNOWN;
   }

@@ -41,7 +41,26 @@ enum {
   SIM_ZNP_NV_LOGICAL_TYPE = 0x0087,
   SIM_ZNP_NV_ZDO_DIRECT_CB = 0x008F,
   SIM_ZNP_NV_TCLK_SEED = 0x0101,
+  SIM_ZNP_NV_APS_LINK_KEY_TABLE = 0x004C, /* the security manager table, a legacy item */
 };
+
+/* The extended tables of Z-Stack 3.x.0 (system ZSTACK, one entry per sub id) that hold the
+ * network's devices, with the capacities this coordinator has (a Z-Stack build sets them with
+ * NWK_MAX_ADDRESSES, ZDSECMGR_TC_DEVICE_MAX, ZDSECMGR_ENTRIES and
+ * MAX_NWK_SEC_MATERIAL_TABLE_ENTRIES). Every entry of a table exists; an entry never written
+ * reads as Z-Stack's empty one. */
+#define SIM_ZNP_NV_SYS_ZSTACK 1
+enum {
+  SIM_ZNP_NVX_LEGACY = 0x0000, /* sub id: a legacy item's id */
+  SIM_ZNP_NVX_ADDRMGR = 0x0001,
+  SIM_ZNP_NVX_TCLK_TABLE = 0x0004,
+  SIM_ZNP_NVX_APS_KEY_DATA_TABLE = 0x0006,
+  SIM_ZNP_NVX_NWK_SEC_MATERIAL_TABLE = 0x0007,
+};
+#define SIM_ZNP_ADDRMGR_CAP 256 /* address manager entries: user, network and IEEE address */
+#define SIM_ZNP_TCLK_CAP 256    /* trust-centre link key entries of joined devices */
+#define SIM_ZNP_APS_KEY_CAP 50  /* APS link key data entries and security manager entries */
+#define SIM_ZNP_SEC_MATERIAL_CAP 5
 
 /* Size of the NIB this coordinator keeps: Z-Stack's nwkIB_t packed (no alignment), which is
  * what a host assumes when NWKKEY is 21 bytes long (zigbee-herdsman: adapter-nv-memory.ts). */
@@ -85,6 +104,7 @@ struct sim_znp_stats {
   uint64_t device_frames_dropped; /* device frames too large for one AF_INCOMING_MSG */
   uint64_t device_frames_lost;    /* device frames sent out of range or while the network was
                                    * down (sim_znp_coord_ctl_*) */
+  uint64_t table_full;            /* joined devices the NV address manager table had no room for */
 };
 
 /* Sees every ZCL frame a joined device d sends (an observer: a state dump, a recorder). */
@@ -98,7 +118,8 @@ struct sim_znp_coord {
   void *send_ctx;
   struct sim_znp_version version;
   uint64_t ieee;
-  uint8_t state;                       /* SIM_ZNP_DEV_* */
+  uint8_t state;   /* SIM_ZNP_DEV_* */
+  uint32_t starts; /* times the network came up: devices to bring back from NV (resume) */
   uint32_t bdb_primary, bdb_secondary; /* channel masks of APP_CNF_BDB_SET_CHANNEL */
   size_t neps;
   struct sim_znp_ep eps[SIM_ZNP_MAX_EPS]; /* AF registrations: gone at reset, as in Z-Stack */
@@ -166,6 +187,14 @@ void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms);
 /* The earliest wakeup of a joined device in monotonic milliseconds (rounded up), or
  * UINT64_MAX when none is due: when to call sim_znp_coord_tick() next. */
 uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c);
+/* A device of model m with address ieee that joined this network before (the NV address
+ * manager table lists it, as after a restart of the coordinator or a restored backup) is in
+ * the network again at now_ms without joining: no indication, no announcement; its behaviour
+ * starts join_delay_ms later as after a rejoin. 0 (also when it is in the network already);
+ * SIM_ENOTFOUND when the table does not list it, SIM_EUNEXPECTED when no network runs,
+ * SIM_EFULL, SIM_ENOMEM. */
+int sim_znp_coord_resume(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
+                         uint64_t now_ms);
 /* The joined device with network address nwk, or NULL. Borrowed until the next join. */
 const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
 

@@ -232,6 +232,7 @@ int sim__znp_dev_zcl(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep,
 }
 
 void sim__znp_dev_remove(struct sim_znp_coord *c, struct sim_znp_dev *d) {
+  sim__znp_tables_left(c, d->ieee);
   size_t i = (size_t)(d - c->devs);
   memmove(&c->devs[i], &c->devs[i + 1], (c->ndevs - i - 1) * sizeof *d);
   c->ndevs--;
@@ -273,6 +274,7 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
     c->ndevs++;
     rejoin = 0;
   }
+  sim__znp_tables_joined(c, d);
   struct sim_znp_frame f;
   sim_znp_mt_tc_dev_ind(&f, d->nwk, ieee, 0x0000);
   sim__znp_emit(c, &f);

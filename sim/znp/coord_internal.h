@@ -54,6 +54,22 @@ int sim__znp_ctl_in_range(const struct sim_znp_coord *c, const struct sim_znp_de
  * one of its dropped answers is spent. */
 int sim__znp_ctl_zdo_lost(struct sim_znp_coord *c, struct sim_znp_dev *d);
 
+/* The NV tables of joined devices (coord_tables.c). SYS_NV_CREATE, _DELETE, _LENGTH, _READ and
+ * _WRITE on the extended items. */
+enum sim__znp_handled sim__znp_sys_nv(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+/* Device d joined: its address manager and TCLK entries are written and NV saved. */
+void sim__znp_tables_joined(struct sim_znp_coord *c, const struct sim_znp_dev *d);
+/* The device ieee left: its entries are emptied and NV saved. */
+void sim__znp_tables_left(struct sim_znp_coord *c, uint64_t ieee);
+/* The factory tables: every extended item gone, the security manager table empty (created
+ * when missing). 0 or SIM_E*. NV is not saved. */
+int sim__znp_tables_reset(struct sim_znp_coord *c);
+/* Saves NV; a failure is counted and logged (coord.c). */
+int sim__znp_nv_save(struct sim_znp_coord *c);
+
+/* ZDO_MGMT_LQI_REQ and ZDO_MGMT_RTG_REQ: the network map (coord_map.c). */
+enum sim__znp_handled sim__znp_mgmt_table(struct sim_znp_coord *c, const struct sim_znp_frame *f);
+
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 

@@ -363,6 +363,9 @@ enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp
     return bind_req(c, f);
   case SIM_ZNP_ZDO_MGMT_LEAVE_REQ:
     return mgmt_leave(c, f);
+  case SIM_ZNP_ZDO_MGMT_LQI_REQ:
+  case SIM_ZNP_ZDO_MGMT_RTG_REQ:
+    return sim__znp_mgmt_table(c, f);
   case SIM_ZNP_ZDO_EXT_ROUTE_DISC:
     if (f->len < 4)
       return SIM__ZNP_MALFORMED;

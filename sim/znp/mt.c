@@ -23,8 +23,11 @@ static const struct sim_znp_cmd_info cmds[] = {
     {SIM_ZNP_SYS, SIM_ZNP_SYS_OSAL_NV_LENGTH, S, "SYS_OSAL_NV_LENGTH"},
     {SIM_ZNP_SYS, SIM_ZNP_SYS_OSAL_NV_READ_EXT, S, "SYS_OSAL_NV_READ_EXT"},
     {SIM_ZNP_SYS, SIM_ZNP_SYS_OSAL_NV_WRITE_EXT, S, "SYS_OSAL_NV_WRITE_EXT"},
+    {SIM_ZNP_SYS, SIM_ZNP_SYS_NV_CREATE, S, "SYS_NV_CREATE"},
+    {SIM_ZNP_SYS, SIM_ZNP_SYS_NV_DELETE, S, "SYS_NV_DELETE"},
     {SIM_ZNP_SYS, SIM_ZNP_SYS_NV_LENGTH, S, "SYS_NV_LENGTH"},
     {SIM_ZNP_SYS, SIM_ZNP_SYS_NV_READ, S, "SYS_NV_READ"},
+    {SIM_ZNP_SYS, SIM_ZNP_SYS_NV_WRITE, S, "SYS_NV_WRITE"},
     {SIM_ZNP_SYS, SIM_ZNP_SYS_RESET_IND, A, "SYS_RESET_IND"},
     {SIM_ZNP_AF, SIM_ZNP_AF_REGISTER, S, "AF_REGISTER"},
     {SIM_ZNP_AF, SIM_ZNP_AF_DATA_REQUEST, S, "AF_DATA_REQUEST"},
@@ -35,6 +38,10 @@ static const struct sim_znp_cmd_info cmds[] = {
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_SIMPLE_DESC_REQ, S, "ZDO_SIMPLE_DESC_REQ"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_ACTIVE_EP_REQ, S, "ZDO_ACTIVE_EP_REQ"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_REQ, S, "ZDO_MGMT_PERMIT_JOIN_REQ"},
+    {SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_LQI_REQ, S, "ZDO_MGMT_LQI_REQ"},
+    {SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_RTG_REQ, S, "ZDO_MGMT_RTG_REQ"},
+    {SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_LQI_RSP, A, "ZDO_MGMT_LQI_RSP"},
+    {SIM_ZNP_ZDO, SIM_ZNP_ZDO_MGMT_RTG_RSP, A, "ZDO_MGMT_RTG_RSP"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_STARTUP_FROM_APP, S, "ZDO_STARTUP_FROM_APP"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_EXT_ROUTE_DISC, S, "ZDO_EXT_ROUTE_DISC"},
     {SIM_ZNP_ZDO, SIM_ZNP_ZDO_EXT_FIND_GROUP, S, "ZDO_EXT_FIND_GROUP"},
@@ -451,4 +458,49 @@ void sim_znp_mt_bdb_notification(struct sim_znp_frame *f, uint8_t status, uint8_
   sim_znp_wr_u8(&w, status);
   sim_znp_wr_u8(&w, mode);
   sim_znp_wr_u8(&w, remaining);
+}
+
+/* The head of a Mgmt_Lqi_rsp or Mgmt_Rtg_rsp: a failure carries only its status. */
+static int table_rsp_head(struct sim_znp_wr *w, struct sim_znp_frame *f, uint8_t cmd, uint16_t src,
+                          uint8_t status, uint8_t total, uint8_t start, size_t count) {
+  sim_znp_wr_start(w, f, SIM_ZNP_AREQ, SIM_ZNP_ZDO, cmd);
+  sim_znp_wr_u16(w, src);
+  sim_znp_wr_u8(w, status);
+  if (status != SIM_ZNP_ST_SUCCESS)
+    return 0;
+  sim_znp_wr_u8(w, total);
+  sim_znp_wr_u8(w, start);
+  sim_znp_wr_u8(w, (uint8_t)count);
+  return 1;
+}
+
+void sim_znp_mt_lqi_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint8_t total,
+                        uint8_t start, const struct sim_znp_neighbor *n, size_t count) {
+  assert(count <= SIM_ZNP_LQI_PAGE);
+  struct sim_znp_wr w;
+  if (!table_rsp_head(&w, f, SIM_ZNP_ZDO_MGMT_LQI_RSP, src, status, total, start, count))
+    return;
+  for (size_t i = 0; i < count; i++) {
+    sim_znp_wr_ieee(&w, n[i].ext_pan);
+    sim_znp_wr_ieee(&w, n[i].ieee);
+    sim_znp_wr_u16(&w, n[i].nwk);
+    sim_znp_wr_u8(&w, (uint8_t)((n[i].device_type & 0x03) | (n[i].rx_on & 0x03) << 2 |
+                                (n[i].relationship & 0x07) << 4));
+    sim_znp_wr_u8(&w, n[i].permit_join & 0x03);
+    sim_znp_wr_u8(&w, n[i].depth);
+    sim_znp_wr_u8(&w, n[i].lqi);
+  }
+}
+
+void sim_znp_mt_rtg_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint8_t total,
+                        uint8_t start, const struct sim_znp_route *r, size_t count) {
+  assert(count <= SIM_ZNP_RTG_PAGE);
+  struct sim_znp_wr w;
+  if (!table_rsp_head(&w, f, SIM_ZNP_ZDO_MGMT_RTG_RSP, src, status, total, start, count))
+    return;
+  for (size_t i = 0; i < count; i++) {
+    sim_znp_wr_u16(&w, r[i].dst);
+    sim_znp_wr_u8(&w, (uint8_t)((r[i].status & 0x07) | (r[i].many_to_one ? 0x10 : 0)));
+    sim_znp_wr_u16(&w, r[i].next_hop);
+  }
 }

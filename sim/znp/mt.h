@@ -44,8 +44,11 @@ enum {
   SIM_ZNP_SYS_OSAL_NV_LENGTH = 0x13,
   SIM_ZNP_SYS_OSAL_NV_READ_EXT = 0x1C,
   SIM_ZNP_SYS_OSAL_NV_WRITE_EXT = 0x1D,
+  SIM_ZNP_SYS_NV_CREATE = 0x30,
+  SIM_ZNP_SYS_NV_DELETE = 0x31,
   SIM_ZNP_SYS_NV_LENGTH = 0x32,
   SIM_ZNP_SYS_NV_READ = 0x33,
+  SIM_ZNP_SYS_NV_WRITE = 0x34,
   SIM_ZNP_SYS_RESET_IND = 0x80, /* AREQ */
 
   SIM_ZNP_AF_REGISTER = 0x00,
@@ -61,6 +64,8 @@ enum {
   SIM_ZNP_ZDO_ACTIVE_EP_REQ = 0x05,
   SIM_ZNP_ZDO_BIND_REQ = 0x21,
   SIM_ZNP_ZDO_UNBIND_REQ = 0x22,
+  SIM_ZNP_ZDO_MGMT_LQI_REQ = 0x31,
+  SIM_ZNP_ZDO_MGMT_RTG_REQ = 0x32,
   SIM_ZNP_ZDO_MGMT_LEAVE_REQ = 0x34,
   SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_REQ = 0x36,
   SIM_ZNP_ZDO_STARTUP_FROM_APP = 0x40,
@@ -75,6 +80,8 @@ enum {
   SIM_ZNP_ZDO_ACTIVE_EP_RSP = 0x85,        /* AREQ */
   SIM_ZNP_ZDO_BIND_RSP = 0xA1,             /* AREQ */
   SIM_ZNP_ZDO_UNBIND_RSP = 0xA2,           /* AREQ */
+  SIM_ZNP_ZDO_MGMT_LQI_RSP = 0xB1,         /* AREQ */
+  SIM_ZNP_ZDO_MGMT_RTG_RSP = 0xB2,         /* AREQ */
   SIM_ZNP_ZDO_MGMT_LEAVE_RSP = 0xB4,       /* AREQ */
   SIM_ZNP_ZDO_MGMT_PERMIT_JOIN_RSP = 0xB6, /* AREQ */
   SIM_ZNP_ZDO_STATE_CHANGE_IND = 0xC0,     /* AREQ */
@@ -254,6 +261,33 @@ void sim_znp_mt_addr_rsp(struct sim_znp_frame *f, uint8_t cmd, uint8_t status, u
 /* ZDO_LEAVE_IND: the device src (ieee) left; request 0: it announced its leaving. */
 void sim_znp_mt_leave_ind(struct sim_znp_frame *f, uint16_t src, uint64_t ieee, uint8_t rejoin);
 void sim_znp_mt_permit_join_ind(struct sim_znp_frame *f, uint8_t duration);
+/* A neighbour table entry of Mgmt_Lqi_rsp (Zigbee 2.4.4.4.2): 22 bytes on the wire. */
+struct sim_znp_neighbor {
+  uint64_t ext_pan, ieee;
+  uint16_t nwk;
+  uint8_t device_type;  /* 0 coordinator, 1 router, 2 end device */
+  uint8_t rx_on;        /* 0 off when idle, 1 on, 2 unknown */
+  uint8_t relationship; /* 0 parent, 1 child, 2 sibling, 3 none, 4 previous child */
+  uint8_t permit_join;  /* 0 no, 1 yes, 2 unknown */
+  uint8_t depth, lqi;
+};
+/* A routing table entry of Mgmt_Rtg_rsp: 5 bytes. status: 0 active ... 4 inactive. */
+struct sim_znp_route {
+  uint16_t dst;
+  uint8_t status, many_to_one;
+  uint16_t next_hop;
+};
+/* The most entries one answer carries: the page a host asks for with its start index. */
+#define SIM_ZNP_LQI_PAGE 3
+#define SIM_ZNP_RTG_PAGE 10
+/* ZDO_MGMT_LQI_RSP: source, status, the table's entries, start index, then n entries (at most
+ * SIM_ZNP_LQI_PAGE; none unless status is 0). */
+void sim_znp_mt_lqi_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint8_t total,
+                        uint8_t start, const struct sim_znp_neighbor *n, size_t count);
+/* ZDO_MGMT_RTG_RSP: the same with routes (at most SIM_ZNP_RTG_PAGE). */
+void sim_znp_mt_rtg_rsp(struct sim_znp_frame *f, uint16_t src, uint8_t status, uint8_t total,
+                        uint8_t start, const struct sim_znp_route *r, size_t count);
+
 /* APP_CNF_BDB_COMMISSIONING_NOTIFICATION: status, mode, remaining modes. */
 void sim_znp_mt_bdb_notification(struct sim_znp_frame *f, uint8_t status, uint8_t mode,
                                  uint8_t remaining);

@@ -24,7 +24,9 @@ struct sim_znp_server {
   struct {
     const struct sim_model *m;
     uint64_t ieee;
+    int in_network; /* in the network from NV without joining (sim_znp_coord_resume) */
   } pending[SIM_ZNP_SERVER_MAX_PENDING];
+  uint32_t resumed_starts; /* the coordinator's starts when the NV tables were last looked at */
   struct sim_znp_coord coord;
 };
 
@@ -114,6 +116,17 @@ static void join_timer_cb(uv_timer_t *t);
  * SIM_ZNP_SERVER_JOIN_GAP_MS later: devices are paired one after the other, as by hand. */
 static void join_next(struct sim_znp_server *s) {
   uint64_t now = uv_now(s->loop);
+  /* Devices the coordinator's NV lists as joined are in its network again without joining,
+   * looked up once each time the network comes up. */
+  if (s->coord.state == SIM_ZNP_DEV_ZB_COORD && s->resumed_starts != s->coord.starts) {
+    s->resumed_starts = s->coord.starts;
+    for (size_t i = s->njoined; i < s->npending; i++)
+      if (!s->pending[i].in_network &&
+          sim_znp_coord_resume(&s->coord, s->pending[i].m, s->pending[i].ieee, now) == 0)
+        s->pending[i].in_network = 1;
+  }
+  while (s->njoined < s->npending && s->pending[s->njoined].in_network)
+    s->njoined++;
   if (s->njoined >= s->npending || s->coord.state != SIM_ZNP_DEV_ZB_COORD ||
       !sim_znp_coord_permit_open(&s->coord, now))
     return;
@@ -125,6 +138,8 @@ static void join_next(struct sim_znp_server *s) {
              sim_strerror(rc));
   else
     SIM_LOGI("znp: device %016llx joined as 0x%04x", (unsigned long long)s->pending[i].ieee, nwk);
+  while (s->njoined < s->npending && s->pending[s->njoined].in_network)
+    s->njoined++;
   if (s->njoined < s->npending)
     uv_timer_start(&s->join_timer, join_timer_cb, SIM_ZNP_SERVER_JOIN_GAP_MS, 0);
   arm_timer(s);
@@ -161,6 +176,7 @@ int sim_znp_server_add_device(struct sim_znp_server *s, const struct sim_model *
     return SIM_EFULL;
   s->pending[s->npending].m = m;
   s->pending[s->npending].ieee = ieee;
+  s->pending[s->npending].in_network = 0;
   s->npending++;
   return 0;
 }

@@ -1,7 +1,9 @@
 /* Fuzzes the emulated ZNP coordinator as a host's bytes reach it: the UNPI reader and the MT
  * command dispatch behind it (sim/znp/coord.h), fed in pieces split at points drawn from the
  * input itself, with the NV items in memory; a catalogue device joins once the host permits
- * joining, and the host's ZCL to it reaches the model's behaviour. Every
+ * joining, and the host's ZCL to it reaches the model's behaviour; the NV tables of joined
+ * devices (SYS_NV_*) are read and written, and the device is brought back from them as after a
+ * restart whenever it has left. Every
  * frame the coordinator sends back must be one whole frame that its own reader accepts (an encoder
  * writing what the reader refuses aborts), and the coordinator's tables stay within their bounds.
  * Inputs reach several frames at the MT limit of 250 data bytes (fuzz_znp.args).
@@ -71,8 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (c.ndevs == 0 && c.state == SIM_ZNP_DEV_ZB_COORD && sim_znp_coord_permit_open(&c, now) &&
         sim_znp_coord_join(&c, fuzz_device(), 0x00158D0001A2B3C4ull, now, NULL) != 0)
       abort(); /* a running network that permits joining must take the device */
+    int rc = sim_znp_coord_resume(&c, fuzz_device(), 0x00158D0001A2B3C4ull, now);
+    if (rc != 0 && rc != SIM_ENOTFOUND && rc != SIM_EUNEXPECTED)
+      abort(); /* whatever the host wrote into the tables */
     if (c.rd.have >= SIM_ZNP_MAX_FRAME || c.neps > SIM_ZNP_MAX_EPS ||
-        c.ngroups > SIM_ZNP_MAX_GROUPS || c.nv.n > SIM_ZNP_NV_MAX_ITEMS)
+        c.ngroups > SIM_ZNP_MAX_GROUPS || c.nv.n > SIM_ZNP_NV_MAX_ITEMS ||
+        c.nv.nx > SIM_ZNP_NV_MAX_XITEMS || c.ndevs > SIM_ZNP_MAX_DEVICES)
       abort();
     off += n;
   }
@@ -113,6 +119,23 @@ static void session(FILE *fp) {
   PUT(fp, 1, 4, 0x01, 0xFC, 0xFF, 0x01, 0x01, 0x06, 0x00, 0x07, 0x00, 0x1E, 0x01, 0xAB);
   PUT(fp, 1, 5, 0x40, 0x64, 0x00);
   PUT(fp, 1, 7, 0x00);
+}
+
+/* The NV tables as a host's backup and restore use them: lengths and reads of table entries,
+ * an address manager entry written (the fuzz device's address), an item created, written,
+ * read past its end and deleted, a legacy item through item 0. */
+static void tables(FILE *fp) {
+  PUT(fp, 1, 15, 0x05, 0x04);
+  PUT(fp, 1, 1, 0x32, 0x01, 0x01, 0x00, 0x00, 0x00);
+  PUT(fp, 1, 1, 0x33, 0x01, 0x04, 0x00, 0xFF, 0x00, 0x00, 0x00, 0x13);
+  PUT(fp, 1, 1, 0x34, 0x01, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x0B, 0x03, 0x34, 0x12, 0xC4, 0xB3,
+      0xA2, 0x01, 0x00, 0x8D, 0x15, 0x00);
+  PUT(fp, 1, 1, 0x30, 0x02, 0x05, 0x00, 0x09, 0x00, 0x0A, 0x00, 0x00, 0x00);
+  PUT(fp, 1, 1, 0x34, 0x02, 0x05, 0x00, 0x09, 0x00, 0x08, 0x00, 0x02, 0xAA, 0xBB);
+  PUT(fp, 1, 1, 0x33, 0x02, 0x05, 0x00, 0x09, 0x00, 0x08, 0x00, 0x05);
+  PUT(fp, 1, 1, 0x31, 0x02, 0x05, 0x00, 0x09, 0x00);
+  PUT(fp, 1, 1, 0x32, 0x01, 0x00, 0x00, 0x4C, 0x00);
+  PUT(fp, 1, 1, 0x31, 0x01, 0x07, 0x00, 0x04, 0x00);
 }
 
 static int discard_cb(void *ctx, const uint8_t *p, size_t n) {
@@ -162,8 +185,16 @@ static void write_seeds(const char *dir) {
   PUT(dfp, 1, 4, 0x01, lo, hi, 1, 1, 0x02, 0x01, 3, 0, 30, 7, 0x00, 0x03, 0x02, 0x08, 0x00, 0x20,
       0x32);
   fclose(dfp);
+  FILE *fp;
+  snprintf(path, sizeof path, "%s/nv_tables", dir);
+  if ((fp = fopen(path, "wb")) != NULL) {
+    fputc(0x5A, fp);
+    fputc(0x17, fp);
+    tables(fp);
+    fclose(fp);
+  }
   snprintf(path, sizeof path, "%s/session", dir);
-  FILE *fp = fopen(path, "wb");
+  fp = fopen(path, "wb");
   if (!fp)
     return;
   fputc(0x12, fp);

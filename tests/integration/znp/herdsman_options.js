@@ -1,10 +1,10 @@
-// The zigbee-herdsman Controller options the znp tests' hosts share: the network they form (PAN
-// 0x1a62 on channel 15, a fixed key), the coordinator at tcp://127.0.0.1:PORT, the database and
-// coordinator backup in DIR, every joining device accepted.
+// The zigbee-herdsman Controller options the tests here share: the network they form (PAN id,
+// extended PAN id, channel, key), the coordinator at tcp://127.0.0.1:PORT, and the database and
+// coordinator backup in DIR.
 'use strict';
 const path = require('node:path');
 
-module.exports = function herdsmanOptions(port, dir) {
+module.exports = function controllerOptions(port, dir) {
   return {
     network: {
       panID: 0x1a62,
@@ -16,6 +16,7 @@ module.exports = function herdsmanOptions(port, dir) {
     databasePath: path.join(dir, 'database.db'),
     databaseBackupPath: path.join(dir, 'database.db.backup'),
     backupPath: path.join(dir, 'coordinator_backup.json'),
+    adapter: {disableLED: false},
     acceptJoiningDeviceHandler: async () => true,
   };
 };

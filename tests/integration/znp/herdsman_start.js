@@ -8,7 +8,7 @@
 //   node herdsman_start.js PORT DIR EXPECT [DEVICES]
 'use strict';
 const {Controller} = require('zigbee-herdsman');
-const herdsmanOptions = require('./herdsman_options.js');
+const controllerOptions = require('./herdsman_options.js');
 
 const [port, dir, expect, devicesArg] = process.argv.slice(2);
 const wantDevices = devicesArg === undefined ? 0 : Number(devicesArg);
@@ -48,7 +48,7 @@ async function waitForDevices(controller, want) {
 }
 
 async function main() {
-  const controller = new Controller({...herdsmanOptions(port, dir), adapter: {disableLED: false}});
+  const controller = new Controller(controllerOptions(port, dir));
   controller.on('deviceInterview', (e) =>
     console.log(`RESULT interview ${e.device.ieeeAddr} ${e.status} model=${e.device.modelID}`),
   );

@@ -5,8 +5,9 @@
 # succeeds every time; two catalogue devices join and the host interviews them (descriptors,
 # genBasic model id). zigbee-herdsman (pinned: package.json, package-lock.json here) is
 # installed from npm into the build tree, never globally; without node, npm or the registry
-# the test fails and says so.
-#   test_znp_herdsman.sh BUILD_DIR
+# the test fails and says so. With CASE "nv", it runs herdsman_nv_case.sh instead: joined
+# devices kept across a restart and restored from the host's backup onto a new NV file.
+#   test_znp_herdsman.sh BUILD_DIR [CASE]
 set -euo pipefail
 
 HERDSMAN_VERSION=2.1.9
@@ -33,27 +34,10 @@ trap cleanup EXIT
 npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
 export NODE_PATH=$PREFIX/node_modules
 
-# Starts hubsim znp on the NV file and waits (bounded) for its ready file.
-start_znp() {
-  rm -f "$WORK/port"
-  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/port" "$@" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
-  ZNP_PID=$!
-  for _ in $(seq 1 100); do
-    [ -s "$WORK/port" ] && break
-    kill -0 "$ZNP_PID" 2>/dev/null || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited at start"; }
-    sleep 0.1
-  done
-  [ -s "$WORK/port" ] || fail "hubsim znp wrote no ready file within 10 s"
-  PORT=$(cat "$WORK/port")
-}
-
-stop_znp() {
-  kill -TERM "$ZNP_PID"
-  local rc=0
-  wait "$ZNP_PID" || rc=$?
-  ZNP_PID=
-  [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
-}
+# hubsim znp on the NV file, with the flags given.
+. "$HERE/znp_proc.sh"
+start_znp() { znp_start "$WORK/nv.txt" "$@"; }
+stop_znp() { znp_stop; }
 
 # One host run: expected start() result, a name, and how many devices must join (optional).
 host() {
@@ -65,6 +49,11 @@ host() {
     fail "run $2: zigbee-herdsman did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
   fi
 }
+
+if [ "${2:-}" = nv ]; then
+  . "$HERE/herdsman_nv_case.sh"
+  exit 0
+fi
 
 mkdir -p "$WORK/host"
 start_znp

@@ -10,7 +10,7 @@
 // Every wait has a deadline (40 s for the whole run). One line per step, "RESULT ...".
 'use strict';
 const {Controller} = require('zigbee-herdsman');
-const herdsmanOptions = require('../znp/herdsman_options.js');
+const controllerOptions = require('../znp/herdsman_options.js');
 
 const [port, dir, phase] = process.argv.slice(2);
 if (!port || !dir || (phase !== 'first' && phase !== 'second')) {
@@ -46,7 +46,7 @@ async function waitFor(re, from = 0) {
 }
 
 async function main() {
-  const controller = new Controller(herdsmanOptions(port, dir));
+  const controller = new Controller(controllerOptions(port, dir));
   controller.on('deviceJoined', (e) => note(`joined ${e.device.ieeeAddr}`));
   controller.on('deviceLeave', (e) => note(`leave ${e.ieeeAddr}`));
   controller.on('deviceInterview', (e) =>

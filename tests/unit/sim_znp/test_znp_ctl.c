@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "sim/fleet/model.h"
-#include "znp_fixture.h"
+#include "tests/unit/sim_znp/znp_test_util.h"
 
 #define IEEE_A 0x00158D00C0FFEE01ull
 #define IEEE_B 0x00158D00C0FFEE02ull

@@ -1,8 +1,9 @@
-/* The fixture of the coordinator's unit tests (test_znp_coord.c, test_znp_ctl.c): a coordinator
- * on an NV file in a fresh temporary folder, driven frame by frame as a host drives it, and
- * what it sent parsed back into frames. Include after cmocka.h. */
-#ifndef TESTS_UNIT_SIM_ZNP_ZNP_FIXTURE_H
-#define TESTS_UNIT_SIM_ZNP_ZNP_FIXTURE_H
+/* What the ZNP coordinator tests share: a coordinator on an NV file in a temporary folder,
+ * driven frame by frame without sockets, and what it sent parsed back into frames. Included
+ * by the test files of tests/unit/sim_znp after <cmocka.h>; the functions are static inline
+ * so a file that uses only some of them builds without warnings. */
+#ifndef TESTS_UNIT_SIM_ZNP_ZNP_TEST_UTIL_H
+#define TESTS_UNIT_SIM_ZNP_ZNP_TEST_UTIL_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,12 @@ static inline const struct sim_znp_frame *got(struct fixture *fx, int i, uint8_t
     fail_msg("frame %d: got %u/%u/0x%02x, want %u/%u/0x%02x", i, f->type, f->subsys, f->cmd, type,
              subsys, cmd);
   return f;
+}
+
+static inline uint16_t nv_length(struct fixture *fx, uint16_t id) {
+  assert_int_equal(SREQ(fx, SIM_ZNP_SYS, 0x13, (uint8_t)id, (uint8_t)(id >> 8)), 1);
+  const struct sim_znp_frame *f = got(fx, 0, SIM_ZNP_SRSP, SIM_ZNP_SYS, 0x13);
+  return (uint16_t)(f->data[0] | f->data[1] << 8);
 }
 
 static inline uint8_t status_of(struct fixture *fx, uint8_t subsys, uint8_t cmd) {
