@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "app/parse.h"
 #include "devices/cat_global.h"
 #include "devices/z2m.h"
 #include "sim/core/err.h"
@@ -20,7 +21,9 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
-          "                  [--device MODEL]... [--coordinators N] [--state-file FILE] [-v]\n"
+          "                  [--device MODEL]... [--coordinators N] [--state-file FILE]\n"
+          "                  [--radio-hops N] [--radio-delay MS] [--radio-loss P]\n"
+          "                  [--sleepy-hold D] [-v]\n"
           "\n"
           "Serves one emulated Texas Instruments Z-Stack 3.x.0 ZNP coordinator (MT commands in\n"
           "UNPI frames) on a TCP port. Point a Zigbee host at it as its adapter, e.g.\n"
@@ -45,6 +48,20 @@ static void usage(FILE *out) {
           "  --state-file FILE   on SIGUSR1, write every device's state to FILE (one line each:\n"
           "                      IEEE address, model id, the state as zigbee2mqtt publishes it,\n"
           "                      from the frames the device sent), then print 'state written N'\n"
+          "\n"
+          "radio (between the coordinator and its devices, as behind hubrpc hubs):\n"
+          "  --radio-hops N      devices are 1..N hops from the coordinator, fixed per device\n"
+          "                      (default 1)\n"
+          "  --radio-delay MS    delay of one hop, per attempt (default 0)\n"
+          "  --radio-loss P      chance that one attempt on one hop fails, 0..1; a hop is tried\n"
+          "                      4 times before the frame is lost: a device's frame never\n"
+          "                      reaches the host, the host's gets AF_DATA_CONFIRM MAC_NO_ACK\n"
+          "                      (default 0)\n"
+          "  --sleepy-hold D     how long the coordinator keeps a frame for a sleepy device\n"
+          "                      that is not awake until it polls (when it next transmits)\n"
+          "                      before AF_DATA_CONFIRM MAC_TRANSACTION_EXPIRED (default\n"
+          "                      7.68s, Z-Stack's MAC transaction persistence time)\n"
+          "\n"
           "  -v, --verbose       log connections and network formation\n"
           "  -h, --help          this text\n"
           "\n"
@@ -175,6 +192,7 @@ struct znp_run {
   struct sim_znp_server *s[ZNP_MAX_COORDS];
   struct znp_states *states;
   uv_signal_t sigusr1;
+  struct sim_znp_radio radio;
 };
 
 static int write_ready_all(const char *path, struct znp_run *r) {
@@ -197,6 +215,7 @@ static int znp_start(uv_loop_t *loop, struct znp_run *r) {
       fprintf(stderr, "hubsim znp: %s\n", why);
       return rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL ? 2 : 3;
     }
+    sim_znp_coord_set_radio(sim_znp_server_coord(r->s[k]), &r->radio);
     for (size_t i = 0; i < r->ndev; i++)
       sim_znp_server_add_device(r->s[k], r->models[i],
                                 device_ieee(r->models[i], r->devs, i, (unsigned)k));
@@ -234,11 +253,16 @@ static int znp_report(const struct znp_run *r) {
       snprintf(who, sizeof who, " coordinator %d:", k);
     fprintf(stderr,
             "hubsim znp:%s %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
-            "%llu NV write errors, %llu device frames dropped\n",
+            "%llu NV write errors, %llu device frames dropped, %llu device frames lost on the "
+            "radio, %llu host frames lost on the radio, %llu radio retries, %llu frames held "
+            "for sleepy devices, %llu expired, %llu air full\n",
             who, (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
             (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
             (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
-            (unsigned long long)st->device_frames_dropped);
+            (unsigned long long)st->device_frames_dropped, (unsigned long long)st->radio_lost,
+            (unsigned long long)st->radio_lost_host, (unsigned long long)st->radio_retries,
+            (unsigned long long)st->sleepy_held, (unsigned long long)st->sleepy_expired,
+            (unsigned long long)st->air_full);
     if (st->nv_errors)
       exit_code = 3;
   }
@@ -276,12 +300,18 @@ int app_znp_main(int argc, char **argv) {
                                        {"device", required_argument, NULL, 'd'},
                                        {"state-file", required_argument, NULL, 's'},
                                        {"coordinators", required_argument, NULL, 'c'},
+                                       {"radio-hops", required_argument, NULL, 'j'},
+                                       {"radio-delay", required_argument, NULL, 'y'},
+                                       {"radio-loss", required_argument, NULL, 'L'},
+                                       {"sleepy-hold", required_argument, NULL, 'Y'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int verbose = 0, ch, ncoord = 1;
   const char *devs[SIM_ZNP_SERVER_MAX_PENDING];
   size_t ndev = 0;
+  /* The radio flags of hubsim run, with Z-Stack's hold for a sleepy device by default. */
+  struct app_radio_flags rf = {.hops = 1, .sleepy_hold_s = SIM_ZNP_SLEEPY_HOLD_MS / 1000.0};
   optind = 1;
   opterr = 0; /* our own message names the flag */
   while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
@@ -306,6 +336,19 @@ int app_znp_main(int argc, char **argv) {
       if (sim_num_parse_u64(optarg, 1, ZNP_MAX_COORDS, &v) != 0)
         return bad("--coordinators", optarg, "expected a whole number from 1 to 64");
       ncoord = (int)v;
+      break;
+    }
+    case 'j':
+    case 'y':
+    case 'L':
+    case 'Y': {
+      int which = ch == 'j'   ? APP_RADIO_HOPS
+                  : ch == 'y' ? APP_RADIO_DELAY
+                  : ch == 'L' ? APP_RADIO_LOSS
+                              : APP_RADIO_SLEEPY_HOLD;
+      const char *why_not = app_parse_radio_flag(which, optarg, &rf);
+      if (why_not)
+        return bad(app_radio_flag_name[which], optarg, why_not);
       break;
     }
     case 'd':
@@ -367,5 +410,12 @@ int app_znp_main(int argc, char **argv) {
                       .state_path = state_path};
   for (int k = 0; k < ncoord; k++)
     r.nv[k] = nvs[k];
+  r.radio = (struct sim_znp_radio){.hops = (uint32_t)rf.hops,
+                                   .hop_delay = (sim_time_t)(rf.delay_ms * 1000),
+                                   .loss = rf.loss,
+                                   .sleepy_hold_ms = (uint32_t)(rf.sleepy_hold_s * 1000 + 0.5),
+                                   .awake_join_ms = SIM_ZNP_AWAKE_JOIN_MS,
+                                   .awake_tx_ms = SIM_ZNP_AWAKE_TX_MS,
+                                   .awake_poll_ms = SIM_ZNP_AWAKE_POLL_MS};
   return znp_serve(&r);
 }

@@ -148,6 +148,7 @@ void sim_znp_coord_fini(struct sim_znp_coord *c) {
   if (!c)
     return;
   sim_znp_nv_fini(&c->nv);
+  sim__znp_radio_fini(c);
   free(c->devs);
   c->devs = NULL;
   c->ndevs = c->cap_devs = 0;

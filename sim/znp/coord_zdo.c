@@ -42,14 +42,15 @@ static enum sim__znp_handled af_data(struct sim_znp_coord *c, const struct sim_z
   struct sim_znp_dev *d = req.mode == 2 && req.dst < 0xFFF8
                               ? (struct sim_znp_dev *)sim_znp_coord_device(c, (uint16_t)req.dst)
                               : NULL;
-  int reaches = d || req.mode == 0x0F || req.mode == 0x01 || (req.mode == 2 && req.dst >= 0xFFF8) ||
+  if (d) { /* over the radio: confirmed when it reaches the device, or fails to */
+    sim__znp_radio_down(c, d, &req);
+    return SIM__ZNP_DONE;
+  }
+  int reaches = req.mode == 0x0F || req.mode == 0x01 || (req.mode == 2 && req.dst >= 0xFFF8) ||
                 (req.mode == 2 && req.dst == COORD_NWK) || (req.mode == 3 && req.dst == c->ieee);
   sim_znp_mt_af_data_confirm(&out, reaches ? SIM_ZNP_ST_SUCCESS : SIM_ZNP_ST_NWK_NO_ROUTE,
                              req.src_ep, req.transid);
   sim__znp_emit(c, &out);
-  /* The device acts on it after the confirm, as the frame reaches it after the MAC ack. */
-  if (d)
-    sim__znp_dev_zcl(c, d, req.dst_ep, req.cluster, req.data, req.len);
   return SIM__ZNP_DONE;
 }
 
