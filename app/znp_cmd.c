@@ -20,7 +20,7 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
+          "usage: hubsim znp --nv FILE [--listen HOST:PORT | --pty PATH] [--ready-file FILE]\n"
           "                  [--device MODEL]... [--coordinators N] [--state-file FILE]\n"
           "                  [--radio-hops N] [--radio-delay MS] [--radio-loss P]\n"
           "                  [--sleepy-hold D] [-v]\n"
@@ -36,7 +36,12 @@ static void usage(FILE *out) {
           "                      crash-safely on every change), so a restart keeps the network\n"
           "  --listen HOST:PORT  IPv4 address and port to listen on (default 127.0.0.1:0: a free\n"
           "                      port); the bound port is printed as 'listening on HOST:PORT'\n"
-          "  --ready-file FILE   write the bound port to FILE once listening\n"
+          "  --pty PATH          serve on a pseudo-terminal instead of TCP: PATH becomes a\n"
+          "                      symlink to its device (removed at exit; refused if PATH\n"
+          "                      exists); the host opens PATH as a serial port at any baud\n"
+          "                      rate, e.g. serial: {port: PATH, adapter: zstack}; printed as\n"
+          "                      'pty PATH DEVICE'; with --coordinators, PATH.K each\n"
+          "  --ready-file FILE   write the bound port (with --pty: PATH) to FILE once serving\n"
           "  --device MODEL      a catalogue device (model id, see hubsim devices list) that\n"
           "                      joins when the host first permits joining; repeat for more\n"
           "                      (at most 256); its IEEE address is the same on every run\n"
@@ -184,6 +189,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
 /* One `hubsim znp` process: its coordinators and what it was asked to write. */
 struct znp_run {
   const char *host, *ready, *state_path;
+  const char *pty[ZNP_MAX_COORDS]; /* --pty: each coordinator's path; NULL: TCP */
   int port, n;
   const char *nv[ZNP_MAX_COORDS];
   const char *const *devs;
@@ -200,8 +206,12 @@ static int write_ready_all(const char *path, struct znp_run *r) {
   int rc = sim_wfile_open(&w, path);
   if (rc != 0)
     return rc;
-  for (int k = 0; k < r->n; k++)
-    fprintf(w.fp, "%d\n", sim_znp_server_port(r->s[k]));
+  for (int k = 0; k < r->n; k++) {
+    if (r->pty[k])
+      fprintf(w.fp, "%s\n", r->pty[k]);
+    else
+      fprintf(w.fp, "%d\n", sim_znp_server_port(r->s[k]));
+  }
   return sim_wfile_commit(&w);
 }
 
@@ -209,11 +219,14 @@ static int write_ready_all(const char *path, struct znp_run *r) {
 static int znp_start(uv_loop_t *loop, struct znp_run *r) {
   char why[512];
   for (int k = 0; k < r->n; k++) {
-    int rc = sim_znp_server_new(loop, r->host, r->port ? r->port + k : 0, r->nv[k], &r->s[k], why,
-                                sizeof why);
+    int rc = r->pty[k]
+                 ? sim_znp_server_new_pty(loop, r->pty[k], r->nv[k], &r->s[k], why, sizeof why)
+                 : sim_znp_server_new(loop, r->host, r->port ? r->port + k : 0, r->nv[k], &r->s[k],
+                                      why, sizeof why);
     if (rc != 0) {
-      fprintf(stderr, "hubsim znp: %s\n", why);
-      return rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL ? 2 : 3;
+      fprintf(stderr, "hubsim znp: %s%s\n", rc == SIM_EEXISTS ? "--pty: " : "", why);
+      return rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL || rc == SIM_EEXISTS ? 2
+                                                                                               : 3;
     }
     sim_znp_coord_set_radio(sim_znp_server_coord(r->s[k]), &r->radio);
     for (size_t i = 0; i < r->ndev; i++)
@@ -232,8 +245,12 @@ static int znp_start(uv_loop_t *loop, struct znp_run *r) {
     r->sigusr1.data = r->states;
     uv_signal_start(&r->sigusr1, usr1_cb, SIGUSR1);
   }
-  for (int k = 0; k < r->n; k++)
-    printf("listening on %s:%d\n", r->host, sim_znp_server_port(r->s[k]));
+  for (int k = 0; k < r->n; k++) {
+    if (r->pty[k])
+      printf("pty %s %s\n", r->pty[k], sim_znp_server_pty(r->s[k]));
+    else
+      printf("listening on %s:%d\n", r->host, sim_znp_server_port(r->s[k]));
+  }
   fflush(stdout);
   int rc;
   if (r->ready && (rc = write_ready_all(r->ready, r)) != 0) {
@@ -293,10 +310,12 @@ static int znp_serve(struct znp_run *r) {
 }
 
 int app_znp_main(int argc, char **argv) {
-  const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL;
+  const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL, *pty = NULL;
+  int listen_given = 0;
   static const struct option opts[] = {{"nv", required_argument, NULL, 'n'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
+                                       {"pty", required_argument, NULL, 'p'},
                                        {"device", required_argument, NULL, 'd'},
                                        {"state-file", required_argument, NULL, 's'},
                                        {"coordinators", required_argument, NULL, 'c'},
@@ -321,6 +340,10 @@ int app_znp_main(int argc, char **argv) {
       break;
     case 'l':
       listen = optarg;
+      listen_given = 1;
+      break;
+    case 'p':
+      pty = optarg;
       break;
     case 'r':
       ready = optarg;
@@ -377,6 +400,15 @@ int app_znp_main(int argc, char **argv) {
     return 2;
   if (port != 0 && port + ncoord - 1 > 65535)
     return bad("--listen", listen, "PORT+K for every coordinator must stay below 65536");
+  if (pty && listen_given)
+    return bad("--pty", pty, "serves instead of TCP: give --pty or --listen, not both");
+  static char ptys[ZNP_MAX_COORDS][4096];
+  for (int k = 0; pty && k < ncoord; k++) {
+    int n = ncoord == 1 ? snprintf(ptys[k], sizeof ptys[k], "%s", pty)
+                        : snprintf(ptys[k], sizeof ptys[k], "%s.%d", pty, k);
+    if (n < 0 || (size_t)n >= sizeof ptys[k])
+      return bad("--pty", pty, "the path is too long");
+  }
   if (state_path && ncoord > 1)
     return bad("--state-file", state_path, "serves one coordinator only (no --coordinators)");
   static char nvs[ZNP_MAX_COORDS][4096];
@@ -408,8 +440,10 @@ int app_znp_main(int argc, char **argv) {
                       .models = models,
                       .ndev = ndev,
                       .state_path = state_path};
-  for (int k = 0; k < ncoord; k++)
+  for (int k = 0; k < ncoord; k++) {
     r.nv[k] = nvs[k];
+    r.pty[k] = pty ? ptys[k] : NULL;
+  }
   r.radio = (struct sim_znp_radio){.hops = (uint32_t)rf.hops,
                                    .hop_delay = (sim_time_t)(rf.delay_ms * 1000),
                                    .loss = rf.loss,

@@ -1,4 +1,5 @@
-// Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT, with
+// Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT (or at
+// the serial path PORT when it is not a number: a pseudo-terminal of hubsim znp --pty), with
 // its database and coordinator backup in DIR, and checks what start() returns and that
 // permitJoin succeeds. With DEVICES (a number), that many devices must then join and be
 // interviewed to the end within 60 s: node descriptor, every endpoint's simple descriptor, and
@@ -55,7 +56,7 @@ async function main() {
       channelList: [15],
       networkKey: [1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 13],
     },
-    serialPort: {path: `tcp://127.0.0.1:${port}`, adapter: 'zstack'},
+    serialPort: {path: /^[0-9]+$/.test(port) ? `tcp://127.0.0.1:${port}` : port, adapter: 'zstack'},
     databasePath: path.join(dir, 'database.db'),
     databaseBackupPath: path.join(dir, 'database.db.backup'),
     backupPath: path.join(dir, 'coordinator_backup.json'),

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# zigbee-herdsman's zstack adapter against `hubsim znp --pty`: the host opens the symlink as a
+# serial port (the serialport package, 115200 baud). A fresh NV file forms a network ('reset');
+# the host closing the port and opening it again finds it running ('resumed'); a sleepy
+# catalogue device joins and is interviewed through the pseudo-terminal. The symlink goes at
+# exit; one left by a killed process is replaced, anything else at the path is refused. Uses
+# the zigbee-herdsman that test_znp_herdsman.sh installs (npm_pinned.sh, the same prefix).
+#   test_znp_pty.sh BUILD_DIR
+set -euo pipefail
+
+HERDSMAN_VERSION=2.1.9
+BUILD=${1:?usage: test_znp_pty.sh BUILD_DIR}
+HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=$BUILD/tests/integration/znp/node
+WORK=$(mktemp -d /tmp/hubsim-znp-pty.XXXXXX)
+TTY=$WORK/ttyZNP
+ZNP_PID=
+
+fail() {
+  echo "test_znp_pty: FAIL: $*" >&2
+  exit 1
+}
+
+cleanup() {
+  if [ -n "$ZNP_PID" ]; then kill "$ZNP_PID" 2>/dev/null || true; wait "$ZNP_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [ "${HUBSIM_SANITIZE:-0}" = 1 ]; then
+  echo "test_znp_pty: skipped under AddressSanitizer (three zigbee-herdsman starts take too long there)"
+  exit 77
+fi
+
+. "$HERE/npm_pinned.sh"
+npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
+export NODE_PATH=$PREFIX/node_modules
+
+# Starts hubsim znp on the pseudo-terminal and waits (bounded) for its ready file.
+start_znp() {
+  rm -f "$WORK/ready"
+  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --pty "$TTY" --ready-file "$WORK/ready" "$@" \
+    >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
+  ZNP_PID=$!
+  for _ in $(seq 1 100); do
+    [ -s "$WORK/ready" ] && break
+    kill -0 "$ZNP_PID" 2>/dev/null || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited at start"; }
+    sleep 0.1
+  done
+  [ -s "$WORK/ready" ] || fail "hubsim znp wrote no ready file within 10 s"
+  [ "$(cat "$WORK/ready")" = "$TTY" ] || fail "the ready file holds '$(cat "$WORK/ready")', not $TTY"
+  [ -L "$TTY" ] && [ -c "$(readlink "$TTY")" ] || fail "$TTY is not a link to a character device"
+}
+
+stop_znp() {
+  kill -TERM "$ZNP_PID"
+  local rc=0
+  wait "$ZNP_PID" || rc=$?
+  ZNP_PID=
+  [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
+  [ ! -e "$TTY" ] && [ ! -L "$TTY" ] || fail "$TTY is still there after hubsim znp stopped"
+}
+
+# One host run on the pseudo-terminal: expected start() result, a name, devices to interview.
+host() {
+  local expect=$1 log=$WORK/host-$2.log rc=0
+  timeout 60 node "$HERE/herdsman_start.js" "$TTY" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
+  grep '^RESULT' "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -40 "$log" >&2
+    fail "run $2: zigbee-herdsman on $TTY did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
+  fi
+}
+
+mkdir -p "$WORK/host"
+start_znp
+host reset 1-fresh-nv
+host resumed 2-reopened
+grep -q "host closed $TTY" "$WORK/znp.err" || fail "hubsim znp did not see the host close $TTY"
+grep -q "host opened $TTY" "$WORK/znp.err" || fail "hubsim znp did not see the host open $TTY again"
+# A killed hubsim leaves its link behind; the next one replaces it. A file at the path is refused.
+kill -KILL "$ZNP_PID"
+wait "$ZNP_PID" 2>/dev/null || true
+ZNP_PID=
+[ -L "$TTY" ] || fail "no link left by the killed hubsim znp (the test cannot check its replacement)"
+start_znp --device lumi.weather
+host resumed 3-sleepy-device 1
+grep -q 'RESULT device 0x00158d.* model=lumi.weather .*type=EndDevice' "$WORK/host-3-sleepy-device.log" ||
+  fail "lumi.weather was not interviewed through the pseudo-terminal"
+stop_znp
+touch "$TTY"
+rc=0
+"$HUBSIM" znp --nv "$WORK/nv.txt" --pty "$TTY" 2>"$WORK/refused.err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "$TTY" "$WORK/refused.err" ||
+  fail "a file at the --pty path was not refused with exit 2 naming it (exit $rc: $(cat "$WORK/refused.err"))"
+grep 'hubsim znp:' "$WORK/znp.err" || true
+echo "test_znp_pty: zigbee-herdsman $HERDSMAN_VERSION on a pseudo-terminal: reset, resumed after reopening, a sleepy device interviewed; the link removed at exit, a stale one replaced, a file refused"
