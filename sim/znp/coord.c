@@ -304,6 +304,7 @@ static void reset(struct sim_znp_coord *c) {
   c->state = SIM_ZNP_DEV_HOLD;
   c->neps = 0;
   c->ngroups = 0;
+  c->nair = 0; /* the radio's queues live in RAM: held frames and frames in flight are gone */
   c->permit_forever = 0;
   c->permit_until_ms = 0;
   c->bdb_primary = c->bdb_secondary = 0;

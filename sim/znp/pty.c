@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "sim/core/buf.h"
 #include "sim/core/err.h"
 #include "sim/core/log.h"
 
@@ -35,8 +36,7 @@ struct sim_znp_pty {
   void *ctx;
   char path[PATH_MAX];
   char slave[64];
-  uint8_t *out; /* bytes waiting for the host to read (heap) */
-  size_t nout, cap_out;
+  struct sim_buf out; /* bytes waiting for the host to read */
   uint8_t rbuf[4096];
 };
 
@@ -106,7 +106,7 @@ static void watch_cb(uv_timer_t *t);
 static void host_left(struct sim_znp_pty *p) {
   SIM_LOGI("znp: host closed %s", p->path);
   p->host_gone = 1;
-  p->nout = 0;
+  p->out.len = 0;
   tcflush(p->fd, TCIOFLUSH); /* what we wrote before we saw it go is not for the next host */
   make_raw(p->fd);
   set_events(p, 0);
@@ -126,8 +126,8 @@ static void watch_cb(uv_timer_t *t) {
 }
 
 static void flush_out(struct sim_znp_pty *p) {
-  while (p->nout > 0) {
-    ssize_t n = write(p->fd, p->out, p->nout);
+  while (p->out.len > 0) {
+    ssize_t n = write(p->fd, p->out.data, p->out.len);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -135,11 +135,10 @@ static void flush_out(struct sim_znp_pty *p) {
         host_left(p);
       break;
     }
-    memmove(p->out, p->out + n, p->nout - (size_t)n);
-    p->nout -= (size_t)n;
+    sim_buf_consume(&p->out, (size_t)n);
   }
   if (!p->host_gone)
-    set_events(p, UV_READABLE | (p->nout ? UV_WRITABLE : 0));
+    set_events(p, UV_READABLE | (p->out.len ? UV_WRITABLE : 0));
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events) {
@@ -162,20 +161,11 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
 int sim_znp_pty_write(struct sim_znp_pty *p, const uint8_t *d, size_t n) {
   if (p->host_gone)
     return SIM_ECLOSED;
-  if (p->nout + n > SIM_ZNP_PTY_QUEUE_MAX)
+  if (p->out.len + n > SIM_ZNP_PTY_QUEUE_MAX)
     return SIM_EFULL;
-  if (p->nout + n > p->cap_out) {
-    size_t cap = p->cap_out ? p->cap_out : 4096;
-    while (cap < p->nout + n)
-      cap *= 2;
-    uint8_t *q = realloc(p->out, cap);
-    if (!q)
-      return SIM_ENOMEM;
-    p->out = q;
-    p->cap_out = cap;
-  }
-  memcpy(p->out + p->nout, d, n);
-  p->nout += n;
+  int rc = sim_buf_append(&p->out, d, n);
+  if (rc != 0)
+    return rc;
   flush_out(p);
   return 0;
 }
@@ -188,6 +178,7 @@ int sim_znp_pty_open(uv_loop_t *loop, const char *path, sim_znp_pty_read_fn on_r
     snprintf(why, cap, "out of memory");
     return SIM_ENOMEM;
   }
+  sim_buf_init(&p->out);
   int rc = SIM_EIO;
   if (strlen(path) >= sizeof p->path) {
     snprintf(why, cap, "'%s': the path is too long", path);
@@ -233,7 +224,7 @@ static void closed_cb(uv_handle_t *h) {
   if (--p->open_handles > 0)
     return;
   close(p->fd);
-  free(p->out);
+  sim_buf_fini(&p->out);
   free(p);
 }
 

@@ -33,38 +33,7 @@ trap cleanup EXIT
 npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
 export NODE_PATH=$PREFIX/node_modules
 
-# Starts hubsim znp on the NV file and waits (bounded) for its ready file.
-start_znp() {
-  rm -f "$WORK/port"
-  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/port" "$@" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
-  ZNP_PID=$!
-  for _ in $(seq 1 100); do
-    [ -s "$WORK/port" ] && break
-    kill -0 "$ZNP_PID" 2>/dev/null || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited at start"; }
-    sleep 0.1
-  done
-  [ -s "$WORK/port" ] || fail "hubsim znp wrote no ready file within 10 s"
-  PORT=$(cat "$WORK/port")
-}
-
-stop_znp() {
-  kill -TERM "$ZNP_PID"
-  local rc=0
-  wait "$ZNP_PID" || rc=$?
-  ZNP_PID=
-  [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
-}
-
-# One host run: expected start() result, a name, and how many devices must join (optional).
-host() {
-  local expect=$1 log=$WORK/host-$2.log rc=0
-  timeout 120 node "$HERE/herdsman_start.js" "$PORT" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
-  grep '^RESULT' "$log" || true
-  if [ "$rc" -ne 0 ]; then
-    tail -40 "$log" >&2
-    fail "run $2: zigbee-herdsman did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
-  fi
-}
+. "$HERE/herdsman_lib.sh"
 
 mkdir -p "$WORK/host"
 start_znp

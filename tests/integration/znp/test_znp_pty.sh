@@ -4,7 +4,8 @@
 # the host closing the port and opening it again finds it running ('resumed'); a sleepy
 # catalogue device joins and is interviewed through the pseudo-terminal. The symlink goes at
 # exit; one left by a killed process is replaced, anything else at the path is refused. Uses
-# the zigbee-herdsman that test_znp_herdsman.sh installs (npm_pinned.sh, the same prefix).
+# the zigbee-herdsman that test_znp_herdsman.sh installs (npm_pinned.sh, the same prefix), and
+# its helpers (herdsman_lib.sh).
 #   test_znp_pty.sh BUILD_DIR
 set -euo pipefail
 
@@ -52,44 +53,23 @@ rc=0
 npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
 export NODE_PATH=$PREFIX/node_modules
 
-# Starts hubsim znp on the pseudo-terminal and waits (bounded) for its ready file.
-start_znp() {
-  rm -f "$WORK/ready"
-  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --pty "$TTY" --ready-file "$WORK/ready" "$@" \
-    >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
-  ZNP_PID=$!
-  for _ in $(seq 1 100); do
-    [ -s "$WORK/ready" ] && break
-    kill -0 "$ZNP_PID" 2>/dev/null || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited at start"; }
-    sleep 0.1
-  done
-  [ -s "$WORK/ready" ] || fail "hubsim znp wrote no ready file within 10 s"
-  [ "$(cat "$WORK/ready")" = "$TTY" ] || fail "the ready file holds '$(cat "$WORK/ready")', not $TTY"
+. "$HERE/herdsman_lib.sh"
+
+# hubsim znp on the pseudo-terminal: its ready file names $TTY, a link to a character device.
+start_pty() {
+  start_znp --pty "$TTY" "$@"
+  [ "$TARGET" = "$TTY" ] || fail "the ready file holds '$TARGET', not $TTY"
   [ -L "$TTY" ] && [ -c "$(readlink "$TTY")" ] || fail "$TTY is not a link to a character device"
 }
 
-stop_znp() {
-  kill -TERM "$ZNP_PID"
-  local rc=0
-  wait "$ZNP_PID" || rc=$?
-  ZNP_PID=
-  [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
+# Stops it; the link must be gone.
+stop_pty() {
+  stop_znp
   [ ! -e "$TTY" ] && [ ! -L "$TTY" ] || fail "$TTY is still there after hubsim znp stopped"
 }
 
-# One host run on the pseudo-terminal: expected start() result, a name, devices to interview.
-host() {
-  local expect=$1 log=$WORK/host-$2.log rc=0
-  timeout 60 node "$HERE/herdsman_start.js" "$TTY" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
-  grep '^RESULT' "$log" || true
-  if [ "$rc" -ne 0 ]; then
-    tail -40 "$log" >&2
-    fail "run $2: zigbee-herdsman on $TTY did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
-  fi
-}
-
 mkdir -p "$WORK/host"
-start_znp
+start_pty
 host reset 1-fresh-nv
 host resumed 2-reopened
 grep -q "host closed $TTY" "$WORK/znp.err" || fail "hubsim znp did not see the host close $TTY"
@@ -99,11 +79,15 @@ kill -KILL "$ZNP_PID"
 wait "$ZNP_PID" 2>/dev/null || true
 ZNP_PID=
 [ -L "$TTY" ] || fail "no link left by the killed hubsim znp (the test cannot check its replacement)"
-start_znp --device lumi.weather
+# Over a radio of up to 3 hops of 20 ms each: every frame to and from the device waits on the
+# coordinator's loop, and the interview still ends.
+start_pty --device lumi.weather --radio-hops 3 --radio-delay 20
 host resumed 3-sleepy-device 1
 grep -q 'RESULT device 0x00158d.* model=lumi.weather .*type=EndDevice' "$WORK/host-3-sleepy-device.log" ||
   fail "lumi.weather was not interviewed through the pseudo-terminal"
-stop_znp
+stop_pty
+grep -q ' 0 device frames lost on the radio, 0 host frames lost on the radio, 0 radio retries, [1-9][0-9]* frames held for sleepy devices, 0 expired' "$WORK/znp.err" ||
+  fail "the counters do not show the sleepy device's frames held and none lost: $(tail -1 "$WORK/znp.err")"
 touch "$TTY"
 rc=0
 "$HUBSIM" znp --nv "$WORK/nv.txt" --pty "$TTY" 2>"$WORK/refused.err" || rc=$?

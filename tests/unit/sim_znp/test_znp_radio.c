@@ -3,7 +3,8 @@
  * the frame), losses after every retry (the device's frame never reaches the host and is
  * counted; the host's gets AF_DATA_CONFIRM MAC_NO_ACK), retries (each attempt costs the delay),
  * and a sleepy device's indirect delivery: answered after one poll while awake, held until it
- * next transmits, or expired with MAC_TRANSACTION_EXPIRED when it does not within the hold. */
+ * next transmits, or expired with MAC_TRANSACTION_EXPIRED when it does not within the hold; a
+ * reset empties the queues. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,11 +43,13 @@ static int host_receive(void *ctx, const uint8_t *p, size_t n) {
   return 0;
 }
 
-/* The host sends one SREQ built with the MT writer; what it got back is in h->seen. */
-static void host_sreq(struct host *h, uint8_t subsys, uint8_t cmd, const uint8_t *d, size_t len) {
+/* The host sends one frame (type: SREQ or AREQ) built with the MT writer; what it got back is
+ * in h->seen. */
+static void host_send(struct host *h, uint8_t type, uint8_t subsys, uint8_t cmd, const uint8_t *d,
+                      size_t len) {
   struct sim_znp_frame f;
   struct sim_znp_wr w;
-  sim_znp_wr_start(&w, &f, SIM_ZNP_SREQ, subsys, cmd);
+  sim_znp_wr_start(&w, &f, type, subsys, cmd);
   sim_znp_wr_bytes(&w, d, len);
   assert_int_equal(w.err, 0);
   uint8_t wire[SIM_ZNP_MAX_FRAME];
@@ -54,6 +57,9 @@ static void host_sreq(struct host *h, uint8_t subsys, uint8_t cmd, const uint8_t
   assert_int_equal(sim_znp_frame_encode(&f, wire, sizeof wire, &wn), 0);
   h->n = 0;
   sim_znp_coord_input(h->c, wire, wn, h->now);
+}
+static void host_sreq(struct host *h, uint8_t subsys, uint8_t cmd, const uint8_t *d, size_t len) {
+  host_send(h, SIM_ZNP_SREQ, subsys, cmd, d, len);
 }
 
 /* The clock moves to t ms and the coordinator handles what is due; returns how many frames. */
@@ -327,6 +333,12 @@ static void test_sleepy_hold(void **state) {
   assert_int_equal(h->c->stats.sleepy_held, 3);
   assert_int_equal(h->c->stats.sleepy_expired, 1);
   assert_int_equal(host_wait(h, 70000), 0);
+  /* A reset empties the radio's queues: a held frame is neither confirmed nor delivered. */
+  h->now = 71000;
+  af_request(h, nwk, 0x0000, 4);
+  host_send(h, SIM_ZNP_AREQ, SIM_ZNP_SYS, 0x00, (const uint8_t[]){0x01}, 1); /* SYS_RESET_REQ */
+  assert_int_equal(sim_znp_coord_next_due(h->c), 80000); /* the device's report, nothing else */
+  assert_int_equal(host_wait(h, 79999), 0);
 }
 
 int main(void) {

@@ -1,0 +1,38 @@
+# Sourced by the tests here that run zigbee-herdsman against `hubsim znp`: start and stop the
+# coordinator, run one host. The caller sets HUBSIM, HERE, WORK (a fresh folder) and
+# ZNP_PID= (empty), defines fail, and cleans up $ZNP_PID at exit.
+
+# Starts hubsim znp on $WORK/nv.txt with the given flags and waits (bounded) for its ready
+# file; its first line (the port, or the --pty path) is then in TARGET.
+start_znp() {
+  rm -f "$WORK/ready"
+  "$HUBSIM" znp -v --nv "$WORK/nv.txt" --ready-file "$WORK/ready" "$@" >>"$WORK/znp.out" 2>>"$WORK/znp.err" &
+  ZNP_PID=$!
+  for _ in $(seq 1 100); do
+    [ -s "$WORK/ready" ] && break
+    kill -0 "$ZNP_PID" 2>/dev/null || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited at start"; }
+    sleep 0.1
+  done
+  [ -s "$WORK/ready" ] || fail "hubsim znp wrote no ready file within 10 s"
+  TARGET=$(head -1 "$WORK/ready")
+}
+
+stop_znp() {
+  kill -TERM "$ZNP_PID"
+  local rc=0
+  wait "$ZNP_PID" || rc=$?
+  ZNP_PID=
+  [ "$rc" -eq 0 ] || { cat "$WORK/znp.err" >&2; fail "hubsim znp exited $rc on SIGTERM"; }
+}
+
+# One host run against $TARGET (herdsman_start.js): the expected start() result, a name, and
+# how many devices must join and be interviewed (optional). Its log: $WORK/host-NAME.log.
+host() {
+  local expect=$1 log=$WORK/host-$2.log rc=0
+  timeout 120 node "$HERE/herdsman_start.js" "$TARGET" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
+  grep '^RESULT' "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -40 "$log" >&2
+    fail "run $2: zigbee-herdsman on $TARGET did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
+  fi
+}
