@@ -9,31 +9,15 @@
 #   test_znp_herdsman.sh BUILD_DIR
 set -euo pipefail
 
-HERDSMAN_VERSION=2.1.9
 BUILD=${1:?usage: test_znp_herdsman.sh BUILD_DIR}
 HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PREFIX=$BUILD/tests/integration/znp/node
 WORK=$(mktemp -d /tmp/hubsim-znp-it.XXXXXX)
-ZNP_PID=
+TEST=test_znp_herdsman
+. "$HERE/herdsman_lib.sh" # fail, cleanup at exit, start_znp, stop_znp, host
 
-fail() {
-  echo "test_znp_herdsman: FAIL: $*" >&2
-  exit 1
-}
+herdsman_install
 
-cleanup() {
-  if [ -n "$ZNP_PID" ]; then kill "$ZNP_PID" 2>/dev/null || true; wait "$ZNP_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# The pinned version (package.json, and every dependency in package-lock.json).
-. "$HERE/npm_pinned.sh"
-npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
-export NODE_PATH=$PREFIX/node_modules
-
-. "$HERE/herdsman_lib.sh"
 
 mkdir -p "$WORK/host"
 start_znp

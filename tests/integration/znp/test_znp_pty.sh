@@ -9,25 +9,13 @@
 #   test_znp_pty.sh BUILD_DIR
 set -euo pipefail
 
-HERDSMAN_VERSION=2.1.9
 BUILD=${1:?usage: test_znp_pty.sh BUILD_DIR}
 HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PREFIX=$BUILD/tests/integration/znp/node
 WORK=$(mktemp -d /tmp/hubsim-znp-pty.XXXXXX)
 TTY=$WORK/ttyZNP
-ZNP_PID=
-
-fail() {
-  echo "test_znp_pty: FAIL: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  if [ -n "$ZNP_PID" ]; then kill "$ZNP_PID" 2>/dev/null || true; wait "$ZNP_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+TEST=test_znp_pty
+. "$HERE/herdsman_lib.sh" # fail, cleanup at exit, start_znp, stop_znp, host
 
 if [ "${HUBSIM_SANITIZE:-0}" = 1 ]; then
   echo "test_znp_pty: skipped under AddressSanitizer (three zigbee-herdsman starts take too long there)"
@@ -49,11 +37,8 @@ rc=0
 "$HUBSIM" znp --nv "$WORK/flags.nv" --pty "$TTY" --listen 127.0.0.1:0 2>"$WORK/flag.err" || rc=$?
 [ "$rc" -eq 2 ] && grep -q -- "--pty '$TTY'" "$WORK/flag.err" || fail "--pty with --listen: exit $rc: $(cat "$WORK/flag.err")"
 
-. "$HERE/npm_pinned.sh"
-npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
-export NODE_PATH=$PREFIX/node_modules
+herdsman_install
 
-. "$HERE/herdsman_lib.sh"
 
 # hubsim znp on the pseudo-terminal: its ready file names $TTY, a link to a character device.
 start_pty() {
