@@ -1,5 +1,6 @@
-/* A ZNP coordinator on a TCP listener: see server.h. Writes are small (one MT frame each), so
- * each is copied into its own request; the host reads them in order. */
+/* A ZNP coordinator on a TCP listener or a pseudo-terminal: see server.h. Writes are small (one
+ * MT frame each), so each is copied into its own request; the host reads them in order. On a
+ * pseudo-terminal, sim/znp/pty queues them. */
 #include "sim/znp/server.h"
 
 #include <stdint.h>

@@ -1,6 +1,7 @@
 /* One emulated ZNP coordinator served on a TCP listener, as networked Zigbee adapters are
- * (zigbee-herdsman opens "tcp://HOST:PORT" as the adapter's serial port). One host at a time,
- * like a serial line: a second connection while one is open is closed at once (and logged).
+ * (zigbee-herdsman opens "tcp://HOST:PORT" as the adapter's serial port), or on a
+ * pseudo-terminal, as USB radios are (sim_znp_server_new_pty). One host at a time, like a
+ * serial line: a second connection while one is open is closed at once (and logged).
  *
  * Ownership: sim_znp_server_new() allocates; sim_znp_server_close() starts closing the
  * handles and frees the server when they are closed (the loop must run on). Loop thread only. */
