@@ -17,11 +17,6 @@ TTY=$WORK/ttyZNP
 TEST=test_znp_pty
 . "$HERE/herdsman_lib.sh" # fail, cleanup at exit, start_znp, stop_znp, host
 
-if [ "${HUBSIM_SANITIZE:-0}" = 1 ]; then
-  echo "test_znp_pty: skipped under AddressSanitizer (three zigbee-herdsman starts take too long there)"
-  exit 77
-fi
-
 # The radio flags are refused as hubsim run refuses them (one parser), naming flag and value.
 for bad in "--radio-hops 0" "--radio-hops 17" "--radio-delay 20000" "--radio-loss 1" "--sleepy-hold 0"; do
   flag=${bad% *} value=${bad#* } rc=0
