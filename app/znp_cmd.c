@@ -451,6 +451,7 @@ int app_znp_main(int argc, char **argv) {
                                    .sleepy_hold_ms = (uint32_t)(rf.sleepy_hold_s * 1000 + 0.5),
                                    .awake_join_ms = SIM_ZNP_AWAKE_JOIN_MS,
                                    .awake_tx_ms = SIM_ZNP_AWAKE_TX_MS,
-                                   .awake_poll_ms = SIM_ZNP_AWAKE_POLL_MS};
+                                   .awake_poll_ms = SIM_ZNP_AWAKE_POLL_MS,
+                                   .pairing_poll_ms = 0};
   return znp_serve(&r);
 }

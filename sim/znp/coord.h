@@ -69,6 +69,7 @@ struct sim_znp_dev {
   uint8_t join_pending;          /* SIM_ZNP_JOIN_*: what of its joining is still to come */
   uint8_t rejoin;                /* ... as a rejoin */
   sim_time_t awake_until;        /* a sleepy device polls its parent fast until then (µs) */
+  sim_time_t pairing_until;      /* ... and is being paired (its join window) until then */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -92,9 +93,9 @@ struct sim_znp_stats {
  * (sim/fleet/radio.c): a device is 1..hops hops away, fixed by its IEEE address; each hop takes
  * hop_delay per attempt and fails with probability loss, retried SIM_RADIO_RETRIES times. A
  * sleepy device (sim_model.sleepy) is reached indirectly: the coordinator holds a frame for it
- * until it polls, which it does every awake_poll_ms while awake (for awake_join_ms after it
- * joins, awake_tx_ms after each frame it sends), else only when it next transmits or at its
- * model's poll period (poll_ms), for at most sleepy_hold_ms. All zero (the default): frames
+ * until it polls, which it does every pairing_poll_ms for awake_join_ms after it joins, every
+ * awake_poll_ms for awake_tx_ms after each frame it sends, else only when it next transmits or at
+ * its model's poll period (poll_ms), for at most sleepy_hold_ms. All zero (the default): frames
  * cross at once and sleepy devices answer at once. */
 struct sim_znp_radio {
   uint32_t hops;
@@ -102,6 +103,9 @@ struct sim_znp_radio {
   double loss;          /* 0 .. 0.99 */
   uint32_t sleepy_hold_ms;
   uint32_t awake_join_ms, awake_tx_ms, awake_poll_ms;
+  /* How soon a frame reaches a sleepy device in its join window; 0: at once, as a device held
+   * awake while it is paired (docs/hil.md says why that is the default). */
+  uint32_t pairing_poll_ms;
 };
 /* The defaults of `hubsim znp` for a sleepy device: Z-Stack's MAC transaction persistence time
  * (500 unit periods of 15.36 ms), and the awake windows docs/hil.md explains. */

@@ -257,6 +257,7 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
   d->rejoin = (uint8_t)rejoin;
   /* Joining, the device polls fast and stays awake for the host's interview. */
   d->awake_until = SIM_MS(now_ms + 2ull * c->join_delay_ms + c->radio.awake_join_ms);
+  d->pairing_until = d->awake_until;
   if (c->join_delay_ms > 0) {
     d->join_pending = SIM_ZNP_JOIN_ANNOUNCE;
     d->join_at = SIM_MS(now_ms + c->join_delay_ms);

@@ -216,7 +216,8 @@ void sim__znp_radio_down(struct sim_znp_coord *c, struct sim_znp_dev *d,
     return;
   }
   memcpy(w.data, req->data, req->len);
-  if (!sleepy_on(c, d)) {
+  int pairing = d->pairing_until > now;
+  if (!sleepy_on(c, d) || (pairing && c->radio.pairing_poll_ms == 0)) {
     send_down(c, d, &w, now);
     return;
   }
@@ -224,7 +225,7 @@ void sim__znp_radio_down(struct sim_znp_coord *c, struct sim_znp_dev *d,
    * it next transmits (sleepy_sent) or at its own poll period, or the hold runs out. */
   c->stats.sleepy_held++;
   sim_time_t expire = now + SIM_MS(c->radio.sleepy_hold_ms);
-  sim_time_t due = now + SIM_MS(c->radio.awake_poll_ms);
+  sim_time_t due = now + SIM_MS(pairing ? c->radio.pairing_poll_ms : c->radio.awake_poll_ms);
   if (d->awake_until <= now) {
     sim_time_t p = periodic_poll(d, now);
     due = p < expire ? p : expire;

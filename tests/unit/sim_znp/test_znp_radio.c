@@ -294,7 +294,8 @@ static void test_sleepy_hold(void **state) {
   set_radio(h, &(struct sim_znp_radio){.sleepy_hold_ms = 7680,
                                        .awake_join_ms = 30000,
                                        .awake_tx_ms = 1000,
-                                       .awake_poll_ms = 100});
+                                       .awake_poll_ms = 100,
+                                       .pairing_poll_ms = 100});
   uint16_t nwk = join(h, &sleepy_model, 0x00158D00000000A4ull, 0);
   assert_int_equal(INCOMING(h), 1); /* its join report, at once (no hop delay) */
   /* Awake (interview): answered one poll later. */
@@ -341,12 +342,40 @@ static void test_sleepy_hold(void **state) {
   assert_int_equal(host_wait(h, 79999), 0);
 }
 
+/* Held awake while it is paired (pairing_poll_ms 0, hubsim znp's default), a sleepy device
+ * answers at once in its join window; after it, a frame waits for its poll as above. */
+static void test_sleepy_pairing(void **state) {
+  struct host *h = *state;
+  set_radio(h, &(struct sim_znp_radio){.sleepy_hold_ms = 7680,
+                                       .awake_join_ms = 30000,
+                                       .awake_tx_ms = 1000,
+                                       .awake_poll_ms = 100});
+  uint16_t nwk = join(h, &sleepy_model, 0x00158D00000000A5ull, 0);
+  h->now = 29000;
+  af_request(h, nwk, 0x0000, 1);
+  assert_int_equal(h->n, 3); /* the SRSP, the confirm and the answer, at once */
+  assert_int_equal(h->c->stats.sleepy_held, 0);
+  assert_int_equal(host_wait(h, 30100), 1); /* its report of 20000, late */
+  h->now = 30100; /* past its join window; that report keeps it awake for 1 s, until 31100 */
+  assert_int_equal(host_wait(h, 31100), 0);
+  h->now = 31100; /* asleep: its next report comes at 40000, after the hold */
+  af_request(h, nwk, 0x0000, 2);
+  assert_int_equal(h->n, 1);
+  assert_int_equal(h->c->stats.sleepy_held, 1);
+  assert_int_equal(host_wait(h, 38779), 0);
+  const uint8_t *cf = NULL;
+  assert_int_equal(host_wait(h, 38780), 1);
+  assert_int_equal(CONFIRMS(h, &cf), 1);
+  assert_int_equal(cf[0], SIM_ZNP_ST_MAC_TRANSACTION_EXPIRED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_radio_delay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_radio_loss, setup, teardown),
       cmocka_unit_test_setup_teardown(test_radio_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sleepy_hold, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sleepy_pairing, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
