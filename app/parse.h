@@ -20,4 +20,17 @@ int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* A decimal number ("12", "0.25") in [min, max] (min >= 0: no sign is accepted). */
 int app_parse_double(const char *s, double min, double max, double *out);
 
+/* The radio flags (--radio-hops N, --radio-delay MS, --radio-loss P, --sleepy-hold D) of the
+ * commands that put a radio between devices and what they talk to. */
+enum { APP_RADIO_HOPS, APP_RADIO_DELAY, APP_RADIO_LOSS, APP_RADIO_SLEEPY_HOLD };
+struct app_radio_flags {
+  uint64_t hops;
+  double delay_ms, loss, sleepy_hold_s;
+};
+/* Parses the value s of radio flag `flag` (APP_RADIO_*) into its field of r: NULL, or why not
+ * (a sentence for the caller's message naming the flag and the value). */
+const char *app_parse_radio_flag(int flag, const char *s, struct app_radio_flags *r);
+/* The flag of each APP_RADIO_*, as the messages name it ("--radio-hops"). */
+extern const char *const app_radio_flag_name[4];
+
 #endif

@@ -598,27 +598,27 @@ static int flag_more(struct run_opts *o, int c) {
     break;
   }
   case 'j':
-    if (app_parse_u64(optarg, 1, 16, &o->radio_hops))
-      return app_run_bad("--radio-hops", optarg, "expected a whole number from 1 to 16");
-    break;
-  case 'y': {
-    double sec;
-    if (app_parse_duration(optarg, 0.001, 10, &sec))
-      return app_run_bad("--radio-delay", optarg,
-                         "expected milliseconds from 0 to 10000 (a plain number, or 15ms, 0.5s)");
-    o->radio_delay_ms = sec * 1000;
+  case 'y':
+  case 'l':
+  case 'Y': {
+    /* The radio flags' grammar is shared with hubsim znp (app/parse.c). */
+    int which = c == 'j'   ? APP_RADIO_HOPS
+                : c == 'y' ? APP_RADIO_DELAY
+                : c == 'l' ? APP_RADIO_LOSS
+                           : APP_RADIO_SLEEPY_HOLD;
+    struct app_radio_flags rf = {.hops = o->radio_hops,
+                                 .delay_ms = o->radio_delay_ms,
+                                 .loss = o->radio_loss,
+                                 .sleepy_hold_s = o->sleepy_hold_s};
+    const char *why = app_parse_radio_flag(which, optarg, &rf);
+    if (why)
+      return app_run_bad(app_radio_flag_name[which], optarg, why);
+    o->radio_hops = rf.hops;
+    o->radio_delay_ms = rf.delay_ms;
+    o->radio_loss = rf.loss;
+    o->sleepy_hold_s = rf.sleepy_hold_s;
     break;
   }
-  case 'l':
-    if (app_parse_double(optarg, 0, 0.99, &o->radio_loss))
-      return app_run_bad("--radio-loss", optarg, "expected a probability from 0 to 0.99");
-    break;
-  case 'Y':
-    if (app_parse_duration(optarg, 1, APP_PARSE_DURATION_MAX_S, &o->sleepy_hold_s) ||
-        o->sleepy_hold_s < 0.001)
-      return app_run_bad("--sleepy-hold", optarg,
-                         "expected a duration from 1ms to 365d such as 10m");
-    break;
   default:
     return FLAG_OTHER;
   }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "app/parse.h"
 #include "devices/cat_global.h"
 #include "devices/z2m.h"
 #include "sim/core/err.h"
@@ -20,22 +21,29 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: hubsim znp --nv FILE [--listen HOST:PORT] [--ready-file FILE]\n"
+          "usage: hubsim znp --nv FILE [--listen HOST:PORT | --pty PATH] [--ready-file FILE]\n"
           "                  [--device MODEL]... [--coordinators N] [--state-file FILE]\n"
-          "                  [--script FILE.lua] [-v]\n"
+          "                  [--script FILE.lua] [--radio-hops N] [--radio-delay MS]\n"
+          "                  [--radio-loss P] [--sleepy-hold D] [-v]\n"
           "\n"
           "Serves one emulated Texas Instruments Z-Stack 3.x.0 ZNP coordinator (MT commands in\n"
-          "UNPI frames) on a TCP port. Point a Zigbee host at it as its adapter, e.g.\n"
-          "zigbee2mqtt: serial: {port: tcp://127.0.0.1:PORT, adapter: zstack}. Devices join\n"
-          "and run their catalogue behaviour: reports, heartbeats, answers to the host's ZCL\n"
-          "(commands change their state). See docs/hil.md.\n"
+          "UNPI frames) on a TCP port or a pseudo-terminal. Point a Zigbee host at it as its\n"
+          "adapter, e.g. zigbee2mqtt: serial: {port: tcp://127.0.0.1:PORT, adapter: zstack}.\n"
+          "Devices join and run their catalogue behaviour: reports, heartbeats, answers to the\n"
+          "host's ZCL (commands change their state), over a radio with delay, loss and sleepy\n"
+          "devices' polls. See docs/hil.md.\n"
           "\n"
           "flags:\n"
           "  --nv FILE           the coordinator's NV items (created when missing; rewritten\n"
           "                      crash-safely on every change), so a restart keeps the network\n"
           "  --listen HOST:PORT  IPv4 address and port to listen on (default 127.0.0.1:0: a free\n"
           "                      port); the bound port is printed as 'listening on HOST:PORT'\n"
-          "  --ready-file FILE   write the bound port to FILE once listening\n"
+          "  --pty PATH          serve on a pseudo-terminal instead of TCP: PATH becomes a\n"
+          "                      symlink to its device (removed at exit; refused if PATH\n"
+          "                      exists); the host opens PATH as a serial port at any baud\n"
+          "                      rate, e.g. serial: {port: PATH, adapter: zstack}; printed as\n"
+          "                      'pty PATH DEVICE'; with --coordinators, PATH.K each\n"
+          "  --ready-file FILE   write the bound port (with --pty: PATH) to FILE once serving\n"
           "  --device MODEL      a catalogue device (model id, see hubsim devices list) that\n"
           "                      joins when the host first permits joining (one the NV file\n"
           "                      lists as joined is in the network again without joining);\n"
@@ -55,6 +63,20 @@ static void usage(FILE *out) {
           "                      (a Lua scenario sandbox with a 'radio' table; see docs/hil.md,\n"
           "                      'Scenario control'); its log lines are printed as 'script ...',\n"
           "                      then 'script done' when its timeline is empty\n"
+          "\n"
+          "radio (between the coordinator and its devices, as behind hubrpc hubs):\n"
+          "  --radio-hops N      devices are 1..N hops from the coordinator, fixed per device\n"
+          "                      (default 1)\n"
+          "  --radio-delay MS    delay of one hop, per attempt (default 0)\n"
+          "  --radio-loss P      chance that one attempt on one hop fails, 0..1; a hop is tried\n"
+          "                      4 times before the frame is lost: a device's frame never\n"
+          "                      reaches the host, the host's gets AF_DATA_CONFIRM MAC_NO_ACK\n"
+          "                      (default 0)\n"
+          "  --sleepy-hold D     how long the coordinator keeps a frame for a sleepy device\n"
+          "                      that is not awake until it polls (when it next transmits)\n"
+          "                      before AF_DATA_CONFIRM MAC_TRANSACTION_EXPIRED (default\n"
+          "                      7.68s, Z-Stack's MAC transaction persistence time)\n"
+          "\n"
           "  -v, --verbose       log connections and network formation\n"
           "  -h, --help          this text\n"
           "\n"
@@ -181,6 +203,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
 /* One `hubsim znp` process: its coordinators and what it was asked to write. */
 struct znp_run {
   const char *host, *ready, *state_path;
+  const char *pty[ZNP_MAX_COORDS]; /* --pty: each coordinator's path; NULL: TCP */
   int port, n;
   const char *nv[ZNP_MAX_COORDS];
   const char *const *devs;
@@ -190,6 +213,7 @@ struct znp_run {
   struct znp_states *states;
   uv_signal_t sigusr1;
   struct app_znp_script *script; /* --script, loaded; NULL: none */
+  struct sim_znp_radio radio;
 };
 
 static int write_ready_all(const char *path, struct znp_run *r) {
@@ -197,8 +221,12 @@ static int write_ready_all(const char *path, struct znp_run *r) {
   int rc = sim_wfile_open(&w, path);
   if (rc != 0)
     return rc;
-  for (int k = 0; k < r->n; k++)
-    fprintf(w.fp, "%d\n", sim_znp_server_port(r->s[k]));
+  for (int k = 0; k < r->n; k++) {
+    if (r->pty[k])
+      fprintf(w.fp, "%s\n", r->pty[k]);
+    else
+      fprintf(w.fp, "%d\n", sim_znp_server_port(r->s[k]));
+  }
   return sim_wfile_commit(&w);
 }
 
@@ -206,12 +234,16 @@ static int write_ready_all(const char *path, struct znp_run *r) {
 static int znp_start(uv_loop_t *loop, struct znp_run *r) {
   char why[512];
   for (int k = 0; k < r->n; k++) {
-    int rc = sim_znp_server_new(loop, r->host, r->port ? r->port + k : 0, r->nv[k], &r->s[k], why,
-                                sizeof why);
+    int rc = r->pty[k]
+                 ? sim_znp_server_new_pty(loop, r->pty[k], r->nv[k], &r->s[k], why, sizeof why)
+                 : sim_znp_server_new(loop, r->host, r->port ? r->port + k : 0, r->nv[k], &r->s[k],
+                                      why, sizeof why);
     if (rc != 0) {
-      fprintf(stderr, "hubsim znp: %s\n", why);
-      return rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL ? 2 : 3;
+      fprintf(stderr, "hubsim znp: %s%s\n", rc == SIM_EEXISTS ? "--pty: " : "", why);
+      return rc == SIM_EMALFORMED || rc == SIM_ETOOBIG || rc == SIM_EFULL || rc == SIM_EEXISTS ? 2
+                                                                                               : 3;
     }
+    sim_znp_coord_set_radio(sim_znp_server_coord(r->s[k]), &r->radio);
     for (size_t i = 0; i < r->ndev; i++)
       sim_znp_server_add_device(r->s[k], r->models[i],
                                 device_ieee(r->models[i], r->devs, i, (unsigned)k));
@@ -228,8 +260,12 @@ static int znp_start(uv_loop_t *loop, struct znp_run *r) {
     r->sigusr1.data = r->states;
     uv_signal_start(&r->sigusr1, usr1_cb, SIGUSR1);
   }
-  for (int k = 0; k < r->n; k++)
-    printf("listening on %s:%d\n", r->host, sim_znp_server_port(r->s[k]));
+  for (int k = 0; k < r->n; k++) {
+    if (r->pty[k])
+      printf("pty %s %s\n", r->pty[k], sim_znp_server_pty(r->s[k]));
+    else
+      printf("listening on %s:%d\n", r->host, sim_znp_server_port(r->s[k]));
+  }
   fflush(stdout);
   if (r->script && app_znp_script_start(r->script, loop, r->s, r->n, why, sizeof why) != 0) {
     fprintf(stderr, "hubsim znp: --script: %s\n", why);
@@ -253,12 +289,18 @@ static int znp_report(const struct znp_run *r) {
       snprintf(who, sizeof who, " coordinator %d:", k);
     fprintf(stderr,
             "hubsim znp:%s %llu frames in, %llu out, %llu bad, %llu unsupported, %llu malformed, "
-            "%llu NV write errors, %llu device frames dropped, %llu lost\n",
+            "%llu NV write errors, %llu device frames dropped, %llu device frames lost out of "
+            "range or with no network, %llu device frames lost on the radio, %llu host frames "
+            "lost on the radio, %llu radio retries, %llu frames held for sleepy devices, %llu "
+            "expired, %llu air full\n",
             who, (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
             (unsigned long long)st->bad_frames, (unsigned long long)st->unsupported,
             (unsigned long long)st->malformed, (unsigned long long)st->nv_errors,
             (unsigned long long)st->device_frames_dropped,
-            (unsigned long long)st->device_frames_lost);
+            (unsigned long long)st->device_frames_lost, (unsigned long long)st->radio_lost,
+            (unsigned long long)st->radio_lost_host, (unsigned long long)st->radio_retries,
+            (unsigned long long)st->sleepy_held, (unsigned long long)st->sleepy_expired,
+            (unsigned long long)st->air_full);
     if (st->nv_errors)
       exit_code = 3;
   }
@@ -292,21 +334,29 @@ static int znp_serve(struct znp_run *r) {
 }
 
 int app_znp_main(int argc, char **argv) {
-  const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL;
+  const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL, *pty = NULL;
   const char *script = NULL;
+  int listen_given = 0;
   static const struct option opts[] = {{"nv", required_argument, NULL, 'n'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
+                                       {"pty", required_argument, NULL, 'p'},
                                        {"device", required_argument, NULL, 'd'},
                                        {"state-file", required_argument, NULL, 's'},
                                        {"coordinators", required_argument, NULL, 'c'},
                                        {"script", required_argument, NULL, 'S'},
+                                       {"radio-hops", required_argument, NULL, 'j'},
+                                       {"radio-delay", required_argument, NULL, 'y'},
+                                       {"radio-loss", required_argument, NULL, 'L'},
+                                       {"sleepy-hold", required_argument, NULL, 'Y'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int verbose = 0, ch, ncoord = 1;
   const char *devs[SIM_ZNP_SERVER_MAX_PENDING];
   size_t ndev = 0;
+  /* The radio flags of hubsim run, with Z-Stack's hold for a sleepy device by default. */
+  struct app_radio_flags rf = {.hops = 1, .sleepy_hold_s = SIM_ZNP_SLEEPY_HOLD_MS / 1000.0};
   optind = 1;
   opterr = 0; /* our own message names the flag */
   while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
@@ -316,6 +366,10 @@ int app_znp_main(int argc, char **argv) {
       break;
     case 'l':
       listen = optarg;
+      listen_given = 1;
+      break;
+    case 'p':
+      pty = optarg;
       break;
     case 'r':
       ready = optarg;
@@ -334,6 +388,19 @@ int app_znp_main(int argc, char **argv) {
       if (sim_num_parse_u64(optarg, 1, ZNP_MAX_COORDS, &v) != 0)
         return bad("--coordinators", optarg, "expected a whole number from 1 to 64");
       ncoord = (int)v;
+      break;
+    }
+    case 'j':
+    case 'y':
+    case 'L':
+    case 'Y': {
+      int which = ch == 'j'   ? APP_RADIO_HOPS
+                  : ch == 'y' ? APP_RADIO_DELAY
+                  : ch == 'L' ? APP_RADIO_LOSS
+                              : APP_RADIO_SLEEPY_HOLD;
+      const char *why_not = app_parse_radio_flag(which, optarg, &rf);
+      if (why_not)
+        return bad(app_radio_flag_name[which], optarg, why_not);
       break;
     }
     case 'd':
@@ -362,6 +429,15 @@ int app_znp_main(int argc, char **argv) {
     return 2;
   if (port != 0 && port + ncoord - 1 > 65535)
     return bad("--listen", listen, "PORT+K for every coordinator must stay below 65536");
+  if (pty && listen_given)
+    return bad("--pty", pty, "serves instead of TCP: give --pty or --listen, not both");
+  static char ptys[ZNP_MAX_COORDS][4096];
+  for (int k = 0; pty && k < ncoord; k++) {
+    int n = ncoord == 1 ? snprintf(ptys[k], sizeof ptys[k], "%s", pty)
+                        : snprintf(ptys[k], sizeof ptys[k], "%s.%d", pty, k);
+    if (n < 0 || (size_t)n >= sizeof ptys[k])
+      return bad("--pty", pty, "the path is too long");
+  }
   if (state_path && ncoord > 1)
     return bad("--state-file", state_path, "serves one coordinator only (no --coordinators)");
   static char nvs[ZNP_MAX_COORDS][4096];
@@ -399,7 +475,17 @@ int app_znp_main(int argc, char **argv) {
                       .ndev = ndev,
                       .state_path = state_path,
                       .script = sc};
-  for (int k = 0; k < ncoord; k++)
+  for (int k = 0; k < ncoord; k++) {
     r.nv[k] = nvs[k];
+    r.pty[k] = pty ? ptys[k] : NULL;
+  }
+  r.radio = (struct sim_znp_radio){.hops = (uint32_t)rf.hops,
+                                   .hop_delay = (sim_time_t)(rf.delay_ms * 1000),
+                                   .loss = rf.loss,
+                                   .sleepy_hold_ms = (uint32_t)(rf.sleepy_hold_s * 1000 + 0.5),
+                                   .awake_join_ms = SIM_ZNP_AWAKE_JOIN_MS,
+                                   .awake_tx_ms = SIM_ZNP_AWAKE_TX_MS,
+                                   .awake_poll_ms = SIM_ZNP_AWAKE_POLL_MS,
+                                   .pairing_poll_ms = 0};
   return znp_serve(&r);
 }

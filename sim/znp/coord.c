@@ -153,6 +153,7 @@ void sim_znp_coord_fini(struct sim_znp_coord *c) {
   if (!c)
     return;
   sim_znp_nv_fini(&c->nv);
+  sim__znp_radio_fini(c);
   free(c->devs);
   c->devs = NULL;
   c->ndevs = c->cap_devs = 0;
@@ -318,6 +319,7 @@ void sim__znp_reset_ram(struct sim_znp_coord *c, uint8_t reason) {
   c->state = SIM_ZNP_DEV_HOLD;
   c->neps = 0;
   c->ngroups = 0;
+  c->nair = 0; /* the radio's queues live in RAM: held frames and frames in flight are gone */
   c->permit_forever = 0;
   c->permit_until_ms = 0;
   c->bdb_primary = c->bdb_secondary = 0;

@@ -69,7 +69,7 @@ enum {
 
 #define SIM_ZNP_MAX_EPS 32
 #define SIM_ZNP_MAX_GROUPS 64
-#define SIM_ZNP_MAX_DEVICES 4096 /* joined devices of one coordinator */
+#define SIM_ZNP_MAX_DEVICES 4096    /* joined devices of one coordinator */
 #define SIM_ZNP_MAX_DROP_PENDING 64 /* sim_znp_coord_ctl_drop_zdo for devices not joined yet */
 
 /* The steps of a device's joining after the coordinator's ZDO_TC_DEV_IND, each join_delay_ms
@@ -90,6 +90,8 @@ struct sim_znp_dev {
   uint8_t rejoin;                /* ... as a rejoin */
   uint64_t lost_until_ms;        /* out of range until then (sim_znp_coord_ctl_link_loss) */
   uint32_t drop_zdo;             /* ZDO requests it leaves unanswered yet */
+  sim_time_t awake_until;        /* a sleepy device polls its parent fast until then (µs) */
+  sim_time_t pairing_until;      /* ... and is being paired (its join window) until then */
 };
 
 /* Sends n bytes to the host. 0 or a negative error (counted; the coordinator goes on). */
@@ -105,7 +107,41 @@ struct sim_znp_stats {
   uint64_t device_frames_lost;    /* device frames sent out of range or while the network was
                                    * down (sim_znp_coord_ctl_*) */
   uint64_t table_full;            /* joined devices the NV address manager table had no room for */
+  /* The radio (coord_radio.c): device frames lost after every retry (never reached the host),
+   * host frames to devices lost so (confirmed MAC_NO_ACK), attempts retried (both ways), frames
+   * held for a sleepy device until it polled, held frames that expired (confirmed
+   * MAC_TRANSACTION_EXPIRED), and frames the full air queue sent undelayed or refused. */
+  uint64_t radio_lost, radio_lost_host, radio_retries, sleepy_held, sleepy_expired, air_full;
 };
+
+/* The radio between the coordinator and its devices, as between hubrpc hubs and theirs
+ * (sim/fleet/radio.c): a device is 1..hops hops away, fixed by its IEEE address; each hop takes
+ * hop_delay per attempt and fails with probability loss, retried SIM_RADIO_RETRIES times. A
+ * sleepy device (sim_model.sleepy) is reached indirectly: the coordinator holds a frame for it
+ * until it polls, which it does every pairing_poll_ms for awake_join_ms after it joins, every
+ * awake_poll_ms for awake_tx_ms after each frame it sends, else only when it next transmits or at
+ * its model's poll period (poll_ms), for at most sleepy_hold_ms. All zero (the default): frames
+ * cross at once and sleepy devices answer at once. */
+struct sim_znp_radio {
+  uint32_t hops;
+  sim_time_t hop_delay; /* µs */
+  double loss;          /* 0 .. 0.99 */
+  uint32_t sleepy_hold_ms;
+  uint32_t awake_join_ms, awake_tx_ms, awake_poll_ms;
+  /* How soon a frame reaches a sleepy device in its join window; 0: at once, as a device held
+   * awake while it is paired (docs/hil.md says why that is the default). */
+  uint32_t pairing_poll_ms;
+};
+/* The defaults of `hubsim znp` for a sleepy device: Z-Stack's MAC transaction persistence time
+ * (500 unit periods of 15.36 ms), and the awake windows docs/hil.md explains. */
+#define SIM_ZNP_SLEEPY_HOLD_MS 7680
+#define SIM_ZNP_AWAKE_JOIN_MS 30000
+#define SIM_ZNP_AWAKE_TX_MS 1000
+#define SIM_ZNP_AWAKE_POLL_MS 100
+/* Frames that can wait in one coordinator's air at once; beyond it a device frame crosses
+ * undelayed and a host frame is refused (MAC_TRANSACTION_OVERFLOW), both counted (air_full). */
+#define SIM_ZNP_AIR_MAX 4096
+struct sim__znp_air;
 
 /* Sees every ZCL frame a joined device d sends (an observer: a state dump, a recorder). */
 typedef void (*sim_znp_dev_frame_fn)(void *ctx, const struct sim_znp_dev *d, uint8_t ep,
@@ -151,6 +187,10 @@ struct sim_znp_coord {
   } drop_pending[SIM_ZNP_MAX_DROP_PENDING];
   sim_znp_dev_frame_fn on_dev_frame; /* NULL: none; set by the owner after init */
   void *on_dev_frame_ctx;
+  struct sim_znp_radio radio; /* set by sim_znp_coord_set_radio() */
+  struct sim_rng radio_rng;   /* the radio's losses, apart from the devices' behaviour */
+  struct sim__znp_air *air;   /* frames in the air or held (coord_radio.c; heap, lazily) */
+  size_t nair, cap_air;
 };
 
 /* Opens the NV file nv_path (NULL: memory only), gives a fresh NV the items of a factory-new
@@ -195,6 +235,9 @@ uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c);
  * SIM_EFULL, SIM_ENOMEM. */
 int sim_znp_coord_resume(struct sim_znp_coord *c, const struct sim_model *m, uint64_t ieee,
                          uint64_t now_ms);
+/* Sets the radio between the coordinator and its devices (see struct sim_znp_radio) and seeds
+ * its losses from the coordinator's IEEE address (the same every run). Before devices join. */
+void sim_znp_coord_set_radio(struct sim_znp_coord *c, const struct sim_znp_radio *r);
 /* The joined device with network address nwk, or NULL. Borrowed until the next join. */
 const struct sim_znp_dev *sim_znp_coord_device(const struct sim_znp_coord *c, uint16_t nwk);
 

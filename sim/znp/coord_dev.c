@@ -82,10 +82,7 @@ struct dev_engine {
   size_t idx;
 };
 
-/* The coordinator's endpoint 1 (Home Automation) receives what devices send. */
-#define HOST_EP 1
-
-/* A frame from the device reaches the host as AF_INCOMING_MSG, at once (no radio model yet). */
+/* A frame from the device goes to the host over the radio (coord_radio.c). */
 static int dev_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster, const uint8_t *zcl,
                     size_t len) {
   struct dev_engine *e = env->engine;
@@ -95,23 +92,7 @@ static int dev_emit(struct sim_dev_env *env, uint8_t endpoint, uint16_t cluster,
     c->stats.device_frames_lost++;
     return 0;
   }
-  struct sim_znp_af_in in = {.cluster = cluster,
-                             .src = d->nwk,
-                             .src_ep = endpoint,
-                             .dst_ep = HOST_EP,
-                             .lqi = d->sd.lqi ? d->sd.lqi : 0xFF,
-                             .timestamp = (uint32_t)c->now_ms,
-                             .data = zcl,
-                             .len = len};
-  struct sim_znp_frame f;
-  if (sim_znp_mt_af_incoming(&f, &in) != 0) {
-    c->stats.device_frames_dropped++;
-    return SIM_ETOOBIG;
-  }
-  sim__znp_emit(c, &f);
-  if (c->on_dev_frame)
-    c->on_dev_frame(c->on_dev_frame_ctx, d, endpoint, cluster, zcl, len);
-  return 0;
+  return sim__znp_radio_up(c, d, endpoint, cluster, zcl, len);
 }
 
 /* The world as device d sees it for one call of its behaviour: now is the input's time, due
@@ -160,6 +141,7 @@ static void run_join(struct sim_znp_coord *c, struct sim_znp_dev *d, sim_time_t 
 void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms) {
   c->now_ms = now_ms;
   sim_time_t now = SIM_MS(now_ms);
+  sim__znp_radio_tick(c, now);
   for (size_t i = 0; i < c->ndevs; i++) {
     struct sim_znp_dev *d = &c->devs[i];
     const struct sim_model *m = d->model;
@@ -193,8 +175,10 @@ void sim_znp_coord_tick(struct sim_znp_coord *c, uint64_t now_ms) {
 
 uint64_t sim_znp_coord_next_due(const struct sim_znp_coord *c) {
   uint64_t best = UINT64_MAX;
-  for (size_t i = 0; i < c->ndevs; i++) {
-    sim_time_t t = c->devs[i].join_pending ? c->devs[i].join_at : c->devs[i].next;
+  for (size_t i = 0; i <= c->ndevs; i++) {
+    sim_time_t t = i == c->ndevs             ? sim__znp_radio_next_due(c)
+                   : c->devs[i].join_pending ? c->devs[i].join_at
+                                             : c->devs[i].next;
     if (t != 0 && (t + 999u) / 1000u < best)
       best = (t + 999u) / 1000u;
   }
@@ -279,6 +263,9 @@ int sim_znp_coord_join(struct sim_znp_coord *c, const struct sim_model *m, uint6
   sim_znp_mt_tc_dev_ind(&f, d->nwk, ieee, 0x0000);
   sim__znp_emit(c, &f);
   d->rejoin = (uint8_t)rejoin;
+  /* Joining, the device polls fast and stays awake for the host's interview. */
+  d->awake_until = SIM_MS(now_ms + 2ull * c->join_delay_ms + c->radio.awake_join_ms);
+  d->pairing_until = d->awake_until;
   if (c->join_delay_ms > 0) {
     d->join_pending = SIM_ZNP_JOIN_ANNOUNCE;
     d->join_at = SIM_MS(now_ms + c->join_delay_ms);

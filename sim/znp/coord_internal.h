@@ -70,6 +70,19 @@ int sim__znp_nv_save(struct sim_znp_coord *c);
 /* ZDO_MGMT_LQI_REQ and ZDO_MGMT_RTG_REQ: the network map (coord_map.c). */
 enum sim__znp_handled sim__znp_mgmt_table(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 
+/* coord_radio.c: a device's ZCL frame on its way to the host (encoded and sent as
+ * AF_INCOMING_MSG at once, later, or never); 0 or SIM_ETOOBIG (dropped, counted). */
+int sim__znp_radio_up(struct sim_znp_coord *c, struct sim_znp_dev *d, uint8_t ep, uint16_t cluster,
+                      const uint8_t *zcl, size_t len);
+/* An AF data request of the host to joined device d, after its SRSP: the confirm and the
+ * device's handling, at once or later (radio, a sleepy device's poll), or a failure confirm. */
+void sim__znp_radio_down(struct sim_znp_coord *c, struct sim_znp_dev *d,
+                         const struct sim_znp_af_req *req);
+/* Handles the frames in the air due at now (µs); the earliest due one (µs), or 0: none. */
+void sim__znp_radio_tick(struct sim_znp_coord *c, sim_time_t now);
+sim_time_t sim__znp_radio_next_due(const struct sim_znp_coord *c);
+void sim__znp_radio_fini(struct sim_znp_coord *c);
+
 enum sim__znp_handled sim__znp_zdo(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 enum sim__znp_handled sim__znp_af(struct sim_znp_coord *c, const struct sim_znp_frame *f);
 

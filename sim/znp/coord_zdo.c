@@ -27,9 +27,10 @@ static const struct sim_znp_ep *find_ep(const struct sim_znp_coord *c, uint8_t e
   return NULL;
 }
 
-/* AF_DATA_REQUEST(_EXT): SRSP, then AF_DATA_CONFIRM with the transaction id. Broadcasts and
- * groups are sent (no device is there to receive them yet); a unicast to anyone but the
- * coordinator finds no route (0xCD), as no device has joined. */
+/* AF_DATA_REQUEST(_EXT): SRSP, then AF_DATA_CONFIRM with the transaction id. A unicast to a
+ * joined device crosses the radio (coord_radio.c); one out of range is never acknowledged
+ * (MAC_NO_ACK). Broadcasts and groups are sent (no device acts on them yet); a unicast to any
+ * other address finds no route (0xCD). */
 static enum sim__znp_handled af_data(struct sim_znp_coord *c, const struct sim_znp_frame *f) {
   struct sim_znp_af_req req;
   if (sim_znp_mt_parse_af_data(f, &req) != 0)
@@ -42,18 +43,19 @@ static enum sim__znp_handled af_data(struct sim_znp_coord *c, const struct sim_z
   struct sim_znp_dev *d = req.mode == 2 && req.dst < 0xFFF8
                               ? (struct sim_znp_dev *)sim_znp_coord_device(c, (uint16_t)req.dst)
                               : NULL;
+  if (d && sim__znp_ctl_in_range(c, d)) { /* over the radio: confirmed when it reaches the
+                                           * device, or fails to */
+    sim__znp_radio_down(c, d, &req);
+    return SIM__ZNP_DONE;
+  }
+  /* A device out of range (link loss, no network) never acknowledges: MAC_NO_ACK. */
   int reaches = d || req.mode == 0x0F || req.mode == 0x01 || (req.mode == 2 && req.dst >= 0xFFF8) ||
                 (req.mode == 2 && req.dst == COORD_NWK) || (req.mode == 3 && req.dst == c->ieee);
-  uint8_t cst = !reaches                            ? SIM_ZNP_ST_NWK_NO_ROUTE
-                : d && !sim__znp_ctl_in_range(c, d) ? SIM__ZNP_ST_MAC_NO_ACK
-                                                    : SIM_ZNP_ST_SUCCESS;
+  uint8_t cst = !reaches ? SIM_ZNP_ST_NWK_NO_ROUTE
+                : d      ? SIM__ZNP_ST_MAC_NO_ACK
+                         : SIM_ZNP_ST_SUCCESS;
   sim_znp_mt_af_data_confirm(&out, cst, req.src_ep, req.transid);
   sim__znp_emit(c, &out);
-  if (cst != SIM_ZNP_ST_SUCCESS)
-    return SIM__ZNP_DONE;
-  /* The device acts on it after the confirm, as the frame reaches it after the MAC ack. */
-  if (d)
-    sim__znp_dev_zcl(c, d, req.dst_ep, req.cluster, req.data, req.len);
   return SIM__ZNP_DONE;
 }
 

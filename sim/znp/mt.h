@@ -109,6 +109,9 @@ enum {
   SIM_ZNP_ST_ZDP_NOT_ACTIVE = 0x83,
   SIM_ZNP_ST_APS_DUPLICATE_ENTRY = 0xB8,
   SIM_ZNP_ST_NWK_NO_ROUTE = 0xCD,
+  SIM_ZNP_ST_MAC_NO_ACK = 0xE9,               /* no MAC ack after every retry */
+  SIM_ZNP_ST_MAC_TRANSACTION_EXPIRED = 0xF0,  /* a sleepy child did not poll in time */
+  SIM_ZNP_ST_MAC_TRANSACTION_OVERFLOW = 0xF1, /* the indirect queue is full */
 };
 
 /* RPC error codes of an SRSP in subsystem RES0, command 0 (MT_RPC_ERR_*). */

@@ -1,5 +1,6 @@
-/* A ZNP coordinator on a TCP listener: see server.h. Writes are small (one MT frame each), so
- * each is copied into its own request; the host reads them in order. */
+/* A ZNP coordinator on a TCP listener or a pseudo-terminal: see server.h. Writes are small (one
+ * MT frame each), so each is copied into its own request; the host reads them in order. On a
+ * pseudo-terminal, sim/znp/pty queues them. */
 #include "sim/znp/server.h"
 
 #include <stdint.h>
@@ -9,12 +10,14 @@
 
 #include "sim/core/err.h"
 #include "sim/core/log.h"
+#include "sim/znp/pty.h"
 
 struct sim_znp_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
-  uv_timer_t timer; /* the devices' next wakeup */
-  uv_tcp_t *client; /* the host, or NULL */
+  uv_timer_t timer;        /* the devices' next wakeup */
+  uv_tcp_t *client;        /* the host, or NULL */
+  struct sim_znp_pty *pty; /* served on a pseudo-terminal instead of TCP: no listener */
   int port;
   int open_handles;
   char rbuf[4096];       /* reads land here; the coordinator consumes them before the next read */
@@ -64,6 +67,13 @@ static void close_client(struct sim_znp_server *s);
 
 static int send_cb(void *ctx, const uint8_t *p, size_t n) {
   struct sim_znp_server *s = ctx;
+  if (s->pty) {
+    int rc = sim_znp_pty_write(s->pty, p, n);
+    if (rc == SIM_EFULL)
+      SIM_LOGW("znp: host on %s reads none of its answers; answers dropped",
+               sim_znp_pty_slave(s->pty));
+    return rc;
+  }
   if (!s->client)
     return SIM_ECLOSED;
   if (uv_stream_get_write_queue_size((uv_stream_t *)s->client) > WRITE_QUEUE_MAX) {
@@ -155,6 +165,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(s->rbuf, sizeof s->rbuf);
 }
 
+static void host_input(struct sim_znp_server *s, const uint8_t *p, size_t n);
+
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   struct sim_znp_server *s = st->data;
   if (n < 0) {
@@ -162,10 +174,14 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     close_client(s);
     return;
   }
-  if (n <= 0)
-    return;
+  if (n > 0)
+    host_input(s, (const uint8_t *)buf->base, (size_t)n);
+}
+
+/* Bytes from the host, whichever way it is connected. */
+static void host_input(struct sim_znp_server *s, const uint8_t *p, size_t n) {
   uint64_t now = uv_now(s->loop);
-  sim_znp_coord_input(&s->coord, (const uint8_t *)buf->base, (size_t)n, now);
+  sim_znp_coord_input(&s->coord, p, n, now);
   /* The queued devices join once the host has opened the network, after its answers; a join
    * or a command may have scheduled a wakeup, a reset dropped them. */
   sim_znp_server_kick(s);
@@ -221,8 +237,9 @@ static void connection_cb(uv_stream_t *ls, int status) {
     SIM_LOGI("znp: host connected on port %d", s->port);
 }
 
-int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
-                       struct sim_znp_server **out, char *why, size_t cap) {
+/* The coordinator of NV file nv_path and the devices' timers, not yet served. */
+static int server_alloc(uv_loop_t *loop, const char *nv_path, struct sim_znp_server **out,
+                        char *why, size_t cap) {
   struct sim_znp_server *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(why, cap, "out of memory");
@@ -237,21 +254,29 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
     return rc;
   }
   s->coord.join_delay_ms = SIM_ZNP_SERVER_JOIN_DELAY_MS;
-  struct sockaddr_in sa;
-  rc = uv_ip4_addr(host, port, &sa);
-  if (rc != 0) {
-    snprintf(why, cap, "'%s' is not an IPv4 address", host);
-    sim_znp_coord_fini(&s->coord);
-    free(s);
-    return SIM_EINVAL;
-  }
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
   uv_timer_init(loop, &s->join_timer);
   s->join_timer.data = s;
+  s->open_handles = 2;
+  *out = s;
+  return 0;
+}
+
+int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
+                       struct sim_znp_server **out, char *why, size_t cap) {
+  struct sockaddr_in sa;
+  if (uv_ip4_addr(host, port, &sa) != 0) {
+    snprintf(why, cap, "'%s' is not an IPv4 address", host);
+    return SIM_EINVAL;
+  }
+  struct sim_znp_server *s;
+  int rc = server_alloc(loop, nv_path, &s, why, cap);
+  if (rc != 0)
+    return rc;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  s->open_handles = 3;
+  s->open_handles++;
   rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, 4, connection_cb);
@@ -263,13 +288,40 @@ int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *
   }
   if (rc != 0) {
     snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
-    uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
-    uv_close((uv_handle_t *)&s->join_timer, handle_closed_cb);
-    uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
+    sim_znp_server_close(s);
     return rc;
   }
   *out = s;
   return 0;
+}
+
+static void pty_read_cb(void *ctx, const uint8_t *p, size_t n) {
+  host_input(ctx, p, n);
+}
+
+/* A host opened the pseudo-terminal again: as a TCP host reconnecting, the radio stays. */
+static void pty_open_cb(void *ctx) {
+  struct sim_znp_server *s = ctx;
+  sim_znp_coord_reconnect(&s->coord);
+}
+
+int sim_znp_server_new_pty(uv_loop_t *loop, const char *path, const char *nv_path,
+                           struct sim_znp_server **out, char *why, size_t cap) {
+  struct sim_znp_server *s;
+  int rc = server_alloc(loop, nv_path, &s, why, cap);
+  if (rc != 0)
+    return rc;
+  rc = sim_znp_pty_open(loop, path, pty_read_cb, pty_open_cb, s, &s->pty, why, cap);
+  if (rc != 0) {
+    sim_znp_server_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+const char *sim_znp_server_pty(const struct sim_znp_server *s) {
+  return s->pty ? sim_znp_pty_slave(s->pty) : NULL;
 }
 
 int sim_znp_server_port(const struct sim_znp_server *s) {
@@ -282,7 +334,12 @@ struct sim_znp_coord *sim_znp_server_coord(struct sim_znp_server *s) {
 
 void sim_znp_server_close(struct sim_znp_server *s) {
   close_client(s);
+  if (s->pty) {
+    sim_znp_pty_close(s->pty); /* no callback of it runs after this */
+    s->pty = NULL;
+  }
   uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
   uv_close((uv_handle_t *)&s->join_timer, handle_closed_cb);
-  uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
+  if (s->listener.loop) /* TCP only */
+    uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
 }

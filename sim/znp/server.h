@@ -1,6 +1,7 @@
 /* One emulated ZNP coordinator served on a TCP listener, as networked Zigbee adapters are
- * (zigbee-herdsman opens "tcp://HOST:PORT" as the adapter's serial port). One host at a time,
- * like a serial line: a second connection while one is open is closed at once (and logged).
+ * (zigbee-herdsman opens "tcp://HOST:PORT" as the adapter's serial port), or on a
+ * pseudo-terminal, as USB radios are (sim_znp_server_new_pty). One host at a time, like a
+ * serial line: a second connection while one is open is closed at once (and logged).
  *
  * Ownership: sim_znp_server_new() allocates; sim_znp_server_close() starts closing the
  * handles and frees the server when they are closed (the loop must run on). Loop thread only. */
@@ -18,6 +19,13 @@ struct sim_znp_server;
  * nv_path. 0 and *out, or SIM_E* / a libuv error with a sentence in why (cap bytes). */
 int sim_znp_server_new(uv_loop_t *loop, const char *host, int port, const char *nv_path,
                        struct sim_znp_server **out, char *why, size_t cap);
+/* Serves the coordinator of NV file nv_path on a pseudo-terminal linked at path instead (see
+ * sim/znp/pty.h): 0 and *out, or SIM_EEXISTS when path exists (and is not a link a stopped
+ * hubsim left) or another SIM_E*, with a sentence in why. */
+int sim_znp_server_new_pty(uv_loop_t *loop, const char *path, const char *nv_path,
+                           struct sim_znp_server **out, char *why, size_t cap);
+/* The slave device (/dev/pts/N) of a server on a pseudo-terminal, or NULL. Borrowed. */
+const char *sim_znp_server_pty(const struct sim_znp_server *s);
 /* Queues a device of model m (borrowed: the registry outlives the server) with address ieee
  * to join once the host permits joining (the queued devices one after the other). 0, or SIM_EFULL
  * past SIM_ZNP_SERVER_MAX_PENDING. */

@@ -1,4 +1,5 @@
-// Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT, with
+// Starts a zigbee-herdsman Controller against a ZNP coordinator at tcp://127.0.0.1:PORT (or at
+// the serial path PORT when it is not a number: a pseudo-terminal of hubsim znp --pty), with
 // its database and coordinator backup in DIR, and checks what start() returns and that
 // permitJoin succeeds. With DEVICES (a number), that many devices must then join and be
 // interviewed to the end within 60 s: node descriptor, every endpoint's simple descriptor, and

@@ -10,45 +10,14 @@
 #   test_znp_herdsman.sh BUILD_DIR [CASE]
 set -euo pipefail
 
-HERDSMAN_VERSION=2.1.9
 BUILD=${1:?usage: test_znp_herdsman.sh BUILD_DIR}
 HUBSIM=${HUBSIM_BIN:-$BUILD/hubsim}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PREFIX=$BUILD/tests/integration/znp/node
 WORK=$(mktemp -d /tmp/hubsim-znp-it.XXXXXX)
-ZNP_PID=
+TEST=test_znp_herdsman
+. "$HERE/herdsman_lib.sh" # fail, cleanup at exit, start_znp, stop_znp, host
 
-fail() {
-  echo "test_znp_herdsman: FAIL: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  if [ -n "$ZNP_PID" ]; then kill "$ZNP_PID" 2>/dev/null || true; wait "$ZNP_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# The pinned version (package.json, and every dependency in package-lock.json).
-. "$HERE/npm_pinned.sh"
-npm_pinned zigbee-herdsman "$HERDSMAN_VERSION" "$HERE" "$PREFIX" "$WORK/npm.log" 300
-export NODE_PATH=$PREFIX/node_modules
-
-# hubsim znp on the NV file, with the flags given.
-. "$HERE/znp_proc.sh"
-start_znp() { znp_start "$WORK/nv.txt" "$@"; }
-stop_znp() { znp_stop; }
-
-# One host run: expected start() result, a name, and how many devices must join (optional).
-host() {
-  local expect=$1 log=$WORK/host-$2.log rc=0
-  timeout 120 node "$HERE/herdsman_start.js" "$PORT" "$WORK/host" "$expect" ${3:-} >"$log" 2>&1 || rc=$?
-  grep '^RESULT' "$log" || true
-  if [ "$rc" -ne 0 ]; then
-    tail -40 "$log" >&2
-    fail "run $2: zigbee-herdsman did not start with '$expect', permit joining${3:+ and interview $3 devices} (exit $rc)"
-  fi
-}
+herdsman_install
 
 if [ "${2:-}" = nv ]; then
   . "$HERE/herdsman_nv_case.sh"

@@ -2,7 +2,8 @@
 # caller's fail function.
 #   znp_start NV_FILE [FLAG...]  starts it on NV_FILE with -v (stdout and stderr appended to
 #                                $WORK/znp.out and $WORK/znp.err), waits at most 10 s for its
-#                                ready file, and sets ZNP_PID and PORT
+#                                ready file, and sets ZNP_PID, PORT (the ready file) and
+#                                TARGET (its first line: the port, or the --pty path)
 #   znp_stop                     SIGTERM, and fails unless it exits 0
 znp_start() {
   local nv=$1
@@ -17,6 +18,7 @@ znp_start() {
   done
   [ -s "$WORK/port" ] || fail "hubsim znp wrote no ready file within 10 s"
   PORT=$(cat "$WORK/port")
+  TARGET=$(head -1 "$WORK/port")
 }
 
 znp_stop() {
