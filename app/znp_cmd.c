@@ -333,6 +333,25 @@ static int znp_serve(struct znp_run *r) {
   return exit_code;
 }
 
+#define ZNP_PATH_MAX 4096
+
+/* The path of each coordinator's file from flag's value base: base itself for one coordinator,
+ * base.K for K from 0 with several. With check, each must be a file hubsim can write
+ * crash-safely. 0, or 2 after the message naming the flag. */
+static int coord_paths(const char *flag, const char *base, int ncoord, char out[][ZNP_PATH_MAX],
+                       int check) {
+  char why[512];
+  for (int k = 0; k < ncoord; k++) {
+    int n = ncoord == 1 ? snprintf(out[k], ZNP_PATH_MAX, "%s", base)
+                        : snprintf(out[k], ZNP_PATH_MAX, "%s.%d", base, k);
+    if (n < 0 || n >= ZNP_PATH_MAX)
+      return bad(flag, base, "the path is too long");
+    if (check && sim_wfile_check(out[k], why, sizeof why) != 0)
+      return bad(flag, out[k], why);
+  }
+  return 0;
+}
+
 int app_znp_main(int argc, char **argv) {
   const char *nv = NULL, *listen = "127.0.0.1:0", *ready = NULL, *state_path = NULL, *pty = NULL;
   const char *script = NULL;
@@ -431,24 +450,14 @@ int app_znp_main(int argc, char **argv) {
     return bad("--listen", listen, "PORT+K for every coordinator must stay below 65536");
   if (pty && listen_given)
     return bad("--pty", pty, "serves instead of TCP: give --pty or --listen, not both");
-  static char ptys[ZNP_MAX_COORDS][4096];
-  for (int k = 0; pty && k < ncoord; k++) {
-    int n = ncoord == 1 ? snprintf(ptys[k], sizeof ptys[k], "%s", pty)
-                        : snprintf(ptys[k], sizeof ptys[k], "%s.%d", pty, k);
-    if (n < 0 || (size_t)n >= sizeof ptys[k])
-      return bad("--pty", pty, "the path is too long");
-  }
+  static char ptys[ZNP_MAX_COORDS][ZNP_PATH_MAX];
+  if (pty && coord_paths("--pty", pty, ncoord, ptys, 0) != 0)
+    return 2;
   if (state_path && ncoord > 1)
     return bad("--state-file", state_path, "serves one coordinator only (no --coordinators)");
-  static char nvs[ZNP_MAX_COORDS][4096];
-  for (int k = 0; k < ncoord; k++) {
-    int n = ncoord == 1 ? snprintf(nvs[k], sizeof nvs[k], "%s", nv)
-                        : snprintf(nvs[k], sizeof nvs[k], "%s.%d", nv, k);
-    if (n < 0 || (size_t)n >= sizeof nvs[k])
-      return bad("--nv", nv, "the path is too long");
-    if (sim_wfile_check(nvs[k], why, sizeof why) != 0)
-      return bad("--nv", nvs[k], why);
-  }
+  static char nvs[ZNP_MAX_COORDS][ZNP_PATH_MAX];
+  if (coord_paths("--nv", nv, ncoord, nvs, 1) != 0)
+    return 2;
   if (ready && sim_wfile_check(ready, why, sizeof why) != 0)
     return bad("--ready-file", ready, why);
   if (state_path && sim_wfile_check(state_path, why, sizeof why) != 0)

@@ -23,7 +23,10 @@ refused() {
   grep -qF -- "$text" "$WORK/err" || fail "hubsim znp $*: stderr lacks '$text': $(cat "$WORK/err")"
 }
 
-"$HUBSIM" znp --help | grep -q 'tcp://127.0.0.1:PORT' || fail "--help does not say how to connect"
+# The whole text first: grep -q stops reading at the match, and the rest would fail on a
+# closed pipe.
+help=$("$HUBSIM" znp --help) || fail "--help exited $?"
+grep -q 'tcp://127.0.0.1:PORT' <<<"$help" || fail "--help does not say how to connect"
 refused 2 "--nv FILE is required"
 refused 2 "flag '--bogus': unknown" --nv "$WORK/a.nv" --bogus
 refused 2 "flag '--nv': needs a value" --nv

@@ -31,7 +31,10 @@ expect_exit() {
   fi
 }
 
-"$HUBSIM" znp --help | grep -q -- '--script FILE.lua' || fail "--help does not list --script"
+# The whole text first: grep -q stops reading at the match, and the rest would fail on a
+# closed pipe.
+help=$("$HUBSIM" znp --help) || fail "--help exited $?"
+grep -q -- '--script FILE.lua' <<<"$help" || fail "--help does not list --script"
 
 rc=0
 "$HUBSIM" znp --nv "$WORK/x.nv" --script "$WORK/missing.lua" 2>"$WORK/missing.err" || rc=$?
