@@ -139,12 +139,26 @@ EOF
   Z2MPIDS+=($!)
   PIDS+=($!)
 done
+# zigbee2mqtt subscribes to its requests around the time it says it is online, so a request
+# sent once may find nobody: it is sent again each second until answered (30 times at most).
+# The answers are read by one subscriber started before any request (line-buffered: its
+# file is read while it runs).
+stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$MQ" -t '+/bridge/response/permit_join' -v >"$W/permits" 2>/dev/null &
+PIDS+=($!)
 for ((k = 0; k < NCOORD; k++)); do
   timeout 120 mosquitto_sub -h 127.0.0.1 -p "$MQ" -t "z2m-$k/bridge/state" -C 1 -W 120 >"$W/state-$k" 2>/dev/null ||
     die "zigbee2mqtt $k did not come online: $(tail -5 "$W/z2m-$k.log")"
   grep -q online "$W/state-$k" || die "zigbee2mqtt $k: bridge state $(cat "$W/state-$k")"
-  mosquitto_pub -h 127.0.0.1 -p "$MQ" -t "z2m-$k/bridge/request/permit_join" -m '{"time":254}' ||
-    die "cannot publish permit_join to zigbee2mqtt $k"
+  for ((i = 0; i < 30; i++)); do
+    mosquitto_pub -h 127.0.0.1 -p "$MQ" -t "z2m-$k/bridge/request/permit_join" -m '{"time":254}' ||
+      die "cannot publish permit_join to zigbee2mqtt $k"
+    for ((j = 0; j < 10; j++)); do
+      grep -q "^z2m-$k/bridge/response/permit_join .*\"ok\"" "$W/permits" && break 2
+      sleep 0.1
+    done
+  done
+  grep -q "^z2m-$k/bridge/response/permit_join .*\"ok\"" "$W/permits" ||
+    die "zigbee2mqtt $k did not permit joining within 30 s: $(grep "^z2m-$k/" "$W/permits")"
 done
 T0=$(date +%s)
 echo "bench/hil: $NCOORD zigbee2mqtt x $NDEV devices running for $SECS s..." >&2
