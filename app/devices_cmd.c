@@ -51,12 +51,6 @@ static const char *report_name(uint8_t r) {
   return r == DEV_REP_CHANGE ? "change" : r == DEV_REP_EVENT ? "event" : "none";
 }
 
-static const char *action_name(uint8_t a) {
-  static const char *const n[] = {"?",   "set",  "on",     "off",   "toggle",
-                                  "arg", "stop", "detect", "follow"};
-  return a < sizeof n / sizeof n[0] ? n[a] : "?";
-}
-
 static const char *channel_kind_name(uint8_t k) {
   static const char *const n[] = {"?",           "walk",        "daylight",    "bursts",
                                   "two_state",   "actuator",    "meter",       "energy",
@@ -574,9 +568,9 @@ static void show_actions_json(json_t *o, const struct dev_cat_model *cm) {
   json_t *cmds = json_array();
   for (int i = 0; i < cm->n_cmd; i++) {
     const struct dev_cat_command *k = &cm->cmd[i];
-    json_t *j =
-        json_pack("{s:i, s:i, s:i, s:s, s:s?}", "ep", k->ep, "cluster", k->cluster, "command",
-                  k->command, "do", action_name(k->action), "channel", channel_name(cm, k->ch));
+    json_t *j = json_pack("{s:i, s:i, s:i, s:s, s:s?}", "ep", k->ep, "cluster", k->cluster,
+                          "command", k->command, "do", dev_cat_action_name(k->action), "channel",
+                          channel_name(cm, k->ch));
     if (k->action == DEV_DO_SET || k->action == DEV_DO_DETECT)
       json_object_set_new(j, "value", real_or_null(k->k));
     if (k->action == DEV_DO_ARG)
@@ -592,7 +586,7 @@ static void show_actions_json(json_t *o, const struct dev_cat_model *cm) {
   json_t *trigs = json_array();
   for (int i = 0; i < cm->n_trig; i++) {
     const struct dev_cat_trigger *t = &cm->trig[i];
-    json_t *j = json_pack("{s:s, s:s, s:s?}", "name", t->name, "do", action_name(t->action),
+    json_t *j = json_pack("{s:s, s:s, s:s?}", "name", t->name, "do", dev_cat_action_name(t->action),
                           "channel", channel_name(cm, t->ch));
     if (t->action == DEV_DO_SET || t->action == DEV_DO_DETECT)
       json_object_set_new(j, "value", real_or_null(t->k));
@@ -725,7 +719,7 @@ static void show_text(const struct dev_cat_model *cm) {
     const char *cn = sim_zcl_cluster_name(k->cluster);
     const char *ch = channel_name(cm, k->ch);
     printf("  0x%04X %-24s cmd 0x%02X  %s %s", k->cluster, cn ? cn : "", k->command,
-           action_name(k->action), ch ? ch : "-");
+           dev_cat_action_name(k->action), ch ? ch : "-");
     if (k->action == DEV_DO_SET)
       printf(" = %g", k->k);
     if (k->action == DEV_DO_ARG)
@@ -741,7 +735,7 @@ static void show_text(const struct dev_cat_model *cm) {
   for (int i = 0; i < cm->n_trig; i++) {
     const struct dev_cat_trigger *t = &cm->trig[i];
     const char *ch = channel_name(cm, t->ch);
-    printf("  %-16s %s %s", t->name, action_name(t->action), ch ? ch : "-");
+    printf("  %-16s %s %s", t->name, dev_cat_action_name(t->action), ch ? ch : "-");
     if (t->action == DEV_DO_SET)
       printf(" = %g", t->k);
     printf("\n");

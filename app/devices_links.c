@@ -7,25 +7,9 @@ static const char *ch_name(const struct dev_cat_model *cm, int ch) {
   return ch >= 0 && ch < cm->n_ch ? cm->ch[ch].name : "?";
 }
 
-static const char *step_do(uint8_t a) {
-  switch (a) {
-  case DEV_DO_SET:
-    return "set";
-  case DEV_DO_ON:
-    return "on";
-  case DEV_DO_OFF:
-    return "off";
-  case DEV_DO_TOGGLE:
-    return "toggle";
-  case DEV_DO_FOLLOW:
-    return "follow";
-  default:
-    return "?";
-  }
-}
-
 static json_t *step_json(const struct dev_cat_model *cm, const struct dev_cat_step *s) {
-  json_t *j = json_pack("{s:s, s:s}", "do", step_do(s->action), "channel", ch_name(cm, s->ch));
+  json_t *j =
+      json_pack("{s:s, s:s}", "do", dev_cat_action_name(s->action), "channel", ch_name(cm, s->ch));
   if (s->action == DEV_DO_SET)
     json_object_set_new(j, "value", json_real(s->k));
   json_t *cond = json_object();
@@ -36,7 +20,7 @@ static json_t *step_json(const struct dev_cat_model *cm, const struct dev_cat_st
 }
 
 static void step_text(const struct dev_cat_model *cm, const struct dev_cat_step *s) {
-  printf("%s %s", step_do(s->action), ch_name(cm, s->ch));
+  printf("%s %s", dev_cat_action_name(s->action), ch_name(cm, s->ch));
   if (s->action == DEV_DO_SET)
     printf(" = %g", s->k);
   for (int i = 0; i < s->n_cond && i < DEV_CAT_IF_MAX; i++)

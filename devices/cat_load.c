@@ -415,6 +415,12 @@ int dev_cat_add_builtin(struct dev_cat *c, struct dev_cat_error *err) {
   return 0;
 }
 
+const char *dev_cat_action_name(uint8_t action) {
+  static const char *const n[] = {"?",   "set",  "on",     "off",   "toggle",
+                                  "arg", "stop", "detect", "follow"};
+  return action < sizeof n / sizeof n[0] ? n[action] : "?";
+}
+
 const struct dev_cat_model *dev_cat_find(const struct dev_cat *c, const char *model_id) {
   if (!c || !model_id)
     return NULL;

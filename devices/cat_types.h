@@ -291,6 +291,10 @@ enum dev_action {
                      else 0 */
 };
 
+/* The catalogue's word for an action ("set", "on", ..., "follow"), or "?" for a value outside
+ * enum dev_action. A static string. */
+const char *dev_cat_action_name(uint8_t action);
+
 /* Chains between channels (docs/catalog.md "Chains"): a step is an action on a channel that
  * another change causes, taken only while every condition holds (the channel's value == k).
  * Its source value (for DEV_DO_FOLLOW) is the value a command sets (a command's `then`) or the

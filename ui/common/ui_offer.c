@@ -14,23 +14,12 @@ const char *const ui_faults[UI_N_FAULTS][2] = {
 
 /* The label of a catalogue command that takes no argument; NULL for one whose payload needs
  * one (the dashboards have nowhere to ask for it). */
-static const char *action_label(int action) {
-  switch (action) {
-  case DEV_DO_SET:
-    return "set";
-  case DEV_DO_ON:
-    return "on";
-  case DEV_DO_OFF:
-    return "off";
-  case DEV_DO_TOGGLE:
-    return "toggle";
-  case DEV_DO_STOP:
-    return "stop";
-  case DEV_DO_DETECT:
-    return "detect";
-  default:
+static const char *action_label(uint8_t action) {
+  /* A step's `follow` is never a command's action; `arg` needs its argument. */
+  if (action == DEV_DO_ARG || action == DEV_DO_FOLLOW || action < DEV_DO_SET ||
+      action > DEV_DO_FOLLOW)
     return NULL;
-  }
+  return dev_cat_action_name(action);
 }
 
 static void add(struct ui_command *out, int *n, int cap, const char *label, uint8_t ep,
