@@ -35,7 +35,11 @@
 #define PLAT_TOGGLE_MODEL "lumi.plug.maeu01"
 /* Limits against hostile or broken peers (docs/platform.md, "Limits"); each is a field of
  * struct plat_config where 0 means this default. */
-#define PLAT_DEFAULT_MAX_UNAUTH 4096u  /* connections still in their handshake */
+/* Connections still in their handshake: a plain hubrpc handshake holds a few hundred bytes, so
+ * the bound is above the largest burst one process can hold descriptors for (a whole fleet
+ * powering up at once); one still in its TLS handshake holds its TLS state, tens of KiB. */
+#define PLAT_DEFAULT_MAX_UNAUTH 16384u
+#define PLAT_DEFAULT_MAX_UNAUTH_TLS 4096u
 #define PLAT_DEFAULT_FD_RESERVE 64u    /* descriptors no hub connection may take */
 #define PLAT_DEFAULT_SENDQ_MAX 262144u /* bytes queued for one hub that does not read */
 #define PLAT_DEFAULT_ADMIN_IDLE_S 300u /* an admin client silent this long is closed */

@@ -188,7 +188,8 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
   if (!srv->cfg.commit_ms)
     srv->cfg.commit_ms = PLAT_DEFAULT_COMMIT_MS;
   if (!srv->cfg.max_unauth)
-    srv->cfg.max_unauth = PLAT_DEFAULT_MAX_UNAUTH;
+    srv->cfg.max_unauth = strcmp(t->ops->name, "tls") == 0 ? PLAT_DEFAULT_MAX_UNAUTH_TLS
+                                                            : PLAT_DEFAULT_MAX_UNAUTH;
   if (!srv->cfg.fd_reserve)
     srv->cfg.fd_reserve = PLAT_DEFAULT_FD_RESERVE;
   if (!srv->cfg.sendq_max)
