@@ -28,7 +28,7 @@ static const char *count_names[REC_MC_NRATES] = {"generated", "sent", "acked",
 /* Percentiles of one interval's samples: the difference of two cumulative histograms. */
 static void lat_fill(struct rec_metrics_lat *l, const struct sim_hist *cur,
                      const struct sim_hist *prev) {
-  static struct sim_hist d; /* 17 KiB: one thread writes the series */
+  static struct sim_hist d; /* 35 KiB: one thread writes the series */
   sim_hist_diff(cur, prev, &d);
   memset(l, 0, sizeof *l);
   l->count = d.count;

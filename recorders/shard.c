@@ -56,7 +56,7 @@ static json_t *hist_json(const struct sim_hist *h) {
       text = bigger;
       cap *= 2;
     }
-    len += (size_t)snprintf(text + len, cap - len, "%s%" PRIu32 ":%" PRIu32, len ? "," : "", i,
+    len += (size_t)snprintf(text + len, cap - len, "%s%" PRIu32 ":%" PRIu64, len ? "," : "", i,
                             h->buckets[i]);
   }
   json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:s}", "count", (json_int_t)h->count, "sum_us",
@@ -193,12 +193,13 @@ static void read_hist(struct reader *r, json_t *hs, const char *name, struct sim
     }
     p = end + 1;
     unsigned long long n = strtoull(p, &end, 10);
-    if (end == p || errno || n == 0 || n > UINT32_MAX || (*end && (*end != ',' || !end[1]))) {
-      bad(r, "'%s.buckets': bucket %llu: expected a count from 1 to %" PRIu32, path, idx,
-          UINT32_MAX);
+    if (end == p || errno || n == 0 || n > UINT64_MAX - total ||
+        (*end && (*end != ',' || !end[1]))) {
+      bad(r, "'%s.buckets': bucket %llu: expected a count from 1 to %" PRIu64 " in all", path, idx,
+          (uint64_t)UINT64_MAX);
       break;
     }
-    h->buckets[idx] = (uint32_t)n;
+    h->buckets[idx] = (uint64_t)n;
     total += n;
     last = (long long)idx;
     p = *end ? end + 1 : end;

@@ -509,7 +509,7 @@ static void test_merge_refuses_bad_files(void **state) {
           "buckets hold");
   /* Bucket text that is not INDEX:COUNT,... with indices rising inside the layout. */
   static const char *const bad_buckets[] = {"12:0", "5:3,4:2", "4352:1",
-                                            "a:b",  "3:1,",    "3:99999999999"};
+                                            "a:b",  "3:1,",    "3:99999999999999999999"};
   for (size_t i = 0; i < sizeof bad_buckets / sizeof bad_buckets[0]; i++) {
     j = load(shard_json[0]);
     json_object_set_new(json_object_get(at(j, "shard.histograms"), "handshake"), "buckets",
