@@ -380,10 +380,11 @@ static void obs_end(struct app_mqtt *m) {
 }
 
 /* The last frames of the fleet are still on their way through the broker when it stops: the
- * observer stays until it has seen as many as were sent (when this process knows: no
- * workers), or until 5 s pass without a new one (30 s at most). A broker busy with thousands
- * of hubs' last frames and disconnects at once can leave its subscriber without a delivery for
- * more than a second or two while the last publish is still on its way. */
+ * observer stays until it has seen as many as were acknowledged, once no hub waits for an
+ * acknowledgement any more (when this process knows: no workers), or until 5 s pass without a
+ * new one (30 s at most). A broker busy with thousands of hubs' last frames and disconnects at
+ * once can leave its subscriber without a delivery for more than a second or two while the
+ * last publish is still on its way. */
 static void on_grace(uv_timer_t *h) {
   struct app_mqtt *m = h->data;
   struct sim_mqtt_stream_stats st;
@@ -395,8 +396,8 @@ static void on_grace(uv_timer_t *h) {
   }
   /* What the broker acknowledged it delivers; with QoS 0 nothing is acknowledged. */
   uint64_t due = m->qos0 ? st.frames_sent : st.frames_acked;
-  if ((due && m->observed >= due) || now >= m->grace_until || now >= m->grace_idle ||
-      !sim_mqtt_client_connected(m->obs))
+  if ((due && m->observed >= due && !st.lingering) || now >= m->grace_until ||
+      now >= m->grace_idle || !sim_mqtt_client_connected(m->obs))
     obs_end(m);
 }
 

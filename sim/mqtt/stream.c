@@ -4,7 +4,11 @@
  *
  * An MQTT client must not be freed inside its own callbacks, and a connection often ends inside
  * one (a close from the broker, an empty payload): a client that is done is aborted at once (so
- * no callback of it runs again) and freed from a zero-delay timer, the reaper. */
+ * no callback of it runs again) and freed from a zero-delay timer, the reaper.
+ *
+ * A hub that closes its connection lingers, as a careful MQTT client does: its last publishes
+ * (a Goodbye, the empty payload that ends the connection) are acknowledged before DISCONNECT,
+ * for at most LINGER_MS, so that what it sent is counted as acknowledged when the broker did. */
 #include "sim/mqtt/stream.h"
 
 #include <arpa/inet.h>
@@ -29,6 +33,8 @@
  * [b/2, b], so that platforms cut off together do not return to the broker together. */
 #define BACKOFF_FIRST_MS 500u
 #define BACKOFF_MAX_MS 30000u
+/* How long a closed hub connection waits for the broker to acknowledge its last publishes. */
+#define LINGER_MS 2000u
 
 struct mtrans {
   struct sim_transport base;
@@ -39,11 +45,15 @@ struct mtrans {
   struct sim_mqtt_stream_stats st;
   uv_timer_t reaper;
   struct sim_buf dead; /* struct sim_mqtt_client * to free */
+  uv_timer_t linger;   /* ends lingering connections past their time */
+  struct mconn *lingering;
+  int open_handles; /* reaper and linger: t is freed when both have closed */
 };
 
 struct mlist;
 
-enum { ST_CONNECTING, ST_OPEN };
+/* ST_CLOSING: closed by its owner, waiting for its last acknowledgements (no callback). */
+enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 enum { KIND_CONN = 1, KIND_LIST };
 
 /* kind follows base in both, at the same offset (checked below): an MQTT client's user pointer
@@ -60,6 +70,9 @@ struct mconn {
   char key[96];            /* HUB/EPOCH */
   char up[176], down[176]; /* topics */
   struct sim_buf out, held;
+  uint64_t bye;                /* ST_CLOSING: the token of the empty publish */
+  uint64_t linger_until;       /* ST_CLOSING: loop time (ms) at which it gives up */
+  struct mconn *lprev, *lnext; /* ST_CLOSING: in t->lingering */
 };
 
 struct mlist {
@@ -135,7 +148,23 @@ static void list_maybe_free(struct mlist *l);
 
 /* Forgets mc on its side (the hub's client reaped, or the listener's table entry dropped) and
  * frees it. No callback. */
+static void linger_unlink(struct mconn *mc) {
+  struct mtrans *t = mc->t;
+  if (mc->lprev)
+    mc->lprev->lnext = mc->lnext;
+  else
+    t->lingering = mc->lnext;
+  if (mc->lnext)
+    mc->lnext->lprev = mc->lprev;
+  mc->lprev = mc->lnext = NULL;
+  t->st.lingering--;
+  if (!t->lingering)
+    uv_timer_stop(&t->linger);
+}
+
 static void mconn_drop(struct mconn *mc, int disconnect) {
+  if (mc->state == ST_CLOSING)
+    linger_unlink(mc);
   if (mc->l) {
     struct mlist *l = mc->l;
     sim_htab_del_str(&l->conns, mc->key);
@@ -253,6 +282,10 @@ static void hub_closed(struct sim_mqtt_client *c, int err, void *user) {
   struct mconn *mc = user;
   if (err)
     note_failure(mc->t, c, err);
+  if (mc->state == ST_CLOSING) {
+    mconn_drop(mc, 0); /* what it still waited for stays unacknowledged */
+    return;
+  }
   if (mc->state == ST_CONNECTING) {
     mc->cbs->connect_cb(&mc->base, err ? err : SIM_ECLOSED, mc->user);
     mconn_drop(mc, 0);
@@ -264,7 +297,7 @@ static void hub_closed(struct sim_mqtt_client *c, int err, void *user) {
 static void hub_message(struct sim_mqtt_client *c, const struct sim_mqtt_msg *m, void *user) {
   (void)c;
   struct mconn *mc = user;
-  if (strcmp(m->topic, mc->down) != 0)
+  if (mc->state == ST_CLOSING || strcmp(m->topic, mc->down) != 0)
     return;
   if (m->len == 0) {
     mconn_end(mc, 0); /* the platform closed the connection */
@@ -273,16 +306,21 @@ static void hub_message(struct sim_mqtt_client *c, const struct sim_mqtt_msg *m,
   mconn_frame(mc, m->payload, m->len);
 }
 
-/* Counts what the broker acknowledged; the empty publish that ends a connection is sent as
- * the client disconnects, so its acknowledgement never arrives and is never counted. */
+/* Counts what the broker acknowledged (the empty publish that ends a connection is no frame);
+ * a lingering connection disconnects once nothing of it waits any more. */
 static void hub_done(struct sim_mqtt_client *c, uint64_t token, int status, uint8_t reason,
                      void *user) {
-  (void)c;
-  (void)token;
   (void)reason;
   struct mconn *mc = user;
-  if (status == 0)
+  int closing = mc->state == ST_CLOSING;
+  if (status == 0 && !(closing && token == mc->bye))
     mc->t->st.frames_acked++;
+  if (closing) {
+    struct sim_mqtt_client_stats cs;
+    sim_mqtt_client_stats(c, &cs);
+    if (!cs.inflight && !cs.queued)
+      mconn_drop(mc, 1);
+  }
 }
 
 static const struct sim_mqtt_client_cbs hub_cbs = {hub_connected, hub_closed, hub_message, hub_done,
@@ -602,12 +640,41 @@ static size_t mt_pending(const struct sim_conn *base) {
   return ((const struct mconn *)base)->out.len;
 }
 
-/* Publishes the empty payload that ends the connection at the other side, then forgets it. */
+static void on_linger(uv_timer_t *h) {
+  struct mtrans *t = h->data;
+  uint64_t now = uv_now(t->base.loop);
+  for (struct mconn *mc = t->lingering, *next; mc; mc = next) {
+    next = mc->lnext;
+    if (now >= mc->linger_until)
+      mconn_drop(mc, 1);
+  }
+}
+
+/* Publishes the empty payload that ends the connection at the other side, then forgets it: at
+ * once on the platform side (its client is shared), after the broker has acknowledged the
+ * hub's last publishes on the hub side (at most LINGER_MS). The owner hears no more of it. */
 static void mt_close(struct sim_conn *base) {
   struct mconn *mc = (struct mconn *)base;
   struct sim_mqtt_client *c = mconn_client(mc);
-  if (mc->state == ST_OPEN && c && sim_mqtt_client_connected(c))
-    sim_mqtt_client_publish(c, mc->l ? mc->down : mc->up, NULL, 0, 1, 0, NULL);
+  if (mc->state == ST_OPEN && c && sim_mqtt_client_connected(c)) {
+    int rc = sim_mqtt_client_publish(c, mc->l ? mc->down : mc->up, NULL, 0, 1, 0, &mc->bye);
+    if (!rc && !mc->l) {
+      struct mtrans *t = mc->t;
+      mc->state = ST_CLOSING;
+      mc->cbs = NULL;
+      mc->user = NULL;
+      mc->linger_until = uv_now(t->base.loop) + LINGER_MS;
+      mc->lprev = NULL;
+      mc->lnext = t->lingering;
+      if (t->lingering)
+        t->lingering->lprev = mc;
+      else
+        uv_timer_start(&t->linger, on_linger, 100, 100);
+      t->lingering = mc;
+      t->st.lingering++;
+      return;
+    }
+  }
   mconn_drop(mc, 1);
 }
 
@@ -644,12 +711,17 @@ int sim_transport_mqtt_new(uv_loop_t *loop, const struct sim_mqtt_stream_config 
   sim_buf_init(&t->dead);
   uv_timer_init(loop, &t->reaper);
   t->reaper.data = t;
+  uv_timer_init(loop, &t->linger);
+  t->linger.data = t;
+  t->open_handles = 2;
   *out = &t->base;
   return 0;
 }
 
 static void on_reaper_closed(uv_handle_t *h) {
   struct mtrans *t = h->data;
+  if (--t->open_handles)
+    return;
   sim_buf_fini(&t->dead);
   free(t->username);
   free(t->password);
@@ -658,8 +730,11 @@ static void on_reaper_closed(uv_handle_t *h) {
 
 void sim__transport_mqtt_free(struct sim_transport *base) {
   struct mtrans *t = (struct mtrans *)base;
+  while (t->lingering)
+    mconn_drop(t->lingering, 1);
   on_reap(&t->reaper);
   uv_close((uv_handle_t *)&t->reaper, on_reaper_closed);
+  uv_close((uv_handle_t *)&t->linger, on_reaper_closed);
 }
 
 /* ---- URLs ---- */

@@ -59,7 +59,10 @@ struct sim_mqtt_stream_stats {
   uint64_t frames_acked;
   uint64_t frames_received; /* frames delivered to connections */
   uint64_t broker_failures; /* hub-side MQTT connections refused or ended by an error */
-  char last_error[160];     /* the last of those as a sentence ("" if none) */
+  /* Hub connections closed by their owner still waiting (at most 2 s) for the broker to
+   * acknowledge their last publishes: frames_acked may still grow while this is not 0. */
+  uint64_t lingering;
+  char last_error[160]; /* the last of those as a sentence ("" if none) */
 };
 void sim_mqtt_stream_stats(const struct sim_transport *t, struct sim_mqtt_stream_stats *out);
 
