@@ -57,7 +57,7 @@ struct merge {
   int *owner; /* owner[i]: the file of shard i, -1 none yet */
   /* Combined over the shards. */
   double elapsed_s, cpu_user_s, cpu_sys_s;
-  uint64_t max_rss_bytes;
+  uint64_t max_rss_bytes, max_pss_bytes;
   uint32_t workers;
   char started_at[40], interrupted[16];
   int platforms_differ;
@@ -163,6 +163,7 @@ static void take(struct merge *m, int f) {
   m->cpu_user_s += c->cpu_user_s;
   m->cpu_sys_s += c->cpu_sys_s;
   m->max_rss_bytes += c->max_rss_bytes; /* processes of their own: summed, as --workers does */
+  m->max_pss_bytes += c->max_pss_bytes;
   m->workers += c->workers ? c->workers : 1;
   /* ISO 8601 in UTC compares as text: the earliest start is the run's. */
   if (!m->started_at[0] || strcmp(c->started_at, m->started_at) < 0)
@@ -290,6 +291,7 @@ static int report(struct merge *m) {
                               .cpu_user_s = m->cpu_user_s,
                               .cpu_sys_s = m->cpu_sys_s,
                               .max_rss_bytes = m->max_rss_bytes,
+                              .max_pss_bytes = m->max_pss_bytes,
                               .interrupted = m->interrupted[0] ? m->interrupted : NULL,
                               .tls = a->has_tls ? &tls : NULL,
                               .shard = &sh};

@@ -53,7 +53,7 @@ struct run {
   int phase; /* 0 running, 1 draining, 2 stopping */
   sim_time_t drain_deadline;
   double cpu_user_s, cpu_sys_s;
-  uint64_t workers_rss;
+  uint64_t workers_rss, workers_pss;
   struct sim_fleet_stats *prev, *cur;
   struct app_workers *workers; /* control of --workers N: the fleet runs in them */
   struct scn *scn;             /* the scenario, NULL: none */
@@ -101,7 +101,7 @@ static void free_transport(struct run *r) {
 
 static void snapshot(struct run *r, struct sim_fleet_stats *out) {
   if (r->workers)
-    app_workers_merged(r->workers, out, NULL, NULL, NULL);
+    app_workers_merged(r->workers, out, NULL, NULL, NULL, NULL);
   else
     sim_fleet_stats(r->fleet, out);
 }
@@ -261,6 +261,7 @@ static void on_recflush(uv_timer_t *t) {
 static void on_progress(uv_timer_t *t) {
   struct run *r = t->data;
   static struct sim_hist d_ack, d_send, d_tick;
+  sim_proc_pss_sample(); /* the summary's peak PSS is the largest of these samples */
   if (r->scn && r->phase == 0) {
     struct scn_error err;
     scn_poll(r->scn);
@@ -592,7 +593,8 @@ static int real_finish(struct run *r, struct scn *scn) {
   const struct run_opts *o = &r->o;
   int worker_failed = -1, worker_status = 0;
   if (r->workers) {
-    app_workers_merged(r->workers, r->cur, &r->cpu_user_s, &r->cpu_sys_s, &r->workers_rss);
+    app_workers_merged(r->workers, r->cur, &r->cpu_user_s, &r->cpu_sys_s, &r->workers_rss,
+                       &r->workers_pss);
     worker_failed = app_workers_failed(r->workers, &worker_status);
   }
   struct run_outcome oc;
@@ -610,10 +612,13 @@ static int real_finish(struct run *r, struct scn *scn) {
   info.cpu_sys_s = r->cpu_sys_s;
   info.platform_in_process = r->embedded && !r->workers;
   info.workers = (uint32_t)o->workers;
-  if (r->workers)
+  if (r->workers) {
     info.max_rss_bytes = r->workers_rss; /* the generator processes, summed */
-  else
+    info.max_pss_bytes = r->workers_pss;
+  } else {
     info.max_rss_bytes = sim_proc_peak_rss();
+    info.max_pss_bytes = sim_proc_pss_sample();
+  }
   if (worker_failed >= 0)
     fprintf(stderr, "hubsim run: worker %d ended with status %d before reporting its end\n",
             worker_failed, worker_status);

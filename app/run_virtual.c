@@ -579,6 +579,7 @@ int app_run_virtual_clock(const struct run_opts *o, struct sim_fleet_config *cfg
   info.workers = 1;
   info.interrupted = oc.interrupted;
   info.max_rss_bytes = sim_proc_peak_rss();
+  info.max_pss_bytes = sim_proc_pss_sample();
   if (oc.have_record)
     info.record = &oc.record;
   int code = app_run_report(o, scn, &oc, &info, NULL, 1);

@@ -21,6 +21,7 @@ int app_worker_send(int fd, const struct sim_fleet_stats *st, const struct sim_t
   m.cpu_user_s = cpu_user_s;
   m.cpu_sys_s = cpu_sys_s;
   m.max_rss_bytes = sim_proc_peak_rss();
+  m.max_pss_bytes = sim_proc_pss_sample();
   m.st = *st;
   m.has_tls = tls ? 1u : 0u;
   if (tls)
@@ -254,10 +255,11 @@ int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int 
 }
 
 void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out,
-                        double *cpu_user_s, double *cpu_sys_s, uint64_t *max_rss_bytes) {
+                        double *cpu_user_s, double *cpu_sys_s, uint64_t *max_rss_bytes,
+                        uint64_t *max_pss_bytes) {
   memset(out, 0, sizeof(*out));
   double cu = 0, cs = 0;
-  uint64_t rss = 0;
+  uint64_t rss = 0, pss = 0;
   for (int i = 0; i < w->n; i++) {
     const struct app_worker_msg *m = w->ws[i].last;
     if (!m)
@@ -266,6 +268,7 @@ void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out
     cu += m->cpu_user_s;
     cs += m->cpu_sys_s;
     rss += m->max_rss_bytes;
+    pss += m->max_pss_bytes;
   }
   if (cpu_user_s)
     *cpu_user_s = cu;
@@ -273,6 +276,8 @@ void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out
     *cpu_sys_s = cs;
   if (max_rss_bytes)
     *max_rss_bytes = rss;
+  if (max_pss_bytes)
+    *max_pss_bytes = pss;
 }
 
 int app_workers_merged_tls(const struct app_workers *w, struct sim_tls_stats *out) {

@@ -29,6 +29,7 @@ struct app_worker_msg {
   double cpu_user_s; /* the worker's fleet thread */
   double cpu_sys_s;
   uint64_t max_rss_bytes; /* the worker process */
+  uint64_t max_pss_bytes; /* the worker process, sampled (sim_proc_pss_sample) */
   uint32_t has_tls;       /* the worker's transport is tls: tls holds its counts */
   struct sim_fleet_stats st;
   struct sim_tls_stats tls;
@@ -60,7 +61,8 @@ int app_workers_start(uv_loop_t *loop, int n, const char *const *(*argv_of)(int 
 /* The merged figures of the latest snapshots (of the final ones once every worker ended),
  * with the summed CPU and peak RSS of the workers. */
 void app_workers_merged(const struct app_workers *w, struct sim_fleet_stats *out,
-                        double *cpu_user_s, double *cpu_sys_s, uint64_t *max_rss_bytes);
+                        double *cpu_user_s, double *cpu_sys_s, uint64_t *max_rss_bytes,
+                        uint64_t *max_pss_bytes);
 /* The TLS counts of the latest snapshots merged exactly (sim_tls_stats_merge). 1 when some
  * worker reported TLS counts, 0 (and *out zeroed) when none did. */
 int app_workers_merged_tls(const struct app_workers *w, struct sim_tls_stats *out);

@@ -319,6 +319,7 @@ static void read_run(struct reader *r, json_t *j, struct rec_shard_summary *out)
   out->cpu_user_s = real_at(r, j, "generator.cpu_user_s");
   out->cpu_sys_s = real_at(r, j, "generator.cpu_sys_s");
   out->max_rss_bytes = u64_at(r, j, "generator.max_rss_bytes");
+  out->max_pss_bytes = u64_at(r, j, "generator.max_pss_bytes");
   out->workers = u32_at(r, j, "generator.workers");
   json_t *s = json_object_get(j, "shard");
   str_at(r, s, "version", out->version, sizeof out->version, 0);

@@ -58,6 +58,7 @@ struct rec_shard_summary {
   char interrupted[16]; /* "" when the run ran its course */
   double elapsed_s, cpu_user_s, cpu_sys_s;
   uint64_t max_rss_bytes;
+  uint64_t max_pss_bytes;
   uint32_t workers;
   struct sim_fleet_stats st;
   struct sim_tls_stats tls;

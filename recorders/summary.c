@@ -508,7 +508,10 @@ void rec_summary_print(FILE *out, const struct rec_run_info *run, const struct s
   if (msgs)
     fprintf(out, " = %.2f us per message sent",
             (run->cpu_user_s + run->cpu_sys_s) * 1e6 / (double)msgs);
-  fprintf(out, "; peak RSS %.1f MiB%s\n", (double)run->max_rss_bytes / 1048576.0,
+  fprintf(out, "; peak RSS %.1f MiB", (double)run->max_rss_bytes / 1048576.0);
+  if (run->max_pss_bytes)
+    fprintf(out, ", PSS %.1f MiB", (double)run->max_pss_bytes / 1048576.0);
+  fprintf(out, "%s\n",
           run->platform_in_process           ? " (with the embedded platform)"
           : run->shard && run->shard->merged ? " (the shards' processes, summed)"
           : run->workers > 1                 ? " (worker processes, summed)"
@@ -749,6 +752,8 @@ int rec_summary_write(const char *path, const struct rec_run_info *run,
                           measured ? json_real(run->cpu_sys_s) : json_null(), "max_rss_bytes",
                           measured ? json_integer((json_int_t)run->max_rss_bytes) : json_null(),
                           "platform_in_process", run->platform_in_process);
+  json_object_set_new(gen, "max_pss_bytes",
+                      measured ? json_integer((json_int_t)run->max_pss_bytes) : json_null());
   json_object_set_new(gen, "workers", json_integer(run->workers ? run->workers : 1));
   json_object_set_new(gen, "cpu_us_per_message",
                       msgs && measured

@@ -118,6 +118,7 @@ struct rec_run_info {
   double cpu_user_s;
   double cpu_sys_s;
   uint64_t max_rss_bytes;  /* peak resident memory of the whole process */
+  uint64_t max_pss_bytes;  /* its largest proportional set size sampled (sim_proc_pss_sample) */
   int platform_in_process; /* the embedded platform shares the process (and its RSS) */
   /* The virtual clock (discrete-event, --clock virtual): elapsed_s is engine time, and the
    * JSON leaves out what the machine decides (CPU time, RSS: written as null) so that the

@@ -15,3 +15,20 @@ uint64_t sim_proc_peak_rss(void) {
   fclose(f);
   return bytes;
 }
+
+uint64_t sim_proc_pss_sample(void) {
+  static uint64_t peak;
+  FILE *f = fopen("/proc/self/smaps_rollup", "r");
+  if (!f)
+    return peak;
+  char line[128];
+  unsigned long long kb;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "Pss: %llu kB", &kb) == 1) {
+      if ((uint64_t)kb * 1024u > peak)
+        peak = (uint64_t)kb * 1024u;
+      break;
+    }
+  fclose(f);
+  return peak;
+}

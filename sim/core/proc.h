@@ -9,4 +9,11 @@
  * started by a large parent would report the parent's peak as its own. */
 uint64_t sim_proc_peak_rss(void);
 
+/* Reads this process's proportional set size (Pss of /proc/self/smaps_rollup: its private
+ * memory plus its share of pages it shares, such as libraries mapped by several hubsim
+ * processes) and returns the largest value read so far in bytes; 0 when it cannot be read. A
+ * sampled peak: the caller samples it regularly (each second) and at the end. Not thread-safe:
+ * one thread samples. */
+uint64_t sim_proc_pss_sample(void);
+
 #endif

@@ -654,6 +654,13 @@ static void test_workers(void **state) {
   json_error_t err;
   json_t *j = json_load_file(js, 0, &err);
   assert_non_null(j);
+  json_int_t wpss =
+      json_integer_value(json_object_get(json_object_get(j, "generator"), "max_pss_bytes"));
+  json_int_t wrss =
+      json_integer_value(json_object_get(json_object_get(j, "generator"), "max_rss_bytes"));
+  if (wpss <= 0 || wpss > wrss)
+    fail_msg("workers: max_pss_bytes %lld with max_rss_bytes %lld", (long long)wpss,
+             (long long)wrss);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "generator"), "workers")),
                    3);
   json_t *rep = json_object_get(json_object_get(j, "counts"), "reports");
@@ -725,11 +732,15 @@ static void test_peak_rss_is_own(void **state) {
   json_t *j = json_load_file(path, 0, &err);
   unlink(path);
   assert_non_null(j);
-  json_int_t rss =
-      json_integer_value(json_object_get(json_object_get(j, "generator"), "max_rss_bytes"));
+  json_t *gen = json_object_get(j, "generator");
+  json_int_t rss = json_integer_value(json_object_get(gen, "max_rss_bytes"));
+  json_int_t pss = json_integer_value(json_object_get(gen, "max_pss_bytes"));
   json_decref(j);
   if (rss <= 0 || rss >= 200 << 20)
     fail_msg("max_rss_bytes %lld: not the peak of hubsim run itself", (long long)rss);
+  /* A share of the resident pages: above 0, never above the peak of all of them. */
+  if (pss <= 0 || pss > rss)
+    fail_msg("max_pss_bytes %lld with max_rss_bytes %lld", (long long)pss, (long long)rss);
 }
 
 int main(void) {
