@@ -27,6 +27,7 @@ PKGS=(
   time                              # bench/fleet/run.sh: whole-process CPU and peak RSS
   mosquitto mosquitto-clients       # tests and bench/mqtt: the broker, mosquitto_passwd, mosquitto_sub
   libmosquitto-dev                  # bench/mqtt: the libmosquitto generator (bench_mqtt_mosq)
+  liburing-dev                      # bench/syscall: the loopback floor with io_uring (bench_loopback_uring)
   iproute2                          # bench/mqtt/run.sh: ss counts the broker's open connections
   nodejs                            # tests: deploy/k8s validated with kubernetes-models; bench/mqtt: MQTT.js
   tshark                            # tests: --record captures read as Wireshark reads them
