@@ -114,9 +114,10 @@ static const struct {
     {2, "hub_boots", {"hub_id", "boot_id", "stored_seq", "last_seen_ms"}},
 };
 
-/* Statements that write many rows at once (batch_stmt): a Report's row, a latest value, a
- * device's last_seen_ms. */
-enum { B_REPORT, B_STATE, B_SEEN, B_COUNT };
+/* Statements that write many rows at once (batch_stmt): a Report's row, a latest value. An
+ * UPDATE of many rows (UPDATE ... FROM (VALUES ...)) is not among them: SQLite builds a
+ * temporary table for each, which costs more than the statements it saves. */
+enum { B_REPORT, B_STATE, B_COUNT };
 #define BATCH_MAX 32
 /* Pending rows are written within the group once their bytes pass this: a hub sending large
  * frames must not make the platform hold a whole group of them in memory. */
@@ -134,8 +135,6 @@ static const struct {
          "(?,?,?,?,?,?,?,?)",
          " ON CONFLICT DO UPDATE SET zcl_type = excluded.zcl_type, value = excluded.value, "
          "ts_ms = excluded.ts_ms"},
-    [B_SEEN] = {"UPDATE devices SET last_seen_ms = v.column2 FROM (VALUES", "(?,?)",
-                ") AS v WHERE devices.eui64 = v.column1"},
 };
 
 /* A Report of the open group not written yet; hub id (NUL-terminated) and frame in pbytes. */
@@ -204,7 +203,6 @@ static int db_fail(struct plat_store *st, const char *what) {
  * here, whatever SQLite did, and the server treats all of it as not stored. */
 static void seen_clear(struct plat_store *st);
 static int pend_write(struct plat_store *st);
-static int batch_write(struct plat_store *st, int kind, size_t n);
 static int seen_write(struct plat_store *st);
 
 static int group_fail(struct plat_store *st, int rc) {
@@ -630,9 +628,12 @@ static void seen_forget(struct plat_store *st, uint64_t eui64) {
 /* Writes the open group's last_seen updates into it (before its COMMIT, or before a read of
  * the devices). 0, or the failure that abandoned the group. */
 static int seen_write(struct plat_store *st) {
-  int rc = batch_write(st, B_SEEN, st->seen.len / sizeof(struct plat_store_seen));
-  if (rc)
-    return rc; /* group_fail cleared the notes */
+  const struct plat_store_seen *e = (const struct plat_store_seen *)st->seen.data;
+  for (size_t i = 0; i < st->seen.len / sizeof *e; i++) {
+    int rc = group_also(st, Q_DEV_SEEN, "uu", e[i].eui64, e[i].ms);
+    if (rc)
+      return rc; /* group_fail cleared the notes */
+  }
   seen_clear(st);
   return 0;
 }
@@ -782,10 +783,6 @@ static void batch_bind(struct plat_store *st, sqlite3_stmt *s, int kind, int bas
     sqlite3_bind_int64(s, base + 6, v->zcl_type);
     bind_cell(st, s, base + 7, v);
     bind_u64(s, base + 8, v->ts_ms);
-  } else {
-    const struct plat_store_seen *e = (const struct plat_store_seen *)st->seen.data + r;
-    bind_u64(s, base + 1, e->eui64);
-    bind_u64(s, base + 2, e->ms);
   }
 }
 
@@ -793,9 +790,8 @@ static void batch_bind(struct plat_store *st, sqlite3_stmt *s, int kind, int bas
  * upsert of a key noted twice keeps the later value, as one statement per row did). A failure
  * abandons the group. */
 static int batch_write(struct plat_store *st, int kind, size_t n) {
-  static const int params[B_COUNT] = {[B_REPORT] = 9, [B_STATE] = 8, [B_SEEN] = 2};
-  static const char *const what[B_COUNT] = {"write reports", "write latest values",
-                                            "write last_seen_ms"};
+  static const int params[B_COUNT] = {[B_REPORT] = 9, [B_STATE] = 8};
+  static const char *const what[B_COUNT] = {"write reports", "write latest values"};
   for (size_t done = 0; done < n;) {
     size_t k = n - done < BATCH_MAX ? n - done : BATCH_MAX;
     sqlite3_stmt *s = batch_stmt(st, kind, k);
