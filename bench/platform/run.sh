@@ -69,31 +69,31 @@ KEEP=""
 HUBSIM="${HUBSIM:-}"
 PARGS=()
 
-need() { [ $# -ge 2 ] || usage_err "$1 needs a value"; }
+# Each flag that takes a value, and the variable it sets.
+declare -A FLAG_VAR=([--hubs]=HUBS [--devices-per-hub]=DPH [--speedup]=SPEEDUPS
+  [--duration]=DURATION [--workers]=PWORKERS [--gen-workers]=GWORKERS [--ramp]=RAMP
+  [--bind]=BIND [--seed]=SEED [--goal-us]=GOAL [--interval]=INTERVAL [--json]=JSON_OUT
+  [--keep]=KEEP [--hubsim]=HUBSIM)
 while [ $# -gt 0 ]; do
-  case "$1" in
-  --hubs) need "$@"; HUBS=$2; shift 2 ;;
-  --devices-per-hub) need "$@"; DPH=$2; shift 2 ;;
-  --speedup) need "$@"; SPEEDUPS=$2; shift 2 ;;
-  --duration) need "$@"; DURATION=$2; shift 2 ;;
-  --workers) need "$@"; PWORKERS=$2; shift 2 ;;
-  --gen-workers) need "$@"; GWORKERS=$2; shift 2 ;;
-  --ramp) need "$@"; RAMP=$2; shift 2 ;;
-  --bind) need "$@"; BIND=$2; shift 2 ;;
-  --seed) need "$@"; SEED=$2; shift 2 ;;
-  --platform-arg) need "$@"; PARGS+=("$2"); shift 2 ;;
-  --goal-us) need "$@"; GOAL=$2; shift 2 ;;
-  --interval) need "$@"; INTERVAL=$2; shift 2 ;;
-  --json) need "$@"; JSON_OUT=$2; shift 2 ;;
-  --keep) need "$@"; KEEP=$2; shift 2 ;;
-  --hubsim) need "$@"; HUBSIM=$2; shift 2 ;;
-  -h | --help) usage; exit 0 ;;
-  *) usage_err "unknown flag '$1'" ;;
-  esac
+  flag=$1
+  if [ "$flag" = -h ] || [ "$flag" = --help ]; then
+    usage
+    exit 0
+  fi
+  [ -n "${FLAG_VAR[$flag]+set}" ] || [ "$flag" = --platform-arg ] ||
+    usage_err "unknown flag '$flag'"
+  [ $# -ge 2 ] || usage_err "$flag needs a value"
+  if [ "$flag" = --platform-arg ]; then
+    PARGS+=("$2")
+  else
+    printf -v "${FLAG_VAR[$flag]}" '%s' "$2"
+  fi
+  shift 2
 done
 
-for v in HUBS DPH PWORKERS GWORKERS RAMP SEED; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || usage_err "$v must be a non-negative integer, got '${!v}'"
+for f in --hubs --devices-per-hub --workers --gen-workers --ramp --seed; do
+  v=${FLAG_VAR[$f]}
+  [[ ${!v} =~ ^[0-9]+$ ]] || usage_err "$f must be a non-negative integer, got '${!v}'"
 done
 [ "$HUBS" -ge 1 ] || usage_err "--hubs must be >= 1"
 [ "$DPH" -ge 1 ] || usage_err "--devices-per-hub must be >= 1"
@@ -156,9 +156,11 @@ one_run() {
   "$HUBSIM" platform --workers "$PWORKERS" --listen hubrpc://127.0.0.1:0 --admin 127.0.0.1:0 \
     --db "$d/p.db" --ready-file "$d/ready" ${PARGS[@]+"${PARGS[@]}"} 2>"$d/platform.err" &
   PLAT_PID=$!
-  for _ in $(seq 600); do
-    [ -s "$d/ready" ] && break
+  # The ready file appears once every worker listens: 60 s at most.
+  local tenths=0
+  until [ -s "$d/ready" ] || [ $tenths -ge 600 ]; do
     kill -0 "$PLAT_PID" 2>/dev/null || { cat "$d/platform.err" >&2; die "the platform exited"; }
+    tenths=$((tenths + 1))
     sleep 0.1
   done
   local port admin

@@ -3,8 +3,8 @@
  *  - the latest state of a device, read back through the admin line `device`, after Reports
  *    of several attributes of every value type and Xiaomi TLV heartbeats (the answer is the
  *    one the platform gave when every value was written by its own statement);
- *  - a database of schema version 2 written before (a handwritten file) still opens and
- *    answers the same;
+ *  - rows of a schema-version-2 file as the platform wrote them before (one statement per
+ *    value) read back the same, and are updated by new Reports;
  *  - the decode arena: a message larger than its first block decodes, the block grows and
  *    later messages of that size allocate nothing; a frame that fails half-way through its
  *    unpack and frames that are not hubrpc still get their Error (and nothing leaks: the
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
@@ -31,14 +32,14 @@
 #define T_MS 3000
 #define EUI 0x00158d00000000bbull
 
+/* One platform on the test's own loop, its database in a folder of its own. */
 struct fx {
+  char dir[64], db[128]; /* the folder and its p.db */
   uv_loop_t loop;
   struct sim_transport *t;
-  struct plat_server *srv;
-  char dir[64];
-  char db[128];
-  uint16_t port;
-  int stopped;
+  struct plat_server *srv; /* NULL while stopped */
+  uint16_t port;           /* the hub port, after server_up */
+  int stopped;             /* set by stopped_cb */
 };
 
 static void stopped_cb(struct plat_server *srv, void *arg) {
@@ -46,13 +47,12 @@ static void stopped_cb(struct plat_server *srv, void *arg) {
   ((struct fx *)arg)->stopped = 1;
 }
 
+/* Starts the platform on f->db with the defaults of `hubsim platform` but the fleet key. */
 static void server_up(struct fx *f) {
-  struct plat_config cfg = {0};
-  cfg.listen = "hubrpc://127.0.0.1:0";
-  cfg.db_path = f->db;
-  cfg.fleet_key = (const uint8_t *)KEY;
-  cfg.fleet_key_len = strlen(KEY);
-  cfg.heartbeat_s = 30;
+  const struct plat_config cfg = {.listen = "hubrpc://127.0.0.1:0",
+                                  .db_path = f->db,
+                                  .fleet_key = (const uint8_t *)KEY,
+                                  .fleet_key_len = sizeof(KEY) - 1};
   assert_int_equal(plat_server_new(&f->loop, f->t, &cfg, &f->srv), 0);
   assert_int_equal(plat_server_start(f->srv), 0);
   f->port = plat_server_port(f->srv);
@@ -84,18 +84,27 @@ static int fx_setup(void **state) {
   return 0;
 }
 
+/* Removes the database and its WAL files, then the folder: nothing else is made in it. */
+static void remove_dir(const struct fx *f) {
+  static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+  char path[160];
+  for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+    snprintf(path, sizeof path, "%s%s", f->db, suffix[i]);
+    (void)unlink(path);
+  }
+  (void)rmdir(f->dir);
+}
+
 static int fx_teardown(void **state) {
   struct fx *f = *state;
   server_down(f);
+  sim_transport_free(f->t);
+  /* Every handle closed: their close callbacks run within a few turns (bounded all the same),
+   * and then the loop has nothing left. */
   for (int i = 0; i < 200 && uv_loop_alive(&f->loop); i++)
     uv_run(&f->loop, UV_RUN_NOWAIT);
-  sim_transport_free(f->t);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-  uv_loop_close(&f->loop);
-  char cmd[256];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-  if (system(cmd)) {
-  }
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  remove_dir(f);
   free(f);
   return 0;
 }
@@ -103,6 +112,20 @@ static int fx_teardown(void **state) {
 static void good_hub(struct fx *f, struct hubclient *c, const char *id) {
   assert_int_equal(hubclient_connect(c, f->port, &f->loop), 0);
   assert_int_equal(hubclient_handshake(c, id, KEY, strlen(KEY), 0x77, T_MS), 0);
+}
+
+/* The `device` reply for EUI holds needle. */
+static void device_has(struct fx *f, const char *needle) {
+  char *r = plat_server_admin(f->srv, "device 00158d00000000bb");
+  if (!r || !strstr(r, needle))
+    fail_msg("device reply %s lacks %s", r ? r : "(none)", needle);
+  free(r);
+}
+
+/* The platform started on a new file, with one hub's session open. */
+static void up_with_hub(struct fx *f, struct hubclient *c, const char *id) {
+  server_up(f);
+  good_hub(f, c, id);
 }
 
 /* Sends a Report of EUI, endpoint 1, cluster with the n attributes given, seq next_seq. */
@@ -125,62 +148,57 @@ static void send_report(struct hubclient *c, uint32_t cluster, Hubrpc__V1__Attri
   assert_int_equal(hubclient_send(c, &env), 0);
 }
 
-#define ATTR(name, aid, type)                                                                      \
-  Hubrpc__V1__Attribute name = HUBRPC__V1__ATTRIBUTE__INIT;                                        \
-  name.id = (aid);                                                                                 \
-  name.zcl_type = (type)
+/* An Attribute with id, ZCL type and value kind; the value is set by the caller. */
+static Hubrpc__V1__Attribute attr(uint32_t id, uint32_t type, Hubrpc__V1__Attribute__ValueCase k) {
+  Hubrpc__V1__Attribute a = HUBRPC__V1__ATTRIBUTE__INIT;
+  a.id = id;
+  a.zcl_type = type;
+  a.value_case = k;
+  return a;
+}
+#define K_INT HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE
+#define K_UINT HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE
+#define K_FLOAT HUBRPC__V1__ATTRIBUTE__VALUE_FLOAT_VALUE
+#define K_BYTES HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE
 
 /* Reports of every value type and two TLV heartbeats (the second with fewer members and one
  * of them changed), some in one commit group and some in the next. */
 static void send_state_traffic(struct hubclient *c) {
   static uint8_t oct[] = {0xde, 0xad, 0x00, 0xbe, 0xef};
   static char str[] = "lumi.weather \"x\"";
-  ATTR(i, 0x0000, 0x29);
-  i.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE;
+  Hubrpc__V1__Attribute i = attr(0x0000, 0x29, K_INT);
   i.int_value = -2150;
-  ATTR(u, 0x0001, 0x27);
-  u.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
+  Hubrpc__V1__Attribute u = attr(0x0001, 0x27, K_UINT);
   u.uint_value = 18446744073709551615ull; /* above INT64_MAX: stored as text */
-  ATTR(fl, 0x0002, 0x39);
-  fl.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_FLOAT_VALUE;
+  Hubrpc__V1__Attribute fl = attr(0x0002, 0x39, K_FLOAT);
   fl.float_value = 21.375;
-  ATTR(b, 0x0003, 0x10);
-  b.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BOOL_VALUE;
+  Hubrpc__V1__Attribute b = attr(0x0003, 0x10, HUBRPC__V1__ATTRIBUTE__VALUE_BOOL_VALUE);
   b.bool_value = 1;
-  ATTR(s, 0x0004, 0x42);
-  s.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_STRING_VALUE;
+  Hubrpc__V1__Attribute s = attr(0x0004, 0x42, HUBRPC__V1__ATTRIBUTE__VALUE_STRING_VALUE);
   s.string_value = str;
-  ATTR(o, 0x0005, 0x41);
-  o.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE;
+  Hubrpc__V1__Attribute o = attr(0x0005, 0x41, K_BYTES);
   o.bytes_value.data = oct;
   o.bytes_value.len = sizeof(oct);
-  ATTR(none, 0x0006, 0x00);
-  ATTR(u2, 0x0007, 0x21);
-  u2.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
+  Hubrpc__V1__Attribute none = attr(0x0006, 0x00, HUBRPC__V1__ATTRIBUTE__VALUE__NOT_SET);
+  Hubrpc__V1__Attribute u2 = attr(0x0007, 0x21, K_UINT);
   u2.uint_value = 3000;
   Hubrpc__V1__Attribute *first[] = {&i, &u, &fl, &b, &s, &o, &none, &u2};
   send_report(c, 0x0402, first, 8, 1700000000100ull);
 
   /* A Xiaomi heartbeat: attribute 0xFF01 (octets) with its TLV members. */
   static uint8_t tlv[] = {0x01, 0x21, 0xd1, 0x0b, 0x03, 0x28, 0x1e};
-  ATTR(x, 0xFF01, 0x42);
-  x.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_BYTES_VALUE;
+  Hubrpc__V1__Attribute x = attr(0xFF01, 0x42, K_BYTES);
   x.bytes_value.data = tlv;
   x.bytes_value.len = sizeof(tlv);
-  ATTR(m1, 0x01, 0x21);
-  m1.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
+  Hubrpc__V1__Attribute m1 = attr(0x01, 0x21, K_UINT);
   m1.uint_value = 3025;
-  ATTR(m3, 0x03, 0x28);
-  m3.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE;
+  Hubrpc__V1__Attribute m3 = attr(0x03, 0x28, K_INT);
   m3.int_value = 30;
-  ATTR(m5, 0x05, 0x21);
-  m5.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
+  Hubrpc__V1__Attribute m5 = attr(0x05, 0x21, K_UINT);
   m5.uint_value = 17;
-  ATTR(m64, 0x64, 0x29);
-  m64.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE;
+  Hubrpc__V1__Attribute m64 = attr(0x64, 0x29, K_INT);
   m64.int_value = 2150;
-  ATTR(m95, 0x95, 0x39);
-  m95.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_FLOAT_VALUE;
+  Hubrpc__V1__Attribute m95 = attr(0x95, 0x39, K_FLOAT);
   m95.float_value = 0.25;
   Hubrpc__V1__Attribute *mem[] = {&m1, &m3, &m5, &m64, &m95};
   x.n_members = 5;
@@ -259,9 +277,8 @@ static char *device_reply(struct fx *f) {
 
 static void test_latest_state_readback(void **state) {
   struct fx *f = *state;
-  server_up(f);
   struct hubclient c;
-  good_hub(f, &c, "hub-state");
+  up_with_hub(f, &c, "hub-state");
   send_state_traffic(&c);
   char *r = device_reply(f);
   if (strcmp(r, golden) != 0)
@@ -276,30 +293,16 @@ static void test_latest_state_readback(void **state) {
   free(r);
 }
 
-/* A file of schema version 2 with device_state rows, as the platform wrote them before. */
+/* A file of schema version 2 (this code writes that version) holding rows as the platform
+ * wrote them with one statement per row before: made by the platform, the rows added by
+ * SQL, opened again: the same answer, and a new Report updates the old state. */
 static void test_v2_file_opens(void **state) {
   struct fx *f = *state;
+  server_up(f);
+  server_down(f);
   sqlite3 *db;
   assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
   const char *sql =
-      "CREATE TABLE hubs(hub_id TEXT PRIMARY KEY, boot_id INTEGER NOT NULL, stored_seq INTEGER "
-      "NOT NULL, last_seen_ms INTEGER, model TEXT, firmware TEXT);"
-      "CREATE TABLE devices(eui64 INTEGER PRIMARY KEY, hub_id TEXT, model TEXT, manufacturer "
-      "TEXT, joined INTEGER, left INTEGER, last_seen_ms INTEGER);"
-      "CREATE TABLE device_state(eui64 INTEGER NOT NULL, endpoint INTEGER NOT NULL, cluster "
-      "INTEGER NOT NULL, attr INTEGER NOT NULL, member INTEGER NOT NULL, zcl_type INTEGER, "
-      "value, ts_ms INTEGER, PRIMARY KEY(eui64, endpoint, cluster, attr, member)) WITHOUT "
-      "ROWID;"
-      "CREATE TABLE reports(hub_id TEXT NOT NULL, boot_id INTEGER NOT NULL, seq INTEGER NOT "
-      "NULL, eui64 INTEGER, endpoint INTEGER, cluster INTEGER, zcl_frame BLOB, ts_ms "
-      "INTEGER, received_ms INTEGER, PRIMARY KEY(hub_id, boot_id, seq)) WITHOUT ROWID;"
-      "CREATE TABLE commands(cmd_id INTEGER PRIMARY KEY, eui64 INTEGER, hub_id TEXT, cluster "
-      "INTEGER, command INTEGER, issued_ms INTEGER, result_status INTEGER, zcl_status "
-      "INTEGER, device_latency_ms INTEGER, done_ms INTEGER);"
-      "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
-      "CREATE TABLE hub_boots(hub_id TEXT NOT NULL, boot_id INTEGER NOT NULL, stored_seq "
-      "INTEGER NOT NULL, last_seen_ms INTEGER, PRIMARY KEY(hub_id, boot_id)) WITHOUT ROWID;"
-      "INSERT INTO meta(key, value) VALUES('schema_version', 2);"
       "INSERT INTO hubs VALUES('hub-old', 9, 4, 0, 'm', 'f');"
       "INSERT INTO devices VALUES(0x00158d00000000bb, 'hub-old', 'lumi.weather', 'LUMI', 5, 0, "
       "6);"
@@ -307,6 +310,13 @@ static void test_v2_file_opens(void **state) {
       "INSERT INTO device_state VALUES(0x00158d00000000bb, 1, 0, 65281, 1, 33, 3025, 8);"
       "INSERT INTO device_state VALUES(0x00158d00000000bb, 1, 0, 65281, -1, 66, x'0121', 8);";
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_stmt *q = NULL;
+  assert_int_equal(
+      sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &q, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 2);
+  sqlite3_finalize(q);
   sqlite3_close(db);
   server_up(f);
   char *r = plat_server_admin(f->srv, "device 00158d00000000bb");
@@ -326,15 +336,12 @@ static void test_v2_file_opens(void **state) {
   assert_int_equal(hubclient_connect(&c, f->port, &f->loop), 0);
   assert_int_equal(hubclient_handshake(&c, "hub-old", KEY, strlen(KEY), 9, T_MS), 0);
   assert_int_equal(c.acked_seq, 4);
-  ATTR(i, 0x0000, 0x29);
-  i.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_INT_VALUE;
+  Hubrpc__V1__Attribute i = attr(0x0000, 0x29, K_INT);
   i.int_value = 2200;
   Hubrpc__V1__Attribute *a[] = {&i};
   send_report(&c, 0x0402, a, 1, 9);
   assert_int_equal(hubclient_wait_ack(&c, 5, T_MS, NULL), 0);
-  r = plat_server_admin(f->srv, "device 00158d00000000bb");
-  assert_non_null(strstr(r, "\"attr\":0,\"zcl_type\":41,\"value\":2200,\"ts_ms\":9}"));
-  free(r);
+  device_has(f, "\"attr\":0,\"zcl_type\":41,\"value\":2200,\"ts_ms\":9}");
   hubclient_close(&c);
 }
 
@@ -373,9 +380,8 @@ static void test_arena_blocks(void **state) {
  * whole and acknowledged; the next one of that size too. */
 static void test_large_report(void **state) {
   struct fx *f = *state;
-  server_up(f);
   struct hubclient c;
-  good_hub(f, &c, "hub-big");
+  up_with_hub(f, &c, "hub-big");
   enum { N = 600 };
   Hubrpc__V1__Attribute *at = calloc(N, sizeof *at), **ap = calloc(N, sizeof *ap);
   assert_non_null(at);
@@ -392,12 +398,10 @@ static void test_large_report(void **state) {
     send_report(&c, 0x0b04, ap, N, 1700000001000ull + (uint64_t)round);
     assert_int_equal(hubclient_wait_ack(&c, c.next_seq - 1, T_MS, NULL), 0);
   }
-  char *r = plat_server_admin(f->srv, "device 00158d00000000bb");
-  assert_non_null(strstr(r, "\"attr\":599,\"zcl_type\":33,\"value\":600,"));
-  free(r);
+  hubclient_close(&c);
+  device_has(f, "\"attr\":599,\"zcl_type\":33,\"value\":600,");
   free(at);
   free(ap);
-  hubclient_close(&c);
 }
 
 /* After the handshake (messages decode into the arena): a Report cut inside its attributes
@@ -406,12 +410,10 @@ static void test_large_report(void **state) {
  * beside them keeps its Acks. */
 static void test_bad_frames_in_session(void **state) {
   struct fx *f = *state;
-  server_up(f);
   struct hubclient good;
-  good_hub(f, &good, "hub-good");
+  up_with_hub(f, &good, "hub-good");
   /* The cut Report: a valid one with three attributes, its body cut 3 bytes short. */
-  ATTR(a0, 0, 0x21);
-  a0.value_case = HUBRPC__V1__ATTRIBUTE__VALUE_UINT_VALUE;
+  Hubrpc__V1__Attribute a0 = attr(0, 0x21, K_UINT);
   a0.uint_value = 1;
   Hubrpc__V1__Attribute *as[] = {&a0, &a0, &a0};
   Hubrpc__V1__Report rep = HUBRPC__V1__REPORT__INIT;
