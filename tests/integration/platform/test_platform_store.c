@@ -40,6 +40,7 @@ struct fx {
   struct plat_server *srv; /* NULL while stopped */
   uint16_t port;           /* the hub port, after server_up */
   int stopped;             /* set by stopped_cb */
+  uint32_t commit_ms;      /* 0: the default */
 };
 
 static void stopped_cb(struct plat_server *srv, void *arg) {
@@ -52,7 +53,8 @@ static void server_up(struct fx *f) {
   const struct plat_config cfg = {.listen = "hubrpc://127.0.0.1:0",
                                   .db_path = f->db,
                                   .fleet_key = (const uint8_t *)KEY,
-                                  .fleet_key_len = sizeof(KEY) - 1};
+                                  .fleet_key_len = sizeof(KEY) - 1,
+                                  .commit_ms = f->commit_ms};
   assert_int_equal(plat_server_new(&f->loop, f->t, &cfg, &f->srv), 0);
   assert_int_equal(plat_server_start(f->srv), 0);
   f->port = plat_server_port(f->srv);
@@ -454,6 +456,29 @@ static void test_bad_frames_in_session(void **state) {
   hubclient_close(&good);
 }
 
+/* A `device` query while the group that holds a Report is still open (a 10 s group commit)
+ * answers with that Report's values already, as it did when every value was written at once. */
+static void test_read_sees_open_group(void **state) {
+  struct fx *f = *state;
+  f->commit_ms = 10000;
+  struct hubclient c;
+  up_with_hub(f, &c, "hub-open");
+  Hubrpc__V1__Attribute i = attr(0x0000, 0x29, K_INT);
+  i.int_value = 1234;
+  Hubrpc__V1__Attribute *a[] = {&i};
+  send_report(&c, 0x0402, a, 1, 42);
+  struct plat_counters k = {0};
+  uint64_t deadline = uv_hrtime() + (uint64_t)T_MS * 1000000ull;
+  while (k.reports_new < 1 && uv_hrtime() < deadline) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    plat_server_counters(f->srv, &k);
+  }
+  assert_int_equal(k.reports_new, 1);
+  assert_int_equal(k.commits, 0);
+  device_has(f, "\"attr\":0,\"zcl_type\":41,\"value\":1234,\"ts_ms\":42}");
+  hubclient_close(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_latest_state_readback, fx_setup, fx_teardown),
@@ -461,6 +486,7 @@ int main(void) {
       cmocka_unit_test(test_arena_blocks),
       cmocka_unit_test_setup_teardown(test_large_report, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_bad_frames_in_session, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_read_sees_open_group, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
