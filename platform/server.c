@@ -262,6 +262,8 @@ int plat_server_new(uv_loop_t *loop, struct sim_transport *t, const struct plat_
   }
   srv->cfg.admin = NULL;
   sim_buf_init(&srv->out);
+  if ((rc = plat_arena_init(&srv->arena, PLAT_ARENA_FIRST)))
+    goto fail;
   uint64_t seed = cfg->seed;
   if (!seed && sim_auth_random(&seed, sizeof(seed)))
     seed = uv_hrtime();
@@ -423,6 +425,7 @@ void plat_server_free(struct plat_server *srv) {
   plat__auto_free(srv->autom);
   free(srv->fleet_key);
   sim_buf_fini(&srv->out);
+  plat_arena_fini(&srv->arena);
   sim_transport_tls_set_admit(srv->t, NULL, NULL); /* the transport may outlive the server */
   free(srv);
 }

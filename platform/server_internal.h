@@ -8,6 +8,7 @@
 
 #include "sim/loop/sched.h"
 
+#include "platform/arena.h"
 #include "platform/platform.h"
 #include "sim/core/buf.h"
 #include "sim/core/htab.h"
@@ -147,12 +148,20 @@ struct plat_server {
   char *admin_token;     /* NULL: no token required */
 
   struct sim_buf out; /* scratch for encoding one frame */
+  /* Holds the message being handled (session.c on_frame), reset after it; in_use while one is
+   * (a nested decode, were there one, takes the heap instead). */
+  struct plat_arena arena;
+  int arena_in_use;
   struct plat_counters c;
 
   int started, stopping, finishing, stopped;
   plat_stop_cb stop_cb;
   void *stop_arg;
 };
+
+/* The arena's first block: a decoded Report with a Xiaomi TLV list of a dozen members takes
+ * about 2 KiB, so steady traffic never leaves it. */
+#define PLAT_ARENA_FIRST (16u * 1024u)
 
 /* One log line per this many ms for each recurring condition (sim_log_limited). */
 #define PLAT_LOG_EVERY_MS 10000u

@@ -550,15 +550,24 @@ static int on_frame(void *arg, const uint8_t *body, size_t len) {
    * session (and its descriptor) forever. */
   s->last_rx_ms = plat__mono_ms(srv);
   sim_envelope *env = NULL;
-  int rc = sim_hubrpc_decode(body, len, &env);
+  /* Every message but a Hello (kept until the Auth) is handled before the next frame is read:
+   * it is decoded into the server's arena and the arena is reset afterwards. */
+  int in_arena = s->state != PLAT_S_HELLO && !srv->arena_in_use;
+  srv->arena_in_use |= in_arena;
+  int rc = sim_hubrpc_decode_in(body, len, in_arena ? &srv->arena.pa : NULL, &env);
   if (rc) {
     plat__sess_fail(s, sim_hubrpc_error_code(rc),
                     rc == SIM_EUNKNOWN_MSG ? "envelope without a known body"
                                            : "undecodable envelope");
-    return rc;
-  }
-  if (!dispatch(s, env))
+  } else if (!dispatch(s, env) && !in_arena) {
     sim_hubrpc_free(env);
+  }
+  if (in_arena) {
+    plat_arena_reset(&srv->arena);
+    srv->arena_in_use = 0;
+  }
+  if (rc)
+    return rc;
   /* Stop feeding once the session ends: later bytes of a failed peer are not ours to read. */
   return s->state == PLAT_S_CLOSING ? SIM_ECLOSED : 0;
 }

@@ -2,7 +2,11 @@
  * statements. Internal to platform/.
  *
  * Writes are grouped: the first write of a group opens a transaction (BEGIN), every write
- * runs inside it at once, and plat_store_commit() ends it. The server commits every few
+ * runs inside it, and plat_store_commit() ends it. Reports (their row and their latest values)
+ * and devices' last_seen_ms are noted in memory and written into the group by
+ * plat_store_commit before its COMMIT, a few rows per statement (or earlier: before a
+ * plat_store_device_read, or once 1 MiB of notes waits); a failure of those writes is
+ * plat_store_commit's. The server commits every few
  * milliseconds and acknowledges hubs only after the COMMIT returned, so an Ack means the data
  * is in the database file (WAL) and survives a kill -9.
  *

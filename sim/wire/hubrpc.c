@@ -160,13 +160,18 @@ int sim_hubrpc_check_nesting(const uint8_t *body, size_t len) {
 }
 
 int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_envelope **out) {
+  return sim_hubrpc_decode_in(body, len, NULL, out);
+}
+
+int sim_hubrpc_decode_in(const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
+                         sim_envelope **out) {
   if (sim_hubrpc_check_nesting(body, len))
     return SIM_EMALFORMED;
-  sim_envelope *env = hubrpc__v1__envelope__unpack(NULL, len, body);
+  sim_envelope *env = hubrpc__v1__envelope__unpack(alloc, len, body);
   if (!env)
     return SIM_EMALFORMED;
   if (env->body_case == HUBRPC__V1__ENVELOPE__BODY__NOT_SET) {
-    hubrpc__v1__envelope__free_unpacked(env, NULL);
+    hubrpc__v1__envelope__free_unpacked(env, alloc);
     return SIM_EUNKNOWN_MSG;
   }
   *out = env;

@@ -29,6 +29,10 @@ int sim_hubrpc_encode(struct sim_buf *out, const sim_envelope *env);
  * SIM_HUBRPC_ATTR_DEPTH_MAX (checked before protobuf-c's recursive unpack sees the bytes).
  * SIM_EUNKNOWN_MSG: valid, but no body this version knows. *out is written only on success. */
 int sim_hubrpc_decode(const uint8_t *body, size_t len, sim_envelope **out);
+/* sim_hubrpc_decode with every part of *out taken from alloc (NULL: malloc), for callers that
+ * give the memory back all at once (an arena) instead of through sim_hubrpc_free. */
+int sim_hubrpc_decode_in(const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
+                         sim_envelope **out);
 /* The nesting check of sim_hubrpc_decode alone: 0 when no Attribute of body lies deeper than
  * SIM_HUBRPC_ATTR_DEPTH_MAX, SIM_EMALFORMED when one does or when the bytes on the way there do
  * not parse as protobuf. Iterative, linear in len; reads nothing outside body[0..len). */
