@@ -228,23 +228,29 @@ static double sample_period_s(const struct dev_cat_channel *c) {
 /* Sampled channels sample at phase + k * period (ms grid). The phase is per device, shared by
  * its channels: one sensor chip measures temperature, humidity and pressure together, and the
  * device wakes once for all of them, not once each. */
-static uint32_t sample_phase_ms(uint64_t eui, int ch, uint32_t period_ms) {
-  (void)ch;
-  return (uint32_t)(hash_unit(eui, SALT_PHASE) * period_ms);
+static uint32_t sample_phase_ms(const struct dev__run *r, uint32_t period_ms) {
+  return (uint32_t)(r->phase_u * period_ms);
 }
-static int sample_due(uint64_t eui, int ch, uint32_t period_ms, dev_ms_t t) {
-  uint32_t ph = sample_phase_ms(eui, ch, period_ms);
+static int sample_due(const struct dev__run *r, uint32_t period_ms, dev_ms_t t) {
+  uint32_t ph = sample_phase_ms(r, period_ms);
   return t >= ph && (t - ph) % period_ms == 0;
 }
-static dev_ms_t next_sample(uint64_t eui, int ch, uint32_t period_ms, dev_ms_t t) {
-  uint32_t ph = sample_phase_ms(eui, ch, period_ms);
+static dev_ms_t next_sample(const struct dev__run *r, uint32_t period_ms, dev_ms_t t) {
+  uint32_t ph = sample_phase_ms(r, period_ms);
   if (t < ph)
     return ph;
   return ph + ((t - ph) / period_ms + 1) * period_ms;
 }
 static uint32_t period_ms_of(const struct dev_cat_channel *c) {
+  /* Rounded to the nearest ms, at least 1, at most 2^32 - 1. The cast truncates a positive
+   * value: no libm call on a path taken for every stepped sample. */
   double s = sample_period_s(c);
-  return s > 0 ? (uint32_t)fmax(1, llround(s * 1000)) : 0;
+  if (!(s > 0))
+    return 0;
+  if (s >= 4294967.0)
+    return UINT32_MAX;
+  uint32_t ms = (uint32_t)(s * 1000.0 + 0.5);
+  return ms ? ms : 1;
 }
 
 static double meter_load(const struct dev_cat_channel *c, uint64_t eui, int ch) {
@@ -877,7 +883,7 @@ dev_ms_t dev__run_next(const struct dev__run *r) {
     const struct dev_cat_channel *c = &cm->ch[i];
     uint32_t per = period_ms_of(c);
     if (per)
-      consider(&best, next_sample(r->env->eui64, i, per, r->t));
+      consider(&best, next_sample(r, per, r->t));
     switch (c->kind) {
     case DEV_CH_BURSTS:
       consider(&best, dl_at(r, c->off_a));
@@ -926,7 +932,8 @@ void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_dev
   r->d = d;
   r->env = env;
   r->t = ms_of(env->due);
-  memset(r->fired, 0, sizeof r->fired);
+  r->phase_u = r->cm->sampled ? hash_unit(env->eui64, SALT_PHASE) : 0;
+  memset(r->fired, 0, r->cm->n_ch); /* channels only: a run is set up for every stepped sample */
   r->any_fired = 0;
   r->depth = 0;
   r->steps = 0;
@@ -1082,7 +1089,7 @@ void dev__run_tick(struct dev__run *r) {
   for (int i = 0; i < cm->n_ch; i++) {
     const struct dev_cat_channel *c = &cm->ch[i];
     uint32_t per = period_ms_of(c);
-    int due = per && sample_due(env->eui64, i, per, r->t);
+    int due = per && sample_due(r, per, r->t);
     switch (c->kind) {
     case DEV_CH_WALK:
       if (due)

@@ -34,7 +34,8 @@ struct dev__run {
   const struct dev_cat_model *cm;
   struct sim_device *d;
   struct sim_dev_env *env;
-  dev_ms_t t; /* device ms of this wakeup */
+  dev_ms_t t;     /* device ms of this wakeup */
+  double phase_u; /* the device's sampling phase, as a fraction of a period */
   uint8_t fired[256];
   int any_fired;
   uint8_t depth;  /* chains being followed (dev__run_chains) */
