@@ -35,9 +35,10 @@
 /* Silent wakeups planned ahead at most: a device that sends nothing for this many samples
  * (about two hours at 30 s) still wakes, silently, and plans again. */
 #define LAZY_AHEAD 256
-/* Silent wakeups stepped at most in one catch-up (a device away from its hub for a year of
- * 30 s samples); past it the device goes on from where it is. */
-#define LAZY_CATCH_MAX (1L << 21)
+/* Silent wakeups stepped at most in one catch-up: 22 days of 30 s samples, tens of
+ * milliseconds of CPU. Only a device that left its hub (no timer) and rejoins weeks later has
+ * more; it steps these and goes on from where it is, its older samples skipped. */
+#define LAZY_CATCH_MAX (1L << 16)
 
 static int lazy_on = 1;
 
