@@ -922,7 +922,7 @@ dev_ms_t dev__run_next(const struct dev__run *r) {
 
 /* Sets the next wakeup: the next sample at which the device sends, or another deadline. */
 static void set_next(struct dev__run *r) {
-  dev__lazy_plan(r, dev__run_next(r));
+  dev__lazy_plan(r, dev__run_next(r), 1);
 }
 
 void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_device *d,
@@ -1077,7 +1077,9 @@ static void generic_join(const struct sim_model *m, struct sim_device *d, struct
   for (uint8_t i = 0; i < cm->n_attr; i++)
     if (cm->attr[i].on_join)
       report_attr(cm, d, env, &cm->attr[i]);
-  set_next(&r);
+  /* No look ahead at a join: a fleet's devices join together, and the first sample spreads
+   * their planning over a sampling period instead. */
+  dev__lazy_plan(&r, dev__run_next(&r), 0);
 }
 
 void dev__run_tick(struct dev__run *r) {

@@ -67,9 +67,10 @@ dev_ms_t dev__run_next(const struct dev__run *r);
 
 /* Lazy sampling (devices/generic_lazy.c). dev__lazy_plan() records `eager` (dev__run_next()) as
  * the device's next sampling instant and sets env->next to the first wakeup from there on that
- * sends something or does more than sample. dev__lazy_catch_up() steps the samples the device
- * did not wake for, up to r->t (inclusive: also one at r->t itself, before an outside event). */
-void dev__lazy_plan(struct dev__run *r, dev_ms_t eager);
+ * sends something or does more than sample (`eager` itself when look is 0). dev__lazy_catch_up()
+ * steps the samples the device did not wake for, up to r->t (inclusive: also one at r->t itself,
+ * before an outside event). */
+void dev__lazy_plan(struct dev__run *r, dev_ms_t eager, int look);
 void dev__lazy_catch_up(struct dev__run *r, int inclusive);
 
 /* Sends w's frame from ep/cluster: the link quality drifts, the battery pays for the frame. A

@@ -33,8 +33,9 @@
 #include "devices/generic_internal.h"
 
 /* Silent wakeups planned ahead at most: a device that sends nothing for this many samples
- * (about two hours at 30 s) still wakes, silently, and plans again. */
-#define LAZY_AHEAD 256
+ * (half an hour at 30 s) still wakes, silently, and plans again. A plan cut short by a command
+ * or a read is work thrown away, so it does not look much further than reports are apart. */
+#define LAZY_AHEAD 64
 /* Silent wakeups stepped at most in one catch-up: 22 days of 30 s samples, tens of
  * milliseconds of CPU. Only a device that left its hub (no timer) and rejoins weeks later has
  * more; it steps these and goes on from where it is, its older samples skipped. */
@@ -80,11 +81,11 @@ static void quiet_at(struct quiet_env *q, const struct sim_dev_env *env, dev_ms_
   q->env.wall_ms = env->wall_ms + e - t;
 }
 
-void dev__lazy_plan(struct dev__run *r, dev_ms_t eager) {
+void dev__lazy_plan(struct dev__run *r, dev_ms_t eager, int look) {
   struct sim_dev_env *env = r->env;
   if (r->cm->sampled)
     r->d->model_word = eager ? dev__dl_put(r->t, eager) : DEV_T_NONE;
-  if (!eager || !r->cm->sampled || !lazy_on || !env->wall0_ms) {
+  if (!look || !eager || !r->cm->sampled || !lazy_on || !env->wall0_ms) {
     env->next = (sim_time_t)eager * 1000u;
     return;
   }
