@@ -3,12 +3,27 @@
 
 #include <math.h>
 
+#include "sim/core/hash.h"
+
 static const double two_pi = 6.283185307179586;
 
 double dev_rng_normal(struct sim_rng *r) {
   /* 1 - u keeps the logarithm's argument in (0, 1]. */
   double u1 = 1.0 - sim_rng_unit(r);
   double u2 = sim_rng_unit(r);
+  return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+}
+
+double dev_noise_unit(uint64_t key, uint64_t stream, uint64_t index) {
+  /* The inner hash names the (key, stream) pair; the outer one is a bijection of the index for
+   * that pair, so two draws of one stream never coincide. */
+  uint64_t h = sim_hash_mix64(sim_hash_mix64(key ^ stream * 0x9E3779B97F4A7C15ull) ^ index);
+  return (double)(h >> 11) * 0x1p-53;
+}
+
+double dev_noise_normal(uint64_t key, uint64_t stream, uint64_t index) {
+  double u1 = 1.0 - dev_noise_unit(key, stream, 2 * index);
+  double u2 = dev_noise_unit(key, stream, 2 * index + 1);
   return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
 }
 
@@ -43,14 +58,13 @@ double dev_walk_value(const struct dev_walk *p, float x, uint64_t wall_ms) {
   return clamp(p->base + p->daily_amp * dev_daily_cycle(wall_ms, p->peak_hour) + x, p->min, p->max);
 }
 
-double dev_walk_step(const struct dev_walk *p, float *x, double dt_s, uint64_t wall_ms,
-                     struct sim_rng *r) {
+double dev_walk_step(const struct dev_walk *p, float *x, double dt_s, uint64_t wall_ms, double z) {
   double dt_h = dt_s / 3600.0;
   /* Exact discretisation of the Ornstein-Uhlenbeck process: stable for any step length. */
   double a = exp(-p->revert * dt_h);
   double sd =
       p->revert > 0 ? p->sigma * sqrt((1 - a * a) / (2 * p->revert)) : p->sigma * sqrt(dt_h);
-  *x = (float)(*x * a + sd * dev_rng_normal(r));
+  *x = (float)(*x * a + sd * z);
   return dev_walk_value(p, *x, wall_ms);
 }
 

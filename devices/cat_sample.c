@@ -69,6 +69,7 @@ int dev_sample_run(const struct dev_sample_opts *o, dev_sample_cb cb, void *arg)
   s.max_frames = o->max_frames;
   s.m = m;
   s.env.rng = &rng;
+  s.env.wall0_ms = s.start_wall_ms;
   s.env.emit = sampler_emit;
   /* The IEEE address: the model's OUI and 40 bits derived from the seed, as the engine does. */
   uint64_t x = o->seed;

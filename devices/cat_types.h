@@ -386,6 +386,9 @@ struct dev_cat_model {
   struct dev_cat_chain *chain;
   uint8_t n_chain;
   uint16_t state_bytes; /* bytes of sim_device.state used */
+  uint8_t sampled;      /* 1: some channel samples on a grid (walk, daylight, meter): the device
+                         * steps its silent samples lazily (devices/generic_lazy.c) */
+  uint8_t keeps_stamps; /* 1: change reports or an energy channel keep stamps of the past */
 };
 
 /* A hub (gateway) model: shapes Hello and how many devices a hub accepts. */

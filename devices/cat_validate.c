@@ -119,6 +119,14 @@ int dev_cat__join_frame_fits(struct cat_ld *x, const struct dev_cat_model *cm, c
  * then the 16-bit counter, so no padding is needed between groups. Returns the bytes used. */
 size_t dev_cat__layout(struct dev_cat_model *cm) {
   size_t off = 0;
+  cm->sampled = cm->keeps_stamps = 0;
+  for (uint8_t i = 0; i < cm->n_ch; i++) {
+    uint8_t k = cm->ch[i].kind;
+    cm->sampled |= k == DEV_CH_WALK || k == DEV_CH_DAYLIGHT || k == DEV_CH_METER;
+    cm->keeps_stamps |= k == DEV_CH_ENERGY;
+  }
+  for (uint8_t i = 0; i < cm->n_attr; i++)
+    cm->keeps_stamps |= cm->attr[i].report == DEV_REP_CHANGE;
 #define TAKE(field, n)                                                                             \
   do {                                                                                             \
     (field) = (uint16_t)off;                                                                       \

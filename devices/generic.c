@@ -30,8 +30,6 @@
 #include "sim/core/log.h"
 #include "sim/wire/zcl.h"
 
-#define DEV_T_NONE UINT32_MAX
-
 /* Salts of the per-device constants. */
 enum {
   SALT_WALK_OFF = 1,
@@ -39,6 +37,7 @@ enum {
   SALT_ROOM,
   SALT_LOAD,
   SALT_CONST,
+  SALT_NOISE,
   SALT_LQI = 0x10001,
   SALT_DEVTEMP,
 };
@@ -127,7 +126,7 @@ static dev_ms_t ms_of(sim_time_t t) {
 }
 
 /* The 32-bit form of the deadline `at`, read at `now` or later (at >= now). */
-static uint32_t dl_put(dev_ms_t now, dev_ms_t at) {
+uint32_t dev__dl_put(dev_ms_t now, dev_ms_t at) {
   if (at < now)
     at = now;
   if (at - now <= T_MS_AHEAD)
@@ -140,7 +139,7 @@ static uint32_t dl_put(dev_ms_t now, dev_ms_t at) {
 }
 
 /* The deadline v (not DEV_T_NONE) read at now. */
-static dev_ms_t dl_get(dev_ms_t now, uint32_t v) {
+dev_ms_t dev__dl_get(dev_ms_t now, uint32_t v) {
   if (!(v & T_S_FLAG)) {
     dev_ms_t base = now > T_LATE_MS ? now - T_LATE_MS : 0;
     return base + ((v - (uint32_t)(base % T_SPAN)) % T_SPAN);
@@ -168,8 +167,12 @@ static dev_ms_t after_s(dev_ms_t from, double s) {
   return from + (dev_ms_t)ms;
 }
 
-/* Unix ms at device ms t, given the env's (due, wall_ms) pair. */
+/* Unix ms at device ms t: from the env's start of device time when it has one (then a value
+ * at t does not depend on when it is computed: devices/generic_lazy.c), else from its (due,
+ * wall_ms) pair. */
 static uint64_t wall_at(const struct sim_dev_env *env, dev_ms_t t) {
+  if (env->wall0_ms)
+    return env->wall0_ms + t;
   return env->wall_ms + t - ms_of(env->due);
 }
 
@@ -225,23 +228,29 @@ static double sample_period_s(const struct dev_cat_channel *c) {
 /* Sampled channels sample at phase + k * period (ms grid). The phase is per device, shared by
  * its channels: one sensor chip measures temperature, humidity and pressure together, and the
  * device wakes once for all of them, not once each. */
-static uint32_t sample_phase_ms(uint64_t eui, int ch, uint32_t period_ms) {
-  (void)ch;
-  return (uint32_t)(hash_unit(eui, SALT_PHASE) * period_ms);
+static uint32_t sample_phase_ms(const struct dev__run *r, uint32_t period_ms) {
+  return (uint32_t)(r->phase_u * period_ms);
 }
-static int sample_due(uint64_t eui, int ch, uint32_t period_ms, dev_ms_t t) {
-  uint32_t ph = sample_phase_ms(eui, ch, period_ms);
+static int sample_due(const struct dev__run *r, uint32_t period_ms, dev_ms_t t) {
+  uint32_t ph = sample_phase_ms(r, period_ms);
   return t >= ph && (t - ph) % period_ms == 0;
 }
-static dev_ms_t next_sample(uint64_t eui, int ch, uint32_t period_ms, dev_ms_t t) {
-  uint32_t ph = sample_phase_ms(eui, ch, period_ms);
+static dev_ms_t next_sample(const struct dev__run *r, uint32_t period_ms, dev_ms_t t) {
+  uint32_t ph = sample_phase_ms(r, period_ms);
   if (t < ph)
     return ph;
   return ph + ((t - ph) / period_ms + 1) * period_ms;
 }
 static uint32_t period_ms_of(const struct dev_cat_channel *c) {
+  /* Rounded to the nearest ms, at least 1, at most 2^32 - 1. The cast truncates a positive
+   * value: no libm call on a path taken for every stepped sample. */
   double s = sample_period_s(c);
-  return s > 0 ? (uint32_t)fmax(1, llround(s * 1000)) : 0;
+  if (!(s > 0))
+    return 0;
+  if (s >= 4294967.0)
+    return UINT32_MAX;
+  uint32_t ms = (uint32_t)(s * 1000.0 + 0.5);
+  return ms ? ms : 1;
 }
 
 static double meter_load(const struct dev_cat_channel *c, uint64_t eui, int ch) {
@@ -282,7 +291,7 @@ static double act_now(const struct dev_cat_channel *c, const struct sim_device *
   uint32_t raw = get_u32(d, c->off_b);
   if (raw == DEV_T_NONE || v0 == tgt)
     return v0;
-  dev_ms_t arr = dl_get(t, raw);
+  dev_ms_t arr = dev__dl_get(t, raw);
   if (t >= arr)
     return tgt;
   if (c->p.act.travel_s <= 0)
@@ -490,12 +499,12 @@ static void send_heartbeat(const struct sim_model *m, struct sim_device *d, stru
 
 /* Deadlines of this wakeup's device (see "device time"). */
 static void dl_set(struct dev__run *r, uint16_t off, dev_ms_t at) {
-  set_u32(r->d, off, dl_put(r->t, at));
+  set_u32(r->d, off, dev__dl_put(r->t, at));
 }
 /* The deadline at off, or 0 when none is set. Deadlines are never 0: the earliest is 1 ms. */
 static dev_ms_t dl_at(const struct dev__run *r, uint16_t off) {
   uint32_t v = get_u32(r->d, off);
-  return v == DEV_T_NONE ? 0 : dl_get(r->t, v);
+  return v == DEV_T_NONE ? 0 : dev__dl_get(r->t, v);
 }
 static int dl_due(const struct dev__run *r, uint16_t off) {
   dev_ms_t at = dl_at(r, off);
@@ -547,7 +556,8 @@ static void walk_sample(struct dev__run *r, int ch, int init) {
     x = dev_walk_init(&p, r->env->rng);
     v = dev_walk_value(&p, x, wall);
   } else {
-    v = dev_walk_step(&p, &x, c->p.walk.sample_s, wall, r->env->rng);
+    double z = dev_noise_normal(r->env->eui64, salt_ch(ch, SALT_NOISE), r->t);
+    v = dev_walk_step(&p, &x, c->p.walk.sample_s, wall, z);
   }
   set_f(r->d, c->off_a, x);
   set_f(r->d, c->off, v);
@@ -557,8 +567,9 @@ static void daylight_sample(struct dev__run *r, int ch) {
   const struct dev_cat_channel *c = &r->cm->ch[ch];
   double room = 1 - c->p.daylight.spread * hash_unit(r->env->eui64, salt_ch(ch, SALT_ROOM));
   double day = dev_daylight(wall_at(r->env, r->t), c->p.daylight.sunrise_h, c->p.daylight.sunset_h);
-  double lx =
-      c->p.daylight.max_lx * day * room + dev_rng_range(r->env->rng, 0, c->p.daylight.night_lx);
+  double night =
+      c->p.daylight.night_lx * dev_noise_unit(r->env->eui64, salt_ch(ch, SALT_NOISE), r->t);
+  double lx = c->p.daylight.max_lx * day * room + night;
   set_f(r->d, c->off, lx);
 }
 
@@ -570,7 +581,8 @@ static void meter_sample(struct dev__run *r, int ch) {
       on = 1;
   double w = c->p.meter.standby_w;
   if (on) {
-    double noise = c->p.meter.noise_pct / 100.0 * dev_rng_normal(r->env->rng);
+    double z = dev_noise_normal(r->env->eui64, salt_ch(ch, SALT_NOISE), r->t);
+    double noise = c->p.meter.noise_pct / 100.0 * z;
     w = meter_load(c, r->env->eui64, ch) * (1 + clampd(noise, -0.5, 0.5));
   }
   set_f(r->d, c->off, w > 0 ? w : 0);
@@ -848,15 +860,6 @@ static void consider(dev_ms_t *best, dev_ms_t t) {
     *best = t;
 }
 
-/* Whether the model keeps stamps of the past (change reports, energy), whose ages must be
- * refreshed at least every T_KEEP_MS. */
-static int has_stamps(const struct dev_cat_model *cm) {
-  for (uint8_t i = 0; i < cm->n_attr; i++)
-    if (cm->attr[i].report == DEV_REP_CHANGE && cm->attr[i].off_last != DEV_CAT_NO_OFF)
-      return 1;
-  return find_kind(cm, DEV_CH_ENERGY) >= 0;
-}
-
 /* A stamp older than T_AGE_MAX becomes exactly that old: ages are only compared with
  * durations of at most 10 days, so nothing changes but that the age cannot wrap. */
 static void refresh_stamps(struct dev__run *r) {
@@ -871,15 +874,16 @@ static void refresh_stamps(struct dev__run *r) {
   }
 }
 
-/* The earliest pending time, strictly after r->t. */
-static void set_next(struct dev__run *r) {
+/* The earliest pending time, strictly after r->t: the next wakeup of a device that wakes for
+ * every sample (0: none). */
+dev_ms_t dev__run_next(const struct dev__run *r) {
   const struct dev_cat_model *cm = r->cm;
   dev_ms_t best = 0;
   for (int i = 0; i < cm->n_ch; i++) {
     const struct dev_cat_channel *c = &cm->ch[i];
     uint32_t per = period_ms_of(c);
     if (per)
-      consider(&best, next_sample(r->env->eui64, i, per, r->t));
+      consider(&best, next_sample(r, per, r->t));
     switch (c->kind) {
     case DEV_CH_BURSTS:
       consider(&best, dl_at(r, c->off_a));
@@ -909,15 +913,16 @@ static void set_next(struct dev__run *r) {
   }
   if (cm->hb.present)
     consider(&best, dl_at(r, cm->hb.off_next));
-  if (has_stamps(cm))
+  if (cm->keeps_stamps)
     consider(&best, r->t + T_KEEP_MS); /* even when nothing else is due: see refresh_stamps */
-  if (!best) {
-    r->env->next = 0;
-    return;
-  }
-  if (best <= r->t)
+  if (best && best <= r->t)
     best = r->t + 1;
-  r->env->next = (sim_time_t)best * 1000u;
+  return best;
+}
+
+/* Sets the next wakeup: the next sample at which the device sends, or another deadline. */
+static void set_next(struct dev__run *r) {
+  dev__lazy_plan(r, dev__run_next(r), 1);
 }
 
 void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_device *d,
@@ -927,7 +932,8 @@ void dev__run_init(struct dev__run *r, const struct sim_model *m, struct sim_dev
   r->d = d;
   r->env = env;
   r->t = ms_of(env->due);
-  memset(r->fired, 0, sizeof r->fired);
+  r->phase_u = r->cm->sampled ? hash_unit(env->eui64, SALT_PHASE) : 0;
+  memset(r->fired, 0, r->cm->n_ch); /* channels only: a run is set up for every stepped sample */
   r->any_fired = 0;
   r->depth = 0;
   r->steps = 0;
@@ -1034,8 +1040,11 @@ static void first_join(struct dev__run *r) {
 }
 
 void dev__run_catch_up(struct dev__run *r) {
-  if (state_blank(r->cm, r->d))
+  if (state_blank(r->cm, r->d)) {
     first_join(r); /* an event before the join: the device starts from its initial state */
+    return;
+  }
+  dev__lazy_catch_up(r, 1);
   refresh_stamps(r);
   integrate(r);
 }
@@ -1055,6 +1064,7 @@ static void generic_join(const struct sim_model *m, struct sim_device *d, struct
   if (!rejoin || state_blank(cm, d)) {
     first_join(&r);
   } else {
+    dev__lazy_catch_up(&r, 1);
     refresh_stamps(&r);
     integrate(&r);
     int k = find_kind(cm, DEV_CH_POWER_ON);
@@ -1067,83 +1077,94 @@ static void generic_join(const struct sim_model *m, struct sim_device *d, struct
   for (uint8_t i = 0; i < cm->n_attr; i++)
     if (cm->attr[i].on_join)
       report_attr(cm, d, env, &cm->attr[i]);
-  set_next(&r);
+  /* No look ahead at a join: a fleet's devices join together, and the first sample spreads
+   * their planning over a sampling period instead. */
+  dev__lazy_plan(&r, dev__run_next(&r), 0);
 }
 
-static void generic_tick(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env) {
-  struct dev__run r;
-  dev__run_init(&r, m, d, env);
-  const struct dev_cat_model *cm = r.cm;
-  refresh_stamps(&r);
-  integrate(&r);
+void dev__run_tick(struct dev__run *r) {
+  const struct dev_cat_model *cm = r->cm;
+  struct sim_device *d = r->d;
+  struct sim_dev_env *env = r->env;
+  refresh_stamps(r);
+  integrate(r);
   for (int i = 0; i < cm->n_ch; i++) {
     const struct dev_cat_channel *c = &cm->ch[i];
     uint32_t per = period_ms_of(c);
-    int due = per && sample_due(env->eui64, i, per, r.t);
+    int due = per && sample_due(r, per, r->t);
     switch (c->kind) {
     case DEV_CH_WALK:
       if (due)
-        walk_sample(&r, i, 0);
+        walk_sample(r, i, 0);
       break;
     case DEV_CH_DAYLIGHT:
       if (due)
-        daylight_sample(&r, i);
+        daylight_sample(r, i);
       break;
     case DEV_CH_METER:
       if (due)
-        meter_sample(&r, i);
+        meter_sample(r, i);
       break;
     case DEV_CH_BURSTS: {
-      if (dl_due(&r, c->off_a)) {
-        bursts_detect(&r, i, bursts_draw(c, env->rng));
-      } else if (dl_due(&r, c->off_c)) {
+      if (dl_due(r, c->off_a)) {
+        bursts_detect(r, i, bursts_draw(c, env->rng));
+      } else if (dl_due(r, c->off_c)) {
         /* (reset_s may have been set to 0 since this was scheduled: then no reset) */
         set_u32(d, c->off_c, DEV_T_NONE);
         if (c->p.bursts.reset_s > 0 && get_f(d, c->off) != c->p.bursts.reset) {
           set_f(d, c->off, c->p.bursts.reset);
           if (c->p.bursts.reset_event)
-            fire(&r, i, 0);
+            fire(r, i, 0);
         }
       }
       break;
     }
     case DEV_CH_TWO_STATE:
-      if (dl_due(&r, c->off_a)) {
+      if (dl_due(r, c->off_a)) {
         int active = get_f(d, c->off) == c->p.two.idle;
         set_f(d, c->off, active ? c->p.two.active : c->p.two.idle);
-        fire(&r, i, active);
-        two_state_schedule(&r, c, active);
+        fire(r, i, active);
+        two_state_schedule(r, c, active);
       }
       break;
     case DEV_CH_ACTUATOR:
-      if (dl_due(&r, c->off_b)) {
+      if (dl_due(r, c->off_b)) {
         set_f(d, c->off, get_f(d, c->off_a));
         set_u32(d, c->off_b, DEV_T_NONE);
-        fire(&r, i, 0);
+        fire(r, i, 0);
       }
-      if (dl_due(&r, c->off_c) && c->p.act.local_s <= 0) {
+      if (dl_due(r, c->off_c) && c->p.act.local_s <= 0) {
         set_u32(d, c->off_c, DEV_T_NONE); /* local_s set to 0 since: no more toggles */
-      } else if (dl_due(&r, c->off_c)) {
+      } else if (dl_due(r, c->off_c)) {
         /* Someone presses the button: at once, from the state it is in. */
-        double v = act_now(c, d, r.t) == 0;
+        double v = act_now(c, d, r->t) == 0;
         set_f(d, c->off, v);
         set_f(d, c->off_a, v);
         set_u32(d, c->off_b, DEV_T_NONE);
-        fire(&r, i, 0);
-        local_schedule(&r, c);
+        fire(r, i, 0);
+        local_schedule(r, c);
       }
       break;
     default:
       break;
     }
   }
-  meters_follow(&r);
-  report_events(&r);
-  report_changes(&r, 0);
-  if (cm->hb.present && dl_due(&r, cm->hb.off_next)) {
-    send_heartbeat(m, d, env, 0);
-    heartbeat_schedule(&r, 0);
+  meters_follow(r);
+  report_events(r);
+  report_changes(r, 0);
+  if (cm->hb.present && dl_due(r, cm->hb.off_next)) {
+    send_heartbeat(r->m, d, env, 0);
+    heartbeat_schedule(r, 0);
   }
+}
+
+/* The timer fired: the samples the device did not wake for are stepped first (they send
+ * nothing), then this wakeup's own work. */
+static void generic_tick(const struct sim_model *m, struct sim_device *d, struct sim_dev_env *env) {
+  struct dev__run r;
+  dev__run_init(&r, m, d, env);
+  dev__lazy_catch_up(&r, 0);
+  dev__run_tick(&r);
   set_next(&r);
 }
 

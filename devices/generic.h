@@ -13,4 +13,10 @@ extern const struct sim_model_ops dev_generic_ops;
 double dev_generic_value(const struct dev_cat_model *cm, const struct sim_device *d,
                          const struct sim_dev_env *env, int ch);
 
+/* Lazy sampling (devices/generic_lazy.c), on by default: a device does not wake for the samples
+ * at which it sends nothing; they are stepped when it next wakes or something reaches it. Off,
+ * the device wakes for every sample, as before; both send the same frames at the same times.
+ * Process-wide: set it before any device runs (tests and benchmarks compare the two). */
+void dev_generic_set_lazy(int on);
+
 #endif

@@ -20,13 +20,22 @@
  * state is explained under "device time" in devices/generic.c. */
 typedef uint64_t dev_ms_t;
 
+/* No deadline (a stored 32-bit time that is not set). */
+#define DEV_T_NONE UINT32_MAX
+
+/* The 32-bit form of the deadline `at` (>= now), and the deadline v read at now (v is not
+ * DEV_T_NONE); "device time" in devices/generic.c. */
+uint32_t dev__dl_put(dev_ms_t now, dev_ms_t at);
+dev_ms_t dev__dl_get(dev_ms_t now, uint32_t v);
+
 /* One wakeup of one device. */
 struct dev__run {
   const struct sim_model *m;
   const struct dev_cat_model *cm;
   struct sim_device *d;
   struct sim_dev_env *env;
-  dev_ms_t t; /* device ms of this wakeup */
+  dev_ms_t t;     /* device ms of this wakeup */
+  double phase_u; /* the device's sampling phase, as a fraction of a period */
   uint8_t fired[256];
   int any_fired;
   uint8_t depth;  /* chains being followed (dev__run_chains) */
@@ -49,6 +58,20 @@ void dev__run_chains(struct dev__run *r, int ch);
 /* After an outside event: meters follow their switches, events and changes are reported, and
  * the next wakeup is set. */
 void dev__run_finish(struct dev__run *r);
+
+/* One wakeup of a device that wakes for every sample, at r->t: channels, events, reports and
+ * the heartbeat (without choosing the next wakeup). */
+void dev__run_tick(struct dev__run *r);
+/* The next wakeup of a device that wakes for every sample, strictly after r->t (0: none). */
+dev_ms_t dev__run_next(const struct dev__run *r);
+
+/* Lazy sampling (devices/generic_lazy.c). dev__lazy_plan() records `eager` (dev__run_next()) as
+ * the device's next sampling instant and sets env->next to the first wakeup from there on that
+ * sends something or does more than sample (`eager` itself when look is 0). dev__lazy_catch_up()
+ * steps the samples the device did not wake for, up to r->t (inclusive: also one at r->t itself,
+ * before an outside event). */
+void dev__lazy_plan(struct dev__run *r, dev_ms_t eager, int look);
+void dev__lazy_catch_up(struct dev__run *r, int inclusive);
 
 /* Sends w's frame from ep/cluster: the link quality drifts, the battery pays for the frame. A
  * frame that did not encode is dropped (logged once). */

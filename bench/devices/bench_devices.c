@@ -20,6 +20,7 @@
 #include "devices/cat_global.h"
 #include "devices/cat_load.h"
 #include "devices/cat_types.h"
+#include "devices/generic.h"
 #include "sim/core/rng.h"
 #include "sim/fleet/model.h"
 #include "sim/loop/wheel.h"
@@ -72,6 +73,7 @@ static void env_setup(uint32_t id, sim_time_t due, struct sim_dev_env *env) {
   env->now = due;
   env->due = due;
   env->wall_ms = B.start_wall_ms + due / 1000;
+  env->wall0_ms = B.start_wall_ms; /* as the engine: devices may skip silent samples */
   env->eui64 = eui64_of(id, sim_model_get(d->model));
   env->next = sim_wheel_pending(&B.wheel, id) ? B.wheel.timers[id].due : 0;
   env->emit = sink_emit;
@@ -136,12 +138,15 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: bench_devices [--devices N] [--devices-per-hub N] [--duration S] [--seed N]\n"
           "                     [--mix all|MODEL,MODEL,...] [--catalog DIR]\n"
+          "                     [--wakeups lazy|every-sample]\n"
           "\n"
           "Creates N devices of the catalogue (default 1000000, models drawn uniformly from the\n"
           "mix per device), joins them at time 0 and steps them through the timing wheel for S\n"
           "simulated seconds (default 3600) with a sink that counts frames. No hubs' network,\n"
           "no connections. Prints RSS before/after, bytes per device, frames and CPU per "
-          "frame.\n");
+          "frame.\n"
+          "--wakeups every-sample wakes a device for every sample of its sampled channels\n"
+          "(lazy, the default and the engine's way, only for those at which it sends).\n");
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
@@ -157,6 +162,7 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
 struct opts {
   uint64_t n_devs, per_hub, duration_s, seed;
   const char *mix;
+  int every_sample;
   const char *dirs[8];
   size_t n_dirs;
 };
@@ -181,6 +187,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       bad = parse_u64(v, 0, UINT64_MAX, &o->seed);
     } else if (strcmp(a, "--mix") == 0 && v) {
       o->mix = v;
+    } else if (strcmp(a, "--wakeups") == 0 && v) {
+      bad = strcmp(v, "lazy") != 0 && strcmp(v, "every-sample") != 0;
+      o->every_sample = strcmp(v, "every-sample") == 0;
     } else if (strcmp(a, "--catalog") == 0 && v && o->n_dirs < 8) {
       o->dirs[o->n_dirs++] = v;
     } else {
@@ -350,6 +359,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc)
     return rc == 1 ? 0 : rc;
+  dev_generic_set_lazy(!o.every_sample);
 
   struct marks k = {.m0 = mem_now()};
   struct dev_cat_error err;

@@ -183,6 +183,7 @@ static void env_setup(struct sim_fleet *f, struct hub *h, uint32_t slot, sim_tim
   sim_time_t now = sim_sched_now(&f->sched);
   ctx->made = due > now ? now : due;
   env->wall_ms = sim_clock_wall_ms(&f->sched.clock, ctx->made);
+  env->wall0_ms = sim_clock_wall_ms(&f->sched.clock, 0);
   env->eui64 = sim_fleet_device_eui64(f, h->idx, slot);
   env->next = sim_wheel_pending(&f->sched.wheel, id) ? to_dev(f, f->sched.wheel.timers[id].due) : 0;
   ctx->due = due;

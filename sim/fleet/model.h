@@ -31,7 +31,10 @@ struct sim_device {
   uint8_t tsn;      /* ZCL transaction sequence number, per device as on real devices */
   uint8_t lqi;      /* link quality of the last frame */
   uint8_t activity; /* frames sent, modulo 256: UIs pulse a device when it changes */
-  uint8_t pad[6];
+  uint8_t pad[2];
+  /* The model's, outside the budgeted state: the generic model keeps there the next instant at
+   * which it samples (devices/generic_lazy.c). Zero in a new record; the engine never reads it. */
+  uint32_t model_word;
   union {
     uint8_t b[SIM_DEV_STATE_BYTES];
     uint64_t align;
@@ -57,8 +60,12 @@ struct sim_dev_env {
   sim_time_t due;      /* intended time of this wakeup (== now on join/command/trigger) */
   uint64_t wall_ms;    /* Unix time in ms at due, for timestamps inside frames (real time:
                         * --speedup does not scale timestamps) */
-  uint64_t eui64;      /* the device's IEEE address (derived, not stored) */
-  sim_time_t next;     /* in: the currently scheduled wakeup (0 = none); out: the next one */
+  /* Unix time in ms at device time 0, or 0 when the caller has none. A device's daily cycles
+   * follow device time from there, so a sample gives the same value whenever it is computed
+   * (devices/generic_lazy.c); without it they follow wall_ms. */
+  uint64_t wall0_ms;
+  uint64_t eui64;  /* the device's IEEE address (derived, not stored) */
+  sim_time_t next; /* in: the currently scheduled wakeup (0 = none); out: the next one */
   sim_dev_emit_fn emit;
   void *engine; /* opaque to models */
 };
