@@ -8,32 +8,14 @@
  * Usage: bench_loopback_uring [CONNECTIONS [ROUNDS [BYTES [BATCH]]]]   (defaults 1000 200 100 64)
  * Prints CPU (user + sys, getrusage: io_uring's worker threads belong to the process) and wall
  * time per call, in the format of bench_loopback_write. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-static double mono(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu(void) {
-  struct rusage r;
-  getrusage(RUSAGE_SELF, &r);
-  return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 + (double)r.ru_stime.tv_sec +
-         (double)r.ru_stime.tv_usec / 1e6;
-}
+#include "loopback_pairs.h"
 
 /* Submits what is queued and reaps every completion; counts the bytes moved. -1 on an error. */
 static int settle(struct io_uring *ring, unsigned queued, int want, long *bytes) {
@@ -109,27 +91,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_loopback_uring: io_uring_queue_init: %s\n", strerror(-rc));
     return 3;
   }
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-  socklen_t al = sizeof(a);
-  if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 4096) ||
-      getsockname(l, (void *)&a, &al)) {
-    perror("bench_loopback_uring: listen");
+  int *c, *s;
+  if (loopback_pairs("bench_loopback_uring", n, &c, &s))
     return 3;
-  }
-  int *c = calloc((size_t)n, sizeof(int)), *s = calloc((size_t)n, sizeof(int));
-  if (!c || !s)
-    return 3;
-  for (int i = 0; i < n; i++) {
-    int one = 1;
-    c[i] = socket(AF_INET, SOCK_STREAM, 0);
-    if (c[i] < 0 || connect(c[i], (void *)&a, sizeof(a)) || (s[i] = accept(l, NULL, NULL)) < 0) {
-      perror("bench_loopback_uring: connect");
-      return 3;
-    }
-    setsockopt(c[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fcntl(s[i], F_SETFL, O_NONBLOCK);
-  }
   char buf[4096] = {0};
   long calls = (long)rounds * n, sent = 0, got = 0;
   /* As in bench_loopback_write: sends round robin over the connections, then the reads. */

@@ -4,29 +4,11 @@
  *
  * Usage: bench_loopback_write [CONNECTIONS [ROUNDS [BYTES]]]   (defaults 1000 200 100)
  * Prints CPU (user + sys, getrusage) and wall time per call. */
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-static double mono(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu(void) {
-  struct rusage r;
-  getrusage(RUSAGE_SELF, &r);
-  return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 + (double)r.ru_stime.tv_sec +
-         (double)r.ru_stime.tv_usec / 1e6;
-}
+#include "loopback_pairs.h"
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 1000;
@@ -36,25 +18,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_loopback_write [CONNECTIONS<=8000 [ROUNDS [BYTES<=4096]]]\n");
     return 2;
   }
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-  socklen_t al = sizeof(a);
-  if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 4096) ||
-      getsockname(l, (void *)&a, &al)) {
-    perror("bench_loopback_write: listen");
+  int *c, *s;
+  if (loopback_pairs("bench_loopback_write", n, &c, &s))
     return 3;
-  }
-  int *c = calloc((size_t)n, sizeof(int)), *s = calloc((size_t)n, sizeof(int));
-  for (int i = 0; i < n; i++) {
-    int one = 1;
-    c[i] = socket(AF_INET, SOCK_STREAM, 0);
-    if (c[i] < 0 || connect(c[i], (void *)&a, sizeof(a)) || (s[i] = accept(l, NULL, NULL)) < 0) {
-      perror("bench_loopback_write: connect");
-      return 3;
-    }
-    setsockopt(c[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fcntl(s[i], F_SETFL, O_NONBLOCK);
-  }
   char buf[4096] = {0};
   /* Writes go round robin over the connections, as hubs' reports do; nobody is waiting on the
    * receiving sockets, so no wakeup is included: this is the cheapest case. */
